@@ -1,0 +1,128 @@
+// Public types of the data path: what the node (CLI, daemon, jobs) passes in and gets back.
+
+/** How files are cut into chunks (F1). */
+export type ChunkerSpec =
+  | { kind: 'cdc', min: number, avg: number, max: number }
+  | { kind: 'fixed', size: number }
+
+export type BackupLevel = 'full' | 'incremental'
+export type ConflictMode = 'overwrite' | 'skip' | 'keep-newer'
+
+export interface BackupStats {
+  files: number
+  dirs: number
+  symlinks: number
+  /** Files taken from the parent snapshot by the metadata cache without reading them. */
+  filesUnchanged: number
+  /** Logical bytes of all files in the snapshot. */
+  bytesTotal: number
+  /** Bytes actually read from disk this run. */
+  bytesRead: number
+  /** Chunks written this run (not already in the store) and their plaintext/stored sizes. */
+  chunksNew: number
+  bytesNew: number
+  bytesStored: number
+  durationMs: number
+  /** Problems that did not stop the backup: vanished files, files changed while read, unreadable entries. */
+  warnings: string[]
+}
+
+/** A snapshot record: what `cairn snapshots` lists. `id` is the CID of the sealed record block. */
+export interface SnapshotRecord {
+  id: string
+  /** CID of the root directory node. */
+  root: string
+  time: string
+  host: string
+  task: string
+  paths: string[]
+  level: BackupLevel
+  /** Snapshot id this one was made against (metadata cache source), if any. */
+  parent?: string
+  stats: BackupStats
+}
+
+export interface BackupProgress {
+  phase: 'scan' | 'backup' | 'flush'
+  files: number
+  bytesRead: number
+  bytesDone: number
+  /** Totals from the concurrent scanner, when known. */
+  filesTotal?: number
+  bytesTotal?: number
+  currentFile?: string
+}
+
+export interface BackupOptions {
+  paths: string[]
+  task?: string
+  level?: BackupLevel
+  exclude?: string[]
+  chunker?: ChunkerSpec
+  /** zstd level; 0 = off. Default 3. */
+  compression?: number
+  signal?: AbortSignal
+  onProgress?: (p: BackupProgress) => void
+  /** Count totals with a concurrent scanner (for an ETA). Costs a second directory walk. */
+  scan?: boolean
+}
+
+export interface RestoreOptions {
+  snapshot: string
+  target: string
+  /** Snapshot paths to restore (each with everything below it); all when empty. */
+  include?: string[]
+  conflict?: ConflictMode
+  signal?: AbortSignal
+  onProgress?: (p: RestoreProgress) => void
+}
+
+export interface RestoreProgress {
+  files: number
+  bytes: number
+  filesTotal: number
+  bytesTotal: number
+  currentFile?: string
+}
+
+export interface RestoreResult {
+  files: number
+  dirs: number
+  symlinks: number
+  hardlinks: number
+  bytes: number
+  skipped: number
+  durationMs: number
+  warnings: string[]
+}
+
+export interface CheckResult {
+  snapshots: number
+  blocksChecked: number
+  bytesChecked: number
+  errors: string[]
+}
+
+export interface ForgetPolicy {
+  keepLast?: number
+  keepDays?: number
+  task?: string
+  now?: Date
+}
+
+export interface PruneResult {
+  blocksRemoved: number
+  bytesFreed: number
+  segmentsRewritten: number
+  segmentsDeleted: number
+}
+
+/** One entry of `cairn ls`. */
+export interface TreeEntry {
+  path: string
+  type: 'file' | 'dir' | 'symlink'
+  size: number
+  mode: number
+  mtime: string
+  target?: string
+}

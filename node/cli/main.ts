@@ -1,0 +1,4 @@
+export async function main (_argv: string[]): Promise<number> {
+  console.error('cairn: not built yet')
+  return 1
+}
