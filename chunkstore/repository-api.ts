@@ -1,0 +1,36 @@
+import type { BlockStore } from './block-store.ts'
+import type {
+  BackupOptions, CheckResult, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
+  SnapshotRecord, TreeEntry
+} from './types.ts'
+
+/**
+ * A store opened with its key: what the CLI, the daemon's jobs and the mesh's DR restore use.
+ * Only one process opens a store at a time (LevelDB holds a lock); inside that process the
+ * methods may run concurrently, except that `prune` waits for nothing and never blocks a
+ * backup: blocks a running backup reuses are protected from removal.
+ */
+export interface Repository {
+  /** The sealed blocks, by CID: what replication moves. */
+  readonly blocks: BlockStore
+  /** Directory of the store on disk. */
+  readonly dir: string
+  /** Backs up `paths` and returns the new snapshot record (already durable when it resolves). */
+  backup: (options: BackupOptions) => Promise<SnapshotRecord>
+  restore: (options: RestoreOptions) => Promise<RestoreResult>
+  /** Snapshot records, oldest first. */
+  snapshots: (filter?: { task?: string }) => Promise<SnapshotRecord[]>
+  /** Resolves a full id, a unique id prefix, or `latest` (optionally of one task). Throws SnapshotNotFoundError. */
+  resolveSnapshot: (ref: string, task?: string) => Promise<SnapshotRecord>
+  /** Entries below `path` (default: all), depth-first, in name order. */
+  ls: (snapshot: string, path?: string) => AsyncIterable<TreeEntry>
+  /** Every referenced block present and, with `readData`, readable, decryptable and matching its CID. */
+  check: (options?: { readData?: boolean, snapshot?: string, signal?: AbortSignal }) => Promise<CheckResult>
+  /** Removes snapshot records by policy; never the last snapshot of a task. Returns what was removed. */
+  forget: (policy: ForgetPolicy) => Promise<SnapshotRecord[]>
+  /** Removes one snapshot record (refuses the last one of its task unless `force`). */
+  removeSnapshot: (id: string, options?: { force?: boolean }) => Promise<void>
+  /** Reclaims space of blocks no snapshot references. */
+  prune: (options?: { signal?: AbortSignal }) => Promise<PruneResult>
+  close: () => Promise<void>
+}
