@@ -103,7 +103,7 @@ export async function main (argv: string[]): Promise<number> {
       '',
       textTable(runs),
       '',
-      ...(result.ratios.length === 0 ? ['(no ratios: cairn not in this run)'] : ratioLines(result.ratios)),
+      ...(result.ratios.length === 0 ? ['(no ratios: they need cairn and restic or borg in the same run)'] : ratioLines(result.ratios)),
       '',
       ...notes(runs),
       ''

@@ -138,7 +138,7 @@ export function markdown (result: BenchResult): string {
     '',
     markdownTable(result.runs),
     '',
-    ...(result.ratios.length === 0 ? ['No ratios: Cairn was not part of this run.'] : ['```', ...ratioLines(result.ratios), '```']),
+    ...(result.ratios.length === 0 ? ['No ratios: they need Cairn and restic or borg in the same run.'] : ['```', ...ratioLines(result.ratios), '```']),
     '',
     ...notes(result.runs).map(n => `- ${n}`),
     '',
