@@ -141,3 +141,19 @@ export class WriteOnlyKeyError extends Error {
     super(`${operation} needs the full key; this is a write-only key, which can only back up. Open the store with a full key slot.`, options)
   }
 }
+
+/** No token key slot of the key file can be opened by the key pairs on the token given. */
+export class TokenSlotNotFoundError extends Error {
+  override readonly name = 'TokenSlotNotFoundError'
+  constructor (readonly tokenLabel: string, options?: ErrorOptions) {
+    super(`No key slot of this store opens with token "${tokenLabel}". Use the token the slot was made for ("cairn key list" shows it), or another slot.`, options)
+  }
+}
+
+/** A typed recovery key has the wrong length, a character outside its alphabet, or a bad checksum. */
+export class RecoveryKeyFormatError extends Error {
+  override readonly name = 'RecoveryKeyFormatError'
+  constructor (detail: string, options?: ErrorOptions) {
+    super(`This is not a valid recovery key (${detail}). Check it against the printed sheet: 8 groups of 5 characters.`, options)
+  }
+}

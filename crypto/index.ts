@@ -1,6 +1,9 @@
 // crypto: keys, key slots, cipher suites and tokens. Pure functions and small formats;
 // it imports nothing else of ours and never touches the store, the network or the console.
 export type { CipherSuite, CipherSuiteName } from './cipher-suite.ts'
+export { xsalsa20Poly1305 } from './xsalsa20-poly1305.ts'
+export * from './keyring.ts'
+export { DecryptionError, WrongPassphraseError, KeyFileError, WriteOnlyKeyError } from './errors.ts'
 export { aes256Gcm } from './aes-256-gcm.ts'
 export { sm4 } from './sm4.ts'
 export { openPkcs11Module, withTokenSession, resolvePkcs11Module, DEFAULT_PKCS11_MODULE, ecdsaRawToDer } from './pkcs11-token.ts'
