@@ -16,3 +16,7 @@ export { TokenModuleNotFoundError, TokenNotFoundError, WrongPinError, TokenLocke
 // For other layers' tests (and the console's browser tests): SoftHSM2 tokens made by the standard tools.
 export { createSoftHsm, createOperatorToken, SOFTHSM2_MODULE } from './testing/softhsm.ts'
 export type { SoftHsm, SoftHsmKeyPair, SoftHsmKeyType, OperatorToken } from './testing/softhsm.ts'
+export { tokenSlot, createTokenSlot, unlockWithToken } from './token-slot.ts'
+export type { TokenSlotScheme, TokenSlotTarget } from './token-slot.ts'
+export { newRecoveryKey, formatRecoveryKey, parseRecoveryKey, recoveryKeySlot, unlockWithRecoveryKey, RECOVERY_SCRYPT } from './recovery-key.ts'
+export { TokenSlotNotFoundError, RecoveryKeyFormatError } from './errors.ts'
