@@ -137,7 +137,7 @@ export function openPkcs11Module (init: Pkcs11ModuleInit = {}): Pkcs11Module {
 
 /**
  * Opens the module, logs in to the token, runs `fn`, and always logs out and finalises,
- * whether `fn` returns or throws.
+ * whether `fn` returns or throws. `fn` is synchronous: the session is closed when it returns.
  */
 export function withTokenSession<T> (init: Pkcs11ModuleInit & { tokenLabel: string, pin: string }, fn: (session: TokenSession) => T): T {
   const module = openPkcs11Module(init)
