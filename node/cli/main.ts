@@ -5,7 +5,7 @@ import {
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
-import { passphrase, storeDir, storeOptions } from './store-options.ts'
+import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
 import { registerTokenCommand } from './token-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
@@ -17,7 +17,7 @@ const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 
 async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>): Promise<T> {
-  const repo = await openRepository(storeDir(flags), { passphrase: await passphrase(flags) })
+  const repo = await openRepository(storeDir(flags), await unlockOptions(flags))
   try { return await fn(repo) } finally { await repo.close() }
 }
 

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import { Option } from 'commander'
 import type { Command } from 'commander'
 import { InvalidOptionError } from '../../chunkstore/index.ts'
+import type { OpenOptions } from '../../chunkstore/index.ts'
 
 /** The user's data folder for the embedded default store ($XDG_DATA_HOME/cairn). */
 export function dataHome (): string {
@@ -65,4 +66,9 @@ async function readHidden (prompt: string): Promise<string> {
     stdin.pause()
     process.stderr.write('\n')
   }
+}
+
+/** What opens the store for this command: a passphrase for now (token and recovery-key slots plug in here). */
+export async function unlockOptions (flags: StoreFlags): Promise<OpenOptions> {
+  return { passphrase: await passphrase(flags) }
 }
