@@ -51,7 +51,7 @@ export function registerKeyCommand (program: Command, io: KeyCommandIo = default
   const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
   const key = program.command('key').description('manage the key slots (passphrases, USB keys, recovery keys) that open the store')
 
-  storeOptions(key.command('list').description('list key slots (needs no secret)'))
+  storeOptions(key.command('list').description('list key slots (needs no secret)'), true, { passphrase: false, recovery: false, token: false })
     .action((o: StoreFlags) => {
       const dir = storeDir(o)
       readConfig(dir)
@@ -63,14 +63,13 @@ export function registerKeyCommand (program: Command, io: KeyCommandIo = default
         s.token !== undefined ? `token ${s.token.label}, key ${s.token.keyLabel} (id ${s.token.keyId}, ${s.token.scheme})` : s.kind === 'recovery' ? 'printed recovery key' : 'passphrase'])))
     })
 
-  storeOptions(key.command('add').description('add a passphrase slot, or with --token-label a USB key slot (authorised by an existing slot)'), true, { token: false })
+  const add = storeOptions(key.command('add').description('add a passphrase slot, or with --token-label a USB key slot (authorised by an existing slot)'), true, { token: false })
+  tokenOptions(add, '--token-label <label>', 'add a slot for a key pair (RSA or EC P-256) on this USB key; the private key never leaves it')
+    .option('--auth-token-label <label>', 'authorise with a key slot of this USB key instead of a passphrase or recovery key')
     .option('--new-passphrase-file <file>', 'file holding the new passphrase')
     .option('--key-label <label>', 'with --token-label: the key pair on the token (by label)')
     .option('--key-id <hex>', 'with --token-label: the key pair on the token (by CKA_ID, hex)')
     .option('--label <label>', 'a name for the slot')
-    .option('--auth-token-label <label>', 'authorise with a key slot of this USB key instead of a passphrase or recovery key')
-    .option('--token-label <label>', 'add a slot for a key pair (RSA or EC P-256) on this USB key; the private key never leaves it')
-    .option('--pkcs11-module <path>', 'PKCS#11 module of the tokens (default: CAIRN_PKCS11_MODULE, then SoftHSM2)')
     .action(async (o: AddFlags) => {
       const adding = o.tokenLabel
       if ((adding === undefined) === (o.newPassphraseFile === undefined)) throw new InvalidOptionError('Say what to add: --new-passphrase-file FILE, or --token-label LABEL with --key-label or --key-id.')
@@ -117,10 +116,9 @@ export function registerKeyCommand (program: Command, io: KeyCommandIo = default
       if (o.json === true) json({ removed: id }); else out(`removed key slot ${id}`)
     })
 
-  storeOptions(key.command('passwd').description('change the passphrase of the passphrase slot that opens with the current one'), true, { token: false })
+  storeOptions(key.command('passwd').description('change the passphrase of the passphrase slot that opens with the current one'), true, { recovery: false, token: false })
     .requiredOption('--new-passphrase-file <file>', 'file holding the new passphrase')
     .action(async (o: StoreFlags & { newPassphraseFile: string }) => {
-      if (o.recoveryKeyFile !== undefined) throw new InvalidOptionError('passwd changes a passphrase: give the current one (--passphrase-file or CAIRN_PASSPHRASE), not a recovery key.')
       const dir = storeDir(o)
       readConfig(dir)
       const file = readKeyFile(dir)

@@ -46,14 +46,17 @@ export const terminalSecrets: SecretSource = {
   }
 }
 
+/** Which of the flags that open a store a command takes (each default true). */
+export interface UnlockFlags { passphrase?: boolean, recovery?: boolean, token?: boolean }
+
 /**
  * Adds --store, the flags that choose how to open it (--passphrase-file, --recovery-key-file,
- * and unless `unlock.token` is false --token-label and --pkcs11-module) and --json.
+ * --token-label with --pkcs11-module; leave out those `unlock` sets false) and --json.
  */
-export function storeOptions (cmd: Command, json = true, unlock: { token?: boolean } = {}): Command {
+export function storeOptions (cmd: Command, json = true, unlock: UnlockFlags = {}): Command {
   cmd.addOption(new Option('--store <dir>', 'store folder').env('CAIRN_STORE'))
-  cmd.option('--passphrase-file <file>', 'read the passphrase from this file (else CAIRN_PASSPHRASE, else a prompt)')
-  cmd.option('--recovery-key-file <file>', 'open with the printed recovery key in this file (or set CAIRN_RECOVERY_KEY)')
+  if (unlock.passphrase !== false) cmd.option('--passphrase-file <file>', 'read the passphrase from this file (else CAIRN_PASSPHRASE, else a prompt)')
+  if (unlock.recovery !== false) cmd.option('--recovery-key-file <file>', 'open with the printed recovery key in this file (or set CAIRN_RECOVERY_KEY)')
   if (unlock.token !== false) tokenOptions(cmd, '--token-label <label>', 'open with a key slot of this USB key (PKCS#11 token); PIN from CAIRN_TOKEN_PIN or a prompt')
   if (json) cmd.option('--json', 'print machine-readable JSON on stdout')
   return cmd
