@@ -2,7 +2,7 @@
 // prune, and the checked-in golden sample that guards the on-disk formats (issue 2).
 import test, { after, describe } from 'node:test'
 import assert from 'node:assert/strict'
-import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { appendFileSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   FIXED_SIZES, InvalidOptionError, LastSnapshotError, openRepository, readKeyFile, StoreCorruptError, StoreNotFoundError
@@ -171,6 +171,30 @@ describe('check', () => {
       assert.equal(r.errors.length, 1, r.errors.join('\n'))
       assert.match(r.errors[0], /block \S+: bytes do not match its address/)
       await assert.rejects(again.restore({ snapshot: 'latest', target: join(w, 'out') }))
+    } finally { await again.close() }
+  })
+
+  test('a torn record at the end of a segment (a crash mid-write) is cut off when the store is next opened', async () => {
+    const w = work()
+    const src = join(w, 'src')
+    const store = join(w, 'store')
+    mkdirSync(src)
+    writeRandom(join(src, 'f'), 100_000)
+    const repo = await createStore(store)
+    await repo.backup({ paths: [src] })
+    await repo.close()
+    const [seg] = segmentFiles(store)
+    const path = join(store, 'segments', seg)
+    const size = statSync(path).size
+    // The start of a record whose length says more bytes follow than the file holds.
+    appendFileSync(path, Buffer.from([0x00, 0x10, 0x00, 0x00, 0x24, 0x01, 0x55, 0x12]))
+    const again = await openRepository(store, { passphrase: PASSPHRASE })
+    try {
+      assert.equal(statSync(path).size, size, 'the torn tail was truncated')
+      assert.deepEqual((await again.check({ readData: true })).errors, [])
+      const out = join(w, 'out')
+      await again.restore({ snapshot: 'latest', target: out })
+      assert.equal(fileHash(join(out, src, 'f')), fileHash(join(src, 'f')))
     } finally { await again.close() }
   })
 
