@@ -21,7 +21,8 @@ export class WorkerPool {
 
   private start (): void {
     for (let i = 0; i < this.count; i++) {
-      const w = new Worker(workerEntry(), { workerData: this.init })
+      // A small young generation: workers make short-lived garbage fast, and large semi-spaces keep it resident.
+      const w = new Worker(workerEntry(), { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
       w.on('message', (m: FromWorker) => { if (m.t === 'closed') this.closed.get(w)?.(); else this.onMessage(m, i) })
       w.on('error', err => this.fail(err))
       w.on('exit', code => { if (code !== 0) this.fail(new Error(`a data-path worker exited with code ${code}`)) })
