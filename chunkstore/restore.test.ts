@@ -218,6 +218,9 @@ describe('partial restore and conflicts', () => {
     writeFileSync(join(src, 'a/deep/two'), 'snapshot two')
     writeFileSync(join(src, 'b/three'), 'snapshot three')
     writeFileSync(join(src, 'b/four'), 'snapshot four')
+    mkdirSync(join(src, 'h'))
+    writeFileSync(join(src, 'h/one'), 'linked content')
+    linkSync(join(src, 'h/one'), join(src, 'h/two'))
     for (const f of ['a/one', 'a/deep/two', 'b/three', 'b/four']) utimesSync(join(src, f), SNAP_TIME, SNAP_TIME)
     repo = await createStore(join(work, 'store'))
     snap = await repo.backup({ paths: [src] })
@@ -277,6 +280,17 @@ describe('partial restore and conflicts', () => {
     assert.equal(r.skipped, 0)
     assert.equal(readFileSync(join(out, src, 'a/one'), 'utf8'), 'snapshot one')
     assert.equal(lstatSync(join(out, src, 'a/one')).mtimeMs, SNAP_TIME.getTime())
+  })
+
+  test('conflict skip keeps an existing first name of a hardlink without linking the other name to it', async () => {
+    const out = join(work, 'skip-hardlink')
+    mkdirSync(join(out, src, 'h'), { recursive: true })
+    writeFileSync(join(out, src, 'h/one'), 'a file of the user\'s')
+    await repo.restore({ snapshot: snap.id, target: out, conflict: 'skip' })
+    assert.equal(readFileSync(join(out, src, 'h/one'), 'utf8'), 'a file of the user\'s')
+    // h/two did not exist: it gets the snapshot's content, and is no second name of the user's file.
+    assert.equal(readFileSync(join(out, src, 'h/two'), 'utf8'), 'linked content')
+    assert.notEqual(lstatSync(join(out, src, 'h/two')).ino, lstatSync(join(out, src, 'h/one')).ino)
   })
 
   test('conflict keep-newer keeps a newer existing file', async () => {
@@ -382,6 +396,28 @@ describe('entries that cannot be backed up are reported, not fatal', () => {
     const restored = readdirSync(join(out, dir), { encoding: 'buffer' })
     assert.deepEqual(restored, [name])
     assert.equal(readFileSync(Buffer.concat([Buffer.from(join(out, dir) + '/'), name]), 'utf8'), 'latin-1 name')
+  })
+})
+
+describe('timestamps before 1970', () => {
+  test('a file and a folder dated 1960 restore with that mtime, to the millisecond', async () => {
+    const work = tempDir()
+    try {
+      const src = join(work, 'src')
+      const when = new Date('1960-05-06T07:08:09.123Z')
+      mkdirSync(join(src, 'old-dir'), { recursive: true })
+      writeFileSync(join(src, 'old-dir', 'old-file'), 'from the sixties')
+      utimesSync(join(src, 'old-dir', 'old-file'), when, when)
+      utimesSync(join(src, 'old-dir'), when, when)
+      const repo = await createStore(join(work, 'store'))
+      try {
+        const snap = await repo.backup({ paths: [src] })
+        const out = join(work, 'out')
+        await repo.restore({ snapshot: snap.id, target: out })
+        assertMtimeMs(join(out, src, 'old-dir', 'old-file'), join(src, 'old-dir', 'old-file'))
+        assertMtimeMs(join(out, src, 'old-dir'), join(src, 'old-dir'))
+      } finally { await repo.close() }
+    } finally { removeDir(work) }
   })
 })
 
