@@ -77,7 +77,9 @@ export class LocalBlockStore implements BlockStore {
     const saved = await db.get(FILTER_KEY)
     const filter = dirty === undefined && saved !== undefined ? IdFilter.decode(saved) : undefined
     // Mark the filter stale until a clean close: after a crash it is rebuilt from the index.
-    await db.put(DIRTY_KEY, Buffer.alloc(0), { sync: true })
+    // No sync needed: LevelDB's log is ordered, so any later index entry that survives a
+    // crash implies this marker did; blocks the recovery scan re-indexes enter the filter.
+    await db.put(DIRTY_KEY, Buffer.alloc(0))
     const store = new LocalBlockStore(db, new ValueLog(segmentDir), filter ?? IdFilter.create(0))
     if (filter === undefined) await store.rebuildFilter()
     await store.recover()
