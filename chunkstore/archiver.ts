@@ -179,6 +179,11 @@ export class Archiver {
         entries.push(this.file(p, st).then(done => {
           if (done === null) return null
           if (!done.ok) { this.stats.files--; this.stats.bytesTotal -= Number(st.size); return null }
+          if (done.inline !== undefined) {
+            const { cid, id, ...meta } = done.inline
+            // Tsize is the plaintext size here: the sealed size is unknown for a deduplicated chunk.
+            return { ...entryOf(name, 'file', st, { cid: CID.decode(cid), id, tsize: done.size }, done.size, done.changed === true), inline: meta }
+          }
           const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.loc.length }
           return entryOf(name, 'file', st, ref, done.size, done.changed === true)
         }))
@@ -332,9 +337,9 @@ export class Archiver {
         this.deps.store.recordWritten(node.cid, node.id, node.loc)
         this.stats.bytesStored += node.loc.length
       } else node.cid = k // already stored: the copy just written stays unindexed, for prune
-      this.stats.bytesRead += f.bytesRead
     })
     for (const f of m.files) {
+      if (f.ok) this.stats.bytesRead += f.bytesRead
       if (f.warning !== undefined) this.warn(f.warning)
       this.inflightFiles--
       this.inflightBytes -= job.sizes[f.index]

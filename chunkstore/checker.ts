@@ -81,7 +81,8 @@ export async function checkSnapshots (
     if (node.kind === 'dir') {
       for (const e of node.entries) {
         if (seen.has(keyOf(e.cid.bytes))) continue
-        await walk(e.cid, e.id, `${path}/${displayName(e.name)}`)
+        if (e.inline !== undefined) await visit(e.cid, e.id, `${path}/${displayName(e.name)}`, e.size)
+        else await walk(e.cid, e.id, `${path}/${displayName(e.name)}`)
       }
     } else if (node.kind === 'file') {
       for (const c of node.chunks) await visit(c.cid, c.id, path, c.size)

@@ -9,7 +9,7 @@ import { CID } from 'multiformats/cid'
 import { BlockSealer, matchesCid, suiteByName } from './codec.ts'
 import { fastCdc, fixedCutter, gearTable } from './fastcdc.ts'
 import type { Cutter } from './fastcdc.ts'
-import { encodeNode } from './tree-node.ts'
+import { encodeNode, fsTime } from './tree-node.ts'
 import { showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { ChunkRef } from './tree-node.ts'
@@ -167,6 +167,15 @@ async function backupJob (job: BackupJob): Promise<void> {
       continue
     }
     const st = rec.stat
+    const sparse = st.blocks * 512n < st.size
+    if (rec.chunks.length === 1) {
+      const c = rec.chunks[0]
+      results.push({
+        index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed, size: rec.size, bytesRead: rec.size,
+        inline: { cid: c.cid.bytes, id: c.id, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs, sparse }
+      })
+      continue
+    }
     const bytes = encodeNode({
       kind: 'file',
       mode: Number(st.mode),
@@ -175,7 +184,7 @@ async function backupJob (job: BackupJob): Promise<void> {
       gid: Number(st.gid),
       size: rec.size,
       chunks: rec.chunks,
-      sparse: st.blocks * 512n < st.size
+      sparse
     })
     const sealed = sealer.sealScratch(bytes)
     results.push({
@@ -277,7 +286,7 @@ function restoreJob (job: RestoreJob): void {
       if (holes || pos !== f.size) ftruncateSync(fd, pos)
       if (job.chown) fchownSync(fd, f.uid, f.gid)
       fchmodSync(fd, f.mode & 0o7777)
-      const t = Number(f.mtimeNs) / 1e9
+      const t = fsTime(f.mtimeNs)
       futimesSync(fd, t, t)
       post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written })
     } catch (err) {

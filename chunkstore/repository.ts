@@ -19,7 +19,7 @@ import { keyOf, LocalBlockStore } from './local-block-store.ts'
 import type { Key } from './local-block-store.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
-import { decodeNode } from './tree-node.ts'
+import { decodeNode, inlineFileNode } from './tree-node.ts'
 import { displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
@@ -258,13 +258,13 @@ export class LocalRepository implements Repository {
     for (const part of parts) {
       const e = node.kind === 'dir' ? node.entries.find(x => x.name === part) : undefined
       if (e === undefined) throw new PathNotFoundError('/' + parts.join('/'), `in snapshot ${snap.id.slice(0, 12)}`)
-      node = await this.loadNode(e)
+      node = inlineFileNode(e) ?? await this.loadNode(e)
     }
     const self = this
     async function * walk (n: TreeNode, p: string): AsyncGenerator<TreeEntry> {
       if (n.kind !== 'dir') return
       for (const e of n.entries) {
-        const child = await self.loadNode(e)
+        const child = inlineFileNode(e) ?? await self.loadNode(e)
         const cp = p === '/' ? `/${displayName(e.name)}` : `${p}/${displayName(e.name)}`
         yield {
           path: cp, type: e.kind, size: e.size, mode: child.mode,
@@ -334,7 +334,9 @@ export class LocalRepository implements Repository {
           if (live.has(k)) continue
           live.add(k)
           const node = await this.loadNode(ref)
-          if (node.kind === 'dir') stack.push(...node.entries)
+          if (node.kind === 'dir') {
+            for (const e of node.entries) if (e.inline !== undefined) live.add(keyOf(e.cid.bytes)); else stack.push(e)
+          }
           else if (node.kind === 'file') for (const c of node.chunks) live.add(keyOf(c.cid.bytes))
         }
       }

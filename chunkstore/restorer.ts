@@ -4,6 +4,7 @@ import { BlockNotFoundError, OperationAbortedError, PathNotFoundError } from './
 import { childPath, rawName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import { fsTime, inlineFileNode } from './tree-node.ts'
 import type { DirEntry, DirNode, FileNode, SymlinkNode, TreeNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
 import type { FromWorker, RestoreFileJob } from './worker-protocol.ts'
@@ -90,7 +91,7 @@ export class Restorer {
     for (const part of parts) {
       const e: DirEntry | undefined = node.kind === 'dir' ? node.entries.find(x => x.name === part) : undefined
       if (e === undefined) throw new PathNotFoundError('/' + parts.join('/'), 'in this snapshot; nothing was restored')
-      node = await this.deps.loadNode(e)
+      node = inlineFileNode(e) ?? await this.deps.loadNode(e)
     }
   }
 
@@ -132,6 +133,9 @@ export class Restorer {
           const key = `${e.dev}:${e.ino}`
           const first = this.firstLink.get(key)
           if (first !== undefined) { this.links.push({ from: first, to: t }); continue }
+          // Decide the conflict now: a name kept as it is must not become the source of the links.
+          const node = inlineFileNode(e) ?? await this.deps.loadNode(e) as FileNode
+          if (!this.prepare(t, node.mtimeNs)) continue
           this.firstLink.set(key, t)
         }
         files.push({ e, target: t })
@@ -143,7 +147,7 @@ export class Restorer {
   private async restoreFiles (files: Array<{ e: DirEntry, target: FsPath }>): Promise<void> {
     if (files.length === 0) return
     const nodes: FileNode[] = []
-    for (const f of files) nodes.push(await this.deps.loadNode(f.e) as FileNode)
+    for (const f of files) nodes.push(inlineFileNode(f.e) ?? await this.deps.loadNode(f.e) as FileNode)
     const cids = nodes.flatMap(n => n.chunks.map(c => c.cid.bytes))
     const locs = await this.deps.store.locations(cids)
     let k = 0
@@ -215,7 +219,7 @@ export class Restorer {
   }
 
   private applyMeta (path: FsPath, node: { mode: number, uid: number, gid: number, mtimeNs: bigint }, symlink: boolean): void {
-    const t = Number(node.mtimeNs) / 1e9
+    const t = fsTime(node.mtimeNs)
     try {
       if (symlink) {
         if (this.chown) lchownSync(path, node.uid, node.gid)

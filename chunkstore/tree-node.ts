@@ -53,6 +53,20 @@ export interface DirEntry {
   ino: bigint
   dev: bigint
   nlink: number
+  /**
+   * A file of exactly one chunk has no node of its own: `cid` and `id` are its chunk's, and
+   * its metadata is here (the UnixFS "raw leaf" shape; one block instead of two per file).
+   */
+  inline?: InlineFile
+}
+
+export interface InlineFile {
+  mode: number
+  uid: number
+  gid: number
+  /** The file's own mtime (the entry's `mtimeNs` is a cache field: 0 when the file changed while read). */
+  mtimeNs: bigint
+  sparse: boolean
 }
 
 export interface DirNode extends Meta {
@@ -66,7 +80,11 @@ const EXT_TAG = Uint8Array.of(0xA2, 0x06) // field 100, wire type 2
 const SEC = 1_000_000_000n
 
 function unixfsMeta (m: Meta): { mode: number, mtime: { secs: bigint, nsecs: number } } {
-  return { mode: m.mode & 0o7777, mtime: { secs: m.mtimeNs / SEC, nsecs: Number(m.mtimeNs % SEC) } }
+  // Floor, not truncate: before 1970 the seconds are negative and nsecs must stay in [0, 1e9).
+  let secs = m.mtimeNs / SEC
+  let nsecs = m.mtimeNs % SEC
+  if (nsecs < 0n) { secs -= 1n; nsecs += SEC }
+  return { mode: m.mode & 0o7777, mtime: { secs, nsecs: Number(nsecs) } }
 }
 
 function withExt (unixfs: Uint8Array, ext: unknown): Uint8Array {
@@ -102,14 +120,34 @@ export function encodeNode (node: TreeNode): Uint8Array {
         v: 1,
         u: node.uid,
         g: node.gid,
-        e: entries.map(e => [e.kind[0], e.size, String(e.mtimeNs), String(e.ctimeNs), String(e.ino), String(e.dev), e.nlink, b64(e.id)])
+        e: entries.map(e => {
+          const row: unknown[] = [e.inline !== undefined ? 'F' : e.kind[0], e.size, String(e.mtimeNs), String(e.ctimeNs), String(e.ino), String(e.dev), e.nlink, b64(e.id)]
+          if (e.inline !== undefined) row.push(e.inline.mode, e.inline.uid, e.inline.gid, String(e.inline.mtimeNs), e.inline.sparse ? 1 : 0)
+          return row
+        })
       }
       return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: entries.map(e => ({ Hash: e.cid, Name: e.name, Tsize: e.tsize })) })
     }
   }
 }
 
-const KIND: Record<string, DirEntry['kind']> = { f: 'file', d: 'dir', s: 'symlink' }
+const KIND: Record<string, DirEntry['kind']> = { f: 'file', F: 'file', d: 'dir', s: 'symlink' }
+
+/**
+ * A time for fs.utimes and friends. They take seconds, but read a negative number as "now":
+ * before 1970 a Date (millisecond precision) is passed instead.
+ */
+export function fsTime (ns: bigint): number | Date {
+  if (ns >= 0n) return Number(ns) / 1e9
+  const ms = ns / 1_000_000n // truncates toward zero; floor it, as the kernel's negative times do
+  return new Date(Number(ns % 1_000_000n === 0n ? ms : ms - 1n))
+}
+
+/** The file node an inline entry stands for (its one chunk and its metadata), else undefined. */
+export function inlineFileNode (e: DirEntry): FileNode | undefined {
+  if (e.inline === undefined) return undefined
+  return { kind: 'file', ...e.inline, size: e.size, chunks: [{ cid: e.cid, id: e.id, size: e.size }] }
+}
 
 export function decodeNode (bytes: Uint8Array): TreeNode {
   try {
@@ -137,8 +175,10 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
       const e: any[] = ext.e ?? []
       if (e.length !== pb.Links.length) throw new Error('directory links and entries disagree')
       const entries = pb.Links.map((l, i): DirEntry => {
-        const [k, size, mt, ct, ino, dev, nlink, id] = e[i]
-        return { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: unb64(id), tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
+        const [k, size, mt, ct, ino, dev, nlink, id, mode, uid, gid, fmt, sparse] = e[i]
+        const entry: DirEntry = { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: unb64(id), tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
+        if (k === 'F') entry.inline = { mode, uid, gid, mtimeNs: BigInt(fmt), sparse: sparse === 1 }
+        return entry
       })
       return { kind: 'dir', ...meta, entries }
     }

@@ -51,6 +51,8 @@ export interface FileDone {
   warning?: string
   /** The sealed file node, already written to the worker's segment. */
   node?: WrittenBlock
+  /** Instead of a node, for a file of exactly one chunk: that chunk and the file's metadata. */
+  inline?: { cid: Uint8Array, id: Uint8Array, mode: number, uid: number, gid: number, mtimeNs: bigint, sparse: boolean }
   size: number
   bytesRead: number
   /** The file changed while it was read: its cache fields must not vouch for it next time. */
