@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { publicUser, type LoginOutcome } from '../auth/index.ts'
+import type { LoginResponse } from '../../crypto/index.ts'
 import { RecordNotFoundError } from '../state/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
@@ -10,7 +11,7 @@ const tags = ['auth']
 export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: RouteOptions): Promise<void> {
   const { accounts } = ctx
   const sendOutcome = async (reply: FastifyReply, outcome: LoginOutcome): Promise<unknown> => {
-    if (outcome.step === 'token') return { step: 'token', loginId: outcome.loginId, challenge: outcome.challenge }
+    if (outcome.step === 'token') return { step: 'token', challenge: outcome.challenge }
     void reply.setCookie(opts.cookieName, outcome.secret, { path: '/', httpOnly: true, sameSite: 'strict', secure: opts.tls, maxAge: Math.floor(accounts.timeouts.absoluteMs / 1000) })
     ctx.events.emit('login', outcome.user)
     return { step: 'done', user: outcome.user, csrfToken: outcome.session.csrfToken, sessionId: outcome.session.id }
@@ -23,12 +24,15 @@ export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: R
     }
   }, async (req, reply) => await sendOutcome(reply, await accounts.login(req.body.username, req.body.password, req.ip, req.headers['user-agent'] ?? '')))
 
-  app.post<{ Body: { loginId: string, signature: string } }>('/api/auth/login/token', {
+  app.post<{ Body: LoginResponse }>('/api/auth/login/token', {
     schema: {
-      summary: 'Second login step: the USB key\'s signature (base64) over the challenge (F27)', tags,
-      body: { type: 'object', required: ['loginId', 'signature'], additionalProperties: false, properties: { loginId: { type: 'string', minLength: 1, maxLength: 100 }, signature: { type: 'string', minLength: 1, maxLength: 4096 } } }
+      summary: 'Second login step (F27): the signing helper\'s answer — the challenge fields, the origin it signed for, and the token\'s base64 signature over crypto/login-challenge\'s v1 message', tags,
+      body: {
+        type: 'object', required: ['nonce', 'user', 'attemptId', 'origin', 'signature'], additionalProperties: false,
+        properties: { nonce: { type: 'string', minLength: 1, maxLength: 100 }, user: { type: 'string', minLength: 1, maxLength: 64 }, attemptId: { type: 'string', minLength: 1, maxLength: 100 }, origin: { type: 'string', minLength: 1, maxLength: 300 }, signature: { type: 'string', minLength: 1, maxLength: 4096 } }
+      }
     }
-  }, async (req, reply) => await sendOutcome(reply, await accounts.completeTokenLogin(req.body.loginId, Buffer.from(req.body.signature, 'base64'), req.ip, req.headers['user-agent'] ?? '')))
+  }, async (req, reply) => await sendOutcome(reply, await accounts.completeTokenLogin(req.body, req.ip, req.headers['user-agent'] ?? '')))
 
   app.get('/api/auth/session', {
     config: { access: 'read' },

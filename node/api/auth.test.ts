@@ -1,7 +1,8 @@
 // Login, sessions (OWASP ASVS L2 §3), CSRF, lockout and the USB-key step, against a running daemon.
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, sign } from 'node:crypto'
+import { createOperatorToken, createSoftHsm, loginChallengeMessage, withTokenSession, type LoginChallenge } from '../../crypto/index.ts'
+import { manualClock } from '../daemon/index.ts'
 import { ApiClient, ADMIN_PASSWORD, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
 
 test('login sets an HttpOnly SameSite cookie with a fresh id; logout invalidates it', async () => {
@@ -140,32 +141,44 @@ test('deleting needs a recent re-authentication', async () => {
   } finally { await t.close() }
 })
 
-test('a user with an enrolled USB key must sign the login challenge (F27)', async () => {
-  const t = await startTestDaemon()
+test('a user with an enrolled USB key must sign the login challenge on the token (F27, SoftHSM2)', async () => {
+  const hsm = createSoftHsm()
+  // The token's certificate was made just now: the daemon's clock must be inside its validity.
+  const t = await startTestDaemon({ clock: manualClock(new Date()) })
   try {
+    const op = createOperatorToken(hsm)
     const { admin, operatorId } = await withUsers(t)
-    const token = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    const pem = token.publicKey.export({ type: 'spki', format: 'pem' }).toString()
-    assert.equal((await admin.put(`/api/users/${operatorId}/token`, { certificate: pem })).status, 200)
+    const bad = await admin.put(`/api/users/${operatorId}/token`, { certificate: '-----BEGIN CERTIFICATE-----\nnot a certificate at all, just text\n-----END CERTIFICATE-----\n' })
+    assert.equal(bad.status, 400)
+    assert.equal(bad.body.name, 'CertificateInvalidError')
+    assert.equal((await admin.put(`/api/users/${operatorId}/token`, { certificate: op.ec.certificatePem })).status, 200)
 
+    const answer = (challenge: LoginChallenge, key: { label: string }): Record<string, string> => {
+      const origin = t.daemon.url
+      const message = loginChallengeMessage({ ...challenge, origin })
+      const signature = withTokenSession({ modulePath: hsm.modulePath, tokenLabel: op.tokenLabel, pin: op.pin }, s => s.sign(key, message))
+      return { nonce: challenge.nonce, user: challenge.user, attemptId: challenge.attemptId, origin, signature: Buffer.from(signature).toString('base64') }
+    }
     const c = new ApiClient(t.daemon.url)
     const step1 = await c.login('ops01', 'operator password 1')
     assert.equal(step1.body.step, 'token')
     assert.equal(c.cookie, undefined, 'no session before the token step')
-    const challenge = Buffer.from(step1.body.challenge, 'base64')
-    const forged = sign('sha256', challenge, { key: other.privateKey, dsaEncoding: 'ieee-p1363' })
-    const bad = await c.post('/api/auth/login/token', { loginId: step1.body.loginId, signature: forged.toString('base64') })
-    assert.equal(bad.status, 401)
-    assert.equal(bad.body.name, 'TokenChallengeError')
-    assert.equal((await c.post('/api/auth/login/token', { loginId: step1.body.loginId, signature: forged.toString('base64') })).body.name, 'TokenChallengeError', 'a challenge is single-use')
+    const forged = answer(step1.body.challenge, { label: 'operator-rsa' })
+    const refused = await c.post('/api/auth/login/token', forged)
+    assert.equal(refused.status, 401)
+    assert.equal(refused.body.name, 'TokenChallengeError')
+    assert.equal(c.cookie, undefined)
+    const replay = await c.post('/api/auth/login/token', answer(step1.body.challenge, { label: 'operator-ec' }))
+    assert.equal(replay.status, 401, 'a challenge is single-use')
 
     const again = await c.login('ops01', 'operator password 1')
-    const sig = sign('sha256', Buffer.from(again.body.challenge, 'base64'), { key: token.privateKey, dsaEncoding: 'ieee-p1363' })
-    const ok = await c.post('/api/auth/login/token', { loginId: again.body.loginId, signature: sig.toString('base64') })
+    const ok = await c.post('/api/auth/login/token', answer(again.body.challenge, { label: 'operator-ec' }))
     assert.equal(ok.status, 200)
     assert.equal(ok.body.step, 'done')
     c.csrf = ok.body.csrfToken
     assert.equal((await c.get('/api/users/me')).body.tokenEnrolled, true)
-  } finally { await t.close() }
+  } finally {
+    await t.close()
+    hsm.dispose()
+  }
 })

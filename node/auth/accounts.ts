@@ -3,9 +3,10 @@ import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
 import { hashPassword, verifyPassword, passwordProblem, type ScryptCost, DEFAULT_SCRYPT_COST } from './password-hash.ts'
-import { challengeBytes, certificateFingerprint, defaultTokenVerifier, type TokenVerifier } from './token-login.ts'
+import { checkOperatorCertificate, createLoginChallenges, type LoginChallenge, type LoginChallenges, type LoginResponse } from '../../crypto/index.ts'
+import { levelChallengeStore } from './challenge-store.ts'
 import {
-  AccountLockedError, LoginFailedError, LoginThrottledError, NotAuthenticatedError, SessionExpiredError,
+  AccountLockedError, CertificateInvalidError, LoginFailedError, LoginThrottledError, NotAuthenticatedError, SessionExpiredError,
   TokenChallengeError, UserNameTakenError, WeakPasswordError
 } from './errors.ts'
 
@@ -65,7 +66,8 @@ export interface Session {
   reauthAt?: string
 }
 
-interface PendingLogin { id: string, userId: string, nonce: string, expiresAt: string, ip: string }
+/** A login that passed the password step and waits for the USB key's signature. */
+interface PendingLogin { attemptId: string, userId: string, expiresAt: string, ip: string }
 
 export interface AccountsInit {
   scryptCost?: ScryptCost
@@ -78,14 +80,15 @@ export interface AccountsInit {
   /** Failed logins from one address within `lockoutMs` before further attempts get 429. */
   maxFailuresPerAddress?: number
   reauthWindowMs?: number
-  tokenVerifier?: TokenVerifier
-  /** Host name put into token challenges. */
-  host?: string
+  /** How long a USB-key challenge may be answered (default 2 min: PIN entry takes time). */
+  challengeTtlMs?: number
+  /** The console's origin as browsers report it (e.g. https://node.example:8443); signed into token challenges. */
+  origin?: () => string
 }
 
 export type LoginOutcome =
   | { step: 'done', user: PublicUser, session: Session, secret: string }
-  | { step: 'token', loginId: string, challenge: string }
+  | { step: 'token', challenge: LoginChallenge }
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
 const token = (n = 32): string => randomBytes(n).toString('base64url')
@@ -106,8 +109,12 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
   const lockoutMs = init.lockoutMs ?? 15 * 60_000
   const maxPerAddress = init.maxFailuresPerAddress ?? 20
   const reauthWindow = init.reauthWindowMs ?? 5 * 60_000
-  const verifier = init.tokenVerifier ?? defaultTokenVerifier
-  const host = init.host ?? 'cairn'
+  const challengeTtl = init.challengeTtlMs ?? 120_000
+  let challenges: LoginChallenges | undefined
+  // Made on first use: the origin is known once the API listens.
+  const loginChallenges = (): LoginChallenges => (challenges ??= createLoginChallenges({
+    origin: init.origin?.() ?? 'https://localhost:8443', store: levelChallengeStore(state), ttlMs: challengeTtl, now: () => clock.now().getTime()
+  }))
   const failuresByAddress = new Map<string, number[]>()
   // A hash to compare against when the user does not exist, so timing does not reveal names.
   let dummyHash: string | undefined
@@ -197,7 +204,12 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
     },
 
     async enrolCertificate (id: string, certificate: string, by: { user: string, source: string }): Promise<User> {
-      const fingerprint = certificateFingerprint(certificate)
+      let fingerprint: string
+      try {
+        fingerprint = checkOperatorCertificate(certificate, { now: now() }).fingerprint256
+      } catch (err) {
+        throw new CertificateInvalidError((err as Error).message, { cause: err })
+      }
       return await accounts.updateUser(id, u => { u.certificate = certificate; u.certificateFingerprint = fingerprint }, { ...by, action: 'user.token.enrol', detail: { fingerprint } })
     },
 
@@ -236,25 +248,33 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
         throw new LoginFailedError()
       }
       if (user.certificate !== undefined) {
-        const pending: PendingLogin = { id: token(16), userId: user.id, nonce: token(32), expiresAt: new Date(now().getTime() + 120_000).toISOString(), ip }
-        await state.put('logins', pending.id, pending)
-        return { step: 'token', loginId: pending.id, challenge: challengeBytes(pending.id, pending.nonce, host).toString('base64') }
+        const pending: PendingLogin = { attemptId: token(16), userId: user.id, expiresAt: new Date(now().getTime() + challengeTtl).toISOString(), ip }
+        await state.put('logins', `a:${pending.attemptId}`, pending)
+        return { step: 'token', challenge: await loginChallenges().issue(user.name, pending.attemptId) }
       }
       return await openSession(user, ip, userAgent)
     },
 
-    /** Step two for users with a USB key: the token's signature over the challenge (F27). */
-    async completeTokenLogin (loginId: string, signature: Buffer, ip: string, userAgent: string): Promise<LoginOutcome> {
-      const pending = await state.get<PendingLogin>('logins', loginId)
-      if (pending === undefined) throw new TokenChallengeError('unknown or used challenge')
-      await state.del('logins', loginId)
-      if (Date.parse(pending.expiresAt) < now().getTime()) throw new TokenChallengeError('the challenge expired')
-      const user = await state.require<User>('users', pending.userId)
-      const ok = user.certificate !== undefined && verifier({ certificate: user.certificate, challenge: challengeBytes(pending.id, pending.nonce, host), signature })
-      if (!ok) {
-        await recordFailure(user, user.name, ip, 'USB key signature did not verify')
-        throw new TokenChallengeError('the signature does not match the enrolled key')
+    /** Step two for users with a USB key: the token's signature over the challenge (F27, crypto/login-challenge). */
+    async completeTokenLogin (response: LoginResponse, ip: string, userAgent: string): Promise<LoginOutcome> {
+      let verified: { user: string, attemptId: string }
+      try {
+        verified = await loginChallenges().verify(response, async (name) => {
+          const u = await byName(name)
+          if (u?.certificate === undefined) throw new TokenChallengeError('no USB key is enrolled for this user')
+          return u.certificate
+        })
+      } catch (err) {
+        const u = await byName(String(response.user))
+        await recordFailure(u, String(response.user), ip, `USB key check failed: ${(err as Error).name}`)
+        if (err instanceof TokenChallengeError) throw err
+        throw new TokenChallengeError((err as Error).message, { cause: err })
       }
+      const key = `a:${verified.attemptId}`
+      const pending = await state.get<PendingLogin>('logins', key)
+      await state.del('logins', key)
+      const user = pending === undefined ? undefined : await state.get<User>('users', pending.userId)
+      if (user === undefined || user.name.normalize('NFC') !== verified.user || !user.enabled) throw new TokenChallengeError('the login attempt is unknown or for another user')
       return await openSession(user, ip, userAgent)
     },
 

@@ -51,7 +51,7 @@ export class ReauthenticationRequiredError extends CairnError {
 export class TokenChallengeError extends CairnError {
   override readonly name = 'TokenChallengeError'
   override readonly kind = 'unauthenticated'
-  constructor (why: string) { super(`USB key check failed: ${why}. Log in again and sign the new challenge`) }
+  constructor (why: string, options?: ErrorOptions) { super(`USB key check failed: ${why}`, options) }
 }
 
 export class WeakPasswordError extends CairnError {
@@ -64,4 +64,9 @@ export class UserNameTakenError extends CairnError {
   override readonly name = 'UserNameTakenError'
   override readonly kind = 'conflict'
   constructor (name: string) { super(`A user named ${name} exists already; choose another name`) }
+}
+
+export class CertificateInvalidError extends CairnError {
+  override readonly name = 'CertificateInvalidError'
+  override readonly kind = 'invalid'
 }

@@ -3,4 +3,3 @@
 export * from './accounts.ts'
 export * from './errors.ts'
 export * from './password-hash.ts'
-export * from './token-login.ts'

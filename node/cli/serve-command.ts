@@ -2,15 +2,13 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import * as chunkstore from '../../chunkstore/index.ts'
+import { initRepository, openRepository } from '../../chunkstore/index.ts'
 import { startDaemon } from '../daemon/index.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 
-/** chunkstore's openRepository/initRepository, when this build has them. */
-export function chunkstoreOpener (): RepositoryOpener | undefined {
-  const cs = chunkstore as unknown as Partial<Record<'openRepository' | 'initRepository', (dir: string, o: { passphrase: string }) => Promise<import('../../chunkstore/index.ts').Repository>>>
-  if (typeof cs.openRepository !== 'function' || typeof cs.initRepository !== 'function') return undefined
-  return { open: cs.openRepository, init: cs.initRepository }
+/** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
+export function chunkstoreOpener (): RepositoryOpener {
+  return { open: openRepository, init: initRepository }
 }
 
 export function parseListen (s: string): { host: string, port: number } {

@@ -25,6 +25,8 @@ export interface DaemonInit {
   accounts?: AccountsInit
   scheduler?: SchedulerInit
   webhooks?: WebhooksInit
+  /** The console's origin as browsers see it (signed into USB-key challenges); default the listen URL. */
+  origin?: string
   /** Initial admin password; otherwise a random one is written to <data>/initial-admin-password. */
   adminPassword?: string
   version?: string
@@ -67,7 +69,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const events = new EventEmitter()
     const metrics = createMetrics()
     const logs = await createLogBook({ state, clock })
-    const accounts = createAccounts({ state, clock, logs }, { host, ...init.accounts })
+    let listening = ''
+    const accounts = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
     const inventory = createInventory({ state, clock, logs }, { version })
     const repositories = createRepositories(init.dataDir, init.repositories)
     const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories })
@@ -118,6 +121,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     await webhooks.start()
     const address = await app.listen({ host, port: init.port ?? 8443 })
     const url = address.replace('0.0.0.0', '127.0.0.1')
+    listening = url
     await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}` })
     say(`Cairn node listening on ${url}${tls !== undefined ? ` (certificate SHA-256 ${tls.fingerprint})` : ' (plain HTTP, loopback only)'}`)
 

@@ -5,6 +5,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDaemon, type Daemon, type DaemonInit } from './daemon.ts'
 import { manualClock, type ManualClock } from './clock.ts'
+import { initRepository, openRepository } from '../../chunkstore/index.ts'
+import type { RepositoryOpener } from '../jobs/index.ts'
+
+/** chunkstore with a cheap key-derivation cost, so tests spend their time on the behaviour under test. */
+export const testRepositories: RepositoryOpener = {
+  open: openRepository,
+  init: async (dir, o) => await initRepository(dir, { ...o, kdf: { N: 1 << 10, r: 8, p: 1 } })
+}
 
 export const ADMIN_PASSWORD = 'correct horse battery staple'
 export const FAST_SCRYPT = { logN: 10, r: 8, p: 1 }
@@ -15,7 +23,7 @@ export async function startTestDaemon (init: Partial<DaemonInit> = {}, existingD
   const dir = existingDir ?? await mkdtemp(join(tmpdir(), 'cairn-daemon-'))
   const clock = (init.clock as ManualClock | undefined) ?? manualClock(new Date('2026-03-02T00:00:00Z'))
   const daemon = await startDaemon({
-    dataDir: dir, host: '127.0.0.1', port: 0, insecureHttp: true, clock, adminPassword: ADMIN_PASSWORD,
+    dataDir: dir, host: '127.0.0.1', port: 0, insecureHttp: true, clock, adminPassword: ADMIN_PASSWORD, repositories: testRepositories,
     ...init,
     accounts: { scryptCost: FAST_SCRYPT, ...init.accounts }
   })

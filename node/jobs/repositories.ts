@@ -9,7 +9,8 @@ import { RepositoryUnavailableError } from './errors.ts'
 /** How the daemon reaches the data path: chunkstore's `openRepository` / `initRepository`. */
 export interface RepositoryOpener {
   open: (dir: string, options: { passphrase: string }) => Promise<Repository>
-  init: (dir: string, options: { passphrase: string, cipher?: string }) => Promise<Repository>
+  /** Creates an empty store (it is opened with `open` afterwards). */
+  init: (dir: string, options: { passphrase: string, cipher?: string }) => Promise<unknown>
 }
 
 /**
@@ -43,7 +44,8 @@ export function createRepositories (dataDir: string, opener: RepositoryOpener | 
     const pass = await passphrase(s)
     if (existsSync(dir)) return await opener.open(dir, { passphrase: pass })
     await mkdir(join(dataDir, 'spaces'), { recursive: true })
-    return await opener.init(dir, { passphrase: pass, cipher: s.cipher })
+    await opener.init(dir, { passphrase: pass, cipher: s.cipher })
+    return await opener.open(dir, { passphrase: pass })
   }
 
   async function du (p: string): Promise<number> {
