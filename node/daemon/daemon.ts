@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { openStateStore, type StateStore } from '../state/index.ts'
 import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
 import { createInventory, type Inventory } from '../inventory/index.ts'
-import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type SchedulerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
+import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
 import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
 import { systemClock, type Clock } from './clock.ts'
@@ -25,6 +25,7 @@ export interface DaemonInit {
   accounts?: AccountsInit
   scheduler?: SchedulerInit
   webhooks?: WebhooksInit
+  jobs?: JobRunnerInit
   /** The console's origin as browsers see it (signed into USB-key challenges); default the listen URL. */
   origin?: string
   /** Initial admin password; otherwise a random one is written to <data>/initial-admin-password. */
@@ -73,7 +74,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const accounts = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
     const inventory = createInventory({ state, clock, logs }, { version })
     const repositories = createRepositories(init.dataDir, init.repositories)
-    const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories })
+    const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
     let scheduler: Scheduler | undefined
     const tasks = createTasks({ state, clock, logs, inventory, isRunning: id => runner.isTaskRunning(id), changed: id => { void scheduler?.taskChanged(id) } })
     const operations = createOperations({ clock, logs, inventory, tasks, runner, repositories, scratchDir: join(init.dataDir, 'scratch') })

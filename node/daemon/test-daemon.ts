@@ -86,3 +86,30 @@ export async function withUsers (t: TestDaemon): Promise<{ admin: ApiClient, ope
   await auditor.login('audit01', 'auditor password 1')
   return { admin, operator, auditor, operatorId: op.body.id, auditorId: au.body.id }
 }
+
+/** The local node's id and a backup space on it owned by `ownerId`. */
+export async function spaceFor (t: TestDaemon, admin: ApiClient, ownerId: string, name = 'ops01_space', capacityBytes = 10 * 2 ** 30): Promise<{ nodeId: string, spaceId: string }> {
+  const nodes = await admin.get('/api/nodes')
+  const nodeId = nodes.body.find((n: { local: boolean }) => n.local).id
+  await admin.patch(`/api/nodes/${nodeId}`, { ownerId })
+  const s = await admin.post('/api/spaces', { name, type: 'backup', nodeId, ownerId, capacityBytes })
+  if (s.status !== 201) throw new Error(`space: ${s.status} ${s.text}`)
+  return { nodeId, spaceId: s.body.id }
+}
+
+/** Waits until a job has recorded its end and returns it as the API shows it. */
+export async function finished (t: TestDaemon, client: ApiClient, jobId: string): Promise<any> {
+  await t.daemon.runner.waitFor(jobId)
+  return (await client.get(`/api/jobs/${jobId}`)).body
+}
+
+/** A gate for DaemonInit.jobs.beforeJob: jobs wait in "running" until released. */
+export function jobGate (): { beforeJob: () => Promise<void>, release: () => void, hold: () => void } {
+  let open = true
+  let waiters: Array<() => void> = []
+  return {
+    beforeJob: async () => { if (!open) await new Promise<void>(resolve => waiters.push(resolve)) },
+    release: () => { open = true; for (const w of waiters) w(); waiters = [] },
+    hold: () => { open = false }
+  }
+}

@@ -91,7 +91,12 @@ export type JobRunner = ReturnType<typeof createJobRunner>
  * Runs jobs, at most one per task at a time, keeps their record, log and progress, streams
  * events (`job` with { id, event, data }) for the live monitor, and stops them on request.
  */
-export function createJobRunner (components: { state: StateStore, clock: Clock, logs: LogBook, metrics: Metrics, inventory: Inventory, repositories: Repositories }) {
+export interface JobRunnerInit {
+  /** Awaited before each job's body runs: lets tests hold a job in "running" without timing races. */
+  beforeJob?: (job: JobRecord) => Promise<void>
+}
+
+export function createJobRunner (components: { state: StateStore, clock: Clock, logs: LogBook, metrics: Metrics, inventory: Inventory, repositories: Repositories }, init: JobRunnerInit = {}) {
   const { state, clock, logs, metrics, repositories } = components
   const events = new EventEmitter()
   events.setMaxListeners(0)
@@ -165,6 +170,11 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
         await logs.write({ type: type === 'alert' ? 'data' : type, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
         await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`)
         try {
+          if (init.beforeJob !== undefined) {
+            const aborted = new Promise<void>(resolve => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
+            await Promise.race([init.beforeJob(record), aborted])
+          }
+          controller.signal.throwIfAborted()
           const out = await s.body(ctx)
           record.status = controller.signal.aborted ? 'stopped' : out.status ?? 'success'
           record.result = out.result
