@@ -4,8 +4,11 @@
  */
 export interface Clock {
   now: () => Date
-  /** Calls `fn` once the clock reaches `at` (at once if it already has). Returns a cancel function. */
-  at: (at: Date, fn: () => void) => () => void
+  /**
+   * Calls `fn` once the clock reaches `at` (at once if it already has). Returns a cancel function.
+   * `fn` may return a promise of the work it started; a manual clock waits for it.
+   */
+  at: (at: Date, fn: () => void | Promise<void>) => () => void
 }
 
 // setTimeout's longest delay; longer waits re-arm.
@@ -19,7 +22,7 @@ export function systemClock (): Clock {
       let cancelled = false
       const arm = (): void => {
         const delay = at.getTime() - Date.now()
-        if (delay <= 0) { timer = setTimeout(() => { if (!cancelled) fn() }, 0); timer.unref(); return }
+        if (delay <= 0) { timer = setTimeout(() => { if (!cancelled) void fn() }, 0); timer.unref(); return }
         timer = setTimeout(arm, Math.min(delay, MAX_DELAY))
         timer.unref()
       }
@@ -38,7 +41,7 @@ export interface ManualClock extends Clock {
 export function manualClock (start: Date): ManualClock {
   let now = start.getTime()
   let seq = 0
-  const timers = new Map<number, { at: number, fn: () => void }>()
+  const timers = new Map<number, { at: number, fn: () => void | Promise<void> }>()
   const settle = async (): Promise<void> => {
     // Let promise chains the fired timers started run before the next timer fires.
     for (let i = 0; i < 5; i++) await new Promise(resolve => setImmediate(resolve))
@@ -48,20 +51,20 @@ export function manualClock (start: Date): ManualClock {
     at (at, fn) {
       const id = ++seq
       timers.set(id, { at: at.getTime(), fn })
-      if (at.getTime() <= now) queueMicrotask(() => { if (timers.delete(id)) fn() })
+      if (at.getTime() <= now) queueMicrotask(() => { if (timers.delete(id)) void fn() })
       return () => { timers.delete(id) }
     },
     async set (to) {
       const target = to.getTime()
       for (;;) {
-        let next: [number, { at: number, fn: () => void }] | undefined
+        let next: [number, { at: number, fn: () => void | Promise<void> }] | undefined
         for (const entry of timers) {
           if (entry[1].at <= target && (next === undefined || entry[1].at < next[1].at)) next = entry
         }
         if (next === undefined) break
         timers.delete(next[0])
         now = Math.max(now, next[1].at)
-        next[1].fn()
+        try { await next[1].fn() } catch { /* the timer's owner reports its own failures */ }
         await settle()
       }
       now = Math.max(now, target)

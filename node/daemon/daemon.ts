@@ -76,7 +76,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const repositories = createRepositories(init.dataDir, init.repositories)
     const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
     let scheduler: Scheduler | undefined
-    const tasks = createTasks({ state, clock, logs, inventory, isRunning: id => runner.isTaskRunning(id), changed: id => { void scheduler?.taskChanged(id) } })
+    const tasks = createTasks({ state, clock, logs, inventory, isRunning: id => runner.isTaskRunning(id), changed: async id => { await scheduler?.taskChanged(id) } })
     const operations = createOperations({ clock, logs, inventory, tasks, runner, repositories, scratchDir: join(init.dataDir, 'scratch') })
     scheduler = createScheduler({ state, clock, logs, tasks, operations }, init.scheduler)
     const mailer = createMailer({ state, metrics })
@@ -133,6 +133,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       async stop () {
         stopping ??= (async () => {
           scheduler!.stop()
+          await scheduler!.idle()
           await app.close()
           await runner.stopAll('the node is shutting down')
           await notifier.stop()

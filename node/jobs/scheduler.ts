@@ -48,24 +48,45 @@ export function createScheduler (components: { state: StateStore, clock: Clock, 
     }
   }
 
-  async function arm (task: TaskRecord, s: Schedule, from: Date): Promise<void> {
+  const pending = new Set<Promise<void>>()
+  const track = (p: Promise<void>): void => {
+    const q = p.catch(() => {})
+    pending.add(q)
+    void q.finally(() => pending.delete(q))
+  }
+
+  // Schedule-state writes go one after another, so a later write never loses to an earlier one.
+  let writes: Promise<void> = Promise.resolve()
+  const record = (k: string, nextRunAt: string | null, lastRunAt?: string): Promise<void> => {
+    writes = writes.then(async () => {
+      const prev = await state.get<ScheduleState>('schedules', k)
+      await state.put<ScheduleState>('schedules', k, { nextRunAt, lastRunAt: lastRunAt ?? prev?.lastRunAt })
+    }).catch(() => {})
+    return writes
+  }
+
+  /**
+   * Sets the timer for the first run after `from`. The timer re-arms itself before it starts the
+   * job, so a clock that jumps over several runs fires each of them in order.
+   */
+  function arm (task: TaskRecord, s: Schedule, from: Date, lastRunAt?: string): Promise<void> {
     const k = key(task, s)
     timers.get(k)?.()
     timers.delete(k)
     const next = nextRun(s, from)
-    const prev = await state.get<ScheduleState>('schedules', k)
-    await state.put<ScheduleState>('schedules', k, { nextRunAt: next?.toISOString() ?? null, lastRunAt: prev?.lastRunAt })
-    if (next === null || !running) return
-    timers.set(k, clock.at(next, () => {
+    const written = record(k, next?.toISOString() ?? null, lastRunAt)
+    track(written)
+    if (next === null || !running) return written
+    timers.set(k, clock.at(next, async () => {
       timers.delete(k)
-      void (async () => {
-        await state.put<ScheduleState>('schedules', k, { nextRunAt: null, lastRunAt: next.toISOString() })
-        await fire(task.id, s.id, 'schedule')
-        const fresh = await state.get<TaskRecord>('tasks', task.id)
-        const fs = fresh?.schedules.find(x => x.id === s.id)
-        if (running && fresh !== undefined && fresh.mode === 'scheduled' && fs?.enabled === true) await arm(fresh, fs, clock.now())
-      })().catch(() => {})
+      if (!running) return
+      const now = clock.now()
+      void arm(task, s, now > next ? now : next, next.toISOString())
+      const fired = fire(task.id, s.id, 'schedule')
+      track(fired)
+      return fired
     }))
+    return written
   }
 
   const active = (t: TaskRecord): Schedule[] => t.mode === 'scheduled' ? t.schedules.filter(s => s.enabled) : []
@@ -77,6 +98,7 @@ export function createScheduler (components: { state: StateStore, clock: Clock, 
       for (const task of await tasks.all()) {
         for (const s of active(task)) {
           const stored = await state.get<ScheduleState>('schedules', key(task, s))
+          let caughtUp: string | undefined
           if (stored?.nextRunAt != null && Date.parse(stored.nextRunAt) <= now.getTime()) {
             // Find the latest run that fell due while the node was down.
             let latest = new Date(stored.nextRunAt)
@@ -88,13 +110,15 @@ export function createScheduler (components: { state: StateStore, clock: Clock, 
             if (now.getTime() - latest.getTime() <= grace) {
               await logs.write({ type: 'backup', level: 'warning', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: `Backup task [${task.name}] missed its run of ${latest.toISOString()} while the node was down; running it once now` })
               await fire(task.id, s.id, 'catch-up')
+              caughtUp = latest.toISOString()
             } else {
               await logs.write({ type: 'backup', level: 'warning', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: `Backup task [${task.name}] missed its run of ${latest.toISOString()} while the node was down; too long ago to catch up, skipped` })
             }
           }
-          await arm(task, s, now)
+          void arm(task, s, now, caughtUp)
         }
       }
+      await scheduler.idle()
     },
 
     /** Re-reads one task's schedules after it was created, edited or deleted. */
@@ -104,6 +128,9 @@ export function createScheduler (components: { state: StateStore, clock: Clock, 
       if (task === undefined || !running) return
       for (const s of active(task)) await arm(task, s, clock.now())
     },
+
+    /** Resolves when every schedule fired so far has started its job (or logged why not). */
+    async idle (): Promise<void> { while (pending.size > 0) await Promise.allSettled([...pending]) },
 
     /** Next run of every active schedule of a task (the console's "next run" column). */
     async nextRuns (task: TaskRecord): Promise<Array<{ scheduleId: string, nextRunAt: string | null, lastRunAt?: string }>> {

@@ -56,7 +56,7 @@ const sees = (u: User, ownerId: string): boolean => u.role !== 'operator' || own
 
 export type Tasks = ReturnType<typeof createTasks>
 
-export function createTasks (components: { state: StateStore, clock: Clock, logs: LogBook, inventory: Inventory, isRunning: (taskId: string) => boolean, changed: (taskId: string) => void }) {
+export function createTasks (components: { state: StateStore, clock: Clock, logs: LogBook, inventory: Inventory, isRunning: (taskId: string) => boolean, changed: (taskId: string) => Promise<void> }) {
   const { state, clock, logs, inventory } = components
 
   const withIds = (list: TaskInput['schedules']): Schedule[] => (list ?? []).map(s => {
@@ -107,7 +107,7 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
         return task
       })
       await log(a, task, 'info', `User [${a.user.name}] succeeded in creating backup task [${task.name}]`)
-      components.changed(task.id)
+      await components.changed(task.id)
       return task
     },
 
@@ -135,7 +135,7 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
         return next
       })
       await log(a, task, 'info', `User [${a.user.name}] edited backup task [${task.name}]`)
-      components.changed(id)
+      await components.changed(id)
       return task
     },
 
@@ -150,7 +150,7 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
         return t
       })
       await log(a, task, 'warning', `User [${a.user.name}] deleted backup task [${task.name}]`)
-      components.changed(id)
+      await components.changed(id)
       return task
     }
   }
