@@ -38,7 +38,12 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     forceCloseConnections: true,
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 }
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors the router and body parser raise before any hook runs get the same { name, message } shape.
+    frameworkErrors: (err: { statusCode?: number, message: string }, _req: unknown, reply: { code: (n: number) => { send: (b: unknown) => void } }) => {
+      const code = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400
+      reply.code(code).send({ name: code === 414 ? 'RequestTooLongError' : 'RequestInvalidError', message: err.message.slice(0, 200) })
+    }
   } as FastifyServerOptions) as unknown as FastifyInstance
   const routes: RouteDoc[] = []
   app.addHook('onRoute', r => { routes.push(...routeDoc(r)) })
