@@ -133,7 +133,7 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     schema: {
       summary: 'Client or task report (manual 2.9.3) as JSON, CSV or xlsx', tags: ['reports'],
       params: { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { type: 'string', enum: ['clients', 'tasks'] } } },
-      querystring: { type: 'object', additionalProperties: false, properties: formatQuery }
+      querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['csv', 'xlsx', 'json'], default: 'json' } } }
     }
   }, async (req, reply) => {
     const table = await ctx.reports(req.params.kind, who(req).user)

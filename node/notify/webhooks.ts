@@ -103,13 +103,20 @@ export function createWebhooks (components: { state: StateStore, clock: Clock, m
     if (d.status === 'pending') schedule(d)
   }
 
+  const track = (p: Promise<void>): Promise<void> => {
+    const q = p.catch(() => {})
+    inflight.add(q)
+    void q.finally(() => inflight.delete(q))
+    return q
+  }
+
   function schedule (d: Delivery): void {
     if (stopped) return
-    const cancel = clock.at(new Date(d.nextAttemptAt ?? clock.now()), () => {
+    const due = new Date(d.nextAttemptAt ?? clock.now())
+    if (due <= clock.now()) { void track(attempt(d.id)); return }
+    const cancel = clock.at(due, async () => {
       timers.delete(cancel)
-      const p = attempt(d.id).catch(() => {})
-      inflight.add(p)
-      void p.finally(() => inflight.delete(p))
+      await track(attempt(d.id))
     })
     timers.add(cancel)
   }
@@ -145,8 +152,11 @@ export function createWebhooks (components: { state: StateStore, clock: Clock, m
 
     publishLog (e: LogEntry): void {
       const event = EVENT_OF[e.type]
-      if (event !== undefined) void webhooks.publish(event, e).catch(() => {})
+      if (event !== undefined && !stopped) void track(webhooks.publish(event, e))
     },
+
+    /** Resolves when no delivery attempt is under way (retries waiting for their time excepted). */
+    async idle (): Promise<void> { while (inflight.size > 0) await Promise.allSettled([...inflight]) },
 
     /** Resumes deliveries that were pending when the node stopped. */
     async start (): Promise<void> {
