@@ -143,10 +143,10 @@ test('deleting needs a recent re-authentication', async () => {
 
 test('a user with an enrolled USB key must sign the login challenge on the token (F27, SoftHSM2)', async () => {
   const hsm = createSoftHsm()
+  const op = createOperatorToken(hsm)
   // The token's certificate was made just now: the daemon's clock must be inside its validity.
-  const t = await startTestDaemon({ clock: manualClock(new Date()) })
+  const t = await startTestDaemon({ clock: manualClock(new Date(Date.now() + 60_000)) })
   try {
-    const op = createOperatorToken(hsm)
     const { admin, operatorId } = await withUsers(t)
     const bad = await admin.put(`/api/users/${operatorId}/token`, { certificate: '-----BEGIN CERTIFICATE-----\nnot a certificate at all, just text\n-----END CERTIFICATE-----\n' })
     assert.equal(bad.status, 400)
