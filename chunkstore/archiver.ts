@@ -7,10 +7,11 @@ import { InvalidOptionError, OperationAbortedError, PathNotFoundError } from './
 import { excluder } from './exclude.ts'
 import { keyOf } from './local-block-store.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import type { BlockLocation } from './block-store.ts'
 import { decodeNode, encodeNode } from './tree-node.ts'
 import type { DirEntry, DirNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
-import type { BlocksMessage, FileDone, FromWorker, IdsMessage } from './worker-protocol.ts'
+import type { BlocksMessage, FileDone, FilesDone, FromWorker, IdsMessage } from './worker-protocol.ts'
 import type { BackupOptions, BackupProgress, BackupStats } from './types.ts'
 
 /** A directory whose walk is over; `done` resolves once all its children are stored (an object, so `await` does not wait for it). */
@@ -35,7 +36,7 @@ export interface ArchiverDeps {
   store: LocalBlockStore
   sealer: BlockSealer
   /** Opens a tree node of the parent snapshot (the metadata cache). */
-  loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<ReturnType<typeof decodeNode>>
+  loadNode: (ref: { cid: CID, id: Uint8Array }, location?: BlockLocation) => Promise<ReturnType<typeof decodeNode>>
   makePool: (onMessage: (m: FromWorker, worker: number) => void) => WorkerPool
 }
 
@@ -54,8 +55,8 @@ export class Archiver {
   private pool!: WorkerPool
   private readonly excluded: (p: string) => boolean
   private jobSeq = 0
-  private readonly jobs = new Map<number, { worker: number, weight: number, files: Array<Deferred<FileDone | null>> }>()
-  private current: { files: Array<{ path: string, done: Deferred<FileDone | null> }>, bytes: number } = { files: [], bytes: 0 }
+  private readonly jobs = new Map<number, { worker: number, weight: number, files: Array<Deferred<FileDone | null>>, sizes: number[] }>()
+  private current: { files: Array<{ path: string, size: number, done: Deferred<FileDone | null> }>, bytes: number } = { files: [], bytes: 0 }
   private inflightBytes = 0
   private inflightFiles = 0
   private capacity: Deferred<void> | undefined
@@ -131,7 +132,7 @@ export class Archiver {
   }
 
   /** Walks a real directory; resolves (later) to its node. */
-  private async walkDir (path: string, st: BigIntStats, parent: DirNode | undefined): Promise<Pending> {
+  private async walkDir (path: string, st: BigIntStats, parent: DirNode | undefined, self?: DirEntry): Promise<Pending> {
     let names: string[]
     try {
       names = readdirSync(path)
@@ -141,11 +142,15 @@ export class Archiver {
     }
     names.sort()
     const prev = new Map(parent?.entries.map(e => [e.name, e]))
-    return this.finishDir(st, await this.walkEntries(path, names, prev))
+    return this.finishDir(st, await this.walkEntries(path, names, prev), self)
   }
 
   private async walkEntries (dir: string, names: string[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
     const entries: Array<Promise<DirEntry | null>> = []
+    // One index read for the locations of all the parent snapshot's subdirectories here.
+    const oldDirs = [...prev.values()].filter(e => e.kind === 'dir')
+    const locs = new Map<DirEntry, BlockLocation | undefined>()
+    if (oldDirs.length > 0) (await this.deps.store.locations(oldDirs.map(e => e.cid.bytes))).forEach((l, i) => locs.set(oldDirs[i], l))
     for (const name of names) {
       this.check()
       const p = dir === sep ? sep + name : dir + sep + name
@@ -154,8 +159,8 @@ export class Archiver {
       if (st === undefined) { this.warn(`${p}: vanished before it could be read; not in this snapshot`); continue }
       const old = prev.get(name)
       if (st.isDirectory()) {
-        const oldNode = old?.kind === 'dir' ? await this.deps.loadNode(old) as DirNode : undefined
-        const sub = await this.walkDir(p, st, oldNode)
+        const oldNode = old?.kind === 'dir' ? await this.deps.loadNode(old, locs.get(old)) as DirNode : undefined
+        const sub = await this.walkDir(p, st, oldNode, old?.kind === 'dir' ? old : undefined)
         entries.push(sub.done.then(ref => ref === null ? null : entryOf(name, 'dir', st, ref, 0)))
       } else if (st.isFile()) {
         this.stats.files++
@@ -186,7 +191,7 @@ export class Archiver {
     return entries
   }
 
-  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>): Pending {
+  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry): Pending {
     this.stats.dirs++
     const done = Promise.all(entries).then(async list => await this.putNode({
       kind: 'dir',
@@ -195,24 +200,25 @@ export class Archiver {
       uid: Number(st.uid),
       gid: Number(st.gid),
       entries: list.filter((e): e is DirEntry => e !== null)
-    }))
+    }, old))
     done.catch(() => {})
     return { done }
   }
 
-  private async putNode (node: Parameters<typeof encodeNode>[0]): Promise<NodeRef> {
-    const bytes = encodeNode(node)
+  private async putNode (node: Parameters<typeof encodeNode>[0], old?: DirEntry): Promise<NodeRef> {
     const { sealer, store } = this.deps
-    const id = sealer.idOf(bytes)
-    const [known] = await store.lookupIds([id])
-    if (known !== undefined) {
-      const loc = await store.location(CID.decode(known))
-      return { cid: CID.decode(known), id, tsize: loc?.length ?? 0 }
+    // Sealing first is cheap for a tree node and gives its size, so a known node needs no second lookup.
+    const sealed = sealer.seal(encodeNode(node))
+    // Unchanged since the parent snapshot: same plaintext, same id, and the block is known to exist.
+    if (old !== undefined && Buffer.from(old.id).equals(sealed.id)) {
+      store.protected?.add(keyOf(old.cid.bytes))
+      return { cid: old.cid, id: old.id, tsize: sealed.bytes.length }
     }
-    const sealed = sealer.seal(bytes, id)
-    store.append(sealed.cid.bytes, id, sealed.bytes)
+    const [known] = await store.lookupIds([sealed.id])
+    if (known !== undefined) return { cid: CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+    store.append(sealed.cid.bytes, sealed.id, sealed.bytes)
     this.stats.bytesStored += sealed.bytes.length
-    return { cid: sealed.cid, id, tsize: sealed.bytes.length }
+    return { cid: sealed.cid, id: sealed.id, tsize: sealed.bytes.length }
   }
 
   private warn (w: string): void {
@@ -235,7 +241,7 @@ export class Archiver {
     const size = Number(st.size)
     const done = deferred<FileDone | null>()
     if (size >= JOB_BYTES) this.sendJob()
-    this.current.files.push({ path, done })
+    this.current.files.push({ path, size, done })
     this.current.bytes += size
     this.inflightBytes += size
     this.inflightFiles++
@@ -251,14 +257,14 @@ export class Archiver {
     const job = ++this.jobSeq
     const weight = bytes + files.length * 4096
     const worker = this.pool.dispatch({ t: 'backup', job, files: files.map((f, index) => ({ index, path: f.path })) }, weight)
-    this.jobs.set(job, { worker, weight, files: files.map(f => f.done) })
+    this.jobs.set(job, { worker, weight, files: files.map(f => f.done), sizes: files.map(f => f.size) })
   }
 
   private async onMessage (m: FromWorker, worker: number): Promise<void> {
     switch (m.t) {
       case 'ids': await this.answerIds(m, worker); break
       case 'blocks': this.storeBlocks(m); break
-      case 'file': await this.fileDone(m); break
+      case 'files': await this.filesDone(m); break
       case 'done': {
         const job = this.jobs.get(m.job)!
         this.pool.done(job.worker, job.weight)
@@ -304,26 +310,27 @@ export class Archiver {
     this.progress('backup')
   }
 
-  private async fileDone (m: FileDone): Promise<void> {
+  private async filesDone (m: FilesDone): Promise<void> {
     const job = this.jobs.get(m.job)!
-    const done = job.files[m.index]
-    if (m.warning !== undefined) this.warn(m.warning)
-    if (m.ok && m.node !== undefined) {
-      const cid = CID.decode(m.node.cid)
-      const [known] = await this.deps.store.lookupIds([m.node.id])
-      if (known === undefined) {
-        this.deps.store.append(m.node.cid, m.node.id, m.node.bytes)
-        this.stats.bytesStored += m.node.bytes.length
-      } else if (!Buffer.from(known).equals(cid.bytes)) {
-        m.node.cid = known
-      }
-      this.stats.bytesRead += m.bytesRead
+    const stored = m.files.filter(f => f.ok && f.node !== undefined)
+    const known = await this.deps.store.lookupIds(stored.map(f => f.node!.id))
+    stored.forEach((f, i) => {
+      const node = f.node!
+      const k = known[i]
+      if (k === undefined) {
+        this.deps.store.append(node.cid, node.id, node.bytes)
+        this.stats.bytesStored += node.bytes.length
+      } else node.cid = k
+      this.stats.bytesRead += f.bytesRead
+    })
+    for (const f of m.files) {
+      if (f.warning !== undefined) this.warn(f.warning)
+      this.inflightFiles--
+      this.inflightBytes -= job.sizes[f.index]
+      job.files[f.index].resolve(f)
     }
-    this.inflightFiles--
-    this.inflightBytes -= m.size
     this.capacity?.resolve()
     this.capacity = undefined
-    done.resolve(m)
   }
 
   private progress (phase: BackupProgress['phase'], force = false): void {

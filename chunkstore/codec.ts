@@ -9,16 +9,17 @@ import { CorruptBlockError } from './errors.ts'
 /**
  * Sealed block format, version 1 (doc/design.md, "Sealed block"):
  *
- *   0xC1 | suite id (1 byte) | suite.seal(key, nonce, envelope)
- *   envelope = 0x00 | plaintext          (stored raw)
- *            | 0x01 | zstd frame          (compressed)
+ *   0xC1 | suite id (1 byte) | body kind (1 byte: 0 raw, 1 zstd) | suite.seal(key, nonce, body)
  *
- * key and nonce = HMAC-SHA512(dataKey, id) where id = HMAC-SHA256(idKey, plaintext).
+ * key and nonce = HMAC-SHA512(dataKey, id || body kind) where id = HMAC-SHA256(idKey, plaintext),
+ * so the clear body-kind byte is authenticated: flip it and the block no longer opens.
  * The address is CIDv1(raw, sha2-256) of the whole sealed block.
  */
 export const BLOCK_VERSION = 0xC1
+const HEADER = 3
 const RAW = 0
 const ZSTD = 1
+const KIND = [Uint8Array.of(RAW), Uint8Array.of(ZSTD)]
 const RAW_CODEC = 0x55
 const SHA2_256 = 0x12
 
@@ -59,32 +60,28 @@ export class BlockSealer {
   }
 
   idOf (plaintext: Uint8Array): Uint8Array {
-    return chunkId(this.keys, plaintext)
+    // A compact copy: digests are views into Node's 8 KiB buffer pool, and posting such a
+    // view to another thread clones (and the receiver then keeps) the whole pool slab.
+    return new Uint8Array(chunkId(this.keys, plaintext))
   }
 
   /** Seals `plaintext` whose chunk id is `id` (from `idOf`). */
   seal (plaintext: Uint8Array, id: Uint8Array = this.idOf(plaintext)): SealedBlock {
-    let envelope: Uint8Array | undefined
+    let body = plaintext
+    let kind = RAW
     if (this.level !== 0 && plaintext.length >= 64) {
       const z = this.compressor.compress(plaintext)
       // Keep it raw unless zstd saves at least 1/64: raw blocks restore without a decompress.
-      if (z.length < plaintext.length - (plaintext.length >> 6)) {
-        envelope = Buffer.allocUnsafe(z.length + 1)
-        envelope[0] = ZSTD
-        envelope.set(z, 1)
-      }
+      if (z.length < plaintext.length - (plaintext.length >> 6)) { body = z; kind = ZSTD }
     }
-    if (envelope === undefined) {
-      envelope = Buffer.allocUnsafe(plaintext.length + 1)
-      envelope[0] = RAW
-      envelope.set(plaintext, 1)
-    }
-    const { key, nonce } = blockKeyNonce(this.keys, id, this.suite.nonceLength)
-    const sealed = this.suite.seal(key, nonce, envelope)
-    const bytes = Buffer.allocUnsafe(sealed.length + 2)
+    const { key, nonce } = blockKeyNonce(this.keys, id, this.suite.nonceLength, KIND[kind])
+    // Own ArrayBuffer (never the shared pool), so it can be transferred to the main thread.
+    const bytes = Buffer.allocUnsafeSlow(HEADER + this.suite.overhead + body.length)
     bytes[0] = BLOCK_VERSION
     bytes[1] = this.suite.id
-    bytes.set(sealed, 2)
+    bytes[2] = kind
+    if (this.suite.sealInto !== undefined) this.suite.sealInto(bytes.subarray(HEADER), key, nonce, body)
+    else bytes.set(this.suite.seal(key, nonce, body), HEADER)
     return { id, cid: cidOf(bytes), bytes }
   }
 
@@ -96,18 +93,18 @@ export class BlockSealer {
 
 export function openBlock (keys: SpaceKeys, bytes: Uint8Array, id: Uint8Array, cid?: CID, decompressor = new Decompressor()): Buffer {
   const name = cid?.toString() ?? 'block'
-  if (bytes.length < 2 || bytes[0] !== BLOCK_VERSION) throw new CorruptBlockError(name, 'unknown block format')
+  if (bytes.length < HEADER || bytes[0] !== BLOCK_VERSION) throw new CorruptBlockError(name, 'unknown block format')
   const suite = suites.get(bytes[1])
   if (suite === undefined) throw new CorruptBlockError(name, `unknown cipher suite ${bytes[1]}`)
-  const { key, nonce } = blockKeyNonce(keys, id, suite.nonceLength)
-  let envelope: Uint8Array
+  const kind = bytes[2]
+  if (kind !== RAW && kind !== ZSTD) throw new CorruptBlockError(name, 'unknown body kind')
+  const { key, nonce } = blockKeyNonce(keys, id, suite.nonceLength, KIND[kind])
+  let body: Uint8Array
   try {
-    envelope = suite.open(key, nonce, bytes.subarray(2))
+    body = suite.open(key, nonce, bytes.subarray(HEADER))
   } catch (err) {
     if (err instanceof DecryptionError) throw new CorruptBlockError(name, 'it does not authenticate', { cause: err })
     throw err
   }
-  if (envelope[0] === RAW) return Buffer.from(envelope.buffer, envelope.byteOffset + 1, envelope.length - 1)
-  if (envelope[0] === ZSTD) return decompressor.decompress(envelope.subarray(1))
-  throw new CorruptBlockError(name, 'unknown envelope type')
+  return kind === ZSTD ? decompressor.decompress(body) : Buffer.from(body.buffer, body.byteOffset, body.length)
 }

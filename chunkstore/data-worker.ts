@@ -11,7 +11,7 @@ import { fastCdc, fixedCutter, gearTable } from './fastcdc.ts'
 import type { Cutter } from './fastcdc.ts'
 import { encodeNode } from './tree-node.ts'
 import type { ChunkRef } from './tree-node.ts'
-import type { BackupJob, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
+import type { BackupJob, FileDone, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -80,7 +80,8 @@ async function backupJob (job: BackupJob): Promise<void> {
     try {
       const before = fstatSync(fd, { bigint: true })
       rec.stat = before
-      let buf = Buffer.allocUnsafe(Math.min(WINDOW, Math.max(Number(before.size) + 1, 1 << 16)))
+      // Exactly the file (+1 byte to see EOF) when it is small: chunks keep their buffer alive until sealed.
+      let buf = Buffer.allocUnsafe(Math.min(WINDOW, Number(before.size) + 1))
       let start = 0; let end = 0; let eof = false
       while (!eof || start < end) {
         if (!eof && end < buf.length) {
@@ -123,9 +124,11 @@ async function backupJob (job: BackupJob): Promise<void> {
   }
   await submit()
   await Promise.all(inflight)
+  const results: FileDone[] = []
+  const transfer: ArrayBuffer[] = []
   for (const rec of files) {
     if (rec.stat === undefined) {
-      post({ t: 'file', job: job.job, index: rec.f.index, ok: false, warning: rec.warning, size: 0, bytesRead: 0 })
+      results.push({ index: rec.f.index, ok: false, warning: rec.warning, size: 0, bytesRead: 0 })
       continue
     }
     const st = rec.stat
@@ -140,11 +143,13 @@ async function backupJob (job: BackupJob): Promise<void> {
       sparse: st.blocks * 512n < st.size
     })
     const sealed = sealer.seal(bytes)
-    post({
-      t: 'file', job: job.job, index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed,
+    results.push({
+      index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed,
       node: { cid: sealed.cid.bytes, id: sealed.id, bytes: sealed.bytes }, size: rec.size, bytesRead: rec.size
     })
+    transfer.push(sealed.bytes.buffer as ArrayBuffer)
   }
+  post({ t: 'files', job: job.job, files: results }, transfer)
   post({ t: 'done', job: job.job })
 }
 
@@ -169,7 +174,7 @@ async function resolveBatch (job: number, batchNo: number, chunks: Chunk[]): Pro
       const s = sealer.seal(c.data, c.id)
       c.ref.cid = s.cid
       blocks.push({ cid: s.cid.bytes, id: c.id, bytes: s.bytes, size: c.data.length })
-      if (s.bytes.byteLength === s.bytes.buffer.byteLength) transfer.push(s.bytes.buffer as ArrayBuffer)
+      transfer.push(s.bytes.buffer as ArrayBuffer)
     } else {
       c.ref.cid = CID.decode(reply.cids[i]!)
     }

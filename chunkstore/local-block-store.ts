@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import type { BlockLocation, BlockStore } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, StoreCorruptError, StoreInUseError } from './errors.ts'
+import { IdFilter } from './id-filter.ts'
 import { ValueLog } from './value-log.ts'
 
 /**
@@ -13,12 +14,16 @@ import { ValueLog } from './value-log.ts'
  *   'i' id       → cid                                          dedup index (chunk id → CID)
  *   's' cid      → ''                                           snapshot record roots
  *   'g' u32be n  → u64le length                                 committed length of segment n
+ *   'F'          → id filter (IdFilter format)                  written at a clean close
+ *   'D'          → ''                                           present while open: the filter may be stale
  *
  * Ordering rule: segment data is fdatasync'ed before the batch that indexes it is written
  * (with sync), so the index never points at bytes that are not on disk.
  */
 const B = 0x62; const I = 0x69; const S = 0x73; const G = 0x67
-const FLUSH_BYTES = 256 << 20
+const FILTER_KEY = Buffer.from('F'); const DIRTY_KEY = Buffer.from('D')
+const FLUSH_BYTES = 64 << 20
+const FLUSH_ENTRIES = 32768
 
 type Key = string
 const keyOf = (b: Uint8Array): Key => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
@@ -34,7 +39,9 @@ function decodeLoc (v: Buffer): BlockLocation {
 }
 function segKey (n: number): Buffer { const k = Buffer.allocUnsafe(5); k[0] = G; k.writeUInt32BE(n, 1); return k }
 
-interface Pending { locs: Map<Key, { cid: Uint8Array, loc: BlockLocation }>, ids: Map<Key, { id: Uint8Array, cid: Uint8Array }> }
+/** Written but not yet indexed. Keys and values are latin1 strings of the raw bytes: far fewer heap objects than typed arrays. */
+interface Pending { locs: Map<Key, BlockLocation>, ids: Map<Key, Key> }
+const bytesOf = (k: Key): Buffer => Buffer.from(k, 'latin1')
 const emptyPending = (): Pending => ({ locs: new Map(), ids: new Map() })
 
 export class LocalBlockStore implements BlockStore {
@@ -49,7 +56,7 @@ export class LocalBlockStore implements BlockStore {
   private lookupsRunning = 0
   private lookupsDrained: (() => void) | undefined
 
-  private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog) {}
+  private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter) {}
 
   static async open (indexDir: string, segmentDir: string): Promise<LocalBlockStore> {
     const db = new ClassicLevel<Buffer, Buffer>(indexDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
@@ -60,9 +67,24 @@ export class LocalBlockStore implements BlockStore {
       if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(cause?.message ?? '')) throw new StoreInUseError(indexDir, { cause: err })
       throw new StoreCorruptError(`The store's index at ${indexDir} could not be opened: ${(err as Error).message}`, { cause: err })
     }
-    const store = new LocalBlockStore(db, new ValueLog(segmentDir))
+    const dirty = await db.get(DIRTY_KEY)
+    const saved = await db.get(FILTER_KEY)
+    const filter = dirty === undefined && saved !== undefined ? IdFilter.decode(saved) : undefined
+    // Mark the filter stale until a clean close: after a crash it is rebuilt from the index.
+    await db.put(DIRTY_KEY, Buffer.alloc(0), { sync: true })
+    const store = new LocalBlockStore(db, new ValueLog(segmentDir), filter ?? IdFilter.create(0))
+    if (filter === undefined) await store.rebuildFilter()
     await store.recover()
     return store
+  }
+
+  private async rebuildFilter (capacity = 0): Promise<void> {
+    let n = 0
+    for await (const _ of this.db.keys({ gt: Buffer.of(I), lt: Buffer.of(I + 1) })) n++
+    const filter = IdFilter.create(Math.max(capacity, n * 2))
+    for await (const key of this.db.keys({ gt: Buffer.of(I), lt: Buffer.of(I + 1) })) filter.add(key.subarray(1))
+    for (const p of [this.pending, this.flushing]) for (const id of p.ids.keys()) filter.add(bytesOf(id))
+    this.filter = filter
   }
 
   /**
@@ -80,7 +102,7 @@ export class LocalBlockStore implements BlockStore {
       for (const r of records) {
         if (!matchesCid(CID.decode(r.cid), this.log.read(r.location))) break
         ops.push({ type: 'put', key: prefixed(B, r.cid), value: encodeLoc(r.location) })
-        if (r.id !== undefined) ops.push({ type: 'put', key: prefixed(I, r.id), value: Buffer.from(r.cid) })
+        if (r.id !== undefined) { ops.push({ type: 'put', key: prefixed(I, r.id), value: Buffer.from(r.cid) }); this.filter.add(r.id) }
         good = r.location.offset + r.location.length
       }
       if (good === 0) {
@@ -96,7 +118,7 @@ export class LocalBlockStore implements BlockStore {
 
   private locate (cid: Uint8Array): BlockLocation | undefined {
     const k = keyOf(cid)
-    return (this.pending.locs.get(k) ?? this.flushing.locs.get(k))?.loc
+    return this.pending.locs.get(k) ?? this.flushing.locs.get(k)
   }
 
   async location (cid: CID): Promise<BlockLocation | undefined> {
@@ -160,8 +182,8 @@ export class LocalBlockStore implements BlockStore {
   }
 
   private async lookupIdsNow (ids: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
-    const out = ids.map(id => { const k = keyOf(id); return (this.pending.ids.get(k) ?? this.flushing.ids.get(k))?.cid })
-    const missing = out.flatMap((c, i) => c === undefined ? [i] : [])
+    const out = ids.map(id => { const k = keyOf(id); const c = this.pending.ids.get(k) ?? this.flushing.ids.get(k); return c === undefined ? undefined : new Uint8Array(bytesOf(c)) })
+    const missing = out.flatMap((c, i) => c === undefined && this.filter.mightHave(ids[i]) ? [i] : [])
     if (missing.length > 0) {
       const vals = await this.db.getMany(missing.map(i => prefixed(I, ids[i])))
       missing.forEach((i, j) => { const v = vals[j]; if (v !== undefined) out[i] = new Uint8Array(v) })
@@ -175,17 +197,17 @@ export class LocalBlockStore implements BlockStore {
     const k = keyOf(cid)
     if (this.pending.locs.has(k) || this.flushing.locs.has(k)) return
     const loc = this.log.append(cid, id, bytes)
-    this.pending.locs.set(k, { cid, loc })
-    if (id !== undefined) this.pending.ids.set(keyOf(id), { id, cid })
+    this.pending.locs.set(k, loc)
+    if (id !== undefined) { this.pending.ids.set(keyOf(id), k); this.filter.add(id) }
     this.protected?.add(k)
     this.unflushed += bytes.length
-    if (this.unflushed >= FLUSH_BYTES) void this.flush()
+    if (this.unflushed >= FLUSH_BYTES || this.pending.locs.size >= FLUSH_ENTRIES) void this.flush()
   }
 
   /** Re-appends a live block during prune's rewrite; its index entry moves at the next flush. */
   move (cid: Uint8Array, id: Uint8Array | undefined, bytes: Uint8Array): void {
     const loc = this.log.append(cid, id, bytes)
-    this.pending.locs.set(keyOf(cid), { cid, loc })
+    this.pending.locs.set(keyOf(cid), loc)
     this.unflushed += bytes.length
   }
 
@@ -210,8 +232,8 @@ export class LocalBlockStore implements BlockStore {
     const tail = this.log.tail
     await this.log.sync()
     const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
-    for (const { cid, loc } of this.flushing.locs.values()) ops.push({ type: 'put', key: prefixed(B, cid), value: encodeLoc(loc) })
-    for (const { id, cid } of this.flushing.ids.values()) ops.push({ type: 'put', key: prefixed(I, id), value: Buffer.from(cid) })
+    for (const [cid, loc] of this.flushing.locs) ops.push({ type: 'put', key: prefixed(B, bytesOf(cid)), value: encodeLoc(loc) })
+    for (const [id, cid] of this.flushing.ids) ops.push({ type: 'put', key: prefixed(I, bytesOf(id)), value: bytesOf(cid) })
     if (tail !== undefined) {
       const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(tail.length))
       ops.push({ type: 'put', key: segKey(tail.segment), value: len })
@@ -222,7 +244,7 @@ export class LocalBlockStore implements BlockStore {
 
   async * cids (): AsyncIterable<CID> {
     for await (const key of this.db.keys({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) yield CID.decode(key.subarray(1))
-    for (const { cid } of this.pending.locs.values()) yield CID.decode(cid)
+    for (const cid of this.pending.locs.keys()) yield CID.decode(bytesOf(cid))
   }
 
   /** Every indexed block with its location (for prune and check). */
@@ -277,6 +299,8 @@ export class LocalBlockStore implements BlockStore {
   async close (): Promise<void> {
     await this.flush()
     this.log.close()
+    if (this.filter.full) await this.rebuildFilter(this.filter.size * 4)
+    await this.db.batch([{ type: 'put', key: FILTER_KEY, value: this.filter.encode() }, { type: 'del', key: DIRTY_KEY }], { sync: true })
     await this.db.close()
   }
 }

@@ -21,6 +21,7 @@ import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
 import { decodeNode } from './tree-node.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
+import type { BlockLocation } from './block-store.ts'
 import { WorkerPool } from './worker-pool.ts'
 import type { FromWorker } from './worker-protocol.ts'
 import type {
@@ -168,8 +169,8 @@ export class LocalRepository implements Repository {
     }, onMessage)
   }
 
-  async loadNode (ref: { cid: CID, id: Uint8Array }): Promise<TreeNode> {
-    const bytes = await this.blocks.get(ref.cid)
+  async loadNode (ref: { cid: CID, id: Uint8Array }, location?: BlockLocation): Promise<TreeNode> {
+    const bytes = location !== undefined ? this.blocks.read(ref.cid, location, false) : await this.blocks.get(ref.cid)
     return decodeNode(this.sealer.open(bytes, ref.id, ref.cid))
   }
 
@@ -192,7 +193,7 @@ export class LocalRepository implements Repository {
     const archiver = new Archiver({
       store: this.blocks,
       sealer,
-      loadNode: async ref => await this.loadNode(ref),
+      loadNode: async (ref, loc) => await this.loadNode(ref, loc),
       makePool: this.makePool(compression, chunker)
     }, { ...options, level })
     const { root, stats } = await archiver.run(level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)

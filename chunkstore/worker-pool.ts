@@ -8,23 +8,27 @@ import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
  * worker's index so replies go back to the right one.
  */
 export class WorkerPool {
-  private readonly workers: Worker[]
+  private readonly workers: Worker[] = []
   private readonly load: number[]
   private failed: Error | undefined
   private readonly failures: Array<(err: Error) => void> = []
 
-  constructor (init: WorkerInit, onMessage: (m: FromWorker, worker: number) => void, size = defaultWorkers()) {
-    this.workers = Array.from({ length: size }, (_, i) => {
-      const w = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: init })
-      w.on('message', (m: FromWorker) => onMessage(m, i))
-      w.on('error', err => this.fail(err))
-      w.on('exit', code => { if (code !== 0) this.fail(new Error(`a data-path worker exited with code ${code}`)) })
-      return w
-    })
-    this.load = this.workers.map(() => 0)
+  /** Workers start on the first job, so work that needs none (a no-change backup) starts none. */
+  constructor (private readonly init: WorkerInit, private readonly onMessage: (m: FromWorker, worker: number) => void, private readonly count = defaultWorkers()) {
+    this.load = Array.from({ length: count }, () => 0)
   }
 
-  get size (): number { return this.workers.length }
+  private start (): void {
+    for (let i = 0; i < this.count; i++) {
+      const w = new Worker(workerEntry(), { workerData: this.init })
+      w.on('message', (m: FromWorker) => this.onMessage(m, i))
+      w.on('error', err => this.fail(err))
+      w.on('exit', code => { if (code !== 0) this.fail(new Error(`a data-path worker exited with code ${code}`)) })
+      this.workers.push(w)
+    }
+  }
+
+  get size (): number { return this.count }
 
   private fail (err: Error): void {
     if (this.failed !== undefined) return
@@ -39,6 +43,7 @@ export class WorkerPool {
 
   /** Sends a job to the least loaded worker; `weight` is added to its load until `done` is called. */
   dispatch (msg: ToWorker, weight: number, transfer: ArrayBuffer[] = []): number {
+    if (this.workers.length === 0) this.start()
     let best = 0
     for (let i = 1; i < this.load.length; i++) if (this.load[i] < this.load[best]) best = i
     this.load[best] += weight
@@ -58,6 +63,12 @@ export class WorkerPool {
     this.failures.length = 0
     await Promise.all(this.workers.map(async w => await w.terminate()))
   }
+}
+
+/** The worker script: the launcher's bundled one when the CLI runs bundled, else the tsx entry. */
+function workerEntry (): URL {
+  const bundled = (globalThis as Record<symbol, unknown>)[Symbol.for('cairn.workerEntry')]
+  return bundled instanceof URL ? bundled : new URL('./worker-entry.js', import.meta.url)
 }
 
 export function defaultWorkers (): number {

@@ -37,9 +37,9 @@ export type ToWorker = BackupJob | RestoreJob | VerifyJob | NeedReply
 
 export interface IdsMessage { t: 'ids', job: number, batch: number, ids: Uint8Array }
 export interface BlocksMessage { t: 'blocks', blocks: Array<{ cid: Uint8Array, id: Uint8Array, bytes: Uint8Array, size: number }> }
+/** One job's files, in one message (a message per file costs more than the work for small files). */
+export interface FilesDone { t: 'files', job: number, files: FileDone[] }
 export interface FileDone {
-  t: 'file'
-  job: number
   index: number
   ok: boolean
   warning?: string
@@ -54,4 +54,4 @@ export interface RestoreDone { t: 'restored', job: number, index: number, ok: bo
 export interface VerifyDone { t: 'verified', job: number, errors: string[], bytes: number, blocks: number }
 export interface JobDone { t: 'done', job: number }
 
-export type FromWorker = IdsMessage | BlocksMessage | FileDone | RestoreDone | VerifyDone | JobDone
+export type FromWorker = IdsMessage | BlocksMessage | FilesDone | RestoreDone | VerifyDone | JobDone

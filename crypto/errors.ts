@@ -28,8 +28,8 @@ export class TokenNotFoundError extends Error {
 /** C_Login answered CKR_PIN_INCORRECT. */
 export class WrongPinError extends Error {
   override readonly name = 'WrongPinError'
-  constructor (readonly tokenLabel: string, options?: ErrorOptions) {
-    super(`The PIN for token "${tokenLabel}" is wrong. Enter it again; too many wrong PINs lock the token.`, options)
+  constructor (readonly tokenLabel: string, options?: ErrorOptions, readonly finalTry = false) {
+    super(`The PIN for token "${tokenLabel}" is wrong. ${finalTry ? 'Only one try is left before the token locks.' : 'Enter it again; too many wrong PINs lock the token.'}`, options)
   }
 }
 

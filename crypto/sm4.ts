@@ -20,9 +20,10 @@ import { DecryptionError } from './errors.ts'
  *   lengths, so the MAC input parses one way only. A changed nonce or suite therefore fails
  *   authentication rather than decrypting to garbage.
  * - `open` checks the tag (constant-time compare) before decrypting anything.
- * - CTR increments the whole 128-bit block. Nonces are 128 random-looking bits (derived from
- *   the keyed chunk id), and a chunk spans at most 2^20 blocks, so two chunks' counter ranges
- *   overlapping under one key is negligible (about 2^-88 per pair).
+ * - CTR increments the whole 128-bit counter block. Cairn derives each block's key and nonce
+ *   from its keyed chunk id, so keystreams of different blocks never share a key; even under
+ *   one key, random 128-bit starting counters for 2^32 chunks of up to 2^20 blocks (16 MiB)
+ *   each would overlap with probability below 2^-43.
  */
 const NONCE_LENGTH = 16
 const TAG_LENGTH = 32

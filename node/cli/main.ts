@@ -1,13 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import {
-  addPassphrase, changePassphrase, DEFAULT_CDC, FIXED_SIZES, initRepository, listKeySlots, openRepository, removeKeySlot
-} from '../../chunkstore/index.ts'
+import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
-import { passphrase, storeDir, storeOptions } from './store-options.ts'
+import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
 import { registerTokenCommand } from './token-command.ts'
+import { registerKeyCommand } from './key-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
@@ -17,7 +16,7 @@ const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 
 async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>): Promise<T> {
-  const repo = await openRepository(storeDir(flags), { passphrase: await passphrase(flags) })
+  const repo = await openRepository(storeDir(flags), await unlockOptions(flags))
   try { return await fn(repo) } finally { await repo.close() }
 }
 
@@ -182,34 +181,7 @@ export function buildProgram (): Command {
       else out(`removed ${count(r.blocksRemoved)} blocks, freed ${bytes(r.bytesFreed)}; rewrote ${r.segmentsRewritten} segments, deleted ${r.segmentsDeleted}`)
     })
 
-  const key = program.command('key').description('manage the passphrases (key slots) that open the store')
-  storeOptions(key.command('list').description('list key slots'))
-    .action(async (o: StoreFlags) => {
-      const slots = listKeySlots(storeDir(o))
-      if (o.json === true) json(slots); else out(table(['id', 'kind', 'label', 'created'], slots.map(s => [s.id, s.kind, s.label, s.created])))
-    })
-  storeOptions(key.command('add').description('add a passphrase slot (authorised by an existing passphrase)'))
-    .requiredOption('--new-passphrase-file <file>', 'file holding the new passphrase')
-    .option('--label <label>', 'a name for the slot', 'passphrase')
-    .action(async (o: StoreFlags & { newPassphraseFile: string, label: string }) => {
-      const current = await passphrase(o)
-      const added = await passphrase({ passphraseFile: o.newPassphraseFile })
-      const slot = await addPassphrase(storeDir(o), current, added, o.label)
-      if (o.json === true) json({ id: slot.id, kind: slot.kind, label: slot.label }); else out(`added key slot ${slot.id}`)
-    })
-  storeOptions(key.command('remove').description('remove a key slot (never the last)'))
-    .argument('<id>', 'slot id from "cairn key list"')
-    .action(async (id: string, o: StoreFlags) => {
-      await removeKeySlot(storeDir(o), await passphrase(o), id)
-      if (o.json === true) json({ removed: id }); else out(`removed key slot ${id}`)
-    })
-  storeOptions(key.command('passwd').description('change the passphrase of the slot that opens with the current one'))
-    .requiredOption('--new-passphrase-file <file>', 'file holding the new passphrase')
-    .action(async (o: StoreFlags & { newPassphraseFile: string }) => {
-      const slot = await changePassphrase(storeDir(o), await passphrase(o), await passphrase({ passphraseFile: o.newPassphraseFile }))
-      if (o.json === true) json({ id: slot.id }); else out(`changed passphrase; slot is now ${slot.id}`)
-    })
-
+  registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)
   return program
