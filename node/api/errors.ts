@@ -22,3 +22,19 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   unavailable: 503,
   internal: 500
 }
+
+/**
+ * Errors of the layers below (chunkstore, crypto) that reach a route, by their stable `name`:
+ * they are the caller's to fix, so they are not a 500.
+ */
+export const STATUS_OF_LOWER_ERROR: Record<string, number> = {
+  SnapshotNotFoundError: 404,
+  PathNotFoundError: 404,
+  StoreNotFoundError: 404,
+  InvalidOptionError: 400,
+  LastSnapshotError: 409,
+  StoreInUseError: 409,
+  StoreExistsError: 409,
+  OperationAbortedError: 409,
+  CertificateRejectedError: 400
+}

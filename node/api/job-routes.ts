@@ -47,7 +47,7 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     schema: { summary: 'Stop a running job; a stopped backup\'s partial data is reclaimed', tags, params: idParam, response: { 200: okReply } }
   }, async (req) => {
     const j = await job(req, req.params.id)
-    await runner.stop(j.id, `stopped by ${who(req).user.name}`)
+    await runner.stop(j.id, `stopped by ${who(req).user.name}`, { user: who(req).user.name, source: req.ip })
     await ctx.logs.write({ type: j.type === 'restore' ? 'restore' : j.type === 'backup' ? 'backup' : 'data', level: 'warning', user: who(req).user.name, source: req.ip, ownerId: j.ownerId, message: `User [${who(req).user.name}] stopped job [${j.name}]` })
     return { ok: true }
   })
@@ -140,9 +140,7 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
       querystring: { type: 'object', additionalProperties: false, properties: { path: { type: 'string', maxLength: 4096 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } } }
     }
   }, async (req) => {
-    const space = await ctx.inventory.space(who(req).user, req.params.id)
-    const repo = await ctx.repositories.forSpace(space)
-    const snap = await repo.resolveSnapshot(req.params.snapshot)
+    const { repo, snap } = await operations.storeOf(actor(req), req.params.id, req.params.snapshot)
     const out = []
     for await (const e of repo.ls(snap.id, req.query.path)) {
       out.push(e)

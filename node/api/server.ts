@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerO
 import cookie from '@fastify/cookie'
 import { CairnError } from '../state/index.ts'
 import { CsrfTokenError, ForbiddenError, NotAuthenticatedError, ReauthenticationRequiredError, type Session, type User } from '../auth/index.ts'
-import { RouteNotFoundError, STATUS_OF_KIND } from './errors.ts'
+import { RouteNotFoundError, STATUS_OF_KIND, STATUS_OF_LOWER_ERROR } from './errors.ts'
 import { openApiDocument, routeDoc, type RouteDoc } from './openapi.ts'
 import type { ApiContext } from './context.ts'
 
@@ -76,6 +76,8 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
       if (status >= 500) req.log.error(err)
       return await reply.code(status).send({ name: err.name, message: err.message })
     }
+    const lower = typeof err?.name === 'string' ? STATUS_OF_LOWER_ERROR[err.name] : undefined
+    if (lower !== undefined) return await reply.code(lower).send({ name: err.name, message: String(err.message) })
     if (err?.validation !== undefined) {
       return await reply.code(400).send({ name: 'RequestInvalidError', message: `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`.trim() })
     }

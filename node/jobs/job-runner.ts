@@ -57,7 +57,10 @@ export interface JobLogLine { seq: number, time: string, level: LogLevel, messag
 /** What a job body gets: its store, a log, progress reporting and the abort signal. */
 export interface JobContext {
   job: JobRecord
+  /** The store of the job's task (per the space's dedup scope). */
   repo: () => Promise<Repository>
+  /** Every store of the job's space (space-wide jobs: verify, prune). */
+  repos: () => Promise<Repository[]>
   space: SpaceRecord
   task?: TaskRecord
   signal: AbortSignal
@@ -142,13 +145,19 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
         throw err
       }
       running.set(record.id, entry)
+      await logs.audit({ user: s.user, source: s.trigger === 'manual' ? 'api' : 'scheduler', action: `job.${s.type}.start`, target: record.id, detail: { name: record.name, task: record.taskId, level: record.level, params: record.params } })
       let lastEmit = 0
       const ctx: JobContext = {
         job: record,
         space: s.space,
         task: s.task,
         signal: controller.signal,
-        repo: async () => await repositories.forSpace(s.space),
+        repo: async () => {
+          const taskId = s.task?.id ?? (typeof s.params?.taskId === 'string' ? s.params.taskId : undefined)
+          if (taskId === undefined) throw new Error(`a ${s.type} job has no task`)
+          return await repositories.forTask(s.space, taskId)
+        },
+        repos: async () => await repositories.all(s.space),
         async log (level, message) {
           const line: JobLogLine = { seq: ++entry.seq, time: clock.now().toISOString(), level, message }
           await state.put('joblogs', `${record.id}:${pad(line.seq)}`, line)
@@ -209,9 +218,10 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
       return record
     },
 
-    async stop (id: string, reason = 'stopped by request'): Promise<void> {
+    async stop (id: string, reason = 'stopped by request', by?: { user: string, source: string }): Promise<void> {
       const r = running.get(id)
       if (r === undefined) throw new JobNotRunningError(id)
+      if (by !== undefined) await logs.audit({ ...by, action: `job.${r.record.type}.stop`, target: id })
       r.controller.abort(reason)
       await r.done
     },

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
 import type { Actor, Inventory, SpaceRecord } from '../inventory/index.ts'
-import type { ConflictMode, SnapshotRecord } from '../../chunkstore/index.ts'
+import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
 import type { Repositories } from './repositories.ts'
@@ -73,7 +73,6 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
             task: task.id,
             level: input.level,
             compression: task.options.compression,
-            ...(task.options.smallFiles ? { chunker: { kind: 'cdc', min: 64 * 1024, avg: 256 * 1024, max: 1024 * 1024 } } : {}),
             signal: ctx.signal,
             scan: true,
             onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytesRead, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile, phase: p.phase }) }
@@ -178,11 +177,19 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
       return await runner.start({
         type: 'verify', name: `Verify-${space.name}`, space, trigger: 'manual', user: a.user.name, params: { snapshot },
         body: async (ctx) => {
-          const repo = await ctx.repo()
-          const r = await repo.check({ readData: true, snapshot, signal: ctx.signal })
-          for (const e of r.errors.slice(0, 100)) await ctx.log('error', e)
-          ctx.progress({ bytes: r.bytesChecked })
-          return { status: r.errors.length === 0 ? 'success' : 'failed', result: { ...r, errors: r.errors.length } }
+          const total = { snapshots: 0, blocksChecked: 0, bytesChecked: 0, errors: 0 }
+          for (const repo of await ctx.repos()) {
+            let only: string | undefined
+            if (snapshot !== undefined) {
+              only = (await repo.resolveSnapshot(snapshot).catch(() => undefined))?.id
+              if (only === undefined) continue
+            }
+            const r = await repo.check({ readData: true, snapshot: only, signal: ctx.signal })
+            for (const e of r.errors.slice(0, 100)) await ctx.log('error', e)
+            total.snapshots += r.snapshots; total.blocksChecked += r.blocksChecked; total.bytesChecked += r.bytesChecked; total.errors += r.errors.length
+            ctx.progress({ bytes: total.bytesChecked })
+          }
+          return { status: total.errors === 0 ? 'success' : 'failed', result: total }
         }
       })
     },
@@ -224,18 +231,33 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
       return await runner.start({
         type: 'prune', name: `Prune-${space.name}`, space, trigger: 'manual', user: a.user.name,
         body: async (ctx) => {
-          const pr = await (await ctx.repo()).prune({ signal: ctx.signal })
+          const total = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
+          for (const repo of await ctx.repos()) {
+            const pr = await repo.prune({ signal: ctx.signal })
+            total.blocksRemoved += pr.blocksRemoved; total.bytesFreed += pr.bytesFreed; total.segmentsRewritten += pr.segmentsRewritten; total.segmentsDeleted += pr.segmentsDeleted
+            ctx.progress({ bytes: total.bytesFreed })
+          }
           await refreshUsage(space)
-          ctx.progress({ bytes: pr.bytesFreed })
-          return { result: { ...pr } }
+          return { result: total }
         }
       })
+    },
+
+    /** The store holding a snapshot (id, unique prefix, or "latest") of a space. */
+    async storeOf (a: Actor, spaceId: string, snapshot: string): Promise<{ repo: Repository, snap: SnapshotRecord }> {
+      const space = await inventory.space(a.user, spaceId)
+      let lastError: unknown = new TaskInvalidError(`No copy ${snapshot} in user space ${space.name}`)
+      for (const repo of await repositories.all(space)) {
+        try { return { repo, snap: await repo.resolveSnapshot(snapshot) } } catch (err) { lastError = err }
+      }
+      throw lastError
     },
 
     /** Copies of a task (F19 "number of copies"), oldest first. */
     async snapshots (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }): Promise<SnapshotRecord[]> {
       const space = await inventory.space(a.user, spaceId)
-      const list = await (await repositories.forSpace(space)).snapshots(taskId !== undefined ? { task: taskId } : undefined)
+      const stores = taskId !== undefined ? [await repositories.forTask(space, taskId)] : await repositories.all(space)
+      const list = (await Promise.all(stores.map(async r => await r.snapshots(taskId !== undefined ? { task: taskId } : undefined)))).flat().sort((x, y) => x.time.localeCompare(y.time))
       return list.filter(s => (range?.from === undefined || s.time >= range.from) && (range?.to === undefined || s.time <= range.to))
     },
 

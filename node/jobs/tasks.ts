@@ -22,9 +22,9 @@ export interface TaskOptions {
   /** Always on: the store seals every chunk; the cipher is the user space's. */
   encryption: true
   retention: Retention
-  /** Back up files other programs hold open (read them anyway) instead of skipping them. */
+  /** Back up files other programs hold open instead of skipping them (recorded; POSIX reads them anyway). */
   exclusiveFiles: boolean
-  /** Many-small-files mode: whole-file chunks for small files. */
+  /** Many-small-files mode (recorded; the store already keeps small files as whole-file chunks). */
   smallFiles: boolean
 }
 
