@@ -7,7 +7,7 @@ import { InUseError, NameTakenError, NotYoursError } from './errors.ts'
 
 export const AGENT_TYPES = ['filesystem', 'disk-image'] as const
 export type AgentType = typeof AGENT_TYPES[number]
-export const CIPHERS = ['xsalsa20-poly1305', 'aes-256-gcm', 'sm4-gcm'] as const
+export const CIPHERS = ['xsalsa20-poly1305', 'aes-256-gcm', 'sm4'] as const
 
 /** A node ("client", manual 2.7): a machine whose data Cairn protects. */
 export interface NodeRecord {
