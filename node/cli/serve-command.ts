@@ -1,9 +1,9 @@
-import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
 import { startDaemon } from '../daemon/index.ts'
+import { dataHome } from './store-options.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
@@ -22,7 +22,7 @@ export function registerServeCommand (program: Command): void {
   program.command('serve')
     .description('run the node daemon: state, scheduler, jobs and the HTTPS API (issue 5)')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
-    .option('--data <dir>', 'node data directory (state, stores, TLS certificate)', process.env.CAIRN_DATA ?? join(homedir(), '.cairn'))
+    .option('--data <dir>', 'node data directory (state, stores, TLS certificate); default $CAIRN_DATA or <data home>/node', process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
     .option('--insecure-http', 'serve plain HTTP instead of HTTPS (loopback addresses only)', false)
     .option('--admin-password-file <file>', 'password of the first admin, on first start (else a random one is written to <data>/initial-admin-password)')
     .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string }) => {

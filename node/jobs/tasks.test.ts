@@ -98,3 +98,37 @@ test('task create rules, start/monitor/stop, edit and delete only when idle, his
     await rm(src, { recursive: true, force: true })
   }
 })
+
+test('retention by copies keeps the newest copies after each backup, never the last one (F18)', async () => {
+  const t = await startTestDaemon()
+  const src = await sourceTree()
+  try {
+    const { admin, operator, operatorId } = await withUsers(t)
+    const { nodeId, spaceId } = await spaceFor(t, admin, operatorId)
+    const task = (await operator.post('/api/tasks', { name: 'keep-two', nodeId, spaceId, sources: { include: [src] }, options: { retention: { mode: 'policy', copies: 2 } } })).body
+    const all = await fetch(`${t.daemon.url}/api/jobs/events`, { headers: { cookie: operator.cookie! } })
+    const reader = all.body!.getReader()
+    for (let i = 0; i < 3; i++) {
+      await writeFile(join(src, `run${i}.txt`), `run ${i}`)
+      const job = await operator.post(`/api/tasks/${task.id}/start`, { level: 'incremental' })
+      assert.equal((await finished(t, operator, job.body.id)).status, 'success')
+    }
+    const snaps = (await operator.get(`/api/spaces/${spaceId}/snapshots?taskId=${task.id}`)).body
+    assert.equal(snaps.length, 2)
+    const jobs = (await operator.get(`/api/jobs?taskId=${task.id}`)).body.items
+    assert.deepEqual(snaps.map((s: { id: string }) => s.id), jobs.slice(0, 2).reverse().map((j: { snapshotId: string }) => j.snapshotId), 'the two newest stay')
+
+    let text = ''
+    while ((text.match(/^event: end$/gm) ?? []).length < 3) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += Buffer.from(value).toString()
+    }
+    await reader.cancel()
+    assert.match(text, /^event: running$/m)
+    assert.equal((text.match(/^event: end$/gm) ?? []).length, 3, 'the monitor stream carries every job of mine')
+  } finally {
+    await t.close()
+    await rm(src, { recursive: true, force: true })
+  }
+})
