@@ -3,7 +3,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, readFile, stat } from 'node:fs/promises'
+import { mkdtemp, rm, readFile, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +11,7 @@ import { request } from 'node:https'
 import { fileURLToPath } from 'node:url'
 import { X509Certificate } from 'node:crypto'
 import { startDaemon } from './daemon.ts'
-import { ApiClient, ADMIN_PASSWORD, FAST_SCRYPT, startTestDaemon, withUsers, testRepositories } from './test-daemon.ts'
+import { ApiClient, ADMIN_PASSWORD, FAST_SCRYPT, jobGate, spaceFor, startTestDaemon, withUsers, testRepositories } from './test-daemon.ts'
 
 const getTls = async (url: string, ca: string): Promise<{ status: number, body: string, cookie?: string }> => await new Promise((resolve, reject) => {
   const req = request(url, { ca, servername: 'localhost' }, res => {
@@ -101,4 +101,33 @@ test('`cairn serve` runs until SIGTERM and then stops cleanly', async () => {
       assert.ok(logs.includes('Cairn node stopped'), 'the stop was recorded before the state closed')
     } finally { await reopened.daemon.stop() }
   } finally { await rm(dir, { recursive: true, force: true }) }
+})
+
+test('stopping the daemon stops a running job, which records its end before the state closes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-daemon-'))
+  const src = await mkdtemp(join(tmpdir(), 'cairn-src-'))
+  const gate = jobGate()
+  try {
+    await writeFile(join(src, 'f'), 'x')
+    const first = await startTestDaemon({ jobs: { beforeJob: gate.beforeJob } }, dir)
+    const { admin, operator, operatorId } = await withUsers(first)
+    const { nodeId, spaceId } = await spaceFor(first, admin, operatorId)
+    const task = (await operator.post('/api/tasks', { name: 'stopped-by-shutdown', nodeId, spaceId, sources: { include: [src] } })).body
+    gate.hold()
+    const job = (await operator.post(`/api/tasks/${task.id}/start`, {})).body
+    await first.daemon.stop()
+    const second = await startTestDaemon({}, dir)
+    try {
+      const c = new ApiClient(second.daemon.url)
+      await c.login('ops01', 'operator password 1')
+      const after = (await c.get(`/api/jobs/${job.id}`)).body
+      assert.equal(after.status, 'stopped')
+      assert.ok(after.endedAt !== undefined)
+      assert.match((await c.get(`/api/jobs/${job.id}/log`)).body.map((l: { message: string }) => l.message).join('\n'), /shutting down/)
+    } finally { await second.daemon.stop() }
+  } finally {
+    gate.release()
+    await rm(dir, { recursive: true, force: true })
+    await rm(src, { recursive: true, force: true })
+  }
 })

@@ -179,7 +179,7 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
         await logs.write({ type: type === 'alert' ? 'data' : type, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
         await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`)
         try {
-          if (init.beforeJob !== undefined) {
+          if (init.beforeJob !== undefined && !controller.signal.aborted) {
             const aborted = new Promise<void>(resolve => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
             await Promise.race([init.beforeJob(record), aborted])
           }
