@@ -11,4 +11,5 @@ import type { RouteModule } from './context.ts'
 
 export { createApiServer, sessionCookieName } from './server.ts'
 export type { ApiContext, RouteModule } from './context.ts'
+export type * from './dto.ts'
 export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes]
