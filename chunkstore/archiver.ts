@@ -22,8 +22,8 @@ export interface NodeRef { cid: CID, id: Uint8Array, tsize: number }
 
 const JOB_FILES = 128
 const JOB_BYTES = 8 << 20
-const INFLIGHT_BYTES = 128 << 20
-const INFLIGHT_FILES = 8192
+const INFLIGHT_BYTES = 64 << 20
+const INFLIGHT_FILES = 2048
 
 interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
 function deferred<T> (): Deferred<T> {
@@ -142,7 +142,7 @@ export class Archiver {
     }
     names.sort()
     const prev = new Map(parent?.entries.map(e => [e.name, e]))
-    return this.finishDir(st, await this.walkEntries(path, names, prev), self)
+    return this.finishDir(st, await this.walkEntries(path, names, prev), self, parent)
   }
 
   private async walkEntries (dir: string, names: string[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
@@ -175,7 +175,7 @@ export class Archiver {
         entries.push(this.file(p, st).then(done => {
           if (done === null) return null
           if (!done.ok) { this.stats.files--; this.stats.bytesTotal -= Number(st.size); return null }
-          const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.bytes.length }
+          const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.loc.length }
           return entryOf(name, 'file', st, ref, done.size, done.changed === true)
         }))
       } else if (st.isSymbolicLink()) {
@@ -191,16 +191,23 @@ export class Archiver {
     return entries
   }
 
-  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry): Pending {
+  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry, oldNode?: DirNode): Pending {
     this.stats.dirs++
-    const done = Promise.all(entries).then(async list => await this.putNode({
+    const done = Promise.all(entries).then(async list => {
+      if (old !== undefined && oldNode !== undefined && sameDir(old, st, oldNode, list)) {
+        // Nothing here or below changed: the parent snapshot's node is this node.
+        this.deps.store.protected?.add(keyOf(old.cid.bytes))
+        return { cid: old.cid, id: old.id, tsize: old.tsize }
+      }
+      return await this.putNode({
       kind: 'dir',
       mode: Number(st.mode),
       mtimeNs: st.mtimeNs,
       uid: Number(st.uid),
       gid: Number(st.gid),
       entries: list.filter((e): e is DirEntry => e !== null)
-    }, old))
+    }, old)
+    })
     done.catch(() => {})
     return { done }
   }
@@ -299,10 +306,10 @@ export class Archiver {
 
   private storeBlocks (m: BlocksMessage): void {
     for (const b of m.blocks) {
-      this.deps.store.append(b.cid, b.id, b.bytes)
+      this.deps.store.recordWritten(b.cid, b.id, b.loc)
       this.stats.chunksNew++
       this.stats.bytesNew += b.size
-      this.stats.bytesStored += b.bytes.length
+      this.stats.bytesStored += b.loc.length
       const k = keyOf(b.id)
       this.claims.get(k)?.resolve(b.cid)
       this.claims.delete(k)
@@ -318,9 +325,9 @@ export class Archiver {
       const node = f.node!
       const k = known[i]
       if (k === undefined) {
-        this.deps.store.append(node.cid, node.id, node.bytes)
-        this.stats.bytesStored += node.bytes.length
-      } else node.cid = k
+        this.deps.store.recordWritten(node.cid, node.id, node.loc)
+        this.stats.bytesStored += node.loc.length
+      } else node.cid = k // already stored: the copy just written stays unindexed, for prune
       this.stats.bytesRead += f.bytesRead
     })
     for (const f of m.files) {
@@ -341,8 +348,17 @@ export class Archiver {
   }
 }
 
-function unchanged (old: DirEntry, st: BigIntStats): boolean {
-  return old.mtimeNs !== 0n && old.size === Number(st.size) && old.mtimeNs === st.mtimeNs && old.ctimeNs === st.ctimeNs && old.ino === st.ino
+function sameDir (old: DirEntry, st: BigIntStats, oldNode: DirNode, list: Array<DirEntry | null>): boolean {
+  if (!unchanged(old, st, 0) || list.length !== oldNode.entries.length) return false
+  return list.every((e, i) => {
+    const o = oldNode.entries[i]
+    return e !== null && e.name === o.name && e.cid.equals(o.cid) && e.size === o.size && e.mtimeNs === o.mtimeNs &&
+      e.ctimeNs === o.ctimeNs && e.ino === o.ino && e.dev === o.dev && e.nlink === o.nlink
+  })
+}
+
+function unchanged (old: DirEntry, st: BigIntStats, size = Number(st.size)): boolean {
+  return old.mtimeNs !== 0n && old.size === size && old.mtimeNs === st.mtimeNs && old.ctimeNs === st.ctimeNs && old.ino === st.ino
 }
 
 function entryOf (name: string, kind: DirEntry['kind'], st: BigIntStats, ref: NodeRef, size: number, changed = false): DirEntry {

@@ -12,7 +12,7 @@ import {
   type OperatorToken, type SoftHsm
 } from '../../crypto/index.ts'
 import { registerKeyCommand, type KeyCommandIo, type KeySlotView } from './key-command.ts'
-import { unlockOptions, type SecretSource, type StoreFlags } from './store-options.ts'
+import { terminalSecrets, unlockOptions, type SecretSource, type StoreFlags } from './store-options.ts'
 import { main } from './main.ts'
 
 const KDF = { N: 1024, r: 8, p: 1 }
@@ -140,6 +140,8 @@ test('a wrong PIN is a clear error and leaves the store untouched', async () => 
   await assert.rejects(cairn(['remove', '--store', store, readKeyFile(store).slots[0].id, '--token-label', op.tokenLabel], { env: env({ CAIRN_TOKEN_PIN: '0000' }) }), WrongPinError)
   assert.deepEqual(readFileSync(join(store, 'keys.json')), before.keys)
   assert.deepEqual(readFileSync(join(store, 'config.json')), before.config)
+  // No PIN and no terminal to ask on: told how to give one, before the token is touched.
+  if (process.stdin.isTTY !== true) await assert.rejects(snapshotsVia({ store, tokenLabel: op.tokenLabel }, { ask: terminalSecrets.ask }), /A PIN is needed: set CAIRN_TOKEN_PIN/)
   // The right PIN still opens it (and resets the token's wrong-PIN count).
   assert.equal((await snapshotsVia({ store, tokenLabel: op.tokenLabel }, { env: env({ CAIRN_TOKEN_PIN: op.pin }) })).length, 1)
 })
