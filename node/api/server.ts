@@ -88,6 +88,8 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
     }
     req.log.error(err)
     ctx.metrics.serverError()
+    // The operator sees internal errors in the log list; the client gets no internals.
+    void ctx.logs.write({ type: 'system', level: 'error', user: req.auth?.user.name ?? 'anonymous', source: req.ip, message: `Internal error on ${req.method} ${req.routeOptions.url ?? req.url}: ${String(err?.message ?? err)}` }).catch(() => {})
     return await reply.code(500).send({ name: 'InternalError', message: 'The node failed to answer; the node log has details' })
   })
 
