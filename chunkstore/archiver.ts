@@ -5,6 +5,8 @@ import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
 import { InvalidOptionError, OperationAbortedError, PathNotFoundError } from './errors.ts'
 import { excluder } from './exclude.ts'
+import { childPath, nodeName, showPath } from './file-name.ts'
+import type { FsPath } from './file-name.ts'
 import { keyOf } from './local-block-store.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import type { BlockLocation } from './block-store.ts'
@@ -56,7 +58,7 @@ export class Archiver {
   private readonly excluded: (p: string) => boolean
   private jobSeq = 0
   private readonly jobs = new Map<number, { worker: number, weight: number, files: Array<Deferred<FileDone | null>>, sizes: number[] }>()
-  private current: { files: Array<{ path: string, size: number, done: Deferred<FileDone | null> }>, bytes: number } = { files: [], bytes: 0 }
+  private current: { files: Array<{ path: FsPath, size: number, done: Deferred<FileDone | null> }>, bytes: number } = { files: [], bytes: 0 }
   private inflightBytes = 0
   private inflightFiles = 0
   private capacity: Deferred<void> | undefined
@@ -120,7 +122,7 @@ export class Archiver {
     for (const [name, child] of [...trie.children].sort()) {
       const p = path === sep ? sep + name : path + sep + name
       if (child.source) {
-        entries.push(...await this.walkEntries(path, [name], prev))
+        entries.push(...await this.walkEntries(path, [Buffer.from(name)], prev))
       } else {
         const cst = lstatSync(p, { bigint: true })
         const prevDir = prev.get(name)
@@ -132,31 +134,33 @@ export class Archiver {
   }
 
   /** Walks a real directory; resolves (later) to its node. */
-  private async walkDir (path: string, st: BigIntStats, parent: DirNode | undefined, self?: DirEntry): Promise<Pending> {
-    let names: string[]
+  private async walkDir (path: FsPath, st: BigIntStats, parent: DirNode | undefined, self?: DirEntry): Promise<Pending> {
+    let names: Buffer[]
     try {
-      names = readdirSync(path)
+      names = readdirSync(path, { encoding: 'buffer' })
     } catch (err) {
-      this.warn(`${path}: cannot list (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); backed up as empty`)
+      this.warn(`${showPath(path)}: cannot list (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); backed up as empty`)
       names = []
     }
-    names.sort()
+    names.sort(Buffer.compare)
     const prev = new Map(parent?.entries.map(e => [e.name, e]))
     return this.finishDir(st, await this.walkEntries(path, names, prev), self, parent)
   }
 
-  private async walkEntries (dir: string, names: string[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
+  private async walkEntries (dir: FsPath, names: Buffer[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
     const entries: Array<Promise<DirEntry | null>> = []
     // One index read for the locations of all the parent snapshot's subdirectories here.
     const oldDirs = [...prev.values()].filter(e => e.kind === 'dir')
     const locs = new Map<DirEntry, BlockLocation | undefined>()
     if (oldDirs.length > 0) (await this.deps.store.locations(oldDirs.map(e => e.cid.bytes))).forEach((l, i) => locs.set(oldDirs[i], l))
-    for (const name of names) {
+    for (const raw of names) {
       this.check()
-      const p = dir === sep ? sep + name : dir + sep + name
-      if (this.excluded(p)) continue
+      const name = nodeName(raw)
+      const p = childPath(dir, raw)
+      const shown = showPath(p)
+      if (this.excluded(shown)) continue
       const st = lstatSync(p, { bigint: true, throwIfNoEntry: false })
-      if (st === undefined) { this.warn(`${p}: vanished before it could be read; not in this snapshot`); continue }
+      if (st === undefined) { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
       const old = prev.get(name)
       if (st.isDirectory()) {
         const oldNode = old?.kind === 'dir' ? await this.deps.loadNode(old, locs.get(old)) as DirNode : undefined
@@ -181,11 +185,11 @@ export class Archiver {
       } else if (st.isSymbolicLink()) {
         this.stats.symlinks++
         let target: string
-        try { target = readlinkSync(p) } catch { this.warn(`${p}: vanished before it could be read; not in this snapshot`); continue }
+        try { target = readlinkSync(p, 'utf8') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
         const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) })
         entries.push(Promise.resolve(entryOf(name, 'symlink', st, ref, 0)))
       } else {
-        this.warn(`${p}: skipped (sockets, FIFOs and device files are not backed up)`)
+        this.warn(`${shown}: skipped (sockets, FIFOs and device files are not backed up)`)
       }
     }
     return entries
@@ -244,7 +248,7 @@ export class Archiver {
     }
   }
 
-  private async file (path: string, st: BigIntStats): Promise<FileDone | null> {
+  private async file (path: FsPath, st: BigIntStats): Promise<FileDone | null> {
     const size = Number(st.size)
     const done = deferred<FileDone | null>()
     if (size >= JOB_BYTES) this.sendJob()
@@ -252,7 +256,7 @@ export class Archiver {
     this.current.bytes += size
     this.inflightBytes += size
     this.inflightFiles++
-    this.currentFile = path
+    this.currentFile = showPath(path)
     if (this.current.files.length >= JOB_FILES || this.current.bytes >= JOB_BYTES) this.sendJob()
     return await done.promise
   }

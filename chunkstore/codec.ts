@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { createRequire } from 'node:module'
-import { blockKeyNonce, chunkId, DecryptionError, xsalsa20Poly1305 } from '../crypto/index.ts'
+import { aes256Gcm, blockKeyNonce, chunkId, DecryptionError, sm4, xsalsa20Poly1305 } from '../crypto/index.ts'
 import type { CipherSuite, SpaceKeys } from '../crypto/index.ts'
 import { CorruptBlockError } from './errors.ts'
 
@@ -38,7 +38,7 @@ export interface SealedBlock {
   bytes: Uint8Array
 }
 
-const suites = new Map<number, CipherSuite>([[xsalsa20Poly1305.id, xsalsa20Poly1305]])
+const suites = new Map<number, CipherSuite>([xsalsa20Poly1305, aes256Gcm, sm4].map(s => [s.id, s]))
 
 /** Makes a suite available to `openBlock` (the keys issue registers AES-GCM and SM4). */
 export function registerSuite (suite: CipherSuite): void {

@@ -10,6 +10,8 @@ import { BlockSealer, matchesCid, suiteByName } from './codec.ts'
 import { fastCdc, fixedCutter, gearTable } from './fastcdc.ts'
 import type { Cutter } from './fastcdc.ts'
 import { encodeNode } from './tree-node.ts'
+import { showPath } from './file-name.ts'
+import type { FsPath } from './file-name.ts'
 import type { ChunkRef } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
 import { ValueLog } from './value-log.ts'
@@ -27,6 +29,9 @@ const MAX_BATCHES_IN_FLIGHT = 3
 // Full-size read windows are reused once every chunk cut from them is sealed.
 const freeWindows: Buffer[] = []
 const takeWindow = (size: number): Buffer => size === WINDOW ? freeWindows.pop() ?? Buffer.allocUnsafeSlow(WINDOW) : Buffer.allocUnsafe(size)
+
+/** Paths that are not valid UTF-8 arrive as bytes (structured clone turns a Buffer into a Uint8Array). */
+const fsPath = (p: string | Uint8Array): FsPath => typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength)
 
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer)
 const waiting = new Map<string, (r: NeedReply) => void>()
@@ -92,11 +97,13 @@ async function backupJob (job: BackupJob): Promise<void> {
     const rec: typeof files[number] = { f, chunks: [], size: 0 }
     files.push(rec)
     let fd: number
+    const path = fsPath(f.path)
+    const shown = showPath(path)
     try {
-      fd = openSync(f.path, 'r')
+      fd = openSync(path, 'r')
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      rec.warning = code === 'ENOENT' ? `${f.path}: vanished before it could be read; not in this snapshot` : `${f.path}: cannot be read (${code ?? (err as Error).message}); not in this snapshot`
+      rec.warning = code === 'ENOENT' ? `${shown}: vanished before it could be read; not in this snapshot` : `${shown}: cannot be read (${code ?? (err as Error).message}); not in this snapshot`
       continue
     }
     try {
@@ -142,10 +149,10 @@ async function backupJob (job: BackupJob): Promise<void> {
       rec.size = rec.chunks.reduce((n, c) => n + c.size, 0)
       if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(rec.size) !== before.size) {
         rec.changed = true
-        rec.warning = `${f.path}: changed while it was being read; the snapshot holds the bytes as read`
+        rec.warning = `${shown}: changed while it was being read; the snapshot holds the bytes as read`
       }
     } catch (err) {
-      rec.warning = `${f.path}: read failed (${(err as Error).message}); not in this snapshot`
+      rec.warning = `${shown}: read failed (${(err as Error).message}); not in this snapshot`
       rec.stat = undefined
     } finally {
       closeSync(fd)
@@ -252,7 +259,7 @@ function restoreJob (job: RestoreJob): void {
     let written = 0
     let fd: number | undefined
     try {
-      fd = openSync(f.path, 'w', 0o600)
+      fd = openSync(fsPath(f.path), 'w', 0o600)
       let pos = 0
       let holes = false
       for (const c of f.chunks) {
@@ -274,7 +281,7 @@ function restoreJob (job: RestoreJob): void {
       futimesSync(fd, t, t)
       post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written })
     } catch (err) {
-      post({ t: 'restored', job: job.job, index: f.index, ok: false, error: `${f.path}: ${(err as Error).message}`, bytes: written })
+      post({ t: 'restored', job: job.job, index: f.index, ok: false, error: `${showPath(fsPath(f.path))}: ${(err as Error).message}`, bytes: written })
     } finally {
       if (fd !== undefined) closeSync(fd)
     }

@@ -20,6 +20,7 @@ import type { Key } from './local-block-store.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
 import { decodeNode } from './tree-node.ts'
+import { displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
 import { WorkerPool } from './worker-pool.ts'
@@ -264,7 +265,7 @@ export class LocalRepository implements Repository {
       if (n.kind !== 'dir') return
       for (const e of n.entries) {
         const child = await self.loadNode(e)
-        const cp = p === '/' ? `/${e.name}` : `${p}/${e.name}`
+        const cp = p === '/' ? `/${displayName(e.name)}` : `${p}/${displayName(e.name)}`
         yield {
           path: cp, type: e.kind, size: e.size, mode: child.mode,
           mtime: new Date(Number(child.mtimeNs / 1_000_000n)).toISOString(),

@@ -208,6 +208,8 @@ describe('partial restore and conflicts', () => {
   const NEW = new Date('2030-01-01T00:00:00Z')
 
   before(async () => {
+    // The first suite ran the default pool; the small cases below need one worker only.
+    process.env.CAIRN_WORKERS ??= '1'
     work = tempDir()
     src = join(work, 'src')
     mkdirSync(join(src, 'a/deep'), { recursive: true })

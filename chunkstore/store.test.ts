@@ -11,6 +11,9 @@ import { WrongPassphraseError, KeyFileError } from '../crypto/index.ts'
 import { createStore, dirBytes, dirSize, fileHash, PASSPHRASE, removeDir, ROOT, tempDir, treePrint, writeRandom } from './testing/fixtures.ts'
 
 const MiB = 1 << 20
+// One data-path worker per pool: these tests are about the store, not the pipeline, and a pool
+// start costs a core for a while. restore.test.ts, crash.test.ts and the CLI tests run the default pool.
+process.env.CAIRN_WORKERS ??= '1'
 const dirs: string[] = []
 after(() => { for (const d of dirs) removeDir(d) })
 function work (): string {

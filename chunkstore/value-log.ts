@@ -188,9 +188,15 @@ export class ValueLog {
     return { records, end: pos }
   }
 
+  /** Cuts a torn tail (the cached descriptors are read-only, so this opens one for writing). */
   truncate (segment: number, length: number): void {
-    ftruncateSync(this.fd(segment), length)
-    fdatasyncSync(this.fd(segment))
+    const fd = openSync(this.path(segment), 'r+')
+    try {
+      ftruncateSync(fd, length)
+      fdatasyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
   }
 
   remove (segment: number): void {

@@ -14,13 +14,13 @@ export interface WorkerInit {
   segmentCounter: Int32Array
 }
 
-export interface BackupFileJob { index: number, path: string }
+export interface BackupFileJob { index: number, path: string | Uint8Array }
 export interface BackupJob { t: 'backup', job: number, files: BackupFileJob[] }
 
 export interface RestoreChunk { segment: number, offset: number, length: number, id: Uint8Array, size: number, cid: string }
 export interface RestoreFileJob {
   index: number
-  path: string
+  path: string | Uint8Array
   size: number
   mode: number
   uid: number

@@ -72,7 +72,7 @@ export function buildProgram (): Command {
     .showHelpAfterError()
     .exitOverride()
 
-  storeOptions(program.command('init').description('create a store'))
+  storeOptions(program.command('init').description('create a store'), true, { recovery: false, token: false })
     .option('--cipher <name>', 'cipher suite: xsalsa20-poly1305 (default), aes-256-gcm, sm4')
     .option('--chunker <spec>', 'default chunker: cdc, cdc:MIN,AVG,MAX or fixed:SIZE', parseChunker)
     .option('--compression <level>', 'default zstd level: off or 1…19, -7…-1', parseCompression)
