@@ -1,9 +1,9 @@
-// Dedup scope per user space (F2): "global" shares one store among its tasks, "task" gives each
+// Dedup scope and cipher per user space (F2, F4): "global" shares one store among its tasks, "task" gives each
 // task its own store (no shared chunks); copies, restore-browsing and verify work in both.
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile, readdir } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { finished, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
@@ -16,8 +16,8 @@ test('per-task dedup scope keeps one store per task; global scope shares one', a
     const { admin, operator, operatorId } = await withUsers(t)
     const nodeId = (await admin.get('/api/nodes')).body[0].id
     await admin.patch(`/api/nodes/${nodeId}`, { ownerId: operatorId })
-    const perTask = (await admin.post('/api/spaces', { name: 'per-task', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30, dedupScope: 'task' })).body
-    const global = (await admin.post('/api/spaces', { name: 'global', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30 })).body
+    const perTask = (await admin.post('/api/spaces', { name: 'per-task', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30, dedupScope: 'task', cipher: 'sm4' })).body
+    const global = (await admin.post('/api/spaces', { name: 'global', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30, cipher: 'aes-256-gcm' })).body
     assert.equal(global.dedupScope, 'global')
 
     const ids: Record<string, string[]> = { [perTask.id]: [], [global.id]: [] }
@@ -33,6 +33,8 @@ test('per-task dedup scope keeps one store per task; global scope shares one', a
     assert.deepEqual((await readdir(join(perTaskDir, 'tasks'))).sort(), [...ids[perTask.id]].sort())
     assert.ok(!existsSync(join(perTaskDir, 'config.json')), 'no space-wide store')
     assert.ok(existsSync(join(t.dir, 'spaces', global.id, 'config.json')))
+    assert.equal(JSON.parse(await readFile(join(t.dir, 'spaces', global.id, 'config.json'), 'utf8')).cipher, 'aes-256-gcm', 'the space\'s cipher is its store\'s (F4)')
+    assert.equal(JSON.parse(await readFile(join(perTaskDir, 'tasks', ids[perTask.id][0], 'config.json'), 'utf8')).cipher, 'sm4')
     assert.ok(!existsSync(join(t.dir, 'spaces', global.id, 'tasks')))
 
     for (const space of [perTask, global]) {
