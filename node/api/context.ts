@@ -1,0 +1,33 @@
+import type { EventEmitter } from 'node:events'
+import type { FastifyInstance } from 'fastify'
+import type { StateStore } from '../state/index.ts'
+import type { Clock } from '../daemon/clock.ts'
+import type { Accounts } from '../auth/index.ts'
+import type { Inventory } from '../inventory/index.ts'
+import type { Tasks, JobRunner, Operations, Scheduler, Repositories } from '../jobs/index.ts'
+import type { LogBook, Mailer, Metrics, Notifier, ReportSource, Webhooks } from '../notify/index.ts'
+
+export interface RouteOptions { cookieName: string, tls: boolean }
+export type RouteModule = (app: FastifyInstance, ctx: ApiContext, opts: RouteOptions) => Promise<void>
+
+/** Everything a route may call: the daemon's components. */
+export interface ApiContext {
+  state: StateStore
+  clock: Clock
+  logs: LogBook
+  accounts: Accounts
+  inventory: Inventory
+  tasks: Tasks
+  runner: JobRunner
+  operations: Operations
+  scheduler: Scheduler
+  repositories: Repositories
+  mailer: Mailer
+  notifier: Notifier
+  webhooks: Webhooks
+  metrics: Metrics
+  reports: ReportSource
+  events: EventEmitter
+  startedAt: Date
+  routeModules: RouteModule[]
+}

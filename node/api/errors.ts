@@ -1,0 +1,40 @@
+import { CairnError, type ErrorKind } from '../state/index.ts'
+
+export class RequestInvalidError extends CairnError {
+  override readonly name = 'RequestInvalidError'
+  override readonly kind = 'invalid'
+}
+
+export class RouteNotFoundError extends CairnError {
+  override readonly name = 'RouteNotFoundError'
+  override readonly kind = 'not-found'
+  constructor (method: string, url: string) { super(`No route ${method} ${url}; GET /api/openapi.json lists every route`) }
+}
+
+export const STATUS_OF_KIND: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  locked: 423,
+  throttled: 429,
+  unavailable: 503,
+  internal: 500
+}
+
+/**
+ * Errors of the layers below (chunkstore, crypto) that reach a route, by their stable `name`:
+ * they are the caller's to fix, so they are not a 500.
+ */
+export const STATUS_OF_LOWER_ERROR: Record<string, number> = {
+  SnapshotNotFoundError: 404,
+  PathNotFoundError: 404,
+  StoreNotFoundError: 404,
+  InvalidOptionError: 400,
+  LastSnapshotError: 409,
+  StoreInUseError: 409,
+  StoreExistsError: 409,
+  OperationAbortedError: 409,
+  CertificateRejectedError: 400
+}

@@ -1,0 +1,15 @@
+// api: the node's HTTP API (fastify): JSON under /api/, sessions, CSRF, RBAC, OpenAPI document.
+// It validates every input by schema and never lets bad input crash the node.
+import { authRoutes } from './auth-routes.ts'
+import { userRoutes } from './user-routes.ts'
+import { inventoryRoutes } from './inventory-routes.ts'
+import { taskRoutes } from './task-routes.ts'
+import { jobRoutes } from './job-routes.ts'
+import { logRoutes } from './log-routes.ts'
+import { dashboardRoutes } from './dashboard-routes.ts'
+import type { RouteModule } from './context.ts'
+
+export { createApiServer, sessionCookieName } from './server.ts'
+export type { ApiContext, RouteModule } from './context.ts'
+export type * from './dto.ts'
+export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes]

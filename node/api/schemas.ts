@@ -1,0 +1,24 @@
+// Shared JSON-schema pieces of the routes. Schemas are the validation and the OpenAPI document at once.
+export const idParam = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', minLength: 1, maxLength: 100 } } } as const
+export const name364 = { type: 'string', minLength: 3, maxLength: 64, pattern: '^[^\\u0000-\\u001f/\\\\]+$' } as const
+export const okReply = { type: 'object', properties: { ok: { type: 'boolean' } } } as const
+export const anyObject = { type: 'object', additionalProperties: true } as const
+export const page = {
+  page: { type: 'integer', minimum: 1, default: 1 },
+  pageSize: { type: 'integer', minimum: 1, maximum: 500, default: 20 }
+} as const
+export const timeRange = {
+  from: { type: 'string', format: 'date-time' },
+  to: { type: 'string', format: 'date-time' }
+} as const
+export const confirmBody = {
+  type: 'object', required: ['confirm'], additionalProperties: false,
+  properties: { confirm: { type: 'string', description: 'Type YES to confirm' } }
+} as const
+export const roleEnum = { type: 'string', enum: ['admin', 'operator', 'auditor'] } as const
+
+export function paged<T> (items: T[], q: { page?: number, pageSize?: number }): { items: T[], total: number, page: number, pageSize: number } {
+  const pageNo = q.page ?? 1
+  const size = q.pageSize ?? 20
+  return { items: items.slice((pageNo - 1) * size, pageNo * size), total: items.length, page: pageNo, pageSize: size }
+}

@@ -1,0 +1,334 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { StateStore } from '../state/index.ts'
+import type { Clock } from '../daemon/clock.ts'
+import type { LogBook } from '../notify/log-book.ts'
+import { hashPassword, verifyPassword, passwordProblem, type ScryptCost, DEFAULT_SCRYPT_COST } from './password-hash.ts'
+import { checkOperatorCertificate, createLoginChallenges, type LoginChallenge, type LoginChallenges, type LoginResponse } from '../../crypto/index.ts'
+import { levelChallengeStore } from './challenge-store.ts'
+import {
+  AccountLockedError, CertificateInvalidError, LoginFailedError, LoginThrottledError, NotAuthenticatedError, SessionExpiredError,
+  TokenChallengeError, UserNameTakenError, WeakPasswordError
+} from './errors.ts'
+
+export const ROLES = ['admin', 'operator', 'auditor'] as const
+export type Role = typeof ROLES[number]
+
+export interface NotificationPrefs {
+  enabled: boolean
+  types: string[]
+  levels: string[]
+  /** immediate: one mail per entry; digest: one mail a day at `digestTime` in `timeZone`. */
+  mode: 'immediate' | 'digest'
+  digestTime: string
+  timeZone: string
+  lastDigestAt?: string
+}
+
+export interface ReportPrefs {
+  enabled: boolean
+  cycle: 'day' | 'week' | 'month' | 'year'
+  types: Array<'clients' | 'tasks'>
+  lastSentAt?: string
+}
+
+export interface User {
+  id: string
+  name: string
+  role: Role
+  email?: string
+  enabled: boolean
+  passwordHash: string
+  createdAt: string
+  lastLoginAt?: string
+  passwordChangedAt: string
+  /** PEM certificate or public key of the enrolled USB key; login then needs its signature too. */
+  certificate?: string
+  certificateFingerprint?: string
+  failedLogins: number
+  lockedUntil?: string
+  notifications?: NotificationPrefs
+  reports?: ReportPrefs
+}
+
+export type PublicUser = Omit<User, 'passwordHash' | 'certificate' | 'failedLogins'> & { tokenEnrolled: boolean, locked: boolean }
+
+export interface Session {
+  /** Public id, shown in the session list; not the cookie secret. */
+  id: string
+  /** SHA-256 of the cookie secret: a leaked state store gives no usable sessions. */
+  secretHash: string
+  userId: string
+  createdAt: string
+  lastSeenAt: string
+  ip: string
+  userAgent: string
+  csrfToken: string
+  reauthAt?: string
+}
+
+/** A login that passed the password step and waits for the USB key's signature. */
+interface PendingLogin { attemptId: string, userId: string, expiresAt: string, ip: string }
+
+export interface AccountsInit {
+  scryptCost?: ScryptCost
+  /** Idle timeout (ASVS 3.3.2: ≤ 30 min at L2). */
+  idleTimeoutMs?: number
+  /** Absolute session lifetime (ASVS 3.3.2: ≤ 12 h). */
+  absoluteTimeoutMs?: number
+  maxFailures?: number
+  lockoutMs?: number
+  /** Failed logins from one address within `lockoutMs` before further attempts get 429. */
+  maxFailuresPerAddress?: number
+  reauthWindowMs?: number
+  /** How long a USB-key challenge may be answered (default 2 min: PIN entry takes time). */
+  challengeTtlMs?: number
+  /** The console's origin as browsers report it (e.g. https://node.example:8443); signed into token challenges. */
+  origin?: () => string
+}
+
+export type LoginOutcome =
+  | { step: 'done', user: PublicUser, session: Session, secret: string }
+  | { step: 'token', challenge: LoginChallenge }
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
+const token = (n = 32): string => randomBytes(n).toString('base64url')
+
+export function publicUser (u: User, now: Date): PublicUser {
+  const { passwordHash: _h, certificate, failedLogins: _f, ...rest } = u
+  return { ...rest, tokenEnrolled: certificate !== undefined, locked: u.lockedUntil !== undefined && Date.parse(u.lockedUntil) > now.getTime() }
+}
+
+export type Accounts = ReturnType<typeof createAccounts>
+
+export function createAccounts (components: { state: StateStore, clock: Clock, logs: LogBook }, init: AccountsInit = {}) {
+  const { state, clock, logs } = components
+  const cost = init.scryptCost ?? DEFAULT_SCRYPT_COST
+  const idle = init.idleTimeoutMs ?? 30 * 60_000
+  const absolute = init.absoluteTimeoutMs ?? 12 * 3600_000
+  const maxFailures = init.maxFailures ?? 5
+  const lockoutMs = init.lockoutMs ?? 15 * 60_000
+  const maxPerAddress = init.maxFailuresPerAddress ?? 20
+  const reauthWindow = init.reauthWindowMs ?? 5 * 60_000
+  const challengeTtl = init.challengeTtlMs ?? 120_000
+  let challenges: LoginChallenges | undefined
+  // Made on first use: the origin is known once the API listens.
+  const loginChallenges = (): LoginChallenges => (challenges ??= createLoginChallenges({
+    origin: init.origin?.() ?? 'https://localhost:8443', store: levelChallengeStore(state), ttlMs: challengeTtl, now: () => clock.now().getTime()
+  }))
+  const failuresByAddress = new Map<string, number[]>()
+  // A hash to compare against when the user does not exist, so timing does not reveal names.
+  let dummyHash: string | undefined
+
+  const now = (): Date => clock.now()
+  const byName = async (name: string): Promise<User | undefined> =>
+    (await state.list<User>('users')).find(u => u.name.toLowerCase() === name.toLowerCase())
+
+  const addressFailures = (ip: string): number[] => {
+    const cutoff = now().getTime() - lockoutMs
+    const list = (failuresByAddress.get(ip) ?? []).filter(t => t > cutoff)
+    failuresByAddress.set(ip, list)
+    return list
+  }
+
+  async function recordFailure (user: User | undefined, name: string, ip: string, why: string): Promise<void> {
+    addressFailures(ip).push(now().getTime())
+    if (user === undefined) {
+      await logs.write({ type: 'login', level: 'warning', user: name, source: ip, message: `Failed login for unknown user [${name}]` })
+      return
+    }
+    await state.exclusive(async () => {
+      const fresh = await state.require<User>('users', user.id)
+      fresh.failedLogins++
+      if (fresh.failedLogins >= maxFailures) {
+        fresh.lockedUntil = new Date(now().getTime() + lockoutMs).toISOString()
+        fresh.failedLogins = 0
+        await logs.write({ type: 'login', level: 'error', user: fresh.name, source: ip, ownerId: fresh.id, message: `User [${fresh.name}] locked until ${fresh.lockedUntil} after ${maxFailures} failed logins` })
+        await logs.audit({ user: fresh.name, source: ip, action: 'user.locked', target: fresh.id })
+      }
+      await state.put('users', fresh.id, fresh)
+    })
+    await logs.write({ type: 'login', level: 'warning', user: user.name, source: ip, ownerId: user.id, message: `Failed login for user [${user.name}]: ${why}` })
+  }
+
+  async function openSession (user: User, ip: string, userAgent: string): Promise<LoginOutcome> {
+    const secret = token()
+    const t = now().toISOString()
+    const session: Session = { id: token(12), secretHash: sha256(secret), userId: user.id, createdAt: t, lastSeenAt: t, ip, userAgent: userAgent.slice(0, 200), csrfToken: token(), reauthAt: t }
+    await state.exclusive(async () => {
+      const fresh = await state.require<User>('users', user.id)
+      fresh.failedLogins = 0
+      fresh.lastLoginAt = t
+      await state.put('users', fresh.id, fresh)
+      await state.put('sessions', session.secretHash, session)
+    })
+    await logs.write({ type: 'login', level: 'info', user: user.name, source: ip, ownerId: user.id, message: `User [${user.name}] logged in` })
+    return { step: 'done', user: publicUser(user, now()), session, secret }
+  }
+
+  const accounts = {
+    async createUser (input: { name: string, password: string, role: Role, email?: string }, by: { user: string, source: string }): Promise<User> {
+      const problem = passwordProblem(input.password)
+      if (problem !== undefined) throw new WeakPasswordError(problem)
+      const passwordHash = await hashPassword(input.password, cost)
+      return await state.exclusive(async () => {
+        if (await byName(input.name) !== undefined) throw new UserNameTakenError(input.name)
+        const t = now().toISOString()
+        const user: User = { id: state.nextId('u'), name: input.name, role: input.role, email: input.email, enabled: true, passwordHash, createdAt: t, passwordChangedAt: t, failedLogins: 0 }
+        await state.put('users', user.id, user)
+        await logs.audit({ user: by.user, source: by.source, action: 'user.create', target: user.id, detail: { name: user.name, role: user.role } })
+        return user
+      })
+    },
+
+    async hasUsers (): Promise<boolean> { return (await state.list<User>('users', { limit: 1 })).length > 0 },
+    async listUsers (): Promise<User[]> { return await state.list<User>('users') },
+    async getUser (id: string): Promise<User> { return await state.require<User>('users', id) },
+
+    async updateUser (id: string, change: (u: User) => void, audit: { user: string, source: string, action: string, detail?: unknown }): Promise<User> {
+      return await state.exclusive(async () => {
+        const u = await state.require<User>('users', id)
+        change(u)
+        await state.put('users', id, u)
+        await logs.audit({ user: audit.user, source: audit.source, action: audit.action, target: id, detail: audit.detail })
+        return u
+      })
+    },
+
+    async setPassword (id: string, password: string, by: { user: string, source: string }, keepSession?: string): Promise<void> {
+      const problem = passwordProblem(password)
+      if (problem !== undefined) throw new WeakPasswordError(problem)
+      const passwordHash = await hashPassword(password, cost)
+      await accounts.updateUser(id, u => { u.passwordHash = passwordHash; u.passwordChangedAt = now().toISOString() }, { ...by, action: 'user.password' })
+      // ASVS 3.3.3: a password change ends the user's other sessions.
+      for (const s of await accounts.sessionsOf(id)) if (s.id !== keepSession) await state.del('sessions', s.secretHash)
+    },
+
+    async enrolCertificate (id: string, certificate: string, by: { user: string, source: string }): Promise<User> {
+      let fingerprint: string
+      try {
+        fingerprint = checkOperatorCertificate(certificate, { now: now() }).fingerprint256
+      } catch (err) {
+        throw new CertificateInvalidError((err as Error).message, { cause: err })
+      }
+      return await accounts.updateUser(id, u => { u.certificate = certificate; u.certificateFingerprint = fingerprint }, { ...by, action: 'user.token.enrol', detail: { fingerprint } })
+    },
+
+    async removeUser (id: string, by: { user: string, source: string }): Promise<void> {
+      await state.exclusive(async () => {
+        await state.require<User>('users', id)
+        await state.del('users', id)
+        await logs.audit({ user: by.user, source: by.source, action: 'user.delete', target: id })
+      })
+      for (const s of await accounts.sessionsOf(id)) await state.del('sessions', s.secretHash)
+    },
+
+    async checkPassword (user: User, password: string): Promise<boolean> {
+      return await verifyPassword(password, user.passwordHash)
+    },
+
+    /** Step one of login. Users with an enrolled USB key get a challenge to sign instead of a session. */
+    async login (name: string, password: string, ip: string, userAgent: string): Promise<LoginOutcome> {
+      if (addressFailures(ip).length >= maxPerAddress) {
+        await logs.write({ type: 'login', level: 'warning', user: name, source: ip, message: `Login from ${ip} throttled after repeated failures` })
+        throw new LoginThrottledError()
+      }
+      const user = await byName(name)
+      if (user === undefined) {
+        dummyHash ??= await hashPassword('not a password of anyone', cost)
+        await verifyPassword(password, dummyHash)
+        await recordFailure(undefined, name, ip, 'unknown user')
+        throw new LoginFailedError()
+      }
+      if (user.lockedUntil !== undefined && Date.parse(user.lockedUntil) > now().getTime()) {
+        await logs.write({ type: 'login', level: 'warning', user: user.name, source: ip, ownerId: user.id, message: `Login refused for locked user [${user.name}]` })
+        throw new AccountLockedError(user.lockedUntil)
+      }
+      if (!await verifyPassword(password, user.passwordHash) || !user.enabled) {
+        await recordFailure(user, name, ip, user.enabled ? 'wrong password' : 'account disabled')
+        throw new LoginFailedError()
+      }
+      if (user.certificate !== undefined) {
+        const pending: PendingLogin = { attemptId: token(16), userId: user.id, expiresAt: new Date(now().getTime() + challengeTtl).toISOString(), ip }
+        await state.put('logins', `a:${pending.attemptId}`, pending)
+        return { step: 'token', challenge: await loginChallenges().issue(user.name, pending.attemptId) }
+      }
+      return await openSession(user, ip, userAgent)
+    },
+
+    /** Step two for users with a USB key: the token's signature over the challenge (F27, crypto/login-challenge). */
+    async completeTokenLogin (response: LoginResponse, ip: string, userAgent: string): Promise<LoginOutcome> {
+      let verified: { user: string, attemptId: string }
+      try {
+        verified = await loginChallenges().verify(response, async (name) => {
+          const u = await byName(name)
+          if (u?.certificate === undefined) throw new TokenChallengeError('no USB key is enrolled for this user')
+          return u.certificate
+        })
+      } catch (err) {
+        const u = await byName(String(response.user))
+        await recordFailure(u, String(response.user), ip, `USB key check failed: ${(err as Error).name}`)
+        if (err instanceof TokenChallengeError) throw err
+        throw new TokenChallengeError((err as Error).message, { cause: err })
+      }
+      const key = `a:${verified.attemptId}`
+      const pending = await state.get<PendingLogin>('logins', key)
+      await state.del('logins', key)
+      const user = pending === undefined ? undefined : await state.get<User>('users', pending.userId)
+      if (user === undefined || user.name.normalize('NFC') !== verified.user || !user.enabled) throw new TokenChallengeError('the login attempt is unknown or for another user')
+      return await openSession(user, ip, userAgent)
+    },
+
+    /** The session for a cookie secret; refreshes its idle timer. Throws when absent or expired. */
+    async authenticate (secret: string | undefined): Promise<{ session: Session, user: User }> {
+      if (secret === undefined || secret === '') throw new NotAuthenticatedError()
+      const key = sha256(secret)
+      const session = await state.get<Session>('sessions', key)
+      if (session === undefined) throw new NotAuthenticatedError('The session is not valid (logged out or ended); log in again')
+      const t = now().getTime()
+      if (t - Date.parse(session.lastSeenAt) > idle || t - Date.parse(session.createdAt) > absolute) {
+        await state.del('sessions', key)
+        throw new SessionExpiredError()
+      }
+      const user = await state.get<User>('users', session.userId)
+      if (user === undefined || !user.enabled) {
+        await state.del('sessions', key)
+        throw new NotAuthenticatedError('The account was removed or disabled')
+      }
+      // Write the idle timer back at most every 30 s so busy consoles do not rewrite it per request.
+      if (t - Date.parse(session.lastSeenAt) > 30_000) {
+        session.lastSeenAt = new Date(t).toISOString()
+        await state.put('sessions', key, session)
+      }
+      return { session, user }
+    },
+
+    checkCsrf (session: Session, header: string | undefined): boolean {
+      if (header === undefined) return false
+      const a = Buffer.from(session.csrfToken)
+      const b = Buffer.from(header)
+      return a.length === b.length && timingSafeEqual(a, b)
+    },
+
+    async reauthenticate (session: Session, user: User, password: string, ip: string): Promise<void> {
+      if (!await verifyPassword(password, user.passwordHash)) {
+        await recordFailure(user, user.name, ip, 'wrong password at re-authentication')
+        throw new LoginFailedError()
+      }
+      session.reauthAt = now().toISOString()
+      await state.put('sessions', session.secretHash, session)
+    },
+
+    recentlyAuthenticated (session: Session): boolean {
+      return session.reauthAt !== undefined && now().getTime() - Date.parse(session.reauthAt) <= reauthWindow
+    },
+
+    async sessionsOf (userId: string): Promise<Session[]> {
+      return (await state.list<Session>('sessions')).filter(s => s.userId === userId)
+    },
+
+    async endSession (session: Session): Promise<void> { await state.del('sessions', session.secretHash) },
+
+    timeouts: { idleMs: idle, absoluteMs: absolute }
+  }
+  return accounts
+}

@@ -1,0 +1,45 @@
+import { join, resolve } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { initRepository, openRepository } from '../../chunkstore/index.ts'
+import { startDaemon } from '../daemon/index.ts'
+import { dataHome } from './store-options.ts'
+import type { RepositoryOpener } from '../jobs/index.ts'
+
+/** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
+export function chunkstoreOpener (): RepositoryOpener {
+  return { open: openRepository, init: initRepository }
+}
+
+export function parseListen (s: string): { host: string, port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s)
+  if (m === null || Number(m[3]) > 65535) throw new Error(`--listen ${s}: use HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443`)
+  return { host: m[1] ?? m[2], port: Number(m[3]) }
+}
+
+/** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
+export function registerServeCommand (program: Command): void {
+  program.command('serve')
+    .description('run the node daemon: state, scheduler, jobs and the HTTPS API (issue 5)')
+    .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
+    .option('--data <dir>', 'node data directory (state, stores, TLS certificate); default $CAIRN_DATA or <data home>/node', process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
+    .option('--insecure-http', 'serve plain HTTP instead of HTTPS (loopback addresses only)', false)
+    .option('--admin-password-file <file>', 'password of the first admin, on first start (else a random one is written to <data>/initial-admin-password)')
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string }) => {
+      const { host, port } = parseListen(opts.listen)
+      const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
+      const daemon = await startDaemon({
+        dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
+        repositories: chunkstoreOpener(),
+        say: line => { process.stderr.write(`cairn: ${line}\n`) }
+      })
+      await new Promise<void>(done => {
+        const stop = (signal: string): void => {
+          process.stderr.write(`cairn: ${signal}: stopping (running jobs record their end)\n`)
+          daemon.stop().then(done, (err: unknown) => { process.stderr.write(`cairn: stop failed: ${String(err)}\n`); process.exitCode = 1; done() })
+        }
+        process.once('SIGTERM', () => { stop('SIGTERM') })
+        process.once('SIGINT', () => { stop('SIGINT') })
+      })
+    })
+}

@@ -1,0 +1,185 @@
+import { EventEmitter } from 'node:events'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { openStateStore, type StateStore } from '../state/index.ts'
+import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
+import { createInventory, type Inventory } from '../inventory/index.ts'
+import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
+import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
+import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
+import { systemClock, type Clock } from './clock.ts'
+import { ensureCertificate } from './tls.ts'
+import { InsecureListenError } from './errors.ts'
+
+export interface DaemonInit {
+  dataDir: string
+  /** host:port; default 127.0.0.1:8443 (HTTPS) */
+  host?: string
+  port?: number
+  /** Serve plain HTTP (only allowed on a loopback address). */
+  insecureHttp?: boolean
+  clock?: Clock
+  repositories?: RepositoryOpener
+  accounts?: AccountsInit
+  scheduler?: SchedulerInit
+  webhooks?: WebhooksInit
+  jobs?: JobRunnerInit
+  /** The console's origin as browsers see it (signed into USB-key challenges); default the listen URL. */
+  origin?: string
+  /** Initial admin password; otherwise a random one is written to <data>/initial-admin-password. */
+  adminPassword?: string
+  version?: string
+  /** Where messages for the operator go (the first admin password, the URL). */
+  say?: (line: string) => void
+}
+
+export interface Daemon {
+  readonly url: string
+  readonly app: FastifyInstance
+  readonly state: StateStore
+  readonly clock: Clock
+  readonly accounts: Accounts
+  readonly inventory: Inventory
+  readonly tasks: Tasks
+  readonly runner: JobRunner
+  readonly operations: Operations
+  readonly scheduler: Scheduler
+  readonly logs: LogBook
+  readonly notifier: Notifier
+  readonly webhooks: Webhooks
+  readonly mailer: Mailer
+  readonly certificateFingerprint?: string
+  /** Stops the API, the scheduler and running jobs (each records its end), then closes the stores. */
+  stop: () => Promise<void>
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
+/** Starts a node daemon: state, scheduler, jobs, notifications and the HTTP API, in that order. */
+export async function startDaemon (init: DaemonInit): Promise<Daemon> {
+  const host = init.host ?? '127.0.0.1'
+  if (init.insecureHttp === true && !LOOPBACK.has(host)) throw new InsecureListenError(host)
+  const version = init.version ?? '0.1.0'
+  const clock = init.clock ?? systemClock()
+  const say = init.say ?? (() => {})
+  await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
+  const state = await openStateStore(join(init.dataDir, 'state'))
+  try {
+    const events = new EventEmitter()
+    const metrics = createMetrics()
+    const logs = await createLogBook({ state, clock })
+    let listening = ''
+    const accounts = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
+    const inventory = createInventory({ state, clock, logs }, { version })
+    const repositories = createRepositories(init.dataDir, init.repositories)
+    const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
+    let scheduler: Scheduler | undefined
+    const tasks = createTasks({ state, clock, logs, inventory, isRunning: id => runner.isTaskRunning(id), changed: async id => { await scheduler?.taskChanged(id) } })
+    const operations = createOperations({ clock, logs, inventory, tasks, runner, repositories, scratchDir: join(init.dataDir, 'scratch') })
+    scheduler = createScheduler({ state, clock, logs, tasks, operations }, init.scheduler)
+    const mailer = createMailer({ state, metrics })
+    const reports = reportSource({ state, inventory, tasks, runner })
+    const notifier = createNotifier({ state, clock, logs, mailer, reports })
+    const webhooks = createWebhooks({ state, clock, metrics }, init.webhooks)
+    logs.onEntry(e => { notifier.onLog(e); webhooks.publishLog(e) })
+
+    metrics.addGauge('cairn_jobs_running', 'Jobs running now', async () => [{ value: runner.running().length }])
+    metrics.addGauge('cairn_nodes', 'Registered nodes by online state', async () => {
+      const all = await inventory.listNodes({ role: 'admin' } as User)
+      const online = all.filter(n => inventory.online(n)).length
+      return [{ labels: { state: 'online' }, value: online }, { labels: { state: 'offline' }, value: all.length - online }]
+    })
+    metrics.addGauge('cairn_space_used_bytes', 'Bytes a user space\'s store takes on disk', async () =>
+      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.usedBytes })))
+    metrics.addGauge('cairn_space_capacity_bytes', 'Capacity (quota) of a user space', async () =>
+      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.capacityBytes })))
+    metrics.addGauge('cairn_replication_lag_seconds', 'Age of the newest copy at each replica (mesh issue; none yet)', async () => [])
+
+    const interrupted = await runner.recover()
+    if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
+    await inventory.registerLocal()
+    if (!await accounts.hasUsers()) {
+      const password = init.adminPassword ?? randomBytes(18).toString('base64url')
+      await accounts.createUser({ name: 'admin', password, role: 'admin' }, { user: 'system', source: 'daemon' })
+      if (init.adminPassword === undefined) {
+        const file = join(init.dataDir, 'initial-admin-password')
+        await writeFile(file, password + '\n', { mode: 0o600 })
+        say(`Created user "admin"; its password is in ${file} (change it after the first login)`)
+      }
+    }
+
+    const tls = init.insecureHttp === true ? undefined : await ensureCertificate(init.dataDir, host === '0.0.0.0' || host === '::' ? [] : [host])
+    const ctx: ApiContext = {
+      state, clock, logs, accounts, inventory, tasks, runner, operations, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
+      startedAt: clock.now(),
+      routeModules: ROUTE_MODULES
+    }
+    const app = await createApiServer(ctx, { https: tls === undefined ? undefined : { key: tls.key, cert: tls.cert }, version })
+    await scheduler.start()
+    notifier.start()
+    await webhooks.start()
+    const address = await app.listen({ host, port: init.port ?? 8443 })
+    const url = address.replace('0.0.0.0', '127.0.0.1')
+    listening = url
+    await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}` })
+    say(`Cairn node listening on ${url}${tls !== undefined ? ` (certificate SHA-256 ${tls.fingerprint})` : ' (plain HTTP, loopback only)'}`)
+
+    let stopping: Promise<void> | undefined
+    return {
+      url, app, state, clock, accounts, inventory, tasks, runner, operations, scheduler, logs, notifier, webhooks, mailer,
+      certificateFingerprint: tls?.fingerprint,
+      async stop () {
+        stopping ??= (async () => {
+          scheduler!.stop()
+          await scheduler!.idle()
+          await app.close()
+          await runner.stopAll('the node is shutting down')
+          await notifier.stop()
+          await webhooks.stop()
+          await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' })
+          await repositories.close()
+          await state.close()
+        })()
+        await stopping
+      }
+    }
+  } catch (err) {
+    await state.close()
+    throw err
+  }
+}
+
+/** Client and task report tables (manual 2.9.3) as a user may see them. */
+function reportSource (c: { state: StateStore, inventory: Inventory, tasks: Tasks, runner: JobRunner }): ReportSource {
+  return async (kind, user) => {
+    const jobs = (await c.runner.list()).filter(j => user.role !== 'operator' || j.ownerId === user.id)
+    const users = new Map((await c.state.list<User>('users')).map(u => [u.id, u.name]))
+    if (kind === 'clients') {
+      const tasks = await c.tasks.list(user)
+      return {
+        title: 'Client report',
+        columns: [{ key: 'client', header: 'Client' }, { key: 'ip', header: 'IP' }, { key: 'user', header: 'Username' }, { key: 'os', header: 'OS' }, { key: 'tasks', header: 'Tasks' }, { key: 'bytes', header: 'Backup data size (bytes)' }, { key: 'lastSeen', header: 'Last seen' }],
+        rows: (await c.inventory.listNodes(user)).map(n => {
+          const ids = new Set(tasks.filter((t: TaskRecord) => t.nodeId === n.id).map(t => t.id))
+          const bytes = jobs.filter(j => j.type === 'backup' && j.taskId !== undefined && ids.has(j.taskId) && (j.status === 'success' || j.status === 'warning')).reduce((s, j) => s + Number(j.result?.bytesRead ?? 0), 0)
+          return { client: n.name, ip: n.ip, user: n.ownerId !== undefined ? users.get(n.ownerId) ?? '' : '', os: n.os, tasks: ids.size, bytes, lastSeen: n.lastSeenAt }
+        })
+      }
+    }
+    return {
+      title: 'Task report',
+      columns: [{ key: 'task', header: 'Task name' }, { key: 'type', header: 'Type' }, { key: 'space', header: 'User space' }, { key: 'runs', header: 'Runs' }, { key: 'ok', header: 'Succeeded' }, { key: 'failed', header: 'Failed' }, { key: 'bytes', header: 'Backup data size (bytes)' }, { key: 'last', header: 'Last run' }, { key: 'lastStatus', header: 'Last status' }],
+      rows: await Promise.all((await c.tasks.list(user)).map(async t => {
+        const mine = jobs.filter(j => j.taskId === t.id && j.type === 'backup')
+        const space = await c.state.get<{ name: string }>('spaces', t.spaceId)
+        return {
+          task: t.name, type: t.agentType, space: space?.name ?? '', runs: mine.length,
+          ok: mine.filter(j => j.status === 'success' || j.status === 'warning').length, failed: mine.filter(j => j.status === 'failed').length,
+          bytes: mine.reduce((s, j) => s + Number(j.result?.bytesRead ?? 0), 0), last: mine[0]?.startedAt ?? '', lastStatus: mine[0]?.status ?? ''
+        }
+      }))
+    }
+  }
+}

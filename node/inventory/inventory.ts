@@ -1,0 +1,199 @@
+import os from 'node:os'
+import type { StateStore } from '../state/index.ts'
+import type { Clock } from '../daemon/clock.ts'
+import type { LogBook } from '../notify/log-book.ts'
+import type { User } from '../auth/index.ts'
+import { InUseError, NameTakenError, NotYoursError } from './errors.ts'
+
+export const AGENT_TYPES = ['filesystem', 'disk-image'] as const
+export type AgentType = typeof AGENT_TYPES[number]
+export const CIPHERS = ['xsalsa20-poly1305', 'aes-256-gcm', 'sm4'] as const
+
+/** A node ("client", manual 2.7): a machine whose data Cairn protects. */
+export interface NodeRecord {
+  id: string
+  name: string
+  hostname: string
+  os: string
+  version: string
+  ip: string
+  agentTypes: AgentType[]
+  agentConfig: Record<string, unknown>
+  /** The operator it is assigned to. */
+  ownerId?: string
+  createdAt: string
+  lastSeenAt: string
+  /** The node this daemon runs on: its jobs run here. */
+  local: boolean
+}
+
+/** A user space (manual 2.8): where one operator's backups (or replicas) are stored. */
+export interface SpaceRecord {
+  id: string
+  name: string
+  type: 'backup' | 'replication'
+  nodeId: string
+  ownerId: string
+  capacityBytes: number
+  cipher: typeof CIPHERS[number]
+  dedupScope: 'global' | 'task'
+  usedBytes: number
+  createdAt: string
+}
+
+export const ONLINE_WINDOW_MS = 3 * 60_000
+
+export interface Actor { user: User, source: string }
+
+const sees = (u: User, ownerId: string | undefined): boolean => u.role !== 'operator' || ownerId === u.id
+
+export type Inventory = ReturnType<typeof createInventory>
+
+export function createInventory (components: { state: StateStore, clock: Clock, logs: LogBook }, init: { version: string }) {
+  const { state, clock, logs } = components
+  const now = (): string => clock.now().toISOString()
+  const audit = async (a: Actor, action: string, target: string, detail?: unknown): Promise<void> => {
+    await logs.audit({ user: a.user.name, source: a.source, action, target, detail })
+  }
+
+  const inv = {
+    online (n: NodeRecord): boolean { return n.local || clock.now().getTime() - Date.parse(n.lastSeenAt) < ONLINE_WINDOW_MS },
+
+    /** Registers (or refreshes) the node the daemon runs on. */
+    async registerLocal (): Promise<NodeRecord> {
+      return await state.exclusive(async () => {
+        const existing = (await state.list<NodeRecord>('nodes')).find(n => n.local)
+        const facts = { hostname: os.hostname(), os: `${os.type()} ${os.release()} ${os.arch()}`, version: init.version, ip: localIp(), lastSeenAt: now() }
+        const node: NodeRecord = existing !== undefined
+          ? { ...existing, ...facts }
+          : { id: state.nextId('n'), name: os.hostname(), agentTypes: ['filesystem'], agentConfig: {}, createdAt: now(), local: true, ...facts }
+        await state.put('nodes', node.id, node)
+        return node
+      })
+    },
+
+    async localNode (): Promise<NodeRecord | undefined> { return (await state.list<NodeRecord>('nodes')).find(n => n.local) },
+
+    async listNodes (u: User): Promise<NodeRecord[]> { return (await state.list<NodeRecord>('nodes')).filter(n => sees(u, n.ownerId)) },
+
+    async node (u: User, id: string): Promise<NodeRecord> {
+      const n = await state.get<NodeRecord>('nodes', id)
+      if (n === undefined || !sees(u, n.ownerId)) throw new NotYoursError('node', id)
+      return n
+    },
+
+    async registerNode (a: Actor, input: { name: string, hostname: string, os: string, version: string, ip: string, agentTypes?: AgentType[], ownerId?: string }): Promise<NodeRecord> {
+      return await state.exclusive(async () => {
+        if ((await state.list<NodeRecord>('nodes')).some(n => n.name.toLowerCase() === input.name.toLowerCase())) throw new NameTakenError('node', input.name)
+        if (input.ownerId !== undefined) await state.require<User>('users', input.ownerId)
+        const node: NodeRecord = { id: state.nextId('n'), agentTypes: [], agentConfig: {}, createdAt: now(), lastSeenAt: now(), local: false, ...input }
+        await state.put('nodes', node.id, node)
+        await audit(a, 'node.register', node.id, input)
+        await logs.write({ type: 'node', level: 'info', user: a.user.name, source: a.source, ownerId: node.ownerId, message: `Node [${node.name}] (${node.ip}) registered` })
+        return node
+      })
+    },
+
+    async updateNode (a: Actor, id: string, change: { name?: string, agentTypes?: AgentType[], agentConfig?: Record<string, unknown>, ownerId?: string | null }): Promise<NodeRecord> {
+      return await state.exclusive(async () => {
+        const n = await inv.node(a.user, id)
+        if (change.name !== undefined && change.name.toLowerCase() !== n.name.toLowerCase() &&
+          (await state.list<NodeRecord>('nodes')).some(x => x.name.toLowerCase() === change.name!.toLowerCase())) throw new NameTakenError('node', change.name)
+        if (change.ownerId != null) await state.require<User>('users', change.ownerId)
+        const next: NodeRecord = {
+          ...n,
+          ...(change.name !== undefined ? { name: change.name } : {}),
+          ...(change.agentTypes !== undefined ? { agentTypes: change.agentTypes } : {}),
+          ...(change.agentConfig !== undefined ? { agentConfig: change.agentConfig } : {}),
+          ...(change.ownerId !== undefined ? { ownerId: change.ownerId ?? undefined } : {})
+        }
+        await state.put('nodes', id, next)
+        await audit(a, 'node.update', id, change)
+        await logs.write({ type: 'node', level: 'info', user: a.user.name, source: a.source, ownerId: next.ownerId, message: `Node [${next.name}] changed: ${Object.keys(change).join(', ')}` })
+        return next
+      })
+    },
+
+    async heartbeat (id: string, facts: { ip?: string, version?: string, os?: string }): Promise<NodeRecord> {
+      return await state.exclusive(async () => {
+        const n = await state.require<NodeRecord>('nodes', id)
+        const next = { ...n, ...facts, lastSeenAt: now() }
+        await state.put('nodes', id, next)
+        return next
+      })
+    },
+
+    async removeNode (a: Actor, id: string): Promise<void> {
+      await state.exclusive(async () => {
+        const n = await inv.node(a.user, id)
+        const users = (await state.list<SpaceRecord>('spaces')).filter(s => s.nodeId === id).map(s => `space ${s.name}`)
+        const tasks = (await state.list<{ nodeId: string, name: string }>('tasks')).filter(t => t.nodeId === id).map(t => `task ${t.name}`)
+        if (n.local) throw new InUseError('node', 'this daemon (it is the local node)')
+        if (users.length + tasks.length > 0) throw new InUseError('node', [...users, ...tasks].join(', '))
+        await state.del('nodes', id)
+        await audit(a, 'node.remove', id)
+      })
+    },
+
+    async listSpaces (u: User): Promise<SpaceRecord[]> { return (await state.list<SpaceRecord>('spaces')).filter(s => sees(u, s.ownerId)) },
+
+    async space (u: User, id: string): Promise<SpaceRecord> {
+      const s = await state.get<SpaceRecord>('spaces', id)
+      if (s === undefined || !sees(u, s.ownerId)) throw new NotYoursError('user space', id)
+      return s
+    },
+
+    async createSpace (a: Actor, input: Omit<SpaceRecord, 'id' | 'createdAt' | 'usedBytes'>): Promise<SpaceRecord> {
+      return await state.exclusive(async () => {
+        if ((await state.list<SpaceRecord>('spaces')).some(s => s.name.toLowerCase() === input.name.toLowerCase())) throw new NameTakenError('user space', input.name)
+        await state.require<NodeRecord>('nodes', input.nodeId)
+        await state.require<User>('users', input.ownerId)
+        const space: SpaceRecord = { id: state.nextId('s'), createdAt: now(), usedBytes: 0, ...input }
+        await state.put('spaces', space.id, space)
+        await audit(a, 'space.create', space.id, input)
+        await logs.write({ type: 'storage', level: 'info', user: a.user.name, source: a.source, ownerId: space.ownerId, message: `User space [${space.name}] created` })
+        return space
+      })
+    },
+
+    async updateSpace (a: Actor, id: string, change: { name?: string, capacityBytes?: number }): Promise<SpaceRecord> {
+      return await state.exclusive(async () => {
+        const s = await inv.space(a.user, id)
+        if (change.name !== undefined && change.name.toLowerCase() !== s.name.toLowerCase() &&
+          (await state.list<SpaceRecord>('spaces')).some(x => x.name.toLowerCase() === change.name!.toLowerCase())) throw new NameTakenError('user space', change.name)
+        const next = { ...s, ...change }
+        await state.put('spaces', id, next)
+        await audit(a, 'space.update', id, change)
+        await logs.write({ type: 'storage', level: 'info', user: a.user.name, source: a.source, ownerId: s.ownerId, message: `User space [${next.name}] changed: ${Object.keys(change).join(', ')}` })
+        return next
+      })
+    },
+
+    async setSpaceUsage (id: string, usedBytes: number): Promise<void> {
+      await state.exclusive(async () => {
+        const s = await state.get<SpaceRecord>('spaces', id)
+        if (s !== undefined) await state.put('spaces', id, { ...s, usedBytes })
+      })
+    },
+
+    async removeSpace (a: Actor, id: string): Promise<SpaceRecord> {
+      return await state.exclusive(async () => {
+        const s = await inv.space(a.user, id)
+        const tasks = (await state.list<{ spaceId: string, name: string }>('tasks')).filter(t => t.spaceId === id)
+        if (tasks.length > 0) throw new InUseError('user space', tasks.map(t => `task ${t.name}`).join(', '))
+        await state.del('spaces', id)
+        await audit(a, 'space.remove', id)
+        await logs.write({ type: 'storage', level: 'warning', user: a.user.name, source: a.source, ownerId: s.ownerId, message: `User space [${s.name}] removed` })
+        return s
+      })
+    }
+  }
+  return inv
+}
+
+function localIp (): string {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address
+  }
+  return '127.0.0.1'
+}

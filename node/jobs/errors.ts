@@ -1,0 +1,47 @@
+import { CairnError } from '../state/index.ts'
+
+export class TaskRunningError extends CairnError {
+  override readonly name = 'TaskRunningError'
+  override readonly kind = 'conflict'
+  constructor (task: string, what: string) { super(`Task ${task} is running; stop it (POST /api/jobs/:id/stop) or wait before you ${what}`) }
+}
+
+export class ConfirmationRequiredError extends CairnError {
+  override readonly name = 'ConfirmationRequiredError'
+  override readonly kind = 'invalid'
+  constructor () { super('Type YES (capitals) in "confirm" to delete') }
+}
+
+export class ScheduleInvalidError extends CairnError {
+  override readonly name = 'ScheduleInvalidError'
+  override readonly kind = 'invalid'
+}
+
+export class TaskInvalidError extends CairnError {
+  override readonly name = 'TaskInvalidError'
+  override readonly kind = 'invalid'
+}
+
+export class JobNotRunningError extends CairnError {
+  override readonly name = 'JobNotRunningError'
+  override readonly kind = 'conflict'
+  constructor (id: string) { super(`Job ${id} is not running`) }
+}
+
+export class NodeUnreachableError extends CairnError {
+  override readonly name = 'NodeUnreachableError'
+  override readonly kind = 'conflict'
+  constructor (node: string) { super(`Node ${node} is not this daemon's node; jobs on other nodes need the node's own daemon (mesh agents come with the mesh issue)`) }
+}
+
+export class QuotaExceededError extends CairnError {
+  override readonly name = 'QuotaExceededError'
+  override readonly kind = 'conflict'
+  constructor (space: string) { super(`User space ${space} is full; raise its capacity or clean old copies`) }
+}
+
+export class RepositoryUnavailableError extends CairnError {
+  override readonly name = 'RepositoryUnavailableError'
+  override readonly kind = 'unavailable'
+  constructor (why: string) { super(`The store cannot be opened: ${why}`) }
+}

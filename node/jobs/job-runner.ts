@@ -1,0 +1,250 @@
+import { EventEmitter } from 'node:events'
+import type { StateStore } from '../state/index.ts'
+import type { Clock } from '../daemon/clock.ts'
+import type { LogBook, LogLevel, LogType } from '../notify/log-book.ts'
+import type { Metrics } from '../notify/metrics.ts'
+import type { Inventory, SpaceRecord } from '../inventory/index.ts'
+import type { Repository } from '../../chunkstore/index.ts'
+import type { Repositories } from './repositories.ts'
+import type { TaskRecord } from './tasks.ts'
+import { JobNotRunningError, TaskRunningError } from './errors.ts'
+
+export const JOB_TYPES = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune'] as const
+export type JobType = typeof JOB_TYPES[number]
+export type JobStatus = 'running' | 'success' | 'warning' | 'failed' | 'stopped'
+
+export interface JobProgress {
+  files: number
+  bytes: number
+  filesTotal?: number
+  bytesTotal?: number
+  /** Bytes per second since the job started. */
+  speed: number
+  etaSeconds?: number
+  currentFile?: string
+  phase?: string
+}
+
+/** One run of anything (F17): what the monitor, history and per-job log show. */
+export interface JobRecord {
+  id: string
+  type: JobType
+  name: string
+  taskId?: string
+  taskName?: string
+  spaceId: string
+  spaceName: string
+  nodeId?: string
+  ownerId: string
+  level?: 'full' | 'incremental'
+  remark?: string
+  trigger: 'manual' | 'schedule' | 'catch-up'
+  user: string
+  status: JobStatus
+  startedAt: string
+  endedAt?: string
+  durationMs?: number
+  progress: JobProgress
+  /** Kind-specific parameters (restore target, clean mode …). */
+  params: Record<string, unknown>
+  result?: Record<string, unknown>
+  error?: string
+  snapshotId?: string
+}
+
+export interface JobLogLine { seq: number, time: string, level: LogLevel, message: string }
+
+/** What a job body gets: its store, a log, progress reporting and the abort signal. */
+export interface JobContext {
+  job: JobRecord
+  /** The store of the job's task (per the space's dedup scope). */
+  repo: () => Promise<Repository>
+  /** Every store of the job's space (space-wide jobs: verify, prune). */
+  repos: () => Promise<Repository[]>
+  space: SpaceRecord
+  task?: TaskRecord
+  signal: AbortSignal
+  log: (level: LogLevel, message: string) => Promise<void>
+  progress: (p: Partial<JobProgress>) => void
+}
+
+export type JobBody = (ctx: JobContext) => Promise<{ status?: 'success' | 'warning' | 'failed', result?: Record<string, unknown>, snapshotId?: string }>
+
+export interface StartJob {
+  type: JobType
+  name: string
+  space: SpaceRecord
+  task?: TaskRecord
+  level?: 'full' | 'incremental'
+  remark?: string
+  trigger: JobRecord['trigger']
+  user: string
+  params?: Record<string, unknown>
+  body: JobBody
+  /** After the job ends (retention, cleanup of a stopped backup). */
+  after?: (job: JobRecord, ctx: JobContext) => Promise<void>
+}
+
+const LOG_TYPE_OF: Record<JobType, LogType> = { backup: 'backup', restore: 'restore', drill: 'alert', verify: 'data', clean: 'data', prune: 'data' }
+const pad = (n: number): string => n.toString().padStart(8, '0')
+
+export type JobRunner = ReturnType<typeof createJobRunner>
+
+/**
+ * Runs jobs, at most one per task at a time, keeps their record, log and progress, streams
+ * events (`job` with { id, event, data }) for the live monitor, and stops them on request.
+ */
+export interface JobRunnerInit {
+  /** Awaited before each job's body runs: lets tests hold a job in "running" without timing races. */
+  beforeJob?: (job: JobRecord) => Promise<void>
+}
+
+export function createJobRunner (components: { state: StateStore, clock: Clock, logs: LogBook, metrics: Metrics, inventory: Inventory, repositories: Repositories }, init: JobRunnerInit = {}) {
+  const { state, clock, logs, metrics, repositories } = components
+  const events = new EventEmitter()
+  events.setMaxListeners(0)
+  const running = new Map<string, { record: JobRecord, controller: AbortController, done: Promise<void>, seq: number }>()
+  const runningTasks = new Set<string>()
+
+  const emit = (id: string, event: string, data: unknown): void => { events.emit('job', { id, event, data }) }
+
+  const runner = {
+    events,
+    isTaskRunning: (taskId: string): boolean => runningTasks.has(taskId),
+    running: (): JobRecord[] => [...running.values()].map(r => r.record),
+    live: (id: string): JobRecord | undefined => running.get(id)?.record,
+
+    /** Jobs left "running" by a crash or power loss are marked failed at start. */
+    async recover (): Promise<number> {
+      let n = 0
+      for (const j of await state.list<JobRecord>('jobs')) {
+        if (j.status !== 'running') continue
+        n++
+        await state.put('jobs', j.id, { ...j, status: 'failed', endedAt: clock.now().toISOString(), error: 'Interrupted: the node stopped while the job ran; clean leftover data (clean mode "leftover") to reclaim its space' })
+      }
+      return n
+    },
+
+    async start (s: StartJob): Promise<JobRecord> {
+      if (s.task !== undefined) {
+        if (runningTasks.has(s.task.id)) throw new TaskRunningError(s.task.name, 'start it again')
+        runningTasks.add(s.task.id)
+      }
+      const started = clock.now()
+      const record: JobRecord = {
+        id: state.nextId('j'), type: s.type, name: s.name, taskId: s.task?.id, taskName: s.task?.name, spaceId: s.space.id, spaceName: s.space.name,
+        nodeId: s.task?.nodeId, ownerId: s.space.ownerId, level: s.level, remark: s.remark, trigger: s.trigger, user: s.user, status: 'running',
+        startedAt: started.toISOString(), progress: { files: 0, bytes: 0, speed: 0 }, params: s.params ?? {}
+      }
+      const controller = new AbortController()
+      const entry = { record, controller, done: Promise.resolve(), seq: 0 }
+      try {
+        await state.put('jobs', record.id, record)
+      } catch (err) {
+        if (s.task !== undefined) runningTasks.delete(s.task.id)
+        throw err
+      }
+      running.set(record.id, entry)
+      await logs.audit({ user: s.user, source: s.trigger === 'manual' ? 'api' : 'scheduler', action: `job.${s.type}.start`, target: record.id, detail: { name: record.name, task: record.taskId, level: record.level, params: record.params } })
+      let lastEmit = 0
+      const ctx: JobContext = {
+        job: record,
+        space: s.space,
+        task: s.task,
+        signal: controller.signal,
+        repo: async () => {
+          const taskId = s.task?.id ?? (typeof s.params?.taskId === 'string' ? s.params.taskId : undefined)
+          if (taskId === undefined) throw new Error(`a ${s.type} job has no task`)
+          return await repositories.forTask(s.space, taskId)
+        },
+        repos: async () => await repositories.all(s.space),
+        async log (level, message) {
+          const line: JobLogLine = { seq: ++entry.seq, time: clock.now().toISOString(), level, message }
+          await state.put('joblogs', `${record.id}:${pad(line.seq)}`, line)
+          emit(record.id, 'log', line)
+        },
+        progress (p) {
+          Object.assign(record.progress, p)
+          const elapsed = Math.max(1, clock.now().getTime() - started.getTime()) / 1000
+          record.progress.speed = Math.round(record.progress.bytes / elapsed)
+          if (record.progress.bytesTotal !== undefined && record.progress.speed > 0) {
+            record.progress.etaSeconds = Math.max(0, Math.round((record.progress.bytesTotal - record.progress.bytes) / record.progress.speed))
+          }
+          const t = Date.now()
+          if (t - lastEmit >= 250) { lastEmit = t; emit(record.id, 'progress', record.progress) }
+        }
+      }
+      entry.done = (async () => {
+        const type = LOG_TYPE_OF[s.type]
+        await logs.write({ type: type === 'alert' ? 'data' : type, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
+        await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`)
+        try {
+          if (init.beforeJob !== undefined && !controller.signal.aborted) {
+            const aborted = new Promise<void>(resolve => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
+            await Promise.race([init.beforeJob(record), aborted])
+          }
+          controller.signal.throwIfAborted()
+          const out = await s.body(ctx)
+          record.status = controller.signal.aborted ? 'stopped' : out.status ?? 'success'
+          record.result = out.result
+          record.snapshotId = out.snapshotId
+        } catch (err) {
+          record.status = controller.signal.aborted ? 'stopped' : 'failed'
+          record.error = (err as Error).message
+          await ctx.log(record.status === 'stopped' ? 'warning' : 'error', record.status === 'stopped' ? `Stopped: ${String(controller.signal.reason ?? 'by request')}` : `Failed: ${record.error}`)
+        }
+        try {
+          if (s.after !== undefined) await s.after(record, ctx)
+        } catch (err) {
+          await ctx.log('warning', `After-job step failed: ${(err as Error).message}`)
+        }
+        const ended = clock.now()
+        record.endedAt = ended.toISOString()
+        record.durationMs = ended.getTime() - started.getTime()
+        await state.put('jobs', record.id, record)
+        metrics.jobFinished(s.type, record.status, record.durationMs, record.progress.bytes)
+        const level: LogLevel = record.status === 'success' ? 'info' : record.status === 'warning' || record.status === 'stopped' ? 'warning' : 'error'
+        await ctx.log(level, `Job ended: ${record.status}`)
+        await logs.write({
+          type: s.type === 'drill' && record.status === 'failed' ? 'alert' : type === 'alert' ? 'data' : type,
+          level, user: s.user, source: 'scheduler', ownerId: record.ownerId,
+          message: `${s.type[0].toUpperCase()}${s.type.slice(1)} job [${record.name}] ${record.status === 'success' ? 'is successfully executed' : `ended: ${record.status}${record.error !== undefined ? ` (${record.error})` : ''}`}`
+        })
+        emit(record.id, 'end', record)
+      })().catch(() => {}).finally(() => {
+        running.delete(record.id)
+        if (s.task !== undefined) runningTasks.delete(s.task.id)
+      })
+      return record
+    },
+
+    async stop (id: string, reason = 'stopped by request', by?: { user: string, source: string }): Promise<void> {
+      const r = running.get(id)
+      if (r === undefined) throw new JobNotRunningError(id)
+      if (by !== undefined) await logs.audit({ ...by, action: `job.${r.record.type}.stop`, target: id })
+      r.controller.abort(reason)
+      await r.done
+    },
+
+    async waitFor (id: string): Promise<void> { await running.get(id)?.done },
+
+    /** Stops every running job and waits until each has recorded its end. */
+    async stopAll (reason: string): Promise<void> {
+      const all = [...running.values()]
+      for (const r of all) r.controller.abort(reason)
+      await Promise.allSettled(all.map(async r => { await r.done }))
+    },
+
+    async get (id: string): Promise<JobRecord> {
+      return running.get(id)?.record ?? await state.require<JobRecord>('jobs', id)
+    },
+
+    async list (): Promise<JobRecord[]> {
+      const stored = await state.list<JobRecord>('jobs', { reverse: true })
+      return stored.map(j => running.get(j.id)?.record ?? j)
+    },
+
+    async logOf (id: string): Promise<JobLogLine[]> { return await state.list<JobLogLine>('joblogs', { prefix: `${id}:` }) }
+  }
+  return runner
+}

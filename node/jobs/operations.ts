@@ -1,0 +1,273 @@
+import { mkdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Clock } from '../daemon/clock.ts'
+import type { LogBook } from '../notify/log-book.ts'
+import type { Actor, Inventory, SpaceRecord } from '../inventory/index.ts'
+import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
+import type { Tasks, TaskRecord } from './tasks.ts'
+import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
+import type { Repositories } from './repositories.ts'
+import { NodeUnreachableError, QuotaExceededError, TaskInvalidError } from './errors.ts'
+import { compareRestore } from './drill.ts'
+
+export interface RestoreRequest {
+  spaceId: string
+  taskId: string
+  /** Snapshot id, unique prefix, or "latest". */
+  snapshot: string
+  /** Paths inside the snapshot; all when empty. */
+  paths?: string[]
+  targetNodeId?: string
+  /** Redirect path; "/" (the original location) when absent. */
+  targetPath?: string
+  conflict: ConflictMode
+  name?: string
+}
+
+export interface CleanRequest {
+  taskId: string
+  mode: 'snapshots' | 'task' | 'leftover'
+  snapshots?: string[]
+  name?: string
+}
+
+const stamp = (d: Date): string => d.toISOString().slice(5, 16).replace(/[-T:]/g, m => (m === 'T' ? '-' : m === ':' ? '' : '-'))
+
+export type Operations = ReturnType<typeof createOperations>
+
+/** The jobs an operator starts (F7, F8, F17, F19): each checks its inputs, then runs on the job runner. */
+export function createOperations (components: { clock: Clock, logs: LogBook, inventory: Inventory, tasks: Tasks, runner: JobRunner, repositories: Repositories, scratchDir: string }) {
+  const { clock, inventory, tasks, runner, repositories } = components
+
+  const localOnly = async (nodeId: string): Promise<void> => {
+    const local = await inventory.localNode()
+    if (local?.id !== nodeId) throw new NodeUnreachableError(nodeId)
+  }
+
+  const refreshUsage = async (space: SpaceRecord): Promise<void> => {
+    await inventory.setSpaceUsage(space.id, await repositories.diskUsage(space))
+  }
+
+  /** Reclaims blocks no snapshot references: what a stopped or failed backup left behind. */
+  const reclaim = async (ctx: JobContext): Promise<void> => {
+    const repo = await ctx.repo()
+    const r = await repo.prune()
+    await ctx.log('info', `Reclaimed ${r.bytesFreed} bytes (${r.blocksRemoved} blocks)`)
+    await refreshUsage(ctx.space)
+  }
+
+  const ops = {
+    async backup (a: Actor, taskId: string, input: { level: 'full' | 'incremental', remark?: string, trigger?: JobRecord['trigger'] }): Promise<JobRecord> {
+      const task = await tasks.get(a.user, taskId)
+      const space = await inventory.space(a.user, task.spaceId)
+      await localOnly(task.nodeId)
+      if (space.capacityBytes > 0 && space.usedBytes >= space.capacityBytes) throw new QuotaExceededError(space.name)
+      return await runner.start({
+        type: 'backup', name: task.name, space, task, level: input.level, remark: input.remark, trigger: input.trigger ?? 'manual', user: a.user.name,
+        params: { sources: task.sources },
+        body: async (ctx) => {
+          const repo = await ctx.repo()
+          const snap = await repo.backup({
+            paths: task.sources.include,
+            exclude: task.sources.exclude,
+            task: task.id,
+            level: input.level,
+            compression: task.options.compression,
+            signal: ctx.signal,
+            scan: true,
+            onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytesRead, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile, phase: p.phase }) }
+          })
+          for (const w of snap.stats.warnings) await ctx.log('warning', w)
+          ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
+          await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
+          return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...snap.stats } }
+        },
+        after: async (job, ctx) => {
+          if (job.status === 'stopped') {
+            // Manual 2.2.2: a stopped backup's data is removed; the task has to run again.
+            await reclaim(ctx)
+            return
+          }
+          if (job.status !== 'success' && job.status !== 'warning') return
+          const r = task.options.retention
+          if (r.mode === 'policy') {
+            const repo = await ctx.repo()
+            const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() })
+            if (removed.length > 0) {
+              await ctx.log('info', `Retention removed ${removed.length} old copies`)
+              await reclaim(ctx)
+            }
+          }
+          await refreshUsage(space)
+        }
+      })
+    },
+
+    async restore (a: Actor, req: RestoreRequest): Promise<JobRecord> {
+      const task = await tasks.get(a.user, req.taskId)
+      if (task.spaceId !== req.spaceId) throw new TaskInvalidError(`Task ${task.name} is not in user space ${req.spaceId}`)
+      const space = await inventory.space(a.user, req.spaceId)
+      const targetNode = req.targetNodeId ?? task.nodeId
+      await inventory.node(a.user, targetNode)
+      await localOnly(targetNode)
+      const target = req.targetPath ?? '/'
+      return await runner.start({
+        type: 'restore', name: req.name ?? `Restore-${stamp(clock.now())}`, space, trigger: 'manual', user: a.user.name,
+        params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
+        body: async (ctx) => {
+          const repo = await ctx.repo()
+          const snap = await repo.resolveSnapshot(req.snapshot, task.id)
+          await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
+          const r = await repo.restore({
+            snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,
+            onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytes, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile }) }
+          })
+          for (const w of r.warnings) await ctx.log('warning', w)
+          ctx.progress({ files: r.files, bytes: r.bytes })
+          await ctx.log('info', `Restored ${r.files} files, ${r.bytes} bytes; skipped ${r.skipped}`)
+          return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
+        }
+      })
+    },
+
+    /** DR drill (F8): restore the latest copy to scratch space, compare, verify every block, report. */
+    async drill (a: Actor, taskId: string, trigger: JobRecord['trigger'] = 'manual'): Promise<JobRecord> {
+      const task = await tasks.get(a.user, taskId)
+      const space = await inventory.space(a.user, task.spaceId)
+      return await runner.start({
+        type: 'drill', name: `Drill-${task.name}`, space, trigger, user: a.user.name, params: { taskId: task.id, taskName: task.name },
+        body: async (ctx) => {
+          const repo = await ctx.repo()
+          const snap = await repo.resolveSnapshot('latest', task.id)
+          const scratch = join(components.scratchDir, ctx.job.id)
+          await mkdir(scratch, { recursive: true })
+          try {
+            await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`)
+            let restoreError: string | undefined
+            try {
+              await repo.restore({ snapshot: snap.id, target: scratch, conflict: 'overwrite', signal: ctx.signal, onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytes, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, phase: 'restore' }) } })
+            } catch (err) {
+              if (ctx.signal.aborted) throw err
+              restoreError = (err as Error).message
+              await ctx.log('error', `Restore failed: ${restoreError}`)
+            }
+            const cmp = restoreError === undefined ? await compareRestore(repo, snap.id, scratch, ctx.signal) : { entries: 0, bytes: 0, mismatches: [] }
+            for (const m of cmp.mismatches) await ctx.log('error', `Mismatch: ${m}`)
+            ctx.progress({ phase: 'verify' })
+            const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal })
+            for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`)
+            const passed = restoreError === undefined && cmp.mismatches.length === 0 && check.errors.length === 0
+            await ctx.log(passed ? 'info' : 'error', passed
+              ? `Drill passed: ${cmp.entries} entries, ${cmp.bytes} bytes restored and compared; ${check.blocksChecked} blocks verified`
+              : `DRILL FAILED for task ${task.name}: snapshot ${snap.id} cannot be restored intact`)
+            return {
+              status: passed ? 'success' : 'failed',
+              snapshotId: snap.id,
+              result: { passed, snapshotTime: snap.time, entries: cmp.entries, bytes: cmp.bytes, mismatches: cmp.mismatches.length, blocksChecked: check.blocksChecked, checkErrors: check.errors.length, restoreError }
+            }
+          } finally {
+            await rm(scratch, { recursive: true, force: true })
+          }
+        }
+      })
+    },
+
+    async verify (a: Actor, spaceId: string, snapshot?: string): Promise<JobRecord> {
+      const space = await inventory.space(a.user, spaceId)
+      return await runner.start({
+        type: 'verify', name: `Verify-${space.name}`, space, trigger: 'manual', user: a.user.name, params: { snapshot },
+        body: async (ctx) => {
+          const total = { snapshots: 0, blocksChecked: 0, bytesChecked: 0, errors: 0 }
+          for (const repo of await ctx.repos()) {
+            let only: string | undefined
+            if (snapshot !== undefined) {
+              only = (await repo.resolveSnapshot(snapshot).catch(() => undefined))?.id
+              if (only === undefined) continue
+            }
+            const r = await repo.check({ readData: true, snapshot: only, signal: ctx.signal })
+            for (const e of r.errors.slice(0, 100)) await ctx.log('error', e)
+            total.snapshots += r.snapshots; total.blocksChecked += r.blocksChecked; total.bytesChecked += r.bytesChecked; total.errors += r.errors.length
+            ctx.progress({ bytes: total.bytesChecked })
+          }
+          return { status: total.errors === 0 ? 'success' : 'failed', result: total }
+        }
+      })
+    },
+
+    /** Data management clean (F19, manual 2.5.1.1): copies, a whole task, or leftovers of failed runs. */
+    async clean (a: Actor, req: CleanRequest): Promise<JobRecord> {
+      const task = await tasks.get(a.user, req.taskId).catch(async () => await ops.deletedTask(a, req.taskId))
+      const space = await inventory.space(a.user, task.spaceId)
+      if (req.mode === 'snapshots' && (req.snapshots ?? []).length === 0) throw new TaskInvalidError('Choose the copies (snapshots) to clean')
+      return await runner.start({
+        type: 'clean', name: req.name ?? `Clean-${stamp(clock.now())}`, space, trigger: 'manual', user: a.user.name,
+        params: { taskId: task.id, taskName: task.name, mode: req.mode, snapshots: req.snapshots },
+        body: async (ctx) => {
+          const repo = await ctx.repo()
+          const before = await repositories.diskUsage(space)
+          let copies = 0
+          if (req.mode !== 'leftover') {
+            const ids = req.mode === 'task' ? (await repo.snapshots({ task: task.id })).map(s => s.id) : req.snapshots!
+            for (const id of ids) {
+              ctx.signal.throwIfAborted()
+              const snap = await repo.resolveSnapshot(id, task.id)
+              await repo.removeSnapshot(snap.id, { force: true })
+              copies++
+              await ctx.log('info', `Removed copy ${snap.id} of ${snap.time}`)
+            }
+          }
+          const pr = await repo.prune({ signal: ctx.signal })
+          await refreshUsage(space)
+          const after = await repositories.diskUsage(space)
+          await ctx.log('info', `Processed ${copies} copies; reclaimed ${pr.bytesFreed} bytes`)
+          ctx.progress({ bytes: pr.bytesFreed, files: copies })
+          return { result: { copies, bytesFreed: pr.bytesFreed, blocksRemoved: pr.blocksRemoved, diskBefore: before, diskAfter: after } }
+        }
+      })
+    },
+
+    async prune (a: Actor, spaceId: string): Promise<JobRecord> {
+      const space = await inventory.space(a.user, spaceId)
+      return await runner.start({
+        type: 'prune', name: `Prune-${space.name}`, space, trigger: 'manual', user: a.user.name,
+        body: async (ctx) => {
+          const total = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
+          for (const repo of await ctx.repos()) {
+            const pr = await repo.prune({ signal: ctx.signal })
+            total.blocksRemoved += pr.blocksRemoved; total.bytesFreed += pr.bytesFreed; total.segmentsRewritten += pr.segmentsRewritten; total.segmentsDeleted += pr.segmentsDeleted
+            ctx.progress({ bytes: total.bytesFreed })
+          }
+          await refreshUsage(space)
+          return { result: total }
+        }
+      })
+    },
+
+    /** The store holding a snapshot (id, unique prefix, or "latest") of a space. */
+    async storeOf (a: Actor, spaceId: string, snapshot: string): Promise<{ repo: Repository, snap: SnapshotRecord }> {
+      const space = await inventory.space(a.user, spaceId)
+      let lastError: unknown = new TaskInvalidError(`No copy ${snapshot} in user space ${space.name}`)
+      for (const repo of await repositories.all(space)) {
+        try { return { repo, snap: await repo.resolveSnapshot(snapshot) } } catch (err) { lastError = err }
+      }
+      throw lastError
+    },
+
+    /** Copies of a task (F19 "number of copies"), oldest first. */
+    async snapshots (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }): Promise<SnapshotRecord[]> {
+      const space = await inventory.space(a.user, spaceId)
+      const stores = taskId !== undefined ? [await repositories.forTask(space, taskId)] : await repositories.all(space)
+      const list = (await Promise.all(stores.map(async r => await r.snapshots(taskId !== undefined ? { task: taskId } : undefined)))).flat().sort((x, y) => x.time.localeCompare(y.time))
+      return list.filter(s => (range?.from === undefined || s.time >= range.from) && (range?.to === undefined || s.time <= range.to))
+    },
+
+    /** A deleted task's copies stay until cleaned; clean still needs to name it. */
+    async deletedTask (a: Actor, taskId: string): Promise<TaskRecord> {
+      const job = (await runner.list()).find(j => j.taskId === taskId)
+      if (job === undefined) return await tasks.get(a.user, taskId)
+      const space = await inventory.space(a.user, job.spaceId)
+      return { id: taskId, name: job.taskName ?? taskId, spaceId: space.id, nodeId: job.nodeId ?? '', ownerId: space.ownerId } as TaskRecord
+    }
+  }
+  return ops
+}

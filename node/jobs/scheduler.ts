@@ -1,0 +1,152 @@
+import type { StateStore } from '../state/index.ts'
+import type { Clock } from '../daemon/clock.ts'
+import type { LogBook } from '../notify/log-book.ts'
+import type { User } from '../auth/index.ts'
+import type { Tasks, TaskRecord } from './tasks.ts'
+import type { Operations } from './operations.ts'
+import { nextRun, type Schedule } from './schedule.ts'
+import { TaskRunningError } from './errors.ts'
+
+interface ScheduleState { nextRunAt: string | null, lastRunAt?: string }
+
+/** The user schedules act as: an admin that is no one, named "system" in logs. */
+export const SCHEDULER_USER: User = { id: 'system', name: 'system', role: 'admin', enabled: true, passwordHash: '', createdAt: '', passwordChangedAt: '', failedLogins: 0 }
+
+export interface SchedulerInit {
+  /**
+   * Missed-run rule: a schedule whose run fell due while the node was down runs once at start
+   * (never more than once, however many runs were missed) when its latest missed run is at most
+   * this old; older misses are logged as warnings and skipped. Default 24 h.
+   */
+  missedRunGraceMs?: number
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>
+
+/**
+ * Fires task schedules (F16). Run times come from croner; waiting goes through the Clock so tests
+ * move time by hand. The next run of every schedule is stored, so a restart sees what it missed.
+ */
+export function createScheduler (components: { state: StateStore, clock: Clock, logs: LogBook, tasks: Tasks, operations: Operations }, init: SchedulerInit = {}) {
+  const { state, clock, logs, tasks, operations } = components
+  const grace = init.missedRunGraceMs ?? 24 * 3600_000
+  const timers = new Map<string, () => void>()
+  let running = false
+  const key = (t: TaskRecord, s: Schedule): string => `${t.id}:${s.id}`
+  const actor = { user: SCHEDULER_USER, source: 'scheduler' }
+
+  async function fire (taskId: string, scheduleId: string, trigger: 'schedule' | 'catch-up'): Promise<void> {
+    const task = await state.get<TaskRecord>('tasks', taskId)
+    const s = task?.schedules.find(x => x.id === scheduleId)
+    if (task === undefined || s === undefined) return
+    try {
+      if (s.job === 'drill') await operations.drill(actor, task.id, trigger)
+      else await operations.backup(actor, task.id, { level: s.level, trigger, remark: trigger === 'catch-up' ? 'catch-up run for a schedule missed while the node was down' : undefined })
+    } catch (err) {
+      const busy = err instanceof TaskRunningError
+      await logs.write({ type: 'backup', level: busy ? 'info' : 'error', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: busy ? `Planned run of backup task [${task.name}] skipped: the task is still running` : `Planned run of backup task [${task.name}] could not start: ${(err as Error).message}` })
+    }
+  }
+
+  const pending = new Set<Promise<void>>()
+  const track = (p: Promise<void>): void => {
+    const q = p.catch(() => {})
+    pending.add(q)
+    void q.finally(() => pending.delete(q))
+  }
+
+  // Schedule-state writes go one after another, so a later write never loses to an earlier one.
+  let writes: Promise<void> = Promise.resolve()
+  const record = (k: string, nextRunAt: string | null, lastRunAt?: string): Promise<void> => {
+    writes = writes.then(async () => {
+      const prev = await state.get<ScheduleState>('schedules', k)
+      await state.put<ScheduleState>('schedules', k, { nextRunAt, lastRunAt: lastRunAt ?? prev?.lastRunAt })
+    }).catch(() => {})
+    return writes
+  }
+
+  /**
+   * Sets the timer for the first run after `from`. The timer re-arms itself before it starts the
+   * job, so a clock that jumps over several runs fires each of them in order.
+   */
+  function arm (task: TaskRecord, s: Schedule, from: Date, lastRunAt?: string): Promise<void> {
+    const k = key(task, s)
+    timers.get(k)?.()
+    timers.delete(k)
+    const next = nextRun(s, from)
+    const written = record(k, next?.toISOString() ?? null, lastRunAt)
+    track(written)
+    if (next === null || !running) return written
+    timers.set(k, clock.at(next, async () => {
+      timers.delete(k)
+      if (!running) return
+      const now = clock.now()
+      void arm(task, s, now > next ? now : next, next.toISOString())
+      const fired = fire(task.id, s.id, 'schedule')
+      track(fired)
+      return fired
+    }))
+    return written
+  }
+
+  const active = (t: TaskRecord): Schedule[] => t.mode === 'scheduled' ? t.schedules.filter(s => s.enabled) : []
+
+  const scheduler = {
+    async start (): Promise<void> {
+      running = true
+      const now = clock.now()
+      for (const task of await tasks.all()) {
+        for (const s of active(task)) {
+          const stored = await state.get<ScheduleState>('schedules', key(task, s))
+          let caughtUp: string | undefined
+          if (stored?.nextRunAt != null && Date.parse(stored.nextRunAt) <= now.getTime()) {
+            // Find the latest run that fell due while the node was down.
+            let latest = new Date(stored.nextRunAt)
+            for (let i = 0; i < 100_000; i++) {
+              const n = nextRun(s, latest)
+              if (n === null || n > now) break
+              latest = n
+            }
+            if (now.getTime() - latest.getTime() <= grace) {
+              await logs.write({ type: 'backup', level: 'warning', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: `Backup task [${task.name}] missed its run of ${latest.toISOString()} while the node was down; running it once now` })
+              await fire(task.id, s.id, 'catch-up')
+              caughtUp = latest.toISOString()
+            } else {
+              await logs.write({ type: 'backup', level: 'warning', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: `Backup task [${task.name}] missed its run of ${latest.toISOString()} while the node was down; too long ago to catch up, skipped` })
+            }
+          }
+          void arm(task, s, now, caughtUp)
+        }
+      }
+      await scheduler.idle()
+    },
+
+    /** Re-reads one task's schedules after it was created, edited or deleted. */
+    async taskChanged (taskId: string): Promise<void> {
+      for (const [k, cancel] of timers) if (k.startsWith(`${taskId}:`)) { cancel(); timers.delete(k) }
+      const task = await state.get<TaskRecord>('tasks', taskId)
+      if (task === undefined || !running) return
+      for (const s of active(task)) await arm(task, s, clock.now())
+    },
+
+    /** Resolves when every schedule fired so far has started its job (or logged why not). */
+    async idle (): Promise<void> { while (pending.size > 0) await Promise.allSettled([...pending]) },
+
+    /** Next run of every active schedule of a task (the console's "next run" column). */
+    async nextRuns (task: TaskRecord): Promise<Array<{ scheduleId: string, nextRunAt: string | null, lastRunAt?: string }>> {
+      const out = []
+      for (const s of task.schedules) {
+        const st = await state.get<ScheduleState>('schedules', key(task, s))
+        out.push({ scheduleId: s.id, nextRunAt: st?.nextRunAt ?? null, lastRunAt: st?.lastRunAt })
+      }
+      return out
+    },
+
+    stop (): void {
+      running = false
+      for (const cancel of timers.values()) cancel()
+      timers.clear()
+    }
+  }
+  return scheduler
+}

@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto'
+import type { StateStore } from '../state/index.ts'
+import type { Clock } from '../daemon/clock.ts'
+import type { LogBook } from '../notify/log-book.ts'
+import { AgentNotAuthorisedError, NameTakenError, NotYoursError, type Actor, type AgentType, type Inventory } from '../inventory/index.ts'
+import type { User } from '../auth/index.ts'
+import { ConfirmationRequiredError, TaskInvalidError, TaskRunningError } from './errors.ts'
+import { validateSchedule, type Schedule } from './schedule.ts'
+
+export interface Retention {
+  /** forever: keep every copy; policy: keep `copies` newest copies and/or copies younger than `days`. */
+  mode: 'forever' | 'policy'
+  copies?: number
+  days?: number
+}
+
+export interface TaskOptions {
+  /** Dedup on (the default) or off; the scope (global / per task) is the user space's. */
+  dedup: boolean
+  /** zstd level; 0 = off (the manual's default "no"). */
+  compression: number
+  /** Always on: the store seals every chunk; the cipher is the user space's. */
+  encryption: true
+  retention: Retention
+  /** Back up files other programs hold open instead of skipping them (recorded; POSIX reads them anyway). */
+  exclusiveFiles: boolean
+  /** Many-small-files mode (recorded; the store already keeps small files as whole-file chunks). */
+  smallFiles: boolean
+}
+
+/** A backup task (F15, manual 2.2.1). */
+export interface TaskRecord {
+  id: string
+  name: string
+  nodeId: string
+  spaceId: string
+  ownerId: string
+  agentType: AgentType
+  sources: { include: string[], exclude: string[] }
+  options: TaskOptions
+  mode: 'manual' | 'scheduled'
+  schedules: Schedule[]
+  createdAt: string
+  updatedAt: string
+  createdBy: string
+}
+
+export type TaskInput = Pick<TaskRecord, 'name' | 'nodeId' | 'spaceId' | 'agentType' | 'sources' | 'mode'> & {
+  options?: Partial<TaskOptions>
+  schedules?: Array<Omit<Schedule, 'id' | 'enabled' | 'job' | 'timeZone'> & { id?: string, enabled?: boolean, job?: Schedule['job'], timeZone?: string }>
+}
+
+export const DEFAULT_OPTIONS: TaskOptions = { dedup: true, compression: 0, encryption: true, retention: { mode: 'forever' }, exclusiveFiles: false, smallFiles: false }
+
+const sees = (u: User, ownerId: string): boolean => u.role !== 'operator' || ownerId === u.id
+
+export type Tasks = ReturnType<typeof createTasks>
+
+export function createTasks (components: { state: StateStore, clock: Clock, logs: LogBook, inventory: Inventory, isRunning: (taskId: string) => boolean, changed: (taskId: string) => Promise<void> }) {
+  const { state, clock, logs, inventory } = components
+
+  const withIds = (list: TaskInput['schedules']): Schedule[] => (list ?? []).map(s => {
+    const full: Schedule = { ...s, enabled: s.enabled ?? true, job: s.job ?? 'backup', timeZone: s.timeZone ?? 'UTC', id: s.id ?? randomBytes(6).toString('hex') }
+    validateSchedule(full)
+    return full
+  })
+
+  const checkOptions = (o: TaskOptions): void => {
+    if (o.retention.mode === 'policy' && o.retention.copies === undefined && o.retention.days === undefined) {
+      throw new TaskInvalidError('A retention policy needs copies and/or days')
+    }
+  }
+
+  const log = async (a: Actor, t: TaskRecord, level: 'info' | 'warning', message: string): Promise<void> => {
+    await logs.write({ type: 'task', level, user: a.user.name, source: a.source, ownerId: t.ownerId, message })
+  }
+
+  const tasks = {
+    async list (u: User): Promise<TaskRecord[]> { return (await state.list<TaskRecord>('tasks')).filter(t => sees(u, t.ownerId)) },
+    async all (): Promise<TaskRecord[]> { return await state.list<TaskRecord>('tasks') },
+
+    async get (u: User, id: string): Promise<TaskRecord> {
+      const t = await state.get<TaskRecord>('tasks', id)
+      if (t === undefined || !sees(u, t.ownerId)) throw new NotYoursError('task', id)
+      return t
+    },
+
+    async create (a: Actor, input: TaskInput): Promise<TaskRecord> {
+      const node = await inventory.node(a.user, input.nodeId)
+      const space = await inventory.space(a.user, input.spaceId)
+      if (space.type !== 'backup') throw new TaskInvalidError(`User space ${space.name} is a replication space; back up into a backup space`)
+      if (!node.agentTypes.includes(input.agentType)) throw new AgentNotAuthorisedError(node.name, input.agentType)
+      if (input.sources.include.length === 0) throw new TaskInvalidError('Choose at least one source path')
+      const options: TaskOptions = { ...DEFAULT_OPTIONS, ...input.options, encryption: true }
+      checkOptions(options)
+      const schedules = withIds(input.schedules)
+      if (input.mode === 'scheduled' && schedules.length === 0) throw new TaskInvalidError('A scheduled task needs at least one schedule')
+      const task = await state.exclusive(async () => {
+        if ((await state.list<TaskRecord>('tasks')).some(t => t.name.toLowerCase() === input.name.toLowerCase())) throw new NameTakenError('task', input.name)
+        const t = clock.now().toISOString()
+        const task: TaskRecord = {
+          id: state.nextId('t'), name: input.name, nodeId: node.id, spaceId: space.id, ownerId: space.ownerId, agentType: input.agentType,
+          sources: input.sources, options, mode: input.mode, schedules, createdAt: t, updatedAt: t, createdBy: a.user.name
+        }
+        await state.put('tasks', task.id, task)
+        await logs.audit({ user: a.user.name, source: a.source, action: 'task.create', target: task.id, detail: input })
+        return task
+      })
+      await log(a, task, 'info', `User [${a.user.name}] succeeded in creating backup task [${task.name}]`)
+      await components.changed(task.id)
+      return task
+    },
+
+    /** Edits options, sources, mode or schedules; refused while the task runs (manual 2.2.3). */
+    async update (a: Actor, id: string, change: Partial<Omit<TaskInput, 'nodeId' | 'spaceId' | 'agentType'>>): Promise<TaskRecord> {
+      const task = await state.exclusive(async () => {
+        const t = await tasks.get(a.user, id)
+        if (components.isRunning(id)) throw new TaskRunningError(t.name, 'edit it')
+        if (change.name !== undefined && change.name.toLowerCase() !== t.name.toLowerCase() &&
+          (await state.list<TaskRecord>('tasks')).some(x => x.name.toLowerCase() === change.name!.toLowerCase())) throw new NameTakenError('task', change.name)
+        const next: TaskRecord = {
+          ...t,
+          ...(change.name !== undefined ? { name: change.name } : {}),
+          ...(change.sources !== undefined ? { sources: change.sources } : {}),
+          ...(change.mode !== undefined ? { mode: change.mode } : {}),
+          ...(change.options !== undefined ? { options: { ...t.options, ...change.options, encryption: true } } : {}),
+          ...(change.schedules !== undefined ? { schedules: withIds(change.schedules) } : {}),
+          updatedAt: clock.now().toISOString()
+        }
+        checkOptions(next.options)
+        if (next.sources.include.length === 0) throw new TaskInvalidError('Choose at least one source path')
+        if (next.mode === 'scheduled' && next.schedules.length === 0) throw new TaskInvalidError('A scheduled task needs at least one schedule')
+        await state.put('tasks', id, next)
+        await logs.audit({ user: a.user.name, source: a.source, action: 'task.update', target: id, detail: change })
+        return next
+      })
+      await log(a, task, 'info', `User [${a.user.name}] edited backup task [${task.name}]`)
+      await components.changed(id)
+      return task
+    },
+
+    /** Deletes the task record (its stored copies stay until cleaned); only when idle and confirmed with YES. */
+    async remove (a: Actor, id: string, confirm: string): Promise<TaskRecord> {
+      if (confirm !== 'YES') throw new ConfirmationRequiredError()
+      const task = await state.exclusive(async () => {
+        const t = await tasks.get(a.user, id)
+        if (components.isRunning(id)) throw new TaskRunningError(t.name, 'delete it')
+        await state.del('tasks', id)
+        await logs.audit({ user: a.user.name, source: a.source, action: 'task.delete', target: id, detail: { name: t.name } })
+        return t
+      })
+      await log(a, task, 'warning', `User [${a.user.name}] deleted backup task [${task.name}]`)
+      await components.changed(id)
+      return task
+    }
+  }
+  return tasks
+}
