@@ -54,6 +54,7 @@ export function registerDemoCommand (program: Command): void {
           const snaps = await repo.snapshots({ task: 'demo' })
           say(`the store holds ${snaps.length} demo snapshot${snaps.length === 1 ? '' : 's'}; run "npm start" again to see an incremental backup`)
           say(`next: npx cairn snapshots --store ${store} --passphrase-file ${passFile}`)
+          say('or run the node with its HTTPS API: npx cairn serve')
         } finally {
           rmSync(target, { recursive: true, force: true })
         }

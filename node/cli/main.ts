@@ -8,6 +8,7 @@ import type { StoreFlags } from './store-options.ts'
 import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
+import { registerServeCommand } from './serve-command.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
 export const EXIT_WARNINGS = 3
@@ -184,6 +185,7 @@ export function buildProgram (): Command {
   registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)
+  registerServeCommand(program)
   return program
 }
 
