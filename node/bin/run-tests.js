@@ -28,7 +28,9 @@ if (files.length === 0) {
   process.exit(1)
 }
 const concurrency = process.env.CAIRN_TEST_CONCURRENCY ?? '2'
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
+// The polyfill is imported first here too: test files that start libp2p hosts in-process
+// (bootstrap/*.test.ts) are entry points but may not import node/ themselves.
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', './node/polyfill.ts', '--test', `--test-concurrency=${concurrency}`, ...files], {
   cwd: root, stdio: 'inherit'
 })
 process.exit(r.status ?? 1)
