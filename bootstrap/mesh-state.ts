@@ -15,6 +15,8 @@ export interface MeshConfig {
   role: Role
   /** Multiaddrs to listen on. */
   listen: string[]
+  /** Multiaddrs (with /p2p/) of members to dial first; the invitation's addresses after a join. */
+  bootstrap?: string[]
 }
 
 export interface MeshState {
