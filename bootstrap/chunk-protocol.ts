@@ -86,8 +86,9 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
       return
     case MsgType.PUT: {
       if (!await matchesCid(m.cid, m.bytes)) {
-        onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: 'bytes do not match the CID' })
+        // Answer first: the event may ban the peer and close its connection.
         await reply({ type: MsgType.ACK, id: m.id, status: Status.CID_MISMATCH })
+        onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: 'bytes do not match the CID' })
         return
       }
       if (await store.has(m.cid)) {

@@ -4,7 +4,7 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createMeshNode, type MeshNode } from './mesh-node.ts'
+import { createMeshNode, MEMBERSHIP_PROTOCOL, type MeshNode } from './mesh-node.ts'
 import { initMesh } from './mesh-state.ts'
 import { joinMesh } from './join.ts'
 import { createMeshHost } from './host.ts'
@@ -49,7 +49,7 @@ test('F9 invite, join, gossip, and a removed member is cut off', async (t) => {
   // An outsider with its own key is refused at the handshake.
   const outsider = await createMeshHost({ privateKey: await generateKeyPair('Ed25519'), listen: [], dht: false, connectionGater: createMeshGater({ isAdmissible: () => true }) })
   t.after(async () => { await outsider.stop() })
-  await assert.rejects(outsider.dial(a.host.getMultiaddrs()[0]))
+  await assert.rejects(outsider.dialProtocol(a.host.getMultiaddrs()[0], MEMBERSHIP_PROTOCOL))
   await until('A holds no connection from the outsider', () => !a.host.getConnections().some(x => x.remotePeer.equals(outsider.peerId)))
 
   await a.remove('branch-1')
@@ -57,7 +57,7 @@ test('F9 invite, join, gossip, and a removed member is cut off', async (t) => {
   await until('A and C dropped B', () =>
     !a.host.getConnections().some(x => x.remotePeer.toString() === b.peerId) &&
     !c.host.getConnections().some(x => x.remotePeer.toString() === b.peerId))
-  await assert.rejects(b.host.dial(a.host.getMultiaddrs()[0]), 'the removed member cannot come back')
+  await assert.rejects(b.host.dialProtocol(a.host.getMultiaddrs()[0], MEMBERSHIP_PROTOCOL), 'the removed member cannot come back')
   const status = await a.status()
   assert.deepEqual(status.members.map(m => m.site).sort(), ['dr', 'head'])
   assert.equal(status.version, 4)

@@ -16,7 +16,7 @@ import { signMembership, withMember, withoutMember, type Member, type SignedMemb
 import { loadInvitations, loadMeshState, requireMeshKey, saveInvitations, saveMembership, type MeshState } from './mesh-state.ts'
 import { Penalties } from './penalties.ts'
 import { targetsOf, type ReplicationPolicy } from './policy.ts'
-import { replicate, type ReplicationResult } from './replicator.ts'
+import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import { Roster } from './roster.ts'
 import type { BlockStore } from '../chunkstore/index.ts'
 
@@ -51,12 +51,14 @@ export interface LinkStatus {
   connected: boolean
   running: boolean
   lastRunAt?: string
+  /** Progress of the run in progress, if any. */
+  progress?: ReplicationProgress
   lastResult?: ReplicationResult
   lastError?: { name: string, message: string }
   /** Snapshot roots here that the target did not hold at the end of the last run. */
   snapshotsBehind: number | null
-  /** Block bytes still to send in the current run, when one is running. */
-  bytesBehind: number | null
+  /** Blocks found missing at the target and not yet sent, while a run is in progress (else 0 after a good run). */
+  blocksBehind: number | null
 }
 
 export interface MeshStatus {
@@ -76,7 +78,6 @@ interface Link {
   again: boolean
   status: LinkStatus
   remoteRoots: Set<string>
-  pendingBytes: number | null
 }
 
 export interface MeshNode {
@@ -188,8 +189,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
           running: undefined,
           again: false,
           remoteRoots: new Set(),
-          pendingBytes: null,
-          status: { peer: t.peer, site: t.site, role: t.role, connected: false, running: false, snapshotsBehind: null, bytesBehind: null }
+          status: { peer: t.peer, site: t.site, role: t.role, connected: false, running: false, snapshotsBehind: null, blocksBehind: null }
         })
         trigger(t.peer)
       }
@@ -221,7 +221,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       } catch (err) {
         throw new PeerUnreachableError(peer, { cause: err })
       }
-      const result = await replicate(store, session, { limiter: link.limiter })
+      const result = await replicate(store, session, { limiter: link.limiter, onProgress: p => { link.status.progress = p } })
       link.remoteRoots = new Set((await session.roots()).map(String))
       link.status.lastResult = result
       link.status.lastError = undefined
@@ -231,6 +231,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       log({ event: 'replication-failed', peer, site, error: link.status.lastError })
     } finally {
       link.status.running = false
+      link.status.progress = undefined
       link.status.lastRunAt = new Date().toISOString()
       await session?.close()
     }
@@ -393,7 +394,9 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
           ...l.status,
           connected: host.getConnections(peerIdFromString(l.member.peer)).length > 0,
           snapshotsBehind: l.status.lastRunAt === undefined ? null : localRoots.filter(r => !l.remoteRoots.has(r)).length,
-          bytesBehind: l.pendingBytes
+          blocksBehind: l.status.progress !== undefined
+            ? l.status.progress.blocksMissing - l.status.progress.blocksSent
+            : l.status.lastResult !== undefined && l.status.lastError === undefined ? 0 : null
         })),
         penalties: penalties.snapshot(),
         invitationsOpen: loadInvitations(init.dir).filter(r => !r.used && Date.parse(r.expires) > Date.now()).length

@@ -11,6 +11,8 @@ import type { CID } from 'multiformats/cid'
 
 export interface ReplicationProgress {
   blocksOffered: number
+  /** Blocks the peer lacked among those offered so far. */
+  blocksMissing: number
   blocksSent: number
   /** Block bytes sent (payload only). */
   bytesSent: number
@@ -36,7 +38,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const { signal, limiter, onProgress } = options
   const concurrency = options.concurrency ?? 32
   const wireStart = session.bytesSent
-  const p: ReplicationProgress = { blocksOffered: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
+  const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
   const inflight = new Set<Promise<void>>()
   let failure: unknown
 
@@ -52,6 +54,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const offer = async (batch: CID[]): Promise<void> => {
     const have = await session.have(batch)
     p.blocksOffered += batch.length
+    p.blocksMissing += have.filter(h => !h).length
     for (let i = 0; i < batch.length; i++) {
       if (have[i]) continue
       if (signal?.aborted === true) throw new ReplicationAbortedError({ cause: signal.reason })
