@@ -18,7 +18,6 @@ export { CHUNK_PROTOCOL }
 /** What happened on the receiving side, for the log, the penalty count and the tests. */
 export type ChunkEvent =
   | { kind: 'stored', peer: string, cid: string, bytes: number }
-  | { kind: 'duplicate', peer: string, cid: string }
   | { kind: 'bad-block', peer: string, cid: string, reason: string }
   | { kind: 'protocol-error', peer: string, reason: string }
   | { kind: 'refused-peer', peer: string }
@@ -36,6 +35,8 @@ export interface ChunkServerComponents {
 export interface ChunkServerInit {
   /** Bytes of received-but-unprocessed frames before the stream is paused. Default 32 MiB. */
   maxBuffered?: number
+  /** PUT/HAVE/GET messages of one stream handled at the same time. Default 8. */
+  concurrency?: number
 }
 
 /** Registers the receiving side on `host`. Returns a function that unregisters it. */
@@ -55,6 +56,9 @@ export async function handleChunkStream (stream: Stream, peer: string, component
   }
   const reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: init.maxBuffered ?? 32 * 1024 * 1024 })
   const reply = async (m: Message): Promise<void> => { await sendWithBackpressure(stream, encodeFrame(...encodeMessage(m))) }
+  const concurrency = init.concurrency ?? 8
+  const inflight = new Set<Promise<void>>()
+  let failure: unknown
   try {
     for (;;) {
       const body = await reader.next()
@@ -69,8 +73,23 @@ export async function handleChunkStream (stream: Stream, peer: string, component
         stream.abort(err)
         return
       }
-      await serveOne(m, peer, components, reply)
+      // HAVE, PUT and GET of different blocks run side by side (store I/O overlaps the
+      // network); FLUSH, ROOTS and ADD_ROOT wait for everything before them, so a FLUSH
+      // covers every PUT sent earlier on the stream.
+      if (m.type === MsgType.PUT || m.type === MsgType.HAVE || m.type === MsgType.GET) {
+        while (inflight.size >= concurrency) await Promise.race(inflight)
+        const job: Promise<void> = serveOne(m, peer, components, reply)
+          .catch((err) => { failure ??= err })
+          .finally(() => { inflight.delete(job) })
+        inflight.add(job)
+      } else {
+        await Promise.all(inflight)
+        await serveOne(m, peer, components, reply)
+      }
+      if (failure !== undefined) throw failure
     }
+    await Promise.all(inflight)
+    if (failure !== undefined) throw failure
     await stream.close().catch(() => {})
   } catch (err: any) {
     onEvent?.({ kind: 'protocol-error', peer, reason: err.message })
@@ -91,18 +110,15 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
         onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: 'bytes do not match the CID' })
         return
       }
-      if (await store.has(m.cid)) {
-        onEvent?.({ kind: 'duplicate', peer, cid: m.cid.toString() })
-      } else {
-        try {
-          await store.put(m.cid, m.bytes)
-        } catch (err: any) {
-          onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: err.message })
-          await reply({ type: MsgType.ACK, id: m.id, status: err?.name === 'CidMismatchError' ? Status.CID_MISMATCH : Status.STORE_ERROR })
-          return
-        }
-        onEvent?.({ kind: 'stored', peer, cid: m.cid.toString(), bytes: m.bytes.length })
+      // Putting a block the store has is a no-op (BlockStore contract).
+      try {
+        await store.put(m.cid, m.bytes)
+      } catch (err: any) {
+        await reply({ type: MsgType.ACK, id: m.id, status: err?.name === 'CidMismatchError' ? Status.CID_MISMATCH : Status.STORE_ERROR })
+        if (err?.name === 'CidMismatchError') onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: err.message })
+        return
       }
+      onEvent?.({ kind: 'stored', peer, cid: m.cid.toString(), bytes: m.bytes.length })
       await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
       return
     }

@@ -24,6 +24,8 @@ export interface ReplicationResult extends ReplicationProgress {
   wireBytes: number
   /** Snapshot roots the peer holds after the run. */
   rootsAtPeer: number
+  /** How long the run took (for figures only). */
+  durationMs: number
 }
 
 export interface ReplicateOptions {
@@ -38,6 +40,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const { signal, limiter, onProgress } = options
   const concurrency = options.concurrency ?? 32
   const wireStart = session.bytesSent
+  const started = performance.now()
   const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
   const inflight = new Set<Promise<void>>()
   let failure: unknown
@@ -85,5 +88,5 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     p.rootsAdded++
   }
   onProgress?.({ ...p })
-  return { ...p, wireBytes: session.bytesSent - wireStart, rootsAtPeer: remote.size }
+  return { ...p, wireBytes: session.bytesSent - wireStart, rootsAtPeer: remote.size, durationMs: performance.now() - started }
 }
