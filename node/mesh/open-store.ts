@@ -1,7 +1,8 @@
 // Which BlockStore the mesh daemon serves. Until chunkstore exports its LevelDB store
 // (issue 4 switches to it as soon as it lands), a folder with one file per block.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { BlockStore } from '../../chunkstore/index.ts'
@@ -24,13 +25,13 @@ export async function openStore (dir: string): Promise<OpenedStore> {
     hasMany: async (cids) => cids.map(c => existsSync(file(c))),
     get: async (cid, options) => {
       if (!existsSync(file(cid))) throw named('BlockNotFoundError', `block ${cid.toString()} not found`)
-      const bytes = new Uint8Array(readFileSync(file(cid)))
+      const bytes = new Uint8Array(await readFile(file(cid)))
       if (options?.verify === true && !await matches(cid, bytes)) throw named('CorruptBlockError', `block ${cid.toString()} is corrupt`)
       return bytes
     },
     put: async (cid, bytes) => {
       if (!await matches(cid, bytes)) throw named('CidMismatchError', 'bytes do not match the CID')
-      if (!existsSync(file(cid))) { writeFileSync(file(cid) + '.tmp', bytes); renameSync(file(cid) + '.tmp', file(cid)) }
+      if (!existsSync(file(cid))) { const tmp = `${file(cid)}.${process.pid}.${Math.random()}.tmp`; await writeFile(tmp, bytes); await rename(tmp, file(cid)) }
     },
     flush: async () => {},
     cids: async function * () { for (const n of readdirSync(join(dir, 'blocks'))) if (!n.endsWith('.tmp')) yield CID.parse(n) },
