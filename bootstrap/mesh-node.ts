@@ -18,6 +18,7 @@ import { Penalties } from './penalties.ts'
 import { targetsOf, type ReplicationPolicy } from './policy.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import { Roster } from './roster.ts'
+import { repairBlocks, type RepairResult } from './repair.ts'
 import type { BlockStore } from '../chunkstore/index.ts'
 
 export const MEMBERSHIP_PROTOCOL = '/cairn/membership/1.0.0'
@@ -95,6 +96,8 @@ export interface MeshNode {
   replicateNow: () => Promise<LinkStatus[]>
   /** Tell the node the local store gained snapshots (e.g. a backup finished). */
   noteLocalChange: () => void
+  /** Fetches these blocks again from connected members that hold them (F14). */
+  repair: (cids: CID[], options?: { signal?: AbortSignal }) => Promise<RepairResult>
   /** Members that announced holding a snapshot root in the DHT. */
   findSnapshotHolders: (root: CID, options?: { signal?: AbortSignal }) => Promise<string[]>
   status: () => Promise<MeshStatus>
@@ -369,6 +372,21 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     noteLocalChange () {
       void store.snapshotRoots().then(roots => { for (const r of roots) announce(r) })
       triggerAll()
+    },
+
+    async repair (cids, options = {}) {
+      const sessions: ChunkSession[] = []
+      for (const m of roster.members) {
+        if (m.peer === self || host.getConnections(peerIdFromString(m.peer)).length === 0) continue
+        try { sessions.push(await ChunkSession.open(host, peerIdFromString(m.peer), { signal: options.signal })) } catch {}
+      }
+      try {
+        const r = await repairBlocks(store, cids, sessions, options)
+        log({ event: 'repair', repaired: r.repaired.length, failed: r.failed.length })
+        return r
+      } finally {
+        await Promise.all(sessions.map(async s => { await s.close() }))
+      }
     },
 
     async findSnapshotHolders (root, options = {}) {

@@ -55,6 +55,7 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
       case 'remove': return await node.remove(String(args.member))
       case 'replicate': return await node.replicateNow()
       case 'changed': node.noteLocalChange(); return {}
+      case 'repair': return await node.repair((args.cids as string[] ?? []).map(c => CID.parse(c)))
       case 'holders': return await node.findSnapshotHolders(CID.parse(String(args.root)))
       default: throw new Error(`unknown control request ${op}`)
     }

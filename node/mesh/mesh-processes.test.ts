@@ -99,6 +99,11 @@ test('issue 4: three sites replicate A→B→C; outsiders, hostile and removed m
     const [l] = await B.control('replicate')
     return l?.lastResult?.rootsAtPeer === 1 && l.blocksBehind === 0
   })
+  // F10: C finds which other sites hold the snapshot through the DHT (provider records).
+  await until('C finds another holder of the root in the DHT', async () => {
+    const holders: string[] = await C.control('holders', { root: blocks[0].toString() })
+    return holders.includes(C.peer) && holders.some(h => h === A.peer || h === B.peer)
+  }, 60, 500)
   const again = await A.control('replicate')
   assert.equal(again[0].lastResult.blocksSent, 0, 'a second run sends nothing')
 
