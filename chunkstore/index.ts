@@ -5,3 +5,14 @@
 export type * from './types.ts'
 export type { BlockStore, BlockLocation } from './block-store.ts'
 export type { Repository } from './repository-api.ts'
+export * from './errors.ts'
+export {
+  initRepository, openRepository, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
+  addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository
+} from './repository.ts'
+export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
+export { LocalBlockStore } from './local-block-store.ts'
+export { BlockSealer, cidOf, matchesCid, registerSuite, suiteByName } from './codec.ts'
+export { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
+export { decodeNode, encodeNode } from './tree-node.ts'
+export type { TreeNode, DirNode, FileNode, DirEntry } from './tree-node.ts'

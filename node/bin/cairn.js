@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// Entry point for `cairn`. TypeScript runs through tsx so no build step is needed;
-// the polyfill module is imported first, before anything of libp2p's can load.
-import { register } from 'tsx/esm/api'
-register()
-await import('../polyfill.ts')
-const { main } = await import('../cli/main.ts')
+// Entry point for `cairn`. No build step: see launch.js.
+import { loadCli } from './launch.js'
+// A closed pipe (`cairn ls … | head`) ends the output, not the program with a stack trace.
+process.stdout.on('error', err => { if (err.code === 'EPIPE') process.exit(0); throw err })
+const { main } = await loadCli()
 process.exitCode = await main(process.argv.slice(2))

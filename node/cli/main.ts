@@ -1,4 +1,232 @@
-export async function main (_argv: string[]): Promise<number> {
-  console.error('cairn: not built yet')
-  return 1
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import {
+  addPassphrase, changePassphrase, DEFAULT_CDC, FIXED_SIZES, initRepository, listKeySlots, openRepository, removeKeySlot
+} from '../../chunkstore/index.ts'
+import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
+import { bytes, count, duration, parseSize, table } from './format.ts'
+import { ProgressBar, scanTotals } from './progress.ts'
+import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
+import type { StoreFlags } from './store-options.ts'
+import { registerTokenCommand } from './token-command.ts'
+import { registerDemoCommand } from './demo-command.ts'
+
+/** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
+export const EXIT_WARNINGS = 3
+
+const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s + '\n') }
+const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
+
+async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>): Promise<T> {
+  const repo = await openRepository(storeDir(flags), await unlockOptions(flags))
+  try { return await fn(repo) } finally { await repo.close() }
+}
+
+function parseChunker (s: string): ChunkerSpec {
+  if (s === 'cdc') return { kind: 'cdc', ...DEFAULT_CDC }
+  let m = /^cdc:([^,]+),([^,]+),([^,]+)$/.exec(s)
+  if (m !== null) return { kind: 'cdc', min: parseSize(m[1]), avg: parseSize(m[2]), max: parseSize(m[3]) }
+  m = /^fixed:(.+)$/.exec(s)
+  if (m !== null) {
+    const size = parseSize(m[1])
+    if (!FIXED_SIZES.includes(size)) throw new InvalidArgumentError(`fixed sizes are ${FIXED_SIZES.map(x => x >= 1 << 20 ? `${x >> 20}M` : `${x >> 10}K`).join(', ')}`)
+    return { kind: 'fixed', size }
+  }
+  throw new InvalidArgumentError('use cdc, cdc:MIN,AVG,MAX or fixed:SIZE (e.g. fixed:128K)')
+}
+
+function parseCompression (s: string): number {
+  if (s === 'off') return 0
+  const n = Number(s)
+  if (!Number.isInteger(n) || n < -7 || n > 19 || n === 0) throw new InvalidArgumentError('use off, 1…19, or a fast level -7…-1')
+  return n
+}
+
+function positiveInt (s: string): number {
+  const n = Number(s)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number')
+  return n
+}
+
+function collect (v: string, prev: string[]): string[] { return [...prev, v] }
+
+function summary (s: SnapshotRecord): string {
+  const st = s.stats
+  const lines = [
+    `snapshot ${s.id} saved`,
+    `  task ${s.task}, ${s.level}${s.parent !== undefined ? `, parent ${s.parent.slice(0, 16)}…` : ''}`,
+    `  ${count(st.files)} files (${count(st.filesUnchanged)} unchanged), ${count(st.dirs)} dirs, ${count(st.symlinks)} symlinks, ${bytes(st.bytesTotal)} in all`,
+    `  read ${bytes(st.bytesRead)}; new ${count(st.chunksNew)} chunks, ${bytes(st.bytesNew)} → ${bytes(st.bytesStored)} stored`,
+    `  took ${duration(st.durationMs)}${st.durationMs > 0 ? ` (${bytes(st.bytesRead / (st.durationMs / 1000))}/s read)` : ''}`
+  ]
+  for (const w of st.warnings.slice(0, 20)) lines.push(`  warning: ${w}`)
+  if (st.warnings.length > 20) lines.push(`  … and ${st.warnings.length - 20} more warnings (see --json)`)
+  return lines.join('\n')
+}
+
+/** The exit code an action asks for (commander ignores actions' return values). */
+const result = { code: 0 }
+
+export function buildProgram (): Command {
+  const program = new Command('cairn')
+    .description('Cairn: peer-to-peer backup mesh. Content-addressed, compressed, encrypted backups.')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride()
+
+  storeOptions(program.command('init').description('create a store'))
+    .option('--cipher <name>', 'cipher suite: xsalsa20-poly1305 (default), aes-256-gcm, sm4')
+    .option('--chunker <spec>', 'default chunker: cdc, cdc:MIN,AVG,MAX or fixed:SIZE', parseChunker)
+    .option('--compression <level>', 'default zstd level: off or 1…19, -7…-1', parseCompression)
+    .action(async (o: StoreFlags & { cipher?: string, chunker?: ChunkerSpec, compression?: number }) => {
+      const dir = storeDir(o)
+      const config = await initRepository(dir, { passphrase: await passphrase(o, 'New passphrase: '), cipher: o.cipher, chunker: o.chunker, compression: o.compression })
+      if (o.json === true) json({ store: dir, ...config }); else out(`created store ${config.id} at ${dir} (cipher ${config.cipher})`)
+    })
+
+  storeOptions(program.command('backup').description('back up files and folders; prints the snapshot id'))
+    .argument('<path...>', 'files or folders to back up')
+    .option('--task <name>', 'task name (snapshots of a task form one history)', 'default')
+    .addOption(new Option('--level <level>', 'incremental reuses unchanged files of the last snapshot').choices(['full', 'incremental']).default('incremental'))
+    .option('--exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
+    .option('--chunker <spec>', 'cdc, cdc:MIN,AVG,MAX or fixed:SIZE', parseChunker)
+    .option('--compression <level>', 'off, 1…19 or -7…-1 (default: the store\'s)', parseCompression)
+    .action(async (paths: string[], o: StoreFlags & { task: string, level: 'full' | 'incremental', exclude: string[], chunker?: ChunkerSpec, compression?: number }) => {
+      const bar = new ProgressBar('backup')
+      let totals: { bytes: number, files: number } | undefined
+      const stopScan = process.stderr.isTTY === true ? scanTotals(paths, (b, f) => { totals = { bytes: b, files: f } }) : () => {}
+      const controller = new AbortController()
+      const onSignal = (): void => controller.abort()
+      process.once('SIGINT', onSignal)
+      try {
+        const snap = await withRepo(o, async repo => await repo.backup({
+          paths, task: o.task, level: o.level, exclude: o.exclude, chunker: o.chunker, compression: o.compression,
+          signal: controller.signal,
+          onProgress: (p: BackupProgress) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
+        }))
+        bar.done()
+        if (o.json === true) json(snap); else out(summary(snap))
+        if (snap.stats.warnings.length > 0) result.code = EXIT_WARNINGS
+      } finally {
+        bar.done(); stopScan(); process.off('SIGINT', onSignal)
+      }
+    })
+
+  storeOptions(program.command('snapshots').description('list snapshots'))
+    .option('--task <name>', 'only this task')
+    .action(async (o: StoreFlags & { task?: string }) => {
+      const list = await withRepo(o, async repo => await repo.snapshots({ task: o.task }))
+      if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)); return }
+      out(table(['id', 'time', 'host', 'task', 'level', 'files', 'size', 'paths'],
+        list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
+      out(`${list.length} snapshot${list.length === 1 ? '' : 's'}`)
+    })
+
+  storeOptions(program.command('ls').description('list the files of a snapshot'))
+    .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
+    .argument('[path]', 'only below this path', '/')
+    .action(async (snapshot: string, path: string, o: StoreFlags) => {
+      await withRepo(o, async repo => {
+        const all = []
+        for await (const e of repo.ls(snapshot, path)) {
+          if (o.json === true) all.push(e)
+          else out(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(4, '0')}  ${bytes(e.size).padStart(10)}  ${e.mtime.replace('T', ' ').slice(0, 19)}  ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`)
+        }
+        if (o.json === true) json(all)
+      })
+    })
+
+  storeOptions(program.command('restore').description('restore a snapshot (or parts of it) into a folder'))
+    .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
+    .requiredOption('--target <dir>', 'folder to restore into')
+    .option('--include <path>', 'restore only this snapshot path (repeatable)', collect, [])
+    .addOption(new Option('--conflict <mode>', 'when a file exists').choices(['overwrite', 'skip', 'keep-newer']).default('overwrite'))
+    .action(async (snapshot: string, o: StoreFlags & { target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }) => {
+      const bar = new ProgressBar('restore')
+      const r = await withRepo(o, async repo => await repo.restore({
+        snapshot, target: o.target, include: o.include, conflict: o.conflict,
+        onProgress: p => bar.update(p.bytes, p.files, p.bytesTotal)
+      }))
+      bar.done()
+      if (o.json === true) { json(r); return }
+      out(`restored ${count(r.files)} files, ${count(r.dirs)} dirs, ${count(r.symlinks)} symlinks, ${count(r.hardlinks)} hardlinks, ${bytes(r.bytes)} in ${duration(r.durationMs)} to ${o.target}${r.skipped > 0 ? `; ${count(r.skipped)} existing entries kept (${o.conflict})` : ''}`)
+      for (const w of r.warnings) out(`  warning: ${w}`)
+    })
+
+  storeOptions(program.command('check').description('check that every referenced block is present (and with --read-data, intact)'))
+    .option('--read-data', 'also read, hash and decrypt every data block')
+    .option('--snapshot <id>', 'only this snapshot')
+    .action(async (o: StoreFlags & { readData?: boolean, snapshot?: string }) => {
+      const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }))
+      if (o.json === true) json(r)
+      else {
+        out(`checked ${count(r.snapshots)} snapshots, ${count(r.blocksChecked)} blocks${r.bytesChecked > 0 ? `, ${bytes(r.bytesChecked)} read` : ''}: ${r.errors.length === 0 ? 'no errors' : `${r.errors.length} errors`}`)
+        for (const e of r.errors) out(`  error: ${e}`)
+      }
+      if (r.errors.length > 0) result.code = 1
+    })
+
+  storeOptions(program.command('forget').description('remove snapshots by retention policy (never the last one of a task)'))
+    .option('--keep-last <n>', 'keep the newest N snapshots of each task', positiveInt)
+    .option('--keep-days <d>', 'keep snapshots younger than D days', positiveInt)
+    .option('--task <name>', 'only this task')
+    .action(async (o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string }) => {
+      const removed = await withRepo(o, async repo => await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
+      if (o.json === true) json(removed)
+      else out(`removed ${removed.length} snapshot${removed.length === 1 ? '' : 's'}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time}  ${s.task}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
+    })
+
+  storeOptions(program.command('prune').description('reclaim the space of blocks no snapshot references'))
+    .action(async (o: StoreFlags) => {
+      const r = await withRepo(o, async repo => await repo.prune())
+      if (o.json === true) json(r)
+      else out(`removed ${count(r.blocksRemoved)} blocks, freed ${bytes(r.bytesFreed)}; rewrote ${r.segmentsRewritten} segments, deleted ${r.segmentsDeleted}`)
+    })
+
+  const key = program.command('key').description('manage the passphrases (key slots) that open the store')
+  storeOptions(key.command('list').description('list key slots'))
+    .action(async (o: StoreFlags) => {
+      const slots = listKeySlots(storeDir(o))
+      if (o.json === true) json(slots); else out(table(['id', 'kind', 'label', 'created'], slots.map(s => [s.id, s.kind, s.label, s.created])))
+    })
+  storeOptions(key.command('add').description('add a passphrase slot (authorised by an existing passphrase)'))
+    .requiredOption('--new-passphrase-file <file>', 'file holding the new passphrase')
+    .option('--label <label>', 'a name for the slot', 'passphrase')
+    .action(async (o: StoreFlags & { newPassphraseFile: string, label: string }) => {
+      const current = await passphrase(o)
+      const added = await passphrase({ passphraseFile: o.newPassphraseFile })
+      const slot = await addPassphrase(storeDir(o), current, added, o.label)
+      if (o.json === true) json({ id: slot.id, kind: slot.kind, label: slot.label }); else out(`added key slot ${slot.id}`)
+    })
+  storeOptions(key.command('remove').description('remove a key slot (never the last)'))
+    .argument('<id>', 'slot id from "cairn key list"')
+    .action(async (id: string, o: StoreFlags) => {
+      await removeKeySlot(storeDir(o), await passphrase(o), id)
+      if (o.json === true) json({ removed: id }); else out(`removed key slot ${id}`)
+    })
+  storeOptions(key.command('passwd').description('change the passphrase of the slot that opens with the current one'))
+    .requiredOption('--new-passphrase-file <file>', 'file holding the new passphrase')
+    .action(async (o: StoreFlags & { newPassphraseFile: string }) => {
+      const slot = await changePassphrase(storeDir(o), await passphrase(o), await passphrase({ passphraseFile: o.newPassphraseFile }))
+      if (o.json === true) json({ id: slot.id }); else out(`changed passphrase; slot is now ${slot.id}`)
+    })
+
+  registerTokenCommand(program)
+  registerDemoCommand(program)
+  return program
+}
+
+/** Runs the CLI; returns the exit code. Errors are one line (stack with CAIRN_DEBUG=1). */
+export async function main (argv: string[]): Promise<number> {
+  const program = buildProgram()
+  result.code = 0
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return result.code
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+    const e = err as Error
+    process.stderr.write(`cairn: ${e.message}\n`)
+    if (process.env.CAIRN_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`)
+    return 1
+  }
 }

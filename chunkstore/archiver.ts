@@ -1,0 +1,383 @@
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs'
+import type { BigIntStats } from 'node:fs'
+import { resolve, sep } from 'node:path'
+import { CID } from 'multiformats/cid'
+import type { BlockSealer } from './codec.ts'
+import { InvalidOptionError, OperationAbortedError, PathNotFoundError } from './errors.ts'
+import { excluder } from './exclude.ts'
+import { keyOf } from './local-block-store.ts'
+import type { LocalBlockStore } from './local-block-store.ts'
+import type { BlockLocation } from './block-store.ts'
+import { decodeNode, encodeNode } from './tree-node.ts'
+import type { DirEntry, DirNode } from './tree-node.ts'
+import type { WorkerPool } from './worker-pool.ts'
+import type { BlocksMessage, FileDone, FilesDone, FromWorker, IdsMessage } from './worker-protocol.ts'
+import type { BackupOptions, BackupProgress, BackupStats } from './types.ts'
+
+/** A directory whose walk is over; `done` resolves once all its children are stored (an object, so `await` does not wait for it). */
+interface Pending { done: Promise<NodeRef | null> }
+
+/** A stored node: what a parent links to. */
+export interface NodeRef { cid: CID, id: Uint8Array, tsize: number }
+
+const JOB_FILES = 128
+const JOB_BYTES = 8 << 20
+const INFLIGHT_BYTES = 128 << 20
+const INFLIGHT_FILES = 8192
+
+interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
+function deferred<T> (): Deferred<T> {
+  let resolve!: (v: T) => void; let reject!: (e: unknown) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+export interface ArchiverDeps {
+  store: LocalBlockStore
+  sealer: BlockSealer
+  /** Opens a tree node of the parent snapshot (the metadata cache). */
+  loadNode: (ref: { cid: CID, id: Uint8Array }, location?: BlockLocation) => Promise<ReturnType<typeof decodeNode>>
+  makePool: (onMessage: (m: FromWorker, worker: number) => void) => WorkerPool
+}
+
+/**
+ * Backs up a set of paths into a tree of sealed nodes and returns the root. Directories are
+ * walked depth-first on this thread; files go to the worker pool in jobs (small files grouped)
+ * and a directory's node is written once all its children are. In-flight work is bounded, so
+ * memory does not grow with the size of the data.
+ */
+export class Archiver {
+  private readonly stats: BackupStats = {
+    files: 0, dirs: 0, symlinks: 0, filesUnchanged: 0, bytesTotal: 0, bytesRead: 0,
+    chunksNew: 0, bytesNew: 0, bytesStored: 0, durationMs: 0, warnings: []
+  }
+
+  private pool!: WorkerPool
+  private readonly excluded: (p: string) => boolean
+  private jobSeq = 0
+  private readonly jobs = new Map<number, { worker: number, weight: number, files: Array<Deferred<FileDone | null>>, sizes: number[] }>()
+  private current: { files: Array<{ path: string, size: number, done: Deferred<FileDone | null> }>, bytes: number } = { files: [], bytes: 0 }
+  private inflightBytes = 0
+  private inflightFiles = 0
+  private capacity: Deferred<void> | undefined
+  private readonly claims = new Map<string, Deferred<Uint8Array>>()
+  private failure: unknown
+  private readonly failed = deferred<never>()
+  private lastProgress = 0
+  private currentFile = ''
+
+  constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions) {
+    this.excluded = excluder(options.exclude ?? [])
+    this.failed.promise.catch(() => {})
+  }
+
+  async run (parentRoot: { cid: CID, id: Uint8Array } | undefined): Promise<{ root: NodeRef, stats: BackupStats }> {
+    const started = Date.now()
+    const sources = normaliseSources(this.options.paths)
+    this.pool = this.deps.makePool((m, w) => { this.onMessage(m, w).catch(err => this.fail(err)) })
+    this.pool.onFailure(err => this.fail(err))
+    const abort = (): void => this.fail(new OperationAbortedError('The backup'))
+    this.options.signal?.addEventListener('abort', abort)
+    try {
+      if (this.options.signal?.aborted === true) abort()
+      const parent = parentRoot !== undefined ? await this.deps.loadNode(parentRoot) as DirNode : undefined
+      const { done: rootDone } = await this.walkVirtual(sep, trieOf(sources), parent)
+      this.sendJob()
+      const root = await Promise.race([rootDone, this.failed.promise])
+      if (root === null) throw new InvalidOptionError('Nothing to back up: every path was excluded or vanished.')
+      this.progress('flush', true)
+      await this.deps.store.flush()
+      this.stats.durationMs = Date.now() - started
+      return { root, stats: this.stats }
+    } catch (err) {
+      // Keep what reached the value log: the next run reuses it instead of sealing it again.
+      await this.deps.store.flush().catch(() => {})
+      throw err
+    } finally {
+      this.options.signal?.removeEventListener('abort', abort)
+      await this.pool.close()
+    }
+  }
+
+  private fail (err: unknown): void {
+    if (this.failure !== undefined) return
+    this.failure = err
+    this.failed.reject(err)
+    this.capacity?.resolve()
+  }
+
+  private check (): void {
+    if (this.failure !== undefined) throw this.failure
+  }
+
+  // -- the walk -------------------------------------------------------------------------
+
+  private async walkVirtual (path: string, trie: Trie, parent: DirNode | undefined): Promise<Pending> {
+    const st = lstatSync(path, { bigint: true })
+    if (trie.source) return await this.walkDir(path, st, parent)
+    const entries: Array<Promise<DirEntry | null>> = []
+    const prev = new Map(parent?.entries.map(e => [e.name, e]))
+    for (const [name, child] of [...trie.children].sort()) {
+      const p = path === sep ? sep + name : path + sep + name
+      if (child.source) {
+        entries.push(...await this.walkEntries(path, [name], prev))
+      } else {
+        const cst = lstatSync(p, { bigint: true })
+        const prevDir = prev.get(name)
+        const sub = await this.walkVirtual(p, child, prevDir?.kind === 'dir' ? await this.deps.loadNode(prevDir) as DirNode : undefined)
+        entries.push(sub.done.then(ref => ref === null ? null : entryOf(name, 'dir', cst, ref, 0)))
+      }
+    }
+    return this.finishDir(st, entries)
+  }
+
+  /** Walks a real directory; resolves (later) to its node. */
+  private async walkDir (path: string, st: BigIntStats, parent: DirNode | undefined, self?: DirEntry): Promise<Pending> {
+    let names: string[]
+    try {
+      names = readdirSync(path)
+    } catch (err) {
+      this.warn(`${path}: cannot list (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); backed up as empty`)
+      names = []
+    }
+    names.sort()
+    const prev = new Map(parent?.entries.map(e => [e.name, e]))
+    return this.finishDir(st, await this.walkEntries(path, names, prev), self)
+  }
+
+  private async walkEntries (dir: string, names: string[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
+    const entries: Array<Promise<DirEntry | null>> = []
+    // One index read for the locations of all the parent snapshot's subdirectories here.
+    const oldDirs = [...prev.values()].filter(e => e.kind === 'dir')
+    const locs = new Map<DirEntry, BlockLocation | undefined>()
+    if (oldDirs.length > 0) (await this.deps.store.locations(oldDirs.map(e => e.cid.bytes))).forEach((l, i) => locs.set(oldDirs[i], l))
+    for (const name of names) {
+      this.check()
+      const p = dir === sep ? sep + name : dir + sep + name
+      if (this.excluded(p)) continue
+      const st = lstatSync(p, { bigint: true, throwIfNoEntry: false })
+      if (st === undefined) { this.warn(`${p}: vanished before it could be read; not in this snapshot`); continue }
+      const old = prev.get(name)
+      if (st.isDirectory()) {
+        const oldNode = old?.kind === 'dir' ? await this.deps.loadNode(old, locs.get(old)) as DirNode : undefined
+        const sub = await this.walkDir(p, st, oldNode, old?.kind === 'dir' ? old : undefined)
+        entries.push(sub.done.then(ref => ref === null ? null : entryOf(name, 'dir', st, ref, 0)))
+      } else if (st.isFile()) {
+        this.stats.files++
+        this.stats.bytesTotal += Number(st.size)
+        if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st)) {
+          this.stats.filesUnchanged++
+          this.deps.store.protected?.add(keyOf(old.cid.bytes))
+          entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
+          continue
+        }
+        await this.reserve()
+        entries.push(this.file(p, st).then(done => {
+          if (done === null) return null
+          if (!done.ok) { this.stats.files--; this.stats.bytesTotal -= Number(st.size); return null }
+          const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.bytes.length }
+          return entryOf(name, 'file', st, ref, done.size, done.changed === true)
+        }))
+      } else if (st.isSymbolicLink()) {
+        this.stats.symlinks++
+        let target: string
+        try { target = readlinkSync(p) } catch { this.warn(`${p}: vanished before it could be read; not in this snapshot`); continue }
+        const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) })
+        entries.push(Promise.resolve(entryOf(name, 'symlink', st, ref, 0)))
+      } else {
+        this.warn(`${p}: skipped (sockets, FIFOs and device files are not backed up)`)
+      }
+    }
+    return entries
+  }
+
+  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry): Pending {
+    this.stats.dirs++
+    const done = Promise.all(entries).then(async list => await this.putNode({
+      kind: 'dir',
+      mode: Number(st.mode),
+      mtimeNs: st.mtimeNs,
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      entries: list.filter((e): e is DirEntry => e !== null)
+    }, old))
+    done.catch(() => {})
+    return { done }
+  }
+
+  private async putNode (node: Parameters<typeof encodeNode>[0], old?: DirEntry): Promise<NodeRef> {
+    const { sealer, store } = this.deps
+    // Sealing first is cheap for a tree node and gives its size, so a known node needs no second lookup.
+    const sealed = sealer.seal(encodeNode(node))
+    // Unchanged since the parent snapshot: same plaintext, same id, and the block is known to exist.
+    if (old !== undefined && Buffer.from(old.id).equals(sealed.id)) {
+      store.protected?.add(keyOf(old.cid.bytes))
+      return { cid: old.cid, id: old.id, tsize: sealed.bytes.length }
+    }
+    const [known] = await store.lookupIds([sealed.id])
+    if (known !== undefined) return { cid: CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+    store.append(sealed.cid.bytes, sealed.id, sealed.bytes)
+    this.stats.bytesStored += sealed.bytes.length
+    return { cid: sealed.cid, id: sealed.id, tsize: sealed.bytes.length }
+  }
+
+  private warn (w: string): void {
+    this.stats.warnings.push(w)
+  }
+
+  // -- files to workers -------------------------------------------------------------------
+
+  /** Waits until in-flight work is below its bounds (the walk pauses, memory stays bounded). */
+  private async reserve (): Promise<void> {
+    while (this.inflightBytes > INFLIGHT_BYTES || this.inflightFiles > INFLIGHT_FILES) {
+      this.sendJob()
+      this.capacity ??= deferred()
+      await this.capacity.promise
+      this.check()
+    }
+  }
+
+  private async file (path: string, st: BigIntStats): Promise<FileDone | null> {
+    const size = Number(st.size)
+    const done = deferred<FileDone | null>()
+    if (size >= JOB_BYTES) this.sendJob()
+    this.current.files.push({ path, size, done })
+    this.current.bytes += size
+    this.inflightBytes += size
+    this.inflightFiles++
+    this.currentFile = path
+    if (this.current.files.length >= JOB_FILES || this.current.bytes >= JOB_BYTES) this.sendJob()
+    return await done.promise
+  }
+
+  private sendJob (): void {
+    const { files, bytes } = this.current
+    if (files.length === 0) return
+    this.current = { files: [], bytes: 0 }
+    const job = ++this.jobSeq
+    const weight = bytes + files.length * 4096
+    const worker = this.pool.dispatch({ t: 'backup', job, files: files.map((f, index) => ({ index, path: f.path })) }, weight)
+    this.jobs.set(job, { worker, weight, files: files.map(f => f.done), sizes: files.map(f => f.size) })
+  }
+
+  private async onMessage (m: FromWorker, worker: number): Promise<void> {
+    switch (m.t) {
+      case 'ids': await this.answerIds(m, worker); break
+      case 'blocks': this.storeBlocks(m); break
+      case 'files': await this.filesDone(m); break
+      case 'done': {
+        const job = this.jobs.get(m.job)!
+        this.pool.done(job.worker, job.weight)
+        this.jobs.delete(m.job)
+        break
+      }
+    }
+  }
+
+  /** Dedup (F2): tell the worker which chunk ids are new, and the CIDs of the others. */
+  private async answerIds (m: IdsMessage, worker: number): Promise<void> {
+    const n = m.ids.length / 32
+    const ids = Array.from({ length: n }, (_, i) => m.ids.subarray(i * 32, i * 32 + 32))
+    const known = await this.deps.store.lookupIds(ids)
+    const need = new Uint8Array(n)
+    const waits: Array<Promise<void>> = []
+    const cids: Array<Uint8Array | null> = known.map(c => c ?? null)
+    ids.forEach((id, i) => {
+      if (known[i] !== undefined) return
+      const k = keyOf(id)
+      const claim = this.claims.get(k)
+      if (claim !== undefined) {
+        waits.push(claim.promise.then(cid => { cids[i] = cid }))
+      } else {
+        this.claims.set(k, deferred())
+        need[i] = 1
+      }
+    })
+    if (waits.length > 0) await Promise.race([Promise.all(waits), this.failed.promise])
+    this.pool.send(worker, { t: 'need', job: m.job, batch: m.batch, need, cids })
+  }
+
+  private storeBlocks (m: BlocksMessage): void {
+    for (const b of m.blocks) {
+      this.deps.store.append(b.cid, b.id, b.bytes)
+      this.stats.chunksNew++
+      this.stats.bytesNew += b.size
+      this.stats.bytesStored += b.bytes.length
+      const k = keyOf(b.id)
+      this.claims.get(k)?.resolve(b.cid)
+      this.claims.delete(k)
+    }
+    this.progress('backup')
+  }
+
+  private async filesDone (m: FilesDone): Promise<void> {
+    const job = this.jobs.get(m.job)!
+    const stored = m.files.filter(f => f.ok && f.node !== undefined)
+    const known = await this.deps.store.lookupIds(stored.map(f => f.node!.id))
+    stored.forEach((f, i) => {
+      const node = f.node!
+      const k = known[i]
+      if (k === undefined) {
+        this.deps.store.append(node.cid, node.id, node.bytes)
+        this.stats.bytesStored += node.bytes.length
+      } else node.cid = k
+      this.stats.bytesRead += f.bytesRead
+    })
+    for (const f of m.files) {
+      if (f.warning !== undefined) this.warn(f.warning)
+      this.inflightFiles--
+      this.inflightBytes -= job.sizes[f.index]
+      job.files[f.index].resolve(f)
+    }
+    this.capacity?.resolve()
+    this.capacity = undefined
+  }
+
+  private progress (phase: BackupProgress['phase'], force = false): void {
+    const now = Date.now()
+    if (this.options.onProgress === undefined || (!force && now - this.lastProgress < 200)) return
+    this.lastProgress = now
+    this.options.onProgress({ phase, files: this.stats.files, bytesRead: this.stats.bytesRead, bytesDone: this.stats.bytesRead, currentFile: this.currentFile })
+  }
+}
+
+function unchanged (old: DirEntry, st: BigIntStats): boolean {
+  return old.mtimeNs !== 0n && old.size === Number(st.size) && old.mtimeNs === st.mtimeNs && old.ctimeNs === st.ctimeNs && old.ino === st.ino
+}
+
+function entryOf (name: string, kind: DirEntry['kind'], st: BigIntStats, ref: NodeRef, size: number, changed = false): DirEntry {
+  return {
+    name, kind, cid: ref.cid, id: ref.id, tsize: ref.tsize, size,
+    // A file that changed while read must not be trusted by the next run's metadata cache.
+    mtimeNs: changed ? 0n : st.mtimeNs,
+    ctimeNs: st.ctimeNs, ino: st.ino, dev: st.dev, nlink: Number(st.nlink)
+  }
+}
+
+interface Trie { source: boolean, children: Map<string, Trie> }
+
+/** Absolute, existing, de-duplicated source paths (a path below another source is dropped). */
+export function normaliseSources (paths: string[]): string[] {
+  if (paths.length === 0) throw new InvalidOptionError('Give at least one path to back up.')
+  const abs = [...new Set(paths.map(p => resolve(p)))].sort()
+  for (const p of abs) {
+    if (lstatSync(p, { throwIfNoEntry: false }) === undefined) throw new PathNotFoundError(p, 'on this machine; nothing was backed up')
+  }
+  return abs.filter(p => !abs.some(q => q !== p && (q === sep || p.startsWith(q + sep))))
+}
+
+function trieOf (sources: string[]): Trie {
+  const root: Trie = { source: false, children: new Map() }
+  for (const s of sources) {
+    if (s === sep) { root.source = true; continue }
+    let t = root
+    for (const part of s.split(sep).filter(Boolean)) {
+      let c = t.children.get(part)
+      if (c === undefined) { c = { source: false, children: new Map() }; t.children.set(part, c) }
+      t = c
+    }
+    t.source = true
+  }
+  return root
+}
+

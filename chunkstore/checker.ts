@@ -1,0 +1,100 @@
+import { CID } from 'multiformats/cid'
+import { matchesCid } from './codec.ts'
+import type { BlockSealer } from './codec.ts'
+import { keyOf } from './local-block-store.ts'
+import type { LocalBlockStore } from './local-block-store.ts'
+import { decodeNode } from './tree-node.ts'
+import type { TreeNode } from './tree-node.ts'
+import type { WorkerPool } from './worker-pool.ts'
+import type { FromWorker, VerifyBlock } from './worker-protocol.ts'
+import type { CheckResult } from './types.ts'
+
+export interface Root { name: string, cid: CID, id: Uint8Array }
+
+const JOB_BYTES = 32 << 20
+
+/**
+ * Checks snapshots (F8): every tree node is read, authenticated and decoded (that is how the
+ * tree is walked), every data block is present in the index and inside its segment; with
+ * `readData`, every data block is also read, hashed against its CID and opened, in the workers.
+ */
+export async function checkSnapshots (
+  deps: { store: LocalBlockStore, sealer: BlockSealer, makePool: (on: (m: FromWorker, w: number) => void) => WorkerPool },
+  roots: Root[], readData: boolean, signal?: AbortSignal
+): Promise<CheckResult> {
+  const { store, sealer } = deps
+  const result: CheckResult = { snapshots: roots.length, blocksChecked: 0, bytesChecked: 0, errors: [] }
+  const seen = new Set<string>()
+  const segSize = new Map<number, number>()
+  const sizeOf = (seg: number): number => {
+    let s = segSize.get(seg)
+    if (s === undefined) { try { s = store.log.size(seg) } catch { s = -1 } segSize.set(seg, s) }
+    return s
+  }
+  let pool: WorkerPool | undefined
+  let job: VerifyBlock[] = []
+  let jobBytes = 0
+  let jobs = 0
+  let allDone: (() => void) | undefined
+  const send = (): void => {
+    if (job.length === 0) return
+    pool ??= deps.makePool(m => {
+      if (m.t === 'verified') {
+        result.errors.push(...m.errors); result.bytesChecked += m.bytes; result.blocksChecked += m.blocks
+      } else if (m.t === 'done' && --jobs === 0) allDone?.()
+    })
+    jobs++
+    pool.dispatch({ t: 'verify', job: jobs, blocks: job }, jobBytes)
+    job = []; jobBytes = 0
+  }
+
+  async function visit (cid: CID, id: Uint8Array, where: string, size?: number): Promise<TreeNode | undefined> {
+    const k = keyOf(cid.bytes)
+    if (seen.has(k) && size !== undefined) return undefined
+    seen.add(k)
+    const loc = await store.location(cid)
+    if (loc === undefined) { result.errors.push(`${where}: block ${cid.toString()} is missing`); return undefined }
+    if (sizeOf(loc.segment) < loc.offset + loc.length) { result.errors.push(`${where}: block ${cid.toString()} lies beyond the end of segment ${loc.segment}`); return undefined }
+    if (size !== undefined) {
+      if (readData) {
+        job.push({ ...loc, cid: cid.bytes, id, size }); jobBytes += loc.length
+        if (jobBytes >= JOB_BYTES) send()
+      } else result.blocksChecked++
+      return undefined
+    }
+    try {
+      const bytes = store.read(cid, loc, false)
+      if (!matchesCid(cid, bytes)) throw new Error('bytes do not match its address')
+      result.blocksChecked++; result.bytesChecked += bytes.length
+      return decodeNode(sealer.open(bytes, id, cid))
+    } catch (err) {
+      result.errors.push(`${where}: tree node ${cid.toString()}: ${(err as Error).message}`)
+      return undefined
+    }
+  }
+
+  async function walk (cid: CID, id: Uint8Array, path: string): Promise<void> {
+    if (signal?.aborted === true) throw signal.reason
+    const node = await visit(cid, id, path)
+    if (node === undefined) return
+    if (node.kind === 'dir') {
+      for (const e of node.entries) {
+        if (seen.has(keyOf(e.cid.bytes))) continue
+        await walk(e.cid, e.id, path === '/' ? '/' + e.name : `${path}/${e.name}`)
+      }
+    } else if (node.kind === 'file') {
+      for (const c of node.chunks) await visit(c.cid, c.id, path, c.size)
+    }
+  }
+
+  try {
+    for (const r of roots) await walk(r.cid, r.id, `snapshot ${r.name}`)
+    send()
+    if (jobs > 0) await new Promise<void>((resolve, reject) => { allDone = resolve; pool!.onFailure(reject) })
+  } finally {
+    await pool?.close()
+  }
+  return result
+}
+
+export { CID }

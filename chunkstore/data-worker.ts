@@ -1,0 +1,274 @@
+// A data-path worker thread: reads, cuts, ids, compresses and seals files for backup;
+// opens and writes chunks for restore; verifies blocks for check. The main thread keeps
+// the index and the value log; a worker only reads segments.
+import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs'
+import type { BigIntStats } from 'node:fs'
+import { join } from 'node:path'
+import { parentPort, workerData } from 'node:worker_threads'
+import { CID } from 'multiformats/cid'
+import { BlockSealer, matchesCid, suiteByName } from './codec.ts'
+import { fastCdc, fixedCutter, gearTable } from './fastcdc.ts'
+import type { Cutter } from './fastcdc.ts'
+import { encodeNode } from './tree-node.ts'
+import type { ChunkRef } from './tree-node.ts'
+import type { BackupJob, FileDone, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
+
+const init = workerData as WorkerInit
+const port = parentPort!
+const suite = suiteByName(init.suite)!
+const sealer = new BlockSealer(init.keys, suite, init.level)
+const cutter: Cutter = init.chunker.kind === 'cdc' ? fastCdc(gearTable(init.keys.gearSeed), init.chunker) : fixedCutter(init.chunker.size)
+const WINDOW = Math.max(8 << 20, cutter.max * 2)
+const BATCH_BYTES = 8 << 20
+const MAX_BATCHES_IN_FLIGHT = 3
+
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer)
+const waiting = new Map<string, (r: NeedReply) => void>()
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'need': waiting.get(`${m.job}/${m.batch}`)?.(m); waiting.delete(`${m.job}/${m.batch}`); break
+    case 'backup': queue(async () => await backupJob(m)); break
+    case 'restore': queue(async () => restoreJob(m)); break
+    case 'verify': queue(async () => verifyJob(m)); break
+  }
+})
+
+// Two jobs at a time: one computes while the other waits for the main thread's dedup answer.
+let running = 0
+const pending: Array<() => Promise<void>> = []
+function queue (fn: () => Promise<void>): void {
+  pending.push(fn)
+  pump()
+}
+function pump (): void {
+  while (running < 2 && pending.length > 0) {
+    const fn = pending.shift()!
+    running++
+    fn().catch(err => { throw err }).finally(() => { running--; pump() })
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// backup
+
+interface Chunk { data: Uint8Array, id: Uint8Array, ref: ChunkRef }
+
+async function backupJob (job: BackupJob): Promise<void> {
+  let batchNo = 0
+  let batch: Chunk[] = []
+  let batchBytes = 0
+  const inflight: Array<Promise<void>> = []
+  const submit = async (): Promise<void> => {
+    if (batch.length === 0) return
+    const b = batch; batch = []; batchBytes = 0
+    inflight.push(resolveBatch(job.job, batchNo++, b))
+    if (inflight.length >= MAX_BATCHES_IN_FLIGHT) await inflight.shift()
+  }
+  const files: Array<{ f: typeof job.files[number], chunks: ChunkRef[], stat?: BigIntStats, size: number, warning?: string, changed?: boolean }> = []
+  for (const f of job.files) {
+    const rec: typeof files[number] = { f, chunks: [], size: 0 }
+    files.push(rec)
+    let fd: number
+    try {
+      fd = openSync(f.path, 'r')
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      rec.warning = code === 'ENOENT' ? `${f.path}: vanished before it could be read; not in this snapshot` : `${f.path}: cannot be read (${code ?? (err as Error).message}); not in this snapshot`
+      continue
+    }
+    try {
+      const before = fstatSync(fd, { bigint: true })
+      rec.stat = before
+      // Exactly the file (+1 byte to see EOF) when it is small: chunks keep their buffer alive until sealed.
+      let buf = Buffer.allocUnsafe(Math.min(WINDOW, Number(before.size) + 1))
+      let start = 0; let end = 0; let eof = false
+      while (!eof || start < end) {
+        if (!eof && end < buf.length) {
+          const n = readSync(fd, buf, end, buf.length - end, null)
+          if (n === 0) eof = true
+          end += n
+          if (!eof && end < buf.length) continue
+        }
+        for (;;) {
+          const len = cutter.next(buf, start, end, eof)
+          if (len === 0) break
+          const data = buf.subarray(start, start + len)
+          const ref: ChunkRef = { cid: undefined as unknown as CID, id: sealer.idOf(data), size: len }
+          batch.push({ data, id: ref.id, ref })
+          rec.chunks.push(ref)
+          batchBytes += len
+          start += len
+          if (start === end) break
+        }
+        if (batchBytes >= BATCH_BYTES) await submit()
+        if (eof && start === end) break
+        // Keep the unfinished tail; chunks already cut keep their view of the old buffer.
+        const tail = buf.subarray(start, end)
+        const next = Buffer.allocUnsafe(tail.length > buf.length >> 1 ? Math.max(buf.length * 2, WINDOW) : buf.length)
+        next.set(tail, 0)
+        buf = next; start = 0; end = tail.length
+      }
+      const after = fstatSync(fd, { bigint: true })
+      rec.size = rec.chunks.reduce((n, c) => n + c.size, 0)
+      if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(rec.size) !== before.size) {
+        rec.changed = true
+        rec.warning = `${f.path}: changed while it was being read; the snapshot holds the bytes as read`
+      }
+    } catch (err) {
+      rec.warning = `${f.path}: read failed (${(err as Error).message}); not in this snapshot`
+      rec.stat = undefined
+    } finally {
+      closeSync(fd)
+    }
+  }
+  await submit()
+  await Promise.all(inflight)
+  const results: FileDone[] = []
+  const transfer: ArrayBuffer[] = []
+  for (const rec of files) {
+    if (rec.stat === undefined) {
+      results.push({ index: rec.f.index, ok: false, warning: rec.warning, size: 0, bytesRead: 0 })
+      continue
+    }
+    const st = rec.stat
+    const bytes = encodeNode({
+      kind: 'file',
+      mode: Number(st.mode),
+      mtimeNs: st.mtimeNs,
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      size: rec.size,
+      chunks: rec.chunks,
+      sparse: st.blocks * 512n < st.size
+    })
+    const sealed = sealer.seal(bytes)
+    results.push({
+      index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed,
+      node: { cid: sealed.cid.bytes, id: sealed.id, bytes: sealed.bytes }, size: rec.size, bytesRead: rec.size
+    })
+    transfer.push(sealed.bytes.buffer as ArrayBuffer)
+  }
+  post({ t: 'files', job: job.job, files: results }, transfer)
+  post({ t: 'done', job: job.job })
+}
+
+/** Asks the main thread which chunks are new, seals those, and fills in every CID. */
+async function resolveBatch (job: number, batchNo: number, chunks: Chunk[]): Promise<void> {
+  const first = new Map<string, Chunk>()
+  const unique: Chunk[] = []
+  for (const c of chunks) {
+    const k = Buffer.from(c.id).toString('latin1')
+    if (!first.has(k)) { first.set(k, c); unique.push(c) }
+  }
+  const ids = new Uint8Array(unique.length * 32)
+  unique.forEach((c, i) => ids.set(c.id, i * 32))
+  const reply = await new Promise<NeedReply>(resolve => {
+    waiting.set(`${job}/${batchNo}`, resolve)
+    post({ t: 'ids', job, batch: batchNo, ids }, [ids.buffer])
+  })
+  const blocks: Array<{ cid: Uint8Array, id: Uint8Array, bytes: Uint8Array, size: number }> = []
+  const transfer: ArrayBuffer[] = []
+  unique.forEach((c, i) => {
+    if (reply.need[i] === 1) {
+      const s = sealer.seal(c.data, c.id)
+      c.ref.cid = s.cid
+      blocks.push({ cid: s.cid.bytes, id: c.id, bytes: s.bytes, size: c.data.length })
+      transfer.push(s.bytes.buffer as ArrayBuffer)
+    } else {
+      c.ref.cid = CID.decode(reply.cids[i]!)
+    }
+  })
+  if (blocks.length > 0) post({ t: 'blocks', blocks }, transfer)
+  for (const c of chunks) {
+    if (c.ref.cid === undefined) c.ref.cid = first.get(Buffer.from(c.id).toString('latin1'))!.ref.cid
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// restore and verify
+
+const segFds = new Map<number, number>()
+function segFd (segment: number): number {
+  let fd = segFds.get(segment)
+  if (fd === undefined) {
+    fd = openSync(join(init.segmentDir, `${String(segment).padStart(8, '0')}.seg`), 'r')
+    segFds.set(segment, fd)
+  }
+  return fd
+}
+
+function readBlock (segment: number, offset: number, length: number): Buffer {
+  const out = Buffer.allocUnsafe(length)
+  let got = 0
+  while (got < length) {
+    const n = readSync(segFd(segment), out, got, length - got, offset + got)
+    if (n === 0) throw new Error(`segment ${segment} is shorter than the index says`)
+    got += n
+  }
+  return out
+}
+
+function isZero (b: Uint8Array): boolean {
+  // Compare 8 bytes at a time where aligned; sparse regions are long runs of zeros.
+  const words = b.byteOffset % 8 === 0 ? new BigUint64Array(b.buffer, b.byteOffset, b.length >> 3) : undefined
+  if (words !== undefined) { for (const w of words) if (w !== 0n) return false }
+  for (let i = words === undefined ? 0 : b.length & ~7; i < b.length; i++) if (b[i] !== 0) return false
+  return true
+}
+
+function restoreJob (job: RestoreJob): void {
+  for (const f of job.files) {
+    let written = 0
+    let fd: number | undefined
+    try {
+      fd = openSync(f.path, 'w', 0o600)
+      let pos = 0
+      let holes = false
+      for (const c of f.chunks) {
+        const data = sealer.open(readBlock(c.segment, c.offset, c.length), c.id)
+        if (data.length !== c.size) throw new Error(`chunk ${c.cid} has ${data.length} bytes, the file node says ${c.size}`)
+        if (f.sparse && isZero(data)) {
+          holes = true
+        } else {
+          let off = 0
+          while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off)
+        }
+        pos += data.length
+        written += data.length
+      }
+      if (holes || pos !== f.size) ftruncateSync(fd, pos)
+      if (job.chown) fchownSync(fd, f.uid, f.gid)
+      fchmodSync(fd, f.mode & 0o7777)
+      const t = Number(f.mtimeNs) / 1e9
+      futimesSync(fd, t, t)
+      post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written })
+    } catch (err) {
+      post({ t: 'restored', job: job.job, index: f.index, ok: false, error: `${f.path}: ${(err as Error).message}`, bytes: written })
+    } finally {
+      if (fd !== undefined) closeSync(fd)
+    }
+  }
+  post({ t: 'done', job: job.job })
+}
+
+function verifyJob (job: VerifyJob): void {
+  const errors: string[] = []
+  let bytes = 0
+  for (const b of job.blocks) {
+    const cid = CID.decode(b.cid)
+    try {
+      const data = readBlock(b.segment, b.offset, b.length)
+      bytes += data.length
+      if (!matchesCid(cid, data)) { errors.push(`block ${cid.toString()}: bytes do not match its address`); continue }
+      if (b.id !== undefined) {
+        const plain = sealer.open(data, b.id, cid)
+        if (b.size !== undefined && plain.length !== b.size) errors.push(`block ${cid.toString()}: ${plain.length} bytes, expected ${b.size}`)
+      }
+    } catch (err) {
+      errors.push(`block ${cid.toString()}: ${(err as Error).message}`)
+    }
+  }
+  post({ t: 'verified', job: job.job, errors, bytes, blocks: job.blocks.length })
+  post({ t: 'done', job: job.job })
+}

@@ -1,0 +1,93 @@
+// One class per condition, each with a stable `name` (the API sends `{ name, message }`).
+// Messages say what to do. None of these conditions changes a stored byte.
+
+export class StoreNotFoundError extends Error {
+  override readonly name = 'StoreNotFoundError'
+  constructor (dir: string, options?: ErrorOptions) {
+    super(`No Cairn store at ${dir}. Create one with "cairn init --store ${dir}", or point --store / CAIRN_STORE at an existing store.`, options)
+  }
+}
+
+export class StoreExistsError extends Error {
+  override readonly name = 'StoreExistsError'
+  constructor (dir: string, options?: ErrorOptions) {
+    super(`${dir} is not empty; a new store needs an empty or missing folder. Nothing was changed.`, options)
+  }
+}
+
+export class StoreCorruptError extends Error {
+  override readonly name = 'StoreCorruptError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+export class StoreInUseError extends Error {
+  override readonly name = 'StoreInUseError'
+  constructor (dir: string, options?: ErrorOptions) {
+    super(`The store at ${dir} is open in another process (a backup, restore or daemon). Wait for it to finish, or stop it, and try again.`, options)
+  }
+}
+
+export class BlockNotFoundError extends Error {
+  override readonly name = 'BlockNotFoundError'
+  constructor (readonly cid: string, options?: ErrorOptions) {
+    super(`Block ${cid} is missing from the store. Run "cairn check" to see which snapshots are affected.`, options)
+  }
+}
+
+export class CidMismatchError extends Error {
+  override readonly name = 'CidMismatchError'
+  constructor (readonly cid: string, options?: ErrorOptions) {
+    super(`Block data does not match its address ${cid}; it was refused and nothing was stored.`, options)
+  }
+}
+
+export class CorruptBlockError extends Error {
+  override readonly name = 'CorruptBlockError'
+  constructor (readonly cid: string, detail: string, options?: ErrorOptions) {
+    super(`Block ${cid} is corrupt (${detail}). Run "cairn check --read-data"; a replica can supply a good copy.`, options)
+  }
+}
+
+export class SnapshotNotFoundError extends Error {
+  override readonly name = 'SnapshotNotFoundError'
+  constructor (ref: string, detail = '', options?: ErrorOptions) {
+    super(`No snapshot matches "${ref}"${detail}. List them with "cairn snapshots".`, options)
+  }
+}
+
+export class PathNotFoundError extends Error {
+  override readonly name = 'PathNotFoundError'
+  constructor (path: string, where: string, options?: ErrorOptions) {
+    super(`${path} does not exist ${where}.`, options)
+  }
+}
+
+export class InvalidOptionError extends Error {
+  override readonly name = 'InvalidOptionError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}
+
+export class LastSnapshotError extends Error {
+  override readonly name = 'LastSnapshotError'
+  constructor (task: string, options?: ErrorOptions) {
+    super(`Refusing to remove the last restorable snapshot of task "${task}".`, options)
+  }
+}
+
+export class OperationAbortedError extends Error {
+  override readonly name = 'OperationAbortedError'
+  constructor (what: string, options?: ErrorOptions) {
+    super(`${what} was stopped; what it had written is kept for the next run and nothing is corrupt.`, options)
+  }
+}
+
+export class KeySlotError extends Error {
+  override readonly name = 'KeySlotError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+  }
+}

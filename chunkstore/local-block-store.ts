@@ -1,0 +1,309 @@
+import { ClassicLevel } from 'classic-level'
+import { CID } from 'multiformats/cid'
+import type { BlockLocation, BlockStore } from './block-store.ts'
+import { cidOf, matchesCid } from './codec.ts'
+import { BlockNotFoundError, CidMismatchError, CorruptBlockError, StoreCorruptError, StoreInUseError } from './errors.ts'
+import { IdFilter } from './id-filter.ts'
+import { ValueLog } from './value-log.ts'
+
+/**
+ * The node's own block store: sealed blocks in the value log, their locations and the
+ * chunk-id index in LevelDB. Index layout v1 (doc/design.md, "Index"):
+ *
+ *   'b' cid      → u32le segment | u32le length | u64le offset   block location
+ *   'i' id       → cid                                          dedup index (chunk id → CID)
+ *   's' cid      → ''                                           snapshot record roots
+ *   'g' u32be n  → u64le length                                 committed length of segment n
+ *   'F'          → id filter (IdFilter format)                  written at a clean close
+ *   'D'          → ''                                           present while open: the filter may be stale
+ *
+ * Ordering rule: segment data is fdatasync'ed before the batch that indexes it is written
+ * (with sync), so the index never points at bytes that are not on disk.
+ */
+const B = 0x62; const I = 0x69; const S = 0x73; const G = 0x67
+const FILTER_KEY = Buffer.from('F'); const DIRTY_KEY = Buffer.from('D')
+const FLUSH_BYTES = 64 << 20
+const FLUSH_ENTRIES = 32768
+
+type Key = string
+const keyOf = (b: Uint8Array): Key => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
+const prefixed = (p: number, b: Uint8Array): Buffer => { const k = Buffer.allocUnsafe(b.length + 1); k[0] = p; k.set(b, 1); return k }
+
+function encodeLoc (l: BlockLocation): Buffer {
+  const v = Buffer.allocUnsafe(16)
+  v.writeUInt32LE(l.segment, 0); v.writeUInt32LE(l.length, 4); v.writeBigUInt64LE(BigInt(l.offset), 8)
+  return v
+}
+function decodeLoc (v: Buffer): BlockLocation {
+  return { segment: v.readUInt32LE(0), length: v.readUInt32LE(4), offset: Number(v.readBigUInt64LE(8)) }
+}
+function segKey (n: number): Buffer { const k = Buffer.allocUnsafe(5); k[0] = G; k.writeUInt32BE(n, 1); return k }
+
+/** Written but not yet indexed. Keys and values are latin1 strings of the raw bytes: far fewer heap objects than typed arrays. */
+interface Pending { locs: Map<Key, BlockLocation>, ids: Map<Key, Key> }
+const bytesOf = (k: Key): Buffer => Buffer.from(k, 'latin1')
+const emptyPending = (): Pending => ({ locs: new Map(), ids: new Map() })
+
+export class LocalBlockStore implements BlockStore {
+  private pending = emptyPending()
+  private flushing = emptyPending()
+  private unflushed = 0
+  private flushChain: Promise<void> = Promise.resolve()
+  /** CIDs a running backup reused or wrote while a prune is marking; the prune keeps them. */
+  protected: Set<Key> | undefined
+  /** Closed while prune drops index entries, so no lookup can hand out a CID being removed. */
+  private gate: Promise<void> | undefined
+  private lookupsRunning = 0
+  private lookupsDrained: (() => void) | undefined
+
+  private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter) {}
+
+  static async open (indexDir: string, segmentDir: string): Promise<LocalBlockStore> {
+    const db = new ClassicLevel<Buffer, Buffer>(indexDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string, message?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(cause?.message ?? '')) throw new StoreInUseError(indexDir, { cause: err })
+      throw new StoreCorruptError(`The store's index at ${indexDir} could not be opened: ${(err as Error).message}`, { cause: err })
+    }
+    const dirty = await db.get(DIRTY_KEY)
+    const saved = await db.get(FILTER_KEY)
+    const filter = dirty === undefined && saved !== undefined ? IdFilter.decode(saved) : undefined
+    // Mark the filter stale until a clean close: after a crash it is rebuilt from the index.
+    await db.put(DIRTY_KEY, Buffer.alloc(0), { sync: true })
+    const store = new LocalBlockStore(db, new ValueLog(segmentDir), filter ?? IdFilter.create(0))
+    if (filter === undefined) await store.rebuildFilter()
+    await store.recover()
+    return store
+  }
+
+  private async rebuildFilter (capacity = 0): Promise<void> {
+    let n = 0
+    for await (const _ of this.db.keys({ gt: Buffer.of(I), lt: Buffer.of(I + 1) })) n++
+    const filter = IdFilter.create(Math.max(capacity, n * 2))
+    for await (const key of this.db.keys({ gt: Buffer.of(I), lt: Buffer.of(I + 1) })) filter.add(key.subarray(1))
+    for (const p of [this.pending, this.flushing]) for (const id of p.ids.keys()) filter.add(bytesOf(id))
+    this.filter = filter
+  }
+
+  /**
+   * Indexes blocks a crashed process wrote after its last flush (each checked against its
+   * CID) and cuts a torn tail, so the next backup reuses what was already written.
+   */
+  private async recover (): Promise<void> {
+    for (const seg of this.log.segments()) {
+      const committed = await this.db.get(segKey(seg))
+      const from = committed === undefined ? 0 : Number(committed.readBigUInt64LE(0))
+      if (committed !== undefined && this.log.size(seg) === from) continue
+      const { records, end } = this.log.scan(seg, from)
+      const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
+      let good = from === 0 ? (end === 0 ? 0 : 8) : from
+      for (const r of records) {
+        if (!matchesCid(CID.decode(r.cid), this.log.read(r.location))) break
+        ops.push({ type: 'put', key: prefixed(B, r.cid), value: encodeLoc(r.location) })
+        if (r.id !== undefined) { ops.push({ type: 'put', key: prefixed(I, r.id), value: Buffer.from(r.cid) }); this.filter.add(r.id) }
+        good = r.location.offset + r.location.length
+      }
+      if (good === 0) {
+        this.log.remove(seg) // not even a segment header: nothing was ever written there
+        continue
+      }
+      if (this.log.size(seg) > good) this.log.truncate(seg, good)
+      const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(good))
+      ops.push({ type: 'put', key: segKey(seg), value: len })
+      await this.db.batch(ops, { sync: true })
+    }
+  }
+
+  private locate (cid: Uint8Array): BlockLocation | undefined {
+    const k = keyOf(cid)
+    return this.pending.locs.get(k) ?? this.flushing.locs.get(k)
+  }
+
+  async location (cid: CID): Promise<BlockLocation | undefined> {
+    const pending = this.locate(cid.bytes)
+    if (pending !== undefined) return pending
+    const v = await this.db.get(prefixed(B, cid.bytes))
+    return v === undefined ? undefined : decodeLoc(v)
+  }
+
+  async locations (cids: Uint8Array[]): Promise<Array<BlockLocation | undefined>> {
+    const out: Array<BlockLocation | undefined> = cids.map(c => this.locate(c))
+    const missing = out.flatMap((l, i) => l === undefined ? [i] : [])
+    if (missing.length > 0) {
+      const vals = await this.db.getMany(missing.map(i => prefixed(B, cids[i])))
+      missing.forEach((i, j) => { const v = vals[j]; if (v !== undefined) out[i] = decodeLoc(v) })
+    }
+    return out
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    return (await this.location(cid)) !== undefined
+  }
+
+  async hasMany (cids: CID[]): Promise<boolean[]> {
+    return (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
+  }
+
+  async get (cid: CID, options: { verify?: boolean } = {}): Promise<Uint8Array> {
+    const loc = await this.location(cid)
+    if (loc === undefined) throw new BlockNotFoundError(cid.toString())
+    return this.read(cid, loc, options.verify === true)
+  }
+
+  read (cid: CID, loc: BlockLocation, verify: boolean): Buffer {
+    let bytes: Buffer
+    try {
+      bytes = this.log.read(loc)
+    } catch (err) {
+      throw new CorruptBlockError(cid.toString(), (err as Error).message, { cause: err })
+    }
+    if (verify && !matchesCid(cid, bytes)) throw new CorruptBlockError(cid.toString(), 'its bytes no longer match its address')
+    this.protected?.add(keyOf(cid.bytes))
+    return bytes
+  }
+
+  async put (cid: CID, bytes: Uint8Array): Promise<void> {
+    if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
+    if (await this.has(cid)) return
+    this.append(cid.bytes, undefined, bytes)
+  }
+
+  /** Chunk id → CID for each id (undefined when unknown), pending writes included. */
+  async lookupIds (ids: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    while (this.gate !== undefined) await this.gate
+    this.lookupsRunning++
+    try {
+      return await this.lookupIdsNow(ids)
+    } finally {
+      if (--this.lookupsRunning === 0) this.lookupsDrained?.()
+    }
+  }
+
+  private async lookupIdsNow (ids: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    const out = ids.map(id => { const k = keyOf(id); const c = this.pending.ids.get(k) ?? this.flushing.ids.get(k); return c === undefined ? undefined : new Uint8Array(bytesOf(c)) })
+    const missing = out.flatMap((c, i) => c === undefined && this.filter.mightHave(ids[i]) ? [i] : [])
+    if (missing.length > 0) {
+      const vals = await this.db.getMany(missing.map(i => prefixed(I, ids[i])))
+      missing.forEach((i, j) => { const v = vals[j]; if (v !== undefined) out[i] = new Uint8Array(v) })
+    }
+    if (this.protected !== undefined) for (const c of out) if (c !== undefined) this.protected.add(keyOf(c))
+    return out
+  }
+
+  /** Appends a sealed block whose chunk id is known; the caller decided it is new. */
+  append (cid: Uint8Array, id: Uint8Array | undefined, bytes: Uint8Array): void {
+    const k = keyOf(cid)
+    if (this.pending.locs.has(k) || this.flushing.locs.has(k)) return
+    const loc = this.log.append(cid, id, bytes)
+    this.pending.locs.set(k, loc)
+    if (id !== undefined) { this.pending.ids.set(keyOf(id), k); this.filter.add(id) }
+    this.protected?.add(k)
+    this.unflushed += bytes.length
+    if (this.unflushed >= FLUSH_BYTES || this.pending.locs.size >= FLUSH_ENTRIES) void this.flush()
+  }
+
+  /** Re-appends a live block during prune's rewrite; its index entry moves at the next flush. */
+  move (cid: Uint8Array, id: Uint8Array | undefined, bytes: Uint8Array): void {
+    const loc = this.log.append(cid, id, bytes)
+    this.pending.locs.set(keyOf(cid), loc)
+    this.unflushed += bytes.length
+  }
+
+  /** Stores a block (and its id) unless its id is already indexed. Returns the CID either way. */
+  async putSealed (id: Uint8Array, bytes: Uint8Array, cid: CID = cidOf(bytes)): Promise<CID> {
+    const [known] = await this.lookupIds([id])
+    if (known !== undefined) return CID.decode(known)
+    this.append(cid.bytes, id, bytes)
+    return cid
+  }
+
+  async flush (): Promise<void> {
+    this.flushChain = this.flushChain.then(async () => await this.flushNow())
+    await this.flushChain
+  }
+
+  private async flushNow (): Promise<void> {
+    if (this.pending.locs.size === 0 && this.pending.ids.size === 0) return
+    this.flushing = this.pending
+    this.pending = emptyPending()
+    this.unflushed = 0
+    const tail = this.log.tail
+    await this.log.sync()
+    const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
+    for (const [cid, loc] of this.flushing.locs) ops.push({ type: 'put', key: prefixed(B, bytesOf(cid)), value: encodeLoc(loc) })
+    for (const [id, cid] of this.flushing.ids) ops.push({ type: 'put', key: prefixed(I, bytesOf(id)), value: bytesOf(cid) })
+    if (tail !== undefined) {
+      const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(tail.length))
+      ops.push({ type: 'put', key: segKey(tail.segment), value: len })
+    }
+    await this.db.batch(ops, { sync: true })
+    this.flushing = emptyPending()
+  }
+
+  async * cids (): AsyncIterable<CID> {
+    for await (const key of this.db.keys({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) yield CID.decode(key.subarray(1))
+    for (const cid of this.pending.locs.keys()) yield CID.decode(bytesOf(cid))
+  }
+
+  /** Every indexed block with its location (for prune and check). */
+  async * entries (): AsyncIterable<{ cid: Uint8Array, loc: BlockLocation }> {
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) yield { cid: key.subarray(1), loc: decodeLoc(value) }
+  }
+
+  async snapshotRoots (): Promise<CID[]> {
+    const out: CID[] = []
+    for await (const key of this.db.keys({ gt: Buffer.of(S), lt: Buffer.of(S + 1) })) out.push(CID.decode(key.subarray(1)))
+    return out
+  }
+
+  async addSnapshotRoot (cid: CID): Promise<void> {
+    await this.flush()
+    await this.db.put(prefixed(S, cid.bytes), Buffer.alloc(0), { sync: true })
+  }
+
+  async removeSnapshotRoot (cid: CID): Promise<void> {
+    await this.db.del(prefixed(S, cid.bytes), { sync: true })
+  }
+
+  /** Drops index entries of removed blocks (and chunk ids that point at them). */
+  async forgetBlocks (dead: Set<Key>): Promise<void> {
+    let open!: () => void
+    this.gate = new Promise(resolve => { open = resolve })
+    try {
+      if (this.lookupsRunning > 0) await new Promise<void>(resolve => { this.lookupsDrained = resolve })
+      this.lookupsDrained = undefined
+      for (const k of this.protected ?? []) dead.delete(k)
+      await this.dropIndexEntries(dead)
+    } finally {
+      this.gate = undefined
+      open()
+    }
+  }
+
+  private async dropIndexEntries (dead: Set<Key>): Promise<void> {
+    const ops: Array<{ type: 'del', key: Buffer }> = []
+    for (const k of dead) ops.push({ type: 'del', key: prefixed(B, Buffer.from(k, 'latin1')) })
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(I), lt: Buffer.of(I + 1) })) {
+      if (dead.has(keyOf(value))) ops.push({ type: 'del', key })
+    }
+    await this.db.batch(ops, { sync: true })
+  }
+
+  async dropSegment (segment: number): Promise<void> {
+    await this.db.del(segKey(segment), { sync: true })
+    this.log.remove(segment)
+  }
+
+  async close (): Promise<void> {
+    await this.flush()
+    this.log.close()
+    if (this.filter.full) await this.rebuildFilter(this.filter.size * 4)
+    await this.db.batch([{ type: 'put', key: FILTER_KEY, value: this.filter.encode() }, { type: 'del', key: DIRTY_KEY }], { sync: true })
+    await this.db.close()
+  }
+}
+
+export { keyOf }
+export type { Key }

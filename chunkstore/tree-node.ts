@@ -1,0 +1,186 @@
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { CID } from 'multiformats/cid'
+import { StoreCorruptError } from './errors.ts'
+
+/**
+ * Snapshot tree nodes, version 1 (doc/design.md, "Tree nodes"). Every directory, file and
+ * symlink is a dag-pb node whose Data is a UnixFS message (type, mode, mtime, block sizes)
+ * followed by one extension field (number 100, JSON) that UnixFS readers skip: owner, the
+ * chunk ids that unlock the linked blocks, and per-entry metadata the next backup compares
+ * (the metadata cache). Links point at sealed blocks by CID. Nodes are sealed like chunks,
+ * so a peer sees neither names nor structure beyond the block graph.
+ */
+
+export interface ChunkRef {
+  cid: CID
+  id: Uint8Array
+  /** Plaintext length. */
+  size: number
+}
+
+interface Meta {
+  mode: number
+  mtimeNs: bigint
+  uid: number
+  gid: number
+}
+
+export interface FileNode extends Meta {
+  kind: 'file'
+  size: number
+  chunks: ChunkRef[]
+  /** The source file had holes; restore leaves all-zero chunks unwritten. */
+  sparse: boolean
+}
+
+export interface SymlinkNode extends Meta {
+  kind: 'symlink'
+  target: string
+}
+
+export interface DirEntry {
+  name: string
+  kind: 'file' | 'dir' | 'symlink'
+  cid: CID
+  id: Uint8Array
+  /** Sealed size of the child's node block. */
+  tsize: number
+  /** Logical size (files: bytes; directories: 0). */
+  size: number
+  mtimeNs: bigint
+  ctimeNs: bigint
+  ino: bigint
+  dev: bigint
+  nlink: number
+}
+
+export interface DirNode extends Meta {
+  kind: 'dir'
+  entries: DirEntry[]
+}
+
+export type TreeNode = FileNode | SymlinkNode | DirNode
+
+const EXT_TAG = Uint8Array.of(0xA2, 0x06) // field 100, wire type 2
+const SEC = 1_000_000_000n
+
+function unixfsMeta (m: Meta): { mode: number, mtime: { secs: bigint, nsecs: number } } {
+  return { mode: m.mode & 0o7777, mtime: { secs: m.mtimeNs / SEC, nsecs: Number(m.mtimeNs % SEC) } }
+}
+
+function withExt (unixfs: Uint8Array, ext: unknown): Uint8Array {
+  const json = Buffer.from(JSON.stringify(ext))
+  const len = varint(json.length)
+  const out = new Uint8Array(unixfs.length + EXT_TAG.length + len.length + json.length)
+  out.set(unixfs, 0)
+  out.set(EXT_TAG, unixfs.length)
+  out.set(len, unixfs.length + 2)
+  out.set(json, unixfs.length + 2 + len.length)
+  return out
+}
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
+const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
+
+export function encodeNode (node: TreeNode): Uint8Array {
+  switch (node.kind) {
+    case 'file': {
+      const u = new UnixFS({ type: 'file', blockSizes: node.chunks.map(c => BigInt(c.size)), ...unixfsMeta(node) })
+      const ext = { v: 1, u: node.uid, g: node.gid, ids: node.chunks.map(c => b64(c.id)), ...(node.sparse ? { sp: 1 } : {}) }
+      // All links share the empty name, which keeps dag-pb's sort rule and the chunk order.
+      return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: node.chunks.map(c => ({ Hash: c.cid, Name: '', Tsize: c.size })) })
+    }
+    case 'symlink': {
+      const u = new UnixFS({ type: 'symlink', data: Buffer.from(node.target), ...unixfsMeta(node) })
+      return dagPb.encode({ Data: withExt(u.marshal(), { v: 1, u: node.uid, g: node.gid }), Links: [] })
+    }
+    case 'dir': {
+      const entries = [...node.entries].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+      const u = new UnixFS({ type: 'directory', ...unixfsMeta(node) })
+      const ext = {
+        v: 1,
+        u: node.uid,
+        g: node.gid,
+        e: entries.map(e => [e.kind[0], e.size, String(e.mtimeNs), String(e.ctimeNs), String(e.ino), String(e.dev), e.nlink, b64(e.id)])
+      }
+      return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: entries.map(e => ({ Hash: e.cid, Name: e.name, Tsize: e.tsize })) })
+    }
+  }
+}
+
+const KIND: Record<string, DirEntry['kind']> = { f: 'file', d: 'dir', s: 'symlink' }
+
+export function decodeNode (bytes: Uint8Array): TreeNode {
+  try {
+    const pb = dagPb.decode(bytes)
+    if (pb.Data === undefined) throw new Error('no Data')
+    const { unixfs, ext } = splitExt(pb.Data)
+    const u = UnixFS.unmarshal(unixfs)
+    const meta: Meta = {
+      mode: u.mode ?? 0,
+      mtimeNs: u.mtime !== undefined ? u.mtime.secs * SEC + BigInt(u.mtime.nsecs ?? 0) : 0n,
+      uid: ext.u ?? 0,
+      gid: ext.g ?? 0
+    }
+    if (u.type === 'file') {
+      const ids: string[] = ext.ids ?? []
+      const sizes = u.blockSizes
+      if (ids.length !== pb.Links.length || sizes.length !== pb.Links.length) throw new Error('file node links, sizes and ids disagree')
+      const chunks = pb.Links.map((l, i) => ({ cid: l.Hash, id: unb64(ids[i]), size: Number(sizes[i]) }))
+      return { kind: 'file', ...meta, size: Number(u.fileSize()), chunks, sparse: ext.sp === 1 }
+    }
+    if (u.type === 'symlink') {
+      return { kind: 'symlink', ...meta, target: Buffer.from(u.data ?? new Uint8Array()).toString() }
+    }
+    if (u.type === 'directory') {
+      const e: any[] = ext.e ?? []
+      if (e.length !== pb.Links.length) throw new Error('directory links and entries disagree')
+      const entries = pb.Links.map((l, i): DirEntry => {
+        const [k, size, mt, ct, ino, dev, nlink, id] = e[i]
+        return { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: unb64(id), tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
+      })
+      return { kind: 'dir', ...meta, entries }
+    }
+    throw new Error(`unsupported UnixFS type ${u.type}`)
+  } catch (cause) {
+    throw new StoreCorruptError(`A snapshot tree node could not be decoded (${(cause as Error).message}).`, { cause })
+  }
+}
+
+function splitExt (data: Uint8Array): { unixfs: Uint8Array, ext: any } {
+  // Walk the protobuf fields; the extension, when present, is the last one.
+  let i = 0
+  while (i < data.length) {
+    const start = i
+    const [tag, n1] = readVarint(data, i); i = n1
+    const wire = tag & 7
+    if (wire === 0) { i = readVarint(data, i)[1] } else if (wire === 2) {
+      const [len, n2] = readVarint(data, i); i = n2 + len
+      if (tag >>> 3 === 100) return { unixfs: data.subarray(0, start), ext: JSON.parse(Buffer.from(data.subarray(n2, i)).toString()) }
+    } else if (wire === 1) i += 8
+    else if (wire === 5) i += 4
+    else throw new Error(`bad wire type ${wire}`)
+  }
+  return { unixfs: data, ext: {} }
+}
+
+function readVarint (b: Uint8Array, i: number): [number, number] {
+  let v = 0; let shift = 0
+  for (;;) {
+    if (i >= b.length) throw new Error('truncated varint')
+    const x = b[i++]
+    v += (x & 0x7f) * 2 ** shift
+    if ((x & 0x80) === 0) return [v, i]
+    shift += 7
+  }
+}
+
+function varint (n: number): Uint8Array {
+  const out: number[] = []
+  while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+export { CID }

@@ -1,0 +1,57 @@
+// Messages between the data path's main thread and its worker threads. Internal to a
+// process (structured clone), so not versioned; buffers are transferred, not copied.
+import type { SpaceKeys } from '../crypto/index.ts'
+import type { ChunkerSpec } from './types.ts'
+
+export interface WorkerInit {
+  keys: SpaceKeys
+  suite: string
+  level: number
+  chunker: ChunkerSpec
+  segmentDir: string
+}
+
+export interface BackupFileJob { index: number, path: string }
+export interface BackupJob { t: 'backup', job: number, files: BackupFileJob[] }
+
+export interface RestoreChunk { segment: number, offset: number, length: number, id: Uint8Array, size: number, cid: string }
+export interface RestoreFileJob {
+  index: number
+  path: string
+  size: number
+  mode: number
+  uid: number
+  gid: number
+  mtimeNs: bigint
+  sparse: boolean
+  chunks: RestoreChunk[]
+}
+export interface RestoreJob { t: 'restore', job: number, files: RestoreFileJob[], chown: boolean }
+
+export interface VerifyBlock { segment: number, offset: number, length: number, cid: Uint8Array, id?: Uint8Array, size?: number }
+export interface VerifyJob { t: 'verify', job: number, blocks: VerifyBlock[] }
+
+export interface NeedReply { t: 'need', job: number, batch: number, need: Uint8Array, cids: Array<Uint8Array | null> }
+
+export type ToWorker = BackupJob | RestoreJob | VerifyJob | NeedReply
+
+export interface IdsMessage { t: 'ids', job: number, batch: number, ids: Uint8Array }
+export interface BlocksMessage { t: 'blocks', blocks: Array<{ cid: Uint8Array, id: Uint8Array, bytes: Uint8Array, size: number }> }
+/** One job's files, in one message (a message per file costs more than the work for small files). */
+export interface FilesDone { t: 'files', job: number, files: FileDone[] }
+export interface FileDone {
+  index: number
+  ok: boolean
+  warning?: string
+  /** The sealed file node. */
+  node?: { cid: Uint8Array, id: Uint8Array, bytes: Uint8Array }
+  size: number
+  bytesRead: number
+  /** The file changed while it was read: its cache fields must not vouch for it next time. */
+  changed?: boolean
+}
+export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, error?: string, bytes: number }
+export interface VerifyDone { t: 'verified', job: number, errors: string[], bytes: number, blocks: number }
+export interface JobDone { t: 'done', job: number }
+
+export type FromWorker = IdsMessage | BlocksMessage | FilesDone | RestoreDone | VerifyDone | JobDone

@@ -1,0 +1,69 @@
+// Loads Cairn's TypeScript without a build step the user has to run. The sources are bundled
+// with esbuild (the engine tsx itself uses) into node_modules/.cache/cairn/<fingerprint>/ on
+// first use after any source change; later runs load plain JavaScript. That keeps loader hooks
+// (a thread and ~20 MB per isolate under tsx) out of the CLI and its worker threads. If the
+// cache folder is not writable, it falls back to tsx.
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const SOURCES = ['node', 'chunkstore', 'crypto', 'bootstrap', 'sim']
+const ENTRIES = { cli: 'node/cli/entry.ts', worker: 'chunkstore/data-worker.ts' }
+
+function fingerprint () {
+  const h = createHash('sha256')
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : 1)) {
+      if (e.name === 'node_modules' || e.name.startsWith('.')) continue
+      const p = join(dir, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (e.name.endsWith('.ts') || e.name.endsWith('.json')) { const s = statSync(p); h.update(`${p}\0${s.size}\0${s.mtimeMs}\n`) }
+    }
+  }
+  for (const d of SOURCES) if (existsSync(join(root, d))) walk(join(root, d))
+  h.update(process.version)
+  return h.digest('hex').slice(0, 16)
+}
+
+async function bundle () {
+  const base = join(root, 'node_modules', '.cache', 'cairn')
+  const dir = join(base, fingerprint())
+  if (existsSync(join(dir, 'cli.mjs'))) return dir
+  const { build } = await import('esbuild')
+  const tmp = `${dir}.tmp-${process.pid}`
+  mkdirSync(tmp, { recursive: true })
+  await build({
+    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([k, v]) => [k, join(root, v)])),
+    outdir: tmp,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'linked',
+    logLevel: 'error'
+  })
+  try { renameSync(tmp, dir) } catch { rmSync(tmp, { recursive: true, force: true }) } // another process won the race
+  for (const old of readdirSync(base)) if (old !== dir.split('/').pop() && !old.includes('.tmp-')) rmSync(join(base, old), { recursive: true, force: true })
+  return dir
+}
+
+/** Imports the CLI module, bundled when possible; tells the data path where its worker is. */
+export async function loadCli () {
+  globalThis[Symbol.for('cairn.root')] = root
+  if (process.env.CAIRN_NO_BUNDLE !== '1') {
+    let dir
+    try { dir = await bundle() } catch { dir = undefined }
+    if (dir !== undefined) {
+      globalThis[Symbol.for('cairn.workerEntry')] = pathToFileURL(join(dir, 'worker.mjs'))
+      return await import(pathToFileURL(join(dir, 'cli.mjs')).href)
+    }
+  }
+  const { register } = await import('tsx/esm/api')
+  register()
+  return await import('../cli/entry.ts')
+}
