@@ -5,13 +5,13 @@ import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks, CHUNK_PROTOCOL, type ChunkEvent } from './chunk-protocol.ts'
 import { MAX_FRAME_BYTES, MsgType, Status, decodeMessage, encodeMessage } from './chunk-wire.ts'
 import { FrameReader, encodeFrame } from './frame.ts'
-import { dirBlockStore, randomBlock, startHosts, tempDir } from './test-support.ts'
+import { localStore, randomBlock, startHosts } from './test-support.ts'
 
 async function pair (t: any, allowed?: (peer: string) => boolean) {
   const { hosts, stop } = await startHosts(2, allowed)
   t.after(stop)
   const [sender, receiver] = hosts
-  const store = dirBlockStore(tempDir(t))
+  const store = await localStore(t)
   const events: ChunkEvent[] = []
   const members = new Set(hosts.map(h => h.peerId.toString()))
   await serveChunks(receiver, { store, isMember: p => members.has(p), onEvent: e => events.push(e) })
@@ -93,7 +93,7 @@ test('F9 a peer that is connected but not a member cannot use the chunk protocol
   const { hosts, stop } = await startHosts(2)
   t.after(stop)
   const [outsider, receiver] = hosts
-  const store = dirBlockStore(tempDir(t))
+  const store = await localStore(t)
   const events: ChunkEvent[] = []
   await serveChunks(receiver, { store, isMember: p => p === receiver.peerId.toString(), onEvent: e => events.push(e) })
   const session = await ChunkSession.open(outsider, receiver.getMultiaddrs()[0])

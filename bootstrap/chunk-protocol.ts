@@ -104,18 +104,15 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
       await reply({ type: MsgType.HAVE_REPLY, id: m.id, have: await store.hasMany(m.cids) })
       return
     case MsgType.PUT: {
-      if (!await matchesCid(m.cid, m.bytes)) {
-        // Answer first: the event may ban the peer and close its connection.
-        await reply({ type: MsgType.ACK, id: m.id, status: Status.CID_MISMATCH })
-        onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: 'bytes do not match the CID' })
-        return
-      }
-      // Putting a block the store has is a no-op (BlockStore contract).
+      // The store hashes the bytes and refuses a mismatch before storing anything, and
+      // putting a block it has is a no-op (BlockStore contract), so one hash pass suffices.
       try {
         await store.put(m.cid, m.bytes)
       } catch (err: any) {
-        await reply({ type: MsgType.ACK, id: m.id, status: err?.name === 'CidMismatchError' ? Status.CID_MISMATCH : Status.STORE_ERROR })
-        if (err?.name === 'CidMismatchError') onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: err.message })
+        const mismatch = err?.name === 'CidMismatchError'
+        // Answer first: the event may ban the peer and close its connection.
+        await reply({ type: MsgType.ACK, id: m.id, status: mismatch ? Status.CID_MISMATCH : Status.STORE_ERROR })
+        if (mismatch) onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: 'bytes do not match the CID' })
         return
       }
       onEvent?.({ kind: 'stored', peer, cid: m.cid.toString(), bytes: m.bytes.length })

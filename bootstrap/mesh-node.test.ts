@@ -9,7 +9,7 @@ import { initMesh } from './mesh-state.ts'
 import { joinMesh } from './join.ts'
 import { createMeshHost } from './host.ts'
 import { createMeshGater } from './gater.ts'
-import { dirBlockStore, tempDir } from './test-support.ts'
+import { localStore, tempDir } from './test-support.ts'
 
 const listen = ['/ip4/127.0.0.1/tcp/0']
 
@@ -22,7 +22,7 @@ async function until (what: string, fn: () => boolean | Promise<boolean>, tries 
 }
 
 async function node (t: any, dir: string): Promise<MeshNode> {
-  const n = await createMeshNode({ store: dirBlockStore(join(dir, 'store')) }, { dir: join(dir, 'mesh'), dialEveryMs: 200 })
+  const n = await createMeshNode({ store: await localStore(t) }, { dir: join(dir, 'mesh'), dialEveryMs: 200 })
   await n.start()
   t.after(async () => { await n.stop() })
   return n

@@ -3,14 +3,14 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks } from './chunk-protocol.ts'
 import { replicate } from './replicator.ts'
-import { dirBlockStore, randomBlock, startHosts, tempDir } from './test-support.ts'
+import { localStore, randomBlock, startHosts } from './test-support.ts'
 
 async function setup (t: any) {
   const { hosts, stop } = await startHosts(2)
   t.after(stop)
   const [a, b] = hosts
-  const src = dirBlockStore(tempDir(t))
-  const dst = dirBlockStore(tempDir(t))
+  const src = await localStore(t)
+  const dst = await localStore(t)
   await serveChunks(b, { store: dst, isMember: () => true })
   const open = async (): Promise<ChunkSession> => await ChunkSession.open(a, b.getMultiaddrs()[0], { windowBytes: 512 * 1024 })
   return { src, dst, open }
