@@ -13,7 +13,9 @@ import { createMeshHost, type MeshHost } from './host.ts'
 import { createInvitation, encodeInvitation } from './invitation.ts'
 import { handleJoinStream, JOIN_PROTOCOL } from './join.ts'
 import { signMembership, withMember, withoutMember, type Member, type SignedMembership } from './membership.ts'
-import { loadInvitations, loadMeshState, requireMeshKey, saveInvitations, saveMembership, type MeshState } from './mesh-state.ts'
+import { loadInvitations, loadMeshState, requireMeshKey, saveInvitations, saveMembership, writeFileAtomic, type MeshState } from './mesh-state.ts'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Penalties } from './penalties.ts'
 import { targetsOf, type ReplicationPolicy } from './policy.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
@@ -246,6 +248,33 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     void host.contentRouting.provide(c, { signal: AbortSignal.timeout(30_000) }).catch(() => {})
   }
 
+  // Addresses learnt from identify, kept across restarts: a member whose port changed can
+  // still be reached by the members it dials itself.
+  const addressBook = join(init.dir, 'addresses.json')
+  let savedAddresses = ''
+  async function saveAddresses (): Promise<void> {
+    const book: Record<string, string[]> = {}
+    for (const m of roster.members) {
+      if (m.peer === self) continue
+      try {
+        const p = await host.peerStore.get(peerIdFromString(m.peer))
+        const addrs = p.addresses.map(a => a.multiaddr.toString())
+        if (addrs.length > 0) book[m.peer] = addrs
+      } catch {}
+    }
+    const text = JSON.stringify(book)
+    if (text !== savedAddresses) { writeFileAtomic(addressBook, text + '\n', 0o644); savedAddresses = text }
+  }
+  async function loadAddresses (): Promise<void> {
+    if (!existsSync(addressBook)) return
+    let book: Record<string, string[]> = {}
+    try { book = JSON.parse(readFileSync(addressBook, 'utf8')) } catch { return }
+    for (const [peer, addrs] of Object.entries(book)) {
+      if (!roster.isMember(peer) || !Array.isArray(addrs)) continue
+      try { await host.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) }) } catch {}
+    }
+  }
+
   async function dialMembers (): Promise<void> {
     for (const addr of state.config.bootstrap ?? []) {
       const ma = multiaddr(addr)
@@ -325,9 +354,10 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       for (const m of roster.members) {
         if (m.peer !== self && m.addrs.length > 0) await host.peerStore.merge(peerIdFromString(m.peer), { multiaddrs: m.addrs.map(a => multiaddr(a)) }).catch(() => {})
       }
+      await loadAddresses()
       refreshLinks()
       void dialMembers()
-      timers.push(setInterval(() => { void dialMembers() }, init.dialEveryMs ?? 5000))
+      timers.push(setInterval(() => { void dialMembers().then(saveAddresses).catch(() => {}) }, init.dialEveryMs ?? 5000))
       timers.push(setInterval(triggerAll, init.replicateEveryMs ?? 30_000))
       for (const root of await store.snapshotRoots()) announce(root)
     },
@@ -335,6 +365,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     async stop () {
       stopped = true
       for (const t of timers) clearInterval(t)
+      await saveAddresses().catch(() => {})
       await host.stop()
       await Promise.all([...links.values()].map(async l => { await l.running }))
     },
