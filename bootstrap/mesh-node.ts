@@ -4,9 +4,9 @@
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLimiter, type BandwidthLimiter, type BandwidthSchedule } from './bandwidth.ts'
+import { type BandwidthSchedule } from './bandwidth.ts'
 import { ChunkSession, serveChunks, type ChunkEvent } from './chunk-protocol.ts'
-import { InvitationUsedError, InvalidInvitationError, PeerUnreachableError } from './errors.ts'
+import { InvitationUsedError, InvalidInvitationError } from './errors.ts'
 import { exchangeJson, FrameReader, jsonFrame, parseJsonFrame, sendWithBackpressure } from './frame.ts'
 import { createMeshGater } from './gater.ts'
 import { createMeshHost, type MeshHost } from './host.ts'
@@ -17,11 +17,13 @@ import { loadInvitations, loadMeshState, requireMeshKey, saveInvitations, saveMe
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Penalties } from './penalties.ts'
-import { targetsOf, type ReplicationPolicy } from './policy.ts'
-import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
+import { type ReplicationPolicy } from './policy.ts'
+import { createReplicationLinks, type LinkStatus } from './replication-links.ts'
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
 import type { BlockStore } from '../chunkstore/index.ts'
+
+export type { LinkStatus }
 
 export const MEMBERSHIP_PROTOCOL = '/cairn/membership/1.0.0'
 
@@ -47,23 +49,6 @@ export interface MeshNodeInit {
   announce?: boolean
 }
 
-export interface LinkStatus {
-  peer: string
-  site: string
-  role: string
-  connected: boolean
-  running: boolean
-  lastRunAt?: string
-  /** Progress of the run in progress, if any. */
-  progress?: ReplicationProgress
-  lastResult?: ReplicationResult
-  lastError?: { name: string, message: string }
-  /** Snapshot roots here that the target did not hold at the end of the last run. */
-  snapshotsBehind: number | null
-  /** Blocks found missing at the target and not yet sent, while a run is in progress (else 0 after a good run). */
-  blocksBehind: number | null
-}
-
 export interface MeshStatus {
   mesh: string
   version: number
@@ -72,15 +57,6 @@ export interface MeshStatus {
   links: LinkStatus[]
   penalties: ReturnType<Penalties['snapshot']>
   invitationsOpen: number
-}
-
-interface Link {
-  member: Member
-  limiter: BandwidthLimiter
-  running: Promise<void> | undefined
-  again: boolean
-  status: LinkStatus
-  remoteRoots: Set<string>
 }
 
 export interface MeshNode {
@@ -113,7 +89,6 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   roster.setInvitations(loadInvitations(init.dir))
   const self = peerIdFromPrivateKey(state.peerKey).toString()
   const policies = init.policies ?? []
-  const links = new Map<string, Link>()
   const timers: NodeJS.Timeout[] = []
   let stopped = false
 
@@ -125,6 +100,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       onDenied: (peer, direction) => { log({ event: 'gater-denied', peer, direction }) }
     })
   })
+
+  const links = createReplicationLinks({ host, store, self, members: () => roster.members, log }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes })
 
   const penalties = new Penalties({
     onBan: (peer, offences) => {
@@ -147,7 +124,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       log({ event: 'root-received', peer: e.peer, cid: e.cid })
       announce(e.cid)
       // Cascade: what arrived here goes on to this node's own targets.
-      triggerAll()
+      links.triggerAll()
     }
   }
 
@@ -181,66 +158,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         void exchangeMembership(peer)
       }
     }
-    refreshLinks()
+    links.refresh()
   })
-
-  function refreshLinks (): void {
-    const targets = targetsOf(policies, roster.members, self)
-    for (const t of targets) {
-      if (!links.has(t.peer)) {
-        links.set(t.peer, {
-          member: t,
-          limiter: createLimiter(init.bandwidth ?? {}),
-          running: undefined,
-          again: false,
-          remoteRoots: new Set(),
-          status: { peer: t.peer, site: t.site, role: t.role, connected: false, running: false, snapshotsBehind: null, blocksBehind: null }
-        })
-        trigger(t.peer)
-      }
-    }
-    for (const peer of [...links.keys()]) if (!targets.some(t => t.peer === peer)) links.delete(peer)
-  }
-
-  function trigger (peer: string): void {
-    const link = links.get(peer)
-    if (link === undefined || stopped) return
-    if (link.running !== undefined) { link.again = true; return }
-    link.running = runLink(link).finally(() => {
-      link.running = undefined
-      if (link.again && !stopped && links.has(peer)) { link.again = false; trigger(peer) }
-    })
-  }
-
-  function triggerAll (): void {
-    for (const peer of links.keys()) trigger(peer)
-  }
-
-  async function runLink (link: Link): Promise<void> {
-    const { peer, site } = link.member
-    link.status.running = true
-    let session: ChunkSession | undefined
-    try {
-      try {
-        session = await ChunkSession.open(host, peerIdFromString(peer), { windowBytes: init.windowBytes })
-      } catch (err) {
-        throw new PeerUnreachableError(peer, { cause: err })
-      }
-      const result = await replicate(store, session, { limiter: link.limiter, onProgress: p => { link.status.progress = p } })
-      link.remoteRoots = new Set((await session.roots()).map(String))
-      link.status.lastResult = result
-      link.status.lastError = undefined
-      if (result.blocksSent > 0 || result.rootsAdded > 0) log({ event: 'replicated', peer, site, ...result })
-    } catch (err: any) {
-      link.status.lastError = { name: err?.name ?? 'Error', message: err?.message ?? String(err) }
-      log({ event: 'replication-failed', peer, site, error: link.status.lastError })
-    } finally {
-      link.status.running = false
-      link.status.progress = undefined
-      link.status.lastRunAt = new Date().toISOString()
-      await session?.close()
-    }
-  }
 
   function announce (cid: string | CID): void {
     if (init.announce === false || host.services.dht === undefined) return
@@ -348,17 +267,17 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         const peer = evt.detail.toString()
         if (!roster.isMember(peer)) return
         void exchangeMembership(peer)
-        if (links.has(peer)) trigger(peer)
+        if (links.has(peer)) links.trigger(peer)
       })
       await host.start()
       for (const m of roster.members) {
         if (m.peer !== self && m.addrs.length > 0) await host.peerStore.merge(peerIdFromString(m.peer), { multiaddrs: m.addrs.map(a => multiaddr(a)) }).catch(() => {})
       }
       await loadAddresses()
-      refreshLinks()
+      links.refresh()
       void dialMembers()
       timers.push(setInterval(() => { void dialMembers().then(saveAddresses).catch(() => {}) }, init.dialEveryMs ?? 5000))
-      timers.push(setInterval(triggerAll, init.replicateEveryMs ?? 30_000))
+      timers.push(setInterval(() => { links.triggerAll() }, init.replicateEveryMs ?? 30_000))
       for (const root of await store.snapshotRoots()) announce(root)
     },
 
@@ -366,8 +285,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       stopped = true
       for (const t of timers) clearInterval(t)
       await saveAddresses().catch(() => {})
+      await links.stop()
       await host.stop()
-      await Promise.all([...links.values()].map(async l => { await l.running }))
     },
 
     async invite (options = {}) {
@@ -389,20 +308,14 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     },
 
     async replicateNow () {
-      refreshLinks()
-      for (const l of links.values()) { if (l.running !== undefined) l.again = true; else trigger(l.member.peer) }
-      // Wait for the runs in progress and the reruns they queued.
-      for (;;) {
-        const running = [...links.values()].map(l => l.running).filter(r => r !== undefined)
-        if (running.length === 0) break
-        await Promise.all(running)
-      }
-      return (await node.status()).links
+      links.refresh()
+      await links.runAll()
+      return await links.statuses()
     },
 
     noteLocalChange () {
       void store.snapshotRoots().then(roots => { for (const r of roots) announce(r) })
-      triggerAll()
+      links.triggerAll()
     },
 
     async repair (cids, options = {}) {
@@ -432,21 +345,13 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     },
 
     async status () {
-      const localRoots = (await store.snapshotRoots()).map(String)
       const me = roster.member(self)
       return {
         mesh: roster.mesh,
         version: roster.membership.version,
         self: { peer: self, site: me?.site ?? state.config.site, role: me?.role ?? state.config.role, addrs: host.getMultiaddrs().map(String), holdsMeshKey: state.meshKey !== undefined },
         members: roster.members.map(m => ({ ...m, self: m.peer === self, connected: m.peer === self || host.getConnections(peerIdFromString(m.peer)).length > 0 })),
-        links: [...links.values()].map(l => ({
-          ...l.status,
-          connected: host.getConnections(peerIdFromString(l.member.peer)).length > 0,
-          snapshotsBehind: l.status.lastRunAt === undefined ? null : localRoots.filter(r => !l.remoteRoots.has(r)).length,
-          blocksBehind: l.status.progress !== undefined
-            ? l.status.progress.blocksMissing - l.status.progress.blocksSent
-            : l.status.lastResult !== undefined && l.status.lastError === undefined ? 0 : null
-        })),
+        links: await links.statuses(),
         penalties: penalties.snapshot(),
         invitationsOpen: loadInvitations(init.dir).filter(r => !r.used && Date.parse(r.expires) > Date.now()).length
       }
