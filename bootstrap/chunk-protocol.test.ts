@@ -1,5 +1,6 @@
 // F11/F14 wire level: blocks cross /cairn/chunks/1.0.0 between two hosts on 127.0.0.1;
 // a hostile member's malformed, oversized and wrong-CID messages are refused.
+import '../node/polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks, CHUNK_PROTOCOL, type ChunkEvent } from './chunk-protocol.ts'

@@ -1,5 +1,6 @@
 // F9: admission by invitation, gossip of the member list, cut-off of a removed member —
 // three mesh nodes in this process, on 127.0.0.1.
+import '../node/polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'

@@ -1,5 +1,6 @@
 // F14: a block missing here is fetched again from a peer that holds it; a peer that sends
 // other bytes than the CID names is not believed.
+import '../node/polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks } from './chunk-protocol.ts'

@@ -1,4 +1,5 @@
 // F11: only missing blocks cross the wire; reruns are idempotent; an interrupted run resumes.
+import '../node/polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks } from './chunk-protocol.ts'

@@ -28,9 +28,7 @@ if (files.length === 0) {
   process.exit(1)
 }
 const concurrency = process.env.CAIRN_TEST_CONCURRENCY ?? '2'
-// The polyfill is imported first here too: test files that start libp2p hosts in-process
-// (bootstrap/*.test.ts) are entry points but may not import node/ themselves.
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', './node/polyfill.ts', '--test', `--test-concurrency=${concurrency}`, ...files], {
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
   cwd: root, stdio: 'inherit'
 })
 process.exit(r.status ?? 1)
