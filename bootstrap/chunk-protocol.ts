@@ -4,7 +4,7 @@
 // unacknowledged and waits for the `drain` event when the stream's buffer is full; the
 // receiver handles one message at a time and pauses the stream past its read budget.
 import { CID } from 'multiformats/cid'
-import { FrameReader, encodeFrame, sendWithBackpressure } from './frame.ts'
+import { FrameReader, FrameWriter, encodeFrame } from './frame.ts'
 import {
   CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, Status, decodeMessage, encodeMessage, matchesCid, statusName,
   type Message
@@ -55,7 +55,8 @@ export async function handleChunkStream (stream: Stream, peer: string, component
     return
   }
   const reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: init.maxBuffered ?? 32 * 1024 * 1024 })
-  const reply = async (m: Message): Promise<void> => { await sendWithBackpressure(stream, encodeFrame(...encodeMessage(m))) }
+  const writer = new FrameWriter(stream)
+  const reply = async (m: Message): Promise<void> => { await writer.write(encodeFrame(...encodeMessage(m))) }
   const concurrency = init.concurrency ?? 8
   const inflight = new Set<Promise<void>>()
   let failure: unknown
@@ -174,6 +175,7 @@ export class ChunkSession {
   private nextId = 1
   private readonly pending = new Map<number, { resolve: (m: Message) => void, reject: (e: Error) => void, multi?: Message[] }>()
   private readonly reader: FrameReader
+  private readonly writer: FrameWriter
   private inflight = 0
   private readonly windowBytes: number
   private windowWaiters: Array<() => void> = []
@@ -183,6 +185,7 @@ export class ChunkSession {
   constructor (readonly stream: Stream, init: ChunkSessionInit = {}) {
     this.windowBytes = init.windowBytes ?? 8 * 1024 * 1024
     this.reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: 32 * 1024 * 1024 })
+    this.writer = new FrameWriter(stream)
     this.done = this.readReplies()
   }
 
@@ -229,10 +232,12 @@ export class ChunkSession {
     const id = this.nextId++
     const msg = { ...m, id } as Message
     const answer = new Promise<Message>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+    // The session may fail while the frame waits in the writer's batch; it is awaited below.
+    answer.catch(() => {})
     const frame = encodeFrame(...encodeMessage(msg))
     this.bytesSent += frame.byteLength
     try {
-      await sendWithBackpressure(this.stream, frame)
+      await this.writer.write(frame)
     } catch (err: any) {
       this.fail(err)
     }

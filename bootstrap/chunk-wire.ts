@@ -57,34 +57,38 @@ export function isBlockCid (cid: CID): boolean {
 
 /** Encodes a message body. For PUT and BLOCK the block bytes are returned as a second part, to be sent without a copy. */
 export function encodeMessage (m: Message): Uint8Array[] {
-  const parts: number[] = []
-  const u8 = (n: number): void => { parts.push(n & 0xff) }
-  const u16 = (n: number): void => { u8(n >> 8); u8(n) }
-  const cid = (c: CID): void => { u8(c.bytes.length); for (const b of c.bytes) u8(b) }
-  const cids = (list: CID[]): void => {
+  const cidsLength = (list: CID[]): number => {
     if (list.length > MAX_BATCH) throw new ProtocolError(`at most ${MAX_BATCH} CIDs per message`)
-    u16(list.length); list.forEach(cid)
+    return 2 + list.reduce((n, c) => n + 1 + c.bytes.length, 0)
   }
-  u8(WIRE_VERSION); u8(m.type)
-  u8(m.id >>> 24); u8(m.id >>> 16); u8(m.id >>> 8); u8(m.id)
+  let size = HEADER
   let tail: Uint8Array | undefined
   switch (m.type) {
-    case MsgType.HAVE: cids(m.cids); break
-    case MsgType.PUT: cid(m.cid); tail = m.bytes; break
-    case MsgType.GET: case MsgType.ADD_ROOT: cid(m.cid); break
+    case MsgType.HAVE: case MsgType.ROOTS_REPLY: size += cidsLength(m.cids); break
+    case MsgType.PUT: size += 1 + m.cid.bytes.length; tail = m.bytes; break
+    case MsgType.GET: case MsgType.ADD_ROOT: size += 1 + m.cid.bytes.length; break
     case MsgType.FLUSH: case MsgType.ROOTS: break
-    case MsgType.HAVE_REPLY: {
-      u16(m.have.length)
-      const bits = new Uint8Array(Math.ceil(m.have.length / 8))
-      m.have.forEach((h, i) => { if (h) bits[i >> 3] |= 1 << (i & 7) })
-      bits.forEach(u8)
-      break
-    }
-    case MsgType.ACK: u8(m.status); break
-    case MsgType.BLOCK: u8(m.status); tail = m.bytes; break
-    case MsgType.ROOTS_REPLY: cids(m.cids); break
+    case MsgType.HAVE_REPLY: size += 2 + Math.ceil(m.have.length / 8); break
+    case MsgType.ACK: size += 1; break
+    case MsgType.BLOCK: size += 1; tail = m.bytes; break
   }
-  const head = Uint8Array.from(parts)
+  const head = new Uint8Array(size)
+  const view = new DataView(head.buffer)
+  head[0] = WIRE_VERSION
+  head[1] = m.type
+  view.setUint32(2, m.id >>> 0)
+  let at = HEADER
+  const cid = (c: CID): void => { head[at++] = c.bytes.length; head.set(c.bytes, at); at += c.bytes.length }
+  const cids = (list: CID[]): void => { view.setUint16(at, list.length); at += 2; list.forEach(cid) }
+  switch (m.type) {
+    case MsgType.HAVE: case MsgType.ROOTS_REPLY: cids(m.cids); break
+    case MsgType.PUT: case MsgType.GET: case MsgType.ADD_ROOT: cid(m.cid); break
+    case MsgType.HAVE_REPLY:
+      view.setUint16(at, m.have.length); at += 2
+      m.have.forEach((h, i) => { if (h) head[at + (i >> 3)] |= 1 << (i & 7) })
+      break
+    case MsgType.ACK: case MsgType.BLOCK: head[at] = m.status; break
+  }
   return tail === undefined ? [head] : [head, tail]
 }
 

@@ -146,3 +146,46 @@ export function parseJsonFrame (body: Uint8Array): unknown {
 export function jsonFrame (value: unknown): Uint8ArrayList {
   return encodeFrame(new TextEncoder().encode(JSON.stringify(value)))
 }
+
+/**
+ * Coalesces small frames into one `send` per event-loop turn (or per `maxBatch` bytes):
+ * each send costs a yamux frame, a noise message and a socket write, which dominate for
+ * small blocks and acknowledgements. `write` resolves once the frame's batch was handed to
+ * the stream, after a `drain` when the stream's buffer was full, so callers keep backpressure.
+ */
+export class FrameWriter {
+  private batch = newBatch()
+  private chain: Promise<void> = Promise.resolve()
+  private scheduled = false
+
+  constructor (private readonly stream: Stream, private readonly maxBatch = 256 * 1024) {}
+
+  async write (frame: Uint8ArrayList): Promise<void> {
+    const batch = this.batch
+    batch.list.append(frame)
+    if (batch.list.byteLength >= this.maxBatch) {
+      this.flush()
+    } else if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(() => { this.scheduled = false; this.flush() })
+    }
+    await batch.sent
+  }
+
+  private flush (): void {
+    const batch = this.batch
+    if (batch.list.byteLength === 0) return
+    this.batch = newBatch()
+    this.chain = this.chain.then(async () => { await sendWithBackpressure(this.stream, batch.list) })
+      .then(batch.resolve, (err) => { batch.reject(err); throw err })
+      .catch(() => {})
+  }
+}
+
+function newBatch (): { list: Uint8ArrayList, sent: Promise<void>, resolve: () => void, reject: (e: unknown) => void } {
+  let resolve!: () => void
+  let reject!: (e: unknown) => void
+  const sent = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+  sent.catch(() => {})
+  return { list: new Uint8ArrayList(), sent, resolve, reject }
+}

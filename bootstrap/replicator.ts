@@ -68,13 +68,17 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     }
   }
 
-  let batch: CID[] = []
-  for await (const cid of store.cids()) {
-    batch.push(cid)
-    if (batch.length === MAX_BATCH) { await offer(batch); batch = [] }
+  try {
+    let batch: CID[] = []
+    for await (const cid of store.cids()) {
+      batch.push(cid)
+      if (batch.length === MAX_BATCH) { await offer(batch); batch = [] }
+    }
+    if (batch.length > 0) await offer(batch)
+  } finally {
+    // Never leave PUTs running behind an error: the caller may close the session next.
+    await Promise.allSettled(inflight)
   }
-  if (batch.length > 0) await offer(batch)
-  await Promise.all(inflight)
   if (failure !== undefined) throw failure
   await session.flush()
 
