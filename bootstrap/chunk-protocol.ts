@@ -33,7 +33,11 @@ export interface ChunkServerComponents {
 }
 
 export interface ChunkServerInit {
-  /** Bytes of received-but-unprocessed frames before the stream is paused. Default 32 MiB. */
+  /**
+   * Bytes of one stream's frames held at once — read but not yet handled, plus those being
+   * handled — before the stream is paused. Default 16 MiB (one largest frame); an honest
+   * sender's window (8 MiB) stays below it.
+   */
   maxBuffered?: number
   /** PUT/HAVE/GET messages of one stream handled at the same time. Default 8. */
   concurrency?: number
@@ -43,7 +47,7 @@ export interface ChunkServerInit {
 export async function serveChunks (host: Pick<Libp2p, 'handle' | 'unhandle'>, components: ChunkServerComponents, init: ChunkServerInit = {}): Promise<() => Promise<void>> {
   await host.handle(CHUNK_PROTOCOL, async (stream: Stream, connection: Connection) => {
     await handleChunkStream(stream, connection.remotePeer.toString(), components, init)
-  }, { maxInboundStreams: 8 })
+  }, { maxInboundStreams: 4 })
   return async () => { await host.unhandle(CHUNK_PROTOCOL) }
 }
 
@@ -54,11 +58,13 @@ export async function handleChunkStream (stream: Stream, peer: string, component
     stream.abort(new ProtocolError('not a member, or banned'))
     return
   }
-  const reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: init.maxBuffered ?? 32 * 1024 * 1024 })
+  const budget = Math.max(init.maxBuffered ?? 16 * 1024 * 1024, MAX_FRAME_BYTES)
+  const reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: budget })
   const writer = new FrameWriter(stream)
   const reply = async (m: Message): Promise<void> => { await writer.write(encodeFrame(...encodeMessage(m))) }
   const concurrency = init.concurrency ?? 8
   const inflight = new Set<Promise<void>>()
+  let inflightBytes = 0
   let failure: unknown
   try {
     for (;;) {
@@ -78,10 +84,12 @@ export async function handleChunkStream (stream: Stream, peer: string, component
       // network); FLUSH, ROOTS and ADD_ROOT wait for everything before them, so a FLUSH
       // covers every PUT sent earlier on the stream.
       if (m.type === MsgType.PUT || m.type === MsgType.HAVE || m.type === MsgType.GET) {
-        while (inflight.size >= concurrency) await Promise.race(inflight)
+        // Frames being handled count against the budget too: the reader only accounts for unread ones.
+        while (inflight.size > 0 && (inflight.size >= concurrency || inflightBytes + body.length > budget)) await Promise.race(inflight)
+        inflightBytes += body.length
         const job: Promise<void> = serveOne(m, peer, components, reply)
           .catch((err) => { failure ??= err })
-          .finally(() => { inflight.delete(job) })
+          .finally(() => { inflight.delete(job); inflightBytes -= body.length })
         inflight.add(job)
       } else {
         await Promise.all(inflight)
