@@ -5,6 +5,8 @@ import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
 import { InvalidOptionError, OperationAbortedError, PathNotFoundError } from './errors.ts'
 import { excluder } from './exclude.ts'
+import { childPath, nodeName, showPath } from './file-name.ts'
+import type { FsPath } from './file-name.ts'
 import { keyOf } from './local-block-store.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import type { BlockLocation } from './block-store.ts'
@@ -22,8 +24,8 @@ export interface NodeRef { cid: CID, id: Uint8Array, tsize: number }
 
 const JOB_FILES = 128
 const JOB_BYTES = 8 << 20
-const INFLIGHT_BYTES = 128 << 20
-const INFLIGHT_FILES = 8192
+const INFLIGHT_BYTES = 64 << 20
+const INFLIGHT_FILES = 2048
 
 interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
 function deferred<T> (): Deferred<T> {
@@ -56,7 +58,7 @@ export class Archiver {
   private readonly excluded: (p: string) => boolean
   private jobSeq = 0
   private readonly jobs = new Map<number, { worker: number, weight: number, files: Array<Deferred<FileDone | null>>, sizes: number[] }>()
-  private current: { files: Array<{ path: string, size: number, done: Deferred<FileDone | null> }>, bytes: number } = { files: [], bytes: 0 }
+  private current: { files: Array<{ path: FsPath, size: number, done: Deferred<FileDone | null> }>, bytes: number } = { files: [], bytes: 0 }
   private inflightBytes = 0
   private inflightFiles = 0
   private capacity: Deferred<void> | undefined
@@ -120,7 +122,7 @@ export class Archiver {
     for (const [name, child] of [...trie.children].sort()) {
       const p = path === sep ? sep + name : path + sep + name
       if (child.source) {
-        entries.push(...await this.walkEntries(path, [name], prev))
+        entries.push(...await this.walkEntries(path, [Buffer.from(name)], prev))
       } else {
         const cst = lstatSync(p, { bigint: true })
         const prevDir = prev.get(name)
@@ -132,31 +134,33 @@ export class Archiver {
   }
 
   /** Walks a real directory; resolves (later) to its node. */
-  private async walkDir (path: string, st: BigIntStats, parent: DirNode | undefined, self?: DirEntry): Promise<Pending> {
-    let names: string[]
+  private async walkDir (path: FsPath, st: BigIntStats, parent: DirNode | undefined, self?: DirEntry): Promise<Pending> {
+    let names: Buffer[]
     try {
-      names = readdirSync(path)
+      names = readdirSync(path, { encoding: 'buffer' })
     } catch (err) {
-      this.warn(`${path}: cannot list (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); backed up as empty`)
+      this.warn(`${showPath(path)}: cannot list (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); backed up as empty`)
       names = []
     }
-    names.sort()
+    names.sort(Buffer.compare)
     const prev = new Map(parent?.entries.map(e => [e.name, e]))
-    return this.finishDir(st, await this.walkEntries(path, names, prev), self)
+    return this.finishDir(st, await this.walkEntries(path, names, prev), self, parent)
   }
 
-  private async walkEntries (dir: string, names: string[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
+  private async walkEntries (dir: FsPath, names: Buffer[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
     const entries: Array<Promise<DirEntry | null>> = []
     // One index read for the locations of all the parent snapshot's subdirectories here.
     const oldDirs = [...prev.values()].filter(e => e.kind === 'dir')
     const locs = new Map<DirEntry, BlockLocation | undefined>()
     if (oldDirs.length > 0) (await this.deps.store.locations(oldDirs.map(e => e.cid.bytes))).forEach((l, i) => locs.set(oldDirs[i], l))
-    for (const name of names) {
+    for (const raw of names) {
       this.check()
-      const p = dir === sep ? sep + name : dir + sep + name
-      if (this.excluded(p)) continue
+      const name = nodeName(raw)
+      const p = childPath(dir, raw)
+      const shown = showPath(p)
+      if (this.excluded(shown)) continue
       const st = lstatSync(p, { bigint: true, throwIfNoEntry: false })
-      if (st === undefined) { this.warn(`${p}: vanished before it could be read; not in this snapshot`); continue }
+      if (st === undefined) { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
       const old = prev.get(name)
       if (st.isDirectory()) {
         const oldNode = old?.kind === 'dir' ? await this.deps.loadNode(old, locs.get(old)) as DirNode : undefined
@@ -175,32 +179,39 @@ export class Archiver {
         entries.push(this.file(p, st).then(done => {
           if (done === null) return null
           if (!done.ok) { this.stats.files--; this.stats.bytesTotal -= Number(st.size); return null }
-          const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.bytes.length }
+          const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.loc.length }
           return entryOf(name, 'file', st, ref, done.size, done.changed === true)
         }))
       } else if (st.isSymbolicLink()) {
         this.stats.symlinks++
         let target: string
-        try { target = readlinkSync(p) } catch { this.warn(`${p}: vanished before it could be read; not in this snapshot`); continue }
+        try { target = readlinkSync(p, 'utf8') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
         const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) })
         entries.push(Promise.resolve(entryOf(name, 'symlink', st, ref, 0)))
       } else {
-        this.warn(`${p}: skipped (sockets, FIFOs and device files are not backed up)`)
+        this.warn(`${shown}: skipped (sockets, FIFOs and device files are not backed up)`)
       }
     }
     return entries
   }
 
-  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry): Pending {
+  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry, oldNode?: DirNode): Pending {
     this.stats.dirs++
-    const done = Promise.all(entries).then(async list => await this.putNode({
+    const done = Promise.all(entries).then(async list => {
+      if (old !== undefined && oldNode !== undefined && sameDir(old, st, oldNode, list)) {
+        // Nothing here or below changed: the parent snapshot's node is this node.
+        this.deps.store.protected?.add(keyOf(old.cid.bytes))
+        return { cid: old.cid, id: old.id, tsize: old.tsize }
+      }
+      return await this.putNode({
       kind: 'dir',
       mode: Number(st.mode),
       mtimeNs: st.mtimeNs,
       uid: Number(st.uid),
       gid: Number(st.gid),
       entries: list.filter((e): e is DirEntry => e !== null)
-    }, old))
+    }, old)
+    })
     done.catch(() => {})
     return { done }
   }
@@ -237,7 +248,7 @@ export class Archiver {
     }
   }
 
-  private async file (path: string, st: BigIntStats): Promise<FileDone | null> {
+  private async file (path: FsPath, st: BigIntStats): Promise<FileDone | null> {
     const size = Number(st.size)
     const done = deferred<FileDone | null>()
     if (size >= JOB_BYTES) this.sendJob()
@@ -245,7 +256,7 @@ export class Archiver {
     this.current.bytes += size
     this.inflightBytes += size
     this.inflightFiles++
-    this.currentFile = path
+    this.currentFile = showPath(path)
     if (this.current.files.length >= JOB_FILES || this.current.bytes >= JOB_BYTES) this.sendJob()
     return await done.promise
   }
@@ -299,10 +310,10 @@ export class Archiver {
 
   private storeBlocks (m: BlocksMessage): void {
     for (const b of m.blocks) {
-      this.deps.store.append(b.cid, b.id, b.bytes)
+      this.deps.store.recordWritten(b.cid, b.id, b.loc)
       this.stats.chunksNew++
       this.stats.bytesNew += b.size
-      this.stats.bytesStored += b.bytes.length
+      this.stats.bytesStored += b.loc.length
       const k = keyOf(b.id)
       this.claims.get(k)?.resolve(b.cid)
       this.claims.delete(k)
@@ -318,9 +329,9 @@ export class Archiver {
       const node = f.node!
       const k = known[i]
       if (k === undefined) {
-        this.deps.store.append(node.cid, node.id, node.bytes)
-        this.stats.bytesStored += node.bytes.length
-      } else node.cid = k
+        this.deps.store.recordWritten(node.cid, node.id, node.loc)
+        this.stats.bytesStored += node.loc.length
+      } else node.cid = k // already stored: the copy just written stays unindexed, for prune
       this.stats.bytesRead += f.bytesRead
     })
     for (const f of m.files) {
@@ -341,8 +352,17 @@ export class Archiver {
   }
 }
 
-function unchanged (old: DirEntry, st: BigIntStats): boolean {
-  return old.mtimeNs !== 0n && old.size === Number(st.size) && old.mtimeNs === st.mtimeNs && old.ctimeNs === st.ctimeNs && old.ino === st.ino
+function sameDir (old: DirEntry, st: BigIntStats, oldNode: DirNode, list: Array<DirEntry | null>): boolean {
+  if (!unchanged(old, st, 0) || list.length !== oldNode.entries.length) return false
+  return list.every((e, i) => {
+    const o = oldNode.entries[i]
+    return e !== null && e.name === o.name && e.cid.equals(o.cid) && e.size === o.size && e.mtimeNs === o.mtimeNs &&
+      e.ctimeNs === o.ctimeNs && e.ino === o.ino && e.dev === o.dev && e.nlink === o.nlink
+  })
+}
+
+function unchanged (old: DirEntry, st: BigIntStats, size = Number(st.size)): boolean {
+  return old.mtimeNs !== 0n && old.size === size && old.mtimeNs === st.mtimeNs && old.ctimeNs === st.ctimeNs && old.ino === st.ino
 }
 
 function entryOf (name: string, kind: DirEntry['kind'], st: BigIntStats, ref: NodeRef, size: number, changed = false): DirEntry {

@@ -4,6 +4,7 @@ import type { BlockSealer } from './codec.ts'
 import { keyOf } from './local-block-store.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import { decodeNode } from './tree-node.ts'
+import { displayName } from './file-name.ts'
 import type { TreeNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
 import type { FromWorker, VerifyBlock } from './worker-protocol.ts'
@@ -80,7 +81,7 @@ export async function checkSnapshots (
     if (node.kind === 'dir') {
       for (const e of node.entries) {
         if (seen.has(keyOf(e.cid.bytes))) continue
-        await walk(e.cid, e.id, path === '/' ? '/' + e.name : `${path}/${e.name}`)
+        await walk(e.cid, e.id, `${path}/${displayName(e.name)}`)
       }
     } else if (node.kind === 'file') {
       for (const c of node.chunks) await visit(c.cid, c.id, path, c.size)

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { Compressor, Decompressor } from 'zstd-napi'
-import { blockKeyNonce, chunkId, DecryptionError, xsalsa20Poly1305 } from '../crypto/index.ts'
+import { createRequire } from 'node:module'
+import { aes256Gcm, blockKeyNonce, chunkId, DecryptionError, sm4, xsalsa20Poly1305 } from '../crypto/index.ts'
 import type { CipherSuite, SpaceKeys } from '../crypto/index.ts'
 import { CorruptBlockError } from './errors.ts'
 
@@ -20,6 +20,15 @@ const HEADER = 3
 const RAW = 0
 const ZSTD = 1
 const KIND = [Uint8Array.of(RAW), Uint8Array.of(ZSTD)]
+// zstd-napi's low-level binding: it compresses into and decompresses into buffers we reuse,
+// where its high-level classes allocate a fresh buffer per call (garbage a GC frees late).
+interface ZstdBinding {
+  CCtx: new () => { compress: (dst: Uint8Array, src: Uint8Array, level: number) => number }
+  DCtx: new () => { decompress: (dst: Uint8Array, src: Uint8Array) => number }
+  compressBound: (size: number) => number
+  getFrameContentSize: (frame: Uint8Array) => number | null
+}
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBinding
 const RAW_CODEC = 0x55
 const SHA2_256 = 0x12
 
@@ -29,7 +38,7 @@ export interface SealedBlock {
   bytes: Uint8Array
 }
 
-const suites = new Map<number, CipherSuite>([[xsalsa20Poly1305.id, xsalsa20Poly1305]])
+const suites = new Map<number, CipherSuite>([xsalsa20Poly1305, aes256Gcm, sm4].map(s => [s.id, s]))
 
 /** Makes a suite available to `openBlock` (the keys issue registers AES-GCM and SM4). */
 export function registerSuite (suite: CipherSuite): void {
@@ -50,14 +59,29 @@ export function matchesCid (cid: CID, bytes: Uint8Array): boolean {
   return Buffer.from(cid.multihash.digest).equals(createHash('sha256').update(bytes).digest())
 }
 
-/** Compresses and seals plaintext blocks; holds a reusable zstd context, so one per thread. */
-export class BlockSealer {
-  private readonly compressor = new Compressor()
-  private readonly decompressor = new Decompressor()
-
-  constructor (readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly level: number) {
-    if (level !== 0) this.compressor.setParameters({ compressionLevel: level })
+/** A buffer that grows and is then reused. */
+class Scratch {
+  private buf = Buffer.allocUnsafeSlow(0)
+  get (size: number): Buffer {
+    if (this.buf.length < size) this.buf = Buffer.allocUnsafeSlow(Math.max(size, this.buf.length * 2))
+    return this.buf
   }
+}
+
+/**
+ * Compresses, seals and opens blocks. Holds reusable zstd contexts and buffers, so one per
+ * thread. The `…Scratch` methods return views into internal buffers that the next call
+ * overwrites: for hot paths that consume the result at once (write it, hash it).
+ */
+export class BlockSealer {
+  private readonly cctx = new zstd.CCtx()
+  private readonly dctx = new zstd.DCtx()
+  private readonly zbuf = new Scratch()
+  private readonly sealed = new Scratch()
+  private readonly opened = new Scratch()
+  private readonly plain = new Scratch()
+
+  constructor (readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly level: number) {}
 
   idOf (plaintext: Uint8Array): Uint8Array {
     // A compact copy: digests are views into Node's 8 KiB buffer pool, and posting such a
@@ -65,18 +89,25 @@ export class BlockSealer {
     return new Uint8Array(chunkId(this.keys, plaintext))
   }
 
-  /** Seals `plaintext` whose chunk id is `id` (from `idOf`). */
+  /** Seals `plaintext` whose chunk id is `id`; the bytes are the caller's to keep. */
   seal (plaintext: Uint8Array, id: Uint8Array = this.idOf(plaintext)): SealedBlock {
+    const s = this.sealScratch(plaintext, id)
+    return { id, cid: s.cid, bytes: Buffer.from(s.bytes) }
+  }
+
+  /** Like `seal`, but `bytes` is a view valid until the next call. */
+  sealScratch (plaintext: Uint8Array, id: Uint8Array = this.idOf(plaintext)): SealedBlock {
     let body = plaintext
     let kind = RAW
     if (this.level !== 0 && plaintext.length >= 64) {
-      const z = this.compressor.compress(plaintext)
+      const dst = this.zbuf.get(zstd.compressBound(plaintext.length))
+      const n = this.cctx.compress(dst, plaintext, this.level)
       // Keep it raw unless zstd saves at least 1/64: raw blocks restore without a decompress.
-      if (z.length < plaintext.length - (plaintext.length >> 6)) { body = z; kind = ZSTD }
+      if (n < plaintext.length - (plaintext.length >> 6)) { body = dst.subarray(0, n); kind = ZSTD }
     }
     const { key, nonce } = blockKeyNonce(this.keys, id, this.suite.nonceLength, KIND[kind])
-    // Own ArrayBuffer (never the shared pool), so it can be transferred to the main thread.
-    const bytes = Buffer.allocUnsafeSlow(HEADER + this.suite.overhead + body.length)
+    const size = HEADER + this.suite.overhead + body.length
+    const bytes = this.sealed.get(size).subarray(0, size)
     bytes[0] = BLOCK_VERSION
     bytes[1] = this.suite.id
     bytes[2] = kind
@@ -85,26 +116,49 @@ export class BlockSealer {
     return { id, cid: cidOf(bytes), bytes }
   }
 
-  /** Opens a sealed block given its chunk id; throws CorruptBlockError if it does not authenticate. */
+  /** Opens a sealed block given its chunk id; throws CorruptBlockError if it does not authenticate. The result is the caller's. */
   open (bytes: Uint8Array, id: Uint8Array, cid?: CID): Buffer {
-    return openBlock(this.keys, bytes, id, cid, this.decompressor)
+    return Buffer.from(this.openScratch(bytes, id, cid))
+  }
+
+  /** Like `open`, but the result is a view valid until the next call. */
+  openScratch (bytes: Uint8Array, id: Uint8Array, cid?: CID): Buffer {
+    const { suite, kind, key, nonce } = parseHeader(this.keys, bytes, id, cid)
+    const sealed = bytes.subarray(HEADER)
+    let body: Uint8Array
+    if (suite.openInto !== undefined) {
+      body = this.opened.get(sealed.length).subarray(0, Math.max(0, sealed.length - suite.overhead))
+      if (!suite.openInto(body, key, nonce, sealed)) throw new CorruptBlockError(cid?.toString() ?? 'block', 'it does not authenticate')
+    } else body = openWith(suite, key, nonce, sealed, cid)
+    if (kind !== ZSTD) return Buffer.from(body.buffer, body.byteOffset, body.length)
+    const size = zstd.getFrameContentSize(body)
+    if (size === null || size > 256 << 20) throw new CorruptBlockError(cid?.toString() ?? 'block', 'bad zstd frame')
+    const out = this.plain.get(size)
+    const n = this.dctx.decompress(out, body)
+    return out.subarray(0, n)
   }
 }
 
-export function openBlock (keys: SpaceKeys, bytes: Uint8Array, id: Uint8Array, cid?: CID, decompressor = new Decompressor()): Buffer {
+function parseHeader (keys: SpaceKeys, bytes: Uint8Array, id: Uint8Array, cid?: CID): { suite: CipherSuite, kind: number, key: Uint8Array, nonce: Uint8Array } {
   const name = cid?.toString() ?? 'block'
   if (bytes.length < HEADER || bytes[0] !== BLOCK_VERSION) throw new CorruptBlockError(name, 'unknown block format')
   const suite = suites.get(bytes[1])
   if (suite === undefined) throw new CorruptBlockError(name, `unknown cipher suite ${bytes[1]}`)
   const kind = bytes[2]
   if (kind !== RAW && kind !== ZSTD) throw new CorruptBlockError(name, 'unknown body kind')
-  const { key, nonce } = blockKeyNonce(keys, id, suite.nonceLength, KIND[kind])
-  let body: Uint8Array
+  return { suite, kind, ...blockKeyNonce(keys, id, suite.nonceLength, KIND[kind]) }
+}
+
+function openWith (suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, cid?: CID): Uint8Array {
   try {
-    body = suite.open(key, nonce, bytes.subarray(HEADER))
+    return suite.open(key, nonce, sealed)
   } catch (err) {
-    if (err instanceof DecryptionError) throw new CorruptBlockError(name, 'it does not authenticate', { cause: err })
+    if (err instanceof DecryptionError) throw new CorruptBlockError(cid?.toString() ?? 'block', 'it does not authenticate', { cause: err })
     throw err
   }
-  return kind === ZSTD ? decompressor.decompress(body) : Buffer.from(body.buffer, body.byteOffset, body.length)
+}
+
+/** Opens a sealed block without a BlockSealer (one-off use). */
+export function openBlock (keys: SpaceKeys, bytes: Uint8Array, id: Uint8Array, cid?: CID): Buffer {
+  return new BlockSealer(keys, xsalsa20Poly1305, 0).open(bytes, id, cid)
 }

@@ -10,8 +10,12 @@ import { BlockSealer, matchesCid, suiteByName } from './codec.ts'
 import { fastCdc, fixedCutter, gearTable } from './fastcdc.ts'
 import type { Cutter } from './fastcdc.ts'
 import { encodeNode } from './tree-node.ts'
+import { showPath } from './file-name.ts'
+import type { FsPath } from './file-name.ts'
 import type { ChunkRef } from './tree-node.ts'
-import type { BackupJob, FileDone, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
+import type { BlockLocation } from './block-store.ts'
+import { ValueLog } from './value-log.ts'
+import type { BackupJob, BlocksMessage, FileDone, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -22,6 +26,13 @@ const WINDOW = Math.max(8 << 20, cutter.max * 2)
 const BATCH_BYTES = 8 << 20
 const MAX_BATCHES_IN_FLIGHT = 3
 
+// Full-size read windows are reused once every chunk cut from them is sealed.
+const freeWindows: Buffer[] = []
+const takeWindow = (size: number): Buffer => size === WINDOW ? freeWindows.pop() ?? Buffer.allocUnsafeSlow(WINDOW) : Buffer.allocUnsafe(size)
+
+/** Paths that are not valid UTF-8 arrive as bytes (structured clone turns a Buffer into a Uint8Array). */
+const fsPath = (p: string | Uint8Array): FsPath => typeof p === 'string' ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength)
+
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer)
 const waiting = new Map<string, (r: NeedReply) => void>()
 
@@ -31,8 +42,22 @@ port.on('message', (m: ToWorker) => {
     case 'backup': queue(async () => await backupJob(m)); break
     case 'restore': queue(async () => restoreJob(m)); break
     case 'verify': queue(async () => verifyJob(m)); break
+    case 'close':
+      log?.close()
+      for (const fd of segFds.values()) closeSync(fd)
+      segFds.clear()
+      post({ t: 'closed' })
+      break
   }
 })
+
+// Sealed blocks go to this thread's own segments: the memory is freed where it was allocated
+// and the main thread only indexes locations.
+let log: ValueLog | undefined
+function write (cid: Uint8Array, id: Uint8Array, bytes: Uint8Array): BlockLocation {
+  log ??= new ValueLog(init.segmentDir, init.segmentCounter)
+  return log.append(cid, id, bytes)
+}
 
 // Two jobs at a time: one computes while the other waits for the main thread's dedup answer.
 let running = 0
@@ -58,11 +83,13 @@ async function backupJob (job: BackupJob): Promise<void> {
   let batchNo = 0
   let batch: Chunk[] = []
   let batchBytes = 0
+  let windows: Buffer[] = []
+  const retire = (b: Buffer): void => { if (b.length === WINDOW) windows.push(b) }
   const inflight: Array<Promise<void>> = []
   const submit = async (): Promise<void> => {
-    if (batch.length === 0) return
-    const b = batch; batch = []; batchBytes = 0
-    inflight.push(resolveBatch(job.job, batchNo++, b))
+    if (batch.length === 0) { freeWindows.push(...windows); windows = []; return }
+    const b = batch; const w = windows; batch = []; batchBytes = 0; windows = []
+    inflight.push(resolveBatch(job.job, batchNo++, b).then(() => { if (freeWindows.length < 8) freeWindows.push(...w) }))
     if (inflight.length >= MAX_BATCHES_IN_FLIGHT) await inflight.shift()
   }
   const files: Array<{ f: typeof job.files[number], chunks: ChunkRef[], stat?: BigIntStats, size: number, warning?: string, changed?: boolean }> = []
@@ -70,18 +97,20 @@ async function backupJob (job: BackupJob): Promise<void> {
     const rec: typeof files[number] = { f, chunks: [], size: 0 }
     files.push(rec)
     let fd: number
+    const path = fsPath(f.path)
+    const shown = showPath(path)
     try {
-      fd = openSync(f.path, 'r')
+      fd = openSync(path, 'r')
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      rec.warning = code === 'ENOENT' ? `${f.path}: vanished before it could be read; not in this snapshot` : `${f.path}: cannot be read (${code ?? (err as Error).message}); not in this snapshot`
+      rec.warning = code === 'ENOENT' ? `${shown}: vanished before it could be read; not in this snapshot` : `${shown}: cannot be read (${code ?? (err as Error).message}); not in this snapshot`
       continue
     }
     try {
       const before = fstatSync(fd, { bigint: true })
       rec.stat = before
       // Exactly the file (+1 byte to see EOF) when it is small: chunks keep their buffer alive until sealed.
-      let buf = Buffer.allocUnsafe(Math.min(WINDOW, Number(before.size) + 1))
+      let buf = takeWindow(Math.min(WINDOW, Number(before.size) + 1))
       let start = 0; let end = 0; let eof = false
       while (!eof || start < end) {
         if (!eof && end < buf.length) {
@@ -101,22 +130,29 @@ async function backupJob (job: BackupJob): Promise<void> {
           start += len
           if (start === end) break
         }
+        // Every chunk cut from this window is in the current batch now. Copy the unfinished
+        // tail out first, then hand the window to that batch, which frees it once sealed.
+        const done = eof && start === end
+        let next: Buffer | undefined
+        if (!done) {
+          const tail = buf.subarray(start, end)
+          next = takeWindow(tail.length > buf.length >> 1 ? Math.max(buf.length * 2, WINDOW) : buf.length)
+          next.set(tail, 0)
+          end = tail.length; start = 0
+        }
+        retire(buf)
         if (batchBytes >= BATCH_BYTES) await submit()
-        if (eof && start === end) break
-        // Keep the unfinished tail; chunks already cut keep their view of the old buffer.
-        const tail = buf.subarray(start, end)
-        const next = Buffer.allocUnsafe(tail.length > buf.length >> 1 ? Math.max(buf.length * 2, WINDOW) : buf.length)
-        next.set(tail, 0)
-        buf = next; start = 0; end = tail.length
+        if (next === undefined) break
+        buf = next
       }
       const after = fstatSync(fd, { bigint: true })
       rec.size = rec.chunks.reduce((n, c) => n + c.size, 0)
       if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(rec.size) !== before.size) {
         rec.changed = true
-        rec.warning = `${f.path}: changed while it was being read; the snapshot holds the bytes as read`
+        rec.warning = `${shown}: changed while it was being read; the snapshot holds the bytes as read`
       }
     } catch (err) {
-      rec.warning = `${f.path}: read failed (${(err as Error).message}); not in this snapshot`
+      rec.warning = `${shown}: read failed (${(err as Error).message}); not in this snapshot`
       rec.stat = undefined
     } finally {
       closeSync(fd)
@@ -125,7 +161,6 @@ async function backupJob (job: BackupJob): Promise<void> {
   await submit()
   await Promise.all(inflight)
   const results: FileDone[] = []
-  const transfer: ArrayBuffer[] = []
   for (const rec of files) {
     if (rec.stat === undefined) {
       results.push({ index: rec.f.index, ok: false, warning: rec.warning, size: 0, bytesRead: 0 })
@@ -142,14 +177,14 @@ async function backupJob (job: BackupJob): Promise<void> {
       chunks: rec.chunks,
       sparse: st.blocks * 512n < st.size
     })
-    const sealed = sealer.seal(bytes)
+    const sealed = sealer.sealScratch(bytes)
     results.push({
       index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed,
-      node: { cid: sealed.cid.bytes, id: sealed.id, bytes: sealed.bytes }, size: rec.size, bytesRead: rec.size
+      node: { cid: sealed.cid.bytes, id: sealed.id, loc: write(sealed.cid.bytes, sealed.id, sealed.bytes) }, size: rec.size, bytesRead: rec.size
     })
-    transfer.push(sealed.bytes.buffer as ArrayBuffer)
   }
-  post({ t: 'files', job: job.job, files: results }, transfer)
+  log?.drain()
+  post({ t: 'files', job: job.job, files: results })
   post({ t: 'done', job: job.job })
 }
 
@@ -167,19 +202,18 @@ async function resolveBatch (job: number, batchNo: number, chunks: Chunk[]): Pro
     waiting.set(`${job}/${batchNo}`, resolve)
     post({ t: 'ids', job, batch: batchNo, ids }, [ids.buffer])
   })
-  const blocks: Array<{ cid: Uint8Array, id: Uint8Array, bytes: Uint8Array, size: number }> = []
-  const transfer: ArrayBuffer[] = []
+  const blocks: BlocksMessage['blocks'] = []
   unique.forEach((c, i) => {
     if (reply.need[i] === 1) {
-      const s = sealer.seal(c.data, c.id)
+      const s = sealer.sealScratch(c.data, c.id)
       c.ref.cid = s.cid
-      blocks.push({ cid: s.cid.bytes, id: c.id, bytes: s.bytes, size: c.data.length })
-      transfer.push(s.bytes.buffer as ArrayBuffer)
+      blocks.push({ cid: s.cid.bytes, id: c.id, loc: write(s.cid.bytes, c.id, s.bytes), size: c.data.length })
     } else {
       c.ref.cid = CID.decode(reply.cids[i]!)
     }
   })
-  if (blocks.length > 0) post({ t: 'blocks', blocks }, transfer)
+  log?.drain()
+  if (blocks.length > 0) post({ t: 'blocks', blocks })
   for (const c of chunks) {
     if (c.ref.cid === undefined) c.ref.cid = first.get(Buffer.from(c.id).toString('latin1'))!.ref.cid
   }
@@ -198,8 +232,11 @@ function segFd (segment: number): number {
   return fd
 }
 
+let readBuf = Buffer.allocUnsafeSlow(0)
+/** Reads a block into a buffer reused by the next read. */
 function readBlock (segment: number, offset: number, length: number): Buffer {
-  const out = Buffer.allocUnsafe(length)
+  if (readBuf.length < length) readBuf = Buffer.allocUnsafeSlow(Math.max(length, readBuf.length * 2))
+  const out = readBuf.subarray(0, length)
   let got = 0
   while (got < length) {
     const n = readSync(segFd(segment), out, got, length - got, offset + got)
@@ -222,11 +259,11 @@ function restoreJob (job: RestoreJob): void {
     let written = 0
     let fd: number | undefined
     try {
-      fd = openSync(f.path, 'w', 0o600)
+      fd = openSync(fsPath(f.path), 'w', 0o600)
       let pos = 0
       let holes = false
       for (const c of f.chunks) {
-        const data = sealer.open(readBlock(c.segment, c.offset, c.length), c.id)
+        const data = sealer.openScratch(readBlock(c.segment, c.offset, c.length), c.id)
         if (data.length !== c.size) throw new Error(`chunk ${c.cid} has ${data.length} bytes, the file node says ${c.size}`)
         if (f.sparse && isZero(data)) {
           holes = true
@@ -244,7 +281,7 @@ function restoreJob (job: RestoreJob): void {
       futimesSync(fd, t, t)
       post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written })
     } catch (err) {
-      post({ t: 'restored', job: job.job, index: f.index, ok: false, error: `${f.path}: ${(err as Error).message}`, bytes: written })
+      post({ t: 'restored', job: job.job, index: f.index, ok: false, error: `${showPath(fsPath(f.path))}: ${(err as Error).message}`, bytes: written })
     } finally {
       if (fd !== undefined) closeSync(fd)
     }
@@ -262,7 +299,7 @@ function verifyJob (job: VerifyJob): void {
       bytes += data.length
       if (!matchesCid(cid, data)) { errors.push(`block ${cid.toString()}: bytes do not match its address`); continue }
       if (b.id !== undefined) {
-        const plain = sealer.open(data, b.id, cid)
+        const plain = sealer.openScratch(data, b.id, cid)
         if (b.size !== undefined && plain.length !== b.size) errors.push(`block ${cid.toString()}: ${plain.length} bytes, expected ${b.size}`)
       }
     } catch (err) {

@@ -20,6 +20,7 @@ import type { Key } from './local-block-store.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
 import { decodeNode } from './tree-node.ts'
+import { displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
 import { WorkerPool } from './worker-pool.ts'
@@ -165,7 +166,7 @@ export class LocalRepository implements Repository {
 
   private makePool (level: number, chunker: ChunkerSpec) {
     return (onMessage: (m: FromWorker, w: number) => void) => new WorkerPool({
-      keys: this.keys, suite: this.suite.name, level, chunker, segmentDir: join(this.dir, 'segments')
+      keys: this.keys, suite: this.suite.name, level, chunker, segmentDir: join(this.dir, 'segments'), segmentCounter: this.blocks.segmentCounter
     }, onMessage)
   }
 
@@ -196,7 +197,14 @@ export class LocalRepository implements Repository {
       loadNode: async (ref, loc) => await this.loadNode(ref, loc),
       makePool: this.makePool(compression, chunker)
     }, { ...options, level })
-    const { root, stats } = await archiver.run(level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)
+    this.blocks.writers++
+    let result: Awaited<ReturnType<Archiver['run']>>
+    try {
+      result = await archiver.run(level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)
+    } finally {
+      this.blocks.writers--
+    }
+    const { root, stats } = result
     const body: RecordBody = {
       v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: new Date().toISOString(),
       host: hostname(), task, paths: sources, level, ...(parent !== undefined ? { parent: parent.id } : {}), stats
@@ -257,7 +265,7 @@ export class LocalRepository implements Repository {
       if (n.kind !== 'dir') return
       for (const e of n.entries) {
         const child = await self.loadNode(e)
-        const cp = p === '/' ? `/${e.name}` : `${p}/${e.name}`
+        const cp = p === '/' ? `/${displayName(e.name)}` : `${p}/${displayName(e.name)}`
         yield {
           path: cp, type: e.kind, size: e.size, mode: child.mode,
           mtime: new Date(Number(child.mtimeNs / 1_000_000n)).toISOString(),
@@ -343,8 +351,9 @@ export class LocalRepository implements Repository {
       }
       const rewrite = [...perSeg].filter(([seg, s]) => seg !== current && s.dead > 0 && s.live > 0 && s.dead / (s.live + s.dead) > 0.1).map(([seg]) => seg)
       const drop = [...perSeg].filter(([seg, s]) => seg !== current && s.live === 0).map(([seg]) => seg)
-      // Segments no index entry points into (left by a crash during an earlier prune).
-      for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)
+      // Segments no index entry points into (left by a crash). While a backup runs, its threads
+      // may be filling segments they have not reported yet: leave every unindexed one alone then.
+      if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)
       if (rewrite.length > 0) {
         store.log.seal()
         for (const seg of rewrite) {

@@ -1,7 +1,8 @@
 import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
-import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { BlockNotFoundError, OperationAbortedError, PathNotFoundError } from './errors.ts'
+import { childPath, rawName, showPath } from './file-name.ts'
+import type { FsPath } from './file-name.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import type { DirEntry, DirNode, FileNode, SymlinkNode, TreeNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
@@ -34,9 +35,9 @@ export class Restorer {
   private waiter: (() => void) | undefined
   private allDone: (() => void) | undefined
   private failure: unknown
-  private readonly dirs: Array<{ path: string, node: DirNode }> = []
-  private readonly links: Array<{ from: string, to: string }> = []
-  private readonly firstLink = new Map<string, string>()
+  private readonly dirs: Array<{ path: FsPath, node: DirNode }> = []
+  private readonly links: Array<{ from: FsPath, to: FsPath }> = []
+  private readonly firstLink = new Map<string, FsPath>()
   private readonly chown = process.getuid?.() === 0
   private readonly conflict: ConflictMode
   private readonly includes: string[][]
@@ -107,17 +108,17 @@ export class Restorer {
     return walk ? 'walk' : 'none'
   }
 
-  private async restoreDir (node: DirNode, target: string, path: string[], isRoot: boolean): Promise<void> {
+  private async restoreDir (node: DirNode, target: FsPath, path: string[], isRoot: boolean): Promise<void> {
     if (!isRoot) mkdirSync(target, { recursive: true })
     this.dirs.push({ path: target, node })
     this.result.dirs++
-    const files: Array<{ e: DirEntry, target: string }> = []
+    const files: Array<{ e: DirEntry, target: FsPath }> = []
     for (const e of node.entries) {
       this.check()
       const p = [...path, e.name]
       const sel = this.selected(p)
       if (sel === 'none') continue
-      const t = join(target, e.name)
+      const t = childPath(target, rawName(e.name))
       if (e.kind === 'dir') {
         await this.restoreDir(await this.deps.loadNode(e) as DirNode, t, p, false)
       } else if (sel === 'all' && e.kind === 'symlink') {
@@ -139,7 +140,7 @@ export class Restorer {
     await this.restoreFiles(files)
   }
 
-  private async restoreFiles (files: Array<{ e: DirEntry, target: string }>): Promise<void> {
+  private async restoreFiles (files: Array<{ e: DirEntry, target: FsPath }>): Promise<void> {
     if (files.length === 0) return
     const nodes: FileNode[] = []
     for (const f of files) nodes.push(await this.deps.loadNode(f.e) as FileNode)
@@ -170,7 +171,7 @@ export class Restorer {
    * Applies the conflict mode to an existing target path. True when the entry should be written
    * (the old one, if any, is gone); false when it is kept.
    */
-  private prepare (target: string, mtimeNs: bigint): boolean {
+  private prepare (target: FsPath, mtimeNs: bigint): boolean {
     const st = lstatSync(target, { bigint: true, throwIfNoEntry: false })
     if (st === undefined) return true
     if (this.conflict === 'skip' || (this.conflict === 'keep-newer' && st.mtimeNs >= mtimeNs)) {
@@ -213,7 +214,7 @@ export class Restorer {
     this.options.onProgress({ files: this.result.files, bytes: this.result.bytes, filesTotal: 0, bytesTotal: this.bytesTotal })
   }
 
-  private applyMeta (path: string, node: { mode: number, uid: number, gid: number, mtimeNs: bigint }, symlink: boolean): void {
+  private applyMeta (path: FsPath, node: { mode: number, uid: number, gid: number, mtimeNs: bigint }, symlink: boolean): void {
     const t = Number(node.mtimeNs) / 1e9
     try {
       if (symlink) {
@@ -225,7 +226,7 @@ export class Restorer {
         utimesSync(path, t, t)
       }
     } catch (err) {
-      this.result.warnings.push(`${path}: metadata not restored (${(err as Error).message})`)
+      this.result.warnings.push(`${showPath(path)}: metadata not restored (${(err as Error).message})`)
     }
   }
 }

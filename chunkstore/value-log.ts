@@ -26,7 +26,8 @@ export interface ScannedRecord {
 
 export class ValueLog {
   private readonly fds = new Map<number, number>()
-  private nextSegment: number
+  /** Shared with the worker threads, which write segments of their own (Atomics, no round trip). */
+  readonly counter: Int32Array
   private current = -1
   private currentSize = 0
   private written = 0
@@ -36,10 +37,14 @@ export class ValueLog {
   private newFiles = false
   private rotateNext = false
 
-  constructor (readonly dir: string) {
+  constructor (readonly dir: string, counter?: Int32Array) {
     mkdirSync(dir, { recursive: true })
-    const nums = this.segments()
-    this.nextSegment = nums.length === 0 ? 1 : nums[nums.length - 1] + 1
+    if (counter === undefined) {
+      const nums = this.segments()
+      counter = new Int32Array(new SharedArrayBuffer(4))
+      counter[0] = nums.length === 0 ? 1 : nums[nums.length - 1] + 1
+    }
+    this.counter = counter
   }
 
   segments (): number[] {
@@ -80,7 +85,8 @@ export class ValueLog {
     }
   }
 
-  private drain (): void {
+  /** Writes buffered records to the file (not yet synced): readers in any thread now see them. */
+  drain (): void {
     if (this.buffered === 0) return
     writeAll(this.fd(this.current), this.buffer.subarray(0, this.buffered))
     this.written += this.buffered
@@ -90,7 +96,7 @@ export class ValueLog {
   private rotate (): void {
     this.drain()
     this.rotateNext = false
-    this.current = this.nextSegment++
+    this.current = Atomics.add(this.counter, 0, 1)
     const fd = openSync(this.path(this.current), 'wx+')
     this.fds.set(this.current, fd)
     writeAll(fd, SEGMENT_MAGIC)
@@ -112,10 +118,15 @@ export class ValueLog {
     this.dirty.clear()
     if (this.current >= 0) this.dirty.add(this.current)
     if (this.newFiles) {
-      const d = openSync(this.dir, 'r')
-      try { fsyncSync(d) } finally { closeSync(d) }
+      this.syncFolder()
       this.newFiles = false
     }
+  }
+
+  /** Makes new segment files' folder entries durable. */
+  syncFolder (): void {
+    const d = openSync(this.dir, 'r')
+    try { fsyncSync(d) } finally { closeSync(d) }
   }
 
   read (loc: BlockLocation): Buffer {
@@ -177,9 +188,15 @@ export class ValueLog {
     return { records, end: pos }
   }
 
+  /** Cuts a torn tail (the cached descriptors are read-only, so this opens one for writing). */
   truncate (segment: number, length: number): void {
-    ftruncateSync(this.fd(segment), length)
-    fdatasyncSync(this.fd(segment))
+    const fd = openSync(this.path(segment), 'r+')
+    try {
+      ftruncateSync(fd, length)
+      fdatasyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
   }
 
   remove (segment: number): void {

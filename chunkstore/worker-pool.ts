@@ -11,6 +11,7 @@ export class WorkerPool {
   private readonly workers: Worker[] = []
   private readonly load: number[]
   private failed: Error | undefined
+  private readonly closed = new Map<Worker, () => void>()
   private readonly failures: Array<(err: Error) => void> = []
 
   /** Workers start on the first job, so work that needs none (a no-change backup) starts none. */
@@ -20,8 +21,9 @@ export class WorkerPool {
 
   private start (): void {
     for (let i = 0; i < this.count; i++) {
-      const w = new Worker(workerEntry(), { workerData: this.init })
-      w.on('message', (m: FromWorker) => this.onMessage(m, i))
+      // A small young generation: workers make short-lived garbage fast, and large semi-spaces keep it resident.
+      const w = new Worker(workerEntry(), { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
+      w.on('message', (m: FromWorker) => { if (m.t === 'closed') this.closed.get(w)?.(); else this.onMessage(m, i) })
       w.on('error', err => this.fail(err))
       w.on('exit', code => { if (code !== 0) this.fail(new Error(`a data-path worker exited with code ${code}`)) })
       this.workers.push(w)
@@ -59,9 +61,19 @@ export class WorkerPool {
     this.workers[worker].postMessage(msg, transfer)
   }
 
+  /** Lets each worker close its files (fds belong to the process, not the thread), then stops it. */
   async close (): Promise<void> {
     this.failures.length = 0
-    await Promise.all(this.workers.map(async w => await w.terminate()))
+    await Promise.all(this.workers.map(async w => {
+      if (this.failed === undefined) {
+        await new Promise<void>(resolve => {
+          const timer = setTimeout(resolve, 5000)
+          this.closed.set(w, () => { clearTimeout(timer); resolve() })
+          w.postMessage({ t: 'close' })
+        })
+      }
+      await w.terminate()
+    }))
   }
 }
 

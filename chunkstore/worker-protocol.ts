@@ -2,6 +2,7 @@
 // process (structured clone), so not versioned; buffers are transferred, not copied.
 import type { SpaceKeys } from '../crypto/index.ts'
 import type { ChunkerSpec } from './types.ts'
+import type { BlockLocation } from './block-store.ts'
 
 export interface WorkerInit {
   keys: SpaceKeys
@@ -9,15 +10,17 @@ export interface WorkerInit {
   level: number
   chunker: ChunkerSpec
   segmentDir: string
+  /** Next segment number, shared by every thread that writes segments (SharedArrayBuffer). */
+  segmentCounter: Int32Array
 }
 
-export interface BackupFileJob { index: number, path: string }
+export interface BackupFileJob { index: number, path: string | Uint8Array }
 export interface BackupJob { t: 'backup', job: number, files: BackupFileJob[] }
 
 export interface RestoreChunk { segment: number, offset: number, length: number, id: Uint8Array, size: number, cid: string }
 export interface RestoreFileJob {
   index: number
-  path: string
+  path: string | Uint8Array
   size: number
   mode: number
   uid: number
@@ -33,18 +36,21 @@ export interface VerifyJob { t: 'verify', job: number, blocks: VerifyBlock[] }
 
 export interface NeedReply { t: 'need', job: number, batch: number, need: Uint8Array, cids: Array<Uint8Array | null> }
 
-export type ToWorker = BackupJob | RestoreJob | VerifyJob | NeedReply
+export interface CloseRequest { t: 'close' }
+export type ToWorker = BackupJob | RestoreJob | VerifyJob | NeedReply | CloseRequest
 
 export interface IdsMessage { t: 'ids', job: number, batch: number, ids: Uint8Array }
-export interface BlocksMessage { t: 'blocks', blocks: Array<{ cid: Uint8Array, id: Uint8Array, bytes: Uint8Array, size: number }> }
+/** A block the worker sealed and wrote (not synced) to its own segment. */
+export interface WrittenBlock { cid: Uint8Array, id: Uint8Array, loc: BlockLocation }
+export interface BlocksMessage { t: 'blocks', blocks: Array<WrittenBlock & { size: number }> }
 /** One job's files, in one message (a message per file costs more than the work for small files). */
 export interface FilesDone { t: 'files', job: number, files: FileDone[] }
 export interface FileDone {
   index: number
   ok: boolean
   warning?: string
-  /** The sealed file node. */
-  node?: { cid: Uint8Array, id: Uint8Array, bytes: Uint8Array }
+  /** The sealed file node, already written to the worker's segment. */
+  node?: WrittenBlock
   size: number
   bytesRead: number
   /** The file changed while it was read: its cache fields must not vouch for it next time. */
@@ -53,5 +59,6 @@ export interface FileDone {
 export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, error?: string, bytes: number }
 export interface VerifyDone { t: 'verified', job: number, errors: string[], bytes: number, blocks: number }
 export interface JobDone { t: 'done', job: number }
+export interface Closed { t: 'closed' }
 
-export type FromWorker = IdsMessage | BlocksMessage | FilesDone | RestoreDone | VerifyDone | JobDone
+export type FromWorker = IdsMessage | BlocksMessage | FilesDone | RestoreDone | VerifyDone | JobDone | Closed

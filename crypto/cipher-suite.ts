@@ -20,7 +20,11 @@ export interface CipherSuite {
   /** Bytes `seal` adds to the plaintext (the tag). */
   readonly overhead: number
   seal: (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array) => Uint8Array
+  /** Optional: like `seal` but writes into `out` (exactly `overhead + plaintext.length` bytes), saving a copy of bulk data. */
+  sealInto?: (out: Uint8Array, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array) => void
   open: (key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array) => Uint8Array
+  /** Optional: like `open` but writes into `out` (`sealed.length - overhead` bytes); false when it does not authenticate. */
+  openInto?: (out: Uint8Array, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array) => boolean
 }
 
 export type CipherSuiteName = 'xsalsa20-poly1305' | 'aes-256-gcm' | 'sm4'

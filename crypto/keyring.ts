@@ -60,9 +60,11 @@ export function chunkId (keys: SpaceKeys, plaintext: Uint8Array): Buffer {
  * The key and nonce that seal the block with chunk id `id`. Both come from the id, so equal
  * plaintext under one space gives equal ciphertext (dedup across nodes) and a key is never
  * used for two different plaintexts. Knowing a block's id is what it takes to open it.
+ * `context` binds public header bytes (e.g. the block's compression flag) into the key, so
+ * altering them makes the block fail to open.
  */
-export function blockKeyNonce (keys: SpaceKeys, id: Uint8Array, nonceLength: number): { key: Uint8Array, nonce: Uint8Array } {
-  const mac = createHmac('sha512', keys.dataKey).update(id).digest()
+export function blockKeyNonce (keys: SpaceKeys, id: Uint8Array, nonceLength: number, context: Uint8Array = new Uint8Array()): { key: Uint8Array, nonce: Uint8Array } {
+  const mac = createHmac('sha512', keys.dataKey).update(id).update(context).digest()
   return { key: mac.subarray(0, 32), nonce: mac.subarray(32, 32 + nonceLength) }
 }
 

@@ -18,6 +18,12 @@ export const xsalsa20Poly1305: CipherSuite = {
     sodium.crypto_secretbox_easy(out, plaintext, nonce, key)
     return out
   },
+  sealInto (out, key, nonce, plaintext) {
+    sodium.crypto_secretbox_easy(out, plaintext, nonce, key)
+  },
+  openInto (out, key, nonce, sealed) {
+    return sealed.length >= 16 && out.length === sealed.length - 16 && sodium.crypto_secretbox_open_easy(out, sealed, nonce, key)
+  },
   open (key, nonce, sealed) {
     if (sealed.length < 16) throw new DecryptionError('Decryption failed: the sealed data is shorter than its authentication tag.')
     const out = Buffer.allocUnsafe(sealed.length - 16)

@@ -11,6 +11,7 @@ import { UsageError } from './errors.ts'
 import { describeMachine, ensurePackages } from './machine.ts'
 import { type BenchResult, computeRatios, markdown, METHOD, notes, ratioLines, textTable } from './report.ts'
 import { runTool, type ToolRun } from './runner.ts'
+import { cipherLines, cipherMarkdown, measureCiphers } from './ciphers.ts'
 import { createTools, TOOL_NAMES, type ToolName } from './tools.ts'
 
 const USAGE = `usage: npm run bench -- [options]
@@ -88,6 +89,8 @@ export async function main (argv: string[]): Promise<number> {
     const runs: ToolRun[] = []
     for (const tool of selected) runs.push(await runTool(tool, { dataSet, keep: options.keep, log }))
     rmSync(join(dataSet.root, 'work'), { recursive: true, force: true })
+    log('measuring cipher suites')
+    const ciphers = measureCiphers(options.quick)
 
     const result: BenchResult = {
       date: new Date().toISOString(),
@@ -106,18 +109,20 @@ export async function main (argv: string[]): Promise<number> {
       ...(result.ratios.length === 0 ? ['(no ratios: they need cairn and restic or borg in the same run)'] : ratioLines(result.ratios)),
       '',
       ...notes(runs),
+      '',
+      ...cipherLines(ciphers),
       ''
     ].join('\n')
     if (options.json) {
       console.error(text)
-      console.log(JSON.stringify(result, null, 2))
+      console.log(JSON.stringify({ ...result, ciphers }, null, 2))
     } else {
       console.log(text)
     }
     // only the reference data set's figures belong in the docs; smoke runs stay in the cache
     const page = dataSet.kind === 'full' ? join(repoRoot, 'docs', 'bench.md') : join(dataSet.root, 'bench.md')
     mkdirSync(dirname(page), { recursive: true })
-    writeFileSync(page, markdown(result))
+    writeFileSync(page, markdown(result) + '\n' + cipherMarkdown(ciphers))
     log(`wrote ${page}`)
     return runs.every(r => r.error === undefined && r.restore?.identical === true) ? 0 : 1
   } catch (err) {

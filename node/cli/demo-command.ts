@@ -24,7 +24,7 @@ export function registerDemoCommand (program: Command): void {
       mkdirSync(home, { recursive: true, mode: 0o700 })
       if (!existsSync(passFile)) writeFileSync(passFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
       const pass = readFileSync(passFile, 'utf8').trim()
-      const root = fileURLToPath(new URL('../..', import.meta.url))
+      const root = (globalThis as Record<symbol, unknown>)[Symbol.for('cairn.root')] as string | undefined ?? fileURLToPath(new URL('../..', import.meta.url))
       const source = resolve(o.source ?? root)
       const say = (s: string): void => { process.stdout.write(s + '\n') }
       if (!existsSync(join(store, 'config.json'))) {

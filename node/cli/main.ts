@@ -1,13 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import {
-  addPassphrase, changePassphrase, DEFAULT_CDC, FIXED_SIZES, initRepository, listKeySlots, openRepository, removeKeySlot
-} from '../../chunkstore/index.ts'
+import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
 import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
 import { registerTokenCommand } from './token-command.ts'
+import { registerKeyCommand } from './key-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
@@ -73,7 +72,7 @@ export function buildProgram (): Command {
     .showHelpAfterError()
     .exitOverride()
 
-  storeOptions(program.command('init').description('create a store'))
+  storeOptions(program.command('init').description('create a store'), true, { recovery: false, token: false })
     .option('--cipher <name>', 'cipher suite: xsalsa20-poly1305 (default), aes-256-gcm, sm4')
     .option('--chunker <spec>', 'default chunker: cdc, cdc:MIN,AVG,MAX or fixed:SIZE', parseChunker)
     .option('--compression <level>', 'default zstd level: off or 1…19, -7…-1', parseCompression)
@@ -182,34 +181,7 @@ export function buildProgram (): Command {
       else out(`removed ${count(r.blocksRemoved)} blocks, freed ${bytes(r.bytesFreed)}; rewrote ${r.segmentsRewritten} segments, deleted ${r.segmentsDeleted}`)
     })
 
-  const key = program.command('key').description('manage the passphrases (key slots) that open the store')
-  storeOptions(key.command('list').description('list key slots'))
-    .action(async (o: StoreFlags) => {
-      const slots = listKeySlots(storeDir(o))
-      if (o.json === true) json(slots); else out(table(['id', 'kind', 'label', 'created'], slots.map(s => [s.id, s.kind, s.label, s.created])))
-    })
-  storeOptions(key.command('add').description('add a passphrase slot (authorised by an existing passphrase)'))
-    .requiredOption('--new-passphrase-file <file>', 'file holding the new passphrase')
-    .option('--label <label>', 'a name for the slot', 'passphrase')
-    .action(async (o: StoreFlags & { newPassphraseFile: string, label: string }) => {
-      const current = await passphrase(o)
-      const added = await passphrase({ passphraseFile: o.newPassphraseFile })
-      const slot = await addPassphrase(storeDir(o), current, added, o.label)
-      if (o.json === true) json({ id: slot.id, kind: slot.kind, label: slot.label }); else out(`added key slot ${slot.id}`)
-    })
-  storeOptions(key.command('remove').description('remove a key slot (never the last)'))
-    .argument('<id>', 'slot id from "cairn key list"')
-    .action(async (id: string, o: StoreFlags) => {
-      await removeKeySlot(storeDir(o), await passphrase(o), id)
-      if (o.json === true) json({ removed: id }); else out(`removed key slot ${id}`)
-    })
-  storeOptions(key.command('passwd').description('change the passphrase of the slot that opens with the current one'))
-    .requiredOption('--new-passphrase-file <file>', 'file holding the new passphrase')
-    .action(async (o: StoreFlags & { newPassphraseFile: string }) => {
-      const slot = await changePassphrase(storeDir(o), await passphrase(o), await passphrase({ passphraseFile: o.newPassphraseFile }))
-      if (o.json === true) json({ id: slot.id }); else out(`changed passphrase; slot is now ${slot.id}`)
-    })
-
+  registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)
   return program
