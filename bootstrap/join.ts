@@ -11,7 +11,7 @@ import { admissionKey, decodeInvitation, joinSigningBytes, type Invitation } fro
 import { createMeshGater } from './gater.ts'
 import { createMeshHost } from './host.ts'
 import { decodeMembership, ROLES, type Member, type Role, type SignedMembership } from './membership.ts'
-import { hasMeshState, loadOrCreatePeerKey, saveConfig, saveMembership, type MeshConfig } from './mesh-state.ts'
+import { dialable, hasMeshState, loadOrCreatePeerKey, saveConfig, saveMembership, type MeshConfig } from './mesh-state.ts'
 import { MeshStateExistsError } from './errors.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 
@@ -86,7 +86,7 @@ export async function joinMesh (init: JoinInit): Promise<SignedMembership> {
   })
   try {
     const unsigned = { mesh: inv.mesh, invitation: inv.id, peer: self, site: init.config.site, role: init.config.role }
-    const req: JoinRequest = { ...unsigned, addrs: init.addrs ?? [], sig: base64url.baseEncode(await peerKey.sign(joinSigningBytes(unsigned))) }
+    const req: JoinRequest = { ...unsigned, addrs: init.addrs ?? dialable(init.config.listen), sig: base64url.baseEncode(await peerKey.sign(joinSigningBytes(unsigned))) }
     let lastError: unknown
     for (const addr of inv.addrs) {
       let reply: any
@@ -114,3 +114,4 @@ export async function joinMesh (init: JoinInit): Promise<SignedMembership> {
     await host.stop()
   }
 }
+

@@ -56,7 +56,7 @@ export async function loadOrCreatePeerKey (dir: string): Promise<PrivateKey> {
 }
 
 /** `cairn mesh init`: a new mesh key and a member list with this node as its only member. */
-export async function initMesh (dir: string, config: MeshConfig, addrs: string[] = []): Promise<MeshState> {
+export async function initMesh (dir: string, config: MeshConfig, addrs: string[] = dialable(config.listen)): Promise<MeshState> {
   if (hasMeshState(dir)) throw new MeshStateExistsError(dir)
   const peerKey = await loadOrCreatePeerKey(dir)
   const meshKey = await generateKeyPair('Ed25519')
@@ -103,4 +103,9 @@ export function saveInvitations (dir: string, records: InvitationRecord[]): void
 export function requireMeshKey (state: MeshState): PrivateKey {
   if (state.meshKey === undefined) throw new MeshKeyMissingError(state.dir)
   return state.meshKey
+}
+
+/** Listen addresses others can dial as they are (no wildcard host, no port 0): the member list's hints. */
+export function dialable (listen: string[]): string[] {
+  return listen.filter(a => !/\/tcp\/0(\/|$)/.test(a) && !a.startsWith('/ip4/0.0.0.0/') && !a.startsWith('/ip6/::/'))
 }
