@@ -1,5 +1,28 @@
 // bootstrap: the mesh layer — libp2p host, membership (signed member list, invitations),
 // connection gating, the private Kademlia DHT and the chunk-exchange protocol (F9–F14).
 // It moves ciphertext between stores; it must never need, hold or ask for a data key.
-// Filled by the mesh issue; nothing here yet.
-export {}
+export * from './errors.ts'
+export { createMeshNode, MEMBERSHIP_PROTOCOL } from './mesh-node.ts'
+export type { MeshNode, MeshNodeInit, MeshNodeComponents, MeshStatus, LinkStatus } from './mesh-node.ts'
+export { initMesh, loadMeshState, hasMeshState, loadOrCreatePeerKey } from './mesh-state.ts'
+export type { MeshConfig, MeshState } from './mesh-state.ts'
+export { joinMesh, JOIN_PROTOCOL } from './join.ts'
+export { decodeInvitation, encodeInvitation } from './invitation.ts'
+export type { Invitation } from './invitation.ts'
+export { decodeMembership, encodeMembership, ROLES } from './membership.ts'
+export type { Member, Role, SignedMembership } from './membership.ts'
+export { createMeshHost, KAD_PROTOCOL } from './host.ts'
+export type { MeshHost } from './host.ts'
+export { createMeshGater } from './gater.ts'
+export { sendWithBackpressure } from './frame.ts'
+export { ChunkSession, serveChunks, CHUNK_PROTOCOL } from './chunk-protocol.ts'
+export type { ChunkEvent } from './chunk-protocol.ts'
+export { MAX_BLOCK_BYTES, MAX_FRAME_BYTES, blockCid, isBlockCid } from './chunk-wire.ts'
+export { replicate } from './replicator.ts'
+export { repairBlocks } from './repair.ts'
+export type { RepairResult } from './repair.ts'
+export type { ReplicationResult, ReplicationProgress } from './replicator.ts'
+export { selectTargets, targetsOf } from './policy.ts'
+export type { ReplicationPolicy } from './policy.ts'
+export { createLimiter, rateAt, validateSchedule } from './bandwidth.ts'
+export type { BandwidthSchedule, BandwidthWindow } from './bandwidth.ts'

@@ -174,8 +174,24 @@ export class LocalBlockStore implements BlockStore {
 
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
     if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
-    if (await this.has(cid)) return
+    const loc = await this.location(cid)
+    if (loc !== undefined) {
+      let intact = false
+      try { intact = matchesCid(cid, this.log.read(loc)) } catch {}
+      // A copy that no longer matches its CID is replaced (repair, F14): the good bytes are
+      // appended and the index moves to them at the next flush.
+      if (intact) return
+      this.replace(cid.bytes, bytes)
+      return
+    }
     this.append(cid.bytes, undefined, bytes)
+  }
+
+  private replace (cid: Uint8Array, bytes: Uint8Array): void {
+    const k = keyOf(cid)
+    this.pending.locs.delete(k)
+    this.flushing.locs.delete(k)
+    this.move(cid, undefined, bytes)
   }
 
   /** Chunk id → CID for each id (undefined when unknown), pending writes included. */

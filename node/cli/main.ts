@@ -9,6 +9,7 @@ import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
+import { registerMeshCommand } from './mesh-command.ts'
 
 /** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
 export const EXIT_WARNINGS = 3
@@ -186,6 +187,7 @@ export function buildProgram (): Command {
   registerTokenCommand(program)
   registerDemoCommand(program)
   registerServeCommand(program)
+  registerMeshCommand(program)
   return program
 }
 

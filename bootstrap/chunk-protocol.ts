@@ -1,0 +1,317 @@
+// The chunk-exchange protocol /cairn/chunks/1.0.0: the receiving side (a handler that
+// serves a BlockStore to members) and the sending side (a session on one outbound stream).
+// Memory stays bounded at any speed: the sender keeps at most `windowBytes` of PUTs
+// unacknowledged and waits for the `drain` event when the stream's buffer is full; the
+// receiver handles one message at a time and pauses the stream past its read budget.
+import { CID } from 'multiformats/cid'
+import { FrameReader, FrameWriter, encodeFrame } from './frame.ts'
+import {
+  CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, Status, decodeMessage, encodeMessage, matchesCid, statusName,
+  type Message
+} from './chunk-wire.ts'
+import { ProtocolError, RemoteRefusedError } from './errors.ts'
+import type { BlockStore } from '../chunkstore/index.ts'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+
+export { CHUNK_PROTOCOL }
+
+/** What happened on the receiving side, for the log, the penalty count and the tests. */
+export type ChunkEvent =
+  | { kind: 'stored', peer: string, cid: string, bytes: number }
+  | { kind: 'bad-block', peer: string, cid: string, reason: string }
+  | { kind: 'protocol-error', peer: string, reason: string }
+  | { kind: 'refused-peer', peer: string }
+  | { kind: 'root-added', peer: string, cid: string }
+
+export interface ChunkServerComponents {
+  store: BlockStore
+  /** Only members may open chunk streams; asked once per stream. */
+  isMember: (peer: string) => boolean
+  /** Peers banned for misbehaving (see penalties.ts); asked once per stream. */
+  isBanned?: (peer: string) => boolean
+  onEvent?: (e: ChunkEvent) => void
+}
+
+export interface ChunkServerInit {
+  /**
+   * Bytes of one stream's frames held at once — read but not yet handled, plus those being
+   * handled — before the stream is paused. Default 16 MiB (one largest frame); an honest
+   * sender's window (8 MiB) stays below it.
+   */
+  maxBuffered?: number
+  /** PUT/HAVE/GET messages of one stream handled at the same time. Default 8. */
+  concurrency?: number
+}
+
+/** Registers the receiving side on `host`. Returns a function that unregisters it. */
+export async function serveChunks (host: Pick<Libp2p, 'handle' | 'unhandle'>, components: ChunkServerComponents, init: ChunkServerInit = {}): Promise<() => Promise<void>> {
+  await host.handle(CHUNK_PROTOCOL, async (stream: Stream, connection: Connection) => {
+    await handleChunkStream(stream, connection.remotePeer.toString(), components, init)
+  }, { maxInboundStreams: 4 })
+  return async () => { await host.unhandle(CHUNK_PROTOCOL) }
+}
+
+export async function handleChunkStream (stream: Stream, peer: string, components: ChunkServerComponents, init: ChunkServerInit = {}): Promise<void> {
+  const { store, onEvent } = components
+  if (!components.isMember(peer) || components.isBanned?.(peer) === true) {
+    onEvent?.({ kind: 'refused-peer', peer })
+    stream.abort(new ProtocolError('not a member, or banned'))
+    return
+  }
+  const budget = Math.max(init.maxBuffered ?? 16 * 1024 * 1024, MAX_FRAME_BYTES)
+  const reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: budget })
+  const writer = new FrameWriter(stream)
+  const reply = async (m: Message): Promise<void> => { await writer.write(encodeFrame(...encodeMessage(m))) }
+  const concurrency = init.concurrency ?? 8
+  const inflight = new Set<Promise<void>>()
+  let inflightBytes = 0
+  let failure: unknown
+  try {
+    for (;;) {
+      const body = await reader.next()
+      if (body === undefined) break
+      let m: Message
+      try {
+        m = decodeMessage(body)
+      } catch (err: any) {
+        onEvent?.({ kind: 'protocol-error', peer, reason: err.message })
+        // Tell the peer why, when we can still find the request id, then drop the stream.
+        if (body.length >= 6) await reply({ type: MsgType.ACK, id: new DataView(body.buffer, body.byteOffset).getUint32(2), status: Status.MALFORMED }).catch(() => {})
+        stream.abort(err)
+        return
+      }
+      // HAVE, PUT and GET of different blocks run side by side (store I/O overlaps the
+      // network); FLUSH, ROOTS and ADD_ROOT wait for everything before them, so a FLUSH
+      // covers every PUT sent earlier on the stream.
+      if (m.type === MsgType.PUT || m.type === MsgType.HAVE || m.type === MsgType.GET) {
+        // Frames being handled count against the budget too: the reader only accounts for unread ones.
+        while (inflight.size > 0 && (inflight.size >= concurrency || inflightBytes + body.length > budget)) await Promise.race(inflight)
+        inflightBytes += body.length
+        const job: Promise<void> = serveOne(m, peer, components, reply)
+          .catch((err) => { failure ??= err })
+          .finally(() => { inflight.delete(job); inflightBytes -= body.length })
+        inflight.add(job)
+      } else {
+        await Promise.all(inflight)
+        await serveOne(m, peer, components, reply)
+      }
+      if (failure !== undefined) throw failure
+    }
+    await Promise.all(inflight)
+    if (failure !== undefined) throw failure
+    await stream.close().catch(() => {})
+  } catch (err: any) {
+    onEvent?.({ kind: 'protocol-error', peer, reason: err.message })
+    stream.abort(err)
+  }
+}
+
+async function serveOne (m: Message, peer: string, c: ChunkServerComponents, reply: (m: Message) => Promise<void>): Promise<void> {
+  const { store, onEvent } = c
+  switch (m.type) {
+    case MsgType.HAVE:
+      await reply({ type: MsgType.HAVE_REPLY, id: m.id, have: await store.hasMany(m.cids) })
+      return
+    case MsgType.PUT: {
+      // The store hashes the bytes and refuses a mismatch before storing anything, and
+      // putting a block it has is a no-op (BlockStore contract), so one hash pass suffices.
+      try {
+        await store.put(m.cid, m.bytes)
+      } catch (err: any) {
+        const mismatch = err?.name === 'CidMismatchError'
+        // Answer first: the event may ban the peer and close its connection.
+        await reply({ type: MsgType.ACK, id: m.id, status: mismatch ? Status.CID_MISMATCH : Status.STORE_ERROR })
+        if (mismatch) onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: 'bytes do not match the CID' })
+        return
+      }
+      onEvent?.({ kind: 'stored', peer, cid: m.cid.toString(), bytes: m.bytes.length })
+      await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
+      return
+    }
+    case MsgType.GET: {
+      let bytes: Uint8Array
+      try {
+        bytes = await store.get(m.cid, { verify: true })
+      } catch (err: any) {
+        await reply({ type: MsgType.BLOCK, id: m.id, status: err?.name === 'BlockNotFoundError' ? Status.NOT_FOUND : Status.STORE_ERROR })
+        return
+      }
+      await reply({ type: MsgType.BLOCK, id: m.id, status: Status.OK, bytes })
+      return
+    }
+    case MsgType.FLUSH:
+      await store.flush()
+      await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
+      return
+    case MsgType.ROOTS: {
+      const roots = await store.snapshotRoots()
+      // Sent in batches under the same request id; the last batch is the short one.
+      for (let i = 0; ; i += MAX_BATCH) {
+        const part = roots.slice(i, i + MAX_BATCH)
+        await reply({ type: MsgType.ROOTS_REPLY, id: m.id, cids: part })
+        if (part.length < MAX_BATCH) return
+      }
+    }
+    case MsgType.ADD_ROOT: {
+      // A root is listed only once its record block is durable here.
+      if (!await store.has(m.cid)) {
+        await reply({ type: MsgType.ACK, id: m.id, status: Status.NOT_FOUND })
+        return
+      }
+      await store.flush()
+      await store.addSnapshotRoot(m.cid)
+      onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString() })
+      await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
+      return
+    }
+    default:
+      throw new ProtocolError(`message type 0x${m.type.toString(16)} is a reply, not a request`)
+  }
+}
+
+export interface ChunkSessionInit {
+  /** Bytes of PUTs sent but not yet acknowledged. Default 8 MiB. */
+  windowBytes?: number
+}
+
+/**
+ * The sending side of one chunk stream. Requests may be issued concurrently; `put` waits
+ * while the window is full. `bytesSent` counts every byte this session wrote to the wire.
+ */
+export class ChunkSession {
+  bytesSent = 0
+  private nextId = 1
+  private readonly pending = new Map<number, { resolve: (m: Message) => void, reject: (e: Error) => void, multi?: Message[] }>()
+  private readonly reader: FrameReader
+  private readonly writer: FrameWriter
+  private inflight = 0
+  private readonly windowBytes: number
+  private windowWaiters: Array<() => void> = []
+  private failure: Error | undefined
+  private readonly done: Promise<void>
+
+  constructor (readonly stream: Stream, init: ChunkSessionInit = {}) {
+    this.windowBytes = init.windowBytes ?? 8 * 1024 * 1024
+    this.reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: 32 * 1024 * 1024 })
+    this.writer = new FrameWriter(stream)
+    this.done = this.readReplies()
+  }
+
+  static async open (host: Pick<Libp2p, 'dialProtocol'>, peer: Parameters<Libp2p['dialProtocol']>[0], init: ChunkSessionInit & { signal?: AbortSignal } = {}): Promise<ChunkSession> {
+    const stream = await host.dialProtocol(peer, CHUNK_PROTOCOL, { signal: init.signal })
+    return new ChunkSession(stream, init)
+  }
+
+  private async readReplies (): Promise<void> {
+    try {
+      for (;;) {
+        const body = await this.reader.next()
+        if (body === undefined) throw new ProtocolError('the peer closed the chunk stream')
+        const m = decodeMessage(body)
+        const p = this.pending.get(m.id)
+        if (p === undefined) throw new ProtocolError(`a reply to unknown request ${m.id}`)
+        if (m.type === MsgType.ROOTS_REPLY && m.cids.length === MAX_BATCH) {
+          (p.multi ??= []).push(m)
+          continue
+        }
+        this.pending.delete(m.id)
+        if (p.multi !== undefined && m.type === MsgType.ROOTS_REPLY) {
+          p.resolve({ type: MsgType.ROOTS_REPLY, id: m.id, cids: [...p.multi.flatMap(x => x.type === MsgType.ROOTS_REPLY ? x.cids : []), ...m.cids] })
+        } else {
+          p.resolve(m)
+        }
+      }
+    } catch (err: any) {
+      this.fail(err)
+    }
+  }
+
+  private fail (err: Error): void {
+    if (this.failure !== undefined) return
+    this.failure = err
+    for (const p of this.pending.values()) p.reject(err)
+    this.pending.clear()
+    for (const w of this.windowWaiters) w()
+    this.windowWaiters = []
+  }
+
+  private async request (m: WithoutId<Message>): Promise<Message> {
+    if (this.failure !== undefined) throw this.failure
+    const id = this.nextId++
+    const msg = { ...m, id } as Message
+    const answer = new Promise<Message>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
+    // The session may fail while the frame waits in the writer's batch; it is awaited below.
+    answer.catch(() => {})
+    const frame = encodeFrame(...encodeMessage(msg))
+    this.bytesSent += frame.byteLength
+    try {
+      await this.writer.write(frame)
+    } catch (err: any) {
+      this.fail(err)
+    }
+    return await answer
+  }
+
+  async have (cids: CID[]): Promise<boolean[]> {
+    const out: boolean[] = []
+    for (let i = 0; i < cids.length; i += MAX_BATCH) {
+      const part = cids.slice(i, i + MAX_BATCH)
+      const r = await this.request({ type: MsgType.HAVE, cids: part })
+      if (r.type !== MsgType.HAVE_REPLY || r.have.length !== part.length) throw new ProtocolError('HAVE was not answered with as many answers as CIDs')
+      out.push(...r.have)
+    }
+    return out
+  }
+
+  /** Sends one block; resolves when the peer acknowledged it. Waits first while the window is full. */
+  async put (cid: CID, bytes: Uint8Array): Promise<void> {
+    while (this.inflight > 0 && this.inflight + bytes.length > this.windowBytes) {
+      if (this.failure !== undefined) throw this.failure
+      await new Promise<void>(resolve => this.windowWaiters.push(resolve))
+    }
+    this.inflight += bytes.length
+    try {
+      const r = await this.request({ type: MsgType.PUT, cid, bytes })
+      expectOk(r, `block ${cid.toString()}`)
+    } finally {
+      this.inflight -= bytes.length
+      const w = this.windowWaiters.shift()
+      w?.()
+    }
+  }
+
+  async get (cid: CID): Promise<Uint8Array> {
+    const r = await this.request({ type: MsgType.GET, cid })
+    if (r.type !== MsgType.BLOCK) throw new ProtocolError('GET was not answered with a BLOCK')
+    if (r.status !== Status.OK || r.bytes === undefined) throw new RemoteRefusedError(statusName(r.status), `block ${cid.toString()}`)
+    if (!await matchesCid(cid, r.bytes)) throw new RemoteRefusedError('CID_MISMATCH', `block ${cid.toString()} (the peer sent other bytes)`)
+    return r.bytes
+  }
+
+  async flush (): Promise<void> {
+    expectOk(await this.request({ type: MsgType.FLUSH }), 'flush')
+  }
+
+  async roots (): Promise<CID[]> {
+    const r = await this.request({ type: MsgType.ROOTS })
+    if (r.type !== MsgType.ROOTS_REPLY) throw new ProtocolError('ROOTS was not answered with ROOTS_REPLY')
+    return r.cids
+  }
+
+  async addRoot (cid: CID): Promise<void> {
+    expectOk(await this.request({ type: MsgType.ADD_ROOT, cid }), `snapshot root ${cid.toString()}`)
+  }
+
+  async close (): Promise<void> {
+    await this.stream.close().catch(() => {})
+    this.fail(new ProtocolError('session closed'))
+    await this.done
+  }
+}
+
+type WithoutId<M> = M extends unknown ? Omit<M, 'id'> : never
+
+function expectOk (r: Message, what: string): void {
+  if (r.type !== MsgType.ACK) throw new ProtocolError(`expected an ACK for ${what}`)
+  if (r.status !== Status.OK) throw new RemoteRefusedError(statusName(r.status), what)
+}

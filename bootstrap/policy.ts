@@ -1,0 +1,46 @@
+// Replication policies (F11): how many copies of a store the mesh keeps and where. A
+// policy names copies (counting this site's own), and optionally sites and roles that must
+// hold one. Cascades need nothing special: B's own policy forwards what B holds, including
+// what A sent it.
+import type { Member, Role } from './membership.ts'
+
+export interface ReplicationPolicy {
+  name: string
+  /** Copies in the mesh, this site's included. "2 copies, one at a DR site" = { copies: 2, roles: ['dr'] }. */
+  copies: number
+  /** Roles that must each hold at least one copy. */
+  roles?: Role[]
+  /** Only these sites may hold copies (default: any member). */
+  sites?: string[]
+}
+
+/**
+ * The members that should receive this site's blocks: first one per required role, then
+ * any others (in site-name order) until `copies - 1` targets are chosen. Deterministic,
+ * so every run of a node picks the same targets while the member list is the same.
+ */
+export function selectTargets (policy: ReplicationPolicy, members: Member[], self: string): Member[] {
+  const candidates = members
+    .filter(m => m.peer !== self && (policy.sites === undefined || policy.sites.includes(m.site)))
+    .sort((a, b) => a.site < b.site ? -1 : a.site > b.site ? 1 : 0)
+  const wanted = Math.max(0, policy.copies - 1)
+  const chosen: Member[] = []
+  for (const role of policy.roles ?? []) {
+    if (chosen.length >= wanted) break
+    if (chosen.some(m => m.role === role)) continue
+    const m = candidates.find(c => c.role === role && !chosen.includes(c))
+    if (m !== undefined) chosen.push(m)
+  }
+  for (const c of candidates) {
+    if (chosen.length >= wanted) break
+    if (!chosen.includes(c)) chosen.push(c)
+  }
+  return chosen
+}
+
+/** Targets of every policy, each member once. */
+export function targetsOf (policies: ReplicationPolicy[], members: Member[], self: string): Member[] {
+  const out = new Map<string, Member>()
+  for (const p of policies) for (const m of selectTargets(p, members, self)) out.set(m.peer, m)
+  return [...out.values()]
+}

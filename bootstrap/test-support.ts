@@ -1,0 +1,54 @@
+// Helpers shared by the mesh tests only: temp dirs, random blocks, and two libp2p hosts on
+// 127.0.0.1 that admit each other. Nothing outside *.test.ts imports this file.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { blockCid } from './chunk-wire.ts'
+import { createMeshGater } from './gater.ts'
+import { createMeshHost, type MeshHost } from './host.ts'
+import type { CID } from 'multiformats/cid'
+import type { PrivateKey } from '@libp2p/interface'
+import { LocalBlockStore, type BlockStore } from '../chunkstore/index.ts'
+
+export function tempDir (t: { after: (fn: () => void | Promise<void>) => void }, prefix = 'cairn-mesh-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+export async function randomBlock (size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = new Uint8Array(randomBytes(size))
+  return { cid: await blockCid(bytes), bytes }
+}
+
+export interface HostPair {
+  a: MeshHost
+  b: MeshHost
+  keys: PrivateKey[]
+  stop: () => Promise<void>
+}
+
+/** Hosts on 127.0.0.1 whose gaters admit exactly the peers in `allowed` (by default each other). */
+export async function startHosts (count: number, allowed?: (peer: string) => boolean): Promise<{ hosts: MeshHost[], stop: () => Promise<void> }> {
+  const keys = await Promise.all(Array.from({ length: count }, async () => await generateKeyPair('Ed25519')))
+  const ids = new Set(keys.map(k => peerIdFromPrivateKey(k).toString()))
+  const admit = allowed ?? ((p: string) => ids.has(p))
+  const hosts = await Promise.all(keys.map(async k => await createMeshHost({
+    privateKey: k, listen: ['/ip4/127.0.0.1/tcp/0'], dht: false, connectionGater: createMeshGater({ isAdmissible: admit })
+  })))
+  return { hosts, stop: async () => { await Promise.all(hosts.map(async h => { await h.stop() })) } }
+}
+
+/** The node's real block store (LevelDB index + segment files) in a temp dir, closed after the test. */
+export async function localStore (t: { after: (fn: () => void | Promise<void>) => void }): Promise<BlockStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-store-'))
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+  t.after(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return store
+}

@@ -1,0 +1,198 @@
+// `cairn mesh init|invite|join|status|remove|replicate|policy|run` (F9–F12): create a mesh,
+// admit sites, see members and replication lag, and run the daemon that does the work.
+// Commands that need the running daemon reach it over its control socket (node/mesh/control.ts).
+// Failures are thrown as error classes with stable names for main.ts to print.
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { Option, type Command } from 'commander'
+import {
+  hasMeshState, initMesh, joinMesh, loadMeshState, ROLES, type MeshStatus, type ReplicationPolicy, type Role, type BandwidthWindow
+} from '../../bootstrap/index.ts'
+import { callControl, DaemonNotRunningError } from '../mesh/control.ts'
+import { REPLICATION_FILE, runMeshDaemon, type ReplicationConfig } from '../mesh/daemon.ts'
+import { writeFileSync } from 'node:fs'
+
+export interface MeshCommandIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+  untilStopped: () => Promise<void>
+}
+
+const defaultIo: MeshCommandIo = {
+  stdout: t => { process.stdout.write(t) },
+  stderr: t => { process.stderr.write(t) },
+  untilStopped: async () => await new Promise(resolve => {
+    process.once('SIGINT', () => resolve())
+    process.once('SIGTERM', () => resolve())
+  })
+}
+
+export class InvalidMeshOptionError extends Error {
+  override name = 'InvalidMeshOptionError'
+}
+
+function dataHome (): string {
+  return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'cairn')
+}
+
+interface Common { meshDir?: string, json?: boolean }
+const meshDir = (o: Common): string => resolve(o.meshDir ?? join(dataHome(), 'mesh'))
+
+function common (cmd: Command): Command {
+  cmd.addOption(new Option('--mesh-dir <dir>', 'mesh state folder (keys, member list)').env('CAIRN_MESH'))
+  cmd.option('--json', 'print machine-readable JSON on stdout')
+  return cmd
+}
+
+function role (r: string): Role {
+  if (!(ROLES as readonly string[]).includes(r)) throw new InvalidMeshOptionError(`--role must be one of ${ROLES.join(', ')}`)
+  return r as Role
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
+
+/** Parses --limit "08:00-18:00=10" or "08:00-18:00=10@1-5" (MiB/s, optional days 0=Sunday). */
+export function parseLimit (spec: string): BandwidthWindow {
+  const m = /^(\d{2}:\d{2})-(\d{2}:\d{2})=(\d+(?:\.\d+)?)(?:@(\d)(?:-(\d))?)?$/.exec(spec)
+  if (m === null) throw new InvalidMeshOptionError(`--limit ${spec}: write FROM-TO=MIBPS[@DAY[-DAY]], e.g. 08:00-18:00=10@1-5`)
+  const w: BandwidthWindow = { from: m[1], to: m[2], mibps: Number(m[3]) }
+  if (m[4] !== undefined) {
+    const a = Number(m[4]); const b = m[5] === undefined ? a : Number(m[5])
+    w.days = Array.from({ length: b - a + 1 }, (_, i) => a + i)
+  }
+  return w
+}
+
+function parseTtl (s: string): number {
+  const m = /^(\d+)([smhd])$/.exec(s)
+  if (m === null) throw new InvalidMeshOptionError(`--ttl ${s}: write a number and s, m, h or d, e.g. 24h`)
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000, d: 86400_000 }[m[2] as 's' | 'm' | 'h' | 'd']
+}
+
+export function registerMeshCommand (program: Command, io: MeshCommandIo = defaultIo): Command {
+  const mesh = program.command('mesh').description('the peer-to-peer mesh: create it, admit sites, replicate, see its state')
+  const out = (o: Common, value: unknown, text: string): void => {
+    io.stdout(o.json === true ? JSON.stringify(value, null, 2) + '\n' : text + '\n')
+  }
+
+  common(mesh.command('init'))
+    .description('create a new mesh with this node as its first member (keeps the mesh key here)')
+    .requiredOption('--site <name>', 'this site\'s name')
+    .option('--role <role>', `this site's role: ${ROLES.join(', ')}`, 'head')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
+    .action(async (o: Common & { site: string, role: string, listen?: string[] }) => {
+      const state = await initMesh(meshDir(o), { site: o.site, role: role(o.role), listen: o.listen ?? ['/ip4/0.0.0.0/tcp/4737'] })
+      out(o, { mesh: state.membership.mesh, dir: state.dir }, `created mesh ${state.membership.mesh} in ${state.dir}\nnext: cairn mesh run, then cairn mesh invite`)
+    })
+
+  common(mesh.command('invite'))
+    .description('print a one-time invitation for a new site (run where the mesh key is, with the daemon running)')
+    .option('--ttl <duration>', 'how long the invitation is valid, e.g. 30m, 24h, 7d', '24h')
+    .action(async (o: Common & { ttl: string }) => {
+      const r = await callControl(meshDir(o), 'invite', { ttlMs: parseTtl(o.ttl) }) as { invitation: string }
+      out(o, r, r.invitation)
+    })
+
+  common(mesh.command('join'))
+    .description('join a mesh with an invitation from one of its members')
+    .argument('<invitation>', 'the cairn-invite-v1.… string')
+    .requiredOption('--site <name>', 'this site\'s name')
+    .option('--role <role>', `this site's role: ${ROLES.join(', ')}`, 'branch')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
+    .action(async (invitation: string, o: Common & { site: string, role: string, listen?: string[] }) => {
+      const listen = o.listen ?? ['/ip4/0.0.0.0/tcp/4737']
+      const doc = await joinMesh({ dir: meshDir(o), invitation, config: { site: o.site, role: role(o.role), listen } })
+      out(o, { mesh: doc.mesh, version: doc.version, members: doc.members.length }, `joined mesh ${doc.mesh} (${doc.members.length} members, list version ${doc.version})\nnext: cairn mesh run`)
+    })
+
+  common(mesh.command('status'))
+    .description('members, links, replication lag and health')
+    .action(async (o: Common) => {
+      const dir = meshDir(o)
+      let status: MeshStatus | undefined
+      try {
+        status = await callControl(dir, 'status') as MeshStatus
+      } catch (err) {
+        if (!(err instanceof DaemonNotRunningError) || !hasMeshState(dir)) throw err
+      }
+      if (status === undefined) {
+        const s = await loadMeshState(dir)
+        const offline = { running: false, mesh: s.membership.mesh, version: s.membership.version, members: s.membership.members }
+        out(o, offline, `mesh ${offline.mesh} (list version ${offline.version}) — daemon not running\n` +
+          offline.members.map(m => `  ${m.site.padEnd(16)} ${m.role.padEnd(7)} ${m.peer}`).join('\n'))
+        return
+      }
+      out(o, { running: true, ...status }, formatStatus(status))
+    })
+
+  common(mesh.command('remove'))
+    .description('remove a member (by site name or peer id); it is cut off at once (needs the mesh key)')
+    .argument('<member>')
+    .action(async (member: string, o: Common) => {
+      const doc = await callControl(meshDir(o), 'remove', { member }) as { version: number }
+      out(o, doc, `removed ${member}; member list version ${doc.version}`)
+    })
+
+  common(mesh.command('replicate'))
+    .description('replicate to every policy target now and wait until done')
+    .action(async (o: Common) => {
+      const links = await callControl(meshDir(o), 'replicate') as MeshStatus['links']
+      out(o, links, links.map(linkLine).join('\n') || 'no replication targets (see cairn mesh policy)')
+    })
+
+  common(mesh.command('policy'))
+    .description('set the replication policy and bandwidth windows (read when the daemon starts)')
+    .option('--copies <n>', 'copies in the mesh, this site\'s included', '2')
+    .option('--role <role>', 'a role that must hold a copy (repeatable)', collect)
+    .option('--site <name>', 'allow only these sites (repeatable)', collect)
+    .option('--limit <window>', 'bandwidth window FROM-TO=MIBPS[@DAY[-DAY]] (repeatable)', collect)
+    .option('--default-limit <mibps>', 'MiB/s outside the windows (default unlimited)')
+    .action((o: Common & { copies: string, role?: string[], site?: string[], limit?: string[], defaultLimit?: string }) => {
+      const copies = Number(o.copies)
+      if (!Number.isInteger(copies) || copies < 1) throw new InvalidMeshOptionError('--copies must be a whole number ≥ 1')
+      const policy: ReplicationPolicy = { name: 'default', copies, roles: o.role?.map(role), sites: o.site }
+      const cfg: ReplicationConfig = {
+        policies: [policy],
+        bandwidth: { windows: (o.limit ?? []).map(parseLimit), defaultMibps: o.defaultLimit === undefined ? undefined : Number(o.defaultLimit) }
+      }
+      writeFileSync(join(meshDir(o), REPLICATION_FILE), JSON.stringify(cfg, null, 2) + '\n')
+      out(o, cfg, `policy saved: ${copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}; restart the daemon to apply`)
+    })
+
+  common(mesh.command('run'))
+    .description('run the mesh daemon for a store (until SIGINT/SIGTERM)')
+    .addOption(new Option('--store <dir>', 'store folder').env('CAIRN_STORE'))
+    .option('--replicate-every <seconds>', 'replicate at least this often', '30')
+    .action(async (o: Common & { store?: string, replicateEvery: string }) => {
+      await runMeshDaemon({
+        store: resolve(o.store ?? join(dataHome(), 'store')),
+        mesh: meshDir(o),
+        replicateEveryMs: Number(o.replicateEvery) * 1000,
+        untilStopped: io.untilStopped,
+        stdout: line => { io.stdout(line + '\n') },
+        stderr: line => { io.stderr(line + '\n') }
+      })
+    })
+  return mesh
+}
+
+function linkLine (l: MeshStatus['links'][number]): string {
+  const r = l.lastResult
+  const state = l.lastError !== undefined ? `error ${l.lastError.name}: ${l.lastError.message}` : l.running ? 'running' : r === undefined ? 'not run yet' : `ok, sent ${r.blocksSent} blocks (${r.bytesSent} B)`
+  return `  → ${l.site.padEnd(16)} ${l.connected ? 'up  ' : 'down'}  snapshots behind: ${l.snapshotsBehind ?? '?'}  ${state}`
+}
+
+function formatStatus (s: MeshStatus): string {
+  const lines = [
+    `mesh ${s.mesh} (list version ${s.version})`,
+    `this node: ${s.self.site} (${s.self.role}) ${s.self.peer}${s.self.holdsMeshKey ? ' — holds the mesh key' : ''}`,
+    ...s.self.addrs.map(a => `  listening ${a}`),
+    'members:',
+    ...s.members.map(m => `  ${m.site.padEnd(16)} ${m.role.padEnd(7)} ${m.self ? 'self' : m.connected ? 'up  ' : 'down'}  ${m.peer}`),
+    'replication:',
+    ...(s.links.length === 0 ? ['  no targets (see cairn mesh policy)'] : s.links.map(linkLine))
+  ]
+  const banned = Object.entries(s.penalties).filter(([, r]) => r.banned)
+  if (banned.length > 0) lines.push('banned peers:', ...banned.map(([p, r]) => `  ${p} (${r.offences} offences, last: ${r.last ?? '?'})`))
+  return lines.join('\n')
+}

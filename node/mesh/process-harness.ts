@@ -1,0 +1,78 @@
+// Mesh node processes for tests and the benchmark: runs `cairn mesh …` through the
+// polyfill-first entry (cli/mesh-entry.ts), waits for the daemon's ready line, and ends
+// exactly the processes it started, by pid.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { callControl } from './control.ts'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const entry = fileURLToPath(new URL('../cli/mesh-entry.ts', import.meta.url))
+
+export async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, 'mesh', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => { stdout += String(d) })
+  child.stderr.on('data', (d) => { stderr += String(d) })
+  const code = await new Promise<number>(resolve => child.on('close', (c) => resolve(c ?? 1)))
+  return { code, stdout, stderr }
+}
+
+export async function cliOk (args: string[]): Promise<string> {
+  const r = await cli(args)
+  if (r.code !== 0) throw new Error(`cairn mesh ${args[0]} exited ${r.code}: ${r.stderr}`)
+  return r.stdout
+}
+
+export interface NodeProcess {
+  child: ChildProcess
+  peer: string
+  addrs: string[]
+  meshDir: string
+  /** The daemon's stderr so far: one JSON event per line. */
+  log: () => string
+  control: (op: string, args?: Record<string, unknown>) => Promise<any>
+  /** SIGTERM and wait. */
+  stop: () => Promise<void>
+  /** SIGKILL and wait: a crash. */
+  kill: () => Promise<void>
+}
+
+export async function startNode (opts: { meshDir: string, store: string, replicateEverySeconds?: number }): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, 'mesh', 'run', '--mesh-dir', opts.meshDir, '--store', opts.store,
+    '--replicate-every', String(opts.replicateEverySeconds ?? 3600)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  child.stderr!.on('data', (d) => { log += String(d) })
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const ready = await new Promise<{ peer: string, addrs: string[] }>((resolve, reject) => {
+    let out = ''
+    const onData = (d: Buffer): void => {
+      out += String(d)
+      const line = out.split('\n').find(l => l.startsWith('{"ready"'))
+      if (line !== undefined) { child.stdout!.off('data', onData); resolve(JSON.parse(line)) }
+    }
+    child.stdout!.on('data', onData)
+    child.once('exit', (code) => { reject(new Error(`mesh node exited ${String(code)} before it was ready:\n${log}`)) })
+  })
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    await exited
+  }
+  return {
+    child,
+    ...ready,
+    meshDir: opts.meshDir,
+    log: () => log,
+    control: async (op, args) => await callControl(opts.meshDir, op, args),
+    stop: async () => { await end('SIGTERM') },
+    kill: async () => { await end('SIGKILL') }
+  }
+}
+
+export async function until (what: string, fn: () => boolean | Promise<boolean>, tries = 300, everyMs = 100): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await fn()) return
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+  throw new Error(`gave up waiting until ${what}`)
+}
