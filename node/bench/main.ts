@@ -12,6 +12,8 @@ import { describeMachine, ensurePackages } from './machine.ts'
 import { type BenchResult, computeRatios, markdown, METHOD, notes, ratioLines, textTable } from './report.ts'
 import { runTool, type ToolRun } from './runner.ts'
 import { cipherLines, cipherMarkdown, measureCiphers } from './ciphers.ts'
+import { measureReplication } from './replication.ts'
+import type { ReplicationBenchResult } from './replication.ts'
 import { createTools, TOOL_NAMES, type ToolName } from './tools.ts'
 
 const USAGE = `usage: npm run bench -- [options]
@@ -87,10 +89,33 @@ export async function main (argv: string[]): Promise<number> {
 
     for (const line of METHOD) log(line)
     const runs: ToolRun[] = []
-    for (const tool of selected) runs.push(await runTool(tool, { dataSet, keep: options.keep, log }))
+    // Cairn's store is kept until its blocks have been replicated for the mesh figures.
+    for (const tool of selected) runs.push(await runTool(tool, { dataSet, keep: options.keep || tool.name === 'cairn', log }))
     rmSync(join(dataSet.root, 'work'), { recursive: true, force: true })
     log('measuring cipher suites')
     const ciphers = measureCiphers(options.quick)
+    let replication: ReplicationBenchResult | undefined
+    const cairnRepo = join(dataSet.root, 'runs', 'cairn', 'repo')
+    if (selected.some(t => t.name === 'cairn')) {
+      log('measuring replication of the Cairn store between two node processes, and a raw libp2p stream')
+      const workDir = join(dataSet.root, 'runs', 'replication')
+      rmSync(workDir, { recursive: true, force: true })
+      try {
+        replication = await measureReplication({ workDir, sourceStore: cairnRepo })
+      } catch (err) {
+        log(`replication: FAILED — ${err instanceof Error ? err.message : String(err)}`)
+      } finally {
+        rmSync(workDir, { recursive: true, force: true })
+        if (!options.keep) rmSync(cairnRepo, { recursive: true, force: true })
+      }
+    }
+    const replicationText = replication === undefined
+      ? []
+      : [`replication of the store, one node process to another on 127.0.0.1: ${replication.replicationMiBps.toFixed(1)} MiB/s ` +
+          `(${(replication.bytes / 2 ** 20).toFixed(0)} MiB, ${replication.blocks} blocks); raw libp2p stream ${replication.rawMiBps.toFixed(1)} MiB/s`,
+        `ratio replication/raw libp2p = ${replication.ratio.toFixed(2)} (target >= 0.8)${replication.ratio >= 0.8 ? '' : '  MISS'}; ` +
+          `replication ${replication.replicationMiBps.toFixed(0)} MiB/s (target >= 150)${replication.replicationMiBps >= 150 ? '' : '  MISS'}`,
+        `peak RSS: sender ${replication.senderPeakRssMiB?.toFixed(0) ?? '?'} MiB, receiver ${replication.receiverPeakRssMiB?.toFixed(0) ?? '?'} MiB`]
 
     const result: BenchResult = {
       date: new Date().toISOString(),
@@ -111,18 +136,21 @@ export async function main (argv: string[]): Promise<number> {
       ...notes(runs),
       '',
       ...cipherLines(ciphers),
+      '',
+      ...replicationText,
       ''
     ].join('\n')
     if (options.json) {
       console.error(text)
-      console.log(JSON.stringify({ ...result, ciphers }, null, 2))
+      console.log(JSON.stringify({ ...result, ciphers, replication }, null, 2))
     } else {
       console.log(text)
     }
     // only the reference data set's figures belong in the docs; smoke runs stay in the cache
     const page = dataSet.kind === 'full' ? join(repoRoot, 'docs', 'bench.md') : join(dataSet.root, 'bench.md')
     mkdirSync(dirname(page), { recursive: true })
-    writeFileSync(page, markdown(result) + '\n' + cipherMarkdown(ciphers))
+    writeFileSync(page, markdown(result) + '\n' + cipherMarkdown(ciphers) +
+      (replicationText.length === 0 ? '' : '\n## Replication (mesh)\n\n' + replicationText.map(l => `- ${l}`).join('\n') + '\n'))
     log(`wrote ${page}`)
     return runs.every(r => r.error === undefined && r.restore?.identical === true) ? 0 : 1
   } catch (err) {
