@@ -26,6 +26,7 @@ const JOB_FILES = 128
 const JOB_BYTES = 8 << 20
 const INFLIGHT_BYTES = 64 << 20
 const INFLIGHT_FILES = 2048
+const PREFETCH_ENTRIES = 200_000
 
 interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
 function deferred<T> (): Deferred<T> {
@@ -67,6 +68,8 @@ export class Archiver {
   private readonly failed = deferred<never>()
   private lastProgress = 0
   private currentFile = ''
+  /** The parent snapshot's directory nodes, prefetched (see prefetchParent). */
+  private readonly parentNodes = new Map<string, DirNode>()
 
   constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions) {
     this.excluded = excluder(options.exclude ?? [])
@@ -83,6 +86,7 @@ export class Archiver {
     try {
       if (this.options.signal?.aborted === true) abort()
       const parent = parentRoot !== undefined ? await this.deps.loadNode(parentRoot) as DirNode : undefined
+      if (parent !== undefined) await this.prefetchParent(parent)
       const { done: rootDone } = await this.walkVirtual(sep, trieOf(sources), parent)
       this.sendJob()
       const root = await Promise.race([rootDone, this.failed.promise])
@@ -99,6 +103,33 @@ export class Archiver {
       this.options.signal?.removeEventListener('abort', abort)
       await this.pool.close()
     }
+  }
+
+  /**
+   * Loads the parent snapshot's directory nodes level by level, one index read per level,
+   * instead of one awaited read per directory during the walk. Bounded: it stops adding
+   * levels past PREFETCH_ENTRIES entries, and the walk loads the rest as it goes.
+   */
+  private async prefetchParent (root: DirNode): Promise<void> {
+    let level = root.entries.filter(e => e.kind === 'dir')
+    let entries = root.entries.length
+    while (level.length > 0 && entries < PREFETCH_ENTRIES) {
+      const locs = await this.deps.store.locations(level.map(e => e.cid.bytes))
+      const next: DirEntry[] = []
+      for (let i = 0; i < level.length; i++) {
+        const loc = locs[i]
+        if (loc === undefined) continue
+        const node = await this.deps.loadNode(level[i], loc) as DirNode
+        this.parentNodes.set(keyOf(level[i].cid.bytes), node)
+        entries += node.entries.length
+        for (const e of node.entries) if (e.kind === 'dir') next.push(e)
+      }
+      level = next
+    }
+  }
+
+  private async oldDir (e: DirEntry, loc?: BlockLocation): Promise<DirNode> {
+    return this.parentNodes.get(keyOf(e.cid.bytes)) ?? await this.deps.loadNode(e, loc) as DirNode
   }
 
   private fail (err: unknown): void {
@@ -126,7 +157,7 @@ export class Archiver {
       } else {
         const cst = lstatSync(p, { bigint: true })
         const prevDir = prev.get(name)
-        const sub = await this.walkVirtual(p, child, prevDir?.kind === 'dir' ? await this.deps.loadNode(prevDir) as DirNode : undefined)
+        const sub = await this.walkVirtual(p, child, prevDir?.kind === 'dir' ? await this.oldDir(prevDir) : undefined)
         entries.push(sub.done.then(ref => ref === null ? null : entryOf(name, 'dir', cst, ref, 0)))
       }
     }
@@ -149,8 +180,9 @@ export class Archiver {
 
   private async walkEntries (dir: FsPath, names: Buffer[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
     const entries: Array<Promise<DirEntry | null>> = []
-    // One index read for the locations of all the parent snapshot's subdirectories here.
-    const oldDirs = [...prev.values()].filter(e => e.kind === 'dir')
+    // One index read for the locations of the parent snapshot's subdirectories here that
+    // were not prefetched.
+    const oldDirs = [...prev.values()].filter(e => e.kind === 'dir' && !this.parentNodes.has(keyOf(e.cid.bytes)))
     const locs = new Map<DirEntry, BlockLocation | undefined>()
     if (oldDirs.length > 0) (await this.deps.store.locations(oldDirs.map(e => e.cid.bytes))).forEach((l, i) => locs.set(oldDirs[i], l))
     for (const raw of names) {
@@ -163,7 +195,7 @@ export class Archiver {
       if (st === undefined) { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
       const old = prev.get(name)
       if (st.isDirectory()) {
-        const oldNode = old?.kind === 'dir' ? await this.deps.loadNode(old, locs.get(old)) as DirNode : undefined
+        const oldNode = old?.kind === 'dir' ? await this.oldDir(old, locs.get(old)) : undefined
         const sub = await this.walkDir(p, st, oldNode, old?.kind === 'dir' ? old : undefined)
         entries.push(sub.done.then(ref => ref === null ? null : entryOf(name, 'dir', st, ref, 0)))
       } else if (st.isFile()) {
