@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks } from './chunk-protocol.ts'
 import { repairBlocks } from './repair.ts'
 import { localStore, randomBlock, startHosts } from './test-support.ts'
-import type { BlockStore } from '../chunkstore/index.ts'
+import type { BlockStore, LocalBlockStore } from '../chunkstore/index.ts'
+import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 
 test('F14 missing blocks are fetched from the peers that hold them, verified', async (t) => {
   const { hosts, stop } = await startHosts(3)
@@ -40,4 +41,26 @@ test('F14 missing blocks are fetched from the peers that hold them, verified', a
   assert.deepEqual(new Uint8Array(await mine.get(x.cid, { verify: true })), x.bytes)
   assert.deepEqual(new Uint8Array(await mine.get(y.cid, { verify: true })), y.bytes)
   await sB.close(); await sC.close()
+})
+
+test('F14 a block corrupted on disk here is detected and replaced by a good copy from a peer', async (t) => {
+  const { hosts, stop } = await startHosts(2)
+  t.after(stop)
+  const [local, peerB] = hosts
+  const mine = await localStore(t) as LocalBlockStore
+  const atB = await localStore(t)
+  const x = await randomBlock(64_000)
+  await mine.put(x.cid, x.bytes); await mine.flush()
+  await atB.put(x.cid, x.bytes); await atB.flush()
+  // Flip a byte of the block inside its segment file, as a failing disk would.
+  const loc = (await mine.location(x.cid))!
+  const fd = openSync(mine.log.path(loc.segment), 'r+')
+  const b = Buffer.alloc(1); readSync(fd, b, 0, 1, loc.offset + 100); b[0] ^= 0x55; writeSync(fd, b, 0, 1, loc.offset + 100); closeSync(fd)
+  await assert.rejects(mine.get(x.cid, { verify: true }), { name: 'CorruptBlockError' })
+  await serveChunks(peerB, { store: atB, isMember: () => true })
+  const sB = await ChunkSession.open(local, peerB.getMultiaddrs()[0])
+  const r = await repairBlocks(mine, [x.cid], [sB])
+  assert.deepEqual(r.repaired, [x.cid.toString()])
+  assert.deepEqual(new Uint8Array(await mine.get(x.cid, { verify: true })), x.bytes)
+  await sB.close()
 })
