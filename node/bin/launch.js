@@ -34,7 +34,8 @@ async function bundle () {
   const { build } = await import('esbuild')
   const tmp = `${dir}.tmp-${process.pid}`
   mkdirSync(tmp, { recursive: true })
-  await build({
+  try {
+    await build({
     entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([k, v]) => [k, join(root, v)])),
     outdir: tmp,
     outExtension: { '.js': '.mjs' },
@@ -46,7 +47,11 @@ async function bundle () {
     packages: 'external',
     sourcemap: 'linked',
     logLevel: 'error'
-  })
+    })
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true })
+    throw err
+  }
   try { renameSync(tmp, dir) } catch { rmSync(tmp, { recursive: true, force: true }) } // another process won the race
   for (const old of readdirSync(base)) if (old !== dir.split('/').pop() && !old.includes('.tmp-')) rmSync(join(base, old), { recursive: true, force: true })
   return dir

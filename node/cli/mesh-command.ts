@@ -5,11 +5,13 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import {
-  hasMeshState, initMesh, joinMesh, loadMeshState, ROLES, type MeshStatus, type ReplicationPolicy, type Role, type BandwidthWindow
-} from '../../bootstrap/index.ts'
+import type { MeshStatus, ReplicationPolicy, Role, BandwidthWindow } from '../../bootstrap/index.ts'
 import { callControl, DaemonNotRunningError } from '../mesh/control.ts'
-import { REPLICATION_FILE, runMeshDaemon, type ReplicationConfig } from '../mesh/daemon.ts'
+import type { ReplicationConfig } from '../mesh/daemon.ts'
+
+// libp2p and its kin take ~0.5 s to load: only the mesh commands that need them load them.
+const bootstrap = async (): Promise<typeof import('../../bootstrap/index.ts')> => await import('../../bootstrap/index.ts')
+const meshDaemon = async (): Promise<typeof import('../mesh/daemon.ts')> => await import('../mesh/daemon.ts')
 import { writeFileSync } from 'node:fs'
 
 export interface MeshCommandIo {
@@ -44,7 +46,8 @@ function common (cmd: Command): Command {
   return cmd
 }
 
-function role (r: string): Role {
+async function role (r: string): Promise<Role> {
+  const { ROLES } = await bootstrap()
   if (!(ROLES as readonly string[]).includes(r)) throw new InvalidMeshOptionError(`--role must be one of ${ROLES.join(', ')}`)
   return r as Role
 }
@@ -78,10 +81,10 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
   common(mesh.command('init'))
     .description('create a new mesh with this node as its first member (keeps the mesh key here)')
     .requiredOption('--site <name>', 'this site\'s name')
-    .option('--role <role>', `this site's role: ${ROLES.join(', ')}`, 'head')
+    .option('--role <role>', "this site's role: branch, head or dr", 'head')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
     .action(async (o: Common & { site: string, role: string, listen?: string[] }) => {
-      const state = await initMesh(meshDir(o), { site: o.site, role: role(o.role), listen: o.listen ?? ['/ip4/0.0.0.0/tcp/4737'] })
+      const state = await (await bootstrap()).initMesh(meshDir(o), { site: o.site, role: await role(o.role), listen: o.listen ?? ['/ip4/0.0.0.0/tcp/4737'] })
       out(o, { mesh: state.membership.mesh, dir: state.dir }, `created mesh ${state.membership.mesh} in ${state.dir}\nnext: cairn mesh run, then cairn mesh invite`)
     })
 
@@ -97,11 +100,11 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .description('join a mesh with an invitation from one of its members')
     .argument('<invitation>', 'the cairn-invite-v1.… string')
     .requiredOption('--site <name>', 'this site\'s name')
-    .option('--role <role>', `this site's role: ${ROLES.join(', ')}`, 'branch')
+    .option('--role <role>', "this site's role: branch, head or dr", 'branch')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
     .action(async (invitation: string, o: Common & { site: string, role: string, listen?: string[] }) => {
       const listen = o.listen ?? ['/ip4/0.0.0.0/tcp/4737']
-      const doc = await joinMesh({ dir: meshDir(o), invitation, config: { site: o.site, role: role(o.role), listen } })
+      const doc = await (await bootstrap()).joinMesh({ dir: meshDir(o), invitation, config: { site: o.site, role: await role(o.role), listen } })
       out(o, { mesh: doc.mesh, version: doc.version, members: doc.members.length }, `joined mesh ${doc.mesh} (${doc.members.length} members, list version ${doc.version})\nnext: cairn mesh run`)
     })
 
@@ -113,10 +116,10 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
       try {
         status = await callControl(dir, 'status') as MeshStatus
       } catch (err) {
-        if (!(err instanceof DaemonNotRunningError) || !hasMeshState(dir)) throw err
+        if (!(err instanceof DaemonNotRunningError) || !(await bootstrap()).hasMeshState(dir)) throw err
       }
       if (status === undefined) {
-        const s = await loadMeshState(dir)
+        const s = await (await bootstrap()).loadMeshState(dir)
         const offline = { running: false, mesh: s.membership.mesh, version: s.membership.version, members: s.membership.members }
         out(o, offline, `mesh ${offline.mesh} (list version ${offline.version}) — daemon not running\n` +
           offline.members.map(m => `  ${m.site.padEnd(16)} ${m.role.padEnd(7)} ${m.peer}`).join('\n'))
@@ -147,15 +150,15 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .option('--site <name>', 'allow only these sites (repeatable)', collect)
     .option('--limit <window>', 'bandwidth window FROM-TO=MIBPS[@DAY[-DAY]] (repeatable)', collect)
     .option('--default-limit <mibps>', 'MiB/s outside the windows (default unlimited)')
-    .action((o: Common & { copies: string, role?: string[], site?: string[], limit?: string[], defaultLimit?: string }) => {
+    .action(async (o: Common & { copies: string, role?: string[], site?: string[], limit?: string[], defaultLimit?: string }) => {
       const copies = Number(o.copies)
       if (!Number.isInteger(copies) || copies < 1) throw new InvalidMeshOptionError('--copies must be a whole number ≥ 1')
-      const policy: ReplicationPolicy = { name: 'default', copies, roles: o.role?.map(role), sites: o.site }
+      const policy: ReplicationPolicy = { name: 'default', copies, roles: o.role === undefined ? undefined : await Promise.all(o.role.map(role)), sites: o.site }
       const cfg: ReplicationConfig = {
         policies: [policy],
         bandwidth: { windows: (o.limit ?? []).map(parseLimit), defaultMibps: o.defaultLimit === undefined ? undefined : Number(o.defaultLimit) }
       }
-      writeFileSync(join(meshDir(o), REPLICATION_FILE), JSON.stringify(cfg, null, 2) + '\n')
+      writeFileSync(join(meshDir(o), (await meshDaemon()).REPLICATION_FILE), JSON.stringify(cfg, null, 2) + '\n')
       out(o, cfg, `policy saved: ${copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}; restart the daemon to apply`)
     })
 
@@ -164,7 +167,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .addOption(new Option('--store <dir>', 'store folder').env('CAIRN_STORE'))
     .option('--replicate-every <seconds>', 'replicate at least this often', '30')
     .action(async (o: Common & { store?: string, replicateEvery: string }) => {
-      await runMeshDaemon({
+      await (await meshDaemon()).runMeshDaemon({
         store: resolve(o.store ?? join(dataHome(), 'store')),
         mesh: meshDir(o),
         replicateEveryMs: Number(o.replicateEvery) * 1000,

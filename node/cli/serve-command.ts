@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { startDaemon } from '../daemon/index.ts'
 import { dataHome } from './store-options.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 
@@ -28,6 +27,8 @@ export function registerServeCommand (program: Command): void {
     .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string }) => {
       const { host, port } = parseListen(opts.listen)
       const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
+      // The daemon's modules (fastify, mail, spreadsheets) load only for `serve`.
+      const { startDaemon } = await import('../daemon/index.ts')
       const daemon = await startDaemon({
         dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
         repositories: chunkstoreOpener(),
