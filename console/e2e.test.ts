@@ -293,6 +293,48 @@ test('deleting a task needs the word YES and the password', async () => {
   await page.context().close()
 })
 
+test('USB key login (F27): password, then the token PIN through the local signing helper; a wrong PIN shows its error', async () => {
+  // The SoftHSM2 fixture's script mode makes a token with an EC key and its certificate in a temp folder.
+  const made = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'crypto', 'testing', 'softhsm.ts')], { cwd: root, encoding: 'utf8' })
+  assert.equal(made.status, 0, made.stderr)
+  const hsm = JSON.parse(made.stdout) as { dir: string, modulePath: string, env: Record<string, string>, tokenLabel: string, pin: string, ec: { certificatePem: string } }
+  const helper = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), 'token', 'helper', '--console-origin', base, '--port', '0', '--pkcs11-module', hsm.modulePath], {
+    cwd: root, env: { ...process.env, ...hsm.env }, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  try {
+    const helperUrl = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      helper.stdout!.on('data', (b: Buffer) => { out += b.toString(); const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out); if (m !== null) resolve(m[1]) })
+      helper.on('exit', code => reject(new Error(`signing helper exited ${code}: ${out}`)))
+    })
+    const admin = await apiAs('admin', ADMIN_PW)
+    const ses03 = await admin('POST', '/api/users', { name: 'ses03', password: OP_PW, role: 'operator' })
+    await admin('PUT', `/api/users/${ses03.id}/token`, { certificate: hsm.ec.certificatePem })
+    const page = await newPage()
+    await page.goto(`${base}/#/login`)
+    await page.fill('#login-user', 'ses03')
+    await page.fill('#login-password', OP_PW)
+    await page.click('[data-test=login-submit]')
+    await page.waitForSelector('[data-test=token-step]')
+    await page.fill('#token-label', hsm.tokenLabel)
+    await page.fill('#key-label', 'operator-ec')
+    await page.fill('#helper-url', helperUrl)
+    await page.fill('#token-pin', '999999')
+    await page.click('[data-test=token-submit]')
+    assert.match(await (await page.waitForSelector('[data-test=login-error]')).innerText(), /WrongPinError/)
+    await page.screenshot({ path: join(shots, 'login-token-wrong-pin.png') })
+    await page.fill('#token-pin', hsm.pin)
+    await page.click('[data-test=token-submit]')
+    assert.match(await (await page.waitForSelector('[data-test=whoami]')).innerText(), /ses03/)
+    await page.context().close()
+  } finally {
+    const exited = new Promise(resolve => helper.once('exit', resolve))
+    helper.kill('SIGTERM')
+    await exited
+    await rm(hsm.dir, { recursive: true, force: true })
+  }
+})
+
 test('the home dashboard shows the day\'s backups and the user spaces, in Chinese and in English', async () => {
   const page = await newPage('zh-CN')
   await login(page, 'admin', ADMIN_PW)

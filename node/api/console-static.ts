@@ -18,6 +18,13 @@ export async function consoleStatic (app: FastifyInstance, _ctx: ApiContext, _op
       await reply.code(404).type('text/plain; charset=utf-8').send('The web console is not built on this node: run `npm run build:console` and restart `cairn serve`.\n'))
     return
   }
-  // One route per file (no wildcard), so no path of the API can ever be shadowed by a file.
-  await app.register(fastifyStatic, { root: CONSOLE_DIST, prefix: '/', wildcard: false, index: ['index.html'], schemaHide: true })
+  // Two documented routes and sendFile (no wildcard): no path of the API can be shadowed by a file.
+  await app.register(fastifyStatic, { root: CONSOLE_DIST, serve: false })
+  app.get('/', { schema: { summary: 'The web console (F26): its index.html', tags: ['console'] } }, async (_req, reply) => await reply.sendFile('index.html'))
+  app.get<{ Params: { file: string } }>('/assets/:file', {
+    schema: {
+      summary: 'The web console\'s scripts and styles (hashed names from the Vite build)', tags: ['console'],
+      params: { type: 'object', required: ['file'], additionalProperties: false, properties: { file: { type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } } }
+    }
+  }, async (req, reply) => await reply.sendFile(`assets/${req.params.file}`))
 }
