@@ -138,6 +138,10 @@ test('the admin sees the home dashboard in Chinese and in English, locks the scr
     await page.screenshot({ path: join(shots, `${file}.png`), fullPage: true })
   }
   assert.match(await page.innerText('[data-test=logs]'), /admin/)
+  await page.selectOption('[data-test=log-type]', 'storage')
+  await page.click('[data-test=log-filter]')
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-test=logs] tbody tr td:nth-child(2)')].every(td => td.textContent === 'Storage'))
+  assert.match(await page.innerText('[data-test=logs] tbody'), /ses01_space/)
   await page.click('[data-test=lock]')
   await page.waitForSelector('.lock #unlock-pw')
   await page.screenshot({ path: join(shots, 'screen-lock.png') })

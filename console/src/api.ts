@@ -1,13 +1,18 @@
 // The console's only way to the node: JSON over HTTP with the session cookie and the CSRF header.
 import type {
   ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
-  JobLogLine, LogEntry, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+  JobLogLine, LogEntry, LogType, LogLevel, JobType, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
 } from '../../node/api/dto.ts'
 
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
 }
+
+/** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
+export const LOG_TYPES: LogType[] = ['backup', 'restore', 'data', 'storage', 'archive', 'login', 'node', 'task', 'user', 'alert', 'system']
+export const LOG_LEVELS: LogLevel[] = ['info', 'warning', 'error']
+export const JOB_TYPES: JobType[] = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune']
 
 export interface Dashboard {
   uptimeSeconds: number
