@@ -1,7 +1,7 @@
 // The console's only way to the node: JSON over HTTP with the session cookie and the CSRF header.
 import type {
   ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
-  JobLogLine, LogEntry, LogType, LogLevel, JobType, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
 } from '../../node/api/dto.ts'
 
 export type {
@@ -95,6 +95,14 @@ export const api = {
   clean: async (body: CleanRequest) => await call<JobRecord>('POST', '/api/data/clean', body),
   logs: async (params: { user?: string, type?: string, level?: string, from?: string, to?: string, page: number, pageSize: number }) => await call<Page<LogEntry>>('GET', `/api/logs${q(params)}`),
   logDownloadUrl: (format: 'csv' | 'xlsx') => `/api/logs/download?format=${format}`,
+  report: async (kind: 'clients' | 'tasks') => await call<ReportTable>('GET', `/api/reports/${kind}?format=json`),
+  reportUrl: (kind: 'clients' | 'tasks', format: 'csv' | 'xlsx') => `/api/reports/${kind}?format=${format}`,
+  drills: async (page: number, pageSize: number) => await call<Page<JobRecord & { passed: boolean }>>('GET', `/api/drills?page=${page}&pageSize=${pageSize}`),
+  drill: async (taskId: string) => await call<JobRecord>('POST', `/api/tasks/${taskId}/drill`, {}),
+  me: async () => await call<PublicUser>('GET', '/api/users/me'),
+  setEmail: async (email: string) => await call<PublicUser>('PATCH', '/api/users/me', { email }),
+  sessions: async () => await call<Array<{ id: string, createdAt: string, lastSeenAt: string, ip: string, userAgent: string, current: boolean }>>('GET', '/api/auth/sessions'),
+  endSession: async (id: string) => await call<{ ok: true }>('DELETE', `/api/auth/sessions/${id}`),
   users: async () => await call<PublicUser[]>('GET', '/api/users'),
   createUser: async (body: { name: string, password: string, role: string, email?: string }) => await call<PublicUser>('POST', '/api/users', body)
 }

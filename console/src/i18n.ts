@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'Cairn backup mesh', lang: 'Language', lock: 'Lock screen', logout: 'Log out', password: 'Change password', loading: 'Loading…', refresh: 'Refresh', cancel: 'Cancel', ok: 'OK', next: 'Next', back: 'Back', save: 'Save', actions: 'Actions', none: 'Nothing here yet', page: 'Page {page} of {pages}', prev: 'Previous', nextPage: 'Next', total: '{n} in all' },
-  nav: { home: 'Home', tasks: 'Backup tasks', monitor: 'Monitor', history: 'History', restore: 'Restore', data: 'Data management', nodes: 'Clients', spaces: 'User spaces', logs: 'Logs', users: 'Users' },
+  nav: { home: 'Home', tasks: 'Backup tasks', monitor: 'Monitor', history: 'History', restore: 'Restore', data: 'Data management', nodes: 'Clients', spaces: 'User spaces', logs: 'Logs', users: 'Users', reports: 'Reports', drills: 'DR drills', me: 'My account' },
   login: { title: 'Log in to Cairn', user: 'User name', password: 'Password', submit: 'Log in', tokenTitle: 'USB key', tokenHint: 'This account needs its USB key. Plug it in and enter the PIN; the local signing helper asks the key to sign.', tokenLabel: 'Token label', keyLabel: 'Key label', pin: 'PIN', helper: 'Signing helper address', required: 'Enter the user name and the password' },
   lock: { title: 'Screen locked', hint: 'Enter {user}’s password to unlock', unlock: 'Unlock' },
   pw: { current: 'Current password', next: 'New password (at least 12 characters)', done: 'Password changed', short: 'The new password needs at least 12 characters' },
@@ -20,6 +20,9 @@ const en = {
   logType: { backup: 'Backup', restore: 'Restore', data: 'Data', storage: 'Storage', archive: 'Archive', login: 'Login', node: 'Client', task: 'Task', user: 'User', alert: 'Alert', system: 'System' },
   level: { info: 'Info', warning: 'Warning', error: 'Error' },
   jobType: { backup: 'Backup', restore: 'Restore', drill: 'DR drill', verify: 'Verify', clean: 'Clean', prune: 'Reclaim space' },
+  report: { title: 'Reports', clients: 'Client report', tasks: 'Task report', csv: 'Download CSV', xlsx: 'Download spreadsheet', client: 'Client', ip: 'IP', user: 'User name', os: 'OS', bytes: 'Backup data size', lastSeen: 'Last seen', task: 'Task name', type: 'Type', space: 'User space', runs: 'Runs', ok: 'Succeeded', failed: 'Failed', last: 'Last run', lastStatus: 'Last status' },
+  drill: { title: 'DR drills', passed: 'Result', pass: 'passed', fail: 'failed', run: 'DR drill now' },
+  me: { title: 'My account', email: 'E-mail', saved: 'Saved', sessions: 'Sessions', created: 'Logged in', lastSeen: 'Last active', ip: 'IP', agent: 'Browser', current: 'this session', end: 'End' },
   err: { generic: 'The node refused: {message}' }
 }
 
@@ -27,7 +30,7 @@ type Messages = typeof en
 
 const zh: Messages = {
   app: { title: 'Cairn 备份网络', lang: '语言', lock: '锁屏', logout: '退出', password: '修改密码', loading: '加载中…', refresh: '刷新', cancel: '取消', ok: '确定', next: '下一步', back: '上一步', save: '保存', actions: '操作', none: '暂无数据', page: '第 {page} 页，共 {pages} 页', prev: '上一页', nextPage: '下一页', total: '共 {n} 条' },
-  nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户' },
+  nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户', reports: '报表', drills: '容灾演练', me: '我的账户' },
   login: { title: '登录 Cairn', user: '用户名', password: '密码', submit: '登录', tokenTitle: 'USB Key', tokenHint: '此账户需要 USB Key。请插入 USB Key 并输入 PIN 码，本地签名助手将请求 Key 签名。', tokenLabel: 'Token 标签', keyLabel: '密钥标签', pin: 'PIN 码', helper: '签名助手地址', required: '请输入用户名和密码' },
   lock: { title: '屏幕已锁定', hint: '请输入 {user} 的密码解锁', unlock: '解锁' },
   pw: { current: '当前密码', next: '新密码（至少 12 个字符）', done: '密码已修改', short: '新密码至少需要 12 个字符' },
@@ -44,6 +47,9 @@ const zh: Messages = {
   logType: { backup: '备份', restore: '恢复', data: '数据', storage: '存储', archive: '归档', login: '登录', node: '客户端', task: '任务', user: '用户', alert: '告警', system: '系统' },
   level: { info: '信息', warning: '警告', error: '错误' },
   jobType: { backup: '备份', restore: '恢复', drill: '容灾演练', verify: '校验', clean: '清理', prune: '空间回收' },
+  report: { title: '报表', clients: '客户端报表', tasks: '任务报表', csv: '下载 CSV', xlsx: '下载表格', client: '客户端', ip: 'IP 地址', user: '用户名', os: '操作系统', bytes: '备份数据量', lastSeen: '最近在线', task: '任务名称', type: '类型', space: '用户空间', runs: '运行次数', ok: '成功', failed: '失败', last: '最近运行', lastStatus: '最近状态' },
+  drill: { title: '容灾演练', passed: '结果', pass: '通过', fail: '未通过', run: '立即演练' },
+  me: { title: '我的账户', email: '邮箱', saved: '已保存', sessions: '登录会话', created: '登录时间', lastSeen: '最近活动', ip: 'IP 地址', agent: '浏览器', current: '当前会话', end: '结束' },
   err: { generic: '节点拒绝了请求：{message}' }
 }
 

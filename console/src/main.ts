@@ -16,6 +16,9 @@ import NodesView from './views/NodesView.vue'
 import SpacesView from './views/SpacesView.vue'
 import LogsView from './views/LogsView.vue'
 import UsersView from './views/UsersView.vue'
+import ReportsView from './views/ReportsView.vue'
+import DrillsView from './views/DrillsView.vue'
+import AccountView from './views/AccountView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -34,7 +37,10 @@ const router = createRouter({
     { path: '/nodes', component: NodesView },
     { path: '/spaces', component: SpacesView },
     { path: '/logs', component: LogsView },
-    { path: '/users', component: UsersView }
+    { path: '/users', component: UsersView },
+    { path: '/reports', component: ReportsView },
+    { path: '/drills', component: DrillsView },
+    { path: '/me', component: AccountView }
   ]
 })
 
