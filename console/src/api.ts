@@ -79,6 +79,8 @@ export const api = {
   spaces: async () => await call<SpaceRecord[]>('GET', '/api/spaces'),
   createSpace: async (body: Record<string, unknown>) => await call<SpaceRecord>('POST', '/api/spaces', body),
   tasks: async () => await call<TaskRecord[]>('GET', '/api/tasks'),
+  task: async (id: string) => await call<TaskRecord>('GET', `/api/tasks/${id}`),
+  updateTask: async (id: string, body: Partial<TaskInput>) => await call<TaskRecord>('PATCH', `/api/tasks/${id}`, body),
   createTask: async (body: TaskInput) => await call<TaskRecord>('POST', '/api/tasks', body),
   startTask: async (id: string, level: 'full' | 'incremental', remark?: string) => await call<JobRecord>('POST', `/api/tasks/${id}/start`, remark === undefined || remark === '' ? { level } : { level, remark }),
   deleteTask: async (id: string, confirm: string) => await call<{ ok: true }>('DELETE', `/api/tasks/${id}`, { confirm }),

@@ -29,6 +29,7 @@ const router = createRouter({
     { path: '/', component: HomeView },
     { path: '/tasks', component: TasksView },
     { path: '/tasks/new', component: TaskWizard },
+    { path: '/tasks/:id/edit', component: TaskWizard },
     { path: '/monitor', component: MonitorView },
     { path: '/monitor/:id', component: MonitorView },
     { path: '/history', component: HistoryView },
