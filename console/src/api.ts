@@ -1,7 +1,7 @@
 // The console's only way to the node: JSON over HTTP with the session cookie and the CSRF header.
 import type {
   ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
-  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
 } from '../../node/api/dto.ts'
 
 export type {
@@ -12,6 +12,7 @@ export type {
 /** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
 export const LOG_TYPES: LogType[] = ['backup', 'restore', 'data', 'storage', 'archive', 'login', 'node', 'task', 'user', 'alert', 'system']
 export const LOG_LEVELS: LogLevel[] = ['info', 'warning', 'error']
+export const WEBHOOK_EVENTS: WebhookEvent[] = ['login', 'node', 'storage', 'task', 'job', 'alert']
 export const JOB_TYPES: JobType[] = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune']
 
 export interface Dashboard {
@@ -105,6 +106,14 @@ export const api = {
   setEmail: async (email: string) => await call<PublicUser>('PATCH', '/api/users/me', { email }),
   sessions: async () => await call<Array<{ id: string, createdAt: string, lastSeenAt: string, ip: string, userAgent: string, current: boolean }>>('GET', '/api/auth/sessions'),
   endSession: async (id: string) => await call<{ ok: true }>('DELETE', `/api/auth/sessions/${id}`),
+  notifications: async () => await call<NotificationPrefs>('GET', '/api/users/me/notifications'),
+  setNotifications: async (body: Omit<NotificationPrefs, 'lastDigestAt'>) => await call<NotificationPrefs>('PUT', '/api/users/me/notifications', body),
+  reportPrefs: async () => await call<ReportPrefs>('GET', '/api/users/me/reports'),
+  setReportPrefs: async (body: Omit<ReportPrefs, 'lastSentAt'>) => await call<ReportPrefs>('PUT', '/api/users/me/reports', body),
+  webhooks: async () => await call<Array<Omit<Webhook, 'secret'>>>('GET', '/api/webhooks'),
+  createWebhook: async (url: string, events: WebhookEvent[]) => await call<Webhook>('POST', '/api/webhooks', { url, events }),
+  patchWebhook: async (id: string, body: { enabled?: boolean }) => await call<Webhook>('PATCH', `/api/webhooks/${id}`, body),
+  deleteWebhook: async (id: string) => await call<{ ok: true }>('DELETE', `/api/webhooks/${id}`),
   users: async () => await call<PublicUser[]>('GET', '/api/users'),
   createUser: async (body: { name: string, password: string, role: string, email?: string }) => await call<PublicUser>('POST', '/api/users', body)
 }

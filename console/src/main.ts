@@ -19,6 +19,7 @@ import UsersView from './views/UsersView.vue'
 import ReportsView from './views/ReportsView.vue'
 import DrillsView from './views/DrillsView.vue'
 import AccountView from './views/AccountView.vue'
+import NotifyView from './views/NotifyView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -41,7 +42,8 @@ const router = createRouter({
     { path: '/users', component: UsersView },
     { path: '/reports', component: ReportsView },
     { path: '/drills', component: DrillsView },
-    { path: '/me', component: AccountView }
+    { path: '/me', component: AccountView },
+    { path: '/notify', component: NotifyView }
   ]
 })
 
