@@ -114,6 +114,9 @@ export const api = {
   createWebhook: async (url: string, events: WebhookEvent[]) => await call<Webhook>('POST', '/api/webhooks', { url, events }),
   patchWebhook: async (id: string, body: { enabled?: boolean }) => await call<Webhook>('PATCH', `/api/webhooks/${id}`, body),
   deleteWebhook: async (id: string) => await call<{ ok: true }>('DELETE', `/api/webhooks/${id}`),
+  patchUser: async (id: string, body: { role?: string, email?: string, enabled?: boolean, unlock?: boolean }) => await call<PublicUser>('PATCH', `/api/users/${id}`, body),
+  enrolToken: async (id: string, certificate: string) => await call<PublicUser>('PUT', `/api/users/${id}/token`, { certificate }),
+  removeToken: async (id: string) => await call<{ ok: true }>('DELETE', `/api/users/${id}/token`),
   users: async () => await call<PublicUser[]>('GET', '/api/users'),
   createUser: async (body: { name: string, password: string, role: string, email?: string }) => await call<PublicUser>('POST', '/api/users', body)
 }
