@@ -1,7 +1,7 @@
 // The console's only way to the node: JSON over HTTP with the session cookie and the CSRF header.
 import type {
   ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
-  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
 } from '../../node/api/dto.ts'
 
 export type {
@@ -117,6 +117,8 @@ export const api = {
   patchUser: async (id: string, body: { role?: string, email?: string, enabled?: boolean, unlock?: boolean }) => await call<PublicUser>('PATCH', `/api/users/${id}`, body),
   enrolToken: async (id: string, certificate: string) => await call<PublicUser>('PUT', `/api/users/${id}/token`, { certificate }),
   removeToken: async (id: string) => await call<{ ok: true }>('DELETE', `/api/users/${id}/token`),
+  audit: async (from: number, limit: number) => await call<AuditEntry[]>('GET', `/api/audit?from=${from}&limit=${limit}`),
+  verifyAudit: async () => await call<{ ok: boolean, records: number, brokenAt?: number }>('GET', '/api/audit/verify'),
   users: async () => await call<PublicUser[]>('GET', '/api/users'),
   createUser: async (body: { name: string, password: string, role: string, email?: string }) => await call<PublicUser>('POST', '/api/users', body)
 }

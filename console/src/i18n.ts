@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 const en = {
   app: { title: 'Cairn backup mesh', lang: 'Language', lock: 'Lock screen', logout: 'Log out', password: 'Change password', loading: 'Loading…', refresh: 'Refresh', cancel: 'Cancel', ok: 'OK', next: 'Next', back: 'Back', save: 'Save', actions: 'Actions', none: 'Nothing here yet', page: 'Page {page} of {pages}', prev: 'Previous', nextPage: 'Next', total: '{n} in all' },
-  nav: { home: 'Home', tasks: 'Backup tasks', monitor: 'Monitor', history: 'History', restore: 'Restore', data: 'Data management', nodes: 'Clients', spaces: 'User spaces', logs: 'Logs', users: 'Users', reports: 'Reports', drills: 'DR drills', me: 'My account', notify: 'Notifications' },
+  nav: { home: 'Home', tasks: 'Backup tasks', monitor: 'Monitor', history: 'History', restore: 'Restore', data: 'Data management', nodes: 'Clients', spaces: 'User spaces', logs: 'Logs', users: 'Users', reports: 'Reports', drills: 'DR drills', me: 'My account', notify: 'Notifications', audit: 'Audit trail' },
   login: { title: 'Log in to Cairn', user: 'User name', password: 'Password', submit: 'Log in', tokenTitle: 'USB key', tokenHint: 'This account needs its USB key. Plug it in and enter the PIN; the local signing helper asks the key to sign.', tokenLabel: 'Token label', keyLabel: 'Key label', pin: 'PIN', helper: 'Signing helper address', required: 'Enter the user name and the password' },
   lock: { title: 'Screen locked', hint: 'Enter {user}’s password to unlock', unlock: 'Unlock' },
   pw: { current: 'Current password', next: 'New password (at least 12 characters)', done: 'Password changed', short: 'The new password needs at least 12 characters' },
@@ -24,6 +24,7 @@ const en = {
   drill: { title: 'DR drills', passed: 'Result', pass: 'passed', fail: 'failed', run: 'DR drill now' },
   me: { title: 'My account', email: 'E-mail', saved: 'Saved', sessions: 'Sessions', created: 'Logged in', lastSeen: 'Last active', ip: 'IP', agent: 'Browser', current: 'this session', end: 'End' },
   notify: { title: 'Notifications', mail: 'E-mail notification', enabled: 'Send e-mail', types: 'Log types', levels: 'Levels', mode: 'When', immediate: 'Immediately', digest: 'Daily digest', digestTime: 'Digest time', tz: 'Time zone', reports: 'Report e-mail', cycle: 'Every', day: 'day', week: 'week', month: 'month', year: 'year', saved: 'Saved', errPick: 'Choose at least one type and one level', webhooks: 'Webhooks', url: 'URL', events: 'Events', add: 'Add webhook', secret: 'Secret (shown once; receivers check X-Cairn-Signature with it)', enabled2: 'Enabled', remove: 'Delete', disable: 'Disable', enable: 'Enable', errUrl: 'Enter an http(s) URL and choose at least one event' },
+  audit: { title: 'Audit trail', seq: 'No.', action: 'Action', target: 'Object', detail: 'Detail', verify: 'Verify the hash chain', ok: 'The audit trail is intact ({n} records)', bad: 'The audit trail was altered at record {at}' },
   event: { login: 'Login', node: 'Client', storage: 'Storage', task: 'Task', job: 'Job history', alert: 'Alert' },
   err: { generic: 'The node refused: {message}' }
 }
@@ -32,7 +33,7 @@ type Messages = typeof en
 
 const zh: Messages = {
   app: { title: 'Cairn 备份网络', lang: '语言', lock: '锁屏', logout: '退出', password: '修改密码', loading: '加载中…', refresh: '刷新', cancel: '取消', ok: '确定', next: '下一步', back: '上一步', save: '保存', actions: '操作', none: '暂无数据', page: '第 {page} 页，共 {pages} 页', prev: '上一页', nextPage: '下一页', total: '共 {n} 条' },
-  nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户', reports: '报表', drills: '容灾演练', me: '我的账户', notify: '通知' },
+  nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户', reports: '报表', drills: '容灾演练', me: '我的账户', notify: '通知', audit: '审计日志' },
   login: { title: '登录 Cairn', user: '用户名', password: '密码', submit: '登录', tokenTitle: 'USB Key', tokenHint: '此账户需要 USB Key。请插入 USB Key 并输入 PIN 码，本地签名助手将请求 Key 签名。', tokenLabel: 'Token 标签', keyLabel: '密钥标签', pin: 'PIN 码', helper: '签名助手地址', required: '请输入用户名和密码' },
   lock: { title: '屏幕已锁定', hint: '请输入 {user} 的密码解锁', unlock: '解锁' },
   pw: { current: '当前密码', next: '新密码（至少 12 个字符）', done: '密码已修改', short: '新密码至少需要 12 个字符' },
@@ -53,6 +54,7 @@ const zh: Messages = {
   drill: { title: '容灾演练', passed: '结果', pass: '通过', fail: '未通过', run: '立即演练' },
   me: { title: '我的账户', email: '邮箱', saved: '已保存', sessions: '登录会话', created: '登录时间', lastSeen: '最近活动', ip: 'IP 地址', agent: '浏览器', current: '当前会话', end: '结束' },
   notify: { title: '通知', mail: '邮件通知', enabled: '发送邮件', types: '日志类型', levels: '级别', mode: '发送方式', immediate: '立即发送', digest: '每日汇总', digestTime: '汇总时间', tz: '时区', reports: '报表邮件', cycle: '周期', day: '每天', week: '每周', month: '每月', year: '每年', saved: '已保存', errPick: '请至少选择一种类型和一个级别', webhooks: 'Webhook', url: 'URL', events: '事件', add: '添加 Webhook', secret: '密钥（仅显示一次；接收方用它校验 X-Cairn-Signature）', enabled2: '启用', remove: '删除', disable: '停用', enable: '启用', errUrl: '请输入 http(s) 地址并至少选择一个事件' },
+  audit: { title: '审计日志', seq: '序号', action: '操作', target: '对象', detail: '详情', verify: '校验哈希链', ok: '审计日志完整（{n} 条记录）', bad: '审计日志在第 {at} 条记录处被篡改' },
   event: { login: '登录', node: '客户端', storage: '存储', task: '任务', job: '作业历史', alert: '告警' },
   err: { generic: '节点拒绝了请求：{message}' }
 }

@@ -20,6 +20,7 @@ import ReportsView from './views/ReportsView.vue'
 import DrillsView from './views/DrillsView.vue'
 import AccountView from './views/AccountView.vue'
 import NotifyView from './views/NotifyView.vue'
+import AuditView from './views/AuditView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -43,7 +44,8 @@ const router = createRouter({
     { path: '/reports', component: ReportsView },
     { path: '/drills', component: DrillsView },
     { path: '/me', component: AccountView },
-    { path: '/notify', component: NotifyView }
+    { path: '/notify', component: NotifyView },
+    { path: '/audit', component: AuditView }
   ]
 })
 
