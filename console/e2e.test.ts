@@ -319,20 +319,6 @@ test('data management cleans a chosen copy and the table shows one copy fewer', 
   await page.context().close()
 })
 
-test('deleting a task needs the word YES and the password', async () => {
-  const page = await newPage()
-  await login(page, 'ses01', OP_PW)
-  await page.click('[data-test=nav-tasks]')
-  await page.click(`tr[data-task="${fixtures.taskName}"] [data-test=delete]`)
-  await page.fill('[data-test=delete-yes]', 'yes')
-  assert.equal(await page.isDisabled('[data-test=delete-confirm]'), true)
-  await page.fill('[data-test=delete-yes]', 'YES')
-  await page.fill('[data-test=delete-password]', OP_PW)
-  await page.click('[data-test=delete-confirm]')
-  await page.waitForSelector(`tr[data-task="${fixtures.taskName}"]`, { state: 'detached' })
-  await page.context().close()
-})
-
 test('USB key login (F27): password, then the token PIN through the local signing helper; a wrong PIN shows its error', async () => {
   // The SoftHSM2 fixture's script mode makes a token with an EC key and its certificate in a temp folder.
   const made = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'crypto', 'testing', 'softhsm.ts')], { cwd: root, encoding: 'utf8' })
@@ -408,5 +394,19 @@ test('the home dashboard shows the day\'s backups and the user spaces, in Chines
   await page.click('[data-test=nav-me]')
   await page.waitForSelector('[data-test=account] tbody tr')
   await page.screenshot({ path: join(shots, 'account.png'), fullPage: true })
+  await page.context().close()
+})
+
+test('deleting a task needs the word YES and the password', async () => {
+  const page = await newPage()
+  await login(page, 'ses01', OP_PW)
+  await page.click('[data-test=nav-tasks]')
+  await page.click(`tr[data-task="${fixtures.taskName}"] [data-test=delete]`)
+  await page.fill('[data-test=delete-yes]', 'yes')
+  assert.equal(await page.isDisabled('[data-test=delete-confirm]'), true)
+  await page.fill('[data-test=delete-yes]', 'YES')
+  await page.fill('[data-test=delete-password]', OP_PW)
+  await page.click('[data-test=delete-confirm]')
+  await page.waitForSelector(`tr[data-task="${fixtures.taskName}"]`, { state: 'detached' })
   await page.context().close()
 })
