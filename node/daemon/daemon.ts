@@ -9,6 +9,7 @@ import { createInventory, type Inventory } from '../inventory/index.ts'
 import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
 import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
+import { consoleStatic } from '../api/console-static.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { ensureCertificate } from './tls.ts'
 import { InsecureListenError } from './errors.ts'
@@ -114,7 +115,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const ctx: ApiContext = {
       state, clock, logs, accounts, inventory, tasks, runner, operations, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
       startedAt: clock.now(),
-      routeModules: ROUTE_MODULES
+      routeModules: [...ROUTE_MODULES, consoleStatic]
     }
     const app = await createApiServer(ctx, { https: tls === undefined ? undefined : { key: tls.key, cert: tls.cert }, version })
     await scheduler.start()

@@ -1,0 +1,140 @@
+// The console's only way to the node: JSON over HTTP with the session cookie and the CSRF header.
+import type {
+  ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
+  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+} from '../../node/api/dto.ts'
+
+export type {
+  Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
+  SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+}
+
+/** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
+export const LOG_TYPES: LogType[] = ['backup', 'restore', 'data', 'storage', 'archive', 'login', 'node', 'task', 'user', 'alert', 'system']
+export const LOG_LEVELS: LogLevel[] = ['info', 'warning', 'error']
+export const WEBHOOK_EVENTS: WebhookEvent[] = ['login', 'node', 'storage', 'task', 'job', 'alert']
+export const JOB_TYPES: JobType[] = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune']
+
+export interface Dashboard {
+  uptimeSeconds: number
+  storage: { capacityBytes: number, usedBytes: number, freeBytes: number, spaces: number }
+  dailyBackupBytes: Array<{ day: string, bytes: number }>
+  runningJobs: JobRecord[]
+  nodes: { total: number, online: number }
+  spaces: Array<Pick<SpaceRecord, 'id' | 'name' | 'type' | 'capacityBytes' | 'usedBytes' | 'nodeId'>>
+  tasks: number
+  failedJobsLastDays: number
+}
+
+export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 'symlink' | 'other', size: number, mtime?: string }
+export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, storedBytes: number, copies: number, runs: number }
+export type LoginChallenge = Extract<LoginReply, { step: 'token' }>['challenge']
+
+/** An answer of the API that is not 2xx: carries the API's `{ name, message }`. */
+export class ApiCallError extends Error {
+  constructor (readonly status: number, readonly body: ApiError) {
+    super(body.message)
+    this.name = body.name
+  }
+}
+
+let csrfToken = ''
+let onUnauthenticated: () => void = () => {}
+
+export function setCsrfToken (token: string): void { csrfToken = token }
+export function whenUnauthenticated (fn: () => void): void { onUnauthenticated = fn }
+
+export async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (body !== undefined) headers['content-type'] = 'application/json'
+  if (method !== 'GET') headers['x-csrf-token'] = csrfToken
+  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) })
+  const text = await res.text()
+  const data = text === '' ? undefined : JSON.parse(text)
+  if (!res.ok) {
+    const err = new ApiCallError(res.status, data ?? { name: 'HttpError', message: res.statusText })
+    if (res.status === 401 && !path.startsWith('/api/auth/login')) onUnauthenticated()
+    throw err
+  }
+  return data as T
+}
+
+const q = (params: Record<string, string | number | undefined>): string => {
+  const s = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') s.set(k, String(v))
+  const t = s.toString()
+  return t === '' ? '' : `?${t}`
+}
+
+export const api = {
+  login: async (username: string, password: string) => await call<LoginReply>('POST', '/api/auth/login', { username, password }),
+  loginToken: async (body: { nonce: string, user: string, attemptId: string, origin: string, signature: string }) => await call<LoginReply>('POST', '/api/auth/login/token', body),
+  session: async () => await call<{ user: PublicUser, csrfToken: string, sessionId: string, idleTimeoutMs: number }>('GET', '/api/auth/session'),
+  logout: async () => await call<{ ok: true }>('POST', '/api/auth/logout', {}),
+  reauth: async (password: string) => await call<{ ok: true }>('POST', '/api/auth/reauth', { password }),
+  changePassword: async (currentPassword: string, newPassword: string) => await call<{ ok: true }>('POST', '/api/auth/password', { currentPassword, newPassword }),
+  dashboard: async () => await call<Dashboard>('GET', '/api/dashboard'),
+  nodes: async () => await call<NodeRecord[]>('GET', '/api/nodes'),
+  patchNode: async (id: string, body: { name?: string, agentTypes?: string[] }) => await call<NodeRecord>('PATCH', `/api/nodes/${id}`, body),
+  files: async (nodeId: string, path: string) => await call<{ path: string, entries: FileEntry[] }>('GET', `/api/nodes/${nodeId}/files${q({ path })}`),
+  spaces: async () => await call<SpaceRecord[]>('GET', '/api/spaces'),
+  createSpace: async (body: Record<string, unknown>) => await call<SpaceRecord>('POST', '/api/spaces', body),
+  tasks: async () => await call<TaskRecord[]>('GET', '/api/tasks'),
+  task: async (id: string) => await call<TaskRecord>('GET', `/api/tasks/${id}`),
+  updateTask: async (id: string, body: Partial<TaskInput>) => await call<TaskRecord>('PATCH', `/api/tasks/${id}`, body),
+  createTask: async (body: TaskInput) => await call<TaskRecord>('POST', '/api/tasks', body),
+  startTask: async (id: string, level: 'full' | 'incremental', remark?: string) => await call<JobRecord>('POST', `/api/tasks/${id}/start`, remark === undefined || remark === '' ? { level } : { level, remark }),
+  deleteTask: async (id: string, confirm: string) => await call<{ ok: true }>('DELETE', `/api/tasks/${id}`, { confirm }),
+  taskJobs: async (id: string) => await call<JobRecord[] | Page<JobRecord>>('GET', `/api/tasks/${id}/jobs`),
+  jobs: async (params: { type?: string, status?: string, taskId?: string, page?: number, pageSize?: number }) => await call<Page<JobRecord>>('GET', `/api/jobs${q(params)}`),
+  running: async () => await call<JobRecord[]>('GET', '/api/jobs/running'),
+  job: async (id: string) => await call<JobRecord>('GET', `/api/jobs/${id}`),
+  jobLog: async (id: string) => await call<JobLogLine[]>('GET', `/api/jobs/${id}/log`),
+  stopJob: async (id: string) => await call<JobRecord>('POST', `/api/jobs/${id}/stop`, {}),
+  snapshots: async (spaceId: string, taskId?: string) => await call<SnapshotRecord[]>('GET', `/api/spaces/${spaceId}/snapshots${q({ taskId })}`),
+  entries: async (spaceId: string, snapshot: string, path: string) => await call<{ snapshot: SnapshotRecord, entries: TreeEntry[] }>('GET', `/api/spaces/${spaceId}/snapshots/${encodeURIComponent(snapshot)}/entries${q({ path })}`),
+  restore: async (body: RestoreRequest) => await call<JobRecord>('POST', '/api/restores', body),
+  dataTasks: async (from?: string, to?: string) => await call<DataRow[]>('GET', `/api/data/tasks${q({ from, to })}`),
+  clean: async (body: CleanRequest) => await call<JobRecord>('POST', '/api/data/clean', body),
+  logs: async (params: { user?: string, type?: string, level?: string, from?: string, to?: string, page: number, pageSize: number }) => await call<Page<LogEntry>>('GET', `/api/logs${q(params)}`),
+  logDownloadUrl: (format: 'csv' | 'xlsx') => `/api/logs/download?format=${format}`,
+  report: async (kind: 'clients' | 'tasks') => await call<ReportTable>('GET', `/api/reports/${kind}?format=json`),
+  reportUrl: (kind: 'clients' | 'tasks', format: 'csv' | 'xlsx') => `/api/reports/${kind}?format=${format}`,
+  drills: async (page: number, pageSize: number) => await call<Page<JobRecord & { passed: boolean }>>('GET', `/api/drills?page=${page}&pageSize=${pageSize}`),
+  drill: async (taskId: string) => await call<JobRecord>('POST', `/api/tasks/${taskId}/drill`, {}),
+  me: async () => await call<PublicUser>('GET', '/api/users/me'),
+  setEmail: async (email: string) => await call<PublicUser>('PATCH', '/api/users/me', { email }),
+  sessions: async () => await call<Array<{ id: string, createdAt: string, lastSeenAt: string, ip: string, userAgent: string, current: boolean }>>('GET', '/api/auth/sessions'),
+  endSession: async (id: string) => await call<{ ok: true }>('DELETE', `/api/auth/sessions/${id}`),
+  notifications: async () => await call<NotificationPrefs>('GET', '/api/users/me/notifications'),
+  setNotifications: async (body: Omit<NotificationPrefs, 'lastDigestAt'>) => await call<NotificationPrefs>('PUT', '/api/users/me/notifications', body),
+  reportPrefs: async () => await call<ReportPrefs>('GET', '/api/users/me/reports'),
+  setReportPrefs: async (body: Omit<ReportPrefs, 'lastSentAt'>) => await call<ReportPrefs>('PUT', '/api/users/me/reports', body),
+  webhooks: async () => await call<Array<Omit<Webhook, 'secret'>>>('GET', '/api/webhooks'),
+  createWebhook: async (url: string, events: WebhookEvent[]) => await call<Webhook>('POST', '/api/webhooks', { url, events }),
+  patchWebhook: async (id: string, body: { enabled?: boolean }) => await call<Webhook>('PATCH', `/api/webhooks/${id}`, body),
+  deleteWebhook: async (id: string) => await call<{ ok: true }>('DELETE', `/api/webhooks/${id}`),
+  patchUser: async (id: string, body: { role?: string, email?: string, enabled?: boolean, unlock?: boolean }) => await call<PublicUser>('PATCH', `/api/users/${id}`, body),
+  enrolToken: async (id: string, certificate: string) => await call<PublicUser>('PUT', `/api/users/${id}/token`, { certificate }),
+  removeToken: async (id: string) => await call<{ ok: true }>('DELETE', `/api/users/${id}/token`),
+  audit: async (from: number, limit: number) => await call<AuditEntry[]>('GET', `/api/audit?from=${from}&limit=${limit}`),
+  verifyAudit: async () => await call<{ ok: boolean, records: number, brokenAt?: number }>('GET', '/api/audit/verify'),
+  users: async () => await call<PublicUser[]>('GET', '/api/users'),
+  createUser: async (body: { name: string, password: string, role: string, email?: string }) => await call<PublicUser>('POST', '/api/users', body)
+}
+
+/** The local signing helper (F27) on the operator's machine: asks the USB key to sign the login challenge. */
+export const signingHelper = {
+  url: (): string => localStorage.getItem('cairn.signingHelper') ?? 'http://127.0.0.1:47127',
+  async sign (body: { tokenLabel: string, pin: string, keyLabel?: string, challenge: LoginChallenge }): Promise<{ signature: string, origin: string }> {
+    let res: Response
+    try {
+      res = await fetch(`${signingHelper.url()}/v1/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    } catch (cause) {
+      throw new ApiCallError(0, { name: 'SigningHelperUnreachableError', message: String(cause) })
+    }
+    const data = await res.json()
+    if (!res.ok) throw new ApiCallError(res.status, data)
+    return data
+  }
+}

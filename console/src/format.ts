@@ -1,0 +1,24 @@
+// Sizes, speeds and durations as the manual shows them (KB/MB/GB, binary units).
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB']
+
+export function bytes (n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return '—'
+  let v = n
+  let i = 0
+  while (Math.abs(v) >= 1024 && i < UNITS.length - 1) { v /= 1024; i++ }
+  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${UNITS[i]}`
+}
+
+export const speed = (n: number | undefined): string => n === undefined ? '—' : `${bytes(n)}/s`
+
+export function duration (seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '—'
+  const s = Math.max(0, Math.round(seconds))
+  const d = Math.floor(s / 86400)
+  const h = Math.floor((s % 86400) / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const rest = s % 60
+  return [d > 0 ? `${d}d` : '', h > 0 ? `${h}h` : '', m > 0 ? `${m}m` : '', `${rest}s`].filter(Boolean).join(' ')
+}
+
+export const time = (iso: string | undefined): string => iso === undefined ? '—' : new Date(iso).toLocaleString()
