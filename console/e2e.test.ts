@@ -275,14 +275,19 @@ test('restore one file with each conflict mode: overwrite, skip, keep-newer', as
 test('another operator cannot see ses01\'s task, space or jobs', async () => {
   const page = await newPage()
   await login(page, 'ses02', OP_PW)
-  await page.click('[data-test=nav-tasks]')
+  // The empty-table placeholder is a row too: read a table only after its data has arrived,
+  // or a negative check could pass before anything loaded.
+  const loaded = async (nav: string, api: RegExp): Promise<void> => {
+    await Promise.all([page.waitForResponse(r => api.test(new URL(r.url()).pathname) && r.request().method() === 'GET'), page.click(nav)])
+  }
+  await loaded('[data-test=nav-tasks]', /^\/api\/tasks$/)
   await page.waitForSelector('[data-test=tasks] tbody tr')
   assert.doesNotMatch(await page.innerText('[data-test=tasks]'), new RegExp(fixtures.taskName))
-  await page.click('[data-test=nav-history]')
+  await loaded('[data-test=nav-history]', /^\/api\/jobs$/)
   await page.waitForSelector('[data-test=history] tbody tr')
   assert.doesNotMatch(await page.innerText('[data-test=history]'), /Backup-docs-e2e|Restore-/)
   await page.click('[data-test=nav-spaces]')
-  await page.waitForSelector('[data-test=spaces] tbody tr')
+  await page.waitForSelector('[data-test=spaces] tbody tr:has-text("ses02_space")')
   const spaces = await page.innerText('[data-test=spaces]')
   assert.match(spaces, /ses02_space/)
   assert.doesNotMatch(spaces, /ses01_space/)
