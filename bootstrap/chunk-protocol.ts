@@ -52,7 +52,7 @@ export async function serveChunks (host: Pick<Libp2p, 'handle' | 'unhandle'>, co
 }
 
 export async function handleChunkStream (stream: Stream, peer: string, components: ChunkServerComponents, init: ChunkServerInit = {}): Promise<void> {
-  const { store, onEvent } = components
+  const { onEvent } = components
   if (!components.isMember(peer) || components.isBanned?.(peer) === true) {
     onEvent?.({ kind: 'refused-peer', peer })
     stream.abort(new ProtocolError('not a member, or banned'))

@@ -76,9 +76,9 @@ export class Archiver {
     this.failed.promise.catch(() => {})
   }
 
-  async run (parentRoot: { cid: CID, id: Uint8Array } | undefined): Promise<{ root: NodeRef, stats: BackupStats }> {
+  /** `sources` are the options' paths as `normaliseSources` returns them. */
+  async run (sources: string[], parentRoot: { cid: CID, id: Uint8Array } | undefined): Promise<{ root: NodeRef, stats: BackupStats }> {
     const started = Date.now()
-    const sources = normaliseSources(this.options.paths)
     this.pool = this.deps.makePool((m, w) => { this.onMessage(m, w).catch(err => this.fail(err)) })
     this.pool.onFailure(err => this.fail(err))
     const abort = (): void => this.fail(new OperationAbortedError('The backup'))

@@ -99,4 +99,3 @@ export async function checkSnapshots (
   return result
 }
 
-export { CID }

@@ -157,8 +157,3 @@ function openWith (suite: CipherSuite, key: Uint8Array, nonce: Uint8Array, seale
     throw err
   }
 }
-
-/** Opens a sealed block without a BlockSealer (one-off use). */
-export function openBlock (keys: SpaceKeys, bytes: Uint8Array, id: Uint8Array, cid?: CID): Buffer {
-  return new BlockSealer(keys, xsalsa20Poly1305, 0).open(bytes, id, cid)
-}

@@ -3,13 +3,13 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import {
-  deriveSpaceKeys, formatKeyFile, isWriteOnly, newMasterKey, newSpaceId, openRecord, parseKeyFile,
+  formatKeyFile, isWriteOnly, newMasterKey, newSpaceId, openRecord, parseKeyFile,
   passphraseSlot, payloadKeys, sealRecord, unlockWithSecret, writeOnlyKeys, WriteOnlyKeyError
 } from '../crypto/index.ts'
 import type { CipherSuite, KeyFile, KeyPayload, KeySlot, ScryptParams, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
 import { checkSnapshots } from './checker.ts'
-import { BlockSealer, cidOf, openBlock, suiteByName } from './codec.ts'
+import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
   InvalidOptionError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotNotFoundError,
   StoreCorruptError, StoreExistsError, StoreNotFoundError
@@ -200,7 +200,7 @@ export class LocalRepository implements Repository {
     this.blocks.writers++
     let result: Awaited<ReturnType<Archiver['run']>>
     try {
-      result = await archiver.run(level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)
+      result = await archiver.run(sources, level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)
     } finally {
       this.blocks.writers--
     }
@@ -425,4 +425,3 @@ export function listKeySlots (dir: string): Array<Omit<KeySlot, 'wrapped' | 'kdf
   return readKeyFile(dir).slots.map(({ wrapped: _w, kdf: _k, ...rest }) => rest)
 }
 
-export { deriveSpaceKeys, openBlock }

@@ -223,4 +223,3 @@ function varint (n: number): Uint8Array {
   return Uint8Array.from(out)
 }
 
-export { CID }

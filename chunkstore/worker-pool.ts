@@ -30,8 +30,6 @@ export class WorkerPool {
     }
   }
 
-  get size (): number { return this.count }
-
   private fail (err: Error): void {
     if (this.failed !== undefined) return
     this.failed = err
