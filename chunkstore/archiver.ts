@@ -13,6 +13,7 @@ import type { BlockLocation } from './block-store.ts'
 import { decodeNode, encodeNode } from './tree-node.ts'
 import type { DirEntry, DirNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
+import { fileKey, openForWriting } from './open-files.ts'
 import type { BlocksMessage, FileDone, FilesDone, FromWorker, IdsMessage } from './worker-protocol.ts'
 import type { BackupOptions, BackupProgress, BackupStats } from './types.ts'
 
@@ -70,9 +71,12 @@ export class Archiver {
   private currentFile = ''
   /** The parent snapshot's directory nodes, prefetched (see prefetchParent). */
   private readonly parentNodes = new Map<string, DirNode>()
+  /** Files to skip because another program writes them (options.openFiles 'skip'). */
+  private readonly openElsewhere: Map<string, number> | undefined
 
   constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions) {
     this.excluded = excluder(options.exclude ?? [])
+    this.openElsewhere = options.openFiles === 'skip' ? openForWriting() : undefined
     this.failed.promise.catch(() => {})
   }
 
@@ -205,6 +209,12 @@ export class Archiver {
           this.stats.filesUnchanged++
           this.deps.store.protected?.add(keyOf(old.cid.bytes))
           entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
+          continue
+        }
+        const holder = this.openElsewhere?.get(fileKey(st.dev, st.ino))
+        if (holder !== undefined) {
+          this.stats.files--; this.stats.bytesTotal -= Number(st.size)
+          this.warn(`${shown}: open for writing by another program (pid ${holder}); skipped (exclusive-file mode backs it up)`)
           continue
         }
         await this.reserve()
@@ -342,6 +352,8 @@ export class Archiver {
       }
     })
     if (waits.length > 0) await Promise.race([Promise.all(waits), this.failed.promise])
+    // The worker waits for this answer before it reads on, so pacing here limits the read rate.
+    if (this.options.pace !== undefined) await Promise.race([this.options.pace(m.bytes, this.options.signal), this.failed.promise])
     this.pool.send(worker, { t: 'need', job: m.job, batch: m.batch, need, cids })
   }
 

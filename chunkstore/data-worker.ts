@@ -207,9 +207,11 @@ async function resolveBatch (job: number, batchNo: number, chunks: Chunk[]): Pro
   }
   const ids = new Uint8Array(unique.length * 32)
   unique.forEach((c, i) => ids.set(c.id, i * 32))
+  let bytes = 0
+  for (const c of chunks) bytes += c.data.length
   const reply = await new Promise<NeedReply>(resolve => {
     waiting.set(`${job}/${batchNo}`, resolve)
-    post({ t: 'ids', job, batch: batchNo, ids }, [ids.buffer])
+    post({ t: 'ids', job, batch: batchNo, ids, bytes }, [ids.buffer])
   })
   const blocks: BlocksMessage['blocks'] = []
   unique.forEach((c, i) => {

@@ -65,6 +65,17 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void
   /** Count totals with a concurrent scanner (for an ETA). Costs a second directory walk. */
   scan?: boolean
+  /**
+   * Backup bandwidth limit (F12): called with the bytes of every batch of chunks read before
+   * the batch is stored; resolves when the batch may go on. Unlimited when absent.
+   */
+  pace?: (bytes: number, signal?: AbortSignal) => Promise<void>
+  /**
+   * Files another program holds open for writing when the backup starts: 'read' backs them up
+   * as read (the default; the manual's exclusive-file mode), 'skip' leaves them out with a
+   * warning (their bytes may be half-written). Linux only; elsewhere every file is read.
+   */
+  openFiles?: 'read' | 'skip'
 }
 
 export interface RestoreOptions {

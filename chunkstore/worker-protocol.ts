@@ -39,7 +39,8 @@ export interface NeedReply { t: 'need', job: number, batch: number, need: Uint8A
 export interface CloseRequest { t: 'close' }
 export type ToWorker = BackupJob | RestoreJob | VerifyJob | NeedReply | CloseRequest
 
-export interface IdsMessage { t: 'ids', job: number, batch: number, ids: Uint8Array }
+/** A batch of chunk ids to look up; `bytes` is the plaintext the batch read (for pacing). */
+export interface IdsMessage { t: 'ids', job: number, batch: number, ids: Uint8Array, bytes: number }
 /** A block the worker sealed and wrote (not synced) to its own segment. */
 export interface WrittenBlock { cid: Uint8Array, id: Uint8Array, loc: BlockLocation }
 export interface BlocksMessage { t: 'blocks', blocks: Array<WrittenBlock & { size: number }> }

@@ -1,4 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { createLimiter, type BandwidthSchedule } from '../../bootstrap/bandwidth.ts'
+import { collectLimit } from './bandwidth-option.ts'
 import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, duration, parseSize, table } from './format.ts'
@@ -91,7 +93,9 @@ export function buildProgram (): Command {
     .option('--exclude <glob>', 'leave out matching paths (repeatable)', collect, [])
     .option('--chunker <spec>', 'cdc, cdc:MIN,AVG,MAX or fixed:SIZE', parseChunker)
     .option('--compression <level>', 'off, 1…19 or -7…-1 (default: the store\'s)', parseCompression)
-    .action(async (paths: string[], o: StoreFlags & { task: string, level: 'full' | 'incremental', exclude: string[], chunker?: ChunkerSpec, compression?: number }) => {
+    .option('--limit <rate>', 'read at most MIBPS MiB/s, or FROM-TO=MIBPS[@DAY[-DAY]] in a time window (repeatable)', collectLimit)
+    .option('--skip-open-files', 'leave out files another program has open for writing (Linux)')
+    .action(async (paths: string[], o: StoreFlags & { task: string, level: 'full' | 'incremental', exclude: string[], chunker?: ChunkerSpec, compression?: number, limit?: BandwidthSchedule, skipOpenFiles?: boolean }) => {
       const bar = new ProgressBar('backup')
       let totals: { bytes: number, files: number } | undefined
       const stopScan = process.stderr.isTTY === true ? scanTotals(paths, (b, f) => { totals = { bytes: b, files: f } }) : () => {}
@@ -101,6 +105,8 @@ export function buildProgram (): Command {
       try {
         const snap = await withRepo(o, async repo => await repo.backup({
           paths, task: o.task, level: o.level, exclude: o.exclude, chunker: o.chunker, compression: o.compression,
+          pace: o.limit === undefined ? undefined : createLimiter(o.limit).take,
+          openFiles: o.skipOpenFiles === true ? 'skip' : 'read',
           signal: controller.signal,
           onProgress: (p: BackupProgress) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
         }))

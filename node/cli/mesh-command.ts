@@ -5,7 +5,8 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import type { MeshStatus, ReplicationPolicy, Role, BandwidthWindow } from '../../bootstrap/index.ts'
+import type { MeshStatus, ReplicationPolicy, Role } from '../../bootstrap/index.ts'
+import { parseLimit } from './bandwidth-option.ts'
 import { callControl, DaemonNotRunningError } from '../mesh/control.ts'
 import type { ReplicationConfig } from '../mesh/daemon.ts'
 
@@ -53,18 +54,6 @@ async function role (r: string): Promise<Role> {
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
-
-/** Parses --limit "08:00-18:00=10" or "08:00-18:00=10@1-5" (MiB/s, optional days 0=Sunday). */
-export function parseLimit (spec: string): BandwidthWindow {
-  const m = /^(\d{2}:\d{2})-(\d{2}:\d{2})=(\d+(?:\.\d+)?)(?:@(\d)(?:-(\d))?)?$/.exec(spec)
-  if (m === null) throw new InvalidMeshOptionError(`--limit ${spec}: write FROM-TO=MIBPS[@DAY[-DAY]], e.g. 08:00-18:00=10@1-5`)
-  const w: BandwidthWindow = { from: m[1], to: m[2], mibps: Number(m[3]) }
-  if (m[4] !== undefined) {
-    const a = Number(m[4]); const b = m[5] === undefined ? a : Number(m[5])
-    w.days = Array.from({ length: b - a + 1 }, (_, i) => a + i)
-  }
-  return w
-}
 
 function parseTtl (s: string): number {
   const m = /^(\d+)([smhd])$/.exec(s)
