@@ -3,7 +3,7 @@ import { AGENT_TYPES } from '../inventory/index.ts'
 import { SCHEDULE_KINDS, MIN_INTERVAL_MINUTES, type TaskInput, type TaskRecord } from '../jobs/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { confirmBody, idParam, name364, okReply } from './schemas.ts'
+import { bandwidthSchema, confirmBody, idParam, name364, okReply } from './schemas.ts'
 
 const tags = ['tasks']
 const level = { type: 'string', enum: ['full', 'incremental'] } as const
@@ -36,7 +36,8 @@ const optionsSchema = {
       properties: { mode: { type: 'string', enum: ['forever', 'policy'] }, copies: { type: 'integer', minimum: 1, maximum: 10000 }, days: { type: 'integer', minimum: 1, maximum: 36500 } }
     },
     exclusiveFiles: { type: 'boolean' },
-    smallFiles: { type: 'boolean' }
+    smallFiles: { type: 'boolean' },
+    bandwidth: bandwidthSchema
   }
 } as const
 

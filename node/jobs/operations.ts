@@ -1,4 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises'
+import { createLimiter } from '../../bootstrap/bandwidth.ts'
 import { join } from 'node:path'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
@@ -9,6 +10,9 @@ import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
 import type { Repositories } from './repositories.ts'
 import { NodeUnreachableError, QuotaExceededError, TaskInvalidError } from './errors.ts'
 import { compareRestore } from './drill.ts'
+
+/** Piece size of a task with dedup off: the largest fixed chunk the store supports. */
+const NO_DEDUP_PIECE = 1 << 20
 
 export interface RestoreRequest {
   spaceId: string
@@ -73,8 +77,13 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
             task: task.id,
             level: input.level,
             compression: task.options.compression,
+            // Dedup off (manual 2.2.1): fixed 1 MiB pieces instead of content-defined chunks, so
+            // no rolling hash; identical pieces are still stored once (the store is content-addressed).
+            chunker: task.options.dedup ? undefined : { kind: 'fixed', size: NO_DEDUP_PIECE },
+            openFiles: task.options.exclusiveFiles ? 'read' : 'skip',
+            pace: task.options.bandwidth === undefined ? undefined : createLimiter(task.options.bandwidth).take,
             signal: ctx.signal,
-            scan: true,
+            scan: !task.options.smallFiles,
             onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytesRead, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile, phase: p.phase }) }
           })
           for (const w of snap.stats.warnings) await ctx.log('warning', w)

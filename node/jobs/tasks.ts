@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { validateSchedule as validateBandwidth, type BandwidthSchedule } from '../../bootstrap/bandwidth.ts'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
@@ -22,10 +23,12 @@ export interface TaskOptions {
   /** Always on: the store seals every chunk; the cipher is the user space's. */
   encryption: true
   retention: Retention
-  /** Back up files other programs hold open instead of skipping them (recorded; POSIX reads them anyway). */
+  /** Back up files other programs hold open for writing; off: skip them with a warning (manual 2.2.1). */
   exclusiveFiles: boolean
-  /** Many-small-files mode (recorded; the store already keeps small files as whole-file chunks). */
+  /** Many-small-files mode: no second walk to count totals (so no ETA), which a tree of small files pays most for. */
   smallFiles: boolean
+  /** Backup bandwidth limit (F12): MiB/s read, by time-of-day windows; unlimited when absent. */
+  bandwidth?: BandwidthSchedule
 }
 
 /** A backup task (F15, manual 2.2.1). */
@@ -66,6 +69,9 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
   })
 
   const checkOptions = (o: TaskOptions): void => {
+    if (o.bandwidth !== undefined) {
+      try { validateBandwidth(o.bandwidth) } catch (err) { throw new TaskInvalidError(`Bandwidth limit: ${(err as Error).message}`) }
+    }
     if (o.retention.mode === 'policy' && o.retention.copies === undefined && o.retention.days === undefined) {
       throw new TaskInvalidError('A retention policy needs copies and/or days')
     }
