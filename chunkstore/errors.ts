@@ -91,3 +91,10 @@ export class KeySlotError extends Error {
     super(message, options)
   }
 }
+
+export class ReadOnlyStoreError extends Error {
+  override readonly name = 'ReadOnlyStoreError'
+  constructor (what: string, options?: ErrorOptions) {
+    super(`This view of the stores only reads; ${what} was refused and nothing was stored.`, options)
+  }
+}

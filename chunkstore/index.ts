@@ -12,6 +12,8 @@ export {
 } from './repository.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
+export { unionBlockStore } from './union-block-store.ts'
+export type { UnionBlockStoreInit } from './union-block-store.ts'
 export { BlockSealer, cidOf, matchesCid, registerSuite, suiteByName } from './codec.ts'
 export { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
 export { decodeNode, encodeNode } from './tree-node.ts'
