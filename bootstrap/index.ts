@@ -4,7 +4,7 @@
 export * from './errors.ts'
 export { createMeshNode, MEMBERSHIP_PROTOCOL } from './mesh-node.ts'
 export type { MeshNode, MeshNodeInit, MeshNodeComponents, MeshStatus, LinkStatus, PolicyStatus, ScrubResult } from './mesh-node.ts'
-export { initMesh, loadMeshState, hasMeshState, loadOrCreatePeerKey } from './mesh-state.ts'
+export { initMesh, loadMeshState, hasMeshState, loadOrCreatePeerKey, writeFileAtomic } from './mesh-state.ts'
 export type { MeshConfig, MeshState } from './mesh-state.ts'
 export { joinMesh, JOIN_PROTOCOL } from './join.ts'
 export { decodeInvitation, encodeInvitation } from './invitation.ts'
