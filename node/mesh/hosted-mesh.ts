@@ -154,7 +154,10 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
           signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
         })
         aborted.catch(() => {})
-        return (await Promise.race([node.replicateNow(), aborted])).map(outcome)
+        // A stopped job leaves the runs to finish (or to stop with the node): they are idempotent.
+        const runs = node.replicateNow()
+        runs.catch(() => {})
+        return (await Promise.race([runs, aborted])).map(outcome)
       } finally {
         clearInterval(tally)
       }
@@ -171,11 +174,18 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
     }
   }
 
-  const control = await serveControl(init.meshDir, meshControl(node, {
-    changed: async () => { hosted.noteLocalChange(); return {} },
-    scrub: async () => { await refreshStores(); return await node.scrub() },
-    configure: async a => await hosted.configure({ policies: a.policies as ReplicationPolicy[], bandwidth: a.bandwidth as ReplicationConfig['bandwidth'] }),
-    ...init.control
-  }))
+  let control: Awaited<ReturnType<typeof serveControl>>
+  try {
+    control = await serveControl(init.meshDir, meshControl(node, {
+      changed: async () => { hosted.noteLocalChange(); return {} },
+      scrub: async () => { await refreshStores(); return await node.scrub() },
+      configure: async a => await hosted.configure({ policies: a.policies as ReplicationPolicy[], bandwidth: a.bandwidth as ReplicationConfig['bandwidth'] }),
+      ...init.control
+    }))
+  } catch (err) {
+    await node.stop()
+    await replica.close()
+    throw err
+  }
   return hosted
 }

@@ -118,6 +118,8 @@ test('issue 4: cairn serve hosts the mesh — per-space replication, replicate j
   assert.ok(verify.result.repairedFromPeers >= 1)
   assert.match((await a.get(`/api/jobs/${verify.id}/log`)).body.map((l: any) => l.message).join('\n'), /Repaired \d+ from peers/)
   assert.equal((await b.get('/api/mesh')).body.links.length, 0, 'B has no policy of its own')
+  assert.match(await cliOk(['policy', '--mesh-dir', B.meshDir, '--name', 'dr-local', '--copies', '1']), /applied by the running daemon/)
+  assert.deepEqual((await b.get('/api/mesh')).body.policies.map((p: any) => [p.name, p.health]), [['dr-local', 'ok']])
 
   // SIGTERM stops the daemons and their links; B's replica holds A's snapshot roots.
   await Promise.all(daemons.map(async d => { await d.stop() }))
