@@ -101,9 +101,4 @@ export class ReplicationAbortedError extends Error {
   }
 }
 
-export class InvalidScheduleError extends Error {
-  override name = 'InvalidScheduleError'
-  constructor (message: string) {
-    super(`${message}; windows look like {"from":"08:00","to":"18:00","mibps":10,"days":[1,2,3,4,5]}`)
-  }
-}
+export { InvalidScheduleError } from '../chunkstore/index.ts'

@@ -1,12 +1,13 @@
 // A mesh node: the libp2p host with its gater, the member list kept current by gossip,
-// admission of invited sites, the chunk-exchange server over the local store, and the
-// replication links that the policies ask for. One object, started and stopped in one place.
+// admission of invited sites, the chunk-exchange server over the local stores, the
+// replication links that the policies ask for, and scrub and repair of what it stores.
+// One object, started and stopped in one place.
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
 import { type BandwidthSchedule } from './bandwidth.ts'
 import { ChunkSession, serveChunks, type ChunkEvent } from './chunk-protocol.ts'
-import { InvitationUsedError, InvalidInvitationError } from './errors.ts'
+import { InvitationUsedError, InvalidInvitationError, NotAMemberError } from './errors.ts'
 import { exchangeJson, FrameReader, jsonFrame, parseJsonFrame, sendWithBackpressure } from './frame.ts'
 import { createMeshGater } from './gater.ts'
 import { createMeshHost, type MeshHost } from './host.ts'
@@ -18,17 +19,23 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Penalties } from './penalties.ts'
 import { type ReplicationPolicy } from './policy.ts'
-import { createReplicationLinks, type LinkStatus } from './replication-links.ts'
+import { createReplicationLinks, type LinkStatus, type PolicyStatus } from './replication-links.ts'
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
+import { scrubStore } from './scrub.ts'
 import type { BlockStore } from '../chunkstore/index.ts'
 
-export type { LinkStatus }
+export type { LinkStatus, PolicyStatus }
 
 export const MEMBERSHIP_PROTOCOL = '/cairn/membership/1.0.0'
 
 export interface MeshNodeComponents {
+  /** What the node serves to members: reads of every block it keeps; blocks sent to it are written here. */
   store: BlockStore
+  /** What a target receives, given the policies that chose it. Default: `store`. */
+  storeFor?: (policies: ReplicationPolicy[]) => BlockStore
+  /** Each store the node keeps, for scrub (a view over several must be scrubbed store by store). Default: [`store`]. */
+  stores?: () => BlockStore[]
   /** One structured line per notable event (joins, removals, bans, bad blocks, replication runs). */
   log?: (event: Record<string, unknown>) => void
 }
@@ -55,8 +62,21 @@ export interface MeshStatus {
   self: { peer: string, site: string, role: string, addrs: string[], holdsMeshKey: boolean }
   members: Array<Member & { connected: boolean, self: boolean }>
   links: LinkStatus[]
+  /** Per policy: its targets, lag and health (F11, issue 4). */
+  policies: PolicyStatus[]
   penalties: ReturnType<Penalties['snapshot']>
   invitationsOpen: number
+}
+
+export interface ScrubResult {
+  stores: number
+  blocksChecked: number
+  bytesChecked: number
+  /** Blocks found unreadable or not matching their CID. */
+  bad: number
+  repaired: string[]
+  failed: RepairResult['failed']
+  durationMs: number
 }
 
 export interface MeshNode {
@@ -74,8 +94,12 @@ export interface MeshNode {
   replicateNow: () => Promise<LinkStatus[]>
   /** Tell the node the local store gained snapshots (e.g. a backup finished). */
   noteLocalChange: () => void
-  /** Fetches these blocks again from connected members that hold them (F14). */
-  repair: (cids: CID[], options?: { signal?: AbortSignal }) => Promise<RepairResult>
+  /** Fetches these blocks again from connected members that hold them (F14), into `into` (default: the served store). */
+  repair: (cids: CID[], options?: { signal?: AbortSignal, into?: BlockStore }) => Promise<RepairResult>
+  /** Reads every stored block back against its CID and repairs bad ones from connected members (F14). */
+  scrub: (options?: { signal?: AbortSignal, onProgress?: (p: { blocksChecked: number, bytesChecked: number }) => void }) => Promise<ScrubResult>
+  /** Replaces the replication policies and bandwidth schedule; links follow at once. */
+  configure: (init: { policies: ReplicationPolicy[], bandwidth?: BandwidthSchedule }) => void
   /** Members that announced holding a snapshot root in the DHT. */
   findSnapshotHolders: (root: CID, options?: { signal?: AbortSignal }) => Promise<string[]>
   status: () => Promise<MeshStatus>
@@ -101,7 +125,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     })
   })
 
-  const links = createReplicationLinks({ host, store, self, members: () => roster.members, log }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes })
+  const storeFor = components.storeFor ?? (() => store)
+  const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes })
 
   const penalties = new Penalties({
     onBan: (peer, offences) => {
@@ -302,6 +327,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     },
 
     async remove (peerOrSite) {
+      if (!roster.members.some(m => m.peer === peerOrSite || m.site === peerOrSite)) throw new NotAMemberError(peerOrSite)
       const doc = await signMembership(requireMeshKey(state), withoutMember(roster.membership, peerOrSite))
       await roster.offer(doc)
       return doc
@@ -319,18 +345,48 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     },
 
     async repair (cids, options = {}) {
+      if (cids.length === 0) return { repaired: [], failed: [] }
       const sessions: ChunkSession[] = []
       for (const m of roster.members) {
         if (m.peer === self || host.getConnections(peerIdFromString(m.peer)).length === 0) continue
         try { sessions.push(await ChunkSession.open(host, peerIdFromString(m.peer), { signal: options.signal })) } catch {}
       }
       try {
-        const r = await repairBlocks(store, cids, sessions, options)
+        const r = await repairBlocks(options.into ?? store, cids, sessions, options)
         log({ event: 'repair', repaired: r.repaired.length, failed: r.failed.length })
         return r
       } finally {
         await Promise.all(sessions.map(async s => { await s.close() }))
       }
+    },
+
+    async scrub (options = {}) {
+      const started = performance.now()
+      const all = components.stores?.() ?? [store]
+      const out: ScrubResult = { stores: all.length, blocksChecked: 0, bytesChecked: 0, bad: 0, repaired: [], failed: [], durationMs: 0 }
+      for (const s of all) {
+        const before = { blocksChecked: out.blocksChecked, bytesChecked: out.bytesChecked }
+        const r = await scrubStore(s, {
+          signal: options.signal,
+          onProgress: p => { options.onProgress?.({ blocksChecked: before.blocksChecked + p.blocksChecked, bytesChecked: before.bytesChecked + p.bytesChecked }) }
+        })
+        out.blocksChecked += r.blocksChecked
+        out.bytesChecked += r.bytesChecked
+        out.bad += r.bad.length
+        if (r.bad.length === 0) continue
+        log({ event: 'scrub-found', bad: r.bad.map(String) })
+        const fixed = await node.repair(r.bad, { signal: options.signal, into: s })
+        out.repaired.push(...fixed.repaired)
+        out.failed.push(...fixed.failed)
+      }
+      out.durationMs = performance.now() - started
+      log({ event: 'scrub', blocksChecked: out.blocksChecked, bad: out.bad, repaired: out.repaired.length, failed: out.failed.length })
+      return out
+    },
+
+    configure (next) {
+      links.configure(next)
+      log({ event: 'policies-applied', policies: next.policies.map(p => p.name) })
     },
 
     async findSnapshotHolders (root, options = {}) {
@@ -352,6 +408,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         self: { peer: self, site: me?.site ?? state.config.site, role: me?.role ?? state.config.role, addrs: host.getMultiaddrs().map(String), holdsMeshKey: state.meshKey !== undefined },
         members: roster.members.map(m => ({ ...m, self: m.peer === self, connected: m.peer === self || host.getConnections(peerIdFromString(m.peer)).length > 0 })),
         links: await links.statuses(),
+        policies: await links.policyStatuses(),
         penalties: penalties.snapshot(),
         invitationsOpen: loadInvitations(init.dir).filter(r => !r.used && Date.parse(r.expires) > Date.now()).length
       }

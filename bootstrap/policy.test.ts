@@ -20,5 +20,6 @@ test('F11 copies count this site; extra copies fill in site-name order', () => {
 test('F11 sites restrict the targets; many policies share targets once', () => {
   assert.deepEqual(selectTargets({ name: 'p', copies: 3, sites: ['branch-2'] }, members, 'A').map(x => x.peer), ['C'])
   const t = targetsOf([{ name: 'x', copies: 2, roles: ['dr'] }, { name: 'y', copies: 3, roles: ['dr'] }], members, 'A')
-  assert.deepEqual(t.map(x => x.peer), ['D', 'B'])
+  assert.deepEqual(t.map(x => x.member.peer), ['D', 'B'])
+  assert.deepEqual(t.map(x => x.policies.map(p => p.name)), [['x', 'y'], ['y']], 'each target knows the policies that chose it')
 })

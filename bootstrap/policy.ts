@@ -1,7 +1,7 @@
 // Replication policies (F11): how many copies of a store the mesh keeps and where. A
-// policy names copies (counting this site's own), and optionally sites and roles that must
-// hold one. Cascades need nothing special: B's own policy forwards what B holds, including
-// what A sent it.
+// policy names copies (counting this site's own), optionally sites and roles that must
+// hold one, and optionally the user spaces it covers. Cascades need nothing special: B's own
+// policy forwards what B holds, including what A sent it.
 import type { Member, Role } from './membership.ts'
 
 export interface ReplicationPolicy {
@@ -12,6 +12,11 @@ export interface ReplicationPolicy {
   roles?: Role[]
   /** Only these sites may hold copies (default: any member). */
   sites?: string[]
+  /**
+   * The user spaces (by name) whose stores this policy replicates. Absent: everything the
+   * node holds — every space and the replica of what other sites sent (so cascades go on).
+   */
+  spaces?: string[]
 }
 
 /**
@@ -38,9 +43,15 @@ export function selectTargets (policy: ReplicationPolicy, members: Member[], sel
   return chosen
 }
 
-/** Targets of every policy, each member once. */
-export function targetsOf (policies: ReplicationPolicy[], members: Member[], self: string): Member[] {
-  const out = new Map<string, Member>()
-  for (const p of policies) for (const m of selectTargets(p, members, self)) out.set(m.peer, m)
+/** Targets of every policy, each member once, with the policies that chose it. */
+export function targetsOf (policies: ReplicationPolicy[], members: Member[], self: string): Array<{ member: Member, policies: ReplicationPolicy[] }> {
+  const out = new Map<string, { member: Member, policies: ReplicationPolicy[] }>()
+  for (const p of policies) {
+    for (const m of selectTargets(p, members, self)) {
+      const t = out.get(m.peer) ?? { member: m, policies: [] }
+      t.policies.push(p)
+      out.set(m.peer, t)
+    }
+  }
   return [...out.values()]
 }

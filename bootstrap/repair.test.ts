@@ -24,6 +24,7 @@ test('F14 missing blocks are fetched from the peers that hold them, verified', a
     has: async (c) => await atC.has(c),
     hasMany: async (cids) => cids.map(() => true),
     get: async () => y.bytes,
+    sizes: async (cids) => await atC.sizes(cids),
     put: async (c, b) => { await atC.put(c, b) },
     flush: async () => { await atC.flush() },
     cids: () => atC.cids(),

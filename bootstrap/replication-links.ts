@@ -1,15 +1,17 @@
 // The replication links of a node: one per target member chosen by the policies, each with
-// its own bandwidth limiter. A link runs when triggered (target connected, snapshot root
-// arrived, timer, operator); a trigger during a run queues exactly one rerun.
+// its own bandwidth limiter and the store its policies give it. A link runs when triggered
+// (target connected, snapshot root arrived, timer, operator); a trigger during a run queues
+// exactly one rerun.
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createLimiter, type BandwidthLimiter, type BandwidthSchedule } from './bandwidth.ts'
 import { ChunkSession } from './chunk-protocol.ts'
 import { PeerUnreachableError } from './errors.ts'
-import { targetsOf, type ReplicationPolicy } from './policy.ts'
+import { selectTargets, targetsOf, type ReplicationPolicy } from './policy.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import type { Member } from './membership.ts'
 import type { BlockStore } from '../chunkstore/index.ts'
 import type { Libp2p } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 
 export interface LinkStatus {
   peer: string
@@ -22,15 +24,38 @@ export interface LinkStatus {
   progress?: ReplicationProgress
   lastResult?: ReplicationResult
   lastError?: { name: string, message: string }
-  /** Snapshot roots here that the target did not hold at the end of the last run. */
+  /** Snapshot roots here (in the link's stores) that the target did not hold at the end of the last run. */
   snapshotsBehind: number | null
   /** Blocks found missing at the target and not yet sent, while a run is in progress (else 0 after a good run). */
   blocksBehind: number | null
+  /**
+   * Bytes of the blocks the current run found missing at the target and has not sent yet;
+   * 0 after a good run; after a failed run, what that run found missing and did not send (a
+   * lower bound). Null before the first run.
+   */
+  bytesBehind: number | null
+}
+
+export type PolicyHealth = 'ok' | 'behind' | 'failing' | 'no-target'
+
+export interface PolicyStatus extends ReplicationPolicy {
+  /** Site names of the members the policy chose. */
+  targets: string[]
+  /** The most snapshot roots of the policy's stores that one of its targets lacks (null until every target ran once). */
+  snapshotsBehind: number | null
+  /** The largest bytesBehind among the links of its targets (a link carries the union of its policies' stores). */
+  bytesBehind: number | null
+  /**
+   * no-target: copies are wanted but no member qualifies; failing: a target is unreachable
+   * or its last run failed; behind: fewer targets than wanted, or one lacks data; else ok.
+   */
+  health: PolicyHealth
 }
 
 export interface ReplicationLinksComponents {
   host: Pick<Libp2p, 'dialProtocol' | 'getConnections'>
-  store: BlockStore
+  /** The store a target receives, given the policies that chose it. */
+  storeFor: (policies: ReplicationPolicy[]) => BlockStore
   self: string
   members: () => Member[]
   log: (event: Record<string, unknown>) => void
@@ -44,51 +69,88 @@ export interface ReplicationLinksInit {
 
 interface Link {
   member: Member
+  policies: ReplicationPolicy[]
   limiter: BandwidthLimiter
   running: Promise<void> | undefined
   again: boolean
-  status: LinkStatus
+  status: Omit<LinkStatus, 'bytesBehind'>
   remoteRoots: Set<string>
+  /** Bytes found missing and bytes sent by the current or last run. */
+  run: { bytesMissing: number, bytesSent: number }
 }
 
 export interface ReplicationLinks {
   /** Re-reads the targets from the member list: new targets start, dropped ones are forgotten. */
   refresh: () => void
+  /** Replaces the policies and bandwidth schedule (applied to the next block sent), then refreshes. */
+  configure: (init: Pick<ReplicationLinksInit, 'policies' | 'bandwidth'>) => void
   trigger: (peer: string) => void
   triggerAll: () => void
   has: (peer: string) => boolean
   /** Runs every link now, waiting for runs in progress and the reruns they queue. */
   runAll: () => Promise<void>
   statuses: () => Promise<LinkStatus[]>
-  /** No new runs; waits for the ones in progress. */
+  policyStatuses: () => Promise<PolicyStatus[]>
+  /** No new runs; runs in progress stop at their next block and are waited for. */
   stop: () => Promise<void>
 }
 
+/**
+ * The session as the replicator sees it, except that HAVE answers also add up the sizes of
+ * the blocks the peer lacks (read from the local index): the lag in bytes.
+ */
+function countingMissing (session: ChunkSession, store: BlockStore, onMissing: (bytes: number) => void): ChunkSession {
+  return new Proxy(session, {
+    get (target, key) {
+      if (key === 'have') {
+        return async (cids: CID[]): Promise<boolean[]> => {
+          const have = await target.have(cids)
+          const missing = cids.filter((_, i) => !have[i])
+          if (missing.length > 0) onMissing((await store.sizes(missing)).reduce<number>((n, s) => n + (s ?? 0), 0))
+          return have
+        }
+      }
+      const value = Reflect.get(target, key, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
+
 export function createReplicationLinks (c: ReplicationLinksComponents, init: ReplicationLinksInit): ReplicationLinks {
-  const links = new Map<string, Link>()
+  const byPeer = new Map<string, Link>()
+  let policies = init.policies
+  let bandwidth = init.bandwidth
   let stopped = false
+  const stopping = new AbortController()
 
   const trigger = (peer: string): void => {
-    const link = links.get(peer)
+    const link = byPeer.get(peer)
     if (link === undefined || stopped) return
     if (link.running !== undefined) { link.again = true; return }
     link.running = run(link).finally(() => {
       link.running = undefined
-      if (link.again && !stopped && links.has(peer)) { link.again = false; trigger(peer) }
+      if (link.again && !stopped && byPeer.has(peer)) { link.again = false; trigger(peer) }
     })
   }
 
   async function run (link: Link): Promise<void> {
     const { peer, site } = link.member
     link.status.running = true
+    link.run = { bytesMissing: 0, bytesSent: 0 }
     let session: ChunkSession | undefined
     try {
       try {
-        session = await ChunkSession.open(c.host, peerIdFromString(peer), { windowBytes: init.windowBytes })
+        session = await ChunkSession.open(c.host, peerIdFromString(peer), { windowBytes: init.windowBytes, signal: stopping.signal })
       } catch (err) {
         throw new PeerUnreachableError(peer, { cause: err })
       }
-      const result = await replicate(c.store, session, { limiter: link.limiter, onProgress: p => { link.status.progress = p } })
+      const store = c.storeFor(link.policies)
+      const counted = countingMissing(session, store, bytes => { link.run.bytesMissing += bytes })
+      const result = await replicate(store, counted, {
+        limiter: link.limiter,
+        signal: stopping.signal,
+        onProgress: p => { link.status.progress = p; link.run.bytesSent = p.bytesSent }
+      })
       link.remoteRoots = new Set((await session.roots()).map(String))
       link.status.lastResult = result
       link.status.lastError = undefined
@@ -104,48 +166,89 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
     }
   }
 
-  return {
+  function linkStatus (l: Link, localRoots: string[]): LinkStatus {
+    const { progress, lastRunAt, lastResult, lastError } = l.status
+    const unsent = Math.max(0, l.run.bytesMissing - l.run.bytesSent)
+    return {
+      ...l.status,
+      connected: c.host.getConnections(peerIdFromString(l.member.peer)).length > 0,
+      snapshotsBehind: lastRunAt === undefined ? null : localRoots.filter(r => !l.remoteRoots.has(r)).length,
+      blocksBehind: progress !== undefined
+        ? progress.blocksMissing - progress.blocksSent
+        : lastResult !== undefined && lastError === undefined ? 0 : null,
+      bytesBehind: progress !== undefined ? unsent : lastRunAt === undefined ? null : lastError === undefined ? 0 : unsent
+    }
+  }
+
+  const rootsOf = async (ps: ReplicationPolicy[]): Promise<string[]> => (await c.storeFor(ps).snapshotRoots()).map(String)
+
+  const links: ReplicationLinks = {
     refresh () {
-      const targets = targetsOf(init.policies, c.members(), c.self)
+      const targets = targetsOf(policies, c.members(), c.self)
       for (const t of targets) {
-        if (links.has(t.peer)) continue
-        links.set(t.peer, {
-          member: t,
-          limiter: createLimiter(init.bandwidth ?? {}),
+        const known = byPeer.get(t.member.peer)
+        if (known !== undefined) { known.member = t.member; known.policies = t.policies; continue }
+        byPeer.set(t.member.peer, {
+          member: t.member,
+          policies: t.policies,
+          limiter: createLimiter(bandwidth ?? {}),
           running: undefined,
           again: false,
           remoteRoots: new Set(),
-          status: { peer: t.peer, site: t.site, role: t.role, connected: false, running: false, snapshotsBehind: null, blocksBehind: null }
+          run: { bytesMissing: 0, bytesSent: 0 },
+          status: { peer: t.member.peer, site: t.member.site, role: t.member.role, connected: false, running: false, snapshotsBehind: null, blocksBehind: null }
         })
-        trigger(t.peer)
+        trigger(t.member.peer)
       }
-      for (const peer of [...links.keys()]) if (!targets.some(t => t.peer === peer)) links.delete(peer)
+      for (const peer of [...byPeer.keys()]) if (!targets.some(t => t.member.peer === peer)) byPeer.delete(peer)
+    },
+    configure (next) {
+      policies = next.policies
+      bandwidth = next.bandwidth
+      for (const l of byPeer.values()) l.limiter = createLimiter(bandwidth ?? {})
+      links.refresh()
     },
     trigger,
-    triggerAll () { for (const peer of links.keys()) trigger(peer) },
-    has: peer => links.has(peer),
+    triggerAll () { for (const peer of byPeer.keys()) trigger(peer) },
+    has: peer => byPeer.has(peer),
     async runAll () {
-      for (const l of links.values()) { if (l.running !== undefined) l.again = true; else trigger(l.member.peer) }
+      for (const l of byPeer.values()) { if (l.running !== undefined) l.again = true; else trigger(l.member.peer) }
       for (;;) {
-        const running = [...links.values()].map(l => l.running).filter(r => r !== undefined)
+        const running = [...byPeer.values()].map(l => l.running).filter(r => r !== undefined)
         if (running.length === 0) break
         await Promise.all(running)
       }
     },
     async statuses () {
-      const localRoots = (await c.store.snapshotRoots()).map(String)
-      return [...links.values()].map(l => ({
-        ...l.status,
-        connected: c.host.getConnections(peerIdFromString(l.member.peer)).length > 0,
-        snapshotsBehind: l.status.lastRunAt === undefined ? null : localRoots.filter(r => !l.remoteRoots.has(r)).length,
-        blocksBehind: l.status.progress !== undefined
-          ? l.status.progress.blocksMissing - l.status.progress.blocksSent
-          : l.status.lastResult !== undefined && l.status.lastError === undefined ? 0 : null
+      return await Promise.all([...byPeer.values()].map(async l => linkStatus(l, await rootsOf(l.policies))))
+    },
+    async policyStatuses () {
+      const members = c.members()
+      return await Promise.all(policies.map(async (p): Promise<PolicyStatus> => {
+        const targets = selectTargets(p, members, c.self)
+        const roots = await rootsOf([p])
+        const per = targets.map(t => {
+          const l = byPeer.get(t.peer)
+          if (l === undefined) return undefined
+          return { status: linkStatus(l, []), behind: l.status.lastRunAt === undefined ? null : roots.filter(r => !l.remoteRoots.has(r)).length }
+        })
+        const worst = (xs: Array<number | null>): number | null => xs.some(x => x === null) ? null : Math.max(0, ...xs as number[])
+        const snapshotsBehind = per.length === 0 ? 0 : worst(per.map(x => x?.behind ?? null))
+        const bytesBehind = per.length === 0 ? 0 : worst(per.map(x => x?.status.bytesBehind ?? null))
+        const wanted = Math.max(0, p.copies - 1)
+        const health: PolicyHealth = wanted > 0 && targets.length === 0
+          ? 'no-target'
+          : per.some(x => x === undefined || !x.status.connected || x.status.lastError !== undefined)
+            ? 'failing'
+            : targets.length < wanted || snapshotsBehind !== 0 || bytesBehind !== 0 ? 'behind' : 'ok'
+        return { ...p, targets: targets.map(t => t.site), snapshotsBehind, bytesBehind, health }
       }))
     },
     async stop () {
       stopped = true
-      await Promise.all([...links.values()].map(async l => { await l.running }))
+      stopping.abort(new Error('the mesh node is stopping'))
+      await Promise.all([...byPeer.values()].map(async l => { await l.running }))
     }
   }
+  return links
 }

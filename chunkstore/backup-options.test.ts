@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { createStore, removeDir, tempDir, writeRandom } from './testing/fixtures.ts'
-import { createLimiter } from '../bootstrap/bandwidth.ts'
+import { createLimiter } from './bandwidth.ts'
 
 const MiB = 1 << 20
 process.env.CAIRN_WORKERS ??= '1'

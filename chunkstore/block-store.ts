@@ -28,6 +28,8 @@ export interface BlockStore {
   has: (cid: CID) => Promise<boolean>
   hasMany: (cids: CID[]) => Promise<boolean[]>
   get: (cid: CID, options?: { verify?: boolean }) => Promise<Uint8Array>
+  /** Stored length of each block (undefined when absent), in the order asked, without reading the blocks. */
+  sizes: (cids: CID[]) => Promise<Array<number | undefined>>
   put: (cid: CID, bytes: Uint8Array) => Promise<void>
   /** Makes every block put so far durable: segment data is synced before the index that points to it. */
   flush: () => Promise<void>

@@ -24,7 +24,7 @@ export async function checkSnapshots (
   roots: Root[], readData: boolean, signal?: AbortSignal
 ): Promise<CheckResult> {
   const { store, sealer } = deps
-  const result: CheckResult = { snapshots: roots.length, blocksChecked: 0, bytesChecked: 0, errors: [] }
+  const result: CheckResult = { snapshots: roots.length, blocksChecked: 0, bytesChecked: 0, errors: [], badBlocks: [] }
   const seen = new Set<string>()
   const segSize = new Map<number, number>()
   const sizeOf = (seg: number): number => {
@@ -41,7 +41,7 @@ export async function checkSnapshots (
     if (job.length === 0) return
     pool ??= deps.makePool(m => {
       if (m.t === 'verified') {
-        result.errors.push(...m.errors); result.bytesChecked += m.bytes; result.blocksChecked += m.blocks
+        result.errors.push(...m.errors); result.badBlocks.push(...m.bad); result.bytesChecked += m.bytes; result.blocksChecked += m.blocks
       } else if (m.t === 'done' && --jobs === 0) allDone?.()
     })
     jobs++
@@ -54,8 +54,8 @@ export async function checkSnapshots (
     if (seen.has(k) && size !== undefined) return undefined
     seen.add(k)
     const loc = await store.location(cid)
-    if (loc === undefined) { result.errors.push(`${where}: block ${cid.toString()} is missing`); return undefined }
-    if (sizeOf(loc.segment) < loc.offset + loc.length) { result.errors.push(`${where}: block ${cid.toString()} lies beyond the end of segment ${loc.segment}`); return undefined }
+    if (loc === undefined) { result.errors.push(`${where}: block ${cid.toString()} is missing`); result.badBlocks.push(cid.toString()); return undefined }
+    if (sizeOf(loc.segment) < loc.offset + loc.length) { result.errors.push(`${where}: block ${cid.toString()} lies beyond the end of segment ${loc.segment}`); result.badBlocks.push(cid.toString()); return undefined }
     if (size !== undefined) {
       if (readData) {
         job.push({ ...loc, cid: cid.bytes, id, size }); jobBytes += loc.length
@@ -63,9 +63,16 @@ export async function checkSnapshots (
       } else result.blocksChecked++
       return undefined
     }
+    let bytes: Uint8Array
     try {
-      const bytes = store.read(cid, loc, false)
+      bytes = store.read(cid, loc, false)
       if (!matchesCid(cid, bytes)) throw new Error('bytes do not match its address')
+    } catch (err) {
+      result.errors.push(`${where}: tree node ${cid.toString()}: ${(err as Error).message}`)
+      result.badBlocks.push(cid.toString())
+      return undefined
+    }
+    try {
       result.blocksChecked++; result.bytesChecked += bytes.length
       return decodeNode(sealer.open(bytes, id, cid))
     } catch (err) {

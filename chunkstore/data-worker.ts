@@ -302,13 +302,20 @@ function restoreJob (job: RestoreJob): void {
 
 function verifyJob (job: VerifyJob): void {
   const errors: string[] = []
+  const bad: string[] = []
   let bytes = 0
   for (const b of job.blocks) {
     const cid = CID.decode(b.cid)
+    let data: Buffer
     try {
-      const data = readBlock(b.segment, b.offset, b.length)
-      bytes += data.length
-      if (!matchesCid(cid, data)) { errors.push(`block ${cid.toString()}: bytes do not match its address`); continue }
+      data = readBlock(b.segment, b.offset, b.length)
+    } catch (err) {
+      errors.push(`block ${cid.toString()}: ${(err as Error).message}`); bad.push(cid.toString())
+      continue
+    }
+    bytes += data.length
+    if (!matchesCid(cid, data)) { errors.push(`block ${cid.toString()}: bytes do not match its address`); bad.push(cid.toString()); continue }
+    try {
       if (b.id !== undefined) {
         const plain = sealer.openScratch(data, b.id, cid)
         if (b.size !== undefined && plain.length !== b.size) errors.push(`block ${cid.toString()}: ${plain.length} bytes, expected ${b.size}`)
@@ -317,6 +324,6 @@ function verifyJob (job: VerifyJob): void {
       errors.push(`block ${cid.toString()}: ${(err as Error).message}`)
     }
   }
-  post({ t: 'verified', job: job.job, errors, bytes, blocks: job.blocks.length })
+  post({ t: 'verified', job: job.job, errors, bad, bytes, blocks: job.blocks.length })
   post({ t: 'done', job: job.job })
 }

@@ -91,3 +91,18 @@ export class KeySlotError extends Error {
     super(message, options)
   }
 }
+
+export class ReadOnlyStoreError extends Error {
+  override readonly name = 'ReadOnlyStoreError'
+  constructor (what: string, options?: ErrorOptions) {
+    super(`This view of the stores only reads; ${what} was refused and nothing was stored.`, options)
+  }
+}
+
+/** A bandwidth schedule (F12) that cannot be applied. */
+export class InvalidScheduleError extends Error {
+  override name = 'InvalidScheduleError'
+  constructor (message: string) {
+    super(`${message}; windows look like {"from":"08:00","to":"18:00","mibps":10,"days":[1,2,3,4,5]}`)
+  }
+}

@@ -154,6 +154,10 @@ export class LocalBlockStore implements BlockStore {
     return (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
   }
 
+  async sizes (cids: CID[]): Promise<Array<number | undefined>> {
+    return (await this.locations(cids.map(c => c.bytes))).map(l => l?.length)
+  }
+
   async get (cid: CID, options: { verify?: boolean } = {}): Promise<Uint8Array> {
     const loc = await this.location(cid)
     if (loc === undefined) throw new BlockNotFoundError(cid.toString())

@@ -174,6 +174,8 @@ describe('check', () => {
       const r = await again.check({ readData: true })
       assert.equal(r.errors.length, 1, r.errors.join('\n'))
       assert.match(r.errors[0], /block \S+: bytes do not match its address/)
+      assert.equal(r.badBlocks.length, 1, 'the corrupt block is named for repair (F14)')
+      assert.ok(r.errors[0].includes(r.badBlocks[0]))
       await assert.rejects(again.restore({ snapshot: 'latest', target: join(w, 'out') }))
     } finally { await again.close() }
   })
@@ -221,6 +223,7 @@ describe('check', () => {
       const quick = await again.check()
       assert.ok(quick.errors.length > 0, 'check reports the missing blocks')
       assert.match(quick.errors[0], /segment \d+|missing/)
+      assert.equal(quick.badBlocks.length, quick.errors.length, 'each unreadable block is named for repair')
       const full = await again.check({ readData: true })
       assert.ok(full.errors.length > 0)
     } finally { await again.close() }

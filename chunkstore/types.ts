@@ -112,6 +112,12 @@ export interface CheckResult {
   blocksChecked: number
   bytesChecked: number
   errors: string[]
+  /**
+   * CIDs of blocks that are missing, unreadable or no longer match their address: what a
+   * copy from another site can replace (F14). A block that matches its CID but does not
+   * decrypt is not listed (another site holds the same bytes).
+   */
+  badBlocks: string[]
 }
 
 export interface ForgetPolicy {

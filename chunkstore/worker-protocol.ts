@@ -60,7 +60,8 @@ export interface FileDone {
   changed?: boolean
 }
 export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, error?: string, bytes: number }
-export interface VerifyDone { t: 'verified', job: number, errors: string[], bytes: number, blocks: number }
+/** `bad`: CIDs of blocks unreadable or not matching their address (CheckResult.badBlocks). */
+export interface VerifyDone { t: 'verified', job: number, errors: string[], bad: string[], bytes: number, blocks: number }
 export interface JobDone { t: 'done', job: number }
 export interface Closed { t: 'closed' }
 

@@ -13,7 +13,7 @@ export type {
 export const LOG_TYPES: LogType[] = ['backup', 'restore', 'data', 'storage', 'archive', 'login', 'node', 'task', 'user', 'alert', 'system']
 export const LOG_LEVELS: LogLevel[] = ['info', 'warning', 'error']
 export const WEBHOOK_EVENTS: WebhookEvent[] = ['login', 'node', 'storage', 'task', 'job', 'alert']
-export const JOB_TYPES: JobType[] = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune']
+export const JOB_TYPES: JobType[] = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate']
 
 export interface Dashboard {
   uptimeSeconds: number

@@ -6,6 +6,7 @@ import type { Accounts } from '../auth/index.ts'
 import type { Inventory } from '../inventory/index.ts'
 import type { Tasks, JobRunner, Operations, Scheduler, Repositories } from '../jobs/index.ts'
 import type { LogBook, Mailer, Metrics, Notifier, ReportSource, Webhooks } from '../notify/index.ts'
+import type { HostedMesh } from '../mesh/hosted-mesh.ts'
 
 export interface RouteOptions { cookieName: string, tls: boolean }
 export type RouteModule = (app: FastifyInstance, ctx: ApiContext, opts: RouteOptions) => Promise<void>
@@ -28,6 +29,8 @@ export interface ApiContext {
   metrics: Metrics
   reports: ReportSource
   events: EventEmitter
+  /** The mesh the daemon hosts, if any. */
+  mesh: () => HostedMesh | undefined
   startedAt: Date
   routeModules: RouteModule[]
 }

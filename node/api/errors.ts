@@ -36,5 +36,9 @@ export const STATUS_OF_LOWER_ERROR: Record<string, number> = {
   StoreInUseError: 409,
   StoreExistsError: 409,
   OperationAbortedError: 409,
-  CertificateRejectedError: 400
+  CertificateRejectedError: 400,
+  // The mesh (bootstrap/)
+  NotAMemberError: 404,
+  MeshKeyMissingError: 409,
+  InvalidScheduleError: 400
 }

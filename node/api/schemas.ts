@@ -24,16 +24,16 @@ export function paged<T> (items: T[], q: { page?: number, pageSize?: number }): 
 }
 
 const hhmm = { type: 'string', pattern: '^([01][0-9]|2[0-4]):[0-5][0-9]$' } as const
-/** A bandwidth schedule (F12): MiB/s outside the windows, and time-of-day windows with their own rate (0 = no traffic). */
+/** A bandwidth schedule (F12), for replication and for backups: MiB/s outside the windows, and time-of-day windows with their own rate (0 = no traffic). */
 export const bandwidthSchema = {
   type: 'object', additionalProperties: false,
   properties: {
-    defaultMibps: { type: 'number', exclusiveMinimum: 0, maximum: 100000 },
+    defaultMibps: { type: 'number', minimum: 0, maximum: 1_000_000, description: 'MiB/s outside the windows; absent: unlimited' },
     windows: {
-      type: 'array', maxItems: 24,
+      type: 'array', maxItems: 48,
       items: {
         type: 'object', additionalProperties: false, required: ['from', 'to', 'mibps'],
-        properties: { from: hhmm, to: hhmm, mibps: { type: 'number', minimum: 0, maximum: 100000 }, days: { type: 'array', uniqueItems: true, minItems: 1, maxItems: 7, items: { type: 'integer', minimum: 0, maximum: 6 } } }
+        properties: { from: hhmm, to: hhmm, mibps: { type: 'number', minimum: 0, maximum: 1_000_000 }, days: { type: 'array', maxItems: 7, uniqueItems: true, items: { type: 'integer', minimum: 0, maximum: 6 } } }
       }
     }
   }

@@ -2,7 +2,7 @@
 // (MiB/s from 08:00 to 18:00, Monday to Friday), `--limit 20` sets the rate outside every
 // window. Used by `cairn backup` (backup traffic) and `cairn mesh policy` (replication).
 import { InvalidArgumentError } from 'commander'
-import type { BandwidthSchedule, BandwidthWindow } from '../../bootstrap/bandwidth.ts'
+import type { BandwidthSchedule, BandwidthWindow } from '../../chunkstore/index.ts'
 
 const HINT = 'write MIBPS or FROM-TO=MIBPS[@DAY[-DAY]], e.g. 20 or 08:00-18:00=10@1-5 (days 0=Sunday)'
 

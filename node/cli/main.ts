@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import { createLimiter, type BandwidthSchedule } from '../../bootstrap/bandwidth.ts'
+import { createLimiter, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import { collectLimit } from './bandwidth-option.ts'
 import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'

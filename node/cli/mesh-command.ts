@@ -1,19 +1,20 @@
-// `cairn mesh init|invite|join|status|remove|replicate|policy|run` (F9–F12): create a mesh,
-// admit sites, see members and replication lag, and run the daemon that does the work.
-// Commands that need the running daemon reach it over its control socket (node/mesh/control.ts).
+// `cairn mesh init|invite|join|status|remove|replicate|scrub|policy|run` (F9–F14): create a
+// mesh, admit sites, see members and replication lag, scrub and repair, and run the daemon
+// that does the work. Commands that need the running daemon (`cairn serve` with a mesh, or
+// `cairn mesh run`) reach it over its control socket (node/mesh/control.ts).
 // Failures are thrown as error classes with stable names for main.ts to print.
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import type { MeshStatus, ReplicationPolicy, Role } from '../../bootstrap/index.ts'
+import type { MeshStatus, ReplicationPolicy, Role, ScrubResult } from '../../bootstrap/index.ts'
 import { parseLimit } from './bandwidth-option.ts'
 import { callControl, DaemonNotRunningError } from '../mesh/control.ts'
-import type { ReplicationConfig } from '../mesh/daemon.ts'
+import type { ReplicationConfig } from '../mesh/replication-config.ts'
 
 // libp2p and its kin take ~0.5 s to load: only the mesh commands that need them load them.
 const bootstrap = async (): Promise<typeof import('../../bootstrap/index.ts')> => await import('../../bootstrap/index.ts')
 const meshDaemon = async (): Promise<typeof import('../mesh/daemon.ts')> => await import('../mesh/daemon.ts')
-import { writeFileSync } from 'node:fs'
+const replicationConfig = async (): Promise<typeof import('../mesh/replication-config.ts')> => await import('../mesh/replication-config.ts')
 
 export interface MeshCommandIo {
   stdout: (text: string) => void
@@ -132,23 +133,46 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
       out(o, links, links.map(linkLine).join('\n') || 'no replication targets (see cairn mesh policy)')
     })
 
+  common(mesh.command('scrub'))
+    .description('read every stored block back against its CID; fetch bad ones again from other sites (F14)')
+    .action(async (o: Common) => {
+      const r = await callControl(meshDir(o), 'scrub') as ScrubResult
+      out(o, r, `checked ${r.blocksChecked} blocks (${r.bytesChecked} bytes) in ${r.stores} stores: ${r.bad} bad, ${r.repaired.length} repaired from peers` +
+        (r.failed.length > 0 ? `, ${r.failed.length} NOT repaired:\n` + r.failed.map(f => `  ${f.cid}: ${f.reason}`).join('\n') : ''))
+      if (r.failed.length > 0) process.exitCode = 3
+    })
+
   common(mesh.command('policy'))
-    .description('set the replication policy and bandwidth windows (read when the daemon starts)')
+    .description('set the replication policy and bandwidth windows (cairn serve applies it at once; cairn mesh run at its next start)')
     .option('--copies <n>', 'copies in the mesh, this site\'s included', '2')
     .option('--role <role>', 'a role that must hold a copy (repeatable)', collect)
     .option('--site <name>', 'allow only these sites (repeatable)', collect)
+    .option('--space <name>', 'replicate only this user space of cairn serve (repeatable; default: everything)', collect)
+    .option('--name <name>', 'the policy\'s name', 'default')
     .option('--limit <window>', 'bandwidth window FROM-TO=MIBPS[@DAY[-DAY]] (repeatable)', collect)
     .option('--default-limit <mibps>', 'MiB/s outside the windows (default unlimited)')
-    .action(async (o: Common & { copies: string, role?: string[], site?: string[], limit?: string[], defaultLimit?: string }) => {
-      const copies = Number(o.copies)
-      if (!Number.isInteger(copies) || copies < 1) throw new InvalidMeshOptionError('--copies must be a whole number ≥ 1')
-      const policy: ReplicationPolicy = { name: 'default', copies, roles: o.role === undefined ? undefined : await Promise.all(o.role.map(role)), sites: o.site }
+    .action(async (o: Common & { copies: string, role?: string[], site?: string[], space?: string[], name: string, limit?: string[], defaultLimit?: string }) => {
+      const policy: ReplicationPolicy = { name: o.name, copies: Number(o.copies), roles: o.role === undefined ? undefined : await Promise.all(o.role.map(role)), sites: o.site, spaces: o.space }
       const cfg: ReplicationConfig = {
         policies: [policy],
         bandwidth: { windows: (o.limit ?? []).map(parseLimit), defaultMibps: o.defaultLimit === undefined ? undefined : Number(o.defaultLimit) }
       }
-      writeFileSync(join(meshDir(o), (await meshDaemon()).REPLICATION_FILE), JSON.stringify(cfg, null, 2) + '\n')
-      out(o, cfg, `policy saved: ${copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}; restart the daemon to apply`)
+      const { saveReplicationConfig, InvalidReplicationConfigError } = await replicationConfig()
+      try {
+        saveReplicationConfig(meshDir(o), cfg)
+      } catch (err) {
+        if (err instanceof InvalidReplicationConfigError) throw new InvalidMeshOptionError(err.message)
+        throw err
+      }
+      let applied = 'the daemon applies it when it starts'
+      try {
+        await callControl(meshDir(o), 'configure', { ...cfg })
+        applied = 'applied by the running daemon'
+      } catch (err) {
+        if ((err as Error).name === 'UnknownControlRequestError') applied = 'restart cairn mesh run to apply'
+        else if (!(err instanceof DaemonNotRunningError)) throw err
+      }
+      out(o, cfg, `policy saved: ${policy.copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}${policy.spaces === undefined ? '' : ` of ${policy.spaces.join(', ')}`}; ${applied}`)
     })
 
   common(mesh.command('run'))
@@ -171,7 +195,12 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
 function linkLine (l: MeshStatus['links'][number]): string {
   const r = l.lastResult
   const state = l.lastError !== undefined ? `error ${l.lastError.name}: ${l.lastError.message}` : l.running ? 'running' : r === undefined ? 'not run yet' : `ok, sent ${r.blocksSent} blocks (${r.bytesSent} B)`
-  return `  → ${l.site.padEnd(16)} ${l.connected ? 'up  ' : 'down'}  snapshots behind: ${l.snapshotsBehind ?? '?'}  ${state}`
+  return `  → ${l.site.padEnd(16)} ${l.connected ? 'up  ' : 'down'}  snapshots behind: ${l.snapshotsBehind ?? '?'}  bytes behind: ${l.bytesBehind ?? '?'}  ${state}`
+}
+
+function policyLine (p: MeshStatus['policies'][number]): string {
+  const scope = [p.roles !== undefined ? `roles ${p.roles.join(',')}` : '', p.sites !== undefined ? `sites ${p.sites.join(',')}` : '', p.spaces !== undefined ? `spaces ${p.spaces.join(',')}` : 'all spaces'].filter(x => x !== '').join('; ')
+  return `  ${p.name.padEnd(16)} ${p.health.padEnd(9)} ${p.copies} copies (${scope}) → ${p.targets.join(', ') || 'no target'}  snapshots behind: ${p.snapshotsBehind ?? '?'}  bytes behind: ${p.bytesBehind ?? '?'}`
 }
 
 function formatStatus (s: MeshStatus): string {
@@ -181,6 +210,8 @@ function formatStatus (s: MeshStatus): string {
     ...s.self.addrs.map(a => `  listening ${a}`),
     'members:',
     ...s.members.map(m => `  ${m.site.padEnd(16)} ${m.role.padEnd(7)} ${m.self ? 'self' : m.connected ? 'up  ' : 'down'}  ${m.peer}`),
+    'policies:',
+    ...(s.policies.length === 0 ? ['  none (see cairn mesh policy)'] : s.policies.map(policyLine)),
     'replication:',
     ...(s.links.length === 0 ? ['  no targets (see cairn mesh policy)'] : s.links.map(linkLine))
   ]

@@ -19,19 +19,28 @@ export function parseListen (s: string): { host: string, port: number } {
 /** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
 export function registerServeCommand (program: Command): void {
   program.command('serve')
-    .description('run the node daemon: state, scheduler, jobs and the HTTPS API (issue 5)')
+    .description('run the node daemon: state, scheduler, jobs, the HTTPS API and, with mesh state, the mesh node (issues 4, 5)')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
     .option('--data <dir>', 'node data directory (state, stores, TLS certificate); default $CAIRN_DATA or <data home>/node', process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
     .option('--insecure-http', 'serve plain HTTP instead of HTTPS (loopback addresses only)', false)
     .option('--admin-password-file <file>', 'password of the first admin, on first start (else a random one is written to <data>/initial-admin-password)')
-    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string }) => {
+    .option('--mesh-dir <dir>', 'mesh state folder (cairn mesh init|join); default <data>/mesh, used when it holds mesh state')
+    .option('--replicate-every <seconds>', 'replicate to the mesh at least this often', '30')
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string }) => {
       const { host, port } = parseListen(opts.listen)
+      const replicateEvery = Number(opts.replicateEvery)
+      if (!(replicateEvery >= 1)) throw new Error(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
       const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
       // The daemon's modules (fastify, mail, spreadsheets) load only for `serve`.
       const { startDaemon } = await import('../daemon/index.ts')
       const daemon = await startDaemon({
         dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
         repositories: chunkstoreOpener(),
+        mesh: {
+          dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
+          replicateEveryMs: replicateEvery * 1000,
+          log: e => { process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n') }
+        },
         say: line => { process.stderr.write(`cairn: ${line}\n`) }
       })
       await new Promise<void>(done => {

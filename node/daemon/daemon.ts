@@ -1,18 +1,30 @@
 import { EventEmitter } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { openStateStore, type StateStore } from '../state/index.ts'
 import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
 import { createInventory, type Inventory } from '../inventory/index.ts'
-import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
+import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
 import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
 import { consoleStatic } from '../api/console-static.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { ensureCertificate } from './tls.ts'
 import { InsecureListenError } from './errors.ts'
+import type { HostedMesh } from '../mesh/hosted-mesh.ts'
+
+/** The mesh the daemon hosts (issue 4): on when its folder holds mesh state (cairn mesh init|join). */
+export interface DaemonMeshInit {
+  /** Mesh state folder; default `<data>/mesh`, used only if it holds mesh state. Given explicitly, it must. */
+  dir?: string
+  replicateEveryMs?: number
+  dialEveryMs?: number
+  /** Every mesh event as a structured record (cairn serve prints them as JSON lines on stderr). */
+  log?: (event: Record<string, unknown>) => void
+}
 
 export interface DaemonInit {
   dataDir: string
@@ -27,6 +39,8 @@ export interface DaemonInit {
   scheduler?: SchedulerInit
   webhooks?: WebhooksInit
   jobs?: JobRunnerInit
+  /** false: no mesh even if `<data>/mesh` holds mesh state. */
+  mesh?: DaemonMeshInit | false
   /** The console's origin as browsers see it (signed into USB-key challenges); default the listen URL. */
   origin?: string
   /** Initial admin password; otherwise a random one is written to <data>/initial-admin-password. */
@@ -51,6 +65,8 @@ export interface Daemon {
   readonly notifier: Notifier
   readonly webhooks: Webhooks
   readonly mailer: Mailer
+  /** The mesh node this daemon hosts, if any. */
+  readonly mesh?: HostedMesh
   readonly certificateFingerprint?: string
   /** Stops the API, the scheduler and running jobs (each records its end), then closes the stores. */
   stop: () => Promise<void>
@@ -67,6 +83,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const say = init.say ?? (() => {})
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const state = await openStateStore(join(init.dataDir, 'state'))
+  let mesh: HostedMesh | undefined
   try {
     const events = new EventEmitter()
     const metrics = createMetrics()
@@ -78,7 +95,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
     let scheduler: Scheduler | undefined
     const tasks = createTasks({ state, clock, logs, inventory, isRunning: id => runner.isTaskRunning(id), changed: async id => { await scheduler?.taskChanged(id) } })
-    const operations = createOperations({ clock, logs, inventory, tasks, runner, repositories, scratchDir: join(init.dataDir, 'scratch') })
+    const operations = createOperations({ clock, logs, inventory, tasks, runner, repositories, scratchDir: join(init.dataDir, 'scratch'), mesh: () => mesh })
     scheduler = createScheduler({ state, clock, logs, tasks, operations }, init.scheduler)
     const mailer = createMailer({ state, metrics })
     const reports = reportSource({ state, inventory, tasks, runner })
@@ -96,8 +113,12 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.usedBytes })))
     metrics.addGauge('cairn_space_capacity_bytes', 'Capacity (quota) of a user space', async () =>
       (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.capacityBytes })))
-    metrics.addGauge('cairn_replication_lag_seconds', 'Age of the newest copy at each replica (mesh issue; none yet)', async () => [])
+    const policyLag = async (key: 'snapshotsBehind' | 'bytesBehind'): Promise<Array<{ labels: Record<string, string>, value: number }>> =>
+      mesh === undefined ? [] : (await mesh.status()).policies.flatMap(p => p[key] === null ? [] : [{ labels: { policy: p.name }, value: p[key] }])
+    metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'))
+    metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'))
 
+    mesh = await startMesh(init, { repositories, inventory, logs, runner, operations })
     const interrupted = await runner.recover()
     if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
     await inventory.registerLocal()
@@ -114,6 +135,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const tls = init.insecureHttp === true ? undefined : await ensureCertificate(init.dataDir, host === '0.0.0.0' || host === '::' ? [] : [host])
     const ctx: ApiContext = {
       state, clock, logs, accounts, inventory, tasks, runner, operations, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
+      mesh: () => mesh,
       startedAt: clock.now(),
       routeModules: [...ROUTE_MODULES, consoleStatic]
     }
@@ -129,7 +151,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
 
     let stopping: Promise<void> | undefined
     return {
-      url, app, state, clock, accounts, inventory, tasks, runner, operations, scheduler, logs, notifier, webhooks, mailer,
+      url, app, state, clock, accounts, inventory, tasks, runner, operations, scheduler, logs, notifier, webhooks, mailer, mesh,
       certificateFingerprint: tls?.fingerprint,
       async stop () {
         stopping ??= (async () => {
@@ -139,6 +161,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           await runner.stopAll('the node is shutting down')
           await notifier.stop()
           await webhooks.stop()
+          await mesh?.stop()
           await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' })
           await repositories.close()
           await state.close()
@@ -147,9 +170,48 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       }
     }
   } catch (err) {
+    await mesh?.stop().catch(() => {})
     await state.close()
     throw err
   }
+}
+
+/** Mesh events worth a line in the node's log (the rest go to DaemonMeshInit.log only). */
+const LOGGED_MESH_EVENTS: Record<string, 'info' | 'warning'> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
+
+/** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
+async function startMesh (init: DaemonInit, c: { repositories: Repositories, inventory: Inventory, logs: LogBook, runner: JobRunner, operations: Operations }): Promise<HostedMesh | undefined> {
+  if (init.mesh === false) return undefined
+  const opts: DaemonMeshInit = init.mesh ?? {}
+  const dir = opts.dir ?? join(init.dataDir, 'mesh')
+  if (opts.dir === undefined && !existsSync(dir)) return undefined
+  const { startHostedMesh } = await import('../mesh/hosted-mesh.ts')
+  const { hasMeshState } = await import('../../bootstrap/index.ts')
+  if (opts.dir === undefined && !hasMeshState(dir)) return undefined
+  const mesh = await startHostedMesh({
+    repositories: c.repositories,
+    spaces: async () => await c.inventory.listSpaces({ role: 'admin' } as User),
+    log: (e) => {
+      opts.log?.(e)
+      const level = LOGGED_MESH_EVENTS[String(e.event)]
+      if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${String(e.event)} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
+    }
+  }, {
+    dataDir: init.dataDir,
+    meshDir: dir,
+    replicateEveryMs: opts.replicateEveryMs,
+    dialEveryMs: opts.dialEveryMs,
+    control: {
+      // `cairn mesh replicate` against the daemon runs as a job, so it shows in the history.
+      replicate: async () => {
+        const job = await c.operations.replicate({ user: 'system', ownerId: '' })
+        await c.runner.waitFor(job.id)
+        return (await mesh.status()).links
+      }
+    }
+  })
+  await c.logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Mesh node ${mesh.node.peerId} started (${dir})` })
+  return mesh
 }
 
 /** Client and task report tables (manual 2.9.3) as a user may see them. */

@@ -45,3 +45,9 @@ export class RepositoryUnavailableError extends CairnError {
   override readonly kind = 'unavailable'
   constructor (why: string) { super(`The store cannot be opened: ${why}`) }
 }
+
+export class MeshNotRunningError extends CairnError {
+  override readonly name = 'MeshNotRunningError'
+  override readonly kind = 'conflict'
+  constructor () { super('This node runs no mesh; create or join one (cairn mesh init|join --mesh-dir <data>/mesh) and restart cairn serve') }
+}

@@ -1,5 +1,5 @@
 // jobs: backup tasks, their schedules, and the jobs that run against a user space's store —
-// backup, restore, DR drill, verify, clean, prune (F7, F8, F15–F19). A job never leaves a
+// backup, restore, DR drill, verify, clean, prune, replicate (F7, F8, F11, F15–F19). A job never leaves a
 // snapshot half-written: the store only records a snapshot once its data is durable.
 export * from './tasks.ts'
 export * from './schedule.ts'
@@ -8,3 +8,4 @@ export * from './job-runner.ts'
 export * from './operations.ts'
 export * from './repositories.ts'
 export * from './errors.ts'
+export * from './mesh-jobs.ts'

@@ -9,7 +9,7 @@ import type { Repositories } from './repositories.ts'
 import type { TaskRecord } from './tasks.ts'
 import { JobNotRunningError, TaskRunningError } from './errors.ts'
 
-export const JOB_TYPES = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune'] as const
+export const JOB_TYPES = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate'] as const
 export type JobType = typeof JOB_TYPES[number]
 export type JobStatus = 'running' | 'success' | 'warning' | 'failed' | 'stopped'
 
@@ -32,6 +32,7 @@ export interface JobRecord {
   name: string
   taskId?: string
   taskName?: string
+  /** '' for a node-wide job (replicate). */
   spaceId: string
   spaceName: string
   nodeId?: string
@@ -61,7 +62,8 @@ export interface JobContext {
   repo: () => Promise<Repository>
   /** Every store of the job's space (space-wide jobs: verify, prune). */
   repos: () => Promise<Repository[]>
-  space: SpaceRecord
+  /** Undefined for a node-wide job (replicate). */
+  space: SpaceRecord | undefined
   task?: TaskRecord
   signal: AbortSignal
   log: (level: LogLevel, message: string) => Promise<void>
@@ -73,7 +75,10 @@ export type JobBody = (ctx: JobContext) => Promise<{ status?: 'success' | 'warni
 export interface StartJob {
   type: JobType
   name: string
-  space: SpaceRecord
+  /** The user space the job works on; absent for a node-wide job (replicate). */
+  space?: SpaceRecord
+  /** Who may see the job besides admins and auditors: the space's owner, or for a node-wide job whoever started it. */
+  ownerId?: string
   task?: TaskRecord
   level?: 'full' | 'incremental'
   remark?: string
@@ -85,7 +90,7 @@ export interface StartJob {
   after?: (job: JobRecord, ctx: JobContext) => Promise<void>
 }
 
-const LOG_TYPE_OF: Record<JobType, LogType> = { backup: 'backup', restore: 'restore', drill: 'alert', verify: 'data', clean: 'data', prune: 'data' }
+const LOG_TYPE_OF: Record<JobType, LogType> = { backup: 'backup', restore: 'restore', drill: 'alert', verify: 'data', clean: 'data', prune: 'data', replicate: 'data' }
 const pad = (n: number): string => n.toString().padStart(8, '0')
 
 export type JobRunner = ReturnType<typeof createJobRunner>
@@ -132,8 +137,8 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
       }
       const started = clock.now()
       const record: JobRecord = {
-        id: state.nextId('j'), type: s.type, name: s.name, taskId: s.task?.id, taskName: s.task?.name, spaceId: s.space.id, spaceName: s.space.name,
-        nodeId: s.task?.nodeId, ownerId: s.space.ownerId, level: s.level, remark: s.remark, trigger: s.trigger, user: s.user, status: 'running',
+        id: state.nextId('j'), type: s.type, name: s.name, taskId: s.task?.id, taskName: s.task?.name, spaceId: s.space?.id ?? '', spaceName: s.space?.name ?? '',
+        nodeId: s.task?.nodeId, ownerId: s.ownerId ?? s.space?.ownerId ?? '', level: s.level, remark: s.remark, trigger: s.trigger, user: s.user, status: 'running',
         startedAt: started.toISOString(), progress: { files: 0, bytes: 0, speed: 0 }, params: s.params ?? {}
       }
       const controller = new AbortController()
@@ -147,6 +152,10 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
       running.set(record.id, entry)
       await logs.audit({ user: s.user, source: s.trigger === 'manual' ? 'api' : 'scheduler', action: `job.${s.type}.start`, target: record.id, detail: { name: record.name, task: record.taskId, level: record.level, params: record.params } })
       let lastEmit = 0
+      const space = async (): Promise<SpaceRecord> => {
+        if (s.space === undefined) throw new Error(`a ${s.type} job has no user space`)
+        return s.space
+      }
       const ctx: JobContext = {
         job: record,
         space: s.space,
@@ -155,9 +164,9 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
         repo: async () => {
           const taskId = s.task?.id ?? (typeof s.params?.taskId === 'string' ? s.params.taskId : undefined)
           if (taskId === undefined) throw new Error(`a ${s.type} job has no task`)
-          return await repositories.forTask(s.space, taskId)
+          return await repositories.forTask(await space(), taskId)
         },
-        repos: async () => await repositories.all(s.space),
+        repos: async () => await repositories.all(await space()),
         async log (level, message) {
           const line: JobLogLine = { seq: ++entry.seq, time: clock.now().toISOString(), level, message }
           await state.put('joblogs', `${record.id}:${pad(line.seq)}`, line)

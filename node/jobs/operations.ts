@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises'
-import { createLimiter } from '../../bootstrap/bandwidth.ts'
+import { createLimiter } from '../../chunkstore/index.ts'
 import { join } from 'node:path'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
@@ -8,8 +8,9 @@ import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
 import type { Repositories } from './repositories.ts'
-import { NodeUnreachableError, QuotaExceededError, TaskInvalidError } from './errors.ts'
+import { MeshNotRunningError, NodeUnreachableError, QuotaExceededError, TaskInvalidError } from './errors.ts'
 import { compareRestore } from './drill.ts'
+import { checkRepairing, type MeshJobs } from './mesh-jobs.ts'
 
 /** Piece size of a task with dedup off: the largest fixed chunk the store supports. */
 const NO_DEDUP_PIECE = 1 << 20
@@ -40,8 +41,13 @@ const stamp = (d: Date): string => d.toISOString().slice(5, 16).replace(/[-T:]/g
 export type Operations = ReturnType<typeof createOperations>
 
 /** The jobs an operator starts (F7, F8, F17, F19): each checks its inputs, then runs on the job runner. */
-export function createOperations (components: { clock: Clock, logs: LogBook, inventory: Inventory, tasks: Tasks, runner: JobRunner, repositories: Repositories, scratchDir: string }) {
+export function createOperations (components: {
+  clock: Clock, logs: LogBook, inventory: Inventory, tasks: Tasks, runner: JobRunner, repositories: Repositories, scratchDir: string
+  /** The mesh the daemon hosts, if any (replicate jobs, replication after a backup, repair). */
+  mesh?: () => MeshJobs | undefined
+}) {
   const { clock, inventory, tasks, runner, repositories } = components
+  const mesh = (): MeshJobs | undefined => components.mesh?.()
 
   const localOnly = async (nodeId: string): Promise<void> => {
     const local = await inventory.localNode()
@@ -53,11 +59,11 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
   }
 
   /** Reclaims blocks no snapshot references: what a stopped or failed backup left behind. */
-  const reclaim = async (ctx: JobContext): Promise<void> => {
+  const reclaim = async (ctx: JobContext, space: SpaceRecord): Promise<void> => {
     const repo = await ctx.repo()
     const r = await repo.prune()
     await ctx.log('info', `Reclaimed ${r.bytesFreed} bytes (${r.blocksRemoved} blocks)`)
-    await refreshUsage(ctx.space)
+    await refreshUsage(space)
   }
 
   const ops = {
@@ -94,17 +100,19 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
         after: async (job, ctx) => {
           if (job.status === 'stopped') {
             // Manual 2.2.2: a stopped backup's data is removed; the task has to run again.
-            await reclaim(ctx)
+            await reclaim(ctx, space)
             return
           }
           if (job.status !== 'success' && job.status !== 'warning') return
+          // Replication of the new snapshot starts now rather than at the next timer.
+          mesh()?.noteLocalChange()
           const r = task.options.retention
           if (r.mode === 'policy') {
             const repo = await ctx.repo()
             const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() })
             if (removed.length > 0) {
               await ctx.log('info', `Retention removed ${removed.length} old copies`)
-              await reclaim(ctx)
+              await reclaim(ctx, space)
             }
           }
           await refreshUsage(space)
@@ -149,8 +157,10 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
           const repo = await ctx.repo()
           const snap = await repo.resolveSnapshot('latest', task.id)
           const scratch = join(components.scratchDir, ctx.job.id)
-          await mkdir(scratch, { recursive: true })
-          try {
+          /** Restore to scratch, compare, verify every block: the drill proper. */
+          const attempt = async (): Promise<{ passed: boolean, restoreError?: string, entries: number, bytes: number, mismatches: string[], blocksChecked: number, checkErrors: number, badBlocks: number }> => {
+            await rm(scratch, { recursive: true, force: true })
+            await mkdir(scratch, { recursive: true })
             await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`)
             let restoreError: string | undefined
             try {
@@ -166,13 +176,27 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
             const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal })
             for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`)
             const passed = restoreError === undefined && cmp.mismatches.length === 0 && check.errors.length === 0
-            await ctx.log(passed ? 'info' : 'error', passed
-              ? `Drill passed: ${cmp.entries} entries, ${cmp.bytes} bytes restored and compared; ${check.blocksChecked} blocks verified`
+            return { passed, restoreError, entries: cmp.entries, bytes: cmp.bytes, mismatches: cmp.mismatches, blocksChecked: check.blocksChecked, checkErrors: check.errors.length, badBlocks: check.badBlocks.length }
+          }
+          try {
+            let r = await attempt()
+            let repaired = 0
+            const peers = mesh()
+            if (!r.passed && r.badBlocks > 0 && peers !== undefined) {
+              // F14: blocks another site holds are fetched back, then the drill runs once more.
+              repaired = (await checkRepairing(ctx, repo, { snapshot: snap.id }, peers)).repaired
+              if (repaired > 0) {
+                await ctx.log('warning', `Repaired ${repaired} from peers; running the drill again`)
+                r = await attempt()
+              }
+            }
+            await ctx.log(r.passed ? 'info' : 'error', r.passed
+              ? `Drill passed: ${r.entries} entries, ${r.bytes} bytes restored and compared; ${r.blocksChecked} blocks verified${repaired > 0 ? `; repaired ${repaired} from peers` : ''}`
               : `DRILL FAILED for task ${task.name}: snapshot ${snap.id} cannot be restored intact`)
             return {
-              status: passed ? 'success' : 'failed',
+              status: r.passed ? (repaired > 0 ? 'warning' : 'success') : 'failed',
               snapshotId: snap.id,
-              result: { passed, snapshotTime: snap.time, entries: cmp.entries, bytes: cmp.bytes, mismatches: cmp.mismatches.length, blocksChecked: check.blocksChecked, checkErrors: check.errors.length, restoreError }
+              result: { passed: r.passed, snapshotTime: snap.time, entries: r.entries, bytes: r.bytes, mismatches: r.mismatches.length, blocksChecked: r.blocksChecked, checkErrors: r.checkErrors, restoreError: r.restoreError, repairedFromPeers: repaired }
             }
           } finally {
             await rm(scratch, { recursive: true, force: true })
@@ -186,19 +210,21 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
       return await runner.start({
         type: 'verify', name: `Verify-${space.name}`, space, trigger: 'manual', user: a.user.name, params: { snapshot },
         body: async (ctx) => {
-          const total = { snapshots: 0, blocksChecked: 0, bytesChecked: 0, errors: 0 }
+          const total = { snapshots: 0, blocksChecked: 0, bytesChecked: 0, errors: 0, repairedFromPeers: 0 }
           for (const repo of await ctx.repos()) {
             let only: string | undefined
             if (snapshot !== undefined) {
               only = (await repo.resolveSnapshot(snapshot).catch(() => undefined))?.id
               if (only === undefined) continue
             }
-            const r = await repo.check({ readData: true, snapshot: only, signal: ctx.signal })
+            const r = await checkRepairing(ctx, repo, { snapshot: only }, mesh())
             for (const e of r.errors.slice(0, 100)) await ctx.log('error', e)
             total.snapshots += r.snapshots; total.blocksChecked += r.blocksChecked; total.bytesChecked += r.bytesChecked; total.errors += r.errors.length
+            total.repairedFromPeers += r.repaired
             ctx.progress({ bytes: total.bytesChecked })
           }
-          return { status: total.errors === 0 ? 'success' : 'failed', result: total }
+          if (total.repairedFromPeers > 0) await ctx.log(total.errors === 0 ? 'warning' : 'error', `Repaired ${total.repairedFromPeers} from peers; ${total.errors} errors remain`)
+          return { status: total.errors > 0 ? 'failed' : total.repairedFromPeers > 0 ? 'warning' : 'success', result: total }
         }
       })
     },
@@ -248,6 +274,35 @@ export function createOperations (components: { clock: Clock, logs: LogBook, inv
           }
           await refreshUsage(space)
           return { result: total }
+        }
+      })
+    },
+
+    /** Replicates to every target of the mesh now (F11): a node-wide job, seen by admins, auditors and whoever started it. */
+    async replicate (by: { user: string, ownerId: string }, trigger: JobRecord['trigger'] = 'manual'): Promise<JobRecord> {
+      const m = mesh()
+      if (m === undefined) throw new MeshNotRunningError()
+      return await runner.start({
+        type: 'replicate', name: `Replicate-${stamp(clock.now())}`, ownerId: by.ownerId, trigger, user: by.user,
+        body: async (ctx) => {
+          const started = performance.now()
+          const links = await m.replicate({ signal: ctx.signal, onProgress: p => { ctx.progress({ files: p.blocksSent, bytes: p.bytesSent, phase: 'replicate' }) } })
+          if (links.length === 0) await ctx.log('warning', 'No replication targets: no policy chose a member (PUT /api/mesh/policies)')
+          const errors: Array<{ site: string, name: string, message: string }> = []
+          const total = { links: links.length, blocksSent: 0, bytesSent: 0, wireBytes: 0, rootsAdded: 0 }
+          for (const l of links) {
+            total.blocksSent += l.blocksSent; total.bytesSent += l.bytesSent; total.wireBytes += l.wireBytes; total.rootsAdded += l.rootsAdded
+            if (l.error !== undefined) {
+              errors.push({ site: l.site, ...l.error })
+              await ctx.log('error', `→ ${l.site}: ${l.error.name}: ${l.error.message}`)
+            } else {
+              await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`)
+            }
+          }
+          ctx.progress({ files: total.blocksSent, bytes: total.bytesSent })
+          const durationMs = Math.round(performance.now() - started)
+          const status = errors.length === 0 ? 'success' : errors.length === links.length ? 'failed' : 'warning'
+          return { status, result: { ...total, durationMs, errors } }
         }
       })
     },

@@ -30,7 +30,7 @@ test('dedup off, exclusive-file mode and a backup bandwidth limit reach the back
     (await operator.get(`/api/spaces/${spaceId}/snapshots/${snapshotId}/entries`)).body.entries.map((e: { path: string }) => e.path)
 
   // Bad limits are refused with the reason.
-  for (const bandwidth of [{ windows: [{ from: '25:00', to: '08:00', mibps: 1 }] }, { defaultMibps: 0 }, { windows: [{ from: '08:00', to: '18:00', mibps: -1 }] }, { windows: [{ from: '08:00', to: '18:00', mibps: 1, days: [7] }] }]) {
+  for (const bandwidth of [{ windows: [{ from: '25:00', to: '08:00', mibps: 1 }] }, { defaultMibps: -1 }, { windows: [{ from: '08:00', to: '18:00', mibps: -1 }] }, { windows: [{ from: '08:00', to: '18:00', mibps: 1, days: [7] }] }]) {
     const r = await operator.post('/api/tasks', { name: 'bad-limit', nodeId, spaceId, sources: { include: [src] }, options: { bandwidth } })
     assert.equal(r.status, 400, JSON.stringify(bandwidth))
   }

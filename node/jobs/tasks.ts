@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { validateSchedule as validateBandwidth, type BandwidthSchedule } from '../../bootstrap/bandwidth.ts'
+import { validateSchedule as validateBandwidth, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'

@@ -76,3 +76,45 @@ export async function until (what: string, fn: () => boolean | Promise<boolean>,
   }
   throw new Error(`gave up waiting until ${what}`)
 }
+
+export interface ServeProcess {
+  child: ChildProcess
+  url: string
+  dataDir: string
+  meshDir: string
+  /** stderr so far: operator lines and one JSON mesh event per line. */
+  log: () => string
+  control: (op: string, args?: Record<string, unknown>) => Promise<any>
+  stop: () => Promise<void>
+}
+
+const serveEntry = fileURLToPath(new URL('../daemon/testdata/serve-main.ts', import.meta.url))
+
+/** `cairn serve` on 127.0.0.1 (plain HTTP, a random port) over `dataDir`, whose mesh is `<dataDir>/mesh`. */
+export async function startServe (opts: { dataDir: string, adminPassword: string }): Promise<ServeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', serveEntry, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600'],
+    { cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: opts.adminPassword }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      log += String(d)
+      const m = /listening on (http:\/\/[\d.:]+)/.exec(log)
+      if (m !== null) resolve(m[1])
+    })
+    child.once('exit', (code) => { reject(new Error(`cairn serve exited ${String(code)} before it listened:\n${log}`)) })
+  })
+  const meshDir = `${opts.dataDir}/mesh`
+  return {
+    child,
+    url,
+    dataDir: opts.dataDir,
+    meshDir,
+    log: () => log,
+    control: async (op, args) => await callControl(meshDir, op, args),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      await exited
+    }
+  }
+}

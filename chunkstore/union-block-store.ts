@@ -1,0 +1,89 @@
+// Several block stores seen as one: a node's mesh serves all of its stores (one per user
+// space plus the replica) through such a view. Reads look in every store; writes go to the
+// one store named for them. A wrapper, so no store needs to know it is part of a union.
+import type { CID } from 'multiformats/cid'
+import type { BlockStore } from './block-store.ts'
+import { BlockNotFoundError, ReadOnlyStoreError } from './errors.ts'
+
+export interface UnionBlockStoreInit {
+  /** The stores read, in this order; asked on every call, so the set may change while the view is in use. */
+  stores: () => BlockStore[]
+  /** Where `put` and `addSnapshotRoot` go (normally also one of `stores`). Absent: the view refuses writes. */
+  write?: BlockStore
+}
+
+/** Blocks are offered once per run by `cids()`, so dedup across stores costs lookups, never a set of every CID. */
+const BATCH = 1024
+
+/** Asks each store in turn, only about the CIDs the earlier ones had no answer for. */
+async function firstAnswers<T> (stores: BlockStore[], cids: CID[], ask: (s: BlockStore, cids: CID[]) => Promise<Array<T | undefined>>): Promise<Array<T | undefined>> {
+  const out: Array<T | undefined> = cids.map(() => undefined)
+  let open = cids.map((_, i) => i)
+  for (const s of stores) {
+    if (open.length === 0) break
+    const answers = await ask(s, open.map(i => cids[i]))
+    open.forEach((i, j) => { out[i] = answers[j] })
+    open = open.filter(i => out[i] === undefined)
+  }
+  return out
+}
+
+/**
+ * The view keeps the BlockStore contract: `get` with `verify` skips a corrupt copy when
+ * another store holds a good one; `put` writes to `write` even when another store holds the
+ * block (the caller asked `has` first when it cares).
+ */
+export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
+  const writable = (what: string): BlockStore => {
+    if (init.write === undefined) throw new ReadOnlyStoreError(what)
+    return init.write
+  }
+
+  const view: BlockStore = {
+    async has (cid) { return (await view.hasMany([cid]))[0] },
+    async hasMany (cids) { return (await firstAnswers(init.stores(), cids, async (s, c) => (await s.hasMany(c)).map(h => h ? true : undefined))).map(a => a === true) },
+    async sizes (cids) { return await firstAnswers(init.stores(), cids, async (s, c) => await s.sizes(c)) },
+
+    async get (cid, options = {}) {
+      let last: unknown
+      for (const s of init.stores()) {
+        if (!await s.has(cid)) continue
+        try {
+          return await s.get(cid, options)
+        } catch (err) {
+          last = err
+        }
+      }
+      throw last ?? new BlockNotFoundError(cid.toString())
+    },
+
+    async put (cid, bytes) { await writable(`block ${cid.toString()}`).put(cid, bytes) },
+    async flush () { await init.write?.flush() },
+    async addSnapshotRoot (cid) { await writable(`snapshot root ${cid.toString()}`).addSnapshotRoot(cid) },
+
+    async * cids () {
+      const earlier: BlockStore[] = []
+      // Only CIDs none of the earlier stores holds.
+      const fresh = async (batch: CID[]): Promise<CID[]> => {
+        const held = await firstAnswers(earlier, batch, async (s, c) => (await s.hasMany(c)).map(h => h ? true : undefined))
+        return batch.filter((_, i) => held[i] === undefined)
+      }
+      for (const s of init.stores()) {
+        let batch: CID[] = []
+        for await (const cid of s.cids()) {
+          batch.push(cid)
+          if (batch.length === BATCH) { yield * await fresh(batch); batch = [] }
+        }
+        yield * await fresh(batch)
+        earlier.push(s)
+      }
+    },
+
+    async snapshotRoots () {
+      const out = new Map<string, CID>()
+      for (const s of init.stores()) for (const r of await s.snapshotRoots()) out.set(r.toString(), r)
+      return [...out.values()]
+    }
+  }
+  return view
+}

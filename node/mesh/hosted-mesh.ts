@@ -1,0 +1,191 @@
+// The mesh hosted by the node daemon (`cairn serve`): one mesh node over the daemon's
+// stores — every user space's store, read for replication, and the keyless replica store
+// `<data>/replica` where blocks from other sites land — with policies per user space, the
+// control socket of `cairn mesh …`, and what jobs ask of the mesh (MeshJobs). A store is
+// opened by one process only, which is why the mesh runs inside the daemon.
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { createMeshNode, decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
+import { unionBlockStore, type BlockStore } from '../../chunkstore/index.ts'
+import { serveControl } from './control.ts'
+import { meshControl, type ControlOp } from './control-ops.ts'
+import { openStore } from './open-store.ts'
+import { InvalidReplicationConfigError, loadReplicationConfig, saveReplicationConfig, type ReplicationConfig } from './replication-config.ts'
+import type { LinkOutcome, MeshJobs, Repositories } from '../jobs/index.ts'
+import type { SpaceRecord } from '../inventory/index.ts'
+
+export const REPLICA_DIR = 'replica'
+
+export interface HostedMeshComponents {
+  repositories: Repositories
+  /** Every user space of the node. */
+  spaces: () => Promise<SpaceRecord[]>
+  /** One structured event per notable mesh event. */
+  log: (event: Record<string, unknown>) => void
+}
+
+export interface HostedMeshInit {
+  dataDir: string
+  meshDir: string
+  replicateEveryMs?: number
+  dialEveryMs?: number
+  /** Control-socket requests the daemon answers itself (e.g. replicate as a job). */
+  control?: Record<string, ControlOp>
+}
+
+export interface HostedMesh extends MeshJobs {
+  readonly node: MeshNode
+  readonly meshDir: string
+  status: () => Promise<MeshStatus>
+  /** A one-time invitation for a new site (needs the mesh key here). */
+  invite: (ttlMs: number) => Promise<{ invitation: string, expires: string }>
+  /** The policies and bandwidth in force. */
+  replication: () => ReplicationConfig
+  /** Checks, saves and applies new policies and bandwidth at once. Unknown space names are refused. */
+  configure: (cfg: ReplicationConfig) => Promise<ReplicationConfig>
+  /** Re-reads which user-space stores exist (a space's store appears with its first backup). */
+  refreshStores: () => Promise<void>
+  /** Stops the control socket and the links (each stops at its next block), then closes the replica. */
+  stop: () => Promise<void>
+}
+
+const outcome = (l: LinkStatus): LinkOutcome => ({
+  site: l.site,
+  blocksSent: l.lastResult?.blocksSent ?? 0,
+  bytesSent: l.lastResult?.bytesSent ?? 0,
+  wireBytes: l.lastResult?.wireBytes ?? 0,
+  rootsAdded: l.lastResult?.rootsAdded ?? 0,
+  error: l.lastError
+})
+
+export async function startHostedMesh (components: HostedMeshComponents, init: HostedMeshInit): Promise<HostedMesh> {
+  if (!hasMeshState(init.meshDir)) throw new MeshStateMissingError(init.meshDir)
+  let config = loadReplicationConfig(init.meshDir)
+  const replica = await openStore(join(init.dataDir, REPLICA_DIR))
+  /** Space name → its stores (one, or one per task for task-scoped dedup). */
+  let spaceStores = new Map<string, BlockStore[]>()
+
+  const allStores = (): BlockStore[] => [replica.blocks, ...[...spaceStores.values()].flat()]
+  // A policy without spaces covers everything here, the replica included: that is the cascade.
+  const storesOf = (policies: ReplicationPolicy[]): BlockStore[] => policies.some(p => p.spaces === undefined)
+    ? allStores()
+    : [...new Set(policies.flatMap(p => p.spaces ?? []).flatMap(name => spaceStores.get(name) ?? []))]
+
+  async function refreshStores (): Promise<void> {
+    const next = new Map<string, BlockStore[]>()
+    for (const space of await components.spaces()) {
+      try {
+        next.set(space.name, (await components.repositories.all(space)).map(r => r.blocks))
+      } catch (err) {
+        components.log({ event: 'space-store-unavailable', space: space.name, reason: (err as Error).message })
+      }
+    }
+    spaceStores = next
+  }
+
+  let node: MeshNode
+  try {
+    await refreshStores()
+    node = await createMeshNode({
+      store: unionBlockStore({ stores: allStores, write: replica.blocks }),
+      storeFor: policies => unionBlockStore({ stores: () => storesOf(policies) }),
+      stores: allStores,
+      log: components.log
+    }, {
+      dir: init.meshDir,
+      policies: config.policies,
+      bandwidth: config.bandwidth,
+      replicateEveryMs: init.replicateEveryMs,
+      dialEveryMs: init.dialEveryMs
+    })
+    await node.start()
+  } catch (err) {
+    await replica.close()
+    throw err
+  }
+
+  const hosted: HostedMesh = {
+    node,
+    meshDir: init.meshDir,
+    status: async () => await node.status(),
+    replication: () => config,
+    refreshStores,
+
+    async invite (ttlMs) {
+      const invitation = await node.invite({ ttlMs })
+      return { invitation, expires: decodeInvitation(invitation).expires }
+    },
+
+    async configure (next) {
+      const known = new Set((await components.spaces()).map(s => s.name))
+      for (const p of next.policies) {
+        const unknown = (p.spaces ?? []).find(n => !known.has(n))
+        if (unknown !== undefined) throw new InvalidReplicationConfigError(`policy "${p.name}": there is no user space named "${unknown}"`)
+      }
+      saveReplicationConfig(init.meshDir, next)
+      config = next
+      await refreshStores()
+      node.configure(next)
+      return config
+    },
+
+    noteLocalChange () {
+      void refreshStores().then(() => { node.noteLocalChange() }, () => {})
+    },
+
+    async replicate ({ signal, onProgress }) {
+      await refreshStores()
+      const since = new Date().toISOString()
+      const tally = setInterval(() => {
+        void node.status().then(s => {
+          let blocksSent = 0
+          let bytesSent = 0
+          for (const l of s.links) {
+            const p = l.progress ?? (l.lastRunAt !== undefined && l.lastRunAt >= since ? l.lastResult : undefined)
+            blocksSent += p?.blocksSent ?? 0
+            bytesSent += p?.bytesSent ?? 0
+          }
+          onProgress({ blocksSent, bytesSent })
+        }, () => {})
+      }, 500)
+      try {
+        const aborted = new Promise<never>((_resolve, reject) => {
+          if (signal.aborted) reject(signal.reason)
+          signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+        })
+        aborted.catch(() => {})
+        // A stopped job leaves the runs to finish (or to stop with the node): they are idempotent.
+        const runs = node.replicateNow()
+        runs.catch(() => {})
+        return (await Promise.race([runs, aborted])).map(outcome)
+      } finally {
+        clearInterval(tally)
+      }
+    },
+
+    async repair (store, cids, signal) {
+      return await node.repair(cids.map(c => CID.parse(c)), { signal, into: store })
+    },
+
+    async stop () {
+      await new Promise<void>(resolve => control.close(() => resolve()))
+      await node.stop()
+      await replica.close()
+    }
+  }
+
+  let control: Awaited<ReturnType<typeof serveControl>>
+  try {
+    control = await serveControl(init.meshDir, meshControl(node, {
+      changed: async () => { hosted.noteLocalChange(); return {} },
+      scrub: async () => { await refreshStores(); return await node.scrub() },
+      configure: async a => await hosted.configure({ policies: a.policies as ReplicationPolicy[], bandwidth: a.bandwidth as ReplicationConfig['bandwidth'] }),
+      ...init.control
+    }))
+  } catch (err) {
+    await node.stop()
+    await replica.close()
+    throw err
+  }
+  return hosted
+}

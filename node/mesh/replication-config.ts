@@ -1,0 +1,54 @@
+// The replication settings of a node: `<mesh dir>/replication.json`, written by
+// `cairn mesh policy` and PUT /api/mesh/policies, read by the mesh daemon at start (the
+// daemon-hosted mesh also applies a PUT at once). Checked as a whole before it is saved.
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROLES, validateSchedule, writeFileAtomic, type BandwidthSchedule, type ReplicationPolicy } from '../../bootstrap/index.ts'
+import { CairnError } from '../state/index.ts'
+
+export const REPLICATION_FILE = 'replication.json'
+export const MAX_COPIES = 9
+
+export interface ReplicationConfig {
+  policies: ReplicationPolicy[]
+  bandwidth?: BandwidthSchedule
+}
+
+export class InvalidReplicationConfigError extends CairnError {
+  override readonly name = 'InvalidReplicationConfigError'
+  override readonly kind = 'invalid'
+}
+
+/** Throws InvalidReplicationConfigError naming the first problem. */
+export function validateReplicationConfig (cfg: ReplicationConfig): void {
+  if (!Array.isArray(cfg.policies)) throw new InvalidReplicationConfigError('policies must be a list')
+  const names = new Set<string>()
+  for (const p of cfg.policies) {
+    const what = `policy "${String(p.name)}"`
+    if (typeof p.name !== 'string' || p.name.length === 0) throw new InvalidReplicationConfigError('every policy needs a name')
+    if (names.has(p.name)) throw new InvalidReplicationConfigError(`${what} is named twice; policy names are unique`)
+    names.add(p.name)
+    if (!Number.isInteger(p.copies) || p.copies < 1 || p.copies > MAX_COPIES) throw new InvalidReplicationConfigError(`${what}: copies must be a whole number from 1 to ${MAX_COPIES} (this site's copy included)`)
+    for (const r of p.roles ?? []) if (!(ROLES as readonly string[]).includes(r)) throw new InvalidReplicationConfigError(`${what}: role "${String(r)}" is none of ${ROLES.join(', ')}`)
+    for (const list of [p.sites, p.spaces]) if (list !== undefined && (!Array.isArray(list) || list.some(x => typeof x !== 'string' || x.length === 0))) throw new InvalidReplicationConfigError(`${what}: sites and spaces are lists of names`)
+  }
+  try {
+    if (cfg.bandwidth !== undefined) validateSchedule(cfg.bandwidth)
+  } catch (err) {
+    throw new InvalidReplicationConfigError(`bandwidth: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+export function loadReplicationConfig (meshDir: string): ReplicationConfig {
+  const path = join(meshDir, REPLICATION_FILE)
+  if (!existsSync(path)) return { policies: [] }
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<ReplicationConfig>
+  const cfg: ReplicationConfig = { policies: raw.policies ?? [], bandwidth: raw.bandwidth }
+  validateReplicationConfig(cfg)
+  return cfg
+}
+
+export function saveReplicationConfig (meshDir: string, cfg: ReplicationConfig): void {
+  validateReplicationConfig(cfg)
+  writeFileAtomic(join(meshDir, REPLICATION_FILE), JSON.stringify(cfg, null, 2) + '\n', 0o644)
+}
