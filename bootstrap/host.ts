@@ -20,6 +20,8 @@ export interface MeshHostInit {
   connectionGater: ConnectionGater
   /** Run the DHT (server mode: answers queries). Off for the short-lived admission host. */
   dht?: boolean
+  /** What identify tells peers about this node, e.g. "cairn/0.1.0 (Linux 6.1 x64; host)". */
+  userAgent?: string
 }
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
@@ -49,6 +51,7 @@ export async function createMeshHost (init: MeshHostInit): Promise<MeshHost> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: init.connectionGater,
+    ...(init.userAgent !== undefined ? { nodeInfo: { userAgent: init.userAgent } } : {}),
     services
   }) as unknown as MeshHost
 }

@@ -54,6 +54,15 @@ export interface MeshNodeInit {
   windowBytes?: number
   /** Announce snapshot roots in the DHT (F10). Default true. */
   announce?: boolean
+  /** Sent to peers by identify (they show it as this node's OS and version). */
+  userAgent?: string
+}
+
+export interface PeerFacts {
+  /** The peer's identify user agent ("cairn/0.1.0 (Linux 6.1 x64; host)"), once identify ran. */
+  agent?: string
+  /** IP address of an open connection to the peer. */
+  ip?: string
 }
 
 export interface MeshStatus {
@@ -103,6 +112,8 @@ export interface MeshNode {
   /** Members that announced holding a snapshot root in the DHT. */
   findSnapshotHolders: (root: CID, options?: { signal?: AbortSignal }) => Promise<string[]>
   status: () => Promise<MeshStatus>
+  /** What identify and the connection tell about a member: its user agent and the address it connects from. */
+  peerFacts: (peer: string) => Promise<PeerFacts>
 }
 
 export async function createMeshNode (components: MeshNodeComponents, init: MeshNodeInit): Promise<MeshNode> {
@@ -119,6 +130,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const host = await createMeshHost({
     privateKey: state.peerKey,
     listen: state.config.listen,
+    userAgent: init.userAgent,
     connectionGater: createMeshGater({
       isAdmissible: p => roster.isAdmissible(p),
       onDenied: (peer, direction) => { log({ event: 'gater-denied', peer, direction }) }
@@ -398,6 +410,18 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         }
       } catch {}
       return [...out]
+    },
+
+    async peerFacts (peer) {
+      const id = peerIdFromString(peer)
+      let agent: string | undefined
+      try {
+        const bytes = (await host.peerStore.get(id)).metadata.get('AgentVersion')
+        if (bytes !== undefined) agent = new TextDecoder().decode(bytes)
+      } catch {}
+      const addr = host.getConnections(id)[0]?.remoteAddr
+      const ip = addr?.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+      return { agent, ip }
     },
 
     async status () {

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { hostname } from 'node:os'
 import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { openStateStore, type StateStore } from '../state/index.ts'
 import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
-import { createInventory, type Inventory } from '../inventory/index.ts'
+import { createInventory, osName, type Inventory } from '../inventory/index.ts'
 import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
 import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
@@ -22,6 +23,8 @@ export interface DaemonMeshInit {
   dir?: string
   replicateEveryMs?: number
   dialEveryMs?: number
+  /** How often mesh members are registered/refreshed as nodes. Default 10 s. */
+  memberEveryMs?: number
   /** Every mesh event as a structured record (cairn serve prints them as JSON lines on stderr). */
   log?: (event: Record<string, unknown>) => void
 }
@@ -190,6 +193,7 @@ async function startMesh (init: DaemonInit, c: { repositories: Repositories, inv
   if (opts.dir === undefined && !hasMeshState(dir)) return undefined
   const mesh = await startHostedMesh({
     repositories: c.repositories,
+    onMember: async m => { await c.inventory.recordMeshMember(m) },
     spaces: async () => await c.inventory.listSpaces({ role: 'admin' } as User),
     log: (e) => {
       opts.log?.(e)
@@ -199,6 +203,8 @@ async function startMesh (init: DaemonInit, c: { repositories: Repositories, inv
   }, {
     dataDir: init.dataDir,
     meshDir: dir,
+    userAgent: `cairn/${init.version ?? '0.1.0'} (${osName()}; ${hostname()})`,
+    memberEveryMs: opts.memberEveryMs,
     replicateEveryMs: opts.replicateEveryMs,
     dialEveryMs: opts.dialEveryMs,
     control: {

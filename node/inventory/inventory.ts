@@ -25,6 +25,8 @@ export interface NodeRecord {
   lastSeenAt: string
   /** The node this daemon runs on: its jobs run here. */
   local: boolean
+  /** For a node that registered itself by joining the mesh: its PeerId, site name and role. */
+  mesh?: { peer: string, site: string, role: string }
 }
 
 /** A user space (manual 2.8): where one operator's backups (or replicas) are stored. */
@@ -40,6 +42,9 @@ export interface SpaceRecord {
   usedBytes: number
   createdAt: string
 }
+
+/** This machine's OS as nodes show it, e.g. "Linux 6.1.0-18-amd64 x64". */
+export function osName (): string { return `${os.type()} ${os.release()} ${os.arch()}` }
 
 export const ONLINE_WINDOW_MS = 3 * 60_000
 
@@ -63,11 +68,46 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
     async registerLocal (): Promise<NodeRecord> {
       return await state.exclusive(async () => {
         const existing = (await state.list<NodeRecord>('nodes')).find(n => n.local)
-        const facts = { hostname: os.hostname(), os: `${os.type()} ${os.release()} ${os.arch()}`, version: init.version, ip: localIp(), lastSeenAt: now() }
+        const facts = { hostname: os.hostname(), os: osName(), version: init.version, ip: localIp(), lastSeenAt: now() }
         const node: NodeRecord = existing !== undefined
           ? { ...existing, ...facts }
           : { id: state.nextId('n'), name: os.hostname(), agentTypes: ['filesystem'], agentConfig: {}, createdAt: now(), local: true, ...facts }
         await state.put('nodes', node.id, node)
+        return node
+      })
+    },
+
+    /**
+     * A mesh member reported by the hosted mesh (manual 1.3: a client registers with the console
+     * host). New members become nodes with no agent authorised and no operator, for an admin to
+     * authorise (2.7.1.1); known ones get their facts refreshed and, while connected, last seen.
+     */
+    async recordMeshMember (m: { peer: string, site: string, role: string, connected: boolean, hostname?: string, os?: string, version?: string, ip?: string }): Promise<NodeRecord> {
+      return await state.exclusive(async () => {
+        const all = await state.list<NodeRecord>('nodes')
+        const existing = all.find(n => n.mesh?.peer === m.peer)
+        const facts = {
+          hostname: m.hostname ?? existing?.hostname ?? m.site,
+          os: m.os ?? existing?.os ?? '',
+          version: m.version ?? existing?.version ?? '',
+          ip: m.ip ?? existing?.ip ?? '',
+          mesh: { peer: m.peer, site: m.site, role: m.role }
+        }
+        if (existing !== undefined) {
+          const seen = m.connected ? now() : existing.lastSeenAt
+          const next: NodeRecord = { ...existing, ...facts, lastSeenAt: seen }
+          const changed = JSON.stringify({ ...existing, lastSeenAt: '' }) !== JSON.stringify({ ...next, lastSeenAt: '' })
+          // Last seen is kept to the minute's precision that "online" needs; facts at once.
+          if (changed || Date.parse(seen) - Date.parse(existing.lastSeenAt) >= 30_000) await state.put('nodes', existing.id, next)
+          return next
+        }
+        const taken = new Set(all.map(n => n.name.toLowerCase()))
+        let name = m.site
+        for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${m.site}-${i}`
+        const node: NodeRecord = { id: state.nextId('n'), name, agentTypes: [], agentConfig: {}, createdAt: now(), lastSeenAt: now(), local: false, ...facts }
+        await state.put('nodes', node.id, node)
+        await logs.audit({ user: 'system', source: 'mesh', action: 'node.register', target: node.id, detail: { site: m.site, role: m.role, peer: m.peer } })
+        await logs.write({ type: 'node', level: 'info', user: 'system', source: 'mesh', message: `Node [${node.name}] (${node.ip || 'address unknown'}) joined through the mesh as a ${m.role} site; authorise its agents to use it` })
         return node
       })
     },

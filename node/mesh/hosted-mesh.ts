@@ -5,6 +5,7 @@
 // opened by one process only, which is why the mesh runs inside the daemon.
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { createMeshNode, decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
 import { unionBlockStore, type BlockStore } from '../../chunkstore/index.ts'
 import { serveControl } from './control.ts'
@@ -22,6 +23,27 @@ export interface HostedMeshComponents {
   spaces: () => Promise<SpaceRecord[]>
   /** One structured event per notable mesh event. */
   log: (event: Record<string, unknown>) => void
+  /** Told what is known of each other member, at start, when a member identifies itself, and every `memberEveryMs`. */
+  onMember?: (member: MemberFacts) => Promise<void>
+}
+
+/** A member site as the console host registers it as a node ("client"). */
+export interface MemberFacts {
+  peer: string
+  site: string
+  role: string
+  connected: boolean
+  /** From the member's identify user agent, when it is a Cairn node's. */
+  hostname?: string
+  os?: string
+  version?: string
+  ip?: string
+}
+
+/** "cairn/0.1.0 (Linux 6.1.0 x64; host-a)" → its parts; anything else → nothing. */
+export function parseUserAgent (agent: string | undefined): { version?: string, os?: string, hostname?: string } {
+  const m = /^cairn\/(\S+) \((.*); ([^;()]*)\)$/.exec(agent ?? '')
+  return m === null ? {} : { version: m[1], os: m[2], hostname: m[3] }
 }
 
 export interface HostedMeshInit {
@@ -29,6 +51,10 @@ export interface HostedMeshInit {
   meshDir: string
   replicateEveryMs?: number
   dialEveryMs?: number
+  /** How often members are reported to onMember. Default 10 s. */
+  memberEveryMs?: number
+  /** Sent to peers by identify: "cairn/VERSION (OS; HOSTNAME)". */
+  userAgent?: string
   /** Control-socket requests the daemon answers itself (e.g. replicate as a job). */
   control?: Record<string, ControlOp>
 }
@@ -96,7 +122,8 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       policies: config.policies,
       bandwidth: config.bandwidth,
       replicateEveryMs: init.replicateEveryMs,
-      dialEveryMs: init.dialEveryMs
+      dialEveryMs: init.dialEveryMs,
+      userAgent: init.userAgent
     })
     await node.start()
   } catch (err) {
@@ -168,11 +195,31 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
     },
 
     async stop () {
+      clearInterval(memberTimer)
+      node.host.removeEventListener('peer:identify', onIdentify)
       await new Promise<void>(resolve => control.close(() => resolve()))
       await node.stop()
       await replica.close()
     }
   }
+
+  // Members become the console's nodes ("clients", manual 1.3): a site that joins the mesh
+  // registers itself; its identify user agent gives OS, version and host name.
+  async function reportMember (peer: string): Promise<void> {
+    const m = node.roster.member(peer)
+    if (m === undefined || peer === node.peerId || components.onMember === undefined) return
+    const facts = await node.peerFacts(peer)
+    const connected = node.host.getConnections(peerIdFromString(peer)).length > 0
+    await components.onMember({ peer, site: m.site, role: m.role, connected, ip: facts.ip, ...parseUserAgent(facts.agent) })
+  }
+  async function reportMembers (): Promise<void> {
+    for (const m of node.roster.members) await reportMember(m.peer).catch((err: Error) => { components.log({ event: 'member-report-failed', peer: m.peer, reason: err.message }) })
+  }
+  const onIdentify = (evt: CustomEvent<{ peerId: { toString: () => string } }>): void => { void reportMember(evt.detail.peerId.toString()).catch(() => {}) }
+  node.host.addEventListener('peer:identify', onIdentify)
+  const memberTimer = setInterval(() => { void reportMembers() }, init.memberEveryMs ?? 10_000)
+  memberTimer.unref()
+  void reportMembers()
 
   let control: Awaited<ReturnType<typeof serveControl>>
   try {
@@ -183,6 +230,7 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       ...init.control
     }))
   } catch (err) {
+    clearInterval(memberTimer)
     await node.stop()
     await replica.close()
     throw err

@@ -58,6 +58,22 @@ test('issue 4: cairn serve hosts the mesh — per-space replication, replicate j
   const [a, b] = await Promise.all([admin(A), admin(B)])
   await until('A reaches B', async () => (await a.get('/api/mesh')).body.members.every((m: any) => m.connected))
 
+  // Manual 1.3: a site that joins registers itself with the console host as a node ("client"),
+  // with its OS, version and address from identify, and no agent authorised until an admin does.
+  let dr: any
+  await until('B is a node at A', async () => {
+    dr = (await a.get('/api/nodes')).body.find((n: any) => n.mesh?.site === 'dr')
+    return dr?.version !== undefined && dr.version !== ''
+  })
+  assert.equal(dr.name, 'dr')
+  assert.equal(dr.mesh.role, 'dr')
+  assert.equal(dr.online, true)
+  assert.equal(dr.ip, '127.0.0.1')
+  assert.match(dr.os, /\S/)
+  assert.deepEqual(dr.agentTypes, [])
+  assert.equal(dr.local, false)
+  assert.ok((await a.get('/api/logs?type=node')).text.includes('joined through the mesh'))
+
   // A user space with a backup task at A.
   const nodeId = (await a.get('/api/nodes')).body.find((n: any) => n.local).id
   const adminId = (await a.get('/api/users')).body.find((u: any) => u.name === 'admin').id
