@@ -99,6 +99,14 @@ export class ReadOnlyStoreError extends Error {
   }
 }
 
+/** Prune refused on a store that also holds other stores' snapshots (a mesh replica). */
+export class SharedReplicaError extends Error {
+  override readonly name = 'SharedReplicaError'
+  constructor (foreign: number) {
+    super(`This store also holds ${foreign} snapshot${foreign === 1 ? '' : 's'} of other stores (it is a mesh replica); pruning with one store's key would delete their data, so nothing was removed. Prune at the site that backs up.`)
+  }
+}
+
 /** A bandwidth schedule (F12) that cannot be applied. */
 export class InvalidScheduleError extends Error {
   override name = 'InvalidScheduleError'

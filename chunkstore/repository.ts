@@ -12,7 +12,7 @@ import { checkSnapshots } from './checker.ts'
 import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
   InvalidOptionError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotNotFoundError,
-  StoreCorruptError, StoreExistsError, StoreNotFoundError
+  SharedReplicaError, StoreCorruptError, StoreExistsError, StoreNotFoundError
 } from './errors.ts'
 import { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
 import { keyOf, LocalBlockStore } from './local-block-store.ts'
@@ -218,14 +218,26 @@ export class LocalRepository implements Repository {
 
   async snapshots (filter: { task?: string } = {}): Promise<Array<SnapshotRecord & { rootId?: string }>> {
     if (this.writeOnly) throw new WriteOnlyKeyError('Listing snapshots')
-    const out: Array<SnapshotRecord & { rootId?: string }> = []
+    const { own } = await this.records()
+    return own.filter(r => filter.task === undefined || r.task === filter.task).sort((a, b) => a.time.localeCompare(b.time))
+  }
+
+  /**
+   * The snapshot records here, opened, and the CIDs of those of other stores: a mesh replica
+   * (F13) holds several sites' blocks, so a DR site opens it with one site's keys and sees that
+   * site's snapshots. A record is another store's only if its bytes match its CID and still do
+   * not open; a damaged one is an error.
+   */
+  private async records (): Promise<{ own: Array<SnapshotRecord & { rootId?: string }>, foreign: CID[] }> {
+    const own: Array<SnapshotRecord & { rootId?: string }> = []
+    const foreign: CID[] = []
     for (const cid of await this.blocks.snapshotRoots()) {
-      const plain = openRecord(this.keys, await this.blocks.get(cid))
-      if (plain === null) throw new StoreCorruptError(`Snapshot record ${cid.toString()} does not open with this store's key.`)
+      const plain = openRecord(this.keys, await this.blocks.get(cid, { verify: true }))
+      if (plain === null) { foreign.push(cid); continue }
       const body = JSON.parse(Buffer.from(plain).toString()) as RecordBody
-      if (filter.task === undefined || body.task === filter.task) out.push({ ...toRecord(cid, body), rootId: body.rootId })
+      own.push({ ...toRecord(cid, body), rootId: body.rootId })
     }
-    return out.sort((a, b) => a.time.localeCompare(b.time))
+    return { own, foreign }
   }
 
   async resolveSnapshot (ref: string, task?: string): Promise<SnapshotRecord & { rootId?: string }> {
@@ -320,6 +332,8 @@ export class LocalRepository implements Repository {
    */
   async prune (options: { signal?: AbortSignal } = {}): Promise<PruneResult> {
     const store = this.blocks
+    const { foreign } = await this.records()
+    if (foreign.length > 0) throw new SharedReplicaError(foreign.length)
     const result: PruneResult = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
     store.protected = new Set()
     try {
