@@ -217,7 +217,6 @@ export class LocalRepository implements Repository {
   }
 
   async snapshots (filter: { task?: string } = {}): Promise<Array<SnapshotRecord & { rootId?: string }>> {
-    if (this.writeOnly) throw new WriteOnlyKeyError('Listing snapshots')
     const { own } = await this.records()
     return own.filter(r => filter.task === undefined || r.task === filter.task).sort((a, b) => a.time.localeCompare(b.time))
   }
@@ -229,6 +228,7 @@ export class LocalRepository implements Repository {
    * not open; a damaged one is an error.
    */
   private async records (): Promise<{ own: Array<SnapshotRecord & { rootId?: string }>, foreign: CID[] }> {
+    if (this.writeOnly) throw new WriteOnlyKeyError('Listing snapshots')
     const own: Array<SnapshotRecord & { rootId?: string }> = []
     const foreign: CID[] = []
     for (const cid of await this.blocks.snapshotRoots()) {
