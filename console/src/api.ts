@@ -6,7 +6,7 @@ import type {
 
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
-  SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+  SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable
 }
 
 /** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
