@@ -13,6 +13,7 @@ import HistoryView from './views/HistoryView.vue'
 import RestoreView from './views/RestoreView.vue'
 import DataView from './views/DataView.vue'
 import NodesView from './views/NodesView.vue'
+import NodeDetails from './views/NodeDetails.vue'
 import SpacesView from './views/SpacesView.vue'
 import LogsView from './views/LogsView.vue'
 import UsersView from './views/UsersView.vue'
@@ -38,6 +39,7 @@ const router = createRouter({
     { path: '/restore', component: RestoreView },
     { path: '/data', component: DataView },
     { path: '/nodes', component: NodesView },
+    { path: '/nodes/:id', component: NodeDetails },
     { path: '/spaces', component: SpacesView },
     { path: '/logs', component: LogsView },
     { path: '/users', component: UsersView },
