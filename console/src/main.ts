@@ -8,6 +8,7 @@ import LoginView from './views/LoginView.vue'
 import HomeView from './views/HomeView.vue'
 import TasksView from './views/TasksView.vue'
 import TaskWizard from './views/TaskWizard.vue'
+import TaskDetails from './views/TaskDetails.vue'
 import MonitorView from './views/MonitorView.vue'
 import HistoryView from './views/HistoryView.vue'
 import RestoreView from './views/RestoreView.vue'
@@ -33,6 +34,7 @@ const router = createRouter({
     { path: '/tasks', component: TasksView },
     { path: '/tasks/new', component: TaskWizard },
     { path: '/tasks/:id/edit', component: TaskWizard },
+    { path: '/tasks/:id', component: TaskDetails },
     { path: '/monitor', component: MonitorView },
     { path: '/monitor/:id', component: MonitorView },
     { path: '/history', component: HistoryView },
