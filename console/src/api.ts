@@ -31,6 +31,27 @@ export interface Dashboard {
 /** A client as GET /api/nodes shows it: with its online state (a heartbeat in the last 3 minutes). */
 export type NodeView = NodeRecord & { online: boolean }
 
+/** GET /api/mesh (doc/api.md "The mesh"): the mesh this node hosts, or { configured: false }. */
+export type MeshRole = 'head' | 'branch' | 'dr'
+export const MESH_ROLES: MeshRole[] = ['head', 'branch', 'dr']
+export interface MeshPolicy { name: string, copies: number, roles?: MeshRole[], sites?: string[], spaces?: string[] }
+export interface BandwidthWindow { from: string, to: string, mibps: number, days?: number[] }
+export interface Bandwidth { defaultMibps?: number, windows?: BandwidthWindow[] }
+export interface MeshStatus {
+  configured: true
+  mesh: string
+  version: number
+  self: { peer: string, site: string, role: MeshRole, addrs: string[], holdsMeshKey: boolean }
+  members: Array<{ peer: string, site: string, role: MeshRole, addrs: string[], connected: boolean, self: boolean }>
+  links: Array<{
+    peer: string, site: string, role: MeshRole, connected: boolean, running: boolean, lastRunAt?: string, progress?: unknown, lastResult?: unknown,
+    lastError?: ApiError, snapshotsBehind: number | null, blocksBehind: number | null, bytesBehind: number | null
+  }>
+  policies: Array<MeshPolicy & { targets: string[], snapshotsBehind: number | null, bytesBehind: number | null, health: 'ok' | 'behind' | 'failing' | 'no-target' }>
+  bandwidth: Bandwidth | null
+  invitationsOpen: number
+}
+
 export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 'symlink' | 'other', size: number, mtime?: string }
 export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, storedBytes: number, copies: number, runs: number }
 export type LoginChallenge = Extract<LoginReply, { step: 'token' }>['challenge']
@@ -137,6 +158,11 @@ export const api = {
   smtp: async () => await call<SmtpSettings | null>('GET', '/api/settings/smtp'),
   setSmtp: async (body: SmtpSettings) => await call<{ ok: true }>('PUT', '/api/settings/smtp', body),
   testSmtp: async (to?: string) => await call<{ ok: true }>('POST', '/api/settings/smtp/test', to === undefined || to === '' ? {} : { to }),
+  mesh: async () => await call<MeshStatus | { configured: false }>('GET', '/api/mesh'),
+  replicate: async () => await call<{ jobId: string }>('POST', '/api/mesh/replicate', {}),
+  invite: async (ttlHours: number) => await call<{ invitation: string, expires: string }>('POST', '/api/mesh/invitations', { ttlHours }),
+  removeMember: async (member: string) => await call<{ ok: true }>('DELETE', `/api/mesh/members/${encodeURIComponent(member)}`),
+  setMeshPolicies: async (body: { policies: MeshPolicy[], bandwidth?: Bandwidth }) => await call<{ policies: MeshStatus['policies'], bandwidth: Bandwidth | null }>('PUT', '/api/mesh/policies', body),
   deliveries: async (hookId: string, page: number, pageSize: number) => await call<Page<Delivery>>('GET', `/api/webhooks/${hookId}/deliveries?page=${page}&pageSize=${pageSize}`)
 }
 

@@ -23,6 +23,7 @@ import DrillsView from './views/DrillsView.vue'
 import AccountView from './views/AccountView.vue'
 import NotifyView from './views/NotifyView.vue'
 import AuditView from './views/AuditView.vue'
+import MeshView from './views/MeshView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -49,7 +50,8 @@ const router = createRouter({
     { path: '/drills', component: DrillsView },
     { path: '/me', component: AccountView },
     { path: '/notify', component: NotifyView },
-    { path: '/audit', component: AuditView }
+    { path: '/audit', component: AuditView },
+    { path: '/mesh', component: MeshView }
   ]
 })
 

@@ -34,6 +34,15 @@ export const valid = {
   },
   port: (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 65535,
   smtpHost: (s: string): boolean => length(s, 1, 255),
+  /** Mesh replication (PUT /api/mesh/policies): policy names 1–64 without control characters, 1–9 copies, */
+  /** site names of A–Z a–z 0–9 _ . -, windows "HH:MM" (24:00 ends a day), MiB/s 0 … 1 000 000. */
+  policyName: (s: string): boolean => length(s, 1, 64) && !/[\u0000-\u001f]/.test(s),
+  copies: (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 9,
+  siteName: (s: string): boolean => /^[A-Za-z0-9_.-]{1,64}$/.test(s),
+  hhmm: (s: string): boolean => /^([01][0-9]|2[0-4]):[0-5][0-9]$/.test(s),
+  mibps: (n: number): boolean => typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= 1_000_000,
+  /** An invitation lives 1 to 720 hours. */
+  ttlHours: (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 720,
   /** The sender of notification mails: 3–255 characters ("Cairn <cairn@example.com>" or an address). */
   mailFrom: (s: string): boolean => length(s, 3, 255)
 }
