@@ -106,9 +106,12 @@ export async function launchBrowser (): Promise<Browser> {
   })
 }
 
-/** Screenshots for docs/screenshots/ only when asked (CAIRN_SCREENSHOTS=1), so a test run leaves the tree clean. */
-export async function shoot (page: Page, file: string): Promise<void> {
-  if (process.env.CAIRN_SCREENSHOTS === '1') await page.screenshot({ path: join(shots, file), fullPage: true })
+/**
+ * Screenshots for docs/screenshots/ only when asked (CAIRN_SCREENSHOTS=1), so a test run leaves the
+ * tree clean. The whole page, or with `dialog` the window as it is (a dialog covers the window only).
+ */
+export async function shoot (page: Page, file: string, how: 'page' | 'dialog' = 'page'): Promise<void> {
+  if (process.env.CAIRN_SCREENSHOTS === '1') await page.screenshot({ path: join(shots, file), fullPage: how === 'page' })
 }
 
 export async function newPage (browser: Browser, lang: 'zh-CN' | 'en' = 'en'): Promise<Page> {
