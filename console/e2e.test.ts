@@ -2,67 +2,24 @@
 // against a real `cairn serve` (LevelDB state, chunkstore stores) on 127.0.0.1 serving console/dist.
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, mkdir, readFile, rm, stat, utimes, writeFile, readdir } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { answered, apiAs as apiAt, buildConsole, launchBrowser, login as loginAt, newPage as openPage, root, serve, shoot, type Served } from './e2e-harness.ts'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-const shots = join(root, 'docs', 'screenshots')
 const ADMIN_PW = 'admin password for e2e'
 const OP_PW = 'operator password 01'
-let daemon: ChildProcess
+let served: Served | undefined
 let base = ''
 let dir = ''
 let browser: Browser
 const fixtures = { src: '', restore: '', taskName: 'Backup-docs-e2e' }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) })
-    s.on('error', reject)
-  })
-}
-
-/** A logged-in API client for setting the scene (users, spaces); the screens under test use the browser. */
-async function apiAs (name: string, password: string): Promise<(method: string, path: string, body?: unknown) => Promise<any>> {
-  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }) })
-  assert.equal(r.status, 200, await r.clone().text())
-  const { csrfToken } = await r.json() as { csrfToken: string }
-  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]
-  return async (method, path, body) => {
-    const res = await fetch(`${base}${path}`, { method, headers: { cookie, 'x-csrf-token': csrfToken, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })
-    const text = await res.text()
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`)
-    return text === '' ? undefined : JSON.parse(text)
-  }
-}
-
-/** Screenshots for docs/screenshots/ only when asked (CAIRN_SCREENSHOTS=1), so a test run leaves the tree clean. */
-async function shoot (page: Page, file: string): Promise<void> {
-  if (process.env.CAIRN_SCREENSHOTS === '1') await page.screenshot({ path: join(shots, file), fullPage: true })
-}
-
-async function newPage (lang: 'zh-CN' | 'en' = 'en'): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: lang })
-  await context.addInitScript(l => { if (localStorage.getItem('cairn.lang') === null) localStorage.setItem('cairn.lang', l) }, lang)
-  context.setDefaultTimeout(20_000)
-  const page = await context.newPage()
-  page.on('pageerror', err => { throw err })
-  return page
-}
-
-async function login (page: Page, name: string, password: string): Promise<void> {
-  await page.goto(`${base}/#/login`)
-  await page.fill('#login-user', name)
-  await page.fill('#login-password', password)
-  await page.click('[data-test=login-submit]')
-  await page.waitForSelector('[data-test=whoami]')
-}
+const apiAs = async (name: string, password: string): ReturnType<typeof apiAt> => await apiAt(base, name, password)
+const newPage = async (lang: 'zh-CN' | 'en' = 'en'): Promise<Page> => await openPage(browser, lang)
+const login = async (page: Page, name: string, password: string): Promise<void> => await loginAt(page, base, name, password)
 
 async function findFile (dirPath: string, name: string): Promise<string | undefined> {
   for (const e of await readdir(dirPath, { withFileTypes: true, recursive: true })) {
@@ -72,24 +29,15 @@ async function findFile (dirPath: string, name: string): Promise<string | undefi
 }
 
 before(async () => {
-  const built = spawnSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'console', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' })
-  assert.equal(built.status, 0, built.stderr)
+  await buildConsole()
   dir = await mkdtemp(join(tmpdir(), 'cairn-console-e2e-'))
   fixtures.src = join(dir, 'docs')
   fixtures.restore = join(dir, 'restore')
   await mkdir(join(fixtures.src, 'reports'), { recursive: true })
   await writeFile(join(fixtures.src, 'a.txt'), 'alpha from the snapshot\n')
   await writeFile(join(fixtures.src, 'reports', 'q3.csv'), 'quarter,total\nq3,42\n'.repeat(200))
-  const port = await freePort()
-  base = `http://127.0.0.1:${port}`
-  daemon = spawn(process.execPath, ['--import', 'tsx', join(root, 'node', 'daemon', 'testdata', 'serve-main.ts'), 'serve', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data', join(dir, 'node')], {
-    cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: ADMIN_PW }, stdio: ['ignore', 'ignore', 'pipe']
-  })
-  let stderr = ''
-  await new Promise<void>((resolve, reject) => {
-    daemon.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); if (stderr.includes('listening on')) resolve() })
-    daemon.on('exit', code => reject(new Error(`cairn serve exited ${code}: ${stderr}`)))
-  })
+  served = await serve(join(dir, 'node'), ADMIN_PW)
+  base = served.base
   const admin = await apiAs('admin', ADMIN_PW)
   const node = (await admin('GET', '/api/nodes'))[0]
   const ses01 = await admin('POST', '/api/users', { name: 'ses01', password: OP_PW, role: 'operator', email: 'ses01@example.com' })
@@ -97,20 +45,12 @@ before(async () => {
   await admin('PATCH', `/api/nodes/${node.id}`, { ownerId: ses01.id })
   await admin('POST', '/api/spaces', { name: 'ses01_space', type: 'backup', nodeId: node.id, ownerId: ses01.id, capacityBytes: 50 * 1024 ** 3 })
   await admin('POST', '/api/spaces', { name: 'ses02_space', type: 'backup', nodeId: node.id, ownerId: ses02.id, capacityBytes: 20 * 1024 ** 3 })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
-  })
-  if (process.env.CAIRN_SCREENSHOTS === '1') await mkdir(shots, { recursive: true })
+  browser = await launchBrowser()
 })
 
 after(async () => {
   await browser?.close()
-  if (daemon !== undefined && daemon.exitCode === null) {
-    const exited = new Promise(resolve => daemon.once('exit', resolve))
-    daemon.kill('SIGTERM')
-    await exited
-  }
+  await served?.stop()
   if (dir !== '') await rm(dir, { recursive: true, force: true })
 })
 
@@ -137,11 +77,12 @@ test('the admin sees the home dashboard in Chinese and in English, locks the scr
   assert.match(await page.innerText('[data-test=nodes-online]'), /1 \/ 1/)
   await page.selectOption('[data-test=lang]', 'en')
   await page.waitForSelector('text=System uptime')
-  for (const [nav, file] of [['nodes', 'nodes'], ['spaces', 'spaces'], ['users', 'users'], ['logs', 'logs']] as const) {
+  // (admin-e2e.test.ts shoots the clients, user spaces and notification screens.)
+  for (const nav of ['nodes', 'spaces', 'users', 'logs']) {
     await page.click(`[data-test=nav-${nav}]`)
     await page.waitForSelector(`[data-test=${nav}] tbody tr`)
-    await shoot(page, `${file}.png`)
   }
+  await shoot(page, 'logs.png')
   assert.match(await page.innerText('[data-test=logs]'), /admin/)
   await page.selectOption('[data-test=log-type]', 'storage')
   await page.click('[data-test=log-filter]')
@@ -161,10 +102,9 @@ test('the admin sees the home dashboard in Chinese and in English, locks the scr
   await page.check('[data-event=alert]')
   await page.click('[data-test=hook-add]')
   assert.match(await (await page.waitForSelector('[data-test=hook-secret]')).innerText(), /\S{16,}/)
-  await shoot(page, 'notifications.png')
   await page.click('[data-test=lock]')
   await page.waitForSelector('.lock #unlock-pw')
-  await shoot(page, 'screen-lock.png')
+  await shoot(page, 'screen-lock.png', 'dialog')
   await page.fill('#unlock-pw', ADMIN_PW)
   await page.click('.lock button[type=submit]')
   await page.waitForSelector('.lock', { state: 'detached' })
@@ -221,6 +161,17 @@ test('an operator creates a scheduled backup task with the wizard, runs it and t
   await page.click('[data-test=nav-history]')
   await page.waitForSelector('[data-test=history] td.status-success')
   await shoot(page, 'history.png')
+  // The task's details (manual 2.2.5): sources, options, the schedule with its next run, the run.
+  await page.click('[data-test=nav-tasks]')
+  await page.click(`tr[data-task="${fixtures.taskName}"] [data-test=task-details]`)
+  await page.waitForSelector('[data-test=task-runs] tr[data-status=success]')
+  const sources = await page.innerText('[data-test=task-sources]')
+  assert.ok(sources.includes(fixtures.src) && sources.includes('*.tmp'), sources)
+  assert.match(await page.innerText('[data-test=task-options]'), /Compression\s+zstd 3/)
+  const schedule = await page.innerText('[data-test=task-schedules] tbody tr')
+  assert.match(schedule, /^Daily\s+Backup\s+\d{4}-\d{2}-\d{2}\s+02:00[\s\S]*Incremental\s+yes\s+\S+/)
+  assert.doesNotMatch(schedule.split('\t')[7] ?? '', /^—$/, 'the next run is known')
+  await shoot(page, 'task-details.png')
   await page.click('[data-test=nav-home]')
   await page.waitForSelector('[data-test=capacity]')
   await page.context().close()
@@ -277,9 +228,7 @@ test('another operator cannot see ses01\'s task, space or jobs', async () => {
   await login(page, 'ses02', OP_PW)
   // The empty-table placeholder is a row too: read a table only after its data has arrived,
   // or a negative check could pass before anything loaded.
-  const loaded = async (nav: string, api: RegExp): Promise<void> => {
-    await Promise.all([page.waitForResponse(r => api.test(new URL(r.url()).pathname) && r.request().method() === 'GET'), page.click(nav)])
-  }
+  const loaded = async (nav: string, api: RegExp): Promise<void> => { await answered(page, 'GET', api, async () => await page.click(nav)) }
   await loaded('[data-test=nav-tasks]', /^\/api\/tasks$/)
   await page.waitForSelector('[data-test=tasks] tbody tr')
   assert.doesNotMatch(await page.innerText('[data-test=tasks]'), new RegExp(fixtures.taskName))

@@ -1,12 +1,14 @@
 // The console's only way to the node: JSON over HTTP with the session cookie and the CSRF header.
 import type {
   ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
-  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
+  AgentType, SmtpSettings, Delivery, Schedule
 } from '../../node/api/dto.ts'
 
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
-  SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest
+  SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
+  AgentType, SmtpSettings, Delivery, Schedule, Webhook
 }
 
 /** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
@@ -26,6 +28,30 @@ export interface Dashboard {
   failedJobsLastDays: number
 }
 
+/** A client as GET /api/nodes shows it: with its online state (a heartbeat in the last 3 minutes). */
+export type NodeView = NodeRecord & { online: boolean }
+
+/** GET /api/mesh (doc/api.md "The mesh"): the mesh this node hosts, or { configured: false }. */
+export type MeshRole = 'head' | 'branch' | 'dr'
+export const MESH_ROLES: MeshRole[] = ['head', 'branch', 'dr']
+export interface MeshPolicy { name: string, copies: number, roles?: MeshRole[], sites?: string[], spaces?: string[] }
+export interface BandwidthWindow { from: string, to: string, mibps: number, days?: number[] }
+export interface Bandwidth { defaultMibps?: number, windows?: BandwidthWindow[] }
+export interface MeshStatus {
+  configured: true
+  mesh: string
+  version: number
+  self: { peer: string, site: string, role: MeshRole, addrs: string[], holdsMeshKey: boolean }
+  members: Array<{ peer: string, site: string, role: MeshRole, addrs: string[], connected: boolean, self: boolean }>
+  links: Array<{
+    peer: string, site: string, role: MeshRole, connected: boolean, running: boolean, lastRunAt?: string, progress?: unknown, lastResult?: unknown,
+    lastError?: ApiError, snapshotsBehind: number | null, blocksBehind: number | null, bytesBehind: number | null
+  }>
+  policies: Array<MeshPolicy & { targets: string[], snapshotsBehind: number | null, bytesBehind: number | null, health: 'ok' | 'behind' | 'failing' | 'no-target' }>
+  bandwidth: Bandwidth | null
+  invitationsOpen: number
+}
+
 export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 'symlink' | 'other', size: number, mtime?: string }
 export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, storedBytes: number, copies: number, runs: number }
 export type LoginChallenge = Extract<LoginReply, { step: 'token' }>['challenge']
@@ -38,6 +64,7 @@ export class ApiCallError extends Error {
   }
 }
 
+const SESSION_LOST = new Set(['NotAuthenticatedError', 'SessionExpiredError'])
 let csrfToken = ''
 let onUnauthenticated: () => void = () => {}
 
@@ -53,7 +80,9 @@ export async function call<T> (method: string, path: string, body?: unknown): Pr
   const data = text === '' ? undefined : JSON.parse(text)
   if (!res.ok) {
     const err = new ApiCallError(res.status, data ?? { name: 'HttpError', message: res.statusText })
-    if (res.status === 401 && !path.startsWith('/api/auth/login')) onUnauthenticated()
+    // Only a lost session sends the operator to the login screen; a wrong password typed to
+    // confirm a deletion or unlock the screen (LoginFailedError) is that dialog's error.
+    if (res.status === 401 && SESSION_LOST.has(err.name)) onUnauthenticated()
     throw err
   }
   return data as T
@@ -74,11 +103,15 @@ export const api = {
   reauth: async (password: string) => await call<{ ok: true }>('POST', '/api/auth/reauth', { password }),
   changePassword: async (currentPassword: string, newPassword: string) => await call<{ ok: true }>('POST', '/api/auth/password', { currentPassword, newPassword }),
   dashboard: async () => await call<Dashboard>('GET', '/api/dashboard'),
-  nodes: async () => await call<NodeRecord[]>('GET', '/api/nodes'),
+  nodes: async () => await call<NodeView[]>('GET', '/api/nodes'),
+  node: async (id: string) => await call<NodeView>('GET', `/api/nodes/${id}`),
+  registerNode: async (body: { name: string, hostname: string, os: string, version: string, ip: string, agentTypes: AgentType[], ownerId?: string }) => await call<NodeRecord>('POST', '/api/nodes', body),
+  deleteNode: async (id: string) => await call<{ ok: true }>('DELETE', `/api/nodes/${id}`),
   patchNode: async (id: string, body: { name?: string, agentTypes?: string[] }) => await call<NodeRecord>('PATCH', `/api/nodes/${id}`, body),
   files: async (nodeId: string, path: string) => await call<{ path: string, entries: FileEntry[] }>('GET', `/api/nodes/${nodeId}/files${q({ path })}`),
   spaces: async () => await call<SpaceRecord[]>('GET', '/api/spaces'),
   createSpace: async (body: Record<string, unknown>) => await call<SpaceRecord>('POST', '/api/spaces', body),
+  deleteSpace: async (id: string) => await call<{ ok: true }>('DELETE', `/api/spaces/${id}`),
   tasks: async () => await call<TaskRecord[]>('GET', '/api/tasks'),
   task: async (id: string) => await call<TaskRecord>('GET', `/api/tasks/${id}`),
   updateTask: async (id: string, body: Partial<TaskInput>) => await call<TaskRecord>('PATCH', `/api/tasks/${id}`, body),
@@ -120,7 +153,17 @@ export const api = {
   audit: async (from: number, limit: number) => await call<AuditEntry[]>('GET', `/api/audit?from=${from}&limit=${limit}`),
   verifyAudit: async () => await call<{ ok: boolean, records: number, brokenAt?: number }>('GET', '/api/audit/verify'),
   users: async () => await call<PublicUser[]>('GET', '/api/users'),
-  createUser: async (body: { name: string, password: string, role: string, email?: string }) => await call<PublicUser>('POST', '/api/users', body)
+  createUser: async (body: { name: string, password: string, role: string, email?: string }) => await call<PublicUser>('POST', '/api/users', body),
+  deleteUser: async (id: string) => await call<{ ok: true }>('DELETE', `/api/users/${id}`),
+  smtp: async () => await call<SmtpSettings | null>('GET', '/api/settings/smtp'),
+  setSmtp: async (body: SmtpSettings) => await call<{ ok: true }>('PUT', '/api/settings/smtp', body),
+  testSmtp: async (to?: string) => await call<{ ok: true }>('POST', '/api/settings/smtp/test', to === undefined || to === '' ? {} : { to }),
+  mesh: async () => await call<MeshStatus | { configured: false }>('GET', '/api/mesh'),
+  replicate: async () => await call<{ jobId: string }>('POST', '/api/mesh/replicate', {}),
+  invite: async (ttlHours: number) => await call<{ invitation: string, expires: string }>('POST', '/api/mesh/invitations', { ttlHours }),
+  removeMember: async (member: string) => await call<{ ok: true }>('DELETE', `/api/mesh/members/${encodeURIComponent(member)}`),
+  setMeshPolicies: async (body: { policies: MeshPolicy[], bandwidth?: Bandwidth }) => await call<{ policies: MeshStatus['policies'], bandwidth: Bandwidth | null }>('PUT', '/api/mesh/policies', body),
+  deliveries: async (hookId: string, page: number, pageSize: number) => await call<Page<Delivery>>('GET', `/api/webhooks/${hookId}/deliveries?page=${page}&pageSize=${pageSize}`)
 }
 
 /** The local signing helper (F27) on the operator's machine: asks the USB key to sign the login challenge. */

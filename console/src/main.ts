@@ -8,11 +8,13 @@ import LoginView from './views/LoginView.vue'
 import HomeView from './views/HomeView.vue'
 import TasksView from './views/TasksView.vue'
 import TaskWizard from './views/TaskWizard.vue'
+import TaskDetails from './views/TaskDetails.vue'
 import MonitorView from './views/MonitorView.vue'
 import HistoryView from './views/HistoryView.vue'
 import RestoreView from './views/RestoreView.vue'
 import DataView from './views/DataView.vue'
 import NodesView from './views/NodesView.vue'
+import NodeDetails from './views/NodeDetails.vue'
 import SpacesView from './views/SpacesView.vue'
 import LogsView from './views/LogsView.vue'
 import UsersView from './views/UsersView.vue'
@@ -21,6 +23,7 @@ import DrillsView from './views/DrillsView.vue'
 import AccountView from './views/AccountView.vue'
 import NotifyView from './views/NotifyView.vue'
 import AuditView from './views/AuditView.vue'
+import MeshView from './views/MeshView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -32,12 +35,14 @@ const router = createRouter({
     { path: '/tasks', component: TasksView },
     { path: '/tasks/new', component: TaskWizard },
     { path: '/tasks/:id/edit', component: TaskWizard },
+    { path: '/tasks/:id', component: TaskDetails },
     { path: '/monitor', component: MonitorView },
     { path: '/monitor/:id', component: MonitorView },
     { path: '/history', component: HistoryView },
     { path: '/restore', component: RestoreView },
     { path: '/data', component: DataView },
     { path: '/nodes', component: NodesView },
+    { path: '/nodes/:id', component: NodeDetails },
     { path: '/spaces', component: SpacesView },
     { path: '/logs', component: LogsView },
     { path: '/users', component: UsersView },
@@ -45,7 +50,8 @@ const router = createRouter({
     { path: '/drills', component: DrillsView },
     { path: '/me', component: AccountView },
     { path: '/notify', component: NotifyView },
-    { path: '/audit', component: AuditView }
+    { path: '/audit', component: AuditView },
+    { path: '/mesh', component: MeshView }
   ]
 })
 

@@ -3,7 +3,7 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { createOperatorToken, createSoftHsm, loginChallengeMessage, withTokenSession, type LoginChallenge } from '../../crypto/index.ts'
 import { manualClock } from '../daemon/index.ts'
-import { ApiClient, ADMIN_PASSWORD, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { ApiClient, ADMIN_PASSWORD, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
 
 test('login sets an HttpOnly SameSite cookie with a fresh id; logout invalidates it', async () => {
   const t = await startTestDaemon()
@@ -138,6 +138,31 @@ test('deleting needs a recent re-authentication', async () => {
     assert.equal((await admin.post('/api/auth/reauth', { password: 'wrong password!' })).status, 401)
     assert.equal((await admin.post('/api/auth/reauth', { password: ADMIN_PASSWORD })).status, 200)
     assert.equal((await admin.del(`/api/users/${auditorId}`)).status, 200)
+  } finally { await t.close() }
+})
+
+test('an admin cannot remove their own account, nor a user who still owns a space, until it is gone', async () => {
+  const t = await startTestDaemon()
+  try {
+    const { admin, operatorId } = await withUsers(t)
+    assert.equal((await admin.post('/api/auth/reauth', { password: ADMIN_PASSWORD })).status, 200)
+    const me = (await admin.get('/api/users/me')).body
+    const self = await admin.del(`/api/users/${me.id}`)
+    assert.equal(self.status, 409)
+    assert.equal(self.body.name, 'SelfRemovalError')
+    const { nodeId, spaceId } = await spaceFor(t, admin, operatorId)
+    const owner = await admin.del(`/api/users/${operatorId}`)
+    assert.equal(owner.status, 409)
+    assert.equal(owner.body.name, 'InUseError')
+    assert.match(owner.body.message, /space ops01_space/)
+    assert.equal((await admin.get(`/api/users/${operatorId}`)).status, 200, 'the refused removal left the user')
+    assert.equal((await admin.del(`/api/spaces/${spaceId}`)).status, 200)
+    assert.match((await admin.del(`/api/users/${operatorId}`)).body.message, /client /, 'the client assigned to the user still counts')
+    assert.equal((await admin.patch(`/api/nodes/${nodeId}`, { ownerId: null })).status, 200)
+    assert.equal((await admin.del(`/api/users/${operatorId}`)).status, 200)
+    assert.equal((await admin.get(`/api/users/${operatorId}`)).status, 404)
+    const logs = (await admin.get('/api/logs?type=user')).body.items.map((l: { message: string }) => l.message)
+    assert.ok(logs.some((m: string) => /removed user \[ops01\]/.test(m)), logs.join('\n'))
   } finally { await t.close() }
 })
 

@@ -11,6 +11,12 @@ export class RouteNotFoundError extends CairnError {
   constructor (method: string, url: string) { super(`No route ${method} ${url}; GET /api/openapi.json lists every route`) }
 }
 
+export class SelfRemovalError extends CairnError {
+  override readonly name = 'SelfRemovalError'
+  override readonly kind = 'conflict'
+  constructor () { super('You cannot remove your own account; another administrator can') }
+}
+
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   invalid: 400,
   unauthenticated: 401,

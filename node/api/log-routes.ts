@@ -66,12 +66,15 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   app.put<{ Body: SmtpSettings }>('/api/settings/smtp', {
     config: { access: 'admin' },
     schema: {
-      summary: 'Set the mail server used for notifications and reports', tags: ['settings'],
+      summary: 'Set the mail server used for notifications and reports; without a password the same user keeps the stored one', tags: ['settings'],
       body: { type: 'object', additionalProperties: false, required: ['host', 'port', 'secure', 'from'], properties: { host: { type: 'string', minLength: 1, maxLength: 255 }, port: { type: 'integer', minimum: 1, maximum: 65535 }, secure: { type: 'boolean' }, user: { type: 'string', maxLength: 255 }, password: { type: 'string', maxLength: 255 }, from: { type: 'string', minLength: 3, maxLength: 255 }, allowSelfSigned: { type: 'boolean' } } },
       response: { 200: okReply }
     }
   }, async (req) => {
-    await ctx.mailer.configure(req.body)
+    // GET shows the password masked, so a form sends none unless it changes: the same account keeps its password.
+    const before = await ctx.mailer.settings()
+    const password = req.body.password ?? (before?.user !== undefined && before.user === req.body.user ? before.password : undefined)
+    await ctx.mailer.configure({ ...req.body, ...(password !== undefined ? { password } : {}) })
     await ctx.logs.audit({ user: who(req).user.name, source: req.ip, action: 'settings.smtp', target: 'smtp', detail: { ...req.body, password: undefined } })
     return { ok: true }
   })

@@ -4,6 +4,8 @@ import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, okReply, roleEnum } from './schemas.ts'
 import { LOG_LEVELS, LOG_TYPES } from '../notify/log-book.ts'
+import { InUseError } from '../inventory/index.ts'
+import { SelfRemovalError } from './errors.ts'
 
 const tags = ['users']
 const email = { type: 'string', format: 'email', maxLength: 254 } as const
@@ -81,10 +83,18 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
 
   app.delete<{ Params: { id: string } }>('/api/users/:id', {
     config: { access: 'admin', reauth: true },
-    schema: { summary: 'Remove a user (needs a recent POST /api/auth/reauth)', tags, params: idParam, response: { 200: okReply } }
+    schema: { summary: 'Remove a user who owns no spaces, tasks or clients; not yourself (needs a recent POST /api/auth/reauth)', tags, params: idParam, response: { 200: okReply } }
   }, async (req) => {
     const { user } = who(req)
+    if (req.params.id === user.id) throw new SelfRemovalError()
+    // A user who still owns spaces, tasks or clients would leave them with no owner nobody can see.
+    const owned = async (collection: 'spaces' | 'tasks' | 'nodes', what: string): Promise<string[]> =>
+      (await ctx.state.list<{ ownerId?: string, name: string }>(collection)).filter(r => r.ownerId === req.params.id).map(r => `${what} ${r.name}`)
+    const uses = [...await owned('spaces', 'space'), ...await owned('tasks', 'task'), ...await owned('nodes', 'client')]
+    if (uses.length > 0) throw new InUseError('user', uses.join(', '))
+    const removed = await accounts.getUser(req.params.id)
     await accounts.removeUser(req.params.id, { user: user.name, source: req.ip })
+    await ctx.logs.write({ type: 'user', level: 'warning', user: user.name, source: req.ip, message: `User [${user.name}] removed user [${removed.name}]` })
     return { ok: true }
   })
 

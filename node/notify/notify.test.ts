@@ -47,6 +47,13 @@ test('mail through SMTP on loopback: test mail, immediate notifications, daily d
     assert.equal((await admin.post('/api/settings/smtp/test', { to: 'x@example.test' })).body.name, 'MailNotConfiguredError')
     assert.equal((await admin.put('/api/settings/smtp', { host: '127.0.0.1', port: mailServer.port, secure: false, from: 'cairn@example.test', password: 'secret' })).status, 200)
     assert.equal((await admin.get('/api/settings/smtp')).body.password, '********')
+    // Saved again without a password (a form shows it masked), the same account keeps it; another account has none.
+    assert.equal((await admin.put('/api/settings/smtp', { host: '127.0.0.1', port: mailServer.port, secure: false, from: 'cairn@example.test', user: 'mailer', password: 'mailer secret' })).status, 200)
+    assert.equal((await admin.put('/api/settings/smtp', { host: '127.0.0.1', port: mailServer.port, secure: false, from: 'Cairn <cairn@example.test>', user: 'mailer' })).status, 200)
+    assert.deepEqual([(await admin.get('/api/settings/smtp')).body.password, (await admin.get('/api/settings/smtp')).body.from], ['********', 'Cairn <cairn@example.test>'])
+    assert.equal((await admin.put('/api/settings/smtp', { host: '127.0.0.1', port: mailServer.port, secure: false, from: 'cairn@example.test', user: 'other' })).status, 200)
+    assert.equal((await admin.get('/api/settings/smtp')).body.password, undefined)
+    assert.equal((await admin.put('/api/settings/smtp', { host: '127.0.0.1', port: mailServer.port, secure: false, from: 'cairn@example.test', password: 'secret' })).status, 200)
     assert.equal((await admin.post('/api/settings/smtp/test', { to: 'admin@example.test' })).status, 200)
     assert.equal(mailServer.mails.length, 1)
     assert.match(mailServer.mails[0], /Subject: \[Cairn\] Test mail/)

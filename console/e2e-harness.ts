@@ -1,0 +1,141 @@
+// What the browser tests share: one console build, a real `cairn serve` on 127.0.0.1, an API client
+// for setting the scene, Debian's Chromium through playwright-core, and screenshots on request.
+import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser, type Page, type Response } from 'playwright-core'
+
+export const root = fileURLToPath(new URL('..', import.meta.url))
+const shots = join(root, 'docs', 'screenshots')
+
+function newestSource (dir: string): number {
+  let newest = 0
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs)
+  }
+  return newest
+}
+
+const builtAt = (): number => { try { return statSync(join(root, 'console', 'dist', 'index.html')).mtimeMs } catch { return 0 } }
+
+/**
+ * Builds console/dist unless it is newer than every source. Browser test files run side by side,
+ * so the check and the build happen under a lock: the second file finds the first one's build
+ * fresh instead of emptying dist/ under a running test.
+ */
+export async function buildConsole (): Promise<void> {
+  const lock = join(tmpdir(), 'cairn-console-build.lock')
+  for (let waited = 0; ; waited += 200) {
+    try { mkdirSync(lock); break } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      // A lock left by a killed run is older than any build takes.
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true })
+      if (waited > 300_000) throw new Error(`the console build lock ${lock} was held for 5 minutes`)
+      await sleep(200)
+    }
+  }
+  try {
+    const sources = Math.max(newestSource(join(root, 'console', 'src')), statSync(join(root, 'console', 'index.html')).mtimeMs, statSync(join(root, 'console', 'vite.config.ts')).mtimeMs)
+    if (builtAt() > sources) return
+    const built = spawnSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'console', '--logLevel', 'warn'], { cwd: root, encoding: 'utf8' })
+    assert.equal(built.status, 0, built.stderr)
+  } finally { rmSync(lock, { recursive: true, force: true }) }
+}
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) })
+    s.on('error', reject)
+  })
+}
+
+export interface Served { base: string, daemon: ChildProcess, stop: () => Promise<void> }
+
+/** `cairn serve` (plain HTTP on 127.0.0.1) with its state in `dataDir`; resolves once it listens. */
+export async function serve (dataDir: string, adminPassword: string, extraArgs: string[] = []): Promise<Served> {
+  const port = await freePort()
+  const daemon = spawn(process.execPath, ['--import', 'tsx', join(root, 'node', 'daemon', 'testdata', 'serve-main.ts'), 'serve', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs], {
+    cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: adminPassword }, stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  await new Promise<void>((resolve, reject) => {
+    daemon.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); if (stderr.includes('listening on')) resolve() })
+    daemon.on('exit', code => reject(new Error(`cairn serve exited ${code}: ${stderr}`)))
+  })
+  return {
+    base: `http://127.0.0.1:${port}`,
+    daemon,
+    stop: async () => {
+      if (daemon.exitCode !== null) return
+      const exited = new Promise(resolve => daemon.once('exit', resolve))
+      daemon.kill('SIGTERM')
+      await exited
+    }
+  }
+}
+
+export type Api = (method: string, path: string, body?: unknown) => Promise<any>
+
+/** A logged-in API client for setting the scene (users, spaces); the screens under test use the browser. */
+export async function apiAs (base: string, name: string, password: string): Promise<Api> {
+  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }) })
+  assert.equal(r.status, 200, await r.clone().text())
+  const { csrfToken } = await r.json() as { csrfToken: string }
+  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]
+  return async (method, path, body) => {
+    const res = await fetch(`${base}${path}`, { method, headers: { cookie, 'x-csrf-token': csrfToken, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })
+    const text = await res.text()
+    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`)
+    return text === '' ? undefined : JSON.parse(text)
+  }
+}
+
+export async function launchBrowser (): Promise<Browser> {
+  if (process.env.CAIRN_SCREENSHOTS === '1') await mkdir(shots, { recursive: true })
+  return await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+  })
+}
+
+/**
+ * Screenshots for docs/screenshots/ only when asked (CAIRN_SCREENSHOTS=1), so a test run leaves the
+ * tree clean. The whole page, or with `dialog` the window as it is (a dialog covers the window only).
+ */
+export async function shoot (page: Page, file: string, how: 'page' | 'dialog' = 'page'): Promise<void> {
+  if (process.env.CAIRN_SCREENSHOTS === '1') await page.screenshot({ path: join(shots, file), fullPage: how === 'page' })
+}
+
+export async function newPage (browser: Browser, lang: 'zh-CN' | 'en' = 'en'): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: lang })
+  await context.addInitScript(l => { if (localStorage.getItem('cairn.lang') === null) localStorage.setItem('cairn.lang', l) }, lang)
+  context.setDefaultTimeout(20_000)
+  const page = await context.newPage()
+  page.on('pageerror', err => { throw err })
+  return page
+}
+
+export async function login (page: Page, base: string, name: string, password: string): Promise<void> {
+  await page.goto(`${base}/#/login`)
+  await page.fill('#login-user', name)
+  await page.fill('#login-password', password)
+  await page.click('[data-test=login-submit]')
+  await page.waitForSelector('[data-test=whoami]')
+}
+
+/**
+ * Does `action` and waits for the API's answer to `method` on a path matching `path`: a screen's
+ * table is read only after its data arrived (an empty table's placeholder row is a row too).
+ */
+export async function answered (page: Page, method: string, path: RegExp, action: () => Promise<unknown>): Promise<Response> {
+  const [response] = await Promise.all([page.waitForResponse(r => r.request().method() === method && path.test(new URL(r.url()).pathname)), action()])
+  return response
+}
