@@ -7,6 +7,7 @@ import type { Command } from 'commander'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
 import { bytes, count, duration } from './format.ts'
 import { dataHome } from './store-options.ts'
+import { chunkstoreOpener, parseListen } from './serve-command.ts'
 
 /**
  * `cairn demo` (what `npm start` runs): creates the embedded default store under the user's
@@ -17,7 +18,10 @@ export function registerDemoCommand (program: Command): void {
   program.command('demo')
     .description('back up and restore a sample folder on the embedded default store, and compare')
     .option('--source <dir>', 'folder to back up (default: Cairn\'s own source tree)')
-    .action(async (o: { source?: string }) => {
+    .option('--serve', 'then run the node daemon with its web console, with the same folder as a backup task (what npm start does)')
+    .option('--listen <host:port>', 'address of the console with --serve', '127.0.0.1:8443')
+    .option('--insecure-http', 'with --serve: plain HTTP instead of HTTPS (loopback addresses only)', false)
+    .action(async (o: { source?: string, serve?: boolean, listen: string, insecureHttp: boolean }) => {
       const home = dataHome()
       const store = join(home, 'demo-store')
       const passFile = join(home, 'demo-passphrase')
@@ -32,9 +36,9 @@ export function registerDemoCommand (program: Command): void {
         say(`created the default store at ${store}`)
         say(`  its passphrase is in ${passFile} (use: --store ${store} --passphrase-file ${passFile})`)
       } else say(`using the default store at ${store}`)
+      const exclude = ['node_modules', '.git', 'dist', 'tmp']
       const repo = await openRepository(store, { passphrase: pass })
       try {
-        const exclude = ['node_modules', '.git', 'dist', 'tmp']
         const snap = await repo.backup({ paths: [source], task: 'demo', exclude })
         const st = snap.stats
         say(`backed up ${source} (excluding ${exclude.join(', ')})`)
@@ -48,20 +52,59 @@ export function registerDemoCommand (program: Command): void {
           const diffs = compareTrees(source, restored, new Set(exclude))
           if (diffs.length > 0) {
             say(`MISMATCH: ${diffs.length} differences, first: ${diffs[0]}`)
+            process.exitCode = 1
             return
           }
           say(`compared every file with the original: identical`)
           const snaps = await repo.snapshots({ task: 'demo' })
           say(`the store holds ${snaps.length} demo snapshot${snaps.length === 1 ? '' : 's'}; run "npm start" again to see an incremental backup`)
           say(`next: npx cairn snapshots --store ${store} --passphrase-file ${passFile}`)
-          say('or run the node with its HTTPS API: npx cairn serve')
+          if (o.serve !== true) say('or run the node with its web console: npx cairn serve')
         } finally {
           rmSync(target, { recursive: true, force: true })
         }
       } finally {
         await repo.close()
       }
+      if (o.serve === true && process.exitCode !== 1) await serveDemo({ source, exclude, listen: o.listen, insecureHttp: o.insecureHttp, say })
     })
+}
+
+/**
+ * The node daemon on the default data folder with a user space "demo" and a manual task
+ * "cairn-source" backing up the same folder, run once so the console's dashboard, history and
+ * restore wizard have something to show. Runs until Ctrl-C.
+ */
+async function serveDemo (o: { source: string, exclude: string[], listen: string, insecureHttp: boolean, say: (s: string) => void }): Promise<void> {
+  const { startDaemon } = await import('../daemon/index.ts')
+  const { host, port } = parseListen(o.listen)
+  const dataDir = resolve(process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
+  const daemon = await startDaemon({ dataDir, host, port, insecureHttp: o.insecureHttp, repositories: chunkstoreOpener(), mesh: false, say: line => { o.say(line) } })
+  try {
+    const admin = (await daemon.accounts.listUsers()).find(u => u.role === 'admin')
+    const local = await daemon.inventory.localNode()
+    if (admin === undefined || local === undefined) throw new Error(`the node in ${dataDir} has no admin or no local node`)
+    const actor = { user: admin, source: 'demo' }
+    const space = (await daemon.inventory.listSpaces(admin)).find(s => s.name === 'demo') ??
+      await daemon.inventory.createSpace(actor, { name: 'demo', type: 'backup', nodeId: local.id, ownerId: admin.id, capacityBytes: 10 * 2 ** 30, cipher: 'xsalsa20-poly1305', dedupScope: 'global' })
+    const task = (await daemon.tasks.list(admin)).find(t => t.name === 'cairn-source') ??
+      await daemon.tasks.create(actor, { name: 'cairn-source', nodeId: local.id, spaceId: space.id, agentType: 'filesystem', sources: { include: [o.source], exclude: o.exclude }, mode: 'manual' })
+    const job = await daemon.operations.backup(actor, task.id, { level: 'incremental' })
+    await daemon.runner.waitFor(job.id)
+    const done = await daemon.runner.get(job.id)
+    o.say(`the node backed up ${o.source} as task "cairn-source" in user space "demo": ${done.status}`)
+    const passwordFile = join(dataDir, 'initial-admin-password')
+    o.say(`open the console at ${daemon.url} and log in as ${admin.name}` + (existsSync(passwordFile) ? ` with the password in ${passwordFile}` : ''))
+    o.say(o.insecureHttp ? '  Ctrl-C stops the node' : '  (the certificate is self-signed: accept it once in the browser); Ctrl-C stops the node')
+  } catch (err) {
+    await daemon.stop()
+    throw err
+  }
+  await new Promise<void>(resolve => {
+    const stop = (): void => { o.say('stopping the node'); daemon.stop().then(resolve, resolve) }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
 }
 
 function compareTrees (a: string, b: string, skip: Set<string>): string[] {
