@@ -5,19 +5,20 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { CAIRN_BIN, removeDir, tempDir } from '../../chunkstore/testing/fixtures.ts'
 import { ApiClient } from '../daemon/test-daemon.ts'
 
 test('cairn demo --serve: backup, restore and compare, then a console with the demo task', async (t) => {
-  const home = tempDir()
-  t.after(() => { removeDir(home) })
+  const home = mkdtempSync(join(tmpdir(), 'cairn-demo-test-'))
+  t.after(() => { rmSync(home, { recursive: true, force: true }) })
   const src = join(home, 'sample')
   mkdirSync(join(src, 'docs'), { recursive: true })
   writeFileSync(join(src, 'docs', 'plan.txt'), 'the plan\n'.repeat(500))
   writeFileSync(join(src, 'readme.md'), '# sample\n')
-  const child = spawn(process.execPath, [CAIRN_BIN, 'demo', '--serve', '--source', src, '--listen', '127.0.0.1:0', '--insecure-http'], {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/cairn.js', import.meta.url)), 'demo', '--serve', '--source', src, '--listen', '127.0.0.1:0', '--insecure-http'], {
     env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, 'data'), CAIRN_DATA: undefined },
     stdio: ['ignore', 'pipe', 'pipe']
   })
