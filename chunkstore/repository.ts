@@ -361,6 +361,8 @@ export class LocalRepository implements Repository {
    */
   async prune (options: { signal?: AbortSignal } = {}): Promise<PruneResult> {
     this.refuseShared('pruning')
+    // A write-only key opens no record, so every record would look like another store's.
+    if (this.writeOnly) throw new WriteOnlyKeyError('Pruning')
     const store = this.blocks
     const { foreign } = await this.records()
     if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
