@@ -29,7 +29,7 @@ export async function escrowRoutes (app: FastifyInstance, ctx: ApiContext, _opts
           config: { type: 'object', maxProperties: 32, description: 'The escrowed config.json' },
           keys: { type: 'object', maxProperties: 32, description: 'The escrowed keys.json' },
           recoveryKey: { type: 'string', minLength: 1, maxLength: 200, description: 'The recovery key of the escrow (8 groups of 5 characters)' },
-          site: { type: 'string', minLength: 1, maxLength: 64, description: 'The site the escrow came from (the escrow\'s "site")' },
+          site: { type: ['string', 'null'], minLength: 1, maxLength: 64, description: 'The site the escrow came from (the escrow\'s "site"; null: unknown)' },
           tasks: { type: 'array', maxItems: 10_000, description: 'That site\'s tasks (the escrow\'s "tasks"): names for its snapshots', items: { type: 'object', additionalProperties: false, required: ['id', 'name'], properties: { id: id100, name: { type: 'string', minLength: 1, maxLength: 64 } } } }
         }
       }

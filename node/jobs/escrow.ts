@@ -39,7 +39,8 @@ export interface AdoptRequest {
   config: unknown
   keys: unknown
   recoveryKey: string
-  site?: string
+  /** The escrow's site; null or absent: unknown. */
+  site?: string | null
   tasks?: Array<{ id: string, name: string }>
 }
 
@@ -73,12 +74,13 @@ export function createEscrow (components: { inventory: Inventory, repositories: 
     async adopt (a: Actor, req: AdoptRequest): Promise<{ space: SpaceRecord, snapshots: number }> {
       if (components.mesh() === undefined) throw new MeshNotRunningError()
       const checked = await checkEscrow(req)
+      const site = req.site ?? undefined
       const twin = (await inventory.listSpaces(a.user)).find(s => s.origin?.store === checked.config.id)
       if (twin !== undefined) throw new EscrowAdoptedError(checked.config.id, twin.name)
       const space = await inventory.createSpace(a, {
         name: req.name, type: 'replication', nodeId: req.nodeId, ownerId: req.ownerId, capacityBytes: 0,
         cipher: checked.config.cipher as SpaceRecord['cipher'], dedupScope: 'global',
-        origin: { store: checked.config.id, ...(req.site !== undefined ? { site: req.site } : {}), tasks: req.tasks ?? [] }
+        origin: { store: checked.config.id, ...(site !== undefined ? { site } : {}), tasks: req.tasks ?? [] }
       })
       let snapshots: number
       try {
@@ -89,10 +91,10 @@ export function createEscrow (components: { inventory: Inventory, repositories: 
         await inventory.removeSpace(a, space.id).catch(() => {})
         throw err
       }
-      await logs.audit({ user: a.user.name, source: a.source, action: 'space.adopt', target: space.id, detail: { store: checked.config.id, site: req.site, snapshots } })
+      await logs.audit({ user: a.user.name, source: a.source, action: 'space.adopt', target: space.id, detail: { store: checked.config.id, site, snapshots } })
       await logs.write({
         type: 'storage', level: 'warning', user: a.user.name, source: a.source, ownerId: space.ownerId,
-        message: `Escrowed keys of store ${checked.config.id}${req.site !== undefined ? ` (site ${req.site})` : ''} adopted as replication space [${space.name}]: ${snapshots} snapshots readable in the mesh replica`
+        message: `Escrowed keys of store ${checked.config.id}${site !== undefined ? ` (site ${site})` : ''} adopted as replication space [${space.name}]: ${snapshots} snapshots readable in the mesh replica`
       })
       return { space, snapshots }
     }
