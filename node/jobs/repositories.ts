@@ -74,8 +74,10 @@ export function createRepositories (dataDir: string, opener: RepositoryOpener | 
   const spaceDir = (s: SpaceRecord): string => join(dataDir, 'spaces', s.id)
   const storeDir = (s: SpaceRecord, taskId?: string): string => s.dedupScope === 'task' && taskId !== undefined ? join(spaceDir(s), 'tasks', taskId) : spaceDir(s)
 
+  const keyFile = (s: SpaceRecord): string => join(dataDir, 'keys', `${s.id}.key`)
+
   async function passphrase (s: SpaceRecord): Promise<string> {
-    const file = join(dataDir, 'keys', `${s.id}.key`)
+    const file = keyFile(s)
     if (existsSync(file)) return (await readFile(file, 'utf8')).trim()
     await mkdir(join(dataDir, 'keys'), { recursive: true, mode: 0o700 })
     const key = randomBytes(32).toString('base64url')
@@ -145,16 +147,17 @@ export function createRepositories (dataDir: string, opener: RepositoryOpener | 
     async adopt (s, escrowed) {
       const dir = spaceDir(s)
       if (existsSync(dir)) throw new RepositoryUnavailableError(`${dir} exists already; nothing was written`)
-      const slot = await passphraseSlot(await passphrase(s), escrowed.payload, 'this node', opener?.kdf)
       const tmp = `${dir}.adopting`
-      await rm(tmp, { recursive: true, force: true })
-      await mkdir(tmp, { recursive: true, mode: 0o700 })
       try {
+        const slot = await passphraseSlot(await passphrase(s), escrowed.payload, 'this node', opener?.kdf)
+        await rm(tmp, { recursive: true, force: true })
+        await mkdir(tmp, { recursive: true, mode: 0o700 })
         await writeFile(join(tmp, 'config.json'), JSON.stringify(escrowed.config, null, 2) + '\n', { mode: 0o600 })
         await writeFile(join(tmp, 'keys.json'), formatKeyFile({ ...escrowed.keys, slots: [slot, ...escrowed.keys.slots] }), { mode: 0o600 })
         await rename(tmp, dir)
       } catch (err) {
         await rm(tmp, { recursive: true, force: true })
+        await rm(keyFile(s), { force: true })
         throw err
       }
     },
