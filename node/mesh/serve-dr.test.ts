@@ -3,7 +3,7 @@
 // keys into escrow; A is killed (-9: the site is lost). At B, an admin adopts the escrow as a
 // replication space over B's replica — bad escrows are refused and store nothing — lists the
 // snapshot, restores it with an ordinary restore job and gets A's files byte for byte. Backup,
-// prune and a second adoption are refused; the space survives B's restart.
+// prune, clean and a second adoption are refused; the space survives B's restart.
 import '../polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
@@ -134,6 +134,8 @@ test('F13 via the daemon: escrow at A, A lost, adopt at the DR site B, list and 
   const prune = await b.post(`/api/spaces/${dr.id}/prune`)
   assert.equal(prune.status, 409)
   assert.equal(prune.body.name, 'SharedReplicaError')
+  const clean = await b.post('/api/data/clean', { taskId: task.id, mode: 'task' })
+  assert.equal(clean.status, 404, 'clean names a task of this node; the lost site\'s are not')
   const verify = await finished(b, (await b.post(`/api/spaces/${dr.id}/verify`, {})).body.id)
   assert.equal(verify.status, 'success', JSON.stringify(verify))
 
