@@ -99,11 +99,17 @@ export class ReadOnlyStoreError extends Error {
   }
 }
 
-/** Prune refused on a store that also holds other stores' snapshots (a mesh replica). */
+/**
+ * Refused on a mesh replica (F13), which holds other sites' data: prune on a store that holds
+ * other stores' snapshots, and any change (backup, forget, remove, prune) through a repository
+ * opened over a replica the mesh holds (`openRepositoryOver`).
+ */
 export class SharedReplicaError extends Error {
   override readonly name = 'SharedReplicaError'
-  constructor (foreign: number) {
-    super(`This store also holds ${foreign} snapshot${foreign === 1 ? '' : 's'} of other stores (it is a mesh replica); pruning with one store's key would delete their data, so nothing was removed. Prune at the site that backs up.`)
+  constructor (what: { foreign: number } | { action: string }) {
+    super('foreign' in what
+      ? `This store also holds ${what.foreign} snapshot${what.foreign === 1 ? '' : 's'} of other stores (it is a mesh replica); pruning with one store's key would delete their data, so nothing was removed. Prune at the site that backs up.`
+      : `This is a DR copy of another site's backups in this node's mesh replica, which holds other sites' data too; ${what.action} here is refused and nothing was changed. Do it at the site that backs up.`)
   }
 }
 

@@ -7,7 +7,7 @@ export type { BlockStore, BlockLocation } from './block-store.ts'
 export type { Repository } from './repository-api.ts'
 export * from './errors.ts'
 export {
-  initRepository, openRepository, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
+  initRepository, openRepository, openRepositoryOver, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
   addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository
 } from './repository.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'

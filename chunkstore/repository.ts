@@ -129,6 +129,25 @@ export async function unlockKeys (dir: string, passphrase: string): Promise<{ ke
 }
 
 export async function openRepository (dir: string, options: OpenOptions): Promise<LocalRepository> {
+  const { config, keys, suite } = await storeKeys(dir, options)
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+  return new LocalRepository(dir, config, keys, suite, store)
+}
+
+/**
+ * A repository over a block store this process already holds open — a mesh replica (F13) —
+ * with the config and key file of the store whose data it reads kept in `dir` (a folder of
+ * its own: the escrowed `config.json` and `keys.json`). It lists, restores, checks and
+ * browses that store's snapshots. The replica holds other sites' data too, so every change
+ * (backup, forget, removeSnapshot, prune) throws SharedReplicaError, and `close()` leaves the
+ * block store open for its holder.
+ */
+export async function openRepositoryOver (dir: string, blocks: LocalBlockStore, options: OpenOptions): Promise<LocalRepository> {
+  const { config, keys, suite } = await storeKeys(dir, options)
+  return new LocalRepository(dir, config, keys, suite, blocks, { shared: true })
+}
+
+async function storeKeys (dir: string, options: OpenOptions): Promise<{ config: StoreConfig, keys: SpaceKeys, suite: CipherSuite }> {
   const config = readConfig(dir)
   let keys = options.keys
   if (keys === undefined) {
@@ -138,8 +157,7 @@ export async function openRepository (dir: string, options: OpenOptions): Promis
   if (keys.spaceId !== config.spaceId) throw new InvalidOptionError('These keys belong to another store (space id differs).')
   const suite = suiteByName(config.cipher)
   if (suite === undefined) throw new StoreCorruptError(`The store uses cipher "${config.cipher}", which this Cairn does not know.`)
-  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
-  return new LocalRepository(dir, config, keys, suite, store)
+  return { config, keys, suite }
 }
 
 interface RecordBody {
@@ -158,15 +176,23 @@ interface RecordBody {
 export class LocalRepository implements Repository {
   private readonly sealer: BlockSealer
 
-  constructor (readonly dir: string, readonly config: StoreConfig, readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly blocks: LocalBlockStore) {
+  /** Over a block store it does not own (a mesh replica): it changes nothing there and never closes it. */
+  readonly shared: boolean
+
+  constructor (readonly dir: string, readonly config: StoreConfig, readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly blocks: LocalBlockStore, options: { shared?: boolean } = {}) {
     this.sealer = new BlockSealer(keys, suite, config.compression)
+    this.shared = options.shared === true
   }
 
   get writeOnly (): boolean { return isWriteOnly(this.keys) }
 
+  private refuseShared (action: string): void {
+    if (this.shared) throw new SharedReplicaError({ action })
+  }
+
   private makePool (level: number, chunker: ChunkerSpec) {
     return (onMessage: (m: FromWorker, w: number) => void) => new WorkerPool({
-      keys: this.keys, suite: this.suite.name, level, chunker, segmentDir: join(this.dir, 'segments'), segmentCounter: this.blocks.segmentCounter
+      keys: this.keys, suite: this.suite.name, level, chunker, segmentDir: this.blocks.log.dir, segmentCounter: this.blocks.segmentCounter
     }, onMessage)
   }
 
@@ -180,6 +206,7 @@ export class LocalRepository implements Repository {
   }
 
   async backup (options: BackupOptions): Promise<SnapshotRecord> {
+    this.refuseShared('a backup')
     const task = options.task ?? 'default'
     const level = options.level ?? 'incremental'
     const compression = options.compression ?? this.config.compression
@@ -298,6 +325,7 @@ export class LocalRepository implements Repository {
   }
 
   async forget (policy: ForgetPolicy): Promise<SnapshotRecord[]> {
+    this.refuseShared('removing copies by retention')
     if (policy.keepLast === undefined && policy.keepDays === undefined) throw new InvalidOptionError('Say what to keep: --keep-last N and/or --keep-days D.')
     if ((policy.keepLast !== undefined && !(policy.keepLast >= 1)) || (policy.keepDays !== undefined && !(policy.keepDays >= 0))) {
       throw new InvalidOptionError('--keep-last must be at least 1 and --keep-days at least 0.')
@@ -320,6 +348,7 @@ export class LocalRepository implements Repository {
   }
 
   async removeSnapshot (id: string, options: { force?: boolean } = {}): Promise<void> {
+    this.refuseShared('removing a copy')
     const snap = await this.resolveSnapshot(id)
     const same = await this.snapshots({ task: snap.task })
     if (same.length === 1 && options.force !== true) throw new LastSnapshotError(snap.task)
@@ -331,9 +360,12 @@ export class LocalRepository implements Repository {
    * recorded in `blocks.protected` and kept, so a backup never waits for a prune.
    */
   async prune (options: { signal?: AbortSignal } = {}): Promise<PruneResult> {
+    this.refuseShared('pruning')
+    // A write-only key opens no record, so every record would look like another store's.
+    if (this.writeOnly) throw new WriteOnlyKeyError('Pruning')
     const store = this.blocks
     const { foreign } = await this.records()
-    if (foreign.length > 0) throw new SharedReplicaError(foreign.length)
+    if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
     const result: PruneResult = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
     store.protected = new Set()
     try {
@@ -401,7 +433,7 @@ export class LocalRepository implements Repository {
   }
 
   async close (): Promise<void> {
-    await this.blocks.close()
+    if (!this.shared) await this.blocks.close()
   }
 }
 

@@ -24,7 +24,7 @@ test('the OpenAPI document lists every route with a summary and who may call it'
       assert.ok(['public', 'read', 'user', 'write', 'admin'].includes(o.op['x-access']), `${o.method} ${o.path} says who may call it`)
       assert.ok(t.daemon.app.hasRoute({ method: o.method as 'GET', url: o.path.replace(/\{(\w+)\}/g, ':$1') }), `${o.method} ${o.path} is served`)
     }
-    for (const must of ['/api/health', '/api/auth/login', '/api/tasks/{id}/start', '/api/jobs/{id}/events', '/api/restores', '/api/data/clean', '/api/logs', '/api/reports/{kind}', '/metrics']) {
+    for (const must of ['/api/health', '/api/auth/login', '/api/tasks/{id}/start', '/api/jobs/{id}/events', '/api/restores', '/api/data/clean', '/api/logs', '/api/reports/{kind}', '/metrics', '/api/spaces/{id}/escrow', '/api/spaces/adopt']) {
       assert.ok(doc.paths[must] !== undefined, `${must} is documented`)
     }
   } finally { await t.close() }

@@ -4,7 +4,7 @@ import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { Accounts } from '../auth/index.ts'
 import type { Inventory } from '../inventory/index.ts'
-import type { Tasks, JobRunner, Operations, Scheduler, Repositories } from '../jobs/index.ts'
+import type { Tasks, JobRunner, Operations, Scheduler, Repositories, Escrow } from '../jobs/index.ts'
 import type { LogBook, Mailer, Metrics, Notifier, ReportSource, Webhooks } from '../notify/index.ts'
 import type { HostedMesh } from '../mesh/hosted-mesh.ts'
 
@@ -21,6 +21,8 @@ export interface ApiContext {
   tasks: Tasks
   runner: JobRunner
   operations: Operations
+  /** Key escrow of user spaces and its adoption at a DR site (F13). */
+  escrow: Escrow
   scheduler: Scheduler
   repositories: Repositories
   mailer: Mailer

@@ -39,6 +39,7 @@ export const STATUS_OF_LOWER_ERROR: Record<string, number> = {
   StoreNotFoundError: 404,
   InvalidOptionError: 400,
   LastSnapshotError: 409,
+  SharedReplicaError: 409,
   StoreInUseError: 409,
   StoreExistsError: 409,
   OperationAbortedError: 409,

@@ -8,9 +8,10 @@ import { jobRoutes } from './job-routes.ts'
 import { logRoutes } from './log-routes.ts'
 import { dashboardRoutes } from './dashboard-routes.ts'
 import { meshRoutes } from './mesh-routes.ts'
+import { escrowRoutes } from './escrow-routes.ts'
 import type { RouteModule } from './context.ts'
 
 export { createApiServer, sessionCookieName } from './server.ts'
 export type { ApiContext, RouteModule } from './context.ts'
 export type * from './dto.ts'
-export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes, meshRoutes]
+export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes, meshRoutes, escrowRoutes]

@@ -1,13 +1,13 @@
 import { join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { initRepository, openRepository } from '../../chunkstore/index.ts'
+import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
 export function chunkstoreOpener (): RepositoryOpener {
-  return { open: openRepository, init: initRepository }
+  return { open: openRepository, init: initRepository, over: openRepositoryOver }
 }
 
 export function parseListen (s: string): { host: string, port: number } {

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { openStateStore, type StateStore } from '../state/index.ts'
 import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
-import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
+import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
 import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
 import { consoleStatic } from '../api/console-static.ts'
@@ -94,11 +94,12 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     let listening = ''
     const accounts = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
     const inventory = createInventory({ state, clock, logs }, { version })
-    const repositories = createRepositories(init.dataDir, init.repositories)
+    const repositories = createRepositories(init.dataDir, init.repositories, () => mesh?.replica)
     const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
     let scheduler: Scheduler | undefined
     const tasks = createTasks({ state, clock, logs, inventory, isRunning: id => runner.isTaskRunning(id), changed: async id => { await scheduler?.taskChanged(id) } })
     const operations = createOperations({ clock, logs, inventory, tasks, runner, repositories, scratchDir: join(init.dataDir, 'scratch'), mesh: () => mesh })
+    const escrow = createEscrow({ inventory, repositories, logs, tasks, mesh: () => mesh })
     scheduler = createScheduler({ state, clock, logs, tasks, operations }, init.scheduler)
     const mailer = createMailer({ state, metrics })
     const reports = reportSource({ state, inventory, tasks, runner })
@@ -137,7 +138,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
 
     const tls = init.insecureHttp === true ? undefined : await ensureCertificate(init.dataDir, host === '0.0.0.0' || host === '::' ? [] : [host])
     const ctx: ApiContext = {
-      state, clock, logs, accounts, inventory, tasks, runner, operations, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
+      state, clock, logs, accounts, inventory, tasks, runner, operations, escrow, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
       mesh: () => mesh,
       startedAt: clock.now(),
       routeModules: [...ROUTE_MODULES, consoleStatic]

@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDaemon, type Daemon, type DaemonInit } from './daemon.ts'
 import { manualClock, type ManualClock } from './clock.ts'
-import { initRepository, openRepository } from '../../chunkstore/index.ts'
+import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 
 /** chunkstore with a cheap key-derivation cost, so tests spend their time on the behaviour under test. */
 export const testRepositories: RepositoryOpener = {
   open: openRepository,
-  init: async (dir, o) => await initRepository(dir, { ...o, kdf: { N: 1 << 10, r: 8, p: 1 } })
+  init: async (dir, o) => await initRepository(dir, { ...o, kdf: { N: 1 << 10, r: 8, p: 1 } }),
+  over: openRepositoryOver,
+  kdf: { N: 1 << 10, r: 8, p: 1 }
 }
 
 export const ADMIN_PASSWORD = 'correct horse battery staple'

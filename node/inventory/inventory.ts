@@ -41,6 +41,11 @@ export interface SpaceRecord {
   dedupScope: 'global' | 'task'
   usedBytes: number
   createdAt: string
+  /**
+   * A replication space adopted at a DR site (F13): the id of the store whose escrowed keys it
+   * holds (config.json `id`), the site it came from and that site's tasks, when the escrow named them.
+   */
+  origin?: { store: string, site?: string, tasks: Array<{ id: string, name: string }> }
 }
 
 /** This machine's OS as nodes show it, e.g. "Linux 6.1.0-18-amd64 x64". */

@@ -51,3 +51,32 @@ export class MeshNotRunningError extends CairnError {
   override readonly kind = 'conflict'
   constructor () { super('This node runs no mesh; create or join one (cairn mesh init|join --mesh-dir <data>/mesh) and restart cairn serve') }
 }
+
+export class EscrowUnsupportedError extends CairnError {
+  override readonly name = 'EscrowUnsupportedError'
+  override readonly kind = 'conflict'
+  constructor (space: string, why: string) { super(`User space ${space} cannot be escrowed: ${why}`) }
+}
+
+/** Escrowed key material (config.json, keys.json) that cannot be adopted as it is. */
+export class EscrowInvalidError extends CairnError {
+  override readonly name = 'EscrowInvalidError'
+  override readonly kind = 'invalid'
+  constructor (why: string) { super(`The escrowed keys cannot be adopted: ${why}; nothing was stored`) }
+}
+
+/**
+ * The recovery key does not open the escrowed key file. A 400, not a 401: 401 means "log in
+ * again" to the console, and the session is fine.
+ */
+export class RecoveryKeyRejectedError extends CairnError {
+  override readonly name = 'RecoveryKeyRejectedError'
+  override readonly kind = 'invalid'
+  constructor (why: string) { super(`The recovery key does not open these escrowed keys (${why}); check it against the printed sheet. Nothing was stored`) }
+}
+
+export class EscrowAdoptedError extends CairnError {
+  override readonly name = 'EscrowAdoptedError'
+  override readonly kind = 'conflict'
+  constructor (store: string, space: string) { super(`The escrowed store ${store} is adopted already, as user space ${space}; restore from that space`) }
+}

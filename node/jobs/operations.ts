@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises'
-import { createLimiter } from '../../chunkstore/index.ts'
+import { createLimiter, SharedReplicaError } from '../../chunkstore/index.ts'
 import { join } from 'node:path'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
@@ -66,6 +66,17 @@ export function createOperations (components: {
     await refreshUsage(space)
   }
 
+  /**
+   * A task of the site a replication space is a DR copy of (F13): not a task of this node, but
+   * the `task` of that site's snapshots. Restores go to this node unless told otherwise.
+   */
+  const originTask = async (space: SpaceRecord, taskId: string): Promise<Pick<TaskRecord, 'id' | 'name' | 'spaceId' | 'nodeId'>> => {
+    const copies = await (await repositories.forTask(space, taskId)).snapshots({ task: taskId })
+    if (copies.length === 0) throw new TaskInvalidError(`User space ${space.name} holds no copies of task ${taskId} (GET /api/spaces/${space.id}/snapshots lists them with their task)`)
+    const local = await inventory.localNode()
+    return { id: taskId, name: space.origin?.tasks.find(t => t.id === taskId)?.name ?? taskId, spaceId: space.id, nodeId: local?.id ?? space.nodeId }
+  }
+
   const ops = {
     async backup (a: Actor, taskId: string, input: { level: 'full' | 'incremental', remark?: string, trigger?: JobRecord['trigger'] }): Promise<JobRecord> {
       const task = await tasks.get(a.user, taskId)
@@ -121,9 +132,9 @@ export function createOperations (components: {
     },
 
     async restore (a: Actor, req: RestoreRequest): Promise<JobRecord> {
-      const task = await tasks.get(a.user, req.taskId)
-      if (task.spaceId !== req.spaceId) throw new TaskInvalidError(`Task ${task.name} is not in user space ${req.spaceId}`)
       const space = await inventory.space(a.user, req.spaceId)
+      const task = space.type === 'replication' ? await originTask(space, req.taskId) : await tasks.get(a.user, req.taskId)
+      if (task.spaceId !== req.spaceId) throw new TaskInvalidError(`Task ${task.name} is not in user space ${req.spaceId}`)
       const targetNode = req.targetNodeId ?? task.nodeId
       await inventory.node(a.user, targetNode)
       await localOnly(targetNode)
@@ -263,6 +274,7 @@ export function createOperations (components: {
 
     async prune (a: Actor, spaceId: string): Promise<JobRecord> {
       const space = await inventory.space(a.user, spaceId)
+      if (space.type === 'replication') throw new SharedReplicaError({ action: 'pruning' })
       return await runner.start({
         type: 'prune', name: `Prune-${space.name}`, space, trigger: 'manual', user: a.user.name,
         body: async (ctx) => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createMeshNode, decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
-import { unionBlockStore, type BlockStore } from '../../chunkstore/index.ts'
+import { unionBlockStore, type BlockStore, type LocalBlockStore } from '../../chunkstore/index.ts'
 import { serveControl } from './control.ts'
 import { meshControl, type ControlOp } from './control-ops.ts'
 import { openStore } from './open-store.ts'
@@ -62,6 +62,10 @@ export interface HostedMeshInit {
 export interface HostedMesh extends MeshJobs {
   readonly node: MeshNode
   readonly meshDir: string
+  /** The replica store, held open here; a DR copy of a lost site's space reads it (F13) and never closes it. */
+  readonly replica: LocalBlockStore
+  /** This node's site name in the mesh. */
+  site: () => string
   status: () => Promise<MeshStatus>
   /** A one-time invitation for a new site (needs the mesh key here). */
   invite: (ttlMs: number) => Promise<{ invitation: string, expires: string }>
@@ -100,6 +104,8 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
   async function refreshStores (): Promise<void> {
     const next = new Map<string, BlockStore[]>()
     for (const space of await components.spaces()) {
+      // A replication space is a DR copy read from the replica itself, which is served already.
+      if (space.type === 'replication') continue
       try {
         next.set(space.name, (await components.repositories.all(space)).map(r => r.blocks))
       } catch (err) {
@@ -134,6 +140,8 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
   const hosted: HostedMesh = {
     node,
     meshDir: init.meshDir,
+    replica: replica.blocks,
+    site: () => node.roster.member(node.peerId)?.site ?? '',
     status: async () => await node.status(),
     replication: () => config,
     refreshStores,

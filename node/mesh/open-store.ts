@@ -4,9 +4,9 @@
 // can open the same folder as a repository and restore from it (F13).
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
-import { LocalBlockStore, type BlockStore } from '../../chunkstore/index.ts'
+import { LocalBlockStore } from '../../chunkstore/index.ts'
 
-export interface OpenedStore { blocks: BlockStore, close: () => Promise<void> }
+export interface OpenedStore { blocks: LocalBlockStore, close: () => Promise<void> }
 
 export async function openStore (dir: string): Promise<OpenedStore> {
   mkdirSync(dir, { recursive: true, mode: 0o700 })

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { callControl } from './control.ts'
+import type { ApiClient } from '../daemon/test-daemon.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const entry = fileURLToPath(new URL('../cli/mesh-entry.ts', import.meta.url))
@@ -43,7 +44,7 @@ export async function startNode (opts: { meshDir: string, store: string, replica
     '--replicate-every', String(opts.replicateEverySeconds ?? 3600)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stderr!.on('data', (d) => { log += String(d) })
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const end = ender(child)
   const ready = await new Promise<{ peer: string, addrs: string[] }>((resolve, reject) => {
     let out = ''
     const onData = (d: Buffer): void => {
@@ -54,10 +55,6 @@ export async function startNode (opts: { meshDir: string, store: string, replica
     child.stdout!.on('data', onData)
     child.once('exit', (code) => { reject(new Error(`mesh node exited ${String(code)} before it was ready:\n${log}`)) })
   })
-  const end = async (signal: NodeJS.Signals): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    await exited
-  }
   return {
     child,
     ...ready,
@@ -66,6 +63,15 @@ export async function startNode (opts: { meshDir: string, store: string, replica
     control: async (op, args) => await callControl(opts.meshDir, op, args),
     stop: async () => { await end('SIGTERM') },
     kill: async () => { await end('SIGKILL') }
+  }
+}
+
+/** Sends a signal to a child started here (unless it has exited) and waits for its exit; made at spawn, so no exit is missed. */
+function ender (child: ChildProcess): (signal: NodeJS.Signals) => Promise<void> {
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  return async (signal) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    await exited
   }
 }
 
@@ -85,7 +91,10 @@ export interface ServeProcess {
   /** stderr so far: operator lines and one JSON mesh event per line. */
   log: () => string
   control: (op: string, args?: Record<string, unknown>) => Promise<any>
+  /** SIGTERM and wait. */
   stop: () => Promise<void>
+  /** SIGKILL and wait: the site is lost. */
+  kill: () => Promise<void>
 }
 
 const serveEntry = fileURLToPath(new URL('../daemon/testdata/serve-main.ts', import.meta.url))
@@ -95,7 +104,7 @@ export async function startServe (opts: { dataDir: string, adminPassword: string
   const child = spawn(process.execPath, ['--import', 'tsx', serveEntry, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600'],
     { cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: opts.adminPassword }, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const end = ender(child)
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d) => {
       log += String(d)
@@ -112,9 +121,21 @@ export async function startServe (opts: { dataDir: string, adminPassword: string
     meshDir,
     log: () => log,
     control: async (op, args) => await callControl(meshDir, op, args),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      await exited
-    }
+    stop: async () => { await end('SIGTERM') },
+    kill: async () => { await end('SIGKILL') }
   }
+}
+
+/** Logs a client of a `cairn serve` process in as its admin. */
+export async function loginAdmin (c: ApiClient, password: string): Promise<ApiClient> {
+  const r = await c.login('admin', password)
+  if (r.status !== 200) throw new Error(`admin login at ${c.base}: ${r.status} ${r.text}`)
+  return c
+}
+
+/** Waits until a job of a `cairn serve` process has ended and returns it as the API shows it. */
+export async function jobEnd (c: ApiClient, jobId: string): Promise<any> {
+  let job: any
+  await until(`job ${jobId} ends`, async () => { job = (await c.get(`/api/jobs/${jobId}`)).body; return job.status !== 'running' })
+  return job
 }

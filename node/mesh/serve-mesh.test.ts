@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { ApiClient } from '../daemon/test-daemon.ts'
-import { cliOk, startServe, until, type ServeProcess } from './process-harness.ts'
+import { cliOk, jobEnd, loginAdmin, startServe, until, type ServeProcess } from './process-harness.ts'
 import { openStore } from './open-store.ts'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
@@ -25,17 +25,8 @@ function corrupt (storeDir: string): void {
   const b = Buffer.alloc(1); readSync(fd, b, 0, 1, at); b[0] ^= 0x01; writeSync(fd, b, 0, 1, at); closeSync(fd)
 }
 
-async function finished (c: ApiClient, jobId: string): Promise<any> {
-  let job: any
-  await until(`job ${jobId} ends`, async () => { job = (await c.get(`/api/jobs/${jobId}`)).body; return job.status !== 'running' })
-  return job
-}
-
-async function admin (s: ServeProcess): Promise<ApiClient> {
-  const c = new ApiClient(s.url)
-  assert.equal((await c.login('admin', PASSWORD)).status, 200)
-  return c
-}
+const finished = jobEnd
+const admin = async (s: ServeProcess): Promise<ApiClient> => await loginAdmin(new ApiClient(s.url), PASSWORD)
 
 test('issue 4: cairn serve hosts the mesh — per-space replication, replicate jobs, scrub and verify repair from a peer', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'cairn-serve-mesh-'))
