@@ -3,7 +3,7 @@
 // keyboard: every dialog keeps the focus inside, closes on Esc and gives the focus back.
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
@@ -157,6 +157,36 @@ test('user spaces: the form checks the name, and a space no task uses is deleted
   await page.waitForSelector('tr[data-space="spare_space"]', { state: 'detached' })
   assert.match(await page.innerText('[data-test=spaces] [role=status]'), /spare_space/)
   await shoot(page, 'spaces.png')
+  await page.context().close()
+})
+
+test('DR escrow: a space\'s keys download with a recovery key shown once; adopting needs the mesh, and the dialog says so', async () => {
+  const page = await adminPage()
+  await page.click('[data-test=nav-spaces]')
+  await page.click('tr[data-space="op01_space"] [data-test=escrow-space]')
+  await page.fill('[data-test=delete-yes]', 'YES')
+  await page.fill('[data-test=delete-password]', ADMIN_PW)
+  await answered(page, 'POST', /\/api\/spaces\/[^/]+\/escrow$/, async () => { await page.click('[data-test=delete-confirm]') })
+  const recoveryKey = (await page.innerText('[data-test=escrow-recovery-key]')).trim()
+  assert.match(recoveryKey, /^[A-Z0-9]{5}(-[A-Z0-9]{5}){7}$/)
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=escrow-download]')])
+  const file = join(dir, 'escrow.json')
+  await download.saveAs(file)
+  const escrow = JSON.parse(await readFile(file, 'utf8'))
+  assert.equal(escrow.space.name, 'op01_space')
+  assert.ok(escrow.keys.slots.some((slot: { kind: string, label: string }) => slot.kind === 'recovery' && slot.label === 'escrow'))
+  assert.ok(!JSON.stringify(escrow).includes(recoveryKey), 'the file does not carry the recovery key')
+  await shoot(page, 'space-escrow.png', 'dialog')
+  await page.keyboard.press('Escape')
+
+  await page.click('[data-test=adopt-space]')
+  await page.setInputFiles('[data-test=adopt-file]', file)
+  await page.fill('[data-test=adopt-key]', recoveryKey)
+  assert.equal(await page.inputValue('#ad-name'), 'dr-op01_space')
+  await page.fill('[data-test=delete-yes]', 'YES')
+  await page.fill('[data-test=delete-password]', ADMIN_PW)
+  await answered(page, 'POST', /\/api\/spaces\/adopt$/, async () => { await page.click('[data-test=delete-confirm]') })
+  assert.match(await page.innerText('[data-test=reauth-error]'), /mesh/i)
   await page.context().close()
 })
 

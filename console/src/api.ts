@@ -2,13 +2,13 @@
 import type {
   ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, Schedule
+  AgentType, SmtpSettings, Delivery, Schedule, EscrowAnswer, AdoptRequest
 } from '../../node/api/dto.ts'
 
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
-  AgentType, SmtpSettings, Delivery, Schedule, Webhook
+  AgentType, SmtpSettings, Delivery, Schedule, Webhook, EscrowAnswer, AdoptRequest
 }
 
 /** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
@@ -112,6 +112,8 @@ export const api = {
   spaces: async () => await call<SpaceRecord[]>('GET', '/api/spaces'),
   createSpace: async (body: Record<string, unknown>) => await call<SpaceRecord>('POST', '/api/spaces', body),
   deleteSpace: async (id: string) => await call<{ ok: true }>('DELETE', `/api/spaces/${id}`),
+  escrowSpace: async (id: string) => await call<EscrowAnswer>('POST', `/api/spaces/${id}/escrow`, {}),
+  adoptSpace: async (body: AdoptRequest) => await call<{ space: SpaceRecord, snapshots: number }>('POST', '/api/spaces/adopt', body),
   tasks: async () => await call<TaskRecord[]>('GET', '/api/tasks'),
   task: async (id: string) => await call<TaskRecord>('GET', `/api/tasks/${id}`),
   updateTask: async (id: string, body: Partial<TaskInput>) => await call<TaskRecord>('PATCH', `/api/tasks/${id}`, body),

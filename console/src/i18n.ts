@@ -31,6 +31,7 @@ const en = {
   smtp: { title: 'Mail server (SMTP)', host: 'Server', port: 'Port', secure: 'TLS from the start (port 465)', selfSigned: 'Accept a self-signed certificate', user: 'User', password: 'Password', keep: '(unchanged)', from: 'Sender', testTo: 'Test mail to (empty: me)', test: 'Send a test mail', sent: 'Test mail sent', errHost: 'The server needs 1 to 255 characters', errPort: 'The port is a whole number 1 … 65535', errFrom: 'The sender needs 3 to 255 characters', errUser: 'User and password at most 255 characters' },
   hook: { log: 'Deliveries', deliveries: 'Deliveries to {url}', time: 'Sent', attempts: 'Attempts', response: 'Last answer', next: 'Next retry', pending: 'retrying', delivered: 'delivered', failed: 'failed' },
   reauth: { typeYes: 'Type YES to confirm', password: 'Your password (re-authentication)', delete: 'Delete' },
+  escrow: { take: 'Escrow keys', takeTitle: 'Escrow the keys of {name}', takeHint: 'A DR site needs these to restore this space if this site is lost. A new recovery key replaces the previous escrow’s. Keep the file and the recovery key apart from this site, and apart from each other.', recoveryKey: 'Recovery key (shown only now)', download: 'Download the escrow file', done: 'Keys of {name} taken into escrow', confirm: 'Escrow', adopt: 'Adopt a lost site’s space', adoptTitle: 'Adopt a lost site’s user space (DR restore)', adoptHint: 'At a DR site that holds the lost site’s replica: its snapshots then list and restore here like any space’s. Backups into it are refused.', file: 'Escrow file (JSON)', fileBad: 'This file is not a Cairn escrow file', adopted: 'User space {name} adopted: {n} snapshots', origin: 'from site {site}' },
   err: { generic: 'The node refused: {message}' }
 }
 
@@ -66,6 +67,7 @@ const zh: Messages = {
   smtp: { title: '邮件服务器（SMTP）', host: '服务器', port: '端口', secure: '全程 TLS（端口 465）', selfSigned: '接受自签名证书', user: '用户名', password: '密码', keep: '（不变）', from: '发件人', testTo: '测试邮件收件人（留空：我）', test: '发送测试邮件', sent: '测试邮件已发送', errHost: '服务器需 1 到 255 个字符', errPort: '端口须为 1 … 65535 的整数', errFrom: '发件人需 3 到 255 个字符', errUser: '用户名和密码最多 255 个字符' },
   hook: { log: '投递记录', deliveries: '投递到 {url} 的记录', time: '发送时间', attempts: '尝试次数', response: '最近响应', next: '下次重试', pending: '重试中', delivered: '已投递', failed: '失败' },
   reauth: { typeYes: '输入 YES 确认', password: '您的密码（重新认证）', delete: '删除' },
+  escrow: { take: '托管密钥', takeTitle: '托管 {name} 的密钥', takeHint: '本站点丢失时，灾备站点需凭此恢复该空间。新的恢复密钥会替换上一次托管的恢复密钥。请将文件和恢复密钥与本站点分开保存，二者也分开保存。', recoveryKey: '恢复密钥（仅此一次显示）', download: '下载托管文件', done: '{name} 的密钥已托管', confirm: '托管', adopt: '接管丢失站点的空间', adoptTitle: '接管丢失站点的用户空间（灾备恢复）', adoptHint: '在保存丢失站点副本的灾备站点使用：接管后其快照可在此像普通空间一样列出和恢复，但不能向其备份。', file: '托管文件（JSON）', fileBad: '该文件不是 Cairn 托管文件', adopted: '已接管用户空间 {name}：{n} 个快照', origin: '来自站点 {site}' },
   err: { generic: '节点拒绝了请求：{message}' }
 }
 
