@@ -2,7 +2,7 @@
 import { createI18n } from 'vue-i18n'
 
 const en = {
-  app: { title: 'Cairn backup mesh', lang: 'Language', lock: 'Lock screen', logout: 'Log out', password: 'Change password', loading: 'Loading…', refresh: 'Refresh', cancel: 'Cancel', ok: 'OK', next: 'Next', back: 'Back', save: 'Save', actions: 'Actions', none: 'Nothing here yet', page: 'Page {page} of {pages}', prev: 'Previous', nextPage: 'Next', total: '{n} in all', close: 'Close' },
+  app: { title: 'Cairn backup mesh', lang: 'Language', lock: 'Lock screen', logout: 'Log out', password: 'Change password', loading: 'Loading…', refresh: 'Refresh', cancel: 'Cancel', ok: 'OK', next: 'Next', back: 'Back', save: 'Save', actions: 'Actions', none: 'Nothing here yet', page: 'Page {page} of {pages}', prev: 'Previous', nextPage: 'Next', total: '{n} in all', close: 'Close', listSep: ', ' },
   nav: { home: 'Home', tasks: 'Backup tasks', monitor: 'Monitor', history: 'History', restore: 'Restore', data: 'Data management', nodes: 'Clients', spaces: 'User spaces', logs: 'Logs', users: 'Users', reports: 'Reports', drills: 'DR drills', me: 'My account', notify: 'Notifications', audit: 'Audit trail', mesh: 'Replication' },
   login: { title: 'Log in to Cairn', user: 'User name', password: 'Password', submit: 'Log in', tokenTitle: 'USB key', tokenHint: 'This account needs its USB key. Plug it in and enter the PIN; the local signing helper asks the key to sign.', tokenLabel: 'Token label', keyLabel: 'Key label', pin: 'PIN', helper: 'Signing helper address', required: 'Enter the user name and the password' },
   lock: { title: 'Screen locked', hint: 'Enter {user}’s password to unlock', unlock: 'Unlock' },
@@ -38,7 +38,7 @@ const en = {
 type Messages = typeof en
 
 const zh: Messages = {
-  app: { title: 'Cairn 备份网络', lang: '语言', lock: '锁屏', logout: '退出', password: '修改密码', loading: '加载中…', refresh: '刷新', cancel: '取消', ok: '确定', next: '下一步', back: '上一步', save: '保存', actions: '操作', none: '暂无数据', page: '第 {page} 页，共 {pages} 页', prev: '上一页', nextPage: '下一页', total: '共 {n} 条', close: '关闭' },
+  app: { title: 'Cairn 备份网络', lang: '语言', lock: '锁屏', logout: '退出', password: '修改密码', loading: '加载中…', refresh: '刷新', cancel: '取消', ok: '确定', next: '下一步', back: '上一步', save: '保存', actions: '操作', none: '暂无数据', page: '第 {page} 页，共 {pages} 页', prev: '上一页', nextPage: '下一页', total: '共 {n} 条', close: '关闭', listSep: '、' },
   nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户', reports: '报表', drills: '容灾演练', me: '我的账户', notify: '通知', audit: '审计日志', mesh: '数据复制' },
   login: { title: '登录 Cairn', user: '用户名', password: '密码', submit: '登录', tokenTitle: 'USB Key', tokenHint: '此账户需要 USB Key。请插入 USB Key 并输入 PIN 码，本地签名助手将请求 Key 签名。', tokenLabel: 'Token 标签', keyLabel: '密钥标签', pin: 'PIN 码', helper: '签名助手地址', required: '请输入用户名和密码' },
   lock: { title: '屏幕已锁定', hint: '请输入 {user} 的密码解锁', unlock: '解锁' },
