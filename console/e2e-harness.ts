@@ -82,10 +82,25 @@ export async function serve (dataDir: string, adminPassword: string, extraArgs: 
   }
 }
 
+/** The `cairn` command as an operator runs it (node/bin/cairn.js); resolves with its output, fails on a non-zero exit. */
+export async function cairn (args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString() })
+  child.stderr!.on('data', (b: Buffer) => { err += b.toString() })
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  assert.equal(code, 0, `cairn ${args.slice(0, 2).join(' ')} exited ${code}: ${err}`)
+  return out
+}
+
+/** An answer of the API, whatever its status. */
+export interface Answer { status: number, body: any }
+export type RawApi = (method: string, path: string, body?: unknown) => Promise<Answer>
 export type Api = (method: string, path: string, body?: unknown) => Promise<any>
 
-/** A logged-in API client for setting the scene (users, spaces); the screens under test use the browser. */
-export async function apiAs (base: string, name: string, password: string): Promise<Api> {
+/** A logged-in API client that returns every answer as it came (status and body). */
+export async function rawApiAs (base: string, name: string, password: string): Promise<RawApi> {
   const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }) })
   assert.equal(r.status, 200, await r.clone().text())
   const { csrfToken } = await r.json() as { csrfToken: string }
@@ -93,9 +108,28 @@ export async function apiAs (base: string, name: string, password: string): Prom
   return async (method, path, body) => {
     const res = await fetch(`${base}${path}`, { method, headers: { cookie, 'x-csrf-token': csrfToken, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })
     const text = await res.text()
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`)
-    return text === '' ? undefined : JSON.parse(text)
+    return { status: res.status, body: text === '' ? undefined : JSON.parse(text) }
   }
+}
+
+/** A logged-in API client for setting the scene (users, spaces); the screens under test use the browser. */
+export async function apiAs (base: string, name: string, password: string): Promise<Api> {
+  const raw = await rawApiAs(base, name, password)
+  return async (method, path, body) => {
+    const r = await raw(method, path, body)
+    assert.ok(r.status >= 200 && r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`)
+    return r.body
+  }
+}
+
+/** Asks until `check` holds, for what the node does in the background (webhook deliveries, the mesh connecting). */
+export async function until<T> (what: string, get: () => Promise<T>, check: (v: T) => boolean, seconds = 15): Promise<T> {
+  for (let i = 0; i < seconds * 10; i++) {
+    const v = await get()
+    if (check(v)) return v
+    await sleep(100)
+  }
+  throw new Error(`still not so after ${seconds} s: ${what}`)
 }
 
 export async function launchBrowser (): Promise<Browser> {

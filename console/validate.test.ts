@@ -1,63 +1,49 @@
-// The console's form checks (src/validate.ts) against the API's schemas: each sample goes to a real
-// node, and the console must call it valid exactly when the node does not answer RequestInvalidError.
+// The console's form checks (src/validate.ts, src/bandwidth.ts) against the API's schemas: each sample
+// goes to a real `cairn serve` over HTTP, and the console must call it valid exactly when the node
+// does not refuse it as bad input (400).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serve } from './e2e-harness.ts'
+import { rawApiAs, serve, type Answer } from './e2e-harness.ts'
 import { valid } from './src/validate.ts'
+import { bandwidthOf, bandwidthProblem, type BandwidthDraft, type WindowDraft } from './src/bandwidth.ts'
 
-const ADMIN_PASSWORD = 'correct horse battery staple'
+const ADMIN_PW = 'admin password for validate'
 
-interface Client { post: (path: string, body: unknown) => Promise<{ status: number, body: any }>, put: (path: string, body: unknown) => Promise<{ status: number, body: any }>, get: (path: string) => Promise<{ status: number, body: any }> }
-
-/** A logged-in client over HTTP only (the console reaches the node no other way) that returns every answer. */
-async function client (base: string, name: string, password: string): Promise<Client> {
-  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: name, password }) })
-  assert.equal(r.status, 200, await r.clone().text())
-  const { csrfToken } = await r.json() as { csrfToken: string }
-  const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {
-    const res = await fetch(`${base}${path}`, { method, headers: { cookie, 'x-csrf-token': csrfToken, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) })
-    const text = await res.text()
-    let parsed: unknown = text
-    try { parsed = JSON.parse(text) } catch {}
-    return { status: res.status, body: parsed }
-  }
-  return { post: async (p, b) => await call('POST', p, b), put: async (p, b) => await call('PUT', p, b), get: async p => await call('GET', p) }
-}
-
-test('the console\'s form rules agree with the API\'s on names, addresses, URLs, ports and e-mail', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'cairn-validate-'))
-  const node = await serve(dataDir, ADMIN_PASSWORD)
+test('the console\'s form rules agree with the API\'s on names, addresses, URLs, ports, e-mail, mesh policies and bandwidth', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-console-validate-'))
+  const served = await serve(join(dir, 'node'), ADMIN_PW)
   try {
-    const admin = await client(node.base, 'admin', ADMIN_PASSWORD)
+    const call = await rawApiAs(served.base, 'admin', ADMIN_PW)
+    const admin = {
+      post: async (path: string, body: unknown) => await call('POST', path, body),
+      put: async (path: string, body: unknown) => await call('PUT', path, body)
+    }
     const operatorId = (await admin.post('/api/users', { name: 'ops01', password: 'operator password 1', role: 'operator' })).body.id
-    const nodeId = (await admin.get('/api/nodes')).body.find((n: { local: boolean }) => n.local).id
-    const space = await admin.post('/api/spaces', { name: 'ops01_space', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30 })
-    assert.equal(space.status, 201)
-    const spaceId = space.body.id
+    const nodeId = (await call('GET', '/api/nodes')).body.find((n: { local: boolean }) => n.local).id
+    const spaceId = (await admin.post('/api/spaces', { name: 'ops01_space', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30 })).body.id
     let n = 0
     const unique = (): string => `u${++n}`
     const disagreements: string[] = []
-    const check = async (what: string, sample: string | number, consoleSays: boolean, send: () => Promise<{ status: number, body: any }>): Promise<void> => {
+    const check = async (what: string, sample: unknown, consoleSays: boolean, send: () => Promise<Answer>): Promise<void> => {
       const r = await send()
-      const nodeSays = !(r.status === 400 && r.body?.name === 'RequestInvalidError')
+      const nodeSays = r.status !== 400
       if (r.status >= 500) disagreements.push(`${what} ${JSON.stringify(sample)}: the node failed with ${r.status}`)
       else if (nodeSays !== consoleSays) disagreements.push(`${what} ${JSON.stringify(sample)}: console ${consoleSays ? 'valid' : 'invalid'}, node ${r.status} ${r.body?.message ?? ''}`)
     }
-    const newNode = (change: Record<string, string>) => async () => await admin.post('/api/nodes', { name: unique(), hostname: 'h.example', os: 'Debian 12', version: '1.0', ip: '10.0.0.1', ...change })
+    const node = (change: Record<string, string>) => async () => await admin.post('/api/nodes', { name: unique(), hostname: 'h.example', os: 'Debian 12', version: '1.0', ip: '10.0.0.1', ...change })
 
     for (const ip of ['192.168.0.34', '192.168.0.300', '01.2.3.4', '10.0.0', '::', '::1', 'fd00::34', '::ffff:10.0.0.1', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1::2::3', 'fe80::1%eth0', 'abc', '']) {
-      await check('client IP', ip, valid.ip(ip), newNode({ ip }))
+      await check('client IP', ip, valid.ip(ip), node({ ip }))
     }
     for (const name of ['', 'x', '客户端一号', 'a'.repeat(64), 'a'.repeat(65)]) {
-      await check('client name', name, valid.nodeName(name), newNode({ name }))
+      await check('client name', name, valid.nodeName(name), node({ name }))
     }
-    for (const hostname of ['', 'h', 'h'.repeat(255), 'h'.repeat(256)]) await check('host name', hostname, valid.hostname(hostname), newNode({ hostname }))
-    for (const os of ['', 'o'.repeat(128), 'o'.repeat(129)]) await check('OS', os, valid.os(os), newNode({ os }))
-    for (const version of ['', 'v'.repeat(64), 'v'.repeat(65)]) await check('version', version, valid.version(version), newNode({ version }))
+    for (const hostname of ['', 'h', 'h'.repeat(255), 'h'.repeat(256)]) await check('host name', hostname, valid.hostname(hostname), node({ hostname }))
+    for (const os of ['', 'o'.repeat(128), 'o'.repeat(129)]) await check('OS', os, valid.os(os), node({ os }))
+    for (const version of ['', 'v'.repeat(64), 'v'.repeat(65)]) await check('version', version, valid.version(version), node({ version }))
 
     const user = (change: Record<string, string>) => async () => await admin.post('/api/users', { name: unique(), password: 'long enough password', role: 'auditor', ...change })
     for (const name of ['ab', 'abc', 'a b c', 'ops.01-x_y', '用户一', 'a'.repeat(64), 'a'.repeat(65)]) {
@@ -84,9 +70,35 @@ test('the console\'s form rules agree with the API\'s on names, addresses, URLs,
     for (const host of ['', 's', 's'.repeat(255), 's'.repeat(256)]) {
       await check('SMTP server', host, valid.smtpHost(host), async () => await admin.put('/api/settings/smtp', { host, port: 25, secure: false, from: 'cairn@example.com' }))
     }
+
+    // Mesh policies and invitations: this node runs no mesh, so what passes the schema is refused
+    // with 409 MeshNotRunningError, after the checks that matter here.
+    const policy = (p: Record<string, unknown>) => async () => await admin.put('/api/mesh/policies', { policies: [{ name: 'p', copies: 2, ...p }] })
+    for (const name of ['', 'p', 'tab\there', '复制策略', 'x'.repeat(64), 'x'.repeat(65)]) await check('policy name', name, valid.policyName(name), policy({ name }))
+    for (const copies of [0, 1, 9, 10, 2.5]) await check('copies', copies, valid.copies(copies), policy({ copies }))
+    for (const site of ['hq', 'dr-1.north_2', 'a b', '站点', 'x'.repeat(64), 'x'.repeat(65)]) await check('site name', site, valid.siteName(site), policy({ sites: [site] }))
+    for (const space of ['', 's', 'x'.repeat(64), 'x'.repeat(65)]) await check('space name in a policy', space, valid.spaceName(space), policy({ spaces: [space] }))
+    for (const ttlHours of [0, 1, 720, 721, 1.5]) await check('invitation hours', ttlHours, valid.ttlHours(ttlHours), async () => await admin.post('/api/mesh/invitations', { ttlHours }))
+
+    // Bandwidth schedules, as a backup task's option and as the mesh's limit.
+    const window = (w: Partial<WindowDraft>): WindowDraft => ({ from: '08:00', to: '18:00', mibps: 10, days: [], ...w })
+    const drafts: BandwidthDraft[] = [
+      { defaultMibps: '', windows: [] },
+      ...[0, 2.5, 1_000_000, 1_000_001, -1].map(defaultMibps => ({ defaultMibps, windows: [] })),
+      ...['00:00', '23:59', '24:00', '8:00', '25:00', '12:60', '', '08:00:00'].flatMap(t => [{ defaultMibps: '' as const, windows: [window({ from: t })] }, { defaultMibps: '' as const, windows: [window({ to: t })] }]),
+      ...[0, 0.5, 1_000_000, 1_000_001, -0.5].map(mibps => ({ defaultMibps: '' as const, windows: [window({ mibps })] })),
+      { defaultMibps: 100, windows: [window({ days: [1, 2, 3, 4, 5] }), window({ from: '22:00', to: '06:00', mibps: 0, days: [0, 6] })] },
+      { defaultMibps: '', windows: Array.from({ length: 48 }, () => window({})) },
+      { defaultMibps: '', windows: Array.from({ length: 49 }, () => window({})) }
+    ]
+    for (const d of drafts) {
+      const sample = `${JSON.stringify(bandwidthOf(d)).slice(0, 100)} (${d.windows.length} windows)`
+      await check('task bandwidth', sample, bandwidthProblem(d) === undefined, async () => await admin.post('/api/tasks', { name: `bw ${unique()}`, nodeId, spaceId, sources: { include: ['/tmp'] }, options: { bandwidth: bandwidthOf(d) } }))
+      await check('mesh bandwidth', sample, bandwidthProblem(d) === undefined, async () => await admin.put('/api/mesh/policies', { policies: [], bandwidth: bandwidthOf(d) }))
+    }
     assert.deepEqual(disagreements, [])
   } finally {
-    await node.stop()
-    rmSync(dataDir, { recursive: true, force: true })
+    await served.stop()
+    await rm(dir, { recursive: true, force: true })
   }
 })

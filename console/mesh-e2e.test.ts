@@ -1,0 +1,183 @@
+// The replication screen (manual 2.4, F9–F12) with two real `cairn serve` daemons in one mesh over
+// TCP on 127.0.0.1 (issue 6: "see the mesh view with two nodes"): the head office invites the DR
+// site from the Invite dialog, sets a policy in the form, sees its target and health after a backup,
+// replicates now and watches the job; the DR site registered itself as a client at the head office,
+// where the admin authorises its agent; the DR site's own screen shows its link back.
+import test, { after, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { answered, apiAs, buildConsole, cairn, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './e2e-harness.ts'
+
+const PW = 'admin password for mesh e2e'
+const LISTEN = '/ip4/127.0.0.1/tcp/0'
+let dir = ''
+let browser: Browser
+let A: Served | undefined
+let B: Served | undefined
+let a: Api
+let b: Api
+
+const meshOf = async (api: Api): Promise<any> => await api('GET', '/api/mesh')
+const jobDone = async (api: Api, id: string): Promise<any> => await until(`job ${id} ends`, async () => await api('GET', `/api/jobs/${id}`), j => j.status !== 'running', 30)
+
+before(async () => {
+  await buildConsole()
+  dir = await mkdtemp(join(tmpdir(), 'cairn-console-mesh-e2e-'))
+  await mkdir(join(dir, 'src'))
+  await writeFile(join(dir, 'src', 'ledger.bin'), randomBytes(256 * 1024))
+  await writeFile(join(dir, 'src', 'notes.txt'), 'quarterly figures\n'.repeat(2000))
+  // The head office makes the mesh in <data>/mesh (it keeps the mesh key); cairn serve hosts it.
+  await cairn(['mesh', 'init', '--mesh-dir', join(dir, 'a', 'mesh'), '--site', 'hq', '--role', 'head', '--listen', LISTEN])
+  A = await serve(join(dir, 'a'), PW, ['--replicate-every', '3600'])
+  a = await apiAs(A.base, 'admin', PW)
+  browser = await launchBrowser()
+})
+
+after(async () => {
+  await browser?.close()
+  await Promise.all([A?.stop(), B?.stop()])
+  if (dir !== '') await rm(dir, { recursive: true, force: true })
+})
+
+const openMesh = async (base: string, lang: 'zh-CN' | 'en' = 'en'): Promise<Page> => {
+  const page = await newPage(browser, lang)
+  await login(page, base, 'admin', PW)
+  const r = await answered(page, 'GET', /^\/api\/mesh$/, async () => await page.click('[data-test=nav-mesh]'))
+  assert.equal(r.status(), 200)
+  await page.waitForSelector('[data-test=mesh-members] tbody tr')
+  return page
+}
+const refresh = async (page: Page): Promise<void> => { await answered(page, 'GET', /^\/api\/mesh$/, async () => await page.click('[data-test=mesh-refresh]')) }
+
+test('the head office invites a DR site from the Invite dialog; once it joins, both sites show connected', async () => {
+  const page = await openMesh(A!.base)
+  // hq listens on port 0: the member list has no address for it, the screen shows the ones it listens on.
+  assert.match(await page.innerText('[data-test=mesh-members] tbody'), /^hq \(this node\)\s+Head office\s+12D3\S+…\S+\s+\/ip4\/127\.0\.0\.1\/tcp\/\d+\s+this node\s*$/)
+  assert.equal(await page.innerText('[data-test=mesh-connected]'), '1 / 1')
+  await page.click('[data-test=invite]')
+  await page.fill('#ttl', '0')
+  await page.click('[data-test=invite-submit]')
+  assert.match(await page.innerText('[data-test=invite-error]'), /1 to 720 whole hours/)
+  await page.fill('#ttl', '2')
+  const made = await answered(page, 'POST', /^\/api\/mesh\/invitations$/, async () => await page.click('[data-test=invite-submit]'))
+  assert.equal(made.status(), 201)
+  const invitation = await (await page.waitForSelector('[data-test=invitation]')).inputValue()
+  assert.equal(invitation, (await made.json()).invitation)
+  await shoot(page, 'mesh-invite.png', 'dialog')
+  await page.keyboard.press('Escape')
+
+  // A port of its own, so that the member list holds B's address (a /tcp/0 listener joins with none).
+  const bListen = `/ip4/127.0.0.1/tcp/${await freePort()}`
+  await cairn(['mesh', 'join', invitation, '--mesh-dir', join(dir, 'b', 'mesh'), '--site', 'dr-1', '--role', 'dr', '--listen', bListen])
+  B = await serve(join(dir, 'b'), PW, ['--replicate-every', '3600'])
+  b = await apiAs(B.base, 'admin', PW)
+  await until('A is connected to B', async () => await meshOf(a), m => m.members.length === 2 && m.members.every((x: any) => x.self || x.connected), 30)
+  await refresh(page)
+  assert.equal(await page.innerText('[data-test=mesh-connected]'), '2 / 2')
+  assert.match(await page.innerText('tr[data-site="dr-1"]'), new RegExp(`^dr-1\\s+DR site\\s+12D3\\S+…\\S+\\s+${bListen.replaceAll('.', '\\.')}\\s+connected\\s+Remove$`))
+  assert.match(await page.innerText('[data-test=mesh-summary]'), /Open invitations\s+0/, 'the invitation was used')
+  await page.context().close()
+})
+
+test('a policy set in the form shows its target, and its health after a backup; Replicate now runs a job the monitor shows succeeding', async () => {
+  const nodeId = (await a('GET', '/api/nodes')).find((n: any) => n.local).id
+  const adminId = (await a('GET', '/api/users')).find((u: any) => u.name === 'admin').id
+  const space = await a('POST', '/api/spaces', { name: 'sales', type: 'backup', nodeId, ownerId: adminId, capacityBytes: 2 ** 30 })
+  const task = await a('POST', '/api/tasks', { name: 'sales-docs', nodeId, spaceId: space.id, sources: { include: [join(dir, 'src')] } })
+
+  const page = await openMesh(A!.base)
+  assert.match(await page.innerText('[data-test=mesh-policies] tbody'), /No policy/)
+  await page.click('[data-test=edit-policies]')
+  await page.click('[data-test=add-policy]')
+  await page.fill('[data-test=policy-name]', 'sales-dr')
+  await page.fill('[data-test=policy-copies]', '10')
+  await page.check('[data-test=policy-form] [data-role=dr]')
+  await page.fill('[data-test=policy-spaces]', 'sales')
+  await page.click('[data-test=policy-form] [data-test=add-window]')
+  await page.fill('[data-test=window-mibps]', '50')
+  for (const d of [1, 2, 3, 4, 5]) await page.check(`[data-test=bw-window] [data-day="${d}"]`)
+  await page.click('[data-test=policy-save]')
+  assert.match(await page.innerText('[data-test=policy-error]'), /1 … 9/)
+  await page.fill('[data-test=policy-copies]', '2')
+  await shoot(page, 'mesh-policies.png', 'dialog')
+  const put = await answered(page, 'PUT', /^\/api\/mesh\/policies$/, async () => await page.click('[data-test=policy-save]'))
+  assert.equal(put.status(), 200)
+  await page.waitForSelector('[data-test=policy-form]', { state: 'detached' })
+  await refresh(page)
+  assert.match(await page.innerText('tr[data-policy="sales-dr"]'), /^sales-dr\s+2\s+DR site\s+any\s+sales\s+dr-1\s/)
+  assert.match(await page.innerText('[data-test=mesh-bandwidth]'), /Outside the windows: unlimited[\s\S]*08:00\s+18:00\s+50 MiB\/s\s+Mon, Tue, Wed, Thu, Fri/)
+
+  // The backup's end starts replication to the policy's target.
+  const backup = await jobDone(a, (await a('POST', `/api/tasks/${task.id}/start`, {})).id)
+  assert.equal(backup.status, 'success', JSON.stringify(backup))
+  await until('the policy reports dr-1 caught up', async () => (await meshOf(a)).policies[0], p => p.health === 'ok' && p.snapshotsBehind === 0 && p.bytesBehind === 0, 30)
+  await refresh(page)
+  assert.match(await page.innerText('tr[data-policy="sales-dr"]'), /dr-1\s+0\s+0 B\s+up to date$/)
+  assert.match(await page.innerText('tr[data-link="dr-1"]'), /^dr-1\s+DR site\s+up to date\s+0\s+0\s+0 B\s+\S/)
+
+  await page.click('[data-test=replicate]')
+  await page.waitForURL(/#\/monitor\/[^/]+$/)
+  const jobId = decodeURIComponent(page.url().replace(/^.*#\/monitor\//, ''))
+  await page.waitForSelector('[data-test=job-status][data-status=success]')
+  const job = await a('GET', `/api/jobs/${jobId}`)
+  assert.equal(job.type, 'replicate')
+  assert.equal(job.result.links, 1)
+  assert.deepEqual(job.result.errors, [])
+  await answered(page, 'GET', /^\/api\/mesh$/, async () => await page.click('[data-test=nav-mesh]'))
+  await page.waitForSelector('tr[data-link="dr-1"]')
+  await shoot(page, 'mesh-en.png')
+  await page.context().close()
+})
+
+test('the DR site registered itself as a client at the head office: no agent until the admin authorises one', async () => {
+  await until('dr-1 is a node at hq', async () => await a('GET', '/api/nodes'), nodes => nodes.some((n: any) => n.mesh?.site === 'dr-1' && n.version !== ''))
+  const page = await newPage(browser)
+  await login(page, A!.base, 'admin', PW)
+  await answered(page, 'GET', /^\/api\/nodes$/, async () => await page.click('[data-test=nav-nodes]'))
+  const row = 'tr[data-node="dr-1"]'
+  await page.waitForSelector(row)
+  assert.equal(await page.innerText(`${row} [data-test=node-site]`), 'dr-1 · DR site')
+  assert.equal(await page.innerText(`${row} [data-test=node-agents]`), 'none (not authorised)')
+  assert.match(await page.innerText(`${row}`), /127\.0\.0\.1[\s\S]*online/)
+  assert.equal(await page.innerText('tr[data-node]:has-text("this node") [data-test=node-site]'), 'hq · Head office')
+  await shoot(page, 'nodes-mesh.png')
+  await page.click(`${row} [data-test=edit-node]`)
+  await page.check('[role=dialog] input[value=filesystem]')
+  const patched = await answered(page, 'PATCH', /^\/api\/nodes\/[^/]+$/, async () => await page.click('[role=dialog] button[type=submit]'))
+  assert.equal(patched.status(), 200)
+  await page.waitForFunction(sel => document.querySelector(sel)?.textContent === 'File system', `${row} [data-test=node-agents]`)
+  assert.deepEqual((await a('GET', '/api/nodes')).find((n: any) => n.name === 'dr-1').agentTypes, ['filesystem'])
+
+  await page.click(`${row} [data-test=node-details]`)
+  const facts = await (await page.waitForSelector('[data-test=node-facts]')).innerText()
+  assert.match(facts, /Mesh site\s+dr-1 · DR site\s+Peer id\s+12D3\S+/)
+  assert.match(facts, /Authorised agent types\s+File system/)
+  await page.context().close()
+})
+
+test('the DR site\'s own screen: both sites connected, its link and policy back to the head office, no invitations', async () => {
+  // A policy of B's own: a second copy at the head office of what B holds (cascade).
+  await b('PUT', '/api/mesh/policies', { policies: [{ name: 'to-head', copies: 2, roles: ['head'] }] })
+  const job = await jobDone(b, (await b('POST', '/api/mesh/replicate')).jobId)
+  assert.equal(job.status, 'success', JSON.stringify(job))
+  const page = await openMesh(B!.base)
+  assert.equal(await page.innerText('[data-test=mesh-connected]'), '2 / 2')
+  assert.match(await page.innerText('tr[data-site="hq"]'), /^hq\s+Head office[\s\S]*\sconnected/)
+  assert.match(await page.innerText('tr[data-link="hq"]'), /^hq\s+Head office\s+up to date\s+0\s+0\s+0 B\s+\S/)
+  assert.match(await page.innerText('tr[data-policy="to-head"]'), /^to-head\s+2\s+Head office\s+any\s+all\s+hq\s+0\s+0 B\s+up to date$/)
+  assert.equal(await page.$('[data-test=invite]'), null, 'only a site that holds the mesh key invites')
+  assert.equal(await page.$('[data-test=remove-member]'), null, 'nor removes a site')
+  await page.context().close()
+
+  // The head office's screen in Chinese, for the manual's readers.
+  const zh = await openMesh(A!.base, 'zh-CN')
+  await zh.waitForSelector('tr[data-link="dr-1"] td.status-success')
+  assert.match(await zh.innerText('tr[data-site="dr-1"]'), /灾备站点[\s\S]*已连接/)
+  assert.match(await zh.innerText('tr[data-policy="sales-dr"]'), /已同步$/)
+  await shoot(zh, 'mesh-zh-CN.png')
+  await zh.context().close()
+})
