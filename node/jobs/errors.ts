@@ -31,7 +31,7 @@ export class JobNotRunningError extends CairnError {
 export class NodeUnreachableError extends CairnError {
   override readonly name = 'NodeUnreachableError'
   override readonly kind = 'conflict'
-  constructor (node: string) { super(`Node ${node} is not this daemon's node; jobs on other nodes need the node's own daemon (mesh agents come with the mesh issue)`) }
+  constructor (node: string) { super(`Node ${node} is not this daemon's node: a site's jobs run on its own node, so start them from that node's console (its backups reach this site by replication)`) }
 }
 
 export class QuotaExceededError extends CairnError {
