@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
-import { cidOf, CidMismatchError, CorruptBlockError, LocalBlockStore } from './index.ts'
+import { BlockNotFoundError, cidOf, CidMismatchError, CorruptBlockError, LocalBlockStore } from './index.ts'
 
 async function withStore (fn: (store: LocalBlockStore, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-blocks-'))
@@ -53,4 +53,104 @@ test('putting good bytes over a corrupt copy repairs the block', async () => {
     await store.put(cid, bytes); await store.flush()
     assert.deepEqual(Buffer.from(await store.get(cid, { verify: true })), bytes)
   })
+})
+
+test('putMany stores each good block once, refuses a mismatched one, and answers per block', async () => {
+  await withStore(async store => {
+    const a = randomBytes(5000)
+    const b = randomBytes(70_000)
+    const wrong = { cid: cidOf(randomBytes(10)), bytes: randomBytes(10) }
+    await store.put(cidOf(a), a)
+    const out = await store.putMany([{ cid: cidOf(a), bytes: a }, { cid: cidOf(b), bytes: b }, wrong, { cid: cidOf(b), bytes: b }])
+    assert.deepEqual(out.map(e => e?.name), [undefined, undefined, 'CidMismatchError', undefined])
+    assert.equal(await store.has(wrong.cid), false)
+    await store.flush()
+    let copies = 0
+    for await (const e of store.entries()) if (Buffer.from(e.cid).equals(cidOf(b).bytes)) copies++
+    assert.equal(copies, 1)
+    assert.deepEqual(Buffer.from(await store.get(cidOf(b), { verify: true })), b)
+  })
+})
+
+test('getMany yields every block once with its position, read in segment order, written or still buffered', async () => {
+  await withStore(async store => {
+    // Sizes around the read-span and write-buffer limits, and more than one write buffer in all.
+    const blocks = [10, 70_000, 1, 5 << 20, 300_000, 2000, 1 << 20].map(n => randomBytes(n)).map(bytes => ({ cid: cidOf(bytes), bytes }))
+    await store.putMany(blocks.slice(0, 4))
+    await store.flush()
+    await store.putMany(blocks.slice(4)) // not flushed: still in the write buffer or on its way to the file
+    const asked = [...blocks].reverse().map(b => b.cid)
+    const seen: number[] = []
+    for await (const { index, bytes } of store.getMany(asked)) {
+      seen.push(index)
+      assert.ok(Buffer.from(bytes).equals(blocks[blocks.length - 1 - index].bytes), `block ${index}`)
+    }
+    assert.deepEqual([...seen].sort(), asked.map((_, i) => i).sort())
+    const locs = await Promise.all(seen.map(async i => (await store.location(asked[i]))!))
+    for (let i = 1; i < locs.length; i++) assert.ok(locs[i - 1].segment < locs[i].segment || (locs[i - 1].segment === locs[i].segment && locs[i - 1].offset < locs[i].offset), 'segment order')
+    await assert.rejects(async () => { for await (const _ of store.getMany([cidOf(randomBytes(8))])) { /* none */ } }, BlockNotFoundError)
+  })
+})
+
+test('blocks read back intact while their write buffers are still being written, and after reopening', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-blocks-'))
+  try {
+    const blocks = Array.from({ length: 40 }, (_, i) => randomBytes(200_000 + i)).map(bytes => ({ cid: cidOf(bytes), bytes }))
+    let store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+    for (const b of blocks) {
+      await store.put(b.cid, b.bytes)
+      assert.deepEqual(Buffer.from(await store.get(b.cid, { verify: true })), b.bytes) // 8 MiB in all: reads overlap buffers in flight
+    }
+    await store.close()
+    store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+    for (const b of blocks) assert.deepEqual(Buffer.from(await store.get(b.cid, { verify: true })), b.bytes)
+    await store.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a block found absent by one lookup is found present once stored, before and after a flush', async () => {
+  await withStore(async store => {
+    const bytes = randomBytes(3000)
+    const cid = cidOf(bytes)
+    assert.deepEqual(await store.hasMany([cid]), [false])
+    await store.put(cid, bytes)
+    assert.deepEqual(await store.hasMany([cid]), [true])
+    await store.flush()
+    assert.deepEqual(await store.hasMany([cid]), [true])
+    assert.deepEqual((await store.putMany([{ cid, bytes }])), [undefined])
+    let copies = 0
+    for await (const e of store.entries()) if (Buffer.from(e.cid).equals(cid.bytes)) copies++
+    assert.equal(copies, 1)
+  })
+})
+
+test('a hole in the newest segment (a later buffer landed, an earlier one not) is cut off at reopen', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-blocks-'))
+  try {
+    const kept = randomBytes(50_000)
+    let store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+    await store.put(cidOf(kept), kept)
+    await store.flush()
+    const seg = join(dir, 'segments', '00000001.seg')
+    const committed = statSync(seg).size
+    await store.close()
+    // As a crash between two buffer writes leaves it: zeros where the first buffer should be,
+    // then a whole record of the second.
+    const lost = randomBytes(1000)
+    const cid = cidOf(lost).bytes
+    const record = Buffer.concat([Buffer.alloc(4), Buffer.of(cid.length), cid, Buffer.of(0), lost])
+    record.writeUInt32LE(record.length - 4, 0)
+    const fd = openSync(seg, 'r+')
+    writeSync(fd, record, 0, record.length, committed + 4096)
+    closeSync(fd)
+    store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+    assert.equal(statSync(seg).size, committed, 'cut at the hole')
+    assert.equal(await store.has(cidOf(lost)), false)
+    assert.deepEqual(Buffer.from(await store.get(cidOf(kept), { verify: true })), kept)
+    await store.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

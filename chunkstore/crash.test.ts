@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { initRepository } from './index.ts'
+import { CID } from 'multiformats/cid'
+import { initRepository, LocalBlockStore } from './index.ts'
 import { cairn, CAIRN_BIN, dirSize, FAST_KDF, PASSPHRASE, removeDir, ROOT, tempDir, treePrint, writeRandom } from './testing/fixtures.ts'
 
 const MiB = 1 << 20
@@ -72,4 +73,41 @@ test('kill -9 during a backup: check passes, the rerun reuses the written blocks
   const restore = await cairn(['restore', 'latest', '--target', out, '--store', store])
   assert.equal(restore.code, 0, restore.stderr)
   assert.deepEqual(treePrint(join(out, src)), treePrint(src))
+})
+
+test('kill -9 while blocks are put with writes on the pool: every flushed block is intact, nothing indexed is corrupt', async () => {
+  const dir = join(work, 'blocks')
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'chunkstore', 'testing', 'put-until-killed.ts'), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+  const flushed: string[] = []
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    out += s
+    const lines = out.split('\n')
+    out = lines.pop() ?? ''
+    for (const l of lines) flushed.push(...JSON.parse(l))
+  })
+  const timer = setInterval(() => {
+    let bytes = 0
+    try { bytes = dirSize(join(dir, 'segments')) } catch { return }
+    if (bytes > 48 * MiB) { clearInterval(timer); child.kill('SIGKILL') }
+  }, 5)
+  const { signal } = await new Promise<{ signal: NodeJS.Signals | null }>(resolve => child.on('close', (_code, signal) => resolve({ signal })))
+  clearInterval(timer)
+  assert.equal(signal, 'SIGKILL', `the writer was to be killed mid-run: ${stderr}`)
+  assert.ok(flushed.length > 0, 'some groups were flushed before the kill')
+
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+  try {
+    for (const c of flushed) assert.equal((await store.get(CID.parse(c), { verify: true })).length > 0, true)
+    let indexed = 0
+    for await (const e of store.entries()) {
+      await store.get(CID.decode(e.cid), { verify: true })
+      indexed++
+    }
+    assert.ok(indexed >= flushed.length, `${indexed} indexed, ${flushed.length} flushed`)
+  } finally {
+    await store.close()
+  }
 })

@@ -4,6 +4,7 @@
 // write an index entry before the data it points to is on disk.
 export type * from './types.ts'
 export type { BlockStore, BlockLocation } from './block-store.ts'
+export { readBlocks, storeBlocks } from './block-store.ts'
 export type { Repository } from './repository-api.ts'
 export * from './errors.ts'
 export {

@@ -1,11 +1,10 @@
-import { fdatasyncSync } from 'node:fs'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import type { BlockLocation, BlockStore } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, StoreCorruptError, StoreInUseError } from './errors.ts'
 import { IdFilter } from './id-filter.ts'
-import { ValueLog } from './value-log.ts'
+import { syncData, ValueLog } from './value-log.ts'
 
 /**
  * The node's own block store: sealed blocks in the value log, their locations and the
@@ -28,6 +27,17 @@ const B = 0x62; const I = 0x69; const S = 0x73; const G = 0x67
 const FILTER_KEY = Buffer.from('F'); const DIRTY_KEY = Buffer.from('D')
 const FLUSH_BYTES = 64 << 20
 const FLUSH_ENTRIES = 32768
+/** getMany reads neighbouring blocks together up to this many bytes (a larger block is one span). */
+const SPAN_BYTES = 4 << 20
+/** … and skips at most this many unwanted bytes between two of them. */
+const SPAN_GAP = 16 << 10
+/** Reads at least this long go to libuv's pool; shorter ones are done on the spot. */
+const ASYNC_READ = 64 << 10
+/** Bytes (and reads) getMany has in flight ahead of its caller. */
+const AHEAD_BYTES = 8 << 20
+const MAX_AHEAD = 16
+/** Absent CIDs remembered at most (a few HAVE batches' worth). */
+const MAX_ABSENT = 1 << 16
 
 type Key = string
 const keyOf = (b: Uint8Array): Key => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
@@ -61,6 +71,13 @@ export class LocalBlockStore implements BlockStore {
   /** Backups writing now: their threads may hold segments not yet indexed, which prune must leave alone. */
   writers = 0
   private lookupsDrained: (() => void) | undefined
+  /**
+   * CIDs a lookup found absent, each dropped as soon as anything writes it (every write goes
+   * through `pending`): the PUTs that follow a HAVE need no second lookup of the same CIDs.
+   */
+  private readonly absent = new Set<Key>()
+  /** Flushes completed: a lookup that overlapped one may have missed what it indexed. */
+  private flushes = 0
 
   private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter) {}
 
@@ -80,7 +97,7 @@ export class LocalBlockStore implements BlockStore {
     // No sync needed: LevelDB's log is ordered, so any later index entry that survives a
     // crash implies this marker did; blocks the recovery scan re-indexes enter the filter.
     await db.put(DIRTY_KEY, Buffer.alloc(0))
-    const store = new LocalBlockStore(db, new ValueLog(segmentDir), filter ?? IdFilter.create(0))
+    const store = new LocalBlockStore(db, new ValueLog(segmentDir, undefined, { asyncWrites: true }), filter ?? IdFilter.create(0))
     if (filter === undefined) await store.rebuildFilter()
     await store.recover()
     return store
@@ -138,10 +155,17 @@ export class LocalBlockStore implements BlockStore {
 
   async locations (cids: Uint8Array[]): Promise<Array<BlockLocation | undefined>> {
     const out: Array<BlockLocation | undefined> = cids.map(c => this.locate(c))
-    const missing = out.flatMap((l, i) => l === undefined ? [i] : [])
+    const missing = out.flatMap((l, i) => l === undefined && !this.absent.has(keyOf(cids[i])) ? [i] : [])
     if (missing.length > 0) {
+      const flushes = this.flushes
       const vals = await this.db.getMany(missing.map(i => prefixed(B, cids[i])))
-      missing.forEach((i, j) => { const v = vals[j]; if (v !== undefined) out[i] = decodeLoc(v) })
+      if (this.absent.size > MAX_ABSENT) this.absent.clear()
+      missing.forEach((i, j) => {
+        const v = vals[j]
+        if (v !== undefined) out[i] = decodeLoc(v)
+        // Remembered only when no flush indexed anything meanwhile and no write is pending for it.
+        else if (this.flushes === flushes && this.locate(cids[i]) === undefined) this.absent.add(keyOf(cids[i]))
+      })
     }
     return out
   }
@@ -176,19 +200,74 @@ export class LocalBlockStore implements BlockStore {
     return bytes
   }
 
+  /**
+   * Blocks in the order they lie in the segments, not the order asked: one index lookup for
+   * all of them, then neighbouring blocks in one read of up to `spanBytes`. Large reads run on
+   * libuv's pool, several at once and up to `aheadBytes` ahead of the caller, so the event loop
+   * keeps serving the network; small ones are read at once (a thread hop costs more than the copy).
+   * Yields each block with its position in `cids`. Throws BlockNotFoundError for a CID not stored.
+   */
+  async * getMany (cids: CID[], options: { spanBytes?: number, aheadBytes?: number } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+    const locs = await this.locations(cids.map(c => c.bytes))
+    const spans = planSpans(locs.map((loc, index) => {
+      if (loc === undefined) throw new BlockNotFoundError(cids[index].toString())
+      return { index, loc }
+    }), options.spanBytes ?? SPAN_BYTES)
+    const aheadBytes = options.aheadBytes ?? AHEAD_BYTES
+    const reads: Array<Promise<Buffer>> = []
+    let issued = 0
+    let aheadNow = 0
+    const readSpan = async (span: Span): Promise<Buffer> => {
+      try {
+        return span.range.length < ASYNC_READ ? this.log.read(span.range) : await this.log.readRange(span.range)
+      } catch (err) {
+        throw new CorruptBlockError(cids[span.blocks[0].index].toString(), (err as Error).message, { cause: err })
+      }
+    }
+    for (let i = 0; i < spans.length; i++) {
+      while (issued < spans.length && (issued === i || (aheadNow < aheadBytes && issued - i < MAX_AHEAD))) {
+        const r = readSpan(spans[issued])
+        r.catch(() => {}) // awaited below; a failure while the caller is busy must not go unhandled
+        reads.push(r)
+        aheadNow += spans[issued++].range.length
+      }
+      const buf = await reads.shift()!
+      aheadNow -= spans[i].range.length
+      const base = spans[i].range.offset
+      for (const { index, loc } of spans[i].blocks) {
+        this.protected?.add(keyOf(cids[index].bytes))
+        yield { index, bytes: buf.subarray(loc.offset - base, loc.offset - base + loc.length) }
+      }
+    }
+  }
+
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
-    const loc = await this.location(cid)
-    if (loc !== undefined) {
+    const [refused] = await this.putMany([{ cid, bytes }])
+    if (refused !== undefined) throw refused
+  }
+
+  /**
+   * Stores several blocks, each under the `put` contract, with one index lookup for all.
+   * Resolves with one entry per block: undefined when it is stored (or was already), else the
+   * CidMismatchError that refused it; nothing of a refused block is written.
+   */
+  async putMany (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>): Promise<Array<CidMismatchError | undefined>> {
+    const out = blocks.map(b => matchesCid(b.cid, b.bytes) ? undefined : new CidMismatchError(b.cid.toString()))
+    const good = blocks.filter((_, i) => out[i] === undefined)
+    const locs = await this.locations(good.map(b => b.cid.bytes))
+    good.forEach(({ cid, bytes }, i) => {
+      const loc = locs[i]
+      if (loc === undefined) {
+        this.append(cid.bytes, undefined, bytes)
+        return
+      }
       let intact = false
       try { intact = matchesCid(cid, this.log.read(loc)) } catch {}
       // A copy that no longer matches its CID is replaced (repair, F14): the good bytes are
       // appended and the index moves to them at the next flush.
-      if (intact) return
-      this.replace(cid.bytes, bytes)
-      return
-    }
-    this.append(cid.bytes, undefined, bytes)
+      if (!intact) this.replace(cid.bytes, bytes)
+    })
+    return out
   }
 
   private replace (cid: Uint8Array, bytes: Uint8Array): void {
@@ -235,6 +314,7 @@ export class LocalBlockStore implements BlockStore {
     const k = keyOf(cid)
     if (this.pending.locs.has(k) || this.flushing.locs.has(k)) return
     this.pending.locs.set(k, loc)
+    this.absent.delete(k)
     if (id !== undefined) { this.pending.ids.set(keyOf(id), k); this.filter.add(id) }
     const end = loc.offset + loc.length
     if ((this.pending.ends.get(loc.segment) ?? 0) < end) this.pending.ends.set(loc.segment, end)
@@ -249,7 +329,9 @@ export class LocalBlockStore implements BlockStore {
   /** Re-appends a live block during prune's rewrite; its index entry moves at the next flush. */
   move (cid: Uint8Array, id: Uint8Array | undefined, bytes: Uint8Array): void {
     const loc = this.log.append(cid, id, bytes)
-    this.pending.locs.set(keyOf(cid), loc)
+    const k = keyOf(cid)
+    this.pending.locs.set(k, loc)
+    this.absent.delete(k)
     const end = loc.offset + loc.length
     if ((this.pending.ends.get(loc.segment) ?? 0) < end) this.pending.ends.set(loc.segment, end)
     this.unflushed += bytes.length
@@ -276,8 +358,8 @@ export class LocalBlockStore implements BlockStore {
     await this.log.sync()
     const own = this.log.tail?.segment
     const others = [...this.flushing.ends.keys()].filter(seg => seg !== own)
-    for (const seg of others) fdatasyncSync(this.log.fd(seg))
-    if (others.length > 0) this.log.syncFolder()
+    await Promise.all(others.map(async seg => { await syncData(this.log.fd(seg)) }))
+    if (others.length > 0) await this.log.syncFolder()
     const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
     for (const [cid, loc] of this.flushing.locs) ops.push({ type: 'put', key: prefixed(B, bytesOf(cid)), value: encodeLoc(loc) })
     for (const [id, cid] of this.flushing.ids) ops.push({ type: 'put', key: prefixed(I, bytesOf(id)), value: bytesOf(cid) })
@@ -286,6 +368,7 @@ export class LocalBlockStore implements BlockStore {
       ops.push({ type: 'put', key: segKey(seg), value: len })
     }
     await this.db.batch(ops)
+    this.flushes++
     this.flushing = emptyPending()
   }
 
@@ -345,11 +428,34 @@ export class LocalBlockStore implements BlockStore {
 
   async close (): Promise<void> {
     await this.flush()
+    await this.log.settle()
     this.log.close()
     if (this.filter.full) await this.rebuildFilter(this.filter.size * 4)
     await this.db.batch([{ type: 'put', key: FILTER_KEY, value: this.filter.encode() }, { type: 'del', key: DIRTY_KEY }], { sync: true })
     await this.db.close()
   }
+}
+
+interface Span { range: BlockLocation, blocks: Array<{ index: number, loc: BlockLocation }> }
+
+/** Groups blocks into reads: sorted by segment and offset, neighbours merged while the read stays small. */
+function planSpans (blocks: Array<{ index: number, loc: BlockLocation }>, spanBytes: number): Span[] {
+  blocks.sort((a, b) => a.loc.segment - b.loc.segment || a.loc.offset - b.loc.offset)
+  const spans: Span[] = []
+  let cur: Span | undefined
+  for (const b of blocks) {
+    const end = b.loc.offset + b.loc.length
+    const r = cur?.range
+    if (cur !== undefined && r !== undefined && r.segment === b.loc.segment && b.loc.offset >= r.offset + r.length &&
+      b.loc.offset - (r.offset + r.length) <= SPAN_GAP && end - r.offset <= spanBytes) {
+      r.length = end - r.offset
+      cur.blocks.push(b)
+      continue
+    }
+    cur = { range: { ...b.loc }, blocks: [b] }
+    spans.push(cur)
+  }
+  return spans
 }
 
 export { keyOf }

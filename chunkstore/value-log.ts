@@ -1,4 +1,5 @@
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fdatasync, read, write, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlockLocation } from './block-store.ts'
 import { StoreCorruptError } from './errors.ts'
@@ -17,6 +18,20 @@ import { StoreCorruptError } from './errors.ts'
 export const SEGMENT_MAGIC = Buffer.from('CAIRNSG1')
 const TARGET_SEGMENT = 64 << 20
 const WRITE_BUFFER = 4 << 20
+/** Bytes of full write buffers handed to libuv's pool and not yet written; past it, writes wait in place. */
+const MAX_WRITING = 32 << 20
+
+export interface ValueLogInit {
+  /**
+   * Write full buffers on libuv's pool instead of the calling thread (the main thread's log:
+   * the event loop keeps serving the network). Reads see those bytes at once; `sync` waits
+   * for them. Worker threads keep writing in place: the main thread reads what they report.
+   */
+  asyncWrites?: boolean
+}
+
+/** A full buffer being written on the pool: reads of its range are served from memory until it lands. */
+interface Writing { segment: number, offset: number, bytes: Buffer }
 
 export interface ScannedRecord {
   cid: Uint8Array
@@ -30,14 +45,21 @@ export class ValueLog {
   readonly counter: Int32Array
   private current = -1
   private currentSize = 0
+  /** Where the buffered bytes go in the current segment: everything before is written or being written. */
   private written = 0
-  private buffer = Buffer.allocUnsafe(WRITE_BUFFER)
+  private buffer: Buffer = Buffer.allocUnsafe(WRITE_BUFFER)
   private buffered = 0
   private readonly dirty = new Set<number>()
   private newFiles = false
   private rotateNext = false
+  private readonly writing = new Set<Writing>()
+  /** Buffers whose write landed, kept for reuse: fresh memory costs a page fault per 4 KiB on first touch. */
+  private spare: Buffer[] = []
+  private writingBytes = 0
+  private landed: Promise<void> = Promise.resolve()
+  private writeFailure: Error | undefined
 
-  constructor (readonly dir: string, counter?: Int32Array) {
+  constructor (readonly dir: string, counter?: Int32Array, private readonly init: ValueLogInit = {}) {
     mkdirSync(dir, { recursive: true })
     if (counter === undefined) {
       const nums = this.segments()
@@ -75,9 +97,9 @@ export class ValueLog {
   }
 
   private write (bytes: Uint8Array): void {
-    if (this.buffered + bytes.length > this.buffer.length) this.drain()
+    if (this.buffered + bytes.length > this.buffer.length) this.handOff()
     if (bytes.length >= this.buffer.length) {
-      writeAll(this.fd(this.current), bytes)
+      writeAll(this.fd(this.current), bytes, this.written)
       this.written += bytes.length
     } else {
       this.buffer.set(bytes, this.buffered)
@@ -88,9 +110,56 @@ export class ValueLog {
   /** Writes buffered records to the file (not yet synced): readers in any thread now see them. */
   drain (): void {
     if (this.buffered === 0) return
-    writeAll(this.fd(this.current), this.buffer.subarray(0, this.buffered))
+    writeAll(this.fd(this.current), this.buffer.subarray(0, this.buffered), this.written)
     this.written += this.buffered
     this.buffered = 0
+  }
+
+  /** A full buffer: written on the pool when allowed and not too much is on its way already, else in place. */
+  private handOff (): void {
+    if (this.init.asyncWrites !== true || this.writingBytes >= MAX_WRITING || this.buffered === 0) {
+      this.drain()
+      return
+    }
+    const w: Writing = { segment: this.current, offset: this.written, bytes: this.buffer.subarray(0, this.buffered) }
+    this.writing.add(w)
+    this.writingBytes += w.bytes.length
+    this.written += this.buffered
+    const full = this.buffer
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(WRITE_BUFFER)
+    this.buffered = 0
+    const done = writeAllAsync(this.fd(w.segment), w.bytes, w.offset).then(() => {
+      this.writing.delete(w)
+      this.writingBytes -= w.bytes.length
+      this.spare.push(full)
+    }, (err) => {
+      // Kept in `writing`, so reads stay right; `sync` reports the failure and nothing gets indexed.
+      this.writeFailure ??= err
+    })
+    this.landed = Promise.all([this.landed, done]).then(() => {})
+  }
+
+  /** Waits until every buffer handed to the pool is written (or failed). */
+  async settle (): Promise<void> {
+    let seen: Promise<void> | undefined
+    while (seen !== this.landed) {
+      seen = this.landed
+      await seen
+    }
+  }
+
+  /** Copies into `out` (which holds `loc`) the parts of it still only in buffers on their way to the file. */
+  private overlay (loc: BlockLocation, pending: Writing[], out: Buffer): void {
+    for (const w of pending) {
+      const from = Math.max(loc.offset, w.offset)
+      const to = Math.min(loc.offset + loc.length, w.offset + w.bytes.length)
+      w.bytes.copy(out, from - loc.offset, from - w.offset, to - w.offset)
+    }
+  }
+
+  private writingWithin (loc: BlockLocation): Writing[] {
+    if (this.writing.size === 0) return []
+    return [...this.writing].filter(w => w.segment === loc.segment && w.offset < loc.offset + loc.length && loc.offset < w.offset + w.bytes.length)
   }
 
   private rotate (): void {
@@ -99,7 +168,7 @@ export class ValueLog {
     this.current = Atomics.add(this.counter, 0, 1)
     const fd = openSync(this.path(this.current), 'wx+')
     this.fds.set(this.current, fd)
-    writeAll(fd, SEGMENT_MAGIC)
+    writeAll(fd, SEGMENT_MAGIC, 0)
     this.currentSize = SEGMENT_MAGIC.length
     this.written = this.currentSize
     this.dirty.add(this.current)
@@ -111,34 +180,65 @@ export class ValueLog {
     return this.current < 0 ? undefined : { segment: this.current, length: this.currentSize }
   }
 
-  /** Puts everything appended so far on disk (data, then the folder entry of new segments). */
+  /**
+   * Puts everything appended so far on disk (data, then the folder entry of new segments).
+   * The flushes run on libuv's pool: appends may go on meanwhile, and the next sync covers them.
+   */
   async sync (): Promise<void> {
     this.drain()
-    for (const seg of this.dirty) fdatasyncSync(this.fd(seg))
+    // Only the buffers handed off so far: appends that go on meanwhile belong to the next sync.
+    await this.landed
+    if (this.writeFailure !== undefined) throw this.writeFailure
+    const segments = [...this.dirty]
+    const newFiles = this.newFiles
     this.dirty.clear()
     if (this.current >= 0) this.dirty.add(this.current)
-    if (this.newFiles) {
-      this.syncFolder()
-      this.newFiles = false
+    this.newFiles = false
+    try {
+      await Promise.all(segments.map(async seg => { await syncData(this.fd(seg)) }))
+      if (newFiles) await this.syncFolder()
+    } catch (err) {
+      // Not durable after all: the next sync tries these again.
+      for (const seg of segments) this.dirty.add(seg)
+      this.newFiles ||= newFiles
+      throw err
     }
   }
 
   /** Makes new segment files' folder entries durable. */
-  syncFolder (): void {
-    const d = openSync(this.dir, 'r')
-    try { fsyncSync(d) } finally { closeSync(d) }
+  async syncFolder (): Promise<void> {
+    const d = await open(this.dir, 'r')
+    try { await d.sync() } finally { await d.close() }
   }
 
   read (loc: BlockLocation): Buffer {
-    if (loc.segment === this.current && loc.offset + loc.length > this.written) this.drain()
-    const out = Buffer.allocUnsafe(loc.length)
-    const fd = this.fd(loc.segment)
+    const { out, fd, pending } = this.startRead(loc, Buffer.allocUnsafe(loc.length))
     let got = 0
-    while (got < loc.length) {
-      const n = readSync(fd, out, got, loc.length - got, loc.offset + got)
-      if (n === 0) throw new StoreCorruptError(`Segment ${loc.segment} ends before a block it should hold (offset ${loc.offset}).`)
-      got += n
-    }
+    for (let n = -1; got < loc.length && n !== 0; got += n) n = readSync(fd, out, got, loc.length - got, loc.offset + got)
+    return this.finishRead(loc, out, got, pending)
+  }
+
+  /**
+   * Reads `length` bytes at `offset` of a segment (one block or a run of neighbouring ones)
+   * on a thread of libuv's pool, so the event loop keeps serving the network meanwhile.
+   */
+  async readRange (loc: BlockLocation): Promise<Buffer> {
+    const { out, fd, pending } = this.startRead(loc, Buffer.allocUnsafeSlow(loc.length))
+    let got = 0
+    for (let n = -1; got < loc.length && n !== 0; got += n) n = await readAt(fd, out, got, loc.length - got, loc.offset + got)
+    return this.finishRead(loc, out, got, pending)
+  }
+
+  /** Before a read: buffered bytes go to the file; buffers on their way are noted (a buffer that lands meanwhile leaves `writing`, but its bytes are in hand). */
+  private startRead (loc: BlockLocation, out: Buffer): { out: Buffer, fd: number, pending: Writing[] } {
+    if (loc.segment === this.current && loc.offset + loc.length > this.written) this.drain()
+    return { out, fd: this.fd(loc.segment), pending: this.writingWithin(loc) }
+  }
+
+  /** After a read of `got` bytes: the bytes still on their way are laid over; short only if they do not cover the rest. */
+  private finishRead (loc: BlockLocation, out: Buffer, got: number, pending: Writing[]): Buffer {
+    this.overlay(loc, pending, out)
+    if (got < loc.length && !covered(loc, got, pending)) throw shortSegment(loc)
     return out
   }
 
@@ -219,7 +319,35 @@ export class ValueLog {
   }
 }
 
-function writeAll (fd: number, bytes: Uint8Array): void {
+const shortSegment = (loc: BlockLocation): StoreCorruptError =>
+  new StoreCorruptError(`Segment ${loc.segment} ends before a block it should hold (offset ${loc.offset}).`)
+
+/** fdatasync on a thread of libuv's pool. */
+export async function syncData (fd: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => { fdatasync(fd, (err) => { if (err === null) resolve(); else reject(err) }) })
+}
+
+async function readAt (fd: number, buf: Buffer, at: number, length: number, position: number): Promise<number> {
+  return await new Promise((resolve, reject) => { read(fd, buf, at, length, position, (err, n) => { if (err === null) resolve(n); else reject(err) }) })
+}
+
+/** The file ended `got` bytes into `loc`: fine only when buffers on their way to the file hold the rest. */
+function covered (loc: BlockLocation, got: number, pending: Writing[]): boolean {
+  let end = loc.offset + got
+  for (const w of [...pending].sort((a, b) => a.offset - b.offset)) if (w.offset <= end) end = Math.max(end, w.offset + w.bytes.length)
+  return end >= loc.offset + loc.length
+}
+
+function writeAll (fd: number, bytes: Uint8Array, position: number): void {
   let off = 0
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, position + off)
+}
+
+async function writeAllAsync (fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  let off = 0
+  while (off < bytes.length) {
+    off += await new Promise<number>((resolve, reject) => {
+      write(fd, bytes, off, bytes.length - off, position + off, (err, n) => { if (err === null) resolve(n); else reject(err) })
+    })
+  }
 }
