@@ -5,8 +5,10 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks, CHUNK_PROTOCOL, type ChunkEvent } from './chunk-protocol.ts'
 import { MAX_FRAME_BYTES, MsgType, Status, decodeMessage, encodeMessage } from './chunk-wire.ts'
-import { FrameReader, encodeFrame } from './frame.ts'
+import { FrameReader, encodeFrame, sendWithBackpressure } from './frame.ts'
+import { replicate } from './replicator.ts'
 import { localStore, randomBlock, startHosts } from './test-support.ts'
+import { storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 
 async function pair (t: any, allowed?: (peer: string) => boolean) {
   const { hosts, stop } = await startHosts(2, allowed)
@@ -116,3 +118,86 @@ async function collect<T> (it: AsyncIterable<T>): Promise<T[]> {
   for await (const x of it) out.push(x)
   return out
 }
+
+/** A real store whose putMany is slow and which records the most block bytes it held in calls at once. */
+function slowStore (inner: BlockStore, delayMs: number): { store: BlockStore, maxHeld: () => number, stored: () => number } {
+  let held = 0
+  let maxHeld = 0
+  let stored = 0
+  const store: BlockStore = {
+    ...inner,
+    has: async c => await inner.has(c),
+    hasMany: async c => await inner.hasMany(c),
+    get: async (c, o) => await inner.get(c, o),
+    put: async (c, b) => { await store.putMany!([{ cid: c, bytes: b }]) },
+    flush: async () => { await inner.flush() },
+    cids: () => inner.cids(),
+    snapshotRoots: async () => await inner.snapshotRoots(),
+    addSnapshotRoot: async c => { await inner.addSnapshotRoot(c) },
+    getMany: undefined,
+    putMany: async (blocks) => {
+      const bytes = blocks.reduce((n, b) => n + b.bytes.length, 0)
+      held += bytes
+      maxHeld = Math.max(maxHeld, held)
+      try {
+        await new Promise(resolve => setTimeout(resolve, delayMs))
+        const out = await storeBlocks(inner, blocks)
+        stored += blocks.length
+        return out
+      } finally {
+        held -= bytes
+      }
+    }
+  }
+  return { store, maxHeld: () => maxHeld, stored: () => stored }
+}
+
+test('F11 a member that ignores acknowledgements cannot make the receiver hold more than its budget', async (t) => {
+  const { hosts, stop } = await startHosts(2)
+  t.after(stop)
+  const [sender, receiver] = hosts
+  const slow = slowStore(await localStore(t), 300)
+  await serveChunks(receiver, { store: slow.store, isMember: () => true })
+  const stream = await sender.dialProtocol(receiver.getMultiaddrs()[0], CHUNK_PROTOCOL)
+  // 48 MiB in PUT_BATCHes of 4 MiB (three times the 16 MiB budget; 8 handled at once would be
+  // 32 MiB), sent as fast as the transport takes them, replies never read.
+  const blocks = await Promise.all(Array.from({ length: 4 }, async () => await randomBlock(1024 * 1024)))
+  let id = 0
+  for (let i = 0; i < 12; i++) await sendWithBackpressure(stream, encodeFrame(...encodeMessage({ type: MsgType.PUT_BATCH, id: ++id, blocks })))
+  await until(() => slow.stored() === 12 * 4)
+  assert.ok(slow.maxHeld() <= MAX_FRAME_BYTES, `the receiver held ${slow.maxHeld()} bytes in store calls at once`)
+  await stream.close()
+})
+
+test('F11 replication keeps at most the window unacknowledged, in PUT_BATCHes, and stores every block', async (t) => {
+  const { hosts, stop } = await startHosts(2)
+  t.after(stop)
+  const [sender, receiver] = hosts
+  const slow = slowStore(await localStore(t), 20)
+  await serveChunks(receiver, { store: slow.store, isMember: () => true })
+  const src = await localStore(t)
+  const blocks = await Promise.all(Array.from({ length: 200 }, async (_, i) => await randomBlock(1000 + i * 97)))
+  await src.putMany!(blocks)
+  const session = await ChunkSession.open(sender, receiver.getMultiaddrs()[0], { windowBytes: 256 * 1024 })
+  const r = await replicate(src, session, { batchBytes: 64 * 1024 })
+  assert.equal(r.blocksSent, 200)
+  assert.ok(slow.maxHeld() <= 256 * 1024, `the receiver held ${slow.maxHeld()} bytes at once`)
+  assert.deepEqual(await slow.store.hasMany(blocks.map(b => b.cid)), blocks.map(() => true))
+  await session.close()
+})
+
+async function until (ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 600 && !ok(); i++) await new Promise(resolve => setTimeout(resolve, 50))
+  assert.ok(ok(), 'gave up waiting')
+}
+
+test('F11 a PUT_BATCH with one wrong block stores the others, refuses that one and reports it', async (t) => {
+  const { sender, receiver, store, events } = await pair(t)
+  const session = await ChunkSession.open(sender, receiver.getMultiaddrs()[0])
+  const [a, b, c] = await Promise.all([3000, 4000, 5000].map(randomBlock))
+  const { acked } = await session.sendBatch([a, { cid: b.cid, bytes: c.bytes }, c])
+  await assert.rejects(acked, { name: 'RemoteRefusedError', code: 'CID_MISMATCH' })
+  assert.deepEqual(await store.hasMany([a.cid, b.cid, c.cid]), [true, false, true])
+  assert.ok(events.some(e => e.kind === 'bad-block' && e.cid === b.cid.toString()))
+  await session.close()
+})

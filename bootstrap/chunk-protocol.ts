@@ -1,8 +1,9 @@
 // The chunk-exchange protocol /cairn/chunks/1.0.0: the receiving side (a handler that
 // serves a BlockStore to members) and the sending side (a session on one outbound stream).
-// Memory stays bounded at any speed: the sender keeps at most `windowBytes` of PUTs
-// unacknowledged and waits for the `drain` event when the stream's buffer is full; the
-// receiver handles one message at a time and pauses the stream past its read budget.
+// Memory stays bounded at any speed: the sender keeps at most `windowBytes` of PUTs and
+// PUT_BATCHes unacknowledged and waits for the `drain` event when the stream's buffer is
+// full; the receiver handles a few messages at a time, counts the bytes of those it is
+// handling against its read budget, and pauses the stream past that budget.
 import { CID } from 'multiformats/cid'
 import { FrameReader, FrameWriter, encodeFrame } from './frame.ts'
 import {
@@ -10,7 +11,7 @@ import {
   type Message
 } from './chunk-wire.ts'
 import { ProtocolError, RemoteRefusedError } from './errors.ts'
-import type { BlockStore } from '../chunkstore/index.ts'
+import { storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 
 export { CHUNK_PROTOCOL }
@@ -66,6 +67,31 @@ export async function handleChunkStream (stream: Stream, peer: string, component
   const inflight = new Set<Promise<void>>()
   let inflightBytes = 0
   let failure: unknown
+  // Frames being handled count against the budget too: the reader only accounts for unread ones.
+  const start = async (bytes: number, work: () => Promise<void>): Promise<void> => {
+    while (inflight.size > 0 && (inflight.size >= concurrency || inflightBytes + bytes > budget)) await Promise.race(inflight)
+    inflightBytes += bytes
+    const job: Promise<void> = work()
+      .catch((err) => { failure ??= err })
+      .finally(() => { inflight.delete(job); inflightBytes -= bytes })
+    inflight.add(job)
+  }
+  // PUTs already received are stored as one group: one index lookup, one write of their ACKs.
+  let puts: PutMessage[] = []
+  let putBytes = 0
+  const startPuts = async (): Promise<void> => {
+    if (puts.length === 0) return
+    const group = puts
+    const bytes = putBytes
+    puts = []
+    putBytes = 0
+    await start(bytes, async () => {
+      await storeAll(group, peer, components, async (statuses) => {
+        await Promise.all(group.map(async (m, i) => { await reply({ type: MsgType.ACK, id: m.id, status: statuses[i] }) }))
+      })
+    })
+  }
+  const groupBytes = Math.max(budget / 4, 1)
   try {
     for (;;) {
       const body = await reader.next()
@@ -83,20 +109,28 @@ export async function handleChunkStream (stream: Stream, peer: string, component
       // HAVE, PUT and GET of different blocks run side by side (store I/O overlaps the
       // network); FLUSH, ROOTS and ADD_ROOT wait for everything before them, so a FLUSH
       // covers every PUT sent earlier on the stream.
-      if (m.type === MsgType.PUT || m.type === MsgType.HAVE || m.type === MsgType.GET) {
-        // Frames being handled count against the budget too: the reader only accounts for unread ones.
-        while (inflight.size > 0 && (inflight.size >= concurrency || inflightBytes + body.length > budget)) await Promise.race(inflight)
-        inflightBytes += body.length
-        const job: Promise<void> = serveOne(m, peer, components, reply)
-          .catch((err) => { failure ??= err })
-          .finally(() => { inflight.delete(job); inflightBytes -= body.length })
-        inflight.add(job)
+      if (m.type === MsgType.PUT) {
+        puts.push(m)
+        putBytes += body.length
+        if (reader.waiting === 0 || putBytes >= groupBytes || puts.length >= MAX_GROUP) await startPuts()
+      } else if (m.type === MsgType.PUT_BATCH) {
+        await startPuts()
+        const batch = m
+        await start(body.length, async () => {
+          await storeAll(batch.blocks, peer, components, async (statuses) => { await reply({ type: MsgType.BATCH_ACK, id: batch.id, statuses }) })
+        })
+      } else if (m.type === MsgType.HAVE || m.type === MsgType.GET) {
+        await startPuts()
+        const request = m
+        await start(body.length, async () => { await serveOne(request, peer, components, reply) })
       } else {
+        await startPuts()
         await Promise.all(inflight)
         await serveOne(m, peer, components, reply)
       }
       if (failure !== undefined) throw failure
     }
+    await startPuts()
     await Promise.all(inflight)
     if (failure !== undefined) throw failure
     await stream.close().catch(() => {})
@@ -106,28 +140,38 @@ export async function handleChunkStream (stream: Stream, peer: string, component
   }
 }
 
+type PutMessage = Extract<Message, { type: typeof MsgType.PUT }>
+/** PUTs stored together at most (their bytes are bounded by a quarter of the read budget). */
+const MAX_GROUP = 1024
+
+/**
+ * Stores blocks in one store call and answers with a status per block, then reports them.
+ * The store hashes the bytes and refuses a mismatch before storing anything, and putting a
+ * block it has is a no-op (BlockStore contract), so one hash pass suffices.
+ */
+async function storeAll (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, peer: string, c: ChunkServerComponents, answer: (statuses: number[]) => Promise<void>): Promise<number[]> {
+  let refused: Array<Error | undefined>
+  try {
+    refused = await storeBlocks(c.store, blocks)
+  } catch (err) {
+    refused = blocks.map(() => err instanceof Error ? err : new Error(String(err)))
+  }
+  const statuses = refused.map(e => e === undefined ? Status.OK : e.name === 'CidMismatchError' ? Status.CID_MISMATCH : Status.STORE_ERROR)
+  // Answer first: an event may ban the peer and close its connection.
+  await answer(statuses)
+  blocks.forEach((b, i) => {
+    if (statuses[i] === Status.OK) c.onEvent?.({ kind: 'stored', peer, cid: b.cid.toString(), bytes: b.bytes.length })
+    else if (statuses[i] === Status.CID_MISMATCH) c.onEvent?.({ kind: 'bad-block', peer, cid: b.cid.toString(), reason: 'bytes do not match the CID' })
+  })
+  return statuses
+}
+
 async function serveOne (m: Message, peer: string, c: ChunkServerComponents, reply: (m: Message) => Promise<void>): Promise<void> {
   const { store, onEvent } = c
   switch (m.type) {
     case MsgType.HAVE:
       await reply({ type: MsgType.HAVE_REPLY, id: m.id, have: await store.hasMany(m.cids) })
       return
-    case MsgType.PUT: {
-      // The store hashes the bytes and refuses a mismatch before storing anything, and
-      // putting a block it has is a no-op (BlockStore contract), so one hash pass suffices.
-      try {
-        await store.put(m.cid, m.bytes)
-      } catch (err: any) {
-        const mismatch = err?.name === 'CidMismatchError'
-        // Answer first: the event may ban the peer and close its connection.
-        await reply({ type: MsgType.ACK, id: m.id, status: mismatch ? Status.CID_MISMATCH : Status.STORE_ERROR })
-        if (mismatch) onEvent?.({ kind: 'bad-block', peer, cid: m.cid.toString(), reason: 'bytes do not match the CID' })
-        return
-      }
-      onEvent?.({ kind: 'stored', peer, cid: m.cid.toString(), bytes: m.bytes.length })
-      await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
-      return
-    }
     case MsgType.GET: {
       let bytes: Uint8Array
       try {
@@ -265,19 +309,49 @@ export class ChunkSession {
 
   /** Sends one block; resolves when the peer acknowledged it. Waits first while the window is full. */
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    while (this.inflight > 0 && this.inflight + bytes.length > this.windowBytes) {
-      if (this.failure !== undefined) throw this.failure
-      await new Promise<void>(resolve => this.windowWaiters.push(resolve))
-    }
-    this.inflight += bytes.length
+    await this.reserve(bytes.length)
     try {
       const r = await this.request({ type: MsgType.PUT, cid, bytes })
       expectOk(r, `block ${cid.toString()}`)
     } finally {
-      this.inflight -= bytes.length
-      const w = this.windowWaiters.shift()
-      w?.()
+      this.release(bytes.length)
     }
+  }
+
+  /** Waits while the window has no room for `bytes` more (a lone PUT always fits), then takes them. */
+  private async reserve (bytes: number): Promise<void> {
+    while (this.inflight > 0 && this.inflight + bytes > this.windowBytes) {
+      if (this.failure !== undefined) throw this.failure
+      await new Promise<void>(resolve => this.windowWaiters.push(resolve))
+    }
+    if (this.failure !== undefined) throw this.failure
+    this.inflight += bytes
+  }
+
+  private release (bytes: number): void {
+    this.inflight -= bytes
+    const w = this.windowWaiters.shift()
+    w?.()
+  }
+
+  /**
+   * Sends blocks in one PUT_BATCH once the window has room for their bytes, without waiting
+   * for the acknowledgement: resolves with the promise of it (which rejects, naming the
+   * block, when the peer refused any), so a caller keeps several batches in flight while the
+   * window bounds the bytes unacknowledged.
+   */
+  async sendBatch (blocks: Array<{ cid: CID, bytes: Uint8Array }>): Promise<{ acked: Promise<void> }> {
+    const bytes = blocks.reduce((n, b) => n + b.bytes.length, 0)
+    await this.reserve(bytes)
+    const acked = this.request({ type: MsgType.PUT_BATCH, blocks })
+      .then(r => {
+        if (r.type !== MsgType.BATCH_ACK || r.statuses.length !== blocks.length) throw new ProtocolError('PUT_BATCH was not answered with a status per block')
+        const bad = r.statuses.findIndex(s => s !== Status.OK)
+        if (bad >= 0) throw new RemoteRefusedError(statusName(r.statuses[bad]), `block ${blocks[bad].cid.toString()}`)
+      })
+      .finally(() => { this.release(bytes) })
+    acked.catch(() => {}) // the caller awaits it; a failure before then must not go unhandled
+    return { acked }
   }
 
   async get (cid: CID): Promise<Uint8Array> {

@@ -10,6 +10,8 @@
 //   0x04 FLUSH                            0x82 ACK
 //   0x05 ROOTS                            0x85 ROOTS_REPLY n:u16 (cidlen:u8 cid)×n
 //   0x06 ADD_ROOT cidlen:u8 cid           0x82 ACK
+//   0x07 PUT_BATCH n:u16 (cidlen:u8 cid size:u32)×n blocks…   0x87 BATCH_ACK n:u16 status:u8×n
+//        (the blocks' bytes one after the other, in the order of the index before them)
 //
 // CIDs are binary CIDv1 (raw codec, sha2-256), the only kind of block a store holds.
 import { CID } from 'multiformats/cid'
@@ -20,7 +22,7 @@ export const CHUNK_PROTOCOL = '/cairn/chunks/1.0.0'
 export const WIRE_VERSION = 1
 /** Largest sealed block that crosses the wire (a 1 MiB chunk sealed is far below it). */
 export const MAX_BLOCK_BYTES = 16 * 1024 * 1024
-/** Largest frame body: a PUT of the largest block plus its header. */
+/** Largest frame body: a PUT (or a PUT_BATCH of one) of the largest block plus its header. */
 export const MAX_FRAME_BYTES = MAX_BLOCK_BYTES + 256
 /** CIDs per HAVE or ROOTS message. */
 export const MAX_BATCH = 4096
@@ -28,8 +30,8 @@ const RAW_CODE = 0x55
 const HEADER = 6
 
 export const MsgType = {
-  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06,
-  HAVE_REPLY: 0x81, ACK: 0x82, BLOCK: 0x83, ROOTS_REPLY: 0x85
+  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06, PUT_BATCH: 0x07,
+  HAVE_REPLY: 0x81, ACK: 0x82, BLOCK: 0x83, ROOTS_REPLY: 0x85, BATCH_ACK: 0x87
 } as const
 
 export const Status = {
@@ -45,17 +47,19 @@ export type Message =
   | { type: typeof MsgType.FLUSH, id: number }
   | { type: typeof MsgType.ROOTS, id: number }
   | { type: typeof MsgType.ADD_ROOT, id: number, cid: CID }
+  | { type: typeof MsgType.PUT_BATCH, id: number, blocks: Array<{ cid: CID, bytes: Uint8Array }> }
   | { type: typeof MsgType.HAVE_REPLY, id: number, have: boolean[] }
   | { type: typeof MsgType.ACK, id: number, status: number }
   | { type: typeof MsgType.BLOCK, id: number, status: number, bytes?: Uint8Array }
   | { type: typeof MsgType.ROOTS_REPLY, id: number, cids: CID[] }
+  | { type: typeof MsgType.BATCH_ACK, id: number, statuses: number[] }
 
 /** True for CIDv1 raw sha2-256: the only address a sealed block may have. */
 export function isBlockCid (cid: CID): boolean {
   return cid.version === 1 && cid.code === RAW_CODE && cid.multihash.code === sha256.code && cid.multihash.size === 32
 }
 
-/** Encodes a message body. For PUT and BLOCK the block bytes are returned as a second part, to be sent without a copy. */
+/** Encodes a message body. The bytes of PUT, PUT_BATCH and BLOCK blocks are returned as further parts, to be sent without a copy. */
 export function encodeMessage (m: Message): Uint8Array[] {
   const cidsLength = (list: CID[]): number => {
     if (list.length > MAX_BATCH) throw new ProtocolError(`at most ${MAX_BATCH} CIDs per message`)
@@ -71,6 +75,11 @@ export function encodeMessage (m: Message): Uint8Array[] {
     case MsgType.HAVE_REPLY: size += 2 + Math.ceil(m.have.length / 8); break
     case MsgType.ACK: size += 1; break
     case MsgType.BLOCK: size += 1; tail = m.bytes; break
+    case MsgType.PUT_BATCH:
+      if (m.blocks.length === 0 || m.blocks.length > MAX_BATCH) throw new ProtocolError(`a PUT_BATCH holds 1 to ${MAX_BATCH} blocks`)
+      size += 2 + m.blocks.reduce((n, b) => n + 1 + b.cid.bytes.length + 4, 0)
+      break
+    case MsgType.BATCH_ACK: size += 2 + m.statuses.length; break
   }
   const head = new Uint8Array(size)
   const view = new DataView(head.buffer)
@@ -88,6 +97,14 @@ export function encodeMessage (m: Message): Uint8Array[] {
       m.have.forEach((h, i) => { if (h) head[at + (i >> 3)] |= 1 << (i & 7) })
       break
     case MsgType.ACK: case MsgType.BLOCK: head[at] = m.status; break
+    case MsgType.PUT_BATCH:
+      view.setUint16(at, m.blocks.length); at += 2
+      for (const b of m.blocks) { cid(b.cid); view.setUint32(at, b.bytes.length); at += 4 }
+      return [head, ...m.blocks.map(b => b.bytes)]
+    case MsgType.BATCH_ACK:
+      view.setUint16(at, m.statuses.length); at += 2
+      head.set(m.statuses, at)
+      break
   }
   return tail === undefined ? [head] : [head, tail]
 }
@@ -153,6 +170,36 @@ export function decodeMessage (body: Uint8Array): Message {
       break
     }
     case MsgType.ROOTS_REPLY: m = { type, id, cids: cids() }; end(); break
+    case MsgType.PUT_BATCH: {
+      const n = u16()
+      if (n === 0 || n > MAX_BATCH) throw new ProtocolError(`a PUT_BATCH of ${n} blocks is outside 1 to ${MAX_BATCH}`)
+      const index = Array.from({ length: n }, () => {
+        const c = cid()
+        need(4)
+        const size = view.getUint32(at)
+        at += 4
+        if (size > MAX_BLOCK_BYTES) throw new ProtocolError(`a block of ${size} bytes exceeds ${MAX_BLOCK_BYTES}`)
+        return { c, size }
+      })
+      const blocks = index.map(({ c, size }) => {
+        need(size)
+        const bytes = body.subarray(at, at + size)
+        at += size
+        return { cid: c, bytes }
+      })
+      end()
+      m = { type, id, blocks }
+      break
+    }
+    case MsgType.BATCH_ACK: {
+      const n = u16()
+      if (n > MAX_BATCH) throw new ProtocolError(`${n} answers exceed the limit of ${MAX_BATCH}`)
+      need(n)
+      m = { type, id, statuses: Array.from(body.subarray(at, at + n)) }
+      at += n
+      end()
+      break
+    }
     default: throw new ProtocolError(`unknown message type 0x${type.toString(16)}`)
   }
   return m

@@ -83,6 +83,11 @@ export class FrameReader {
     w?.()
   }
 
+  /** Frames received and not yet read: `next()` returns the first of them without waiting. */
+  get waiting (): number {
+    return this.ready.length
+  }
+
   async next (): Promise<Uint8Array | undefined> {
     for (;;) {
       if (this.failure !== undefined) throw this.failure

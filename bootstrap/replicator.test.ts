@@ -47,7 +47,7 @@ test('F11 an aborted replication resumes where it stopped and ends complete', as
   const ac = new AbortController()
   const s1 = await open()
   await assert.rejects(replicate(src, s1, {
-    signal: ac.signal, concurrency: 2, onProgress: p => { if (p.blocksSent >= 30) ac.abort() }
+    signal: ac.signal, concurrency: 2, batchBytes: 20_000, onProgress: p => { if (p.blocksSent >= 30) ac.abort() }
   }), { name: 'ReplicationAbortedError' })
   await s1.close()
   const partial = (await dst.hasMany(blocks.map(b => b.cid))).filter(Boolean).length

@@ -6,8 +6,11 @@ import { MAX_BATCH } from './chunk-wire.ts'
 import { ReplicationAbortedError } from './errors.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
 import type { BandwidthLimiter } from './bandwidth.ts'
-import type { BlockStore } from '../chunkstore/index.ts'
+import { readBlocks, type BlockStore } from '../chunkstore/index.ts'
 import type { CID } from 'multiformats/cid'
+
+/** Blocks in one PUT_BATCH at most (their bytes are bounded by `batchBytes`). */
+const BATCH_BLOCKS = 1024
 
 export interface ReplicationProgress {
   blocksOffered: number
@@ -31,53 +34,72 @@ export interface ReplicationResult extends ReplicationProgress {
 export interface ReplicateOptions {
   limiter?: BandwidthLimiter
   signal?: AbortSignal
-  /** PUTs in flight at once (each also counts against the session's byte window). Default 32. */
+  /** PUT_BATCHes unacknowledged at once (their bytes also count against the session's window). Default 64. */
   concurrency?: number
+  /** Bytes of neighbouring blocks sent together in one PUT_BATCH (a larger block goes alone). Default 1 MiB. */
+  batchBytes?: number
   onProgress?: (p: ReplicationProgress) => void
 }
 
 export async function replicate (store: BlockStore, session: ChunkSession, options: ReplicateOptions = {}): Promise<ReplicationResult> {
   const { signal, limiter, onProgress } = options
-  const concurrency = options.concurrency ?? 32
+  const concurrency = options.concurrency ?? 64
+  const batchBytes = options.batchBytes ?? 1 << 20
   const wireStart = session.bytesSent
   const started = performance.now()
   const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
-  const inflight = new Set<Promise<void>>()
   let failure: unknown
+  // Batches sent and not yet acknowledged; the session's window bounds their bytes, this their number.
+  let unacked = 0
+  let wake: (() => void) | undefined
+  const settled = (): void => { unacked--; const w = wake; wake = undefined; w?.() }
+  const waitUntil = async (ok: () => boolean): Promise<void> => { while (!ok()) await new Promise<void>(resolve => { wake = resolve }) }
 
-  const sendOne = async (cid: CID): Promise<void> => {
-    const bytes = await store.get(cid)
-    await limiter?.take(bytes.length, signal)
-    await session.put(cid, bytes)
-    p.blocksSent++
-    p.bytesSent += bytes.length
-    onProgress?.({ ...p })
+  let batch: Array<{ cid: CID, bytes: Uint8Array }> = []
+  let pendingBytes = 0
+  const sendBatch = async (): Promise<void> => {
+    if (batch.length === 0) return
+    const blocks = batch
+    const bytes = pendingBytes
+    batch = []
+    pendingBytes = 0
+    await limiter?.take(bytes, signal)
+    await waitUntil(() => unacked < concurrency)
+    const { acked } = await session.sendBatch(blocks)
+    unacked++
+    acked.then(() => {
+      p.blocksSent += blocks.length
+      p.bytesSent += bytes
+      onProgress?.({ ...p })
+    }, (err) => { failure ??= err }).finally(settled)
   }
 
-  const offer = async (batch: CID[]): Promise<void> => {
-    const have = await session.have(batch)
-    p.blocksOffered += batch.length
-    p.blocksMissing += have.filter(h => !h).length
-    for (let i = 0; i < batch.length; i++) {
-      if (have[i]) continue
+  const offer = async (cids: CID[]): Promise<void> => {
+    const have = await session.have(cids)
+    p.blocksOffered += cids.length
+    const missing = cids.filter((_, i) => !have[i])
+    p.blocksMissing += missing.length
+    // The store reads the missing blocks in segment order; neighbours travel in one PUT_BATCH.
+    for await (const { index, bytes } of readBlocks(store, missing)) {
       if (signal?.aborted === true) throw new ReplicationAbortedError({ cause: signal.reason })
       if (failure !== undefined) throw failure
-      while (inflight.size >= concurrency) await Promise.race(inflight)
-      const job: Promise<void> = sendOne(batch[i]).catch((err) => { failure ??= err }).finally(() => { inflight.delete(job) })
-      inflight.add(job)
+      if (batch.length > 0 && (pendingBytes + bytes.length > batchBytes || batch.length >= BATCH_BLOCKS)) await sendBatch()
+      batch.push({ cid: missing[index], bytes })
+      pendingBytes += bytes.length
     }
+    await sendBatch()
   }
 
   try {
-    let batch: CID[] = []
+    let offered: CID[] = []
     for await (const cid of store.cids()) {
-      batch.push(cid)
-      if (batch.length === MAX_BATCH) { await offer(batch); batch = [] }
+      offered.push(cid)
+      if (offered.length === MAX_BATCH) { await offer(offered); offered = [] }
     }
-    if (batch.length > 0) await offer(batch)
+    if (offered.length > 0) await offer(offered)
   } finally {
     // Never leave PUTs running behind an error: the caller may close the session next.
-    await Promise.allSettled(inflight)
+    await waitUntil(() => unacked === 0)
   }
   if (failure !== undefined) throw failure
   await session.flush()
