@@ -1,7 +1,7 @@
 // Issue 4 end to end: real node processes on 127.0.0.1 driven through `cairn mesh`.
 // F9 admission and cut-off, F11 cascade A→B→C, a hostile member, kill -9 mid-replication.
 import '../polyfill.ts'
-import test from 'node:test'
+import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,9 +18,15 @@ import type { CID } from 'multiformats/cid'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
 
-function tempDir (t: any): string {
+// Removed after every test of the file, when each test's own hooks have stopped its node
+// processes (a test's hooks run in the order registered, so a per-test removal could run
+// while a node still writes there).
+const dirs: string[] = []
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+
+function tempDir (_t: any): string {
   const d = mkdtempSync(join(tmpdir(), 'cairn-mesh-p-'))
-  t.after(() => { rmSync(d, { recursive: true, force: true }) })
+  dirs.push(d)
   return d
 }
 
