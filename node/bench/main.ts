@@ -1,20 +1,20 @@
 // `npm run bench`: Cairn against restic and borg, measured in the same run on the same data.
 // A benchmark, not a test: it prints figures and ratios and never fails on speed.
 // Exit code 1 only when a tool fails a phase or restores something different.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { prepareDataSet } from './dataset.ts'
+import { prepareDataSet, type DataSet } from './dataset.ts'
 import { UsageError } from './errors.ts'
 import { describeMachine, ensurePackages } from './machine.ts'
 import { type BenchResult, computeRatios, markdown, METHOD, notes, ratioLines, textTable } from './report.ts'
 import { runTool, type ToolRun } from './runner.ts'
 import { cipherLines, cipherMarkdown, measureCiphers } from './ciphers.ts'
-import { measureReplication } from './replication.ts'
-import type { ReplicationBenchResult } from './replication.ts'
-import { createTools, TOOL_NAMES, type ToolName } from './tools.ts'
+import { measureReplication, replicationLines, replicationMarkdown, withReplicationSection, type ReplicationBenchResult } from './replication.ts'
+import { measure } from './command.ts'
+import { createTools, TOOL_NAMES, type Tool, type ToolName } from './tools.ts'
 
 const USAGE = `usage: npm run bench -- [options]
   --quick          small data set (~150 MB) for a smoke run instead of the ~2.2 GB reference set
@@ -22,6 +22,9 @@ const USAGE = `usage: npm run bench -- [options]
   --keep           keep each tool's repository and cache after the run
   --json           print the results as JSON on stdout (the table goes to stderr)
   --prepare        only install the tools and build the data set, then stop
+  --replication    only the replication figures: a Cairn store of day 1 (built once, cached) replicated
+                   between two node processes, beside a raw libp2p stream; updates that section of the page
+  --repeat N       replication runs (each followed by its raw stream run), default 1
 env: CAIRN_BENCH_DIR  cache folder for data sets and repositories (default ~/.cache/cairn-bench)`
 
 interface Options {
@@ -30,6 +33,8 @@ interface Options {
   keep: boolean
   json: boolean
   prepare: boolean
+  replicationOnly: boolean
+  repeat: number
 }
 
 function parseOptions (argv: string[]): Options | null {
@@ -41,6 +46,8 @@ function parseOptions (argv: string[]): Options | null {
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
+      replication: { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false }
     },
     strict: true
@@ -50,7 +57,11 @@ function parseOptions (argv: string[]): Options | null {
   for (const name of only) {
     if (!(TOOL_NAMES as readonly string[]).includes(name)) throw new UsageError(`unknown tool "${name}" in --only; choose from ${TOOL_NAMES.join(', ')}`)
   }
+  const repeat = Number(values.repeat)
+  if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new UsageError(`--repeat takes a whole number from 1 to 20, not "${values.repeat}"`)
   return {
+    replicationOnly: values.replication === true,
+    repeat,
     quick: values.quick === true,
     // always the same order, whatever order --only lists them in
     only: TOOL_NAMES.filter(n => only.includes(n)),
@@ -82,11 +93,12 @@ export async function main (argv: string[]): Promise<number> {
   try {
     // Tools first: the reference data set copies /usr, so installing afterwards would make
     // a data set built on a machine without the tools differ from one built with them.
-    await ensurePackages(['time', 'rsync', ...selected.flatMap(t => t.packages)], log)
+    await ensurePackages(['time', 'rsync', ...(options.replicationOnly ? [] : selected.flatMap(t => t.packages))], log)
     const dataSet = await prepareDataSet({ dir, scriptsDir: join(repoRoot, '..', 'shared', 'bench'), quick: options.quick, log })
     for (const tool of selected) log(`version: ${(await tool.version()).split('\n')[0]}`)
     if (options.prepare) return 0
 
+    if (options.replicationOnly) return await replicationOnly({ dataSet, tool: tools.cairn, repoRoot, repeat: options.repeat, json: options.json, log })
     for (const line of METHOD) log(line)
     const runs: ToolRun[] = []
     // Cairn's store is kept until its blocks have been replicated for the mesh figures.
@@ -94,28 +106,16 @@ export async function main (argv: string[]): Promise<number> {
     rmSync(join(dataSet.root, 'work'), { recursive: true, force: true })
     log('measuring cipher suites')
     const ciphers = measureCiphers(options.quick)
-    let replication: ReplicationBenchResult | undefined
+    let replication: ReplicationBenchResult[] = []
     const cairnRepo = join(dataSet.root, 'runs', 'cairn', 'repo')
     if (selected.some(t => t.name === 'cairn')) {
-      log('measuring replication of the Cairn store between two node processes, and a raw libp2p stream')
-      const workDir = join(dataSet.root, 'runs', 'replication')
-      rmSync(workDir, { recursive: true, force: true })
       try {
-        replication = await measureReplication({ workDir, sourceStore: cairnRepo })
-      } catch (err) {
-        log(`replication: FAILED — ${err instanceof Error ? err.message : String(err)}`)
+        replication = await replicationRuns(dataSet, cairnRepo, options.repeat, log)
       } finally {
-        rmSync(workDir, { recursive: true, force: true })
         if (!options.keep) rmSync(cairnRepo, { recursive: true, force: true })
       }
     }
-    const replicationText = replication === undefined
-      ? []
-      : [`replication of the store, one node process to another on 127.0.0.1: ${replication.replicationMiBps.toFixed(1)} MiB/s ` +
-          `(${(replication.bytes / 2 ** 20).toFixed(0)} MiB, ${replication.blocks} blocks); raw libp2p stream ${replication.rawMiBps.toFixed(1)} MiB/s`,
-        `ratio replication/raw libp2p = ${replication.ratio.toFixed(2)} (target >= 0.8)${replication.ratio >= 0.8 ? '' : '  MISS'}; ` +
-          `replication ${replication.replicationMiBps.toFixed(0)} MiB/s (target >= 150)${replication.replicationMiBps >= 150 ? '' : '  MISS'}`,
-        `peak RSS: sender ${replication.senderPeakRssMiB?.toFixed(0) ?? '?'} MiB, receiver ${replication.receiverPeakRssMiB?.toFixed(0) ?? '?'} MiB`]
+    const replicationText = replicationLines(replication)
 
     const result: BenchResult = {
       date: new Date().toISOString(),
@@ -149,12 +149,67 @@ export async function main (argv: string[]): Promise<number> {
     // only the reference data set's figures belong in the docs; smoke runs stay in the cache
     const page = dataSet.kind === 'full' ? join(repoRoot, 'docs', 'bench.md') : join(dataSet.root, 'bench.md')
     mkdirSync(dirname(page), { recursive: true })
-    writeFileSync(page, markdown(result) + '\n' + cipherMarkdown(ciphers) +
-      (replicationText.length === 0 ? '' : '\n## Replication (mesh)\n\n' + replicationText.map(l => `- ${l}`).join('\n') + '\n'))
+    writeFileSync(page, markdown(result) + '\n' + cipherMarkdown(ciphers) + (replication.length === 0 ? '' : '\n' + replicationMarkdown(replication)))
     log(`wrote ${page}`)
     return runs.every(r => r.error === undefined && r.restore?.identical === true) ? 0 : 1
   } catch (err) {
     log(`failed: ${err instanceof Error ? err.message : String(err)}`)
     return 1
   }
+}
+
+/** Replication runs one after the other, each from a fresh receiving node; a failed run is logged and left out. */
+async function replicationRuns (dataSet: DataSet, sourceStore: string, repeat: number, log: (line: string) => void): Promise<ReplicationBenchResult[]> {
+  const out: ReplicationBenchResult[] = []
+  for (let i = 1; i <= repeat; i++) {
+    log(`replication run ${i}/${repeat}: the Cairn store between two node processes, then a raw libp2p stream`)
+    const workDir = join(dataSet.root, 'runs', 'replication')
+    rmSync(workDir, { recursive: true, force: true })
+    try {
+      const r = await measureReplication({ workDir, sourceStore })
+      log(replicationLines([r])[1])
+      out.push(r)
+    } catch (err) {
+      log(`replication: FAILED — ${err instanceof Error ? err.message : String(err)}`)
+    } finally {
+      rmSync(workDir, { recursive: true, force: true })
+    }
+  }
+  return out
+}
+
+/**
+ * `--replication`: only the replication figures. The store replicated is Cairn's backup of day 1,
+ * made once (not timed) and kept in the cache; the page's replication section is replaced.
+ */
+async function replicationOnly (o: { dataSet: DataSet, tool: Tool, repoRoot: string, repeat: number, json: boolean, log: (line: string) => void }): Promise<number> {
+  const { dataSet, tool, log } = o
+  const home = join(dataSet.root, 'runs', 'replication-source')
+  const ws = { repo: join(home, 'repo'), cache: join(home, 'cache'), logs: join(home, 'logs') }
+  const done = join(home, 'repo.done')
+  if (!existsSync(done)) {
+    log(`building the store to replicate: cairn backup of day 1 into ${ws.repo} (once, not timed)`)
+    rmSync(home, { recursive: true, force: true })
+    mkdirSync(ws.cache, { recursive: true })
+    mkdirSync(ws.logs, { recursive: true })
+    for (const [name, spec] of [['init', tool.init(ws)], ['backup', tool.backup(ws, dataSet.day1, 'day1')]] as const) {
+      const m = await measure(spec, join(ws.logs, name))
+      if (m.code !== 0) throw new Error(`cairn ${name} exited with ${m.code}: ${m.stderrTail}`)
+    }
+    writeFileSync(done, new Date().toISOString() + '\n')
+  }
+  const results = await replicationRuns(dataSet, ws.repo, o.repeat, log)
+  const text = replicationLines(results)
+  if (o.json) {
+    console.error(text.join('\n'))
+    console.log(JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(), dataSet: { kind: dataSet.kind, files: dataSet.files, bytes: dataSet.bytes }, replication: results }, null, 2))
+  } else {
+    console.log(['', ...text, ''].join('\n'))
+  }
+  const page = dataSet.kind === 'full' ? join(o.repoRoot, 'docs', 'bench.md') : join(dataSet.root, 'bench.md')
+  const before = existsSync(page) ? readFileSync(page, 'utf8') : '# Cairn benchmark\n'
+  const section = `${replicationMarkdown(results).trimEnd()}\n- (measured on ${new Date().toISOString()} with \`npm run bench -- --replication\`, ${dataSet.kind} data set)\n`
+  writeFileSync(page, withReplicationSection(before, section))
+  log(`wrote the replication section of ${page}`)
+  return results.length === o.repeat ? 0 : 1
 }
