@@ -200,12 +200,13 @@ export async function measureRawStream (mib: number): Promise<{ bytes: number, s
       receiverCpu: sinkCpu === null || sinkCpu0 === null ? null : sinkCpu - sinkCpu0
     }
   } finally {
-    await host.stop()
+    // The sink first (SIGKILL if it has not exited within a few seconds: it must not outlive
+    // the bench), then this host, which then has no open connection to wait for.
     child.kill('SIGTERM')
-    // A sink that does not stop within a few seconds is ended for good: it must not outlive the bench.
     const late = setTimeout(() => { child.kill('SIGKILL') }, 3000)
     await exited
     clearTimeout(late)
+    await host.stop()
   }
 }
 
