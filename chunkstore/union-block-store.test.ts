@@ -63,3 +63,28 @@ test('get with verify passes over a corrupt copy when another store holds a good
   await assert.rejects(unionBlockStore({ stores: () => [a] }).get(cid, { verify: true }), CorruptBlockError)
   assert.deepEqual(Buffer.from(await unionBlockStore({ stores: () => [a, b] }).get(cid, { verify: true })), bytes)
 })
+
+test('a union reads many blocks at once from the stores that hold them and writes many to its write store', async (t) => {
+  const [a, b, replica] = await stores(t, 3)
+  const onlyA = await block(a)
+  const onlyB = await block(b, 2000)
+  const both = await block(a, 3000)
+  await b.put(both.cid, both.bytes); await b.flush()
+  const view = unionBlockStore({ stores: () => [replica, a, b], write: replica })
+  const asked = [onlyB.cid, both.cid, onlyA.cid]
+  const got = new Map<number, Buffer>()
+  for await (const { index, bytes } of view.getMany!(asked)) {
+    assert.equal(got.has(index), false, 'each block once')
+    got.set(index, Buffer.from(bytes))
+  }
+  assert.deepEqual([...got.keys()].sort(), [0, 1, 2])
+  assert.ok(got.get(0)!.equals(onlyB.bytes) && got.get(1)!.equals(both.bytes) && got.get(2)!.equals(onlyA.bytes))
+  await assert.rejects(async () => { for await (const _ of view.getMany!([onlyA.cid, cidOf(randomBytes(9))])) { /* none */ } }, { name: 'BlockNotFoundError' })
+
+  const good = randomBytes(700)
+  const refused = await view.putMany!([{ cid: cidOf(good), bytes: good }, { cid: cidOf(randomBytes(5)), bytes: randomBytes(5) }])
+  assert.deepEqual(refused.map(e => e?.name), [undefined, 'CidMismatchError'])
+  assert.equal(await replica.has(cidOf(good)), true, 'written to the write store')
+  assert.equal(await a.has(cidOf(good)), false)
+  await assert.rejects(unionBlockStore({ stores: () => [a] }).putMany!([{ cid: cidOf(good), bytes: good }]), ReadOnlyStoreError)
+})

@@ -2,7 +2,7 @@
 // space plus the replica) through such a view. Reads look in every store; writes go to the
 // one store named for them. A wrapper, so no store needs to know it is part of a union.
 import type { CID } from 'multiformats/cid'
-import type { BlockStore } from './block-store.ts'
+import { readBlocks, storeBlocks, type BlockStore } from './block-store.ts'
 import { BlockNotFoundError, ReadOnlyStoreError } from './errors.ts'
 
 export interface UnionBlockStoreInit {
@@ -57,7 +57,21 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
       throw last ?? new BlockNotFoundError(cid.toString())
     },
 
+    async * getMany (cids) {
+      // Each block from the first store that holds it; each store reads its share in its own fastest order.
+      const stores = init.stores()
+      const owner = await firstAnswers(stores, cids, async (s, c) => (await s.hasMany(c)).map(h => h ? s : undefined))
+      const absent = owner.findIndex(o => o === undefined)
+      if (absent >= 0) throw new BlockNotFoundError(cids[absent].toString())
+      for (const s of stores) {
+        const mine = cids.flatMap((_, i) => owner[i] === s ? [i] : [])
+        if (mine.length === 0) continue
+        for await (const { index, bytes } of readBlocks(s, mine.map(i => cids[i]))) yield { index: mine[index], bytes }
+      }
+    },
+
     async put (cid, bytes) { await writable(`block ${cid.toString()}`).put(cid, bytes) },
+    async putMany (blocks) { return await storeBlocks(writable(`${blocks.length} blocks`), blocks) },
     async flush () { await init.write?.flush() },
     async addSnapshotRoot (cid) { await writable(`snapshot root ${cid.toString()}`).addSnapshotRoot(cid) },
 
