@@ -101,4 +101,3 @@ export class ReplicationAbortedError extends Error {
   }
 }
 
-export { InvalidScheduleError } from '../chunkstore/index.ts'

@@ -5,7 +5,6 @@
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { multiaddr } from '@multiformats/multiaddr'
-import { type BandwidthSchedule } from './bandwidth.ts'
 import { ChunkSession, serveChunks, type ChunkEvent } from './chunk-protocol.ts'
 import { InvitationUsedError, InvalidInvitationError, NotAMemberError } from './errors.ts'
 import { exchangeJson, FrameReader, jsonFrame, parseJsonFrame, sendWithBackpressure } from './frame.ts'
@@ -23,7 +22,7 @@ import { createReplicationLinks, type LinkStatus, type PolicyStatus } from './re
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
 import { scrubStore } from './scrub.ts'
-import type { BlockStore } from '../chunkstore/index.ts'
+import type { BandwidthSchedule, BlockStore } from '../chunkstore/index.ts'
 
 export type { LinkStatus, PolicyStatus }
 

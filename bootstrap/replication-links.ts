@@ -3,13 +3,12 @@
 // (target connected, snapshot root arrived, timer, operator); a trigger during a run queues
 // exactly one rerun.
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createLimiter, type BandwidthLimiter, type BandwidthSchedule } from './bandwidth.ts'
 import { ChunkSession } from './chunk-protocol.ts'
 import { PeerUnreachableError } from './errors.ts'
 import { selectTargets, targetsOf, type ReplicationPolicy } from './policy.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import type { Member } from './membership.ts'
-import type { BlockStore } from '../chunkstore/index.ts'
+import { createLimiter, type BandwidthLimiter, type BandwidthSchedule, type BlockStore } from '../chunkstore/index.ts'
 import type { Libp2p } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 

@@ -5,8 +5,7 @@
 import { MAX_BATCH } from './chunk-wire.ts'
 import { ReplicationAbortedError } from './errors.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
-import type { BandwidthLimiter } from './bandwidth.ts'
-import { readBlocks, type BlockStore } from '../chunkstore/index.ts'
+import { readBlocks, type BandwidthLimiter, type BlockStore } from '../chunkstore/index.ts'
 import type { CID } from 'multiformats/cid'
 
 /** Blocks in one PUT_BATCH at most (their bytes are bounded by `batchBytes`). */

@@ -72,11 +72,10 @@ export class Archiver {
   /** The parent snapshot's directory nodes, prefetched (see prefetchParent). */
   private readonly parentNodes = new Map<string, DirNode>()
   /** Files to skip because another program writes them (options.openFiles 'skip'). */
-  private readonly openElsewhere: Map<string, number> | undefined
+  private openElsewhere: Map<string, number> | undefined
 
   constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions) {
     this.excluded = excluder(options.exclude ?? [])
-    this.openElsewhere = options.openFiles === 'skip' ? openForWriting() : undefined
     this.failed.promise.catch(() => {})
   }
 
@@ -89,6 +88,7 @@ export class Archiver {
     this.options.signal?.addEventListener('abort', abort)
     try {
       if (this.options.signal?.aborted === true) abort()
+      if (this.options.openFiles === 'skip') this.openElsewhere = await openForWriting()
       const parent = parentRoot !== undefined ? await this.deps.loadNode(parentRoot) as DirNode : undefined
       if (parent !== undefined) await this.prefetchParent(parent)
       const { done: rootDone } = await this.walkVirtual(sep, trieOf(sources), parent)

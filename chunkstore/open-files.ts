@@ -3,7 +3,7 @@
 // half-written. Linux only: every process's /proc/PID/fdinfo flags say how a descriptor was
 // opened, and a stat through /proc/PID/fd/N names the file. A process this user may not
 // inspect is passed over, so run the node as root to see every program's files.
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdir, readFile, stat } from 'node:fs/promises'
 
 const O_ACCMODE = 0o3
 const O_RDONLY = 0
@@ -18,22 +18,22 @@ export function fileKey (dev: bigint | number, ino: bigint | number): string {
  * with one PID that holds each. Empty where /proc is absent. A snapshot: files opened later
  * are not seen (those are caught as "changed while it was being read").
  */
-export function openForWriting (self = process.pid): Map<string, number> {
+export async function openForWriting (self = process.pid): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   let pids: string[]
-  try { pids = readdirSync('/proc').filter(n => /^\d+$/.test(n) && Number(n) !== self) } catch { return out }
-  for (const pid of pids) {
+  try { pids = (await readdir('/proc')).filter(n => /^\d+$/.test(n) && Number(n) !== self) } catch { return out }
+  // Processes are read side by side; one that ends or is not ours to inspect is passed over.
+  await Promise.all(pids.map(async pid => {
     let fds: string[]
-    try { fds = readdirSync(`/proc/${pid}/fd`) } catch { continue }
+    try { fds = await readdir(`/proc/${pid}/fd`) } catch { return }
     for (const fd of fds) {
       try {
-        const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1')
-        const m = /^flags:\s*([0-7]+)/m.exec(info)
+        const m = /^flags:\s*([0-7]+)/m.exec(await readFile(`/proc/${pid}/fdinfo/${fd}`, 'latin1'))
         if (m === null || (parseInt(m[1], 8) & O_ACCMODE) === O_RDONLY) continue
-        const st = statSync(`/proc/${pid}/fd/${fd}`, { bigint: true })
+        const st = await stat(`/proc/${pid}/fd/${fd}`, { bigint: true })
         if (st.isFile()) out.set(fileKey(st.dev, st.ino), Number(pid))
       } catch {}
     }
-  }
+  }))
   return out
 }

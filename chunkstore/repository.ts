@@ -364,13 +364,14 @@ export class LocalRepository implements Repository {
     // A write-only key opens no record, so every record would look like another store's.
     if (this.writeOnly) throw new WriteOnlyKeyError('Pruning')
     const store = this.blocks
-    const { foreign } = await this.records()
-    if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
     const result: PruneResult = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
+    // Protection starts before the snapshots are read: a backup that ends meanwhile keeps its blocks.
     store.protected = new Set()
     try {
+      const { own, foreign } = await this.records()
+      if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
       const live = new Set<Key>()
-      for (const s of await this.snapshots()) {
+      for (const s of own) {
         live.add(keyOf(CID.parse(s.id).bytes))
         const stack = [this.rootOf(s)]
         while (stack.length > 0) {

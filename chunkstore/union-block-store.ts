@@ -28,6 +28,9 @@ async function firstAnswers<T> (stores: BlockStore[], cids: CID[], ask: (s: Bloc
   return out
 }
 
+/** `firstAnswers` asker for "does this store hold it": true, or no answer. */
+const holds = async (s: BlockStore, cids: CID[]): Promise<Array<true | undefined>> => (await s.hasMany(cids)).map(h => h ? true : undefined)
+
 /**
  * The view keeps the BlockStore contract: `get` with `verify` skips a corrupt copy when
  * another store holds a good one; `put` writes to `write` even when another store holds the
@@ -41,7 +44,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
 
   const view: BlockStore = {
     async has (cid) { return (await view.hasMany([cid]))[0] },
-    async hasMany (cids) { return (await firstAnswers(init.stores(), cids, async (s, c) => (await s.hasMany(c)).map(h => h ? true : undefined))).map(a => a === true) },
+    async hasMany (cids) { return (await firstAnswers(init.stores(), cids, holds)).map(a => a === true) },
     async sizes (cids) { return await firstAnswers(init.stores(), cids, async (s, c) => await s.sizes(c)) },
 
     async get (cid, options = {}) {
@@ -79,7 +82,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
       const earlier: BlockStore[] = []
       // Only CIDs none of the earlier stores holds.
       const fresh = async (batch: CID[]): Promise<CID[]> => {
-        const held = await firstAnswers(earlier, batch, async (s, c) => (await s.hasMany(c)).map(h => h ? true : undefined))
+        const held = await firstAnswers(earlier, batch, holds)
         return batch.filter((_, i) => held[i] === undefined)
       }
       for (const s of init.stores()) {

@@ -7,7 +7,7 @@ import type { Command } from 'commander'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
 import { bytes, count, duration } from './format.ts'
 import { dataHome } from './store-options.ts'
-import { chunkstoreOpener, parseListen } from './serve-command.ts'
+import { chunkstoreOpener, parseListen, untilSignalled } from './serve-command.ts'
 
 /**
  * `cairn demo` (what `npm start` runs): creates the embedded default store under the user's
@@ -100,11 +100,7 @@ async function serveDemo (o: { source: string, exclude: string[], listen: string
     await daemon.stop()
     throw err
   }
-  await new Promise<void>(resolve => {
-    const stop = (): void => { o.say('stopping the node'); daemon.stop().then(resolve, resolve) }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
+  await untilSignalled(daemon, () => { o.say('stopping the node') })
 }
 
 function compareTrees (a: string, b: string, skip: Set<string>): string[] {

@@ -16,6 +16,18 @@ export function parseListen (s: string): { host: string, port: number } {
   return { host: m[1] ?? m[2], port: Number(m[3]) }
 }
 
+/** Waits for SIGTERM or SIGINT, then stops the daemon (a failed stop sets exit code 1). */
+export async function untilSignalled (daemon: { stop: () => Promise<void> }, announce: (signal: string) => void): Promise<void> {
+  await new Promise<void>(done => {
+    const stop = (signal: string): void => {
+      announce(signal)
+      daemon.stop().then(done, (err: unknown) => { process.stderr.write(`cairn: stop failed: ${String(err)}\n`); process.exitCode = 1; done() })
+    }
+    process.once('SIGTERM', () => { stop('SIGTERM') })
+    process.once('SIGINT', () => { stop('SIGINT') })
+  })
+}
+
 /** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
 export function registerServeCommand (program: Command): void {
   program.command('serve')
@@ -43,13 +55,6 @@ export function registerServeCommand (program: Command): void {
         },
         say: line => { process.stderr.write(`cairn: ${line}\n`) }
       })
-      await new Promise<void>(done => {
-        const stop = (signal: string): void => {
-          process.stderr.write(`cairn: ${signal}: stopping (running jobs record their end)\n`)
-          daemon.stop().then(done, (err: unknown) => { process.stderr.write(`cairn: stop failed: ${String(err)}\n`); process.exitCode = 1; done() })
-        }
-        process.once('SIGTERM', () => { stop('SIGTERM') })
-        process.once('SIGINT', () => { stop('SIGINT') })
-      })
+      await untilSignalled(daemon, signal => { process.stderr.write(`cairn: ${signal}: stopping (running jobs record their end)\n`) })
     })
 }
