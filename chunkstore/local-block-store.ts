@@ -97,7 +97,7 @@ export class LocalBlockStore implements BlockStore {
     // No sync needed: LevelDB's log is ordered, so any later index entry that survives a
     // crash implies this marker did; blocks the recovery scan re-indexes enter the filter.
     await db.put(DIRTY_KEY, Buffer.alloc(0))
-    const store = new LocalBlockStore(db, new ValueLog(segmentDir, undefined, { asyncWrites: true }), filter ?? IdFilter.create(0))
+    const store = new LocalBlockStore(db, new ValueLog(segmentDir, undefined, { asyncWrites: true, directWrites: true }), filter ?? IdFilter.create(0))
     if (filter === undefined) await store.rebuildFilter()
     await store.recover()
     return store
