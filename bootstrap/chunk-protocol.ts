@@ -7,18 +7,19 @@
 import { CID } from 'multiformats/cid'
 import { FrameReader, FrameWriter, encodeFrame } from './frame.ts'
 import {
-  CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, Status, decodeMessage, encodeMessage, matchesCid, statusName,
+  CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, PutBatchBuilder, Status, decodeMessage, encodeMessage, haveFrame, matchesCid, statusName,
   type Message
 } from './chunk-wire.ts'
 import { ProtocolError, RemoteRefusedError } from './errors.ts'
 import { storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 export { CHUNK_PROTOCOL }
 
 /** What happened on the receiving side, for the log, the penalty count and the tests. */
 export type ChunkEvent =
-  | { kind: 'stored', peer: string, cid: string, bytes: number }
+  | { kind: 'stored', peer: string, blocks: number, bytes: number }
   | { kind: 'bad-block', peer: string, cid: string, reason: string }
   | { kind: 'protocol-error', peer: string, reason: string }
   | { kind: 'refused-peer', peer: string }
@@ -94,7 +95,7 @@ export async function handleChunkStream (stream: Stream, peer: string, component
   const groupBytes = Math.max(budget / 4, 1)
   try {
     for (;;) {
-      const body = await reader.next()
+      const body = await reader.nextList()
       if (body === undefined) break
       let m: Message
       try {
@@ -102,7 +103,7 @@ export async function handleChunkStream (stream: Stream, peer: string, component
       } catch (err: any) {
         onEvent?.({ kind: 'protocol-error', peer, reason: err.message })
         // Tell the peer why, when we can still find the request id, then drop the stream.
-        if (body.length >= 6) await reply({ type: MsgType.ACK, id: new DataView(body.buffer, body.byteOffset).getUint32(2), status: Status.MALFORMED }).catch(() => {})
+        if (body.byteLength >= 6) await reply({ type: MsgType.ACK, id: body.getUint32(2), status: Status.MALFORMED }).catch(() => {})
         stream.abort(err)
         return
       }
@@ -111,18 +112,18 @@ export async function handleChunkStream (stream: Stream, peer: string, component
       // covers every PUT sent earlier on the stream.
       if (m.type === MsgType.PUT) {
         puts.push(m)
-        putBytes += body.length
+        putBytes += body.byteLength
         if (reader.waiting === 0 || putBytes >= groupBytes || puts.length >= MAX_GROUP) await startPuts()
       } else if (m.type === MsgType.PUT_BATCH) {
         await startPuts()
         const batch = m
-        await start(body.length, async () => {
+        await start(body.byteLength, async () => {
           await storeAll(batch.blocks, peer, components, async (statuses) => { await reply({ type: MsgType.BATCH_ACK, id: batch.id, statuses }) })
         })
       } else if (m.type === MsgType.HAVE || m.type === MsgType.GET) {
         await startPuts()
         const request = m
-        await start(body.length, async () => { await serveOne(request, peer, components, reply) })
+        await start(body.byteLength, async () => { await serveOne(request, peer, components, reply) })
       } else {
         await startPuts()
         await Promise.all(inflight)
@@ -159,10 +160,12 @@ async function storeAll (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>,
   const statuses = refused.map(e => e === undefined ? Status.OK : e.name === 'CidMismatchError' ? Status.CID_MISMATCH : Status.STORE_ERROR)
   // Answer first: an event may ban the peer and close its connection.
   await answer(statuses)
+  let stored = 0
+  let bytes = 0
   blocks.forEach((b, i) => {
-    if (statuses[i] === Status.OK) c.onEvent?.({ kind: 'stored', peer, cid: b.cid.toString(), bytes: b.bytes.length })
-    else if (statuses[i] === Status.CID_MISMATCH) c.onEvent?.({ kind: 'bad-block', peer, cid: b.cid.toString(), reason: 'bytes do not match the CID' })
+    if (statuses[i] === Status.OK) { stored++; bytes += b.bytes.length } else if (statuses[i] === Status.CID_MISMATCH) c.onEvent?.({ kind: 'bad-block', peer, cid: b.cid.toString(), reason: 'bytes do not match the CID' })
   })
+  if (stored > 0) c.onEvent?.({ kind: 'stored', peer, blocks: stored, bytes })
   return statuses
 }
 
@@ -249,7 +252,7 @@ export class ChunkSession {
   private async readReplies (): Promise<void> {
     try {
       for (;;) {
-        const body = await this.reader.next()
+        const body = await this.reader.nextList()
         if (body === undefined) throw new ProtocolError('the peer closed the chunk stream')
         const m = decodeMessage(body)
         const p = this.pending.get(m.id)
@@ -280,13 +283,17 @@ export class ChunkSession {
   }
 
   private async request (m: WithoutId<Message>): Promise<Message> {
+    return await this.requestFrame(id => encodeFrame(...encodeMessage({ ...m, id } as Message)))
+  }
+
+  /** Sends the frame `make` builds for a fresh request id; resolves with the reply. */
+  private async requestFrame (make: (id: number) => Uint8Array | Uint8ArrayList): Promise<Message> {
     if (this.failure !== undefined) throw this.failure
     const id = this.nextId++
-    const msg = { ...m, id } as Message
     const answer = new Promise<Message>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
     // The session may fail while the frame waits in the writer's batch; it is awaited below.
     answer.catch(() => {})
-    const frame = encodeFrame(...encodeMessage(msg))
+    const frame = make(id)
     this.bytesSent += frame.byteLength
     try {
       await this.writer.write(frame)
@@ -305,6 +312,13 @@ export class ChunkSession {
       out.push(...r.have)
     }
     return out
+  }
+
+  /** `have` for `count` packed 36-byte block CIDs (at most MAX_BATCH). */
+  async haveRaw (cids: Uint8Array, count: number): Promise<boolean[]> {
+    const r = await this.requestFrame(id => haveFrame(id, cids, count))
+    if (r.type !== MsgType.HAVE_REPLY || r.have.length !== count) throw new ProtocolError('HAVE was not answered with as many answers as CIDs')
+    return r.have
   }
 
   /** Sends one block; resolves when the peer acknowledged it. Waits first while the window is full. */
@@ -340,14 +354,21 @@ export class ChunkSession {
    * block, when the peer refused any), so a caller keeps several batches in flight while the
    * window bounds the bytes unacknowledged.
    */
-  async sendBatch (blocks: Array<{ cid: CID, bytes: Uint8Array }>): Promise<{ acked: Promise<void> }> {
-    const bytes = blocks.reduce((n, b) => n + b.bytes.length, 0)
+  async sendBatch (batch: PutBatchBuilder | Array<{ cid: CID, bytes: Uint8Array }>): Promise<{ acked: Promise<void> }> {
+    let built: PutBatchBuilder
+    if (Array.isArray(batch)) {
+      built = new PutBatchBuilder(batch.reduce((n, b) => n + b.bytes.length, 0), Math.max(1, batch.length))
+      for (const b of batch) built.add(b.cid.bytes, b.bytes)
+    } else {
+      built = batch
+    }
+    const bytes = built.bytes
     await this.reserve(bytes)
-    const acked = this.request({ type: MsgType.PUT_BATCH, blocks })
+    const acked = this.requestFrame(id => built.frame(id))
       .then(r => {
-        if (r.type !== MsgType.BATCH_ACK || r.statuses.length !== blocks.length) throw new ProtocolError('PUT_BATCH was not answered with a status per block')
+        if (r.type !== MsgType.BATCH_ACK || r.statuses.length !== built.count) throw new ProtocolError('PUT_BATCH was not answered with a status per block')
         const bad = r.statuses.findIndex(s => s !== Status.OK)
-        if (bad >= 0) throw new RemoteRefusedError(statusName(r.statuses[bad]), `block ${blocks[bad].cid.toString()}`)
+        if (bad >= 0) throw new RemoteRefusedError(statusName(r.statuses[bad]), `block ${CID.decode(built.cids[bad]).toString()}`)
       })
       .finally(() => { this.release(bytes) })
     acked.catch(() => {}) // the caller awaits it; a failure before then must not go unhandled

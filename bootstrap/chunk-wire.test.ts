@@ -2,7 +2,9 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { CID } from 'multiformats/cid'
-import { decodeMessage, encodeMessage, MsgType, Status, blockCid, type Message } from './chunk-wire.ts'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { decodeMessage, encodeMessage, haveFrame, MsgType, PutBatchBuilder, Status, blockCid, type Message } from './chunk-wire.ts'
+import { encodeFrame } from './frame.ts'
 
 const join = (parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap(p => [...p]))
 
@@ -75,4 +77,42 @@ test('F9 a PUT_BATCH whose sizes do not add up, or that holds no block, is refus
   assert.throws(() => decodeMessage(huge), { name: 'ProtocolError' })
   assert.throws(() => decodeMessage(Uint8Array.from([1, 0x07, 0, 0, 0, 1, 0, 0])), { name: 'ProtocolError' })
   assert.throws(() => encodeMessage({ type: MsgType.PUT_BATCH, id: 1, blocks: [] }), { name: 'ProtocolError' })
+})
+
+test('F11 a PUT_BATCH built in one buffer and a HAVE from packed CIDs are the bytes encodeMessage gives; a built buffer can be reused', async () => {
+  const blocks = await Promise.all([new Uint8Array([7, 7]), new Uint8Array(70_000).fill(3), new Uint8Array([8])].map(async bytes => ({ cid: await blockCid(bytes), bytes })))
+  const expected = join([...encodeFrame(...encodeMessage({ type: MsgType.PUT_BATCH, id: 77, blocks }))])
+  const builder = new PutBatchBuilder(80_000, 3)
+  for (const b of blocks) { assert.equal(builder.fits(b.bytes.length), true); builder.add(b.cid.bytes, b.bytes) }
+  assert.equal(builder.fits(1), false, 'at most maxBlocks')
+  assert.deepEqual(Uint8Array.from(builder.frame(77)), expected)
+  // Reused for a second batch: the new frame holds only the new blocks.
+  const again = new PutBatchBuilder(80_000, 3, builder.buffer)
+  again.add(blocks[2].cid.bytes, blocks[2].bytes)
+  assert.deepEqual(Uint8Array.from(again.frame(78)), join([...encodeFrame(...encodeMessage({ type: MsgType.PUT_BATCH, id: 78, blocks: [blocks[2]] }))]))
+  // A lone block larger than maxBytes still goes, in a buffer of its own.
+  const big = new PutBatchBuilder(1000, 3)
+  assert.equal(big.fits(70_000), true)
+  big.add(blocks[1].cid.bytes, blocks[1].bytes)
+  assert.equal(big.fits(1), false)
+  assert.equal(big.buffer, undefined, 'an oversized buffer is not handed on')
+  assert.throws(() => new PutBatchBuilder(1000).add(new Uint8Array(36), new Uint8Array(1)), { name: 'ProtocolError' }, 'not a block CID')
+
+  const packed = Uint8Array.from(blocks.flatMap(b => [...b.cid.bytes]))
+  assert.deepEqual(Uint8Array.from(haveFrame(9, packed, 3)), join([...encodeFrame(...encodeMessage({ type: MsgType.HAVE, id: 9, cids: blocks.map(b => b.cid) }))]))
+})
+
+test('F11 a PUT_BATCH decoded from the pieces it arrived in is the one decoded from a copy, blocks split across pieces included', async () => {
+  const blocks = await Promise.all([300, 5000, 1, 12_000].map(async n => { const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff); return { cid: await blockCid(bytes), bytes } }))
+  const body = join(encodeMessage({ type: MsgType.PUT_BATCH, id: 3, blocks }))
+  for (const cut of [7, 100, 170, 1000, 5500, 9000]) {
+    const list = new Uint8ArrayList()
+    for (let at = 0; at < body.length; at += cut) list.append(body.slice(at, at + cut))
+    const m = decodeMessage(list)
+    assert.equal(m.type, MsgType.PUT_BATCH)
+    if (m.type !== MsgType.PUT_BATCH) return
+    assert.deepEqual(m.blocks.map(b => [b.cid.toString(), Buffer.from(b.bytes).toString('hex')]), blocks.map(b => [b.cid.toString(), Buffer.from(b.bytes).toString('hex')]), `pieces of ${cut}`)
+    const short = new Uint8ArrayList(...list.sublist(0, list.byteLength - 1))
+    assert.throws(() => decodeMessage(short), { name: 'ProtocolError' }, `truncated, pieces of ${cut}`)
+  }
 })

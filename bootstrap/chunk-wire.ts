@@ -17,6 +17,7 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { ProtocolError } from './errors.ts'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 export const CHUNK_PROTOCOL = '/cairn/chunks/1.0.0'
 export const WIRE_VERSION = 1
@@ -109,9 +110,27 @@ export function encodeMessage (m: Message): Uint8Array[] {
   return tail === undefined ? [head] : [head, tail]
 }
 
-/** Decodes a frame body; throws ProtocolError for anything that does not follow the format exactly. */
-export function decodeMessage (body: Uint8Array): Message {
-  if (body.length < HEADER) throw new ProtocolError(`a message of ${body.length} bytes is shorter than its header`)
+/**
+ * Decodes a frame body; throws ProtocolError for anything that does not follow the format
+ * exactly. A body given as a list (as the frame reader holds it) is not joined for a PUT_BATCH:
+ * each block is a view of the bytes received, copied only when it spans two of them.
+ */
+export function decodeMessage (frame: Uint8Array | Uint8ArrayList): Message {
+  let body: Uint8Array
+  let length: number
+  let slice: (from: number, to: number) => Uint8Array
+  if (frame instanceof Uint8Array) {
+    body = frame
+    length = frame.length
+    slice = (from, to) => frame.subarray(from, to)
+  } else {
+    length = frame.byteLength
+    const batch = length >= HEADER + 2 && frame.get(1) === MsgType.PUT_BATCH
+    // A PUT_BATCH's index is joined (block CIDs make it n × 41 bytes), its blocks are not.
+    body = batch ? frame.subarray(0, Math.min(length, HEADER + 2 + frame.getUint16(HEADER) * PUT_BATCH_ENTRY)) : frame.subarray()
+    slice = (from, to) => frame.subarray(from, to)
+  }
+  if (length < HEADER) throw new ProtocolError(`a message of ${length} bytes is shorter than its header`)
   if (body[0] !== WIRE_VERSION) throw new ProtocolError(`wire version ${body[0]} is not supported (this node speaks ${WIRE_VERSION})`)
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
   const type = body[1]
@@ -138,7 +157,7 @@ export function decodeMessage (body: Uint8Array): Message {
     if (n > MAX_BATCH) throw new ProtocolError(`${n} CIDs in one message exceed the limit of ${MAX_BATCH}`)
     return Array.from({ length: n }, cid)
   }
-  const end = (): void => { if (at !== body.length) throw new ProtocolError(`message type 0x${type.toString(16)} has ${body.length - at} trailing bytes`) }
+  const end = (): void => { if (at !== length) throw new ProtocolError(`message type 0x${type.toString(16)} has ${length - at} trailing bytes`) }
   let m: Message
   switch (type) {
     case MsgType.HAVE: m = { type, id, cids: cids() }; end(); break
@@ -182,8 +201,8 @@ export function decodeMessage (body: Uint8Array): Message {
         return { c, size }
       })
       const blocks = index.map(({ c, size }) => {
-        need(size)
-        const bytes = body.subarray(at, at + size)
+        if (at + size > length) throw new ProtocolError('message type 0x7 is truncated')
+        const bytes = slice(at, at + size)
         at += size
         return { cid: c, bytes }
       })
@@ -203,6 +222,98 @@ export function decodeMessage (body: Uint8Array): Message {
     default: throw new ProtocolError(`unknown message type 0x${type.toString(16)}`)
   }
   return m
+}
+
+/** Bytes of a block CID on the wire: CIDv1, raw, sha2-256 multihash of 32 bytes. */
+export const BLOCK_CID_BYTES = 36
+const PUT_BATCH_ENTRY = 1 + BLOCK_CID_BYTES + 4
+
+/** A whole HAVE frame (length prefix included) for `count` packed 36-byte block CIDs: no CID object per block. */
+export function haveFrame (id: number, cids: Uint8Array, count: number): Uint8Array {
+  if (count > MAX_BATCH) throw new ProtocolError(`at most ${MAX_BATCH} CIDs per message`)
+  const buf = Buffer.allocUnsafe(4 + HEADER + 2 + count * (1 + BLOCK_CID_BYTES))
+  buf.writeUInt32BE(buf.length - 4, 0)
+  buf[4] = WIRE_VERSION
+  buf[5] = MsgType.HAVE
+  buf.writeUInt32BE(id >>> 0, 6)
+  buf.writeUInt16BE(count, 10)
+  for (let i = 0, at = 12; i < count; i++, at += 1 + BLOCK_CID_BYTES) {
+    buf[at] = BLOCK_CID_BYTES
+    buf.set(cids.subarray(i * BLOCK_CID_BYTES, (i + 1) * BLOCK_CID_BYTES), at + 1)
+  }
+  return buf
+}
+
+/**
+ * Builds one PUT_BATCH frame (length prefix included) in a single buffer: each block is
+ * copied in as it is added — so the caller may reuse its read buffers at once — and the index
+ * is written in front of the blocks at the end, into room kept for it. Same bytes as
+ * `encodeFrame(...encodeMessage({ type: PUT_BATCH, … }))`, without a part per block for the
+ * layers below to handle one by one.
+ */
+export class PutBatchBuilder {
+  readonly cids: Uint8Array[] = []
+  private readonly sizes: number[] = []
+  private buf: Buffer | undefined
+  private readonly room: number
+  private at = 0
+  /** Block bytes added so far. */
+  bytes = 0
+
+  /** `reuse`: the buffer of an earlier builder with the same limits whose frame is no longer needed (`buffer`). */
+  constructor (readonly maxBytes: number, readonly maxBlocks = MAX_BATCH, reuse?: Buffer) {
+    if (maxBlocks < 1 || maxBlocks > MAX_BATCH) throw new ProtocolError(`a PUT_BATCH holds 1 to ${MAX_BATCH} blocks`)
+    this.room = 4 + HEADER + 2 + maxBlocks * PUT_BATCH_ENTRY
+    if (reuse !== undefined && reuse.length === this.room + maxBytes) this.buf = reuse
+    this.at = this.room
+  }
+
+  /** The buffer behind the frame, for a later builder once the frame has been sent and acknowledged (undefined for an oversized lone block). */
+  get buffer (): Buffer | undefined {
+    return this.buf?.length === this.room + this.maxBytes ? this.buf : undefined
+  }
+
+  get count (): number { return this.cids.length }
+
+  /** Whether a block of `size` bytes may join (the first always may, however large). */
+  fits (size: number): boolean {
+    return this.count === 0 || (this.count < this.maxBlocks && this.bytes + size <= this.maxBytes)
+  }
+
+  /** Copies in one block; `cid` is the binary CID (checked to be a block CID). */
+  add (cid: Uint8Array, bytes: Uint8Array): void {
+    if (cid.length !== BLOCK_CID_BYTES || cid[0] !== 1 || cid[1] !== RAW_CODE || cid[2] !== sha256.code || cid[3] !== 32) throw new ProtocolError('not a block CID (CIDv1 raw sha2-256)')
+    if (bytes.length > MAX_BLOCK_BYTES) throw new ProtocolError(`a block of ${bytes.length} bytes exceeds ${MAX_BLOCK_BYTES}`)
+    if (!this.fits(bytes.length)) throw new ProtocolError('the PUT_BATCH is full')
+    if (this.buf === undefined || this.room + bytes.length > this.buf.length) {
+      this.buf = Buffer.allocUnsafe(this.room + Math.max(this.maxBytes, bytes.length))
+    }
+    this.buf.set(bytes, this.at)
+    this.at += bytes.length
+    this.bytes += bytes.length
+    this.cids.push(cid)
+    this.sizes.push(bytes.length)
+  }
+
+  /** The whole frame with request id `id`. */
+  frame (id: number): Uint8Array {
+    const buf = this.buf
+    const n = this.count
+    if (buf === undefined || n === 0) throw new ProtocolError('a PUT_BATCH holds at least one block')
+    const start = this.room - (4 + HEADER + 2 + n * PUT_BATCH_ENTRY)
+    let at = start
+    buf.writeUInt32BE(this.at - start - 4, at); at += 4
+    buf[at++] = WIRE_VERSION
+    buf[at++] = MsgType.PUT_BATCH
+    buf.writeUInt32BE(id >>> 0, at); at += 4
+    buf.writeUInt16BE(n, at); at += 2
+    for (let i = 0; i < n; i++) {
+      buf[at++] = BLOCK_CID_BYTES
+      buf.set(this.cids[i], at); at += BLOCK_CID_BYTES
+      buf.writeUInt32BE(this.sizes[i], at); at += 4
+    }
+    return buf.subarray(start, this.at)
+  }
 }
 
 /** sha2-256 of `bytes` matches the CID's digest. */

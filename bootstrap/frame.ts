@@ -28,7 +28,8 @@ export interface FrameReaderInit {
  */
 export class FrameReader {
   private readonly buf = new Uint8ArrayList()
-  private readonly ready: Uint8Array[] = []
+  /** Frame bodies as views of the bytes received (no copy until a reader asks for one piece). */
+  private readonly ready: Uint8ArrayList[] = []
   private readyBytes = 0
   private ended = false
   private failure: Error | undefined
@@ -54,7 +55,7 @@ export class FrameReader {
         const len = this.buf.getUint32(0)
         if (len > this.init.maxFrame) throw new FrameTooLargeError(len, this.init.maxFrame)
         if (this.buf.byteLength < FRAME_HEADER_BYTES + len) break
-        const body = this.buf.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len)
+        const body = this.buf.sublist(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + len)
         this.buf.consume(FRAME_HEADER_BYTES + len)
         this.ready.push(body)
         this.readyBytes += len
@@ -88,7 +89,13 @@ export class FrameReader {
     return this.ready.length
   }
 
+  /** The next frame body in one piece (joined when it arrived in several). */
   async next (): Promise<Uint8Array | undefined> {
+    return (await this.nextList())?.subarray()
+  }
+
+  /** The next frame body as received: a list of views, joined by nobody (see decodeMessage). */
+  async nextList (): Promise<Uint8ArrayList | undefined> {
     for (;;) {
       if (this.failure !== undefined) throw this.failure
       const body = this.ready.shift()
@@ -165,7 +172,7 @@ export class FrameWriter {
 
   constructor (private readonly stream: Stream, private readonly maxBatch = 256 * 1024) {}
 
-  async write (frame: Uint8ArrayList): Promise<void> {
+  async write (frame: Uint8Array | Uint8ArrayList): Promise<void> {
     const batch = this.batch
     batch.list.append(frame)
     if (batch.list.byteLength >= this.maxBatch) {

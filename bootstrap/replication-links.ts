@@ -10,7 +10,6 @@ import { replicate, type ReplicationProgress, type ReplicationResult } from './r
 import type { Member } from './membership.ts'
 import { createLimiter, type BandwidthLimiter, type BandwidthSchedule, type BlockStore } from '../chunkstore/index.ts'
 import type { Libp2p } from '@libp2p/interface'
-import type { CID } from 'multiformats/cid'
 
 export interface LinkStatus {
   peer: string
@@ -98,23 +97,6 @@ export interface ReplicationLinks {
  * The session as the replicator sees it, except that HAVE answers also add up the sizes of
  * the blocks the peer lacks (read from the local index): the lag in bytes.
  */
-function countingMissing (session: ChunkSession, store: BlockStore, onMissing: (bytes: number) => void): ChunkSession {
-  return new Proxy(session, {
-    get (target, key) {
-      if (key === 'have') {
-        return async (cids: CID[]): Promise<boolean[]> => {
-          const have = await target.have(cids)
-          const missing = cids.filter((_, i) => !have[i])
-          if (missing.length > 0) onMissing((await store.sizes(missing)).reduce<number>((n, s) => n + (s ?? 0), 0))
-          return have
-        }
-      }
-      const value = Reflect.get(target, key, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    }
-  })
-}
-
 export function createReplicationLinks (c: ReplicationLinksComponents, init: ReplicationLinksInit): ReplicationLinks {
   const byPeer = new Map<string, Link>()
   let policies = init.policies
@@ -144,11 +126,10 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
         throw new PeerUnreachableError(peer, { cause: err })
       }
       const store = c.storeFor(link.policies)
-      const counted = countingMissing(session, store, bytes => { link.run.bytesMissing += bytes })
-      const result = await replicate(store, counted, {
+      const result = await replicate(store, session, {
         limiter: link.limiter,
         signal: stopping.signal,
-        onProgress: p => { link.status.progress = p; link.run.bytesSent = p.bytesSent }
+        onProgress: p => { link.status.progress = p; link.run = { bytesMissing: p.bytesMissing, bytesSent: p.bytesSent } }
       })
       link.remoteRoots = new Set((await session.roots()).map(String))
       link.status.lastResult = result

@@ -1,20 +1,30 @@
-// Replication of one store to one peer (F11): offer every local block by CID in batches,
-// send only those the peer lacks, flush, then list the snapshot roots the peer lacks.
+// Replication of one store to one peer (F11): offer every local block by CID in batches
+// (several in flight), gather those the peer lacks, read them in the order they lie on disk
+// and send them in PUT_BATCHes; flush, then list the snapshot roots the peer lacks.
 // Idempotent (the peer ignores blocks it has) and resumable (a rerun offers again and sends
 // only what is still missing); a root reaches the peer only after its blocks are durable there.
-import { MAX_BATCH } from './chunk-wire.ts'
+import { MAX_BATCH, PutBatchBuilder } from './chunk-wire.ts'
 import { ReplicationAbortedError } from './errors.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
-import { readBlocks, type BandwidthLimiter, type BlockStore } from '../chunkstore/index.ts'
-import type { CID } from 'multiformats/cid'
+import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readLocatedBlocks, type BandwidthLimiter, type BlockStore, type LocatedBlocks } from '../chunkstore/index.ts'
 
 /** Blocks in one PUT_BATCH at most (their bytes are bounded by `batchBytes`). */
 const BATCH_BLOCKS = 1024
+/** HAVE requests in flight at once: the peer looks up one batch while the next is on its way. */
+const HAVE_AHEAD = 4
+/**
+ * Missing blocks gathered from the HAVE answers before they are read and sent: the store reads
+ * them in the order they lie on disk, so the more of them at once, the longer its reads (a
+ * first replication of a store of up to this many blocks reads it front to back).
+ */
+const ROUND_BLOCKS = 1 << 16
 
 export interface ReplicationProgress {
   blocksOffered: number
   /** Blocks the peer lacked among those offered so far. */
   blocksMissing: number
+  /** Their bytes (from the local index). */
+  bytesMissing: number
   blocksSent: number
   /** Block bytes sent (payload only). */
   bytesSent: number
@@ -46,58 +56,81 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const batchBytes = options.batchBytes ?? 1 << 20
   const wireStart = session.bytesSent
   const started = performance.now()
-  const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
+  const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, bytesMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
   let failure: unknown
   // Batches sent and not yet acknowledged; the session's window bounds their bytes, this their number.
   let unacked = 0
   let wake: (() => void) | undefined
   const settled = (): void => { unacked--; const w = wake; wake = undefined; w?.() }
   const waitUntil = async (ok: () => boolean): Promise<void> => { while (!ok()) await new Promise<void>(resolve => { wake = resolve }) }
+  const check = (): void => {
+    if (signal?.aborted === true) throw new ReplicationAbortedError({ cause: signal.reason })
+    if (failure !== undefined) throw failure
+  }
 
-  let batch: Array<{ cid: CID, bytes: Uint8Array }> = []
-  let pendingBytes = 0
+  // Once a batch is acknowledged, every layer below is done with its frame: the next batch
+  // reuses the buffer (a fresh megabyte per batch would mostly feed the garbage collector).
+  const spare: Buffer[] = []
+  let batch = new PutBatchBuilder(batchBytes, BATCH_BLOCKS)
   const sendBatch = async (): Promise<void> => {
-    if (batch.length === 0) return
-    const blocks = batch
-    const bytes = pendingBytes
-    batch = []
-    pendingBytes = 0
-    await limiter?.take(bytes, signal)
+    if (batch.count === 0) return
+    const sent = batch
+    batch = new PutBatchBuilder(batchBytes, BATCH_BLOCKS, spare.pop())
+    await limiter?.take(sent.bytes, signal)
     await waitUntil(() => unacked < concurrency)
-    const { acked } = await session.sendBatch(blocks)
+    const { acked } = await session.sendBatch(sent)
     unacked++
     acked.then(() => {
-      p.blocksSent += blocks.length
-      p.bytesSent += bytes
+      const buffer = sent.buffer
+      if (buffer !== undefined) spare.push(buffer)
+      p.blocksSent += sent.count
+      p.bytesSent += sent.bytes
       onProgress?.({ ...p })
     }, (err) => { failure ??= err }).finally(settled)
   }
 
-  const offer = async (cids: CID[]): Promise<void> => {
-    const have = await session.have(cids)
-    p.blocksOffered += cids.length
-    const missing = cids.filter((_, i) => !have[i])
-    p.blocksMissing += missing.length
-    // The store reads the missing blocks in segment order; neighbours travel in one PUT_BATCH.
-    for await (const { index, bytes } of readBlocks(store, missing)) {
-      if (signal?.aborted === true) throw new ReplicationAbortedError({ cause: signal.reason })
-      if (failure !== undefined) throw failure
-      if (batch.length > 0 && (pendingBytes + bytes.length > batchBytes || batch.length >= BATCH_BLOCKS)) await sendBatch()
-      batch.push({ cid: missing[index], bytes })
-      pendingBytes += bytes.length
+  // The blocks the peer lacks, read in the store's order; each is copied into its PUT_BATCH at
+  // once, so the store may reuse its read buffers (transient reads).
+  const send = async (missing: LocatedList): Promise<void> => {
+    if (missing.count === 0) return
+    p.bytesMissing += missing.bytes
+    onProgress?.({ ...p })
+    for await (const { index, bytes } of readLocatedBlocks(store, missing)) {
+      check()
+      if (!batch.fits(bytes.length)) await sendBatch()
+      batch.add(missing.cid(index), bytes)
     }
     await sendBatch()
   }
 
+  let round = new LocatedList()
+  const asked: Array<Promise<void>> = []
+  const offer = (b: LocatedBlocks, from: number, to: number): void => {
+    const answer = session.haveRaw(b.cids.subarray(from * BLOCK_CID_LENGTH, to * BLOCK_CID_LENGTH), to - from).then(have => {
+      p.blocksOffered += to - from
+      for (let i = from; i < to; i++) if (!have[i - from]) { round.push(b, i); p.blocksMissing++ }
+    })
+    answer.catch(() => {}) // awaited in order below
+    asked.push(answer)
+  }
+  const collect = async (): Promise<void> => {
+    await asked.shift()
+    if (round.count >= ROUND_BLOCKS) { const r = round; round = new LocatedList(); await send(r) }
+  }
+
   try {
-    let offered: CID[] = []
-    for await (const cid of store.cids()) {
-      offered.push(cid)
-      if (offered.length === MAX_BATCH) { await offer(offered); offered = [] }
+    for await (const b of locatedBlocks(store, MAX_BATCH)) {
+      for (let from = 0; from < b.count; from += MAX_BATCH) {
+        check()
+        offer(b, from, Math.min(b.count, from + MAX_BATCH))
+        if (asked.length >= HAVE_AHEAD) await collect()
+      }
     }
-    if (offered.length > 0) await offer(offered)
+    while (asked.length > 0) await collect()
+    await send(round)
   } finally {
-    // Never leave PUTs running behind an error: the caller may close the session next.
+    // Never leave requests running behind an error: the caller may close the session next.
+    await Promise.allSettled(asked)
     await waitUntil(() => unacked === 0)
   }
   if (failure !== undefined) throw failure

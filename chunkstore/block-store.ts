@@ -1,4 +1,4 @@
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 
 /**
  * Where a sealed block lives in the value log: segment number, byte offset of the block's
@@ -33,8 +33,19 @@ export interface BlockStore {
   /** Stored length of each block (undefined when absent), in the order asked, without reading the blocks. */
   sizes: (cids: CID[]) => Promise<Array<number | undefined>>
   put: (cid: CID, bytes: Uint8Array) => Promise<void>
-  /** The blocks of `cids` in an order the store reads fastest, each with its position in `cids`. */
-  getMany?: (cids: CID[]) => AsyncIterable<{ index: number, bytes: Uint8Array }>
+  /**
+   * The blocks of `cids` in an order the store reads fastest, each with its position in `cids`.
+   * With `transient`, the bytes of a block may be reused once the caller asks for the next one.
+   */
+  getMany?: (cids: CID[], options?: { transient?: boolean }) => AsyncIterable<{ index: number, bytes: Uint8Array }>
+  /**
+   * Optional bulk replication pair: every stored block packed in batches of about `batch`,
+   * and the bytes of chosen ones (any LocatedBlocks built from those batches) in the order the
+   * store reads fastest, each with its position, valid until the caller asks for the next.
+   * `locatedBlocks` and `readLocatedBlocks` below build them from the rest for other stores.
+   */
+  located?: (batch: number) => AsyncIterable<LocatedBlocks>
+  readLocated?: (blocks: LocatedBlocks) => AsyncIterable<{ index: number, bytes: Uint8Array }>
   /** `put` for each block; one entry per block: undefined when stored (or already present), else the error that refused it. */
   putMany?: (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>) => Promise<Array<Error | undefined>>
   /** Makes every block put so far durable: segment data is synced before the index that points to it. */
@@ -46,10 +57,96 @@ export interface BlockStore {
   addSnapshotRoot: (cid: CID) => Promise<void>
 }
 
-/** `store.getMany`, or `get` block by block for a store without it. */
-export async function * readBlocks (store: BlockStore, cids: CID[]): AsyncIterable<{ index: number, bytes: Uint8Array }> {
+/**
+ * Stored blocks packed for bulk replication, without an object per block: `count` binary
+ * CIDs of 36 bytes each (CIDv1 raw sha2-256), their lengths, and where each lies in the
+ * store's own terms (segment and offset for a local store), which only that store's
+ * `readLocated` reads. `stores` names the store of each block in a view over several.
+ */
+export interface LocatedBlocks {
+  count: number
+  cids: Uint8Array
+  lengths: Uint32Array
+  segments: Uint32Array
+  offsets: Float64Array
+  stores?: Uint16Array
+}
+
+export const BLOCK_CID_LENGTH = 36
+
+/** A growing LocatedBlocks: entries picked from batches, kept for one round of reads. */
+export class LocatedList implements LocatedBlocks {
+  count = 0
+  cids = new Uint8Array(0)
+  lengths = new Uint32Array(0)
+  segments = new Uint32Array(0)
+  offsets = new Float64Array(0)
+  stores: Uint16Array | undefined = undefined
+  bytes = 0
+
+  /** Adds entry `i` of `from`. */
+  push (from: LocatedBlocks, i: number): void {
+    if (this.count === this.lengths.length) this.grow(Math.max(1024, this.count * 2), from.stores !== undefined)
+    const n = this.count++
+    this.cids.set(from.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH), n * BLOCK_CID_LENGTH)
+    this.lengths[n] = from.lengths[i]
+    this.segments[n] = from.segments[i]
+    this.offsets[n] = from.offsets[i]
+    if (from.stores !== undefined) (this.stores ??= new Uint16Array(this.lengths.length))[n] = from.stores[i]
+    this.bytes += from.lengths[i]
+  }
+
+  private grow (size: number, withStores: boolean): void {
+    const cids = new Uint8Array(size * BLOCK_CID_LENGTH); cids.set(this.cids); this.cids = cids
+    const lengths = new Uint32Array(size); lengths.set(this.lengths); this.lengths = lengths
+    const segments = new Uint32Array(size); segments.set(this.segments); this.segments = segments
+    const offsets = new Float64Array(size); offsets.set(this.offsets); this.offsets = offsets
+    if (withStores || this.stores !== undefined) { const st = new Uint16Array(size); if (this.stores !== undefined) st.set(this.stores); this.stores = st }
+  }
+
+  /** The binary CID of entry `i` (a view). */
+  cid (i: number): Uint8Array {
+    return this.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)
+  }
+}
+
+/** `store.located`, or the same built from `cids` and `sizes` (offsets are then just positions). */
+export async function * locatedBlocks (store: BlockStore, batch = 4096): AsyncIterable<LocatedBlocks> {
+  if (store.located !== undefined && store.readLocated !== undefined) {
+    yield * store.located(batch)
+    return
+  }
+  let cids: CID[] = []
+  let position = 0
+  const pack = async (): Promise<LocatedBlocks> => {
+    const sizes = await store.sizes(cids)
+    const out: LocatedBlocks = { count: cids.length, cids: new Uint8Array(cids.length * BLOCK_CID_LENGTH), lengths: new Uint32Array(cids.length), segments: new Uint32Array(cids.length), offsets: new Float64Array(cids.length) }
+    cids.forEach((c, i) => { out.cids.set(c.bytes, i * BLOCK_CID_LENGTH); out.lengths[i] = sizes[i] ?? 0; out.offsets[i] = position++ })
+    cids = []
+    return out
+  }
+  for await (const cid of store.cids()) {
+    if (cid.bytes.length !== BLOCK_CID_LENGTH) continue
+    cids.push(cid)
+    if (cids.length === batch) yield await pack()
+  }
+  if (cids.length > 0) yield await pack()
+}
+
+/** `store.readLocated`, or `readBlocks` over the same CIDs. Bytes are transient (see getMany). */
+export async function * readLocatedBlocks (store: BlockStore, blocks: LocatedBlocks): AsyncIterable<{ index: number, bytes: Uint8Array }> {
+  if (store.located !== undefined && store.readLocated !== undefined) {
+    yield * store.readLocated(blocks)
+    return
+  }
+  const cids = Array.from({ length: blocks.count }, (_, i) => CID.decode(blocks.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)))
+  yield * readBlocks(store, cids, { transient: true })
+}
+
+/** `store.getMany`, or `get` block by block for a store without it (`transient`: see getMany). */
+export async function * readBlocks (store: BlockStore, cids: CID[], options: { transient?: boolean } = {}): AsyncIterable<{ index: number, bytes: Uint8Array }> {
   if (store.getMany !== undefined) {
-    yield * store.getMany(cids)
+    yield * store.getMany(cids, options)
     return
   }
   for (let index = 0; index < cids.length; index++) yield { index, bytes: await store.get(cids[index]) }

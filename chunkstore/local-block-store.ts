@@ -1,10 +1,10 @@
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
-import type { BlockLocation, BlockStore } from './block-store.ts'
+import { BLOCK_CID_LENGTH, type BlockLocation, type BlockStore, type LocatedBlocks } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, StoreCorruptError, StoreInUseError } from './errors.ts'
 import { IdFilter } from './id-filter.ts'
-import { syncData, ValueLog } from './value-log.ts'
+import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
 
 /**
  * The node's own block store: sealed blocks in the value log, their locations and the
@@ -78,6 +78,8 @@ export class LocalBlockStore implements BlockStore {
   private readonly absent = new Set<Key>()
   /** Flushes completed: a lookup that overlapped one may have missed what it indexed. */
   private flushes = 0
+  /** Page-aligned buffers of `getMany`'s transient reads, kept for the next. */
+  private readonly readBuffers: Buffer[] = []
 
   private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter) {}
 
@@ -202,42 +204,141 @@ export class LocalBlockStore implements BlockStore {
 
   /**
    * Blocks in the order they lie in the segments, not the order asked: one index lookup for
-   * all of them, then neighbouring blocks in one read of up to `spanBytes`. Large reads run on
-   * libuv's pool, several at once and up to `aheadBytes` ahead of the caller, so the event loop
-   * keeps serving the network; small ones are read at once (a thread hop costs more than the copy).
-   * Yields each block with its position in `cids`. Throws BlockNotFoundError for a CID not stored.
+   * all of them, then read as `readLocated` reads. Yields each block with its position in
+   * `cids`. Throws BlockNotFoundError for a CID not stored. With `transient`, a block's bytes
+   * are valid only until the caller asks for the next one: the large reads then go into
+   * buffers the store reuses (O_DIRECT where it can), which spares the memory of every read
+   * for a caller that copies each block at once (replication).
    */
-  async * getMany (cids: CID[], options: { spanBytes?: number, aheadBytes?: number } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+  async * getMany (cids: CID[], options: { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
     const locs = await this.locations(cids.map(c => c.bytes))
-    const spans = planSpans(locs.map((loc, index) => {
-      if (loc === undefined) throw new BlockNotFoundError(cids[index].toString())
-      return { index, loc }
-    }), options.spanBytes ?? SPAN_BYTES)
-    const aheadBytes = options.aheadBytes ?? AHEAD_BYTES
-    const reads: Array<Promise<Buffer>> = []
-    let issued = 0
-    let aheadNow = 0
-    const readSpan = async (span: Span): Promise<Buffer> => {
+    const packed: LocatedBlocks = { count: cids.length, cids: new Uint8Array(cids.length * BLOCK_CID_LENGTH), lengths: new Uint32Array(cids.length), segments: new Uint32Array(cids.length), offsets: new Float64Array(cids.length) }
+    locs.forEach((loc, i) => {
+      if (loc === undefined || cids[i].bytes.length !== BLOCK_CID_LENGTH) throw new BlockNotFoundError(cids[i].toString())
+      packed.cids.set(cids[i].bytes, i * BLOCK_CID_LENGTH)
+      packed.lengths[i] = loc.length
+      packed.segments[i] = loc.segment
+      packed.offsets[i] = loc.offset
+    })
+    yield * this.readPacked(packed, options.transient === true)
+  }
+
+  /**
+   * Every indexed block (and every one written but not yet indexed), packed in batches of
+   * `batch` in index order, with its location: bulk replication reads the ones a peer lacks
+   * with `readLocated`, in disk order, with no second lookup and no object per block.
+   */
+  async * located (batch: number): AsyncIterable<LocatedBlocks> {
+    const it = this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })
+    const pack = (entries: Array<[Buffer, BlockLocation | Buffer]>): LocatedBlocks => {
+      const n = entries.length
+      const out: LocatedBlocks = { count: 0, cids: new Uint8Array(n * BLOCK_CID_LENGTH), lengths: new Uint32Array(n), segments: new Uint32Array(n), offsets: new Float64Array(n) }
+      for (const [cid, value] of entries) {
+        if (cid.length !== BLOCK_CID_LENGTH) continue // not a block CID: never replicated
+        const i = out.count++
+        out.cids.set(cid, i * BLOCK_CID_LENGTH)
+        if (value instanceof Uint8Array) {
+          out.lengths[i] = value.readUInt32LE(4)
+          out.segments[i] = value.readUInt32LE(0)
+          out.offsets[i] = Number(value.readBigUInt64LE(8))
+        } else {
+          out.lengths[i] = value.length
+          out.segments[i] = value.segment
+          out.offsets[i] = value.offset
+        }
+      }
+      return out
+    }
+    try {
+      for (;;) {
+        const entries = await it.nextv(batch)
+        if (entries.length === 0) break
+        yield pack(entries.map(([k, v]) => [k.subarray(1), v]))
+      }
+    } finally {
+      await it.close()
+    }
+    const pending = [...this.pending.locs, ...this.flushing.locs]
+    for (let i = 0; i < pending.length; i += batch) yield pack(pending.slice(i, i + batch).map(([k, loc]) => [bytesOf(k), loc]))
+  }
+
+  /** The blocks of `blocks` (built from `located` batches), in the order they lie on disk; bytes transient (see getMany). */
+  async * readLocated (blocks: LocatedBlocks): AsyncIterable<{ index: number, bytes: Uint8Array }> {
+    yield * this.readPacked(blocks, true)
+  }
+
+  /**
+   * Sorted by segment and offset, neighbours merged into reads of up to SPAN_BYTES (skipping at
+   * most SPAN_GAP between two). Large reads run on libuv's pool, several at once and up to
+   * AHEAD_BYTES ahead of the caller, so the event loop keeps serving the network; small ones
+   * are read at once (a thread hop costs more than the copy). Spans are planned as they are
+   * read, so no object per block outlives its read.
+   */
+  private async * readPacked (b: LocatedBlocks, transient: boolean): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+    const order = new Uint32Array(b.count)
+    for (let i = 0; i < b.count; i++) order[i] = i
+    order.sort((x, y) => (b.segments[x] - b.segments[y]) || (b.offsets[x] - b.offsets[y]))
+    const cidAt = (i: number): Uint8Array => b.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)
+    let planned = 0
+    // The next read: blocks order[from..to) of one segment, from `offset`, `length` bytes.
+    const plan = (): Span | undefined => {
+      if (planned >= order.length) return undefined
+      const first = order[planned]
+      const segment = b.segments[first]
+      const offset = b.offsets[first]
+      let end = offset + b.lengths[first]
+      let to = planned + 1
+      for (; to < order.length; to++) {
+        const i = order[to]
+        const at = b.offsets[i]
+        if (b.segments[i] !== segment || at < end || at - end > SPAN_GAP || at + b.lengths[i] - offset > SPAN_BYTES) break
+        end = at + b.lengths[i]
+      }
+      const span = { range: { segment, offset, length: end - offset }, from: planned, to }
+      planned = to
+      return span
+    }
+    const readSpan = async (span: Span): Promise<{ bytes: Buffer, buffer?: Buffer }> => {
+      const { range } = span
+      let buffer: Buffer | undefined
       try {
-        return span.range.length < ASYNC_READ ? this.log.read(span.range) : await this.log.readRange(span.range)
+        if (range.length < ASYNC_READ) return { bytes: this.log.read(range) }
+        if (!transient || alignedRoom(range.length) > alignedRoom(SPAN_BYTES)) return { bytes: await this.log.readRange(range) }
+        buffer = this.readBuffers.pop() ?? alignedBuffer(alignedRoom(SPAN_BYTES))
+        return { bytes: await this.log.readRangeInto(range, buffer), buffer }
       } catch (err) {
-        throw new CorruptBlockError(cids[span.blocks[0].index].toString(), (err as Error).message, { cause: err })
+        if (buffer !== undefined) this.readBuffers.push(buffer)
+        throw new CorruptBlockError(CID.decode(cidAt(order[span.from])).toString(), (err as Error).message, { cause: err })
       }
     }
-    for (let i = 0; i < spans.length; i++) {
-      while (issued < spans.length && (issued === i || (aheadNow < aheadBytes && issued - i < MAX_AHEAD))) {
-        const r = readSpan(spans[issued])
-        r.catch(() => {}) // awaited below; a failure while the caller is busy must not go unhandled
-        reads.push(r)
-        aheadNow += spans[issued++].range.length
+    const reads: Array<{ span: Span, read: Promise<{ bytes: Buffer, buffer?: Buffer }> }> = []
+    let aheadNow = 0
+    try {
+      for (;;) {
+        while (reads.length === 0 || (aheadNow < AHEAD_BYTES && reads.length < MAX_AHEAD)) {
+          const span = plan()
+          if (span === undefined) break
+          const read = readSpan(span)
+          read.catch(() => {}) // awaited below; a failure while the caller is busy must not go unhandled
+          reads.push({ span, read })
+          aheadNow += span.range.length
+        }
+        const next = reads.shift()
+        if (next === undefined) break
+        const { bytes: buf, buffer } = await next.read
+        aheadNow -= next.span.range.length
+        const base = next.span.range.offset
+        for (let k = next.span.from; k < next.span.to; k++) {
+          const i = order[k]
+          if (this.protected !== undefined) this.protected.add(keyOf(cidAt(i)))
+          const at = b.offsets[i] - base
+          yield { index: i, bytes: buf.subarray(at, at + b.lengths[i]) }
+        }
+        if (buffer !== undefined) this.readBuffers.push(buffer)
       }
-      const buf = await reads.shift()!
-      aheadNow -= spans[i].range.length
-      const base = spans[i].range.offset
-      for (const { index, loc } of spans[i].blocks) {
-        this.protected?.add(keyOf(cids[index].bytes))
-        yield { index, bytes: buf.subarray(loc.offset - base, loc.offset - base + loc.length) }
-      }
+    } finally {
+      // Reads still on their way (the caller stopped early) give their buffers back when they land.
+      for (const { read } of reads) void read.then(({ buffer }) => { if (buffer !== undefined) this.readBuffers.push(buffer) }, () => {})
     }
   }
 
@@ -436,27 +537,8 @@ export class LocalBlockStore implements BlockStore {
   }
 }
 
-interface Span { range: BlockLocation, blocks: Array<{ index: number, loc: BlockLocation }> }
-
-/** Groups blocks into reads: sorted by segment and offset, neighbours merged while the read stays small. */
-function planSpans (blocks: Array<{ index: number, loc: BlockLocation }>, spanBytes: number): Span[] {
-  blocks.sort((a, b) => a.loc.segment - b.loc.segment || a.loc.offset - b.loc.offset)
-  const spans: Span[] = []
-  let cur: Span | undefined
-  for (const b of blocks) {
-    const end = b.loc.offset + b.loc.length
-    const r = cur?.range
-    if (cur !== undefined && r !== undefined && r.segment === b.loc.segment && b.loc.offset >= r.offset + r.length &&
-      b.loc.offset - (r.offset + r.length) <= SPAN_GAP && end - r.offset <= spanBytes) {
-      r.length = end - r.offset
-      cur.blocks.push(b)
-      continue
-    }
-    cur = { range: { ...b.loc }, blocks: [b] }
-    spans.push(cur)
-  }
-  return spans
-}
+/** One read of `readPacked`: entries order[from..to) of the blocks, lying in `range`. */
+interface Span { range: BlockLocation, from: number, to: number }
 
 export { keyOf }
 export type { Key }

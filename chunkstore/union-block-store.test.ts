@@ -6,7 +6,8 @@ import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { cidOf, CorruptBlockError, LocalBlockStore, ReadOnlyStoreError, unionBlockStore } from './index.ts'
+import { CID } from 'multiformats/cid'
+import { cidOf, CorruptBlockError, LocalBlockStore, LocatedList, ReadOnlyStoreError, unionBlockStore } from './index.ts'
 
 async function stores (t: { after: (fn: () => Promise<void>) => void }, n: number): Promise<LocalBlockStore[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-union-'))
@@ -87,4 +88,23 @@ test('a union reads many blocks at once from the stores that hold them and write
   assert.equal(await replica.has(cidOf(good)), true, 'written to the write store')
   assert.equal(await a.has(cidOf(good)), false)
   await assert.rejects(unionBlockStore({ stores: () => [a] }).putMany!([{ cid: cidOf(good), bytes: good }]), ReadOnlyStoreError)
+})
+
+test('a union locates each block once, in the first store that holds it, and reads located blocks from their own stores', async (t) => {
+  const [a, b] = await stores(t, 2)
+  const onlyA = await block(a, 100_000)
+  const both = await block(a, 3000)
+  await b.put(both.cid, both.bytes); await b.flush()
+  const onlyB = await block(b, 200_000)
+  const view = unionBlockStore({ stores: () => [a, b] })
+  const all = new LocatedList()
+  for await (const batch of view.located!(1)) for (let i = 0; i < batch.count; i++) all.push(batch, i)
+  assert.deepEqual(Array.from({ length: all.count }, (_, i) => CID.decode(all.cid(i)).toString()).sort(), [onlyA.cid, both.cid, onlyB.cid].map(String).sort())
+  const want = new Map([onlyA, both, onlyB].map(x => [x.cid.toString(), x.bytes]))
+  let n = 0
+  for await (const { index, bytes } of view.readLocated!(all)) {
+    assert.ok(Buffer.from(bytes).equals(want.get(CID.decode(all.cid(index)).toString())!))
+    n++
+  }
+  assert.equal(n, 3)
 })

@@ -1,8 +1,8 @@
 // Several block stores seen as one: a node's mesh serves all of its stores (one per user
 // space plus the replica) through such a view. Reads look in every store; writes go to the
 // one store named for them. A wrapper, so no store needs to know it is part of a union.
-import type { CID } from 'multiformats/cid'
-import { readBlocks, storeBlocks, type BlockStore } from './block-store.ts'
+import { CID } from 'multiformats/cid'
+import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, type BlockStore } from './block-store.ts'
 import { BlockNotFoundError, ReadOnlyStoreError } from './errors.ts'
 
 export interface UnionBlockStoreInit {
@@ -42,6 +42,14 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
     return init.write
   }
 
+  // Stores named in LocatedBlocks by their place here, which never changes while the view lives.
+  const tagged: BlockStore[] = []
+  const tagOf = (s: BlockStore): number => {
+    let t = tagged.indexOf(s)
+    if (t < 0) { t = tagged.length; tagged.push(s) }
+    return t
+  }
+
   const view: BlockStore = {
     async has (cid) { return (await view.hasMany([cid]))[0] },
     async hasMany (cids) { return (await firstAnswers(init.stores(), cids, holds)).map(a => a === true) },
@@ -60,7 +68,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
       throw last ?? new BlockNotFoundError(cid.toString())
     },
 
-    async * getMany (cids) {
+    async * getMany (cids, options) {
       // Each block from the first store that holds it; each store reads its share in its own fastest order.
       const stores = init.stores()
       const owner = await firstAnswers(stores, cids, async (s, c) => (await s.hasMany(c)).map(h => h ? s : undefined))
@@ -69,7 +77,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
       for (const s of stores) {
         const mine = cids.flatMap((_, i) => owner[i] === s ? [i] : [])
         if (mine.length === 0) continue
-        for await (const { index, bytes } of readBlocks(s, mine.map(i => cids[i]))) yield { index: mine[index], bytes }
+        for await (const { index, bytes } of readBlocks(s, mine.map(i => cids[i]), options)) yield { index: mine[index], bytes }
       }
     },
 
@@ -93,6 +101,36 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
         }
         yield * await fresh(batch)
         earlier.push(s)
+      }
+    },
+
+    async * located (batch) {
+      const earlier: BlockStore[] = []
+      for (const s of init.stores()) {
+        const tag = tagOf(s)
+        for await (const b of locatedBlocks(s, batch)) {
+          // Only blocks none of the earlier stores holds.
+          const held = earlier.length === 0
+            ? []
+            : await firstAnswers(earlier, Array.from({ length: b.count }, (_, i) => CID.decode(b.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH))), holds)
+          const out = new LocatedList()
+          for (let i = 0; i < b.count; i++) if (held[i] === undefined) out.push(b, i)
+          out.stores = new Uint16Array(out.count).fill(tag)
+          yield out
+        }
+        earlier.push(s)
+      }
+    },
+
+    async * readLocated (blocks) {
+      if (blocks.stores === undefined) throw new Error('these blocks were not located through this view')
+      for (const [tag, s] of tagged.entries()) {
+        const mine = new LocatedList()
+        const index: number[] = []
+        const from = { ...blocks, stores: undefined }
+        for (let i = 0; i < blocks.count; i++) if (blocks.stores[i] === tag) { mine.push(from, i); index.push(i) }
+        if (mine.count === 0) continue
+        for await (const r of readLocatedBlocks(s, mine)) yield { index: index[r.index], bytes: r.bytes }
       }
     },
 

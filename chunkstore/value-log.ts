@@ -45,6 +45,8 @@ export interface ValueLogInit {
 
 const openDirect = (path: string): number => openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644)
 
+interface DirectReader { segment: number, fd: number, users: number }
+
 /** A full buffer being written on the pool: reads of its range are served from memory until it lands. */
 interface Writing { segment: number, offset: number, bytes: Buffer }
 
@@ -70,6 +72,8 @@ export class ValueLog {
   private direct: boolean
   /** The current segment's O_DIRECT descriptor, and older ones until their writes have landed (reads use `fds`). */
   private readonly writeFds = new Map<number, number>()
+  private directReads: boolean
+  private readonly directReaders = new Map<number, DirectReader>()
   private readonly dirty = new Set<number>()
   private newFiles = false
   private rotateNext = false
@@ -83,6 +87,7 @@ export class ValueLog {
   constructor (readonly dir: string, counter?: Int32Array, private readonly init: ValueLogInit = {}) {
     mkdirSync(dir, { recursive: true })
     this.direct = init.directWrites === true && process.env.CAIRN_DIRECT_IO !== '0' && constants.O_DIRECT !== undefined
+    this.directReads = process.env.CAIRN_DIRECT_IO !== '0' && constants.O_DIRECT !== undefined
     this.buffer = this.newBuffer()
     if (counter === undefined) {
       const nums = this.segments()
@@ -334,6 +339,63 @@ export class ValueLog {
     return this.finishRead(loc, out, got, pending)
   }
 
+  /**
+   * `readRange` into a buffer the caller reuses (from `alignedBuffer`, at least
+   * `alignedRoom(loc.length)` long), with O_DIRECT where the file system takes it: a bulk
+   * read (replication) then neither fills the page cache nor pays for its pages. Returns the
+   * view of `loc` in `into`, valid until the caller reuses the buffer.
+   */
+  async readRangeInto (loc: BlockLocation, into: Buffer): Promise<Buffer> {
+    const from = loc.offset - loc.offset % PAGE
+    const to = roundUp(loc.offset + loc.length)
+    if (to - from > into.length) throw new RangeError(`a buffer of ${into.length} bytes cannot take a read of ${loc.length} at ${loc.offset}`)
+    const direct = this.directReader(loc.segment)
+    if (direct === undefined) {
+      const { out, fd, pending } = this.startRead(loc, into.subarray(0, loc.length))
+      let got = 0
+      for (let n = -1; got < loc.length && n !== 0; got += n) n = await readAt(fd, out, got, loc.length - got, loc.offset + got)
+      return this.finishRead(loc, out, got, pending)
+    }
+    try {
+      const { out, pending } = this.startRead(loc, into.subarray(loc.offset - from, loc.offset - from + loc.length))
+      let got = 0
+      for (;;) {
+        const want = to - from - got
+        const n = await readAt(direct.fd, into, got, want, from + got)
+        got += n
+        // Short: the end of the file (a read past it at an unaligned offset would be refused).
+        if (n < want || got === to - from) break
+      }
+      return this.finishRead(loc, out, Math.max(0, Math.min(loc.length, got - (loc.offset - from))), pending)
+    } finally {
+      this.releaseDirectReader(direct)
+    }
+  }
+
+  /** An O_DIRECT descriptor for reading `segment` (one kept open, the newest used); undefined where direct I/O is off or refused. */
+  private directReader (segment: number): DirectReader | undefined {
+    if (!this.directReads) return undefined
+    let r = this.directReaders.get(segment)
+    if (r === undefined) {
+      try {
+        r = { segment, fd: openSync(this.path(segment), constants.O_RDONLY | constants.O_DIRECT), users: 0 }
+      } catch (err: any) {
+        if (err?.code !== 'EINVAL') throw err
+        this.directReads = false
+        return undefined
+      }
+      this.directReaders.set(segment, r)
+    }
+    r.users++
+    for (const [seg, other] of this.directReaders) if (seg !== segment && other.users === 0) { closeSync(other.fd); this.directReaders.delete(seg) }
+    return r
+  }
+
+  private releaseDirectReader (r: DirectReader): void {
+    r.users--
+    if (r.users === 0 && this.directReaders.get(r.segment) !== r) closeSync(r.fd)
+  }
+
   /** Before a read: buffered bytes go to the file; buffers on their way are noted (a buffer that lands meanwhile leaves `writing`, but its bytes are in hand). */
   private startRead (loc: BlockLocation, out: Buffer): { out: Buffer, fd: number, pending: Writing[] } {
     if (loc.segment === this.current && loc.offset + loc.length > this.written + this.inFile) this.drain()
@@ -410,6 +472,8 @@ export class ValueLog {
       const fd = fds.get(segment)
       if (fd !== undefined) { closeSync(fd); fds.delete(segment) }
     }
+    const r = this.directReaders.get(segment)
+    if (r !== undefined) { this.directReaders.delete(segment); if (r.users === 0) closeSync(r.fd) }
     unlinkSync(this.path(segment))
   }
 
@@ -425,8 +489,10 @@ export class ValueLog {
     this.cutPadding()
     for (const fd of this.fds.values()) closeSync(fd)
     for (const fd of this.writeFds.values()) closeSync(fd)
+    for (const r of this.directReaders.values()) closeSync(r.fd)
     this.fds.clear()
     this.writeFds.clear()
+    this.directReaders.clear()
   }
 }
 
@@ -454,21 +520,25 @@ const roundUp = (n: number): number => Math.ceil(n / PAGE) * PAGE
 /**
  * Buffers whose memory starts on a page boundary, as O_DIRECT needs: carved from
  * WebAssembly memories (page-aligned by construction; Node gives no other way to ask for
- * alignment), a slab of several buffers at a time. Pages are touched only when used.
+ * alignment), 32 MiB at a time. Pages are touched only when used. Meant for buffers that are
+ * kept and reused: a slab's memory is freed only when none of its buffers is referenced.
  */
-const SLAB_BUFFERS = 8
+const SLAB_BYTES = 32 << 20
 // The lib settings of tsconfig leave out WebAssembly's types; this is all of it used here.
 declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number }) => { buffer: ArrayBuffer } }
 let slab: { memory: ArrayBuffer, next: number } | undefined
-function alignedBuffer (size: number): Buffer {
-  if (size % 65536 !== 0) throw new Error('aligned buffers come in whole 64 KiB pages')
-  if (slab === undefined || slab.next + size > slab.memory.byteLength) {
-    slab = { memory: new WebAssembly.Memory({ initial: (size / 65536) * SLAB_BUFFERS, maximum: (size / 65536) * SLAB_BUFFERS }).buffer, next: 0 }
-  }
+const wasmMemory = (bytes: number): ArrayBuffer => new WebAssembly.Memory({ initial: bytes / 65536, maximum: bytes / 65536 }).buffer
+export function alignedBuffer (size: number): Buffer {
+  const bytes = Math.ceil(size / 65536) * 65536
+  if (bytes > SLAB_BYTES / 2) return Buffer.from(wasmMemory(bytes), 0, size)
+  if (slab === undefined || slab.next + bytes > slab.memory.byteLength) slab = { memory: wasmMemory(SLAB_BYTES), next: 0 }
   const buf = Buffer.from(slab.memory, slab.next, size)
-  slab.next += size
+  slab.next += bytes
   return buf
 }
+
+/** Room `readRangeInto` needs for a range of `length` bytes: the range widened to whole pages at both ends. */
+export const alignedRoom = (length: number): number => length + 2 * PAGE
 
 function writeAll (fd: number, bytes: Uint8Array, position: number): void {
   let off = 0
