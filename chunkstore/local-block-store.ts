@@ -25,7 +25,7 @@ import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
  */
 const B = 0x62; const I = 0x69; const S = 0x73; const G = 0x67
 const FILTER_KEY = Buffer.from('F'); const DIRTY_KEY = Buffer.from('D')
-const FLUSH_BYTES = 64 << 20
+const FLUSH_BYTES = 256 << 20
 const FLUSH_ENTRIES = 32768
 /** getMany reads neighbouring blocks together up to this many bytes (a larger block is one span). */
 const SPAN_BYTES = 4 << 20
@@ -156,8 +156,14 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async locations (cids: Uint8Array[]): Promise<Array<BlockLocation | undefined>> {
-    const out: Array<BlockLocation | undefined> = cids.map(c => this.locate(c))
-    const missing = out.flatMap((l, i) => l === undefined && !this.absent.has(keyOf(cids[i])) ? [i] : [])
+    return await this.locationsOf(cids, cids.map(keyOf))
+  }
+
+  /** `locations` with each CID's key already made (`keys[i]` = keyOf(cids[i])). */
+  private async locationsOf (cids: Uint8Array[], keys: Key[]): Promise<Array<BlockLocation | undefined>> {
+    const out: Array<BlockLocation | undefined> = keys.map(k => this.pending.locs.get(k) ?? this.flushing.locs.get(k))
+    const missing: number[] = []
+    for (let i = 0; i < keys.length; i++) if (out[i] === undefined && !this.absent.has(keys[i])) missing.push(i)
     if (missing.length > 0) {
       const flushes = this.flushes
       const vals = await this.db.getMany(missing.map(i => prefixed(B, cids[i])))
@@ -166,7 +172,7 @@ export class LocalBlockStore implements BlockStore {
         const v = vals[j]
         if (v !== undefined) out[i] = decodeLoc(v)
         // Remembered only when no flush indexed anything meanwhile and no write is pending for it.
-        else if (this.flushes === flushes && this.locate(cids[i]) === undefined) this.absent.add(keyOf(cids[i]))
+        else if (this.flushes === flushes && this.locate(cids[i]) === undefined) this.absent.add(keys[i])
       })
     }
     return out
@@ -355,19 +361,21 @@ export class LocalBlockStore implements BlockStore {
   async putMany (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>): Promise<Array<CidMismatchError | undefined>> {
     const out = blocks.map(b => matchesCid(b.cid, b.bytes) ? undefined : new CidMismatchError(b.cid.toString()))
     const good = blocks.filter((_, i) => out[i] === undefined)
-    const locs = await this.locations(good.map(b => b.cid.bytes))
-    good.forEach(({ cid, bytes }, i) => {
+    const cids = good.map(b => b.cid.bytes)
+    const keys = cids.map(keyOf)
+    const locs = await this.locationsOf(cids, keys)
+    for (let i = 0; i < good.length; i++) {
       const loc = locs[i]
       if (loc === undefined) {
-        this.append(cid.bytes, undefined, bytes)
-        return
+        this.appendKeyed(keys[i], cids[i], undefined, good[i].bytes)
+        continue
       }
       let intact = false
-      try { intact = matchesCid(cid, this.log.read(loc)) } catch {}
+      try { intact = matchesCid(good[i].cid, this.log.read(loc)) } catch {}
       // A copy that no longer matches its CID is replaced (repair, F14): the good bytes are
       // appended and the index moves to them at the next flush.
-      if (!intact) this.replace(cid.bytes, bytes)
-    })
+      if (!intact) this.replace(cids[i], good[i].bytes)
+    }
     return out
   }
 
@@ -402,9 +410,12 @@ export class LocalBlockStore implements BlockStore {
 
   /** Appends a sealed block whose chunk id is known; the caller decided it is new. */
   append (cid: Uint8Array, id: Uint8Array | undefined, bytes: Uint8Array): void {
-    const k = keyOf(cid)
+    this.appendKeyed(keyOf(cid), cid, id, bytes)
+  }
+
+  private appendKeyed (k: Key, cid: Uint8Array, id: Uint8Array | undefined, bytes: Uint8Array): void {
     if (this.pending.locs.has(k) || this.flushing.locs.has(k)) return
-    this.recordWritten(cid, id, this.log.append(cid, id, bytes))
+    this.recordWrittenKeyed(k, id, this.log.append(cid, id, bytes))
   }
 
   /**
@@ -414,6 +425,10 @@ export class LocalBlockStore implements BlockStore {
   recordWritten (cid: Uint8Array, id: Uint8Array | undefined, loc: BlockLocation): void {
     const k = keyOf(cid)
     if (this.pending.locs.has(k) || this.flushing.locs.has(k)) return
+    this.recordWrittenKeyed(k, id, loc)
+  }
+
+  private recordWrittenKeyed (k: Key, id: Uint8Array | undefined, loc: BlockLocation): void {
     this.pending.locs.set(k, loc)
     this.absent.delete(k)
     if (id !== undefined) { this.pending.ids.set(keyOf(id), k); this.filter.add(id) }

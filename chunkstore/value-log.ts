@@ -72,6 +72,8 @@ export class ValueLog {
   private direct: boolean
   /** The current segment's O_DIRECT descriptor, and older ones until their writes have landed (reads use `fds`). */
   private readonly writeFds = new Map<number, number>()
+  /** Each record's header is made here, then copied into the buffer (no allocation per block). */
+  private readonly header = Buffer.allocUnsafe(4 + 1 + 255 + 1 + 255)
   private directReads: boolean
   private readonly directReaders = new Map<number, DirectReader>()
   private readonly dirty = new Set<number>()
@@ -116,7 +118,7 @@ export class ValueLog {
     const idLen = id?.length ?? 0
     const header = 4 + 1 + cid.length + 1 + idLen
     const n = header - 4 + block.length
-    const hdr = Buffer.allocUnsafe(header)
+    const hdr = this.header.subarray(0, header)
     hdr.writeUInt32LE(n, 0)
     hdr[4] = cid.length
     hdr.set(cid, 5)
