@@ -133,7 +133,6 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
     B = await startNode({ meshDir: b.mesh, store: b.store })
     await until('B has dialled A', async () => (await A.control('status')).members.every((m: { connected: boolean }) => m.connected))
     const links = await A.control('replicate')
-    if (process.env.SHOWLOG !== undefined) { await new Promise(r => setTimeout(r, 5500)); console.error('A', A.log().split('\n').filter(l => l.startsWith('{"sends')).slice(-1).join('\n')); console.error('B', B.log().split('\n').filter(l => l.startsWith('{"sends')).slice(-1).join('\n')) }
     cpu.stop()
     // The runs that moved data (the first starts when B connects), timed inside the sender.
     const events = A.log().split('\n').filter(l => l.includes('"event":"replicated"')).map(l => JSON.parse(l))
@@ -180,7 +179,7 @@ export async function measureRawStream (mib: number): Promise<{ bytes: number, s
       child.once('exit', () => reject(new Error('the stream sink exited before it was ready')))
     })
     const stream = await host.dialProtocol(multiaddr(ready.addrs[0]), '/cairn/bench/sink/1.0.0')
-    const POOL = Number(process.env.RAWPOOL ?? 1)
+    const POOL = 1 // MiB of random bytes, sent over and over
     const pool = new Uint8Array(randomBytes(POOL * MIB))
     const ack = new Promise<number>(resolve => {
       stream.addEventListener('message', (evt) => { resolve(Number(new DataView(evt.data.subarray().buffer, evt.data.subarray().byteOffset).getBigUint64(0))) })
