@@ -93,8 +93,6 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   // once, so the store may reuse its read buffers (transient reads).
   const send = async (missing: LocatedList): Promise<void> => {
     if (missing.count === 0) return
-    p.bytesMissing += missing.bytes
-    onProgress?.({ ...p })
     for await (const { index, bytes } of readLocatedBlocks(store, missing)) {
       check()
       if (!batch.fits(bytes.length)) await sendBatch()
@@ -108,7 +106,8 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const offer = (b: LocatedBlocks, from: number, to: number): void => {
     const answer = session.haveRaw(b.cids.subarray(from * BLOCK_CID_LENGTH, to * BLOCK_CID_LENGTH), to - from).then(have => {
       p.blocksOffered += to - from
-      for (let i = from; i < to; i++) if (!have[i - from]) { round.push(b, i); p.blocksMissing++ }
+      for (let i = from; i < to; i++) if (!have[i - from]) { round.push(b, i); p.blocksMissing++; p.bytesMissing += b.lengths[i] }
+      onProgress?.({ ...p })
     })
     answer.catch(() => {}) // awaited in order below
     asked.push(answer)

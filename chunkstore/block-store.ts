@@ -82,7 +82,6 @@ export class LocatedList implements LocatedBlocks {
   segments = new Uint32Array(0)
   offsets = new Float64Array(0)
   stores: Uint16Array | undefined = undefined
-  bytes = 0
 
   /** Adds entry `i` of `from`. */
   push (from: LocatedBlocks, i: number): void {
@@ -93,7 +92,6 @@ export class LocatedList implements LocatedBlocks {
     this.segments[n] = from.segments[i]
     this.offsets[n] = from.offsets[i]
     if (from.stores !== undefined) (this.stores ??= new Uint16Array(this.lengths.length))[n] = from.stores[i]
-    this.bytes += from.lengths[i]
   }
 
   private grow (size: number, withStores: boolean): void {
