@@ -106,6 +106,12 @@ test('F11 a policy with spaces sends only their stores; F14 scrub finds a corrup
   assert.deepEqual({ targets: policy.targets, snapshotsBehind: policy.snapshotsBehind, bytesBehind: policy.bytesBehind, health: policy.health },
     { targets: ['dr'], snapshotsBehind: 0, bytesBehind: 0, health: 'ok' })
   assert.equal(link.bytesBehind, 0)
+  // The cheap view a replicate job polls for its progress agrees with the full status.
+  const [run] = a.linkRuns()
+  assert.equal(run.peer, link.peer)
+  assert.equal(run.progress, undefined)
+  assert.deepEqual(run.lastResult, link.lastResult)
+  assert.ok((run.lastResult?.blocksOffered ?? 0) >= salesBlocks.length, 'the last run offered the space\'s blocks')
 
   // A byte flips on disk in A's sales store: scrub finds it and fetches the block from B.
   const victim = CID.parse(salesBlocks[2])

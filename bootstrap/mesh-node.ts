@@ -18,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Penalties } from './penalties.ts'
 import { type ReplicationPolicy } from './policy.ts'
-import { createReplicationLinks, type LinkStatus, type PolicyStatus } from './replication-links.ts'
+import { createReplicationLinks, type LinkStatus, type PolicyStatus, type ReplicationLinks } from './replication-links.ts'
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
 import { scrubStore } from './scrub.ts'
@@ -100,6 +100,8 @@ export interface MeshNode {
   remove: (peerOrSite: string) => Promise<SignedMembership>
   /** Runs every replication link now and waits for the runs. */
   replicateNow: () => Promise<LinkStatus[]>
+  /** Each link's run in progress and last result (cheap: no store is read). */
+  linkRuns: () => ReturnType<ReplicationLinks['runs']>
   /** Tell the node the local store gained snapshots (e.g. a backup finished). */
   noteLocalChange: () => void
   /** Fetches these blocks again from connected members that hold them (F14), into `into` (default: the served store). */
@@ -349,6 +351,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       await links.runAll()
       return await links.statuses()
     },
+
+    linkRuns: () => links.runs(),
 
     noteLocalChange () {
       void store.snapshotRoots().then(roots => { for (const r of roots) announce(r) })

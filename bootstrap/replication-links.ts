@@ -88,15 +88,13 @@ export interface ReplicationLinks {
   /** Runs every link now, waiting for runs in progress and the reruns they queue. */
   runAll: () => Promise<void>
   statuses: () => Promise<LinkStatus[]>
+  /** Each link's run in progress and last result, without the lag (which reads every store's roots): for progress shown often. */
+  runs: () => Array<Pick<LinkStatus, 'peer' | 'progress' | 'lastRunAt' | 'lastResult'>>
   policyStatuses: () => Promise<PolicyStatus[]>
   /** No new runs; runs in progress stop at their next block and are waited for. */
   stop: () => Promise<void>
 }
 
-/**
- * The session as the replicator sees it, except that HAVE answers also add up the sizes of
- * the blocks the peer lacks (read from the local index): the lag in bytes.
- */
 export function createReplicationLinks (c: ReplicationLinksComponents, init: ReplicationLinksInit): ReplicationLinks {
   const byPeer = new Map<string, Link>()
   let policies = init.policies
@@ -201,6 +199,9 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
     },
     async statuses () {
       return await Promise.all([...byPeer.values()].map(async l => linkStatus(l, await rootsOf(l.policies))))
+    },
+    runs () {
+      return [...byPeer.values()].map(l => ({ peer: l.member.peer, progress: l.status.progress, lastRunAt: l.status.lastRunAt, lastResult: l.status.lastResult }))
     },
     async policyStatuses () {
       const members = c.members()

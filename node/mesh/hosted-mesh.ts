@@ -172,16 +172,14 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       await refreshStores()
       const since = new Date().toISOString()
       const tally = setInterval(() => {
-        void node.status().then(s => {
-          let blocksSent = 0
-          let bytesSent = 0
-          for (const l of s.links) {
-            const p = l.progress ?? (l.lastRunAt !== undefined && l.lastRunAt >= since ? l.lastResult : undefined)
-            blocksSent += p?.blocksSent ?? 0
-            bytesSent += p?.bytesSent ?? 0
-          }
-          onProgress({ blocksSent, bytesSent })
-        }, () => {})
+        let blocksSent = 0
+        let bytesSent = 0
+        for (const l of node.linkRuns()) {
+          const p = l.progress ?? (l.lastRunAt !== undefined && l.lastRunAt >= since ? l.lastResult : undefined)
+          blocksSent += p?.blocksSent ?? 0
+          bytesSent += p?.bytesSent ?? 0
+        }
+        onProgress({ blocksSent, bytesSent })
       }, 500)
       try {
         const aborted = new Promise<never>((_resolve, reject) => {
