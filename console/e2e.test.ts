@@ -82,6 +82,8 @@ test('the admin sees the home dashboard in Chinese and in English, locks the scr
     await page.click(`[data-test=nav-${nav}]`)
     await page.waitForSelector(`[data-test=${nav}] tbody tr`)
   }
+  // The table shows a "nothing here yet" row until the log arrives: wait for the admin's entries.
+  await page.waitForFunction(() => /admin/.test(document.querySelector('[data-test=logs] tbody')?.textContent ?? ''))
   await shoot(page, 'logs.png')
   assert.match(await page.innerText('[data-test=logs]'), /admin/)
   await page.selectOption('[data-test=log-type]', 'storage')
