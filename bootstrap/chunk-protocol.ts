@@ -11,7 +11,7 @@ import {
   type Message
 } from './chunk-wire.ts'
 import { ProtocolError, RemoteRefusedError } from './errors.ts'
-import { storeBlocks, type BlockStore } from '../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -307,9 +307,10 @@ export class ChunkSession {
     const out: boolean[] = []
     for (let i = 0; i < cids.length; i += MAX_BATCH) {
       const part = cids.slice(i, i + MAX_BATCH)
-      const r = await this.request({ type: MsgType.HAVE, cids: part })
-      if (r.type !== MsgType.HAVE_REPLY || r.have.length !== part.length) throw new ProtocolError('HAVE was not answered with as many answers as CIDs')
-      out.push(...r.have)
+      if (part.some(c => c.bytes.length !== BLOCK_CID_BYTES)) throw new ProtocolError('HAVE takes block CIDs (CIDv1 raw sha2-256) only')
+      const packed = new Uint8Array(part.length * BLOCK_CID_BYTES)
+      part.forEach((c, j) => { packed.set(c.bytes, j * BLOCK_CID_BYTES) })
+      out.push(...await this.haveRaw(packed, part.length))
     }
     return out
   }

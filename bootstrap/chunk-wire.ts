@@ -18,6 +18,8 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { ProtocolError } from './errors.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
+// A block CID on the wire: CIDv1, raw, sha2-256 multihash of 32 bytes.
+import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES } from '../chunkstore/index.ts'
 
 export const CHUNK_PROTOCOL = '/cairn/chunks/1.0.0'
 export const WIRE_VERSION = 1
@@ -224,8 +226,6 @@ export function decodeMessage (frame: Uint8Array | Uint8ArrayList): Message {
   return m
 }
 
-/** Bytes of a block CID on the wire: CIDv1, raw, sha2-256 multihash of 32 bytes. */
-export const BLOCK_CID_BYTES = 36
 const PUT_BATCH_ENTRY = 1 + BLOCK_CID_BYTES + 4
 
 /** A whole HAVE frame (length prefix included) for `count` packed 36-byte block CIDs: no CID object per block. */

@@ -74,6 +74,11 @@ export interface LocatedBlocks {
 
 export const BLOCK_CID_LENGTH = 36
 
+/** Room for `n` located blocks (count 0: the filler sets it). */
+export function newLocatedBlocks (n: number): LocatedBlocks {
+  return { count: 0, cids: new Uint8Array(n * BLOCK_CID_LENGTH), lengths: new Uint32Array(n), segments: new Uint32Array(n), offsets: new Float64Array(n) }
+}
+
 /** A growing LocatedBlocks: entries picked from batches, kept for one round of reads. */
 export class LocatedList implements LocatedBlocks {
   count = 0
@@ -118,7 +123,8 @@ export async function * locatedBlocks (store: BlockStore, batch = 4096): AsyncIt
   let position = 0
   const pack = async (): Promise<LocatedBlocks> => {
     const sizes = await store.sizes(cids)
-    const out: LocatedBlocks = { count: cids.length, cids: new Uint8Array(cids.length * BLOCK_CID_LENGTH), lengths: new Uint32Array(cids.length), segments: new Uint32Array(cids.length), offsets: new Float64Array(cids.length) }
+    const out = newLocatedBlocks(cids.length)
+    out.count = cids.length
     cids.forEach((c, i) => { out.cids.set(c.bytes, i * BLOCK_CID_LENGTH); out.lengths[i] = sizes[i] ?? 0; out.offsets[i] = position++ })
     cids = []
     return out

@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
-import { BLOCK_CID_LENGTH, type BlockLocation, type BlockStore, type LocatedBlocks } from './block-store.ts'
+import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore, type LocatedBlocks } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, StoreCorruptError, StoreInUseError } from './errors.ts'
 import { IdFilter } from './id-filter.ts'
@@ -218,7 +218,8 @@ export class LocalBlockStore implements BlockStore {
    */
   async * getMany (cids: CID[], options: { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
     const locs = await this.locations(cids.map(c => c.bytes))
-    const packed: LocatedBlocks = { count: cids.length, cids: new Uint8Array(cids.length * BLOCK_CID_LENGTH), lengths: new Uint32Array(cids.length), segments: new Uint32Array(cids.length), offsets: new Float64Array(cids.length) }
+    const packed = newLocatedBlocks(cids.length)
+    packed.count = cids.length
     locs.forEach((loc, i) => {
       if (loc === undefined || cids[i].bytes.length !== BLOCK_CID_LENGTH) throw new BlockNotFoundError(cids[i].toString())
       packed.cids.set(cids[i].bytes, i * BLOCK_CID_LENGTH)
@@ -237,8 +238,7 @@ export class LocalBlockStore implements BlockStore {
   async * located (batch: number): AsyncIterable<LocatedBlocks> {
     const it = this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })
     const pack = (entries: Array<[Buffer, BlockLocation | Buffer]>): LocatedBlocks => {
-      const n = entries.length
-      const out: LocatedBlocks = { count: 0, cids: new Uint8Array(n * BLOCK_CID_LENGTH), lengths: new Uint32Array(n), segments: new Uint32Array(n), offsets: new Float64Array(n) }
+      const out = newLocatedBlocks(entries.length)
       for (const [cid, value] of entries) {
         if (cid.length !== BLOCK_CID_LENGTH) continue // not a block CID: never replicated
         const i = out.count++

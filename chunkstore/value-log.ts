@@ -335,7 +335,12 @@ export class ValueLog {
    * on a thread of libuv's pool, so the event loop keeps serving the network meanwhile.
    */
   async readRange (loc: BlockLocation): Promise<Buffer> {
-    const { out, fd, pending } = this.startRead(loc, Buffer.allocUnsafeSlow(loc.length))
+    return await this.readOnPool(loc, Buffer.allocUnsafeSlow(loc.length))
+  }
+
+  /** Reads `loc` into `out` (exactly its length) through the page cache, on libuv's pool. */
+  private async readOnPool (loc: BlockLocation, into: Buffer): Promise<Buffer> {
+    const { out, fd, pending } = this.startRead(loc, into)
     let got = 0
     for (let n = -1; got < loc.length && n !== 0; got += n) n = await readAt(fd, out, got, loc.length - got, loc.offset + got)
     return this.finishRead(loc, out, got, pending)
@@ -352,12 +357,7 @@ export class ValueLog {
     const to = roundUp(loc.offset + loc.length)
     if (to - from > into.length) throw new RangeError(`a buffer of ${into.length} bytes cannot take a read of ${loc.length} at ${loc.offset}`)
     const direct = this.directReader(loc.segment)
-    if (direct === undefined) {
-      const { out, fd, pending } = this.startRead(loc, into.subarray(0, loc.length))
-      let got = 0
-      for (let n = -1; got < loc.length && n !== 0; got += n) n = await readAt(fd, out, got, loc.length - got, loc.offset + got)
-      return this.finishRead(loc, out, got, pending)
-    }
+    if (direct === undefined) return await this.readOnPool(loc, into.subarray(0, loc.length))
     try {
       const { out, pending } = this.startRead(loc, into.subarray(loc.offset - from, loc.offset - from + loc.length))
       let got = 0
