@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
 import { bytes, count, duration } from './format.ts'
 import { dataHome } from './store-options.ts'
 import { chunkstoreOpener, parseListen, untilSignalled } from './serve-command.ts'
+import { projectRoot } from '../project-root.ts'
 
 /**
  * `cairn demo` (what `npm start` runs): creates the embedded default store under the user's
@@ -28,8 +28,7 @@ export function registerDemoCommand (program: Command): void {
       mkdirSync(home, { recursive: true, mode: 0o700 })
       if (!existsSync(passFile)) writeFileSync(passFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
       const pass = readFileSync(passFile, 'utf8').trim()
-      const root = (globalThis as Record<symbol, unknown>)[Symbol.for('cairn.root')] as string | undefined ?? fileURLToPath(new URL('../..', import.meta.url))
-      const source = resolve(o.source ?? root)
+      const source = resolve(o.source ?? projectRoot())
       const say = (s: string): void => { process.stdout.write(s + '\n') }
       if (!existsSync(join(store, 'config.json'))) {
         await initRepository(store, { passphrase: pass })
