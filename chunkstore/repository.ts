@@ -232,9 +232,11 @@ export class LocalRepository implements Repository {
       this.blocks.writers--
     }
     const { root, stats } = result
+    // An incremental backup with no parent to compare against read every file: it is a full one.
+    const done = level === 'incremental' && parent === undefined ? 'full' : level
     const body: RecordBody = {
       v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: new Date().toISOString(),
-      host: hostname(), task, paths: sources, level, ...(parent !== undefined ? { parent: parent.id } : {}), stats
+      host: hostname(), task, paths: sources, level: done, ...(parent !== undefined ? { parent: parent.id } : {}), stats
     }
     const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
     const cid = cidOf(sealed)

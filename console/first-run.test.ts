@@ -75,6 +75,7 @@ test('npm start in a fresh HOME: log in at the printed URL, see the demo backup,
     assert.equal(url, 'https://127.0.0.1:8443', 'the address the README gives')
     assert.ok(passwordFile.startsWith(home), `the password file ${passwordFile} is in the user's HOME`)
     assert.match(run.out(), /compared every file with the original: identical/)
+    assert.match(run.out(), /full backup: [\d,]+ files/, 'a first backup is a full one')
     const password = (await readFile(passwordFile, 'utf8')).trim()
 
     // The certificate is self-signed: a user accepts it once; the test context does the same.
@@ -114,10 +115,11 @@ test('npm start in a fresh HOME: log in at the printed URL, see the demo backup,
 
     // "Run it again to see an incremental backup that reads nothing unchanged."
     run = await npmStart(home)
-    const again = /backed up .*\n.*\n\s+([\d,]+) files \(([\d,]+) unchanged since the last run\)/.exec(run.out())
+    const again = /incremental backup: ([\d,]+) files \(([\d,]+) unchanged since the last run\)/.exec(run.out())
     assert.ok(again !== null, run.out())
     assert.ok(Number(again[2].replace(/,/g, '')) > 0, `files reused without reading: ${again[0]}`)
     assert.match(run.out(), /using the default store/)
+    assert.match(run.out(), /this backup was incremental/)
     await ctrlC(run)
   } finally {
     await run?.stop()

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
+import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
@@ -31,14 +32,16 @@ export async function untilSignalled (daemon: { stop: () => Promise<void> }, ann
 /** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
 export function registerServeCommand (program: Command): void {
   program.command('serve')
-    .description('run the node daemon: state, scheduler, jobs, the HTTPS API and, with mesh state, the mesh node (issues 4, 5)')
+    .description('run the node daemon: state, scheduler, jobs, the HTTPS API and web console and, with mesh state, the mesh node; events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
     .option('--data <dir>', 'node data directory (state, stores, TLS certificate); default $CAIRN_DATA or <data home>/node', process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
     .option('--insecure-http', 'serve plain HTTP instead of HTTPS (loopback addresses only)', false)
     .option('--admin-password-file <file>', 'password of the first admin, on first start (else a random one is written to <data>/initial-admin-password)')
     .option('--mesh-dir <dir>', 'mesh state folder (cairn mesh init|join); default <data>/mesh, used when it holds mesh state')
     .option('--replicate-every <seconds>', 'replicate to the mesh at least this often', '30')
-    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string }) => {
+    .option('--json', 'print events as JSON lines (the default when stderr is not a terminal)')
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, json?: boolean }) => {
+      const lines = eventLines({ json: opts.json })
       const { host, port } = parseListen(opts.listen)
       const replicateEvery = Number(opts.replicateEvery)
       if (!(replicateEvery >= 1)) throw new Error(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
@@ -51,10 +54,10 @@ export function registerServeCommand (program: Command): void {
         mesh: {
           dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
           replicateEveryMs: replicateEvery * 1000,
-          log: e => { process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n') }
+          log: lines.event
         },
-        say: line => { process.stderr.write(`cairn: ${line}\n`) }
+        say: lines.say
       })
-      await untilSignalled(daemon, signal => { process.stderr.write(`cairn: ${signal}: stopping (running jobs record their end)\n`) })
+      await untilSignalled(daemon, signal => { lines.say(`${signal}: stopping (running jobs record their end)`) })
     })
 }

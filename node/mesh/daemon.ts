@@ -1,6 +1,6 @@
 // `cairn mesh run`: the long-running mesh daemon of a node. It opens the store, starts the
-// mesh node (bootstrap/), serves the control socket, prints one JSON "ready" line on stdout
-// (tests and service managers wait for it), and stops cleanly on SIGINT/SIGTERM.
+// mesh node (bootstrap/), serves the control socket, says it is ready (the CLI prints one JSON
+// "ready" line on stdout for tests and service managers), and stops cleanly on SIGINT/SIGTERM.
 // `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
 import { createMeshNode, type MeshNode } from '../../bootstrap/index.ts'
 import { callControl, serveControl } from './control.ts'
@@ -18,8 +18,10 @@ export interface DaemonInit {
   dialEveryMs?: number
   /** Resolves when the daemon should stop. */
   untilStopped: () => Promise<void>
-  stdout: (line: string) => void
-  stderr: (line: string) => void
+  /** Once the node listens and the control socket is served. */
+  ready: (info: { peer: string, addrs: string[] }) => void
+  /** Each mesh event (bootstrap's log records). */
+  log: (event: Record<string, unknown>) => void
 }
 
 export async function runMeshDaemon (init: DaemonInit): Promise<void> {
@@ -27,7 +29,7 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
   const replication = loadReplicationConfig(init.mesh)
   const node: MeshNode = await createMeshNode({
     store: store.blocks,
-    log: (e) => { init.stderr(JSON.stringify({ time: new Date().toISOString(), ...e })) }
+    log: init.log
   }, {
     dir: init.mesh,
     policies: replication.policies,
@@ -37,7 +39,7 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
   })
   await node.start()
   const control = await serveControl(init.mesh, meshControl(node))
-  init.stdout(JSON.stringify({ ready: true, peer: node.peerId, addrs: node.host.getMultiaddrs().map(String) }))
+  init.ready({ peer: node.peerId, addrs: node.host.getMultiaddrs().map(String) })
   try {
     await init.untilStopped()
   } finally {
