@@ -13,6 +13,8 @@ export {
 } from './repository.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
+export { isReplica, prepareReplicaFolder, REPLICA_MARKER } from './replica-marker.ts'
+export type { ReplicaFolder, ReplicaMarker } from './replica-marker.ts'
 export { unionBlockStore } from './union-block-store.ts'
 export type { UnionBlockStoreInit } from './union-block-store.ts'
 export { BlockSealer, cidOf, matchesCid, registerSuite, suiteByName } from './codec.ts'

@@ -7,6 +7,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
 import type { MeshStatus, ReplicationPolicy, Role, ScrubResult } from '../../bootstrap/index.ts'
+import type { ReplicaFolder } from '../../chunkstore/index.ts'
 import { parseLimit } from './bandwidth-option.ts'
 import { bytes, count, counted } from './format.ts'
 import { eventLines } from './event-lines.ts'
@@ -193,7 +194,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
         ready: info => {
           io.stdout(readyJson
             ? JSON.stringify({ ready: true, ...info }) + '\n'
-            : `mesh node ${info.peer} ready, listening on ${info.addrs.join(', ')}; Ctrl-C stops it\n`)
+            : `${STORE_KIND[info.storeKind](info.store)}\nmesh node ${info.peer} ready, listening on ${info.addrs.join(', ')}; Ctrl-C stops it\n`)
         },
         log: lines.event
       })
@@ -204,6 +205,12 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
 /** "2 snapshots, 1.20 MiB", with "?" for what is unknown before a first run. */
 function behind (snapshots: number | null | undefined, byteCount: number | null | undefined): string {
   return `${snapshots === null || snapshots === undefined ? '? snapshots' : counted(snapshots, 'snapshot')}, ${byteCount === null || byteCount === undefined ? '? bytes' : bytes(byteCount)}`
+}
+
+const STORE_KIND: Record<ReplicaFolder, (dir: string) => string> = {
+  store: dir => `serving this site's store ${dir}: its snapshots replicate to the policy's targets`,
+  replica: dir => `serving the replica ${dir}: the blocks other sites send`,
+  created: dir => `created the replica ${dir} for the blocks other sites send (this node cannot read them); this site's own backups go into a store made by "cairn init"`
 }
 
 function linkLine (l: MeshStatus['links'][number]): string {

@@ -3,6 +3,7 @@
 // "ready" line on stdout for tests and service managers), and stops cleanly on SIGINT/SIGTERM.
 // `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
 import { createMeshNode, type MeshNode } from '../../bootstrap/index.ts'
+import type { ReplicaFolder } from '../../chunkstore/index.ts'
 import { callControl, serveControl } from './control.ts'
 import { meshControl } from './control-ops.ts'
 import { openStore } from './open-store.ts'
@@ -18,8 +19,8 @@ export interface DaemonInit {
   dialEveryMs?: number
   /** Resolves when the daemon should stop. */
   untilStopped: () => Promise<void>
-  /** Once the node listens and the control socket is served. */
-  ready: (info: { peer: string, addrs: string[] }) => void
+  /** Once the node listens and the control socket is served; `store` says what the store folder is (a new replica: `created`). */
+  ready: (info: { peer: string, addrs: string[], store: string, storeKind: ReplicaFolder }) => void
   /** Each mesh event (bootstrap's log records). */
   log: (event: Record<string, unknown>) => void
 }
@@ -39,7 +40,7 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
   })
   await node.start()
   const control = await serveControl(init.mesh, meshControl(node))
-  init.ready({ peer: node.peerId, addrs: node.host.getMultiaddrs().map(String) })
+  init.ready({ peer: node.peerId, addrs: node.host.getMultiaddrs().map(String), store: init.store, storeKind: store.kind })
   try {
     await init.untilStopped()
   } finally {

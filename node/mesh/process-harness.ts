@@ -32,6 +32,8 @@ export interface NodeProcess {
   child: ChildProcess
   peer: string
   addrs: string[]
+  /** What the store folder is to the node: this site's store, a replica, or a replica made at this start. */
+  storeKind: 'store' | 'replica' | 'created'
   meshDir: string
   /** The daemon's stderr so far: one JSON event per line. */
   log: () => string
@@ -48,7 +50,7 @@ export async function startNode (opts: { meshDir: string, store: string, replica
   let log = ''
   child.stderr!.on('data', (d) => { log += String(d) })
   const end = ender(child)
-  const ready = await new Promise<{ peer: string, addrs: string[] }>((resolve, reject) => {
+  const ready = await new Promise<{ peer: string, addrs: string[], storeKind: NodeProcess['storeKind'] }>((resolve, reject) => {
     let out = ''
     const onData = (d: Buffer): void => {
       out += String(d)
