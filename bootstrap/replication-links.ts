@@ -125,6 +125,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       }
       const store = c.storeFor(link.policies)
       const result = await replicate(store, session, {
+        self: c.self,
         limiter: link.limiter,
         signal: stopping.signal,
         onProgress: p => { link.status.progress = p; link.run = { bytesMissing: p.bytesMissing, bytesSent: p.bytesSent } }

@@ -235,7 +235,9 @@ function formatStatus (s: MeshStatus): string {
     'policies:',
     ...(s.policies.length === 0 ? ['  none (see cairn mesh policy)'] : s.policies.map(policyLine)),
     'replication:',
-    ...(s.links.length === 0 ? ['  no targets (see cairn mesh policy)'] : s.links.map(linkLine))
+    ...(s.links.length === 0 ? ['  no targets (see cairn mesh policy)'] : s.links.map(linkLine)),
+    'snapshots held here, by the site that backed them up:',
+    ...(s.held.length === 0 ? ['  none yet'] : s.held.map(h => `  ${h.site.padEnd(16)} ${counted(h.snapshots, 'snapshot')}${h.self ? ' (this site\'s own backups)' : h.lastReceived !== undefined ? `, newest received ${h.lastReceived.replace('T', ' ').slice(0, 19)} UTC` : ''}`))
   ]
   const banned = Object.entries(s.penalties).filter(([, r]) => r.banned)
   if (banned.length > 0) lines.push('banned peers:', ...banned.map(([p, r]) => `  ${p} (${counted(r.offences, 'offence')}, last: ${r.last ?? '?'})`))
