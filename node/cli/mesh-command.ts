@@ -129,6 +129,14 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
       out(o, doc, `removed ${member}; member list version ${doc.version}`)
     })
 
+  common(mesh.command('stop'))
+    .description('stop the mesh daemon (cairn mesh run) of this mesh folder, as Ctrl-C would, and wait until it has stopped')
+    .action(async (o: Common) => {
+      // Answered once the daemon has closed its store and its host.
+      await callControl(meshDir(o), 'stop')
+      out(o, { stopped: true }, 'mesh daemon stopped; its store is closed')
+    })
+
   common(mesh.command('replicate'))
     .description('replicate to every policy target now and wait until done')
     .action(async (o: Common) => {

@@ -39,14 +39,26 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
     dialEveryMs: init.dialEveryMs
   })
   await node.start()
-  const control = await serveControl(init.mesh, meshControl(node))
+  // `cairn mesh stop` ends the daemon as a signal does (a background job started through npx
+  // does not pass signals on to it), and is answered once the store is closed, so the next
+  // command may open it.
+  let stopRequested!: () => void
+  const stopping = new Promise<void>(resolve => { stopRequested = resolve })
+  let closed!: () => void
+  const done = new Promise<void>(resolve => { closed = resolve })
+  const control = await serveControl(init.mesh, meshControl(node, { stop: async () => { stopRequested(); await done; return { stopped: true } } }))
   init.ready({ peer: node.peerId, addrs: node.host.getMultiaddrs().map(String), store: init.store, storeKind: store.kind })
   try {
-    await init.untilStopped()
+    await Promise.race([init.untilStopped(), stopping])
   } finally {
-    await new Promise<void>(resolve => control.close(() => resolve()))
-    await node.stop()
-    await store.close()
+    try {
+      await node.stop()
+      await store.close()
+    } finally {
+      closed()
+      // Closing waits for open control connections, the stop request's answer among them.
+      await new Promise<void>(resolve => control.close(() => resolve()))
+    }
   }
 }
 

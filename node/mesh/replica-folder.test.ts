@@ -47,7 +47,11 @@ test('mesh run on a new folder makes a marked replica; init, backup and snapshot
   const replica = join(base, 'replica')
   await cliOk(['init', '--mesh-dir', mesh, '--site', 'dr-north', '--role', 'dr', '--listen', '/ip4/127.0.0.1/tcp/0'])
   const node = await startNode({ meshDir: mesh, store: replica })
-  await node.stop()
+  assert.equal(node.storeKind, 'created')
+  // `cairn mesh stop` answers once the daemon has closed the store; the process then ends by itself.
+  assert.match(await cliOk(['stop', '--mesh-dir', mesh]), /mesh daemon stopped/)
+  await new Promise(resolve => { if (node.child.exitCode !== null) resolve(null); else node.child.once('exit', resolve) })
+  assert.equal(node.child.exitCode, 0)
   assert.equal(JSON.parse(readFileSync(join(replica, 'replica.json'), 'utf8')).format, 'cairn-replica')
 
   const before = fingerprint(replica)
