@@ -13,6 +13,7 @@ export {
 } from './repository.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
+export { checkRestoreTarget } from './restore-target.ts'
 export { unionBlockStore } from './union-block-store.ts'
 export type { UnionBlockStoreInit } from './union-block-store.ts'
 export { BlockSealer, cidOf, matchesCid, registerSuite, suiteByName } from './codec.ts'

@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
+import { startWatchdog, stopWithin } from '../daemon/watchdog.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
 export function chunkstoreOpener (): RepositoryOpener {
@@ -16,12 +17,22 @@ export function parseListen (s: string): { host: string, port: number } {
   return { host: m[1] ?? m[2], port: Number(m[3]) }
 }
 
-/** Waits for SIGTERM or SIGINT, then stops the daemon (a failed stop sets exit code 1). */
-export async function untilSignalled (daemon: { stop: () => Promise<void> }, announce: (signal: string) => void): Promise<void> {
+/** How long a stop may take before the process ends anyway, and how long the event loop may stall. */
+export const STOP_GRACE_MS = 30_000
+export const STALL_LIMIT_MS = 60_000
+
+/**
+ * Waits for SIGTERM or SIGINT, then stops the daemon (a failed stop sets exit code 1). A stop
+ * that has not finished after `graceMs` (a job ignoring its abort) ends the process with exit
+ * code 1, and so does a second signal.
+ */
+export async function untilSignalled (daemon: { stop: () => Promise<void>, runner?: { running: () => Array<{ name: string }> } }, announce: (signal: string) => void, graceMs = STOP_GRACE_MS): Promise<void> {
   await new Promise<void>(done => {
     const stop = (signal: string): void => {
       announce(signal)
-      daemon.stop().then(done, (err: unknown) => { process.stderr.write(`cairn: stop failed: ${String(err)}\n`); process.exitCode = 1; done() })
+      process.once(signal === 'SIGTERM' ? 'SIGINT' : 'SIGTERM', () => { process.stderr.write('cairn: second signal: exiting without waiting\n'); process.exit(1) })
+      stopWithin(async () => { await daemon.stop() }, graceMs, () => daemon.runner?.running().map(j => j.name) ?? [])
+        .then(done, (err: unknown) => { process.stderr.write(`cairn: stop failed: ${String(err)}\n`); process.exitCode = 1; done() })
     }
     process.once('SIGTERM', () => { stop('SIGTERM') })
     process.once('SIGINT', () => { stop('SIGINT') })
@@ -55,6 +66,9 @@ export function registerServeCommand (program: Command): void {
         },
         say: line => { process.stderr.write(`cairn: ${line}\n`) }
       })
+      // The event loop must never stall; if it does anyway, SIGTERM cannot be seen, so a thread ends the node.
+      const watchdog = startWatchdog({ stallMs: STALL_LIMIT_MS })
       await untilSignalled(daemon, signal => { process.stderr.write(`cairn: ${signal}: stopping (running jobs record their end)\n`) })
+      await watchdog.stop()
     })
 }
