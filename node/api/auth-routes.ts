@@ -50,6 +50,7 @@ export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: R
     await accounts.endSession(session)
     void reply.clearCookie(opts.cookieName, { path: '/' })
     await ctx.logs.write({ type: 'login', level: 'info', user: user.name, source: req.ip, ownerId: user.id, message: `User [${user.name}] logged out` })
+    await ctx.logs.audit({ user: user.name, source: req.ip, action: 'auth.logout', target: user.id, detail: { session: session.id } })
     return { ok: true }
   })
 

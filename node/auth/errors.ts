@@ -70,3 +70,10 @@ export class CertificateInvalidError extends CairnError {
   override readonly name = 'CertificateInvalidError'
   override readonly kind = 'invalid'
 }
+
+/** More password checks are waiting than the node runs at once; the login is refused, not queued without end. */
+export class PasswordCheckBusyError extends CairnError {
+  override readonly name = 'PasswordCheckBusyError'
+  override readonly kind = 'unavailable'
+  constructor () { super('The node is checking many passwords at once; try again in a few seconds') }
+}

@@ -87,12 +87,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const state = await openStateStore(join(init.dataDir, 'state'))
   let mesh: HostedMesh | undefined
+  let accountsMade: Accounts | undefined
   try {
     const events = new EventEmitter()
     const metrics = createMetrics()
     const logs = await createLogBook({ state, clock })
     let listening = ''
-    const accounts = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
+    const accounts = accountsMade = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
     const inventory = createInventory({ state, clock, logs }, { version })
     const repositories = createRepositories(init.dataDir, init.repositories, () => mesh?.replica)
     const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
@@ -168,6 +169,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           await mesh?.stop()
           await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' })
           await repositories.close()
+          await accounts.stop()
           await state.close()
         })()
         await stopping
@@ -175,6 +177,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     }
   } catch (err) {
     await mesh?.stop().catch(() => {})
+    await accountsMade?.stop().catch(() => {})
     await state.close()
     throw err
   }
