@@ -17,6 +17,12 @@ export class SelfRemovalError extends CairnError {
   constructor () { super('You cannot remove your own account; another administrator can') }
 }
 
+export class MetricsTokenError extends CairnError {
+  override readonly name = 'MetricsTokenError'
+  override readonly kind = 'unauthenticated'
+  constructor () { super('GET /metrics needs the metrics token of this node: send "Authorization: Bearer <token>" (an admin makes one with POST /api/settings/metrics/token)') }
+}
+
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   invalid: 400,
   unauthenticated: 401,
@@ -35,6 +41,7 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
  */
 export const STATUS_OF_LOWER_ERROR: Record<string, number> = {
   SnapshotNotFoundError: 404,
+  RestoreTargetRefusedError: 400,
   PathNotFoundError: 404,
   StoreNotFoundError: 404,
   InvalidOptionError: 400,

@@ -64,7 +64,7 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     })
 
   app.put<{ Body: SmtpSettings }>('/api/settings/smtp', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: {
       summary: 'Set the mail server used for notifications and reports; without a password the same user keeps the stored one', tags: ['settings'],
       body: { type: 'object', additionalProperties: false, required: ['host', 'port', 'secure', 'from'], properties: { host: { type: 'string', minLength: 1, maxLength: 255 }, port: { type: 'integer', minimum: 1, maximum: 65535 }, secure: { type: 'boolean' }, user: { type: 'string', maxLength: 255 }, password: { type: 'string', maxLength: 255 }, from: { type: 'string', minLength: 3, maxLength: 255 }, allowSelfSigned: { type: 'boolean' } } },
@@ -97,7 +97,7 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     async () => (await ctx.webhooks.list()).map(hookView))
 
   app.post<{ Body: { url: string, events: WebhookEvent[], secret?: string } }>('/api/webhooks', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: {
       summary: 'Subscribe a URL to events; the answer shows the HMAC secret once. Deliveries carry X-Cairn-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>', tags: ['webhooks'],
       body: { type: 'object', additionalProperties: false, required: ['url', 'events'], properties: { url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 }, events: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...WEBHOOK_EVENTS] } }, secret: { type: 'string', minLength: 16, maxLength: 256 } } }
@@ -109,7 +109,7 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   })
 
   app.patch<{ Params: { id: string }, Body: { url?: string, events?: WebhookEvent[], enabled?: boolean } }>('/api/webhooks/:id', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: { summary: 'Change or pause a webhook', tags: ['webhooks'], params: idParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 }, events: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...WEBHOOK_EVENTS] } }, enabled: { type: 'boolean' } } } }
   }, async (req) => {
     const hook = await ctx.webhooks.update(req.params.id, req.body)
@@ -118,7 +118,7 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   })
 
   app.delete<{ Params: { id: string } }>('/api/webhooks/:id', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: { summary: 'Remove a webhook', tags: ['webhooks'], params: idParam, response: { 200: okReply } }
   }, async (req) => {
     await ctx.webhooks.remove(req.params.id)

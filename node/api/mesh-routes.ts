@@ -60,9 +60,9 @@ export async function meshRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
   })
 
   app.post<{ Body: { ttlHours: number } }>('/api/mesh/invitations', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: {
-      summary: 'A one-time invitation for a new site (this node must hold the mesh key)', tags,
+      summary: 'A one-time invitation for a new site (a credential: needs a recent reauth; this node must hold the mesh key)', tags,
       body: { type: 'object', additionalProperties: false, required: ['ttlHours'], properties: { ttlHours: { type: 'integer', minimum: 1, maximum: 720 } } },
       response: { 201: { type: 'object', properties: { invitation: { type: 'string' }, expires: { type: 'string' } } } }
     }

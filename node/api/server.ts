@@ -22,6 +22,14 @@ export const sessionCookieName = (tls: boolean): string => tls ? '__Host-cairn_s
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
+/**
+ * For a change that needs a recent re-authentication only with some of its fields (a node's
+ * owner, agents or roots): throws unless the session confirmed a password (or logged in) lately.
+ */
+export function requireRecentAuth (req: FastifyRequest, accounts: { recentlyAuthenticated: (s: Session) => boolean }): void {
+  if (!accounts.recentlyAuthenticated(who(req).session)) throw new ReauthenticationRequiredError()
+}
+
 /** The logged-in user of a route that has `access` other than public. */
 export function who (req: FastifyRequest): { user: User, session: Session } {
   if (req.auth === undefined) throw new NotAuthenticatedError()

@@ -45,7 +45,7 @@ export class ForbiddenError extends CairnError {
 export class ReauthenticationRequiredError extends CairnError {
   override readonly name = 'ReauthenticationRequiredError'
   override readonly kind = 'forbidden'
-  constructor () { super('This deletes data or hands out keys: confirm your password with POST /api/auth/reauth first, then retry within 5 minutes') }
+  constructor () { super('This change deletes data, hands out keys or changes who may do what: confirm your password with POST /api/auth/reauth first, then retry within 5 minutes') }
 }
 
 export class TokenChallengeError extends CairnError {

@@ -94,7 +94,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const logs = await createLogBook({ state, clock })
     let listening = ''
     const accounts = accountsMade = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
-    const inventory = createInventory({ state, clock, logs }, { version })
+    const meshDir = init.mesh === false ? undefined : init.mesh?.dir
+    const inventory = createInventory({ state, clock, logs }, { version, protectedPaths: [init.dataDir, ...(meshDir !== undefined ? [meshDir] : [])] })
     const repositories = createRepositories(init.dataDir, init.repositories, () => mesh?.replica)
     const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
     let scheduler: Scheduler | undefined
@@ -115,13 +116,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       return [{ labels: { state: 'online' }, value: online }, { labels: { state: 'offline' }, value: all.length - online }]
     })
     metrics.addGauge('cairn_space_used_bytes', 'Bytes a user space\'s store takes on disk', async () =>
-      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.usedBytes })))
+      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.usedBytes })), { named: true })
     metrics.addGauge('cairn_space_capacity_bytes', 'Capacity (quota) of a user space', async () =>
-      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.capacityBytes })))
+      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.capacityBytes })), { named: true })
     const policyLag = async (key: 'snapshotsBehind' | 'bytesBehind'): Promise<Array<{ labels: Record<string, string>, value: number }>> =>
       mesh === undefined ? [] : (await mesh.status()).policies.flatMap(p => p[key] === null ? [] : [{ labels: { policy: p.name }, value: p[key] }])
-    metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'))
-    metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'))
+    metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'), { named: true })
+    metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'), { named: true })
 
     mesh = await startMesh(init, { repositories, inventory, logs, runner, operations })
     const interrupted = await runner.recover()

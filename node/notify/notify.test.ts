@@ -206,11 +206,18 @@ test('reports and logs download as CSV and xlsx; metrics; the live monitor strea
     const ranged = await operator.get(`/api/logs?from=2030-01-01T00:00:00Z`)
     assert.equal(ranged.body.total, 0)
 
-    const metrics = await fetch(`${t.daemon.url}/metrics`)
-    const text = await metrics.text()
+    // Without a metrics token anyone may scrape, but no series names a user space (issue 13).
+    const text = await (await fetch(`${t.daemon.url}/metrics`)).text()
     assert.match(text, /^cairn_jobs_total\{type="backup",status="success"\} 1$/m)
-    assert.match(text, /^cairn_space_used_bytes\{space="ops01_space"\} \d+$/m)
     assert.match(text, /^cairn_nodes\{state="online"\} 1$/m)
+    assert.doesNotMatch(text, /ops01_space|cairn_space_used_bytes\{/)
+    // With one, only its bearer scrapes, and sees every series.
+    const { token } = (await admin.post('/api/settings/metrics/token', {})).body
+    assert.equal((await admin.get('/api/settings/metrics')).body.tokenSet, true)
+    assert.equal((await fetch(`${t.daemon.url}/metrics`)).status, 401)
+    assert.equal((await fetch(`${t.daemon.url}/metrics`, { headers: { authorization: 'Bearer not-the-token' } })).status, 401)
+    const full = await (await fetch(`${t.daemon.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text()
+    assert.match(full, /^cairn_space_used_bytes\{space="ops01_space"\} \d+$/m)
 
     const dash = await operator.get('/api/dashboard')
     assert.equal(dash.body.nodes.online, 1)
