@@ -23,6 +23,12 @@ export class MetricsTokenError extends CairnError {
   constructor () { super('GET /metrics needs the metrics token of this node: send "Authorization: Bearer <token>" (an admin makes one with POST /api/settings/metrics/token)') }
 }
 
+export class SmtpPasswordRequiredError extends CairnError {
+  override readonly name = 'SmtpPasswordRequiredError'
+  override readonly kind = 'invalid'
+  constructor () { super('The mail server\'s host, port or user changed: enter its password again (the stored one is only sent where it was set for). Nothing was changed') }
+}
+
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   invalid: 400,
   unauthenticated: 401,

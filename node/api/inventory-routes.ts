@@ -3,11 +3,11 @@ import { AGENT_TYPES, CIPHERS, type AgentType, type NodeRecord, type NodeRoots, 
 import { ForbiddenError } from '../auth/index.ts'
 import { requireRecentAuth, who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { idParam, okReply } from './schemas.ts'
+import { idParam, okReply, printable } from './schemas.ts'
 
-const nodeName = { type: 'string', minLength: 1, maxLength: 64 } as const
+const nodeName = printable(1, 64)
 const agentTypes = { type: 'array', uniqueItems: true, items: { type: 'string', enum: [...AGENT_TYPES] } } as const
-const spaceName = { type: 'string', minLength: 1, maxLength: 64 } as const
+const spaceName = printable(1, 64)
 const rootList = { type: 'array', maxItems: 100, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 4096, pattern: '^/' } } as const
 const rootsSchema = {
   type: 'object', required: ['sources', 'restores'], additionalProperties: false,
@@ -27,7 +27,7 @@ export async function inventoryRoutes (app: FastifyInstance, ctx: ApiContext, _o
     config: { access: 'admin' },
     schema: {
       summary: 'Register a node', tags: ['nodes'],
-      body: { type: 'object', required: ['name', 'hostname', 'os', 'version', 'ip'], additionalProperties: false, properties: { name: nodeName, hostname: { type: 'string', minLength: 1, maxLength: 255 }, os: { type: 'string', maxLength: 128 }, version: { type: 'string', maxLength: 64 }, ip: { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] }, agentTypes, ownerId: { type: 'string', maxLength: 100 } } }
+      body: { type: 'object', required: ['name', 'hostname', 'os', 'version', 'ip'], additionalProperties: false, properties: { name: nodeName, hostname: printable(1, 255), os: printable(0, 128), version: printable(0, 64), ip: { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] }, agentTypes, ownerId: { type: 'string', maxLength: 100 } } }
     }
   }, async (req, reply) => {
     if (req.body.ownerId !== undefined) requireRecentAuth(req, ctx.accounts)
@@ -60,7 +60,7 @@ export async function inventoryRoutes (app: FastifyInstance, ctx: ApiContext, _o
 
   app.post<{ Params: { id: string }, Body: { ip?: string, version?: string, os?: string } }>('/api/nodes/:id/heartbeat', {
     config: { access: 'admin' },
-    schema: { summary: 'A node reports it is alive (updates last seen)', tags: ['nodes'], params: idParam, body: { type: 'object', additionalProperties: false, properties: { ip: { type: 'string', maxLength: 64 }, version: { type: 'string', maxLength: 64 }, os: { type: 'string', maxLength: 128 } } } }
+    schema: { summary: 'A node reports it is alive (updates last seen)', tags: ['nodes'], params: idParam, body: { type: 'object', additionalProperties: false, properties: { ip: printable(0, 64), version: printable(0, 64), os: printable(0, 128) } } }
   }, async (req) => nodeView(await inventory.heartbeat(req.params.id, req.body ?? {})))
 
   app.get('/api/spaces', { config: { access: 'read' }, schema: { summary: 'User spaces (manual 2.8) with capacity and usage', tags: ['spaces'] } },

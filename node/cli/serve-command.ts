@@ -49,7 +49,8 @@ export function registerServeCommand (program: Command): void {
     .option('--admin-password-file <file>', 'password of the first admin, on first start (else a random one is written to <data>/initial-admin-password)')
     .option('--mesh-dir <dir>', 'mesh state folder (cairn mesh init|join); default <data>/mesh, used when it holds mesh state')
     .option('--replicate-every <seconds>', 'replicate to the mesh at least this often', '30')
-    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string }) => {
+    .option('--audit-key-file <file>', 'the audit trail\'s HMAC key, made at first start; default <data>/audit.key (keep it apart from the data)')
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string }) => {
       const { host, port } = parseListen(opts.listen)
       const replicateEvery = Number(opts.replicateEvery)
       if (!(replicateEvery >= 1)) throw new Error(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
@@ -58,6 +59,7 @@ export function registerServeCommand (program: Command): void {
       const { startDaemon } = await import('../daemon/index.ts')
       const daemon = await startDaemon({
         dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
+        auditKeyFile: opts.auditKeyFile === undefined ? undefined : resolve(opts.auditKeyFile),
         repositories: chunkstoreOpener(),
         mesh: {
           dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
