@@ -4,7 +4,7 @@
 // (Adoption at a DR site, with a mesh, is node/mesh/serve-dr.test.ts.)
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseKeyFile, unlockWithRecoveryKey } from '../../crypto/index.ts'
@@ -52,6 +52,7 @@ test('escrow: a space\'s config, keys and a recovery key that opens them; once p
     const job = (await admin.post(`/api/tasks/${task.id}/start`, {})).body
     await t.daemon.runner.waitFor(job.id)
     assert.equal((await admin.get(`/api/jobs/${job.id}`)).body.status, 'success')
+    rmSync(src, { recursive: true, force: true })
 
     // Audited, and the recovery key is in no log, audit record or job record.
     const audit = (await admin.get('/api/audit')).body.filter((a: any) => a.action === 'space.escrow')
