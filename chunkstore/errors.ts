@@ -15,6 +15,24 @@ export class StoreExistsError extends Error {
   }
 }
 
+/** A command that needs a site's own store (or a new one) was pointed at a mesh replica. */
+export class ReplicaNotAStoreError extends Error {
+  override readonly name = 'ReplicaNotAStoreError'
+  constructor (dir: string, action: 'init' | 'open', options?: ErrorOptions) {
+    super(action === 'init'
+      ? `${dir} is a mesh replica: the blocks other sites send, kept by "cairn mesh run". This site's own store needs a folder of its own: "cairn init --store OTHER_FOLDER", and serve that store to the mesh with "cairn mesh run --store OTHER_FOLDER". Nothing was changed.`
+      : `${dir} is a mesh replica: the blocks other sites send, kept by "cairn mesh run", with no keys of this site's. Back up into a store of this site's own ("cairn init --store OTHER_FOLDER"). To read a lost site's backups here, copy that site's escrowed config.json and keys.json into ${dir} (doc/mesh.md, "Restoring at a DR site").`, options)
+  }
+}
+
+/** A folder given to a mesh node that is neither empty, a store nor a replica. */
+export class NotAStoreFolderError extends Error {
+  override readonly name = 'NotAStoreFolderError'
+  constructor (readonly dir: string) {
+    super(`${dir} is not empty and is neither a Cairn store nor a mesh replica; nothing was written there. Give --store a new or empty folder (it becomes this site's replica of other sites' blocks) or a store made by "cairn init".`)
+  }
+}
+
 export class StoreCorruptError extends Error {
   override readonly name = 'StoreCorruptError'
   constructor (message: string, options?: ErrorOptions) {

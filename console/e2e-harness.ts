@@ -62,7 +62,7 @@ export interface Served { base: string, daemon: ChildProcess, stop: () => Promis
 /** `cairn serve` (plain HTTP on 127.0.0.1) with its state in `dataDir`; resolves once it listens. */
 export async function serve (dataDir: string, adminPassword: string, extraArgs: string[] = []): Promise<Served> {
   const port = await freePort()
-  const daemon = spawn(process.execPath, ['--import', 'tsx', join(root, 'node', 'daemon', 'testdata', 'serve-main.ts'), 'serve', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs], {
+  const daemon = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), 'serve', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs], {
     cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: adminPassword }, stdio: ['ignore', 'ignore', 'pipe']
   })
   let stderr = ''

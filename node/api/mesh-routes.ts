@@ -45,7 +45,8 @@ export async function meshRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
       links: s.links,
       policies: s.policies,
       bandwidth: m.replication().bandwidth ?? null,
-      invitationsOpen: s.invitationsOpen
+      invitationsOpen: s.invitationsOpen,
+      held: s.held
     }
   })
 

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
+import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 import { startWatchdog, stopWithin } from '../daemon/watchdog.ts'
 
@@ -42,7 +43,7 @@ export async function untilSignalled (daemon: { stop: () => Promise<void>, runne
 /** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
 export function registerServeCommand (program: Command): void {
   program.command('serve')
-    .description('run the node daemon: state, scheduler, jobs, the HTTPS API and, with mesh state, the mesh node (issues 4, 5)')
+    .description('run the node daemon: state, scheduler, jobs, the HTTPS API and web console and, with mesh state, the mesh node; events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
     .option('--data <dir>', 'node data directory (state, stores, TLS certificate); default $CAIRN_DATA or <data home>/node', process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
     .option('--insecure-http', 'serve plain HTTP instead of HTTPS (loopback addresses only)', false)
@@ -50,7 +51,9 @@ export function registerServeCommand (program: Command): void {
     .option('--mesh-dir <dir>', 'mesh state folder (cairn mesh init|join); default <data>/mesh, used when it holds mesh state')
     .option('--replicate-every <seconds>', 'replicate to the mesh at least this often', '30')
     .option('--audit-key-file <file>', 'the audit trail\'s HMAC key, made at first start; default <data>/audit.key (keep it apart from the data)')
-    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string }) => {
+    .option('--json', 'print events as JSON lines (the default when stderr is not a terminal)')
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string, json?: boolean }) => {
+      const lines = eventLines({ json: opts.json })
       const { host, port } = parseListen(opts.listen)
       const replicateEvery = Number(opts.replicateEvery)
       if (!(replicateEvery >= 1)) throw new Error(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
@@ -64,13 +67,13 @@ export function registerServeCommand (program: Command): void {
         mesh: {
           dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
           replicateEveryMs: replicateEvery * 1000,
-          log: e => { process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n') }
+          log: lines.event
         },
-        say: line => { process.stderr.write(`cairn: ${line}\n`) }
+        say: lines.say
       })
       // The event loop must never stall; if it does anyway, SIGTERM cannot be seen, so a thread ends the node.
       const watchdog = startWatchdog({ stallMs: STALL_LIMIT_MS })
-      await untilSignalled(daemon, signal => { process.stderr.write(`cairn: ${signal}: stopping (running jobs record their end)\n`) })
+      await untilSignalled(daemon, signal => { lines.say(`${signal}: stopping (running jobs record their end)`) })
       await watchdog.stop()
     })
 }

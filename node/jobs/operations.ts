@@ -135,7 +135,7 @@ export function createOperations (components: {
           for (const w of snap.stats.warnings) await ctx.log('warning', w)
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
           await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
-          return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...snap.stats } }
+          return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
         },
         after: async (job, ctx) => {
           if (job.status === 'stopped') {
