@@ -138,3 +138,14 @@ export class InvalidScheduleError extends Error {
     super(`${message}; windows look like {"from":"08:00","to":"18:00","mibps":10,"days":[1,2,3,4,5]}`)
   }
 }
+
+/**
+ * A restore target that is not storage (a kernel view such as /proc, /sys or /dev), or a folder
+ * on the way that would lead the restore outside its target. Nothing was written there.
+ */
+export class RestoreTargetRefusedError extends Error {
+  override readonly name = 'RestoreTargetRefusedError'
+  constructor (path: string, why: string, options?: ErrorOptions) {
+    super(`Cannot restore to ${path}: ${why}. Nothing was written there; choose a folder on a real file system.`, options)
+  }
+}
