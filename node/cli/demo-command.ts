@@ -81,6 +81,7 @@ async function serveDemo (o: { source: string, exclude: string[], listen: string
   const { host, port } = parseListen(o.listen)
   const dataDir = resolve(process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
   const daemon = await startDaemon({ dataDir, host, port, insecureHttp: o.insecureHttp, repositories: chunkstoreOpener(), mesh: false, say: line => { o.say(line) } })
+  let adminName: string
   try {
     const admin = (await daemon.accounts.listUsers()).find(u => u.role === 'admin')
     const local = await daemon.inventory.localNode()
@@ -94,14 +95,17 @@ async function serveDemo (o: { source: string, exclude: string[], listen: string
     await daemon.runner.waitFor(job.id)
     const done = await daemon.runner.get(job.id)
     o.say(`the node backed up ${o.source} as task "cairn-source" in user space "demo": ${done.status}`)
-    const passwordFile = join(dataDir, 'initial-admin-password')
-    o.say(`open the console at ${daemon.url} and log in as ${admin.name}` + (existsSync(passwordFile) ? ` with the password in ${passwordFile}` : ''))
-    o.say(o.insecureHttp ? '  Ctrl-C stops the node' : '  (the certificate is self-signed: accept it once in the browser); Ctrl-C stops the node')
+    adminName = admin.name
   } catch (err) {
     await daemon.stop()
     throw err
   }
-  await untilSignalled(daemon, () => { o.say('stopping the node') })
+  // Ctrl-C is handled from before the line that offers it.
+  const stopped = untilSignalled(daemon, () => { o.say('stopping the node') })
+  const passwordFile = join(dataDir, 'initial-admin-password')
+  o.say(`open the console at ${daemon.url} and log in as ${adminName}` + (existsSync(passwordFile) ? ` with the password in ${passwordFile}` : ''))
+  o.say(o.insecureHttp ? '  Ctrl-C stops the node' : '  (the certificate is self-signed: accept it once in the browser); Ctrl-C stops the node')
+  await stopped
 }
 
 function compareTrees (a: string, b: string, skip: Set<string>): string[] {
