@@ -12,14 +12,21 @@ const root = projectRoot()
 /** The `cairn` command as npm installs it (package.json "bin"). */
 export const CAIRN_BIN = join(root, 'node', 'bin', 'cairn.js')
 
-export async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [CAIRN_BIN, 'mesh', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs `cairn ARGS` through the bin with `env` over this process's environment (undefined removes a variable). */
+export async function cairn (args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  const full: Record<string, string | undefined> = { ...process.env, ...env }
+  for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k]
+  const child = spawn(process.execPath, [CAIRN_BIN, ...args], { cwd: root, env: full as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => { stdout += String(d) })
   child.stderr.on('data', (d) => { stderr += String(d) })
   const code = await new Promise<number>(resolve => child.on('close', (c) => resolve(c ?? 1)))
   return { code, stdout, stderr }
+}
+
+export async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await cairn(['mesh', ...args])
 }
 
 export async function cliOk (args: string[]): Promise<string> {

@@ -9,22 +9,13 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { spawn } from 'node:child_process'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { CAIRN_BIN, cliOk, startNode } from './process-harness.ts'
+import { cairn as run, cliOk, startNode } from './process-harness.ts'
 
 const PASSPHRASE = 'correct horse battery staple'
 const KDF = { N: 1024, r: 8, p: 1 }
 
-async function cairn (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [CAIRN_BIN, ...args], { env: { ...process.env, CAIRN_PASSPHRASE: PASSPHRASE, CAIRN_STORE: undefined }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-  return { code, stdout, stderr }
-}
+const cairn = async (args: string[]): ReturnType<typeof run> => await run(args, { CAIRN_PASSPHRASE: PASSPHRASE, CAIRN_STORE: undefined })
 
 /** Every file below `dir` with its hash: a folder left exactly as it was compares equal. */
 function fingerprint (dir: string): Record<string, string> {
