@@ -1,12 +1,34 @@
-// The chunk wire format: every message round-trips; the byte layout of a PUT is as documented.
+// The chunk wire format: the checked-in frames (testdata/chunk-wire-v1.json) decode to their
+// messages and are what the encoder writes; every message round-trips; the byte layouts are as documented.
 import test from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeMessage, encodeMessage, haveFrame, MsgType, PutBatchBuilder, Status, blockCid, type Message } from './chunk-wire.ts'
 import { encodeFrame } from './frame.ts'
 
 const join = (parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap(p => [...p]))
+
+/** A message as JSON shows it: CIDs as strings, bytes as hex. */
+const view = (v: unknown): unknown => v instanceof CID ? v.toString()
+  : v instanceof Uint8Array ? Buffer.from(v).toString('hex')
+    : Array.isArray(v) ? v.map(view)
+      : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, view(x)])) : v
+
+test('F11 golden: every checked-in version-1 frame decodes to its message, and encoding that message gives the same bytes', () => {
+  const golden = JSON.parse(readFileSync(new URL('testdata/chunk-wire-v1.json', import.meta.url), 'utf8')) as { messages: Array<{ name: string, message: unknown, frame: string }> }
+  const seen = new Set<number>()
+  for (const g of golden.messages) {
+    const frame = Buffer.from(g.frame, 'hex')
+    assert.equal(frame.readUInt32BE(0), frame.length - 4, `${g.name}: the length prefix counts the body`)
+    const m = decodeMessage(new Uint8Array(frame.subarray(4)))
+    assert.deepEqual(view(m), g.message, g.name)
+    assert.equal(Buffer.from(join([...encodeFrame(...encodeMessage(m))])).toString('hex'), g.frame, `${g.name} encodes to the checked-in bytes`)
+    seen.add(m.type)
+  }
+  assert.deepEqual([...seen].sort((a, b) => a - b), Object.values(MsgType).sort((a, b) => a - b), 'the sample holds every message type')
+})
 
 test('F11 every message type round-trips', async () => {
   const a = await blockCid(new Uint8Array([1, 2, 3]))
