@@ -7,7 +7,7 @@ import { ChunkSession, serveChunks, CHUNK_PROTOCOL, type ChunkEvent } from './ch
 import { MAX_FRAME_BYTES, MsgType, Status, decodeMessage, encodeMessage } from './chunk-wire.ts'
 import { FrameReader, encodeFrame, sendWithBackpressure } from './frame.ts'
 import { replicate } from './replicator.ts'
-import { localStore, randomBlock, startHosts } from './test-support.ts'
+import { localStore, randomBlock, startHosts } from './testing/index.ts'
 import { storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 
 async function pair (t: any, allowed?: (peer: string) => boolean) {

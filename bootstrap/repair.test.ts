@@ -5,7 +5,7 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks } from './chunk-protocol.ts'
 import { repairBlocks } from './repair.ts'
-import { localStore, randomBlock, startHosts } from './test-support.ts'
+import { localStore, randomBlock, startHosts } from './testing/index.ts'
 import type { BlockStore, LocalBlockStore } from '../chunkstore/index.ts'
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 

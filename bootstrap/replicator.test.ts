@@ -4,7 +4,7 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { ChunkSession, serveChunks } from './chunk-protocol.ts'
 import { replicate } from './replicator.ts'
-import { localStore, randomBlock, startHosts } from './test-support.ts'
+import { localStore, randomBlock, startHosts } from './testing/index.ts'
 import { unionBlockStore, type BlockStore } from '../chunkstore/index.ts'
 
 async function setup (t: any) {

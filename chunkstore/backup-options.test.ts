@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { once } from 'node:events'
-import { createStore, removeDir, tempDir, writeRandom } from './testing/fixtures.ts'
+import { createStore, removeDir, tempDir, writeRandom } from './testing/index.ts'
 import { createLimiter } from './bandwidth.ts'
 
 const MiB = 1 << 20

@@ -1,6 +1,7 @@
 // An interrupted backup (issue 2, "Crash safety"): `cairn backup` is killed with SIGKILL
 // halfway through ~300 MiB; the store must then check clean, and the rerun must reuse the
 // blocks the killed run had written and restore the folder byte for byte.
+// test-suite: processes
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -8,7 +9,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { initRepository, LocalBlockStore } from './index.ts'
-import { cairn, CAIRN_BIN, dirSize, FAST_KDF, PASSPHRASE, removeDir, ROOT, tempDir, treePrint, writeRandom } from './testing/fixtures.ts'
+import { cairn, CAIRN_BIN, dirSize, FAST_KDF, PASSPHRASE, removeDir, ROOT, tempDir, treePrint, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
 const FILES = 100

@@ -6,7 +6,7 @@ import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { closeSync, copyFileSync, mkdirSync, openSync, readSync, writeSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { createStore, fileHash, PASSPHRASE, removeDir, restoredPath, tempDir, writeRandom } from './testing/fixtures.ts'
+import { createStore, fileHash, PASSPHRASE, removeDir, restoredPath, tempDir, writeRandom } from './testing/index.ts'
 import { LocalBlockStore, openRepository, openRepositoryOver, type LocalRepository } from './index.ts'
 
 process.env.CAIRN_WORKERS ??= '1'

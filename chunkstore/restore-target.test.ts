@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
 import { checkRestoreTarget } from './index.ts'
-import { createStore, removeDir, tempDir } from './testing/fixtures.ts'
+import { createStore, removeDir, tempDir } from './testing/index.ts'
 
 let work: string
 let repo: LocalRepository

@@ -13,7 +13,7 @@ import {
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
 import { PathNotFoundError } from './index.ts'
-import { createStore, fileHash, removeDir, tempDir, treePrint, writeRandom } from './testing/fixtures.ts'
+import { createStore, fileHash, removeDir, tempDir, treePrint, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
 const isRoot = process.getuid?.() === 0

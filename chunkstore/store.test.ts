@@ -8,7 +8,7 @@ import {
   FIXED_SIZES, InvalidOptionError, LastSnapshotError, openRepository, readKeyFile, StoreCorruptError, StoreNotFoundError
 } from './index.ts'
 import { WrongPassphraseError, KeyFileError } from '../crypto/index.ts'
-import { createStore, dirBytes, dirSize, fileHash, PASSPHRASE, removeDir, ROOT, tempDir, treePrint, writeRandom } from './testing/fixtures.ts'
+import { createStore, dirBytes, dirSize, fileHash, PASSPHRASE, removeDir, ROOT, tempDir, treePrint, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
 // One data-path worker per pool: these tests are about the store, not the pipeline, and a pool

@@ -1,6 +1,7 @@
 // The console's administration screens in a real browser (manual 2.7, 2.8, 2.9.2, F23, F25):
 // clients, users, user spaces, mail server and webhook deliveries, a task's details; and the
 // keyboard: every dialog keeps the focus inside, closes on Esc and gives the focus back.
+// test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -10,7 +11,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Browser, Page } from 'playwright-core'
 import { SMTPServer } from 'smtp-server'
-import { answered, apiAs, buildConsole, confirmPassword, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './e2e-harness.ts'
+import { answered, apiAs, buildConsole, confirmPassword, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
 const ADMIN_PW = 'console e2e head passphrase'
 const OP_PW = 'operator password 01'

@@ -1,5 +1,6 @@
 // The web console in a real browser (F26, F15–F19, F25): Debian's Chromium driven by playwright-core
 // against a real `cairn serve` (LevelDB state, chunkstore stores) on 127.0.0.1 serving console/dist.
+// test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
@@ -7,7 +8,7 @@ import { mkdtemp, mkdir, readFile, rm, stat, utimes, writeFile, readdir } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { answered, apiAs as apiAt, buildConsole, confirmPassword, cspViolations, launchBrowser, login as loginAt, newPage as openPage, root, serve, shoot, type Served } from './e2e-harness.ts'
+import { answered, apiAs as apiAt, buildConsole, confirmPassword, cspViolations, launchBrowser, login as loginAt, newPage as openPage, root, serve, shoot, type Served } from './testing/e2e-harness.ts'
 
 const ADMIN_PW = 'console e2e head passphrase'
 const OP_PW = 'operator password 01'

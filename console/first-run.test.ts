@@ -3,13 +3,14 @@
 // prints in Chromium: log in as admin with the password from the file it names, see the demo's
 // backup on the dashboard, restore one file with the restore wizard, and stop with Ctrl-C (SIGINT
 // to the process group, as a terminal sends it). The daemon listens on the README's port, 8443.
+// test-suite: browser
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildConsole, launchBrowser, root } from './e2e-harness.ts'
+import { buildConsole, launchBrowser, root } from './testing/e2e-harness.ts'
 
 /** The environment of a user who never ran Cairn: no CAIRN_* or XDG_* settings, a new HOME. */
 function freshEnv (home: string): NodeJS.ProcessEnv {

@@ -3,6 +3,7 @@
 // site from the Invite dialog, sets a policy in the form, sees its target and health after a backup,
 // replicates now and watches the job; the DR site registered itself as a client at the head office,
 // where the admin authorises its agent; the DR site's own screen shows its link back.
+// test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -10,7 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { answered, apiAs, buildConsole, cairn, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './e2e-harness.ts'
+import { answered, apiAs, buildConsole, cairn, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
 const PW = 'mesh e2e head passphrase'
 const LISTEN = '/ip4/127.0.0.1/tcp/0'

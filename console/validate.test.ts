@@ -1,12 +1,13 @@
 // The console's form checks (src/validate.ts, src/bandwidth.ts) against the API's schemas: each sample
 // goes to a real `cairn serve` over HTTP, and the console must call it valid exactly when the node
 // does not refuse it as bad input (400).
+// test-suite: processes
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { rawApiAs, serve, type Answer } from './e2e-harness.ts'
+import { rawApiAs, serve, type Answer } from './testing/e2e-harness.ts'
 import { valid } from './src/validate.ts'
 import { bandwidthOf, bandwidthProblem, type BandwidthDraft, type WindowDraft } from './src/bandwidth.ts'
 

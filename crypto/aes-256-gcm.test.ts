@@ -2,7 +2,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { aes256Gcm } from './aes-256-gcm.ts'
-import { cipherSuiteConformance, loadGoldenVectors } from './testing/cipher-suite-conformance.ts'
+import { cipherSuiteConformance, loadGoldenVectors } from './testing/index.ts'
 
 cipherSuiteConformance(aes256Gcm)
 

@@ -13,9 +13,6 @@ export type { OperatorCertificate, CertificateCheckOptions } from './operator-ce
 export { createLoginChallenges, createMemoryChallengeStore, loginChallengeMessage, canonicalOrigin, DEFAULT_CHALLENGE_TTL_MS, LOGIN_MESSAGE_MAGIC } from './login-challenge.ts'
 export type { LoginChallenge, LoginResponse, IssuedChallenge, ChallengeStore, ChallengeTake, LoginChallenges, LoginChallengesInit } from './login-challenge.ts'
 export { TokenModuleNotFoundError, TokenNotFoundError, WrongPinError, TokenLockedError, TokenKeyNotFoundError, TokenOperationError, UnsupportedKeyError, CertificateRejectedError, ChallengeUnknownError, ChallengeReplayedError, ChallengeExpiredError, ChallengeMismatchError, SignatureInvalidError } from './errors.ts'
-// For other layers' tests (and the console's browser tests): SoftHSM2 tokens made by the standard tools.
-export { createSoftHsm, createOperatorToken, SOFTHSM2_MODULE } from './testing/softhsm.ts'
-export type { SoftHsm, SoftHsmKeyPair, SoftHsmKeyType, OperatorToken } from './testing/softhsm.ts'
 export { tokenSlot, createTokenSlot, unlockWithToken } from './token-slot.ts'
 export type { TokenSlotScheme, TokenSlotTarget } from './token-slot.ts'
 export { newRecoveryKey, formatRecoveryKey, parseRecoveryKey, recoveryKeySlot, unlockWithRecoveryKey, RECOVERY_SCRYPT } from './recovery-key.ts'

@@ -14,7 +14,7 @@ import { checkOperatorCertificate } from './operator-certificate.ts'
 import {
   CertificateRejectedError, ChallengeExpiredError, ChallengeMismatchError, ChallengeReplayedError, ChallengeUnknownError, SignatureInvalidError
 } from './errors.ts'
-import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/softhsm.ts'
+import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/index.ts'
 
 const ORIGIN = 'https://console.cairn.test:8443'
 let hsm: SoftHsm

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { X509Certificate } from 'node:crypto'
 import { checkOperatorCertificate } from './operator-certificate.ts'
 import { CertificateRejectedError } from './errors.ts'
-import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/softhsm.ts'
+import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/index.ts'
 
 let hsm: SoftHsm
 let op: OperatorToken

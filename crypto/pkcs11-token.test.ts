@@ -11,7 +11,7 @@ import {
 import {
   TokenKeyNotFoundError, TokenLockedError, TokenModuleNotFoundError, TokenNotFoundError, TokenOperationError, UnsupportedKeyError, WrongPinError
 } from './errors.ts'
-import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/softhsm.ts'
+import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/index.ts'
 
 let hsm: SoftHsm
 let op: OperatorToken

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sm4 } from './sm4.ts'
-import { cipherSuiteConformance, loadGoldenVectors } from './testing/cipher-suite-conformance.ts'
+import { cipherSuiteConformance, loadGoldenVectors } from './testing/index.ts'
 
 cipherSuiteConformance(sm4)
 

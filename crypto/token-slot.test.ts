@@ -6,7 +6,7 @@ import { withTokenSession } from './pkcs11-token.ts'
 import { createTokenSlot, tokenSlot, unlockWithToken } from './token-slot.ts'
 import { newMasterKey, newSpaceId, passphraseSlot, unlockWithSecret, writeOnlyKeys, deriveSpaceKeys, type KeyFile, type KeyPayload, type KeySlot } from './keyring.ts'
 import { TokenSlotNotFoundError } from './errors.ts'
-import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/softhsm.ts'
+import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from './testing/index.ts'
 
 let hsm: SoftHsm
 let op: OperatorToken

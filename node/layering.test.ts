@@ -1,6 +1,8 @@
 // The import arrows only point down (STYLE.md):
 //   console ──HTTP──▶ node ──▶ bootstrap ──▶ chunkstore ──▶ crypto ;  sim ──▶ node | chunkstore | crypto
-// and a folder is entered only through its index.ts. This reads every import line and fails on a wrong arrow.
+// and a folder is entered only through its index.ts. Test helpers live in `testing/` folders,
+// entered through `testing/index.ts`, and only test code reaches them. This reads every import
+// line and fails on a wrong arrow.
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -26,10 +28,18 @@ function * sources (dir: string): Generator<string> {
   }
 }
 
+/** Test code: test files and the helpers in `testing/` folders. */
+const isTestCode = (rel: string): boolean => rel.endsWith('.test.ts') || rel.split(sep).includes('testing')
+const isTestingPath = (rel: string): boolean => rel.split(sep).includes('testing')
+/** Production code that may use test helpers: the benchmark drives node processes as the tests do. */
+const mayUseTesting = (rel: string, target: string): boolean => rel.startsWith(join('node', 'bench') + sep) && target.startsWith(join('node', 'testing') + sep)
+
 export function importViolations (): string[] {
   const bad: string[] = []
   for (const top of Object.keys(allowed)) {
     for (const file of sources(join(root, top))) {
+      const fromRel = relative(root, file)
+      const testCode = isTestCode(fromRel)
       const text = readFileSync(file, 'utf8')
       const re = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm
       for (const m of text.matchAll(re)) {
@@ -40,14 +50,22 @@ export function importViolations (): string[] {
         const rel = relative(root, target)
         const targetTop = rel.split(sep)[0]
         const where = `${relative(root, file)} imports ${spec}`
-        if (targetTop === top || rel.startsWith('..')) continue
+        if (rel.startsWith('..')) continue
+        if (isTestingPath(rel) && !testCode && !mayUseTesting(fromRel, rel)) {
+          bad.push(`${where}: only test code may import test helpers (testing/)`)
+          continue
+        }
+        if (targetTop === top) continue
         // A test file is an entry point: it may import the one polyfill module first, from any layer.
         if (file.endsWith('.test.ts') && rel === join('node', 'polyfill.ts')) continue
         if (top === 'console' && targetTop === 'node' && typeOnly) continue
-        if (!allowed[top].includes(targetTop)) {
+        const testingEntry = join(targetTop, 'testing', 'index.ts')
+        // The browser tests start node processes as the tests of the node do.
+        const consoleTestsStartNodes = top === 'console' && testCode && rel === join('node', 'testing', 'index.ts')
+        if (!allowed[top].includes(targetTop) && !consoleTestsStartNodes) {
           bad.push(`${where}: ${top} may not import ${targetTop}`)
-        } else if (rel !== join(targetTop, 'index.ts') && rel !== targetTop) {
-          bad.push(`${where}: enter ${targetTop}/ through its index.ts`)
+        } else if (rel !== join(targetTop, 'index.ts') && rel !== targetTop && !(testCode && rel === testingEntry)) {
+          bad.push(`${where}: enter ${targetTop}/ through its index.ts${testCode ? ' (or its testing/index.ts)' : ''}`)
         }
       }
     }

@@ -1,23 +1,16 @@
-// Helpers shared by the mesh tests only: temp dirs, random blocks, and two libp2p hosts on
-// 127.0.0.1 that admit each other. Nothing outside *.test.ts imports this file.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+// Fixtures of the mesh tests: random blocks, libp2p hosts on 127.0.0.1 that admit each other,
+// and the node's real block store in a temp dir.
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { blockCid } from './chunk-wire.ts'
-import { createMeshGater } from './gater.ts'
-import { createMeshHost, type MeshHost } from './host.ts'
+import { blockCid } from '../chunk-wire.ts'
+import { createMeshGater } from '../gater.ts'
+import { createMeshHost, type MeshHost } from '../host.ts'
 import type { CID } from 'multiformats/cid'
 import type { PrivateKey } from '@libp2p/interface'
-import { LocalBlockStore, type BlockStore } from '../chunkstore/index.ts'
-
-export function tempDir (t: { after: (fn: () => void | Promise<void>) => void }, prefix = 'cairn-mesh-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
-  return dir
-}
+import { LocalBlockStore, type BlockStore } from '../../chunkstore/index.ts'
+import { removeDir, tempDir, type AfterHook } from '../../crypto/testing/index.ts'
 
 export async function randomBlock (size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = new Uint8Array(randomBytes(size))
@@ -43,12 +36,12 @@ export async function startHosts (count: number, allowed?: (peer: string) => boo
 }
 
 /** The node's real block store (LevelDB index + segment files) in a temp dir, closed after the test. */
-export async function localStore (t: { after: (fn: () => void | Promise<void>) => void }): Promise<BlockStore> {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-store-'))
+export async function localStore (t: AfterHook): Promise<BlockStore> {
+  const dir = tempDir('cairn-store-')
   const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
   t.after(async () => {
     await store.close()
-    rmSync(dir, { recursive: true, force: true })
+    removeDir(dir)
   })
   return store
 }

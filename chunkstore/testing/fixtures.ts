@@ -3,27 +3,19 @@
 // Only tests import this; it must never be reached from production code.
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { initRepository, openRepository } from '../index.ts'
 import type { InitOptions, LocalRepository } from '../index.ts'
+
+export { tempDir, removeDir } from '../../crypto/testing/index.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const CAIRN_BIN = join(ROOT, 'node', 'bin', 'cairn.js')
 export const PASSPHRASE = 'correct horse battery staple'
 /** Cheap scrypt for tests; one test keeps the default. */
 export const FAST_KDF = { N: 1024, r: 8, p: 1 }
-
-/** A fresh folder under the OS temp dir, removed when `cleanup` runs (register it with `after`). */
-export function tempDir (prefix = 'cairn-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix))
-}
-
-export function removeDir (dir: string): void {
-  rmSync(dir, { recursive: true, force: true })
-}
 
 /** Creates a store with the fast KDF and opens it. */
 export async function createStore (dir: string, options: Partial<InitOptions> = {}): Promise<LocalRepository> {
@@ -123,7 +115,15 @@ export interface CliResult { code: number | null, signal: NodeJS.Signals | null,
 
 /** Runs `node node/bin/cairn.js ARGS` with CAIRN_PASSPHRASE set (unless overridden in `env`). */
 export async function cairn (args: string[], options: { env?: Record<string, string | undefined>, input?: string } = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = { ...process.env, CAIRN_PASSPHRASE: PASSPHRASE, CAIRN_DEBUG: undefined, CAIRN_STORE: undefined, ...options.env }
+  return await runCairn(args, { ...options, env: { CAIRN_PASSPHRASE: PASSPHRASE, CAIRN_DEBUG: undefined, CAIRN_STORE: undefined, ...options.env } })
+}
+
+/**
+ * Runs the `cairn` command as npm installs it (package.json "bin": the launcher and its bundle)
+ * with `env` over this process's environment (undefined removes a variable) and `input` on stdin.
+ */
+export async function runCairn (args: string[], options: { env?: Record<string, string | undefined>, input?: string } = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ...process.env, ...options.env }
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
   const child = spawn(process.execPath, [CAIRN_BIN, ...args], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''

@@ -10,8 +10,9 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page, type Response } from 'playwright-core'
+import { cairn as runCairn } from '../../node/testing/index.ts'
 
-export const root = fileURLToPath(new URL('..', import.meta.url))
+export const root = fileURLToPath(new URL('../..', import.meta.url))
 const shots = join(root, 'docs', 'screenshots')
 
 function newestSource (dir: string): number {
@@ -84,14 +85,9 @@ export async function serve (dataDir: string, adminPassword: string, extraArgs: 
 
 /** The `cairn` command as an operator runs it (node/bin/cairn.js); resolves with its output, fails on a non-zero exit. */
 export async function cairn (args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString() })
-  child.stderr!.on('data', (b: Buffer) => { err += b.toString() })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-  assert.equal(code, 0, `cairn ${args.slice(0, 2).join(' ')} exited ${code}: ${err}`)
-  return out
+  const r = await runCairn(args)
+  assert.equal(r.code, 0, `cairn ${args.slice(0, 2).join(' ')} exited ${r.code}: ${r.stderr}`)
+  return r.stdout
 }
 
 /** An answer of the API, whatever its status. */

@@ -1,7 +1,7 @@
 // A SoftHSM2 token directory in a temp folder, filled with the standard tools only
 // (softhsm2-util, pkcs11-tool, openssl with the pkcs11 engine) — never with Cairn's own token
 // code, so tests of that code check it against an independent writer. Tests of other layers
-// reach this through crypto/index.ts (`createSoftHsm`); the console's browser tests can run it
+// reach this through crypto/testing/index.ts (`createSoftHsm`); the console's browser tests can run it
 // as a script: `node --import tsx crypto/testing/softhsm.ts` makes an operator token in a new
 // temp folder (left for the caller to delete) and prints where it is as JSON.
 import { execFileSync } from 'node:child_process'

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ApiClient, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { ApiClient, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 interface Op { method: string, path: string, op: any }
 const operations = (doc: any): Op[] => Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops as object).map(([method, op]) => ({ method: method.toUpperCase(), path, op })))

@@ -1,9 +1,10 @@
 // Login, sessions (OWASP ASVS L2 §3), CSRF, lockout and the USB-key step, against a running daemon.
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { createOperatorToken, createSoftHsm, loginChallengeMessage, withTokenSession, type LoginChallenge } from '../../crypto/index.ts'
+import { loginChallengeMessage, withTokenSession, type LoginChallenge } from '../../crypto/index.ts'
+import { createOperatorToken, createSoftHsm } from '../../crypto/testing/index.ts'
 import { manualClock } from '../daemon/index.ts'
-import { ApiClient, ADMIN_PASSWORD, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { ApiClient, ADMIN_PASSWORD, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('login sets an HttpOnly SameSite cookie with a fresh id; logout invalidates it', async () => {
   const t = await startTestDaemon()

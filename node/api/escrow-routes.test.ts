@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseKeyFile, unlockWithRecoveryKey } from '../../crypto/index.ts'
-import { ApiClient, ADMIN_PASSWORD, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { ApiClient, ADMIN_PASSWORD, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('escrow: a space\'s config, keys and a recovery key that opens them; once per call, replacing the previous escrow slot; never logged', async () => {
   const t = await startTestDaemon()

@@ -8,7 +8,7 @@ import { connect } from 'node:tls'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
-import { ApiClient, startTestDaemon, withUsers, type TestDaemon } from '../daemon/test-daemon.ts'
+import { ApiClient, startTestDaemon, withUsers, type TestDaemon } from '../testing/index.ts'
 
 const longSessions = { accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 } }
 

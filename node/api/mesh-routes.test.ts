@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initMesh } from '../../bootstrap/index.ts'
-import { finished, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { finished, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('mesh routes: status, policies checked and applied live, invitations, removal, replicate jobs; access by role', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-mesh-api-'))

@@ -3,7 +3,7 @@
 // the password is confirmed again; other changes need no confirmation.
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { ADMIN_PASSWORD, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { ADMIN_PASSWORD, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('every change of roles, passwords, users, credentials, notification targets and ownership needs a recent reauth', async () => {
   const t = await startTestDaemon({ accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 } })

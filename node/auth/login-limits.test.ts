@@ -4,7 +4,7 @@
 // on their own bounded threads, and weak passwords are refused.
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { ApiClient, ADMIN_PASSWORD, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { ApiClient, ADMIN_PASSWORD, startTestDaemon, withUsers } from '../testing/index.ts'
 import { createPasswordHasher, hashPassword } from './password-hash.ts'
 import { passwordProblem } from './password-policy.ts'
 

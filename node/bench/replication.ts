@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { blockCid, createMeshGater, createMeshHost, sendWithBackpressure } from '../../bootstrap/index.ts'
-import { cliOk, startNode, until } from '../mesh/process-harness.ts'
+import { cliOk, startNode, until } from '../testing/index.ts'
 import { openStore } from '../mesh/open-store.ts'
 
 const MIB = 1024 * 1024

@@ -1,6 +1,7 @@
 // `cairn` end to end (issue 2): the real binary (node node/bin/cairn.js) in child processes
 // against stores in temp folders. Every bad input must exit 1 with one line `cairn: …` on
 // stderr and no stack trace; usage errors exit 2; a backup with warnings exits 3.
+// test-suite: processes
 import test, { after, before, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
@@ -12,9 +13,9 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { initRepository } from '../../chunkstore/index.ts'
+import { runCairn } from '../../chunkstore/testing/index.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const BIN = join(ROOT, 'node', 'bin', 'cairn.js')
 const PASS = 'cli test passphrase'
 const FAST_KDF = { N: 1024, r: 8, p: 1 }
 
@@ -24,15 +25,7 @@ after(() => rmSync(work, { recursive: true, force: true }))
 interface Run { code: number | null, stdout: string, stderr: string }
 
 async function cairn (args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const full: Record<string, string | undefined> = { ...process.env, CAIRN_PASSPHRASE: PASS, CAIRN_STORE: undefined, CAIRN_DEBUG: undefined, ...env }
-  for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k]
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: full as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-  return { code, stdout, stderr }
+  return await runCairn(args, { env: { CAIRN_PASSPHRASE: PASS, CAIRN_STORE: undefined, CAIRN_DEBUG: undefined, ...env } })
 }
 
 /** Exit 1, exactly one line `cairn: …` on stderr matching `pattern`, no stack trace. */

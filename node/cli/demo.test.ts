@@ -1,6 +1,7 @@
 // The README's first command (`npm start` = `cairn demo --serve`): the embedded default store
 // backs up, restores and compares a folder, then the node daemon serves the console with that
 // folder as a task that already ran once, and stops cleanly on Ctrl-C.
+// test-suite: processes
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -9,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { ApiClient } from '../daemon/test-daemon.ts'
+import { ApiClient } from '../testing/index.ts'
 
 test('cairn demo --serve: backup, restore and compare, then a console with the demo task', async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'cairn-demo-test-'))

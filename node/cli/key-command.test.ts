@@ -7,10 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { initRepository, KeySlotError, openRepository, readConfig, readKeyFile, StoreExistsError } from '../../chunkstore/index.ts'
-import {
-  createOperatorToken, createSoftHsm, TokenSlotNotFoundError, WriteOnlyKeyError, WrongPassphraseError, WrongPinError,
-  type OperatorToken, type SoftHsm
-} from '../../crypto/index.ts'
+import { TokenSlotNotFoundError, WriteOnlyKeyError, WrongPassphraseError, WrongPinError } from '../../crypto/index.ts'
+import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from '../../crypto/testing/index.ts'
 import { registerKeyCommand, type KeyCommandIo, type KeySlotView } from './key-command.ts'
 import { terminalSecrets, unlockOptions, type SecretSource, type StoreFlags } from './store-options.ts'
 import { main } from './main.ts'

@@ -5,10 +5,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Command } from 'commander'
 import { registerTokenCommand, type TokenCommandIo } from './token-command.ts'
-import {
-  checkOperatorCertificate, createLoginChallenges, createOperatorToken, createSoftHsm,
-  TokenModuleNotFoundError, WrongPinError, type OperatorToken, type SoftHsm
-} from '../../crypto/index.ts'
+import { checkOperatorCertificate, createLoginChallenges, TokenModuleNotFoundError, WrongPinError } from '../../crypto/index.ts'
+import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from '../../crypto/testing/index.ts'
 
 let hsm: SoftHsm
 let op: OperatorToken

@@ -1,5 +1,6 @@
 // The daemon as a process: HTTPS with a self-signed certificate made at first start, plain HTTP
 // only on loopback, `cairn serve` stopping cleanly on SIGTERM, and nothing lost across a restart.
+// test-suite: processes
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -10,8 +11,7 @@ import { join } from 'node:path'
 import { request } from 'node:https'
 import { X509Certificate } from 'node:crypto'
 import { startDaemon } from './daemon.ts'
-import { CAIRN_BIN } from '../mesh/process-harness.ts'
-import { ApiClient, ADMIN_PASSWORD, FAST_SCRYPT, jobGate, spaceFor, startTestDaemon, withUsers, testRepositories } from './test-daemon.ts'
+import { ApiClient, ADMIN_PASSWORD, CAIRN_BIN, FAST_SCRYPT, jobGate, spaceFor, startTestDaemon, withUsers, testRepositories } from '../testing/index.ts'
 
 const getTls = async (url: string, ca: string): Promise<{ status: number, body: string, cookie?: string }> => await new Promise((resolve, reject) => {
   const req = request(url, { ca, servername: 'localhost' }, res => {

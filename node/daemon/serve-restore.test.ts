@@ -2,6 +2,7 @@
 // restore to /proc/self/fd used to answer 202 and then loop forever in the event loop, so the API
 // stopped answering and SIGTERM was ignored. Now it is refused with 400, the node keeps
 // answering, and SIGTERM stops it.
+// test-suite: processes
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -9,7 +10,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ADMIN_PASSWORD } from './test-daemon.ts'
+import { ADMIN_PASSWORD } from '../testing/index.ts'
 
 const bin = fileURLToPath(new URL('../bin/cairn.js', import.meta.url))
 

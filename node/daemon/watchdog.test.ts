@@ -1,6 +1,7 @@
 // SIGTERM ends the node whatever a job does (issue 13, H1): a stop that a job holds up ends the
 // process after the grace period, and an event loop that no longer turns (which cannot even see the
 // signal) is ended by the watchdog thread.
+// test-suite: processes
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'

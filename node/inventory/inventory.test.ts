@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { finished, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { finished, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('nodes register, get agent types authorised, renamed, assigned, and go offline without heartbeats', async () => {
   const t = await startTestDaemon({ accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 } })

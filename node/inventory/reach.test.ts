@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ApiClient, finished, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { ApiClient, finished, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('operators back up and restore only inside the node\'s roots; paths are normalised; the data folder is out of reach', async () => {
   const t = await startTestDaemon()

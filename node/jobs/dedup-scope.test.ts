@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { finished, startTestDaemon, withUsers, TEST_ROOTS } from '../daemon/test-daemon.ts'
+import { finished, startTestDaemon, withUsers, TEST_ROOTS } from '../testing/index.ts'
 
 test('per-task dedup scope keeps one store per task; global scope shares one', async () => {
   const t = await startTestDaemon()

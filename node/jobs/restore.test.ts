@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, readFile, readdir, utimes, mkdir, open, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { finished, spaceFor, startTestDaemon, withUsers, type TestDaemon, type ApiClient } from '../daemon/test-daemon.ts'
+import { finished, spaceFor, startTestDaemon, withUsers, type TestDaemon, type ApiClient } from '../testing/index.ts'
 
 async function backedUp (t: TestDaemon, name: string): Promise<{ operator: ApiClient, admin: ApiClient, src: string, taskId: string, spaceId: string, nodeId: string }> {
   const { admin, operator, operatorId } = await withUsers(t)

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ApiClient, jobGate, spaceFor, startTestDaemon, withUsers, type TestDaemon } from '../daemon/test-daemon.ts'
+import { ApiClient, jobGate, spaceFor, startTestDaemon, withUsers, type TestDaemon } from '../testing/index.ts'
 import { manualClock } from '../daemon/index.ts'
 
 // These tests move the clock by days; sessions must outlive that.

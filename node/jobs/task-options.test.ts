@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { finished, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { finished, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 const MiB = 1 << 20
 

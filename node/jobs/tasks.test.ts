@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 async function sourceTree (): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-src-'))

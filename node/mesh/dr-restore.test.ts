@@ -1,6 +1,7 @@
 // Issue 4, F11/F13: back up at A, replicate A→B→C as node processes, lose A, restore at the
 // DR site C with the key material and compare byte for byte; a day-2 backup sends little more
 // than its new blocks.
+// test-suite: processes
 import '../polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { cliOk, startNode, until, type NodeProcess } from './process-harness.ts'
+import { cliOk, startNode, until, type NodeProcess } from '../testing/index.ts'
 import { openStore } from './open-store.ts'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'

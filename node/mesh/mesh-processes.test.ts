@@ -1,10 +1,9 @@
 // Issue 4 end to end: real node processes on 127.0.0.1 driven through `cairn mesh`.
 // F9 admission and cut-off, F11 cascade A→B→C, a hostile member, kill -9 mid-replication.
+// test-suite: processes
 import '../polyfill.ts'
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -12,7 +11,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import {
   blockCid, CHUNK_PROTOCOL, ChunkSession, createMeshGater, createMeshHost, joinMesh, loadMeshState, MAX_FRAME_BYTES
 } from '../../bootstrap/index.ts'
-import { cliOk, startNode, until, type NodeProcess } from './process-harness.ts'
+import { cliOk, startNode, until, type NodeProcess } from '../testing/index.ts'
+import { removeDir, tempDir } from '../../crypto/testing/index.ts'
 import { openStore } from './open-store.ts'
 import type { CID } from 'multiformats/cid'
 
@@ -22,10 +22,10 @@ const LISTEN = '/ip4/127.0.0.1/tcp/0'
 // processes (a test's hooks run in the order registered, so a per-test removal could run
 // while a node still writes there).
 const dirs: string[] = []
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+after(() => { for (const d of dirs) removeDir(d) })
 
-function tempDir (_t: any): string {
-  const d = mkdtempSync(join(tmpdir(), 'cairn-mesh-p-'))
+function scratchDir (): string {
+  const d = tempDir('cairn-mesh-p-')
   dirs.push(d)
   return d
 }
@@ -75,7 +75,7 @@ async function invite (node: NodeProcess): Promise<string> {
 }
 
 test('issue 4: three sites replicate A→B→C; outsiders, hostile and removed members are kept out', async (t) => {
-  const base = tempDir(t)
+  const base = scratchDir()
   const nodes: NodeProcess[] = []
   t.after(async () => { await Promise.all(nodes.map(async n => { await n.stop() })) })
 
@@ -156,7 +156,7 @@ test('issue 4: three sites replicate A→B→C; outsiders, hostile and removed m
 })
 
 test('issue 4: kill -9 of the receiver mid-replication, restart, replication completes intact', async (t) => {
-  const base = tempDir(t)
+  const base = scratchDir()
   const nodes: NodeProcess[] = []
   t.after(async () => { await Promise.all(nodes.map(async n => { await n.stop() })) })
   const a = await site(t, base, 'head', 'head')

@@ -3,6 +3,7 @@
 // package's bin and its launcher). It backs up at the head office, replicates to the branch and
 // on to the DR site, loses the head office and restores at the DR site, and must end with the
 // line its `diff` prints. It listens on the README's ports (4701–4703).
+// test-suite: processes
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'

@@ -2,6 +2,7 @@
 // about it: a new folder becomes a marked replica that `init`, `backup` and `snapshots` name as
 // such (with the way out) and leave untouched; a folder of the user's is refused; a site's own
 // store is served as it is; a replica given a lost site's keys reads but never changes.
+// test-suite: processes
 import '../polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,7 +11,7 @@ import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { cairn as run, cliOk, startNode } from './process-harness.ts'
+import { cairn as run, cliOk, startNode } from '../testing/index.ts'
 
 const PASSPHRASE = 'correct horse battery staple'
 const KDF = { N: 1024, r: 8, p: 1 }

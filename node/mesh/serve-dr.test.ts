@@ -4,6 +4,7 @@
 // replication space over B's replica — bad escrows are refused and store nothing — lists the
 // snapshot, restores it with an ordinary restore job and gets A's files byte for byte. Backup,
 // prune, clean and a second adoption are refused; the space survives B's restart.
+// test-suite: processes
 import '../polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,8 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { newRecoveryKey } from '../../crypto/index.ts'
-import { ApiClient } from '../daemon/test-daemon.ts'
-import { cliOk, jobEnd, loginAdmin, startServe, until, type ServeProcess } from './process-harness.ts'
+import { ApiClient, cliOk, jobEnd, loginAdmin, startServe, until, type ServeProcess } from '../testing/index.ts'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
 const PASSWORD = 'correct horse battery staple'

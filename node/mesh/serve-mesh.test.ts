@@ -2,6 +2,7 @@
 // 127.0.0.1. A backup at A under a per-space policy reaches B's replica store; a replicate
 // job shows in the history; a corrupt block at B is found by scrub and fetched from A; a
 // corrupt block at A is repaired from B by the verify job.
+// test-suite: processes
 import '../polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
@@ -9,8 +10,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmS
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { ApiClient } from '../daemon/test-daemon.ts'
-import { cliOk, jobEnd, loginAdmin, startServe, until, type ServeProcess } from './process-harness.ts'
+import { ApiClient, cliOk, jobEnd, loginAdmin, startServe, until, type ServeProcess } from '../testing/index.ts'
 import { openStore } from './open-store.ts'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'

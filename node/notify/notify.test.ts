@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { SMTPServer } from 'smtp-server'
 import ExcelJS from 'exceljs'
-import { finished, jobGate, spaceFor, startTestDaemon, withUsers, type TestDaemon } from '../daemon/test-daemon.ts'
+import { finished, jobGate, spaceFor, startTestDaemon, withUsers, type TestDaemon } from '../testing/index.ts'
 import { verifyWebhookSignature } from './webhooks.ts'
 
 const longSessions = { accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 } }

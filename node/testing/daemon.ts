@@ -1,10 +1,9 @@
-// Test support: a real daemon (LevelDB in a temp dir, HTTP on 127.0.0.1, manual clock) and a small
+// Test fixtures: a real daemon (LevelDB in a temp dir, HTTP on 127.0.0.1, manual clock) and a small
 // client that keeps the session cookie and CSRF token like a browser console would.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startDaemon, type Daemon, type DaemonInit } from './daemon.ts'
-import { manualClock, type ManualClock } from './clock.ts'
+import { startDaemon, manualClock, type Daemon, type DaemonInit, type ManualClock } from '../daemon/index.ts'
 import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 

@@ -3,26 +3,18 @@
 // `cairn mesh run` and `cairn serve`, waits for their ready lines, and ends exactly the
 // processes it started, by pid.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { join } from 'node:path'
-import { callControl } from './control.ts'
-import type { ApiClient } from '../daemon/test-daemon.ts'
+import { callControl } from '../mesh/control.ts'
+import type { ApiClient } from './daemon.ts'
 import { projectRoot } from '../project-root.ts'
+import { CAIRN_BIN, runCairn } from '../../chunkstore/testing/index.ts'
 
 const root = projectRoot()
-/** The `cairn` command as npm installs it (package.json "bin"). */
-export const CAIRN_BIN = join(root, 'node', 'bin', 'cairn.js')
+export { CAIRN_BIN }
 
 /** Runs `cairn ARGS` through the bin with `env` over this process's environment (undefined removes a variable). */
 export async function cairn (args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
-  const full: Record<string, string | undefined> = { ...process.env, ...env }
-  for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k]
-  const child = spawn(process.execPath, [CAIRN_BIN, ...args], { cwd: root, env: full as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d) => { stdout += String(d) })
-  child.stderr.on('data', (d) => { stderr += String(d) })
-  const code = await new Promise<number>(resolve => child.on('close', (c) => resolve(c ?? 1)))
-  return { code, stdout, stderr }
+  const r = await runCairn(args, { env })
+  return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr }
 }
 
 export async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
