@@ -11,7 +11,8 @@ import {
   type Message
 } from './chunk-wire.ts'
 import { ProtocolError, RemoteRefusedError } from './errors.ts'
-import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, BlockNotFoundError, CidMismatchError, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
+import { InternalError } from '../crypto/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -156,9 +157,9 @@ async function storeAll (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>,
   try {
     refused = await storeBlocks(c.store, blocks)
   } catch (err) {
-    refused = blocks.map(() => err instanceof Error ? err : new Error(String(err)))
+    refused = blocks.map(() => err instanceof Error ? err : new InternalError(String(err)))
   }
-  const statuses = refused.map(e => e === undefined ? Status.OK : e.name === 'CidMismatchError' ? Status.CID_MISMATCH : Status.STORE_ERROR)
+  const statuses = refused.map(e => e === undefined ? Status.OK : e instanceof CidMismatchError ? Status.CID_MISMATCH : Status.STORE_ERROR)
   // Answer first: an event may ban the peer and close its connection.
   await answer(statuses)
   let stored = 0
@@ -180,8 +181,8 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
       let bytes: Uint8Array
       try {
         bytes = await store.get(m.cid, { verify: true })
-      } catch (err: any) {
-        await reply({ type: MsgType.BLOCK, id: m.id, status: err?.name === 'BlockNotFoundError' ? Status.NOT_FOUND : Status.STORE_ERROR })
+      } catch (err) {
+        await reply({ type: MsgType.BLOCK, id: m.id, status: err instanceof BlockNotFoundError ? Status.NOT_FOUND : Status.STORE_ERROR })
         return
       }
       await reply({ type: MsgType.BLOCK, id: m.id, status: Status.OK, bytes })

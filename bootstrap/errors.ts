@@ -1,102 +1,117 @@
-// One class per condition the mesh layer reports, each with a stable `name` that the CLI
-// and the HTTP API pass on as `{ name, message }`.
+// One class per condition the mesh layer reports, each with a stable `name` and `code` (the
+// base and the rules: crypto/errors.ts).
+import { CairnError, type CairnErrorOptions } from '../crypto/index.ts'
 
-export class InvalidMembershipError extends Error {
-  override name = 'InvalidMembershipError'
-  constructor (message: string, options?: ErrorOptions) {
+export class InvalidMembershipError extends CairnError {
+  static override readonly code = 'MEMBERSHIP_INVALID'
+  override readonly name = 'InvalidMembershipError'
+  constructor (message: string, options?: CairnErrorOptions) {
     super(`${message}; the member list was not accepted — fetch it again from a member that holds the mesh key`, options)
   }
 }
 
-export class StaleMembershipError extends Error {
-  override name = 'StaleMembershipError'
+export class StaleMembershipError extends CairnError {
+  static override readonly code = 'MEMBERSHIP_STALE'
+  override readonly name = 'StaleMembershipError'
   constructor (readonly have: number, readonly offered: number) {
-    super(`member list version ${offered} is not newer than version ${have}; nothing to do`)
+    super(`member list version ${offered} is not newer than version ${have}; nothing to do`, { params: { have, offered } })
   }
 }
 
-export class InvalidInvitationError extends Error {
-  override name = 'InvalidInvitationError'
-  constructor (message: string, options?: ErrorOptions) {
+export class InvalidInvitationError extends CairnError {
+  static override readonly code = 'INVITATION_INVALID'
+  override readonly name = 'InvalidInvitationError'
+  constructor (message: string, options?: CairnErrorOptions) {
     super(`${message}; ask a member that holds the mesh key for a new invitation (cairn mesh invite)`, options)
   }
 }
 
-export class InvitationExpiredError extends Error {
-  override name = 'InvitationExpiredError'
+export class InvitationExpiredError extends CairnError {
+  static override readonly code = 'INVITATION_EXPIRED'
+  override readonly name = 'InvitationExpiredError'
   constructor (readonly expires: string) {
-    super(`the invitation expired at ${expires}; ask for a new one (cairn mesh invite)`)
+    super(`the invitation expired at ${expires}; ask for a new one (cairn mesh invite)`, { params: { expires } })
   }
 }
 
-export class InvitationUsedError extends Error {
-  override name = 'InvitationUsedError'
+export class InvitationUsedError extends CairnError {
+  static override readonly code = 'INVITATION_USED'
+  override readonly name = 'InvitationUsedError'
   constructor () {
     super('the invitation was already used; each invitation admits one site — ask for a new one')
   }
 }
 
-export class MeshKeyMissingError extends Error {
-  override name = 'MeshKeyMissingError'
+export class MeshKeyMissingError extends CairnError {
+  static override readonly code = 'MESH_KEY_MISSING'
+  override readonly name = 'MeshKeyMissingError'
   constructor (dir: string) {
-    super(`this node does not hold the mesh key (looked in ${dir}); run the command on the member that ran cairn mesh init`)
+    super(`this node does not hold the mesh key (looked in ${dir}); run the command on the member that ran cairn mesh init`, { params: { dir } })
   }
 }
 
-export class NotAMemberError extends Error {
-  override name = 'NotAMemberError'
+export class NotAMemberError extends CairnError {
+  static override readonly code = 'NOT_A_MEMBER'
+  override readonly name = 'NotAMemberError'
   constructor (readonly peer: string) {
-    super(`peer ${peer} is not a member of this mesh; invite it first (cairn mesh invite)`)
+    super(`peer ${peer} is not a member of this mesh; invite it first (cairn mesh invite)`, { params: { peer } })
   }
 }
 
-export class MeshStateExistsError extends Error {
-  override name = 'MeshStateExistsError'
+export class MeshStateExistsError extends CairnError {
+  static override readonly code = 'MESH_STATE_EXISTS'
+  override readonly name = 'MeshStateExistsError'
   constructor (dir: string) {
-    super(`${dir} already holds mesh state; use another directory or remove it first`)
+    super(`${dir} already holds mesh state; use another directory or remove it first`, { params: { dir } })
   }
 }
 
-export class MeshStateMissingError extends Error {
-  override name = 'MeshStateMissingError'
+export class MeshStateMissingError extends CairnError {
+  static override readonly code = 'MESH_STATE_MISSING'
+  override readonly name = 'MeshStateMissingError'
   constructor (dir: string) {
-    super(`${dir} holds no mesh state; run cairn mesh init or cairn mesh join first`)
+    super(`${dir} holds no mesh state; run cairn mesh init or cairn mesh join first`, { params: { dir } })
   }
 }
 
 /** A message on the chunk-exchange wire that breaks the format: the peer is penalised. */
-export class ProtocolError extends Error {
-  override name = 'ProtocolError'
-  constructor (message: string, options?: ErrorOptions) {
+export class ProtocolError extends CairnError {
+  static override readonly code = 'PROTOCOL_VIOLATION'
+  override readonly name = 'ProtocolError'
+  constructor (message: string, options?: CairnErrorOptions) {
     super(message, options)
   }
 }
 
-export class FrameTooLargeError extends Error {
-  override name = 'FrameTooLargeError'
+export class FrameTooLargeError extends CairnError {
+  static override readonly code = 'FRAME_TOO_LARGE'
+  override readonly name = 'FrameTooLargeError'
   constructor (readonly length: number, readonly limit: number) {
-    super(`a frame of ${length} bytes exceeds the limit of ${limit} bytes; the stream is closed`)
+    super(`a frame of ${length} bytes exceeds the limit of ${limit} bytes; the stream is closed`, { params: { length, limit } })
   }
 }
 
-/** The remote peer refused a block or a request; `code` is the wire status. */
-export class RemoteRefusedError extends Error {
-  override name = 'RemoteRefusedError'
-  constructor (readonly code: string, what: string) {
-    super(`the peer refused ${what}: ${code}`)
+/** The remote peer refused a block or a request; `status` is the wire status's name (chunk-wire.ts `Status`). */
+export class RemoteRefusedError extends CairnError {
+  static override readonly code = 'REMOTE_REFUSED'
+  override readonly name = 'RemoteRefusedError'
+  constructor (readonly status: string, what: string) {
+    super(`the peer refused ${what}: ${status}`, { params: { status, what } })
   }
 }
 
-export class PeerUnreachableError extends Error {
-  override name = 'PeerUnreachableError'
-  constructor (readonly peer: string, options?: ErrorOptions) {
-    super(`cannot reach peer ${peer}; check that it runs and is a member, then retry (replication resumes where it stopped)`, options)
+export class PeerUnreachableError extends CairnError {
+  static override readonly code = 'PEER_UNREACHABLE'
+  override readonly name = 'PeerUnreachableError'
+  constructor (readonly peer: string, options?: CairnErrorOptions) {
+    super(`cannot reach peer ${peer}; check that it runs and is a member, then retry (replication resumes where it stopped)`, { ...options, params: { peer } })
   }
 }
 
-export class ReplicationAbortedError extends Error {
-  override name = 'ReplicationAbortedError'
-  constructor (options?: ErrorOptions) {
+export class ReplicationAbortedError extends CairnError {
+  static override readonly code = 'REPLICATION_ABORTED'
+  override readonly name = 'ReplicationAbortedError'
+  constructor (options?: CairnErrorOptions) {
     super('replication was aborted; running it again resumes where it stopped', options)
   }
 }

@@ -65,12 +65,14 @@ export function decodeInvitation (text: string, now = new Date()): Invitation {
     raw.addrs.some((a: unknown) => typeof a !== 'string')) {
     throw new InvalidInvitationError('the invitation lacks a field')
   }
+  let secret: Uint8Array
   try {
     peerIdFromString(raw.mesh)
-    if (base64url.baseDecode(raw.secret).length !== 32) throw new Error('secret is not 32 bytes')
+    secret = base64url.baseDecode(raw.secret)
   } catch (err) {
     throw new InvalidInvitationError('the invitation is damaged', { cause: err })
   }
+  if (secret.length !== 32) throw new InvalidInvitationError('the invitation is damaged')
   const expires = Date.parse(raw.expires)
   if (Number.isNaN(expires)) throw new InvalidInvitationError('the expiry is not a date')
   if (expires <= now.getTime()) throw new InvitationExpiredError(raw.expires)

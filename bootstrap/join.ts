@@ -6,13 +6,13 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { base64url } from 'multiformats/bases/base64'
 import { exchangeJson, FrameReader, jsonFrame, parseJsonFrame, sendWithBackpressure } from './frame.ts'
-import { InvalidInvitationError, InvitationUsedError, NotAMemberError, ProtocolError } from './errors.ts'
+import { InvalidInvitationError, InvitationUsedError, MeshStateExistsError, NotAMemberError, ProtocolError } from './errors.ts'
 import { admissionKey, decodeInvitation, joinSigningBytes, type Invitation } from './invitation.ts'
 import { createMeshGater } from './gater.ts'
 import { createMeshHost } from './host.ts'
 import { decodeMembership, ROLES, type Member, type Role, type SignedMembership } from './membership.ts'
 import { dialable, hasMeshState, loadOrCreatePeerKey, saveConfig, saveMembership, type MeshConfig } from './mesh-state.ts'
-import { MeshStateExistsError } from './errors.ts'
+import { errorRecord } from '../crypto/index.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 
 export const JOIN_PROTOCOL = '/cairn/join/1.0.0'
@@ -59,8 +59,8 @@ export async function handleJoinStream (stream: Stream, connection: Connection, 
     if (id !== req.invitation) throw new InvalidInvitationError('the request names another invitation than the key it was made with')
     const membership = await c.admit({ peer: req.peer, site: req.site, role: req.role, addrs: req.addrs.filter(a => typeof a === 'string').slice(0, 16) })
     await answer({ ok: true, membership })
-  } catch (err: any) {
-    await answer({ ok: false, error: { name: err?.name ?? 'Error', message: err?.message ?? String(err) } }).catch(() => {})
+  } catch (err) {
+    await answer({ ok: false, error: errorRecord(err) }).catch(() => {})
   }
 }
 
@@ -99,7 +99,7 @@ export async function joinMesh (init: JoinInit): Promise<SignedMembership> {
       }
       if (reply?.ok !== true) {
         const e = reply?.error ?? {}
-        if (e.name === 'InvitationUsedError') throw new InvitationUsedError()
+        if (e.code === InvitationUsedError.code) throw new InvitationUsedError()
         throw new InvalidInvitationError(`the inviting member refused: ${String(e.name)}: ${String(e.message)}`)
       }
       const membership = await decodeMembership(reply.membership, inv.mesh)

@@ -94,7 +94,7 @@ export async function decodeMembership (text: string | unknown, expectedMesh?: s
   let ok = false
   try {
     const meshId = peerIdFromString(body.mesh)
-    if (meshId.type !== 'Ed25519' || meshId.publicKey === undefined) throw new Error('mesh id is not an Ed25519 key')
+    if (meshId.type !== 'Ed25519' || meshId.publicKey === undefined) throw new InvalidMembershipError('the mesh id is not an Ed25519 key')
     const pub = publicKeyFromRaw(meshId.publicKey.raw)
     ok = await pub.verify(signingBytes(body), base64url.baseDecode(raw.sig))
   } catch (err) {

@@ -206,7 +206,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       // Only removed members are cut off here; an admission peer's connection ends when its join does.
       if (removed.has(peer)) {
         log({ event: 'cut-off', peer })
-        void c.close().catch(() => { c.abort(new Error('removed from the mesh')) })
+        void c.close().catch(() => { c.abort(new NotAMemberError(peer)) })
       } else if (roster.isMember(peer)) {
         void exchangeMembership(peer)
       }
@@ -285,7 +285,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     async start () {
       await host.handle(MEMBERSHIP_PROTOCOL, async (stream, connection) => {
         const peer = connection.remotePeer.toString()
-        if (!roster.isMember(peer)) { stream.abort(new Error('not a member')); return }
+        if (!roster.isMember(peer)) { stream.abort(new NotAMemberError(peer)); return }
         const reader = new FrameReader(stream, { maxFrame: 1024 * 1024, maxBuffered: 1024 * 1024 })
         try {
           const body = await reader.next()

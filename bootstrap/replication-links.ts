@@ -8,7 +8,8 @@ import { PeerUnreachableError } from './errors.ts'
 import { selectTargets, targetsOf, type ReplicationPolicy } from './policy.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import type { Member } from './membership.ts'
-import { createLimiter, type BandwidthLimiter, type BandwidthSchedule, type BlockStore } from '../chunkstore/index.ts'
+import { createLimiter, OperationAbortedError, type BandwidthLimiter, type BandwidthSchedule, type BlockStore } from '../chunkstore/index.ts'
+import { errorRecord, type ErrorRecord } from '../crypto/index.ts'
 import type { Libp2p } from '@libp2p/interface'
 
 export interface LinkStatus {
@@ -21,7 +22,7 @@ export interface LinkStatus {
   /** Progress of the run in progress, if any. */
   progress?: ReplicationProgress
   lastResult?: ReplicationResult
-  lastError?: { name: string, message: string }
+  lastError?: ErrorRecord
   /** Snapshot roots here (in the link's stores) that the target did not hold at the end of the last run. */
   snapshotsBehind: number | null
   /** Blocks found missing at the target and not yet sent, while a run is in progress (else 0 after a good run). */
@@ -134,8 +135,8 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       link.status.lastResult = result
       link.status.lastError = undefined
       if (result.blocksSent > 0 || result.rootsAdded > 0) c.log({ event: 'replicated', peer, site, ...result })
-    } catch (err: any) {
-      link.status.lastError = { name: err?.name ?? 'Error', message: err?.message ?? String(err) }
+    } catch (err) {
+      link.status.lastError = errorRecord(err)
       // A target that is not up (yet) is the normal state of a mesh being set up, not a failure
       // of replication: the link runs again when the target connects.
       if (err instanceof PeerUnreachableError) c.log({ event: 'replication-waiting', peer, site, reason: 'unreachable' })
@@ -231,7 +232,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
     },
     async stop () {
       stopped = true
-      stopping.abort(new Error('the mesh node is stopping'))
+      stopping.abort(new OperationAbortedError('Replication (the mesh node is stopping)'))
       await Promise.all([...byPeer.values()].map(async l => { await l.running }))
     }
   }

@@ -1,7 +1,7 @@
 // Scrub (F14): every block a store holds is read back and hashed against its CID, without
 // any key, so a replica can scrub what it cannot read. What is unreadable or no longer
 // matches is listed for repair from other members (repair.ts).
-import type { BlockStore } from '../chunkstore/index.ts'
+import { BlockNotFoundError, CorruptBlockError, type BlockStore } from '../chunkstore/index.ts'
 import type { CID } from 'multiformats/cid'
 
 export interface StoreScrub {
@@ -11,8 +11,6 @@ export interface StoreScrub {
   bad: CID[]
 }
 
-/** The store's own errors for a block it cannot give back intact; anything else is a real failure and is thrown. */
-const BAD_BLOCK = new Set(['CorruptBlockError', 'BlockNotFoundError'])
 
 export async function scrubStore (store: BlockStore, options: { signal?: AbortSignal, onProgress?: (p: Omit<StoreScrub, 'bad'>) => void } = {}): Promise<StoreScrub> {
   const out: StoreScrub = { blocksChecked: 0, bytesChecked: 0, bad: [] }
@@ -20,8 +18,9 @@ export async function scrubStore (store: BlockStore, options: { signal?: AbortSi
     options.signal?.throwIfAborted()
     try {
       out.bytesChecked += (await store.get(cid, { verify: true })).byteLength
-    } catch (err: any) {
-      if (!BAD_BLOCK.has(err?.name)) throw err
+    } catch (err) {
+      // The store's own errors for a block it cannot give back intact; anything else is a real failure.
+      if (!(err instanceof CorruptBlockError || err instanceof BlockNotFoundError)) throw err
       out.bad.push(cid)
     }
     out.blocksChecked++

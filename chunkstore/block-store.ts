@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import { CidMismatchError } from './errors.ts'
 
 /**
  * Where a sealed block lives in the value log: segment number, byte offset of the block's
@@ -179,8 +180,8 @@ export async function storeBlocks (store: BlockStore, blocks: ReadonlyArray<{ ci
     try {
       await store.put(cid, bytes)
       out.push(undefined)
-    } catch (err: any) {
-      if (err?.name !== 'CidMismatchError') throw err
+    } catch (err) {
+      if (!(err instanceof CidMismatchError)) throw err
       out.push(err)
     }
   }

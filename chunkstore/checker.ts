@@ -63,15 +63,18 @@ export async function checkSnapshots (
       } else result.blocksChecked++
       return undefined
     }
-    let bytes: Uint8Array
-    try {
-      bytes = store.read(cid, loc, false)
-      if (!matchesCid(cid, bytes)) throw new Error('bytes do not match its address')
-    } catch (err) {
-      result.errors.push(`${where}: tree node ${cid.toString()}: ${(err as Error).message}`)
+    const bad = (why: string): undefined => {
+      result.errors.push(`${where}: tree node ${cid.toString()}: ${why}`)
       result.badBlocks.push(cid.toString())
       return undefined
     }
+    let bytes: Uint8Array
+    try {
+      bytes = store.read(cid, loc, false)
+    } catch (err) {
+      return bad((err as Error).message)
+    }
+    if (!matchesCid(cid, bytes)) return bad('bytes do not match its address')
     try {
       result.blocksChecked++; result.bytesChecked += bytes.length
       return decodeNode(sealer.open(bytes, id, cid))

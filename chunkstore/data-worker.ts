@@ -10,6 +10,7 @@ import { BlockSealer, matchesCid, suiteByName } from './codec.ts'
 import { fastCdc, fixedCutter, gearTable } from './fastcdc.ts'
 import type { Cutter } from './fastcdc.ts'
 import { encodeNode, fsTime } from './tree-node.ts'
+import { StoreCorruptError } from './errors.ts'
 import { showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { ChunkRef } from './tree-node.ts'
@@ -251,7 +252,7 @@ function readBlock (segment: number, offset: number, length: number): Buffer {
   let got = 0
   while (got < length) {
     const n = readSync(segFd(segment), out, got, length - got, offset + got)
-    if (n === 0) throw new Error(`segment ${segment} is shorter than the index says`)
+    if (n === 0) throw new StoreCorruptError(`segment ${segment} is shorter than the index says`)
     got += n
   }
   return out
@@ -275,7 +276,7 @@ function restoreJob (job: RestoreJob): void {
       let holes = false
       for (const c of f.chunks) {
         const data = sealer.openScratch(readBlock(c.segment, c.offset, c.length), c.id)
-        if (data.length !== c.size) throw new Error(`chunk ${c.cid} has ${data.length} bytes, the file node says ${c.size}`)
+        if (data.length !== c.size) throw new StoreCorruptError(`chunk ${c.cid} has ${data.length} bytes, the file node says ${c.size}`)
         if (f.sparse && isZero(data)) {
           holes = true
         } else {

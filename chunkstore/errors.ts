@@ -1,119 +1,137 @@
-// One class per condition, each with a stable `name` (the API sends `{ name, message }`).
-// Messages say what to do. None of these conditions changes a stored byte.
+// One class per condition of the data path, each with a stable `name` and `code` (the base and
+// the rules: crypto/errors.ts). Messages say what to do. None of these conditions changes a
+// stored byte.
+import { CairnError, type CairnErrorOptions } from '../crypto/index.ts'
 
-export class StoreNotFoundError extends Error {
+export class StoreNotFoundError extends CairnError {
+  static override readonly code = 'STORE_NOT_FOUND'
   override readonly name = 'StoreNotFoundError'
-  constructor (dir: string, options?: ErrorOptions) {
-    super(`No Cairn store at ${dir}. Create one with "cairn init --store ${dir}", or point --store / CAIRN_STORE at an existing store.`, options)
+  constructor (dir: string, options?: CairnErrorOptions) {
+    super(`No Cairn store at ${dir}. Create one with "cairn init --store ${dir}", or point --store / CAIRN_STORE at an existing store.`, { ...options, params: { dir } })
   }
 }
 
-export class StoreExistsError extends Error {
+export class StoreExistsError extends CairnError {
+  static override readonly code = 'STORE_EXISTS'
   override readonly name = 'StoreExistsError'
-  constructor (dir: string, options?: ErrorOptions) {
-    super(`${dir} is not empty; a new store needs an empty or missing folder. Nothing was changed.`, options)
+  constructor (dir: string, options?: CairnErrorOptions) {
+    super(`${dir} is not empty; a new store needs an empty or missing folder. Nothing was changed.`, { ...options, params: { dir } })
   }
 }
 
 /** A command that needs a site's own store (or a new one) was pointed at a mesh replica. */
-export class ReplicaNotAStoreError extends Error {
+export class ReplicaNotAStoreError extends CairnError {
+  static override readonly code = 'REPLICA_NOT_A_STORE'
   override readonly name = 'ReplicaNotAStoreError'
-  constructor (dir: string, action: 'init' | 'open', options?: ErrorOptions) {
+  constructor (dir: string, action: 'init' | 'open', options?: CairnErrorOptions) {
     super(action === 'init'
       ? `${dir} is a mesh replica: the blocks other sites send, kept by "cairn mesh run". This site's own store needs a folder of its own: "cairn init --store OTHER_FOLDER", and serve that store to the mesh with "cairn mesh run --store OTHER_FOLDER". Nothing was changed.`
-      : `${dir} is a mesh replica: the blocks other sites send, kept by "cairn mesh run", with no keys of this site's. Back up into a store of this site's own ("cairn init --store OTHER_FOLDER"). To read a lost site's backups here, copy that site's escrowed config.json and keys.json into ${dir} (doc/mesh.md, "Restoring at a DR site").`, options)
+      : `${dir} is a mesh replica: the blocks other sites send, kept by "cairn mesh run", with no keys of this site's. Back up into a store of this site's own ("cairn init --store OTHER_FOLDER"). To read a lost site's backups here, copy that site's escrowed config.json and keys.json into ${dir} (doc/mesh.md, "Restoring at a DR site").`, { ...options, params: { dir, action } })
   }
 }
 
 /** A folder given to a mesh node that is neither empty, a store nor a replica. */
-export class NotAStoreFolderError extends Error {
+export class NotAStoreFolderError extends CairnError {
+  static override readonly code = 'NOT_A_STORE_FOLDER'
   override readonly name = 'NotAStoreFolderError'
   constructor (readonly dir: string) {
-    super(`${dir} is not empty and is neither a Cairn store nor a mesh replica; nothing was written there. Give --store a new or empty folder (it becomes this site's replica of other sites' blocks) or a store made by "cairn init".`)
+    super(`${dir} is not empty and is neither a Cairn store nor a mesh replica; nothing was written there. Give --store a new or empty folder (it becomes this site's replica of other sites' blocks) or a store made by "cairn init".`, { params: { dir } })
   }
 }
 
-export class StoreCorruptError extends Error {
+export class StoreCorruptError extends CairnError {
+  static override readonly code = 'STORE_CORRUPT'
   override readonly name = 'StoreCorruptError'
-  constructor (message: string, options?: ErrorOptions) {
+  constructor (message: string, options?: CairnErrorOptions) {
     super(message, options)
   }
 }
 
-export class StoreInUseError extends Error {
+export class StoreInUseError extends CairnError {
+  static override readonly code = 'STORE_IN_USE'
   override readonly name = 'StoreInUseError'
-  constructor (dir: string, options?: ErrorOptions) {
-    super(`The store at ${dir} is open in another process (a backup, restore or daemon). Wait for it to finish, or stop it, and try again.`, options)
+  constructor (dir: string, options?: CairnErrorOptions) {
+    super(`The store at ${dir} is open in another process (a backup, restore or daemon). Wait for it to finish, or stop it, and try again.`, { ...options, params: { dir } })
   }
 }
 
-export class BlockNotFoundError extends Error {
+export class BlockNotFoundError extends CairnError {
+  static override readonly code = 'BLOCK_NOT_FOUND'
   override readonly name = 'BlockNotFoundError'
-  constructor (readonly cid: string, options?: ErrorOptions) {
-    super(`Block ${cid} is missing from the store. Run "cairn check" to see which snapshots are affected.`, options)
+  constructor (readonly cid: string, options?: CairnErrorOptions) {
+    super(`Block ${cid} is missing from the store. Run "cairn check" to see which snapshots are affected.`, { ...options, params: { cid } })
   }
 }
 
-export class CidMismatchError extends Error {
+export class CidMismatchError extends CairnError {
+  static override readonly code = 'CID_MISMATCH'
   override readonly name = 'CidMismatchError'
-  constructor (readonly cid: string, options?: ErrorOptions) {
-    super(`Block data does not match its address ${cid}; it was refused and nothing was stored.`, options)
+  constructor (readonly cid: string, options?: CairnErrorOptions) {
+    super(`Block data does not match its address ${cid}; it was refused and nothing was stored.`, { ...options, params: { cid } })
   }
 }
 
-export class CorruptBlockError extends Error {
+export class CorruptBlockError extends CairnError {
+  static override readonly code = 'BLOCK_CORRUPT'
   override readonly name = 'CorruptBlockError'
-  constructor (readonly cid: string, detail: string, options?: ErrorOptions) {
-    super(`Block ${cid} is corrupt (${detail}). Run "cairn check --read-data"; a replica can supply a good copy.`, options)
+  constructor (readonly cid: string, detail: string, options?: CairnErrorOptions) {
+    super(`Block ${cid} is corrupt (${detail}). Run "cairn check --read-data"; a replica can supply a good copy.`, { ...options, params: { cid, detail } })
   }
 }
 
-export class SnapshotNotFoundError extends Error {
+export class SnapshotNotFoundError extends CairnError {
+  static override readonly code = 'SNAPSHOT_NOT_FOUND'
   override readonly name = 'SnapshotNotFoundError'
-  constructor (ref: string, detail = '', options?: ErrorOptions) {
-    super(`No snapshot matches "${ref}"${detail}. List them with "cairn snapshots".`, options)
+  constructor (ref: string, detail = '', options?: CairnErrorOptions) {
+    super(`No snapshot matches "${ref}"${detail}. List them with "cairn snapshots".`, { ...options, params: { ref } })
   }
 }
 
-export class PathNotFoundError extends Error {
+export class PathNotFoundError extends CairnError {
+  static override readonly code = 'PATH_NOT_FOUND'
   override readonly name = 'PathNotFoundError'
-  constructor (path: string, where: string, options?: ErrorOptions) {
-    super(`${path} does not exist ${where}.`, options)
+  constructor (path: string, where: string, options?: CairnErrorOptions) {
+    super(`${path} does not exist ${where}.`, { ...options, params: { path, where } })
   }
 }
 
-export class InvalidOptionError extends Error {
+export class InvalidOptionError extends CairnError {
+  static override readonly code = 'OPTION_INVALID'
   override readonly name = 'InvalidOptionError'
-  constructor (message: string, options?: ErrorOptions) {
+  constructor (message: string, options?: CairnErrorOptions) {
     super(message, options)
   }
 }
 
-export class LastSnapshotError extends Error {
+export class LastSnapshotError extends CairnError {
+  static override readonly code = 'LAST_SNAPSHOT'
   override readonly name = 'LastSnapshotError'
-  constructor (task: string, options?: ErrorOptions) {
-    super(`Refusing to remove the last restorable snapshot of task "${task}".`, options)
+  constructor (task: string, options?: CairnErrorOptions) {
+    super(`Refusing to remove the last restorable snapshot of task "${task}".`, { ...options, params: { task } })
   }
 }
 
-export class OperationAbortedError extends Error {
+export class OperationAbortedError extends CairnError {
+  static override readonly code = 'OPERATION_ABORTED'
   override readonly name = 'OperationAbortedError'
-  constructor (what: string, options?: ErrorOptions) {
-    super(`${what} was stopped; what it had written is kept for the next run and nothing is corrupt.`, options)
+  constructor (what: string, options?: CairnErrorOptions) {
+    super(`${what} was stopped; what it had written is kept for the next run and nothing is corrupt.`, { ...options, params: { what } })
   }
 }
 
-export class KeySlotError extends Error {
+export class KeySlotError extends CairnError {
+  static override readonly code = 'KEY_SLOT_REFUSED'
   override readonly name = 'KeySlotError'
-  constructor (message: string, options?: ErrorOptions) {
+  constructor (message: string, options?: CairnErrorOptions) {
     super(message, options)
   }
 }
 
-export class ReadOnlyStoreError extends Error {
+export class ReadOnlyStoreError extends CairnError {
+  static override readonly code = 'READ_ONLY_STORE'
   override readonly name = 'ReadOnlyStoreError'
-  constructor (what: string, options?: ErrorOptions) {
-    super(`This view of the stores only reads; ${what} was refused and nothing was stored.`, options)
+  constructor (what: string, options?: CairnErrorOptions) {
+    super(`This view of the stores only reads; ${what} was refused and nothing was stored.`, { ...options, params: { what } })
   }
 }
 
@@ -122,20 +140,22 @@ export class ReadOnlyStoreError extends Error {
  * other stores' snapshots, and any change (backup, forget, remove, prune) through a repository
  * opened over a replica the mesh holds (`openRepositoryOver`).
  */
-export class SharedReplicaError extends Error {
+export class SharedReplicaError extends CairnError {
+  static override readonly code = 'SHARED_REPLICA'
   override readonly name = 'SharedReplicaError'
   constructor (what: { foreign: number } | { action: string }) {
     super('foreign' in what
       ? `This store also holds ${what.foreign} snapshot${what.foreign === 1 ? '' : 's'} of other stores (it is a mesh replica); pruning with one store's key would delete their data, so nothing was removed. Prune at the site that backs up.`
-      : `This is a DR copy of another site's backups in this node's mesh replica, which holds other sites' data too; ${what.action} here is refused and nothing was changed. Do it at the site that backs up.`)
+      : `This is a DR copy of another site's backups in this node's mesh replica, which holds other sites' data too; ${what.action} here is refused and nothing was changed. Do it at the site that backs up.`, { params: what })
   }
 }
 
 /** A bandwidth schedule (F12) that cannot be applied. */
-export class InvalidScheduleError extends Error {
-  override name = 'InvalidScheduleError'
+export class InvalidScheduleError extends CairnError {
+  static override readonly code = 'BANDWIDTH_SCHEDULE_INVALID'
+  override readonly name = 'InvalidScheduleError'
   constructor (message: string) {
-    super(`${message}; windows look like {"from":"08:00","to":"18:00","mibps":10,"days":[1,2,3,4,5]}`)
+    super(`${message}; windows look like {"from":"08:00","to":"18:00","mibps":10,"days":[1,2,3,4,5]}`, { params: { detail: message } })
   }
 }
 
@@ -143,9 +163,28 @@ export class InvalidScheduleError extends Error {
  * A restore target that is not storage (a kernel view such as /proc, /sys or /dev), or a folder
  * on the way that would lead the restore outside its target. Nothing was written there.
  */
-export class RestoreTargetRefusedError extends Error {
+export class RestoreTargetRefusedError extends CairnError {
+  static override readonly code = 'RESTORE_TARGET_REFUSED'
   override readonly name = 'RestoreTargetRefusedError'
-  constructor (path: string, why: string, options?: ErrorOptions) {
-    super(`Cannot restore to ${path}: ${why}. Nothing was written there; choose a folder on a real file system.`, options)
+  constructor (path: string, why: string, options?: CairnErrorOptions) {
+    super(`Cannot restore to ${path}: ${why}. Nothing was written there; choose a folder on a real file system.`, { ...options, params: { path, why } })
+  }
+}
+
+/** A data-path worker thread failed or exited; the operation stops, and what it wrote is kept for the next run. */
+export class WorkerFailedError extends CairnError {
+  static override readonly code = 'WORKER_FAILED'
+  override readonly name = 'WorkerFailedError'
+  constructor (detail: string, options?: CairnErrorOptions) {
+    super(`A data-path worker failed: ${detail}. What was written is kept; run the command again.`, { ...options, params: { detail } })
+  }
+}
+
+/** A file of a restore could not be written back; the restore stops, and what it wrote stays. */
+export class RestoreFailedError extends CairnError {
+  static override readonly code = 'RESTORE_FAILED'
+  override readonly name = 'RestoreFailedError'
+  constructor (detail: string, options?: CairnErrorOptions) {
+    super(`Restore failed: ${detail}`, { ...options, params: { detail } })
   }
 }

@@ -1,6 +1,6 @@
 import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import type { CID } from 'multiformats/cid'
-import { BlockNotFoundError, OperationAbortedError, PathNotFoundError } from './errors.ts'
+import { BlockNotFoundError, OperationAbortedError, PathNotFoundError, RestoreFailedError } from './errors.ts'
 import { childPath, rawName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
@@ -202,7 +202,7 @@ export class Restorer {
     if (m.t === 'restored') {
       this.inflight--
       this.result.bytes += m.bytes
-      if (m.ok) this.result.files++; else this.fail(new Error(`Restore failed: ${m.error ?? 'unknown error'}`))
+      if (m.ok) this.result.files++; else this.fail(new RestoreFailedError(m.error ?? 'unknown error'))
       this.waiter?.(); this.waiter = undefined
       this.progress()
       if (this.inflight === 0) this.allDone?.()

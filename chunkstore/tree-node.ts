@@ -152,7 +152,7 @@ export function inlineFileNode (e: DirEntry): FileNode | undefined {
 export function decodeNode (bytes: Uint8Array): TreeNode {
   try {
     const pb = dagPb.decode(bytes)
-    if (pb.Data === undefined) throw new Error('no Data')
+    if (pb.Data === undefined) throw new StoreCorruptError('no Data')
     const { unixfs, ext } = splitExt(pb.Data)
     const u = UnixFS.unmarshal(unixfs)
     const meta: Meta = {
@@ -164,7 +164,7 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
     if (u.type === 'file') {
       const ids: string[] = ext.ids ?? []
       const sizes = u.blockSizes
-      if (ids.length !== pb.Links.length || sizes.length !== pb.Links.length) throw new Error('file node links, sizes and ids disagree')
+      if (ids.length !== pb.Links.length || sizes.length !== pb.Links.length) throw new StoreCorruptError('file node links, sizes and ids disagree')
       const chunks = pb.Links.map((l, i) => ({ cid: l.Hash, id: unb64(ids[i]), size: Number(sizes[i]) }))
       return { kind: 'file', ...meta, size: Number(u.fileSize()), chunks, sparse: ext.sp === 1 }
     }
@@ -173,7 +173,7 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
     }
     if (u.type === 'directory') {
       const e: any[] = ext.e ?? []
-      if (e.length !== pb.Links.length) throw new Error('directory links and entries disagree')
+      if (e.length !== pb.Links.length) throw new StoreCorruptError('directory links and entries disagree')
       const entries = pb.Links.map((l, i): DirEntry => {
         const [k, size, mt, ct, ino, dev, nlink, id, mode, uid, gid, fmt, sparse] = e[i]
         const entry: DirEntry = { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: unb64(id), tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
@@ -182,7 +182,7 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
       })
       return { kind: 'dir', ...meta, entries }
     }
-    throw new Error(`unsupported UnixFS type ${u.type}`)
+    throw new StoreCorruptError(`unsupported UnixFS type ${u.type}`)
   } catch (cause) {
     throw new StoreCorruptError(`A snapshot tree node could not be decoded (${(cause as Error).message}).`, { cause })
   }
@@ -200,7 +200,7 @@ function splitExt (data: Uint8Array): { unixfs: Uint8Array, ext: any } {
       if (tag >>> 3 === 100) return { unixfs: data.subarray(0, start), ext: JSON.parse(Buffer.from(data.subarray(n2, i)).toString()) }
     } else if (wire === 1) i += 8
     else if (wire === 5) i += 4
-    else throw new Error(`bad wire type ${wire}`)
+    else throw new StoreCorruptError(`bad wire type ${wire}`)
   }
   return { unixfs: data, ext: {} }
 }
@@ -208,7 +208,7 @@ function splitExt (data: Uint8Array): { unixfs: Uint8Array, ext: any } {
 function readVarint (b: Uint8Array, i: number): [number, number] {
   let v = 0; let shift = 0
   for (;;) {
-    if (i >= b.length) throw new Error('truncated varint')
+    if (i >= b.length) throw new StoreCorruptError('truncated varint')
     const x = b[i++]
     v += (x & 0x7f) * 2 ** shift
     if ((x & 0x80) === 0) return [v, i]

@@ -4,6 +4,7 @@
 import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, type BlockStore, type RootOrigin } from './block-store.ts'
 import { BlockNotFoundError, ReadOnlyStoreError } from './errors.ts'
+import { InternalError } from '../crypto/index.ts'
 
 export interface UnionBlockStoreInit {
   /** The stores read, in this order; asked on every call, so the set may change while the view is in use. */
@@ -123,7 +124,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
     },
 
     async * readLocated (blocks) {
-      if (blocks.stores === undefined) throw new Error('these blocks were not located through this view')
+      if (blocks.stores === undefined) throw new InternalError('these blocks were not located through this view')
       for (const [tag, s] of tagged.entries()) {
         const mine = new LocatedList()
         const index: number[] = []

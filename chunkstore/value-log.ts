@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlockLocation } from './block-store.ts'
 import { StoreCorruptError } from './errors.ts'
+import { InternalError } from '../crypto/index.ts'
 
 /**
  * The value log: sealed blocks appended to segment files (the WiscKey idea — values out of
@@ -210,7 +211,7 @@ export class ValueLog {
 
   private writeFd (): number {
     const fd = this.writeFds.get(this.current)
-    if (fd === undefined) throw new Error(`segment ${this.current} has no descriptor for direct writes`)
+    if (fd === undefined) throw new InternalError(`segment ${this.current} has no descriptor for direct writes`)
     return fd
   }
 
@@ -469,7 +470,7 @@ export class ValueLog {
   }
 
   remove (segment: number): void {
-    if (segment === this.current) throw new Error('cannot remove the segment being written')
+    if (segment === this.current) throw new InternalError('cannot remove the segment being written')
     for (const fds of [this.fds, this.writeFds]) {
       const fd = fds.get(segment)
       if (fd !== undefined) { closeSync(fd); fds.delete(segment) }

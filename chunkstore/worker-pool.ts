@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
+import { WorkerFailedError } from './errors.ts'
 
 /**
  * The data path's worker threads, one per core by default. A job goes to the worker with
@@ -25,7 +26,7 @@ export class WorkerPool {
       const w = new Worker(workerEntry(), { workerData: this.init, resourceLimits: { maxYoungGenerationSizeMb: 8 } })
       w.on('message', (m: FromWorker) => { if (m.t === 'closed') this.closed.get(w)?.(); else this.onMessage(m, i) })
       w.on('error', err => this.fail(err))
-      w.on('exit', code => { if (code !== 0) this.fail(new Error(`a data-path worker exited with code ${code}`)) })
+      w.on('exit', code => { if (code !== 0) this.fail(new WorkerFailedError(`it exited with code ${code}`)) })
       this.workers.push(w)
     }
   }

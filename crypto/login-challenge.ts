@@ -1,6 +1,6 @@
 import { randomBytes, verify as verifySignature, X509Certificate } from 'node:crypto'
 import {
-  ChallengeExpiredError, ChallengeMismatchError, ChallengeReplayedError, ChallengeUnknownError, SignatureInvalidError
+  ChallengeExpiredError, ChallengeMismatchError, ChallengeReplayedError, ChallengeUnknownError, InternalError, SignatureInvalidError
 } from './errors.ts'
 import { checkOperatorCertificate, type OperatorCertificate } from './operator-certificate.ts'
 
@@ -78,7 +78,7 @@ export function createMemoryChallengeStore ({ maxEntries = 10_000 } = {}): Chall
   const entries = new Map<string, { challenge: IssuedChallenge, used: boolean }>()
   return {
     async put (challenge) {
-      if (entries.has(challenge.nonce)) throw new Error('duplicate challenge nonce')
+      if (entries.has(challenge.nonce)) throw new InternalError('duplicate challenge nonce')
       if (entries.size >= maxEntries) {
         // Oldest first (Map keeps insertion order): a flood of logins evicts stale challenges,
         // which then fail as unknown rather than growing memory without bound.

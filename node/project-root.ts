@@ -3,15 +3,9 @@
 // any module, because modules run from an esbuild bundle in node_modules/.cache/cairn/<hash>/,
 // where a path resolved from a module's own location (`import.meta.url`) points into the cache.
 import { fileURLToPath } from 'node:url'
+import { ProjectRootUnknownError } from './errors.ts'
 
 const RECORDED = Symbol.for('cairn.root')
-
-export class ProjectRootUnknownError extends Error {
-  override readonly name = 'ProjectRootUnknownError'
-  constructor () {
-    super('Cairn was loaded without its launcher, from a bundle: start it with node/bin/cairn.js (the package\'s bin), which records where its files are.')
-  }
-}
 
 /** The checkout (or installed package) folder, with a trailing separator removed. */
 export function projectRoot (): string {

@@ -56,15 +56,21 @@ export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 
 export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, storedBytes: number, copies: number, runs: number }
 export type LoginChallenge = Extract<LoginReply, { step: 'token' }>['challenge']
 
-/** An answer of the API that is not 2xx: carries the API's `{ name, message }`. */
+/**
+ * An answer of the API that is not 2xx: carries the API's `{ name, code, message, params? }`.
+ * Branch on `code` (doc/api.md "Errors"), never on the name or the message.
+ */
 export class ApiCallError extends Error {
+  readonly code: string
   constructor (readonly status: number, readonly body: ApiError) {
     super(body.message)
     this.name = body.name
+    this.code = body.code
   }
 }
 
-const SESSION_LOST = new Set(['NotAuthenticatedError', 'SessionExpiredError'])
+/** The codes of a lost session (NotAuthenticatedError, SessionExpiredError). */
+const SESSION_LOST = new Set(['NOT_AUTHENTICATED', 'SESSION_EXPIRED'])
 let csrfToken = ''
 let onUnauthenticated: () => void = () => {}
 
@@ -79,10 +85,10 @@ export async function call<T> (method: string, path: string, body?: unknown): Pr
   const text = await res.text()
   const data = text === '' ? undefined : JSON.parse(text)
   if (!res.ok) {
-    const err = new ApiCallError(res.status, data ?? { name: 'HttpError', message: res.statusText })
+    const err = new ApiCallError(res.status, data ?? { name: 'HttpError', code: 'HTTP_ERROR', message: res.statusText })
     // Only a lost session sends the operator to the login screen; a wrong password typed to
     // confirm a deletion or unlock the screen (LoginFailedError) is that dialog's error.
-    if (res.status === 401 && SESSION_LOST.has(err.name)) onUnauthenticated()
+    if (res.status === 401 && SESSION_LOST.has(err.code)) onUnauthenticated()
     throw err
   }
   return data as T
@@ -176,7 +182,7 @@ export const signingHelper = {
     try {
       res = await fetch(`${signingHelper.url()}/v1/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
     } catch (cause) {
-      throw new ApiCallError(0, { name: 'SigningHelperUnreachableError', message: String(cause) })
+      throw new ApiCallError(0, { name: 'SigningHelperUnreachableError', code: 'SIGNING_HELPER_UNREACHABLE', message: String(cause) })
     }
     const data = await res.json()
     if (!res.ok) throw new ApiCallError(res.status, data)

@@ -30,7 +30,7 @@ test('the OpenAPI document lists every route with a summary and who may call it'
   } finally { await t.close() }
 })
 
-test('every route answers malformed or unauthenticated requests with 4xx and { name, message }', async () => {
+test('every route answers malformed or unauthenticated requests with 4xx and { name, code, message }', async () => {
   const t = await startTestDaemon()
   try {
     const { admin } = await withUsers(t)
@@ -39,7 +39,7 @@ test('every route answers malformed or unauthenticated requests with 4xx and { n
     const problems: string[] = []
     const expect4xx = (what: string, r: { status: number, body: any }): void => {
       if (r.status < 400 || r.status >= 500) problems.push(`${what}: ${r.status}`)
-      else if (typeof r.body?.name !== 'string' || typeof r.body?.message !== 'string') problems.push(`${what}: body ${JSON.stringify(r.body)}`)
+      else if (typeof r.body?.name !== 'string' || typeof r.body?.code !== 'string' || typeof r.body?.message !== 'string') problems.push(`${what}: body ${JSON.stringify(r.body)}`)
     }
     for (const { method, path, op } of ops) {
       const hasParams = path.includes('{')

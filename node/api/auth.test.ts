@@ -29,14 +29,15 @@ test('login sets an HttpOnly SameSite cookie with a fresh id; logout invalidates
   } finally { await t.close() }
 })
 
-test('wrong password is 401 with { name, message }; no cookie is set', async () => {
+test('wrong password is 401 with { name, code, message }; no cookie is set', async () => {
   const t = await startTestDaemon()
   try {
     const a = new ApiClient(t.daemon.url)
     const r = await a.login('admin', 'wrong password!!')
     assert.equal(r.status, 401)
-    assert.deepEqual(Object.keys(r.body).sort(), ['message', 'name'])
+    assert.deepEqual(Object.keys(r.body).sort(), ['code', 'message', 'name'])
     assert.equal(r.body.name, 'LoginFailedError')
+    assert.equal(r.body.code, 'LOGIN_FAILED')
     assert.equal(a.cookie, undefined)
     assert.equal((await a.login('nobody', 'whatever pass')).body.name, 'LoginFailedError', 'unknown users look the same')
   } finally { await t.close() }

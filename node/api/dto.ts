@@ -5,8 +5,11 @@ export type { TaskRecord, TaskInput, TaskOptions, Retention, Schedule, JobRecord
 export type { LogEntry, AuditEntry, LogType, LogLevel, Webhook, Delivery, WebhookEvent, SmtpSettings, ReportTable } from '../notify/index.ts'
 export type { SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
 
-/** Every error answer. */
-export interface ApiError { name: string, message: string }
+/**
+ * Every error answer: `code` is stable and listed in doc/api.md "Errors" (the console words a
+ * message from it and `params`); `name` is the error class's, also stable.
+ */
+export type ApiError = import('../../crypto/index.ts').ErrorRecord
 
 /** A page of a list (`page`, `pageSize` query parameters). */
 export interface Page<T> { items: T[], total: number, page: number, pageSize: number }

@@ -1,64 +1,48 @@
-import { CairnError, type ErrorKind } from '../state/index.ts'
+// Errors of the HTTP API itself (the base and the rules: crypto/errors.ts; the status of every
+// code: error-status.ts).
+import { CairnError } from '../../crypto/index.ts'
 
 export class RequestInvalidError extends CairnError {
+  static override readonly code = 'REQUEST_INVALID'
   override readonly name = 'RequestInvalidError'
-  override readonly kind = 'invalid'
 }
 
 export class RouteNotFoundError extends CairnError {
+  static override readonly code = 'ROUTE_NOT_FOUND'
   override readonly name = 'RouteNotFoundError'
-  override readonly kind = 'not-found'
-  constructor (method: string, url: string) { super(`No route ${method} ${url}; GET /api/openapi.json lists every route`) }
+  constructor (method: string, url: string) { super(`No route ${method} ${url}; GET /api/openapi.json lists every route`, { params: { method, url } }) }
 }
 
 export class SelfRemovalError extends CairnError {
+  static override readonly code = 'SELF_REMOVAL'
   override readonly name = 'SelfRemovalError'
-  override readonly kind = 'conflict'
   constructor () { super('You cannot remove your own account; another administrator can') }
 }
 
 export class MetricsTokenError extends CairnError {
+  static override readonly code = 'METRICS_TOKEN_REQUIRED'
   override readonly name = 'MetricsTokenError'
-  override readonly kind = 'unauthenticated'
   constructor () { super('GET /metrics needs the metrics token of this node: send "Authorization: Bearer <token>" (an admin makes one with POST /api/settings/metrics/token)') }
 }
 
 export class SmtpPasswordRequiredError extends CairnError {
+  static override readonly code = 'SMTP_PASSWORD_REQUIRED'
   override readonly name = 'SmtpPasswordRequiredError'
-  override readonly kind = 'invalid'
   constructor () { super('The mail server\'s host, port or user changed: enter its password again (the stored one is only sent where it was set for). Nothing was changed') }
 }
 
-export const STATUS_OF_KIND: Record<ErrorKind, number> = {
-  invalid: 400,
-  unauthenticated: 401,
-  forbidden: 403,
-  'not-found': 404,
-  conflict: 409,
-  locked: 423,
-  throttled: 429,
-  unavailable: 503,
-  internal: 500
+export class RequestTooLargeError extends CairnError {
+  static override readonly code = 'REQUEST_TOO_LARGE'
+  override readonly name = 'RequestTooLargeError'
 }
 
-/**
- * Errors of the layers below (chunkstore, crypto) that reach a route, by their stable `name`:
- * they are the caller's to fix, so they are not a 500.
- */
-export const STATUS_OF_LOWER_ERROR: Record<string, number> = {
-  SnapshotNotFoundError: 404,
-  RestoreTargetRefusedError: 400,
-  PathNotFoundError: 404,
-  StoreNotFoundError: 404,
-  InvalidOptionError: 400,
-  LastSnapshotError: 409,
-  SharedReplicaError: 409,
-  StoreInUseError: 409,
-  StoreExistsError: 409,
-  OperationAbortedError: 409,
-  CertificateRejectedError: 400,
-  // The mesh (bootstrap/)
-  NotAMemberError: 404,
-  MeshKeyMissingError: 409,
-  InvalidScheduleError: 400
+/** The request's URL (path and query) is longer than the node reads. */
+export class RequestTooLongError extends CairnError {
+  static override readonly code = 'REQUEST_TOO_LONG'
+  override readonly name = 'RequestTooLongError'
+}
+
+export class MediaTypeUnsupportedError extends CairnError {
+  static override readonly code = 'MEDIA_TYPE_UNSUPPORTED'
+  override readonly name = 'MediaTypeUnsupportedError'
 }

@@ -12,6 +12,8 @@ import { escrowRoutes } from './escrow-routes.ts'
 import type { RouteModule } from './context.ts'
 
 export { createApiServer, sessionCookieName } from './server.ts'
+export { httpStatusOf, HTTP_STATUS_OF_CODE } from './error-status.ts'
+export * from './errors.ts'
 export type { ApiContext, RouteModule } from './context.ts'
 export type * from './dto.ts'
 export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes, meshRoutes, escrowRoutes]

@@ -1,9 +1,10 @@
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import cookie from '@fastify/cookie'
 import { AjvCompiler } from '@fastify/ajv-compiler'
-import { CairnError } from '../state/index.ts'
+import { CairnError, errorRecord, InternalError } from '../../crypto/index.ts'
 import { CsrfTokenError, ForbiddenError, NotAuthenticatedError, ReauthenticationRequiredError, type Session, type User } from '../auth/index.ts'
-import { RouteNotFoundError, STATUS_OF_KIND, STATUS_OF_LOWER_ERROR } from './errors.ts'
+import { MediaTypeUnsupportedError, RequestInvalidError, RequestTooLargeError, RequestTooLongError, RouteNotFoundError } from './errors.ts'
+import { httpStatusOf } from './error-status.ts'
 import { openApiDocument, routeDoc, type RouteDoc } from './openapi.ts'
 import type { ApiContext } from './context.ts'
 
@@ -101,10 +102,10 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
     forceCloseConnections: true,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    // Errors the router and body parser raise before any hook runs get the same { name, message } shape.
+    // Errors the router and body parser raise before any hook runs get the same { name, code, message } shape.
     frameworkErrors: (err: { statusCode?: number, message: string }, _req: unknown, reply: { code: (n: number) => { send: (b: unknown) => void } }) => {
-      const code = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400
-      reply.code(code).send({ name: code === 414 ? 'RequestTooLongError' : 'RequestInvalidError', message: err.message.slice(0, 200) })
+      const e = err.statusCode === 414 ? new RequestTooLongError(err.message.slice(0, 200)) : new RequestInvalidError(err.message.slice(0, 200))
+      reply.code(httpStatusOf(e)).send(errorRecord(e))
     }
   } as FastifyServerOptions) as unknown as FastifyInstance
   const routes: RouteDoc[] = []
@@ -118,7 +119,7 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (jsonDepth(body as string) > MAX_JSON_DEPTH) {
-      done(Object.assign(new Error(`The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep`), { statusCode: 400 }), undefined)
+      done(new RequestInvalidError(`The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep`), undefined)
       return
     }
     parseJson(req, body as string, done)
@@ -148,31 +149,19 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
   })
 
   app.setErrorHandler(async (err: any, req, reply) => {
-    if (err instanceof CairnError) {
-      const status = STATUS_OF_KIND[err.kind]
-      if (status >= 500) req.log.error(err)
-      return await reply.code(status).send({ name: err.name, message: err.message })
-    }
-    const lower = typeof err?.name === 'string' ? STATUS_OF_LOWER_ERROR[err.name] : undefined
-    if (lower !== undefined) return await reply.code(lower).send({ name: err.name, message: String(err.message) })
-    if (err?.validation !== undefined) {
-      return await reply.code(400).send({ name: 'RequestInvalidError', message: `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`.trim() })
-    }
-    const code = typeof err?.statusCode === 'number' ? err.statusCode : 500
-    if (code >= 400 && code < 500) {
-      const name = code === 413 ? 'RequestTooLargeError' : code === 415 ? 'MediaTypeUnsupportedError' : 'RequestInvalidError'
-      return await reply.code(code).send({ name, message: String(err.message ?? 'Bad request') })
-    }
-    req.log.error(err)
+    const e = err instanceof CairnError ? err : frameworkError(err)
+    const status = httpStatusOf(e)
+    if (status >= 500) req.log.error(err)
+    if (e !== undefined && status !== 500) return await reply.code(status).send(errorRecord(e))
     ctx.metrics.serverError()
     // The operator sees internal errors in the log list; the client gets no internals.
     void ctx.logs.write({ type: 'system', level: 'error', user: req.auth?.user.name ?? 'anonymous', source: req.ip, message: `Internal error on ${req.method} ${req.routeOptions.url ?? req.url}: ${String(err?.message ?? err)}` }).catch(() => {})
-    return await reply.code(500).send({ name: 'InternalError', message: 'The node failed to answer; the node log has details' })
+    return await reply.code(500).send(errorRecord(new InternalError('The node failed to answer; the node log has details')))
   })
 
   app.setNotFoundHandler(async (req, reply) => {
     const e = new RouteNotFoundError(req.method, req.url.split('?')[0])
-    return await reply.code(404).send({ name: e.name, message: e.message })
+    return await reply.code(httpStatusOf(e)).send(errorRecord(e))
   })
 
   app.get('/api/health', {
@@ -186,4 +175,15 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
 
   for (const register of ctx.routeModules) await register(app, ctx, { cookieName, tls })
   return app
+}
+
+/** Fastify's own 4xx errors (schema validation, body size, content type) as the API's error classes. */
+function frameworkError (err: any): CairnError | undefined {
+  if (err?.validation !== undefined) {
+    return new RequestInvalidError(`${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`.trim())
+  }
+  const status = typeof err?.statusCode === 'number' ? err.statusCode : 500
+  if (status < 400 || status >= 500) return undefined
+  const message = String(err.message ?? 'Bad request')
+  return status === 413 ? new RequestTooLargeError(message) : status === 415 ? new MediaTypeUnsupportedError(message) : new RequestInvalidError(message)
 }

@@ -1,6 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 import { PasswordCheckBusyError } from './errors.ts'
+import { InternalError } from '../../crypto/index.ts'
 
 /** scrypt cost: N=2^15, r=8 → 32 MiB per hash (memory-hard, OWASP's minimum for scrypt). */
 export interface ScryptCost { logN: number, r: number, p: number }
@@ -79,7 +80,7 @@ export function createPasswordHasher (init: { threads?: number, maxQueue?: numbe
     w.on('message', (m: { key?: string, error?: string }) => {
       const job = busy.get(w)
       busy.delete(w)
-      if (job !== undefined) { if (m.key !== undefined) job.resolve(Buffer.from(m.key, 'base64url')); else job.reject(new Error(m.error)) }
+      if (job !== undefined) { if (m.key !== undefined) job.resolve(Buffer.from(m.key, 'base64url')); else job.reject(new InternalError(`password hashing failed: ${String(m.error)}`)) }
       idle.push(w)
       pump()
     })

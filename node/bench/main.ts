@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { projectRoot } from '../project-root.ts'
 import { prepareDataSet, type DataSet } from './dataset.ts'
-import { UsageError } from './errors.ts'
+import { CommandFailedError, UsageError } from './errors.ts'
 import { describeMachine, ensurePackages } from './machine.ts'
 import { type BenchResult, computeRatios, markdown, METHOD, notes, ratioLines, textTable } from './report.ts'
 import { runTool, type ToolRun } from './runner.ts'
@@ -194,7 +194,7 @@ async function replicationOnly (o: { dataSet: DataSet, tool: Tool, repoRoot: str
     mkdirSync(ws.logs, { recursive: true })
     for (const [name, spec] of [['init', tool.init(ws)], ['backup', tool.backup(ws, dataSet.day1, 'day1')]] as const) {
       const m = await measure(spec, join(ws.logs, name))
-      if (m.code !== 0) throw new Error(`cairn ${name} exited with ${m.code}: ${m.stderrTail}`)
+      if (m.code !== 0) throw new CommandFailedError(spec.argv, m.code, m.stderrTail)
     }
     writeFileSync(done, new Date().toISOString() + '\n')
   }

@@ -14,6 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { blockCid, createMeshGater, createMeshHost, sendWithBackpressure } from '../../bootstrap/index.ts'
 import { cliOk, startNode, until } from '../testing/index.ts'
 import { openStore } from '../mesh/open-store.ts'
+import { PhaseFailedError } from './errors.ts'
 
 const MIB = 1024 * 1024
 
@@ -139,7 +140,7 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
     const seconds = events.reduce((n, e) => n + e.durationMs, 0) / 1000
     const bytes = events.reduce((n, e) => n + e.bytesSent, 0)
     const blocks = events.reduce((n, e) => n + e.blocksSent, 0)
-    if (links[0]?.lastError !== undefined) throw new Error(`replication failed: ${links[0].lastError.message}`)
+    if (links[0]?.lastError !== undefined) throw new PhaseFailedError(`replication failed: ${links[0].lastError.message}`)
     const senderPeakRssMiB = peakRssMiB(A.child.pid)
     const receiverPeakRssMiB = peakRssMiB(B.child.pid)
     const raw = await measureRawStream(opts.rawMiB ?? Math.max(64, Math.round(bytes / MIB)))
@@ -177,7 +178,7 @@ export async function measureRawStream (mib: number): Promise<{ bytes: number, s
         const line = out.split('\n').find(l => l.startsWith('{"ready"'))
         if (line !== undefined) resolve(JSON.parse(line))
       })
-      child.once('exit', () => reject(new Error('the stream sink exited before it was ready')))
+      child.once('exit', () => reject(new PhaseFailedError('the stream sink exited before it was ready')))
     })
     const stream = await host.dialProtocol(multiaddr(ready.addrs[0]), '/cairn/bench/sink/1.0.0')
     const POOL = 1 // MiB of random bytes, sent over and over

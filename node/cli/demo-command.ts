@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
+import { InternalError } from '../../crypto/index.ts'
 import { bytes, count, counted, duration } from './format.ts'
 import { dataHome } from './store-options.ts'
 import { chunkstoreOpener, parseListen, untilSignalled } from './serve-command.ts'
@@ -85,7 +86,7 @@ async function serveDemo (o: { source: string, exclude: string[], listen: string
   try {
     const admin = (await daemon.accounts.listUsers()).find(u => u.role === 'admin')
     const local = await daemon.inventory.localNode()
-    if (admin === undefined || local === undefined) throw new Error(`the node in ${dataDir} has no admin or no local node`)
+    if (admin === undefined || local === undefined) throw new InternalError(`the node in ${dataDir} has no admin or no local node`)
     const actor = { user: admin, source: 'demo' }
     const space = (await daemon.inventory.listSpaces(admin)).find(s => s.name === 'demo') ??
       await daemon.inventory.createSpace(actor, { name: 'demo', type: 'backup', nodeId: local.id, ownerId: admin.id, capacityBytes: 10 * 2 ** 30, cipher: 'xsalsa20-poly1305', dedupScope: 'global' })

@@ -11,7 +11,9 @@ import type { ReplicaFolder } from '../../chunkstore/index.ts'
 import { parseLimit } from './bandwidth-option.ts'
 import { bytes, count, counted } from './format.ts'
 import { eventLines } from './event-lines.ts'
-import { callControl, DaemonNotRunningError } from '../mesh/control.ts'
+import { callControl } from '../mesh/control.ts'
+import { ControlRequestError, DaemonNotRunningError, InvalidReplicationConfigError, UnknownControlRequestError } from '../mesh/errors.ts'
+import { InvalidOptionError } from '../../chunkstore/index.ts'
 import type { ReplicationConfig } from '../mesh/replication-config.ts'
 
 // libp2p and its kin take ~0.5 s to load: only the mesh commands that need them load them.
@@ -34,10 +36,6 @@ const defaultIo: MeshCommandIo = {
   })
 }
 
-export class InvalidMeshOptionError extends Error {
-  override name = 'InvalidMeshOptionError'
-}
-
 function dataHome (): string {
   return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'cairn')
 }
@@ -53,7 +51,7 @@ function common (cmd: Command): Command {
 
 async function role (r: string): Promise<Role> {
   const { ROLES } = await bootstrap()
-  if (!(ROLES as readonly string[]).includes(r)) throw new InvalidMeshOptionError(`--role must be one of ${ROLES.join(', ')}`)
+  if (!(ROLES as readonly string[]).includes(r)) throw new InvalidOptionError(`--role must be one of ${ROLES.join(', ')}`)
   return r as Role
 }
 
@@ -61,7 +59,7 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
 
 function parseTtl (s: string): number {
   const m = /^(\d+)([smhd])$/.exec(s)
-  if (m === null) throw new InvalidMeshOptionError(`--ttl ${s}: write a number and s, m, h or d, e.g. 24h`)
+  if (m === null) throw new InvalidOptionError(`--ttl ${s}: write a number and s, m, h or d, e.g. 24h`)
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3600_000, d: 86400_000 }[m[2] as 's' | 'm' | 'h' | 'd']
 }
 
@@ -168,11 +166,11 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
         policies: [policy],
         bandwidth: { windows: (o.limit ?? []).map(parseLimit), defaultMibps: o.defaultLimit === undefined ? undefined : Number(o.defaultLimit) }
       }
-      const { saveReplicationConfig, InvalidReplicationConfigError } = await replicationConfig()
+      const { saveReplicationConfig } = await replicationConfig()
       try {
         saveReplicationConfig(meshDir(o), cfg)
       } catch (err) {
-        if (err instanceof InvalidReplicationConfigError) throw new InvalidMeshOptionError(err.message)
+        if (err instanceof InvalidReplicationConfigError) throw new InvalidOptionError(err.message)
         throw err
       }
       let applied = 'the daemon applies it when it starts'
@@ -180,7 +178,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
         await callControl(meshDir(o), 'configure', { ...cfg })
         applied = 'applied by the running daemon'
       } catch (err) {
-        if ((err as Error).name === 'UnknownControlRequestError') applied = 'restart cairn mesh run to apply'
+        if (err instanceof ControlRequestError && err.remote.code === UnknownControlRequestError.code) applied = 'restart cairn mesh run to apply'
         else if (!(err instanceof DaemonNotRunningError)) throw err
       }
       out(o, cfg, `policy saved: ${policy.copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}${policy.spaces === undefined ? '' : ` of ${policy.spaces.join(', ')}`}; ${applied}`)
@@ -223,7 +221,8 @@ const STORE_KIND: Record<ReplicaFolder, (dir: string) => string> = {
 
 function linkLine (l: MeshStatus['links'][number]): string {
   const r = l.lastResult
-  const state = l.lastError?.name === 'PeerUnreachableError' ? 'not reachable (not started yet, or down); runs when it connects'
+  // PeerUnreachableError's code (bootstrap/ is loaded only when a command needs libp2p).
+  const state = l.lastError?.code === 'PEER_UNREACHABLE' ? 'not reachable (not started yet, or down); runs when it connects'
     : l.lastError !== undefined ? `error ${l.lastError.name}: ${l.lastError.message}` : l.running ? 'running' : r === undefined ? 'not run yet' : `ok, sent ${counted(r.blocksSent, 'block')} (${bytes(r.bytesSent)})`
   return `  → ${l.site.padEnd(16)} ${l.connected ? 'up  ' : 'down'}  behind: ${behind(l.snapshotsBehind, l.bytesBehind)}  ${state}`
 }

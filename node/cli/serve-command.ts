@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
+import { initRepository, InvalidOptionError, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
 import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
@@ -14,7 +14,7 @@ export function chunkstoreOpener (): RepositoryOpener {
 
 export function parseListen (s: string): { host: string, port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s)
-  if (m === null || Number(m[3]) > 65535) throw new Error(`--listen ${s}: use HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443`)
+  if (m === null || Number(m[3]) > 65535) throw new InvalidOptionError(`--listen ${s}: use HOST:PORT, e.g. 127.0.0.1:8443 or [::1]:8443`)
   return { host: m[1] ?? m[2], port: Number(m[3]) }
 }
 
@@ -56,7 +56,7 @@ export function registerServeCommand (program: Command): void {
       const lines = eventLines({ json: opts.json })
       const { host, port } = parseListen(opts.listen)
       const replicateEvery = Number(opts.replicateEvery)
-      if (!(replicateEvery >= 1)) throw new Error(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
+      if (!(replicateEvery >= 1)) throw new InvalidOptionError(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
       const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
       // The daemon's modules (fastify, mail, spreadsheets) load only for `serve`.
       const { startDaemon } = await import('../daemon/index.ts')

@@ -4,7 +4,10 @@ import {
   checkOperatorCertificate, loginChallengeMessage, openPkcs11Module, resolvePkcs11Module, withTokenSession,
   type LoginChallenge, type LoginResponse, type TokenKeyRef
 } from '../../crypto/index.ts'
-import { createSigningHelper, DEFAULT_SIGNING_HELPER_PORT } from '../signing-helper.ts'
+import { InvalidOptionError, OperationAbortedError } from '../../chunkstore/index.ts'
+
+/** The port the console's login page calls the signing helper on (console/src/api.ts). */
+export const DEFAULT_SIGNING_HELPER_PORT = 47_127
 
 /*
  * `cairn token list|enroll|sign|helper` (F27): the operator's USB key from the command line.
@@ -131,7 +134,9 @@ export function registerTokenCommand (program: Command, io: TokenCommandIo = def
     .option('--pkcs11-module <path>', 'PKCS#11 module (default: CAIRN_PKCS11_MODULE, then SoftHSM2)')
     .action(async (opts: ModuleOption & { consoleOrigin: string, port: string }) => {
       const port = Number(opts.port)
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`--port must be a port number, not ${opts.port}`)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidOptionError(`--port must be a port number, not ${opts.port}`)
+      // The helper's HTTP server loads only for this command.
+      const { createSigningHelper } = await import('./signing-helper.ts')
       const helper = createSigningHelper({
         consoleOrigin: opts.consoleOrigin,
         port,
@@ -182,7 +187,7 @@ async function promptPin (prompt: string): Promise<string> {
       const onData = (data: Buffer): void => {
         for (const ch of data.toString('utf8')) {
           if (ch === '\r' || ch === '\n') { stdin.off('data', onData); resolve(pin); return }
-          if (ch === '\u0003') { stdin.off('data', onData); reject(new Error('cancelled')); return }
+          if (ch === '\u0003') { stdin.off('data', onData); reject(new OperationAbortedError('PIN entry')); return }
           if (ch === '\u007f' || ch === '\b') pin = pin.slice(0, -1)
           else pin += ch
         }

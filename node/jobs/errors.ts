@@ -1,68 +1,68 @@
-import { CairnError } from '../state/index.ts'
+import { CairnError } from '../../crypto/index.ts'
 
 export class TaskRunningError extends CairnError {
+  static override readonly code = 'TASK_RUNNING'
   override readonly name = 'TaskRunningError'
-  override readonly kind = 'conflict'
-  constructor (task: string, what: string) { super(`Task ${task} is running; stop it (POST /api/jobs/:id/stop) or wait before you ${what}`) }
+  constructor (task: string, what: string) { super(`Task ${task} is running; stop it (POST /api/jobs/:id/stop) or wait before you ${what}`, { params: { task, what } }) }
 }
 
 export class ConfirmationRequiredError extends CairnError {
+  static override readonly code = 'CONFIRMATION_REQUIRED'
   override readonly name = 'ConfirmationRequiredError'
-  override readonly kind = 'invalid'
   constructor () { super('Type YES (capitals) in "confirm" to delete') }
 }
 
 export class ScheduleInvalidError extends CairnError {
+  static override readonly code = 'TASK_SCHEDULE_INVALID'
   override readonly name = 'ScheduleInvalidError'
-  override readonly kind = 'invalid'
 }
 
 export class TaskInvalidError extends CairnError {
+  static override readonly code = 'TASK_INVALID'
   override readonly name = 'TaskInvalidError'
-  override readonly kind = 'invalid'
 }
 
 export class JobNotRunningError extends CairnError {
+  static override readonly code = 'JOB_NOT_RUNNING'
   override readonly name = 'JobNotRunningError'
-  override readonly kind = 'conflict'
-  constructor (id: string) { super(`Job ${id} is not running`) }
+  constructor (id: string) { super(`Job ${id} is not running`, { params: { id } }) }
 }
 
 export class NodeUnreachableError extends CairnError {
+  static override readonly code = 'NODE_UNREACHABLE'
   override readonly name = 'NodeUnreachableError'
-  override readonly kind = 'conflict'
-  constructor (node: string) { super(`Node ${node} is not this daemon's node: a site's jobs run on its own node, so start them from that node's console (its backups reach this site by replication)`) }
+  constructor (node: string) { super(`Node ${node} is not this daemon's node: a site's jobs run on its own node, so start them from that node's console (its backups reach this site by replication)`, { params: { node } }) }
 }
 
 export class QuotaExceededError extends CairnError {
+  static override readonly code = 'QUOTA_EXCEEDED'
   override readonly name = 'QuotaExceededError'
-  override readonly kind = 'conflict'
-  constructor (space: string) { super(`User space ${space} is full; raise its capacity or clean old copies`) }
+  constructor (space: string) { super(`User space ${space} is full; raise its capacity or clean old copies`, { params: { space } }) }
 }
 
 export class RepositoryUnavailableError extends CairnError {
+  static override readonly code = 'REPOSITORY_UNAVAILABLE'
   override readonly name = 'RepositoryUnavailableError'
-  override readonly kind = 'unavailable'
-  constructor (why: string) { super(`The store cannot be opened: ${why}`) }
+  constructor (why: string) { super(`The store cannot be opened: ${why}`, { params: { why } }) }
 }
 
 export class MeshNotRunningError extends CairnError {
+  static override readonly code = 'MESH_NOT_RUNNING'
   override readonly name = 'MeshNotRunningError'
-  override readonly kind = 'conflict'
   constructor () { super('This node runs no mesh; create or join one (cairn mesh init|join --mesh-dir <data>/mesh) and restart cairn serve') }
 }
 
 export class EscrowUnsupportedError extends CairnError {
+  static override readonly code = 'ESCROW_UNSUPPORTED'
   override readonly name = 'EscrowUnsupportedError'
-  override readonly kind = 'conflict'
-  constructor (space: string, why: string) { super(`User space ${space} cannot be escrowed: ${why}`) }
+  constructor (space: string, why: string) { super(`User space ${space} cannot be escrowed: ${why}`, { params: { space, why } }) }
 }
 
 /** Escrowed key material (config.json, keys.json) that cannot be adopted as it is. */
 export class EscrowInvalidError extends CairnError {
+  static override readonly code = 'ESCROW_INVALID'
   override readonly name = 'EscrowInvalidError'
-  override readonly kind = 'invalid'
-  constructor (why: string) { super(`The escrowed keys cannot be adopted: ${why}; nothing was stored`) }
+  constructor (why: string) { super(`The escrowed keys cannot be adopted: ${why}; nothing was stored`, { params: { why } }) }
 }
 
 /**
@@ -70,13 +70,13 @@ export class EscrowInvalidError extends CairnError {
  * again" to the console, and the session is fine.
  */
 export class RecoveryKeyRejectedError extends CairnError {
+  static override readonly code = 'RECOVERY_KEY_REJECTED'
   override readonly name = 'RecoveryKeyRejectedError'
-  override readonly kind = 'invalid'
-  constructor (why: string) { super(`The recovery key does not open these escrowed keys (${why}); check it against the printed sheet. Nothing was stored`) }
+  constructor (why: string) { super(`The recovery key does not open these escrowed keys (${why}); check it against the printed sheet. Nothing was stored`, { params: { why } }) }
 }
 
 export class EscrowAdoptedError extends CairnError {
+  static override readonly code = 'ESCROW_ADOPTED'
   override readonly name = 'EscrowAdoptedError'
-  override readonly kind = 'conflict'
-  constructor (store: string, space: string) { super(`The escrowed store ${store} is adopted already, as user space ${space}; restore from that space`) }
+  constructor (store: string, space: string) { super(`The escrowed store ${store} is adopted already, as user space ${space}; restore from that space`, { params: { store, space } }) }
 }

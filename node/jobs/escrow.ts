@@ -1,5 +1,5 @@
 import { validateChunker, type StoreConfig } from '../../chunkstore/index.ts'
-import { parseKeyFile, unlockWithRecoveryKey, type KeyFile, type KeyPayload, type KeySlot } from '../../crypto/index.ts'
+import { KeyFileError, parseKeyFile, RecoveryKeyFormatError, unlockWithRecoveryKey, WrongPassphraseError, type KeyFile, type KeyPayload, type KeySlot } from '../../crypto/index.ts'
 import { CIPHERS, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
 import type { LogBook } from '../notify/log-book.ts'
 import type { Tasks } from './tasks.ts'
@@ -121,10 +121,9 @@ export async function checkEscrow (m: { config: unknown, keys: unknown, recovery
     if (payload.access !== 'full') throw new EscrowInvalidError('the recovery slot holds a write-only key')
     return { config: c as StoreConfig, keys, payload }
   } catch (err) {
-    const name = (err as Error).name
-    if (name === 'RecoveryKeyFormatError') throw new RecoveryKeyRejectedError((err as Error).message)
-    if (name === 'WrongPassphraseError') throw new RecoveryKeyRejectedError('no recovery slot of keys.json opens with it')
-    if (name === 'KeyFileError') throw new EscrowInvalidError(`"keys": ${(err as Error).message}`)
+    if (err instanceof RecoveryKeyFormatError) throw new RecoveryKeyRejectedError(err.message)
+    if (err instanceof WrongPassphraseError) throw new RecoveryKeyRejectedError('no recovery slot of keys.json opens with it')
+    if (err instanceof KeyFileError) throw new EscrowInvalidError(`"keys": ${err.message}`)
     throw err
   }
 }

@@ -8,6 +8,7 @@ import type { Repository } from '../../chunkstore/index.ts'
 import type { Repositories } from './repositories.ts'
 import type { TaskRecord } from './tasks.ts'
 import { JobNotRunningError, TaskRunningError } from './errors.ts'
+import { InternalError } from '../../crypto/index.ts'
 
 export const JOB_TYPES = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate'] as const
 export type JobType = typeof JOB_TYPES[number]
@@ -154,7 +155,7 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
       await logs.audit({ user: s.user, source: s.trigger === 'manual' ? 'api' : 'scheduler', action: `job.${s.type}.start`, target: record.id, detail: { name: record.name, task: record.taskId, level: record.level, params: record.params } })
       let lastEmit = 0
       const space = async (): Promise<SpaceRecord> => {
-        if (s.space === undefined) throw new Error(`a ${s.type} job has no user space`)
+        if (s.space === undefined) throw new InternalError(`a ${s.type} job has no user space`)
         return s.space
       }
       const ctx: JobContext = {
@@ -164,7 +165,7 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
         signal: controller.signal,
         repo: async () => {
           const taskId = s.task?.id ?? (typeof s.params?.taskId === 'string' ? s.params.taskId : undefined)
-          if (taskId === undefined) throw new Error(`a ${s.type} job has no task`)
+          if (taskId === undefined) throw new InternalError(`a ${s.type} job has no task`)
           return await repositories.forTask(await space(), taskId)
         },
         repos: async () => await repositories.all(await space()),

@@ -2,6 +2,7 @@
 // backup, and fetch bad blocks from other sites when a check finds them (F14). The mesh
 // itself lives in node/mesh; jobs only see this small interface, and run without it.
 import type { BlockStore, CheckResult, Repository } from '../../chunkstore/index.ts'
+import type { ErrorRecord } from '../../crypto/index.ts'
 import type { JobContext } from './job-runner.ts'
 
 /** One replication link's outcome, as a replicate job records it. */
@@ -11,7 +12,7 @@ export interface LinkOutcome {
   bytesSent: number
   wireBytes: number
   rootsAdded: number
-  error?: { name: string, message: string }
+  error?: ErrorRecord
 }
 
 export interface MeshJobs {

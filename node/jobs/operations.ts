@@ -1,5 +1,5 @@
 import { mkdir, rm } from 'node:fs/promises'
-import { createLimiter, SharedReplicaError } from '../../chunkstore/index.ts'
+import { createLimiter, PathNotFoundError, SharedReplicaError } from '../../chunkstore/index.ts'
 import { join } from 'node:path'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
@@ -55,7 +55,7 @@ async function refuseProtected (repo: Repository, snapshot: string, target: stri
       try {
         for await (const e of repo.ls(snapshot, sub)) { first = e; break }
       } catch (err) {
-        if ((err as Error).name === 'PathNotFoundError') break
+        if (err instanceof PathNotFoundError) break
         throw err
       }
       if (first?.path === sub || k === parts.length) throw new PathNotAllowedError(target, `restoring this snapshot there would overwrite this node's own data folder ${guarded}; restore to another folder`)

@@ -4,19 +4,9 @@
 import { CID } from 'multiformats/cid'
 import type { MeshNode } from '../../bootstrap/index.ts'
 import type { ControlHandler } from './control.ts'
+import { HostedStopRefusedError, UnknownControlRequestError } from './errors.ts'
 
 export type ControlOp = (args: Record<string, unknown>) => Promise<unknown>
-
-export class UnknownControlRequestError extends Error {
-  override name = 'UnknownControlRequestError'
-  constructor (op: string) { super(`the daemon does not know the control request "${op}"; are the daemon and this command the same version?`) }
-}
-
-/** `cairn mesh stop` sent to a mesh node that runs inside `cairn serve`. */
-export class HostedStopRefusedError extends Error {
-  override name = 'HostedStopRefusedError'
-  constructor () { super('this mesh node runs inside cairn serve; stop the node daemon itself (SIGTERM, Ctrl-C or its service manager)') }
-}
 
 const cidList = (v: unknown): CID[] => (Array.isArray(v) ? v : []).map(c => CID.parse(String(c)))
 

@@ -1,29 +1,17 @@
 // The control socket of a running mesh daemon: `cairn mesh status|invite|remove|replicate`
 // talk to the daemon that holds the libp2p host and the store. One JSON request per
-// connection, one JSON answer: { ok: true, result } or { ok: false, error: { name, message } }.
+// connection, one JSON answer: { ok: true, result } or { ok: false, error: { name, code, message, params? } }.
 // It is a Unix socket in the mesh folder (mode 0600), so only the node's own user reaches it.
 import { createConnection, createServer, type Server } from 'node:net'
 import { chmodSync, existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { errorRecord } from '../../crypto/index.ts'
+import { ControlRequestError, DaemonNotRunningError } from './errors.ts'
 
 export const CONTROL_SOCKET = 'control.sock'
 const MAX_REQUEST = 64 * 1024
 
 export type ControlHandler = (op: string, args: Record<string, unknown>) => Promise<unknown>
-
-export class DaemonNotRunningError extends Error {
-  override name = 'DaemonNotRunningError'
-  constructor (dir: string, options?: ErrorOptions) {
-    super(`no mesh daemon runs for ${dir}; start it with cairn mesh run`, options)
-  }
-}
-
-export class ControlRequestError extends Error {
-  constructor (name: string, message: string) {
-    super(message)
-    this.name = name
-  }
-}
 
 export function socketPath (meshDir: string): string {
   return join(meshDir, CONTROL_SOCKET)
@@ -47,8 +35,8 @@ export async function serveControl (meshDir: string, handler: ControlHandler): P
         try {
           const req = JSON.parse(line)
           answer = { ok: true, result: await handler(String(req.op), req.args ?? {}) }
-        } catch (err: any) {
-          answer = { ok: false, error: { name: err?.name ?? 'Error', message: err?.message ?? String(err) } }
+        } catch (err) {
+          answer = { ok: false, error: errorRecord(err) }
         }
         sock.end(JSON.stringify(answer) + '\n')
       })()
@@ -74,7 +62,7 @@ export async function callControl (meshDir: string, op: string, args: Record<str
       try {
         const a = JSON.parse(buf)
         if (a.ok === true) resolve(a.result)
-        else reject(new ControlRequestError(a.error?.name ?? 'Error', a.error?.message ?? 'the daemon refused'))
+        else reject(new ControlRequestError({ name: String(a.error?.name ?? 'Error'), code: typeof a.error?.code === 'string' ? a.error.code : undefined, message: String(a.error?.message ?? 'the daemon refused') }))
       } catch (err) {
         reject(new DaemonNotRunningError(meshDir, { cause: err }))
       }

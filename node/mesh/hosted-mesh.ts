@@ -11,7 +11,8 @@ import { unionBlockStore, type BlockStore, type LocalBlockStore } from '../../ch
 import { serveControl } from './control.ts'
 import { meshControl, type ControlOp } from './control-ops.ts'
 import { openStore } from './open-store.ts'
-import { InvalidReplicationConfigError, loadReplicationConfig, saveReplicationConfig, type ReplicationConfig } from './replication-config.ts'
+import { loadReplicationConfig, saveReplicationConfig, type ReplicationConfig } from './replication-config.ts'
+import { InvalidReplicationConfigError } from './errors.ts'
 import type { LinkOutcome, MeshJobs, Repositories } from '../jobs/index.ts'
 import type { SpaceRecord } from '../inventory/index.ts'
 

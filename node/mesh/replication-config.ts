@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROLES, validateSchedule, writeFileAtomic, type BandwidthSchedule, type ReplicationPolicy } from '../../bootstrap/index.ts'
-import { CairnError } from '../state/index.ts'
+import { InvalidReplicationConfigError } from './errors.ts'
 
 export const REPLICATION_FILE = 'replication.json'
 export const MAX_COPIES = 9
@@ -12,11 +12,6 @@ export const MAX_COPIES = 9
 export interface ReplicationConfig {
   policies: ReplicationPolicy[]
   bandwidth?: BandwidthSchedule
-}
-
-export class InvalidReplicationConfigError extends CairnError {
-  override readonly name = 'InvalidReplicationConfigError'
-  override readonly kind = 'invalid'
 }
 
 /** Throws InvalidReplicationConfigError naming the first problem. */

@@ -3,7 +3,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { BlockList, isIP } from 'node:net'
-import { WebhookTargetRefusedError } from './errors.ts'
+import { WebhookTargetRefusedError, WebhookTimeoutError } from './errors.ts'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogEntry, LogType } from './log-book.ts'
@@ -109,7 +109,7 @@ async function post (url: URL, body: string, headers: Record<string, string>, al
       res.on('end', () => resolve(res.statusCode ?? 0))
       res.on('error', reject)
     })
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
+    req.on('timeout', () => req.destroy(new WebhookTimeoutError(timeoutMs)))
     req.on('error', reject)
     req.end(body)
   })

@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
-  canonicalOrigin, loginChallengeMessage, openPkcs11Module, withTokenSession,
-  type LoginChallenge, type TokenKeyRef
-} from '../crypto/index.ts'
+  canonicalOrigin, errorRecord, InternalError, loginChallengeMessage, openPkcs11Module, TokenKeyNotFoundError, withTokenSession,
+  type ErrorRecord, type LoginChallenge, type TokenKeyRef
+} from '../../crypto/index.ts'
+import { httpStatusOf } from '../api/index.ts'
+import { BadRequestError, HostNotAllowedError, NotFoundError, OriginNotAllowedError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.ts'
 
 /*
  * The local signing helper (F27): the "browser plugin" of the seed manual. It runs on the
@@ -21,16 +23,15 @@ import {
  * - It signs only the v1 login message, which it builds itself with the browser-reported
  *   Origin; a page cannot make it sign arbitrary bytes or a message for another origin.
  * - The PIN goes straight to C_Login and is never logged or returned; the private key never
- *   leaves the token. Errors are sent as `{ name, message }`.
+ *   leaves the token. Errors are sent as `{ name, code, message, params? }` with their code's status.
  */
-export const DEFAULT_SIGNING_HELPER_PORT = 47_127
 const MAX_BODY = 16 * 1024
 
 export interface SigningHelperInit {
   /** The console's origin, e.g. "https://console.example:8443"; the only one answered. */
   consoleOrigin: string
-  /** 0 picks a free port (tests). */
-  port?: number
+  /** 0 picks a free port (tests); `cairn token helper` defaults to DEFAULT_SIGNING_HELPER_PORT (token-command.ts). */
+  port: number
   /** PKCS#11 module path; default from CAIRN_PKCS11_MODULE, then SoftHSM2's. */
   modulePath?: string
   /** One line per request: method, path, status and error name — never bodies. */
@@ -42,22 +43,6 @@ export interface SigningHelper {
   stop: () => Promise<void>
   /** The bound port, once started. */
   readonly port: number
-}
-
-class HttpError extends Error {
-  constructor (readonly status: number, override readonly name: string, message: string) {
-    super(message)
-  }
-}
-
-const STATUS_BY_NAME: Record<string, number> = {
-  WrongPinError: 401,
-  TokenLockedError: 423,
-  TokenNotFoundError: 404,
-  TokenKeyNotFoundError: 404,
-  UnsupportedKeyError: 422,
-  TokenModuleNotFoundError: 503,
-  TokenOperationError: 502
 }
 
 export function createSigningHelper (init: SigningHelperInit): SigningHelper {
@@ -88,8 +73,8 @@ export function createSigningHelper (init: SigningHelperInit): SigningHelper {
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<number> {
     const origin = req.headers.origin
     const path = (req.url ?? '/').split('?')[0]
-    if (!allowedHost(req.headers.host)) throw new HttpError(403, 'HostNotAllowedError', 'Call the signing helper at 127.0.0.1 or localhost.')
-    if (origin !== consoleOrigin) throw new HttpError(403, 'OriginNotAllowedError', 'The signing helper only answers the Cairn console it was started for.')
+    if (!allowedHost(req.headers.host)) throw new HostNotAllowedError()
+    if (origin !== consoleOrigin) throw new OriginNotAllowedError()
 
     if (req.method === 'OPTIONS') {
       send(res, 204, undefined, {
@@ -106,12 +91,12 @@ export function createSigningHelper (init: SigningHelperInit): SigningHelper {
       return 200
     }
     if (req.method === 'POST' && path === '/v1/sign') {
-      if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'UnsupportedMediaTypeError', 'Send the request as application/json.')
+      if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new UnsupportedMediaTypeError()
       const body = parseSignRequest(await readBody(req))
       send(res, 200, sign(init.modulePath, body, consoleOrigin), corsHeaders())
       return 200
     }
-    throw new HttpError(404, 'NotFoundError', 'Unknown endpoint; the helper serves GET /v1/tokens and POST /v1/sign.')
+    throw new NotFoundError()
   }
 
   return {
@@ -119,17 +104,17 @@ export function createSigningHelper (init: SigningHelperInit): SigningHelper {
     async start () {
       server = createServer((req, res) => {
         handle(req, res).then(status => log(`${req.method ?? '?'} ${(req.url ?? '').split('?')[0]} ${status}`), (err: unknown) => {
-          const { status, name, message } = describeError(err)
+          const { status, body } = describeError(err)
           // CORS headers only for the console, so other pages cannot even read the error.
           const headers = req.headers.origin === consoleOrigin && status !== 403 ? corsHeaders() : {}
-          if (!res.headersSent) send(res, status, { name, message }, headers)
+          if (!res.headersSent) send(res, status, body, headers)
           else res.destroy()
-          log(`${req.method ?? '?'} ${(req.url ?? '').split('?')[0]} ${status} ${name}`)
+          log(`${req.method ?? '?'} ${(req.url ?? '').split('?')[0]} ${status} ${body.name}`)
         })
       })
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject)
-        server?.listen(init.port ?? DEFAULT_SIGNING_HELPER_PORT, '127.0.0.1', () => {
+        server?.listen(init.port, '127.0.0.1', () => {
           port = (server?.address() as AddressInfo).port
           resolve()
         })
@@ -172,7 +157,7 @@ function sign (modulePath: string | undefined, request: SignRequest, origin: str
     try {
       certificate = session.findCertificate({ id: pair.id })
     } catch (err) {
-      if (!(err instanceof Error && err.name === 'TokenKeyNotFoundError')) throw err
+      if (!(err instanceof TokenKeyNotFoundError)) throw err
     }
     return { signature: Buffer.from(signature).toString('base64'), certificate, origin, keyType: pair.type }
   })
@@ -183,17 +168,17 @@ function parseSignRequest (text: string): SignRequest {
   try {
     body = JSON.parse(text)
   } catch {
-    throw new HttpError(400, 'BadRequestError', 'The request body is not JSON.')
+    throw new BadRequestError('The request body is not JSON.')
   }
   const b = body as Record<string, unknown>
   const c = (b?.challenge ?? {}) as Record<string, unknown>
   const str = (v: unknown, max = 256): v is string => typeof v === 'string' && v.length > 0 && v.length <= max
   if (!str(b?.tokenLabel, 32) || !str(b.pin) || !(str(b.keyLabel) || str(b.keyId, 128))) {
-    throw new HttpError(400, 'BadRequestError', 'Send tokenLabel, pin, and keyLabel or keyId.')
+    throw new BadRequestError('Send tokenLabel, pin, and keyLabel or keyId.')
   }
   if (c.version !== 1 || !str(c.nonce, 64) || !str(c.user) || !str(c.attemptId) || typeof c.expiresAt !== 'number' ||
       Buffer.from(c.nonce, 'base64url').length !== 32) {
-    throw new HttpError(400, 'BadRequestError', 'The challenge is not a version-1 Cairn login challenge.')
+    throw new BadRequestError('The challenge is not a version-1 Cairn login challenge.')
   }
   return {
     tokenLabel: b.tokenLabel,
@@ -208,15 +193,15 @@ async function readBody (req: IncomingMessage): Promise<string> {
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > MAX_BODY) throw new HttpError(413, 'PayloadTooLargeError', 'The request body is too large.')
+    if (size > MAX_BODY) throw new PayloadTooLargeError()
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks).toString('utf8')
 }
 
-function describeError (err: unknown): { status: number, name: string, message: string } {
-  if (err instanceof HttpError) return { status: err.status, name: err.name, message: err.message }
-  if (err instanceof Error && STATUS_BY_NAME[err.name] !== undefined) return { status: STATUS_BY_NAME[err.name], name: err.name, message: err.message }
-  if (err instanceof TypeError) return { status: 400, name: 'BadRequestError', message: err.message }
-  return { status: 500, name: 'InternalError', message: 'The signing helper failed; see its log.' }
+/** An error as the helper answers it: its code's status and `{ name, code, message, params? }`; anything unexpected is a 500 with no details. */
+function describeError (err: unknown): { status: number, body: ErrorRecord } {
+  const e = err instanceof TypeError ? new BadRequestError(err.message) : err
+  const status = httpStatusOf(e)
+  return status === 500 ? { status, body: errorRecord(new InternalError('The signing helper failed; see its log.')) } : { status, body: errorRecord(e) }
 }
