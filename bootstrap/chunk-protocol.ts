@@ -7,11 +7,11 @@
 import { CID } from 'multiformats/cid'
 import { FrameReader, FrameWriter, encodeFrame } from './frame.ts'
 import {
-  CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, PutBatchBuilder, Status, decodeMessage, encodeMessage, haveFrame, matchesCid, statusName,
+  CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, PutBatchBuilder, Status, decodeMessage, encodeMessage, haveFrame, statusName,
   type Message
 } from './chunk-wire.ts'
 import { ProtocolError, RemoteRefusedError } from './errors.ts'
-import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, BlockNotFoundError, CidMismatchError, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, BlockNotFoundError, CidMismatchError, matchesCid, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 import { InternalError } from '../crypto/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -388,7 +388,7 @@ export class ChunkSession {
     const r = await this.request({ type: MsgType.GET, cid })
     if (r.type !== MsgType.BLOCK) throw new ProtocolError('GET was not answered with a BLOCK')
     if (r.status !== Status.OK || r.bytes === undefined) throw new RemoteRefusedError(statusName(r.status), `block ${cid.toString()}`)
-    if (!await matchesCid(cid, r.bytes)) throw new RemoteRefusedError('CID_MISMATCH', `block ${cid.toString()} (the peer sent other bytes)`)
+    if (!matchesCid(cid, r.bytes)) throw new RemoteRefusedError('CID_MISMATCH', `block ${cid.toString()} (the peer sent other bytes)`)
     return r.bytes
   }
 

@@ -13,7 +13,7 @@ import { createMeshHost, type MeshHost } from './host.ts'
 import { createInvitation, encodeInvitation } from './invitation.ts'
 import { handleJoinStream, JOIN_PROTOCOL } from './join.ts'
 import { signMembership, withMember, withoutMember, type Member, type SignedMembership } from './membership.ts'
-import { loadInvitations, loadMeshState, requireMeshKey, saveInvitations, saveMembership, writeFileAtomic, type MeshState } from './mesh-state.ts'
+import { loadInvitations, loadMeshState, requireMeshKey, saveInvitations, saveMembership, type MeshState } from './mesh-state.ts'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Penalties } from './penalties.ts'
@@ -22,7 +22,7 @@ import { createReplicationLinks, type LinkStatus, type PolicyStatus, type Replic
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
 import { scrubStore } from './scrub.ts'
-import type { BandwidthSchedule, BlockStore } from '../chunkstore/index.ts'
+import { writeFileAtomic, type BandwidthSchedule, type BlockStore } from '../chunkstore/index.ts'
 
 export type { LinkStatus, PolicyStatus }
 

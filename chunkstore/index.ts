@@ -14,6 +14,7 @@ export {
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
 export { checkRestoreTarget } from './restore-target.ts'
+export { writeFileAtomic } from './atomic-file.ts'
 export { isReplica, prepareReplicaFolder, REPLICA_MARKER } from './replica-marker.ts'
 export type { ReplicaFolder, ReplicaMarker } from './replica-marker.ts'
 export { unionBlockStore } from './union-block-store.ts'

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -8,6 +8,7 @@ import {
 } from '../crypto/index.ts'
 import type { CipherSuite, KeyFile, KeyPayload, KeySlot, ScryptParams, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
+import { writeFileAtomic } from './atomic-file.ts'
 import { checkSnapshots } from './checker.ts'
 import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
@@ -63,13 +64,6 @@ export interface OpenOptions {
 const CONFIG = 'config.json'
 const KEYS = 'keys.json'
 
-function writeAtomic (path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, text, { mode: 0o600 })
-  const fd = openSync(tmp, 'r'); try { fsyncSync(fd) } finally { closeSync(fd) }
-  renameSync(tmp, path)
-}
-
 export function readConfig (dir: string): StoreConfig {
   const p = join(dir, CONFIG)
   if (!existsSync(p)) throw isReplica(dir) ? new ReplicaNotAStoreError(dir, 'open') : new StoreNotFoundError(dir)
@@ -87,7 +81,7 @@ export function readKeyFile (dir: string): KeyFile {
 }
 
 export function writeKeyFile (dir: string, file: KeyFile): void {
-  writeAtomic(join(dir, KEYS), formatKeyFile(file))
+  writeFileAtomic(join(dir, KEYS), formatKeyFile(file))
 }
 
 export function validateChunker (c: ChunkerSpec): ChunkerSpec {
@@ -116,7 +110,7 @@ export async function initRepository (dir: string, options: InitOptions): Promis
     chunker: validateChunker(options.chunker ?? { kind: 'cdc', ...DEFAULT_CDC }), compression
   }
   writeKeyFile(dir, { format: 'cairn-keyfile', version: 1, spaceId, access: 'full', slots: [slot] })
-  writeAtomic(join(dir, CONFIG), JSON.stringify(config, null, 2) + '\n')
+  writeFileAtomic(join(dir, CONFIG), JSON.stringify(config, null, 2) + '\n')
   const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
   await store.close()
   return config

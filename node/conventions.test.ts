@@ -16,9 +16,13 @@ import * as inventory from './inventory/index.ts'
 import * as jobs from './jobs/index.ts'
 import * as notify from './notify/index.ts'
 import * as daemon from './daemon/index.ts'
-import * as mesh from './mesh/errors.ts'
-import * as cli from './cli/errors.ts'
-import * as bench from './bench/errors.ts'
+import * as mesh from './mesh/index.ts'
+import * as control from './control/index.ts'
+import * as cli from './cli/index.ts'
+import * as bench from './bench/index.ts'
+import * as logs from './logs/index.ts'
+import * as metrics from './metrics/index.ts'
+import * as clock from './clock/index.ts'
 import * as root from './errors.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -27,7 +31,7 @@ type ErrorClass = (abstract new (...args: any[]) => crypto.CairnError) & { code:
 
 /** Every error class the modules export (each once, wherever it is re-exported). */
 function errorClasses (): Array<{ cls: ErrorClass, from: string }> {
-  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, cli, bench, root }
+  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, control, cli, bench, logs, metrics, clock, root }
   const seen = new Map<unknown, string>()
   for (const [from, m] of Object.entries(modules)) {
     for (const v of Object.values(m)) {

@@ -4,8 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { MeshNotRunningError } from '../jobs/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import type { HostedMesh } from '../mesh/hosted-mesh.ts'
-import type { ReplicationConfig } from '../mesh/replication-config.ts'
+import type { HostedMesh, ReplicationConfig } from '../mesh/index.ts'
 import { bandwidthSchema, okReply, printable } from './schemas.ts'
 
 const tags = ['mesh']

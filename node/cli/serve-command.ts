@@ -5,7 +5,7 @@ import { initRepository, InvalidOptionError, openRepository, openRepositoryOver 
 import { dataHome } from './store-options.ts'
 import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
-import { startWatchdog, stopWithin } from '../daemon/watchdog.ts'
+import { startWatchdog, stopWithin } from './watchdog.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
 export function chunkstoreOpener (): RepositoryOpener {

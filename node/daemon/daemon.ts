@@ -9,13 +9,14 @@ import { openStateStore, type StateStore } from '../state/index.ts'
 import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
 import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
-import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
-import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
-import { consoleStatic } from '../api/console-static.ts'
-import { systemClock, type Clock } from './clock.ts'
+import { createMailer, createNotifier, createWebhooks, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
+import { createLogBook, type LogBook } from '../logs/index.ts'
+import { createMetrics } from '../metrics/index.ts'
+import { consoleStatic, createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
+import { systemClock, type Clock } from '../clock/index.ts'
 import { ensureCertificate } from './tls.ts'
 import { AuditKeyError, InsecureListenError } from './errors.ts'
-import type { HostedMesh } from '../mesh/hosted-mesh.ts'
+import type { HostedMesh } from '../mesh/index.ts'
 
 /** The mesh the daemon hosts (issue 4): on when its folder holds mesh state (cairn mesh init|join). */
 export interface DaemonMeshInit {
@@ -210,7 +211,7 @@ async function startMesh (init: DaemonInit, c: { repositories: Repositories, inv
   const opts: DaemonMeshInit = init.mesh ?? {}
   const dir = opts.dir ?? join(init.dataDir, 'mesh')
   if (opts.dir === undefined && !existsSync(dir)) return undefined
-  const { startHostedMesh } = await import('../mesh/hosted-mesh.ts')
+  const { startHostedMesh } = await import('../mesh/index.ts')
   const { hasMeshState } = await import('../../bootstrap/index.ts')
   if (opts.dir === undefined && !hasMeshState(dir)) return undefined
   const mesh = await startHostedMesh({

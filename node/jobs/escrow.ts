@@ -1,7 +1,7 @@
 import { validateChunker, type StoreConfig } from '../../chunkstore/index.ts'
 import { KeyFileError, parseKeyFile, RecoveryKeyFormatError, unlockWithRecoveryKey, WrongPassphraseError, type KeyFile, type KeyPayload, type KeySlot } from '../../crypto/index.ts'
 import { CIPHERS, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { LogBook } from '../logs/index.ts'
 import type { Tasks } from './tasks.ts'
 import type { Repositories } from './repositories.ts'
 import { EscrowAdoptedError, EscrowInvalidError, MeshNotRunningError, RecoveryKeyRejectedError } from './errors.ts'

@@ -1,6 +1,6 @@
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogBook } from '../logs/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { Operations } from './operations.ts'

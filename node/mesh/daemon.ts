@@ -4,15 +4,12 @@
 // `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
 import { createMeshNode, type MeshNode } from '../../bootstrap/index.ts'
 import type { ReplicaFolder } from '../../chunkstore/index.ts'
-import { callControl, serveControl } from './control.ts'
+import { serveControl } from '../control/index.ts'
 import { meshControl } from './control-ops.ts'
 import { openStore } from './open-store.ts'
 import { loadReplicationConfig } from './replication-config.ts'
 
-export { REPLICATION_FILE, loadReplicationConfig } from './replication-config.ts'
-export type { ReplicationConfig } from './replication-config.ts'
-
-export interface DaemonInit {
+export interface MeshDaemonInit {
   store: string
   mesh: string
   replicateEveryMs?: number
@@ -25,7 +22,7 @@ export interface DaemonInit {
   log: (event: Record<string, unknown>) => void
 }
 
-export async function runMeshDaemon (init: DaemonInit): Promise<void> {
+export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
   const store = await openStore(init.store)
   const replication = loadReplicationConfig(init.mesh)
   const node: MeshNode = await createMeshNode({
@@ -62,4 +59,3 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
   }
 }
 
-export { callControl }

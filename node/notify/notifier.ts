@@ -1,8 +1,8 @@
 import { Cron } from 'croner'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
+import type { Clock } from '../clock/index.ts'
 import type { User } from '../auth/index.ts'
-import type { LogBook, LogEntry } from './log-book.ts'
+import type { LogBook, LogEntry } from '../logs/index.ts'
 import type { Mailer } from './mailer.ts'
 import { toCsv, toXlsx, type ReportSource } from './reports.ts'
 

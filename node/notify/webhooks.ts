@@ -5,9 +5,9 @@ import { request as httpsRequest } from 'node:https'
 import { BlockList, isIP } from 'node:net'
 import { WebhookTargetRefusedError, WebhookTimeoutError } from './errors.ts'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogEntry, LogType } from './log-book.ts'
-import type { Metrics } from './metrics.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogEntry, LogType } from '../logs/index.ts'
+import type { Metrics } from '../metrics/index.ts'
 
 export const WEBHOOK_EVENTS = ['login', 'node', 'storage', 'task', 'job', 'alert'] as const
 export type WebhookEvent = typeof WEBHOOK_EVENTS[number]

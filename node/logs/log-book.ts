@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
+import type { Clock } from '../clock/index.ts'
 
 export const LOG_TYPES = ['backup', 'restore', 'data', 'storage', 'archive', 'login', 'node', 'task', 'user', 'alert', 'system'] as const
 export type LogType = typeof LOG_TYPES[number]

@@ -2,7 +2,7 @@
 // request that blocks its event loop or makes a job ignore its stop (that is what issue 13 fixed),
 // so the misbehaviour is staged here around the same watchdog and signal handling `cairn serve` uses.
 import { startWatchdog } from '../watchdog.ts'
-import { untilSignalled } from '../../cli/serve-command.ts'
+import { untilSignalled } from '../serve-command.ts'
 
 const mode = process.argv[2]
 if (mode === 'stall') {
