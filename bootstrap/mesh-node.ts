@@ -21,8 +21,10 @@ import { type ReplicationPolicy } from './policy.ts'
 import { createReplicationLinks, type LinkStatus, type PolicyStatus, type ReplicationLinks } from './replication-links.ts'
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
-import { scrubStore } from './scrub.ts'
+import { scrubStore, type ScrubProgressEvent } from './scrub.ts'
+import type { MeshEvent } from './mesh-events.ts'
 import { writeFileAtomic, type BandwidthSchedule, type BlockStore } from '../chunkstore/index.ts'
+import type { AbortOptions, ProgressOptions } from '../crypto/index.ts'
 
 export type { LinkStatus, PolicyStatus }
 
@@ -35,8 +37,8 @@ export interface MeshNodeComponents {
   storeFor?: (policies: ReplicationPolicy[]) => BlockStore
   /** Each store the node keeps, for scrub (a view over several must be scrubbed store by store). Default: [`store`]. */
   stores?: () => BlockStore[]
-  /** One structured line per notable event (joins, removals, bans, bad blocks, replication runs). */
-  log?: (event: Record<string, unknown>) => void
+  /** One event per notable thing (joins, removals, bans, bad blocks, replication runs): mesh-events.ts. */
+  log?: (event: MeshEvent) => void
 }
 
 export interface MeshNodeInit {
@@ -120,13 +122,13 @@ export interface MeshNode {
   /** Tell the node the local store gained snapshots (e.g. a backup finished). */
   noteLocalChange: () => void
   /** Fetches these blocks again from connected members that hold them (F14), into `into` (default: the served store). */
-  repair: (cids: CID[], options?: { signal?: AbortSignal, into?: BlockStore }) => Promise<RepairResult>
+  repair: (cids: CID[], options?: AbortOptions & { into?: BlockStore }) => Promise<RepairResult>
   /** Reads every stored block back against its CID and repairs bad ones from connected members (F14). */
-  scrub: (options?: { signal?: AbortSignal, onProgress?: (p: { blocksChecked: number, bytesChecked: number }) => void }) => Promise<ScrubResult>
+  scrub: (options?: AbortOptions & ProgressOptions<ScrubProgressEvent>) => Promise<ScrubResult>
   /** Replaces the replication policies and bandwidth schedule; links follow at once. */
   configure: (init: { policies: ReplicationPolicy[], bandwidth?: BandwidthSchedule }) => void
   /** Members that announced holding a snapshot root in the DHT. */
-  findSnapshotHolders: (root: CID, options?: { signal?: AbortSignal }) => Promise<string[]>
+  findSnapshotHolders: (root: CID, options?: AbortOptions) => Promise<string[]>
   status: () => Promise<MeshStatus>
   /** What identify and the connection tell about a member: its user agent and the address it connects from. */
   peerFacts: (peer: string) => Promise<PeerFacts>
@@ -169,7 +171,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
 
   const onChunkEvent = (e: ChunkEvent): void => {
     if (e.kind === 'bad-block' || e.kind === 'protocol-error') {
-      log({ event: e.kind, peer: e.peer, reason: e.reason, ...(e.kind === 'bad-block' ? { cid: e.cid } : {}) })
+      log(e.kind === 'bad-block' ? { event: e.kind, peer: e.peer, reason: e.reason, cid: e.cid } : { event: e.kind, peer: e.peer, reason: e.reason })
       penalties.offence(e.peer, e.reason)
     } else if (e.kind === 'refused-peer') {
       log({ event: 'refused-peer', peer: e.peer })
@@ -411,7 +413,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         const before = { blocksChecked: out.blocksChecked, bytesChecked: out.bytesChecked }
         const r = await scrubStore(s, {
           signal: options.signal,
-          onProgress: p => { options.onProgress?.({ blocksChecked: before.blocksChecked + p.blocksChecked, bytesChecked: before.bytesChecked + p.bytesChecked }) }
+          onProgress: ({ detail: p }) => { options.onProgress?.({ type: 'scrub:progress', detail: { blocksChecked: before.blocksChecked + p.blocksChecked, bytesChecked: before.bytesChecked + p.bytesChecked } }) }
         })
         out.blocksChecked += r.blocksChecked
         out.bytesChecked += r.bytesChecked

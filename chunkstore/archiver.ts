@@ -3,7 +3,8 @@ import type { BigIntStats } from 'node:fs'
 import { resolve, sep } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
-import { InvalidOptionError, OperationAbortedError, PathNotFoundError } from './errors.ts'
+import { InvalidOptionError, PathNotFoundError } from './errors.ts'
+import { OperationAbortedError } from '../crypto/index.ts'
 import { excluder } from './exclude.ts'
 import { childPath, nodeName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
@@ -397,7 +398,7 @@ export class Archiver {
     const now = Date.now()
     if (this.options.onProgress === undefined || (!force && now - this.lastProgress < 200)) return
     this.lastProgress = now
-    this.options.onProgress({ phase, files: this.stats.files, bytesRead: this.stats.bytesRead, bytesDone: this.stats.bytesRead, currentFile: this.currentFile })
+    this.options.onProgress({ type: 'backup:progress', detail: { phase, files: this.stats.files, bytesRead: this.stats.bytesRead, bytesDone: this.stats.bytesRead, currentFile: this.currentFile } })
   }
 }
 

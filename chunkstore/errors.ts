@@ -111,14 +111,6 @@ export class LastSnapshotError extends CairnError {
   }
 }
 
-export class OperationAbortedError extends CairnError {
-  static override readonly code = 'OPERATION_ABORTED'
-  override readonly name = 'OperationAbortedError'
-  constructor (what: string, options?: CairnErrorOptions) {
-    super(`${what} was stopped; what it had written is kept for the next run and nothing is corrupt.`, { ...options, params: { what } })
-  }
-}
-
 export class KeySlotError extends CairnError {
   static override readonly code = 'KEY_SLOT_REFUSED'
   override readonly name = 'KeySlotError'

@@ -4,6 +4,7 @@ import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore
 import { cidOf, matchesCid } from './codec.ts'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, StoreCorruptError, StoreInUseError } from './errors.ts'
 import { IdFilter } from './id-filter.ts'
+import { throwIfAborted, type AbortOptions } from '../crypto/index.ts'
 import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
 
 /**
@@ -29,6 +30,8 @@ const FLUSH_BYTES = 256 << 20
 const FLUSH_ENTRIES = 32768
 /** getMany reads neighbouring blocks together up to this many bytes (a larger block is one span). */
 const SPAN_BYTES = 4 << 20
+/** What a store read that was stopped is called in its OperationAbortedError. */
+const READING = 'A read of the store'
 /** … and skips at most this many unwanted bytes between two of them. */
 const SPAN_GAP = 16 << 10
 /** Reads at least this long go to libuv's pool; shorter ones are done on the spot. */
@@ -178,19 +181,23 @@ export class LocalBlockStore implements BlockStore {
     return out
   }
 
-  async has (cid: CID): Promise<boolean> {
+  async has (cid: CID, options?: AbortOptions): Promise<boolean> {
+    throwIfAborted(options?.signal, READING)
     return (await this.location(cid)) !== undefined
   }
 
-  async hasMany (cids: CID[]): Promise<boolean[]> {
+  async hasMany (cids: CID[], options?: AbortOptions): Promise<boolean[]> {
+    throwIfAborted(options?.signal, READING)
     return (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
   }
 
-  async sizes (cids: CID[]): Promise<Array<number | undefined>> {
+  async sizes (cids: CID[], options?: AbortOptions): Promise<Array<number | undefined>> {
+    throwIfAborted(options?.signal, READING)
     return (await this.locations(cids.map(c => c.bytes))).map(l => l?.length)
   }
 
-  async get (cid: CID, options: { verify?: boolean } = {}): Promise<Uint8Array> {
+  async get (cid: CID, options: AbortOptions & { verify?: boolean } = {}): Promise<Uint8Array> {
+    throwIfAborted(options.signal, READING)
     const loc = await this.location(cid)
     if (loc === undefined) throw new BlockNotFoundError(cid.toString())
     return this.read(cid, loc, options.verify === true)
@@ -216,7 +223,8 @@ export class LocalBlockStore implements BlockStore {
    * buffers the store reuses (O_DIRECT where it can), which spares the memory of every read
    * for a caller that copies each block at once (replication).
    */
-  async * getMany (cids: CID[], options: { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+  async * getMany (cids: CID[], options: AbortOptions & { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+    throwIfAborted(options.signal, READING)
     const locs = await this.locations(cids.map(c => c.bytes))
     const packed = newLocatedBlocks(cids.length)
     packed.count = cids.length
@@ -227,7 +235,7 @@ export class LocalBlockStore implements BlockStore {
       packed.segments[i] = loc.segment
       packed.offsets[i] = loc.offset
     })
-    yield * this.readPacked(packed, options.transient === true)
+    yield * this.readPacked(packed, options.transient === true, options.signal)
   }
 
   /**
@@ -235,7 +243,7 @@ export class LocalBlockStore implements BlockStore {
    * `batch` in index order, with its location: bulk replication reads the ones a peer lacks
    * with `readLocated`, in disk order, with no second lookup and no object per block.
    */
-  async * located (batch: number): AsyncIterable<LocatedBlocks> {
+  async * located (batch: number, options?: AbortOptions): AsyncIterable<LocatedBlocks> {
     const it = this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })
     const pack = (entries: Array<[Buffer, BlockLocation | Buffer]>): LocatedBlocks => {
       const out = newLocatedBlocks(entries.length)
@@ -257,6 +265,7 @@ export class LocalBlockStore implements BlockStore {
     }
     try {
       for (;;) {
+        throwIfAborted(options?.signal, READING)
         const entries = await it.nextv(batch)
         if (entries.length === 0) break
         yield pack(entries.map(([k, v]) => [k.subarray(1), v]))
@@ -269,8 +278,8 @@ export class LocalBlockStore implements BlockStore {
   }
 
   /** The blocks of `blocks` (built from `located` batches), in the order they lie on disk; bytes transient (see getMany). */
-  async * readLocated (blocks: LocatedBlocks): AsyncIterable<{ index: number, bytes: Uint8Array }> {
-    yield * this.readPacked(blocks, true)
+  async * readLocated (blocks: LocatedBlocks, options?: AbortOptions): AsyncIterable<{ index: number, bytes: Uint8Array }> {
+    yield * this.readPacked(blocks, true, options?.signal)
   }
 
   /**
@@ -280,7 +289,7 @@ export class LocalBlockStore implements BlockStore {
    * are read at once (a thread hop costs more than the copy). Spans are planned as they are
    * read, so no object per block outlives its read.
    */
-  private async * readPacked (b: LocatedBlocks, transient: boolean): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+  private async * readPacked (b: LocatedBlocks, transient: boolean, signal?: AbortSignal): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
     const order = new Uint32Array(b.count)
     for (let i = 0; i < b.count; i++) order[i] = i
     order.sort((x, y) => (b.segments[x] - b.segments[y]) || (b.offsets[x] - b.offsets[y]))
@@ -335,6 +344,7 @@ export class LocalBlockStore implements BlockStore {
         aheadNow -= next.span.range.length
         const base = next.span.range.offset
         for (let k = next.span.from; k < next.span.to; k++) {
+          throwIfAborted(signal, READING)
           const i = order[k]
           if (this.protected !== undefined) this.protected.add(keyOf(cidAt(i)))
           const at = b.offsets[i] - base
@@ -348,8 +358,8 @@ export class LocalBlockStore implements BlockStore {
     }
   }
 
-  async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    const [refused] = await this.putMany([{ cid, bytes }])
+  async put (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
+    const [refused] = await this.putMany([{ cid, bytes }], options)
     if (refused !== undefined) throw refused
   }
 
@@ -358,7 +368,8 @@ export class LocalBlockStore implements BlockStore {
    * Resolves with one entry per block: undefined when it is stored (or was already), else the
    * CidMismatchError that refused it; nothing of a refused block is written.
    */
-  async putMany (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>): Promise<Array<CidMismatchError | undefined>> {
+  async putMany (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions): Promise<Array<CidMismatchError | undefined>> {
+    throwIfAborted(options?.signal, 'Storing blocks')
     const out = blocks.map(b => matchesCid(b.cid, b.bytes) ? undefined : new CidMismatchError(b.cid.toString()))
     const good = blocks.filter((_, i) => out[i] === undefined)
     const cids = good.map(b => b.cid.bytes)
@@ -461,7 +472,8 @@ export class LocalBlockStore implements BlockStore {
     return cid
   }
 
-  async flush (): Promise<void> {
+  async flush (options?: AbortOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'A flush')
     this.flushChain = this.flushChain.then(async () => await this.flushNow())
     await this.flushChain
   }
@@ -488,8 +500,11 @@ export class LocalBlockStore implements BlockStore {
     this.flushing = emptyPending()
   }
 
-  async * cids (): AsyncIterable<CID> {
-    for await (const key of this.db.keys({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) yield CID.decode(key.subarray(1))
+  async * cids (options?: AbortOptions): AsyncIterable<CID> {
+    for await (const key of this.db.keys({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) {
+      throwIfAborted(options?.signal, READING)
+      yield CID.decode(key.subarray(1))
+    }
     for (const cid of this.pending.locs.keys()) yield CID.decode(bytesOf(cid))
   }
 
@@ -498,20 +513,23 @@ export class LocalBlockStore implements BlockStore {
     for await (const [key, value] of this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) yield { cid: key.subarray(1), loc: decodeLoc(value) }
   }
 
-  async snapshotRoots (): Promise<CID[]> {
+  async snapshotRoots (options?: AbortOptions): Promise<CID[]> {
+    throwIfAborted(options?.signal, READING)
     const out: CID[] = []
     for await (const key of this.db.keys({ gt: Buffer.of(S), lt: Buffer.of(S + 1) })) out.push(CID.decode(key.subarray(1)))
     return out
   }
 
-  async addSnapshotRoot (cid: CID, origin?: RootOrigin): Promise<void> {
+  async addSnapshotRoot (cid: CID, origin?: RootOrigin, options?: AbortOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'Listing a snapshot root')
     await this.flush()
     const key = prefixed(S, cid.bytes)
     if (origin !== undefined && await this.db.get(key) !== undefined) return
     await this.db.put(key, origin === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(origin)), { sync: true })
   }
 
-  async snapshotRootOrigins (): Promise<Array<{ cid: CID, origin?: RootOrigin }>> {
+  async snapshotRootOrigins (options?: AbortOptions): Promise<Array<{ cid: CID, origin?: RootOrigin }>> {
+    throwIfAborted(options?.signal, READING)
     const out: Array<{ cid: CID, origin?: RootOrigin }> = []
     for await (const [key, value] of this.db.iterator({ gt: Buffer.of(S), lt: Buffer.of(S + 1) })) {
       out.push({ cid: CID.decode(key.subarray(1)), origin: value.length === 0 ? undefined : parseOrigin(value) })

@@ -1,6 +1,6 @@
 import type { BlockStore } from './block-store.ts'
 import type {
-  BackupOptions, CheckResult, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
+  BackupOptions, CheckOptions, CheckResult, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
   SnapshotRecord, TreeEntry
 } from './types.ts'
 
@@ -25,7 +25,7 @@ export interface Repository {
   /** Entries below `path` (default: all), depth-first, in name order. */
   ls: (snapshot: string, path?: string) => AsyncIterable<TreeEntry>
   /** Every referenced block present and, with `readData`, readable, decryptable and matching its CID. */
-  check: (options?: { readData?: boolean, snapshot?: string, signal?: AbortSignal }) => Promise<CheckResult>
+  check: (options?: CheckOptions) => Promise<CheckResult>
   /** Removes snapshot records by policy; never the last snapshot of a task. Returns what was removed. */
   forget: (policy: ForgetPolicy) => Promise<SnapshotRecord[]>
   /** Removes one snapshot record (refuses the last one of its task unless `force`). */

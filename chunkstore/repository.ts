@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import {
   formatKeyFile, isWriteOnly, newMasterKey, newSpaceId, openRecord, parseKeyFile,
-  passphraseSlot, payloadKeys, sealRecord, unlockWithSecret, writeOnlyKeys, WriteOnlyKeyError
+  passphraseSlot, payloadKeys, sealRecord, throwIfAborted, unlockWithSecret, writeOnlyKeys, WriteOnlyKeyError
 } from '../crypto/index.ts'
 import type { CipherSuite, KeyFile, KeyPayload, KeySlot, ScryptParams, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
@@ -28,7 +28,7 @@ import type { BlockLocation } from './block-store.ts'
 import { WorkerPool } from './worker-pool.ts'
 import type { FromWorker } from './worker-protocol.ts'
 import type {
-  BackupOptions, CheckResult, ChunkerSpec, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
+  BackupOptions, CheckOptions, CheckResult, ChunkerSpec, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
   SnapshotRecord, TreeEntry
 } from './types.ts'
 
@@ -316,11 +316,11 @@ export class LocalRepository implements Repository {
     else yield { path: '/' + parts.join('/'), type: node.kind, size: node.kind === 'file' ? node.size : 0, mode: node.mode, mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString() }
   }
 
-  async check (options: { readData?: boolean, snapshot?: string, signal?: AbortSignal } = {}): Promise<CheckResult> {
+  async check (options: CheckOptions = {}): Promise<CheckResult> {
     const snaps = options.snapshot !== undefined ? [await this.resolveSnapshot(options.snapshot)] : await this.snapshots()
     return await checkSnapshots({
       store: this.blocks, sealer: this.sealer, makePool: this.makePool(this.config.compression, this.config.chunker)
-    }, snaps.map(s => ({ name: s.id.slice(0, 12), ...this.rootOf(s) })), options.readData === true, options.signal)
+    }, snaps.map(s => ({ name: s.id.slice(0, 12), ...this.rootOf(s) })), options)
   }
 
   async forget (policy: ForgetPolicy): Promise<SnapshotRecord[]> {
@@ -374,7 +374,7 @@ export class LocalRepository implements Repository {
         live.add(keyOf(CID.parse(s.id).bytes))
         const stack = [this.rootOf(s)]
         while (stack.length > 0) {
-          if (options.signal?.aborted === true) throw options.signal.reason
+          throwIfAborted(options.signal, 'The prune')
           const ref = stack.pop()!
           const k = keyOf(ref.cid.bytes)
           if (live.has(k)) continue

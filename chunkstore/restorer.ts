@@ -1,6 +1,7 @@
 import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import type { CID } from 'multiformats/cid'
-import { BlockNotFoundError, OperationAbortedError, PathNotFoundError, RestoreFailedError } from './errors.ts'
+import { BlockNotFoundError, PathNotFoundError, RestoreFailedError } from './errors.ts'
+import { OperationAbortedError } from '../crypto/index.ts'
 import { childPath, rawName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
@@ -69,7 +70,7 @@ export class Restorer {
       }
       for (const { path, node } of this.dirs.reverse()) this.applyMeta(path, node, false)
       this.result.durationMs = Date.now() - started
-      this.options.onProgress?.({ files: this.result.files, bytes: this.result.bytes, filesTotal: this.result.files, bytesTotal: this.bytesTotal })
+      this.options.onProgress?.({ type: 'restore:progress', detail: { files: this.result.files, bytes: this.result.bytes, filesTotal: this.result.files, bytesTotal: this.bytesTotal } })
       return this.result
     } finally {
       this.options.signal?.removeEventListener('abort', abort)
@@ -217,7 +218,7 @@ export class Restorer {
     const now = Date.now()
     if (this.options.onProgress === undefined || now - this.lastProgress < 200) return
     this.lastProgress = now
-    this.options.onProgress({ files: this.result.files, bytes: this.result.bytes, filesTotal: 0, bytesTotal: this.bytesTotal })
+    this.options.onProgress({ type: 'restore:progress', detail: { files: this.result.files, bytes: this.result.bytes, filesTotal: 0, bytesTotal: this.bytesTotal } })
   }
 
   private applyMeta (path: FsPath, node: { mode: number, uid: number, gid: number, mtimeNs: bigint }, symlink: boolean): void {

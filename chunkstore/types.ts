@@ -1,4 +1,5 @@
 // Public types of the data path: what the node (CLI, daemon, jobs) passes in and gets back.
+import type { AbortOptions, ProgressEvent, ProgressOptions } from '../crypto/index.ts'
 
 /** How files are cut into chunks (F1). */
 export type ChunkerSpec =
@@ -53,7 +54,10 @@ export interface BackupProgress {
   currentFile?: string
 }
 
-export interface BackupOptions {
+/** How far a backup is (every 200 ms at most, and at each phase). */
+export type BackupProgressEvent = ProgressEvent<'backup:progress', BackupProgress>
+
+export interface BackupOptions extends AbortOptions, ProgressOptions<BackupProgressEvent> {
   paths: string[]
   task?: string
   level?: BackupLevel
@@ -61,8 +65,6 @@ export interface BackupOptions {
   chunker?: ChunkerSpec
   /** zstd level; 0 = off. Default 3. */
   compression?: number
-  signal?: AbortSignal
-  onProgress?: (p: BackupProgress) => void
   /** Count totals with a concurrent scanner (for an ETA). Costs a second directory walk. */
   scan?: boolean
   /**
@@ -78,14 +80,15 @@ export interface BackupOptions {
   openFiles?: 'read' | 'skip'
 }
 
-export interface RestoreOptions {
+/** How far a restore is (every 200 ms at most, and at its end). */
+export type RestoreProgressEvent = ProgressEvent<'restore:progress', RestoreProgress>
+
+export interface RestoreOptions extends AbortOptions, ProgressOptions<RestoreProgressEvent> {
   snapshot: string
   target: string
   /** Snapshot paths to restore (each with everything below it); all when empty. */
   include?: string[]
   conflict?: ConflictMode
-  signal?: AbortSignal
-  onProgress?: (p: RestoreProgress) => void
 }
 
 export interface RestoreProgress {
@@ -105,6 +108,21 @@ export interface RestoreResult {
   skipped: number
   durationMs: number
   warnings: string[]
+}
+
+export interface CheckProgress {
+  blocksChecked: number
+  bytesChecked: number
+}
+
+/** How far a check is (every 200 ms at most). */
+export type CheckProgressEvent = ProgressEvent<'check:progress', CheckProgress>
+
+export interface CheckOptions extends AbortOptions, ProgressOptions<CheckProgressEvent> {
+  /** Also read, hash and open every data block (`cairn check --read-data`). */
+  readData?: boolean
+  /** Only this snapshot (id, unique prefix or `latest`); default every snapshot. */
+  snapshot?: string
 }
 
 export interface CheckResult {

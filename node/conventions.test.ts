@@ -111,3 +111,11 @@ test('error classes live in their folder\'s errors.ts', () => {
   const elsewhere = lines().filter(l => /\bclass \w+ extends \w*Error\b/.test(l.text) && !l.where.split(':')[0].endsWith(`${sep}errors.ts`) && !l.where.startsWith('errors.ts'))
   assert.deepEqual(elsewhere.map(l => l.where), [])
 })
+
+test('a stopped operation ends with OperationAbortedError, never with the raw abort reason', () => {
+  // crypto/operation.ts's throwIfAborted and abortable wrap the reason as the error's cause.
+  const raw = lines().filter(l => /\.throwIfAborted\(\)|throw [\w.?]*signal\??\.reason|reject\([\w.?]*signal\??\.reason\)/.test(l.text))
+  assert.deepEqual(raw.map(l => `${l.where}: ${l.text.trim()}`), [])
+  const otherAborts = errorClasses().filter(e => /Abort/.test(e.cls.name) && e.cls !== crypto.OperationAbortedError)
+  assert.deepEqual(otherAborts.map(e => e.cls.name), [])
+})

@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { createLimiter, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import { collectLimit } from './bandwidth-option.ts'
 import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
-import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
+import type { ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, counted, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
 import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
@@ -109,7 +109,7 @@ export function buildProgram (): Command {
           pace: o.limit === undefined ? undefined : createLimiter(o.limit).take,
           openFiles: o.skipOpenFiles === true ? 'skip' : 'read',
           signal: controller.signal,
-          onProgress: (p: BackupProgress) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
+          onProgress: ({ detail: p }) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
         }))
         bar.done()
         warn(snap.stats.warnings)
@@ -153,7 +153,7 @@ export function buildProgram (): Command {
       const bar = new ProgressBar('restore')
       const r = await withRepo(o, async repo => await repo.restore({
         snapshot, target: o.target, include: o.include, conflict: o.conflict,
-        onProgress: p => bar.update(p.bytes, p.files, p.bytesTotal)
+        onProgress: ({ detail: p }) => bar.update(p.bytes, p.files, p.bytesTotal)
       }))
       bar.done()
       warn(r.warnings)

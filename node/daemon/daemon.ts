@@ -16,7 +16,7 @@ import { consoleStatic, createApiServer, ROUTE_MODULES, type ApiContext } from '
 import { systemClock, type Clock } from '../clock/index.ts'
 import { ensureCertificate } from './tls.ts'
 import { AuditKeyError, InsecureListenError } from './errors.ts'
-import type { HostedMesh } from '../mesh/index.ts'
+import type { HostedMesh, NodeMeshEvent } from '../mesh/index.ts'
 
 /** The mesh the daemon hosts (issue 4): on when its folder holds mesh state (cairn mesh init|join). */
 export interface DaemonMeshInit {
@@ -26,8 +26,8 @@ export interface DaemonMeshInit {
   dialEveryMs?: number
   /** How often mesh members are registered/refreshed as nodes. Default 10 s. */
   memberEveryMs?: number
-  /** Every mesh event as a structured record (cairn serve prints them as JSON lines on stderr). */
-  log?: (event: Record<string, unknown>) => void
+  /** Every mesh event (cairn serve prints them: node/cli/event-lines.ts). */
+  log?: (event: NodeMeshEvent) => void
 }
 
 export interface DaemonInit {
@@ -203,7 +203,7 @@ async function auditKey (file: string): Promise<Buffer> {
 }
 
 /** Mesh events worth a line in the node's log (the rest go to DaemonMeshInit.log only). */
-const LOGGED_MESH_EVENTS: Record<string, 'info' | 'warning'> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
+const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
 async function startMesh (init: DaemonInit, c: { repositories: Repositories, inventory: Inventory, logs: LogBook, runner: JobRunner, operations: Operations }): Promise<HostedMesh | undefined> {
@@ -220,8 +220,8 @@ async function startMesh (init: DaemonInit, c: { repositories: Repositories, inv
     spaces: async () => await c.inventory.listSpaces({ role: 'admin' } as User),
     log: (e) => {
       opts.log?.(e)
-      const level = LOGGED_MESH_EVENTS[String(e.event)]
-      if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${String(e.event)} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
+      const level = LOGGED_MESH_EVENTS[e.event]
+      if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${e.event} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
     }
   }, {
     dataDir: init.dataDir,

@@ -8,7 +8,8 @@ import type { Repository } from '../../chunkstore/index.ts'
 import type { Repositories } from './repositories.ts'
 import type { TaskRecord } from './tasks.ts'
 import { JobNotRunningError, TaskRunningError } from './errors.ts'
-import { InternalError } from '../../crypto/index.ts'
+import { abortable, InternalError, throwIfAborted } from '../../crypto/index.ts'
+import { jobProgressOf, type OperationProgress } from './job-progress.ts'
 
 export const JOB_TYPES = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate'] as const
 export type JobType = typeof JOB_TYPES[number]
@@ -19,6 +20,8 @@ export interface JobProgress {
   bytes: number
   filesTotal?: number
   bytesTotal?: number
+  /** Blocks checked or sent, for jobs that move blocks rather than files (verify, replicate). */
+  blocks?: number
   /** Bytes per second since the job started. */
   speed: number
   etaSeconds?: number
@@ -68,7 +71,10 @@ export interface JobContext {
   task?: TaskRecord
   signal: AbortSignal
   log: (level: LogLevel, message: string) => Promise<void>
+  /** Sets fields of the job's progress (totals, a phase) directly. */
   progress: (p: Partial<JobProgress>) => void
+  /** The `onProgress` to give the job's operations: their events, mapped by jobProgressOf. */
+  onProgress: (event: OperationProgress) => void
 }
 
 /** What a body returns; `level` corrects the backup level asked for (an incremental with no parent is a full). */
@@ -183,18 +189,16 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
           }
           const t = Date.now()
           if (t - lastEmit >= 250) { lastEmit = t; emit(record.id, 'progress', record.progress) }
-        }
+        },
+        onProgress: e => { ctx.progress(jobProgressOf(e)) }
       }
       entry.done = (async () => {
         const type = LOG_TYPE_OF[s.type]
         await logs.write({ type: type === 'alert' ? 'data' : type, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
         await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`)
         try {
-          if (init.beforeJob !== undefined && !controller.signal.aborted) {
-            const aborted = new Promise<void>(resolve => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
-            await Promise.race([init.beforeJob(record), aborted])
-          }
-          controller.signal.throwIfAborted()
+          if (init.beforeJob !== undefined) await abortable(init.beforeJob(record), controller.signal, `The ${s.type} job`)
+          throwIfAborted(controller.signal, `The ${s.type} job`)
           const out = await s.body(ctx)
           record.status = controller.signal.aborted ? 'stopped' : out.status ?? 'success'
           record.result = out.result

@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { createLimiter, PathNotFoundError, SharedReplicaError } from '../../chunkstore/index.ts'
+import { throwIfAborted } from '../../crypto/index.ts'
 import { join } from 'node:path'
 import type { Clock } from '../clock/index.ts'
 import type { LogBook } from '../logs/index.ts'
@@ -130,7 +131,7 @@ export function createOperations (components: {
             pace: task.options.bandwidth === undefined ? undefined : createLimiter(task.options.bandwidth).take,
             signal: ctx.signal,
             scan: !task.options.smallFiles,
-            onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytesRead, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile, phase: p.phase }) }
+            onProgress: ctx.onProgress
           })
           for (const w of snap.stats.warnings) await ctx.log('warning', w)
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
@@ -178,7 +179,7 @@ export function createOperations (components: {
           await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
           const r = await repo.restore({
             snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,
-            onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytes, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile }) }
+            onProgress: ctx.onProgress
           })
           for (const w of r.warnings) await ctx.log('warning', w)
           ctx.progress({ files: r.files, bytes: r.bytes })
@@ -205,7 +206,7 @@ export function createOperations (components: {
             await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`)
             let restoreError: string | undefined
             try {
-              await repo.restore({ snapshot: snap.id, target: scratch, conflict: 'overwrite', signal: ctx.signal, onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytes, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, phase: 'restore' }) } })
+              await repo.restore({ snapshot: snap.id, target: scratch, conflict: 'overwrite', signal: ctx.signal, onProgress: ctx.onProgress })
             } catch (err) {
               if (ctx.signal.aborted) throw err
               restoreError = (err as Error).message
@@ -214,7 +215,7 @@ export function createOperations (components: {
             const cmp = restoreError === undefined ? await compareRestore(repo, snap.id, scratch, ctx.signal) : { entries: 0, bytes: 0, mismatches: [] }
             for (const m of cmp.mismatches) await ctx.log('error', `Mismatch: ${m}`)
             ctx.progress({ phase: 'verify' })
-            const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal })
+            const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal, onProgress: ctx.onProgress })
             for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`)
             const passed = restoreError === undefined && cmp.mismatches.length === 0 && check.errors.length === 0
             return { passed, restoreError, entries: cmp.entries, bytes: cmp.bytes, mismatches: cmp.mismatches, blocksChecked: check.blocksChecked, checkErrors: check.errors.length, badBlocks: check.badBlocks.length }
@@ -225,7 +226,7 @@ export function createOperations (components: {
             const peers = mesh()
             if (!r.passed && r.badBlocks > 0 && peers !== undefined) {
               // F14: blocks another site holds are fetched back, then the drill runs once more.
-              repaired = (await checkRepairing(ctx, repo, { snapshot: snap.id }, peers)).repaired
+              repaired = (await checkRepairing(ctx, repo, { snapshot: snap.id, onProgress: ctx.onProgress }, peers)).repaired
               if (repaired > 0) {
                 await ctx.log('warning', `Repaired ${repaired} from peers; running the drill again`)
                 r = await attempt()
@@ -285,7 +286,7 @@ export function createOperations (components: {
           if (req.mode !== 'leftover') {
             const ids = req.mode === 'task' ? (await repo.snapshots({ task: task.id })).map(s => s.id) : req.snapshots!
             for (const id of ids) {
-              ctx.signal.throwIfAborted()
+              throwIfAborted(ctx.signal, 'The clean')
               const snap = await repo.resolveSnapshot(id, task.id)
               await repo.removeSnapshot(snap.id, { force: true })
               copies++
@@ -328,7 +329,7 @@ export function createOperations (components: {
         type: 'replicate', name: `Replicate-${stamp(clock.now())}`, ownerId: by.ownerId, trigger, user: by.user,
         body: async (ctx) => {
           const started = performance.now()
-          const links = await m.replicate({ signal: ctx.signal, onProgress: p => { ctx.progress({ files: p.blocksSent, bytes: p.bytesSent, phase: 'replicate' }) } })
+          const links = await m.replicate({ signal: ctx.signal, onProgress: ctx.onProgress })
           if (links.length === 0) await ctx.log('warning', 'No replication targets: no policy chose a member (PUT /api/mesh/policies)')
           const errors: Array<{ site: string, name: string, message: string }> = []
           const total = { links: links.length, blocksSent: 0, bytesSent: 0, wireBytes: 0, rootsAdded: 0 }
@@ -341,7 +342,7 @@ export function createOperations (components: {
               await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`)
             }
           }
-          ctx.progress({ files: total.blocksSent, bytes: total.bytesSent })
+          ctx.progress({ blocks: total.blocksSent, bytes: total.bytesSent })
           const durationMs = Math.round(performance.now() - started)
           const status = errors.length === 0 ? 'success' : errors.length === links.length ? 'failed' : 'warning'
           return { status, result: { ...total, durationMs, errors } }

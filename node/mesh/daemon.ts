@@ -2,7 +2,7 @@
 // mesh node (bootstrap/), serves the control socket, says it is ready (the CLI prints one JSON
 // "ready" line on stdout for tests and service managers), and stops cleanly on SIGINT/SIGTERM.
 // `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
-import { createMeshNode, type MeshNode } from '../../bootstrap/index.ts'
+import { createMeshNode, type MeshEvent, type MeshNode } from '../../bootstrap/index.ts'
 import type { ReplicaFolder } from '../../chunkstore/index.ts'
 import { serveControl } from '../control/index.ts'
 import { meshControl } from './control-ops.ts'
@@ -18,8 +18,8 @@ export interface MeshDaemonInit {
   untilStopped: () => Promise<void>
   /** Once the node listens and the control socket is served; `store` says what the store folder is (a new replica: `created`). */
   ready: (info: { peer: string, addrs: string[], store: string, storeKind: ReplicaFolder }) => void
-  /** Each mesh event (bootstrap's log records). */
-  log: (event: Record<string, unknown>) => void
+  /** Each mesh event. */
+  log: (event: MeshEvent) => void
 }
 
 export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {

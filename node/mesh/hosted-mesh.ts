@@ -6,8 +6,9 @@
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createMeshNode, decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
+import { createMeshNode, decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshEvent, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
 import { unionBlockStore, type BlockStore, type LocalBlockStore } from '../../chunkstore/index.ts'
+import { abortable } from '../../crypto/index.ts'
 import { serveControl } from '../control/index.ts'
 import { meshControl, type ControlOp } from './control-ops.ts'
 import { openStore } from './open-store.ts'
@@ -18,12 +19,18 @@ import type { SpaceRecord } from '../inventory/index.ts'
 
 export const REPLICA_DIR = 'replica'
 
+/** What a node's mesh tells its host: bootstrap's events, and those of the node's own wiring. */
+export type NodeMeshEvent =
+  | MeshEvent
+  | { event: 'space-store-unavailable', space: string, reason: string }
+  | { event: 'member-report-failed', peer: string, reason: string }
+
 export interface HostedMeshComponents {
   repositories: Repositories
   /** Every user space of the node. */
   spaces: () => Promise<SpaceRecord[]>
-  /** One structured event per notable mesh event. */
-  log: (event: Record<string, unknown>) => void
+  /** One event per notable thing (NodeMeshEvent). */
+  log: (event: NodeMeshEvent) => void
   /** Told what is known of each other member, at start, when a member identifies itself, and every `memberEveryMs`. */
   onMember?: (member: MemberFacts) => Promise<void>
 }
@@ -180,25 +187,18 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
           blocksSent += p?.blocksSent ?? 0
           bytesSent += p?.bytesSent ?? 0
         }
-        onProgress({ blocksSent, bytesSent })
+        onProgress?.({ type: 'mesh:replicate', detail: { blocksSent, bytesSent } })
       }, 500)
       try {
-        const aborted = new Promise<never>((_resolve, reject) => {
-          if (signal.aborted) reject(signal.reason)
-          signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-        })
-        aborted.catch(() => {})
         // A stopped job leaves the runs to finish (or to stop with the node): they are idempotent.
-        const runs = node.replicateNow()
-        runs.catch(() => {})
-        return (await Promise.race([runs, aborted])).map(outcome)
+        return (await abortable(node.replicateNow(), signal, 'Replication')).map(outcome)
       } finally {
         clearInterval(tally)
       }
     },
 
-    async repair (store, cids, signal) {
-      return await node.repair(cids.map(c => CID.parse(c)), { signal, into: store })
+    async repair (store, cids, options) {
+      return await node.repair(cids.map(c => CID.parse(c)), { signal: options?.signal, into: store })
     },
 
     async stop () {
