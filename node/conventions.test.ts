@@ -119,3 +119,8 @@ test('a stopped operation ends with OperationAbortedError, never with the raw ab
   const otherAborts = errorClasses().filter(e => /Abort/.test(e.cls.name) && e.cls !== crypto.OperationAbortedError)
   assert.deepEqual(otherAborts.map(e => e.cls.name), [])
 })
+
+test('services are interfaces with their contract, made by factories; none is typed as what its factory returns', () => {
+  const inferred = lines().filter(l => /ReturnType<typeof create\w+>/.test(l.text))
+  assert.deepEqual(inferred.map(l => `${l.where}: ${l.text.trim()}`), [])
+})

@@ -66,14 +66,51 @@ async function refuseProtected (repo: Repository, snapshot: string, target: stri
 
 const stamp = (d: Date): string => d.toISOString().slice(5, 16).replace(/[-T:]/g, m => (m === 'T' ? '-' : m === ':' ? '' : '-'))
 
-export type Operations = ReturnType<typeof createOperations>
+/**
+ * The jobs an operator (or a schedule) starts (F7, F8, F11, F17, F19), for a user (Actor) who
+ * may see what they touch.
+ *
+ * Contract:
+ * - Each checks its inputs and the user's reach, throwing before any job exists (e.g.
+ *   TaskInvalidError, PathNotAllowedError, NodeUnreachableError, QuotaExceededError), then
+ *   starts a job on the runner and resolves with its record at once; the work runs in the job.
+ * - A job changes a store only through the Repository contract, so a stopped or failed job
+ *   leaves every store consistent.
+ */
+export interface Operations {
+  backup: (a: Actor, taskId: string, input: { level: 'full' | 'incremental', remark?: string, trigger?: JobRecord['trigger'] }) => Promise<JobRecord>
+  restore: (a: Actor, req: RestoreRequest) => Promise<JobRecord>
+  /** DR drill (F8): restore the latest copy to scratch space, compare, verify every block, report. */
+  drill: (a: Actor, taskId: string, trigger?: JobRecord['trigger']) => Promise<JobRecord>
+  /** Checks every store of a space (or one snapshot), reading every block; bad blocks are fetched from the mesh (F14). */
+  verify: (a: Actor, spaceId: string, snapshot?: string) => Promise<JobRecord>
+  /** Data management clean (F19, manual 2.5.1.1): copies, a whole task, or leftovers of failed runs. */
+  clean: (a: Actor, req: CleanRequest) => Promise<JobRecord>
+  prune: (a: Actor, spaceId: string) => Promise<JobRecord>
+  /** Replicates to every target of the mesh now (F11): a node-wide job, seen by admins, auditors and whoever started it. */
+  replicate: (by: { user: string, ownerId: string }, trigger?: JobRecord['trigger']) => Promise<JobRecord>
+  /** The store holding a snapshot (id, unique prefix, or "latest") of a space. */
+  storeOf: (a: Actor, spaceId: string, snapshot: string) => Promise<{ repo: Repository, snap: SnapshotRecord }>
+  /** Copies of a task (F19 "number of copies"), oldest first, within `range` of their time. */
+  snapshots: (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }) => Promise<SnapshotRecord[]>
+  /** A deleted task's copies stay until cleaned; clean still needs to name it. */
+  deletedTask: (a: Actor, taskId: string) => Promise<TaskRecord>
+}
 
-/** The jobs an operator starts (F7, F8, F17, F19): each checks its inputs, then runs on the job runner. */
-export function createOperations (components: {
-  clock: Clock, logs: LogBook, inventory: Inventory, tasks: Tasks, runner: JobRunner, repositories: Repositories, scratchDir: string
+export interface OperationsComponents {
+  clock: Clock
+  logs: LogBook
+  inventory: Inventory
+  tasks: Tasks
+  runner: JobRunner
+  repositories: Repositories
+  /** Where drills restore to (a folder of the daemon's own). */
+  scratchDir: string
   /** The mesh the daemon hosts, if any (replicate jobs, replication after a backup, repair). */
   mesh?: () => MeshJobs | undefined
-}) {
+}
+
+export function createOperations (components: OperationsComponents): Operations {
   const { clock, inventory, tasks, runner, repositories } = components
   const mesh = (): MeshJobs | undefined => components.mesh?.()
 
@@ -105,8 +142,8 @@ export function createOperations (components: {
     return { id: taskId, name: space.origin?.tasks.find(t => t.id === taskId)?.name ?? taskId, spaceId: space.id, nodeId: local?.id ?? space.nodeId }
   }
 
-  const ops = {
-    async backup (a: Actor, taskId: string, input: { level: 'full' | 'incremental', remark?: string, trigger?: JobRecord['trigger'] }): Promise<JobRecord> {
+  const ops: Operations = {
+    async backup (a, taskId, input) {
       const task = await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, task.spaceId)
       await localOnly(task.nodeId)
@@ -161,7 +198,7 @@ export function createOperations (components: {
       })
     },
 
-    async restore (a: Actor, req: RestoreRequest): Promise<JobRecord> {
+    async restore (a, req) {
       const space = await inventory.space(a.user, req.spaceId)
       const task = space.type === 'replication' ? await originTask(space, req.taskId) : await tasks.get(a.user, req.taskId)
       if (task.spaceId !== req.spaceId) throw new TaskInvalidError(`Task ${task.name} is not in user space ${req.spaceId}`)
@@ -189,8 +226,7 @@ export function createOperations (components: {
       })
     },
 
-    /** DR drill (F8): restore the latest copy to scratch space, compare, verify every block, report. */
-    async drill (a: Actor, taskId: string, trigger: JobRecord['trigger'] = 'manual'): Promise<JobRecord> {
+    async drill (a, taskId, trigger = 'manual') {
       const task = await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, task.spaceId)
       return await runner.start({
@@ -247,7 +283,7 @@ export function createOperations (components: {
       })
     },
 
-    async verify (a: Actor, spaceId: string, snapshot?: string): Promise<JobRecord> {
+    async verify (a, spaceId, snapshot) {
       const space = await inventory.space(a.user, spaceId)
       return await runner.start({
         type: 'verify', name: `Verify-${space.name}`, space, trigger: 'manual', user: a.user.name, params: { snapshot },
@@ -271,8 +307,7 @@ export function createOperations (components: {
       })
     },
 
-    /** Data management clean (F19, manual 2.5.1.1): copies, a whole task, or leftovers of failed runs. */
-    async clean (a: Actor, req: CleanRequest): Promise<JobRecord> {
+    async clean (a, req) {
       const task = await tasks.get(a.user, req.taskId).catch(async () => await ops.deletedTask(a, req.taskId))
       const space = await inventory.space(a.user, task.spaceId)
       if (req.mode === 'snapshots' && (req.snapshots ?? []).length === 0) throw new TaskInvalidError('Choose the copies (snapshots) to clean')
@@ -303,7 +338,7 @@ export function createOperations (components: {
       })
     },
 
-    async prune (a: Actor, spaceId: string): Promise<JobRecord> {
+    async prune (a, spaceId) {
       const space = await inventory.space(a.user, spaceId)
       if (space.type === 'replication') throw new SharedReplicaError({ action: 'pruning' })
       return await runner.start({
@@ -321,8 +356,7 @@ export function createOperations (components: {
       })
     },
 
-    /** Replicates to every target of the mesh now (F11): a node-wide job, seen by admins, auditors and whoever started it. */
-    async replicate (by: { user: string, ownerId: string }, trigger: JobRecord['trigger'] = 'manual'): Promise<JobRecord> {
+    async replicate (by, trigger = 'manual') {
       const m = mesh()
       if (m === undefined) throw new MeshNotRunningError()
       return await runner.start({
@@ -350,8 +384,7 @@ export function createOperations (components: {
       })
     },
 
-    /** The store holding a snapshot (id, unique prefix, or "latest") of a space. */
-    async storeOf (a: Actor, spaceId: string, snapshot: string): Promise<{ repo: Repository, snap: SnapshotRecord }> {
+    async storeOf (a, spaceId, snapshot) {
       const space = await inventory.space(a.user, spaceId)
       let lastError: unknown = new TaskInvalidError(`No copy ${snapshot} in user space ${space.name}`)
       for (const repo of await repositories.all(space)) {
@@ -360,16 +393,14 @@ export function createOperations (components: {
       throw lastError
     },
 
-    /** Copies of a task (F19 "number of copies"), oldest first. */
-    async snapshots (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }): Promise<SnapshotRecord[]> {
+    async snapshots (a, spaceId, taskId, range) {
       const space = await inventory.space(a.user, spaceId)
       const stores = taskId !== undefined ? [await repositories.forTask(space, taskId)] : await repositories.all(space)
       const list = (await Promise.all(stores.map(async r => await r.snapshots(taskId !== undefined ? { task: taskId } : undefined)))).flat().sort((x, y) => x.time.localeCompare(y.time))
       return list.filter(s => (range?.from === undefined || s.time >= range.from) && (range?.to === undefined || s.time <= range.to))
     },
 
-    /** A deleted task's copies stay until cleaned; clean still needs to name it. */
-    async deletedTask (a: Actor, taskId: string): Promise<TaskRecord> {
+    async deletedTask (a, taskId) {
       const job = (await runner.list()).find(j => j.taskId === taskId)
       if (job === undefined) return await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, job.spaceId)

@@ -1,13 +1,12 @@
-// `cairn mesh run`: the long-running mesh daemon of a node. It opens the store, starts the
-// mesh node (bootstrap/), serves the control socket, says it is ready (the CLI prints one JSON
-// "ready" line on stdout for tests and service managers), and stops cleanly on SIGINT/SIGTERM.
-// `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
-import { createMeshNode, type MeshEvent, type MeshNode } from '../../bootstrap/index.ts'
+// `cairn mesh run`: the long-running mesh daemon of a node. It opens the store, runs the mesh
+// node over it (start-mesh.ts: the node, its settings, the control socket), says it is ready
+// (the CLI prints one JSON "ready" line on stdout for tests and service managers), and stops
+// cleanly on SIGINT/SIGTERM or `cairn mesh stop`. `cairn serve` hosts the mesh itself instead
+// (hosted-mesh.ts); this serves one store.
+import type { MeshEvent } from '../../bootstrap/index.ts'
 import type { ReplicaFolder } from '../../chunkstore/index.ts'
-import { serveControl } from '../control/index.ts'
-import { meshControl } from './control-ops.ts'
 import { openStore } from './open-store.ts'
-import { loadReplicationConfig } from './replication-config.ts'
+import { startMesh, type RunningMesh } from './start-mesh.ts'
 
 export interface MeshDaemonInit {
   store: string
@@ -24,18 +23,6 @@ export interface MeshDaemonInit {
 
 export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
   const store = await openStore(init.store)
-  const replication = loadReplicationConfig(init.mesh)
-  const node: MeshNode = await createMeshNode({
-    store: store.blocks,
-    log: init.log
-  }, {
-    dir: init.mesh,
-    policies: replication.policies,
-    bandwidth: replication.bandwidth,
-    replicateEveryMs: init.replicateEveryMs,
-    dialEveryMs: init.dialEveryMs
-  })
-  await node.start()
   // `cairn mesh stop` ends the daemon as a signal does (a background job started through npx
   // does not pass signals on to it), and is answered once the store is closed, so the next
   // command may open it.
@@ -43,19 +30,23 @@ export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
   const stopping = new Promise<void>(resolve => { stopRequested = resolve })
   let closed!: () => void
   const done = new Promise<void>(resolve => { closed = resolve })
-  const control = await serveControl(init.mesh, meshControl(node, { stop: async () => { stopRequested(); await done; return { stopped: true } } }))
+  let mesh: RunningMesh
+  try {
+    mesh = await startMesh({ store: store.blocks, log: init.log }, {
+      meshDir: init.mesh,
+      replicateEveryMs: init.replicateEveryMs,
+      dialEveryMs: init.dialEveryMs,
+      control: () => ({ stop: async () => { stopRequested(); await done; return { stopped: true } } })
+    })
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+  const { node } = mesh
   init.ready({ peer: node.peerId, addrs: node.host.getMultiaddrs().map(String), store: init.store, storeKind: store.kind })
   try {
     await Promise.race([init.untilStopped(), stopping])
   } finally {
-    try {
-      await node.stop()
-      await store.close()
-    } finally {
-      closed()
-      // Closing waits for open control connections, the stop request's answer among them.
-      await new Promise<void>(resolve => control.close(() => resolve()))
-    }
+    await mesh.stop({ answerAfter: async () => { try { await store.close() } finally { closed() } } })
   }
 }
-

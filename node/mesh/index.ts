@@ -4,7 +4,7 @@
 // mesh node to the node's stores and jobs; the mesh protocols themselves are bootstrap's. It
 // loads libp2p: the CLI and the daemon import it only when they run a mesh.
 export { startHostedMesh, parseUserAgent, REPLICA_DIR } from './hosted-mesh.ts'
-export type { HostedMesh, HostedMeshComponents, HostedMeshInit, MemberFacts, NodeMeshEvent } from './hosted-mesh.ts'
+export type { HostedMesh, HostedMeshComponents, HostedMeshInit, NodeMeshEvent } from './hosted-mesh.ts'
 export { runMeshDaemon } from './daemon.ts'
 export type { MeshDaemonInit } from './daemon.ts'
 export { meshControl } from './control-ops.ts'
