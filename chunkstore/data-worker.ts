@@ -1,7 +1,7 @@
 // A data-path worker thread: reads, cuts, ids, compresses and seals files for backup;
 // opens and writes chunks for restore; verifies blocks for check. The main thread keeps
 // the index and the value log; a worker only reads segments.
-import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -265,16 +265,22 @@ function isZero (b: Uint8Array): boolean {
   return true
 }
 
+/**
+ * Each file is written under a temporary name beside it and renamed into place once complete
+ * (data, owner, mode, mtime), so a restored name never holds a partial file; a failure removes
+ * the temporary file, and a rerun finds the name free and writes it.
+ */
 function restoreJob (job: RestoreJob): void {
   for (const f of job.files) {
     let written = 0
     let fd: number | undefined
+    const partial = fsPath(f.partial)
     try {
-      fd = openSync(fsPath(f.path), 'w', 0o600)
+      fd = openSync(partial, 'w', 0o600)
       let pos = 0
       let holes = false
       for (const c of f.chunks) {
-        const data = sealer.openScratch(readBlock(c.segment, c.offset, c.length), c.id)
+        const data = sealer.openScratch(readBlock(c.segment, c.offset, c.length), c.id, CID.parse(c.cid))
         if (data.length !== c.size) throw new Error(`chunk ${c.cid} has ${data.length} bytes, the file node says ${c.size}`)
         if (f.sparse && isZero(data)) {
           holes = true
@@ -290,9 +296,14 @@ function restoreJob (job: RestoreJob): void {
       fchmodSync(fd, f.mode & 0o7777)
       const t = fsTime(f.mtimeNs)
       futimesSync(fd, t, t)
+      closeSync(fd)
+      fd = undefined
+      renameSync(partial, fsPath(f.path))
       post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written })
     } catch (err) {
-      post({ t: 'restored', job: job.job, index: f.index, ok: false, error: `${showPath(fsPath(f.path))}: ${(err as Error).message}`, bytes: written })
+      if (fd !== undefined) { closeSync(fd); fd = undefined }
+      try { unlinkSync(partial) } catch {}
+      post({ t: 'restored', job: job.job, index: f.index, ok: false, path: showPath(fsPath(f.path)), error: (err as Error).message, bytes: written })
     } finally {
       if (fd !== undefined) closeSync(fd)
     }
@@ -306,22 +317,23 @@ function verifyJob (job: VerifyJob): void {
   let bytes = 0
   for (const b of job.blocks) {
     const cid = CID.decode(b.cid)
+    const name = `${b.where !== undefined ? `${b.where}: ` : ''}block ${cid.toString()}`
     let data: Buffer
     try {
       data = readBlock(b.segment, b.offset, b.length)
     } catch (err) {
-      errors.push(`block ${cid.toString()}: ${(err as Error).message}`); bad.push(cid.toString())
+      errors.push(`${name}: ${(err as Error).message}`); bad.push(cid.toString())
       continue
     }
     bytes += data.length
-    if (!matchesCid(cid, data)) { errors.push(`block ${cid.toString()}: bytes do not match its address`); bad.push(cid.toString()); continue }
+    if (!matchesCid(cid, data)) { errors.push(`${name}: bytes do not match its address`); bad.push(cid.toString()); continue }
     try {
       if (b.id !== undefined) {
         const plain = sealer.openScratch(data, b.id, cid)
-        if (b.size !== undefined && plain.length !== b.size) errors.push(`block ${cid.toString()}: ${plain.length} bytes, expected ${b.size}`)
+        if (b.size !== undefined && plain.length !== b.size) errors.push(`${name}: ${plain.length} bytes, expected ${b.size}`)
       }
     } catch (err) {
-      errors.push(`block ${cid.toString()}: ${(err as Error).message}`)
+      errors.push(`${name}: ${(err as Error).message}`)
     }
   }
   post({ t: 'verified', job: job.job, errors, bad, bytes, blocks: job.blocks.length })

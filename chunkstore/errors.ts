@@ -29,6 +29,35 @@ export class StoreInUseError extends Error {
   }
 }
 
+/**
+ * The index (index/) is missing, unreadable or disagrees with the segments. Nothing was
+ * changed: the store is never opened as empty or guessed at; the segments hold every block,
+ * and `cairn repair index` rebuilds the index from them.
+ */
+export class IndexDamagedError extends Error {
+  override readonly name = 'IndexDamagedError'
+  constructor (readonly store: string, detail: string, options?: ErrorOptions) {
+    super(`The store's index at ${store}/index ${detail}. Nothing was changed. Rebuild it from the segments with "cairn repair index --store ${store}".`, options)
+  }
+}
+
+/** A write found no space left on the disk (ENOSPC or EDQUOT). */
+export class DiskFullError extends Error {
+  override readonly name = 'DiskFullError'
+  constructor (readonly where: string, options?: ErrorOptions) {
+    super(`The disk holding ${where} is full (no space left on the device). Free some space and run the command again; what was written before is kept and intact.`, options)
+  }
+}
+
+/** Is this an error of a full disk (or an exhausted quota)? Node's and LevelDB's wordings. */
+export function isDiskFull (err: unknown): boolean {
+  const e = err as { code?: string, message?: string, cause?: unknown } | undefined
+  if (e === undefined || e === null) return false
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true
+  if (/no space left on device|ENOSPC|disk quota exceeded/i.test(e.message ?? '')) return true
+  return e.cause !== undefined && e.cause !== err && isDiskFull(e.cause)
+}
+
 export class BlockNotFoundError extends Error {
   override readonly name = 'BlockNotFoundError'
   constructor (readonly cid: string, options?: ErrorOptions) {
@@ -45,8 +74,8 @@ export class CidMismatchError extends Error {
 
 export class CorruptBlockError extends Error {
   override readonly name = 'CorruptBlockError'
-  constructor (readonly cid: string, detail: string, options?: ErrorOptions) {
-    super(`Block ${cid} is corrupt (${detail}). Run "cairn check --read-data"; a replica can supply a good copy.`, options)
+  constructor (readonly cid: string, detail: string, options?: ErrorOptions & { where?: string }) {
+    super(`Block ${cid}${options?.where !== undefined ? ` of ${options.where}` : ''} is corrupt (${detail}). Run "cairn check --read-data"; a replica can supply a good copy ("cairn repair snapshots" keeps the rest restorable).`, options)
   }
 }
 
@@ -57,10 +86,29 @@ export class SnapshotNotFoundError extends Error {
   }
 }
 
+/** A snapshot record that cannot be read (missing, or its bytes no longer match its id). The other snapshots are unaffected. */
+export class SnapshotDamagedError extends Error {
+  override readonly name = 'SnapshotDamagedError'
+  constructor (readonly id: string, reason: string, options?: ErrorOptions) {
+    super(`Snapshot ${id} cannot be read: ${reason}. The other snapshots are unaffected. Forget it with "cairn forget ${id.slice(0, 16)}", or fetch a good copy from a peer with "cairn repair snapshots --mesh-dir DIR".`, options)
+  }
+}
+
 export class PathNotFoundError extends Error {
   override readonly name = 'PathNotFoundError'
   constructor (path: string, where: string, options?: ErrorOptions) {
     super(`${path} does not exist ${where}.`, options)
+  }
+}
+
+/**
+ * Some entries of a restore could not be restored (blocks missing or damaged); everything else
+ * was. `failed` lists them; a rerun (any conflict mode) writes what is readable by then.
+ */
+export class RestoreIncompleteError extends Error {
+  override readonly name = 'RestoreIncompleteError'
+  constructor (readonly failed: Array<{ path: string, error: string }>, options?: ErrorOptions) {
+    super(`${failed.length} ${failed.length === 1 ? 'entry' : 'entries'} could not be restored, the rest was: ${failed.slice(0, 3).map(f => `${f.path}: ${f.error}`).join('; ')}${failed.length > 3 ? '; …' : ''}`, options)
   }
 }
 

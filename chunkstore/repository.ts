@@ -8,10 +8,12 @@ import {
 } from '../crypto/index.ts'
 import type { CipherSuite, KeyFile, KeyPayload, KeySlot, ScryptParams, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
+import { rebuildIndex } from './index-rebuild.ts'
+import type { IndexRebuild } from './index-rebuild.ts'
 import { checkSnapshots } from './checker.ts'
 import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
-  InvalidOptionError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotNotFoundError,
+  BlockNotFoundError, InvalidOptionError, RestoreIncompleteError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
   SharedReplicaError, StoreCorruptError, StoreExistsError, StoreNotFoundError
 } from './errors.ts'
 import { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
@@ -57,6 +59,13 @@ export interface OpenOptions {
   passphrase?: string
   /** Already unlocked keys (e.g. from a token slot). */
   keys?: SpaceKeys
+  /**
+   * For commands that only read (snapshots, ls, check, restore): not a byte of the store
+   * changes (LocalBlockStore.open, `readOnly`); anything that would write throws.
+   */
+  readOnly?: boolean
+  /** An index that does not match the segments is reported in `blocks.damage` instead of refused (check). */
+  reportDamage?: boolean
 }
 
 const CONFIG = 'config.json'
@@ -130,7 +139,7 @@ export async function unlockKeys (dir: string, passphrase: string): Promise<{ ke
 
 export async function openRepository (dir: string, options: OpenOptions): Promise<LocalRepository> {
   const { config, keys, suite } = await storeKeys(dir, options)
-  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'), { readOnly: options.readOnly, inconsistent: options.reportDamage === true ? 'report' : 'refuse', verifyTables: options.reportDamage })
   return new LocalRepository(dir, config, keys, suite, store)
 }
 
@@ -145,6 +154,26 @@ export async function openRepository (dir: string, options: OpenOptions): Promis
 export async function openRepositoryOver (dir: string, blocks: LocalBlockStore, options: OpenOptions): Promise<LocalRepository> {
   const { config, keys, suite } = await storeKeys(dir, options)
   return new LocalRepository(dir, config, keys, suite, blocks, { shared: true })
+}
+
+/**
+ * `cairn repair index`: rebuilds the store's index from its segments (index-rebuild.ts).
+ * Snapshot and forget records are told apart from other blocks by opening them with the
+ * record key, so the full key is needed.
+ */
+export async function repairIndex (dir: string, options: OpenOptions): Promise<IndexRebuild> {
+  const { keys } = await storeKeys(dir, options)
+  if (isWriteOnly(keys)) throw new WriteOnlyKeyError('Rebuilding the index (snapshot records are found by opening them)')
+  return await rebuildIndex(dir, block => {
+    const plain = openRecord(keys, block)
+    if (plain === null) return undefined
+    let body: { v?: number, root?: unknown, forget?: unknown }
+    try { body = JSON.parse(Buffer.from(plain).toString()) } catch { return undefined }
+    if (body.v !== 1) return undefined
+    if (typeof body.root === 'string') return { kind: 'snapshot' }
+    if (Array.isArray(body.forget)) return { kind: 'forget', ids: body.forget.map(String) }
+    return undefined
+  })
 }
 
 async function storeKeys (dir: string, options: OpenOptions): Promise<{ config: StoreConfig, keys: SpaceKeys, suite: CipherSuite }> {
@@ -252,19 +281,33 @@ export class LocalRepository implements Repository {
    * The snapshot records here, opened, and the CIDs of those of other stores: a mesh replica
    * (F13) holds several sites' blocks, so a DR site opens it with one site's keys and sees that
    * site's snapshots. A record is another store's only if its bytes match its CID and still do
-   * not open; a damaged one is an error.
+   * not open. A record that is missing or whose bytes no longer match is `damaged`: reported
+   * for itself, while the others keep working.
    */
-  private async records (): Promise<{ own: Array<SnapshotRecord & { rootId?: string }>, foreign: CID[] }> {
+  private async records (): Promise<{ own: Array<SnapshotRecord & { rootId?: string }>, foreign: CID[], damaged: DamagedSnapshot[] }> {
     if (this.writeOnly) throw new WriteOnlyKeyError('Listing snapshots')
     const own: Array<SnapshotRecord & { rootId?: string }> = []
     const foreign: CID[] = []
+    const damaged: DamagedSnapshot[] = []
     for (const cid of await this.blocks.snapshotRoots()) {
-      const plain = openRecord(this.keys, await this.blocks.get(cid, { verify: true }))
+      let plain: Uint8Array | null
+      try {
+        plain = openRecord(this.keys, await this.blocks.get(cid, { verify: true }))
+      } catch (err) {
+        damaged.push({ id: cid.toString(), reason: err instanceof BlockNotFoundError ? 'its record block is missing' : 'its record block no longer matches its id' })
+        continue
+      }
       if (plain === null) { foreign.push(cid); continue }
-      const body = JSON.parse(Buffer.from(plain).toString()) as RecordBody
+      const body = parseRecordBody(plain)
+      if (body === undefined) { damaged.push({ id: cid.toString(), reason: 'its record does not decode' }); continue }
       own.push({ ...toRecord(cid, body), rootId: body.rootId })
     }
-    return { own, foreign }
+    return { own, foreign, damaged }
+  }
+
+  /** Snapshot records listed in the index that cannot be read (see `records`). */
+  async damagedSnapshots (): Promise<DamagedSnapshot[]> {
+    return (await this.records()).damaged
   }
 
   async resolveSnapshot (ref: string, task?: string): Promise<SnapshotRecord & { rootId?: string }> {
@@ -276,6 +319,10 @@ export class LocalRepository implements Repository {
     }
     const hits = all.filter(s => s.id.startsWith(ref))
     if (hits.length === 1) return hits[0]
+    if (hits.length === 0) {
+      const bad = (await this.damagedSnapshots()).filter(d => d.id.startsWith(ref))
+      if (bad.length === 1) throw new SnapshotDamagedError(bad[0].id, bad[0].reason)
+    }
     throw new SnapshotNotFoundError(ref, hits.length > 1 ? ` uniquely (${hits.length} snapshots start with it; give more characters)` : '')
   }
 
@@ -287,7 +334,9 @@ export class LocalRepository implements Repository {
       loadNode: async ref => await this.loadNode(ref),
       makePool: this.makePool(this.config.compression, this.config.chunker)
     }, options, snap.stats.bytesTotal)
-    return await restorer.run(root)
+    const result = await restorer.run(root)
+    if (result.failed.length > 0 && options.continueOnError !== true) throw new RestoreIncompleteError(result.failed)
+    return result
   }
 
   async * ls (snapshot: string, path = '/'): AsyncIterable<TreeEntry> {
@@ -319,9 +368,14 @@ export class LocalRepository implements Repository {
 
   async check (options: { readData?: boolean, snapshot?: string, signal?: AbortSignal } = {}): Promise<CheckResult> {
     const snaps = options.snapshot !== undefined ? [await this.resolveSnapshot(options.snapshot)] : await this.snapshots()
-    return await checkSnapshots({
+    const result = await checkSnapshots({
       store: this.blocks, sealer: this.sealer, makePool: this.makePool(this.config.compression, this.config.chunker)
     }, snaps.map(s => ({ name: s.id.slice(0, 12), ...this.rootOf(s) })), options.readData === true, options.signal)
+    result.errors.unshift(...this.blocks.damage)
+    if (options.snapshot === undefined) {
+      for (const d of await this.damagedSnapshots()) { result.errors.push(`snapshot ${d.id}: ${d.reason}`); result.badBlocks.push(d.id) }
+    }
+    return result
   }
 
   async forget (policy: ForgetPolicy): Promise<SnapshotRecord[]> {
@@ -343,8 +397,45 @@ export class LocalRepository implements Repository {
         if (!byCount && !byAge) removed.push(s)
       })
     }
-    for (const s of removed) await this.blocks.removeSnapshotRoot(CID.parse(s.id))
+    await this.forgetRoots(removed.map(s => s.id))
     return removed
+  }
+
+  /**
+   * Forgets the snapshots `refs` name (ids or unique prefixes), damaged ones included (their
+   * task is unknown, so no rule keeps them); an intact snapshot that is the last of its task
+   * only with `force`.
+   */
+  async forgetSnapshots (refs: string[], options: { force?: boolean } = {}): Promise<Array<{ id: string, task?: string, time?: string }>> {
+    this.refuseShared('removing a copy')
+    const { own, damaged } = await this.records()
+    const chosen = new Map<string, { id: string, task?: string, time?: string }>()
+    for (const ref of refs) {
+      const hits = [...own.filter(s => s.id.startsWith(ref)).map(s => ({ id: s.id, task: s.task, time: s.time })), ...damaged.filter(d => d.id.startsWith(ref)).map(d => ({ id: d.id }))]
+      if (hits.length !== 1) throw new SnapshotNotFoundError(ref, hits.length > 1 ? ` uniquely (${hits.length} snapshots start with it; give more characters)` : '')
+      chosen.set(hits[0].id, hits[0])
+    }
+    for (const s of chosen.values()) {
+      if (s.task === undefined || options.force === true) continue
+      const left = own.filter(o => o.task === s.task && !chosen.has(o.id))
+      if (left.length === 0) throw new LastSnapshotError(s.task)
+    }
+    await this.forgetRoots([...chosen.keys()])
+    return [...chosen.values()]
+  }
+
+  /**
+   * Writes a forget record naming `ids` (so that "repair index" never brings them back), then
+   * drops their roots. A crash between the two leaves them listed; the forget record wins at
+   * the next "repair index".
+   */
+  private async forgetRoots (ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify({ v: 1, forget: ids, time: new Date().toISOString() })))
+    const cid = cidOf(sealed)
+    this.blocks.append(cid.bytes, undefined, sealed)
+    await this.blocks.addForgetRecord(cid)
+    for (const id of ids) await this.blocks.removeSnapshotRoot(CID.parse(id))
   }
 
   async removeSnapshot (id: string, options: { force?: boolean } = {}): Promise<void> {
@@ -352,7 +443,7 @@ export class LocalRepository implements Repository {
     const snap = await this.resolveSnapshot(id)
     const same = await this.snapshots({ task: snap.task })
     if (same.length === 1 && options.force !== true) throw new LastSnapshotError(snap.task)
-    await this.blocks.removeSnapshotRoot(CID.parse(snap.id))
+    await this.forgetRoots([snap.id])
   }
 
   /**
@@ -368,9 +459,12 @@ export class LocalRepository implements Repository {
     // Protection starts before the snapshots are read: a backup that ends meanwhile keeps its blocks.
     store.protected = new Set()
     try {
-      const { own, foreign } = await this.records()
+      const { own, foreign, damaged } = await this.records()
       if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
+      // A damaged record's tree cannot be walked: its blocks would look dead. Nothing is removed.
+      if (damaged.length > 0) throw new SnapshotDamagedError(damaged[0].id, `${damaged[0].reason}, so prune cannot tell which blocks it needs and removed nothing`)
       const live = new Set<Key>()
+      for (const f of await store.forgetRecords()) live.add(keyOf(f.bytes))
       for (const s of own) {
         live.add(keyOf(CID.parse(s.id).bytes))
         const stack = [this.rootOf(s)]
@@ -435,6 +529,20 @@ export class LocalRepository implements Repository {
 
   async close (): Promise<void> {
     if (!this.shared) await this.blocks.close()
+  }
+}
+
+/** A snapshot listed in the index whose record cannot be read. */
+export interface DamagedSnapshot { id: string, reason: string }
+
+function parseRecordBody (plain: Uint8Array): RecordBody | undefined {
+  try {
+    const b = JSON.parse(Buffer.from(plain).toString()) as RecordBody
+    if (b.v !== 1 || typeof b.root !== 'string' || typeof b.rootId !== 'string' || typeof b.time !== 'string') return undefined
+    CID.parse(b.root)
+    return b
+  } catch {
+    return undefined
   }
 }
 

@@ -84,6 +84,11 @@ export interface RestoreOptions {
   /** Snapshot paths to restore (each with everything below it); all when empty. */
   include?: string[]
   conflict?: ConflictMode
+  /**
+   * An entry that cannot be restored never stops the others. With this, the result lists such
+   * entries in `failed`; without it, the restore throws RestoreIncompleteError at the end.
+   */
+  continueOnError?: boolean
   signal?: AbortSignal
   onProgress?: (p: RestoreProgress) => void
 }
@@ -105,6 +110,8 @@ export interface RestoreResult {
   skipped: number
   durationMs: number
   warnings: string[]
+  /** Entries that could not be restored (a block missing or damaged), each with why; everything else was restored. */
+  failed: Array<{ path: string, error: string }>
 }
 
 export interface CheckResult {

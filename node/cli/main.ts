@@ -9,18 +9,23 @@ import { passphrase, storeDir, storeOptions, unlockOptions } from './store-optio
 import type { StoreFlags } from './store-options.ts'
 import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
+import { registerRepairCommand } from './repair-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerMeshCommand } from './mesh-command.ts'
 
-/** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
+/**
+ * Exit codes: 0 success, 1 failure, 2 usage error, 3 done but not whole: a backup saved with some
+ * files not read, a restore with some entries not restored, a listing or repair with damage left.
+ */
 export const EXIT_WARNINGS = 3
 
 const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s + '\n') }
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 
-async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>): Promise<T> {
-  const repo = await openRepository(storeDir(flags), await unlockOptions(flags))
+/** Opens the store for `fn`; `readOnly` for commands that must not change a byte of it (snapshots, ls, check, restore). */
+async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open: { readOnly?: boolean, reportDamage?: boolean } = {}): Promise<T> {
+  const repo = await openRepository(storeDir(flags), { ...await unlockOptions(flags), ...open })
   try { return await fn(repo) } finally { await repo.close() }
 }
 
@@ -65,6 +70,8 @@ function summary (s: SnapshotRecord): string {
   if (st.warnings.length > 20) lines.push(`  … and ${st.warnings.length - 20} more warnings (see --json)`)
   return lines.join('\n')
 }
+
+const READ_ONLY = { readOnly: true }
 
 /** The exit code an action asks for (commander ignores actions' return values). */
 const result = { code: 0 }
@@ -121,11 +128,14 @@ export function buildProgram (): Command {
   storeOptions(program.command('snapshots').description('list snapshots'))
     .option('--task <name>', 'only this task')
     .action(async (o: StoreFlags & { task?: string }) => {
-      const list = await withRepo(o, async repo => await repo.snapshots({ task: o.task }))
-      if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)); return }
+      const [list, damaged] = await withRepo(o, async repo => [await repo.snapshots({ task: o.task }), await repo.damagedSnapshots()] as const, READ_ONLY)
+      if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)) } else {
       out(table(['id', 'time', 'host', 'task', 'level', 'files', 'size', 'paths'],
         list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
       out(`${list.length} snapshot${list.length === 1 ? '' : 's'}`)
+      }
+      for (const d of damaged) process.stderr.write(`cairn: snapshot ${d.id} is damaged: ${d.reason}; forget it with "cairn forget ${d.id.slice(0, 16)}" or see "cairn repair snapshots"\n`)
+      if (damaged.length > 0) result.code = EXIT_WARNINGS
     })
 
   storeOptions(program.command('ls').description('list the files of a snapshot'))
@@ -139,7 +149,7 @@ export function buildProgram (): Command {
           else out(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(4, '0')}  ${bytes(e.size).padStart(10)}  ${e.mtime.replace('T', ' ').slice(0, 19)}  ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`)
         }
         if (o.json === true) json(all)
-      })
+      }, READ_ONLY)
     })
 
   storeOptions(program.command('restore').description('restore a snapshot (or parts of it) into a folder'))
@@ -150,20 +160,25 @@ export function buildProgram (): Command {
     .action(async (snapshot: string, o: StoreFlags & { target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }) => {
       const bar = new ProgressBar('restore')
       const r = await withRepo(o, async repo => await repo.restore({
-        snapshot, target: o.target, include: o.include, conflict: o.conflict,
+        snapshot, target: o.target, include: o.include, conflict: o.conflict, continueOnError: true,
         onProgress: p => bar.update(p.bytes, p.files, p.bytesTotal)
-      }))
+      }), READ_ONLY)
       bar.done()
+      if (r.failed.length > 0) result.code = EXIT_WARNINGS
       if (o.json === true) { json(r); return }
       out(`restored ${count(r.files)} files, ${count(r.dirs)} dirs, ${count(r.symlinks)} symlinks, ${count(r.hardlinks)} hardlinks, ${bytes(r.bytes)} in ${duration(r.durationMs)} to ${o.target}${r.skipped > 0 ? `; ${count(r.skipped)} existing entries kept (${o.conflict})` : ''}`)
       for (const w of r.warnings) out(`  warning: ${w}`)
+      if (r.failed.length > 0) {
+        out(`${count(r.failed.length)} ${r.failed.length === 1 ? 'entry' : 'entries'} could NOT be restored (everything else was); a rerun writes what is readable by then:`)
+        for (const f of r.failed) out(`  failed: ${f.path}: ${f.error}`)
+      }
     })
 
   storeOptions(program.command('check').description('check that every referenced block is present (and with --read-data, intact)'))
     .option('--read-data', 'also read, hash and decrypt every data block')
     .option('--snapshot <id>', 'only this snapshot')
     .action(async (o: StoreFlags & { readData?: boolean, snapshot?: string }) => {
-      const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }))
+      const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }), { ...READ_ONLY, reportDamage: true })
       if (o.json === true) json(r)
       else {
         out(`checked ${count(r.snapshots)} snapshots, ${count(r.blocksChecked)} blocks${r.bytesChecked > 0 ? `, ${bytes(r.bytesChecked)} read` : ''}: ${r.errors.length === 0 ? 'no errors' : `${r.errors.length} errors`}`)
@@ -172,14 +187,18 @@ export function buildProgram (): Command {
       if (r.errors.length > 0) result.code = 1
     })
 
-  storeOptions(program.command('forget').description('remove snapshots by retention policy (never the last one of a task)'))
+  storeOptions(program.command('forget').description('remove snapshots by id, or by retention policy (never the last one of a task)'))
+    .argument('[snapshot...]', 'snapshot ids or unique prefixes to remove (damaged ones too)')
     .option('--keep-last <n>', 'keep the newest N snapshots of each task', positiveInt)
     .option('--keep-days <d>', 'keep snapshots younger than D days', positiveInt)
     .option('--task <name>', 'only this task')
-    .action(async (o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string }) => {
-      const removed = await withRepo(o, async repo => await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
+    .option('--force', 'with ids: also remove the last snapshot of a task')
+    .action(async (ids: string[], o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string, force?: boolean }) => {
+      const removed = await withRepo(o, async repo => ids.length > 0
+        ? await repo.forgetSnapshots(ids, { force: o.force })
+        : await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
       if (o.json === true) json(removed)
-      else out(`removed ${removed.length} snapshot${removed.length === 1 ? '' : 's'}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time}  ${s.task}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
+      else out(`removed ${removed.length} snapshot${removed.length === 1 ? '' : 's'}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time ?? '(damaged)'}  ${s.task ?? ''}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
     })
 
   storeOptions(program.command('prune').description('reclaim the space of blocks no snapshot references'))
@@ -189,6 +208,7 @@ export function buildProgram (): Command {
       else out(`removed ${count(r.blocksRemoved)} blocks, freed ${bytes(r.bytesFreed)}; rewrote ${r.segmentsRewritten} segments, deleted ${r.segmentsDeleted}`)
     })
 
+  registerRepairCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
   registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)

@@ -1,0 +1,83 @@
+// `cairn repair index|snapshots`: rebuild a damaged store's index from its segments, and
+// write snapshots that leave out what cannot be read so the rest stays restorable. With
+// --mesh-dir, blocks found damaged or missing are first fetched again from the mesh's other
+// sites (F14). Nothing here deletes a block or a snapshot.
+import { Option, type Command } from 'commander'
+import { CID } from 'multiformats/cid'
+import { openRepository, repairIndex } from '../../chunkstore/index.ts'
+import type { LocalBlockStore, LocalRepository } from '../../chunkstore/index.ts'
+import { bytes, count } from './format.ts'
+import { storeDir, storeOptions, unlockOptions } from './store-options.ts'
+import type { StoreFlags } from './store-options.ts'
+
+/** The CLI's shared pieces (main.ts): opening a store, printing, the exit code. */
+export interface RepairCommandIo {
+  withRepo: <T>(flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>) => Promise<T>
+  out: (s: string) => void
+  json: (v: unknown) => void
+  setCode: (code: number) => void
+}
+
+interface RepairFlags extends StoreFlags { meshDir?: string }
+
+/** Exit code when the repair finished but something stays damaged (as for a backup with unread files). */
+const EXIT_DAMAGE_LEFT = 3
+
+export function registerRepairCommand (program: Command, io: RepairCommandIo): Command {
+  const repair = program.command('repair').description('repair a damaged store: rebuild its index, or write snapshots without what cannot be read')
+  const meshOption = (cmd: Command): Command => cmd.addOption(new Option('--mesh-dir <dir>', 'fetch damaged or missing blocks from the other sites of this mesh first (stop this node\'s mesh daemon for the store first)').env('CAIRN_MESH'))
+
+  meshOption(storeOptions(repair.command('index'))
+    .description('rebuild the whole index (block locations, chunk ids, snapshot roots) from the segments; keeps every intact record'))
+    .action(async (o: RepairFlags) => {
+      const dir = storeDir(o)
+      const unlock = await unlockOptions(o)
+      const r = await repairIndex(dir, unlock)
+      let fetched: FetchResult | undefined
+      if (o.meshDir !== undefined && r.damagedBlocks.length > 0) {
+        const repo = await openRepository(dir, unlock)
+        try { fetched = await fetchFromPeers(o.meshDir, repo.blocks, r.damagedBlocks) } finally { await repo.close() }
+      }
+      const left = r.damagedBlocks.length - (fetched?.repaired.length ?? 0)
+      if (o.json === true) io.json({ ...r, repairedFromPeers: fetched?.repaired ?? [], notRepaired: fetched?.failed ?? [] })
+      else {
+        const damagedBytes = r.damaged.reduce((n, d) => n + d.length, 0)
+        io.out(`rebuilt the index of ${dir} from ${count(r.segments)} segments: ${count(r.blocks)} blocks, ${count(r.snapshots)} snapshots` +
+          (r.forgotten > 0 ? ` (${count(r.forgotten)} forgotten ones left out)` : ''))
+        if (r.damaged.length > 0) io.out(`  ${count(r.damaged.length)} damaged ranges (${bytes(damagedBytes)}) held no intact record:`)
+        for (const d of r.damaged.slice(0, 20)) io.out(`    segment ${d.segment}, ${bytes(d.length)} at offset ${d.offset}`)
+        if (r.damagedBlocks.length > 0) io.out(`  ${count(r.damagedBlocks.length)} blocks are damaged${fetched !== undefined ? `, ${count(fetched.repaired.length)} repaired from peers` : ''}:`)
+        for (const c of r.damagedBlocks.slice(0, 20)) io.out(`    ${c}${fetched?.repaired.includes(c) === true ? ' (repaired from a peer)' : ''}`)
+        io.out(left > 0 || r.damaged.length > 0 ? 'run "cairn check" to see which snapshots are affected, then "cairn repair snapshots"' : 'no damage found')
+      }
+      if (left > 0 || r.damaged.length > 0) io.setCode(EXIT_DAMAGE_LEFT)
+    })
+
+  return repair
+}
+
+export interface FetchResult { repaired: string[], failed: Array<{ cid: string, reason: string }> }
+
+/**
+ * Joins the mesh in `meshDir` as this site for as long as it takes to fetch `cids` from the
+ * members that hold them (each checked against its CID before it is stored). The store must
+ * be this process's: a mesh daemon serving it would hold it open.
+ */
+export async function fetchFromPeers (meshDir: string, store: LocalBlockStore, cids: string[]): Promise<FetchResult> {
+  // libp2p takes ~0.5 s to load: only a repair that needs it loads it.
+  const { createMeshNode } = await import('../../bootstrap/index.ts')
+  const node = await createMeshNode({ store }, { dir: meshDir, policies: [], announce: false, dialEveryMs: 500, replicateEveryMs: 3_600_000 })
+  await node.start()
+  try {
+    // Give the members a moment to be dialled; then ask whoever answered.
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const s = await node.status()
+      if (s.members.every(m => m.self || m.connected) || Date.now() > deadline) break
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    return await node.repair(cids.map(c => CID.parse(c)))
+  } finally {
+    await node.stop()
+  }
+}
