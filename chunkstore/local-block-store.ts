@@ -559,7 +559,8 @@ export class LocalBlockStore implements BlockStore {
     if ((this.pending.ends.get(loc.segment) ?? 0) < end) this.pending.ends.set(loc.segment, end)
     this.protected?.add(k)
     this.unflushed += loc.length
-    if (this.unflushed >= FLUSH_BYTES || this.pending.locs.size >= FLUSH_ENTRIES) void this.flush()
+    // Not awaited here: a failure (a full disk) stays in the flush chain, and the next awaited flush throws it.
+    if (this.unflushed >= FLUSH_BYTES || this.pending.locs.size >= FLUSH_ENTRIES) this.flush().catch(() => {})
   }
 
   /** The shared segment-number counter, for worker threads that write segments. */
@@ -586,7 +587,12 @@ export class LocalBlockStore implements BlockStore {
 
   async flush (): Promise<void> {
     this.flushChain = this.flushChain.then(async () => await this.flushNow())
-    await this.flushChain
+    try {
+      await this.flushChain
+    } catch (err) {
+      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(dirname(this.log.dir), { cause: err })
+      throw err
+    }
   }
 
   private async flushNow (): Promise<void> {
@@ -691,11 +697,18 @@ export class LocalBlockStore implements BlockStore {
       this.view.remove()
       return
     }
-    await this.flush()
-    await this.log.settle()
-    this.log.close()
-    if (this.filter.full) await this.rebuildFilter(this.filter.size * 4)
-    await this.db.batch([{ type: 'put', key: FILTER_KEY, value: this.filter.encode() }, { type: 'del', key: DIRTY_KEY }], { sync: true })
+    try {
+      await this.flush()
+      await this.log.settle()
+      this.log.close()
+      if (this.filter.full) await this.rebuildFilter(this.filter.size * 4)
+      await this.db.batch([{ type: 'put', key: FILTER_KEY, value: this.filter.encode() }, { type: 'del', key: DIRTY_KEY }], { sync: true })
+    } catch (err) {
+      // The index stays marked dirty: the next open rebuilds the filter and rescans the segments.
+      await this.db.close().catch(() => {})
+      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(dirname(this.log.dir), { cause: err })
+      throw err
+    }
     await this.db.close()
   }
 }

@@ -13,7 +13,7 @@ import type { IndexRebuild } from './index-rebuild.ts'
 import { checkSnapshots } from './checker.ts'
 import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
-  BlockNotFoundError, InvalidOptionError, RestoreIncompleteError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
+  BlockNotFoundError, DiskFullError, InvalidOptionError, isDiskFull, RestoreIncompleteError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
   SharedReplicaError, StoreCorruptError, StoreExistsError, StoreNotFoundError
 } from './errors.ts'
 import { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
@@ -257,6 +257,8 @@ export class LocalRepository implements Repository {
     let result: Awaited<ReturnType<Archiver['run']>>
     try {
       result = await archiver.run(sources, level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)
+    } catch (err) {
+      throw diskFull(err, this.dir)
     } finally {
       this.blocks.writers--
     }
@@ -267,8 +269,12 @@ export class LocalRepository implements Repository {
     }
     const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
     const cid = cidOf(sealed)
-    this.blocks.append(cid.bytes, undefined, sealed)
-    await this.blocks.addSnapshotRoot(cid)
+    try {
+      this.blocks.append(cid.bytes, undefined, sealed)
+      await this.blocks.addSnapshotRoot(cid)
+    } catch (err) {
+      throw diskFull(err, this.dir)
+    }
     return toRecord(cid, body)
   }
 
@@ -517,6 +523,8 @@ export class LocalRepository implements Repository {
         if (drop.includes(seg)) result.segmentsDeleted++
       }
       return result
+    } catch (err) {
+      throw diskFull(err, this.dir)
     } finally {
       store.protected = undefined
     }
@@ -530,6 +538,11 @@ export class LocalRepository implements Repository {
   async close (): Promise<void> {
     if (!this.shared) await this.blocks.close()
   }
+}
+
+/** A full disk named as such (with the store it holds), any other error as it is. */
+function diskFull (err: unknown, dir: string): unknown {
+  return isDiskFull(err) && !(err instanceof DiskFullError) ? new DiskFullError(dir, { cause: err }) : err
 }
 
 /** A snapshot listed in the index whose record cannot be read. */

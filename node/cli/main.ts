@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { createLimiter, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import { collectLimit } from './bandwidth-option.ts'
-import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
+import { DEFAULT_CDC, FIXED_SIZES, initRepository, isDiskFull, openRepository } from '../../chunkstore/index.ts'
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
@@ -26,7 +26,15 @@ const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 /** Opens the store for `fn`; `readOnly` for commands that must not change a byte of it (snapshots, ls, check, restore). */
 async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open: { readOnly?: boolean, reportDamage?: boolean } = {}): Promise<T> {
   const repo = await openRepository(storeDir(flags), { ...await unlockOptions(flags), ...open })
-  try { return await fn(repo) } finally { await repo.close() }
+  let value: T
+  try {
+    value = await fn(repo)
+  } catch (err) {
+    await repo.close().catch(() => {}) // the first error is the one to tell (a close on a full disk fails too)
+    throw err
+  }
+  await repo.close()
+  return value
 }
 
 function parseChunker (s: string): ChunkerSpec {
@@ -227,7 +235,9 @@ export async function main (argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
     const e = err as Error
-    process.stderr.write(`cairn: ${e.message}\n`)
+    // A full disk met somewhere no layer named it (a restore target, say): still say so.
+    const message = isDiskFull(e) && e.name !== 'DiskFullError' ? `no space left on the device (${e.message}); free some space and run the command again` : e.message
+    process.stderr.write(`cairn: ${message}\n`)
     if (process.env.CAIRN_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`)
     return 1
   }
