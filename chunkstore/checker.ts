@@ -97,7 +97,7 @@ export async function checkSnapshots (
   }
 
   try {
-    for (const r of roots) await walk(r.cid, r.id, `snapshot ${r.name}`)
+    for (const r of roots) await walk(r.cid, r.id, `snapshot ${r.name} `)
     send()
     if (jobs > 0) await new Promise<void>((resolve, reject) => { allDone = resolve; pool!.onFailure(reject) })
   } finally {

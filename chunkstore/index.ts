@@ -11,7 +11,7 @@ export {
   initRepository, openRepository, openRepositoryOver, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
   addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository, repairIndex
 } from './repository.ts'
-export type { DamagedSnapshot } from './repository.ts'
+export type { DamagedSnapshot, SnapshotRepair } from './repository.ts'
 export type { IndexRebuild } from './index-rebuild.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'

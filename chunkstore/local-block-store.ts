@@ -675,6 +675,21 @@ export class LocalBlockStore implements BlockStore {
     }
   }
 
+  /**
+   * Drops the dedup entries (chunk id → CID) of these blocks, and nothing else: a backup then
+   * stores such a chunk again instead of pointing at a damaged copy.
+   */
+  async forgetChunkIds (cids: Set<Key>): Promise<void> {
+    this.mustWrite()
+    if (cids.size === 0) return
+    const ops: Array<{ type: 'del', key: Buffer }> = []
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(I), lt: Buffer.of(I + 1) })) {
+      if (cids.has(keyOf(value))) ops.push({ type: 'del', key })
+    }
+    await this.db.batch(ops, { sync: true })
+    for (const p of [this.pending, this.flushing]) for (const [id, cid] of p.ids) if (cids.has(cid)) p.ids.delete(id)
+  }
+
   private async dropIndexEntries (dead: Set<Key>): Promise<void> {
     const ops: Array<{ type: 'del', key: Buffer }> = []
     for (const k of dead) ops.push({ type: 'del', key: prefixed(B, Buffer.from(k, 'latin1')) })

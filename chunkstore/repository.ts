@@ -21,7 +21,8 @@ import { keyOf, LocalBlockStore } from './local-block-store.ts'
 import type { Key } from './local-block-store.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
-import { decodeNode, inlineFileNode } from './tree-node.ts'
+import { decodeNode, encodeNode, inlineFileNode } from './tree-node.ts'
+import { repairTree } from './snapshot-repair.ts'
 import { displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
@@ -200,6 +201,7 @@ interface RecordBody {
   level: SnapshotRecord['level']
   parent?: string
   stats: SnapshotRecord['stats']
+  repaired?: SnapshotRecord['repaired']
 }
 
 export class LocalRepository implements Repository {
@@ -280,7 +282,8 @@ export class LocalRepository implements Repository {
 
   async snapshots (filter: { task?: string } = {}): Promise<Array<SnapshotRecord & { rootId?: string }>> {
     const { own } = await this.records()
-    return own.filter(r => filter.task === undefined || r.task === filter.task).sort((a, b) => a.time.localeCompare(b.time))
+    // A repaired snapshot keeps its original's time and comes right after it (so `latest` is the readable one).
+    return own.filter(r => filter.task === undefined || r.task === filter.task).sort((a, b) => a.time.localeCompare(b.time) || Number(a.repaired !== undefined) - Number(b.repaired !== undefined))
   }
 
   /**
@@ -530,6 +533,54 @@ export class LocalRepository implements Repository {
     }
   }
 
+  /**
+   * `cairn repair snapshots`: for each snapshot (or those `ids` name) whose tree has blocks
+   * missing or damaged, writes a new snapshot without the entries that cannot be read whole
+   * (snapshot-repair.ts), with the original's task, paths and time and `repaired: { from,
+   * lost }`; the original stays until it is forgotten. The chunk ids of damaged blocks leave
+   * the dedup index, so the next full backup of those files stores them again, which heals
+   * every snapshot that uses them (sealing is deterministic: same chunk, same CID).
+   */
+  async repairSnapshots (options: { ids?: string[], signal?: AbortSignal } = {}): Promise<SnapshotRepair[]> {
+    this.refuseShared('repairing snapshots')
+    const all = await this.snapshots()
+    const chosen = options.ids === undefined || options.ids.length === 0 ? all : options.ids.map(ref => { const s = all.filter(x => x.id.startsWith(ref)); if (s.length !== 1) throw new SnapshotNotFoundError(ref); return s[0] })
+    const out: SnapshotRepair[] = []
+    const healed = new Set<Key>()
+    for (const snap of chosen) {
+      // Repaired once already (its stand-in exists), or itself a repair: nothing more to do.
+      if (snap.repaired !== undefined || all.some(x => x.repaired?.from === snap.id)) continue
+      const check = await this.check({ readData: true, snapshot: snap.id, signal: options.signal })
+      if (check.errors.length === 0) continue
+      const bad = new Set(check.badBlocks.map(c => keyOf(CID.parse(c).bytes)))
+      for (const k of bad) healed.add(k)
+      const sealer = this.sealer
+      const r = await repairTree({
+        bad,
+        loadNode: async ref => await this.loadNode(ref),
+        putNode: async node => {
+          const sealed = sealer.seal(encodeNode(node))
+          const [known] = await this.blocks.lookupIds([sealed.id])
+          if (known === undefined) this.blocks.append(sealed.cid.bytes, sealed.id, sealed.bytes)
+          return { cid: known === undefined ? sealed.cid : CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+        }
+      }, this.rootOf(snap))
+      if (r.rootLost || r.root === undefined) { out.push({ from: snap.id, lost: r.lost }); continue }
+      const body: RecordBody = {
+        v: 1, root: r.root.cid.toString(), rootId: Buffer.from(r.root.id).toString('base64'), time: snap.time, host: snap.host, task: snap.task,
+        paths: snap.paths, level: snap.level, ...(snap.parent !== undefined ? { parent: snap.parent } : {}), stats: snap.stats,
+        repaired: { from: snap.id, lost: r.lost }
+      }
+      const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
+      const cid = cidOf(sealed)
+      this.blocks.append(cid.bytes, undefined, sealed)
+      await this.blocks.addSnapshotRoot(cid)
+      out.push({ from: snap.id, id: cid.toString(), lost: r.lost })
+    }
+    await this.blocks.forgetChunkIds(healed)
+    return out
+  }
+
   /** A write-only copy of this store's keys (for a branch node that may back up but not read). */
   exportWriteOnly (): SpaceKeys {
     return writeOnlyKeys(this.keys)
@@ -559,8 +610,11 @@ function parseRecordBody (plain: Uint8Array): RecordBody | undefined {
   }
 }
 
+/** What `repairSnapshots` did for one damaged snapshot: the new snapshot's id (none when its root cannot be read) and the paths left out. */
+export interface SnapshotRepair { from: string, id?: string, lost: string[] }
+
 function toRecord (cid: CID, b: RecordBody): SnapshotRecord {
-  return { id: cid.toString(), root: b.root, time: b.time, host: b.host, task: b.task, paths: b.paths, level: b.level, ...(b.parent !== undefined ? { parent: b.parent } : {}), stats: b.stats }
+  return { id: cid.toString(), root: b.root, time: b.time, host: b.host, task: b.task, paths: b.paths, level: b.level, ...(b.parent !== undefined ? { parent: b.parent } : {}), stats: b.stats, ...(b.repaired !== undefined ? { repaired: b.repaired } : {}) }
 }
 
 // -- key slots (passphrases; token and recovery slots come with the keys issue) ----------

@@ -40,6 +40,8 @@ export interface SnapshotRecord {
   /** Snapshot id this one was made against (metadata cache source), if any. */
   parent?: string
   stats: BackupStats
+  /** Written by `repair snapshots`: the damaged snapshot this one stands for, and the paths it leaves out. */
+  repaired?: { from: string, lost: string[] }
 }
 
 export interface BackupProgress {

@@ -139,7 +139,7 @@ export function buildProgram (): Command {
       const [list, damaged] = await withRepo(o, async repo => [await repo.snapshots({ task: o.task }), await repo.damagedSnapshots()] as const, READ_ONLY)
       if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)) } else {
       out(table(['id', 'time', 'host', 'task', 'level', 'files', 'size', 'paths'],
-        list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
+        list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.repaired !== undefined ? `${s.level} (repaired)` : s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
       out(`${list.length} snapshot${list.length === 1 ? '' : 's'}`)
       }
       for (const d of damaged) process.stderr.write(`cairn: snapshot ${d.id} is damaged: ${d.reason}; forget it with "cairn forget ${d.id.slice(0, 16)}" or see "cairn repair snapshots"\n`)

@@ -53,6 +53,32 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
       if (left > 0 || r.damaged.length > 0) io.setCode(EXIT_DAMAGE_LEFT)
     })
 
+  meshOption(storeOptions(repair.command('snapshots'))
+    .description('for each snapshot with missing or damaged blocks, write a new one without the entries that cannot be read (the damaged one stays until forgotten)')
+    .argument('[snapshot...]', 'only these snapshots (ids or unique prefixes)'))
+    .action(async (ids: string[], o: RepairFlags) => {
+      const { fetched, repairs } = await io.withRepo(o, async repo => {
+        let fetched: FetchResult | undefined
+        if (o.meshDir !== undefined) {
+          // A copy at another site beats leaving a file out: fetch first, then see what is still damaged.
+          const bad = (await repo.check({ readData: true })).badBlocks
+          if (bad.length > 0) fetched = await fetchFromPeers(o.meshDir, repo.blocks, bad)
+        }
+        return { fetched, repairs: await repo.repairSnapshots({ ids }) }
+      })
+      if (o.json === true) { io.json({ repairedFromPeers: fetched?.repaired ?? [], notRepaired: fetched?.failed ?? [], snapshots: repairs }); return }
+      if (fetched !== undefined) io.out(`fetched ${count(fetched.repaired.length)} blocks from peers${fetched.failed.length > 0 ? `; ${count(fetched.failed.length)} no peer could supply` : ''}`)
+      if (repairs.length === 0) io.out('no damaged snapshots')
+      for (const r of repairs) {
+        if (r.id === undefined) { io.out(`snapshot ${r.from.slice(0, 16)}: its root cannot be read; nothing to keep (forget it with "cairn forget ${r.from.slice(0, 16)}")`); continue }
+        io.out(`snapshot ${r.from.slice(0, 16)} → ${r.id.slice(0, 16)}: ${count(r.lost.length)} entries left out`)
+        for (const p of r.lost.slice(0, 20)) io.out(`  left out: ${p}`)
+        if (r.lost.length > 20) io.out(`  … and ${count(r.lost.length - 20)} more (see --json)`)
+      }
+      if (repairs.length > 0) io.out('the damaged originals are kept; forget them with "cairn forget ID" once the new ones are checked. A full backup ("cairn backup --level full") of the same files stores the lost blocks again and heals every snapshot that uses them.')
+      if (repairs.some(r => r.id === undefined)) io.setCode(EXIT_DAMAGE_LEFT)
+    })
+
   return repair
 }
 
