@@ -18,8 +18,8 @@ export interface IndexRebuild {
   snapshots: number
   /** Snapshot records left out because a forget record names them. */
   forgotten: number
-  /** Byte ranges that held no intact record. */
-  damaged: Array<{ segment: number, offset: number, length: number }>
+  /** Byte ranges that held no intact record, with the CIDs of the damaged records recognised in each. */
+  damaged: Array<{ segment: number, offset: number, length: number, blocks: string[] }>
   /** CIDs of records whose header survived but whose bytes no longer match: a peer's copy can replace them. */
   damagedBlocks: string[]
 }
@@ -45,13 +45,17 @@ export async function rebuildIndex (storeDir: string, classify: (block: Uint8Arr
   const forgotten = new Set<string>()
   const intactCids = new Set<string>()
   const badCids = new Map<string, string>()
+  const badAt: Array<{ segment: number, offset: number, cid: string }> = []
   try {
     await db.open()
     for (const seg of log.segments()) {
       out.segments++
       const scan = log.scan(seg, 0, r => {
         const ok = matchesCid(CID.decode(r.cid), log.read(r.location))
-        if (!ok) badCids.set(keyOf(r.cid), CID.decode(r.cid).toString())
+        if (!ok) {
+          badCids.set(keyOf(r.cid), CID.decode(r.cid).toString())
+          badAt.push({ segment: seg, offset: r.location.offset, cid: CID.decode(r.cid).toString() })
+        }
         return ok
       })
       const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
@@ -67,7 +71,10 @@ export async function rebuildIndex (storeDir: string, classify: (block: Uint8Arr
           ops.push({ type: 'put', ...indexEntries.forget(r.cid) })
         }
       }
-      for (const d of scan.damaged) out.damaged.push({ segment: seg, ...d })
+      for (const d of scan.damaged) {
+        const blocks = badAt.filter(b => b.segment === seg && b.offset >= d.offset && b.offset < d.offset + d.length).map(b => b.cid)
+        out.damaged.push({ segment: seg, ...d, blocks: [...new Set(blocks)] })
+      }
       ops.push({ type: 'put', ...indexEntries.segment(seg, scan.size) })
       await db.batch(ops)
     }

@@ -39,18 +39,20 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
         try { fetched = await fetchFromPeers(o.meshDir, repo.blocks, r.damagedBlocks) } finally { await repo.close() }
       }
       const left = r.damagedBlocks.length - (fetched?.repaired.length ?? 0)
+      // A range in which no damaged record could even be recognised may have held blocks nobody can name: check finds them.
+      const unknown = r.damaged.filter(d => d.blocks.length === 0).length
       if (o.json === true) io.json({ ...r, repairedFromPeers: fetched?.repaired ?? [], notRepaired: fetched?.failed ?? [] })
       else {
         const damagedBytes = r.damaged.reduce((n, d) => n + d.length, 0)
         io.out(`rebuilt the index of ${dir} from ${count(r.segments)} segments: ${count(r.blocks)} blocks, ${count(r.snapshots)} snapshots` +
           (r.forgotten > 0 ? ` (${count(r.forgotten)} forgotten ones left out)` : ''))
         if (r.damaged.length > 0) io.out(`  ${count(r.damaged.length)} damaged ranges (${bytes(damagedBytes)}) held no intact record:`)
-        for (const d of r.damaged.slice(0, 20)) io.out(`    segment ${d.segment}, ${bytes(d.length)} at offset ${d.offset}`)
+        for (const d of r.damaged.slice(0, 20)) io.out(`    segment ${d.segment}, ${bytes(d.length)} at offset ${d.offset}${d.blocks.length > 0 ? `: block ${d.blocks.join(', ')}` : ''}`)
         if (r.damagedBlocks.length > 0) io.out(`  ${count(r.damagedBlocks.length)} blocks are damaged${fetched !== undefined ? `, ${count(fetched.repaired.length)} repaired from peers` : ''}:`)
         for (const c of r.damagedBlocks.slice(0, 20)) io.out(`    ${c}${fetched?.repaired.includes(c) === true ? ' (repaired from a peer)' : ''}`)
-        io.out(left > 0 || r.damaged.length > 0 ? 'run "cairn check" to see which snapshots are affected, then "cairn repair snapshots"' : 'no damage found')
+        io.out(left > 0 || unknown > 0 ? 'run "cairn check" to see which snapshots are affected, then "cairn repair snapshots"' : r.damaged.length > 0 ? 'every damaged block was repaired' : 'no damage found')
       }
-      if (left > 0 || r.damaged.length > 0) io.setCode(EXIT_DAMAGE_LEFT)
+      if (left > 0 || unknown > 0) io.setCode(EXIT_DAMAGE_LEFT)
     })
 
   meshOption(storeOptions(repair.command('snapshots'))
