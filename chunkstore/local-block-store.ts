@@ -586,7 +586,8 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async flush (): Promise<void> {
-    this.flushChain = this.flushChain.then(async () => await this.flushNow())
+    // Each flush runs after the one before, whether that one failed or not (its failure is its caller's).
+    this.flushChain = this.flushChain.catch(() => {}).then(async () => await this.flushNow())
     try {
       await this.flushChain
     } catch (err) {
@@ -600,6 +601,22 @@ export class LocalBlockStore implements BlockStore {
     this.flushing = this.pending
     this.pending = emptyPending()
     this.unflushed = 0
+    try {
+      await this.writeFlushing()
+    } catch (err) {
+      // Not indexed after all (a full disk, say): back into pending, for the next flush to try again.
+      const failed = this.flushing
+      this.flushing = emptyPending()
+      for (const [k, v] of failed.locs) if (!this.pending.locs.has(k)) this.pending.locs.set(k, v)
+      for (const [k, v] of failed.ids) if (!this.pending.ids.has(k)) this.pending.ids.set(k, v)
+      for (const [k, v] of failed.ends) this.pending.ends.set(k, Math.max(v, this.pending.ends.get(k) ?? 0))
+      throw err
+    }
+    this.flushes++
+    this.flushing = emptyPending()
+  }
+
+  private async writeFlushing (): Promise<void> {
     await this.log.sync()
     const own = this.log.tail?.segment
     const others = [...this.flushing.ends.keys()].filter(seg => seg !== own)
@@ -613,8 +630,6 @@ export class LocalBlockStore implements BlockStore {
       ops.push({ type: 'put', key: segKey(seg), value: len })
     }
     await this.db.batch(ops)
-    this.flushes++
-    this.flushing = emptyPending()
   }
 
   async * cids (): AsyncIterable<CID> {

@@ -67,6 +67,11 @@ export interface OpenOptions {
   readOnly?: boolean
   /** An index that does not match the segments is reported in `blocks.damage` instead of refused (check). */
   reportDamage?: boolean
+  /**
+   * Check every table of the index against its checksums before using it (check and restore:
+   * LevelDB would read a damaged table without noticing). Costs a read of the whole index.
+   */
+  verifyIndex?: boolean
 }
 
 const CONFIG = 'config.json'
@@ -140,7 +145,7 @@ export async function unlockKeys (dir: string, passphrase: string): Promise<{ ke
 
 export async function openRepository (dir: string, options: OpenOptions): Promise<LocalRepository> {
   const { config, keys, suite } = await storeKeys(dir, options)
-  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'), { readOnly: options.readOnly, inconsistent: options.reportDamage === true ? 'report' : 'refuse', verifyTables: options.reportDamage })
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'), { readOnly: options.readOnly, inconsistent: options.reportDamage === true ? 'report' : 'refuse', verifyTables: options.reportDamage === true || options.verifyIndex === true })
   return new LocalRepository(dir, config, keys, suite, store)
 }
 

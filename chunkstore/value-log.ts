@@ -50,7 +50,7 @@ const openDirect = (path: string): number => openSync(path, constants.O_WRONLY |
 interface DirectReader { segment: number, fd: number, users: number }
 
 /** A full buffer being written on the pool: reads of its range are served from memory until it lands. */
-interface Writing { segment: number, offset: number, bytes: Buffer }
+interface Writing { segment: number, offset: number, bytes: Buffer, fd?: number, failed?: boolean }
 
 export interface ScannedRecord {
   cid: Uint8Array
@@ -141,8 +141,19 @@ export class ValueLog {
     hdr[5 + cid.length] = idLen
     if (id !== undefined) hdr.set(id, 6 + cid.length)
     const location = { segment: this.current, offset: this.currentSize + header, length: block.length }
-    this.write(hdr)
-    this.write(block)
+    const buffered = this.buffered
+    const written = this.written
+    try {
+      this.write(hdr)
+      this.write(block)
+    } catch (err) {
+      // A write failed (a full disk): take the record back out. If nothing reached the file
+      // meanwhile, the buffer is as before; else what did is a torn tail of this segment (the
+      // next open cuts it) and the next record starts a new segment.
+      if (this.written === written) this.buffered = buffered
+      else { this.buffered = 0; this.inFile = 0; this.rotateNext = true }
+      throw err
+    }
     this.currentSize += header + block.length
     return location
   }
@@ -202,6 +213,7 @@ export class ValueLog {
       return
     }
     const w: Writing = { segment: this.current, offset: this.written, bytes: this.buffer.subarray(0, this.buffered) }
+    w.fd = this.direct ? this.writeFd() : this.fd(w.segment)
     this.writing.add(w)
     this.writingBytes += w.bytes.length
     this.written += this.buffered
@@ -209,12 +221,14 @@ export class ValueLog {
     this.buffer = this.spare.pop() ?? this.newBuffer()
     this.buffered = 0
     this.inFile = 0
-    const done = writeAllAsync(this.direct ? this.writeFd() : this.fd(w.segment), w.bytes, w.offset).then(() => {
+    const done = writeAllAsync(w.fd, w.bytes, w.offset).then(() => {
       this.writing.delete(w)
       this.writingBytes -= w.bytes.length
       this.spare.push(full)
     }, (err) => {
-      // Kept in `writing`, so reads stay right; `sync` reports the failure and nothing gets indexed.
+      // Kept in `writing`, so reads stay right; `sync` reports the failure (nothing gets
+      // indexed) and writes it again at the next sync (a full disk may have room by then).
+      w.failed = true
       this.writeFailure ??= err
     })
     this.landed = Promise.all([this.landed, done]).then(() => {})
@@ -254,9 +268,10 @@ export class ValueLog {
   }
 
   private rotate (): void {
+    // Until a new segment is open, the next append tries again (a full disk may refuse it).
+    this.rotateNext = true
     this.drain()
     this.cutPadding()
-    this.rotateNext = false
     this.buffered = 0
     this.inFile = 0
     this.current = Atomics.add(this.counter, 0, 1)
@@ -288,6 +303,7 @@ export class ValueLog {
     this.currentSize = SEGMENT_MAGIC.length
     this.dirty.add(this.current)
     this.newFiles = true
+    this.rotateNext = false
   }
 
   /** Direct I/O wrote the current segment's last page whole: cut the file back to what it holds. */
@@ -315,6 +331,7 @@ export class ValueLog {
     this.drain()
     // Only the buffers handed off so far: appends that go on meanwhile belong to the next sync.
     await this.landed
+    await this.retryFailedWrites()
     if (this.writeFailure !== undefined) throw this.writeFailure
     this.closeOldWriteFds()
     const segments = [...this.dirty]
@@ -331,6 +348,24 @@ export class ValueLog {
       this.newFiles ||= newFiles
       throw err
     }
+  }
+
+  /** Writes again the buffers whose write failed; the failure is cleared once all have landed. */
+  private async retryFailedWrites (): Promise<void> {
+    if (this.writeFailure === undefined) return
+    for (const w of this.writing) {
+      if (w.failed !== true) continue
+      try {
+        await writeAllAsync(w.fd!, w.bytes, w.offset)
+      } catch (err) {
+        this.writeFailure = err as Error
+        return
+      }
+      w.failed = false
+      this.writing.delete(w)
+      this.writingBytes -= w.bytes.length
+    }
+    this.writeFailure = undefined
   }
 
   /** Makes new segment files' folder entries durable. */

@@ -24,7 +24,7 @@ const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 
 /** Opens the store for `fn`; `readOnly` for commands that must not change a byte of it (snapshots, ls, check, restore). */
-async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open: { readOnly?: boolean, reportDamage?: boolean } = {}): Promise<T> {
+async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open: { readOnly?: boolean, reportDamage?: boolean, verifyIndex?: boolean } = {}): Promise<T> {
   const repo = await openRepository(storeDir(flags), { ...await unlockOptions(flags), ...open })
   let value: T
   try {
@@ -170,7 +170,7 @@ export function buildProgram (): Command {
       const r = await withRepo(o, async repo => await repo.restore({
         snapshot, target: o.target, include: o.include, conflict: o.conflict, continueOnError: true,
         onProgress: p => bar.update(p.bytes, p.files, p.bytesTotal)
-      }), READ_ONLY)
+      }), { ...READ_ONLY, verifyIndex: true })
       bar.done()
       if (r.failed.length > 0) result.code = EXIT_WARNINGS
       if (o.json === true) { json(r); return }
