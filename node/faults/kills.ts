@@ -4,7 +4,7 @@
 // under their names.
 import { copyFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { cairn, cairnOk, compare, connected, fingerprint, fresh, initStore, makeSource, meshDaemon, mutateSource, replicated, storeHash, type MeshDaemon } from './world.ts'
+import { cairn, cairnOk, compare, connected, fingerprint, freePort, fresh, initStore, makeSource, meshDaemon, mutateSource, replicated, storeHash, type MeshDaemon } from './world.ts'
 import type { KillFigures, KillOp, Tally } from './tally.ts'
 
 export interface KillPlan { backup: number, prune: number, forget: number, 'replication receive': number, restore: number }
@@ -68,6 +68,12 @@ export async function killCampaign (work: string, rnd: () => number, plan: KillP
   if (plan['replication receive'] > 0) await killReceives(work, rnd, plan['replication receive'], tally.kills['replication receive'], p)
 }
 
+/**
+ * When to kill, for an operation that took `typical` ms unkilled: anywhere from a fifth of the
+ * way in (the first fifth is mostly the program starting) to a little past the end.
+ */
+const killPoint = (rnd: () => number, typical: number): number => typical * (0.2 + 0.95 * rnd())
+
 const lostFrom = (before: string[], after: string[], mayGo: Set<string>): number => before.filter(id => !after.includes(id) && !mayGo.has(id)).length
 
 async function killBackups (work: string, rnd: () => number, n: number, k: KillFigures, problems: string[]): Promise<void> {
@@ -79,7 +85,7 @@ async function killBackups (work: string, rnd: () => number, n: number, k: KillF
     mutateSource(s.src, rnd, 0.5, s.maxFile)
     const want = fingerprint(s.src)
     const before = await snapshotIds(s.store)
-    const r = await cairn(['backup', s.src, '--store', s.store, '--json'], { killAfterMs: rnd() * typical * 1.1 })
+    const r = await cairn(['backup', s.src, '--store', s.store, '--json'], { killAfterMs: killPoint(rnd, typical) })
     k.kills++
     const after = await snapshotIds(s.store)
     for (const id of after) if (!before.includes(id)) s.expected.set(id, want)
@@ -99,7 +105,7 @@ async function killPrunes (work: string, rnd: () => number, n: number, k: KillFi
     for (let j = 0; j < 2; j++) { mutateSource(s.src, rnd, 0.6, s.maxFile); await backup(s) }
     await cairnOk(['forget', '--keep-last', '1', '--store', s.store])
     const before = await snapshotIds(s.store)
-    const r = await cairn(['prune', '--store', s.store], { killAfterMs: rnd() * typical * 1.2 })
+    const r = await cairn(['prune', '--store', s.store], { killAfterMs: killPoint(rnd, typical) })
     k.kills++
     k.snapshotsLost += lostFrom(before, await snapshotIds(s.store), new Set())
     if (r.signal !== 'SIGKILL' && r.code !== 0) problems.push(`prune ${i}: exited ${String(r.code)}: ${r.stderr}`)
@@ -114,7 +120,7 @@ async function killForgets (work: string, rnd: () => number, n: number, k: KillF
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < 3; j++) { mutateSource(s.src, rnd, 0.3, s.maxFile); await backup(s) }
     const before = await snapshotIds(s.store)
-    const r = await cairn(['forget', '--keep-last', '1', '--store', s.store], { killAfterMs: rnd() * typical * 1.2 })
+    const r = await cairn(['forget', '--keep-last', '1', '--store', s.store], { killAfterMs: killPoint(rnd, typical) })
     k.kills++
     // Every snapshot but the newest may go; the newest must stay.
     k.snapshotsLost += lostFrom(before, await snapshotIds(s.store), new Set(before.slice(0, -1)))
@@ -131,7 +137,7 @@ async function killRestores (work: string, rnd: () => number, n: number, k: Kill
   for (let i = 0; i < n; i++) {
     const before = storeHash(s.store)
     const target = fresh(join(s.work, 'killed'))
-    const r = await cairn(['restore', newest, '--target', target, '--store', s.store], { killAfterMs: rnd() * typical * 1.1 })
+    const r = await cairn(['restore', newest, '--target', target, '--store', s.store], { killAfterMs: killPoint(rnd, typical) })
     k.kills++
     if (r.signal !== 'SIGKILL' && r.code !== 0) problems.push(`restore ${i}: exited ${String(r.code)}: ${r.stderr}`)
     if (storeHash(s.store) !== before) problems.push(`restore kill ${i}: the store changed`)
@@ -152,11 +158,12 @@ async function killReceives (work: string, rnd: () => number, n: number, k: Kill
   const aMesh = join(a.work, 'a-mesh')
   const bMesh = join(a.work, 'b-mesh')
   const bStore = join(a.work, 'b-store')
-  await cairnOk(['mesh', 'init', '--mesh-dir', aMesh, '--site', 'a', '--role', 'head', '--listen', '/ip4/127.0.0.1/tcp/0'])
+  // Fixed ports: both sites restart every round and must find each other again.
+  await cairnOk(['mesh', 'init', '--mesh-dir', aMesh, '--site', 'a', '--role', 'head', '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`])
   await cairnOk(['mesh', 'policy', '--mesh-dir', aMesh, '--copies', '2'])
   let A: MeshDaemon | undefined = await meshDaemon(aMesh, a.store)
   const invitation = (await A.control('invite', { ttlMs: 3_600_000 })).invitation as string
-  await cairnOk(['mesh', 'join', invitation, '--mesh-dir', bMesh, '--site', 'b', '--role', 'dr', '--listen', '/ip4/127.0.0.1/tcp/0'])
+  await cairnOk(['mesh', 'join', invitation, '--mesh-dir', bMesh, '--site', 'b', '--role', 'dr', '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`])
   let typical = 0
   try {
     for (let i = -1; i < n; i++) {

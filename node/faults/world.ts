@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { initRepository } from '../../chunkstore/index.ts'
@@ -83,6 +84,18 @@ export async function meshDaemon (meshDir: string, store: string): Promise<MeshD
     ]),
     kill: async (signal = 'SIGTERM') => { if (child.exitCode === null && child.signalCode === null) child.kill(signal); await exited }
   }
+}
+
+/**
+ * A TCP port free on 127.0.0.1 now, for a site that restarts between rounds: with a fixed
+ * port the other sites find it again (a port chosen anew at each start would be unknown).
+ */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()))
+  const port = (server.address() as AddressInfo).port
+  await new Promise<void>(resolve => server.close(() => resolve()))
+  return port
 }
 
 /** Waits until the daemon is connected to every other member (or gives up after `ms`). */
