@@ -34,6 +34,14 @@ test('F11 put, have, get, flush and snapshot roots cross the wire', async (t) =>
   await session.addRoot(blocks[0].cid)
   assert.deepEqual((await session.roots()).map(String), [blocks[0].cid.toString()])
   assert.deepEqual((await store.snapshotRoots()).map(String), [blocks[0].cid.toString()])
+  // ADD_ROOT lists the sender as the root's origin; ADD_ROOT_FROM the site it names, which
+  // must be a PeerId; a root listed already keeps its first origin.
+  const hq = receiver.peerId.toString()
+  await session.addRoot(blocks[1].cid, hq)
+  await session.addRoot(blocks[1].cid, sender.peerId.toString())
+  await assert.rejects(session.addRoot(blocks[2].cid, 'not-a-peer-id'), { name: 'RemoteRefusedError', code: 'MALFORMED' })
+  const origins = new Map((await store.snapshotRootOrigins!()).map(r => [r.cid.toString(), r.origin?.site]))
+  assert.deepEqual(Object.fromEntries(origins), { [blocks[0].cid.toString()]: sender.peerId.toString(), [blocks[1].cid.toString()]: hq })
   await session.close()
 })
 

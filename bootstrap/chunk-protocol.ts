@@ -13,6 +13,7 @@ import {
 import { ProtocolError, RemoteRefusedError } from './errors.ts'
 import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export { CHUNK_PROTOCOL }
@@ -23,7 +24,7 @@ export type ChunkEvent =
   | { kind: 'bad-block', peer: string, cid: string, reason: string }
   | { kind: 'protocol-error', peer: string, reason: string }
   | { kind: 'refused-peer', peer: string }
-  | { kind: 'root-added', peer: string, cid: string }
+  | { kind: 'root-added', peer: string, cid: string, origin: string }
   /** The local store failed (a full disk, say): answered STORE_ERROR; not the peer's fault. */
   | { kind: 'store-error', peer: string, reason: string }
 
@@ -201,14 +202,20 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
         if (part.length < MAX_BATCH) return
       }
     }
-    case MsgType.ADD_ROOT: {
-      // A root is listed only once its record block is durable here.
+    case MsgType.ADD_ROOT: case MsgType.ADD_ROOT_FROM: {
+      // A root is listed only once its record block is durable here. Its origin is the site
+      // the sender names (ADD_ROOT: the sender itself), and must at least be a PeerId.
+      const origin = m.type === MsgType.ADD_ROOT_FROM ? m.origin : peer
+      if (!isPeerId(origin)) {
+        await reply({ type: MsgType.ACK, id: m.id, status: Status.MALFORMED })
+        return
+      }
       if (!await store.has(m.cid)) {
         await reply({ type: MsgType.ACK, id: m.id, status: Status.NOT_FOUND })
         return
       }
-      if (!await storeStep(async () => { await store.flush(); await store.addSnapshotRoot(m.cid) }, m.id, peer, c, reply)) return
-      onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString() })
+      if (!await storeStep(async () => { await store.flush(); await store.addSnapshotRoot(m.cid, { site: origin, received: new Date().toISOString() }) }, m.id, peer, c, reply)) return
+      onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString(), origin })
       await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
       return
     }
@@ -410,8 +417,10 @@ export class ChunkSession {
     return r.cids
   }
 
-  async addRoot (cid: CID): Promise<void> {
-    expectOk(await this.request({ type: MsgType.ADD_ROOT, cid }), `snapshot root ${cid.toString()}`)
+  /** Lists a snapshot root at the peer, naming the site whose backup it is (none: this node's). */
+  async addRoot (cid: CID, origin?: string): Promise<void> {
+    const m = origin === undefined ? { type: MsgType.ADD_ROOT, cid } as const : { type: MsgType.ADD_ROOT_FROM, cid, origin } as const
+    expectOk(await this.request(m), `snapshot root ${cid.toString()}`)
   }
 
   async close (): Promise<void> {
@@ -426,4 +435,8 @@ type WithoutId<M> = M extends unknown ? Omit<M, 'id'> : never
 function expectOk (r: Message, what: string): void {
   if (r.type !== MsgType.ACK) throw new ProtocolError(`expected an ACK for ${what}`)
   if (r.status !== Status.OK) throw new RemoteRefusedError(statusName(r.status), what)
+}
+
+function isPeerId (s: string): boolean {
+  try { peerIdFromString(s); return true } catch { return false }
 }

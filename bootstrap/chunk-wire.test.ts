@@ -18,6 +18,7 @@ test('F11 every message type round-trips', async () => {
     { type: MsgType.FLUSH, id: 4 },
     { type: MsgType.ROOTS, id: 5 },
     { type: MsgType.ADD_ROOT, id: 6, cid: a },
+    { type: MsgType.ADD_ROOT_FROM, id: 14, cid: b, origin: '12D3KooWAHQAUukC4bNGiqaedxeEucfXqmz5W17YJMyV9J5rAHgS' },
     { type: MsgType.HAVE_REPLY, id: 7, have: [true, false, false, true, true, false, true, false, true] },
     { type: MsgType.ACK, id: 0xffffffff, status: Status.CID_MISMATCH },
     { type: MsgType.BLOCK, id: 9, status: Status.OK, bytes: new Uint8Array([9, 9]) },
@@ -50,6 +51,21 @@ test('F9 malformed messages are refused by the decoder', async () => {
   assert.throws(() => decodeMessage(good.subarray(0, good.length - 1)), { name: 'ProtocolError' })
   const haveHuge = Uint8Array.from([1, 1, 0, 0, 0, 1, 0xff, 0xff])
   assert.throws(() => decodeMessage(haveHuge), { name: 'ProtocolError' })
+})
+
+test('F11 ADD_ROOT_FROM bytes: the root\'s CID, then the origin site\'s PeerId as UTF-8 with its length; bad origins are refused', async () => {
+  const root = await blockCid(new Uint8Array([5]))
+  const origin = '12D3KooWAHQAUukC4bNGiqaedxeEucfXqmz5W17YJMyV9J5rAHgS'
+  const bytes = join(encodeMessage({ type: MsgType.ADD_ROOT_FROM, id: 3, cid: root, origin }))
+  assert.deepEqual([...bytes.subarray(0, 7)], [1, 0x08, 0, 0, 0, 3, 36])
+  assert.deepEqual(bytes.subarray(7, 43), root.bytes)
+  assert.equal(bytes[43], origin.length)
+  assert.equal(new TextDecoder().decode(bytes.subarray(44)), origin)
+  assert.equal(bytes.length, 44 + origin.length)
+  assert.throws(() => decodeMessage(Uint8Array.from([...bytes.subarray(0, 43), 0])), { name: 'ProtocolError' }, 'an empty origin')
+  assert.throws(() => decodeMessage(bytes.subarray(0, bytes.length - 1)), { name: 'ProtocolError' }, 'a truncated origin')
+  assert.throws(() => decodeMessage(Uint8Array.from([...bytes.subarray(0, 43), 2, 0xc3, 0x28])), { name: 'ProtocolError' }, 'an origin that is not UTF-8')
+  assert.throws(() => encodeMessage({ type: MsgType.ADD_ROOT_FROM, id: 1, cid: root, origin: 'x'.repeat(129) }), { name: 'ProtocolError' })
 })
 
 test('F11 PUT_BATCH bytes: the index of CIDs and sizes, then the blocks one after the other', async () => {

@@ -12,6 +12,8 @@
 //   0x06 ADD_ROOT cidlen:u8 cid           0x82 ACK
 //   0x07 PUT_BATCH n:u16 (cidlen:u8 cid size:u32)×n blocks…   0x87 BATCH_ACK n:u16 status:u8×n
 //        (the blocks' bytes one after the other, in the order of the index before them)
+//   0x08 ADD_ROOT_FROM cidlen:u8 cid originlen:u8 origin        0x82 ACK
+//        (origin: the PeerId, base58btc in UTF-8, of the site whose backup the root is)
 //
 // CIDs are binary CIDv1 (raw codec, sha2-256), the only kind of block a store holds.
 import { CID } from 'multiformats/cid'
@@ -27,13 +29,15 @@ export const WIRE_VERSION = 1
 export const MAX_BLOCK_BYTES = 16 * 1024 * 1024
 /** Largest frame body: a PUT (or a PUT_BATCH of one) of the largest block plus its header. */
 export const MAX_FRAME_BYTES = MAX_BLOCK_BYTES + 256
+/** Longest origin of an ADD_ROOT_FROM (a PeerId string is 52 characters for Ed25519 keys). */
+export const MAX_ORIGIN_BYTES = 128
 /** CIDs per HAVE or ROOTS message. */
 export const MAX_BATCH = 4096
 const RAW_CODE = 0x55
 const HEADER = 6
 
 export const MsgType = {
-  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06, PUT_BATCH: 0x07,
+  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06, PUT_BATCH: 0x07, ADD_ROOT_FROM: 0x08,
   HAVE_REPLY: 0x81, ACK: 0x82, BLOCK: 0x83, ROOTS_REPLY: 0x85, BATCH_ACK: 0x87
 } as const
 
@@ -50,6 +54,7 @@ export type Message =
   | { type: typeof MsgType.FLUSH, id: number }
   | { type: typeof MsgType.ROOTS, id: number }
   | { type: typeof MsgType.ADD_ROOT, id: number, cid: CID }
+  | { type: typeof MsgType.ADD_ROOT_FROM, id: number, cid: CID, origin: string }
   | { type: typeof MsgType.PUT_BATCH, id: number, blocks: Array<{ cid: CID, bytes: Uint8Array }> }
   | { type: typeof MsgType.HAVE_REPLY, id: number, have: boolean[] }
   | { type: typeof MsgType.ACK, id: number, status: number }
@@ -70,10 +75,16 @@ export function encodeMessage (m: Message): Uint8Array[] {
   }
   let size = HEADER
   let tail: Uint8Array | undefined
+  let origin: Uint8Array | undefined
   switch (m.type) {
     case MsgType.HAVE: case MsgType.ROOTS_REPLY: size += cidsLength(m.cids); break
     case MsgType.PUT: size += 1 + m.cid.bytes.length; tail = m.bytes; break
     case MsgType.GET: case MsgType.ADD_ROOT: size += 1 + m.cid.bytes.length; break
+    case MsgType.ADD_ROOT_FROM:
+      origin = new TextEncoder().encode(m.origin)
+      if (origin.length === 0 || origin.length > MAX_ORIGIN_BYTES) throw new ProtocolError(`an origin is 1 to ${MAX_ORIGIN_BYTES} bytes`)
+      size += 1 + m.cid.bytes.length + 1 + origin.length
+      break
     case MsgType.FLUSH: case MsgType.ROOTS: break
     case MsgType.HAVE_REPLY: size += 2 + Math.ceil(m.have.length / 8); break
     case MsgType.ACK: size += 1; break
@@ -95,6 +106,7 @@ export function encodeMessage (m: Message): Uint8Array[] {
   switch (m.type) {
     case MsgType.HAVE: case MsgType.ROOTS_REPLY: cids(m.cids); break
     case MsgType.PUT: case MsgType.GET: case MsgType.ADD_ROOT: cid(m.cid); break
+    case MsgType.ADD_ROOT_FROM: cid(m.cid); head[at++] = origin!.length; head.set(origin!, at); break
     case MsgType.HAVE_REPLY:
       view.setUint16(at, m.have.length); at += 2
       m.have.forEach((h, i) => { if (h) head[at + (i >> 3)] |= 1 << (i & 7) })
@@ -172,6 +184,21 @@ export function decodeMessage (frame: Uint8Array | Uint8ArrayList): Message {
     }
     case MsgType.GET: m = { type, id, cid: cid() }; end(); break
     case MsgType.ADD_ROOT: m = { type, id, cid: cid() }; end(); break
+    case MsgType.ADD_ROOT_FROM: {
+      const c = cid()
+      const len = u8()
+      if (len === 0 || len > MAX_ORIGIN_BYTES) throw new ProtocolError(`an origin of ${len} bytes is outside 1 to ${MAX_ORIGIN_BYTES}`)
+      need(len)
+      let origin: string
+      try {
+        origin = new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(at, at + len))
+      } catch (err) {
+        throw new ProtocolError('an origin is not UTF-8', { cause: err })
+      }
+      at += len
+      m = { type, id, cid: c, origin }; end()
+      break
+    }
     case MsgType.FLUSH: m = { type, id }; end(); break
     case MsgType.ROOTS: m = { type, id }; end(); break
     case MsgType.HAVE_REPLY: {

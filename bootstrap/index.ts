@@ -3,7 +3,7 @@
 // It moves ciphertext between stores; it must never need, hold or ask for a data key.
 export * from './errors.ts'
 export { createMeshNode, MEMBERSHIP_PROTOCOL } from './mesh-node.ts'
-export type { MeshNode, MeshNodeInit, MeshNodeComponents, MeshStatus, LinkStatus, PolicyStatus, ScrubResult, PeerFacts } from './mesh-node.ts'
+export type { MeshNode, MeshNodeInit, MeshNodeComponents, MeshStatus, HeldSnapshots, LinkStatus, PolicyStatus, ScrubResult, PeerFacts } from './mesh-node.ts'
 export { initMesh, loadMeshState, hasMeshState, loadOrCreatePeerKey, writeFileAtomic } from './mesh-state.ts'
 export type { MeshConfig, MeshState } from './mesh-state.ts'
 export { joinMesh, JOIN_PROTOCOL } from './join.ts'

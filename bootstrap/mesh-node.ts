@@ -74,6 +74,21 @@ export interface MeshStatus {
   policies: PolicyStatus[]
   penalties: ReturnType<Penalties['snapshot']>
   invitationsOpen: number
+  /**
+   * Snapshots held here, per site whose backups they are: this site's own (`self`) and what
+   * other sites sent, by the origin their senders named. `lastReceived` is when the newest arrived.
+   */
+  held: HeldSnapshots[]
+}
+
+export interface HeldSnapshots {
+  /** PeerId of the origin site. */
+  peer: string
+  /** Its name in the member list (the PeerId when it is not a member). */
+  site: string
+  self: boolean
+  snapshots: number
+  lastReceived?: string
 }
 
 export interface ScrubResult {
@@ -161,7 +176,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     } else if (e.kind === 'refused-peer') {
       log({ event: 'refused-peer', peer: e.peer })
     } else if (e.kind === 'root-added') {
-      log({ event: 'root-received', peer: e.peer, cid: e.cid })
+      log({ event: 'root-received', peer: e.peer, cid: e.cid, origin: e.origin, site: roster.member(e.origin)?.site })
       announce(e.cid)
       // Cascade: what arrived here goes on to this node's own targets.
       links.triggerAll()
@@ -248,6 +263,19 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         await host.dial(peerIdFromString(m.peer), { signal: AbortSignal.timeout(5000) })
       } catch {}
     }
+  }
+
+  async function heldSnapshots (): Promise<HeldSnapshots[]> {
+    const roots = store.snapshotRootOrigins !== undefined ? await store.snapshotRootOrigins() : (await store.snapshotRoots()).map(cid => ({ cid, origin: undefined }))
+    const bySite = new Map<string, HeldSnapshots>()
+    for (const { origin } of roots) {
+      const peer = origin?.site ?? self
+      let h = bySite.get(peer)
+      if (h === undefined) bySite.set(peer, h = { peer, site: roster.member(peer)?.site ?? peer, self: peer === self, snapshots: 0 })
+      h.snapshots++
+      if (origin !== undefined && origin.received > (h.lastReceived ?? '')) h.lastReceived = origin.received
+    }
+    return [...bySite.values()].sort((a, b) => Number(b.self) - Number(a.self) || a.site.localeCompare(b.site))
   }
 
   const node: MeshNode = {
@@ -439,7 +467,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         links: await links.statuses(),
         policies: await links.policyStatuses(),
         penalties: penalties.snapshot(),
-        invitationsOpen: loadInvitations(init.dir).filter(r => !r.used && Date.parse(r.expires) > Date.now()).length
+        invitationsOpen: loadInvitations(init.dir).filter(r => !r.used && Date.parse(r.expires) > Date.now()).length,
+        held: await heldSnapshots()
       }
     }
   }

@@ -125,6 +125,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       }
       const store = c.storeFor(link.policies)
       const result = await replicate(store, session, {
+        self: c.self,
         limiter: link.limiter,
         signal: stopping.signal,
         onProgress: p => { link.status.progress = p; link.run = { bytesMissing: p.bytesMissing, bytesSent: p.bytesSent } }
@@ -135,7 +136,10 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       if (result.blocksSent > 0 || result.rootsAdded > 0) c.log({ event: 'replicated', peer, site, ...result })
     } catch (err: any) {
       link.status.lastError = { name: err?.name ?? 'Error', message: err?.message ?? String(err) }
-      c.log({ event: 'replication-failed', peer, site, error: link.status.lastError })
+      // A target that is not up (yet) is the normal state of a mesh being set up, not a failure
+      // of replication: the link runs again when the target connects.
+      if (err instanceof PeerUnreachableError) c.log({ event: 'replication-waiting', peer, site, reason: 'unreachable' })
+      else c.log({ event: 'replication-failed', peer, site, error: link.status.lastError })
     } finally {
       link.status.running = false
       link.status.progress = undefined

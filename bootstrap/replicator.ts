@@ -48,6 +48,8 @@ export interface ReplicateOptions {
   /** Bytes of neighbouring blocks sent together in one PUT_BATCH (a larger block goes alone). Default 1 MiB. */
   batchBytes?: number
   onProgress?: (p: ReplicationProgress) => void
+  /** This site's PeerId: the origin of the snapshots backed up into `store` (absent: the peer takes the sender as their origin). */
+  self?: string
 }
 
 export async function replicate (store: BlockStore, session: ChunkSession, options: ReplicateOptions = {}): Promise<ReplicationResult> {
@@ -136,11 +138,13 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   await session.flush()
 
   const remote = new Set((await session.roots()).map(String))
-  for (const root of await store.snapshotRoots()) {
+  const roots = store.snapshotRootOrigins !== undefined ? await store.snapshotRootOrigins() : (await store.snapshotRoots()).map(cid => ({ cid, origin: undefined }))
+  for (const { cid: root, origin } of roots) {
     if (remote.has(root.toString())) continue
     // A root whose record block is not stored here was never complete locally: skip it.
     if (!await store.has(root)) continue
-    await session.addRoot(root)
+    // A backup made here is this site's; one that arrived from elsewhere keeps its origin (cascade).
+    await session.addRoot(root, origin?.site ?? options.self)
     remote.add(root.toString())
     p.rootsAdded++
   }

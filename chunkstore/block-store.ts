@@ -54,7 +54,22 @@ export interface BlockStore {
   cids: () => AsyncIterable<CID>
   /** CIDs of snapshot records (roots of restorable backups), so replicas can list them. */
   snapshotRoots: () => Promise<CID[]>
-  addSnapshotRoot: (cid: CID) => Promise<void>
+  /**
+   * Lists a snapshot root. `origin` is given for a root another site sent (none: a backup made
+   * into this store); a root listed already keeps the origin it was first listed with.
+   */
+  addSnapshotRoot: (cid: CID, origin?: RootOrigin) => Promise<void>
+  /** Optional: every snapshot root with its origin (undefined: a backup made into this store). */
+  snapshotRootOrigins?: () => Promise<Array<{ cid: CID, origin?: RootOrigin }>>
+}
+
+/**
+ * Where a snapshot root held here came from: `site`, the PeerId of the site whose backup it is
+ * (as the member that sent it said: not authenticated, doc/mesh.md), and when it arrived here.
+ */
+export interface RootOrigin {
+  site: string
+  received: string
 }
 
 /**

@@ -81,23 +81,26 @@ export async function checkSnapshots (
     }
   }
 
+  // Errors name the snapshot and the path inside it: "snapshot bafk…: /etc/hosts: block … is missing".
+  let snapshot = ''
+  const where = (path: string): string => `snapshot ${snapshot}: ${path === '' ? '/' : path}`
   async function walk (cid: CID, id: Uint8Array, path: string): Promise<void> {
     if (signal?.aborted === true) throw signal.reason
-    const node = await visit(cid, id, path)
+    const node = await visit(cid, id, where(path))
     if (node === undefined) return
     if (node.kind === 'dir') {
       for (const e of node.entries) {
         if (seen.has(keyOf(e.cid.bytes))) continue
-        if (e.inline !== undefined) await visit(e.cid, e.id, `${path}/${displayName(e.name)}`, e.size)
+        if (e.inline !== undefined) await visit(e.cid, e.id, where(`${path}/${displayName(e.name)}`), e.size)
         else await walk(e.cid, e.id, `${path}/${displayName(e.name)}`)
       }
     } else if (node.kind === 'file') {
-      for (const c of node.chunks) await visit(c.cid, c.id, path, c.size)
+      for (const c of node.chunks) await visit(c.cid, c.id, where(path), c.size)
     }
   }
 
   try {
-    for (const r of roots) await walk(r.cid, r.id, `snapshot ${r.name} `)
+    for (const r of roots) { snapshot = r.name; await walk(r.cid, r.id, '') }
     send()
     if (jobs > 0) await new Promise<void>((resolve, reject) => { allDone = resolve; pool!.onFailure(reject) })
   } finally {

@@ -178,7 +178,7 @@ test('D6, D7: a corrupt block costs one file: named with its block, never left h
   const out = join(work, 'd7')
   const r = await readOnly(store, ['restore', 'latest', '--target', out])
   assert.equal(r.code, 3, r.stdout + r.stderr)
-  assert.match(r.stdout, new RegExp(`failed: ${join(out, src, 'big')}: Block ${CID.decode(biggest.cid).toString()} is corrupt`))
+  assert.match(r.stderr, new RegExp(`^cairn: not restored: ${join(out, src, 'big')}: Block ${CID.decode(biggest.cid).toString()} is corrupt`, 'm'))
   assert.equal(existsSync(join(out, src, 'big')), false, 'no partial file under the name')
   const leftovers: string[] = []
   const walk = (d: string): void => {

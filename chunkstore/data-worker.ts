@@ -1,7 +1,7 @@
 // A data-path worker thread: reads, cuts, ids, compresses and seals files for backup;
 // opens and writes chunks for restore; verifies blocks for check. The main thread keeps
 // the index and the value log; a worker only reads segments.
-import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -301,7 +301,9 @@ function restoreJob (job: RestoreJob): void {
     let fd: number | undefined
     const partial = fsPath(f.partial)
     try {
-      fd = openSync(partial, 'w', 0o600)
+      // A leftover of an earlier run goes first; the new one is made here, never opened through a link.
+      try { unlinkSync(partial) } catch {}
+      fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
       let pos = 0
       let holes = false
       for (const c of f.chunks) {

@@ -15,6 +15,24 @@ export class StoreExistsError extends Error {
   }
 }
 
+/** A command that needs a site's own store (or a new one) was pointed at a mesh replica. */
+export class ReplicaNotAStoreError extends Error {
+  override readonly name = 'ReplicaNotAStoreError'
+  constructor (dir: string, action: 'init' | 'open', options?: ErrorOptions) {
+    super(action === 'init'
+      ? `${dir} is a mesh replica: the blocks other sites send, kept by "cairn mesh run". This site's own store needs a folder of its own: "cairn init --store OTHER_FOLDER", and serve that store to the mesh with "cairn mesh run --store OTHER_FOLDER". Nothing was changed.`
+      : `${dir} is a mesh replica: the blocks other sites send, kept by "cairn mesh run", with no keys of this site's. Back up into a store of this site's own ("cairn init --store OTHER_FOLDER"). To read a lost site's backups here, copy that site's escrowed config.json and keys.json into ${dir} (doc/mesh.md, "Restoring at a DR site").`, options)
+  }
+}
+
+/** A folder given to a mesh node that is neither empty, a store nor a replica. */
+export class NotAStoreFolderError extends Error {
+  override readonly name = 'NotAStoreFolderError'
+  constructor (readonly dir: string) {
+    super(`${dir} is not empty and is neither a Cairn store nor a mesh replica; nothing was written there. Give --store a new or empty folder (it becomes this site's replica of other sites' blocks) or a store made by "cairn init".`)
+  }
+}
+
 export class StoreCorruptError extends Error {
   override readonly name = 'StoreCorruptError'
   constructor (message: string, options?: ErrorOptions) {
@@ -166,5 +184,16 @@ export class InvalidScheduleError extends Error {
   override name = 'InvalidScheduleError'
   constructor (message: string) {
     super(`${message}; windows look like {"from":"08:00","to":"18:00","mibps":10,"days":[1,2,3,4,5]}`)
+  }
+}
+
+/**
+ * A restore target that is not storage (a kernel view such as /proc, /sys or /dev), or a folder
+ * on the way that would lead the restore outside its target. Nothing was written there.
+ */
+export class RestoreTargetRefusedError extends Error {
+  override readonly name = 'RestoreTargetRefusedError'
+  constructor (path: string, why: string, options?: ErrorOptions) {
+    super(`Cannot restore to ${path}: ${why}. Nothing was written there; choose a folder on a real file system.`, options)
   }
 }

@@ -3,7 +3,7 @@
 // check, forget and prune (F1–F8, F18–F19). It may import crypto/ only, and must never
 // write an index entry before the data it points to is on disk.
 export type * from './types.ts'
-export type { BlockStore, BlockLocation, LocatedBlocks } from './block-store.ts'
+export type { BlockStore, BlockLocation, LocatedBlocks, RootOrigin } from './block-store.ts'
 export { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks } from './block-store.ts'
 export type { Repository } from './repository-api.ts'
 export * from './errors.ts'
@@ -15,6 +15,9 @@ export type { DamagedSnapshot, SnapshotRepair } from './repository.ts'
 export type { IndexRebuild } from './index-rebuild.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
+export { checkRestoreTarget } from './restore-target.ts'
+export { isReplica, prepareReplicaFolder, REPLICA_MARKER } from './replica-marker.ts'
+export type { ReplicaFolder, ReplicaMarker } from './replica-marker.ts'
 export { unionBlockStore } from './union-block-store.ts'
 export type { UnionBlockStoreInit } from './union-block-store.ts'
 export { BlockSealer, cidOf, matchesCid, registerSuite, suiteByName } from './codec.ts'

@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
-import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore, type LocatedBlocks } from './block-store.ts'
+import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore, type LocatedBlocks, type RootOrigin } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
 import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,7 +16,7 @@ import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
  *
  *   'b' cid      → u32le segment | u32le length | u64le offset   block location
  *   'i' id       → cid                                          dedup index (chunk id → CID)
- *   's' cid      → ''                                           snapshot record roots
+ *   's' cid      → '' | JSON RootOrigin                         snapshot record roots ('' = backed up here)
  *   't' cid      → ''                                           forget records (snapshots forgotten; kept by prune)
  *   'g' u32be n  → u64le length                                 committed length of segment n
  *   'F'          → id filter (IdFilter format)                  written at a clean close
@@ -652,10 +652,20 @@ export class LocalBlockStore implements BlockStore {
     return out
   }
 
-  async addSnapshotRoot (cid: CID): Promise<void> {
+  async addSnapshotRoot (cid: CID, origin?: RootOrigin): Promise<void> {
     this.mustWrite()
     await this.flush()
-    await this.db.put(prefixed(S, cid.bytes), Buffer.alloc(0), { sync: true })
+    const key = prefixed(S, cid.bytes)
+    if (origin !== undefined && await this.db.get(key) !== undefined) return
+    await this.db.put(key, origin === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(origin)), { sync: true })
+  }
+
+  async snapshotRootOrigins (): Promise<Array<{ cid: CID, origin?: RootOrigin }>> {
+    const out: Array<{ cid: CID, origin?: RootOrigin }> = []
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(S), lt: Buffer.of(S + 1) })) {
+      out.push({ cid: CID.decode(key.subarray(1)), origin: value.length === 0 ? undefined : parseOrigin(value) })
+    }
+    return out
   }
 
   /** Forget records (doc/design.md): sealed lists of forgotten snapshots, kept so that `repair index` does not bring them back. */
@@ -757,3 +767,12 @@ export const indexEntries = {
 
 export { keyOf }
 export type { Key }
+
+/** A root's origin as stored; a value that does not parse is shown as an unknown site rather than failing the listing. */
+function parseOrigin (value: Uint8Array): RootOrigin {
+  try {
+    const o = JSON.parse(Buffer.from(value).toString('utf8'))
+    if (typeof o?.site === 'string' && typeof o?.received === 'string') return { site: o.site, received: o.received }
+  } catch {}
+  return { site: 'unknown', received: '' }
+}

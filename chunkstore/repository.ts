@@ -14,13 +14,14 @@ import { checkSnapshots } from './checker.ts'
 import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
   BlockNotFoundError, DiskFullError, InvalidOptionError, isDiskFull, RestoreIncompleteError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
-  SharedReplicaError, StoreCorruptError, StoreExistsError, StoreNotFoundError
+  ReplicaNotAStoreError, SharedReplicaError, StoreCorruptError, StoreExistsError, StoreNotFoundError
 } from './errors.ts'
 import { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
 import { keyOf, LocalBlockStore } from './local-block-store.ts'
 import type { Key } from './local-block-store.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
+import { isReplica } from './replica-marker.ts'
 import { decodeNode, encodeNode, inlineFileNode } from './tree-node.ts'
 import { repairTree } from './snapshot-repair.ts'
 import { displayName } from './file-name.ts'
@@ -86,7 +87,7 @@ function writeAtomic (path: string, text: string): void {
 
 export function readConfig (dir: string): StoreConfig {
   const p = join(dir, CONFIG)
-  if (!existsSync(p)) throw new StoreNotFoundError(dir)
+  if (!existsSync(p)) throw isReplica(dir) ? new ReplicaNotAStoreError(dir, 'open') : new StoreNotFoundError(dir)
   let c: StoreConfig
   try { c = JSON.parse(readFileSync(p, 'utf8')) } catch (cause) { throw new StoreCorruptError(`${p} is not valid JSON; restore it from a copy.`, { cause }) }
   if (c.format !== 'cairn-store') throw new StoreNotFoundError(dir)
@@ -116,7 +117,7 @@ export function validateChunker (c: ChunkerSpec): ChunkerSpec {
 
 /** Creates a store in an empty or missing folder. */
 export async function initRepository (dir: string, options: InitOptions): Promise<StoreConfig> {
-  if (existsSync(dir) && readdirSync(dir).length > 0) throw new StoreExistsError(dir)
+  if (existsSync(dir) && readdirSync(dir).length > 0) throw isReplica(dir) ? new ReplicaNotAStoreError(dir, 'init') : new StoreExistsError(dir)
   const cipher = options.cipher ?? 'xsalsa20-poly1305'
   if (suiteByName(cipher) === undefined) throw new InvalidOptionError(`Unknown cipher "${cipher}".`)
   const compression = options.compression ?? 3
@@ -146,7 +147,9 @@ export async function unlockKeys (dir: string, passphrase: string): Promise<{ ke
 export async function openRepository (dir: string, options: OpenOptions): Promise<LocalRepository> {
   const { config, keys, suite } = await storeKeys(dir, options)
   const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'), { readOnly: options.readOnly, inconsistent: options.reportDamage === true ? 'report' : 'refuse', verifyTables: options.reportDamage === true || options.verifyIndex === true })
-  return new LocalRepository(dir, config, keys, suite, store)
+  // A replica given a lost site's escrowed config and keys (F13) reads that site's snapshots;
+  // its blocks are every site's, so it stays unchanged (SharedReplicaError), as through the daemon.
+  return new LocalRepository(dir, config, keys, suite, store, { shared: isReplica(dir), owned: true })
 }
 
 /**
@@ -215,9 +218,13 @@ export class LocalRepository implements Repository {
   /** Over a block store it does not own (a mesh replica): it changes nothing there and never closes it. */
   readonly shared: boolean
 
-  constructor (readonly dir: string, readonly config: StoreConfig, readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly blocks: LocalBlockStore, options: { shared?: boolean } = {}) {
+  /** The block store was opened for this repository, and `close()` closes it (else its holder does). */
+  private readonly owned: boolean
+
+  constructor (readonly dir: string, readonly config: StoreConfig, readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly blocks: LocalBlockStore, options: { shared?: boolean, owned?: boolean } = {}) {
     this.sealer = new BlockSealer(keys, suite, config.compression)
     this.shared = options.shared === true
+    this.owned = options.owned ?? !this.shared
   }
 
   get writeOnly (): boolean { return isWriteOnly(this.keys) }
@@ -270,9 +277,11 @@ export class LocalRepository implements Repository {
       this.blocks.writers--
     }
     const { root, stats } = result
+    // An incremental backup with no parent to compare against read every file: it is a full one.
+    const done = level === 'incremental' && parent === undefined ? 'full' : level
     const body: RecordBody = {
       v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: new Date().toISOString(),
-      host: hostname(), task, paths: sources, level, ...(parent !== undefined ? { parent: parent.id } : {}), stats
+      host: hostname(), task, paths: sources, level: done, ...(parent !== undefined ? { parent: parent.id } : {}), stats
     }
     const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
     const cid = cidOf(sealed)
@@ -592,7 +601,7 @@ export class LocalRepository implements Repository {
   }
 
   async close (): Promise<void> {
-    if (!this.shared) await this.blocks.close()
+    if (this.owned) await this.blocks.close()
   }
 }
 

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
-import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
+import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import { BlockNotFoundError, OperationAbortedError, PathNotFoundError } from './errors.ts'
 import { childPath, rawName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import { makeDir, prepareRestoreTarget } from './restore-target.ts'
 import { fsTime, inlineFileNode } from './tree-node.ts'
 import type { DirEntry, DirNode, FileNode, SymlinkNode, TreeNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
@@ -57,6 +58,7 @@ export class Restorer {
   private readonly conflict: ConflictMode
   private readonly includes: string[][]
   private lastProgress = 0
+  private targetReal = '/'
 
   constructor (private readonly deps: RestorerDeps, private readonly options: RestoreOptions, private readonly bytesTotal: number) {
     this.conflict = options.conflict ?? 'overwrite'
@@ -66,7 +68,7 @@ export class Restorer {
   async run (root: DirNode): Promise<RestoreResult> {
     const started = Date.now()
     for (const inc of this.includes) await this.mustExist(root, inc)
-    mkdirSync(this.options.target, { recursive: true })
+    this.targetReal = prepareRestoreTarget(this.options.target)
     this.pool = this.deps.makePool((m, w) => this.onMessage(m, w))
     this.pool.onFailure(err => this.fail(err))
     const abort = (): void => this.fail(new OperationAbortedError('The restore'))
@@ -135,7 +137,7 @@ export class Restorer {
   }
 
   private async restoreDir (node: DirNode, target: FsPath, path: string[], isRoot: boolean): Promise<void> {
-    if (!isRoot) mkdirSync(target, { recursive: true })
+    if (!isRoot) makeDir(target, this.targetReal)
     this.dirs.push({ path: target, node })
     this.result.dirs++
     const files: Array<{ e: DirEntry, target: FsPath, dir: FsPath }> = []

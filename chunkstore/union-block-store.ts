@@ -2,7 +2,7 @@
 // space plus the replica) through such a view. Reads look in every store; writes go to the
 // one store named for them. A wrapper, so no store needs to know it is part of a union.
 import { CID } from 'multiformats/cid'
-import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, type BlockStore } from './block-store.ts'
+import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, type BlockStore, type RootOrigin } from './block-store.ts'
 import { BlockNotFoundError, ReadOnlyStoreError } from './errors.ts'
 
 export interface UnionBlockStoreInit {
@@ -84,7 +84,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
     async put (cid, bytes) { await writable(`block ${cid.toString()}`).put(cid, bytes) },
     async putMany (blocks) { return await storeBlocks(writable(`${blocks.length} blocks`), blocks) },
     async flush () { await init.write?.flush() },
-    async addSnapshotRoot (cid) { await writable(`snapshot root ${cid.toString()}`).addSnapshotRoot(cid) },
+    async addSnapshotRoot (cid, origin) { await writable(`snapshot root ${cid.toString()}`).addSnapshotRoot(cid, origin) },
 
     async * cids () {
       const earlier: BlockStore[] = []
@@ -137,6 +137,15 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
     async snapshotRoots () {
       const out = new Map<string, CID>()
       for (const s of init.stores()) for (const r of await s.snapshotRoots()) out.set(r.toString(), r)
+      return [...out.values()]
+    },
+
+    async snapshotRootOrigins () {
+      const out = new Map<string, { cid: CID, origin?: RootOrigin }>()
+      for (const s of init.stores()) {
+        const roots = s.snapshotRootOrigins !== undefined ? await s.snapshotRootOrigins() : (await s.snapshotRoots()).map(cid => ({ cid }))
+        for (const r of roots) if (!out.has(r.cid.toString())) out.set(r.cid.toString(), r)
+      }
       return [...out.values()]
     }
   }

@@ -10,9 +10,9 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Browser, Page } from 'playwright-core'
 import { SMTPServer } from 'smtp-server'
-import { answered, apiAs, buildConsole, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './e2e-harness.ts'
+import { answered, apiAs, buildConsole, confirmPassword, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './e2e-harness.ts'
 
-const ADMIN_PW = 'admin password for e2e'
+const ADMIN_PW = 'console e2e head passphrase'
 const OP_PW = 'operator password 01'
 let served: Served | undefined
 let dir = ''
@@ -72,7 +72,10 @@ test('clients: register one with the API\'s checks, open its details, and delete
   assert.equal((await admin('GET', '/api/nodes')).length, 1)
   await page.fill('#reg-ip', 'fd00::34')
   await shoot(page, 'node-register.png', 'dialog')
-  const created = await answered(page, 'POST', /^\/api\/nodes$/, async () => await page.click('[data-test=register-save]'))
+  await page.click('[data-test=register-save]')
+  // Assigning an owner asks for the admin's password again (issue 13, M4).
+  await page.fill('[data-test=reauth-password]', ADMIN_PW)
+  const created = await answered(page, 'POST', /^\/api\/nodes$/, async () => await page.click('[data-test=reauth-confirm]'))
   assert.equal(created.status(), 201)
   const row = await page.waitForSelector('tr[data-node="branch-nas"]')
   assert.match(await row.innerText(), /nas01\.branch\.example[\s\S]*Debian 12[\s\S]*fd00::34[\s\S]*File system/)
@@ -117,6 +120,10 @@ test('users: create one with the API\'s name rule, refuse to delete an owner of 
   assert.match(await page.innerText('[data-test=user-error]'), /e-mail/)
   await page.fill('#u-email', 'temp@example.com')
   await page.click('[data-test=user-save]')
+  await page.fill('[data-test=reauth-password]', 'not my password at all')
+  await page.click('[data-test=reauth-confirm]')
+  assert.match(await (await page.waitForSelector('[data-test=reauth-error]')).innerText(), /LoginFailedError/, 'a wrong password creates no user')
+  await confirmPassword(page, ADMIN_PW)
   await page.waitForSelector('tr[data-user="temp_auditor"]')
   assert.equal(await page.$('tr[data-user="admin"] [data-test=delete-user]'), null, 'no delete button for yourself')
 
@@ -215,7 +222,9 @@ test('notifications: the admin sets the mail server and sends a test mail; each 
     await page.click('[data-test=smtp-save]')
     assert.match(await page.innerText('[data-test=smtp-error]'), /1 … 65535/)
     await page.fill('[data-test=smtp-port]', String(smtpPort))
-    await answered(page, 'PUT', /^\/api\/settings\/smtp$/, async () => await page.click('[data-test=smtp-save]'))
+    await page.click('[data-test=smtp-save]')
+    await page.fill('[data-test=reauth-password]', ADMIN_PW)
+    await answered(page, 'PUT', /^\/api\/settings\/smtp$/, async () => await page.click('[data-test=reauth-confirm]'))
     await page.waitForSelector('[data-test=smtp-notice]')
     assert.deepEqual(await admin('GET', '/api/settings/smtp'), { host: '127.0.0.1', port: smtpPort, secure: false, from: 'Cairn <cairn@example.test>', allowSelfSigned: false })
     await page.fill('[data-test=smtp-test-to]', 'ops@example.test')
@@ -227,7 +236,9 @@ test('notifications: the admin sets the mail server and sends a test mail; each 
     for (const url of [hookUrl, deadUrl]) {
       await page.fill('[data-test=hook-url]', url)
       await page.check('[data-event=login]')
+      await page.check('[data-test=hook-local]')
       await page.click('[data-test=hook-add]')
+      await confirmPassword(page, ADMIN_PW)
       await page.waitForSelector(`tr[data-hook="${url}"]`)
     }
     // A login is a "login" event: both hooks get a delivery; one is answered, the other cannot connect.

@@ -62,7 +62,7 @@ export interface Served { base: string, daemon: ChildProcess, stop: () => Promis
 /** `cairn serve` (plain HTTP on 127.0.0.1) with its state in `dataDir`; resolves once it listens. */
 export async function serve (dataDir: string, adminPassword: string, extraArgs: string[] = []): Promise<Served> {
   const port = await freePort()
-  const daemon = spawn(process.execPath, ['--import', 'tsx', join(root, 'node', 'daemon', 'testdata', 'serve-main.ts'), 'serve', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs], {
+  const daemon = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), 'serve', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs], {
     cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: adminPassword }, stdio: ['ignore', 'ignore', 'pipe']
   })
   let stderr = ''
@@ -148,12 +148,16 @@ export async function shoot (page: Page, file: string, how: 'page' | 'dialog' = 
   if (process.env.CAIRN_SCREENSHOTS === '1') await page.screenshot({ path: join(shots, file), fullPage: how === 'page' })
 }
 
+/** Whatever the node's Content-Security-Policy refused in any page of this test file (it should be nothing). */
+export const cspViolations: string[] = []
+
 export async function newPage (browser: Browser, lang: 'zh-CN' | 'en' = 'en'): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: lang })
   await context.addInitScript(l => { if (localStorage.getItem('cairn.lang') === null) localStorage.setItem('cairn.lang', l) }, lang)
   context.setDefaultTimeout(20_000)
   const page = await context.newPage()
   page.on('pageerror', err => { throw err })
+  page.on('console', m => { if (/Content Security Policy|Refused to/i.test(m.text())) cspViolations.push(m.text()) })
   return page
 }
 
@@ -163,6 +167,16 @@ export async function login (page: Page, base: string, name: string, password: s
   await page.fill('#login-password', password)
   await page.click('[data-test=login-submit]')
   await page.waitForSelector('[data-test=whoami]')
+}
+
+/**
+ * Confirms a change with the password in the dialog the console opens for changes the node
+ * wants a recent re-authentication for (users, roles, keys, mail and webhook targets, owners).
+ */
+export async function confirmPassword (page: Page, password: string): Promise<void> {
+  await page.fill('[data-test=reauth-password]', password)
+  await page.click('[data-test=reauth-confirm]')
+  await page.waitForSelector('[data-test=reauth-password]', { state: 'detached' })
 }
 
 /**

@@ -7,9 +7,9 @@ import { mkdtemp, mkdir, readFile, rm, stat, utimes, writeFile, readdir } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { answered, apiAs as apiAt, buildConsole, launchBrowser, login as loginAt, newPage as openPage, root, serve, shoot, type Served } from './e2e-harness.ts'
+import { answered, apiAs as apiAt, buildConsole, confirmPassword, cspViolations, launchBrowser, login as loginAt, newPage as openPage, root, serve, shoot, type Served } from './e2e-harness.ts'
 
-const ADMIN_PW = 'admin password for e2e'
+const ADMIN_PW = 'console e2e head passphrase'
 const OP_PW = 'operator password 01'
 let served: Served | undefined
 let base = ''
@@ -42,7 +42,7 @@ before(async () => {
   const node = (await admin('GET', '/api/nodes'))[0]
   const ses01 = await admin('POST', '/api/users', { name: 'ses01', password: OP_PW, role: 'operator', email: 'ses01@example.com' })
   const ses02 = await admin('POST', '/api/users', { name: 'ses02', password: OP_PW, role: 'operator' })
-  await admin('PATCH', `/api/nodes/${node.id}`, { ownerId: ses01.id })
+  await admin('PATCH', `/api/nodes/${node.id}`, { ownerId: ses01.id, roots: { sources: [dir], restores: [dir] } })
   await admin('POST', '/api/spaces', { name: 'ses01_space', type: 'backup', nodeId: node.id, ownerId: ses01.id, capacityBytes: 50 * 1024 ** 3 })
   await admin('POST', '/api/spaces', { name: 'ses02_space', type: 'backup', nodeId: node.id, ownerId: ses02.id, capacityBytes: 20 * 1024 ** 3 })
   browser = await launchBrowser()
@@ -102,7 +102,9 @@ test('the admin sees the home dashboard in Chinese and in English, locks the scr
   assert.deepEqual([prefs.enabled, prefs.types, prefs.levels], [true, ['login'], ['error']])
   await page.fill('[data-test=hook-url]', 'http://127.0.0.1:9/cairn-hook')
   await page.check('[data-event=alert]')
+  await page.check('[data-test=hook-local]')
   await page.click('[data-test=hook-add]')
+  await confirmPassword(page, ADMIN_PW)
   assert.match(await (await page.waitForSelector('[data-test=hook-secret]')).innerText(), /\S{16,}/)
   await page.click('[data-test=lock]')
   await page.waitForSelector('.lock #unlock-pw')
@@ -317,6 +319,7 @@ test('USB key login (F27): password, then the token PIN through the local signin
     await adminPage.click('[data-test=enrol-ses03]')
     await adminPage.fill('[data-test=certificate]', hsm.ec.certificatePem)
     await adminPage.click('[data-test=enrol-save]')
+    await confirmPassword(adminPage, ADMIN_PW)
     await adminPage.waitForSelector('[data-test=users] .notice')
     await shoot(adminPage, 'users.png')
     await adminPage.context().close()
@@ -384,4 +387,5 @@ test('deleting a task needs the word YES and the password', async () => {
   await page.click('[data-test=delete-confirm]')
   await page.waitForSelector(`tr[data-task="${fixtures.taskName}"]`, { state: 'detached' })
   await page.context().close()
+  assert.deepEqual(cspViolations, [], 'the console runs under the node\'s Content-Security-Policy (issue 13)')
 })

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { answered, apiAs, buildConsole, cairn, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './e2e-harness.ts'
 
-const PW = 'admin password for mesh e2e'
+const PW = 'mesh e2e head passphrase'
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
 let dir = ''
 let browser: Browser
@@ -63,7 +63,10 @@ test('the head office invites a DR site from the Invite dialog; once it joins, b
   await page.click('[data-test=invite-submit]')
   assert.match(await page.innerText('[data-test=invite-error]'), /1 to 720 whole hours/)
   await page.fill('#ttl', '2')
-  const made = await answered(page, 'POST', /^\/api\/mesh\/invitations$/, async () => await page.click('[data-test=invite-submit]'))
+  // An invitation is a credential: the admin's password again (issue 13, M4).
+  await page.click('[data-test=invite-submit]')
+  await page.fill('[data-test=reauth-password]', PW)
+  const made = await answered(page, 'POST', /^\/api\/mesh\/invitations$/, async () => await page.click('[data-test=reauth-confirm]'))
   assert.equal(made.status(), 201)
   const invitation = await (await page.waitForSelector('[data-test=invitation]')).inputValue()
   assert.equal(invitation, (await made.json()).invitation)
@@ -147,7 +150,9 @@ test('the DR site registered itself as a client at the head office: no agent unt
   await shoot(page, 'nodes-mesh.png')
   await page.click(`${row} [data-test=edit-node]`)
   await page.check('[role=dialog] input[value=filesystem]')
-  const patched = await answered(page, 'PATCH', /^\/api\/nodes\/[^/]+$/, async () => await page.click('[role=dialog] button[type=submit]'))
+  await page.click('[role=dialog] button[type=submit]')
+  await page.fill('[data-test=reauth-password]', PW)
+  const patched = await answered(page, 'PATCH', /^\/api\/nodes\/[^/]+$/, async () => await page.click('[data-test=reauth-confirm]'))
   assert.equal(patched.status(), 200)
   await page.waitForFunction(sel => document.querySelector(sel)?.textContent === 'File system', `${row} [data-test=node-agents]`)
   assert.deepEqual((await a('GET', '/api/nodes')).find((n: any) => n.name === 'dr-1').agentTypes, ['filesystem'])

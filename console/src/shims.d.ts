@@ -1,2 +1,2 @@
-// Stylesheets Vite bundles; the .vue files themselves are checked by vue-tsc (console/vue-tsc.cjs).
+// Stylesheets Vite bundles; the .vue files themselves are checked by vue-tsc (`npm run typecheck`).
 declare module '*.css'

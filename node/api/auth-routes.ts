@@ -4,7 +4,7 @@ import type { LoginResponse } from '../../crypto/index.ts'
 import { RecordNotFoundError } from '../state/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { idParam, okReply } from './schemas.ts'
+import { idParam, okReply, printable } from './schemas.ts'
 
 const tags = ['auth']
 
@@ -20,7 +20,7 @@ export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: R
   app.post<{ Body: { username: string, password: string } }>('/api/auth/login', {
     schema: {
       summary: 'Log in with user name and password. Users with a USB key get step "token" and a challenge to sign', tags,
-      body: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 256 } } }
+      body: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username: printable(1, 64), password: { type: 'string', minLength: 1, maxLength: 256 } } }
     }
   }, async (req, reply) => await sendOutcome(reply, await accounts.login(req.body.username, req.body.password, req.ip, req.headers['user-agent'] ?? '')))
 
@@ -29,7 +29,7 @@ export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: R
       summary: 'Second login step (F27): the signing helper\'s answer — the challenge fields, the origin it signed for, and the token\'s base64 signature over crypto/login-challenge\'s v1 message', tags,
       body: {
         type: 'object', required: ['nonce', 'user', 'attemptId', 'origin', 'signature'], additionalProperties: false,
-        properties: { nonce: { type: 'string', minLength: 1, maxLength: 100 }, user: { type: 'string', minLength: 1, maxLength: 64 }, attemptId: { type: 'string', minLength: 1, maxLength: 100 }, origin: { type: 'string', minLength: 1, maxLength: 300 }, signature: { type: 'string', minLength: 1, maxLength: 4096 } }
+        properties: { nonce: { type: 'string', minLength: 1, maxLength: 100 }, user: printable(1, 64), attemptId: { type: 'string', minLength: 1, maxLength: 100 }, origin: { type: 'string', minLength: 1, maxLength: 300 }, signature: { type: 'string', minLength: 1, maxLength: 4096 } }
       }
     }
   }, async (req, reply) => await sendOutcome(reply, await accounts.completeTokenLogin(req.body, req.ip, req.headers['user-agent'] ?? '')))
@@ -50,6 +50,7 @@ export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: R
     await accounts.endSession(session)
     void reply.clearCookie(opts.cookieName, { path: '/' })
     await ctx.logs.write({ type: 'login', level: 'info', user: user.name, source: req.ip, ownerId: user.id, message: `User [${user.name}] logged out` })
+    await ctx.logs.audit({ user: user.name, source: req.ip, action: 'auth.logout', target: user.id, detail: { session: session.id } })
     return { ok: true }
   })
 

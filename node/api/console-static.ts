@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import type { ApiContext, RouteOptions } from './context.ts'
+import { projectRoot } from '../project-root.ts'
 
-/** Where `npm run build:console` puts the web console (F26). */
-export const CONSOLE_DIST = fileURLToPath(new URL('../../console/dist/', import.meta.url))
+/** Where `npm run build:console` (run by `npm install`) puts the web console (F26). */
+export const consoleDist = (): string => join(projectRoot(), 'console', 'dist') + '/'
 
 /**
  * Serves the built web console at `/` (index.html and its hashed assets); the console routes
@@ -13,13 +14,14 @@ export const CONSOLE_DIST = fileURLToPath(new URL('../../console/dist/', import.
  * and `/` says how to make one.
  */
 export async function consoleStatic (app: FastifyInstance, _ctx: ApiContext, _opts: RouteOptions): Promise<void> {
-  if (!existsSync(CONSOLE_DIST + 'index.html')) {
+  const dist = consoleDist()
+  if (!existsSync(dist + 'index.html')) {
     app.get('/', { schema: { summary: 'The web console (not built on this node)', tags: ['system'] } }, async (_req, reply) =>
-      await reply.code(404).type('text/plain; charset=utf-8').send('The web console is not built on this node: run `npm run build:console` and restart `cairn serve`.\n'))
+      await reply.code(404).type('text/plain; charset=utf-8').send(`The web console is not built on this node (no ${dist}index.html): run \`npm run build:console\` in ${projectRoot()} and restart \`cairn serve\`.\n`))
     return
   }
   // Two documented routes and sendFile (no wildcard): no path of the API can be shadowed by a file.
-  await app.register(fastifyStatic, { root: CONSOLE_DIST, serve: false })
+  await app.register(fastifyStatic, { root: dist, serve: false })
   app.get('/', { schema: { summary: 'The web console (F26): its index.html', tags: ['console'] } }, async (_req, reply) => await reply.sendFile('index.html'))
   app.get<{ Params: { file: string } }>('/assets/:file', {
     schema: {

@@ -1,10 +1,13 @@
 import { readdir, lstat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { NodeUnreachableError } from '../jobs/index.ts'
+import { normalisePath } from '../inventory/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { idParam } from './schemas.ts'
+import { idParam, okReply } from './schemas.ts'
+import { MetricsTokenError } from './errors.ts'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
   app.get<{ Querystring: { days?: number } }>('/api/dashboard', {
@@ -49,18 +52,53 @@ export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _o
       querystring: { type: 'object', additionalProperties: false, properties: { path: { type: 'string', maxLength: 4096, pattern: '^/', default: '/' } } }
     }
   }, async (req) => {
-    const node = await ctx.inventory.node(who(req).user, req.params.id)
+    const { user } = who(req)
+    const node = await ctx.inventory.node(user, req.params.id)
     if (!node.local) throw new NodeUnreachableError(node.name)
-    const dir = resolve(req.query.path ?? '/')
+    const dir = normalisePath(req.query.path ?? '/', 'A folder to browse')
+    const shows = ctx.inventory.reach.browse(node, user.role, dir)
     const out = []
     for (const e of (await readdir(dir, { withFileTypes: true }).catch(() => [])).slice(0, 5000)) {
       const p = join(dir, e.name)
+      if (!shows(p)) continue
       const st = await lstat(p).catch(() => undefined)
       out.push({ name: e.name, path: p, type: e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other', size: st?.size ?? 0, mtime: st?.mtime.toISOString() })
     }
     return { path: dir, entries: out.sort((a, b) => a.name.localeCompare(b.name)) }
   })
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics: jobs, bytes, durations, store size, nodes online (text format)', tags: ['system'] } },
-    async (_req, reply) => await reply.type('text/plain; version=0.0.4').send(await ctx.metrics.render()))
+  const metricsToken = async (): Promise<string | undefined> => (await ctx.state.get<{ tokenHash?: string }>('settings', 'metrics'))?.tokenHash
+  const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics: jobs, bytes, durations, store size, nodes online (text format). With a metrics token set, only for "Authorization: Bearer <token>"; without one, per-space and per-policy series (which carry names) are left out', tags: ['system'] } },
+    async (req, reply) => {
+      const stored = await metricsToken()
+      if (stored !== undefined) {
+        const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')
+        if (m === null || !timingSafeEqual(sha256(m[1]), Buffer.from(stored, 'hex'))) throw new MetricsTokenError()
+      }
+      return await reply.type('text/plain; version=0.0.4').send(await ctx.metrics.render({ names: stored !== undefined }))
+    })
+
+  app.get('/api/settings/metrics', { config: { access: 'admin' }, schema: { summary: 'Whether /metrics needs a bearer token', tags: ['settings'], response: { 200: { type: 'object', properties: { tokenSet: { type: 'boolean' } } } } } },
+    async () => ({ tokenSet: await metricsToken() !== undefined }))
+
+  app.post('/api/settings/metrics/token', {
+    config: { access: 'admin', reauth: true },
+    schema: { summary: 'Make a new metrics bearer token (shown once; the previous one stops working). /metrics then needs it and shows every series. Needs a recent reauth', tags: ['settings'], response: { 201: { type: 'object', properties: { token: { type: 'string' } } } } }
+  }, async (req, reply) => {
+    const token = randomBytes(32).toString('base64url')
+    await ctx.state.put('settings', 'metrics', { tokenHash: sha256(token).toString('hex') })
+    await ctx.logs.audit({ user: who(req).user.name, source: req.ip, action: 'settings.metrics.token', target: 'metrics' })
+    return await reply.code(201).send({ token })
+  })
+
+  app.delete('/api/settings/metrics/token', {
+    config: { access: 'admin', reauth: true },
+    schema: { summary: 'Remove the metrics token: /metrics answers anyone again, without named series. Needs a recent reauth', tags: ['settings'], response: { 200: okReply } }
+  }, async (req) => {
+    await ctx.state.del('settings', 'metrics')
+    await ctx.logs.audit({ user: who(req).user.name, source: req.ip, action: 'settings.metrics.untoken', target: 'metrics' })
+    return { ok: true }
+  })
 }

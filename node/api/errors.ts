@@ -17,6 +17,18 @@ export class SelfRemovalError extends CairnError {
   constructor () { super('You cannot remove your own account; another administrator can') }
 }
 
+export class MetricsTokenError extends CairnError {
+  override readonly name = 'MetricsTokenError'
+  override readonly kind = 'unauthenticated'
+  constructor () { super('GET /metrics needs the metrics token of this node: send "Authorization: Bearer <token>" (an admin makes one with POST /api/settings/metrics/token)') }
+}
+
+export class SmtpPasswordRequiredError extends CairnError {
+  override readonly name = 'SmtpPasswordRequiredError'
+  override readonly kind = 'invalid'
+  constructor () { super('The mail server\'s host, port or user changed: enter its password again (the stored one is only sent where it was set for). Nothing was changed') }
+}
+
 export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   invalid: 400,
   unauthenticated: 401,
@@ -35,6 +47,7 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
  */
 export const STATUS_OF_LOWER_ERROR: Record<string, number> = {
   SnapshotNotFoundError: 404,
+  RestoreTargetRefusedError: 400,
   PathNotFoundError: 404,
   StoreNotFoundError: 404,
   InvalidOptionError: 400,

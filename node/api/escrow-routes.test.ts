@@ -4,7 +4,8 @@
 // (Adoption at a DR site, with a mesh, is node/mesh/serve-dr.test.ts.)
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseKeyFile, unlockWithRecoveryKey } from '../../crypto/index.ts'
 import { ApiClient, ADMIN_PASSWORD, spaceFor, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
@@ -42,11 +43,16 @@ test('escrow: a space\'s config, keys and a recovery key that opens them; once p
     await assert.rejects(unlockWithRecoveryKey(now, e.recoveryKey), { name: 'WrongPassphraseError' })
     assert.equal((await unlockWithRecoveryKey(now, second.recoveryKey)).slot.id, second.slot)
 
-    // The space still backs up with its own passphrase (the store was not disturbed).
-    const task = (await admin.post('/api/tasks', { name: 'after-escrow', nodeId, spaceId, sources: { include: [join(t.dir, 'keys')] } })).body
+    // The space still backs up with its own passphrase (the store was not disturbed); the node's
+    // own keys are never a source (issue 13, M1), so it backs up a folder of its own.
+    assert.equal((await admin.post('/api/tasks', { name: 'node-keys', nodeId, spaceId, sources: { include: [join(t.dir, 'keys')] } })).body.name, 'PathNotAllowedError')
+    const src = mkdtempSync(join(tmpdir(), 'cairn-src-'))
+    writeFileSync(join(src, 'f'), 'x')
+    const task = (await admin.post('/api/tasks', { name: 'after-escrow', nodeId, spaceId, sources: { include: [src] } })).body
     const job = (await admin.post(`/api/tasks/${task.id}/start`, {})).body
     await t.daemon.runner.waitFor(job.id)
     assert.equal((await admin.get(`/api/jobs/${job.id}`)).body.status, 'success')
+    rmSync(src, { recursive: true, force: true })
 
     // Audited, and the recovery key is in no log, audit record or job record.
     const audit = (await admin.get('/api/audit')).body.filter((a: any) => a.action === 'space.escrow')

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { idParam } from './schemas.ts'
+import { idParam, printable, PRINTABLE } from './schemas.ts'
 import type { AdoptRequest } from '../jobs/index.ts'
 
 const tags = ['spaces']
@@ -25,12 +25,12 @@ export async function escrowRoutes (app: FastifyInstance, ctx: ApiContext, _opts
       body: {
         type: 'object', additionalProperties: false, required: ['name', 'nodeId', 'ownerId', 'config', 'keys', 'recoveryKey'],
         properties: {
-          name: { type: 'string', minLength: 1, maxLength: 64 }, nodeId: id100, ownerId: id100,
+          name: printable(1, 64), nodeId: id100, ownerId: id100,
           config: { type: 'object', maxProperties: 32, description: 'The escrowed config.json' },
           keys: { type: 'object', maxProperties: 32, description: 'The escrowed keys.json' },
           recoveryKey: { type: 'string', minLength: 1, maxLength: 200, description: 'The recovery key of the escrow (8 groups of 5 characters)' },
-          site: { type: ['string', 'null'], minLength: 1, maxLength: 64, description: 'The site the escrow came from (the escrow\'s "site"; null: unknown)' },
-          tasks: { type: 'array', maxItems: 10_000, description: 'That site\'s tasks (the escrow\'s "tasks"): names for its snapshots', items: { type: 'object', additionalProperties: false, required: ['id', 'name'], properties: { id: id100, name: { type: 'string', minLength: 1, maxLength: 64 } } } }
+          site: { type: ['string', 'null'], minLength: 1, maxLength: 64, pattern: PRINTABLE, description: 'The site the escrow came from (the escrow\'s "site"; null: unknown)' },
+          tasks: { type: 'array', maxItems: 10_000, description: 'That site\'s tasks (the escrow\'s "tasks"): names for its snapshots', items: { type: 'object', additionalProperties: false, required: ['id', 'name'], properties: { id: id100, name: printable(1, 64) } } }
         }
       }
     }

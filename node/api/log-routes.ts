@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { LOG_LEVELS, LOG_TYPES, WEBHOOK_EVENTS, toCsv, toXlsx, type LogFilter, type LogEntry, type SmtpSettings, type WebhookEvent, type ReportKind, type ReportTable } from '../notify/index.ts'
 import { ForbiddenError } from '../auth/index.ts'
-import { RequestInvalidError } from './errors.ts'
+import { RequestInvalidError, SmtpPasswordRequiredError } from './errors.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { idParam, okReply, page, paged, timeRange } from './schemas.ts'
+import { idParam, okReply, page, paged, printable, timeRange } from './schemas.ts'
 
 const logQuery = {
   type: 'object', additionalProperties: false,
-  properties: { user: { type: 'string', maxLength: 64 }, type: { type: 'string', enum: [...LOG_TYPES] }, level: { type: 'string', enum: [...LOG_LEVELS] }, ...timeRange }
+  properties: { user: printable(0, 64), type: { type: 'string', enum: [...LOG_TYPES] }, level: { type: 'string', enum: [...LOG_LEVELS] }, ...timeRange }
 } as const
 const formatQuery = { format: { type: 'string', enum: ['csv', 'xlsx', 'json'], default: 'csv' } } as const
 
@@ -54,8 +54,11 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     return await ctx.logs.auditTrail(req.query)
   })
 
-  app.get('/api/audit/verify', { config: { access: 'read' }, schema: { summary: 'Recompute the audit hash chain; ok=false names the first altered record', tags: ['logs'] } },
-    async () => await ctx.logs.verifyAudit())
+  app.get('/api/audit/verify', { config: { access: 'read' }, schema: { summary: 'Recompute the audit chain with the node\'s audit key (admins and auditors); ok=false names the first altered record', tags: ['logs'] } },
+    async (req) => {
+      if (who(req).user.role === 'operator') throw new ForbiddenError('verify the audit log (admins and auditors)')
+      return await ctx.logs.verifyAudit()
+    })
 
   app.get('/api/settings/smtp', { config: { access: 'admin' }, schema: { summary: 'Mail server settings (password not shown)', tags: ['settings'] } },
     async () => {
@@ -64,16 +67,20 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     })
 
   app.put<{ Body: SmtpSettings }>('/api/settings/smtp', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: {
-      summary: 'Set the mail server used for notifications and reports; without a password the same user keeps the stored one', tags: ['settings'],
-      body: { type: 'object', additionalProperties: false, required: ['host', 'port', 'secure', 'from'], properties: { host: { type: 'string', minLength: 1, maxLength: 255 }, port: { type: 'integer', minimum: 1, maximum: 65535 }, secure: { type: 'boolean' }, user: { type: 'string', maxLength: 255 }, password: { type: 'string', maxLength: 255 }, from: { type: 'string', minLength: 3, maxLength: 255 }, allowSelfSigned: { type: 'boolean' } } },
+      summary: 'Set the mail server used for notifications and reports; without a password the stored one is kept only for the same host, port and user (else 400 SmtpPasswordRequiredError). Needs a recent reauth', tags: ['settings'],
+      body: { type: 'object', additionalProperties: false, required: ['host', 'port', 'secure', 'from'], properties: { host: printable(1, 255), port: { type: 'integer', minimum: 1, maximum: 65535 }, secure: { type: 'boolean' }, user: printable(0, 255), password: { type: 'string', maxLength: 255 }, from: printable(3, 255), allowSelfSigned: { type: 'boolean' } } },
       response: { 200: okReply }
     }
   }, async (req) => {
-    // GET shows the password masked, so a form sends none unless it changes: the same account keeps its password.
+    // GET shows the password masked, so a form sends none unless it changes: the stored password
+    // is kept only while it would go to the same place (host, port and user); else it is asked for.
     const before = await ctx.mailer.settings()
-    const password = req.body.password ?? (before?.user !== undefined && before.user === req.body.user ? before.password : undefined)
+    const b = req.body
+    const sameDestination = before !== undefined && before.host.toLowerCase() === b.host.toLowerCase() && before.port === b.port && before.user === b.user
+    if (b.password === undefined && b.user !== undefined && before?.password !== undefined && !sameDestination) throw new SmtpPasswordRequiredError()
+    const password = b.password ?? (sameDestination && b.user !== undefined ? before.password : undefined)
     await ctx.mailer.configure({ ...req.body, ...(password !== undefined ? { password } : {}) })
     await ctx.logs.audit({ user: who(req).user.name, source: req.ip, action: 'settings.smtp', target: 'smtp', detail: { ...req.body, password: undefined } })
     return { ok: true }
@@ -96,21 +103,21 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   app.get('/api/webhooks', { config: { access: 'admin' }, schema: { summary: 'Webhooks (secrets not shown)', tags: ['webhooks'] } },
     async () => (await ctx.webhooks.list()).map(hookView))
 
-  app.post<{ Body: { url: string, events: WebhookEvent[], secret?: string } }>('/api/webhooks', {
-    config: { access: 'admin' },
+  app.post<{ Body: { url: string, events: WebhookEvent[], secret?: string, allowLocal?: boolean } }>('/api/webhooks', {
+    config: { access: 'admin', reauth: true },
     schema: {
-      summary: 'Subscribe a URL to events; the answer shows the HMAC secret once. Deliveries carry X-Cairn-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>', tags: ['webhooks'],
-      body: { type: 'object', additionalProperties: false, required: ['url', 'events'], properties: { url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 }, events: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...WEBHOOK_EVENTS] } }, secret: { type: 'string', minLength: 16, maxLength: 256 } } }
+      summary: 'Subscribe a URL to events; the answer shows the HMAC secret once. Deliveries carry X-Cairn-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>. Loopback, link-local and unspecified targets only with allowLocal. Needs a recent reauth', tags: ['webhooks'],
+      body: { type: 'object', additionalProperties: false, required: ['url', 'events'], properties: { url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 }, events: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...WEBHOOK_EVENTS] } }, secret: { type: 'string', minLength: 16, maxLength: 256 }, allowLocal: { type: 'boolean', description: 'Allow a target on this machine or its link (lab receivers)' } } }
     }
   }, async (req, reply) => {
     const hook = await ctx.webhooks.create(req.body)
-    await ctx.logs.audit({ user: who(req).user.name, source: req.ip, action: 'webhook.create', target: hook.id, detail: { url: hook.url, events: hook.events } })
+    await ctx.logs.audit({ user: who(req).user.name, source: req.ip, action: 'webhook.create', target: hook.id, detail: { url: hook.url, events: hook.events, allowLocal: hook.allowLocal === true } })
     return await reply.code(201).send(hook)
   })
 
-  app.patch<{ Params: { id: string }, Body: { url?: string, events?: WebhookEvent[], enabled?: boolean } }>('/api/webhooks/:id', {
-    config: { access: 'admin' },
-    schema: { summary: 'Change or pause a webhook', tags: ['webhooks'], params: idParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 }, events: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...WEBHOOK_EVENTS] } }, enabled: { type: 'boolean' } } } }
+  app.patch<{ Params: { id: string }, Body: { url?: string, events?: WebhookEvent[], enabled?: boolean, allowLocal?: boolean } }>('/api/webhooks/:id', {
+    config: { access: 'admin', reauth: true },
+    schema: { summary: 'Change or pause a webhook', tags: ['webhooks'], params: idParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { url: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 }, events: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...WEBHOOK_EVENTS] } }, enabled: { type: 'boolean' }, allowLocal: { type: 'boolean' } } } }
   }, async (req) => {
     const hook = await ctx.webhooks.update(req.params.id, req.body)
     await ctx.logs.audit({ user: who(req).user.name, source: req.ip, action: 'webhook.update', target: hook.id, detail: req.body })
@@ -118,7 +125,7 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   })
 
   app.delete<{ Params: { id: string } }>('/api/webhooks/:id', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: { summary: 'Remove a webhook', tags: ['webhooks'], params: idParam, response: { 200: okReply } }
   }, async (req) => {
     await ctx.webhooks.remove(req.params.id)

@@ -6,18 +6,18 @@ import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import type { HostedMesh } from '../mesh/hosted-mesh.ts'
 import type { ReplicationConfig } from '../mesh/replication-config.ts'
-import { bandwidthSchema, okReply } from './schemas.ts'
+import { bandwidthSchema, okReply, printable } from './schemas.ts'
 
 const tags = ['mesh']
 const ROLE_NAMES = ['head', 'branch', 'dr']
 const policySchema = {
   type: 'object', additionalProperties: false, required: ['name', 'copies'],
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f]+$' },
+    name: printable(1, 64),
     copies: { type: 'integer', minimum: 1, maximum: 9, description: 'Copies in the mesh, this site\'s included' },
     roles: { type: 'array', maxItems: 3, uniqueItems: true, items: { type: 'string', enum: ROLE_NAMES }, description: 'Roles that must each hold a copy' },
     sites: { type: 'array', maxItems: 100, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }, description: 'Only these sites may hold copies' },
-    spaces: { type: 'array', maxItems: 100, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 64 }, description: 'User spaces (by name) the policy replicates; absent: all, and what other sites sent (cascade)' }
+    spaces: { type: 'array', maxItems: 100, uniqueItems: true, items: printable(1, 64), description: 'User spaces (by name) the policy replicates; absent: all, and what other sites sent (cascade)' }
   }
 } as const
 export async function meshRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
@@ -45,7 +45,8 @@ export async function meshRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
       links: s.links,
       policies: s.policies,
       bandwidth: m.replication().bandwidth ?? null,
-      invitationsOpen: s.invitationsOpen
+      invitationsOpen: s.invitationsOpen,
+      held: s.held
     }
   })
 
@@ -60,9 +61,9 @@ export async function meshRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
   })
 
   app.post<{ Body: { ttlHours: number } }>('/api/mesh/invitations', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: {
-      summary: 'A one-time invitation for a new site (this node must hold the mesh key)', tags,
+      summary: 'A one-time invitation for a new site (a credential: needs a recent reauth; this node must hold the mesh key)', tags,
       body: { type: 'object', additionalProperties: false, required: ['ttlHours'], properties: { ttlHours: { type: 'integer', minimum: 1, maximum: 720 } } },
       response: { 201: { type: 'object', properties: { invitation: { type: 'string' }, expires: { type: 'string' } } } }
     }

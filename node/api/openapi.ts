@@ -5,6 +5,7 @@ export interface RouteDoc {
   url: string
   schema?: Record<string, any>
   access: string
+  reauth: boolean
 }
 
 /** Builds the OpenAPI 3.1 document from the routes as registered (their JSON schemas are the truth). */
@@ -32,6 +33,7 @@ export function openApiDocument (routes: RouteDoc[], info: { version: string }):
       description: s.description,
       tags: s.tags,
       'x-access': r.access,
+      ...(r.reauth ? { 'x-reauth': true } : {}),
       parameters,
       responses
     }
@@ -59,6 +61,6 @@ export function openApiDocument (routes: RouteDoc[], info: { version: string }):
 
 export function routeDoc (r: RouteOptions): RouteDoc[] {
   const methods = Array.isArray(r.method) ? r.method : [r.method]
-  const config = (r.config ?? {}) as { access?: string }
-  return methods.map(m => ({ method: m, url: r.url, schema: r.schema as Record<string, any> | undefined, access: config.access ?? 'public' }))
+  const config = (r.config ?? {}) as { access?: string, reauth?: boolean }
+  return methods.map(m => ({ method: m, url: r.url, schema: r.schema as Record<string, any> | undefined, access: config.access ?? 'public', reauth: config.reauth === true }))
 }

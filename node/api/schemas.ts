@@ -1,6 +1,13 @@
 // Shared JSON-schema pieces of the routes. Schemas are the validation and the OpenAPI document at once.
 export const idParam = { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', minLength: 1, maxLength: 100 } } } as const
-export const name364 = { type: 'string', minLength: 3, maxLength: 64, pattern: '^[^\\u0000-\\u001f/\\\\]+$' } as const
+/**
+ * Printable text: no control characters (NUL, CR, LF …), no format characters (bidi overrides
+ * such as U+202E, zero-width spaces, BOM) and no line or paragraph separators.
+ */
+export const PRINTABLE = '^[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]*$'
+export const printable = (minLength: number, maxLength: number) => ({ type: 'string', minLength, maxLength, pattern: PRINTABLE }) as const
+/** A name shown in lists: printable, 3–64 characters, no slashes. */
+export const name364 = { type: 'string', minLength: 3, maxLength: 64, pattern: '^[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}/\\\\]+$' } as const
 export const okReply = { type: 'object', properties: { ok: { type: 'boolean' } } } as const
 export const anyObject = { type: 'object', additionalProperties: true } as const
 export const page = {

@@ -3,7 +3,7 @@ import { AGENT_TYPES } from '../inventory/index.ts'
 import { SCHEDULE_KINDS, MIN_INTERVAL_MINUTES, type TaskInput, type TaskRecord } from '../jobs/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { bandwidthSchema, confirmBody, idParam, name364, okReply } from './schemas.ts'
+import { bandwidthSchema, confirmBody, idParam, name364, okReply, printable } from './schemas.ts'
 
 const tags = ['tasks']
 const level = { type: 'string', enum: ['full', 'incremental'] } as const
@@ -97,7 +97,7 @@ export async function taskRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
 
   app.post<{ Params: { id: string }, Body: { level?: 'full' | 'incremental', remark?: string } }>('/api/tasks/:id/start', {
     config: { access: 'write' },
-    schema: { summary: 'Start a backup now (manual 2.2.2): level and remark; returns the job', tags, params: idParam, body: { type: 'object', additionalProperties: false, properties: { level: { ...level, default: 'incremental' }, remark: { type: 'string', maxLength: 500 } } } }
+    schema: { summary: 'Start a backup now (manual 2.2.2): level and remark; returns the job', tags, params: idParam, body: { type: 'object', additionalProperties: false, properties: { level: { ...level, default: 'incremental' }, remark: printable(0, 500) } } }
   }, async (req, reply) => await reply.code(202).send(await ctx.operations.backup(actor(req), req.params.id, { level: req.body?.level ?? 'incremental', remark: req.body?.remark })))
 
   app.post<{ Params: { id: string } }>('/api/tasks/:id/drill', {

@@ -38,8 +38,8 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
     async () => (await accounts.listUsers()).map(u => publicUser(u, now())))
 
   app.post<{ Body: { name: string, password: string, role: Role, email?: string } }>('/api/users', {
-    config: { access: 'admin' },
-    schema: { summary: 'Create a user', tags, body: { type: 'object', required: ['name', 'password', 'role'], additionalProperties: false, properties: { name: userName, password: { type: 'string', minLength: 1, maxLength: 256 }, role: roleEnum, email } } }
+    config: { access: 'admin', reauth: true },
+    schema: { summary: 'Create a user (needs a recent reauth)', tags, body: { type: 'object', required: ['name', 'password', 'role'], additionalProperties: false, properties: { name: userName, password: { type: 'string', minLength: 1, maxLength: 256 }, role: roleEnum, email } } }
   }, async (req, reply) => {
     const { user } = who(req)
     const created = await accounts.createUser(req.body, { user: user.name, source: req.ip })
@@ -51,8 +51,8 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
     async (req) => publicUser(who(req).user, now()))
 
   app.patch<{ Body: { email?: string } }>('/api/users/me', {
-    config: { access: 'user' },
-    schema: { summary: 'Change my e-mail address', tags, body: { type: 'object', additionalProperties: false, properties: { email } } }
+    config: { access: 'user', reauth: true },
+    schema: { summary: 'Change my e-mail address, where my notifications go (needs a recent reauth)', tags, body: { type: 'object', additionalProperties: false, properties: { email } } }
   }, async (req) => {
     const { user } = who(req)
     return publicUser(await accounts.updateUser(user.id, u => { u.email = req.body.email }, { user: user.name, source: req.ip, action: 'user.email' }), now())
@@ -62,9 +62,9 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
     async (req) => publicUser(await accounts.getUser(req.params.id), now()))
 
   app.patch<{ Params: { id: string }, Body: { role?: Role, email?: string, enabled?: boolean, unlock?: boolean, password?: string } }>('/api/users/:id', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: {
-      summary: 'Change role, e-mail, enabled state; unlock; set a new password', tags, params: idParam,
+      summary: 'Change role, e-mail, enabled state; unlock; set a new password (needs a recent reauth)', tags, params: idParam,
       body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { role: roleEnum, email, enabled: { type: 'boolean' }, unlock: { type: 'boolean' }, password: { type: 'string', minLength: 1, maxLength: 256 } } }
     }
   }, async (req) => {
@@ -99,9 +99,9 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
   })
 
   app.put<{ Params: { id: string }, Body: { certificate: string } }>('/api/users/:id/token', {
-    config: { access: 'admin' },
+    config: { access: 'admin', reauth: true },
     schema: {
-      summary: 'Enrol the USB key certificate (PEM) of a user; login then needs the token (F27)', tags, params: idParam,
+      summary: 'Enrol the USB key certificate (PEM) of a user; login then needs the token (F27). Needs a recent reauth', tags, params: idParam,
       body: { type: 'object', required: ['certificate'], additionalProperties: false, properties: { certificate: { type: 'string', minLength: 50, maxLength: 16384 } } }
     }
   }, async (req) => {

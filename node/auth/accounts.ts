@@ -2,7 +2,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
-import { hashPassword, verifyPassword, passwordProblem, type ScryptCost, DEFAULT_SCRYPT_COST } from './password-hash.ts'
+import { createPasswordHasher, type ScryptCost, DEFAULT_SCRYPT_COST } from './password-hash.ts'
+import { passwordProblem } from './password-policy.ts'
+import { createLoginGate, createRefusalLog } from './login-gate.ts'
 import { checkOperatorCertificate, createLoginChallenges, type LoginChallenge, type LoginChallenges, type LoginResponse } from '../../crypto/index.ts'
 import { levelChallengeStore } from './challenge-store.ts'
 import {
@@ -84,6 +86,9 @@ export interface AccountsInit {
   challengeTtlMs?: number
   /** The console's origin as browsers report it (e.g. https://node.example:8443); signed into token challenges. */
   origin?: () => string
+  /** Threads that compute password hashes (default 1) and checks that may wait for one (default 64; more get 503). */
+  hashThreads?: number
+  hashQueue?: number
 }
 
 export type LoginOutcome =
@@ -115,25 +120,49 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
   const loginChallenges = (): LoginChallenges => (challenges ??= createLoginChallenges({
     origin: init.origin?.() ?? 'https://localhost:8443', store: levelChallengeStore(state), ttlMs: challengeTtl, now: () => clock.now().getTime()
   }))
-  const failuresByAddress = new Map<string, number[]>()
+  const hasher = createPasswordHasher({ threads: init.hashThreads, maxQueue: init.hashQueue })
+  const gate = createLoginGate(clock, { maxPerAddress, maxFailures, windowMs: lockoutMs })
   // A hash to compare against when the user does not exist, so timing does not reveal names.
-  let dummyHash: string | undefined
+  let dummyHash: Promise<string> | undefined
 
   const now = (): Date => clock.now()
   const byName = async (name: string): Promise<User | undefined> =>
     (await state.list<User>('users')).find(u => u.name.toLowerCase() === name.toLowerCase())
 
-  const addressFailures = (ip: string): number[] => {
-    const cutoff = now().getTime() - lockoutMs
-    const list = (failuresByAddress.get(ip) ?? []).filter(t => t > cutoff)
-    failuresByAddress.set(ip, list)
-    return list
+  // Refusals of throttled addresses and locked names are logged and audited once a minute, counted.
+  const refusals = createRefusalLog(clock, async (key, first, count) => {
+    const [kind, who, ip] = key.split('\0')
+    const message = kind === 'throttled'
+      ? (first ? `Logins from ${who} throttled after repeated failures` : `${count} more logins from ${who} were throttled in the last minute`)
+      : (first ? `Login refused for locked user [${who}] (from ${ip})` : `${count} more logins for locked user [${who}] were refused in the last minute`)
+    await logs.write({ type: 'login', level: 'warning', user: kind === 'throttled' ? 'anonymous' : who, source: kind === 'throttled' ? who : ip, message })
+    await logs.audit({ user: kind === 'throttled' ? 'anonymous' : who, source: kind === 'throttled' ? who : ip, action: kind === 'throttled' ? 'auth.throttled' : 'auth.locked.refused', target: who, detail: { count } })
+  })
+  const throttled = (ip: string): LoginThrottledError => { refusals.refused(`throttled\0${ip}`); return new LoginThrottledError() }
+
+  /** Runs one password or USB-key check under the address and name limits (LoginGate). */
+  async function gated<T> (ip: string, name: string, check: () => Promise<T>): Promise<T> {
+    const release = gate.enterAddress(ip)
+    if (release === undefined) throw throttled(ip)
+    try {
+      const run = gate.byName(name, check)
+      if (run === undefined) throw throttled(ip)
+      return await run
+    } finally { release() }
+  }
+
+  /** The lock end of a user or of a name no user has; the same answer either way. */
+  const lockedUntil = (user: User | undefined, name: string): string | undefined => {
+    if (user === undefined) return gate.unknownLockedUntil(name)?.toISOString()
+    return user.lockedUntil !== undefined && Date.parse(user.lockedUntil) > now().getTime() ? user.lockedUntil : undefined
   }
 
   async function recordFailure (user: User | undefined, name: string, ip: string, why: string): Promise<void> {
-    addressFailures(ip).push(now().getTime())
+    gate.addressFailure(ip)
+    await logs.audit({ user: user?.name ?? name, source: ip, action: 'auth.login.failed', target: user?.id ?? '', detail: { why } })
     if (user === undefined) {
-      await logs.write({ type: 'login', level: 'warning', user: name, source: ip, message: `Failed login for unknown user [${name}]` })
+      const locked = gate.unknownFailure(name)
+      await logs.write({ type: 'login', level: locked !== undefined ? 'error' : 'warning', user: name, source: ip, message: locked !== undefined ? `Unknown user name [${name}] locked until ${locked.toISOString()} after ${maxFailures} failed logins` : `Failed login for unknown user [${name}]` })
       return
     }
     await state.exclusive(async () => {
@@ -162,14 +191,15 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       await state.put('sessions', session.secretHash, session)
     })
     await logs.write({ type: 'login', level: 'info', user: user.name, source: ip, ownerId: user.id, message: `User [${user.name}] logged in` })
+    await logs.audit({ user: user.name, source: ip, action: 'auth.login', target: user.id, detail: { session: session.id } })
     return { step: 'done', user: publicUser(user, now()), session, secret }
   }
 
   const accounts = {
     async createUser (input: { name: string, password: string, role: Role, email?: string }, by: { user: string, source: string }): Promise<User> {
-      const problem = passwordProblem(input.password)
+      const problem = passwordProblem(input.password, input.name)
       if (problem !== undefined) throw new WeakPasswordError(problem)
-      const passwordHash = await hashPassword(input.password, cost)
+      const passwordHash = await hasher.hash(input.password, cost)
       return await state.exclusive(async () => {
         if (await byName(input.name) !== undefined) throw new UserNameTakenError(input.name)
         const t = now().toISOString()
@@ -195,9 +225,9 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
     },
 
     async setPassword (id: string, password: string, by: { user: string, source: string }, keepSession?: string): Promise<void> {
-      const problem = passwordProblem(password)
+      const problem = passwordProblem(password, (await state.require<User>('users', id)).name)
       if (problem !== undefined) throw new WeakPasswordError(problem)
-      const passwordHash = await hashPassword(password, cost)
+      const passwordHash = await hasher.hash(password, cost)
       await accounts.updateUser(id, u => { u.passwordHash = passwordHash; u.passwordChangedAt = now().toISOString() }, { ...by, action: 'user.password' })
       // ASVS 3.3.3: a password change ends the user's other sessions.
       for (const s of await accounts.sessionsOf(id)) if (s.id !== keepSession) await state.del('sessions', s.secretHash)
@@ -222,60 +252,73 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       for (const s of await accounts.sessionsOf(id)) await state.del('sessions', s.secretHash)
     },
 
-    async checkPassword (user: User, password: string): Promise<boolean> {
-      return await verifyPassword(password, user.passwordHash)
-    },
-
-    /** Step one of login. Users with an enrolled USB key get a challenge to sign instead of a session. */
+    /**
+     * Step one of login. Users with an enrolled USB key get a challenge to sign instead of a
+     * session. Names of no user are answered exactly like users: 401, and 423 once locked.
+     */
     async login (name: string, password: string, ip: string, userAgent: string): Promise<LoginOutcome> {
-      if (addressFailures(ip).length >= maxPerAddress) {
-        await logs.write({ type: 'login', level: 'warning', user: name, source: ip, message: `Login from ${ip} throttled after repeated failures` })
-        throw new LoginThrottledError()
-      }
-      const user = await byName(name)
-      if (user === undefined) {
-        dummyHash ??= await hashPassword('not a password of anyone', cost)
-        await verifyPassword(password, dummyHash)
-        await recordFailure(undefined, name, ip, 'unknown user')
-        throw new LoginFailedError()
-      }
-      if (user.lockedUntil !== undefined && Date.parse(user.lockedUntil) > now().getTime()) {
-        await logs.write({ type: 'login', level: 'warning', user: user.name, source: ip, ownerId: user.id, message: `Login refused for locked user [${user.name}]` })
-        throw new AccountLockedError(user.lockedUntil)
-      }
-      if (!await verifyPassword(password, user.passwordHash) || !user.enabled) {
-        await recordFailure(user, name, ip, user.enabled ? 'wrong password' : 'account disabled')
-        throw new LoginFailedError()
-      }
-      if (user.certificate !== undefined) {
-        const pending: PendingLogin = { attemptId: token(16), userId: user.id, expiresAt: new Date(now().getTime() + challengeTtl).toISOString(), ip }
-        await state.put('logins', `a:${pending.attemptId}`, pending)
-        return { step: 'token', challenge: await loginChallenges().issue(user.name, pending.attemptId) }
-      }
-      return await openSession(user, ip, userAgent)
+      return await gated(ip, name, async () => {
+        const user = await byName(name)
+        const until = lockedUntil(user, name)
+        if (until !== undefined) {
+          refusals.refused(`locked\0${user?.name ?? name}\0${ip}`)
+          throw new AccountLockedError(until)
+        }
+        if (user === undefined) {
+          dummyHash ??= hasher.hash('not a password of anyone', cost)
+          await hasher.verify(password, await dummyHash)
+          await recordFailure(undefined, name, ip, 'unknown user')
+          throw new LoginFailedError()
+        }
+        if (!await hasher.verify(password, user.passwordHash) || !user.enabled) {
+          await recordFailure(user, name, ip, user.enabled ? 'wrong password' : 'account disabled')
+          throw new LoginFailedError()
+        }
+        if (user.certificate !== undefined) {
+          const pending: PendingLogin = { attemptId: token(16), userId: user.id, expiresAt: new Date(now().getTime() + challengeTtl).toISOString(), ip }
+          await state.put('logins', `a:${pending.attemptId}`, pending)
+          return { step: 'token', challenge: await loginChallenges().issue(user.name, pending.attemptId) }
+        }
+        return await openSession(user, ip, userAgent)
+      })
     },
 
-    /** Step two for users with a USB key: the token's signature over the challenge (F27, crypto/login-challenge). */
+    /**
+     * Step two for users with a USB key: the token's signature over the challenge (F27,
+     * crypto/login-challenge). It passes the same address limit as step one; a failure counts
+     * against the user only when it answers a pending password step of that user.
+     */
     async completeTokenLogin (response: LoginResponse, ip: string, userAgent: string): Promise<LoginOutcome> {
-      let verified: { user: string, attemptId: string }
+      const release = gate.enterAddress(ip)
+      if (release === undefined) throw throttled(ip)
       try {
-        verified = await loginChallenges().verify(response, async (name) => {
-          const u = await byName(name)
-          if (u?.certificate === undefined) throw new TokenChallengeError('no USB key is enrolled for this user')
-          return u.certificate
-        })
-      } catch (err) {
-        const u = await byName(String(response.user))
-        await recordFailure(u, String(response.user), ip, `USB key check failed: ${(err as Error).name}`)
-        if (err instanceof TokenChallengeError) throw err
-        throw new TokenChallengeError((err as Error).message, { cause: err })
-      }
-      const key = `a:${verified.attemptId}`
-      const pending = await state.get<PendingLogin>('logins', key)
-      await state.del('logins', key)
-      const user = pending === undefined ? undefined : await state.get<User>('users', pending.userId)
-      if (user === undefined || user.name.normalize('NFC') !== verified.user || !user.enabled) throw new TokenChallengeError('the login attempt is unknown or for another user')
-      return await openSession(user, ip, userAgent)
+        let verified: { user: string, attemptId: string }
+        try {
+          verified = await loginChallenges().verify(response, async (name) => {
+            const u = await byName(name)
+            if (u?.certificate === undefined) throw new TokenChallengeError('no USB key is enrolled for this user')
+            return u.certificate
+          })
+        } catch (err) {
+          const pending = await state.get<PendingLogin>('logins', `a:${String(response.attemptId)}`)
+          const u = pending === undefined ? undefined : await state.get<User>('users', pending.userId)
+          const why = `USB key check failed: ${(err as Error).name}`
+          if (u !== undefined && u.name.toLowerCase() === String(response.user).toLowerCase()) await recordFailure(u, u.name, ip, why)
+          else {
+            gate.addressFailure(ip)
+            await logs.write({ type: 'login', level: 'warning', user: String(response.user).slice(0, 64), source: ip, message: `${why} (no pending password step; not counted against the user)` })
+            await logs.audit({ user: String(response.user).slice(0, 64), source: ip, action: 'auth.login.failed', target: '', detail: { why, step: 'token' } })
+          }
+          if (err instanceof TokenChallengeError) throw err
+          throw new TokenChallengeError((err as Error).message, { cause: err })
+        }
+        const key = `a:${verified.attemptId}`
+        const pending = await state.get<PendingLogin>('logins', key)
+        await state.del('logins', key)
+        const user = pending === undefined ? undefined : await state.get<User>('users', pending.userId)
+        if (user === undefined || user.name.normalize('NFC') !== verified.user || !user.enabled) throw new TokenChallengeError('the login attempt is unknown or for another user')
+        return await openSession(user, ip, userAgent)
+      } finally { release() }
     },
 
     /** The session for a cookie secret; refreshes its idle timer. Throws when absent or expired. */
@@ -310,12 +353,14 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
     },
 
     async reauthenticate (session: Session, user: User, password: string, ip: string): Promise<void> {
-      if (!await verifyPassword(password, user.passwordHash)) {
-        await recordFailure(user, user.name, ip, 'wrong password at re-authentication')
-        throw new LoginFailedError()
-      }
-      session.reauthAt = now().toISOString()
-      await state.put('sessions', session.secretHash, session)
+      await gated(ip, user.name, async () => {
+        if (!await hasher.verify(password, user.passwordHash)) {
+          await recordFailure(user, user.name, ip, 'wrong password at re-authentication')
+          throw new LoginFailedError()
+        }
+        session.reauthAt = now().toISOString()
+        await state.put('sessions', session.secretHash, session)
+      })
     },
 
     recentlyAuthenticated (session: Session): boolean {
@@ -327,6 +372,11 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
     },
 
     async endSession (session: Session): Promise<void> { await state.del('sessions', session.secretHash) },
+
+    /** Password checks under way and waiting (the hashing threads' queue). */
+    hashing: () => hasher.stats(),
+
+    async stop (): Promise<void> { await hasher.close() },
 
     timeouts: { idleMs: idle, absoluteMs: absolute }
   }

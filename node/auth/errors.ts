@@ -45,7 +45,7 @@ export class ForbiddenError extends CairnError {
 export class ReauthenticationRequiredError extends CairnError {
   override readonly name = 'ReauthenticationRequiredError'
   override readonly kind = 'forbidden'
-  constructor () { super('This deletes data or hands out keys: confirm your password with POST /api/auth/reauth first, then retry within 5 minutes') }
+  constructor () { super('This change deletes data, hands out keys or changes who may do what: confirm your password with POST /api/auth/reauth first, then retry within 5 minutes') }
 }
 
 export class TokenChallengeError extends CairnError {
@@ -69,4 +69,11 @@ export class UserNameTakenError extends CairnError {
 export class CertificateInvalidError extends CairnError {
   override readonly name = 'CertificateInvalidError'
   override readonly kind = 'invalid'
+}
+
+/** More password checks are waiting than the node runs at once; the login is refused, not queued without end. */
+export class PasswordCheckBusyError extends CairnError {
+  override readonly name = 'PasswordCheckBusyError'
+  override readonly kind = 'unavailable'
+  constructor () { super('The node is checking many passwords at once; try again in a few seconds') }
 }

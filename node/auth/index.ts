@@ -3,3 +3,4 @@
 export * from './accounts.ts'
 export * from './errors.ts'
 export * from './password-hash.ts'
+export * from './password-policy.ts'

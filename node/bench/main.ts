@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { projectRoot } from '../project-root.ts'
 import { prepareDataSet, type DataSet } from './dataset.ts'
 import { UsageError } from './errors.ts'
 import { describeMachine, ensurePackages } from './machine.ts'
@@ -84,7 +84,7 @@ export async function main (argv: string[]): Promise<number> {
     return 0
   }
   const log = (line: string): void => { console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`) }
-  const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+  const repoRoot = projectRoot()
   const dir = process.env.CAIRN_BENCH_DIR ?? join(homedir(), '.cache', 'cairn-bench')
   mkdirSync(dir, { recursive: true })
   const tools = createTools({ repoRoot })

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { projectRoot } from '../project-root.ts'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -164,7 +164,8 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
 
 /** Raw libp2p stream throughput: this process sends `mib` MiB to an idle sink process over one stream. */
 export async function measureRawStream (mib: number): Promise<{ bytes: number, seconds: number, mibps: number, senderCpu: number | null, receiverCpu: number | null }> {
-  const sinkEntry = fileURLToPath(new URL('./stream-sink.ts', import.meta.url))
+  // The sink is a bench-only process, not a `cairn` command: it runs from source through tsx.
+  const sinkEntry = join(projectRoot(), 'node', 'bench', 'stream-sink.ts')
   const child = spawn(process.execPath, ['--import', 'tsx', sinkEntry], { stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
   const host = await createMeshHost({ privateKey: await generateKeyPair('Ed25519'), listen: [], dht: false, connectionGater: createMeshGater({ isAdmissible: () => true }) })

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Command } from 'commander'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { bytes, count, duration } from './format.ts'
+import { bytes, count, counted, duration } from './format.ts'
 import { dataHome } from './store-options.ts'
 import { chunkstoreOpener, parseListen, untilSignalled } from './serve-command.ts'
+import { projectRoot } from '../project-root.ts'
 
 /**
  * `cairn demo` (what `npm start` runs): creates the embedded default store under the user's
@@ -28,8 +28,7 @@ export function registerDemoCommand (program: Command): void {
       mkdirSync(home, { recursive: true, mode: 0o700 })
       if (!existsSync(passFile)) writeFileSync(passFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })
       const pass = readFileSync(passFile, 'utf8').trim()
-      const root = (globalThis as Record<symbol, unknown>)[Symbol.for('cairn.root')] as string | undefined ?? fileURLToPath(new URL('../..', import.meta.url))
-      const source = resolve(o.source ?? root)
+      const source = resolve(o.source ?? projectRoot())
       const say = (s: string): void => { process.stdout.write(s + '\n') }
       if (!existsSync(join(store, 'config.json'))) {
         await initRepository(store, { passphrase: pass })
@@ -43,21 +42,23 @@ export function registerDemoCommand (program: Command): void {
         const st = snap.stats
         say(`backed up ${source} (excluding ${exclude.join(', ')})`)
         say(`  snapshot ${snap.id}`)
-        say(`  ${count(st.files)} files (${count(st.filesUnchanged)} unchanged since the last run), ${bytes(st.bytesTotal)}; ${bytes(st.bytesNew)} new → ${bytes(st.bytesStored)} stored, in ${duration(st.durationMs)}`)
+        say(`  ${snap.level} backup: ${counted(st.files, 'file')} (${count(st.filesUnchanged)} unchanged since the last run), ${bytes(st.bytesTotal)}; ${bytes(st.bytesNew)} new → ${bytes(st.bytesStored)} stored, in ${duration(st.durationMs)}`)
         const target = mkdtempSync(join(tmpdir(), 'cairn-demo-'))
         try {
           const r = await repo.restore({ snapshot: snap.id, target })
-          say(`restored ${count(r.files)} files (${bytes(r.bytes)}) into ${target} in ${duration(r.durationMs)}`)
+          say(`restored ${counted(r.files, 'file')} (${bytes(r.bytes)}) into ${target} in ${duration(r.durationMs)}`)
           const restored = join(target, source)
           const diffs = compareTrees(source, restored, new Set(exclude))
           if (diffs.length > 0) {
-            say(`MISMATCH: ${diffs.length} differences, first: ${diffs[0]}`)
+            say(`MISMATCH: ${counted(diffs.length, 'difference')}, first: ${diffs[0]}`)
             process.exitCode = 1
             return
           }
           say(`compared every file with the original: identical`)
           const snaps = await repo.snapshots({ task: 'demo' })
-          say(`the store holds ${snaps.length} demo snapshot${snaps.length === 1 ? '' : 's'}; run "npm start" again to see an incremental backup`)
+          say(`the store holds ${counted(snaps.length, 'demo snapshot')}; ` + (snap.level === 'incremental'
+            ? `this backup was incremental: ${count(st.filesUnchanged)} of ${counted(st.files, 'file')} had not changed and were not read`
+            : 'run "npm start" again to see an incremental backup that reads only what changed'))
           say(`next: npx cairn snapshots --store ${store} --passphrase-file ${passFile}`)
           if (o.serve !== true) say('or run the node with its web console: npx cairn serve')
         } finally {
@@ -80,6 +81,7 @@ async function serveDemo (o: { source: string, exclude: string[], listen: string
   const { host, port } = parseListen(o.listen)
   const dataDir = resolve(process.env.CAIRN_DATA ?? join(dataHome(), 'node'))
   const daemon = await startDaemon({ dataDir, host, port, insecureHttp: o.insecureHttp, repositories: chunkstoreOpener(), mesh: false, say: line => { o.say(line) } })
+  let adminName: string
   try {
     const admin = (await daemon.accounts.listUsers()).find(u => u.role === 'admin')
     const local = await daemon.inventory.localNode()
@@ -93,14 +95,17 @@ async function serveDemo (o: { source: string, exclude: string[], listen: string
     await daemon.runner.waitFor(job.id)
     const done = await daemon.runner.get(job.id)
     o.say(`the node backed up ${o.source} as task "cairn-source" in user space "demo": ${done.status}`)
-    const passwordFile = join(dataDir, 'initial-admin-password')
-    o.say(`open the console at ${daemon.url} and log in as ${admin.name}` + (existsSync(passwordFile) ? ` with the password in ${passwordFile}` : ''))
-    o.say(o.insecureHttp ? '  Ctrl-C stops the node' : '  (the certificate is self-signed: accept it once in the browser); Ctrl-C stops the node')
+    adminName = admin.name
   } catch (err) {
     await daemon.stop()
     throw err
   }
-  await untilSignalled(daemon, () => { o.say('stopping the node') })
+  // Ctrl-C is handled from before the line that offers it.
+  const stopped = untilSignalled(daemon, () => { o.say('stopping the node') })
+  const passwordFile = join(dataDir, 'initial-admin-password')
+  o.say(`open the console at ${daemon.url} and log in as ${adminName}` + (existsSync(passwordFile) ? ` with the password in ${passwordFile}` : ''))
+  o.say(o.insecureHttp ? '  Ctrl-C stops the node' : '  (the certificate is self-signed: accept it once in the browser); Ctrl-C stops the node')
+  await stopped
 }
 
 function compareTrees (a: string, b: string, skip: Set<string>): string[] {

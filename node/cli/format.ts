@@ -5,7 +5,7 @@ export function bytes (n: number): string {
   let i = 0
   let v = n
   while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`
+  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`
 }
 
 export function duration (ms: number): string {
@@ -19,6 +19,11 @@ export function duration (ms: number): string {
 
 export function count (n: number): string {
   return n.toLocaleString('en-US')
+}
+
+/** A count with its noun in the right number: "1 file", "2 files", "1,024 entries". */
+export function counted (n: number, one: string, many = one + 's'): string {
+  return `${count(n)} ${n === 1 ? one : many}`
 }
 
 /** Parses a size such as 512K, 1M, 4MiB or 1048576. */

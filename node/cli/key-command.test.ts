@@ -2,7 +2,7 @@
 // pairs made by pkcs11-tool), or by a printed recovery key — real stores in temp folders.
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
@@ -166,6 +166,15 @@ test('key add-recovery prints a recovery key once; it opens the store from a fil
   const other = await newStore()
   await assert.rejects(snapshotsVia({ store: other, recoveryKeyFile: secretFile(recoveryKey) }),
     (err: unknown) => err instanceof WrongPassphraseError && /Wrong recovery key/.test(err.message))
+
+  // --out: into a new 0600 file (for the escrow medium), never over an existing one.
+  const escrowed = join(tmp, 'escrowed-recovery-key')
+  assert.match(await cairn(['add-recovery', '--store', store, '--out', escrowed], { env: env({ CAIRN_PASSPHRASE: 'head secret' }) }), /the recovery key is in .*escrowed-recovery-key/)
+  assert.equal(statSync(escrowed).mode & 0o777, 0o600)
+  assert.deepEqual(await snapshotsVia({ store, recoveryKeyFile: escrowed }), expected)
+  const slotsBefore = slots(store).length
+  await assert.rejects(cairn(['add-recovery', '--store', store, '--out', escrowed], { env: env({ CAIRN_PASSPHRASE: 'head secret' }) }), { code: 'EEXIST' })
+  assert.equal(slots(store).length, slotsBefore, 'no slot is added when its key cannot be written')
 })
 
 test('key remove is authorised by any slot and never removes the last; passwd replaces a passphrase slot', async () => {

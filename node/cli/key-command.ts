@@ -91,10 +91,18 @@ export function registerKeyCommand (program: Command, io: KeyCommandIo = default
 
   storeOptions(key.command('add-recovery').description('add a recovery key slot and print the recovery key, once (authorised by an existing slot)'))
     .option('--label <label>', 'a name for the slot', 'recovery key')
-    .action(async (o: StoreFlags & { label: string }) => {
+    .option('--out <file>', 'write the recovery key into this new file (mode 0600; e.g. on the escrow medium) instead of printing it')
+    .action(async (o: StoreFlags & { label: string, out?: string }) => {
       const { dir, file, payload } = await unlockKeyFile(o, io)
       const { slot, recoveryKey } = await recoveryKeySlot(payload, o.label)
+      // The file is made before the slot exists: a slot whose key went nowhere would be no use.
+      if (o.out !== undefined) writeFileSync(o.out, recoveryKey + '\n', { mode: 0o600, flag: 'wx' })
       addSlot(dir, file, slot)
+      if (o.out !== undefined) {
+        if (o.json === true) json({ ...viewOf(slot), recoveryKeyFile: resolve(o.out) })
+        else out(`added recovery key slot ${slot.id}; the recovery key is in ${resolve(o.out)} (keep it apart from the store; open the store with --recovery-key-file ${o.out})`)
+        return
+      }
       if (o.json === true) { json({ ...viewOf(slot), recoveryKey }); return }
       out([
         `added recovery key slot ${slot.id}. The recovery key is shown only this once; print or write it down and keep it apart from the store:`,

@@ -3,7 +3,7 @@ import { createLimiter, type BandwidthSchedule } from '../../chunkstore/index.ts
 import { collectLimit } from './bandwidth-option.ts'
 import { DEFAULT_CDC, FIXED_SIZES, initRepository, isDiskFull, openRepository } from '../../chunkstore/index.ts'
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
-import { bytes, count, duration, parseSize, table } from './format.ts'
+import { bytes, count, counted, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
 import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
@@ -21,6 +21,8 @@ import { registerMeshCommand } from './mesh-command.ts'
 export const EXIT_WARNINGS = 3
 
 const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s + '\n') }
+/** Warnings go to stderr, one line each, so stdout holds only the result (a summary or JSON). */
+const warn = (warnings: string[]): void => { for (const w of warnings) process.stderr.write(`cairn: warning: ${w}\n`) }
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 
 /** Opens the store for `fn`; `readOnly` for commands that must not change a byte of it (snapshots, ls, check, restore). */
@@ -70,12 +72,11 @@ function summary (s: SnapshotRecord): string {
   const lines = [
     `snapshot ${s.id} saved`,
     `  task ${s.task}, ${s.level}${s.parent !== undefined ? `, parent ${s.parent.slice(0, 16)}…` : ''}`,
-    `  ${count(st.files)} files (${count(st.filesUnchanged)} unchanged), ${count(st.dirs)} dirs, ${count(st.symlinks)} symlinks, ${bytes(st.bytesTotal)} in all`,
-    `  read ${bytes(st.bytesRead)}; new ${count(st.chunksNew)} chunks, ${bytes(st.bytesNew)} → ${bytes(st.bytesStored)} stored`,
+    `  ${counted(st.files, 'file')} (${count(st.filesUnchanged)} unchanged), ${counted(st.dirs, 'folder')}, ${counted(st.symlinks, 'symlink')}, ${bytes(st.bytesTotal)} in all`,
+    `  read ${bytes(st.bytesRead)}; new ${counted(st.chunksNew, 'chunk')}, ${bytes(st.bytesNew)} → ${bytes(st.bytesStored)} stored`,
     `  took ${duration(st.durationMs)}${st.durationMs > 0 ? ` (${bytes(st.bytesRead / (st.durationMs / 1000))}/s read)` : ''}`
   ]
-  for (const w of st.warnings.slice(0, 20)) lines.push(`  warning: ${w}`)
-  if (st.warnings.length > 20) lines.push(`  … and ${st.warnings.length - 20} more warnings (see --json)`)
+  if (st.warnings.length > 0) lines.push(`  ${counted(st.warnings.length, 'warning')} (on stderr)`)
   return lines.join('\n')
 }
 
@@ -126,6 +127,7 @@ export function buildProgram (): Command {
           onProgress: (p: BackupProgress) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
         }))
         bar.done()
+        warn(snap.stats.warnings)
         if (o.json === true) json(snap); else out(summary(snap))
         if (snap.stats.warnings.length > 0) result.code = EXIT_WARNINGS
       } finally {
@@ -140,7 +142,7 @@ export function buildProgram (): Command {
       if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)) } else {
       out(table(['id', 'time', 'host', 'task', 'level', 'files', 'size', 'paths'],
         list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.repaired !== undefined ? `${s.level} (repaired)` : s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
-      out(`${list.length} snapshot${list.length === 1 ? '' : 's'}`)
+      out(counted(list.length, 'snapshot'))
       }
       for (const d of damaged) process.stderr.write(`cairn: snapshot ${d.id} is damaged: ${d.reason}; forget it with "cairn forget ${d.id.slice(0, 16)}" or see "cairn repair snapshots"\n`)
       if (damaged.length > 0) result.code = EXIT_WARNINGS
@@ -172,14 +174,15 @@ export function buildProgram (): Command {
         onProgress: p => bar.update(p.bytes, p.files, p.bytesTotal)
       }), { ...READ_ONLY, verifyIndex: true })
       bar.done()
-      if (r.failed.length > 0) result.code = EXIT_WARNINGS
-      if (o.json === true) { json(r); return }
-      out(`restored ${count(r.files)} files, ${count(r.dirs)} dirs, ${count(r.symlinks)} symlinks, ${count(r.hardlinks)} hardlinks, ${bytes(r.bytes)} in ${duration(r.durationMs)} to ${o.target}${r.skipped > 0 ? `; ${count(r.skipped)} existing entries kept (${o.conflict})` : ''}`)
-      for (const w of r.warnings) out(`  warning: ${w}`)
+      warn(r.warnings)
+      // What could not be restored: one line each on stderr, after everything else was restored.
+      for (const f of r.failed) process.stderr.write(`cairn: not restored: ${f.path}: ${f.error}\n`)
       if (r.failed.length > 0) {
-        out(`${count(r.failed.length)} ${r.failed.length === 1 ? 'entry' : 'entries'} could NOT be restored (everything else was); a rerun writes what is readable by then:`)
-        for (const f of r.failed) out(`  failed: ${f.path}: ${f.error}`)
+        process.stderr.write(`cairn: ${counted(r.failed.length, 'entry', 'entries')} could not be restored (everything else was); a rerun writes what is readable by then\n`)
+        result.code = EXIT_WARNINGS
       }
+      if (o.json === true) { json(r); return }
+      out(`restored ${counted(r.files, 'file')}, ${counted(r.dirs, 'folder')}, ${counted(r.symlinks, 'symlink')}, ${counted(r.hardlinks, 'hard link')}, ${bytes(r.bytes)} in ${duration(r.durationMs)} to ${o.target}${r.skipped > 0 ? `; ${counted(r.skipped, 'existing entry', 'existing entries')} kept (${o.conflict})` : ''}`)
     })
 
   storeOptions(program.command('check').description('check that every referenced block is present (and with --read-data, intact)'))
@@ -189,7 +192,7 @@ export function buildProgram (): Command {
       const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }), { ...READ_ONLY, reportDamage: true })
       if (o.json === true) json(r)
       else {
-        out(`checked ${count(r.snapshots)} snapshots, ${count(r.blocksChecked)} blocks${r.bytesChecked > 0 ? `, ${bytes(r.bytesChecked)} read` : ''}: ${r.errors.length === 0 ? 'no errors' : `${r.errors.length} errors`}`)
+        out(`checked ${counted(r.snapshots, 'snapshot')}, ${counted(r.blocksChecked, 'block')}${r.bytesChecked > 0 ? `, ${bytes(r.bytesChecked)} read` : ''}: ${r.errors.length === 0 ? 'no errors' : counted(r.errors.length, 'error')}`)
         for (const e of r.errors) out(`  error: ${e}`)
       }
       if (r.errors.length > 0) result.code = 1
@@ -206,14 +209,14 @@ export function buildProgram (): Command {
         ? await repo.forgetSnapshots(ids, { force: o.force })
         : await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
       if (o.json === true) json(removed)
-      else out(`removed ${removed.length} snapshot${removed.length === 1 ? '' : 's'}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time ?? '(damaged)'}  ${s.task ?? ''}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
+      else out(`removed ${counted(removed.length, 'snapshot')}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time ?? '(damaged)'}  ${s.task ?? ''}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
     })
 
   storeOptions(program.command('prune').description('reclaim the space of blocks no snapshot references'))
     .action(async (o: StoreFlags) => {
       const r = await withRepo(o, async repo => await repo.prune())
       if (o.json === true) json(r)
-      else out(`removed ${count(r.blocksRemoved)} blocks, freed ${bytes(r.bytesFreed)}; rewrote ${r.segmentsRewritten} segments, deleted ${r.segmentsDeleted}`)
+      else out(`removed ${counted(r.blocksRemoved, 'block')}, freed ${bytes(r.bytesFreed)}; rewrote ${counted(r.segmentsRewritten, 'segment')}, deleted ${count(r.segmentsDeleted)}`)
     })
 
   registerRepairCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })

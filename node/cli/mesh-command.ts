@@ -7,7 +7,10 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
 import type { MeshStatus, ReplicationPolicy, Role, ScrubResult } from '../../bootstrap/index.ts'
+import type { ReplicaFolder } from '../../chunkstore/index.ts'
 import { parseLimit } from './bandwidth-option.ts'
+import { bytes, count, counted } from './format.ts'
+import { eventLines } from './event-lines.ts'
 import { callControl, DaemonNotRunningError } from '../mesh/control.ts'
 import type { ReplicationConfig } from '../mesh/replication-config.ts'
 
@@ -95,7 +98,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .action(async (invitation: string, o: Common & { site: string, role: string, listen?: string[] }) => {
       const listen = o.listen ?? ['/ip4/0.0.0.0/tcp/4737']
       const doc = await (await bootstrap()).joinMesh({ dir: meshDir(o), invitation, config: { site: o.site, role: await role(o.role), listen } })
-      out(o, { mesh: doc.mesh, version: doc.version, members: doc.members.length }, `joined mesh ${doc.mesh} (${doc.members.length} members, list version ${doc.version})\nnext: cairn mesh run`)
+      out(o, { mesh: doc.mesh, version: doc.version, members: doc.members.length }, `joined mesh ${doc.mesh} (${counted(doc.members.length, 'member')}, list version ${doc.version})\nnext: cairn mesh run`)
     })
 
   common(mesh.command('status'))
@@ -126,6 +129,14 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
       out(o, doc, `removed ${member}; member list version ${doc.version}`)
     })
 
+  common(mesh.command('stop'))
+    .description('stop the mesh daemon (cairn mesh run) of this mesh folder, as Ctrl-C would, and wait until it has stopped')
+    .action(async (o: Common) => {
+      // Answered once the daemon has closed its store and its host.
+      await callControl(meshDir(o), 'stop')
+      out(o, { stopped: true }, 'mesh daemon stopped; its store is closed')
+    })
+
   common(mesh.command('replicate'))
     .description('replicate to every policy target now and wait until done')
     .action(async (o: Common) => {
@@ -137,7 +148,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .description('read every stored block back against its CID; fetch bad ones again from other sites (F14)')
     .action(async (o: Common) => {
       const r = await callControl(meshDir(o), 'scrub') as ScrubResult
-      out(o, r, `checked ${r.blocksChecked} blocks (${r.bytesChecked} bytes) in ${r.stores} stores: ${r.bad} bad, ${r.repaired.length} repaired from peers` +
+      out(o, r, `checked ${counted(r.blocksChecked, 'block')} (${bytes(r.bytesChecked)}) in ${counted(r.stores, 'store')}: ${count(r.bad)} bad, ${count(r.repaired.length)} repaired from peers` +
         (r.failed.length > 0 ? `, ${r.failed.length} NOT repaired:\n` + r.failed.map(f => `  ${f.cid}: ${f.reason}`).join('\n') : ''))
       if (r.failed.length > 0) process.exitCode = 3
     })
@@ -176,31 +187,50 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     })
 
   common(mesh.command('run'))
-    .description('run the mesh daemon for a store (until SIGINT/SIGTERM)')
+    .description('run the mesh daemon for a store (until SIGINT/SIGTERM); events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .addOption(new Option('--store <dir>', 'store folder').env('CAIRN_STORE'))
     .option('--replicate-every <seconds>', 'replicate at least this often', '30')
     .action(async (o: Common & { store?: string, replicateEvery: string }) => {
+      const lines = eventLines({ json: o.json })
+      // The ready line: JSON on stdout for service managers and scripts (`{"ready":true,…}`), a sentence on a terminal.
+      const readyJson = o.json === true || process.stdout.isTTY !== true
       await (await meshDaemon()).runMeshDaemon({
         store: resolve(o.store ?? join(dataHome(), 'store')),
         mesh: meshDir(o),
         replicateEveryMs: Number(o.replicateEvery) * 1000,
         untilStopped: io.untilStopped,
-        stdout: line => { io.stdout(line + '\n') },
-        stderr: line => { io.stderr(line + '\n') }
+        ready: info => {
+          io.stdout(readyJson
+            ? JSON.stringify({ ready: true, ...info }) + '\n'
+            : `${STORE_KIND[info.storeKind](info.store)}\nmesh node ${info.peer} ready, listening on ${info.addrs.join(', ')}; Ctrl-C stops it\n`)
+        },
+        log: lines.event
       })
     })
   return mesh
 }
 
+/** "2 snapshots, 1.20 MiB", with "?" for what is unknown before a first run. */
+function behind (snapshots: number | null | undefined, byteCount: number | null | undefined): string {
+  return `${snapshots === null || snapshots === undefined ? '? snapshots' : counted(snapshots, 'snapshot')}, ${byteCount === null || byteCount === undefined ? '? bytes' : bytes(byteCount)}`
+}
+
+const STORE_KIND: Record<ReplicaFolder, (dir: string) => string> = {
+  store: dir => `serving this site's store ${dir}: its snapshots replicate to the policy's targets`,
+  replica: dir => `serving the replica ${dir}: the blocks other sites send`,
+  created: dir => `created the replica ${dir} for the blocks other sites send (this node cannot read them); this site's own backups go into a store made by "cairn init"`
+}
+
 function linkLine (l: MeshStatus['links'][number]): string {
   const r = l.lastResult
-  const state = l.lastError !== undefined ? `error ${l.lastError.name}: ${l.lastError.message}` : l.running ? 'running' : r === undefined ? 'not run yet' : `ok, sent ${r.blocksSent} blocks (${r.bytesSent} B)`
-  return `  → ${l.site.padEnd(16)} ${l.connected ? 'up  ' : 'down'}  snapshots behind: ${l.snapshotsBehind ?? '?'}  bytes behind: ${l.bytesBehind ?? '?'}  ${state}`
+  const state = l.lastError?.name === 'PeerUnreachableError' ? 'not reachable (not started yet, or down); runs when it connects'
+    : l.lastError !== undefined ? `error ${l.lastError.name}: ${l.lastError.message}` : l.running ? 'running' : r === undefined ? 'not run yet' : `ok, sent ${counted(r.blocksSent, 'block')} (${bytes(r.bytesSent)})`
+  return `  → ${l.site.padEnd(16)} ${l.connected ? 'up  ' : 'down'}  behind: ${behind(l.snapshotsBehind, l.bytesBehind)}  ${state}`
 }
 
 function policyLine (p: MeshStatus['policies'][number]): string {
   const scope = [p.roles !== undefined ? `roles ${p.roles.join(',')}` : '', p.sites !== undefined ? `sites ${p.sites.join(',')}` : '', p.spaces !== undefined ? `spaces ${p.spaces.join(',')}` : 'all spaces'].filter(x => x !== '').join('; ')
-  return `  ${p.name.padEnd(16)} ${p.health.padEnd(9)} ${p.copies} copies (${scope}) → ${p.targets.join(', ') || 'no target'}  snapshots behind: ${p.snapshotsBehind ?? '?'}  bytes behind: ${p.bytesBehind ?? '?'}`
+  return `  ${p.name.padEnd(16)} ${p.health.padEnd(9)} ${counted(p.copies, 'copy', 'copies')} (${scope}) → ${p.targets.join(', ') || 'no target'}  behind: ${behind(p.snapshotsBehind, p.bytesBehind)}`
 }
 
 function formatStatus (s: MeshStatus): string {
@@ -213,9 +243,11 @@ function formatStatus (s: MeshStatus): string {
     'policies:',
     ...(s.policies.length === 0 ? ['  none (see cairn mesh policy)'] : s.policies.map(policyLine)),
     'replication:',
-    ...(s.links.length === 0 ? ['  no targets (see cairn mesh policy)'] : s.links.map(linkLine))
+    ...(s.links.length === 0 ? ['  no targets (see cairn mesh policy)'] : s.links.map(linkLine)),
+    'snapshots held here, by the site that backed them up:',
+    ...(s.held.length === 0 ? ['  none yet'] : s.held.map(h => `  ${h.site.padEnd(16)} ${counted(h.snapshots, 'snapshot')}${h.self ? ' (this site\'s own backups)' : h.lastReceived !== undefined ? `, newest received ${h.lastReceived.replace('T', ' ').slice(0, 19)} UTC` : ''}`))
   ]
   const banned = Object.entries(s.penalties).filter(([, r]) => r.banned)
-  if (banned.length > 0) lines.push('banned peers:', ...banned.map(([p, r]) => `  ${p} (${r.offences} offences, last: ${r.last ?? '?'})`))
+  if (banned.length > 0) lines.push('banned peers:', ...banned.map(([p, r]) => `  ${p} (${counted(r.offences, 'offence')}, last: ${r.last ?? '?'})`))
   return lines.join('\n')
 }

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import { bytes, count, duration } from './format.ts'
+import { bytes, counted, duration } from './format.ts'
 
 /**
  * A one-line progress bar on a terminal's stderr (bytes, files, speed, ETA); silent when stderr
@@ -18,7 +18,7 @@ export class ProgressBar {
     if (!this.enabled) return
     const secs = (Date.now() - this.started) / 1000
     const speed = secs > 0 ? done / secs : 0
-    const parts = [`${this.label} ${bytes(done)}${total !== undefined && total > 0 ? ` / ${bytes(total)} (${Math.min(100, Math.floor(done / total * 100))}%)` : ''}`, `${count(files)} files`, `${bytes(speed)}/s`]
+    const parts = [`${this.label} ${bytes(done)}${total !== undefined && total > 0 ? ` / ${bytes(total)} (${Math.min(100, Math.floor(done / total * 100))}%)` : ''}`, counted(files, 'file'), `${bytes(speed)}/s`]
     if (total !== undefined && total > done && speed > 0) parts.push(`ETA ${duration((total - done) / speed * 1000)}`)
     let line = parts.join('  ')
     const cols = process.stderr.columns ?? 100

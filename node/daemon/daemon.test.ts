@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:https'
-import { fileURLToPath } from 'node:url'
 import { X509Certificate } from 'node:crypto'
 import { startDaemon } from './daemon.ts'
+import { CAIRN_BIN } from '../mesh/process-harness.ts'
 import { ApiClient, ADMIN_PASSWORD, FAST_SCRYPT, jobGate, spaceFor, startTestDaemon, withUsers, testRepositories } from './test-daemon.ts'
 
 const getTls = async (url: string, ca: string): Promise<{ status: number, body: string, cookie?: string }> => await new Promise((resolve, reject) => {
@@ -70,11 +70,10 @@ test('a restart loses nothing: users, tasks, jobs and logs come back', async () 
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
 
-test('`cairn serve` runs until SIGTERM and then stops cleanly', async () => {
+test('`cairn serve` through the package\'s bin serves the web console at / and stops cleanly on SIGTERM', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-serve-'))
   try {
-    const script = fileURLToPath(new URL('./testdata/serve-main.ts', import.meta.url))
-    const child = spawn(process.execPath, ['--import', 'tsx', script, 'serve', '--listen', '127.0.0.1:0', '--data', dir, '--insecure-http'], {
+    const child = spawn(process.execPath, [CAIRN_BIN, 'serve', '--listen', '127.0.0.1:0', '--data', dir, '--insecure-http'], {
       env: { ...process.env, CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD }, stdio: ['ignore', 'pipe', 'pipe']
     })
     let err = ''
@@ -88,6 +87,15 @@ test('`cairn serve` runs until SIGTERM and then stops cleanly', async () => {
     })
     const c = new ApiClient(url)
     assert.equal((await c.get('/api/health')).status, 200)
+    // The console as a browser gets it: the bundled daemon must find console/dist of the checkout.
+    const page = await fetch(`${url}/`)
+    assert.equal(page.status, 200, await page.clone().text())
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/)
+    const html = await page.text()
+    assert.match(html, /<div id="app">/)
+    const script = /src="\.?(\/assets\/[^"]+\.js)"/.exec(html)
+    assert.ok(script !== null, 'index.html names its script')
+    assert.equal((await fetch(`${url}${script[1]}`)).status, 200)
     assert.equal((await c.login('admin', ADMIN_PASSWORD)).status, 200)
     const code = await new Promise<number | null>(resolve => { child.on('exit', resolve); child.kill('SIGTERM') })
     assert.equal(code, 0, err)

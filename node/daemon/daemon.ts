@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { hostname } from 'node:os'
 import { existsSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
@@ -14,7 +14,7 @@ import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts
 import { consoleStatic } from '../api/console-static.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { ensureCertificate } from './tls.ts'
-import { InsecureListenError } from './errors.ts'
+import { AuditKeyError, InsecureListenError } from './errors.ts'
 import type { HostedMesh } from '../mesh/hosted-mesh.ts'
 
 /** The mesh the daemon hosts (issue 4): on when its folder holds mesh state (cairn mesh init|join). */
@@ -46,6 +46,12 @@ export interface DaemonInit {
   mesh?: DaemonMeshInit | false
   /** The console's origin as browsers see it (signed into USB-key challenges); default the listen URL. */
   origin?: string
+  /**
+   * The audit trail's HMAC key (32 random bytes, base64url), made at first start; default
+   * `<data>/audit.key`. Keep it apart from the state (another disk, a secrets mount) so whoever
+   * can rewrite the state cannot also recompute the chain.
+   */
+  auditKeyFile?: string
   /** Initial admin password; otherwise a random one is written to <data>/initial-admin-password. */
   adminPassword?: string
   version?: string
@@ -87,13 +93,15 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const state = await openStateStore(join(init.dataDir, 'state'))
   let mesh: HostedMesh | undefined
+  let accountsMade: Accounts | undefined
   try {
     const events = new EventEmitter()
     const metrics = createMetrics()
-    const logs = await createLogBook({ state, clock })
+    const logs = await createLogBook({ state, clock }, { auditKey: await auditKey(init.auditKeyFile ?? join(init.dataDir, 'audit.key')) })
     let listening = ''
-    const accounts = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
-    const inventory = createInventory({ state, clock, logs }, { version })
+    const accounts = accountsMade = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
+    const meshDir = init.mesh === false ? undefined : init.mesh?.dir
+    const inventory = createInventory({ state, clock, logs }, { version, protectedPaths: [init.dataDir, ...(meshDir !== undefined ? [meshDir] : [])] })
     const repositories = createRepositories(init.dataDir, init.repositories, () => mesh?.replica)
     const runner = createJobRunner({ state, clock, logs, metrics, inventory, repositories }, init.jobs)
     let scheduler: Scheduler | undefined
@@ -114,13 +122,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       return [{ labels: { state: 'online' }, value: online }, { labels: { state: 'offline' }, value: all.length - online }]
     })
     metrics.addGauge('cairn_space_used_bytes', 'Bytes a user space\'s store takes on disk', async () =>
-      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.usedBytes })))
+      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.usedBytes })), { named: true })
     metrics.addGauge('cairn_space_capacity_bytes', 'Capacity (quota) of a user space', async () =>
-      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.capacityBytes })))
+      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.capacityBytes })), { named: true })
     const policyLag = async (key: 'snapshotsBehind' | 'bytesBehind'): Promise<Array<{ labels: Record<string, string>, value: number }>> =>
       mesh === undefined ? [] : (await mesh.status()).policies.flatMap(p => p[key] === null ? [] : [{ labels: { policy: p.name }, value: p[key] }])
-    metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'))
-    metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'))
+    metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'), { named: true })
+    metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'), { named: true })
 
     mesh = await startMesh(init, { repositories, inventory, logs, runner, operations })
     const interrupted = await runner.recover()
@@ -168,6 +176,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           await mesh?.stop()
           await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' })
           await repositories.close()
+          await accounts.stop()
           await state.close()
         })()
         await stopping
@@ -175,9 +184,21 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     }
   } catch (err) {
     await mesh?.stop().catch(() => {})
+    await accountsMade?.stop().catch(() => {})
     await state.close()
     throw err
   }
+}
+
+/** The audit trail's key: read, or made (0600) at first start. */
+async function auditKey (file: string): Promise<Buffer> {
+  if (!existsSync(file)) {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+    await writeFile(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
+  }
+  const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64url')
+  if (key.length < 32) throw new AuditKeyError(file)
+  return key
 }
 
 /** Mesh events worth a line in the node's log (the rest go to DaemonMeshInit.log only). */

@@ -10,3 +10,8 @@ export class CertificateError extends CairnError {
   override readonly name = 'CertificateError'
   constructor (why: string, options?: ErrorOptions) { super(`Cannot create the node's TLS certificate: ${why}`, options) }
 }
+
+export class AuditKeyError extends CairnError {
+  override readonly name = 'AuditKeyError'
+  constructor (file: string) { super(`The audit key in ${file} is shorter than 32 bytes; restore the node's audit key file (without it the audit trail cannot be verified)`) }
+}

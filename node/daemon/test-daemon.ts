@@ -89,11 +89,15 @@ export async function withUsers (t: TestDaemon): Promise<{ admin: ApiClient, ope
   return { admin, operator, auditor, operatorId: op.body.id, auditorId: au.body.id }
 }
 
-/** The local node's id and a backup space on it owned by `ownerId`. */
+/** Folders operators may reach on the test node: the temp folder, where the tests' sources and targets are. */
+export const TEST_ROOTS = { sources: [tmpdir()], restores: [tmpdir()] }
+
+/** The local node's id (assigned to `ownerId`, operators reaching TEST_ROOTS) and a backup space on it owned by `ownerId`. */
 export async function spaceFor (t: TestDaemon, admin: ApiClient, ownerId: string, name = 'ops01_space', capacityBytes = 10 * 2 ** 30): Promise<{ nodeId: string, spaceId: string }> {
   const nodes = await admin.get('/api/nodes')
   const nodeId = nodes.body.find((n: { local: boolean }) => n.local).id
-  await admin.patch(`/api/nodes/${nodeId}`, { ownerId })
+  const assigned = await admin.patch(`/api/nodes/${nodeId}`, { ownerId, roots: TEST_ROOTS })
+  if (assigned.status !== 200) throw new Error(`node: ${assigned.status} ${assigned.text}`)
   const s = await admin.post('/api/spaces', { name, type: 'backup', nodeId, ownerId, capacityBytes })
   if (s.status !== 201) throw new Error(`space: ${s.status} ${s.text}`)
   return { nodeId, spaceId: s.body.id }

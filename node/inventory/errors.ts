@@ -23,3 +23,16 @@ export class InUseError extends CairnError {
   override readonly kind = 'conflict'
   constructor (what: string, by: string) { super(`The ${what} is still used by ${by}; remove those first`) }
 }
+
+/** A source, restore target or folder an operator (or anyone, for the node's own data) may not reach. */
+export class PathNotAllowedError extends CairnError {
+  override readonly name = 'PathNotAllowedError'
+  override readonly kind = 'forbidden'
+  constructor (path: string, why: string) { super(`${path} is not allowed: ${why}`) }
+}
+
+export class PathInvalidError extends CairnError {
+  override readonly name = 'PathInvalidError'
+  override readonly kind = 'invalid'
+  constructor (path: string, why: string) { super(`${JSON.stringify(path)}: ${why}`) }
+}

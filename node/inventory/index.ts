@@ -2,3 +2,4 @@
 // touches stored backup data; removing a space only removes its record.
 export * from './inventory.ts'
 export * from './errors.ts'
+export * from './reach.ts'

@@ -4,6 +4,7 @@ import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
 import type { User } from '../auth/index.ts'
 import { InUseError, NameTakenError, NotYoursError } from './errors.ts'
+import { createReach, type NodeRoots } from './reach.ts'
 
 export const AGENT_TYPES = ['filesystem', 'disk-image'] as const
 export type AgentType = typeof AGENT_TYPES[number]
@@ -27,6 +28,8 @@ export interface NodeRecord {
   local: boolean
   /** For a node that registered itself by joining the mesh: its PeerId, site name and role. */
   mesh?: { peer: string, site: string, role: string }
+  /** The folders operators may back up from and restore into (admins set them); none: nothing. */
+  roots?: NodeRoots
 }
 
 /** A user space (manual 2.8): where one operator's backups (or replicas) are stored. */
@@ -59,14 +62,18 @@ const sees = (u: User, ownerId: string | undefined): boolean => u.role !== 'oper
 
 export type Inventory = ReturnType<typeof createInventory>
 
-export function createInventory (components: { state: StateStore, clock: Clock, logs: LogBook }, init: { version: string }) {
+export function createInventory (components: { state: StateStore, clock: Clock, logs: LogBook }, init: { version: string, protectedPaths?: string[] }) {
   const { state, clock, logs } = components
+  const reach = createReach({ protectedPaths: init.protectedPaths ?? [] })
   const now = (): string => clock.now().toISOString()
   const audit = async (a: Actor, action: string, target: string, detail?: unknown): Promise<void> => {
     await logs.audit({ user: a.user.name, source: a.source, action, target, detail })
   }
 
   const inv = {
+    /** What sources and restore targets may reach on this node (reach.ts). */
+    reach,
+
     online (n: NodeRecord): boolean { return n.local || clock.now().getTime() - Date.parse(n.lastSeenAt) < ONLINE_WINDOW_MS },
 
     /** Registers (or refreshes) the node the daemon runs on. */
@@ -139,7 +146,8 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async updateNode (a: Actor, id: string, change: { name?: string, agentTypes?: AgentType[], agentConfig?: Record<string, unknown>, ownerId?: string | null }): Promise<NodeRecord> {
+    async updateNode (a: Actor, id: string, change: { name?: string, agentTypes?: AgentType[], agentConfig?: Record<string, unknown>, ownerId?: string | null, roots?: NodeRoots }): Promise<NodeRecord> {
+      const roots = change.roots === undefined ? undefined : reach.checkRoots(change.roots)
       return await state.exclusive(async () => {
         const n = await inv.node(a.user, id)
         if (change.name !== undefined && change.name.toLowerCase() !== n.name.toLowerCase() &&
@@ -150,10 +158,11 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
           ...(change.name !== undefined ? { name: change.name } : {}),
           ...(change.agentTypes !== undefined ? { agentTypes: change.agentTypes } : {}),
           ...(change.agentConfig !== undefined ? { agentConfig: change.agentConfig } : {}),
-          ...(change.ownerId !== undefined ? { ownerId: change.ownerId ?? undefined } : {})
+          ...(change.ownerId !== undefined ? { ownerId: change.ownerId ?? undefined } : {}),
+          ...(roots !== undefined ? { roots } : {})
         }
         await state.put('nodes', id, next)
-        await audit(a, 'node.update', id, change)
+        await audit(a, 'node.update', id, roots !== undefined ? { ...change, roots } : change)
         await logs.write({ type: 'node', level: 'info', user: a.user.name, source: a.source, ownerId: next.ownerId, message: `Node [${next.name}] changed: ${Object.keys(change).join(', ')}` })
         return next
       })

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { finished, startTestDaemon, withUsers } from '../daemon/test-daemon.ts'
+import { finished, startTestDaemon, withUsers, TEST_ROOTS } from '../daemon/test-daemon.ts'
 
 test('per-task dedup scope keeps one store per task; global scope shares one', async () => {
   const t = await startTestDaemon()
@@ -15,7 +15,7 @@ test('per-task dedup scope keeps one store per task; global scope shares one', a
     await writeFile(join(src, 'same.bin'), Buffer.alloc(300_000, 5))
     const { admin, operator, operatorId } = await withUsers(t)
     const nodeId = (await admin.get('/api/nodes')).body[0].id
-    await admin.patch(`/api/nodes/${nodeId}`, { ownerId: operatorId })
+    await admin.patch(`/api/nodes/${nodeId}`, { ownerId: operatorId, roots: TEST_ROOTS })
     const perTask = (await admin.post('/api/spaces', { name: 'per-task', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30, dedupScope: 'task', cipher: 'sm4' })).body
     const global = (await admin.post('/api/spaces', { name: 'global', type: 'backup', nodeId, ownerId: operatorId, capacityBytes: 2 ** 30, cipher: 'aes-256-gcm' })).body
     assert.equal(global.dedupScope, 'global')

@@ -70,7 +70,8 @@ export interface JobContext {
   progress: (p: Partial<JobProgress>) => void
 }
 
-export type JobBody = (ctx: JobContext) => Promise<{ status?: 'success' | 'warning' | 'failed', result?: Record<string, unknown>, snapshotId?: string }>
+/** What a body returns; `level` corrects the backup level asked for (an incremental with no parent is a full). */
+export type JobBody = (ctx: JobContext) => Promise<{ status?: 'success' | 'warning' | 'failed', result?: Record<string, unknown>, snapshotId?: string, level?: 'full' | 'incremental' }>
 
 export interface StartJob {
   type: JobType
@@ -197,6 +198,7 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
           record.status = controller.signal.aborted ? 'stopped' : out.status ?? 'success'
           record.result = out.result
           record.snapshotId = out.snapshotId
+          if (out.level !== undefined) record.level = out.level
         } catch (err) {
           record.status = controller.signal.aborted ? 'stopped' : 'failed'
           record.error = (err as Error).message

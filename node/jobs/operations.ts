@@ -3,7 +3,7 @@ import { createLimiter, SharedReplicaError } from '../../chunkstore/index.ts'
 import { join } from 'node:path'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
-import type { Actor, Inventory, SpaceRecord } from '../inventory/index.ts'
+import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
@@ -34,6 +34,33 @@ export interface CleanRequest {
   mode: 'snapshots' | 'task' | 'leftover'
   snapshots?: string[]
   name?: string
+}
+
+/** A path as an exclude pattern that matches only itself (chunkstore/exclude.ts globs). */
+const literalGlob = (path: string): string => path.replace(/[*?[]/g, c => `[${c}]`)
+
+/**
+ * Refuses a restore that would write into the daemon's own data folder below its target: the
+ * snapshot holds that folder, or a file or link where one of the folders leading to it is.
+ */
+async function refuseProtected (repo: Repository, snapshot: string, target: string, protectedPaths: string[]): Promise<void> {
+  const bases = [...new Set([target, realPath(target)])]
+  for (const guarded of protectedPaths) {
+    const base = bases.find(b => inside(guarded, b))
+    if (base === undefined) continue
+    const parts = guarded.slice(base === '/' ? 1 : base.length + 1).split('/').filter(Boolean)
+    for (let k = 1; k <= parts.length; k++) {
+      const sub = '/' + parts.slice(0, k).join('/')
+      let first: { path: string } | undefined
+      try {
+        for await (const e of repo.ls(snapshot, sub)) { first = e; break }
+      } catch (err) {
+        if ((err as Error).name === 'PathNotFoundError') break
+        throw err
+      }
+      if (first?.path === sub || k === parts.length) throw new PathNotAllowedError(target, `restoring this snapshot there would overwrite this node's own data folder ${guarded}; restore to another folder`)
+    }
+  }
 }
 
 const stamp = (d: Date): string => d.toISOString().slice(5, 16).replace(/[-T:]/g, m => (m === 'T' ? '-' : m === ':' ? '' : '-'))
@@ -82,6 +109,7 @@ export function createOperations (components: {
       const task = await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, task.spaceId)
       await localOnly(task.nodeId)
+      await tasks.checkReach(task)
       if (space.capacityBytes > 0 && space.usedBytes >= space.capacityBytes) throw new QuotaExceededError(space.name)
       return await runner.start({
         type: 'backup', name: task.name, space, task, level: input.level, remark: input.remark, trigger: input.trigger ?? 'manual', user: a.user.name,
@@ -90,7 +118,8 @@ export function createOperations (components: {
           const repo = await ctx.repo()
           const snap = await repo.backup({
             paths: task.sources.include,
-            exclude: task.sources.exclude,
+            // The daemon's own data never goes into a backup, whatever folder contains it.
+            exclude: [...task.sources.exclude, ...inventory.reach.protectedPaths.map(literalGlob)],
             task: task.id,
             level: input.level,
             compression: task.options.compression,
@@ -106,7 +135,7 @@ export function createOperations (components: {
           for (const w of snap.stats.warnings) await ctx.log('warning', w)
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
           await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
-          return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...snap.stats } }
+          return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
         },
         after: async (job, ctx) => {
           if (job.status === 'stopped') {
@@ -136,15 +165,16 @@ export function createOperations (components: {
       const task = space.type === 'replication' ? await originTask(space, req.taskId) : await tasks.get(a.user, req.taskId)
       if (task.spaceId !== req.spaceId) throw new TaskInvalidError(`Task ${task.name} is not in user space ${req.spaceId}`)
       const targetNode = req.targetNodeId ?? task.nodeId
-      await inventory.node(a.user, targetNode)
+      const node = await inventory.node(a.user, targetNode)
       await localOnly(targetNode)
-      const target = req.targetPath ?? '/'
+      const target = inventory.reach.restoreTarget(node, a.user.role, req.targetPath ?? '/')
       return await runner.start({
         type: 'restore', name: req.name ?? `Restore-${stamp(clock.now())}`, space, trigger: 'manual', user: a.user.name,
         params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
         body: async (ctx) => {
           const repo = await ctx.repo()
           const snap = await repo.resolveSnapshot(req.snapshot, task.id)
+          await refuseProtected(repo, snap.id, target, inventory.reach.protectedPaths)
           await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
           const r = await repo.restore({
             snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,

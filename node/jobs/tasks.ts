@@ -3,7 +3,7 @@ import { validateSchedule as validateBandwidth, type BandwidthSchedule } from '.
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogBook } from '../notify/log-book.ts'
-import { AgentNotAuthorisedError, NameTakenError, NotYoursError, type Actor, type AgentType, type Inventory } from '../inventory/index.ts'
+import { AgentNotAuthorisedError, NameTakenError, NotYoursError, type Actor, type AgentType, type Inventory, type NodeRecord } from '../inventory/index.ts'
 import type { User } from '../auth/index.ts'
 import { ConfirmationRequiredError, TaskInvalidError, TaskRunningError } from './errors.ts'
 import { validateSchedule, type Schedule } from './schedule.ts'
@@ -77,6 +77,13 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
     }
   }
 
+  /** The sources normalised, each within what the task's owner may reach on its node (inventory's reach). */
+  const checkSources = async (nodeId: string, ownerId: string, sources: TaskRecord['sources']): Promise<TaskRecord['sources']> => {
+    const node = await state.require<NodeRecord>('nodes', nodeId)
+    const owner = await state.get<User>('users', ownerId)
+    return { include: sources.include.map(p => inventory.reach.source(node, owner?.role ?? 'operator', p)), exclude: sources.exclude }
+  }
+
   const log = async (a: Actor, t: TaskRecord, level: 'info' | 'warning', message: string): Promise<void> => {
     await logs.write({ type: 'task', level, user: a.user.name, source: a.source, ownerId: t.ownerId, message })
   }
@@ -97,6 +104,7 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
       if (space.type !== 'backup') throw new TaskInvalidError(`User space ${space.name} is a replication space; back up into a backup space`)
       if (!node.agentTypes.includes(input.agentType)) throw new AgentNotAuthorisedError(node.name, input.agentType)
       if (input.sources.include.length === 0) throw new TaskInvalidError('Choose at least one source path')
+      const sources = await checkSources(node.id, space.ownerId, input.sources)
       const options: TaskOptions = { ...DEFAULT_OPTIONS, ...input.options, encryption: true }
       checkOptions(options)
       const schedules = withIds(input.schedules)
@@ -106,10 +114,10 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
         const t = clock.now().toISOString()
         const task: TaskRecord = {
           id: state.nextId('t'), name: input.name, nodeId: node.id, spaceId: space.id, ownerId: space.ownerId, agentType: input.agentType,
-          sources: input.sources, options, mode: input.mode, schedules, createdAt: t, updatedAt: t, createdBy: a.user.name
+          sources, options, mode: input.mode, schedules, createdAt: t, updatedAt: t, createdBy: a.user.name
         }
         await state.put('tasks', task.id, task)
-        await logs.audit({ user: a.user.name, source: a.source, action: 'task.create', target: task.id, detail: input })
+        await logs.audit({ user: a.user.name, source: a.source, action: 'task.create', target: task.id, detail: { ...input, sources } })
         return task
       })
       await log(a, task, 'info', `User [${a.user.name}] succeeded in creating backup task [${task.name}]`)
@@ -119,6 +127,8 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
 
     /** Edits options, sources, mode or schedules; refused while the task runs (manual 2.2.3). */
     async update (a: Actor, id: string, change: Partial<Omit<TaskInput, 'nodeId' | 'spaceId' | 'agentType'>>): Promise<TaskRecord> {
+      const current = await tasks.get(a.user, id)
+      const sources = change.sources === undefined ? undefined : await checkSources(current.nodeId, current.ownerId, change.sources)
       const task = await state.exclusive(async () => {
         const t = await tasks.get(a.user, id)
         if (components.isRunning(id)) throw new TaskRunningError(t.name, 'edit it')
@@ -127,7 +137,7 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
         const next: TaskRecord = {
           ...t,
           ...(change.name !== undefined ? { name: change.name } : {}),
-          ...(change.sources !== undefined ? { sources: change.sources } : {}),
+          ...(sources !== undefined ? { sources } : {}),
           ...(change.mode !== undefined ? { mode: change.mode } : {}),
           ...(change.options !== undefined ? { options: { ...t.options, ...change.options, encryption: true } } : {}),
           ...(change.schedules !== undefined ? { schedules: withIds(change.schedules) } : {}),
@@ -144,6 +154,9 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
       await components.changed(id)
       return task
     },
+
+    /** Throws when a source of the task is out of its owner's reach now (roots change after a task is made). */
+    async checkReach (t: TaskRecord): Promise<void> { await checkSources(t.nodeId, t.ownerId, t.sources) },
 
     /** Deletes the task record (its stored copies stay until cleaned); only when idle and confirmed with YES. */
     async remove (a: Actor, id: string, confirm: string): Promise<TaskRecord> {

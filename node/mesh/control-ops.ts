@@ -12,6 +12,12 @@ export class UnknownControlRequestError extends Error {
   constructor (op: string) { super(`the daemon does not know the control request "${op}"; are the daemon and this command the same version?`) }
 }
 
+/** `cairn mesh stop` sent to a mesh node that runs inside `cairn serve`. */
+export class HostedStopRefusedError extends Error {
+  override name = 'HostedStopRefusedError'
+  constructor () { super('this mesh node runs inside cairn serve; stop the node daemon itself (SIGTERM, Ctrl-C or its service manager)') }
+}
+
 const cidList = (v: unknown): CID[] => (Array.isArray(v) ? v : []).map(c => CID.parse(String(c)))
 
 export function meshControl (node: MeshNode, overrides: Record<string, ControlOp> = {}): ControlHandler {
@@ -24,6 +30,7 @@ export function meshControl (node: MeshNode, overrides: Record<string, ControlOp
     repair: async a => await node.repair(cidList(a.cids)),
     holders: async a => await node.findSnapshotHolders(CID.parse(String(a.root))),
     scrub: async () => await node.scrub(),
+    stop: async () => { throw new HostedStopRefusedError() },
     ...overrides
   }
   return async (op, args) => {

@@ -1,8 +1,9 @@
 // `cairn mesh run`: the long-running mesh daemon of a node. It opens the store, starts the
-// mesh node (bootstrap/), serves the control socket, prints one JSON "ready" line on stdout
-// (tests and service managers wait for it), and stops cleanly on SIGINT/SIGTERM.
+// mesh node (bootstrap/), serves the control socket, says it is ready (the CLI prints one JSON
+// "ready" line on stdout for tests and service managers), and stops cleanly on SIGINT/SIGTERM.
 // `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
 import { createMeshNode, type MeshNode } from '../../bootstrap/index.ts'
+import type { ReplicaFolder } from '../../chunkstore/index.ts'
 import { callControl, serveControl } from './control.ts'
 import { meshControl } from './control-ops.ts'
 import { openStore } from './open-store.ts'
@@ -18,8 +19,10 @@ export interface DaemonInit {
   dialEveryMs?: number
   /** Resolves when the daemon should stop. */
   untilStopped: () => Promise<void>
-  stdout: (line: string) => void
-  stderr: (line: string) => void
+  /** Once the node listens and the control socket is served; `store` says what the store folder is (a new replica: `created`). */
+  ready: (info: { peer: string, addrs: string[], store: string, storeKind: ReplicaFolder }) => void
+  /** Each mesh event (bootstrap's log records). */
+  log: (event: Record<string, unknown>) => void
 }
 
 export async function runMeshDaemon (init: DaemonInit): Promise<void> {
@@ -27,7 +30,7 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
   const replication = loadReplicationConfig(init.mesh)
   const node: MeshNode = await createMeshNode({
     store: store.blocks,
-    log: (e) => { init.stderr(JSON.stringify({ time: new Date().toISOString(), ...e })) }
+    log: init.log
   }, {
     dir: init.mesh,
     policies: replication.policies,
@@ -36,14 +39,26 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
     dialEveryMs: init.dialEveryMs
   })
   await node.start()
-  const control = await serveControl(init.mesh, meshControl(node))
-  init.stdout(JSON.stringify({ ready: true, peer: node.peerId, addrs: node.host.getMultiaddrs().map(String) }))
+  // `cairn mesh stop` ends the daemon as a signal does (a background job started through npx
+  // does not pass signals on to it), and is answered once the store is closed, so the next
+  // command may open it.
+  let stopRequested!: () => void
+  const stopping = new Promise<void>(resolve => { stopRequested = resolve })
+  let closed!: () => void
+  const done = new Promise<void>(resolve => { closed = resolve })
+  const control = await serveControl(init.mesh, meshControl(node, { stop: async () => { stopRequested(); await done; return { stopped: true } } }))
+  init.ready({ peer: node.peerId, addrs: node.host.getMultiaddrs().map(String), store: init.store, storeKind: store.kind })
   try {
-    await init.untilStopped()
+    await Promise.race([init.untilStopped(), stopping])
   } finally {
-    await new Promise<void>(resolve => control.close(() => resolve()))
-    await node.stop()
-    await store.close()
+    try {
+      await node.stop()
+      await store.close()
+    } finally {
+      closed()
+      // Closing waits for open control connections, the stop request's answer among them.
+      await new Promise<void>(resolve => control.close(() => resolve()))
+    }
   }
 }
 

@@ -79,6 +79,11 @@ test('F13 a DR site restores a lost site\'s snapshot, byte for byte; F11 day 2 s
   assert.ok(newBytes > 0)
   assert.ok(wire <= 1.05 * newBytes + 4096, `day 2 put ${wire} bytes on the wire for ${newBytes} bytes of new blocks`)
   await until('C holds day 2 too', async () => (await B.control('replicate'))[0]?.snapshotsBehind === 0)
+  // The DR site got hq's snapshots through the branch (cascade), and names hq as their origin.
+  const held = (await C.control('status')).held
+  assert.deepEqual(held.map((h: any) => [h.site, h.snapshots, h.self]), [['hq', 2, false]])
+  assert.ok(!Number.isNaN(Date.parse(held[0].lastReceived)))
+  assert.deepEqual((await A.control('status')).held.map((h: any) => [h.site, h.snapshots, h.self]), [['hq', 2, true]])
 
   // The head office is lost. The operator kept the store's config and key file (escrow).
   const escrow = join(base, 'escrow')

@@ -1,22 +1,32 @@
-// Mesh node processes for tests and the benchmark: runs `cairn mesh …` through the
-// polyfill-first entry (cli/mesh-entry.ts), waits for the daemon's ready line, and ends
-// exactly the processes it started, by pid.
+// Node processes for tests and the benchmark, started exactly as users start them: through the
+// package's bin (node/bin/cairn.js, its launcher and bundle included). Runs `cairn mesh …`,
+// `cairn mesh run` and `cairn serve`, waits for their ready lines, and ends exactly the
+// processes it started, by pid.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { callControl } from './control.ts'
 import type { ApiClient } from '../daemon/test-daemon.ts'
+import { projectRoot } from '../project-root.ts'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
-const entry = fileURLToPath(new URL('../cli/mesh-entry.ts', import.meta.url))
+const root = projectRoot()
+/** The `cairn` command as npm installs it (package.json "bin"). */
+export const CAIRN_BIN = join(root, 'node', 'bin', 'cairn.js')
 
-export async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, 'mesh', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs `cairn ARGS` through the bin with `env` over this process's environment (undefined removes a variable). */
+export async function cairn (args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  const full: Record<string, string | undefined> = { ...process.env, ...env }
+  for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k]
+  const child = spawn(process.execPath, [CAIRN_BIN, ...args], { cwd: root, env: full as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => { stdout += String(d) })
   child.stderr.on('data', (d) => { stderr += String(d) })
   const code = await new Promise<number>(resolve => child.on('close', (c) => resolve(c ?? 1)))
   return { code, stdout, stderr }
+}
+
+export async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await cairn(['mesh', ...args])
 }
 
 export async function cliOk (args: string[]): Promise<string> {
@@ -29,6 +39,8 @@ export interface NodeProcess {
   child: ChildProcess
   peer: string
   addrs: string[]
+  /** What the store folder is to the node: this site's store, a replica, or a replica made at this start. */
+  storeKind: 'store' | 'replica' | 'created'
   meshDir: string
   /** The daemon's stderr so far: one JSON event per line. */
   log: () => string
@@ -40,12 +52,12 @@ export interface NodeProcess {
 }
 
 export async function startNode (opts: { meshDir: string, store: string, replicateEverySeconds?: number }): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, 'mesh', 'run', '--mesh-dir', opts.meshDir, '--store', opts.store,
+  const child = spawn(process.execPath, [CAIRN_BIN, 'mesh', 'run', '--mesh-dir', opts.meshDir, '--store', opts.store,
     '--replicate-every', String(opts.replicateEverySeconds ?? 3600)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stderr!.on('data', (d) => { log += String(d) })
   const end = ender(child)
-  const ready = await new Promise<{ peer: string, addrs: string[] }>((resolve, reject) => {
+  const ready = await new Promise<{ peer: string, addrs: string[], storeKind: NodeProcess['storeKind'] }>((resolve, reject) => {
     let out = ''
     const onData = (d: Buffer): void => {
       out += String(d)
@@ -97,11 +109,9 @@ export interface ServeProcess {
   kill: () => Promise<void>
 }
 
-const serveEntry = fileURLToPath(new URL('../daemon/testdata/serve-main.ts', import.meta.url))
-
 /** `cairn serve` on 127.0.0.1 (plain HTTP, a random port) over `dataDir`, whose mesh is `<dataDir>/mesh`. */
 export async function startServe (opts: { dataDir: string, adminPassword: string }): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serveEntry, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600'],
+  const child = spawn(process.execPath, [CAIRN_BIN, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600'],
     { cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: opts.adminPassword }, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   const end = ender(child)

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 
@@ -22,7 +22,11 @@ export interface LogEntry {
   ownerId?: string
 }
 
-/** One audit record: who changed what. Each carries the hash of the one before (tamper evidence). */
+/**
+ * One audit record: who changed what. Each carries the MAC of the one before (tamper evidence):
+ * HMAC-SHA256 under the node's audit key, which is kept apart from the state (`alg` "hmac-sha256");
+ * records of nodes from before issue 13 carry a plain SHA-256 (no `alg`) and may only open the chain.
+ */
 export interface AuditEntry {
   seq: number
   time: string
@@ -33,6 +37,7 @@ export interface AuditEntry {
   detail?: unknown
   prev: string
   hash: string
+  alg?: 'hmac-sha256'
 }
 
 export interface LogFilter {
@@ -50,19 +55,28 @@ export interface LogBook {
   audit: (entry: Omit<AuditEntry, 'seq' | 'time' | 'prev' | 'hash'>) => Promise<AuditEntry>
   query: (filter: LogFilter) => Promise<LogEntry[]>
   auditTrail: (options?: { from?: number, limit?: number }) => Promise<AuditEntry[]>
-  /** Recomputes the hash chain; returns the sequence number of the first broken record, if any. */
-  verifyAudit: () => Promise<{ ok: boolean, records: number, brokenAt?: number }>
+  /** Recomputes the chain with the audit key; returns the sequence number of the first broken record, if any, and how many records at its start predate the key. */
+  verifyAudit: () => Promise<{ ok: boolean, records: number, brokenAt?: number, unkeyed: number }>
   /** Called after every entry is stored (notifications, webhooks). */
   onEntry: (fn: (e: LogEntry) => void) => void
 }
 
-const auditHash = (e: Omit<AuditEntry, 'hash'>): string =>
-  createHash('sha256').update(JSON.stringify([e.seq, e.time, e.user, e.source, e.action, e.target, e.detail ?? null, e.prev])).digest('hex')
+const auditText = (e: Omit<AuditEntry, 'hash' | 'alg'>): string => JSON.stringify([e.seq, e.time, e.user, e.source, e.action, e.target, e.detail ?? null, e.prev])
+const plainHash = (e: Omit<AuditEntry, 'hash' | 'alg'>): string => createHash('sha256').update(auditText(e)).digest('hex')
+
+/**
+ * Control characters (CR, LF, ESC …), format characters (bidi overrides) and line separators
+ * written as escapes, so a name or message cannot start a forged line or hide text in a log.
+ */
+export function escapeControls (s: string): string {
+  return s.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, c => c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
 
 const seqKey = (n: number): string => n.toString().padStart(12, '0')
 
-export async function createLogBook (components: { state: StateStore, clock: Clock }): Promise<LogBook> {
+export async function createLogBook (components: { state: StateStore, clock: Clock }, init: { auditKey: Buffer }): Promise<LogBook> {
   const { state, clock } = components
+  const mac = (e: Omit<AuditEntry, 'hash' | 'alg'>): string => createHmac('sha256', init.auditKey).update(auditText(e)).digest('hex')
   const listeners: Array<(e: LogEntry) => void> = []
   const last = await state.list<AuditEntry>('audit', { reverse: true, limit: 1 })
   let lastAudit: { seq: number, hash: string } = last[0] ?? { seq: 0, hash: '0'.repeat(64) }
@@ -72,7 +86,7 @@ export async function createLogBook (components: { state: StateStore, clock: Clo
   return {
     async write (entry) {
       const time = clock.now().toISOString()
-      const stored: LogEntry = { id: `${time}_${state.nextId()}`, time, ...entry }
+      const stored: LogEntry = { id: `${time}_${state.nextId()}`, time, ...entry, user: escapeControls(entry.user), source: escapeControls(entry.source), message: escapeControls(entry.message) }
       await state.put('logs', stored.id, stored)
       for (const fn of listeners) {
         try { fn(stored) } catch { /* a listener's failure must not fail the logged action */ }
@@ -81,8 +95,8 @@ export async function createLogBook (components: { state: StateStore, clock: Clo
     },
     async audit (entry) {
       const run = auditChain.then(async () => {
-        const base = { seq: lastAudit.seq + 1, time: clock.now().toISOString(), ...entry, prev: lastAudit.hash }
-        const record: AuditEntry = { ...base, hash: auditHash(base) }
+        const base = { seq: lastAudit.seq + 1, time: clock.now().toISOString(), ...entry, user: escapeControls(entry.user), source: escapeControls(entry.source), prev: lastAudit.hash }
+        const record: AuditEntry = { ...base, hash: mac(base), alg: 'hmac-sha256' }
         await state.put('audit', seqKey(record.seq), record)
         lastAudit = record
         return record
@@ -108,13 +122,18 @@ export async function createLogBook (components: { state: StateStore, clock: Clo
     async verifyAudit () {
       let prev = '0'.repeat(64)
       let n = 0
+      let unkeyed = 0
+      let keyed = false
       for (const e of await state.list<AuditEntry>('audit')) {
         n++
-        const { hash, ...rest } = e
-        if (e.prev !== prev || auditHash(rest) !== hash || e.seq !== n) return { ok: false, records: n, brokenAt: e.seq }
+        const { hash, alg, ...rest } = e
+        // Unkeyed records are accepted only before the first keyed one: anyone can recompute those.
+        const good = alg === 'hmac-sha256' ? mac(rest) === hash : !keyed && plainHash(rest) === hash
+        if (e.prev !== prev || !good || e.seq !== n) return { ok: false, records: n, brokenAt: e.seq, unkeyed }
+        if (alg === 'hmac-sha256') keyed = true; else unkeyed++
         prev = hash
       }
-      return { ok: true, records: n }
+      return { ok: true, records: n, unkeyed }
     },
     onEntry (fn) { listeners.push(fn) }
   }

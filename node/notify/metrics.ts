@@ -8,8 +8,9 @@ export interface Metrics {
   jobFinished: (type: string, status: string, durationMs: number, bytes: number) => void
   webhookDelivery: (ok: boolean) => void
   mailSent: (ok: boolean) => void
-  addGauge: (name: string, help: string, read: () => Promise<Array<{ labels?: Record<string, string>, value: number }>>) => void
-  render: () => Promise<string>
+  /** `named`: its labels carry names (user spaces, policies), left out of an anonymous scrape. */
+  addGauge: (name: string, help: string, read: () => Promise<Array<{ labels?: Record<string, string>, value: number }>>, options?: { named?: boolean }) => void
+  render: (options?: { names?: boolean }) => Promise<string>
 }
 
 const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
@@ -24,7 +25,7 @@ export function createMetrics (): Metrics {
   const jobs = new Map<string, { count: number, seconds: number, bytes: number }>()
   const hooks = { ok: 0, failed: 0 }
   const mails = { ok: 0, failed: 0 }
-  const gauges: Array<{ name: string, help: string, read: () => Promise<Array<{ labels?: Record<string, string>, value: number }>> }> = []
+  const gauges: Array<{ name: string, help: string, named: boolean, read: () => Promise<Array<{ labels?: Record<string, string>, value: number }>> }> = []
   return {
     request () { requests++ },
     serverError () { errors++ },
@@ -36,8 +37,8 @@ export function createMetrics (): Metrics {
     },
     webhookDelivery (ok) { if (ok) hooks.ok++; else hooks.failed++ },
     mailSent (ok) { if (ok) mails.ok++; else mails.failed++ },
-    addGauge (name, help, read) { gauges.push({ name, help, read }) },
-    async render () {
+    addGauge (name, help, read, options) { gauges.push({ name, help, read, named: options?.named === true }) },
+    async render (options) {
       const lines: string[] = []
       const metric = (name: string, type: string, help: string, samples: Array<{ labels?: Record<string, string>, value: number }>): void => {
         lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
@@ -52,6 +53,7 @@ export function createMetrics (): Metrics {
       metric('cairn_webhook_deliveries_total', 'counter', 'Webhook delivery attempts', [{ labels: { result: 'ok' }, value: hooks.ok }, { labels: { result: 'failed' }, value: hooks.failed }])
       metric('cairn_mails_total', 'counter', 'Notification mails', [{ labels: { result: 'ok' }, value: mails.ok }, { labels: { result: 'failed' }, value: mails.failed }])
       for (const g of gauges) {
+        if (g.named && options?.names !== true) continue
         let samples: Array<{ labels?: Record<string, string>, value: number }> = []
         try { samples = await g.read() } catch { samples = [] }
         metric(g.name, 'gauge', g.help, samples)

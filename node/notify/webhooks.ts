@@ -1,4 +1,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { BlockList, isIP } from 'node:net'
+import { WebhookTargetRefusedError } from './errors.ts'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../daemon/clock.ts'
 import type { LogEntry, LogType } from './log-book.ts'
@@ -18,6 +23,8 @@ export interface Webhook {
   secret: string
   enabled: boolean
   createdAt: string
+  /** Deliveries may go to loopback, link-local and unspecified addresses (set by an admin, for lab receivers). */
+  allowLocal?: boolean
 }
 
 export interface Delivery {
@@ -47,6 +54,67 @@ export function verifyWebhookSignature (secret: string, header: string, body: st
   return want.length === got.length && timingSafeEqual(want, got)
 }
 
+/** Addresses a webhook may not reach unless its `allowLocal` is set: this machine, link-local, unspecified, multicast. */
+const LOCAL = new BlockList()
+LOCAL.addSubnet('127.0.0.0', 8, 'ipv4')
+LOCAL.addSubnet('0.0.0.0', 8, 'ipv4')
+LOCAL.addSubnet('169.254.0.0', 16, 'ipv4')
+LOCAL.addSubnet('224.0.0.0', 4, 'ipv4')
+LOCAL.addAddress('255.255.255.255', 'ipv4')
+LOCAL.addAddress('::1', 'ipv6')
+LOCAL.addAddress('::', 'ipv6')
+LOCAL.addSubnet('fe80::', 10, 'ipv6')
+LOCAL.addSubnet('ff00::', 8, 'ipv6')
+
+/** Why `address` is refused as a webhook target, or undefined. IPv4-mapped IPv6 addresses are checked as IPv4. */
+export function localAddressProblem (address: string): string | undefined {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
+  const [ip, family] = mapped !== null ? [mapped[1], 'ipv4' as const] : [address, isIP(address) === 6 ? 'ipv6' as const : 'ipv4' as const]
+  return LOCAL.check(ip, family) ? `${address} is a loopback, link-local, unspecified or multicast address` : undefined
+}
+
+/**
+ * Checks a webhook URL before it is stored: an IPv4 address only in dotted form (no decimal,
+ * hex or short forms such as http://2130706433/), and no local address unless `allowLocal`.
+ * Names are resolved and checked again at every delivery.
+ */
+export function checkWebhookUrl (raw: string, allowLocal: boolean): void {
+  const url = new URL(raw)
+  const host = /^[a-z]+:\/\/(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)/i.exec(raw)?.[1]?.toLowerCase() ?? ''
+  if (isIP(url.hostname) === 4 && host !== url.hostname) throw new WebhookTargetRefusedError(raw, `write the address ${url.hostname} as four dotted numbers, not as ${host}`)
+  const literal = url.hostname.replace(/^\[|\]$/g, '')
+  const problem = isIP(literal) !== 0 ? localAddressProblem(literal) : undefined
+  if (problem !== undefined && !allowLocal) throw new WebhookTargetRefusedError(raw, `${problem}; an admin allows such a target with "allowLocal": true`)
+}
+
+/** POSTs `body` to `url`, connecting only to an address that passed `localAddressProblem` (unless allowed). */
+async function post (url: URL, body: string, headers: Record<string, string>, allowLocal: boolean, timeoutMs: number): Promise<number> {
+  const literal = url.hostname.replace(/^\[|\]$/g, '')
+  if (isIP(literal) !== 0 && !allowLocal) {
+    const problem = localAddressProblem(literal)
+    if (problem !== undefined) throw new WebhookTargetRefusedError(url.href, problem)
+  }
+  // The address is checked where it is resolved, so the connection goes to the address that was checked.
+  const lookup = (hostname: string, options: { all?: boolean }, done: (err: Error | null, address: string | LookupAddress[], family?: number) => void): void => {
+    dnsLookup(hostname, { all: true }, (err, addresses) => {
+      if (err !== null) { done(err, []); return }
+      const bad = allowLocal ? undefined : addresses.map(a => localAddressProblem(a.address)).find(p => p !== undefined)
+      if (bad !== undefined) { done(new WebhookTargetRefusedError(url.href, `${hostname} resolves to ${bad}`), []); return }
+      if (options.all === true) done(null, addresses); else done(null, addresses[0].address, addresses[0].family)
+    })
+  }
+  return await new Promise<number>((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: lookup as never, timeout: timeoutMs }, res => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
 export interface WebhooksInit {
   maxAttempts?: number
   /** First retry delay; doubles per attempt. */
@@ -74,26 +142,21 @@ export function createWebhooks (components: { state: StateStore, clock: Clock, m
     const t = Math.floor(clock.now().getTime() / 1000)
     let status: number | undefined
     let error: string | undefined
+    let refused = false
     try {
-      const res = await fetch(hook.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'cairn-webhook/1', 'x-cairn-event': d.event, 'x-cairn-delivery': d.id, 'x-cairn-signature': signWebhook(hook.secret, d.body, t) },
-        body: d.body,
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'manual'
-      })
-      status = res.status
-      await res.arrayBuffer().catch(() => undefined)
+      // Redirects are not followed: a receiver cannot send the delivery elsewhere.
+      status = await post(new URL(hook.url), d.body, { 'content-type': 'application/json', 'user-agent': 'cairn-webhook/1', 'x-cairn-event': d.event, 'x-cairn-delivery': d.id, 'x-cairn-signature': signWebhook(hook.secret, d.body, t) }, hook.allowLocal === true, timeoutMs)
       if (status < 200 || status >= 300) error = `HTTP ${status}`
     } catch (err) {
       error = (err as Error).message
+      refused = err instanceof WebhookTargetRefusedError
     }
     metrics.webhookDelivery(error === undefined)
     d.attempts.push({ time: clock.now().toISOString(), status, error })
     if (error === undefined) {
       d.status = 'delivered'
       d.nextAttemptAt = undefined
-    } else if (d.attempts.length >= maxAttempts) {
+    } else if (refused || d.attempts.length >= maxAttempts) {
       d.status = 'failed'
       d.nextAttemptAt = undefined
     } else {
@@ -122,15 +185,17 @@ export function createWebhooks (components: { state: StateStore, clock: Clock, m
   }
 
   const webhooks = {
-    async create (input: { url: string, events: WebhookEvent[], secret?: string }): Promise<Webhook> {
-      const hook: Webhook = { id: state.nextId('w'), url: input.url, events: input.events, secret: input.secret ?? randomBytes(32).toString('base64url'), enabled: true, createdAt: clock.now().toISOString() }
+    async create (input: { url: string, events: WebhookEvent[], secret?: string, allowLocal?: boolean }): Promise<Webhook> {
+      checkWebhookUrl(input.url, input.allowLocal === true)
+      const hook: Webhook = { id: state.nextId('w'), url: input.url, events: input.events, secret: input.secret ?? randomBytes(32).toString('base64url'), enabled: true, createdAt: clock.now().toISOString(), ...(input.allowLocal === true ? { allowLocal: true } : {}) }
       await state.put('webhooks', hook.id, hook)
       return hook
     },
     async list (): Promise<Webhook[]> { return await state.list<Webhook>('webhooks') },
     async get (id: string): Promise<Webhook> { return await state.require<Webhook>('webhooks', id) },
-    async update (id: string, change: Partial<Pick<Webhook, 'url' | 'events' | 'enabled'>>): Promise<Webhook> {
+    async update (id: string, change: Partial<Pick<Webhook, 'url' | 'events' | 'enabled' | 'allowLocal'>>): Promise<Webhook> {
       const hook = { ...await state.require<Webhook>('webhooks', id), ...change }
+      checkWebhookUrl(hook.url, hook.allowLocal === true)
       await state.put('webhooks', id, hook)
       return hook
     },
