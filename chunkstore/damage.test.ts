@@ -84,7 +84,7 @@ test('D1: a missing index is refused by every command, naming "cairn repair inde
     assert.deepEqual(dirBytes(join(store, 'segments')), segments, 'nothing was deleted from the segments')
     const repair = await cairn(['repair', 'index', '--store', store])
     assert.equal(repair.code, 0, repair.stdout + repair.stderr)
-    assert.match(repair.stdout, /1 snapshots/)
+    assert.match(repair.stdout, /, 1 snapshot$/m)
     if (damage === 'index') continue
     const snaps = await readOnly(store, ['snapshots', '--json'])
     assert.deepEqual(JSON.parse(snaps.stdout).map((s: { id: string }) => s.id), [snapshotId])

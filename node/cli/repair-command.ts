@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander'
 import { CID } from 'multiformats/cid'
 import { openRepository, repairIndex } from '../../chunkstore/index.ts'
 import type { LocalBlockStore, LocalRepository } from '../../chunkstore/index.ts'
-import { bytes, count } from './format.ts'
+import { bytes, count, counted } from './format.ts'
 import { storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
 
@@ -44,11 +44,11 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
       if (o.json === true) io.json({ ...r, repairedFromPeers: fetched?.repaired ?? [], notRepaired: fetched?.failed ?? [] })
       else {
         const damagedBytes = r.damaged.reduce((n, d) => n + d.length, 0)
-        io.out(`rebuilt the index of ${dir} from ${count(r.segments)} segments: ${count(r.blocks)} blocks, ${count(r.snapshots)} snapshots` +
-          (r.forgotten > 0 ? ` (${count(r.forgotten)} forgotten ones left out)` : ''))
-        if (r.damaged.length > 0) io.out(`  ${count(r.damaged.length)} damaged ranges (${bytes(damagedBytes)}) held no intact record:`)
+        io.out(`rebuilt the index of ${dir} from ${counted(r.segments, 'segment')}: ${counted(r.blocks, 'block')}, ${counted(r.snapshots, 'snapshot')}` +
+          (r.forgotten > 0 ? ` (${counted(r.forgotten, 'forgotten one')} left out)` : ''))
+        if (r.damaged.length > 0) io.out(`  ${counted(r.damaged.length, 'damaged range')} (${bytes(damagedBytes)}) held no intact record:`)
         for (const d of r.damaged.slice(0, 20)) io.out(`    segment ${d.segment}, ${bytes(d.length)} at offset ${d.offset}${d.blocks.length > 0 ? `: block ${d.blocks.join(', ')}` : ''}`)
-        if (r.damagedBlocks.length > 0) io.out(`  ${count(r.damagedBlocks.length)} blocks are damaged${fetched !== undefined ? `, ${count(fetched.repaired.length)} repaired from peers` : ''}:`)
+        if (r.damagedBlocks.length > 0) io.out(`  ${counted(r.damagedBlocks.length, 'block is', 'blocks are')} damaged${fetched !== undefined ? `, ${count(fetched.repaired.length)} repaired from peers` : ''}:`)
         for (const c of r.damagedBlocks.slice(0, 20)) io.out(`    ${c}${fetched?.repaired.includes(c) === true ? ' (repaired from a peer)' : ''}`)
         io.out(left > 0 || unknown > 0 ? 'run "cairn check" to see which snapshots are affected, then "cairn repair snapshots"' : r.damaged.length > 0 ? 'every damaged block was repaired' : 'no damage found')
       }
@@ -69,11 +69,11 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
         return { fetched, repairs: await repo.repairSnapshots({ ids }) }
       })
       if (o.json === true) { io.json({ repairedFromPeers: fetched?.repaired ?? [], notRepaired: fetched?.failed ?? [], snapshots: repairs }); return }
-      if (fetched !== undefined) io.out(`fetched ${count(fetched.repaired.length)} blocks from peers${fetched.failed.length > 0 ? `; ${count(fetched.failed.length)} no peer could supply` : ''}`)
+      if (fetched !== undefined) io.out(`fetched ${counted(fetched.repaired.length, 'block')} from peers${fetched.failed.length > 0 ? `; ${count(fetched.failed.length)} no peer could supply` : ''}`)
       if (repairs.length === 0) io.out('no damaged snapshots')
       for (const r of repairs) {
         if (r.id === undefined) { io.out(`snapshot ${r.from.slice(0, 16)}: its root cannot be read; nothing to keep (forget it with "cairn forget ${r.from.slice(0, 16)}")`); continue }
-        io.out(`snapshot ${r.from.slice(0, 16)} → ${r.id.slice(0, 16)}: ${count(r.lost.length)} entries left out`)
+        io.out(`snapshot ${r.from.slice(0, 16)} → ${r.id.slice(0, 16)}: ${counted(r.lost.length, 'entry', 'entries')} left out`)
         for (const p of r.lost.slice(0, 20)) io.out(`  left out: ${p}`)
         if (r.lost.length > 20) io.out(`  … and ${count(r.lost.length - 20)} more (see --json)`)
       }

@@ -58,7 +58,7 @@ test('repair index with --mesh-dir rebuilds from the segments and fetches a dama
 
   const repair = await cairn(['repair', 'index', '--store', a.store, '--mesh-dir', a.mesh])
   assert.equal(repair.code, 0, repair.stdout + repair.stderr)
-  assert.match(repair.stdout, /1 blocks are damaged, 1 repaired from peers/)
+  assert.match(repair.stdout, /1 block is damaged, 1 repaired from peers/)
   const check = await cairn(['check', '--read-data', '--store', a.store])
   assert.equal(check.code, 0, check.stdout)
   const out = join(work, 'out')
