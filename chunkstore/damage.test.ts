@@ -7,6 +7,7 @@ import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
@@ -108,8 +109,12 @@ test('D2: with no committed length, a flipped bit in one record of a segment cos
   await db.close()
   const size = statSync(join(store, 'segments', `${String(seg.n).padStart(8, '0')}.seg`)).size
 
+  // A private index copy left by a killed read-only command (its process is gone) is removed by the next one.
+  const stale = join(tmpdir(), 'cairn-index-view-4194303-stale')
+  mkdirSync(stale, { recursive: true })
   const listed = await readOnly(store, ['snapshots'])
   assert.equal(listed.code, 0, listed.stderr)
+  assert.equal(existsSync(stale), false, 'the stale copy is gone')
   // A command that writes re-indexes the segment: every record after the bad one is kept.
   const blocks = await LocalBlockStore.open(join(store, 'index'), join(store, 'segments'))
   try {

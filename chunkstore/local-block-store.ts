@@ -79,7 +79,8 @@ interface IndexCopy { dir: string, remove: () => void }
  * they are; LOCK is the same file too, so the lock still keeps writers out), else copies.
  */
 function privateIndexCopy (indexDir: string, hasIndex: boolean): IndexCopy {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-index-view-'))
+  removeStaleCopies()
+  const dir = mkdtempSync(join(tmpdir(), `${VIEW_PREFIX}${process.pid}-`))
   const remove = (): void => { rmSync(dir, { recursive: true, force: true }) }
   try {
     if (hasIndex) {
@@ -95,6 +96,24 @@ function privateIndexCopy (indexDir: string, hasIndex: boolean): IndexCopy {
     throw err
   }
   return { dir, remove }
+}
+
+const VIEW_PREFIX = 'cairn-index-view-'
+
+/**
+ * Removes the private index copies of read-only commands that were killed (their process is
+ * gone): they hold hard links to index files the store may since have dropped, so they would
+ * keep that space in use.
+ */
+function removeStaleCopies (): void {
+  let names: string[]
+  try { names = readdirSync(tmpdir()) } catch { return }
+  for (const name of names) {
+    const m = new RegExp(`^${VIEW_PREFIX}(\\d+)-`).exec(name)
+    if (m === null || Number(m[1]) === process.pid) continue
+    try { process.kill(Number(m[1]), 0); continue } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue }
+    rmSync(join(tmpdir(), name), { recursive: true, force: true })
+  }
 }
 
 /** Does any segment hold more than its header? */

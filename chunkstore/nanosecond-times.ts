@@ -3,16 +3,21 @@ import type { FsPath } from './file-name.ts'
 
 /**
  * Sets modification (and access) times to the nanosecond. Node's fs.utimes family goes through
- * libuv, which cuts every time to whole microseconds (and takes it as a double), so restore
- * sets times there first (exact to the microsecond, tree-node.ts `fsTime`) and then hands the
- * entries whose time has nanoseconds below that to one perl process, which calls
+ * libuv, which takes a double (a few hundred nanoseconds off for today's times) and, in the
+ * libuv of Node 20, cuts it to whole microseconds; so restore sets times there first (exact to
+ * the microsecond on Node 20, tree-node.ts `fsTime`) and then hands every entry to one perl
+ * process, which calls
  * utimensat(2) directly: perl is part of every Debian system (perl-base, Essential), and this
  * is the one way from Node 20 to that system call without a native module of our own. Where
  * perl or the system call number is missing (not Linux x64/arm64), times stay exact to the
- * microsecond. Returns how many entries could not be set (each is left at the microsecond).
+ * microsecond (Node 20) or within a microsecond (later). Returns how many entries could not be
+ * set that way.
  */
 export function setNanosecondTimes (entries: Array<{ path: FsPath, ns: bigint, symlink: boolean }>): number {
-  const todo = entries.filter(e => e.ns % 1000n !== 0n)
+  // Every entry, not only those with nanoseconds below the microsecond: libuv before 1.4x
+  // (Node 20) cuts to the microsecond, but later ones (Node 24) take the double as it is, which
+  // is a few hundred nanoseconds off for today's times.
+  const todo = entries
   if (todo.length === 0) return 0
   const nr = UTIMENSAT[process.arch]
   if (process.platform !== 'linux' || nr === undefined) return todo.length

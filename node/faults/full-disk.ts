@@ -2,7 +2,7 @@
 // receive: the error must say the disk is full, the store must stay readable, and once space
 // is freed the same operation must finish and leave a store that checks and restores.
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DiskFigures, DiskOp, Tally } from './tally.ts'
 import { cairn, cairnOk, compare, connected, fingerprint, fresh, initStore, makeSource, meshDaemon, mutateSource, replicated } from './world.ts'
@@ -104,8 +104,7 @@ async function receive (base: string, mnt: string, rnd: () => number, d: DiskFig
   try {
     const invitation = (await A.control('invite', { ttlMs: 3_600_000 })).invitation as string
     await cairnOk(['mesh', 'join', invitation, '--mesh-dir', bMesh, '--site', 'b', '--role', 'dr', '--listen', '/ip4/127.0.0.1/tcp/0'])
-    mkdirSync(bStore, { recursive: true })
-    writeFileSync(join(bStore, '.keep'), '')
+    mkdirSync(bStore, { recursive: true }) // on the small disk; empty, so mesh run makes it its replica
     const fill = filler(mnt, 8)
     let log = ''
     B = await meshDaemon(bMesh, bStore)

@@ -32,13 +32,15 @@ export async function runCampaign (o: CampaignOptions): Promise<Tally> {
   const log = o.log ?? (() => {})
   const tally = newTally(o.seed)
   const rnd = random(o.seed)
-  log(`kills: ${JSON.stringify(o.kills)}`)
-  await killCampaign(work, rnd, o.kills, tally)
-  log(`flips: ${o.flips} per kind${o.peer ? ', with a peer' : ''}`)
-  if (o.flips > 0) await flipCampaign(work, rnd, o.flips, o.peer, tally)
-  if (o.disk) { log('full disk'); await fullDiskCampaign(work, rnd, tally) }
-  log(`copies during a backup: ${o.copies}`)
-  if (o.copies > 0) await copyCampaign(work, rnd, o.copies, tally)
+  // A part that breaks is a problem of the run, not the end of it: the other parts' figures stand.
+  const part = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    log(name)
+    try { await fn() } catch (err) { tally.problems.push(`${name}: stopped by ${(err as Error).stack ?? String(err)}`) }
+  }
+  await part(`kills: ${JSON.stringify(o.kills)}`, async () => { await killCampaign(work, rnd, o.kills, tally) })
+  if (o.flips > 0) await part(`flips: ${o.flips} per kind${o.peer ? ', with a peer' : ''}`, async () => { await flipCampaign(work, rnd, o.flips, o.peer, tally) })
+  if (o.disk) await part('full disk', async () => { await fullDiskCampaign(work, rnd, tally) })
+  if (o.copies > 0) await part(`copies during a backup: ${o.copies}`, async () => { await copyCampaign(work, rnd, o.copies, tally) })
   return tally
 }
 

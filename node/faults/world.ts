@@ -82,7 +82,13 @@ export async function meshDaemon (meshDir: string, store: string): Promise<MeshD
       callControl(meshDir, op, args),
       new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`the daemon did not answer "${op}" within ${CONTROL_TIMEOUT_MS / 1000} s`)), CONTROL_TIMEOUT_MS).unref())
     ]),
-    kill: async (signal = 'SIGTERM') => { if (child.exitCode === null && child.signalCode === null) child.kill(signal); await exited }
+    // A daemon that does not stop within 20 s of SIGTERM is a finding (noted on stderr) and is then killed.
+    kill: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      const late = setTimeout(() => { process.stderr.write(`[faults] cairn mesh run (${meshDir}) did not stop within 20 s of ${signal}; SIGKILL\n`); child.kill('SIGKILL') }, 20_000)
+      await exited
+      clearTimeout(late)
+    }
   }
 }
 
