@@ -5,18 +5,21 @@
 import '../polyfill.ts'
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { initRepository, LocalBlockStore } from '../../chunkstore/index.ts'
-import { cairn, FAST_KDF, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from '../../chunkstore/testing/fixtures.ts'
+import { LocalBlockStore } from '../../chunkstore/index.ts'
+// The fault harness's pieces: the real binary with a passphrase, a store with a cheap KDF, file fingerprints.
+import { cairn, fingerprint, initStore } from '../faults/world.ts'
 import { cliOk, startNode, until, type NodeProcess } from './process-harness.ts'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
-const work = tempDir('cairn-mesh-repair-')
+const work = mkdtempSync(join(tmpdir(), 'cairn-mesh-repair-'))
 const nodes: NodeProcess[] = []
 after(async () => {
   await Promise.all(nodes.map(async n => { await n.stop() }))
-  removeDir(work)
+  rmSync(work, { recursive: true, force: true })
 })
 
 test('repair index with --mesh-dir rebuilds from the segments and fetches a damaged block from another site', async () => {
@@ -24,8 +27,8 @@ test('repair index with --mesh-dir rebuilds from the segments and fetches a dama
   const b = { mesh: join(work, 'b', 'mesh'), store: join(work, 'b', 'store') }
   const src = join(work, 'src')
   mkdirSync(src)
-  for (let i = 0; i < 6; i++) writeRandom(join(src, `f${i}`), 300_000 + i * 1000)
-  await initRepository(a.store, { passphrase: PASSPHRASE, kdf: FAST_KDF })
+  for (let i = 0; i < 6; i++) writeFileSync(join(src, `f${i}`), randomBytes(300_000 + i * 1000))
+  await initStore(a.store)
   const backup = await cairn(['backup', src, '--store', a.store])
   assert.equal(backup.code, 0, backup.stderr)
 
@@ -63,5 +66,5 @@ test('repair index with --mesh-dir rebuilds from the segments and fetches a dama
   assert.equal(check.code, 0, check.stdout)
   const out = join(work, 'out')
   assert.equal((await cairn(['restore', 'latest', '--target', out, '--store', a.store])).code, 0)
-  assert.deepEqual(treePrint(join(out, src)), treePrint(src))
+  assert.deepEqual(fingerprint(join(out, src)), fingerprint(src))
 })
