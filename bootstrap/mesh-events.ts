@@ -21,6 +21,8 @@ export type MeshEvent =
   | { event: 'peer-banned', peer: string, offences: number }
   | { event: 'bad-block', peer: string, reason: string, cid: string }
   | { event: 'protocol-error', peer: string, reason: string }
+  /** The local store failed on a peer's request (a full disk, say): not the peer's fault. */
+  | { event: 'store-error', peer: string, reason: string }
   // Replication (F11) and what arrives
   | ({ event: 'replicated', peer: string, site: string } & ReplicationResult)
   | { event: 'replication-waiting', peer: string, site: string, reason: 'unreachable' }

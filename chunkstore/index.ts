@@ -9,8 +9,10 @@ export type { Repository } from './repository-api.ts'
 export * from './errors.ts'
 export {
   initRepository, openRepository, openRepositoryOver, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
-  addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository
+  addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository, repairIndex
 } from './repository.ts'
+export type { DamagedSnapshot, SnapshotRepair } from './repository.ts'
+export type { IndexRebuild } from './index-rebuild.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
 export { checkRestoreTarget } from './restore-target.ts'

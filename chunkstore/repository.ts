@@ -9,10 +9,12 @@ import {
 import type { CipherSuite, KeyFile, KeyPayload, KeySlot, ScryptParams, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
 import { writeFileAtomic } from './atomic-file.ts'
+import { rebuildIndex } from './index-rebuild.ts'
+import type { IndexRebuild } from './index-rebuild.ts'
 import { checkSnapshots } from './checker.ts'
 import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
-  InvalidOptionError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotNotFoundError,
+  BlockNotFoundError, DiskFullError, InvalidOptionError, isDiskFull, RestoreIncompleteError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
   ReplicaNotAStoreError, SharedReplicaError, StoreCorruptError, StoreExistsError, StoreNotFoundError
 } from './errors.ts'
 import { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
@@ -21,7 +23,8 @@ import type { Key } from './local-block-store.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
 import { isReplica } from './replica-marker.ts'
-import { decodeNode, inlineFileNode } from './tree-node.ts'
+import { decodeNode, encodeNode, inlineFileNode } from './tree-node.ts'
+import { repairTree } from './snapshot-repair.ts'
 import { displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
@@ -59,6 +62,18 @@ export interface OpenOptions {
   passphrase?: string
   /** Already unlocked keys (e.g. from a token slot). */
   keys?: SpaceKeys
+  /**
+   * For commands that only read (snapshots, ls, check, restore): not a byte of the store
+   * changes (LocalBlockStore.open, `readOnly`); anything that would write throws.
+   */
+  readOnly?: boolean
+  /** An index that does not match the segments is reported in `blocks.damage` instead of refused (check). */
+  reportDamage?: boolean
+  /**
+   * Check every table of the index against its checksums before using it (check and restore:
+   * LevelDB would read a damaged table without noticing). Costs a read of the whole index.
+   */
+  verifyIndex?: boolean
 }
 
 const CONFIG = 'config.json'
@@ -125,10 +140,10 @@ export async function unlockKeys (dir: string, passphrase: string): Promise<{ ke
 
 export async function openRepository (dir: string, options: OpenOptions): Promise<LocalRepository> {
   const { config, keys, suite } = await storeKeys(dir, options)
-  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'), { readOnly: options.readOnly, inconsistent: options.reportDamage === true ? 'report' : 'refuse', verifyTables: options.reportDamage === true || options.verifyIndex === true })
   // A replica given a lost site's escrowed config and keys (F13) reads that site's snapshots;
   // its blocks are every site's, so it stays unchanged (SharedReplicaError), as through the daemon.
-  return new LocalRepository(dir, config, keys, suite, store, { shared: isReplica(dir) })
+  return new LocalRepository(dir, config, keys, suite, store, { shared: isReplica(dir), owned: true })
 }
 
 /**
@@ -142,6 +157,26 @@ export async function openRepository (dir: string, options: OpenOptions): Promis
 export async function openRepositoryOver (dir: string, blocks: LocalBlockStore, options: OpenOptions): Promise<LocalRepository> {
   const { config, keys, suite } = await storeKeys(dir, options)
   return new LocalRepository(dir, config, keys, suite, blocks, { shared: true })
+}
+
+/**
+ * `cairn repair index`: rebuilds the store's index from its segments (index-rebuild.ts).
+ * Snapshot and forget records are told apart from other blocks by opening them with the
+ * record key, so the full key is needed.
+ */
+export async function repairIndex (dir: string, options: OpenOptions): Promise<IndexRebuild> {
+  const { keys } = await storeKeys(dir, options)
+  if (isWriteOnly(keys)) throw new WriteOnlyKeyError('Rebuilding the index (snapshot records are found by opening them)')
+  return await rebuildIndex(dir, block => {
+    const plain = openRecord(keys, block)
+    if (plain === null) return undefined
+    let body: { v?: number, root?: unknown, forget?: unknown }
+    try { body = JSON.parse(Buffer.from(plain).toString()) } catch { return undefined }
+    if (body.v !== 1) return undefined
+    if (typeof body.root === 'string') return { kind: 'snapshot' }
+    if (Array.isArray(body.forget)) return { kind: 'forget', ids: body.forget.map(String) }
+    return undefined
+  })
 }
 
 async function storeKeys (dir: string, options: OpenOptions): Promise<{ config: StoreConfig, keys: SpaceKeys, suite: CipherSuite }> {
@@ -168,6 +203,7 @@ interface RecordBody {
   level: SnapshotRecord['level']
   parent?: string
   stats: SnapshotRecord['stats']
+  repaired?: SnapshotRecord['repaired']
 }
 
 export class LocalRepository implements Repository {
@@ -176,9 +212,13 @@ export class LocalRepository implements Repository {
   /** Over a block store it does not own (a mesh replica): it changes nothing there and never closes it. */
   readonly shared: boolean
 
-  constructor (readonly dir: string, readonly config: StoreConfig, readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly blocks: LocalBlockStore, options: { shared?: boolean } = {}) {
+  /** The block store was opened for this repository, and `close()` closes it (else its holder does). */
+  private readonly owned: boolean
+
+  constructor (readonly dir: string, readonly config: StoreConfig, readonly keys: SpaceKeys, readonly suite: CipherSuite, readonly blocks: LocalBlockStore, options: { shared?: boolean, owned?: boolean } = {}) {
     this.sealer = new BlockSealer(keys, suite, config.compression)
     this.shared = options.shared === true
+    this.owned = options.owned ?? !this.shared
   }
 
   get writeOnly (): boolean { return isWriteOnly(this.keys) }
@@ -225,6 +265,8 @@ export class LocalRepository implements Repository {
     let result: Awaited<ReturnType<Archiver['run']>>
     try {
       result = await archiver.run(sources, level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)
+    } catch (err) {
+      throw diskFull(err, this.dir)
     } finally {
       this.blocks.writers--
     }
@@ -237,33 +279,52 @@ export class LocalRepository implements Repository {
     }
     const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
     const cid = cidOf(sealed)
-    this.blocks.append(cid.bytes, undefined, sealed)
-    await this.blocks.addSnapshotRoot(cid)
+    try {
+      this.blocks.append(cid.bytes, undefined, sealed)
+      await this.blocks.addSnapshotRoot(cid)
+    } catch (err) {
+      throw diskFull(err, this.dir)
+    }
     return toRecord(cid, body)
   }
 
   async snapshots (filter: { task?: string } = {}): Promise<Array<SnapshotRecord & { rootId?: string }>> {
     const { own } = await this.records()
-    return own.filter(r => filter.task === undefined || r.task === filter.task).sort((a, b) => a.time.localeCompare(b.time))
+    // A repaired snapshot keeps its original's time and comes right after it (so `latest` is the readable one).
+    return own.filter(r => filter.task === undefined || r.task === filter.task).sort((a, b) => a.time.localeCompare(b.time) || Number(a.repaired !== undefined) - Number(b.repaired !== undefined))
   }
 
   /**
    * The snapshot records here, opened, and the CIDs of those of other stores: a mesh replica
    * (F13) holds several sites' blocks, so a DR site opens it with one site's keys and sees that
    * site's snapshots. A record is another store's only if its bytes match its CID and still do
-   * not open; a damaged one is an error.
+   * not open. A record that is missing or whose bytes no longer match is `damaged`: reported
+   * for itself, while the others keep working.
    */
-  private async records (): Promise<{ own: Array<SnapshotRecord & { rootId?: string }>, foreign: CID[] }> {
+  private async records (): Promise<{ own: Array<SnapshotRecord & { rootId?: string }>, foreign: CID[], damaged: DamagedSnapshot[] }> {
     if (this.writeOnly) throw new WriteOnlyKeyError('Listing snapshots')
     const own: Array<SnapshotRecord & { rootId?: string }> = []
     const foreign: CID[] = []
+    const damaged: DamagedSnapshot[] = []
     for (const cid of await this.blocks.snapshotRoots()) {
-      const plain = openRecord(this.keys, await this.blocks.get(cid, { verify: true }))
+      let plain: Uint8Array | null
+      try {
+        plain = openRecord(this.keys, await this.blocks.get(cid, { verify: true }))
+      } catch (err) {
+        damaged.push({ id: cid.toString(), reason: err instanceof BlockNotFoundError ? 'its record block is missing' : 'its record block no longer matches its id' })
+        continue
+      }
       if (plain === null) { foreign.push(cid); continue }
-      const body = JSON.parse(Buffer.from(plain).toString()) as RecordBody
+      const body = parseRecordBody(plain)
+      if (body === undefined) { damaged.push({ id: cid.toString(), reason: 'its record does not decode' }); continue }
       own.push({ ...toRecord(cid, body), rootId: body.rootId })
     }
-    return { own, foreign }
+    return { own, foreign, damaged }
+  }
+
+  /** Snapshot records listed in the index that cannot be read (see `records`). */
+  async damagedSnapshots (): Promise<DamagedSnapshot[]> {
+    return (await this.records()).damaged
   }
 
   async resolveSnapshot (ref: string, task?: string): Promise<SnapshotRecord & { rootId?: string }> {
@@ -275,6 +336,10 @@ export class LocalRepository implements Repository {
     }
     const hits = all.filter(s => s.id.startsWith(ref))
     if (hits.length === 1) return hits[0]
+    if (hits.length === 0) {
+      const bad = (await this.damagedSnapshots()).filter(d => d.id.startsWith(ref))
+      if (bad.length === 1) throw new SnapshotDamagedError(bad[0].id, bad[0].reason)
+    }
     throw new SnapshotNotFoundError(ref, hits.length > 1 ? ` uniquely (${hits.length} snapshots start with it; give more characters)` : '')
   }
 
@@ -286,7 +351,9 @@ export class LocalRepository implements Repository {
       loadNode: async ref => await this.loadNode(ref),
       makePool: this.makePool(this.config.compression, this.config.chunker)
     }, options, snap.stats.bytesTotal)
-    return await restorer.run(root)
+    const result = await restorer.run(root)
+    if (result.failed.length > 0 && options.continueOnError !== true) throw new RestoreIncompleteError(result.failed)
+    return result
   }
 
   async * ls (snapshot: string, path = '/'): AsyncIterable<TreeEntry> {
@@ -318,9 +385,14 @@ export class LocalRepository implements Repository {
 
   async check (options: CheckOptions = {}): Promise<CheckResult> {
     const snaps = options.snapshot !== undefined ? [await this.resolveSnapshot(options.snapshot)] : await this.snapshots()
-    return await checkSnapshots({
+    const result = await checkSnapshots({
       store: this.blocks, sealer: this.sealer, makePool: this.makePool(this.config.compression, this.config.chunker)
     }, snaps.map(s => ({ name: s.id.slice(0, 12), ...this.rootOf(s) })), options)
+    result.errors.unshift(...this.blocks.damage)
+    if (options.snapshot === undefined) {
+      for (const d of await this.damagedSnapshots()) { result.errors.push(`snapshot ${d.id}: ${d.reason}`); result.badBlocks.push(d.id) }
+    }
+    return result
   }
 
   async forget (policy: ForgetPolicy): Promise<SnapshotRecord[]> {
@@ -342,8 +414,45 @@ export class LocalRepository implements Repository {
         if (!byCount && !byAge) removed.push(s)
       })
     }
-    for (const s of removed) await this.blocks.removeSnapshotRoot(CID.parse(s.id))
+    await this.forgetRoots(removed.map(s => s.id))
     return removed
+  }
+
+  /**
+   * Forgets the snapshots `refs` name (ids or unique prefixes), damaged ones included (their
+   * task is unknown, so no rule keeps them); an intact snapshot that is the last of its task
+   * only with `force`.
+   */
+  async forgetSnapshots (refs: string[], options: { force?: boolean } = {}): Promise<Array<{ id: string, task?: string, time?: string }>> {
+    this.refuseShared('removing a copy')
+    const { own, damaged } = await this.records()
+    const chosen = new Map<string, { id: string, task?: string, time?: string }>()
+    for (const ref of refs) {
+      const hits = [...own.filter(s => s.id.startsWith(ref)).map(s => ({ id: s.id, task: s.task, time: s.time })), ...damaged.filter(d => d.id.startsWith(ref)).map(d => ({ id: d.id }))]
+      if (hits.length !== 1) throw new SnapshotNotFoundError(ref, hits.length > 1 ? ` uniquely (${hits.length} snapshots start with it; give more characters)` : '')
+      chosen.set(hits[0].id, hits[0])
+    }
+    for (const s of chosen.values()) {
+      if (s.task === undefined || options.force === true) continue
+      const left = own.filter(o => o.task === s.task && !chosen.has(o.id))
+      if (left.length === 0) throw new LastSnapshotError(s.task)
+    }
+    await this.forgetRoots([...chosen.keys()])
+    return [...chosen.values()]
+  }
+
+  /**
+   * Writes a forget record naming `ids` (so that "repair index" never brings them back), then
+   * drops their roots. A crash between the two leaves them listed; the forget record wins at
+   * the next "repair index".
+   */
+  private async forgetRoots (ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify({ v: 1, forget: ids, time: new Date().toISOString() })))
+    const cid = cidOf(sealed)
+    this.blocks.append(cid.bytes, undefined, sealed)
+    await this.blocks.addForgetRecord(cid)
+    for (const id of ids) await this.blocks.removeSnapshotRoot(CID.parse(id))
   }
 
   async removeSnapshot (id: string, options: { force?: boolean } = {}): Promise<void> {
@@ -351,7 +460,7 @@ export class LocalRepository implements Repository {
     const snap = await this.resolveSnapshot(id)
     const same = await this.snapshots({ task: snap.task })
     if (same.length === 1 && options.force !== true) throw new LastSnapshotError(snap.task)
-    await this.blocks.removeSnapshotRoot(CID.parse(snap.id))
+    await this.forgetRoots([snap.id])
   }
 
   /**
@@ -367,9 +476,12 @@ export class LocalRepository implements Repository {
     // Protection starts before the snapshots are read: a backup that ends meanwhile keeps its blocks.
     store.protected = new Set()
     try {
-      const { own, foreign } = await this.records()
+      const { own, foreign, damaged } = await this.records()
       if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
+      // A damaged record's tree cannot be walked: its blocks would look dead. Nothing is removed.
+      if (damaged.length > 0) throw new SnapshotDamagedError(damaged[0].id, `${damaged[0].reason}, so prune cannot tell which blocks it needs and removed nothing`)
       const live = new Set<Key>()
+      for (const f of await store.forgetRecords()) live.add(keyOf(f.bytes))
       for (const s of own) {
         live.add(keyOf(CID.parse(s.id).bytes))
         const stack = [this.rootOf(s)]
@@ -422,9 +534,59 @@ export class LocalRepository implements Repository {
         if (drop.includes(seg)) result.segmentsDeleted++
       }
       return result
+    } catch (err) {
+      throw diskFull(err, this.dir)
     } finally {
       store.protected = undefined
     }
+  }
+
+  /**
+   * `cairn repair snapshots`: for each snapshot (or those `ids` name) whose tree has blocks
+   * missing or damaged, writes a new snapshot without the entries that cannot be read whole
+   * (snapshot-repair.ts), with the original's task, paths and time and `repaired: { from,
+   * lost }`; the original stays until it is forgotten. The chunk ids of damaged blocks leave
+   * the dedup index, so the next full backup of those files stores them again, which heals
+   * every snapshot that uses them (sealing is deterministic: same chunk, same CID).
+   */
+  async repairSnapshots (options: { ids?: string[], signal?: AbortSignal } = {}): Promise<SnapshotRepair[]> {
+    this.refuseShared('repairing snapshots')
+    const all = await this.snapshots()
+    const chosen = options.ids === undefined || options.ids.length === 0 ? all : options.ids.map(ref => { const s = all.filter(x => x.id.startsWith(ref)); if (s.length !== 1) throw new SnapshotNotFoundError(ref); return s[0] })
+    const out: SnapshotRepair[] = []
+    const healed = new Set<Key>()
+    for (const snap of chosen) {
+      // Repaired once already (its stand-in exists), or itself a repair: nothing more to do.
+      if (snap.repaired !== undefined || all.some(x => x.repaired?.from === snap.id)) continue
+      const check = await this.check({ readData: true, snapshot: snap.id, signal: options.signal })
+      if (check.errors.length === 0) continue
+      const bad = new Set(check.badBlocks.map(c => keyOf(CID.parse(c).bytes)))
+      for (const k of bad) healed.add(k)
+      const sealer = this.sealer
+      const r = await repairTree({
+        bad,
+        loadNode: async ref => await this.loadNode(ref),
+        putNode: async node => {
+          const sealed = sealer.seal(encodeNode(node))
+          const [known] = await this.blocks.lookupIds([sealed.id])
+          if (known === undefined) this.blocks.append(sealed.cid.bytes, sealed.id, sealed.bytes)
+          return { cid: known === undefined ? sealed.cid : CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+        }
+      }, this.rootOf(snap))
+      if (r.rootLost || r.root === undefined) { out.push({ from: snap.id, lost: r.lost }); continue }
+      const body: RecordBody = {
+        v: 1, root: r.root.cid.toString(), rootId: Buffer.from(r.root.id).toString('base64'), time: snap.time, host: snap.host, task: snap.task,
+        paths: snap.paths, level: snap.level, ...(snap.parent !== undefined ? { parent: snap.parent } : {}), stats: snap.stats,
+        repaired: { from: snap.id, lost: r.lost }
+      }
+      const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
+      const cid = cidOf(sealed)
+      this.blocks.append(cid.bytes, undefined, sealed)
+      await this.blocks.addSnapshotRoot(cid)
+      out.push({ from: snap.id, id: cid.toString(), lost: r.lost })
+    }
+    await this.blocks.forgetChunkIds(healed)
+    return out
   }
 
   /** A write-only copy of this store's keys (for a branch node that may back up but not read). */
@@ -433,12 +595,34 @@ export class LocalRepository implements Repository {
   }
 
   async close (): Promise<void> {
-    if (!this.shared) await this.blocks.close()
+    if (this.owned) await this.blocks.close()
   }
 }
 
+/** A full disk named as such (with the store it holds), any other error as it is. */
+function diskFull (err: unknown, dir: string): unknown {
+  return isDiskFull(err) && !(err instanceof DiskFullError) ? new DiskFullError(dir, { cause: err }) : err
+}
+
+/** A snapshot listed in the index whose record cannot be read. */
+export interface DamagedSnapshot { id: string, reason: string }
+
+function parseRecordBody (plain: Uint8Array): RecordBody | undefined {
+  try {
+    const b = JSON.parse(Buffer.from(plain).toString()) as RecordBody
+    if (b.v !== 1 || typeof b.root !== 'string' || typeof b.rootId !== 'string' || typeof b.time !== 'string') return undefined
+    CID.parse(b.root)
+    return b
+  } catch {
+    return undefined
+  }
+}
+
+/** What `repairSnapshots` did for one damaged snapshot: the new snapshot's id (none when its root cannot be read) and the paths left out. */
+export interface SnapshotRepair { from: string, id?: string, lost: string[] }
+
 function toRecord (cid: CID, b: RecordBody): SnapshotRecord {
-  return { id: cid.toString(), root: b.root, time: b.time, host: b.host, task: b.task, paths: b.paths, level: b.level, ...(b.parent !== undefined ? { parent: b.parent } : {}), stats: b.stats }
+  return { id: cid.toString(), root: b.root, time: b.time, host: b.host, task: b.task, paths: b.paths, level: b.level, ...(b.parent !== undefined ? { parent: b.parent } : {}), stats: b.stats, ...(b.repaired !== undefined ? { repaired: b.repaired } : {}) }
 }
 
 // -- key slots (passphrases; token and recovery slots come with the keys issue) ----------

@@ -42,8 +42,9 @@ const CODES_BY_STATUS: Record<number, readonly string[]> = {
   // The node's own failures and damage: no details go to the client; the node log has them.
   500: [
     'INTERNAL', 'DECRYPTION_FAILED', 'KEY_FILE_INVALID', 'STORE_CORRUPT', 'BLOCK_NOT_FOUND', 'BLOCK_CORRUPT',
-    'RESTORE_FAILED', 'WORKER_FAILED', 'RECORD_VERSION_UNSUPPORTED', 'TLS_CERTIFICATE_FAILED', 'AUDIT_KEY_INVALID',
-    'PROJECT_ROOT_UNKNOWN', 'BENCH_COMMAND_FAILED', 'BENCH_PHASE_FAILED'
+    'WORKER_FAILED', 'RECORD_VERSION_UNSUPPORTED', 'TLS_CERTIFICATE_FAILED', 'AUDIT_KEY_INVALID',
+    'PROJECT_ROOT_UNKNOWN', 'BENCH_COMMAND_FAILED', 'BENCH_PHASE_FAILED', 'INDEX_DAMAGED', 'SNAPSHOT_DAMAGED',
+    'RESTORE_INCOMPLETE', 'FAULTS_SETUP_FAILED', 'FAULTS_DAEMON_UNRESPONSIVE'
   ],
   501: ['CONTROL_REQUEST_UNKNOWN'],
   // Another node or a device misbehaved or refused.
@@ -53,7 +54,9 @@ const CODES_BY_STATUS: Record<number, readonly string[]> = {
     'STATE_CLOSED', 'PASSWORD_CHECK_BUSY', 'REPOSITORY_UNAVAILABLE', 'MAIL_FAILED', 'PEER_UNREACHABLE',
     'MESH_DAEMON_NOT_RUNNING', 'TOKEN_MODULE_NOT_FOUND'
   ],
-  504: ['WEBHOOK_TIMEOUT']
+  504: ['WEBHOOK_TIMEOUT'],
+  // The node's disk is full: the operator frees space and the same request works.
+  507: ['DISK_FULL']
 }
 
 /** Code → HTTP status. */

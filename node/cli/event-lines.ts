@@ -64,7 +64,7 @@ export function describeEvent (e: NodeMeshEvent): string {
     case 'membership-rejected': return `ignored a member list from ${short(e.peer)}: ${e.reason}`
     case 'membership-exchange-failed': return `could not exchange the member list with ${short(e.peer)}: ${e.reason}`
     case 'policies-applied': return 'replication policies applied'
-    case 'scrub-found': case 'scrub': case 'repair': case 'space-store-unavailable': case 'member-report-failed':
+    case 'scrub-found': case 'scrub': case 'repair': case 'store-error': case 'space-store-unavailable': case 'member-report-failed':
       return fields(e)
   }
 }

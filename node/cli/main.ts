@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { createLimiter, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import { collectLimit } from './bandwidth-option.ts'
-import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
+import { DEFAULT_CDC, DiskFullError, FIXED_SIZES, initRepository, isDiskFull, openRepository } from '../../chunkstore/index.ts'
 import type { ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, counted, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
@@ -9,11 +9,15 @@ import { passphrase, storeDir, storeOptions, unlockOptions } from './store-optio
 import type { StoreFlags } from './store-options.ts'
 import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
+import { registerRepairCommand } from './repair-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerMeshCommand } from './mesh-command.ts'
 
-/** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
+/**
+ * Exit codes: 0 success, 1 failure, 2 usage error, 3 done but not whole: a backup saved with some
+ * files not read, a restore with some entries not restored, a listing or repair with damage left.
+ */
 export const EXIT_WARNINGS = 3
 
 const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s + '\n') }
@@ -21,9 +25,18 @@ const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s
 const warn = (warnings: string[]): void => { for (const w of warnings) process.stderr.write(`cairn: warning: ${w}\n`) }
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 
-async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>): Promise<T> {
-  const repo = await openRepository(storeDir(flags), await unlockOptions(flags))
-  try { return await fn(repo) } finally { await repo.close() }
+/** Opens the store for `fn`; `readOnly` for commands that must not change a byte of it (snapshots, ls, check, restore). */
+async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open: { readOnly?: boolean, reportDamage?: boolean, verifyIndex?: boolean } = {}): Promise<T> {
+  const repo = await openRepository(storeDir(flags), { ...await unlockOptions(flags), ...open })
+  let value: T
+  try {
+    value = await fn(repo)
+  } catch (err) {
+    await repo.close().catch(() => {}) // the first error is the one to tell (a close on a full disk fails too)
+    throw err
+  }
+  await repo.close()
+  return value
 }
 
 function parseChunker (s: string): ChunkerSpec {
@@ -66,6 +79,8 @@ function summary (s: SnapshotRecord): string {
   if (st.warnings.length > 0) lines.push(`  ${counted(st.warnings.length, 'warning')} (on stderr)`)
   return lines.join('\n')
 }
+
+const READ_ONLY = { readOnly: true }
 
 /** The exit code an action asks for (commander ignores actions' return values). */
 const result = { code: 0 }
@@ -123,11 +138,14 @@ export function buildProgram (): Command {
   storeOptions(program.command('snapshots').description('list snapshots'))
     .option('--task <name>', 'only this task')
     .action(async (o: StoreFlags & { task?: string }) => {
-      const list = await withRepo(o, async repo => await repo.snapshots({ task: o.task }))
-      if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)); return }
+      const [list, damaged] = await withRepo(o, async repo => [await repo.snapshots({ task: o.task }), await repo.damagedSnapshots()] as const, READ_ONLY)
+      if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)) } else {
       out(table(['id', 'time', 'host', 'task', 'level', 'files', 'size', 'paths'],
-        list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
+        list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.repaired !== undefined ? `${s.level} (repaired)` : s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
       out(counted(list.length, 'snapshot'))
+      }
+      for (const d of damaged) process.stderr.write(`cairn: snapshot ${d.id} is damaged: ${d.reason}; forget it with "cairn forget ${d.id.slice(0, 16)}" or see "cairn repair snapshots"\n`)
+      if (damaged.length > 0) result.code = EXIT_WARNINGS
     })
 
   storeOptions(program.command('ls').description('list the files of a snapshot'))
@@ -141,7 +159,7 @@ export function buildProgram (): Command {
           else out(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(4, '0')}  ${bytes(e.size).padStart(10)}  ${e.mtime.replace('T', ' ').slice(0, 19)}  ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`)
         }
         if (o.json === true) json(all)
-      })
+      }, READ_ONLY)
     })
 
   storeOptions(program.command('restore').description('restore a snapshot (or parts of it) into a folder'))
@@ -152,11 +170,17 @@ export function buildProgram (): Command {
     .action(async (snapshot: string, o: StoreFlags & { target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }) => {
       const bar = new ProgressBar('restore')
       const r = await withRepo(o, async repo => await repo.restore({
-        snapshot, target: o.target, include: o.include, conflict: o.conflict,
+        snapshot, target: o.target, include: o.include, conflict: o.conflict, continueOnError: true,
         onProgress: ({ detail: p }) => bar.update(p.bytes, p.files, p.bytesTotal)
-      }))
+      }), { ...READ_ONLY, verifyIndex: true })
       bar.done()
       warn(r.warnings)
+      // What could not be restored: one line each on stderr, after everything else was restored.
+      for (const f of r.failed) process.stderr.write(`cairn: not restored: ${f.path}: ${f.error}\n`)
+      if (r.failed.length > 0) {
+        process.stderr.write(`cairn: ${counted(r.failed.length, 'entry', 'entries')} could not be restored (everything else was); a rerun writes what is readable by then\n`)
+        result.code = EXIT_WARNINGS
+      }
       if (o.json === true) { json(r); return }
       out(`restored ${counted(r.files, 'file')}, ${counted(r.dirs, 'folder')}, ${counted(r.symlinks, 'symlink')}, ${counted(r.hardlinks, 'hard link')}, ${bytes(r.bytes)} in ${duration(r.durationMs)} to ${o.target}${r.skipped > 0 ? `; ${counted(r.skipped, 'existing entry', 'existing entries')} kept (${o.conflict})` : ''}`)
     })
@@ -165,7 +189,7 @@ export function buildProgram (): Command {
     .option('--read-data', 'also read, hash and decrypt every data block')
     .option('--snapshot <id>', 'only this snapshot')
     .action(async (o: StoreFlags & { readData?: boolean, snapshot?: string }) => {
-      const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }))
+      const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }), { ...READ_ONLY, reportDamage: true })
       if (o.json === true) json(r)
       else {
         out(`checked ${counted(r.snapshots, 'snapshot')}, ${counted(r.blocksChecked, 'block')}${r.bytesChecked > 0 ? `, ${bytes(r.bytesChecked)} read` : ''}: ${r.errors.length === 0 ? 'no errors' : counted(r.errors.length, 'error')}`)
@@ -174,14 +198,18 @@ export function buildProgram (): Command {
       if (r.errors.length > 0) result.code = 1
     })
 
-  storeOptions(program.command('forget').description('remove snapshots by retention policy (never the last one of a task)'))
+  storeOptions(program.command('forget').description('remove snapshots by id, or by retention policy (never the last one of a task)'))
+    .argument('[snapshot...]', 'snapshot ids or unique prefixes to remove (damaged ones too)')
     .option('--keep-last <n>', 'keep the newest N snapshots of each task', positiveInt)
     .option('--keep-days <d>', 'keep snapshots younger than D days', positiveInt)
     .option('--task <name>', 'only this task')
-    .action(async (o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string }) => {
-      const removed = await withRepo(o, async repo => await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
+    .option('--force', 'with ids: also remove the last snapshot of a task')
+    .action(async (ids: string[], o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string, force?: boolean }) => {
+      const removed = await withRepo(o, async repo => ids.length > 0
+        ? await repo.forgetSnapshots(ids, { force: o.force })
+        : await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
       if (o.json === true) json(removed)
-      else out(`removed ${counted(removed.length, 'snapshot')}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time}  ${s.task}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
+      else out(`removed ${counted(removed.length, 'snapshot')}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time ?? '(damaged)'}  ${s.task ?? ''}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
     })
 
   storeOptions(program.command('prune').description('reclaim the space of blocks no snapshot references'))
@@ -191,6 +219,7 @@ export function buildProgram (): Command {
       else out(`removed ${counted(r.blocksRemoved, 'block')}, freed ${bytes(r.bytesFreed)}; rewrote ${counted(r.segmentsRewritten, 'segment')}, deleted ${count(r.segmentsDeleted)}`)
     })
 
+  registerRepairCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
   registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)
@@ -209,7 +238,9 @@ export async function main (argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
     const e = err as Error
-    process.stderr.write(`cairn: ${e.message}\n`)
+    // A full disk met somewhere no layer named it (a restore target, say): still say so.
+    const message = isDiskFull(e) && !(e instanceof DiskFullError) ? `no space left on the device (${e.message}); free some space and run the command again` : e.message
+    process.stderr.write(`cairn: ${message}\n`)
     if (process.env.CAIRN_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`)
     return 1
   }
