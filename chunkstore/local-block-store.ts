@@ -183,9 +183,8 @@ export class LocalBlockStore implements BlockStore {
     }
     // LevelDB drops a log record that fails its checksum without a word: look first.
     const problems = hasIndex ? verifyLevelDb(indexDir, { tablesToo: options.verifyTables === true }) : []
-    if (problems.length > 0) {
-      if (options.inconsistent !== 'report' || !problems.every(p => /\.(ldb|sst):/.test(p))) throw new IndexDamagedError(storeDir, `is damaged (${problems.join('; ')})`)
-    }
+    // Never read through a damaged table, not even for check: LevelDB can abort the process on one.
+    if (problems.length > 0) throw new IndexDamagedError(storeDir, `is damaged (${problems.join('; ')})`)
     const view = readOnly ? privateIndexCopy(indexDir, hasIndex) : undefined
     const db = new ClassicLevel<Buffer, Buffer>(view?.dir ?? indexDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
     try {
@@ -201,7 +200,6 @@ export class LocalBlockStore implements BlockStore {
       if (readOnly) {
         // No dedup happens here: the id filter is neither loaded nor rebuilt.
         const store = new LocalBlockStore(db, log, IdFilter.create(0), view)
-        store.damage.push(...problems.map(p => `index file ${p}`))
         await store.checkCommitted(options.inconsistent)
         await store.recover()
         return store
