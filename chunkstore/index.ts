@@ -7,13 +7,13 @@ export type { BlockStore, BlockLocation, LocatedBlocks, RootOrigin } from './blo
 export { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks } from './block-store.ts'
 export type { Repository } from './repository-api.ts'
 export * from './errors.ts'
-export {
-  initRepository, openRepository, openRepositoryOver, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
-  addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository, repairIndex
-} from './repository.ts'
-export type { DamagedSnapshot, SnapshotRepair } from './repository.ts'
+export { openRepository, openRepositoryOver, LocalRepository, repairIndex } from './repository.ts'
+export type { SnapshotRepair } from './repository.ts'
+export { initRepository, readConfig, validateChunker } from './store-config.ts'
+export type { StoreConfig, InitOptions, OpenOptions } from './store-config.ts'
+export { unlockKeys, readKeyFile, writeKeyFile, addPassphrase, removeKeySlot, changePassphrase, listKeySlots } from './key-slots.ts'
+export type { DamagedSnapshot } from './snapshot-records.ts'
 export type { IndexRebuild } from './index-rebuild.ts'
-export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
 export { checkRestoreTarget } from './restore-target.ts'
 export { writeFileAtomic } from './atomic-file.ts'

@@ -187,7 +187,7 @@ export function createOperations (components: OperationsComponents): Operations 
           const r = task.options.retention
           if (r.mode === 'policy') {
             const repo = await ctx.repo()
-            const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() })
+            const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() }, { signal: ctx.signal })
             if (removed.length > 0) {
               await ctx.log('info', `Retention removed ${removed.length} old copies`)
               await reclaim(ctx, space)
@@ -211,7 +211,7 @@ export function createOperations (components: OperationsComponents): Operations 
         params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
         body: async (ctx) => {
           const repo = await ctx.repo()
-          const snap = await repo.resolveSnapshot(req.snapshot, task.id)
+          const snap = await repo.resolveSnapshot(req.snapshot, task.id, { signal: ctx.signal })
           await refuseProtected(repo, snap.id, target, inventory.reach.protectedPaths)
           await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
           const r = await repo.restore({
@@ -233,7 +233,7 @@ export function createOperations (components: OperationsComponents): Operations 
         type: 'drill', name: `Drill-${task.name}`, space, trigger, user: a.user.name, params: { taskId: task.id, taskName: task.name },
         body: async (ctx) => {
           const repo = await ctx.repo()
-          const snap = await repo.resolveSnapshot('latest', task.id)
+          const snap = await repo.resolveSnapshot('latest', task.id, { signal: ctx.signal })
           const scratch = join(components.scratchDir, ctx.job.id)
           /** Restore to scratch, compare, verify every block: the drill proper. */
           const attempt = async (): Promise<{ passed: boolean, restoreError?: string, entries: number, bytes: number, mismatches: string[], blocksChecked: number, checkErrors: number, badBlocks: number }> => {
@@ -319,11 +319,11 @@ export function createOperations (components: OperationsComponents): Operations 
           const before = await repositories.diskUsage(space)
           let copies = 0
           if (req.mode !== 'leftover') {
-            const ids = req.mode === 'task' ? (await repo.snapshots({ task: task.id })).map(s => s.id) : req.snapshots!
+            const ids = req.mode === 'task' ? (await repo.snapshots({ task: task.id, signal: ctx.signal })).map(s => s.id) : req.snapshots!
             for (const id of ids) {
               throwIfAborted(ctx.signal, 'The clean')
-              const snap = await repo.resolveSnapshot(id, task.id)
-              await repo.removeSnapshot(snap.id, { force: true })
+              const snap = await repo.resolveSnapshot(id, task.id, { signal: ctx.signal })
+              await repo.removeSnapshot(snap.id, { force: true, signal: ctx.signal })
               copies++
               await ctx.log('info', `Removed copy ${snap.id} of ${snap.time}`)
             }
