@@ -714,11 +714,12 @@ export class LocalBlockStore implements BlockStore {
    * prune runs, that tree is kept whole; waits while the prune drops index entries, so a
    * reuse is either seen by the prune or happens after it.
    */
-  async keepTree (ref: TreeRef): Promise<void> {
+  async keepTree (ref: TreeRef & { inline?: unknown }): Promise<void> {
     while (this.gate !== undefined) await this.gate
     if (this.protected === undefined) return
     this.protected.add(keyOf(ref.cid.bytes))
-    this.protectedTrees?.push(ref)
+    // A small file kept inline in its directory's entry is one data block: nothing below it.
+    if (ref.inline === undefined) this.protectedTrees?.push(ref)
   }
 
   /** Runs `fn` after every prune started before it has ended (prunes one at a time). */
