@@ -58,7 +58,7 @@ export async function measureConcurrency (o: { dir: string, folderMiB?: number, 
     if (r.code !== 0) failed.push(`cairn ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`)
     return r
   }
-  const mib = o.folderMiB ?? 256
+  const mib = o.folderMiB ?? Number(process.env.CAIRN_BENCH_CONCURRENCY_MIB ?? 256)
   try {
     o.log(`concurrency: making 4 folders of ${mib} MiB`)
     const folders = [0, 1, 2, 3].map(i => makeFolder(join(work, `data${i}`), mib))

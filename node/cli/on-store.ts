@@ -9,8 +9,12 @@ import type { SecretSource, StoreFlags } from './store-options.ts'
 /** How a command opens the store when nobody holds it (issue 12's read-only guarantee for read commands). */
 export interface OpenFlags { readOnly?: boolean, reportDamage?: boolean, verifyIndex?: boolean }
 
-/** How long a command keeps trying while another process is opening or closing the store. */
-const BUSY_FOR_MS = 60_000
+/**
+ * How long a command keeps trying while the store is locked and no holder answers: a holder
+ * between taking the lock and listening, or closing the store after its socket. A process
+ * that holds the lock and offers nothing (`cairn repair`, an older Cairn) is reported after it.
+ */
+const BUSY_FOR_MS = 5_000
 const RETRY_MS = 150
 
 export interface OnStoreIo {
