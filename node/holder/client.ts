@@ -90,6 +90,8 @@ export async function connectHolder (dir: string): Promise<HolderConnection | un
         send(sock, { t: 'run', op, args })
         const cancel = (): void => send(sock, { t: 'cancel' })
         hooks.signal?.addEventListener('abort', cancel, { once: true })
+        // Stopped before the operation was sent (Ctrl-C while connecting): it stops there at once.
+        if (hooks.signal?.aborted === true) cancel()
         try {
           for (;;) {
             const m = await next()
