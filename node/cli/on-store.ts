@@ -1,4 +1,4 @@
-import { openRepository, readConfig, StoreInUseError } from '../../chunkstore/index.ts'
+import { IndexDamagedError, openRepository, readConfig, StoreInUseError } from '../../chunkstore/index.ts'
 import type { LocalRepository } from '../../chunkstore/index.ts'
 import { payloadKeys } from '../../crypto/index.ts'
 import { connectHolder, holdStore, HolderClosingError, HolderReadOnlyError, STORE_OPERATIONS } from '../holder/index.ts'
@@ -38,6 +38,7 @@ export async function onStore (flags: StoreFlags, op: StoreOperationName, args: 
   const note = io.note ?? ((line: string) => { process.stderr.write(`cairn: ${line}\n`) })
   const deadline = Date.now() + BUSY_FOR_MS
   let told = false
+  let damagedOpens = 0
   for (;;) {
     const holder = await connectHolder(dir)
     if (holder !== undefined) {
@@ -56,7 +57,10 @@ export async function onStore (flags: StoreFlags, op: StoreOperationName, args: 
       try {
         repo = await openRepository(dir, { keys, ...open })
       } catch (err) {
-        if (!(err instanceof StoreInUseError) || Date.now() > deadline) throw err
+        // A read-only open copies the index while another process that just took the store may
+        // be rolling its files (its MANIFEST): look for that holder again before calling it damaged.
+        const racing = err instanceof IndexDamagedError && open.readOnly === true && ++damagedOpens < 3
+        if (!(err instanceof StoreInUseError || racing) || Date.now() > deadline) throw err
       }
       if (repo !== undefined) return await runHere(repo, dir, op, args, open, hooks)
     }
