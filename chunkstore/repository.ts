@@ -185,6 +185,16 @@ export async function repairIndex (dir: string, options: OpenOptions): Promise<I
   })
 }
 
+/**
+ * A repository over the block store of this very folder that the caller already holds open
+ * (a mesh node serving a site's own store): it reads and writes as `openRepository`'s does,
+ * and `close()` leaves the block store to its holder.
+ */
+export async function openRepositoryOn (dir: string, blocks: LocalBlockStore, options: OpenOptions): Promise<LocalRepository> {
+  const { config, keys, suite } = await storeKeys(dir, options)
+  return new LocalRepository(dir, config, keys, suite, blocks, { shared: isReplica(dir), owned: false })
+}
+
 async function storeKeys (dir: string, options: OpenOptions): Promise<{ config: StoreConfig, keys: SpaceKeys, suite: CipherSuite }> {
   const config = readConfig(dir)
   let keys = options.keys
@@ -250,6 +260,10 @@ export class LocalRepository implements Repository {
 
   async backup (options: BackupOptions): Promise<SnapshotRecord> {
     this.refuseShared('a backup')
+    return await this.blocks.epochs.within('write', async () => await this.backupNow(options))
+  }
+
+  private async backupNow (options: BackupOptions): Promise<SnapshotRecord> {
     const task = options.task ?? 'default'
     const level = options.level ?? 'incremental'
     const compression = options.compression ?? this.config.compression
@@ -350,6 +364,10 @@ export class LocalRepository implements Repository {
   }
 
   async restore (options: RestoreOptions): Promise<RestoreResult> {
+    return await this.blocks.epochs.within('read', async () => await this.restoreNow(options))
+  }
+
+  private async restoreNow (options: RestoreOptions): Promise<RestoreResult> {
     const snap = await this.resolveSnapshot(options.snapshot)
     const root = await this.loadNode(this.rootOf(snap)) as DirNode
     const restorer = new Restorer({
@@ -363,6 +381,11 @@ export class LocalRepository implements Repository {
   }
 
   async * ls (snapshot: string, path = '/'): AsyncIterable<TreeEntry> {
+    const lease = this.blocks.epochs.enter('read')
+    try { yield * this.lsNow(snapshot, path) } finally { lease.leave() }
+  }
+
+  private async * lsNow (snapshot: string, path: string): AsyncIterable<TreeEntry> {
     const snap = await this.resolveSnapshot(snapshot)
     let node: TreeNode = await this.loadNode(this.rootOf(snap))
     const parts = path.split('/').filter(Boolean)
@@ -390,6 +413,10 @@ export class LocalRepository implements Repository {
   }
 
   async check (options: { readData?: boolean, snapshot?: string, signal?: AbortSignal } = {}): Promise<CheckResult> {
+    return await this.blocks.epochs.within('read', async () => await this.checkNow(options))
+  }
+
+  private async checkNow (options: { readData?: boolean, snapshot?: string, signal?: AbortSignal }): Promise<CheckResult> {
     const snaps = options.snapshot !== undefined ? [await this.resolveSnapshot(options.snapshot)] : await this.snapshots()
     const result = await checkSnapshots({
       store: this.blocks, sealer: this.sealer, makePool: this.makePool(this.config.compression, this.config.chunker)
@@ -470,29 +497,35 @@ export class LocalRepository implements Repository {
   }
 
   /**
-   * Mark and sweep (F19). Blocks that a backup running meanwhile reads or writes are
-   * recorded in `blocks.protected` and kept, so a backup never waits for a prune.
+   * Mark and sweep (F19), beside any number of backups, restores and checks in this process;
+   * none of them ever waits for it. What it may free follows the epoch rule (epochs.ts,
+   * doc/design.md "Epochs: what a prune may free"): blocks that operations touch while it runs
+   * are kept, it waits for backups that began before it, and it deletes a segment file only
+   * once every operation that could still hold a location in it has ended. Prunes run one at
+   * a time.
    */
   async prune (options: { signal?: AbortSignal } = {}): Promise<PruneResult> {
     this.refuseShared('pruning')
     // A write-only key opens no record, so every record would look like another store's.
     if (this.writeOnly) throw new WriteOnlyKeyError('Pruning')
+    return await this.blocks.onePrune(async () => await this.pruneNow(options.signal))
+  }
+
+  private async pruneNow (signal: AbortSignal | undefined): Promise<PruneResult> {
     const store = this.blocks
     const result: PruneResult = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
-    // Protection starts before the snapshots are read: a backup that ends meanwhile keeps its blocks.
+    // Protection starts before the epoch advances and before the snapshots are read: whatever a
+    // backup that enters from now on references, and every backup that ends meanwhile, is kept.
     store.protected = new Set()
+    store.protectedTrees = []
+    const started = store.epochs.advance()
     try {
-      const { own, foreign, damaged } = await this.records()
-      if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
-      // A damaged record's tree cannot be walked: its blocks would look dead. Nothing is removed.
-      if (damaged.length > 0) throw new SnapshotDamagedError(damaged[0].id, `${damaged[0].reason}, so prune cannot tell which blocks it needs and removed nothing`)
       const live = new Set<Key>()
-      for (const f of await store.forgetRecords()) live.add(keyOf(f.bytes))
-      for (const s of own) {
-        live.add(keyOf(CID.parse(s.id).bytes))
-        const stack = [this.rootOf(s)]
+      const marked = new Set<string>()
+      const markTree = async (root: { cid: CID, id: Uint8Array }): Promise<void> => {
+        const stack = [root]
         while (stack.length > 0) {
-          if (options.signal?.aborted === true) throw options.signal.reason
+          signal?.throwIfAborted()
           const ref = stack.pop()!
           const k = keyOf(ref.cid.bytes)
           if (live.has(k)) continue
@@ -504,38 +537,79 @@ export class LocalRepository implements Repository {
           else if (node.kind === 'file') for (const c of node.chunks) live.add(keyOf(c.cid.bytes))
         }
       }
+      /** Marks every snapshot not marked yet (those written since the last call too). */
+      const markSnapshots = async (): Promise<void> => {
+        const { own, foreign, damaged } = await this.records()
+        if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
+        // A damaged record's tree cannot be walked: its blocks would look dead. Nothing is removed.
+        if (damaged.length > 0) throw new SnapshotDamagedError(damaged[0].id, `${damaged[0].reason}, so prune cannot tell which blocks it needs and removed nothing`)
+        for (const f of await store.forgetRecords()) live.add(keyOf(f.bytes))
+        for (const s of own) {
+          if (marked.has(s.id)) continue
+          marked.add(s.id)
+          live.add(keyOf(CID.parse(s.id).bytes))
+          await markTree(this.rootOf(s))
+        }
+      }
+      /** Marks below the trees backups reused from their parents since the last call. */
+      const markReused = async (): Promise<void> => {
+        for (let ref = store.protectedTrees!.shift(); ref !== undefined; ref = store.protectedTrees!.shift()) {
+          live.delete(keyOf(ref.cid.bytes)) // the root itself is protected; walk below it all the same
+          await markTree(ref)
+        }
+      }
+      await markSnapshots()
+      // A backup that began before the epoch advanced may have deduplicated against a block
+      // before protection began: wait for it to end, then mark the snapshot it wrote.
+      if (store.epochs.count(started, ['write']) > 0) {
+        await store.epochs.drained(started, ['write'], signal)
+        await markSnapshots()
+      }
+      await markReused()
       await store.flush()
       const current = store.log.tail?.segment
       const perSeg = new Map<number, { live: number, dead: number }>()
-      const dead = new Set<Key>()
+      const dead = new Map<Key, number>()
       for await (const { cid, loc } of store.entries()) {
         const k = keyOf(cid)
         const s = perSeg.get(loc.segment) ?? { live: 0, dead: 0 }
         perSeg.set(loc.segment, s)
         if (live.has(k) || store.protected.has(k)) s.live += loc.length
-        else { s.dead += loc.length; dead.add(k); result.blocksRemoved++; result.bytesFreed += loc.length }
+        else { s.dead += loc.length; dead.set(k, loc.length) }
       }
       const rewrite = [...perSeg].filter(([seg, s]) => seg !== current && s.dead > 0 && s.live > 0 && s.dead / (s.live + s.dead) > 0.1).map(([seg]) => seg)
       const drop = [...perSeg].filter(([seg, s]) => seg !== current && s.live === 0).map(([seg]) => seg)
       // Segments no index entry points into (left by a crash). While a backup runs, its threads
       // may be filling segments they have not reported yet: leave every unindexed one alone then.
       if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)
-      if (rewrite.length > 0) {
-        store.log.seal()
-        for (const seg of rewrite) {
-          for (const r of store.log.scan(seg, 0).records) {
-            const k = keyOf(r.cid)
-            if (dead.has(k)) continue
-            const loc = await store.location(CID.decode(r.cid))
-            if (loc === undefined || loc.segment !== seg) continue
-            store.move(r.cid, r.id, store.log.read(r.location))
-          }
-          result.segmentsRewritten++
+      await markReused()
+      const gone = new Set(dead.keys())
+      for (const k of live) gone.delete(k)
+      // Lookups and reuse wait while the index entries go (the last mark runs with them held).
+      await store.forgetBlocks(gone, async () => {
+        await markReused()
+        for (const k of live) gone.delete(k)
+      })
+      for (const k of gone) { result.blocksRemoved++; result.bytesFreed += dead.get(k)! }
+      // Every block still indexed in a segment about to go moves first: live ones, and dead
+      // ones a backup took up again after the sweep decided.
+      const leaving = [...rewrite, ...drop]
+      if (leaving.length > 0) store.log.seal()
+      for (const seg of leaving) {
+        let moved = 0
+        for (const r of store.log.scan(seg, 0).records) {
+          const loc = await store.location(CID.decode(r.cid))
+          if (loc === undefined || loc.segment !== seg || loc.offset !== r.location.offset) continue
+          store.move(r.cid, r.id, store.log.read(r.location))
+          moved++
         }
-        await store.flush()
+        if (rewrite.includes(seg) || moved > 0) result.segmentsRewritten++
       }
-      await store.forgetBlocks(dead)
-      for (const seg of [...rewrite, ...drop]) {
+      await store.flush()
+      // A reader or writer that entered before now may still hold a location in those segments.
+      const unlinked = store.epochs.advance()
+      await store.epochs.drained(unlinked)
+      for (const seg of leaving) {
         await store.dropSegment(seg)
         if (drop.includes(seg)) result.segmentsDeleted++
       }
@@ -544,6 +618,7 @@ export class LocalRepository implements Repository {
       throw diskFull(err, this.dir)
     } finally {
       store.protected = undefined
+      store.protectedTrees = undefined
     }
   }
 
