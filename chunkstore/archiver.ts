@@ -220,7 +220,7 @@ export class Archiver {
         this.stats.bytesTotal += Number(st.size)
         if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st)) {
           this.stats.filesUnchanged++
-          this.deps.store.protected?.add(keyOf(old.cid.bytes))
+          await this.deps.store.keepTree(old)
           entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
           continue
         }
@@ -260,7 +260,7 @@ export class Archiver {
     const done = Promise.all(entries).then(async list => {
       if (old !== undefined && oldNode !== undefined && sameDir(old, st, oldNode, list)) {
         // Nothing here or below changed: the parent snapshot's node is this node.
-        this.deps.store.protected?.add(keyOf(old.cid.bytes))
+        await this.deps.store.keepTree(old)
         return { cid: old.cid, id: old.id, tsize: old.tsize }
       }
       return await this.putNode({
@@ -282,7 +282,7 @@ export class Archiver {
     const sealed = sealer.seal(encodeNode(node))
     // Unchanged since the parent snapshot: same plaintext, same id, and the block is known to exist.
     if (old !== undefined && Buffer.from(old.id).equals(sealed.id)) {
-      store.protected?.add(keyOf(old.cid.bytes))
+      await store.keepTree(old)
       return { cid: old.cid, id: old.id, tsize: sealed.bytes.length }
     }
     const [known] = await store.lookupIds([sealed.id])

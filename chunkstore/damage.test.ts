@@ -13,8 +13,8 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import { initRepository, LocalBlockStore } from './index.ts'
-import { cairn, dirBytes, FAST_KDF, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from './testing/fixtures.ts'
-import type { CliResult } from './testing/fixtures.ts'
+import { cairn, dirBytes, FAST_KDF, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from './testing/index.ts'
+import type { CliResult } from './testing/index.ts'
 import { ValueLog } from './value-log.ts'
 
 const work = tempDir('cairn-damage-')

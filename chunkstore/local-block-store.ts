@@ -5,6 +5,7 @@ import { cidOf, matchesCid } from './codec.ts'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, DiskFullError, diskFullAt, IndexDamagedError, isDiskFull, ReadOnlyStoreError, StoreInUseError } from './errors.ts'
+import { Epochs } from './epochs.ts'
 import { IdFilter } from './id-filter.ts'
 import { throwIfAborted, type AbortOptions } from '../crypto/index.ts'
 import { verifyLevelDb } from './leveldb-files.ts'
@@ -56,6 +57,15 @@ export class LocalBlockStore implements BlockStore {
   private flushChain: Promise<void> = Promise.resolve()
   /** CIDs a running backup reused or wrote while a prune is marking; the prune keeps them. */
   protected: Set<Key> | undefined
+  /**
+   * Tree nodes a backup reused from its parent snapshot without reading them while a prune
+   * runs: the prune keeps everything below them (see `keepTree`).
+   */
+  protectedTrees: TreeRef[] | undefined
+  /** Who is using the store now, for prune (epochs.ts). */
+  readonly epochs = new Epochs()
+  /** The prune running now: a second one waits for it. */
+  private pruning: Promise<unknown> = Promise.resolve()
   /** Closed while prune drops index entries, so no lookup can hand out a CID being removed. */
   private gate: Promise<void> | undefined
   private lookupsRunning = 0
@@ -220,6 +230,11 @@ export class LocalBlockStore implements BlockStore {
 
   async get (cid: CID, options: AbortOptions & { verify?: boolean } = {}): Promise<Uint8Array> {
     throwIfAborted(options.signal, READING)
+    const lease = this.epochs.enter('read')
+    try { return await this.getNow(cid, options) } finally { lease.leave() }
+  }
+
+  private async getNow (cid: CID, options: { verify?: boolean }): Promise<Uint8Array> {
     const loc = await this.location(cid)
     if (loc === undefined) throw new BlockNotFoundError(cid.toString())
     return this.read(cid, loc, options.verify === true)
@@ -247,6 +262,11 @@ export class LocalBlockStore implements BlockStore {
    */
   async * getMany (cids: CID[], options: AbortOptions & { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
     throwIfAborted(options.signal, READING)
+    const lease = this.epochs.enter('read')
+    try { yield * this.getManyNow(cids, options) } finally { lease.leave() }
+  }
+
+  private async * getManyNow (cids: CID[], options: AbortOptions & { transient?: boolean }): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
     const locs = await this.locations(cids.map(c => c.bytes))
     const packed = newLocatedBlocks(cids.length)
     packed.count = cids.length
@@ -266,6 +286,11 @@ export class LocalBlockStore implements BlockStore {
    * with `readLocated`, in disk order, with no second lookup and no object per block.
    */
   async * located (batch: number, options?: AbortOptions): AsyncIterable<LocatedBlocks> {
+    const lease = this.epochs.enter('read')
+    try { yield * this.locatedNow(batch, options) } finally { lease.leave() }
+  }
+
+  private async * locatedNow (batch: number, options?: AbortOptions): AsyncIterable<LocatedBlocks> {
     const it = this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })
     const pack = (entries: Array<[Buffer, BlockLocation | Buffer]>): LocatedBlocks => {
       const out = newLocatedBlocks(entries.length)
@@ -526,14 +551,39 @@ export class LocalBlockStore implements BlockStore {
     await this.db.del(prefixed(S, cid.bytes), { sync: true })
   }
 
-  /** Drops index entries of removed blocks (and chunk ids that point at them). */
-  async forgetBlocks (dead: Set<Key>): Promise<void> {
+  /**
+   * A backup reuses the tree below `ref` from its parent snapshot without reading it. While a
+   * prune runs, that tree is kept whole; waits while the prune drops index entries, so a
+   * reuse is either seen by the prune or happens after it.
+   */
+  async keepTree (ref: TreeRef & { inline?: unknown }): Promise<void> {
+    while (this.gate !== undefined) await this.gate
+    if (this.protected === undefined) return
+    this.protected.add(keyOf(ref.cid.bytes))
+    // A small file kept inline in its directory's entry is one data block: nothing below it.
+    if (ref.inline === undefined) this.protectedTrees?.push(ref)
+  }
+
+  /** Runs `fn` after every prune started before it has ended (prunes one at a time). */
+  async onePrune<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.pruning.then(fn, fn)
+    this.pruning = run.catch(() => {})
+    return await run
+  }
+
+  /**
+   * Drops index entries of removed blocks (and chunk ids that point at them). `lastLook`
+   * runs first with lookups and tree reuse held (the prune's last mark); `dead` then loses
+   * every protected block.
+   */
+  async forgetBlocks (dead: Set<Key>, lastLook?: () => Promise<void>): Promise<void> {
     this.mustWrite()
     let open!: () => void
     this.gate = new Promise(resolve => { open = resolve })
     try {
       if (this.lookupsRunning > 0) await new Promise<void>(resolve => { this.lookupsDrained = resolve })
       this.lookupsDrained = undefined
+      await lastLook?.()
       for (const k of this.protected ?? []) dead.delete(k)
       await this.dropIndexEntries(dead)
     } finally {
@@ -593,3 +643,6 @@ export class LocalBlockStore implements BlockStore {
     await this.db.close()
   }
 }
+
+/** A tree node by CID and chunk id (what it takes to open it). */
+export interface TreeRef { cid: CID, id: Uint8Array }

@@ -73,6 +73,16 @@ export async function repairIndex (dir: string, options: OpenOptions): Promise<I
   return await rebuildIndex(dir, block => recordKind(keys, block))
 }
 
+/**
+ * A repository over the block store of this very folder that the caller already holds open
+ * (a mesh node serving a site's own store): it reads and writes as `openRepository`'s does,
+ * and `close()` leaves the block store to its holder.
+ */
+export async function openRepositoryOn (dir: string, blocks: LocalBlockStore, options: OpenOptions): Promise<LocalRepository> {
+  const { config, keys, suite } = await storeKeys(dir, options)
+  return new LocalRepository(dir, config, keys, suite, blocks, { shared: isReplica(dir), owned: false })
+}
+
 async function storeKeys (dir: string, options: OpenOptions): Promise<{ config: StoreConfig, keys: SpaceKeys, suite: CipherSuite }> {
   const config = readConfig(dir)
   let keys = options.keys
@@ -120,12 +130,16 @@ export class LocalRepository implements Repository {
 
   async backup (options: BackupOptions): Promise<SnapshotRecord> {
     this.refuseShared('a backup')
+    return await this.blocks.epochs.within('write', async () => await this.backupNow(options))
+  }
+
+  private async backupNow (options: BackupOptions): Promise<SnapshotRecord> {
     const task = options.task ?? 'default'
     const level = options.level ?? 'incremental'
     const compression = options.compression ?? this.config.compression
     const chunker = validateChunker(options.chunker ?? this.config.chunker)
     const sealer = new BlockSealer(this.keys, this.suite, compression)
-    let parent: (OwnSnapshot) | undefined
+    let parent: OwnSnapshot | undefined
     const sources = normaliseSources(options.paths)
     if (!this.writeOnly) {
       const paths = sources.join('\0')
@@ -196,6 +210,10 @@ export class LocalRepository implements Repository {
   }
 
   async restore (options: RestoreOptions): Promise<RestoreResult> {
+    return await this.blocks.epochs.within('read', async () => await this.restoreNow(options))
+  }
+
+  private async restoreNow (options: RestoreOptions): Promise<RestoreResult> {
     const snap = await this.resolveSnapshot(options.snapshot, undefined, options)
     const root = await this.loadNode(rootOf(snap)) as DirNode
     const restorer = new Restorer({
@@ -209,6 +227,11 @@ export class LocalRepository implements Repository {
   }
 
   async * ls (snapshot: string, path = '/', options: AbortOptions = {}): AsyncIterable<TreeEntry> {
+    const lease = this.blocks.epochs.enter('read')
+    try { yield * this.lsNow(snapshot, path, options) } finally { lease.leave() }
+  }
+
+  private async * lsNow (snapshot: string, path: string, options: AbortOptions): AsyncIterable<TreeEntry> {
     const snap = await this.resolveSnapshot(snapshot, undefined, options)
     let node: TreeNode = await this.loadNode(rootOf(snap))
     const parts = path.split('/').filter(Boolean)
@@ -237,6 +260,10 @@ export class LocalRepository implements Repository {
   }
 
   async check (options: CheckOptions = {}): Promise<CheckResult> {
+    return await this.blocks.epochs.within('read', async () => await this.checkNow(options))
+  }
+
+  private async checkNow (options: CheckOptions): Promise<CheckResult> {
     const snaps = options.snapshot !== undefined ? [await this.resolveSnapshot(options.snapshot, undefined, options)] : await this.snapshots(options)
     const result = await checkSnapshots({
       store: this.blocks, sealer: this.sealer, makePool: this.makePool(this.config.compression, this.config.chunker)
@@ -307,16 +334,18 @@ export class LocalRepository implements Repository {
     await this.forgetRoots([snap.id])
   }
 
-  /** Mark and sweep (prune.ts); never on a shared replica or with a write-only key. */
+  /** Mark and sweep (prune.ts), one prune at a time; never on a shared replica or with a write-only key. */
   async prune (options: AbortOptions = {}): Promise<PruneResult> {
     this.refuseShared('pruning')
     // A write-only key opens no record, so every record would look like another store's.
     if (this.writeOnly) throw new WriteOnlyKeyError('Pruning')
-    try {
-      return await pruneStore({ blocks: this.blocks, records: async () => await this.records(options), loadNode: async ref => await this.loadNode(ref) }, options)
-    } catch (err) {
-      throw diskFullAt(err, this.dir)
-    }
+    return await this.blocks.onePrune(async () => {
+      try {
+        return await pruneStore({ blocks: this.blocks, records: async () => await this.records(options), loadNode: async ref => await this.loadNode(ref) }, options)
+      } catch (err) {
+        throw diskFullAt(err, this.dir)
+      }
+    })
   }
 
   /**

@@ -18,6 +18,7 @@ import * as notify from './notify/index.ts'
 import * as daemon from './daemon/index.ts'
 import * as mesh from './mesh/index.ts'
 import * as control from './control/index.ts'
+import * as holder from './holder/index.ts'
 import * as cli from './cli/index.ts'
 import * as bench from './bench/index.ts'
 import * as faults from './faults/index.ts'
@@ -32,7 +33,7 @@ type ErrorClass = (abstract new (...args: any[]) => crypto.CairnError) & { code:
 
 /** Every error class the modules export (each once, wherever it is re-exported). */
 function errorClasses (): Array<{ cls: ErrorClass, from: string }> {
-  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, control, cli, bench, faults, logs, metrics, clock, root }
+  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, control, holder, cli, bench, faults, logs, metrics, clock, root }
   const seen = new Map<unknown, string>()
   for (const [from, m] of Object.entries(modules)) {
     for (const v of Object.values(m)) {

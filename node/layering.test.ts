@@ -1,7 +1,7 @@
 // The import arrows only point down (STYLE.md):
 //   console ──HTTP──▶ node ──▶ bootstrap ──▶ chunkstore ──▶ crypto ;  sim ──▶ node | chunkstore | crypto
 // and inside node, from the top down (NODE_ORDER):
-//   bench, faults ▶ cli ▶ daemon ▶ api ▶ mesh ▶ jobs ▶ notify ▶ inventory ▶ auth ▶ control ▶ metrics ▶ logs ▶ state ▶ clock
+//   bench, faults ▶ cli ▶ daemon ▶ api ▶ mesh ▶ jobs ▶ notify ▶ inventory ▶ auth ▶ holder ▶ control ▶ metrics ▶ logs ▶ state ▶ clock
 // (a folder may import any folder below it, and node's own root modules). A folder is entered
 // only through its index.ts. Test helpers live in `testing/` folders, entered through
 // `testing/index.ts`, and only test code reaches them. This reads every import line and fails
@@ -23,7 +23,7 @@ const allowed: Record<string, string[]> = {
 }
 
 /** node's subfolders, lowest first: each may import those before it. `testing` (test helpers) may import any. */
-export const NODE_ORDER = ['clock', 'state', 'logs', 'metrics', 'control', 'auth', 'inventory', 'notify', 'jobs', 'mesh', 'api', 'daemon', 'cli', 'bench', 'faults']
+export const NODE_ORDER = ['clock', 'state', 'logs', 'metrics', 'control', 'holder', 'auth', 'inventory', 'notify', 'jobs', 'mesh', 'api', 'daemon', 'cli', 'bench', 'faults']
 
 function * sources (dir: string): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

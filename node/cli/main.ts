@@ -1,12 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import { createLimiter, type BandwidthSchedule } from '../../chunkstore/index.ts'
+import { resolve } from 'node:path'
 import { collectLimit } from './bandwidth-option.ts'
 import { DEFAULT_CDC, DiskFullError, FIXED_SIZES, initRepository, isDiskFull, openRepository } from '../../chunkstore/index.ts'
-import type { ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
+import type { BackupProgress, BandwidthSchedule, CheckResult, ChunkerSpec, LocalRepository, PruneResult, RestoreProgress, RestoreResult, SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
 import { bytes, count, counted, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
 import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
+import { onStore, storesReleased } from './on-store.ts'
+import type { BackupArgs, ForgetResult, RestoreArgs, SnapshotsResult } from '../holder/index.ts'
 import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
 import { registerRepairCommand } from './repair-command.ts'
@@ -119,13 +121,14 @@ export function buildProgram (): Command {
       const onSignal = (): void => controller.abort()
       process.once('SIGINT', onSignal)
       try {
-        const snap = await withRepo(o, async repo => await repo.backup({
-          paths, task: o.task, level: o.level, exclude: o.exclude, chunker: o.chunker, compression: o.compression,
-          pace: o.limit === undefined ? undefined : createLimiter(o.limit).take,
-          openFiles: o.skipOpenFiles === true ? 'skip' : 'read',
+        const args: BackupArgs = {
+          paths: paths.map(p => resolve(p)), task: o.task, level: o.level, exclude: o.exclude, chunker: o.chunker, compression: o.compression,
+          limit: o.limit, openFiles: o.skipOpenFiles === true ? 'skip' : 'read'
+        }
+        const snap = await onStore(o, 'backup', { ...args }, {}, {
           signal: controller.signal,
-          onProgress: ({ detail: p }) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
-        }))
+          onProgress: (p: BackupProgress) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
+        }) as SnapshotRecord
         bar.done()
         warn(snap.stats.warnings)
         if (o.json === true) json(snap); else out(summary(snap))
@@ -138,8 +141,8 @@ export function buildProgram (): Command {
   storeOptions(program.command('snapshots').description('list snapshots'))
     .option('--task <name>', 'only this task')
     .action(async (o: StoreFlags & { task?: string }) => {
-      const [list, damaged] = await withRepo(o, async repo => [await repo.snapshots({ task: o.task }), await repo.damagedSnapshots()] as const, READ_ONLY)
-      if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)) } else {
+      const { list, damaged } = await onStore(o, 'snapshots', { task: o.task }, READ_ONLY) as SnapshotsResult
+      if (o.json === true) { json(list) } else {
       out(table(['id', 'time', 'host', 'task', 'level', 'files', 'size', 'paths'],
         list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.repaired !== undefined ? `${s.level} (repaired)` : s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
       out(counted(list.length, 'snapshot'))
@@ -152,14 +155,16 @@ export function buildProgram (): Command {
     .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
     .argument('[path]', 'only below this path', '/')
     .action(async (snapshot: string, path: string, o: StoreFlags) => {
-      await withRepo(o, async repo => {
-        const all = []
-        for await (const e of repo.ls(snapshot, path)) {
-          if (o.json === true) all.push(e)
-          else out(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(4, '0')}  ${bytes(e.size).padStart(10)}  ${e.mtime.replace('T', ' ').slice(0, 19)}  ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`)
+      const all: TreeEntry[] = []
+      await onStore(o, 'ls', { snapshot, path }, READ_ONLY, {
+        onItems: (batch: TreeEntry[]) => {
+          for (const e of batch) {
+            if (o.json === true) all.push(e)
+            else out(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(4, '0')}  ${bytes(e.size).padStart(10)}  ${e.mtime.replace('T', ' ').slice(0, 19)}  ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`)
+          }
         }
-        if (o.json === true) json(all)
-      }, READ_ONLY)
+      })
+      if (o.json === true) json(all)
     })
 
   storeOptions(program.command('restore').description('restore a snapshot (or parts of it) into a folder'))
@@ -169,10 +174,10 @@ export function buildProgram (): Command {
     .addOption(new Option('--conflict <mode>', 'when a file exists').choices(['overwrite', 'skip', 'keep-newer']).default('overwrite'))
     .action(async (snapshot: string, o: StoreFlags & { target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }) => {
       const bar = new ProgressBar('restore')
-      const r = await withRepo(o, async repo => await repo.restore({
-        snapshot, target: o.target, include: o.include, conflict: o.conflict, continueOnError: true,
-        onProgress: ({ detail: p }) => bar.update(p.bytes, p.files, p.bytesTotal)
-      }), { ...READ_ONLY, verifyIndex: true })
+      const args: RestoreArgs = { snapshot, target: resolve(o.target), include: o.include, conflict: o.conflict }
+      const r = await onStore(o, 'restore', { ...args }, { ...READ_ONLY, verifyIndex: true }, {
+        onProgress: (p: RestoreProgress) => bar.update(p.bytes, p.files, p.bytesTotal)
+      }) as RestoreResult
       bar.done()
       warn(r.warnings)
       // What could not be restored: one line each on stderr, after everything else was restored.
@@ -189,7 +194,7 @@ export function buildProgram (): Command {
     .option('--read-data', 'also read, hash and decrypt every data block')
     .option('--snapshot <id>', 'only this snapshot')
     .action(async (o: StoreFlags & { readData?: boolean, snapshot?: string }) => {
-      const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }), { ...READ_ONLY, reportDamage: true })
+      const r = await onStore(o, 'check', { readData: o.readData, snapshot: o.snapshot }, { ...READ_ONLY, reportDamage: true }) as CheckResult
       if (o.json === true) json(r)
       else {
         out(`checked ${counted(r.snapshots, 'snapshot')}, ${counted(r.blocksChecked, 'block')}${r.bytesChecked > 0 ? `, ${bytes(r.bytesChecked)} read` : ''}: ${r.errors.length === 0 ? 'no errors' : counted(r.errors.length, 'error')}`)
@@ -205,16 +210,14 @@ export function buildProgram (): Command {
     .option('--task <name>', 'only this task')
     .option('--force', 'with ids: also remove the last snapshot of a task')
     .action(async (ids: string[], o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string, force?: boolean }) => {
-      const removed = await withRepo(o, async repo => ids.length > 0
-        ? await repo.forgetSnapshots(ids, { force: o.force })
-        : await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
+      const removed = await onStore(o, 'forget', { ids, keepLast: o.keepLast, keepDays: o.keepDays, task: o.task, force: o.force }, {}) as ForgetResult
       if (o.json === true) json(removed)
       else out(`removed ${counted(removed.length, 'snapshot')}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time ?? '(damaged)'}  ${s.task ?? ''}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
     })
 
   storeOptions(program.command('prune').description('reclaim the space of blocks no snapshot references'))
     .action(async (o: StoreFlags) => {
-      const r = await withRepo(o, async repo => await repo.prune())
+      const r = await onStore(o, 'prune', {}, {}) as PruneResult
       if (o.json === true) json(r)
       else out(`removed ${counted(r.blocksRemoved, 'block')}, freed ${bytes(r.bytesFreed)}; rewrote ${counted(r.segmentsRewritten, 'segment')}, deleted ${count(r.segmentsDeleted)}`)
     })
@@ -234,6 +237,7 @@ export async function main (argv: string[]): Promise<number> {
   result.code = 0
   try {
     await program.parseAsync(argv, { from: 'user' })
+    await storesReleased()
     return result.code
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
@@ -242,6 +246,7 @@ export async function main (argv: string[]): Promise<number> {
     const message = isDiskFull(e) && !(e instanceof DiskFullError) ? `no space left on the device (${e.message}); free some space and run the command again` : e.message
     process.stderr.write(`cairn: ${message}\n`)
     if (process.env.CAIRN_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`)
+    await storesReleased()
     return 1
   }
 }

@@ -4,12 +4,19 @@
 // cleanly on SIGINT/SIGTERM or `cairn mesh stop`. `cairn serve` hosts the mesh itself instead
 // (hosted-mesh.ts); this serves one store.
 import type { MeshEvent } from '../../bootstrap/index.ts'
-import type { ReplicaFolder } from '../../chunkstore/index.ts'
+import { openRepositoryOn, type ReplicaFolder } from '../../chunkstore/index.ts'
+import type { SpaceKeys } from '../../crypto/index.ts'
+import { holdStore } from '../holder/index.ts'
 import { openStore } from './open-store.ts'
 import { startMesh, type RunningMesh } from './start-mesh.ts'
 
 export interface MeshDaemonInit {
   store: string
+  /**
+   * The keys of the site's own store: with them the node runs other commands' operations on
+   * the store it holds (node/holder/); without them it tells those commands it cannot.
+   */
+  keys?: SpaceKeys
   mesh: string
   replicateEveryMs?: number
   dialEveryMs?: number
@@ -23,6 +30,9 @@ export interface MeshDaemonInit {
 
 export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
   const store = await openStore(init.store)
+  // With the keys, other commands pointed at this store run their operations here (node/holder/).
+  const repo = init.keys !== undefined && store.kind === 'store' ? await openRepositoryOn(init.store, store.blocks, { keys: init.keys }) : undefined
+  const holder = await holdStore({ dir: init.store, kind: 'mesh', repo })
   // `cairn mesh stop` ends the daemon as a signal does (a background job started through npx
   // does not pass signals on to it), and is answered once the store is closed, so the next
   // command may open it.
@@ -39,6 +49,7 @@ export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
       control: () => ({ stop: async () => { stopRequested(); await done; return { stopped: true } } })
     })
   } catch (err) {
+    await holder.close()
     await store.close()
     throw err
   }
@@ -47,6 +58,10 @@ export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
   try {
     await Promise.race([init.untilStopped(), stopping])
   } finally {
-    await mesh.stop({ answerAfter: async () => { try { await store.close() } finally { closed() } } })
+    try {
+      await holder.close()
+    } finally {
+      await mesh.stop({ answerAfter: async () => { try { await store.close() } finally { closed() } } })
+    }
   }
 }
