@@ -131,6 +131,15 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'), { named: true })
 
     mesh = await startMesh(init, { repositories, inventory, logs, runner, operations })
+    // Hold every user space's store from the start: a CLI command pointed at one then runs its
+    // operation in this daemon (node/holder/) rather than taking the store from the daemon's jobs.
+    for (const space of await inventory.listSpaces({ role: 'admin' } as User)) {
+      try {
+        await repositories.all(space)
+      } catch (err) {
+        await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `the store of user space ${space.name} could not be opened: ${(err as Error).message}` })
+      }
+    }
     const interrupted = await runner.recover()
     if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
     await inventory.registerLocal()
