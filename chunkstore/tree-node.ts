@@ -2,6 +2,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { StoreCorruptError } from './errors.ts'
+import type { Xattr } from './xattrs.ts'
 
 /**
  * Snapshot tree nodes, version 1 (doc/design.md, "Tree nodes"). Every directory, file and
@@ -24,6 +25,8 @@ interface Meta {
   mtimeNs: bigint
   uid: number
   gid: number
+  /** Extended attributes (ACLs, capabilities, user.*), by name; absent when there are none or they were not read. */
+  xattrs?: Xattr[]
 }
 
 export interface FileNode extends Meta {
@@ -67,11 +70,17 @@ export interface InlineFile {
   /** The file's own mtime (the entry's `mtimeNs` is a cache field: 0 when the file changed while read). */
   mtimeNs: bigint
   sparse: boolean
+  xattrs?: Xattr[]
 }
 
 export interface DirNode extends Meta {
   kind: 'dir'
   entries: DirEntry[]
+  /**
+   * The entries' extended attributes were read (every backup since they are, unless
+   * `--no-xattrs`). Without it, an entry without `xattrs` says nothing about the file's.
+   */
+  xattrsRead?: boolean
 }
 
 export type TreeNode = FileNode | SymlinkNode | DirNode
@@ -101,17 +110,27 @@ function withExt (unixfs: Uint8Array, ext: unknown): Uint8Array {
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
 
+/** `x: [[name, base64 value], …]`, only when there are attributes (older nodes stay byte-identical). */
+const xattrsField = (x: Xattr[] | undefined): { x?: Array<[string, string]> } =>
+  x === undefined || x.length === 0 ? {} : { x: x.map(([n, v]) => [n, b64(v)]) }
+
+function xattrsOf (x: unknown): Xattr[] | undefined {
+  if (x === undefined) return undefined
+  if (!Array.isArray(x) || !x.every(a => Array.isArray(a) && typeof a[0] === 'string' && typeof a[1] === 'string')) throw new StoreCorruptError('malformed extended attributes')
+  return x.map(([n, v]: [string, string]): Xattr => [n, unb64(v)])
+}
+
 export function encodeNode (node: TreeNode): Uint8Array {
   switch (node.kind) {
     case 'file': {
       const u = new UnixFS({ type: 'file', blockSizes: node.chunks.map(c => BigInt(c.size)), ...unixfsMeta(node) })
-      const ext = { v: 1, u: node.uid, g: node.gid, ids: node.chunks.map(c => b64(c.id)), ...(node.sparse ? { sp: 1 } : {}) }
+      const ext = { v: 1, u: node.uid, g: node.gid, ids: node.chunks.map(c => b64(c.id)), ...(node.sparse ? { sp: 1 } : {}), ...xattrsField(node.xattrs) }
       // All links share the empty name, which keeps dag-pb's sort rule and the chunk order.
       return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: node.chunks.map(c => ({ Hash: c.cid, Name: '', Tsize: c.size })) })
     }
     case 'symlink': {
       const u = new UnixFS({ type: 'symlink', data: Buffer.from(node.target), ...unixfsMeta(node) })
-      return dagPb.encode({ Data: withExt(u.marshal(), { v: 1, u: node.uid, g: node.gid }), Links: [] })
+      return dagPb.encode({ Data: withExt(u.marshal(), { v: 1, u: node.uid, g: node.gid, ...xattrsField(node.xattrs) }), Links: [] })
     }
     case 'dir': {
       const entries = [...node.entries].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
@@ -120,9 +139,15 @@ export function encodeNode (node: TreeNode): Uint8Array {
         v: 1,
         u: node.uid,
         g: node.gid,
+        ...xattrsField(node.xattrs),
+        ...(node.xattrsRead === true ? { xa: 1 } : {}),
         e: entries.map(e => {
           const row: unknown[] = [e.inline !== undefined ? 'F' : e.kind[0], e.size, String(e.mtimeNs), String(e.ctimeNs), String(e.ino), String(e.dev), e.nlink, b64(e.id)]
-          if (e.inline !== undefined) row.push(e.inline.mode, e.inline.uid, e.inline.gid, String(e.inline.mtimeNs), e.inline.sparse ? 1 : 0)
+          if (e.inline !== undefined) {
+            row.push(e.inline.mode, e.inline.uid, e.inline.gid, String(e.inline.mtimeNs), e.inline.sparse ? 1 : 0)
+            const x = xattrsField(e.inline.xattrs).x
+            if (x !== undefined) row.push(x)
+          }
           return row
         })
       }
@@ -164,6 +189,8 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
       uid: ext.u ?? 0,
       gid: ext.g ?? 0
     }
+    const xattrs = xattrsOf(ext.x)
+    if (xattrs !== undefined) meta.xattrs = xattrs
     if (u.type === 'file') {
       const ids: string[] = ext.ids ?? []
       const sizes = u.blockSizes
@@ -178,12 +205,16 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
       const e: any[] = ext.e ?? []
       if (e.length !== pb.Links.length) throw new StoreCorruptError('directory links and entries disagree')
       const entries = pb.Links.map((l, i): DirEntry => {
-        const [k, size, mt, ct, ino, dev, nlink, id, mode, uid, gid, fmt, sparse] = e[i]
+        const [k, size, mt, ct, ino, dev, nlink, id, mode, uid, gid, fmt, sparse, x] = e[i]
         const entry: DirEntry = { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: unb64(id), tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
-        if (k === 'F') entry.inline = { mode, uid, gid, mtimeNs: BigInt(fmt), sparse: sparse === 1 }
+        if (k === 'F') {
+          entry.inline = { mode, uid, gid, mtimeNs: BigInt(fmt), sparse: sparse === 1 }
+          const ix = xattrsOf(x)
+          if (ix !== undefined) entry.inline.xattrs = ix
+        }
         return entry
       })
-      return { kind: 'dir', ...meta, entries }
+      return { kind: 'dir', ...meta, entries, ...(ext.xa === 1 ? { xattrsRead: true } : {}) }
     }
     throw new StoreCorruptError(`unsupported UnixFS type ${u.type}`)
   } catch (cause) {
