@@ -251,8 +251,8 @@ export class Archiver {
         }))
       } else if (st.isSymbolicLink()) {
         this.stats.symlinks++
-        let target: string
-        try { target = readlinkSync(p, 'utf8') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
+        let target: Buffer
+        try { target = readlinkSync(p, 'buffer') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
         const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid), ...this.xattrsOf(p) })
         entries.push(Promise.resolve(entryOf(name, 'symlink', st, ref, 0)))
       } else {

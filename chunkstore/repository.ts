@@ -26,7 +26,7 @@ import { readSnapshotRecords, recordKind, rootOf, toRecord, writeForgetRecord, w
 import type { DamagedSnapshot, OwnSnapshot, RecordBody, SnapshotRecords } from './snapshot-records.ts'
 import { readConfig, validateChunker } from './store-config.ts'
 import type { OpenOptions, StoreConfig } from './store-config.ts'
-import { displayName } from './file-name.ts'
+import { displayBytes, displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
 import { WorkerPool } from './worker-pool.ts'
@@ -250,7 +250,7 @@ export class LocalRepository implements Repository {
         yield {
           path: cp, type: e.kind, size: e.size, mode: child.mode,
           mtime: new Date(Number(child.mtimeNs / 1_000_000n)).toISOString(),
-          ...(child.kind === 'symlink' ? { target: child.target } : {})
+          ...(child.kind === 'symlink' ? { target: displayBytes(child.target) } : {})
         }
         if (child.kind === 'dir') yield * walk(child, cp)
       }

@@ -160,7 +160,7 @@ export class Restorer {
         let s: SymlinkNode
         try { s = await this.deps.loadNode(e) as SymlinkNode } catch (err) { this.lose(t, err); continue }
         if (!this.prepare(t, s.mtimeNs)) continue
-        symlinkSync(s.target, t)
+        symlinkSync(Buffer.from(s.target), t)
         this.applyMeta(t, s, true)
         this.result.symlinks++
       } else if (sel === 'all' && e.kind === 'file') {

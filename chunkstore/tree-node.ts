@@ -39,7 +39,8 @@ export interface FileNode extends Meta {
 
 export interface SymlinkNode extends Meta {
   kind: 'symlink'
-  target: string
+  /** The target's bytes as the kernel gave them (Linux targets need not be UTF-8). */
+  target: Uint8Array
 }
 
 export interface DirEntry {
@@ -129,7 +130,7 @@ export function encodeNode (node: TreeNode): Uint8Array {
       return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: node.chunks.map(c => ({ Hash: c.cid, Name: '', Tsize: c.size })) })
     }
     case 'symlink': {
-      const u = new UnixFS({ type: 'symlink', data: Buffer.from(node.target), ...unixfsMeta(node) })
+      const u = new UnixFS({ type: 'symlink', data: node.target, ...unixfsMeta(node) })
       return dagPb.encode({ Data: withExt(u.marshal(), { v: 1, u: node.uid, g: node.gid, ...xattrsField(node.xattrs) }), Links: [] })
     }
     case 'dir': {
@@ -199,7 +200,7 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
       return { kind: 'file', ...meta, size: Number(u.fileSize()), chunks, sparse: ext.sp === 1 }
     }
     if (u.type === 'symlink') {
-      return { kind: 'symlink', ...meta, target: Buffer.from(u.data ?? new Uint8Array()).toString() }
+      return { kind: 'symlink', ...meta, target: u.data ?? new Uint8Array() }
     }
     if (u.type === 'directory') {
       const e: any[] = ext.e ?? []

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr'
 import { showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
@@ -9,7 +10,8 @@ import type { FsPath } from './file-name.ts'
  * binding (@napi-rs/xattr, prebuilt for linux-x64) calls llistxattr, lgetxattr and lsetxattr:
  * never through a symbolic link, so a link's own attributes are read and written.
  *
- * It takes paths as text: a path that is not UTF-8 has its attributes skipped with a warning.
+ * It takes paths as text: for a path that is not UTF-8 (rare) the attr package's getfattr and
+ * setfattr are run instead, through a shell that rebuilds the path's bytes from octal escapes.
  */
 export type Xattr = [name: string, value: Uint8Array]
 
@@ -35,7 +37,7 @@ function textPath (path: FsPath): string | undefined {
 /** The entry's attributes, sorted by name (so an unchanged set gives the same tree node), and a warning if some could not be read. */
 export function readXattrs (path: FsPath): { xattrs: Xattr[], warning?: string } {
   const p = textPath(path)
-  if (p === undefined) return { xattrs: [], warning: `${showPath(path)}: extended attributes not backed up (the path is not UTF-8)` }
+  if (p === undefined) return readByTool(path as Buffer)
   let names: string[]
   try {
     names = listAttributesSync(p)
@@ -66,9 +68,13 @@ export function readXattrs (path: FsPath): { xattrs: Xattr[], warning?: string }
 export function writeXattrs (path: FsPath, xattrs: Xattr[] | undefined): string[] {
   if (xattrs === undefined || xattrs.length === 0) return []
   const p = textPath(path)
-  if (p === undefined) return [`${showPath(path)}: extended attributes not restored (the path is not UTF-8)`]
   const warnings: string[] = []
   for (const [name, value] of xattrs) {
+    if (p === undefined) {
+      const r = byTool(path as Buffer, ['setfattr', '-h', '-n', name, '-v', '0s' + Buffer.from(value).toString('base64')])
+      if (r.status !== 0) warnings.push(`${showPath(path)}: extended attribute ${name} not restored (setfattr: ${toolError(r)})`)
+      continue
+    }
     try {
       setAttributeSync(p, name, value)
     } catch (err) {
@@ -78,9 +84,39 @@ export function writeXattrs (path: FsPath, xattrs: Xattr[] | undefined): string[
   return warnings
 }
 
+/** Runs `cmd… -- PATH` with the path's exact bytes (argv from Node is text; printf's octal escapes are not). */
+function byTool (path: Buffer, cmd: string[]): { status: number | null, stdout: string, stderr: string, error?: Error } {
+  const octal = [...path].map(b => '\\' + b.toString(8).padStart(3, '0')).join('')
+  // The x keeps a trailing newline of the name from $(…), which strips them.
+  const script = `p=$(printf '${octal}x'); p=\${p%x}; exec "$@" -- "$p"`
+  return spawnSync('/bin/sh', ['-c', script, 'sh', ...cmd], { encoding: 'utf8' })
+}
+
+function toolError (r: { status: number | null, stderr: string, error?: Error }): string {
+  return r.error !== undefined ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status ?? '?'}`)
+}
+
+/** readXattrs for a path that is not UTF-8: `getfattr -d` prints `name=0sBASE64` lines. */
+function readByTool (path: Buffer): { xattrs: Xattr[], warning?: string } {
+  const r = byTool(path, ['getfattr', '-h', '-d', '-m', '-', '-e', 'base64', '--absolute-names'])
+  if (r.status !== 0) {
+    if (/Operation not supported|No such file/.test(r.stderr)) return { xattrs: [] }
+    return { xattrs: [], warning: `${showPath(path)}: extended attributes not backed up (getfattr: ${toolError(r)})` }
+  }
+  const xattrs: Xattr[] = []
+  for (const line of r.stdout.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const eq = line.indexOf('=')
+    const name = eq < 0 ? line : line.slice(0, eq)
+    const v = eq < 0 ? '' : line.slice(eq + 1)
+    xattrs.push([name, v.startsWith('0s') ? new Uint8Array(Buffer.from(v.slice(2), 'base64')) : new Uint8Array()])
+  }
+  return { xattrs: xattrs.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0) }
+}
+
 /** Whether the entry has any extended attribute (one syscall): the metadata cache's check for entries of a parent snapshot made without them. */
 export function hasXattrs (path: FsPath): boolean {
   const p = textPath(path)
-  if (p === undefined) return false
+  if (p === undefined) return readByTool(path as Buffer).xattrs.length > 0
   try { return listAttributesSync(p).length > 0 } catch { return false }
 }
