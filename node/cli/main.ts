@@ -12,6 +12,7 @@ import type { BackupArgs, ForgetResult, RestoreArgs, SnapshotsResult } from '../
 import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
 import { registerRepairCommand } from './repair-command.ts'
+import { registerImageCommand } from './image-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerMeshCommand } from './mesh-command.ts'
@@ -225,6 +226,7 @@ export function buildProgram (): Command {
     })
 
   registerRepairCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
+  registerImageCommand(program, { out, json, warn, setCode: c => { result.code = Math.max(result.code, c) }, warningsCode: EXIT_WARNINGS })
   registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)

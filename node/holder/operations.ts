@@ -117,7 +117,23 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
     access: 'full',
     writes: true,
     run: async (repo, _a, ctx) => await repo.prune({ signal: ctx.signal })
+  },
+  // Disk images (chunkstore/disk-image.ts): the device is read or written by the process that holds the store.
+  imageBackup: {
+    access: 'write',
+    writes: true,
+    run: async (repo, a, ctx) => await repo.backupImage({ device: str(a.device, 'device'), task: str(a.task ?? 'default', 'task'), crashConsistent: a.crashConsistent === true, signal: ctx.signal })
+  },
+  imageShow: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.imageManifest(str(a.snapshot, 'snapshot'), { signal: ctx.signal }) ?? null
+  },
+  imageRestore: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.restoreImage({ snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), signal: ctx.signal })
   }
 }
 
-export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune'
+export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore'
