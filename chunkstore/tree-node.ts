@@ -125,9 +125,10 @@ export function encodeNode (node: TreeNode): Uint8Array {
   switch (node.kind) {
     case 'file': {
       const u = new UnixFS({ type: 'file', blockSizes: node.chunks.map(c => BigInt(c.size)), ...unixfsMeta(node) })
+      const data = fixFileSize(u.marshal(), u.fileSize())
       const ext = { v: 1, u: node.uid, g: node.gid, ids: node.chunks.map(c => b64(c.id)), ...(node.sparse ? { sp: 1 } : {}), ...xattrsField(node.xattrs) }
       // All links share the empty name, which keeps dag-pb's sort rule and the chunk order.
-      return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: node.chunks.map(c => ({ Hash: c.cid, Name: '', Tsize: c.size })) })
+      return dagPb.encode({ Data: withExt(data, ext), Links: node.chunks.map(c => ({ Hash: c.cid, Name: '', Tsize: c.size })) })
     }
     case 'symlink': {
       const u = new UnixFS({ type: 'symlink', data: node.target, ...unixfsMeta(node) })
@@ -155,6 +156,20 @@ export function encodeNode (node: TreeNode): Uint8Array {
       return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: entries.map(e => ({ Hash: e.cid, Name: e.name, Tsize: e.tsize })) })
     }
   }
+}
+
+/**
+ * protons-runtime 7.1 (under ipfs-unixfs) writes a uint64 from 2^31 to 2^32 - 1 as five bytes
+ * of garbage: a file of 2–4 GiB got a `filesize` no reader could parse, and its node could not
+ * be decoded. The field comes right after the type (08 02 18 …) and its right varint has the
+ * same five bytes, so it is written over; other sizes keep the bytes they always had.
+ */
+function fixFileSize (unixfs: Uint8Array, size: bigint): Uint8Array {
+  if (size < 2n ** 31n || size >= 2n ** 32n) return unixfs
+  if (unixfs[0] !== 0x08 || unixfs[1] !== 0x02 || unixfs[2] !== 0x18) throw new StoreCorruptError('unexpected UnixFS layout for a file node')
+  const right = varint(Number(size))
+  unixfs.set(right, 3)
+  return unixfs
 }
 
 const KIND: Record<string, DirEntry['kind']> = { f: 'file', F: 'file', d: 'dir', s: 'symlink' }
