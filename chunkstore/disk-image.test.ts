@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
-import { DeviceInUseError, ImageTargetTooSmallError, NotADiskImageError } from './index.ts'
+import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, describeImage } from './index.ts'
 import { createStore, fileHash, removeDir, tempDir, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
@@ -132,4 +132,22 @@ describe('disk image of a GPT disk on a loop device', () => {
     assert.ok(r.bytesWritten < 64 * MiB, `wrote ${r.bytesWritten} bytes`)
     assert.equal(sh('sfdisk', ['--json', file]).includes('"label": "gpt"'), true)
   })
+})
+
+test('a region over 1 GiB is stored as pieces that cover it in order', () => {
+  const work = tempDir()
+  try {
+    const file = join(work, 'big.img')
+    writeFileSync(file, '')
+    execFileSync('truncate', ['-s', String(2.5 * 2 ** 30), file])
+    const d = describeImage(file)
+    assert.equal(d.table, null)
+    assert.deepEqual(d.regions, [
+      { name: 'whole.img.000', offset: 0, size: IMAGE_PIECE },
+      { name: 'whole.img.001', offset: IMAGE_PIECE, size: IMAGE_PIECE },
+      { name: 'whole.img.002', offset: 2 * IMAGE_PIECE, size: 0.5 * 2 ** 30 }
+    ])
+  } finally {
+    removeDir(work)
+  }
 })

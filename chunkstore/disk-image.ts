@@ -27,6 +27,12 @@ import type { BackupStats } from './types.ts'
 export const IMAGE_MANIFEST = 'disk-image.json'
 /** 64 KiB: within SPEC's 4 KiB–512 KiB, a multiple of every file system's block, a divisor of the 1 MiB partition alignment. */
 export const IMAGE_CHUNK = 64 << 10
+/**
+ * A region longer than this is stored as several files (`partition-1.img.000`, `.001`, …): a
+ * file node lists its chunks, and 1 GiB of 64 KiB chunks makes a node of about 1.4 MB (a
+ * block travels the mesh up to 16 MiB).
+ */
+export const IMAGE_PIECE = 1 << 30
 
 export interface ImagePartition {
   number: number
@@ -137,14 +143,20 @@ function fsInfo (path: string, offset: number, size: number): Pick<ImagePartitio
 
 function regionsOf (size: number, partitions: ImagePartition[]): ImageRegion[] {
   const out: ImageRegion[] = []
+  const add = (name: string, offset: number, length: number): void => {
+    if (length <= IMAGE_PIECE) { out.push({ name, offset, size: length }); return }
+    for (let i = 0; i * IMAGE_PIECE < length; i++) {
+      out.push({ name: `${name}.${String(i).padStart(3, '0')}`, offset: offset + i * IMAGE_PIECE, size: Math.min(IMAGE_PIECE, length - i * IMAGE_PIECE) })
+    }
+  }
   let at = 0
   let gap = 0
   for (const p of [...partitions].sort((a, b) => a.offset - b.offset)) {
-    if (p.offset > at) out.push({ name: at === 0 ? 'table-head.img' : `gap-${++gap}.img`, offset: at, size: p.offset - at })
-    out.push({ name: `partition-${p.number}.img`, offset: p.offset, size: p.size })
+    if (p.offset > at) add(at === 0 ? 'table-head.img' : `gap-${++gap}.img`, at, p.offset - at)
+    add(`partition-${p.number}.img`, p.offset, p.size)
     at = p.offset + p.size
   }
-  if (at < size) out.push({ name: partitions.length === 0 ? 'whole.img' : 'table-tail.img', offset: at, size: size - at })
+  if (at < size) add(partitions.length === 0 ? 'whole.img' : 'table-tail.img', at, size - at)
   return out
 }
 
@@ -184,24 +196,17 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
   const stats: BackupStats = { files: 0, dirs: 1, symlinks: 0, filesUnchanged: 0, bytesTotal: layout.size, bytesRead: 0, chunksNew: 0, bytesNew: 0, bytesStored: 0, durationMs: 0, warnings: [] }
   if (layout.consistency === 'crash-consistent') stats.warnings.push(`${layout.source} is mounted read-write: the image is crash-consistent (as after a power loss), as asked`)
   const hash = createHash('sha256')
-  const seen = new Map<string, CID>()
-  const zeroIds = new Map<number, Uint8Array>()
+  /** An all-zero chunk of each length: its id and CID, found once. */
+  const zeros = new Map<number, { id: Uint8Array, cid: CID }>()
+  // The store finds blocks appended by this run too (its pending index), so no map of them is kept here.
   const put = async (plain: Uint8Array, id: Uint8Array, counts: boolean): Promise<CID> => {
-    const k = Buffer.from(id).toString('hex')
-    const had = seen.get(k)
-    if (had !== undefined) return had
     const [known] = await store.lookupIds([id])
-    let cid: CID
-    if (known !== undefined) cid = CID.decode(known)
-    else {
-      const sealed = sealer.seal(plain, id)
-      store.append(sealed.cid.bytes, id, sealed.bytes)
-      cid = sealed.cid
-      stats.bytesStored += sealed.bytes.length
-      if (counts) { stats.chunksNew++; stats.bytesNew += plain.length }
-    }
-    seen.set(k, cid)
-    return cid
+    if (known !== undefined) return CID.decode(known)
+    const sealed = sealer.seal(plain, id)
+    store.append(sealed.cid.bytes, id, sealed.bytes)
+    stats.bytesStored += sealed.bytes.length
+    if (counts) { stats.chunksNew++; stats.bytesNew += plain.length }
+    return sealed.cid
   }
   const putNode = async (node: TreeNode): Promise<{ cid: CID, id: Uint8Array, tsize: number }> => {
     const bytes = encodeNode(node)
@@ -229,11 +234,13 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
         }
         hash.update(data)
         stats.bytesRead += len
-        let id: Uint8Array
         if (isZero(data)) {
-          id = zeroIds.get(len) ?? sealer.idOf(data)
-          zeroIds.set(len, id)
-        } else id = sealer.idOf(data)
+          let z = zeros.get(len)
+          if (z === undefined) { const id = sealer.idOf(data); z = { id, cid: await put(data, id, true) }; zeros.set(len, z) }
+          chunks.push({ cid: z.cid, id: z.id, size: len })
+          continue
+        }
+        const id = sealer.idOf(data)
         chunks.push({ cid: await put(data, id, true), id, size: len })
       }
       const node: FileNode = { kind: 'file', mode: 0o600, uid: 0, gid: 0, mtimeNs: now, size: region.size, chunks, sparse: true }
