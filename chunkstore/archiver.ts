@@ -14,6 +14,8 @@ import type { BlockLocation } from './block-store.ts'
 import { decodeNode, encodeNode } from './tree-node.ts'
 import type { DirEntry, DirNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
+import { hasXattrs, readXattrs } from './xattrs.ts'
+import type { Xattr } from './xattrs.ts'
 import { fileKey, openForWriting } from './open-files.ts'
 import type { BlocksMessage, FileDone, FilesDone, FromWorker, IdsMessage } from './worker-protocol.ts'
 import type { BackupOptions, BackupProgress, BackupStats } from './types.ts'
@@ -74,9 +76,12 @@ export class Archiver {
   private readonly parentNodes = new Map<string, DirNode>()
   /** Files to skip because another program writes them (options.openFiles 'skip'). */
   private openElsewhere: Map<string, number> | undefined
+  /** Extended attributes are read into the nodes (options.xattrs, default on). */
+  private readonly xattrs: boolean
 
   constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions) {
     this.excluded = excluder(options.exclude ?? [])
+    this.xattrs = options.xattrs !== false
     this.failed.promise.catch(() => {})
   }
 
@@ -170,7 +175,7 @@ export class Archiver {
     for (const [name, child] of [...trie.children].sort()) {
       const p = path === sep ? sep + name : path + sep + name
       if (child.source) {
-        entries.push(...await this.walkEntries(path, [Buffer.from(name)], prev))
+        entries.push(...await this.walkEntries(path, [Buffer.from(name)], prev, parent?.xattrsRead === true))
       } else {
         const cst = lstatSync(p, { bigint: true })
         const prevDir = prev.get(name)
@@ -178,7 +183,7 @@ export class Archiver {
         entries.push(sub.done.then(ref => ref === null ? null : entryOf(name, 'dir', cst, ref, 0)))
       }
     }
-    return this.finishDir(st, entries)
+    return this.finishDir(path, st, entries)
   }
 
   /** Walks a real directory; resolves (later) to its node. */
@@ -192,10 +197,11 @@ export class Archiver {
     }
     names.sort(Buffer.compare)
     const prev = new Map(parent?.entries.map(e => [e.name, e]))
-    return this.finishDir(st, await this.walkEntries(path, names, prev), self, parent)
+    return this.finishDir(path, st, await this.walkEntries(path, names, prev, parent?.xattrsRead === true), self, parent)
   }
 
-  private async walkEntries (dir: FsPath, names: Buffer[], prev: Map<string, DirEntry>): Promise<Array<Promise<DirEntry | null>>> {
+  /** `prevXattrs`: the parent snapshot's entries here carry their extended attributes (DirNode.xattrsRead). */
+  private async walkEntries (dir: FsPath, names: Buffer[], prev: Map<string, DirEntry>, prevXattrs: boolean): Promise<Array<Promise<DirEntry | null>>> {
     const entries: Array<Promise<DirEntry | null>> = []
     // One index read for the locations of the parent snapshot's subdirectories here that
     // were not prefetched.
@@ -218,7 +224,8 @@ export class Archiver {
       } else if (st.isFile()) {
         this.stats.files++
         this.stats.bytesTotal += Number(st.size)
-        if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st)) {
+        // A parent snapshot made without extended attributes vouches for a file only if it has none.
+        if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st) && (prevXattrs || !this.xattrs || !hasXattrs(p))) {
           this.stats.filesUnchanged++
           await this.deps.store.keepTree(old)
           entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
@@ -244,9 +251,9 @@ export class Archiver {
         }))
       } else if (st.isSymbolicLink()) {
         this.stats.symlinks++
-        let target: string
-        try { target = readlinkSync(p, 'utf8') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
-        const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid) })
+        let target: Buffer
+        try { target = readlinkSync(p, 'buffer') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
+        const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid), ...this.xattrsOf(p) })
         entries.push(Promise.resolve(entryOf(name, 'symlink', st, ref, 0)))
       } else {
         this.warn(`${shown}: skipped (sockets, FIFOs and device files are not backed up)`)
@@ -255,10 +262,10 @@ export class Archiver {
     return entries
   }
 
-  private finishDir (st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry, oldNode?: DirNode): Pending {
+  private finishDir (path: FsPath, st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry, oldNode?: DirNode): Pending {
     this.stats.dirs++
     const done = Promise.all(entries).then(async list => {
-      if (old !== undefined && oldNode !== undefined && sameDir(old, st, oldNode, list)) {
+      if (old !== undefined && oldNode !== undefined && (oldNode.xattrsRead === true) === this.xattrs && sameDir(old, st, oldNode, list)) {
         // Nothing here or below changed: the parent snapshot's node is this node.
         await this.deps.store.keepTree(old)
         return { cid: old.cid, id: old.id, tsize: old.tsize }
@@ -269,7 +276,9 @@ export class Archiver {
       mtimeNs: st.mtimeNs,
       uid: Number(st.uid),
       gid: Number(st.gid),
-      entries: list.filter((e): e is DirEntry => e !== null)
+      ...this.xattrsOf(path),
+      entries: list.filter((e): e is DirEntry => e !== null),
+      ...(this.xattrs ? { xattrsRead: true } : {})
     }, old)
     })
     done.catch(() => {})
@@ -290,6 +299,14 @@ export class Archiver {
     store.append(sealed.cid.bytes, sealed.id, sealed.bytes)
     this.stats.bytesStored += sealed.bytes.length
     return { cid: sealed.cid, id: sealed.id, tsize: sealed.bytes.length }
+  }
+
+  /** The entry's extended attributes as a node field (none when off or empty); a read failure is a warning. */
+  private xattrsOf (path: FsPath): { xattrs?: Xattr[] } {
+    if (!this.xattrs) return {}
+    const { xattrs, warning } = readXattrs(path)
+    if (warning !== undefined) this.warn(warning)
+    return xattrs.length > 0 ? { xattrs } : {}
   }
 
   private warn (w: string): void {
@@ -327,7 +344,7 @@ export class Archiver {
     this.current = { files: [], bytes: 0 }
     const job = ++this.jobSeq
     const weight = bytes + files.length * 4096
-    const worker = this.pool.dispatch({ t: 'backup', job, files: files.map((f, index) => ({ index, path: f.path })) }, weight)
+    const worker = this.pool.dispatch({ t: 'backup', job, files: files.map((f, index) => ({ index, path: f.path })), xattrs: this.xattrs }, weight)
     this.jobs.set(job, { worker, weight, files: files.map(f => f.done), sizes: files.map(f => f.size) })
   }
 

@@ -17,6 +17,8 @@ import type { ChunkRef } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
 import { SparseMap } from './sparse-map.ts'
 import { ValueLog } from './value-log.ts'
+import { readXattrs, writeXattrs } from './xattrs.ts'
+import type { Xattr } from './xattrs.ts'
 import type { BackupJob, BlocksMessage, FileDone, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
@@ -107,7 +109,7 @@ async function backupJob (job: BackupJob): Promise<void> {
     inflight.push(resolveBatch(job.job, batchNo++, b).then(() => { if (freeWindows.length < 8) freeWindows.push(...w) }))
     if (inflight.length >= MAX_BATCHES_IN_FLIGHT) await inflight.shift()
   }
-  const files: Array<{ f: typeof job.files[number], chunks: ChunkRef[], stat?: BigIntStats, size: number, skipped?: number, warning?: string, changed?: boolean }> = []
+  const files: Array<{ f: typeof job.files[number], chunks: ChunkRef[], stat?: BigIntStats, size: number, skipped?: number, warning?: string, changed?: boolean, xattrs?: Xattr[] }> = []
   for (const f of job.files) {
     const rec: typeof files[number] = { f, chunks: [], size: 0 }
     files.push(rec)
@@ -167,6 +169,11 @@ async function backupJob (job: BackupJob): Promise<void> {
         if (next === undefined) break
         buf = next
       }
+      if (job.xattrs) {
+        const x = readXattrs(path)
+        if (x.xattrs.length > 0) rec.xattrs = x.xattrs
+        if (x.warning !== undefined) rec.warning = x.warning
+      }
       const after = fstatSync(fd, { bigint: true })
       rec.size = rec.chunks.reduce((n, c) => n + c.size, 0)
       rec.skipped = holes?.holeBytes ?? 0
@@ -195,7 +202,7 @@ async function backupJob (job: BackupJob): Promise<void> {
       const c = rec.chunks[0]
       results.push({
         index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed, size: rec.size, bytesRead: rec.size - (rec.skipped ?? 0),
-        inline: { cid: c.cid.bytes, id: c.id, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs, sparse }
+        inline: { cid: c.cid.bytes, id: c.id, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs, sparse, ...(rec.xattrs !== undefined ? { xattrs: rec.xattrs } : {}) }
       })
       continue
     }
@@ -207,7 +214,8 @@ async function backupJob (job: BackupJob): Promise<void> {
       gid: Number(st.gid),
       size: rec.size,
       chunks: rec.chunks,
-      sparse
+      sparse,
+      xattrs: rec.xattrs
     })
     const sealed = sealer.sealScratch(bytes)
     results.push({
@@ -325,12 +333,13 @@ function restoreJob (job: RestoreJob): void {
       if (holes || pos !== f.size) ftruncateSync(fd, pos)
       if (job.chown) fchownSync(fd, f.uid, f.gid)
       fchmodSync(fd, f.mode & 0o7777)
+      const warnings = writeXattrs(partial, f.xattrs)
       const t = fsTime(f.mtimeNs)
       futimesSync(fd, t, t)
       closeSync(fd)
       fd = undefined
       renameSync(partial, fsPath(f.path))
-      post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written })
+      post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written, ...(warnings.length > 0 ? { warnings: warnings.map(w => w.replace(showPath(partial), showPath(fsPath(f.path)))) } : {}) })
     } catch (err) {
       if (fd !== undefined) { closeSync(fd); fd = undefined }
       try { unlinkSync(partial) } catch {}

@@ -229,3 +229,39 @@ export class WorkerFailedError extends CairnError {
   }
 }
 
+
+/** A disk image's source or target is mounted (read-write for a source), or is a mounted file system's device. */
+export class DeviceInUseError extends CairnError {
+  static override readonly code = 'DEVICE_IN_USE'
+  override readonly name = 'DeviceInUseError'
+  constructor (device: string, why: string, options?: CairnErrorOptions) {
+    super(`${device} ${why}. Nothing was read or written.`, { ...options, params: { device, why } })
+  }
+}
+
+/** A disk image restore target smaller than the image. */
+export class ImageTargetTooSmallError extends CairnError {
+  static override readonly code = 'IMAGE_TARGET_TOO_SMALL'
+  override readonly name = 'ImageTargetTooSmallError'
+  constructor (target: string, size: number, need: number, options?: CairnErrorOptions) {
+    super(`${target} holds ${size} bytes; the image needs ${need}. Nothing was written; choose a device or image file of at least that size.`, { ...options, params: { target, size, need } })
+  }
+}
+
+/** A restored disk image read back with a checksum other than the one recorded at backup. */
+export class ImageVerifyFailedError extends CairnError {
+  static override readonly code = 'IMAGE_VERIFY_FAILED'
+  override readonly name = 'ImageVerifyFailedError'
+  constructor (target: string, options?: CairnErrorOptions) {
+    super(`${target} does not read back as the image that was backed up (SHA-256 differs): the device may be failing, or another program wrote to it during the restore. Restore again or to another device.`, { ...options, params: { target } })
+  }
+}
+
+/** A snapshot that is not a disk image was given to an image restore (or an image to a file restore). */
+export class NotADiskImageError extends CairnError {
+  static override readonly code = 'NOT_A_DISK_IMAGE'
+  override readonly name = 'NotADiskImageError'
+  constructor (snapshot: string, options?: CairnErrorOptions) {
+    super(`Snapshot ${snapshot} is not a disk image; restore it with "cairn restore".`, { ...options, params: { snapshot } })
+  }
+}

@@ -27,6 +27,11 @@ export function displayName (name: string): string {
   return [...rawName(name)].map(b => b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`).join('')
 }
 
+/** Bytes as text when they are UTF-8, else with \xNN escapes (a symlink target in a listing). */
+export function displayBytes (raw: Uint8Array): string {
+  return displayName(nodeName(Buffer.from(raw)))
+}
+
 /** `dir/name`, as a string when both are text, else as bytes. */
 export function childPath (dir: FsPath, raw: Buffer): FsPath {
   const slash = typeof dir === 'string' ? (dir.endsWith(sep) ? '' : sep) : (dir[dir.length - 1] === 0x2f ? '' : sep)

@@ -27,5 +27,7 @@ export { BlockSealer, cidOf, matchesCid, registerSuite, suiteByName } from './co
 export { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
 export { decodeNode, encodeNode } from './tree-node.ts'
 export type { TreeNode, DirNode, FileNode, DirEntry } from './tree-node.ts'
+export { IMAGE_CHUNK, IMAGE_MANIFEST, IMAGE_PIECE, describeImage } from './disk-image.ts'
+export type { ImageBackupOptions, ImageManifest, ImagePartition, ImageRegion, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
 export { createLimiter, rateAt, realClock, validateSchedule } from './bandwidth.ts'
 export type { BandwidthLimiter, BandwidthSchedule, BandwidthWindow, LimiterClock } from './bandwidth.ts'

@@ -1,5 +1,6 @@
 import type { AbortOptions } from '../crypto/index.ts'
 import type { BlockStore } from './block-store.ts'
+import type { ImageBackupOptions, ImageManifest, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
 import type {
   BackupOptions, CheckOptions, CheckResult, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
   SnapshotRecord, TreeEntry
@@ -19,6 +20,11 @@ export interface Repository {
   /** Backs up `paths` and returns the new snapshot record (already durable when it resolves). */
   backup: (options: BackupOptions) => Promise<SnapshotRecord>
   restore: (options: RestoreOptions) => Promise<RestoreResult>
+  /** Disk images (disk-image.ts): a block device or image file with its partition table. */
+  backupImage: (options: ImageBackupOptions) => Promise<SnapshotRecord>
+  restoreImage: (options: ImageRestoreOptions) => Promise<ImageRestoreResult>
+  /** The partition table and regions of a disk image snapshot; undefined for a snapshot of files. */
+  imageManifest: (snapshot: string, options?: AbortOptions) => Promise<ImageManifest | undefined>
   /** Snapshot records, oldest first. */
   snapshots: (filter?: { task?: string } & AbortOptions) => Promise<SnapshotRecord[]>
   /** Resolves a full id, a unique id prefix, or `latest` (optionally of one task). Throws SnapshotNotFoundError. */

@@ -10,7 +10,7 @@ import { checkSnapshots } from './checker.ts'
 import { BlockSealer, suiteByName } from './codec.ts'
 import {
   diskFullAt, InvalidOptionError, RestoreIncompleteError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
-  SharedReplicaError, StoreCorruptError
+  NotADiskImageError, SharedReplicaError, StoreCorruptError
 } from './errors.ts'
 import { keyOf } from './index-layout.ts'
 import type { Key } from './index-layout.ts'
@@ -19,6 +19,8 @@ import { LocalBlockStore } from './local-block-store.ts'
 import { pruneStore } from './prune.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
+import { backupImage, imageManifest, restoreImage } from './disk-image.ts'
+import type { ImageBackupOptions, ImageManifest, ImageReadDeps, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
 import { isReplica } from './replica-marker.ts'
 import { decodeNode, encodeNode, inlineFileNode } from './tree-node.ts'
 import { repairTree } from './snapshot-repair.ts'
@@ -26,7 +28,7 @@ import { readSnapshotRecords, recordKind, rootOf, toRecord, writeForgetRecord, w
 import type { DamagedSnapshot, OwnSnapshot, RecordBody, SnapshotRecords } from './snapshot-records.ts'
 import { readConfig, validateChunker } from './store-config.ts'
 import type { OpenOptions, StoreConfig } from './store-config.ts'
-import { displayName } from './file-name.ts'
+import { displayBytes, displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
 import { WorkerPool } from './worker-pool.ts'
@@ -176,6 +178,55 @@ export class LocalRepository implements Repository {
     return toRecord(cid, body)
   }
 
+  /** Backs up a block device or raw image file as a disk image snapshot (disk-image.ts). */
+  async backupImage (options: ImageBackupOptions): Promise<SnapshotRecord> {
+    this.refuseShared('a backup')
+    return await this.blocks.epochs.within('write', async () => {
+      this.blocks.writers++
+      let result: Awaited<ReturnType<typeof backupImage>>
+      try {
+        result = await backupImage({ store: this.blocks, sealer: this.sealer }, options)
+      } catch (err) {
+        throw diskFullAt(err, this.dir)
+      } finally {
+        this.blocks.writers--
+      }
+      const { root, stats, manifest } = result
+      const body: RecordBody = {
+        v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: new Date().toISOString(),
+        host: hostname(), task: options.task ?? 'default', paths: [manifest.source], level: 'full', stats
+      }
+      try {
+        return toRecord(await writeSnapshotRecord(this.keys, this.blocks, body), body)
+      } catch (err) {
+        throw diskFullAt(err, this.dir)
+      }
+    })
+  }
+
+  /** The partition table and regions of a disk image snapshot; undefined for a snapshot of files. */
+  async imageManifest (snapshot: string, options: AbortOptions = {}): Promise<ImageManifest | undefined> {
+    return await this.blocks.epochs.within('read', async () => {
+      const snap = await this.resolveSnapshot(snapshot, undefined, options)
+      return await imageManifest(this.imageDeps(), await this.loadNode(rootOf(snap)) as DirNode)
+    })
+  }
+
+  /** Writes a disk image snapshot onto a block device or image file, and verifies it by SHA-256. */
+  async restoreImage (options: ImageRestoreOptions): Promise<ImageRestoreResult> {
+    return await this.blocks.epochs.within('read', async () => {
+      const snap = await this.resolveSnapshot(options.snapshot, undefined, options)
+      const root = await this.loadNode(rootOf(snap)) as DirNode
+      const manifest = await imageManifest(this.imageDeps(), root)
+      if (manifest === undefined) throw new NotADiskImageError(snap.id)
+      return await restoreImage(this.imageDeps(), root, manifest, options)
+    })
+  }
+
+  private imageDeps (): ImageReadDeps {
+    return { store: this.blocks, sealer: this.sealer, loadNode: async ref => await this.loadNode(ref) }
+  }
+
   async snapshots (filter: { task?: string } & AbortOptions = {}): Promise<OwnSnapshot[]> {
     const { own } = await this.records(filter)
     // A repaired snapshot keeps its original's time and comes right after it (so `latest` is the readable one).
@@ -250,7 +301,7 @@ export class LocalRepository implements Repository {
         yield {
           path: cp, type: e.kind, size: e.size, mode: child.mode,
           mtime: new Date(Number(child.mtimeNs / 1_000_000n)).toISOString(),
-          ...(child.kind === 'symlink' ? { target: child.target } : {})
+          ...(child.kind === 'symlink' ? { target: displayBytes(child.target) } : {})
         }
         if (child.kind === 'dir') yield * walk(child, cp)
       }

@@ -400,14 +400,20 @@ describe('entries that cannot be backed up are reported, not fatal', () => {
     mkdirSync(dir)
     const name = Buffer.from([0x63, 0x61, 0x66, 0xe9]) // "café" in Latin-1
     writeFileSync(Buffer.concat([Buffer.from(dir + '/'), name]), 'latin-1 name')
+    // A symlink whose target is not UTF-8 either (issue 20): once decoded lossily as U+FFFD.
+    symlinkSync(name, join(dir, 'link'))
     const snap = await repo.backup({ paths: [dir], task: 'latin1' })
     assert.deepEqual(snap.stats.warnings, [])
     assert.equal(snap.stats.files, 1)
     const out = join(work, 'out-latin1')
     await repo.restore({ snapshot: snap.id, target: out })
     const restored = readdirSync(join(out, dir), { encoding: 'buffer' })
-    assert.deepEqual(restored, [name])
+    assert.deepEqual(restored.sort(Buffer.compare), [name, Buffer.from('link')].sort(Buffer.compare))
     assert.equal(readFileSync(Buffer.concat([Buffer.from(join(out, dir) + '/'), name]), 'utf8'), 'latin-1 name')
+    assert.deepEqual(readlinkSync(join(out, dir, 'link'), 'buffer'), name)
+    const listed: Array<{ path: string, target?: string }> = []
+    for await (const e of repo.ls(snap.id, dir)) listed.push(e)
+    assert.equal(listed.find(e => e.path.endsWith('/link'))?.target, 'caf\\xe9', 'a listing shows the bytes escaped')
   })
 })
 

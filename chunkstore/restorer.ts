@@ -12,6 +12,8 @@ import type { DirEntry, DirNode, FileNode, SymlinkNode, TreeNode } from './tree-
 import type { WorkerPool } from './worker-pool.ts'
 import type { FromWorker, RestoreFileJob } from './worker-protocol.ts'
 import { setNanosecondTimes } from './nanosecond-times.ts'
+import { writeXattrs } from './xattrs.ts'
+import type { Xattr } from './xattrs.ts'
 import type { ConflictMode, RestoreOptions, RestoreResult } from './types.ts'
 
 type NsTime = Parameters<typeof setNanosecondTimes>[0][number]
@@ -60,10 +62,12 @@ export class Restorer {
   private readonly includes: string[][]
   private lastProgress = 0
   private targetReal = '/'
+  private readonly xattrs: boolean
 
   constructor (private readonly deps: RestorerDeps, private readonly options: RestoreOptions, private readonly bytesTotal: number) {
     this.conflict = options.conflict ?? 'overwrite'
     this.includes = (options.include ?? []).map(p => p.split('/').filter(Boolean))
+    this.xattrs = options.xattrs !== false
   }
 
   async run (root: DirNode): Promise<RestoreResult> {
@@ -156,7 +160,7 @@ export class Restorer {
         let s: SymlinkNode
         try { s = await this.deps.loadNode(e) as SymlinkNode } catch (err) { this.lose(t, err); continue }
         if (!this.prepare(t, s.mtimeNs)) continue
-        symlinkSync(s.target, t)
+        symlinkSync(Buffer.from(s.target), t)
         this.applyMeta(t, s, true)
         this.result.symlinks++
       } else if (sel === 'all' && e.kind === 'file') {
@@ -198,7 +202,7 @@ export class Restorer {
         this.check()
       }
       this.inflight++
-      this.batch.push({ index: this.batch.length, path: files[i].target, partial: partialPath(files[i].dir, rawName(files[i].e.name)), size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtimeNs: node.mtimeNs, sparse: node.sparse, chunks })
+      this.batch.push({ index: this.batch.length, path: files[i].target, partial: partialPath(files[i].dir, rawName(files[i].e.name)), size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtimeNs: node.mtimeNs, sparse: node.sparse, chunks, ...(this.xattrs && node.xattrs !== undefined ? { xattrs: node.xattrs } : {}) })
       this.batchBytes += node.size
       if (this.batch.length >= JOB_FILES || this.batchBytes >= JOB_BYTES) this.sendJob()
     }
@@ -235,6 +239,7 @@ export class Restorer {
       this.inflight--
       this.result.bytes += m.bytes
       if (m.ok) { this.result.files++; this.times.push(this.jobs.get(m.job)!.times[m.index]) } else this.lose(m.path ?? '?', m.error ?? 'unknown error')
+      if (m.warnings !== undefined) this.result.warnings.push(...m.warnings)
       this.waiter?.(); this.waiter = undefined
       this.progress()
       if (this.inflight === 0) this.allDone?.()
@@ -252,15 +257,18 @@ export class Restorer {
     this.options.onProgress({ type: 'restore:progress', detail: { files: this.result.files, bytes: this.result.bytes, filesTotal: 0, bytesTotal: this.bytesTotal } })
   }
 
-  private applyMeta (path: FsPath, node: { mode: number, uid: number, gid: number, mtimeNs: bigint }, symlink: boolean): void {
+  /** Owner, mode, then extended attributes (a chown clears security.capability), then times. */
+  private applyMeta (path: FsPath, node: { mode: number, uid: number, gid: number, mtimeNs: bigint, xattrs?: Xattr[] }, symlink: boolean): void {
     const t = fsTime(node.mtimeNs)
     try {
       if (symlink) {
         if (this.chown) lchownSync(path, node.uid, node.gid)
+        if (this.xattrs) this.result.warnings.push(...writeXattrs(path, node.xattrs))
         lutimesSync(path, t, t)
       } else {
         if (this.chown) chownSync(path, node.uid, node.gid)
         chmodSync(path, node.mode & 0o7777)
+        if (this.xattrs) this.result.warnings.push(...writeXattrs(path, node.xattrs))
         utimesSync(path, t, t)
       }
       this.times.push({ path, ns: node.mtimeNs, symlink })

@@ -2,6 +2,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { StoreCorruptError } from './errors.ts'
+import type { Xattr } from './xattrs.ts'
 
 /**
  * Snapshot tree nodes, version 1 (doc/design.md, "Tree nodes"). Every directory, file and
@@ -24,6 +25,8 @@ interface Meta {
   mtimeNs: bigint
   uid: number
   gid: number
+  /** Extended attributes (ACLs, capabilities, user.*), by name; absent when there are none or they were not read. */
+  xattrs?: Xattr[]
 }
 
 export interface FileNode extends Meta {
@@ -36,7 +39,8 @@ export interface FileNode extends Meta {
 
 export interface SymlinkNode extends Meta {
   kind: 'symlink'
-  target: string
+  /** The target's bytes as the kernel gave them (Linux targets need not be UTF-8). */
+  target: Uint8Array
 }
 
 export interface DirEntry {
@@ -67,11 +71,17 @@ export interface InlineFile {
   /** The file's own mtime (the entry's `mtimeNs` is a cache field: 0 when the file changed while read). */
   mtimeNs: bigint
   sparse: boolean
+  xattrs?: Xattr[]
 }
 
 export interface DirNode extends Meta {
   kind: 'dir'
   entries: DirEntry[]
+  /**
+   * The entries' extended attributes were read (every backup since they are, unless
+   * `--no-xattrs`). Without it, an entry without `xattrs` says nothing about the file's.
+   */
+  xattrsRead?: boolean
 }
 
 export type TreeNode = FileNode | SymlinkNode | DirNode
@@ -101,17 +111,28 @@ function withExt (unixfs: Uint8Array, ext: unknown): Uint8Array {
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
 
+/** `x: [[name, base64 value], …]`, only when there are attributes (older nodes stay byte-identical). */
+const xattrsField = (x: Xattr[] | undefined): { x?: Array<[string, string]> } =>
+  x === undefined || x.length === 0 ? {} : { x: x.map(([n, v]) => [n, b64(v)]) }
+
+function xattrsOf (x: unknown): Xattr[] | undefined {
+  if (x === undefined) return undefined
+  if (!Array.isArray(x) || !x.every(a => Array.isArray(a) && typeof a[0] === 'string' && typeof a[1] === 'string')) throw new StoreCorruptError('malformed extended attributes')
+  return x.map(([n, v]: [string, string]): Xattr => [n, unb64(v)])
+}
+
 export function encodeNode (node: TreeNode): Uint8Array {
   switch (node.kind) {
     case 'file': {
       const u = new UnixFS({ type: 'file', blockSizes: node.chunks.map(c => BigInt(c.size)), ...unixfsMeta(node) })
-      const ext = { v: 1, u: node.uid, g: node.gid, ids: node.chunks.map(c => b64(c.id)), ...(node.sparse ? { sp: 1 } : {}) }
+      const data = fixFileSize(u.marshal(), u.fileSize())
+      const ext = { v: 1, u: node.uid, g: node.gid, ids: node.chunks.map(c => b64(c.id)), ...(node.sparse ? { sp: 1 } : {}), ...xattrsField(node.xattrs) }
       // All links share the empty name, which keeps dag-pb's sort rule and the chunk order.
-      return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: node.chunks.map(c => ({ Hash: c.cid, Name: '', Tsize: c.size })) })
+      return dagPb.encode({ Data: withExt(data, ext), Links: node.chunks.map(c => ({ Hash: c.cid, Name: '', Tsize: c.size })) })
     }
     case 'symlink': {
-      const u = new UnixFS({ type: 'symlink', data: Buffer.from(node.target), ...unixfsMeta(node) })
-      return dagPb.encode({ Data: withExt(u.marshal(), { v: 1, u: node.uid, g: node.gid }), Links: [] })
+      const u = new UnixFS({ type: 'symlink', data: node.target, ...unixfsMeta(node) })
+      return dagPb.encode({ Data: withExt(u.marshal(), { v: 1, u: node.uid, g: node.gid, ...xattrsField(node.xattrs) }), Links: [] })
     }
     case 'dir': {
       const entries = [...node.entries].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
@@ -120,15 +141,35 @@ export function encodeNode (node: TreeNode): Uint8Array {
         v: 1,
         u: node.uid,
         g: node.gid,
+        ...xattrsField(node.xattrs),
+        ...(node.xattrsRead === true ? { xa: 1 } : {}),
         e: entries.map(e => {
           const row: unknown[] = [e.inline !== undefined ? 'F' : e.kind[0], e.size, String(e.mtimeNs), String(e.ctimeNs), String(e.ino), String(e.dev), e.nlink, b64(e.id)]
-          if (e.inline !== undefined) row.push(e.inline.mode, e.inline.uid, e.inline.gid, String(e.inline.mtimeNs), e.inline.sparse ? 1 : 0)
+          if (e.inline !== undefined) {
+            row.push(e.inline.mode, e.inline.uid, e.inline.gid, String(e.inline.mtimeNs), e.inline.sparse ? 1 : 0)
+            const x = xattrsField(e.inline.xattrs).x
+            if (x !== undefined) row.push(x)
+          }
           return row
         })
       }
       return dagPb.encode({ Data: withExt(u.marshal(), ext), Links: entries.map(e => ({ Hash: e.cid, Name: e.name, Tsize: e.tsize })) })
     }
   }
+}
+
+/**
+ * protons-runtime 7.1 (under ipfs-unixfs) writes a uint64 from 2^31 to 2^32 - 1 as five bytes
+ * of garbage: a file of 2–4 GiB got a `filesize` no reader could parse, and its node could not
+ * be decoded. The field comes right after the type (08 02 18 …) and its right varint has the
+ * same five bytes, so it is written over; other sizes keep the bytes they always had.
+ */
+function fixFileSize (unixfs: Uint8Array, size: bigint): Uint8Array {
+  if (size < 2n ** 31n || size >= 2n ** 32n) return unixfs
+  if (unixfs[0] !== 0x08 || unixfs[1] !== 0x02 || unixfs[2] !== 0x18) throw new StoreCorruptError('unexpected UnixFS layout for a file node')
+  const right = varint(Number(size))
+  unixfs.set(right, 3)
+  return unixfs
 }
 
 const KIND: Record<string, DirEntry['kind']> = { f: 'file', F: 'file', d: 'dir', s: 'symlink' }
@@ -164,6 +205,8 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
       uid: ext.u ?? 0,
       gid: ext.g ?? 0
     }
+    const xattrs = xattrsOf(ext.x)
+    if (xattrs !== undefined) meta.xattrs = xattrs
     if (u.type === 'file') {
       const ids: string[] = ext.ids ?? []
       const sizes = u.blockSizes
@@ -172,18 +215,22 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
       return { kind: 'file', ...meta, size: Number(u.fileSize()), chunks, sparse: ext.sp === 1 }
     }
     if (u.type === 'symlink') {
-      return { kind: 'symlink', ...meta, target: Buffer.from(u.data ?? new Uint8Array()).toString() }
+      return { kind: 'symlink', ...meta, target: u.data ?? new Uint8Array() }
     }
     if (u.type === 'directory') {
       const e: any[] = ext.e ?? []
       if (e.length !== pb.Links.length) throw new StoreCorruptError('directory links and entries disagree')
       const entries = pb.Links.map((l, i): DirEntry => {
-        const [k, size, mt, ct, ino, dev, nlink, id, mode, uid, gid, fmt, sparse] = e[i]
+        const [k, size, mt, ct, ino, dev, nlink, id, mode, uid, gid, fmt, sparse, x] = e[i]
         const entry: DirEntry = { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: unb64(id), tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
-        if (k === 'F') entry.inline = { mode, uid, gid, mtimeNs: BigInt(fmt), sparse: sparse === 1 }
+        if (k === 'F') {
+          entry.inline = { mode, uid, gid, mtimeNs: BigInt(fmt), sparse: sparse === 1 }
+          const ix = xattrsOf(x)
+          if (ix !== undefined) entry.inline.xattrs = ix
+        }
         return entry
       })
-      return { kind: 'dir', ...meta, entries }
+      return { kind: 'dir', ...meta, entries, ...(ext.xa === 1 ? { xattrsRead: true } : {}) }
     }
     throw new StoreCorruptError(`unsupported UnixFS type ${u.type}`)
   } catch (cause) {

@@ -80,6 +80,8 @@ export interface BackupOptions extends AbortOptions, ProgressOptions<BackupProgr
    * warning (their bytes may be half-written). Linux only; elsewhere every file is read.
    */
   openFiles?: 'read' | 'skip'
+  /** Back up extended attributes (ACLs, capabilities, user.*; chunkstore/xattrs.ts). Default true. */
+  xattrs?: boolean
 }
 
 /** How far a restore is (every 200 ms at most, and at its end). */
@@ -96,6 +98,8 @@ export interface RestoreOptions extends AbortOptions, ProgressOptions<RestorePro
    * entries in `failed`; without it, the restore throws RestoreIncompleteError at the end.
    */
   continueOnError?: boolean
+  /** Set the snapshot's extended attributes; one that cannot be set is a warning. Default true. */
+  xattrs?: boolean
 }
 
 export interface RestoreProgress {

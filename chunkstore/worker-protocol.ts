@@ -3,6 +3,7 @@
 import type { SpaceKeys } from '../crypto/index.ts'
 import type { ChunkerSpec } from './types.ts'
 import type { BlockLocation } from './block-store.ts'
+import type { Xattr } from './xattrs.ts'
 
 export interface WorkerInit {
   keys: SpaceKeys
@@ -15,7 +16,8 @@ export interface WorkerInit {
 }
 
 export interface BackupFileJob { index: number, path: string | Uint8Array }
-export interface BackupJob { t: 'backup', job: number, files: BackupFileJob[] }
+/** `xattrs`: read each file's extended attributes into its node. */
+export interface BackupJob { t: 'backup', job: number, files: BackupFileJob[], xattrs: boolean }
 
 export interface RestoreChunk { segment: number, offset: number, length: number, id: Uint8Array, size: number, cid: string }
 export interface RestoreFileJob {
@@ -30,6 +32,8 @@ export interface RestoreFileJob {
   mtimeNs: bigint
   sparse: boolean
   chunks: RestoreChunk[]
+  /** Set after owner and mode (a chown clears security.capability), before the rename. */
+  xattrs?: Xattr[]
 }
 export interface RestoreJob { t: 'restore', job: number, files: RestoreFileJob[], chown: boolean }
 
@@ -56,13 +60,14 @@ export interface FileDone {
   /** The sealed file node, already written to the worker's segment. */
   node?: WrittenBlock
   /** Instead of a node, for a file of exactly one chunk: that chunk and the file's metadata. */
-  inline?: { cid: Uint8Array, id: Uint8Array, mode: number, uid: number, gid: number, mtimeNs: bigint, sparse: boolean }
+  inline?: { cid: Uint8Array, id: Uint8Array, mode: number, uid: number, gid: number, mtimeNs: bigint, sparse: boolean, xattrs?: Xattr[] }
   size: number
   bytesRead: number
   /** The file changed while it was read: its cache fields must not vouch for it next time. */
   changed?: boolean
 }
-export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, path?: string, error?: string, bytes: number }
+/** `warnings`: what was restored only in part (extended attributes that could not be set). */
+export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, path?: string, error?: string, bytes: number, warnings?: string[] }
 /** `bad`: CIDs of blocks unreadable or not matching their address (CheckResult.badBlocks). */
 export interface VerifyDone { t: 'verified', job: number, errors: string[], bad: string[], bytes: number, blocks: number }
 export interface JobDone { t: 'done', job: number }

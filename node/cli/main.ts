@@ -12,6 +12,7 @@ import type { BackupArgs, ForgetResult, RestoreArgs, SnapshotsResult } from '../
 import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
 import { registerRepairCommand } from './repair-command.ts'
+import { registerImageCommand } from './image-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerMeshCommand } from './mesh-command.ts'
@@ -113,7 +114,8 @@ export function buildProgram (): Command {
     .option('--compression <level>', 'off, 1…19 or -7…-1 (default: the store\'s)', parseCompression)
     .option('--limit <rate>', 'read at most MIBPS MiB/s, or FROM-TO=MIBPS[@DAY[-DAY]] in a time window (repeatable)', collectLimit)
     .option('--skip-open-files', 'leave out files another program has open for writing (Linux)')
-    .action(async (paths: string[], o: StoreFlags & { task: string, level: 'full' | 'incremental', exclude: string[], chunker?: ChunkerSpec, compression?: number, limit?: BandwidthSchedule, skipOpenFiles?: boolean }) => {
+    .option('--no-xattrs', 'leave out extended attributes (ACLs, capabilities, user.*)')
+    .action(async (paths: string[], o: StoreFlags & { task: string, level: 'full' | 'incremental', exclude: string[], chunker?: ChunkerSpec, compression?: number, limit?: BandwidthSchedule, skipOpenFiles?: boolean, xattrs: boolean }) => {
       const bar = new ProgressBar('backup')
       let totals: { bytes: number, files: number } | undefined
       const stopScan = process.stderr.isTTY === true ? scanTotals(paths, (b, f) => { totals = { bytes: b, files: f } }) : () => {}
@@ -123,7 +125,7 @@ export function buildProgram (): Command {
       try {
         const args: BackupArgs = {
           paths: paths.map(p => resolve(p)), task: o.task, level: o.level, exclude: o.exclude, chunker: o.chunker, compression: o.compression,
-          limit: o.limit, openFiles: o.skipOpenFiles === true ? 'skip' : 'read'
+          limit: o.limit, openFiles: o.skipOpenFiles === true ? 'skip' : 'read', xattrs: o.xattrs
         }
         const snap = await onStore(o, 'backup', { ...args }, {}, {
           signal: controller.signal,
@@ -172,9 +174,10 @@ export function buildProgram (): Command {
     .requiredOption('--target <dir>', 'folder to restore into')
     .option('--include <path>', 'restore only this snapshot path (repeatable)', collect, [])
     .addOption(new Option('--conflict <mode>', 'when a file exists').choices(['overwrite', 'skip', 'keep-newer']).default('overwrite'))
-    .action(async (snapshot: string, o: StoreFlags & { target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }) => {
+    .option('--no-xattrs', 'do not set extended attributes (ACLs, capabilities, user.*)')
+    .action(async (snapshot: string, o: StoreFlags & { target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer', xattrs: boolean }) => {
       const bar = new ProgressBar('restore')
-      const args: RestoreArgs = { snapshot, target: resolve(o.target), include: o.include, conflict: o.conflict }
+      const args: RestoreArgs = { snapshot, target: resolve(o.target), include: o.include, conflict: o.conflict, xattrs: o.xattrs }
       const r = await onStore(o, 'restore', { ...args }, { ...READ_ONLY, verifyIndex: true }, {
         onProgress: (p: RestoreProgress) => bar.update(p.bytes, p.files, p.bytesTotal)
       }) as RestoreResult
@@ -223,6 +226,7 @@ export function buildProgram (): Command {
     })
 
   registerRepairCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
+  registerImageCommand(program, { out, json, warn, setCode: c => { result.code = Math.max(result.code, c) }, warningsCode: EXIT_WARNINGS })
   registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)

@@ -32,8 +32,11 @@ export interface BackupArgs {
   compression?: number
   limit?: BandwidthSchedule
   openFiles: 'skip' | 'read'
+  /** Default true: extended attributes (ACLs, capabilities, user.*) are backed up. */
+  xattrs?: boolean
 }
-export interface RestoreArgs { snapshot: string, target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }
+/** `xattrs`: default true. */
+export interface RestoreArgs { snapshot: string, target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer', xattrs?: boolean }
 export interface CheckArgs { readData?: boolean, snapshot?: string }
 export interface ForgetArgs { ids: string[], keepLast?: number, keepDays?: number, task?: string, force?: boolean }
 
@@ -58,6 +61,7 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
         chunker: a.chunker as ChunkerSpec | undefined, compression: optNum(a.compression, 'compression'),
         pace: limit === undefined ? undefined : createLimiter(limit).take,
         openFiles: a.openFiles === 'skip' ? 'skip' : 'read',
+        xattrs: a.xattrs !== false,
         signal: ctx.signal,
         onProgress: ({ detail }) => ctx.progress(detail)
       })
@@ -91,7 +95,7 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
     run: async (repo, a, ctx) => await repo.restore({
       snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), include: strs(a.include ?? [], 'include'),
       conflict: a.conflict === 'skip' || a.conflict === 'keep-newer' ? a.conflict : 'overwrite',
-      continueOnError: true, signal: ctx.signal,
+      continueOnError: true, xattrs: a.xattrs !== false, signal: ctx.signal,
       onProgress: ({ detail }) => ctx.progress(detail)
     })
   },
@@ -113,7 +117,23 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
     access: 'full',
     writes: true,
     run: async (repo, _a, ctx) => await repo.prune({ signal: ctx.signal })
+  },
+  // Disk images (chunkstore/disk-image.ts): the device is read or written by the process that holds the store.
+  imageBackup: {
+    access: 'write',
+    writes: true,
+    run: async (repo, a, ctx) => await repo.backupImage({ device: str(a.device, 'device'), task: str(a.task ?? 'default', 'task'), crashConsistent: a.crashConsistent === true, signal: ctx.signal })
+  },
+  imageShow: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.imageManifest(str(a.snapshot, 'snapshot'), { signal: ctx.signal }) ?? null
+  },
+  imageRestore: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.restoreImage({ snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), signal: ctx.signal })
   }
 }
 
-export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune'
+export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore'

@@ -2,12 +2,13 @@ import { mkdir, rm } from 'node:fs/promises'
 import { createLimiter, PathNotFoundError, SharedReplicaError } from '../../chunkstore/index.ts'
 import { throwIfAborted } from '../../crypto/index.ts'
 import { join } from 'node:path'
+import type { Role } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
 import type { LogBook } from '../logs/index.ts'
-import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
+import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type NodeRecord, type SpaceRecord } from '../inventory/index.ts'
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
-import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
+import type { JobBody, JobContext, JobRecord, JobRunner } from './job-runner.ts'
 import type { Repositories } from './repositories.ts'
 import { MeshNotRunningError, NodeUnreachableError, QuotaExceededError, TaskInvalidError } from './errors.ts'
 import { compareRestore } from './drill.ts'
@@ -35,6 +36,28 @@ export interface CleanRequest {
   mode: 'snapshots' | 'task' | 'leftover'
   snapshots?: string[]
   name?: string
+}
+
+type JobOutcome = Awaited<ReturnType<JobBody>>
+
+/** A disk image task (agent type "disk-image"): its one source is a block device or image file. */
+async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord): Promise<JobOutcome> {
+  const [device, ...more] = task.sources.include
+  if (device === undefined || more.length > 0) throw new TaskInvalidError(`A disk image task backs up one block device or image file; task ${task.name} has ${task.sources.include.length} sources`)
+  const snap = await repo.backupImage({ device, task: task.id, signal: ctx.signal })
+  for (const w of snap.stats.warnings) await ctx.log('warning', w)
+  ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
+  await ctx.log('info', `Snapshot ${snap.id}: image of ${device}, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
+  return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
+}
+
+async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string): Promise<JobOutcome> {
+  await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`)
+  const r = await repo.restoreImage({ snapshot: snap.id, target, signal: ctx.signal })
+  for (const w of r.warnings) await ctx.log('warning', w)
+  ctx.progress({ files: 1, bytes: r.bytes })
+  await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`)
+  return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
 }
 
 /** A path as an exclude pattern that matches only itself (chunkstore/exclude.ts globs). */
@@ -119,6 +142,16 @@ export function createOperations (components: OperationsComponents): Operations 
     if (local?.id !== nodeId) throw new NodeUnreachableError(nodeId)
   }
 
+  /** Where a disk image may be written: a device under /dev by an administrator only; an image file where files may be restored. */
+  const imageTarget = (node: NodeRecord, role: Role, raw: string | undefined): string => {
+    if (raw === undefined) throw new TaskInvalidError('A disk image restore needs a target device or image file (targetPath)')
+    if (raw.startsWith('/dev/')) {
+      if (role !== 'admin') throw new PathNotAllowedError(raw, 'only an administrator may write a disk image onto a device')
+      return raw
+    }
+    return inventory.reach.restoreTarget(node, role, raw)
+  }
+
   const refreshUsage = async (space: SpaceRecord): Promise<void> => {
     await inventory.setSpaceUsage(space.id, await repositories.diskUsage(space))
   }
@@ -154,6 +187,7 @@ export function createOperations (components: OperationsComponents): Operations 
         params: { sources: task.sources },
         body: async (ctx) => {
           const repo = await ctx.repo()
+          if (task.agentType === 'disk-image') return await imageBackup(ctx, repo, task)
           const snap = await repo.backup({
             paths: task.sources.include,
             // The daemon's own data never goes into a backup, whatever folder contains it.
@@ -205,13 +239,16 @@ export function createOperations (components: OperationsComponents): Operations 
       const targetNode = req.targetNodeId ?? task.nodeId
       const node = await inventory.node(a.user, targetNode)
       await localOnly(targetNode)
-      const target = inventory.reach.restoreTarget(node, a.user.role, req.targetPath ?? '/')
+      // A replication space's copy carries no task record: its image snapshots restore as region files.
+      const image = 'agentType' in task && task.agentType === 'disk-image'
+      const target = image ? imageTarget(node, a.user.role, req.targetPath) : inventory.reach.restoreTarget(node, a.user.role, req.targetPath ?? '/')
       return await runner.start({
         type: 'restore', name: req.name ?? `Restore-${stamp(clock.now())}`, space, trigger: 'manual', user: a.user.name,
         params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
         body: async (ctx) => {
           const repo = await ctx.repo()
           const snap = await repo.resolveSnapshot(req.snapshot, task.id, { signal: ctx.signal })
+          if (image) return await imageRestore(ctx, repo, snap, target)
           await refuseProtected(repo, snap.id, target, inventory.reach.protectedPaths)
           await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
           const r = await repo.restore({

@@ -1,0 +1,153 @@
+// Disk images (issue 20, SPEC F6) on real loop devices: a 256 MiB disk with a GPT and two
+// partitions (ext4, FAT) is imaged, changed through a mount, imaged again (the store grows by
+// about the change), and restored onto another loop device, which must read back identical
+// and mount. Needs root, losetup, sgdisk (apt: gdisk), mkfs.ext4, mkfs.vfat (dosfstools) and
+// mcopy (mtools): the FAT partition is written and read with mtools, as this kernel has no vfat.
+import test, { after, before, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { LocalRepository, SnapshotRecord } from './index.ts'
+import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, describeImage } from './index.ts'
+import { createStore, fileHash, removeDir, tempDir, writeRandom } from './testing/index.ts'
+
+const MiB = 1 << 20
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+
+/** A loop device over a new sparse file of `size` bytes, with partition scanning on. */
+function loop (file: string, size: number): string {
+  writeFileSync(file, '')
+  execFileSync('truncate', ['-s', String(size), file])
+  return sh('losetup', ['-f', '--show', '-P', file]).trim()
+}
+
+describe('disk image of a GPT disk on a loop device', () => {
+  let work: string
+  let repo: LocalRepository
+  const loops: string[] = []
+  const mounts: string[] = []
+  let disk: string
+  let first: SnapshotRecord
+  let second: SnapshotRecord
+  let mnt: string
+
+  const mount = (dev: string, at: string): void => { mkdirSync(at, { recursive: true }); sh('mount', [dev, at]); mounts.push(at) }
+  const umount = (at: string): void => { sh('umount', [at]); mounts.splice(mounts.indexOf(at), 1) }
+
+  before(async () => {
+    work = tempDir()
+    disk = loop(join(work, 'disk.img'), 256 * MiB)
+    loops.push(disk)
+    sh('sgdisk', ['-n1:2048:+120M', '-t1:8300', '-c1:system', '-n2:0:0', '-t2:0700', '-c2:data', disk])
+    sh('partx', ['-u', disk])
+    sh('mkfs.ext4', ['-q', '-L', 'sysfs', `${disk}p1`])
+    sh('mkfs.vfat', ['-n', 'DATA', `${disk}p2`])
+    mnt = join(work, 'mnt')
+    mount(`${disk}p1`, join(mnt, '1'))
+    writeRandom(join(mnt, '1', 'big'), 24 * MiB)
+    writeRandom(join(mnt, '1', 'keep'), 4 * MiB)
+    writeRandom(join(work, 'photo.jpg'), 8 * MiB)
+    sh('mcopy', ['-i', `${disk}p2`, join(work, 'photo.jpg'), '::/photo.jpg'])
+    repo = await createStore(join(work, 'store'))
+  })
+  after(async () => {
+    for (const m of [...mounts].reverse()) try { sh('umount', [m]) } catch {}
+    for (const l of loops) try { sh('losetup', ['-d', l]) } catch {}
+    await repo?.close()
+    removeDir(work)
+  })
+
+  test('a device mounted read-write is refused, and nothing is stored', async () => {
+    const before = (await repo.snapshots()).length
+    await assert.rejects(repo.backupImage({ device: disk }), (err: Error) => err instanceof DeviceInUseError && /mounted read-write at .*--crash-consistent/.test(err.message))
+    assert.equal((await repo.snapshots()).length, before)
+    sh('sync', [])
+    umount(join(mnt, '1'))
+  })
+
+  test('the first image records the partition table and stores about the data, not the zeros', async () => {
+    first = await repo.backupImage({ device: disk, task: 'disk' })
+    const m = await repo.imageManifest(first.id)
+    assert.ok(m !== undefined)
+    assert.equal(m.table?.label, 'gpt')
+    assert.equal(m.size, 256 * MiB)
+    assert.equal(m.consistency, 'unmounted')
+    assert.deepEqual(m.partitions.map(p => [p.number, p.name, p.fsType, p.fsLabel, p.size]), [[1, 'system', 'ext4', 'sysfs', 120 * MiB], [2, 'data', 'vfat', 'DATA', m.partitions[1].size]])
+    assert.deepEqual(m.regions.map(r => r.name), ['table-head.img', 'partition-1.img', 'partition-2.img', 'table-tail.img'])
+    assert.equal(m.regions.reduce((n, r) => n + r.size, 0), m.size)
+    // 36 MiB of random files plus file system metadata; the ~220 MiB of zeros cost one chunk.
+    assert.ok(first.stats.bytesNew > 36 * MiB && first.stats.bytesNew < 48 * MiB, `stored ${first.stats.bytesNew} bytes`)
+    assert.equal(first.stats.bytesRead, 256 * MiB)
+  })
+
+  test('a second image after a small change stores about the change', async () => {
+    mount(`${disk}p1`, join(mnt, '1'))
+    writeRandom(join(mnt, '1', 'new'), 2 * MiB)
+    umount(join(mnt, '1'))
+    writeRandom(join(work, 'note.txt'), 1 * MiB)
+    sh('mcopy', ['-i', `${disk}p2`, join(work, 'note.txt'), '::/note.txt'])
+    second = await repo.backupImage({ device: disk, task: 'disk' })
+    // 3 MiB of new data; the rest is the file systems' metadata and journal (64 KiB chunks).
+    assert.ok(second.stats.bytesNew >= 3 * MiB && second.stats.bytesNew < 8 * MiB, `stored ${second.stats.bytesNew} bytes for a 3 MiB change`)
+  })
+
+  test('restored onto another loop device: identical bytes, and both partitions mount with the files', async () => {
+    const copy = loop(join(work, 'copy.img'), 300 * MiB)
+    loops.push(copy)
+    const r = await repo.restoreImage({ snapshot: second.id, target: copy })
+    assert.equal(r.bytes, 256 * MiB)
+    assert.deepEqual(r.warnings, [])
+    sh('cmp', ['-n', String(256 * MiB), disk, copy])
+    mount(`${copy}p1`, join(work, 'r1'))
+    mount(`${disk}p1`, join(mnt, '1'))
+    assert.equal(fileHash(join(work, 'r1', 'new')), fileHash(join(mnt, '1', 'new')))
+    assert.equal(fileHash(join(work, 'r1', 'big')), fileHash(join(mnt, '1', 'big')))
+    sh('fsck.vfat', ['-n', `${copy}p2`])
+    sh('mcopy', ['-i', `${copy}p2`, '::/note.txt', join(work, 'note-restored.txt')])
+    assert.equal(fileHash(join(work, 'note-restored.txt')), fileHash(join(work, 'note.txt')))
+  })
+
+  test('a mounted target, a too-small target and a snapshot of files are refused, the target unchanged', async () => {
+    // The source's first partition is mounted (previous test).
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: disk }), DeviceInUseError)
+    const small = join(work, 'small.img')
+    writeFileSync(small, Buffer.alloc(MiB, 7))
+    const hash = fileHash(small)
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: small }), ImageTargetTooSmallError)
+    assert.equal(fileHash(small), hash)
+    const src = join(work, 'files')
+    mkdirSync(src)
+    writeFileSync(join(src, 'a'), 'a')
+    const files = await repo.backup({ paths: [src] })
+    await assert.rejects(repo.restoreImage({ snapshot: files.id, target: small }), NotADiskImageError)
+    assert.equal(fileHash(small), hash)
+  })
+
+  test('restored into a new image file: sparse where the disk was zeros, same SHA-256', async () => {
+    const file = join(work, 'restored.img')
+    const r = await repo.restoreImage({ snapshot: first.id, target: file })
+    const m = await repo.imageManifest(first.id)
+    assert.equal(r.sha256, m?.sha256)
+    assert.ok(r.bytesWritten < 64 * MiB, `wrote ${r.bytesWritten} bytes`)
+    assert.equal(sh('sfdisk', ['--json', file]).includes('"label": "gpt"'), true)
+  })
+})
+
+test('a region over 1 GiB is stored as pieces that cover it in order', () => {
+  const work = tempDir()
+  try {
+    const file = join(work, 'big.img')
+    writeFileSync(file, '')
+    execFileSync('truncate', ['-s', String(2.5 * 2 ** 30), file])
+    const d = describeImage(file)
+    assert.equal(d.table, null)
+    assert.deepEqual(d.regions, [
+      { name: 'whole.img.000', offset: 0, size: IMAGE_PIECE },
+      { name: 'whole.img.001', offset: IMAGE_PIECE, size: IMAGE_PIECE },
+      { name: 'whole.img.002', offset: 2 * IMAGE_PIECE, size: 0.5 * 2 ** 30 }
+    ])
+  } finally {
+    removeDir(work)
+  }
+})

@@ -1,0 +1,64 @@
+// `cairn image backup|show|restore`: disk images (SPEC F6, the "disk image" agent type) of a
+// block device or raw image file with its partition table (chunkstore/disk-image.ts).
+import type { Command } from 'commander'
+import { resolve } from 'node:path'
+import type { ImageManifest, ImageRestoreResult, SnapshotRecord } from '../../chunkstore/index.ts'
+import { bytes, counted, duration, table } from './format.ts'
+import { onStore } from './on-store.ts'
+import { storeOptions } from './store-options.ts'
+import type { StoreFlags } from './store-options.ts'
+
+/** The CLI's shared pieces (main.ts): printing and the exit code. */
+export interface ImageCommandIo {
+  out: (s: string) => void
+  json: (v: unknown) => void
+  warn: (warnings: string[]) => void
+  setCode: (code: number) => void
+  /** Exit code of a command that finished with warnings. */
+  warningsCode: number
+}
+
+/** The partition table of an image, as the CLI prints it. */
+export function showManifest (m: ImageManifest): string {
+  const head = `${m.source} (${m.kind}), ${bytes(m.size)}, ${m.table === null ? 'no partition table' : `${m.table.label === 'dos' ? 'MBR' : m.table.label.toUpperCase()} partition table${m.table.id !== undefined ? ` ${m.table.id}` : ''}`}, ${m.consistency}, SHA-256 ${m.sha256.slice(0, 16)}…`
+  if (m.partitions.length === 0) return head
+  return head + '\n' + table(['#', 'start', 'size', 'type', 'name', 'file system', 'label', 'uuid'],
+    m.partitions.map(p => [String(p.number), String(p.offset), bytes(p.size), p.type, p.name ?? '', p.fsType ?? '', p.fsLabel ?? '', p.fsUuid ?? p.uuid ?? '']))
+}
+
+export function registerImageCommand (program: Command, io: ImageCommandIo): Command {
+  const image = program.command('image').description('disk images: back up a block device or raw image file with its partition table, show it, restore it')
+
+  storeOptions(image.command('backup').description('back up a whole disk or partition (block device or image file); prints the snapshot id'))
+    .argument('<device>', 'block device (/dev/sdb, /dev/loop0) or raw image file')
+    .option('--task <name>', 'task name', 'default')
+    .option('--crash-consistent', 'image a device mounted read-write as it is (as after a power loss) instead of refusing')
+    .action(async (device: string, o: StoreFlags & { task: string, crashConsistent?: boolean }) => {
+      const snap = await onStore(o, 'imageBackup', { device: resolve(device), task: o.task, crashConsistent: o.crashConsistent === true }, {}) as SnapshotRecord
+      io.warn(snap.stats.warnings)
+      if (snap.stats.warnings.length > 0) io.setCode(io.warningsCode)
+      if (o.json === true) { io.json(snap); return }
+      const st = snap.stats
+      io.out(`snapshot ${snap.id} saved\n  image of ${snap.paths[0]}, ${bytes(st.bytesTotal)}: ${counted(st.files - 1, 'region')}\n  read ${bytes(st.bytesRead)}; new ${counted(st.chunksNew, 'chunk')}, ${bytes(st.bytesNew)} → ${bytes(st.bytesStored)} stored\n  took ${duration(st.durationMs)}`)
+    })
+
+  storeOptions(image.command('show').description('show the partition table of a disk image snapshot'))
+    .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
+    .action(async (snapshot: string, o: StoreFlags) => {
+      const m = await onStore(o, 'imageShow', { snapshot }, { readOnly: true }) as ImageManifest | null
+      if (o.json === true) { io.json(m); return }
+      io.out(m === null ? `snapshot ${snapshot} is not a disk image` : showManifest(m))
+    })
+
+  storeOptions(image.command('restore').description('write a disk image snapshot onto a block device or image file of at least its size, and verify it'))
+    .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
+    .requiredOption('--target <device>', 'block device, or image file (made when missing)')
+    .action(async (snapshot: string, o: StoreFlags & { target: string }) => {
+      const r = await onStore(o, 'imageRestore', { snapshot, target: resolve(o.target) }, { readOnly: true, verifyIndex: true }) as ImageRestoreResult
+      io.warn(r.warnings)
+      if (r.warnings.length > 0) io.setCode(io.warningsCode)
+      if (o.json === true) { io.json(r); return }
+      io.out(`restored ${bytes(r.bytes)} to ${r.target} in ${duration(r.durationMs)}; read back: SHA-256 ${r.sha256} matches`)
+    })
+  return image
+}
