@@ -9,6 +9,7 @@ import {
 import type { CipherSuite, KeyFile, KeyPayload, KeySlot, ScryptParams, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
 import { checkSnapshots } from './checker.ts'
+import { checkForgetPolicy, segmentsToReclaim, snapshotsToForget } from './retention.ts'
 import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
   InvalidOptionError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotNotFoundError,
@@ -238,7 +239,7 @@ export class LocalRepository implements Repository {
     // An incremental backup with no parent to compare against read every file: it is a full one.
     const done = level === 'incremental' && parent === undefined ? 'full' : level
     const body: RecordBody = {
-      v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: new Date().toISOString(),
+      v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: (options.now?.() ?? new Date()).toISOString(),
       host: hostname(), task, paths: sources, level: done, ...(parent !== undefined ? { parent: parent.id } : {}), stats
     }
     const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
@@ -331,23 +332,8 @@ export class LocalRepository implements Repository {
 
   async forget (policy: ForgetPolicy): Promise<SnapshotRecord[]> {
     this.refuseShared('removing copies by retention')
-    if (policy.keepLast === undefined && policy.keepDays === undefined) throw new InvalidOptionError('Say what to keep: --keep-last N and/or --keep-days D.')
-    if ((policy.keepLast !== undefined && !(policy.keepLast >= 1)) || (policy.keepDays !== undefined && !(policy.keepDays >= 0))) {
-      throw new InvalidOptionError('--keep-last must be at least 1 and --keep-days at least 0.')
-    }
-    const now = (policy.now ?? new Date()).getTime()
-    const byTask = new Map<string, SnapshotRecord[]>()
-    for (const s of await this.snapshots({ task: policy.task })) byTask.set(s.task, [...(byTask.get(s.task) ?? []), s])
-    const removed: SnapshotRecord[] = []
-    for (const list of byTask.values()) {
-      const newestFirst = [...list].reverse()
-      newestFirst.forEach((s, i) => {
-        if (i === 0) return // the last restorable snapshot of a task is never removed
-        const byCount = policy.keepLast !== undefined && i < policy.keepLast
-        const byAge = policy.keepDays !== undefined && now - Date.parse(s.time) <= policy.keepDays * 86_400_000
-        if (!byCount && !byAge) removed.push(s)
-      })
-    }
+    checkForgetPolicy(policy)
+    const removed = snapshotsToForget(await this.snapshots({ task: policy.task }), policy, policy.now ?? new Date())
     for (const s of removed) await this.blocks.removeSnapshotRoot(CID.parse(s.id))
     return removed
   }
@@ -403,8 +389,7 @@ export class LocalRepository implements Repository {
         if (live.has(k) || store.protected.has(k)) s.live += loc.length
         else { s.dead += loc.length; dead.add(k); result.blocksRemoved++; result.bytesFreed += loc.length }
       }
-      const rewrite = [...perSeg].filter(([seg, s]) => seg !== current && s.dead > 0 && s.live > 0 && s.dead / (s.live + s.dead) > 0.1).map(([seg]) => seg)
-      const drop = [...perSeg].filter(([seg, s]) => seg !== current && s.live === 0).map(([seg]) => seg)
+      const { rewrite, drop } = segmentsToReclaim(perSeg, current)
       // Segments no index entry points into (left by a crash). While a backup runs, its threads
       // may be filling segments they have not reported yet: leave every unindexed one alone then.
       if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)
