@@ -76,6 +76,11 @@ export interface BackupOptions {
    * warning (their bytes may be half-written). Linux only; elsewhere every file is read.
    */
   openFiles?: 'read' | 'skip'
+  /**
+   * The time the snapshot record is stamped with, read when the backup ends (the daemon's clock,
+   * which tests and the capacity-planning accuracy check move by hand). Default: the system time.
+   */
+  now?: () => Date
 }
 
 export interface RestoreOptions {

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { initRepository, InvalidOptionError, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
 import { eventLines } from './event-lines.ts'
@@ -52,15 +52,21 @@ export function registerServeCommand (program: Command): void {
     .option('--replicate-every <seconds>', 'replicate to the mesh at least this often', '30')
     .option('--audit-key-file <file>', 'the audit trail\'s HMAC key, made at first start; default <data>/audit.key (keep it apart from the data)')
     .option('--json', 'print events as JSON lines (the default when stderr is not a terminal)')
-    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string, json?: boolean }) => {
+    // Tests and the capacity-planning accuracy check (sim/) run several daemons on one stepped
+    // time: the clock starts here and moves only when the control socket's `clock-set` says so.
+    .addOption(new Option('--test-clock <iso-time>', 'a manual clock starting at this time, stepped over the control socket').hideHelp())
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string, json?: boolean, testClock?: string }) => {
       const lines = eventLines({ json: opts.json })
       const { host, port } = parseListen(opts.listen)
       const replicateEvery = Number(opts.replicateEvery)
       if (!(replicateEvery >= 1)) throw new InvalidOptionError(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
       const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
       // The daemon's modules (fastify, mail, spreadsheets) load only for `serve`.
-      const { startDaemon } = await import('../daemon/index.ts')
+      const { startDaemon, manualClock } = await import('../daemon/index.ts')
+      const testClock = opts.testClock === undefined ? undefined : new Date(opts.testClock)
+      if (testClock !== undefined && Number.isNaN(testClock.getTime())) throw new InvalidOptionError(`--test-clock ${opts.testClock}: give an ISO time`)
       const daemon = await startDaemon({
+        ...(testClock !== undefined ? { clock: manualClock(testClock), clockControl: true } : {}),
         dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
         auditKeyFile: opts.auditKeyFile === undefined ? undefined : resolve(opts.auditKeyFile),
         repositories: chunkstoreOpener(),

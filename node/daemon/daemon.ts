@@ -12,8 +12,9 @@ import { createTasks, createJobRunner, createOperations, createScheduler, create
 import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
 import { consoleStatic } from '../api/console-static.ts'
-import { systemClock, type Clock } from './clock.ts'
+import { limiterClockOf, systemClock, type Clock, type ManualClock } from './clock.ts'
 import { ensureCertificate } from './tls.ts'
+import { InvalidOptionError } from '../../chunkstore/index.ts'
 import { AuditKeyError, InsecureListenError } from './errors.ts'
 import type { HostedMesh } from '../mesh/hosted-mesh.ts'
 
@@ -37,6 +38,12 @@ export interface DaemonInit {
   /** Serve plain HTTP (only allowed on a loopback address). */
   insecureHttp?: boolean
   clock?: Clock
+  /**
+   * With a manual clock, the control socket also answers `clock` (the time, the next timer due,
+   * whether work is under way) and `clock-set` (move the time, firing what came due). Tests and the
+   * capacity-planning accuracy check step the clocks of several daemons together with it.
+   */
+  clockControl?: boolean
   repositories?: RepositoryOpener
   accounts?: AccountsInit
   scheduler?: SchedulerInit
@@ -130,7 +137,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'), { named: true })
     metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'), { named: true })
 
-    mesh = await startMesh(init, { repositories, inventory, logs, runner, operations })
+    mesh = await startMesh(init, { clock, repositories, inventory, logs, runner, operations, scheduler })
     const interrupted = await runner.recover()
     if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
     await inventory.registerLocal()
@@ -205,7 +212,7 @@ async function auditKey (file: string): Promise<Buffer> {
 const LOGGED_MESH_EVENTS: Record<string, 'info' | 'warning'> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
-async function startMesh (init: DaemonInit, c: { repositories: Repositories, inventory: Inventory, logs: LogBook, runner: JobRunner, operations: Operations }): Promise<HostedMesh | undefined> {
+async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
   if (init.mesh === false) return undefined
   const opts: DaemonMeshInit = init.mesh ?? {}
   const dir = opts.dir ?? join(init.dataDir, 'mesh')
@@ -229,17 +236,43 @@ async function startMesh (init: DaemonInit, c: { repositories: Repositories, inv
     memberEveryMs: opts.memberEveryMs,
     replicateEveryMs: opts.replicateEveryMs,
     dialEveryMs: opts.dialEveryMs,
+    clock: limiterClockOf(c.clock),
     control: {
       // `cairn mesh replicate` against the daemon runs as a job, so it shows in the history.
       replicate: async () => {
         const job = await c.operations.replicate({ user: 'system', ownerId: '' })
         await c.runner.waitFor(job.id)
         return (await mesh.status()).links
-      }
+      },
+      ...(init.clockControl === true && isManual(c.clock) ? clockControl(c.clock, { runner: c.runner, scheduler: c.scheduler, mesh: () => mesh }) : {})
     }
   })
   await c.logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Mesh node ${mesh.node.peerId} started (${dir})` })
   return mesh
+}
+
+const isManual = (clock: Clock): clock is ManualClock => 'set' in clock && 'next' in clock
+
+/**
+ * The control requests that step a manual clock from outside (DaemonInit.clockControl). `settled`
+ * is true when nothing moves without the clock: no job runs, no schedule is starting one, and
+ * replication is idle or waiting for its bandwidth window.
+ */
+function clockControl (clock: ManualClock, c: { runner: JobRunner, scheduler: Scheduler, mesh: () => HostedMesh | undefined }): Record<string, (args: Record<string, unknown>) => Promise<unknown>> {
+  const state = async (): Promise<{ now: string, next: string | null, settled: boolean }> => {
+    await c.scheduler.idle()
+    const settled = c.runner.running().length === 0 && c.mesh()?.busy() !== true
+    return { now: clock.now().toISOString(), next: clock.next()?.toISOString() ?? null, settled }
+  }
+  return {
+    clock: state,
+    'clock-set': async (args) => {
+      const to = new Date(String(args.to))
+      if (Number.isNaN(to.getTime())) throw new InvalidOptionError(`clock-set: "${String(args.to)}" is not a time`)
+      await clock.set(to)
+      return await state()
+    }
+  }
 }
 
 /** Client and task report tables (manual 2.9.3) as a user may see them. */

@@ -3,6 +3,6 @@
 // on SIGTERM: stop() waits for every running job to record its end.
 export { startDaemon } from './daemon.ts'
 export type { Daemon, DaemonInit } from './daemon.ts'
-export { systemClock, manualClock } from './clock.ts'
+export { systemClock, manualClock, limiterClockOf } from './clock.ts'
 export type { Clock, ManualClock } from './clock.ts'
 export * from './errors.ts'

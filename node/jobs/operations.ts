@@ -130,6 +130,7 @@ export function createOperations (components: {
             pace: task.options.bandwidth === undefined ? undefined : createLimiter(task.options.bandwidth).take,
             signal: ctx.signal,
             scan: !task.options.smallFiles,
+            now: () => clock.now(),
             onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytesRead, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile, phase: p.phase }) }
           })
           for (const w of snap.stats.warnings) await ctx.log('warning', w)
