@@ -7,6 +7,7 @@ import type { Inventory } from '../inventory/index.ts'
 import type { Tasks, JobRunner, Operations, Scheduler, Repositories, Escrow } from '../jobs/index.ts'
 import type { LogBook, Mailer, Metrics, Notifier, ReportSource, Webhooks } from '../notify/index.ts'
 import type { HostedMesh } from '../mesh/hosted-mesh.ts'
+import type { CapacityPlanner } from './planning-routes.ts'
 
 export interface RouteOptions { cookieName: string, tls: boolean }
 export type RouteModule = (app: FastifyInstance, ctx: ApiContext, opts: RouteOptions) => Promise<void>
@@ -35,4 +36,6 @@ export interface ApiContext {
   mesh: () => HostedMesh | undefined
   startedAt: Date
   routeModules: RouteModule[]
+  /** The capacity planner (F28), when the program wired one in. */
+  planner?: CapacityPlanner
 }

@@ -4,6 +4,7 @@ export type { NodeRecord, SpaceRecord, AgentType } from '../inventory/index.ts'
 export type { TaskRecord, TaskInput, TaskOptions, Retention, Schedule, JobRecord, JobProgress, JobLogLine, JobType, JobStatus, RestoreRequest, CleanRequest, EscrowAnswer, AdoptRequest } from '../jobs/index.ts'
 export type { LogEntry, AuditEntry, LogType, LogLevel, Webhook, Delivery, WebhookEvent, SmtpSettings, ReportTable } from '../notify/index.ts'
 export type { SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
+export type * from './planning-dto.ts'
 
 /**
  * Every error answer: `code` is stable and listed in doc/api.md "Errors" (the console words a

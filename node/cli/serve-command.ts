@@ -6,6 +6,7 @@ import { dataHome } from './store-options.ts'
 import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 import { startWatchdog, stopWithin } from '../daemon/watchdog.ts'
+import type { CapacityPlanner } from '../api/index.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
 export function chunkstoreOpener (): RepositoryOpener {
@@ -41,7 +42,7 @@ export async function untilSignalled (daemon: { stop: () => Promise<void>, runne
 }
 
 /** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
-export function registerServeCommand (program: Command): void {
+export function registerServeCommand (program: Command, parts: { planner?: () => CapacityPlanner } = {}): void {
   program.command('serve')
     .description('run the node daemon: state, scheduler, jobs, the HTTPS API and web console and, with mesh state, the mesh node; events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
@@ -70,6 +71,7 @@ export function registerServeCommand (program: Command): void {
         dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
         auditKeyFile: opts.auditKeyFile === undefined ? undefined : resolve(opts.auditKeyFile),
         repositories: chunkstoreOpener(),
+        planner: parts.planner?.(),
         mesh: {
           dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
           replicateEveryMs: replicateEvery * 1000,

@@ -10,7 +10,7 @@ import { createAccounts, type Accounts, type AccountsInit, type User } from '../
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
 import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
 import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
-import { createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
+import { createApiServer, gatherMeshFacts, ROUTE_MODULES, type ApiContext, type CapacityPlanner } from '../api/index.ts'
 import { consoleStatic } from '../api/console-static.ts'
 import { limiterClockOf, systemClock, type Clock, type ManualClock } from './clock.ts'
 import { ensureCertificate } from './tls.ts'
@@ -44,6 +44,8 @@ export interface DaemonInit {
    * capacity-planning accuracy check step the clocks of several daemons together with it.
    */
   clockControl?: boolean
+  /** The capacity planner (F28) the API offers; the program's entry wires sim/'s in. */
+  planner?: CapacityPlanner
   repositories?: RepositoryOpener
   accounts?: AccountsInit
   scheduler?: SchedulerInit
@@ -137,7 +139,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'), { named: true })
     metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'), { named: true })
 
-    mesh = await startMesh(init, { clock, repositories, inventory, logs, runner, operations, scheduler })
+    mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler })
     const interrupted = await runner.recover()
     if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
     await inventory.registerLocal()
@@ -156,7 +158,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       state, clock, logs, accounts, inventory, tasks, runner, operations, escrow, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
       mesh: () => mesh,
       startedAt: clock.now(),
-      routeModules: [...ROUTE_MODULES, consoleStatic]
+      routeModules: [...ROUTE_MODULES, consoleStatic],
+      planner: init.planner
     }
     const app = await createApiServer(ctx, { https: tls === undefined ? undefined : { key: tls.key, cert: tls.cert }, version })
     await scheduler.start()
@@ -212,7 +215,7 @@ async function auditKey (file: string): Promise<Buffer> {
 const LOGGED_MESH_EVENTS: Record<string, 'info' | 'warning'> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
-async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
+async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
   if (init.mesh === false) return undefined
   const opts: DaemonMeshInit = init.mesh ?? {}
   const dir = opts.dir ?? join(init.dataDir, 'mesh')
@@ -244,6 +247,8 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
         await c.runner.waitFor(job.id)
         return (await mesh.status()).links
       },
+      // `cairn sim from-mesh`: what a capacity-planning scenario is written from.
+      'planning-facts': async () => await gatherMeshFacts({ clock: c.clock, inventory: c.inventory, tasks: c.tasks, runner: c.runner, mesh: () => mesh }),
       ...(init.clockControl === true && isManual(c.clock) ? clockControl(c.clock, { runner: c.runner, scheduler: c.scheduler, mesh: () => mesh }) : {})
     }
   })
