@@ -39,9 +39,9 @@ export function snapshotsToForget<S extends RetainedSnapshot> (snapshots: readon
     for (let i = 0; i < list.length; i++) {
       const s = list[list.length - 1 - i]
       if (i === 0) continue // the last restorable snapshot of a task is never removed
-      const byCount = policy.keepLast !== undefined && i < policy.keepLast
-      const byAge = policy.keepDays !== undefined && at - Date.parse(s.time) <= policy.keepDays * 86_400_000
-      if (!byCount && !byAge) removed.push(s)
+      if (policy.keepLast !== undefined && i < policy.keepLast) continue
+      if (policy.keepDays !== undefined && at - Date.parse(s.time) <= policy.keepDays * 86_400_000) continue
+      removed.push(s)
     }
   }
   return removed
