@@ -27,3 +27,4 @@ export type { BandwidthLimiter, BandwidthSchedule, BandwidthWindow, LimiterClock
 export { checkForgetPolicy, snapshotsToForget, segmentsToReclaim, REWRITE_DEAD_SHARE } from './retention.ts'
 export type { RetainedSnapshot, SegmentUse } from './retention.ts'
 export { TARGET_SEGMENT } from './value-log.ts'
+export { defaultWorkers } from './worker-pool.ts'

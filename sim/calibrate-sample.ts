@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BLOCK_CID_LENGTH, initRepository, openRepository, type ChunkerSpec, type SnapshotRecord } from '../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH, defaultWorkers, initRepository, openRepository, type ChunkerSpec, type SnapshotRecord } from '../chunkstore/index.ts'
 import { SampleUnreadableError } from './errors.ts'
 import type { SampleMeasure } from './profile.ts'
 
@@ -79,7 +79,8 @@ export async function measureSample (folder: string, options: SampleOptions = {}
       recordOverheadBytes: s.chunksNew > 0 ? Math.max(RECORD_HEADER, Math.min(4 * RECORD_HEADER, (segments - s.bytesStored) / (s.chunksNew + entries))) : RECORD_HEADER,
       newBytesPerSecond: s.bytesTotal / seconds(s.durationMs),
       rereadBytesPerSecond: again.stats.bytesTotal / seconds(again.stats.durationMs),
-      statFilesPerSecond: quick.stats.files / seconds(quick.stats.durationMs)
+      statFilesPerSecond: quick.stats.files / seconds(quick.stats.durationMs),
+      workers: defaultWorkers()
     }
   } finally {
     await rm(work, { recursive: true, force: true })

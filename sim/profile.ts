@@ -32,6 +32,8 @@ export interface SampleMeasure {
   rereadBytesPerSecond: number
   /** Files per second of an incremental backup that finds nothing changed (metadata cache). */
   statFilesPerSecond: number
+  /** Worker threads a backup used (each writes segments of its own). */
+  workers?: number
 }
 
 export interface MeshMeasure {
@@ -66,7 +68,7 @@ export interface Profile {
 export const DEFAULT_SAMPLE: SampleMeasure = {
   folder: '(built-in defaults)', bytes: 0, files: 0, dirs: 0, compression: 0, chunker: 'cdc',
   duplication: 0, compressibility: 1, blocks: 0, avgBlockBytes: 1 << 20, metaBytesPerEntry: 300, recordOverheadBytes: 120,
-  newBytesPerSecond: 100e6, rereadBytesPerSecond: 300e6, statFilesPerSecond: 20_000
+  newBytesPerSecond: 100e6, rereadBytesPerSecond: 300e6, statFilesPerSecond: 20_000, workers: 4
 }
 
 export const DEFAULT_MESH: MeshMeasure = {

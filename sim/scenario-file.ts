@@ -49,8 +49,8 @@ export function parseText (text: string, file = 'scenario'): ParsedText {
   const doc: Document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const first = doc.errors[0]
   if (first !== undefined) {
-    const pos = first.linePos?.[0]
-    throw new ScenarioSyntaxError({ file, field: '', line: pos?.line, column: pos?.col }, first.message)
+    const pos = lines.linePos(first.pos[0])
+    throw new ScenarioSyntaxError({ file, field: '', line: pos.line, column: pos.col }, first.message)
   }
   let value: unknown
   try {
@@ -79,7 +79,7 @@ const pathOf = (pointer: string): Path => pointer === '' ? [] : pointer.slice(1)
 
 /** Ajv's errors as one plain problem per field, in the words of the field's kind. */
 function schemaProblems (errors: ErrorObject[], place: ParsedText['place']): Problem[] {
-  const byField = new Map<string, { path: Path, problem: string, rank: number }>()
+  const byField = new Map<string, { path: Path, problem: string, rank: number, branch: boolean }>()
   for (const e of errors) {
     let path = pathOf(e.instancePath)
     let problem: string
@@ -112,12 +112,13 @@ function schemaProblems (errors: ErrorObject[], place: ParsedText['place']): Pro
     }
     const key = fieldOf(path)
     const known = byField.get(key)
-    if (known === undefined || rank > known.rank) byField.set(key, { path, problem, rank })
+    if (known === undefined || rank > known.rank) byField.set(key, { path, problem, rank, branch: e.keyword === 'oneOf' || /\/oneOf\//.test(e.schemaPath) })
   }
-  // A field with its own problem explains its parent's "oneOf" failure: drop the vaguer one.
+  // A field with its own problem explains why its parent matched none of its forms: drop the
+  // parent's vaguer one ("one of", or another form's "must be equal to constant").
   const fields = [...byField.keys()]
   return [...byField.entries()]
-    .filter(([key, v]) => v.rank > 0 || !fields.some(f => f !== key && f.startsWith(key)))
+    .filter(([key, v]) => !v.branch || v.rank >= 2 || !fields.some(f => f !== key && (f.startsWith(`${key}.`) || f.startsWith(`${key}[`))))
     .map(([, v]) => ({ ...place(v.path), problem: v.problem }))
 }
 

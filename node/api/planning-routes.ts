@@ -53,13 +53,13 @@ export async function planningRoutes (app: FastifyInstance, ctx: ApiContext, _op
       tags,
       body: { type: 'object', additionalProperties: false, required: ['scenario'], properties: { scenario: { type: 'string', minLength: 1, maxLength: MAX_SCENARIO_CHARS } } }
     }
-  }, async (req) => {
+  }, async (req, reply) => {
     const p = planner()
     if (running) throw new PlannerBusyError()
     running = true
-    // A client that goes away stops the run.
+    // A client that goes away before its answer stops the run.
     const gone = new AbortController()
-    req.raw.once('close', () => { if (req.raw.destroyed) gone.abort() })
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) gone.abort() })
     try {
       return await p.run(req.body.scenario, { signal: gone.signal })
     } finally {

@@ -176,7 +176,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
       capacitySeries: m.capacityBytes === null ? null : series.add({ chart: 'storage', label: `${m.name} capacity`, site: m.name, line: 'capacity' }, 'last')
     }
     for (const d of m.datasets) {
-      const store = new StoreModel(m.name, d, sample, startMs)
+      const store = new StoreModel(m.name, d, sample, startMs, sample.workers)
       site.stores.push(store)
       site.tasks.push({
         site, store, task: d.task, runningUntil: -Infinity, lastStart: -Infinity, runs: 0, skipped: 0, firstSkipAt: null, collisions: 0, firstCollisionAt: null, totalSeconds: 0, maxSeconds: 0, pastWindow: 0, firstPastAt: null,

@@ -8,7 +8,7 @@
 // after it chunkstore's segmentsToReclaim on each segment's live and dead bytes: drop the dead,
 // move the live of the mostly-dead to the tail — so stored bytes follow the node's reclaim rules,
 // not an ideal of "live data only".
-import { segmentsToReclaim, snapshotsToForget } from '../../chunkstore/index.ts'
+import { REWRITE_DEAD_SHARE, segmentsToReclaim, snapshotsToForget, TARGET_SEGMENT, type SegmentUse } from '../../chunkstore/index.ts'
 import type { DatasetModel } from '../scenario.ts'
 import type { SampleMeasure } from '../profile.ts'
 
@@ -35,7 +35,47 @@ class Segment {
   size = 0
   /** Live bytes as of `oldAt` (young and old). */
   live = 0
+  /** Segment files the group stands for (a backup's workers each write their own). */
+  files = 1
   constructor (readonly tail: boolean) {}
+
+  /** Multiplies everything the group holds by `f` (a share of its files leaves it). */
+  scale (f: number): void {
+    this.old *= f
+    this.live *= f
+    this.size *= f
+    for (const p of this.young) p.bytes *= f
+  }
+}
+
+/** Standard normal: density and distribution. */
+const phi = (z: number): number => Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI)
+function bigPhi (z: number): number {
+  // Abramowitz and Stegun 26.2.17; error below 1e-7.
+  const t = 1 / (1 + 0.2316419 * Math.abs(z))
+  const d = phi(z) * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))))
+  return z >= 0 ? 1 - d : d
+}
+
+/**
+ * The segment files of a group do not all hold the same share of dead blocks: each holds its
+ * own blocks, and which of them died is a draw. With `blocks` blocks per file and `dead` their
+ * expected dead share, the share of files past prune's rewrite threshold, and the dead share
+ * expected on either side of it (normal approximation of the binomial).
+ */
+export function deadSpread (dead: number, blocks: number): { over: number, deadOver: number, deadUnder: number } {
+  if (dead <= 0) return { over: 0, deadOver: 0, deadUnder: 0 }
+  if (dead >= 1) return { over: 1, deadOver: 1, deadUnder: 1 }
+  const sd = Math.sqrt(dead * (1 - dead) / Math.max(1, blocks))
+  const z = (REWRITE_DEAD_SHARE - dead) / sd
+  const over = 1 - bigPhi(z)
+  if (over < 1e-6) return { over: 0, deadOver: dead, deadUnder: dead }
+  if (over > 1 - 1e-6) return { over: 1, deadOver: dead, deadUnder: dead }
+  return {
+    over,
+    deadOver: Math.min(1, dead + sd * phi(z) / over),
+    deadUnder: Math.max(0, dead - sd * phi(z) / (1 - over))
+  }
 }
 
 export interface SnapshotModel {
@@ -78,7 +118,7 @@ export class StoreModel {
   /** Blocks in the index (what a replication run offers). */
   blocks = 0
 
-  constructor (readonly site: string, readonly dataset: DatasetModel, private readonly sample: SampleMeasure, readonly startMs: number) {
+  constructor (readonly site: string, readonly dataset: DatasetModel, private readonly sample: SampleMeasure, readonly startMs: number, private readonly workers = 4) {
     this.id = `${site}/${dataset.name}`
     this.ln = Math.log(1 - dataset.changePerDay)
     if (dataset.storedBytes !== null) {
@@ -128,7 +168,12 @@ export class StoreModel {
     const dataBytes = data + dataBlocks * this.sample.recordOverheadBytes
     const entries = (this.files(startMs) + this.dataset.dirs) * p.touchedShare
     const meta = entries * this.sample.metaBytesPerEntry + RECORD_BYTES
-    if (dataBytes > 0) this.append(new Segment(false), { born: endMs, bytes: dataBytes })
+    if (dataBytes > 0) {
+      // Each of the backup's workers writes segments of its own, files whole (a file is one worker's).
+      const cohort = new Segment(false)
+      cohort.files = Math.max(Math.ceil(dataBytes / TARGET_SEGMENT), Math.min(this.workers, Math.max(1, Math.round(this.files(startMs) * p.touchedShare))))
+      this.append(cohort, { born: endMs, bytes: dataBytes })
+    }
     this.tail ??= new Segment(true)
     this.append(this.tail, { born: endMs, bytes: meta })
     this.written += dataBytes + meta
@@ -191,35 +236,58 @@ export class StoreModel {
   private prune (): void {
     // Fewer than half a block left alive is no block at all.
     const least = this.blockBytes() / 2
-    const use: Array<[Segment, { live: number, dead: number }]> = []
+    // Each group as prune sees its files: those past the rewrite threshold and the others.
+    const parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
     for (const seg of this.segments) {
-      const live = this.live(seg)
-      if (live < least) seg.live = 0
-      use.push([seg, { live: seg.live, dead: Math.max(0, seg.size - seg.live) }])
+      if (this.live(seg) < least) seg.live = 0
+      const dead = seg.size > 0 ? Math.max(0, seg.size - seg.live) / seg.size : 0
+      const files = Math.max(seg.files, Math.ceil(seg.size / TARGET_SEGMENT))
+      const spread = seg.live === 0 || seg === this.tail ? { over: dead > 0 ? 1 : 0, deadOver: dead, deadUnder: dead } : deadSpread(dead, seg.size / this.blockBytes() / files)
+      if (spread.over > 0) parts.push([{ seg, share: spread.over }, { live: seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver), dead: spread.over * seg.size * spread.deadOver }])
+      if (spread.over < 1) parts.push([{ seg, share: 1 - spread.over }, { live: (1 - spread.over) * seg.size * (1 - spread.deadUnder), dead: (1 - spread.over) * seg.size * spread.deadUnder }])
     }
-    const { rewrite, drop } = segmentsToReclaim(use, this.tail ?? undefined)
-    for (const seg of drop) this.remove(seg, seg.size)
+    const tail = parts.find(([part]) => part.seg === this.tail)?.[0]
+    const { rewrite, drop } = segmentsToReclaim(parts, tail)
+    for (const part of drop) this.shrink(part.seg, part.share, part.share / (this.share.get(part.seg) ?? 1))
     if (rewrite.length > 0) {
       // Prune seals the tail first: what it moves goes to a new one.
-      this.tail = new Segment(true)
-      const to = this.tail
-      this.segments.push(to)
+      const to = new Segment(true)
       to.oldAt = this.keepFrom
-      for (const seg of rewrite) {
-        to.old += seg.old
-        for (const p of seg.young) { to.young.push(p); if (p.born < to.youngFrom) to.youngFrom = p.born }
-        to.live += seg.live
-        to.size += seg.live
-        this.physical += seg.live
-        this.remove(seg, seg.size - seg.live)
+      this.tail = to
+      this.segments.push(to)
+      for (const part of rewrite) {
+        const seg = part.seg
+        const f = part.share / (this.share.get(seg) ?? 1)
+        to.old += seg.old * f
+        for (const p of seg.young) { to.young.push({ born: p.born, bytes: p.bytes * f }); if (p.born < to.youngFrom) to.youngFrom = p.born }
+        const moved = seg.live * f
+        to.live += moved
+        to.size += moved
+        this.physical += moved
+        this.shrink(seg, part.share, f)
       }
     }
+    this.share.clear()
   }
 
-  private remove (seg: Segment, deadBytes: number): void {
-    this.segments.splice(this.segments.indexOf(seg), 1)
-    this.physical -= seg.size
-    this.blocks = Math.max(0, this.blocks - deadBytes / this.blockBytes())
+  /** What is left of each group this prune (shares of it dropped or moved so far). */
+  private readonly share = new Map<Segment, number>()
+
+  /** Takes a share `part` of a group's files out of it (`f`: that share of what is left of it now). */
+  private shrink (seg: Segment, part: number, f: number): void {
+    const left = (this.share.get(seg) ?? 1) - part
+    const bytes = seg.size * f
+    const dead = (seg.size - seg.live) * f
+    this.physical -= bytes
+    this.blocks = Math.max(0, this.blocks - dead / this.blockBytes())
+    if (left <= 1e-9) {
+      this.segments.splice(this.segments.indexOf(seg), 1)
+      this.share.delete(seg)
+      return
+    }
+    seg.scale(1 - f)
+    seg.files = Math.max(1, seg.files * (1 - f))
+    this.share.set(seg, left)
   }
 
   /** Live bytes of the whole store (what a replica that follows retention keeps). */
