@@ -177,6 +177,25 @@ test('F11 a member that ignores acknowledgements cannot make the receiver hold m
   await stream.close()
 })
 
+test('a send to a stream that closed while it was full fails at once instead of waiting for a drain that never comes', async (t) => {
+  const { hosts, stop } = await startHosts(2)
+  t.after(stop)
+  const [sender, receiver] = hosts
+  // A receiver that never finishes storing: it stops reading, and the sender's stream fills.
+  const stuck = slowStore(await localStore(t), 3_600_000)
+  await serveChunks(receiver, { store: stuck.store, isMember: () => true })
+  const stream = await sender.dialProtocol(receiver.getMultiaddrs()[0], CHUNK_PROTOCOL)
+  const blocks = await Promise.all(Array.from({ length: 4 }, async () => await randomBlock(1024 * 1024)))
+  const frame = (): ReturnType<typeof encodeFrame> => encodeFrame(...encodeMessage({ type: MsgType.PUT_BATCH, id: 1, blocks }))
+  while (!stream.writableNeedsDrain) stream.send(frame())
+  stream.abort(new Error('the peer is gone'))
+  const outcome = await Promise.race([
+    sendWithBackpressure(stream, frame()).then(() => 'sent', (err: Error) => `failed: ${err.message}`),
+    new Promise<string>(resolve => setTimeout(() => resolve('still waiting after 5 s'), 5000).unref())
+  ])
+  assert.match(outcome, /^failed: /)
+})
+
 test('F11 replication keeps at most the window unacknowledged, in PUT_BATCHes, and stores every block', async (t) => {
   const { hosts, stop } = await startHosts(2)
   t.after(stop)

@@ -26,6 +26,8 @@ export type ChunkEvent =
   | { kind: 'protocol-error', peer: string, reason: string }
   | { kind: 'refused-peer', peer: string }
   | { kind: 'root-added', peer: string, cid: string, origin: string }
+  /** The local store failed (a full disk, say): answered STORE_ERROR; not the peer's fault. */
+  | { kind: 'store-error', peer: string, reason: string }
 
 export interface ChunkServerComponents {
   store: BlockStore
@@ -189,7 +191,7 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
       return
     }
     case MsgType.FLUSH:
-      await store.flush()
+      if (!await storeStep(() => store.flush(), m.id, peer, c, reply)) return
       await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
       return
     case MsgType.ROOTS: {
@@ -213,14 +215,28 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
         await reply({ type: MsgType.ACK, id: m.id, status: Status.NOT_FOUND })
         return
       }
-      await store.flush()
-      await store.addSnapshotRoot(m.cid, { site: origin, received: new Date().toISOString() })
+      if (!await storeStep(async () => { await store.flush(); await store.addSnapshotRoot(m.cid, { site: origin, received: new Date().toISOString() }) }, m.id, peer, c, reply)) return
       onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString(), origin })
       await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
       return
     }
     default:
       throw new ProtocolError(`message type 0x${m.type.toString(16)} is a reply, not a request`)
+  }
+}
+
+/**
+ * Runs a step of the local store for request `id`. When it fails (a full disk, a damaged
+ * index), the peer gets STORE_ERROR and the stream goes on: it is no offence of the peer's.
+ */
+async function storeStep (step: () => Promise<void>, id: number, peer: string, c: ChunkServerComponents, reply: (m: Message) => Promise<void>): Promise<boolean> {
+  try {
+    await step()
+    return true
+  } catch (err: any) {
+    c.onEvent?.({ kind: 'store-error', peer, reason: err?.message ?? String(err) })
+    await reply({ type: MsgType.ACK, id, status: Status.STORE_ERROR })
+    return false
   }
 }
 

@@ -126,6 +126,9 @@ export async function sendWithBackpressure (stream: Stream, data: Uint8Array | U
 
 async function drained (stream: Stream): Promise<void> {
   if (!stream.writableNeedsDrain) return
+  // A stream that closed while full keeps writableNeedsDrain: its 'close' has passed, and no
+  // 'drain' will come (a replication to a peer killed mid-run waited here for ever).
+  if (stream.status !== 'open' || stream.writeStatus !== 'writable') throw new ProtocolError('the stream closed while waiting to send')
   await new Promise<void>((resolve, reject) => {
     const onDrain = (): void => { cleanup(); resolve() }
     const onClose = (evt: any): void => { cleanup(); reject(evt.error ?? new ProtocolError('stream closed while waiting to send')) }

@@ -173,6 +173,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     if (e.kind === 'bad-block' || e.kind === 'protocol-error') {
       log({ event: e.kind, peer: e.peer, reason: e.reason, ...(e.kind === 'bad-block' ? { cid: e.cid } : {}) })
       penalties.offence(e.peer, e.reason)
+    } else if (e.kind === 'store-error') {
+      log({ event: 'store-error', peer: e.peer, reason: e.reason })
     } else if (e.kind === 'refused-peer') {
       log({ event: 'refused-peer', peer: e.peer })
     } else if (e.kind === 'root-added') {

@@ -89,7 +89,7 @@ export class Archiver {
     try {
       if (this.options.signal?.aborted === true) abort()
       if (this.options.openFiles === 'skip') this.openElsewhere = await openForWriting()
-      const parent = parentRoot !== undefined ? await this.deps.loadNode(parentRoot) as DirNode : undefined
+      const parent = parentRoot !== undefined ? await this.oldDir(parentRoot) : undefined
       if (parent !== undefined) await this.prefetchParent(parent)
       const { done: rootDone } = await this.walkVirtual(sep, trieOf(sources), parent)
       this.sendJob()
@@ -123,7 +123,8 @@ export class Archiver {
       for (let i = 0; i < level.length; i++) {
         const loc = locs[i]
         if (loc === undefined) continue
-        const node = await this.deps.loadNode(level[i], loc) as DirNode
+        const node = await this.oldDir(level[i], loc)
+        if (node === undefined) continue
         this.parentNodes.set(keyOf(level[i].cid.bytes), node)
         entries += node.entries.length
         for (const e of node.entries) if (e.kind === 'dir') next.push(e)
@@ -132,8 +133,19 @@ export class Archiver {
     }
   }
 
-  private async oldDir (e: DirEntry, loc?: BlockLocation): Promise<DirNode> {
-    return this.parentNodes.get(keyOf(e.cid.bytes)) ?? await this.deps.loadNode(e, loc) as DirNode
+  /**
+   * A directory node of the parent snapshot. One that cannot be read (a damaged store) only
+   * costs the metadata cache: its files are read again, with a warning, and the backup goes on.
+   */
+  private async oldDir (e: { cid: CID, id: Uint8Array }, loc?: BlockLocation): Promise<DirNode | undefined> {
+    const cached = this.parentNodes.get(keyOf(e.cid.bytes))
+    if (cached !== undefined) return cached
+    try {
+      return await this.deps.loadNode(e, loc) as DirNode
+    } catch (err) {
+      this.warn(`a directory of the parent snapshot cannot be read (${(err as Error).message}); its files are read again`)
+      return undefined
+    }
   }
 
   private fail (err: unknown): void {
@@ -207,7 +219,7 @@ export class Archiver {
         this.stats.bytesTotal += Number(st.size)
         if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st)) {
           this.stats.filesUnchanged++
-          this.deps.store.protected?.add(keyOf(old.cid.bytes))
+          await this.deps.store.keepTree(old)
           entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
           continue
         }
@@ -247,7 +259,7 @@ export class Archiver {
     const done = Promise.all(entries).then(async list => {
       if (old !== undefined && oldNode !== undefined && sameDir(old, st, oldNode, list)) {
         // Nothing here or below changed: the parent snapshot's node is this node.
-        this.deps.store.protected?.add(keyOf(old.cid.bytes))
+        await this.deps.store.keepTree(old)
         return { cid: old.cid, id: old.id, tsize: old.tsize }
       }
       return await this.putNode({
@@ -269,7 +281,7 @@ export class Archiver {
     const sealed = sealer.seal(encodeNode(node))
     // Unchanged since the parent snapshot: same plaintext, same id, and the block is known to exist.
     if (old !== undefined && Buffer.from(old.id).equals(sealed.id)) {
-      store.protected?.add(keyOf(old.cid.bytes))
+      await store.keepTree(old)
       return { cid: old.cid, id: old.id, tsize: sealed.bytes.length }
     }
     const [known] = await store.lookupIds([sealed.id])

@@ -2,7 +2,8 @@
 // present is not stored twice, and a copy that no longer matches its CID is replaced (F14).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync, statSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -126,7 +127,7 @@ test('a block found absent by one lookup is found present once stored, before an
   })
 })
 
-test('a hole in the newest segment (a later buffer landed, an earlier one not) is cut off at reopen', async () => {
+test('a hole in the newest segment (a later buffer landed, an earlier one not): the intact record after it is kept and indexed, a torn tail is cut', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-blocks-'))
   try {
     const kept = randomBytes(50_000)
@@ -145,10 +146,12 @@ test('a hole in the newest segment (a later buffer landed, an earlier one not) i
     record.writeUInt32LE(record.length - 4, 0)
     const fd = openSync(seg, 'r+')
     writeSync(fd, record, 0, record.length, committed + 4096)
+    // … and the first half of a third record: a torn tail.
+    writeSync(fd, record, 0, record.length >> 1, committed + 4096 + record.length)
     closeSync(fd)
     store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
-    assert.equal(statSync(seg).size, committed, 'cut at the hole')
-    assert.equal(await store.has(cidOf(lost)), false)
+    assert.equal(statSync(seg).size, committed + 4096 + record.length, 'the torn tail is cut, nothing before it')
+    assert.deepEqual(Buffer.from(await store.get(cidOf(lost), { verify: true })), lost, 'the record after the hole is indexed')
     assert.deepEqual(Buffer.from(await store.get(cidOf(kept), { verify: true })), kept)
     await store.close()
   } finally {
@@ -190,4 +193,40 @@ test('located lists every block with its place, flushed or not; readLocated read
     }
     assert.equal(seen.size, chosen.count)
   })
+})
+
+test('a full disk fails a flush with DiskFullError; once space is freed the next flush indexes every block put meanwhile', async () => {
+  // A small ext4 image (root only: the tests run as root here and in CI): direct writes, as on a real disk.
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-full-'))
+  const mnt = join(dir, 'mnt')
+  execFileSync('truncate', ['-s', '24M', join(dir, 'img')])
+  execFileSync('mkfs.ext4', ['-q', '-F', join(dir, 'img')])
+  mkdirSync(mnt)
+  execFileSync('mount', ['-o', 'loop', join(dir, 'img'), mnt])
+  try {
+    const store = await LocalBlockStore.open(join(mnt, 'index'), join(mnt, 'segments'))
+    const filler = join(mnt, 'filler')
+    execFileSync('fallocate', ['-l', String(Number(execFileSync('df', ['--output=avail', '-B1', mnt]).toString().split('\n')[1]) - (4 << 20)), filler])
+    const blocks = Array.from({ length: 40 }, () => randomBytes(256 << 10))
+    const put: Buffer[] = []
+    let failure: unknown
+    for (const b of blocks) {
+      try { await store.put(cidOf(b), b); put.push(b) } catch (err) { failure = err; break }
+    }
+    if (failure === undefined) failure = await store.flush().then(() => undefined, err => err)
+    assert.equal((failure as Error)?.name, 'DiskFullError', String(failure))
+    rmSync(filler)
+    for (const b of blocks.slice(put.length)) { await store.put(cidOf(b), b); put.push(b) }
+    await store.flush()
+    await store.close()
+    const again = await LocalBlockStore.open(join(mnt, 'index'), join(mnt, 'segments'))
+    try {
+      for (const b of put) assert.deepEqual(Buffer.from(await again.get(cidOf(b), { verify: true })), b)
+    } finally {
+      await again.close()
+    }
+  } finally {
+    execFileSync('umount', [mnt])
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

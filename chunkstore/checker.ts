@@ -58,7 +58,7 @@ export async function checkSnapshots (
     if (sizeOf(loc.segment) < loc.offset + loc.length) { result.errors.push(`${where}: block ${cid.toString()} lies beyond the end of segment ${loc.segment}`); result.badBlocks.push(cid.toString()); return undefined }
     if (size !== undefined) {
       if (readData) {
-        job.push({ ...loc, cid: cid.bytes, id, size }); jobBytes += loc.length
+        job.push({ ...loc, cid: cid.bytes, id, size, where }); jobBytes += loc.length
         if (jobBytes >= JOB_BYTES) send()
       } else result.blocksChecked++
       return undefined

@@ -1,7 +1,7 @@
 // A data-path worker thread: reads, cuts, ids, compresses and seals files for backup;
 // opens and writes chunks for restore; verifies blocks for check. The main thread keeps
 // the index and the value log; a worker only reads segments.
-import { closeSync, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, ftruncateSync, futimesSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -15,6 +15,7 @@ import { showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { ChunkRef } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
+import { SparseMap } from './sparse-map.ts'
 import { ValueLog } from './value-log.ts'
 import type { BackupJob, BlocksMessage, FileDone, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
 
@@ -25,6 +26,19 @@ const sealer = new BlockSealer(init.keys, suite, init.level)
 const cutter: Cutter = init.chunker.kind === 'cdc' ? fastCdc(gearTable(init.keys.gearSeed), init.chunker) : fixedCutter(init.chunker.size)
 const WINDOW = Math.max(8 << 20, cutter.max * 2)
 const BATCH_BYTES = 8 << 20
+/** Sparse files smaller than this are read whole (asking for their map costs more than reading them). */
+const SPARSE_MIN = 1n << 20n
+
+/** The chunk a run of zeros is cut into from a chunk boundary, and its id (computed once). */
+let zeros: { length: number, id: Uint8Array } | undefined
+function zeroChunk (): { length: number, id: Uint8Array } {
+  if (zeros === undefined) {
+    const buf = Buffer.alloc(cutter.max)
+    const length = cutter.next(buf, 0, buf.length, false)
+    zeros = { length, id: sealer.idOf(buf.subarray(0, length)) }
+  }
+  return zeros
+}
 const MAX_BATCHES_IN_FLIGHT = 3
 
 // Full-size read windows are reused once every chunk cut from them is sealed.
@@ -93,7 +107,7 @@ async function backupJob (job: BackupJob): Promise<void> {
     inflight.push(resolveBatch(job.job, batchNo++, b).then(() => { if (freeWindows.length < 8) freeWindows.push(...w) }))
     if (inflight.length >= MAX_BATCHES_IN_FLIGHT) await inflight.shift()
   }
-  const files: Array<{ f: typeof job.files[number], chunks: ChunkRef[], stat?: BigIntStats, size: number, warning?: string, changed?: boolean }> = []
+  const files: Array<{ f: typeof job.files[number], chunks: ChunkRef[], stat?: BigIntStats, size: number, skipped?: number, warning?: string, changed?: boolean }> = []
   for (const f of job.files) {
     const rec: typeof files[number] = { f, chunks: [], size: 0 }
     files.push(rec)
@@ -110,21 +124,27 @@ async function backupJob (job: BackupJob): Promise<void> {
     try {
       const before = fstatSync(fd, { bigint: true })
       rec.stat = before
+      // A sparse file: holes are taken as zeros without reading them, and a run of whole zero
+      // chunks in a hole is cut without looking at it (the cutter's cut depends only on the
+      // chunk's bytes, so these are exactly the chunks a full read would give).
+      const holes = before.blocks * 512n < before.size && before.size >= SPARSE_MIN ? SparseMap.of(path, Number(before.size)) : undefined
+      let base = 0 // the file offset of buf[0]
       // Exactly the file (+1 byte to see EOF) when it is small: chunks keep their buffer alive until sealed.
       let buf = takeWindow(Math.min(WINDOW, Number(before.size) + 1))
       let start = 0; let end = 0; let eof = false
       while (!eof || start < end) {
         if (!eof && end < buf.length) {
-          const n = readSync(fd, buf, end, buf.length - end, null)
+          const n = holes === undefined ? readSync(fd, buf, end, buf.length - end, null) : holes.read(fd, buf, end, buf.length - end, base + end)
           if (n === 0) eof = true
           end += n
           if (!eof && end < buf.length) continue
         }
         for (;;) {
-          const len = cutter.next(buf, start, end, eof)
+          const zeros = holes !== undefined && end - start >= zeroChunk().length && holes.isHole(base + start, zeroChunk().length)
+          const len = zeros ? zeroChunk().length : cutter.next(buf, start, end, eof)
           if (len === 0) break
           const data = buf.subarray(start, start + len)
-          const ref: ChunkRef = { cid: undefined as unknown as CID, id: sealer.idOf(data), size: len }
+          const ref: ChunkRef = { cid: undefined as unknown as CID, id: zeros ? zeroChunk().id : sealer.idOf(data), size: len }
           batch.push({ data, id: ref.id, ref })
           rec.chunks.push(ref)
           batchBytes += len
@@ -139,6 +159,7 @@ async function backupJob (job: BackupJob): Promise<void> {
           const tail = buf.subarray(start, end)
           next = takeWindow(tail.length > buf.length >> 1 ? Math.max(buf.length * 2, WINDOW) : buf.length)
           next.set(tail, 0)
+          base += start
           end = tail.length; start = 0
         }
         retire(buf)
@@ -148,6 +169,7 @@ async function backupJob (job: BackupJob): Promise<void> {
       }
       const after = fstatSync(fd, { bigint: true })
       rec.size = rec.chunks.reduce((n, c) => n + c.size, 0)
+      rec.skipped = holes?.holeBytes ?? 0
       if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(rec.size) !== before.size) {
         rec.changed = true
         rec.warning = `${shown}: changed while it was being read; the snapshot holds the bytes as read`
@@ -172,7 +194,7 @@ async function backupJob (job: BackupJob): Promise<void> {
     if (rec.chunks.length === 1) {
       const c = rec.chunks[0]
       results.push({
-        index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed, size: rec.size, bytesRead: rec.size,
+        index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed, size: rec.size, bytesRead: rec.size - (rec.skipped ?? 0),
         inline: { cid: c.cid.bytes, id: c.id, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs, sparse }
       })
       continue
@@ -190,7 +212,7 @@ async function backupJob (job: BackupJob): Promise<void> {
     const sealed = sealer.sealScratch(bytes)
     results.push({
       index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed,
-      node: { cid: sealed.cid.bytes, id: sealed.id, loc: write(sealed.cid.bytes, sealed.id, sealed.bytes) }, size: rec.size, bytesRead: rec.size
+      node: { cid: sealed.cid.bytes, id: sealed.id, loc: write(sealed.cid.bytes, sealed.id, sealed.bytes) }, size: rec.size, bytesRead: rec.size - (rec.skipped ?? 0)
     })
   }
   log?.drain()
@@ -266,19 +288,33 @@ function isZero (b: Uint8Array): boolean {
   return true
 }
 
+/**
+ * Each file is written under a temporary name beside it and renamed into place once complete
+ * (data, owner, mode, mtime), so a restored name never holds a partial file; a failure removes
+ * the temporary file, and a rerun finds the name free and writes it.
+ */
+/** CIDs of chunks found to be all zeros (sparse files' holes): authenticated once, then known. */
+const zeroCids = new Set<string>()
+
 function restoreJob (job: RestoreJob): void {
   for (const f of job.files) {
     let written = 0
     let fd: number | undefined
+    const partial = fsPath(f.partial)
     try {
-      fd = openSync(fsPath(f.path), 'w', 0o600)
+      // A leftover of an earlier run goes first; the new one is made here, never opened through a link.
+      try { unlinkSync(partial) } catch {}
+      fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
       let pos = 0
       let holes = false
       for (const c of f.chunks) {
-        const data = sealer.openScratch(readBlock(c.segment, c.offset, c.length), c.id)
+        // A hole's chunk (all zeros) seen before: nothing to read, open or write.
+        if (f.sparse && zeroCids.has(c.cid)) { holes = true; pos += c.size; written += c.size; continue }
+        const data = sealer.openScratch(readBlock(c.segment, c.offset, c.length), c.id, CID.parse(c.cid))
         if (data.length !== c.size) throw new StoreCorruptError(`chunk ${c.cid} has ${data.length} bytes, the file node says ${c.size}`)
         if (f.sparse && isZero(data)) {
           holes = true
+          zeroCids.add(c.cid)
         } else {
           let off = 0
           while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off)
@@ -291,9 +327,14 @@ function restoreJob (job: RestoreJob): void {
       fchmodSync(fd, f.mode & 0o7777)
       const t = fsTime(f.mtimeNs)
       futimesSync(fd, t, t)
+      closeSync(fd)
+      fd = undefined
+      renameSync(partial, fsPath(f.path))
       post({ t: 'restored', job: job.job, index: f.index, ok: true, bytes: written })
     } catch (err) {
-      post({ t: 'restored', job: job.job, index: f.index, ok: false, error: `${showPath(fsPath(f.path))}: ${(err as Error).message}`, bytes: written })
+      if (fd !== undefined) { closeSync(fd); fd = undefined }
+      try { unlinkSync(partial) } catch {}
+      post({ t: 'restored', job: job.job, index: f.index, ok: false, path: showPath(fsPath(f.path)), error: (err as Error).message, bytes: written })
     } finally {
       if (fd !== undefined) closeSync(fd)
     }
@@ -307,22 +348,23 @@ function verifyJob (job: VerifyJob): void {
   let bytes = 0
   for (const b of job.blocks) {
     const cid = CID.decode(b.cid)
+    const name = `${b.where !== undefined ? `${b.where}: ` : ''}block ${cid.toString()}`
     let data: Buffer
     try {
       data = readBlock(b.segment, b.offset, b.length)
     } catch (err) {
-      errors.push(`block ${cid.toString()}: ${(err as Error).message}`); bad.push(cid.toString())
+      errors.push(`${name}: ${(err as Error).message}`); bad.push(cid.toString())
       continue
     }
     bytes += data.length
-    if (!matchesCid(cid, data)) { errors.push(`block ${cid.toString()}: bytes do not match its address`); bad.push(cid.toString()); continue }
+    if (!matchesCid(cid, data)) { errors.push(`${name}: bytes do not match its address`); bad.push(cid.toString()); continue }
     try {
       if (b.id !== undefined) {
         const plain = sealer.openScratch(data, b.id, cid)
-        if (b.size !== undefined && plain.length !== b.size) errors.push(`block ${cid.toString()}: ${plain.length} bytes, expected ${b.size}`)
+        if (b.size !== undefined && plain.length !== b.size) errors.push(`${name}: ${plain.length} bytes, expected ${b.size}`)
       }
     } catch (err) {
-      errors.push(`block ${cid.toString()}: ${(err as Error).message}`)
+      errors.push(`${name}: ${(err as Error).message}`)
     }
   }
   post({ t: 'verified', job: job.job, errors, bad, bytes, blocks: job.blocks.length })

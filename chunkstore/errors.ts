@@ -55,6 +55,37 @@ export class StoreInUseError extends CairnError {
   }
 }
 
+/**
+ * The index (index/) is missing, unreadable or disagrees with the segments. Nothing was
+ * changed: the store is never opened as empty or guessed at; the segments hold every block,
+ * and `cairn repair index` rebuilds the index from them.
+ */
+export class IndexDamagedError extends CairnError {
+  static override readonly code = 'INDEX_DAMAGED'
+  override readonly name = 'IndexDamagedError'
+  constructor (readonly store: string, detail: string, options?: CairnErrorOptions) {
+    super(`The store's index at ${store}/index ${detail}. Nothing was changed. Rebuild it from the segments with "cairn repair index --store ${store}".`, { ...options, params: { store, detail } })
+  }
+}
+
+/** A write found no space left on the disk (ENOSPC or EDQUOT). */
+export class DiskFullError extends CairnError {
+  static override readonly code = 'DISK_FULL'
+  override readonly name = 'DiskFullError'
+  constructor (readonly where: string, options?: CairnErrorOptions) {
+    super(`The disk holding ${where} is full (no space left on the device). Free some space and run the command again; what was written before is kept and intact.`, { ...options, params: { where } })
+  }
+}
+
+/** Is this an error of a full disk (or an exhausted quota)? Node's and LevelDB's wordings. */
+export function isDiskFull (err: unknown): boolean {
+  const e = err as { code?: string, message?: string, cause?: unknown } | undefined
+  if (e === undefined || e === null) return false
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return true
+  if (/no space left on device|ENOSPC|disk quota exceeded/i.test(e.message ?? '')) return true
+  return e.cause !== undefined && e.cause !== err && isDiskFull(e.cause)
+}
+
 export class BlockNotFoundError extends CairnError {
   static override readonly code = 'BLOCK_NOT_FOUND'
   override readonly name = 'BlockNotFoundError'
@@ -74,8 +105,8 @@ export class CidMismatchError extends CairnError {
 export class CorruptBlockError extends CairnError {
   static override readonly code = 'BLOCK_CORRUPT'
   override readonly name = 'CorruptBlockError'
-  constructor (readonly cid: string, detail: string, options?: CairnErrorOptions) {
-    super(`Block ${cid} is corrupt (${detail}). Run "cairn check --read-data"; a replica can supply a good copy.`, { ...options, params: { cid, detail } })
+  constructor (readonly cid: string, detail: string, options?: CairnErrorOptions & { where?: string }) {
+    super(`Block ${cid}${options?.where !== undefined ? ` of ${options.where}` : ''} is corrupt (${detail}). Run "cairn check --read-data"; a replica can supply a good copy ("cairn repair snapshots" keeps the rest restorable).`, { ...options, params: { cid, detail, ...(options?.where !== undefined ? { where: options.where } : {}) } })
   }
 }
 
@@ -87,11 +118,32 @@ export class SnapshotNotFoundError extends CairnError {
   }
 }
 
+/** A snapshot record that cannot be read (missing, or its bytes no longer match its id). The other snapshots are unaffected. */
+export class SnapshotDamagedError extends CairnError {
+  static override readonly code = 'SNAPSHOT_DAMAGED'
+  override readonly name = 'SnapshotDamagedError'
+  constructor (readonly id: string, reason: string, options?: CairnErrorOptions) {
+    super(`Snapshot ${id} cannot be read: ${reason}. The other snapshots are unaffected. Forget it with "cairn forget ${id.slice(0, 16)}", or fetch a good copy from a peer with "cairn repair snapshots --mesh-dir DIR".`, { ...options, params: { id, reason } })
+  }
+}
+
 export class PathNotFoundError extends CairnError {
   static override readonly code = 'PATH_NOT_FOUND'
   override readonly name = 'PathNotFoundError'
   constructor (path: string, where: string, options?: CairnErrorOptions) {
     super(`${path} does not exist ${where}.`, { ...options, params: { path, where } })
+  }
+}
+
+/**
+ * Some entries of a restore could not be restored (blocks missing or damaged); everything else
+ * was. `failed` lists them; a rerun (any conflict mode) writes what is readable by then.
+ */
+export class RestoreIncompleteError extends CairnError {
+  static override readonly code = 'RESTORE_INCOMPLETE'
+  override readonly name = 'RestoreIncompleteError'
+  constructor (readonly failed: Array<{ path: string, error: string }>, options?: CairnErrorOptions) {
+    super(`${failed.length} ${failed.length === 1 ? 'entry' : 'entries'} could not be restored, the rest was: ${failed.slice(0, 3).map(f => `${f.path}: ${f.error}`).join('; ')}${failed.length > 3 ? '; …' : ''}`, { ...options, params: { failed: failed.length } })
   }
 }
 
@@ -180,11 +232,3 @@ export class WorkerFailedError extends CairnError {
   }
 }
 
-/** A file of a restore could not be written back; the restore stops, and what it wrote stays. */
-export class RestoreFailedError extends CairnError {
-  static override readonly code = 'RESTORE_FAILED'
-  override readonly name = 'RestoreFailedError'
-  constructor (detail: string, options?: CairnErrorOptions) {
-    super(`Restore failed: ${detail}`, { ...options, params: { detail } })
-  }
-}

@@ -8,11 +8,15 @@ export { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBl
 export type { Repository } from './repository-api.ts'
 export * from './errors.ts'
 export {
-  initRepository, openRepository, openRepositoryOver, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
-  addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository
+  initRepository, openRepository, openRepositoryOn, openRepositoryOver, unlockKeys, readConfig, readKeyFile, writeKeyFile, validateChunker,
+  addPassphrase, removeKeySlot, changePassphrase, listKeySlots, LocalRepository, repairIndex
 } from './repository.ts'
+export type { DamagedSnapshot, SnapshotRepair } from './repository.ts'
+export type { IndexRebuild } from './index-rebuild.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './repository.ts'
 export { LocalBlockStore } from './local-block-store.ts'
+export { Epochs } from './epochs.ts'
+export type { Lease, LeaseKind } from './epochs.ts'
 export { checkRestoreTarget } from './restore-target.ts'
 export { isReplica, prepareReplicaFolder, REPLICA_MARKER } from './replica-marker.ts'
 export type { ReplicaFolder, ReplicaMarker } from './replica-marker.ts'

@@ -2,8 +2,13 @@ import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore, type LocatedBlocks, type RootOrigin } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
-import { BlockNotFoundError, CidMismatchError, CorruptBlockError, StoreCorruptError, StoreInUseError } from './errors.ts'
+import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { BlockNotFoundError, CidMismatchError, CorruptBlockError, DiskFullError, IndexDamagedError, isDiskFull, ReadOnlyStoreError, StoreInUseError } from './errors.ts'
+import { Epochs } from './epochs.ts'
 import { IdFilter } from './id-filter.ts'
+import { verifyLevelDb } from './leveldb-files.ts'
 import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
 
 /**
@@ -13,6 +18,7 @@ import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
  *   'b' cid      → u32le segment | u32le length | u64le offset   block location
  *   'i' id       → cid                                          dedup index (chunk id → CID)
  *   's' cid      → '' | JSON RootOrigin                         snapshot record roots ('' = backed up here)
+ *   't' cid      → ''                                           forget records (snapshots forgotten; kept by prune)
  *   'g' u32be n  → u64le length                                 committed length of segment n
  *   'F'          → id filter (IdFilter format)                  written at a clean close
  *   'D'          → ''                                           present while open: the filter may be stale
@@ -23,7 +29,7 @@ import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
  * at synced data that the recovery scan indexes again. The snapshot root is written synced,
  * which makes every earlier write durable too.
  */
-const B = 0x62; const I = 0x69; const S = 0x73; const G = 0x67
+const B = 0x62; const I = 0x69; const S = 0x73; const G = 0x67; const T = 0x74
 const FILTER_KEY = Buffer.from('F'); const DIRTY_KEY = Buffer.from('D')
 const FLUSH_BYTES = 256 << 20
 const FLUSH_ENTRIES = 32768
@@ -53,6 +59,70 @@ function decodeLoc (v: Buffer): BlockLocation {
 }
 function segKey (n: number): Buffer { const k = Buffer.allocUnsafe(5); k[0] = G; k.writeUInt32BE(n, 1); return k }
 
+export interface LocalBlockStoreOptions {
+  /** Change no byte of the store (see `open`). */
+  readOnly?: boolean
+  /**
+   * An index whose committed lengths the segments do not reach, or (with `verifyTables`) whose
+   * tables fail their checksums: refuse (default), or open and report it in `damage` (check).
+   */
+  inconsistent?: 'refuse' | 'report'
+  /** Check every index table against its checksums too, not only CURRENT, the MANIFEST and the logs (check). */
+  verifyTables?: boolean
+}
+
+/** A private copy of the index for a read-only open, removed at close. */
+interface IndexCopy { dir: string, remove: () => void }
+
+/**
+ * Copies the index into a fresh folder under the OS temp dir: hard links where it is the same
+ * file system (LevelDB never writes into a file it already wrote, so the store's files stay as
+ * they are; LOCK is the same file too, so the lock still keeps writers out), else copies.
+ */
+function privateIndexCopy (indexDir: string, hasIndex: boolean): IndexCopy {
+  removeStaleCopies()
+  const dir = mkdtempSync(join(tmpdir(), `${VIEW_PREFIX}${process.pid}-`))
+  const remove = (): void => { rmSync(dir, { recursive: true, force: true }) }
+  try {
+    if (hasIndex) {
+      for (const name of readdirSync(indexDir)) {
+        if (name === 'LOG' || name === 'LOG.old') continue
+        const from = join(indexDir, name)
+        try { linkSync(from, join(dir, name)) } catch { copyFileSync(from, join(dir, name)) }
+      }
+    }
+  } catch (err) {
+    remove()
+    if (isDiskFull(err)) throw new DiskFullError(`${tmpdir()} (a private copy of the index for a read-only command)`, { cause: err })
+    throw err
+  }
+  return { dir, remove }
+}
+
+const VIEW_PREFIX = 'cairn-index-view-'
+
+/**
+ * Removes the private index copies of read-only commands that were killed (their process is
+ * gone): they hold hard links to index files the store may since have dropped, so they would
+ * keep that space in use.
+ */
+function removeStaleCopies (): void {
+  let names: string[]
+  try { names = readdirSync(tmpdir()) } catch { return }
+  for (const name of names) {
+    const m = new RegExp(`^${VIEW_PREFIX}(\\d+)-`).exec(name)
+    if (m === null || Number(m[1]) === process.pid) continue
+    try { process.kill(Number(m[1]), 0); continue } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue }
+    rmSync(join(tmpdir(), name), { recursive: true, force: true })
+  }
+}
+
+/** Does any segment hold more than its header? */
+function segmentsHoldData (segmentDir: string): boolean {
+  if (!existsSync(segmentDir)) return false
+  return readdirSync(segmentDir).some(n => /^\d{8}\.seg$/.test(n) && statSync(join(segmentDir, n)).size > 8)
+}
+
 /** Written but not yet indexed. Keys and values are latin1 strings of the raw bytes: far fewer heap objects than typed arrays. */
 interface Pending { locs: Map<Key, BlockLocation>, ids: Map<Key, Key>, ends: Map<number, number> }
 const bytesOf = (k: Key): Buffer => Buffer.from(k, 'latin1')
@@ -65,6 +135,15 @@ export class LocalBlockStore implements BlockStore {
   private flushChain: Promise<void> = Promise.resolve()
   /** CIDs a running backup reused or wrote while a prune is marking; the prune keeps them. */
   protected: Set<Key> | undefined
+  /**
+   * Tree nodes a backup reused from its parent snapshot without reading them while a prune
+   * runs: the prune keeps everything below them (see `keepTree`).
+   */
+  protectedTrees: TreeRef[] | undefined
+  /** Who is using the store now, for prune (epochs.ts). */
+  readonly epochs = new Epochs()
+  /** The prune running now: a second one waits for it. */
+  private pruning: Promise<unknown> = Promise.resolve()
   /** Closed while prune drops index entries, so no lookup can hand out a CID being removed. */
   private gate: Promise<void> | undefined
   private lookupsRunning = 0
@@ -81,28 +160,94 @@ export class LocalBlockStore implements BlockStore {
   /** Page-aligned buffers of `getMany`'s transient reads, kept for the next. */
   private readonly readBuffers: Buffer[] = []
 
-  private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter) {}
+  /** Damage the open found and kept (read-only, or not a torn tail): ranges of segments with no intact record. */
+  readonly damage: string[] = []
 
-  static async open (indexDir: string, segmentDir: string): Promise<LocalBlockStore> {
-    const db = new ClassicLevel<Buffer, Buffer>(indexDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-    try {
-      await db.open()
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string, message?: string } }).cause
-      if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(cause?.message ?? '')) throw new StoreInUseError(indexDir, { cause: err })
-      throw new StoreCorruptError(`The store's index at ${indexDir} could not be opened: ${(err as Error).message}`, { cause: err })
+  private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter, private readonly view?: IndexCopy) {}
+
+  /** Opened read-only: nothing of the store is ever written. */
+  get readOnly (): boolean { return this.view !== undefined }
+
+  private mustWrite (): void {
+    if (this.view !== undefined) throw new ReadOnlyStoreError('changing the index')
+  }
+
+  /**
+   * Opens the store whose index is `indexDir` and segments `segmentDir`. A missing index is
+   * created only while the segments hold no block: over segments with data it is an
+   * IndexDamagedError (an empty index would make the store look empty and prune delete it
+   * all), as is an index LevelDB cannot open or one whose committed lengths the segments do
+   * not reach. `readOnly` opens a private copy of the index (hard links where the file system
+   * allows; LevelDB writes on every open) and never writes, cuts or removes a segment, so no
+   * byte of the store changes; blocks a crash left unindexed are indexed in the copy only.
+   */
+  static async open (indexDir: string, segmentDir: string, options: LocalBlockStoreOptions = {}): Promise<LocalBlockStore> {
+    const readOnly = options.readOnly === true
+    const storeDir = dirname(indexDir)
+    const hasIndex = existsSync(join(indexDir, 'CURRENT'))
+    if (!hasIndex && segmentsHoldData(segmentDir)) {
+      throw new IndexDamagedError(storeDir, existsSync(indexDir) ? 'is incomplete (its CURRENT file is missing) while the segments hold blocks' : 'is missing while the segments hold blocks')
     }
-    const dirty = await db.get(DIRTY_KEY)
-    const saved = await db.get(FILTER_KEY)
-    const filter = dirty === undefined && saved !== undefined ? IdFilter.decode(saved) : undefined
-    // Mark the filter stale until a clean close: after a crash it is rebuilt from the index.
-    // No sync needed: LevelDB's log is ordered, so any later index entry that survives a
-    // crash implies this marker did; blocks the recovery scan re-indexes enter the filter.
-    await db.put(DIRTY_KEY, Buffer.alloc(0))
-    const store = new LocalBlockStore(db, new ValueLog(segmentDir, undefined, { asyncWrites: true, directWrites: true }), filter ?? IdFilter.create(0))
-    if (filter === undefined) await store.rebuildFilter()
-    await store.recover()
-    return store
+    // LevelDB drops a log record that fails its checksum without a word: look first.
+    const problems = hasIndex ? verifyLevelDb(indexDir, { tablesToo: options.verifyTables === true }) : []
+    // Never read through a damaged table, not even for check: LevelDB can abort the process on one.
+    if (problems.length > 0) throw new IndexDamagedError(storeDir, `is damaged (${problems.join('; ')})`)
+    const view = readOnly ? privateIndexCopy(indexDir, hasIndex) : undefined
+    const db = new ClassicLevel<Buffer, Buffer>(view?.dir ?? indexDir, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    try {
+      try {
+        await db.open({ createIfMissing: !hasIndex })
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string, message?: string } }).cause
+        if (cause?.code === 'LEVEL_LOCKED' || /lock/i.test(cause?.message ?? '')) throw new StoreInUseError(storeDir, { cause: err })
+        if (isDiskFull(err)) throw new DiskFullError(view !== undefined ? `${view.dir} (a private copy of the index for a read-only command)` : indexDir, { cause: err })
+        throw new IndexDamagedError(storeDir, `cannot be opened (${cause?.message ?? (err as Error).message})`, { cause: err })
+      }
+      const log = new ValueLog(segmentDir, undefined, { asyncWrites: true, directWrites: true, readOnly })
+      if (readOnly) {
+        // No dedup happens here: the id filter is neither loaded nor rebuilt.
+        const store = new LocalBlockStore(db, log, IdFilter.create(0), view)
+        await store.checkCommitted(options.inconsistent)
+        await store.recover()
+        return store
+      }
+      const dirty = await db.get(DIRTY_KEY)
+      const saved = await db.get(FILTER_KEY)
+      const filter = dirty === undefined && saved !== undefined ? IdFilter.decode(saved) : undefined
+      // Mark the filter stale until a clean close: after a crash it is rebuilt from the index.
+      // No sync needed: LevelDB's log is ordered, so any later index entry that survives a
+      // crash implies this marker did; blocks the recovery scan re-indexes enter the filter.
+      await db.put(DIRTY_KEY, Buffer.alloc(0))
+      const store = new LocalBlockStore(db, log, filter ?? IdFilter.create(0))
+      await store.checkCommitted(options.inconsistent)
+      if (filter === undefined) await store.rebuildFilter()
+      await store.recover()
+      return store
+    } catch (err) {
+      if (db.status === 'open') await db.close().catch(() => {})
+      view?.remove()
+      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(indexDir, { cause: err })
+      throw err
+    }
+  }
+
+  /**
+   * Every segment the index holds a committed length for must exist and be at least that long;
+   * otherwise the index points at bytes that are gone (a segment deleted or cut short), and a
+   * backup would dedup against blocks that no longer exist. `inconsistent: 'report'` (check)
+   * opens anyway and lists the finding in `damage`.
+   */
+  private async checkCommitted (mode: 'refuse' | 'report' = 'refuse'): Promise<void> {
+    const present = new Set(this.log.segments())
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(G), lt: Buffer.of(G + 1) })) {
+      const seg = key.readUInt32BE(1)
+      const committed = Number(value.readBigUInt64LE(0))
+      const size = present.has(seg) ? this.log.size(seg) : -1
+      if (size >= committed) continue
+      const problem = size < 0 ? `segment ${seg} is missing` : `segment ${seg} is ${size} bytes, shorter than the ${committed} the index says it holds`
+      if (mode === 'refuse') throw new IndexDamagedError(dirname(this.log.dir), `does not match the segments: ${problem}`)
+      this.damage.push(problem)
+    }
   }
 
   private async rebuildFilter (capacity = 0): Promise<void> {
@@ -116,30 +261,35 @@ export class LocalBlockStore implements BlockStore {
 
   /**
    * Indexes blocks a crashed process wrote after its last flush (each checked against its
-   * CID) and cuts a torn tail, so the next backup reuses what was already written.
+   * CID), so the next backup reuses what was already written. Damage does not end the scan:
+   * every intact record after a bad one is indexed too. Only a torn tail — bytes after the
+   * last intact record with no intact record in them — is cut, and never in a read-only open.
    */
   private async recover (): Promise<void> {
+    const readOnly = this.view !== undefined
     for (const seg of this.log.segments()) {
       const committed = await this.db.get(segKey(seg))
       const from = committed === undefined ? 0 : Number(committed.readBigUInt64LE(0))
-      if (committed !== undefined && this.log.size(seg) === from) continue
-      const { records, end } = this.log.scan(seg, from)
+      if (committed !== undefined && this.log.size(seg) <= from) continue
+      const scan = this.log.scan(seg, from, r => matchesCid(CID.decode(r.cid), this.log.read(r.location)))
       const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
-      let good = from === 0 ? (end === 0 ? 0 : 8) : from
-      for (const r of records) {
-        if (!matchesCid(CID.decode(r.cid), this.log.read(r.location))) break
+      for (const r of scan.records) {
         ops.push({ type: 'put', key: prefixed(B, r.cid), value: encodeLoc(r.location) })
         if (r.id !== undefined) { ops.push({ type: 'put', key: prefixed(I, r.id), value: Buffer.from(r.cid) }); this.filter.add(r.id) }
-        good = r.location.offset + r.location.length
       }
-      if (good === 0) {
-        this.log.remove(seg) // not even a segment header: nothing was ever written there
+      const tail = scan.damaged.at(-1)
+      const torn = tail !== undefined && tail.offset + tail.length === scan.size ? tail : undefined
+      for (const d of scan.damaged) if (d !== torn) this.damage.push(`segment ${seg}: ${d.length} bytes at offset ${d.offset} hold no intact record`)
+      if (!readOnly && scan.records.length === 0 && from === 0 && this.log.isBlank(seg)) {
+        this.log.remove(seg) // nothing but zeros (or nothing): a crash before its first write
         continue
       }
-      if (this.log.size(seg) > good) this.log.truncate(seg, good)
+      const cut = torn !== undefined && !readOnly
+      if (cut) this.log.truncate(seg, torn.offset)
+      const good = cut ? torn.offset : scan.size
       const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(good))
       ops.push({ type: 'put', key: segKey(seg), value: len })
-      await this.db.batch(ops, { sync: true })
+      await this.db.batch(ops, { sync: !readOnly })
     }
   }
 
@@ -191,6 +341,11 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async get (cid: CID, options: { verify?: boolean } = {}): Promise<Uint8Array> {
+    const lease = this.epochs.enter('read')
+    try { return await this.getNow(cid, options) } finally { lease.leave() }
+  }
+
+  private async getNow (cid: CID, options: { verify?: boolean }): Promise<Uint8Array> {
     const loc = await this.location(cid)
     if (loc === undefined) throw new BlockNotFoundError(cid.toString())
     return this.read(cid, loc, options.verify === true)
@@ -217,6 +372,11 @@ export class LocalBlockStore implements BlockStore {
    * for a caller that copies each block at once (replication).
    */
   async * getMany (cids: CID[], options: { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+    const lease = this.epochs.enter('read')
+    try { yield * this.getManyNow(cids, options) } finally { lease.leave() }
+  }
+
+  private async * getManyNow (cids: CID[], options: { transient?: boolean }): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
     const locs = await this.locations(cids.map(c => c.bytes))
     const packed = newLocatedBlocks(cids.length)
     packed.count = cids.length
@@ -236,6 +396,11 @@ export class LocalBlockStore implements BlockStore {
    * with `readLocated`, in disk order, with no second lookup and no object per block.
    */
   async * located (batch: number): AsyncIterable<LocatedBlocks> {
+    const lease = this.epochs.enter('read')
+    try { yield * this.locatedNow(batch) } finally { lease.leave() }
+  }
+
+  private async * locatedNow (batch: number): AsyncIterable<LocatedBlocks> {
     const it = this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })
     const pack = (entries: Array<[Buffer, BlockLocation | Buffer]>): LocatedBlocks => {
       const out = newLocatedBlocks(entries.length)
@@ -436,7 +601,8 @@ export class LocalBlockStore implements BlockStore {
     if ((this.pending.ends.get(loc.segment) ?? 0) < end) this.pending.ends.set(loc.segment, end)
     this.protected?.add(k)
     this.unflushed += loc.length
-    if (this.unflushed >= FLUSH_BYTES || this.pending.locs.size >= FLUSH_ENTRIES) void this.flush()
+    // Not awaited here: a failure (a full disk) stays in the flush chain, and the next awaited flush throws it.
+    if (this.unflushed >= FLUSH_BYTES || this.pending.locs.size >= FLUSH_ENTRIES) this.flush().catch(() => {})
   }
 
   /** The shared segment-number counter, for worker threads that write segments. */
@@ -462,8 +628,14 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async flush (): Promise<void> {
-    this.flushChain = this.flushChain.then(async () => await this.flushNow())
-    await this.flushChain
+    // Each flush runs after the one before, whether that one failed or not (its failure is its caller's).
+    this.flushChain = this.flushChain.catch(() => {}).then(async () => await this.flushNow())
+    try {
+      await this.flushChain
+    } catch (err) {
+      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(dirname(this.log.dir), { cause: err })
+      throw err
+    }
   }
 
   private async flushNow (): Promise<void> {
@@ -471,6 +643,22 @@ export class LocalBlockStore implements BlockStore {
     this.flushing = this.pending
     this.pending = emptyPending()
     this.unflushed = 0
+    try {
+      await this.writeFlushing()
+    } catch (err) {
+      // Not indexed after all (a full disk, say): back into pending, for the next flush to try again.
+      const failed = this.flushing
+      this.flushing = emptyPending()
+      for (const [k, v] of failed.locs) if (!this.pending.locs.has(k)) this.pending.locs.set(k, v)
+      for (const [k, v] of failed.ids) if (!this.pending.ids.has(k)) this.pending.ids.set(k, v)
+      for (const [k, v] of failed.ends) this.pending.ends.set(k, Math.max(v, this.pending.ends.get(k) ?? 0))
+      throw err
+    }
+    this.flushes++
+    this.flushing = emptyPending()
+  }
+
+  private async writeFlushing (): Promise<void> {
     await this.log.sync()
     const own = this.log.tail?.segment
     const others = [...this.flushing.ends.keys()].filter(seg => seg !== own)
@@ -484,8 +672,6 @@ export class LocalBlockStore implements BlockStore {
       ops.push({ type: 'put', key: segKey(seg), value: len })
     }
     await this.db.batch(ops)
-    this.flushes++
-    this.flushing = emptyPending()
   }
 
   async * cids (): AsyncIterable<CID> {
@@ -499,12 +685,17 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async snapshotRoots (): Promise<CID[]> {
+    return await this.cidsUnder(S)
+  }
+
+  private async cidsUnder (prefix: number): Promise<CID[]> {
     const out: CID[] = []
-    for await (const key of this.db.keys({ gt: Buffer.of(S), lt: Buffer.of(S + 1) })) out.push(CID.decode(key.subarray(1)))
+    for await (const key of this.db.keys({ gt: Buffer.of(prefix), lt: Buffer.of(prefix + 1) })) out.push(CID.decode(key.subarray(1)))
     return out
   }
 
   async addSnapshotRoot (cid: CID, origin?: RootOrigin): Promise<void> {
+    this.mustWrite()
     await this.flush()
     const key = prefixed(S, cid.bytes)
     if (origin !== undefined && await this.db.get(key) !== undefined) return
@@ -519,23 +710,76 @@ export class LocalBlockStore implements BlockStore {
     return out
   }
 
+  /** Forget records (doc/design.md): sealed lists of forgotten snapshots, kept so that `repair index` does not bring them back. */
+  async forgetRecords (): Promise<CID[]> {
+    return await this.cidsUnder(T)
+  }
+
+  async addForgetRecord (cid: CID): Promise<void> {
+    this.mustWrite()
+    await this.flush()
+    await this.db.put(prefixed(T, cid.bytes), Buffer.alloc(0), { sync: true })
+  }
+
   async removeSnapshotRoot (cid: CID): Promise<void> {
+    this.mustWrite()
     await this.db.del(prefixed(S, cid.bytes), { sync: true })
   }
 
-  /** Drops index entries of removed blocks (and chunk ids that point at them). */
-  async forgetBlocks (dead: Set<Key>): Promise<void> {
+  /**
+   * A backup reuses the tree below `ref` from its parent snapshot without reading it. While a
+   * prune runs, that tree is kept whole; waits while the prune drops index entries, so a
+   * reuse is either seen by the prune or happens after it.
+   */
+  async keepTree (ref: TreeRef & { inline?: unknown }): Promise<void> {
+    while (this.gate !== undefined) await this.gate
+    if (this.protected === undefined) return
+    this.protected.add(keyOf(ref.cid.bytes))
+    // A small file kept inline in its directory's entry is one data block: nothing below it.
+    if (ref.inline === undefined) this.protectedTrees?.push(ref)
+  }
+
+  /** Runs `fn` after every prune started before it has ended (prunes one at a time). */
+  async onePrune<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.pruning.then(fn, fn)
+    this.pruning = run.catch(() => {})
+    return await run
+  }
+
+  /**
+   * Drops index entries of removed blocks (and chunk ids that point at them). `lastLook`
+   * runs first with lookups and tree reuse held (the prune's last mark); `dead` then loses
+   * every protected block.
+   */
+  async forgetBlocks (dead: Set<Key>, lastLook?: () => Promise<void>): Promise<void> {
+    this.mustWrite()
     let open!: () => void
     this.gate = new Promise(resolve => { open = resolve })
     try {
       if (this.lookupsRunning > 0) await new Promise<void>(resolve => { this.lookupsDrained = resolve })
       this.lookupsDrained = undefined
+      await lastLook?.()
       for (const k of this.protected ?? []) dead.delete(k)
       await this.dropIndexEntries(dead)
     } finally {
       this.gate = undefined
       open()
     }
+  }
+
+  /**
+   * Drops the dedup entries (chunk id → CID) of these blocks, and nothing else: a backup then
+   * stores such a chunk again instead of pointing at a damaged copy.
+   */
+  async forgetChunkIds (cids: Set<Key>): Promise<void> {
+    this.mustWrite()
+    if (cids.size === 0) return
+    const ops: Array<{ type: 'del', key: Buffer }> = []
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(I), lt: Buffer.of(I + 1) })) {
+      if (cids.has(keyOf(value))) ops.push({ type: 'del', key })
+    }
+    await this.db.batch(ops, { sync: true })
+    for (const p of [this.pending, this.flushing]) for (const [id, cid] of p.ids) if (cids.has(cid)) p.ids.delete(id)
   }
 
   private async dropIndexEntries (dead: Set<Key>): Promise<void> {
@@ -548,22 +792,48 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async dropSegment (segment: number): Promise<void> {
+    this.mustWrite()
     await this.db.del(segKey(segment), { sync: true })
     this.log.remove(segment)
   }
 
   async close (): Promise<void> {
-    await this.flush()
-    await this.log.settle()
-    this.log.close()
-    if (this.filter.full) await this.rebuildFilter(this.filter.size * 4)
-    await this.db.batch([{ type: 'put', key: FILTER_KEY, value: this.filter.encode() }, { type: 'del', key: DIRTY_KEY }], { sync: true })
+    if (this.view !== undefined) {
+      await this.db.close()
+      this.log.close()
+      this.view.remove()
+      return
+    }
+    try {
+      await this.flush()
+      await this.log.settle()
+      this.log.close()
+      if (this.filter.full) await this.rebuildFilter(this.filter.size * 4)
+      await this.db.batch([{ type: 'put', key: FILTER_KEY, value: this.filter.encode() }, { type: 'del', key: DIRTY_KEY }], { sync: true })
+    } catch (err) {
+      // The index stays marked dirty: the next open rebuilds the filter and rescans the segments.
+      await this.db.close().catch(() => {})
+      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(dirname(this.log.dir), { cause: err })
+      throw err
+    }
     await this.db.close()
   }
 }
 
+/** A tree node by CID and chunk id (what it takes to open it). */
+export interface TreeRef { cid: CID, id: Uint8Array }
+
 /** One read of `readPacked`: entries order[from..to) of the blocks, lying in `range`. */
 interface Span { range: BlockLocation, from: number, to: number }
+
+/** The index's keys and values, for `repair index` (index-rebuild.ts), which writes a whole index anew. */
+export const indexEntries = {
+  block: (cid: Uint8Array, loc: BlockLocation) => ({ key: prefixed(B, cid), value: encodeLoc(loc) }),
+  chunkId: (id: Uint8Array, cid: Uint8Array) => ({ key: prefixed(I, id), value: Buffer.from(cid) }),
+  snapshot: (cid: Uint8Array) => ({ key: prefixed(S, cid), value: Buffer.alloc(0) }),
+  forget: (cid: Uint8Array) => ({ key: prefixed(T, cid), value: Buffer.alloc(0) }),
+  segment: (n: number, length: number) => { const value = Buffer.alloc(8); value.writeBigUInt64LE(BigInt(length)); return { key: segKey(n), value } }
+}
 
 export { keyOf }
 export type { Key }

@@ -6,6 +6,7 @@ import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { closeSync, copyFileSync, mkdirSync, openSync, readSync, writeSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
 import { createStore, fileHash, PASSPHRASE, removeDir, restoredPath, tempDir, writeRandom } from './testing/index.ts'
 import { LocalBlockStore, openRepository, openRepositoryOver, type LocalRepository } from './index.ts'
 
@@ -53,13 +54,15 @@ test('a store holding another store\'s snapshots lists and restores its own; pru
   } finally { await mine.close(); await theirs.close() }
 })
 
-test('a damaged snapshot record is reported, not taken for another store\'s', async () => {
+test('a damaged snapshot record is reported for itself, not taken for another store\'s; the others keep working (D3)', async () => {
   const w = work()
   const src = join(w, 'src'); mkdirSync(src)
   writeRandom(join(src, 'a.bin'), 50_000)
   const repo = await createStore(join(w, 'store'))
-  await repo.backup({ paths: [src] })
-  const loc = await repo.blocks.location((await repo.blocks.snapshotRoots())[0])
+  const damaged = await repo.backup({ paths: [src] })
+  writeRandom(join(src, 'b.bin'), 50_000)
+  const intact = await repo.backup({ paths: [src] })
+  const loc = await repo.blocks.location(CID.parse(damaged.id))
   await repo.close()
   assert.ok(loc !== undefined)
   // Flip a byte inside the record's sealed bytes.
@@ -69,7 +72,17 @@ test('a damaged snapshot record is reported, not taken for another store\'s', as
   const b = Buffer.alloc(1); readSync(fd, b, 0, 1, at); b[0] ^= 0xff; writeSync(fd, b, 0, 1, at); closeSync(fd)
   const again = await openRepository(join(w, 'store'), { passphrase: PASSPHRASE })
   try {
-    await assert.rejects(again.snapshots(), { name: 'CorruptBlockError' })
+    assert.deepEqual((await again.snapshots()).map(s => s.id), [intact.id])
+    assert.deepEqual((await again.damagedSnapshots()).map(d => d.id), [damaged.id])
+    await assert.rejects(again.resolveSnapshot(damaged.id.slice(0, 20)), { name: 'SnapshotDamagedError' })
+    const check = await again.check()
+    assert.ok(check.errors.some(e => e.includes(damaged.id)), check.errors.join('\n'))
+    await assert.rejects(again.prune(), { name: 'SnapshotDamagedError' }, 'prune cannot tell what the damaged one needs')
+    assert.deepEqual((await again.forgetSnapshots([damaged.id.slice(0, 20)])).map(s => s.id), [damaged.id])
+    assert.deepEqual(await again.damagedSnapshots(), [])
+    const target = join(w, 'out')
+    await again.restore({ snapshot: 'latest', target })
+    assert.equal(fileHash(join(restoredPath(target, src), 'b.bin')), fileHash(join(src, 'b.bin')))
   } finally { await again.close() }
 })
 

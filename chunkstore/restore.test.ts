@@ -130,6 +130,18 @@ describe('restore of a tree with every kind of entry', () => {
     assert.ok(st.blocks * 512 < st.size / 8, `restored file allocates ${st.blocks * 512} bytes of ${st.size}`)
   })
 
+  test('the sparse file\'s holes were not read, and its chunks are the ones a full read gives', async () => {
+    // 20 MiB of random data and a few KiB of small files; the sparse file's 256 MiB are holes but 72 KiB.
+    assert.ok(snap.stats.bytesRead < 22 * MiB, `read ${snap.stats.bytesRead} bytes`)
+    const dense = join(work, 'dense')
+    mkdirSync(dense)
+    execFileSync('cp', ['--sparse=never', S('files/sparse'), join(dense, 'sparse')])
+    assert.ok(lstatSync(join(dense, 'sparse')).blocks * 512 >= 256 * MiB, 'the copy has no holes')
+    const again = await repo.backup({ paths: [dense] })
+    assert.equal(again.stats.bytesRead, 256 * MiB, 'the copy is read whole')
+    assert.equal(again.stats.chunksNew, 0, 'and cut into exactly the chunks stored already')
+  })
+
   test('empty directories are restored, nested ones too', () => {
     assert.deepEqual(readdirSync(R('empty-dir')), [])
     assert.deepEqual(readdirSync(R('nested/empty/deep')), [])

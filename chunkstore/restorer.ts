@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import type { CID } from 'multiformats/cid'
-import { BlockNotFoundError, OperationAbortedError, PathNotFoundError, RestoreFailedError } from './errors.ts'
+import { BlockNotFoundError, OperationAbortedError, PathNotFoundError } from './errors.ts'
 import { childPath, rawName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
@@ -9,7 +10,16 @@ import { fsTime, inlineFileNode } from './tree-node.ts'
 import type { DirEntry, DirNode, FileNode, SymlinkNode, TreeNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
 import type { FromWorker, RestoreFileJob } from './worker-protocol.ts'
+import { setNanosecondTimes } from './nanosecond-times.ts'
 import type { ConflictMode, RestoreOptions, RestoreResult } from './types.ts'
+
+type NsTime = Parameters<typeof setNanosecondTimes>[0][number]
+const fsPath = (p: string | Uint8Array): FsPath => typeof p === 'string' ? p : Buffer.from(p)
+
+/** A file's name while it is being written: hidden, fixed per name (a rerun reuses it), short whatever the name's length. */
+function partialPath (dir: FsPath, name: Buffer): FsPath {
+  return childPath(dir, Buffer.from(`.cairn-partial-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`))
+}
 
 const JOB_FILES = 128
 const JOB_BYTES = 16 << 20
@@ -25,14 +35,18 @@ export interface RestorerDeps {
  * Restores a snapshot tree into a target folder (F7). Directories, symlinks and hardlinks are
  * made on this thread; file contents are read, opened and written by the worker pool. Directory
  * metadata is applied last, deepest first, so writing into a directory does not change its mtime.
+ * An entry that cannot be restored (a block missing or damaged) is listed in `failed` and the
+ * rest is restored; a file appears under its name only once complete.
  */
 export class Restorer {
-  private readonly result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, skipped: 0, durationMs: 0, warnings: [] }
+  private readonly result: RestoreResult = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, skipped: 0, durationMs: 0, warnings: [], failed: [] }
   private pool!: WorkerPool
   private jobSeq = 0
   private batch: RestoreFileJob[] = []
   private batchBytes = 0
-  private readonly jobs = new Map<number, { worker: number, weight: number }>()
+  private readonly jobs = new Map<number, { worker: number, weight: number, times: NsTime[] }>()
+  /** Entries restored, with their mtime: set again to the nanosecond at the end (nanosecond-times.ts). */
+  private readonly times: NsTime[] = []
   private inflight = 0
   private waiter: (() => void) | undefined
   private allDone: (() => void) | undefined
@@ -65,9 +79,15 @@ export class Restorer {
       if (this.inflight > 0) await new Promise<void>(resolve => { this.allDone = resolve })
       this.check()
       for (const { from, to } of this.links) {
-        if (this.prepare(to, 0n)) { linkSync(from, to); this.result.hardlinks++ }
+        try {
+          if (this.prepare(to, 0n)) { linkSync(from, to); this.result.hardlinks++ }
+        } catch (err) {
+          this.lose(to, err)
+        }
       }
       for (const { path, node } of this.dirs.reverse()) this.applyMeta(path, node, false)
+      const coarse = setNanosecondTimes(this.times)
+      if (coarse > 0) this.result.warnings.push(`${coarse} entries have their times set to the microsecond only (nanoseconds need perl's utimensat on Linux)`)
       this.result.durationMs = Date.now() - started
       this.options.onProgress?.({ files: this.result.files, bytes: this.result.bytes, filesTotal: this.result.files, bytesTotal: this.bytesTotal })
       return this.result
@@ -86,6 +106,11 @@ export class Restorer {
 
   private check (): void {
     if (this.failure !== undefined) throw this.failure
+  }
+
+  /** An entry that cannot be restored (a block missing or damaged): noted, and the restore goes on. */
+  private lose (path: FsPath | string, err: unknown): void {
+    this.result.failed.push({ path: typeof path === 'string' ? path : showPath(path), error: err instanceof Error ? err.message : String(err) })
   }
 
   private async mustExist (root: DirNode, parts: string[]): Promise<void> {
@@ -115,7 +140,7 @@ export class Restorer {
     if (!isRoot) makeDir(target, this.targetReal)
     this.dirs.push({ path: target, node })
     this.result.dirs++
-    const files: Array<{ e: DirEntry, target: FsPath }> = []
+    const files: Array<{ e: DirEntry, target: FsPath, dir: FsPath }> = []
     for (const e of node.entries) {
       this.check()
       const p = [...path, e.name]
@@ -123,9 +148,12 @@ export class Restorer {
       if (sel === 'none') continue
       const t = childPath(target, rawName(e.name))
       if (e.kind === 'dir') {
-        await this.restoreDir(await this.deps.loadNode(e) as DirNode, t, p, false)
+        let dir: DirNode
+        try { dir = await this.deps.loadNode(e) as DirNode } catch (err) { this.lose(t, err); continue }
+        await this.restoreDir(dir, t, p, false)
       } else if (sel === 'all' && e.kind === 'symlink') {
-        const s = await this.deps.loadNode(e) as SymlinkNode
+        let s: SymlinkNode
+        try { s = await this.deps.loadNode(e) as SymlinkNode } catch (err) { this.lose(t, err); continue }
         if (!this.prepare(t, s.mtimeNs)) continue
         symlinkSync(s.target, t)
         this.applyMeta(t, s, true)
@@ -136,38 +164,40 @@ export class Restorer {
           const first = this.firstLink.get(key)
           if (first !== undefined) { this.links.push({ from: first, to: t }); continue }
           // Decide the conflict now: a name kept as it is must not become the source of the links.
-          const node = inlineFileNode(e) ?? await this.deps.loadNode(e) as FileNode
-          if (!this.prepare(t, node.mtimeNs)) continue
+          let node: FileNode
+          try { node = inlineFileNode(e) ?? await this.deps.loadNode(e) as FileNode } catch (err) { this.lose(t, err); continue }
+          if (!this.prepare(t, node.mtimeNs, true)) continue
           this.firstLink.set(key, t)
         }
-        files.push({ e, target: t })
+        files.push({ e, target: t, dir: target })
       }
     }
     await this.restoreFiles(files)
   }
 
-  private async restoreFiles (files: Array<{ e: DirEntry, target: FsPath }>): Promise<void> {
+  private async restoreFiles (files: Array<{ e: DirEntry, target: FsPath, dir: FsPath }>): Promise<void> {
     if (files.length === 0) return
-    const nodes: FileNode[] = []
-    for (const f of files) nodes.push(inlineFileNode(f.e) ?? await this.deps.loadNode(f.e) as FileNode)
-    const cids = nodes.flatMap(n => n.chunks.map(c => c.cid.bytes))
+    const nodes: Array<FileNode | undefined> = []
+    for (const f of files) {
+      try { nodes.push(inlineFileNode(f.e) ?? await this.deps.loadNode(f.e) as FileNode) } catch (err) { this.lose(f.target, err); nodes.push(undefined) }
+    }
+    const cids = nodes.flatMap(n => n?.chunks.map(c => c.cid.bytes) ?? [])
     const locs = await this.deps.store.locations(cids)
     let k = 0
     for (let i = 0; i < files.length; i++) {
       const node = nodes[i]
-      const chunks = node.chunks.map(c => {
-        const loc = locs[k++]
-        if (loc === undefined) throw new BlockNotFoundError(c.cid.toString())
-        return { ...loc, id: c.id, size: c.size, cid: c.cid.toString() }
-      })
-      if (!this.prepare(files[i].target, node.mtimeNs)) continue
+      if (node === undefined) continue
+      const missing = node.chunks.find((_, j) => locs[k + j] === undefined)
+      const chunks = node.chunks.map(c => ({ ...locs[k++]!, id: c.id, size: c.size, cid: c.cid.toString() }))
+      if (missing !== undefined) { this.lose(files[i].target, new BlockNotFoundError(missing.cid.toString())); continue }
+      if (!this.prepare(files[i].target, node.mtimeNs, true)) continue
       while (this.inflight >= INFLIGHT_FILES) {
         this.sendJob()
         await new Promise<void>(resolve => { this.waiter = resolve })
         this.check()
       }
       this.inflight++
-      this.batch.push({ index: this.batch.length, path: files[i].target, size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtimeNs: node.mtimeNs, sparse: node.sparse, chunks })
+      this.batch.push({ index: this.batch.length, path: files[i].target, partial: partialPath(files[i].dir, rawName(files[i].e.name)), size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtimeNs: node.mtimeNs, sparse: node.sparse, chunks })
       this.batchBytes += node.size
       if (this.batch.length >= JOB_FILES || this.batchBytes >= JOB_BYTES) this.sendJob()
     }
@@ -175,16 +205,17 @@ export class Restorer {
 
   /**
    * Applies the conflict mode to an existing target path. True when the entry should be written
-   * (the old one, if any, is gone); false when it is kept.
+   * (the old one, if any, is gone — or, for a file `renamed` into place, replaced only when
+   * the new one is complete); false when it is kept.
    */
-  private prepare (target: FsPath, mtimeNs: bigint): boolean {
+  private prepare (target: FsPath, mtimeNs: bigint, renamed = false): boolean {
     const st = lstatSync(target, { bigint: true, throwIfNoEntry: false })
     if (st === undefined) return true
     if (this.conflict === 'skip' || (this.conflict === 'keep-newer' && st.mtimeNs >= mtimeNs)) {
       this.result.skipped++
       return false
     }
-    if (st.isDirectory()) rmSync(target, { recursive: true }); else unlinkSync(target)
+    if (st.isDirectory()) rmSync(target, { recursive: true }); else if (!renamed) unlinkSync(target)
     return true
   }
 
@@ -193,7 +224,7 @@ export class Restorer {
     const job = ++this.jobSeq
     const weight = this.batchBytes + this.batch.length * 4096
     const worker = this.pool.dispatch({ t: 'restore', job, files: this.batch, chown: this.chown }, weight)
-    this.jobs.set(job, { worker, weight })
+    this.jobs.set(job, { worker, weight, times: this.batch.map(f => ({ path: fsPath(f.path), ns: f.mtimeNs, symlink: false })) })
     this.batch = []
     this.batchBytes = 0
   }
@@ -202,7 +233,7 @@ export class Restorer {
     if (m.t === 'restored') {
       this.inflight--
       this.result.bytes += m.bytes
-      if (m.ok) this.result.files++; else this.fail(new RestoreFailedError(m.error ?? 'unknown error'))
+      if (m.ok) { this.result.files++; this.times.push(this.jobs.get(m.job)!.times[m.index]) } else this.lose(m.path ?? '?', m.error ?? 'unknown error')
       this.waiter?.(); this.waiter = undefined
       this.progress()
       if (this.inflight === 0) this.allDone?.()
@@ -231,6 +262,7 @@ export class Restorer {
         chmodSync(path, node.mode & 0o7777)
         utimesSync(path, t, t)
       }
+      this.times.push({ path, ns: node.mtimeNs, symlink })
     } catch (err) {
       this.result.warnings.push(`${showPath(path)}: metadata not restored (${(err as Error).message})`)
     }

@@ -134,11 +134,14 @@ export function encodeNode (node: TreeNode): Uint8Array {
 const KIND: Record<string, DirEntry['kind']> = { f: 'file', F: 'file', d: 'dir', s: 'symlink' }
 
 /**
- * A time for fs.utimes and friends. They take seconds, but read a negative number as "now":
- * before 1970 a Date (millisecond precision) is passed instead.
+ * A time for fs.utimes and friends. They take seconds as a double, and the libuv of Node 20
+ * turns that into a timespec cut to whole microseconds: the double is chosen in the middle of
+ * the wanted microsecond (`+ 500 ns`), so its rounding error (under 500 ns until 2106) can
+ * never move the cut to a neighbouring one. To the nanosecond: nanosecond-times.ts. They
+ * read a negative number as "now": before 1970 a Date (millisecond precision) is passed.
  */
 export function fsTime (ns: bigint): number | Date {
-  if (ns >= 0n) return Number(ns) / 1e9
+  if (ns >= 0n) return Number(ns / SEC) + Number((ns % SEC) / 1000n * 1000n + 500n) / 1e9
   const ms = ns / 1_000_000n // truncates toward zero; floor it, as the kernel's negative times do
   return new Date(Number(ns % 1_000_000n === 0n ? ms : ms - 1n))
 }

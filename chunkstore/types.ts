@@ -40,6 +40,8 @@ export interface SnapshotRecord {
   /** Snapshot id this one was made against (metadata cache source), if any. */
   parent?: string
   stats: BackupStats
+  /** Written by `repair snapshots`: the damaged snapshot this one stands for, and the paths it leaves out. */
+  repaired?: { from: string, lost: string[] }
 }
 
 export interface BackupProgress {
@@ -89,6 +91,11 @@ export interface RestoreOptions {
   /** Snapshot paths to restore (each with everything below it); all when empty. */
   include?: string[]
   conflict?: ConflictMode
+  /**
+   * An entry that cannot be restored never stops the others. With this, the result lists such
+   * entries in `failed`; without it, the restore throws RestoreIncompleteError at the end.
+   */
+  continueOnError?: boolean
   signal?: AbortSignal
   onProgress?: (p: RestoreProgress) => void
 }
@@ -110,6 +117,8 @@ export interface RestoreResult {
   skipped: number
   durationMs: number
   warnings: string[]
+  /** Entries that could not be restored (a block missing or damaged), each with why; everything else was restored. */
+  failed: Array<{ path: string, error: string }>
 }
 
 export interface CheckResult {

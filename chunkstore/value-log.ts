@@ -1,8 +1,8 @@
-import { closeSync, constants, fdatasync, read, write, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, constants, existsSync, fdatasync, read, write, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlockLocation } from './block-store.ts'
-import { StoreCorruptError } from './errors.ts'
+import { ReadOnlyStoreError, StoreCorruptError } from './errors.ts'
 import { InternalError } from '../crypto/index.ts'
 
 /**
@@ -43,6 +43,8 @@ export interface ValueLogInit {
   directWrites?: boolean
   /** Opens a new segment for direct writes (a test replaces it to play a file system that refuses O_DIRECT). */
   openDirect?: (path: string) => number
+  /** Never write, cut or remove a segment (read-only commands: not a byte of the store changes). */
+  readOnly?: boolean
 }
 
 const openDirect = (path: string): number => openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644)
@@ -50,13 +52,24 @@ const openDirect = (path: string): number => openSync(path, constants.O_WRONLY |
 interface DirectReader { segment: number, fd: number, users: number }
 
 /** A full buffer being written on the pool: reads of its range are served from memory until it lands. */
-interface Writing { segment: number, offset: number, bytes: Buffer }
+interface Writing { segment: number, offset: number, bytes: Buffer, fd?: number, failed?: boolean }
 
 export interface ScannedRecord {
   cid: Uint8Array
   id?: Uint8Array
   location: BlockLocation
 }
+
+/** What `scan` found in a segment: its good records, where the last ends, and the ranges between that held none. */
+export interface SegmentScan {
+  records: ScannedRecord[]
+  end: number
+  size: number
+  damaged: Array<{ offset: number, length: number }>
+}
+
+/** Every Cairn record's header has these bytes at offset 4: CID length 36, then CIDv1, raw, sha2-256, 32 bytes. */
+const RECORD_MARK = Buffer.from([36, 0x01, 0x55, 0x12, 0x20])
 
 export class ValueLog {
   private readonly fds = new Map<number, number>()
@@ -76,6 +89,7 @@ export class ValueLog {
   private readonly writeFds = new Map<number, number>()
   /** Each record's header is made here, then copied into the buffer (no allocation per block). */
   private readonly header = Buffer.allocUnsafe(4 + 1 + 255 + 1 + 255)
+  private readonly scanHead = Buffer.allocUnsafe(4 + 1 + 255 + 1 + 255)
   private directReads: boolean
   private readonly directReaders = new Map<number, DirectReader>()
   private readonly dirty = new Set<number>()
@@ -89,7 +103,7 @@ export class ValueLog {
   private writeFailure: Error | undefined
 
   constructor (readonly dir: string, counter?: Int32Array, private readonly init: ValueLogInit = {}) {
-    mkdirSync(dir, { recursive: true })
+    if (init.readOnly !== true) mkdirSync(dir, { recursive: true })
     this.direct = init.directWrites === true && process.env.CAIRN_DIRECT_IO !== '0' && constants.O_DIRECT !== undefined
     this.directReads = process.env.CAIRN_DIRECT_IO !== '0' && constants.O_DIRECT !== undefined
     this.buffer = this.newBuffer()
@@ -107,6 +121,7 @@ export class ValueLog {
   }
 
   segments (): number[] {
+    if (!existsSync(this.dir)) return []
     return readdirSync(this.dir).filter(n => /^\d{8}\.seg$/.test(n)).map(n => parseInt(n, 10)).sort((a, b) => a - b)
   }
 
@@ -116,6 +131,7 @@ export class ValueLog {
 
   /** Appends a block; the location is valid at once for `read`, durable after `sync`. */
   append (cid: Uint8Array, id: Uint8Array | undefined, block: Uint8Array): BlockLocation {
+    if (this.init.readOnly === true) throw new ReadOnlyStoreError('writing a block')
     if (this.current < 0 || this.rotateNext || this.currentSize >= TARGET_SEGMENT) this.rotate()
     const idLen = id?.length ?? 0
     const header = 4 + 1 + cid.length + 1 + idLen
@@ -127,8 +143,19 @@ export class ValueLog {
     hdr[5 + cid.length] = idLen
     if (id !== undefined) hdr.set(id, 6 + cid.length)
     const location = { segment: this.current, offset: this.currentSize + header, length: block.length }
-    this.write(hdr)
-    this.write(block)
+    const buffered = this.buffered
+    const written = this.written
+    try {
+      this.write(hdr)
+      this.write(block)
+    } catch (err) {
+      // A write failed (a full disk): take the record back out. If nothing reached the file
+      // meanwhile, the buffer is as before; else what did is a torn tail of this segment (the
+      // next open cuts it) and the next record starts a new segment.
+      if (this.written === written) this.buffered = buffered
+      else { this.buffered = 0; this.inFile = 0; this.rotateNext = true }
+      throw err
+    }
     this.currentSize += header + block.length
     return location
   }
@@ -188,6 +215,7 @@ export class ValueLog {
       return
     }
     const w: Writing = { segment: this.current, offset: this.written, bytes: this.buffer.subarray(0, this.buffered) }
+    w.fd = this.direct ? this.writeFd() : this.fd(w.segment)
     this.writing.add(w)
     this.writingBytes += w.bytes.length
     this.written += this.buffered
@@ -195,12 +223,14 @@ export class ValueLog {
     this.buffer = this.spare.pop() ?? this.newBuffer()
     this.buffered = 0
     this.inFile = 0
-    const done = writeAllAsync(this.direct ? this.writeFd() : this.fd(w.segment), w.bytes, w.offset).then(() => {
+    const done = writeAllAsync(w.fd, w.bytes, w.offset).then(() => {
       this.writing.delete(w)
       this.writingBytes -= w.bytes.length
       this.spare.push(full)
     }, (err) => {
-      // Kept in `writing`, so reads stay right; `sync` reports the failure and nothing gets indexed.
+      // Kept in `writing`, so reads stay right; `sync` reports the failure (nothing gets
+      // indexed) and writes it again at the next sync (a full disk may have room by then).
+      w.failed = true
       this.writeFailure ??= err
     })
     this.landed = Promise.all([this.landed, done]).then(() => {})
@@ -240,9 +270,10 @@ export class ValueLog {
   }
 
   private rotate (): void {
+    // Until a new segment is open, the next append tries again (a full disk may refuse it).
+    this.rotateNext = true
     this.drain()
     this.cutPadding()
-    this.rotateNext = false
     this.buffered = 0
     this.inFile = 0
     this.current = Atomics.add(this.counter, 0, 1)
@@ -274,6 +305,7 @@ export class ValueLog {
     this.currentSize = SEGMENT_MAGIC.length
     this.dirty.add(this.current)
     this.newFiles = true
+    this.rotateNext = false
   }
 
   /** Direct I/O wrote the current segment's last page whole: cut the file back to what it holds. */
@@ -301,6 +333,7 @@ export class ValueLog {
     this.drain()
     // Only the buffers handed off so far: appends that go on meanwhile belong to the next sync.
     await this.landed
+    await this.retryFailedWrites()
     if (this.writeFailure !== undefined) throw this.writeFailure
     this.closeOldWriteFds()
     const segments = [...this.dirty]
@@ -317,6 +350,24 @@ export class ValueLog {
       this.newFiles ||= newFiles
       throw err
     }
+  }
+
+  /** Writes again the buffers whose write failed; the failure is cleared once all have landed. */
+  private async retryFailedWrites (): Promise<void> {
+    if (this.writeFailure === undefined) return
+    for (const w of this.writing) {
+      if (w.failed !== true) continue
+      try {
+        await writeAllAsync(w.fd!, w.bytes, w.offset)
+      } catch (err) {
+        this.writeFailure = err as Error
+        return
+      }
+      w.failed = false
+      this.writing.delete(w)
+      this.writingBytes -= w.bytes.length
+    }
+    this.writeFailure = undefined
   }
 
   /** Makes new segment files' folder entries durable. */
@@ -427,40 +478,100 @@ export class ValueLog {
   }
 
   /**
-   * Reads records from `from` onwards; stops at the first torn or malformed record and
-   * reports where the good part ends.
+   * Reads records from `from` onwards. A record that is malformed, or that `intact` refuses
+   * (its bytes no longer match its CID), does not end the scan: the scan looks for the next
+   * record that parses and is intact, and goes on from there, so damage in the middle of a
+   * segment costs only the damaged bytes. `end` is where the last good record ends; `damaged`
+   * lists the byte ranges in between that held no good record (a torn tail is the last such
+   * range, reaching the end of the file).
    */
-  scan (segment: number, from: number): { records: ScannedRecord[], end: number } {
+  scan (segment: number, from: number, intact?: (r: ScannedRecord) => boolean): SegmentScan {
     const fd = this.fd(segment)
     const size = fstatSync(fd).size
     const records: ScannedRecord[] = []
-    let pos = Math.max(from, SEGMENT_MAGIC.length)
+    const damaged: Array<{ offset: number, length: number }> = []
     if (from < SEGMENT_MAGIC.length) {
       const magic = Buffer.alloc(8)
-      if (size < 8 || readSync(fd, magic, 0, 8, 0) !== 8 || !magic.equals(SEGMENT_MAGIC)) return { records, end: 0 }
+      if (size < 8 || readSync(fd, magic, 0, 8, 0) !== 8 || !magic.equals(SEGMENT_MAGIC)) {
+        // No header: a segment a crash left before its first write (all zeros or empty), or one
+        // whose header is damaged; records after it are still found.
+        const first = size < 8 ? undefined : this.nextRecord(fd, segment, 1, size, intact)
+        if (first === undefined) return { records, end: 0, size, damaged: size > 0 ? [{ offset: 0, length: size }] : [] }
+        damaged.push({ offset: 0, length: first.location.offset - first.headerLength })
+        from = first.location.offset - first.headerLength
+      } else from = SEGMENT_MAGIC.length
     }
-    const head = Buffer.allocUnsafe(4 + 1 + 255 + 1 + 255)
-    while (pos + 6 <= size) {
-      const got = readSync(fd, head, 0, Math.min(head.length, size - pos), pos)
-      if (got < 6) break
-      const n = head.readUInt32LE(0)
-      const cidLen = head[4]
-      if (got < 6 + cidLen) break
-      const idLen = head[5 + cidLen]
-      const header = 6 + cidLen + idLen
-      if (got < header || n < header - 4 || pos + 4 + n > size) break
-      records.push({
-        cid: Uint8Array.from(head.subarray(5, 5 + cidLen)),
-        id: idLen > 0 ? Uint8Array.from(head.subarray(6 + cidLen, header)) : undefined,
-        location: { segment, offset: pos + header, length: n - (header - 4) }
-      })
-      pos += 4 + n
+    let pos = from
+    let end = from
+    while (pos < size) {
+      const r = this.recordAt(fd, segment, pos, size)
+      if (r !== undefined && (intact === undefined || intact(r))) {
+        records.push(r)
+        pos = end = r.location.offset + r.location.length
+        continue
+      }
+      const next = this.nextRecord(fd, segment, pos + 1, size, intact)
+      const stop = next === undefined ? size : next.location.offset - next.headerLength
+      damaged.push({ offset: pos, length: stop - pos })
+      pos = stop
     }
-    return { records, end: pos }
+    return { records, end, size, damaged }
+  }
+
+  /** The record whose header starts at `pos`, if its header is well formed and its bytes lie within the file. */
+  private recordAt (fd: number, segment: number, pos: number, size: number): ScannedRecord & { headerLength: number } | undefined {
+    if (pos + 6 > size) return undefined
+    const head = this.scanHead
+    const got = readSync(fd, head, 0, Math.min(head.length, size - pos), pos)
+    if (got < 6) return undefined
+    const n = head.readUInt32LE(0)
+    const cidLen = head[4]
+    if (cidLen === 0 || got < 6 + cidLen) return undefined
+    const idLen = head[5 + cidLen]
+    const header = 6 + cidLen + idLen
+    if (got < header || n < header - 4 || pos + 4 + n > size) return undefined
+    return {
+      cid: Uint8Array.from(head.subarray(5, 5 + cidLen)),
+      id: idLen > 0 ? Uint8Array.from(head.subarray(6 + cidLen, header)) : undefined,
+      location: { segment, offset: pos + header, length: n - (header - 4) },
+      headerLength: header
+    }
+  }
+
+  /**
+   * The first good record starting at or after `from`: found by the bytes every record's
+   * header holds (a CID length of 36 and the CIDv1 raw sha2-256 prefix), then checked whole.
+   */
+  private nextRecord (fd: number, segment: number, from: number, size: number, intact?: (r: ScannedRecord) => boolean): ScannedRecord & { headerLength: number } | undefined {
+    const window = Buffer.allocUnsafe(1 << 20)
+    for (let base = Math.max(0, from + 4); base < size; base += window.length - RECORD_MARK.length) {
+      const got = readSync(fd, window, 0, Math.min(window.length, size - base), base)
+      for (let i = window.subarray(0, got).indexOf(RECORD_MARK); i >= 0; i = window.subarray(0, got).indexOf(RECORD_MARK, i + 1)) {
+        const r = this.recordAt(fd, segment, base + i - 4, size)
+        if (r !== undefined && (intact === undefined || intact(r))) return r
+      }
+      if (got < window.length) break
+    }
+    return undefined
+  }
+
+  /** Holds the segment nothing but zeros (or nothing at all)? */
+  isBlank (segment: number): boolean {
+    const fd = this.fd(segment)
+    const size = fstatSync(fd).size
+    const buf = Buffer.allocUnsafe(Math.min(size, 1 << 20))
+    for (let pos = 0; pos < size;) {
+      const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos)
+      if (n === 0) break
+      for (let i = 0; i < n; i++) if (buf[i] !== 0) return false
+      pos += n
+    }
+    return true
   }
 
   /** Cuts a torn tail (the cached descriptors are read-only, so this opens one for writing). */
   truncate (segment: number, length: number): void {
+    if (this.init.readOnly === true) throw new ReadOnlyStoreError('cutting a segment')
     const fd = openSync(this.path(segment), 'r+')
     try {
       ftruncateSync(fd, length)
@@ -471,6 +582,7 @@ export class ValueLog {
   }
 
   remove (segment: number): void {
+    if (this.init.readOnly === true) throw new ReadOnlyStoreError('removing a segment')
     if (segment === this.current) throw new InternalError('cannot remove the segment being written')
     for (const fds of [this.fds, this.writeFds]) {
       const fd = fds.get(segment)

@@ -21,6 +21,8 @@ export interface RestoreChunk { segment: number, offset: number, length: number,
 export interface RestoreFileJob {
   index: number
   path: string | Uint8Array
+  /** Where the file is written until it is complete (beside `path`, renamed onto it). */
+  partial: string | Uint8Array
   size: number
   mode: number
   uid: number
@@ -31,7 +33,8 @@ export interface RestoreFileJob {
 }
 export interface RestoreJob { t: 'restore', job: number, files: RestoreFileJob[], chown: boolean }
 
-export interface VerifyBlock { segment: number, offset: number, length: number, cid: Uint8Array, id?: Uint8Array, size?: number }
+/** `where`: the snapshot path that references the block, for the error message. */
+export interface VerifyBlock { segment: number, offset: number, length: number, cid: Uint8Array, id?: Uint8Array, size?: number, where?: string }
 export interface VerifyJob { t: 'verify', job: number, blocks: VerifyBlock[] }
 
 export interface NeedReply { t: 'need', job: number, batch: number, need: Uint8Array, cids: Array<Uint8Array | null> }
@@ -59,7 +62,7 @@ export interface FileDone {
   /** The file changed while it was read: its cache fields must not vouch for it next time. */
   changed?: boolean
 }
-export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, error?: string, bytes: number }
+export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, path?: string, error?: string, bytes: number }
 /** `bad`: CIDs of blocks unreadable or not matching their address (CheckResult.badBlocks). */
 export interface VerifyDone { t: 'verified', job: number, errors: string[], bad: string[], bytes: number, blocks: number }
 export interface JobDone { t: 'done', job: number }

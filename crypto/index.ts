@@ -15,3 +15,5 @@ export type { LoginChallenge, LoginResponse, IssuedChallenge, ChallengeStore, Ch
 export { tokenSlot, createTokenSlot, unlockWithToken } from './token-slot.ts'
 export type { TokenSlotScheme, TokenSlotTarget } from './token-slot.ts'
 export { newRecoveryKey, formatRecoveryKey, parseRecoveryKey, recoveryKeySlot, unlockWithRecoveryKey, RECOVERY_SCRYPT } from './recovery-key.ts'
+export { holderProofKeys, holderProof, holderProofMatches } from './holder-proof.ts'
+export type { HolderAccess, HolderRole } from './holder-proof.ts'

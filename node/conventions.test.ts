@@ -19,6 +19,8 @@ import * as daemon from './daemon/index.ts'
 import * as mesh from './mesh/errors.ts'
 import * as cli from './cli/errors.ts'
 import * as bench from './bench/errors.ts'
+import * as faults from './faults/errors.ts'
+import * as holder from './holder/errors.ts'
 import * as root from './errors.ts'
 // The capacity planner's errors too (node/layering.test.ts allows this one import of sim).
 import * as sim from '../sim/index.ts'
@@ -29,7 +31,7 @@ type ErrorClass = (abstract new (...args: any[]) => crypto.CairnError) & { code:
 
 /** Every error class the modules export (each once, wherever it is re-exported). */
 function errorClasses (): Array<{ cls: ErrorClass, from: string }> {
-  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, cli, bench, root, sim }
+  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, cli, bench, faults, holder, root, sim }
   const seen = new Map<unknown, string>()
   for (const [from, m] of Object.entries(modules)) {
     for (const v of Object.values(m)) {

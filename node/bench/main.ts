@@ -14,6 +14,7 @@ import { runTool, type ToolRun } from './runner.ts'
 import { cipherLines, cipherMarkdown, measureCiphers } from './ciphers.ts'
 import { measureReplication, replicationLines, replicationMarkdown, withReplicationSection, type ReplicationBenchResult } from './replication.ts'
 import { measure } from './command.ts'
+import { measureConcurrency } from './concurrency.ts'
 import { createTools, TOOL_NAMES, type Tool, type ToolName } from './tools.ts'
 
 const USAGE = `usage: npm run bench -- [options]
@@ -24,6 +25,7 @@ const USAGE = `usage: npm run bench -- [options]
   --prepare        only install the tools and build the data set, then stop
   --replication    only the replication figures: a Cairn store of day 1 (built once, cached) replicated
                    between two node processes, beside a raw libp2p stream; updates that section of the page
+  --concurrency    only the one-store-many-clients figures (4 backups at once; a prune beside a backup)
   --repeat N       replication runs (each followed by its raw stream run), default 1
 env: CAIRN_BENCH_DIR  cache folder for data sets and repositories (default ~/.cache/cairn-bench)`
 
@@ -34,6 +36,7 @@ interface Options {
   json: boolean
   prepare: boolean
   replicationOnly: boolean
+  concurrencyOnly: boolean
   repeat: number
 }
 
@@ -47,6 +50,7 @@ function parseOptions (argv: string[]): Options | null {
       json: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
       replication: { type: 'boolean', default: false },
+      concurrency: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false }
     },
@@ -61,6 +65,7 @@ function parseOptions (argv: string[]): Options | null {
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new UsageError(`--repeat takes a whole number from 1 to 20, not "${values.repeat}"`)
   return {
     replicationOnly: values.replication === true,
+    concurrencyOnly: values.concurrency === true,
     repeat,
     quick: values.quick === true,
     // always the same order, whatever order --only lists them in
@@ -90,6 +95,16 @@ export async function main (argv: string[]): Promise<number> {
   const tools = createTools({ repoRoot })
   const selected = options.only.map(n => tools[n])
 
+  if (options.concurrencyOnly) {
+    const r = await measureConcurrency({ dir, log })
+    if (options.json) console.log(JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(), concurrency: r }, null, 2))
+    else {
+      console.log(`4 backups of ${r.folderMiB} MiB into one store: one after another ${r.sequentialS.toFixed(1)} s, at once ${r.concurrentS.toFixed(1)} s (${(r.concurrentS / r.sequentialS).toFixed(2)}x; target <= 1.2x)`)
+      console.log(`full backup of ${2 * r.folderMiB} MiB: alone ${r.backupAloneS.toFixed(1)} s, beside a prune ${r.backupBesidePruneS.toFixed(1)} s (${(r.backupBesidePruneS / r.backupAloneS).toFixed(2)}x; target <= 1.3x); prune ${r.pruneS.toFixed(1)} s (${r.pruneOutput}); check --read-data ${r.checkOk ? 'passed' : 'FAILED'}`)
+      for (const f of r.failed) console.log(`FAILED: ${f}`)
+    }
+    return r.failed.length === 0 && r.checkOk ? 0 : 1
+  }
   try {
     // Tools first: the reference data set copies /usr, so installing afterwards would make
     // a data set built on a machine without the tools differ from one built with them.

@@ -4,7 +4,7 @@
 // (a thread and ~20 MB per isolate under tsx) out of the CLI and its worker threads. If the
 // cache folder is not writable, it falls back to tsx.
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -33,7 +33,7 @@ function fingerprint () {
 async function bundle () {
   const base = join(root, 'node_modules', '.cache', 'cairn')
   const dir = join(base, fingerprint())
-  if (existsSync(join(dir, 'cli.mjs'))) return dir
+  if (existsSync(join(dir, 'cli.mjs'))) { touch(dir); return dir }
   const { build } = await import('esbuild')
   const tmp = `${dir}.tmp-${process.pid}`
   mkdirSync(tmp, { recursive: true })
@@ -56,8 +56,22 @@ async function bundle () {
     throw err
   }
   try { renameSync(tmp, dir) } catch { rmSync(tmp, { recursive: true, force: true }) } // another process won the race
-  for (const old of readdirSync(base)) if (old !== dir.split('/').pop() && !old.includes('.tmp-')) rmSync(join(base, old), { recursive: true, force: true })
+  // Bundles of older sources go once nothing has started from them for a week: a process still
+  // running from one (a daemon started before the sources changed) loads its modules lazily.
+  for (const old of readdirSync(base)) {
+    const p = join(base, old)
+    if (p === dir) continue
+    // A build in progress is a .tmp- folder; one a killed build left is removed after an hour.
+    try { if (Date.now() - statSync(p).mtimeMs > (old.includes('.tmp-') ? 3600_000 : STALE_MS)) rmSync(p, { recursive: true, force: true }) } catch {}
+  }
   return dir
+}
+
+const STALE_MS = 7 * 24 * 3600 * 1000
+
+/** Marks a bundle as used now (its folder's time), so it is not removed as stale. */
+function touch (dir) {
+  try { const now = new Date(); utimesSync(dir, now, now) } catch {}
 }
 
 /**

@@ -51,7 +51,7 @@ export function registerKeyCommand (program: Command, io: KeyCommandIo = default
   const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
   const key = program.command('key').description('manage the key slots (passphrases, USB keys, recovery keys) that open the store')
 
-  storeOptions(key.command('list').description('list key slots (needs no secret)'), true, { passphrase: false, recovery: false, token: false })
+  storeOptions(key.command('list').description('list key slots; needs no secret and checks none (a wrong passphrase still lists them: see doc/keys.md)'), true, { passphrase: false, recovery: false, token: false })
     .action((o: StoreFlags) => {
       const dir = storeDir(o)
       readConfig(dir)

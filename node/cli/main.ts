@@ -1,14 +1,18 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import { createLimiter, type BandwidthSchedule } from '../../chunkstore/index.ts'
+import { resolve } from 'node:path'
+import type { BandwidthSchedule, CheckResult, PruneResult, RestoreProgress, RestoreResult, TreeEntry } from '../../chunkstore/index.ts'
 import { collectLimit } from './bandwidth-option.ts'
-import { DEFAULT_CDC, FIXED_SIZES, initRepository, openRepository } from '../../chunkstore/index.ts'
+import { DEFAULT_CDC, DiskFullError, FIXED_SIZES, initRepository, isDiskFull, openRepository } from '../../chunkstore/index.ts'
 import type { BackupProgress, ChunkerSpec, LocalRepository, SnapshotRecord } from '../../chunkstore/index.ts'
 import { bytes, count, counted, duration, parseSize, table } from './format.ts'
 import { ProgressBar, scanTotals } from './progress.ts'
 import { passphrase, storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
+import { onStore, storesReleased } from './on-store.ts'
+import type { BackupArgs, ForgetResult, RestoreArgs, SnapshotsResult } from '../holder/index.ts'
 import { registerTokenCommand } from './token-command.ts'
 import { registerKeyCommand } from './key-command.ts'
+import { registerRepairCommand } from './repair-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerMeshCommand } from './mesh-command.ts'
@@ -16,7 +20,10 @@ import type { CliExtension } from './extension.ts'
 
 export type { CliExtension } from './extension.ts'
 
-/** Exit codes: 0 success, 1 failure, 2 usage error, 3 backup saved but some files were not read. */
+/**
+ * Exit codes: 0 success, 1 failure, 2 usage error, 3 done but not whole: a backup saved with some
+ * files not read, a restore with some entries not restored, a listing or repair with damage left.
+ */
 export const EXIT_WARNINGS = 3
 
 const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s + '\n') }
@@ -24,9 +31,18 @@ const out = (s: string): void => { process.stdout.write(s.endsWith('\n') ? s : s
 const warn = (warnings: string[]): void => { for (const w of warnings) process.stderr.write(`cairn: warning: ${w}\n`) }
 const json = (v: unknown): void => out(JSON.stringify(v, null, 2))
 
-async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>): Promise<T> {
-  const repo = await openRepository(storeDir(flags), await unlockOptions(flags))
-  try { return await fn(repo) } finally { await repo.close() }
+/** Opens the store for `fn`; `readOnly` for commands that must not change a byte of it (snapshots, ls, check, restore). */
+async function withRepo<T> (flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open: { readOnly?: boolean, reportDamage?: boolean, verifyIndex?: boolean } = {}): Promise<T> {
+  const repo = await openRepository(storeDir(flags), { ...await unlockOptions(flags), ...open })
+  let value: T
+  try {
+    value = await fn(repo)
+  } catch (err) {
+    await repo.close().catch(() => {}) // the first error is the one to tell (a close on a full disk fails too)
+    throw err
+  }
+  await repo.close()
+  return value
 }
 
 function parseChunker (s: string): ChunkerSpec {
@@ -70,6 +86,8 @@ function summary (s: SnapshotRecord): string {
   return lines.join('\n')
 }
 
+const READ_ONLY = { readOnly: true }
+
 /** The exit code an action asks for (commander ignores actions' return values). */
 const result = { code: 0 }
 
@@ -107,13 +125,14 @@ export function buildProgram (extensions: CliExtension[] = []): Command {
       const onSignal = (): void => controller.abort()
       process.once('SIGINT', onSignal)
       try {
-        const snap = await withRepo(o, async repo => await repo.backup({
-          paths, task: o.task, level: o.level, exclude: o.exclude, chunker: o.chunker, compression: o.compression,
-          pace: o.limit === undefined ? undefined : createLimiter(o.limit).take,
-          openFiles: o.skipOpenFiles === true ? 'skip' : 'read',
+        const args: BackupArgs = {
+          paths: paths.map(p => resolve(p)), task: o.task, level: o.level, exclude: o.exclude, chunker: o.chunker, compression: o.compression,
+          limit: o.limit, openFiles: o.skipOpenFiles === true ? 'skip' : 'read'
+        }
+        const snap = await onStore(o, 'backup', { ...args }, {}, {
           signal: controller.signal,
           onProgress: (p: BackupProgress) => bar.update(p.bytesDone, p.files, totals?.bytes, p.currentFile)
-        }))
+        }) as SnapshotRecord
         bar.done()
         warn(snap.stats.warnings)
         if (o.json === true) json(snap); else out(summary(snap))
@@ -126,25 +145,30 @@ export function buildProgram (extensions: CliExtension[] = []): Command {
   storeOptions(program.command('snapshots').description('list snapshots'))
     .option('--task <name>', 'only this task')
     .action(async (o: StoreFlags & { task?: string }) => {
-      const list = await withRepo(o, async repo => await repo.snapshots({ task: o.task }))
-      if (o.json === true) { json(list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s)); return }
+      const { list, damaged } = await onStore(o, 'snapshots', { task: o.task }, READ_ONLY) as SnapshotsResult
+      if (o.json === true) { json(list) } else {
       out(table(['id', 'time', 'host', 'task', 'level', 'files', 'size', 'paths'],
-        list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
+        list.map(s => [s.id.slice(0, 16), s.time.replace('T', ' ').slice(0, 19), s.host, s.task, s.repaired !== undefined ? `${s.level} (repaired)` : s.level, count(s.stats.files), bytes(s.stats.bytesTotal), s.paths.join(', ')])))
       out(counted(list.length, 'snapshot'))
+      }
+      for (const d of damaged) process.stderr.write(`cairn: snapshot ${d.id} is damaged: ${d.reason}; forget it with "cairn forget ${d.id.slice(0, 16)}" or see "cairn repair snapshots"\n`)
+      if (damaged.length > 0) result.code = EXIT_WARNINGS
     })
 
   storeOptions(program.command('ls').description('list the files of a snapshot'))
     .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
     .argument('[path]', 'only below this path', '/')
     .action(async (snapshot: string, path: string, o: StoreFlags) => {
-      await withRepo(o, async repo => {
-        const all = []
-        for await (const e of repo.ls(snapshot, path)) {
-          if (o.json === true) all.push(e)
-          else out(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(4, '0')}  ${bytes(e.size).padStart(10)}  ${e.mtime.replace('T', ' ').slice(0, 19)}  ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`)
+      const all: TreeEntry[] = []
+      await onStore(o, 'ls', { snapshot, path }, READ_ONLY, {
+        onItems: (batch: TreeEntry[]) => {
+          for (const e of batch) {
+            if (o.json === true) all.push(e)
+            else out(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'}${(e.mode & 0o777).toString(8).padStart(4, '0')}  ${bytes(e.size).padStart(10)}  ${e.mtime.replace('T', ' ').slice(0, 19)}  ${e.path}${e.target !== undefined ? ` -> ${e.target}` : ''}`)
+          }
         }
-        if (o.json === true) json(all)
       })
+      if (o.json === true) json(all)
     })
 
   storeOptions(program.command('restore').description('restore a snapshot (or parts of it) into a folder'))
@@ -154,12 +178,18 @@ export function buildProgram (extensions: CliExtension[] = []): Command {
     .addOption(new Option('--conflict <mode>', 'when a file exists').choices(['overwrite', 'skip', 'keep-newer']).default('overwrite'))
     .action(async (snapshot: string, o: StoreFlags & { target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }) => {
       const bar = new ProgressBar('restore')
-      const r = await withRepo(o, async repo => await repo.restore({
-        snapshot, target: o.target, include: o.include, conflict: o.conflict,
-        onProgress: p => bar.update(p.bytes, p.files, p.bytesTotal)
-      }))
+      const args: RestoreArgs = { snapshot, target: resolve(o.target), include: o.include, conflict: o.conflict }
+      const r = await onStore(o, 'restore', { ...args }, { ...READ_ONLY, verifyIndex: true }, {
+        onProgress: (p: RestoreProgress) => bar.update(p.bytes, p.files, p.bytesTotal)
+      }) as RestoreResult
       bar.done()
       warn(r.warnings)
+      // What could not be restored: one line each on stderr, after everything else was restored.
+      for (const f of r.failed) process.stderr.write(`cairn: not restored: ${f.path}: ${f.error}\n`)
+      if (r.failed.length > 0) {
+        process.stderr.write(`cairn: ${counted(r.failed.length, 'entry', 'entries')} could not be restored (everything else was); a rerun writes what is readable by then\n`)
+        result.code = EXIT_WARNINGS
+      }
       if (o.json === true) { json(r); return }
       out(`restored ${counted(r.files, 'file')}, ${counted(r.dirs, 'folder')}, ${counted(r.symlinks, 'symlink')}, ${counted(r.hardlinks, 'hard link')}, ${bytes(r.bytes)} in ${duration(r.durationMs)} to ${o.target}${r.skipped > 0 ? `; ${counted(r.skipped, 'existing entry', 'existing entries')} kept (${o.conflict})` : ''}`)
     })
@@ -168,7 +198,7 @@ export function buildProgram (extensions: CliExtension[] = []): Command {
     .option('--read-data', 'also read, hash and decrypt every data block')
     .option('--snapshot <id>', 'only this snapshot')
     .action(async (o: StoreFlags & { readData?: boolean, snapshot?: string }) => {
-      const r = await withRepo(o, async repo => await repo.check({ readData: o.readData, snapshot: o.snapshot }))
+      const r = await onStore(o, 'check', { readData: o.readData, snapshot: o.snapshot }, { ...READ_ONLY, reportDamage: true }) as CheckResult
       if (o.json === true) json(r)
       else {
         out(`checked ${counted(r.snapshots, 'snapshot')}, ${counted(r.blocksChecked, 'block')}${r.bytesChecked > 0 ? `, ${bytes(r.bytesChecked)} read` : ''}: ${r.errors.length === 0 ? 'no errors' : counted(r.errors.length, 'error')}`)
@@ -177,23 +207,26 @@ export function buildProgram (extensions: CliExtension[] = []): Command {
       if (r.errors.length > 0) result.code = 1
     })
 
-  storeOptions(program.command('forget').description('remove snapshots by retention policy (never the last one of a task)'))
+  storeOptions(program.command('forget').description('remove snapshots by id, or by retention policy (never the last one of a task)'))
+    .argument('[snapshot...]', 'snapshot ids or unique prefixes to remove (damaged ones too)')
     .option('--keep-last <n>', 'keep the newest N snapshots of each task', positiveInt)
     .option('--keep-days <d>', 'keep snapshots younger than D days', positiveInt)
     .option('--task <name>', 'only this task')
-    .action(async (o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string }) => {
-      const removed = await withRepo(o, async repo => await repo.forget({ keepLast: o.keepLast, keepDays: o.keepDays, task: o.task }))
+    .option('--force', 'with ids: also remove the last snapshot of a task')
+    .action(async (ids: string[], o: StoreFlags & { keepLast?: number, keepDays?: number, task?: string, force?: boolean }) => {
+      const removed = await onStore(o, 'forget', { ids, keepLast: o.keepLast, keepDays: o.keepDays, task: o.task, force: o.force }, {}) as ForgetResult
       if (o.json === true) json(removed)
-      else out(`removed ${counted(removed.length, 'snapshot')}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time}  ${s.task}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
+      else out(`removed ${counted(removed.length, 'snapshot')}${removed.length > 0 ? ':\n' + removed.map(s => `  ${s.id.slice(0, 16)}  ${s.time ?? '(damaged)'}  ${s.task ?? ''}`).join('\n') : ''}\nrun "cairn prune" to reclaim their space`)
     })
 
   storeOptions(program.command('prune').description('reclaim the space of blocks no snapshot references'))
     .action(async (o: StoreFlags) => {
-      const r = await withRepo(o, async repo => await repo.prune())
+      const r = await onStore(o, 'prune', {}, {}) as PruneResult
       if (o.json === true) json(r)
       else out(`removed ${counted(r.blocksRemoved, 'block')}, freed ${bytes(r.bytesFreed)}; rewrote ${counted(r.segmentsRewritten, 'segment')}, deleted ${count(r.segmentsDeleted)}`)
     })
 
+  registerRepairCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
   registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)
@@ -209,12 +242,16 @@ export async function main (argv: string[], extensions: CliExtension[] = []): Pr
   result.code = 0
   try {
     await program.parseAsync(argv, { from: 'user' })
+    await storesReleased()
     return result.code
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
     const e = err as Error
-    process.stderr.write(`cairn: ${e.message}\n`)
+    // A full disk met somewhere no layer named it (a restore target, say): still say so.
+    const message = isDiskFull(e) && !(e instanceof DiskFullError) ? `no space left on the device (${e.message}); free some space and run the command again` : e.message
+    process.stderr.write(`cairn: ${message}\n`)
     if (process.env.CAIRN_DEBUG === '1') process.stderr.write(`${e.stack ?? ''}\n`)
+    await storesReleased()
     return 1
   }
 }

@@ -14,6 +14,7 @@ import { eventLines } from './event-lines.ts'
 import { callControl } from '../mesh/control.ts'
 import { ControlRequestError, DaemonNotRunningError, InvalidReplicationConfigError, UnknownControlRequestError } from '../mesh/errors.ts'
 import { InvalidOptionError } from '../../chunkstore/index.ts'
+import { unlockOptions, type StoreFlags } from './store-options.ts'
 import type { ReplicationConfig } from '../mesh/replication-config.ts'
 
 // libp2p and its kin take ~0.5 s to load: only the mesh commands that need them load them.
@@ -188,12 +189,21 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .description('run the mesh daemon for a store (until SIGINT/SIGTERM); events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .addOption(new Option('--store <dir>', 'store folder').env('CAIRN_STORE'))
     .option('--replicate-every <seconds>', 'replicate at least this often', '30')
-    .action(async (o: Common & { store?: string, replicateEvery: string }) => {
+    .option('--passphrase-file <file>', 'open the site\'s own store with this passphrase, so that cairn backup, restore, snapshots… pointed at it run in this node while it runs')
+    .option('--recovery-key-file <file>', 'the same with the store\'s recovery key')
+    .option('--token-label <label>', 'the same with a key slot of this USB key (PIN from CAIRN_TOKEN_PIN)')
+    .option('--pkcs11-module <path>', 'PKCS#11 module of the token (default: CAIRN_PKCS11_MODULE, then SoftHSM2)')
+    .action(async (o: Common & StoreFlags & { store?: string, replicateEvery: string }) => {
+      const store = resolve(o.store ?? join(dataHome(), 'store'))
+      // Only when asked: a node serving a replica, or started without a secret, holds no keys.
+      const unlock = o.passphraseFile !== undefined || o.recoveryKeyFile !== undefined || o.tokenLabel !== undefined
+      const keys = unlock ? await unlockOptions({ ...o, store }) : undefined
       const lines = eventLines({ json: o.json })
       // The ready line: JSON on stdout for service managers and scripts (`{"ready":true,…}`), a sentence on a terminal.
       const readyJson = o.json === true || process.stdout.isTTY !== true
       await (await meshDaemon()).runMeshDaemon({
-        store: resolve(o.store ?? join(dataHome(), 'store')),
+        store,
+        keys: keys?.keys,
         mesh: meshDir(o),
         replicateEveryMs: Number(o.replicateEvery) * 1000,
         untilStopped: io.untilStopped,

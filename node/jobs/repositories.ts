@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile, stat, readdir, rename, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { readConfig, readKeyFile, writeKeyFile, type LocalBlockStore, type Repository, type StoreConfig } from '../../chunkstore/index.ts'
+import { LocalRepository, readConfig, readKeyFile, writeKeyFile, type LocalBlockStore, type Repository, type StoreConfig } from '../../chunkstore/index.ts'
+import { holdStore, type StoreHolder } from '../holder/index.ts'
 import { formatKeyFile, passphraseSlot, recoveryKeySlot, unlockWithSecret, type KeyFile, type KeyPayload, type ScryptParams } from '../../crypto/index.ts'
 import type { SpaceRecord } from '../inventory/index.ts'
 import { EscrowUnsupportedError, RepositoryUnavailableError } from './errors.ts'
@@ -64,6 +65,15 @@ export interface Repositories {
 
 export function createRepositories (dataDir: string, opener: RepositoryOpener | undefined, replica: () => LocalBlockStore | undefined = () => undefined): Repositories {
   const open = new Map<string, Promise<Repository>>()
+  /** Each own store this daemon opened, offered to CLI commands pointed at it (node/holder/). */
+  const holders: StoreHolder[] = []
+  /** A CLI command that finds the daemon holding a space's store runs its operation here. */
+  async function offer (dir: string, repo: Repository): Promise<Repository> {
+    if (repo instanceof LocalRepository && !repo.shared) {
+      try { holders.push(await holdStore({ dir, kind: 'serve', repo })) } catch {}
+    }
+    return repo
+  }
   let keyFileWork: Promise<unknown> = Promise.resolve()
   /** Key-file changes one at a time: each reads the file, adds a slot and writes it back. */
   const serially = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -94,10 +104,10 @@ export function createRepositories (dataDir: string, opener: RepositoryOpener | 
       if (opener.over === undefined) throw new RepositoryUnavailableError('this daemon\'s data path cannot read the mesh replica')
       return await opener.over(dir, blocks, { passphrase: pass })
     }
-    if (existsSync(join(dir, 'config.json'))) return await opener.open(dir, { passphrase: pass })
+    if (existsSync(join(dir, 'config.json'))) return await offer(dir, await opener.open(dir, { passphrase: pass }))
     await mkdir(dirname(dir), { recursive: true })
     await opener.init(dir, { passphrase: pass, cipher: s.cipher })
-    return await opener.open(dir, { passphrase: pass })
+    return await offer(dir, await opener.open(dir, { passphrase: pass }))
   }
 
   async function du (p: string): Promise<number> {
@@ -163,6 +173,7 @@ export function createRepositories (dataDir: string, opener: RepositoryOpener | 
     },
 
     async close () {
+      await Promise.allSettled(holders.splice(0).map(async h => { await h.close() }))
       const all = [...open.values()]
       open.clear()
       await Promise.allSettled(all.map(async p => { await (await p).close() }))

@@ -3,7 +3,9 @@
 // "ready" line on stdout for tests and service managers), and stops cleanly on SIGINT/SIGTERM.
 // `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
 import { createMeshNode, type MeshNode } from '../../bootstrap/index.ts'
-import type { ReplicaFolder } from '../../chunkstore/index.ts'
+import { openRepositoryOn, type ReplicaFolder } from '../../chunkstore/index.ts'
+import type { SpaceKeys } from '../../crypto/index.ts'
+import { holdStore } from '../holder/index.ts'
 import { callControl, serveControl } from './control.ts'
 import { meshControl } from './control-ops.ts'
 import { openStore } from './open-store.ts'
@@ -14,6 +16,11 @@ export type { ReplicationConfig } from './replication-config.ts'
 
 export interface DaemonInit {
   store: string
+  /**
+   * The keys of the site's own store: with them the node runs other commands' operations on
+   * the store it holds (node/holder/); without them it tells those commands it cannot.
+   */
+  keys?: SpaceKeys
   mesh: string
   replicateEveryMs?: number
   dialEveryMs?: number
@@ -27,6 +34,8 @@ export interface DaemonInit {
 
 export async function runMeshDaemon (init: DaemonInit): Promise<void> {
   const store = await openStore(init.store)
+  const repo = init.keys !== undefined && store.kind === 'store' ? await openRepositoryOn(init.store, store.blocks, { keys: init.keys }) : undefined
+  const holder = await holdStore({ dir: init.store, kind: 'mesh', repo })
   const replication = loadReplicationConfig(init.mesh)
   const node: MeshNode = await createMeshNode({
     store: store.blocks,
@@ -52,6 +61,7 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
     await Promise.race([init.untilStopped(), stopping])
   } finally {
     try {
+      await holder.close()
       await node.stop()
       await store.close()
     } finally {

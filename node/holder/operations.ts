@@ -1,0 +1,118 @@
+import { createLimiter } from '../../chunkstore/index.ts'
+import type { BackupProgress, BandwidthSchedule, ChunkerSpec, LocalRepository, RestoreProgress, SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
+import type { HolderAccess } from '../../crypto/index.ts'
+import { HolderRequestError } from './errors.ts'
+
+/**
+ * The store operations a CLI command runs, the same function whether the command opened the
+ * store itself or a holder runs it for the command. Arguments and results are plain JSON.
+ */
+export interface OperationContext {
+  signal: AbortSignal
+  progress: (p: unknown) => void
+  /** A batch of listed entries (ls), before the result. */
+  items: (batch: unknown[]) => void
+}
+
+export interface StoreOperation {
+  /** Access the caller must have proved: `write` backs up; everything else reads snapshots. */
+  access: HolderAccess
+  /** Changes the store: not served by a holder that opened it read-only. */
+  writes: boolean
+  run: (repo: LocalRepository, args: Record<string, unknown>, ctx: OperationContext) => Promise<unknown>
+}
+
+export interface BackupArgs {
+  paths: string[]
+  task: string
+  level: 'full' | 'incremental'
+  exclude: string[]
+  chunker?: ChunkerSpec
+  compression?: number
+  limit?: BandwidthSchedule
+  openFiles: 'skip' | 'read'
+}
+export interface RestoreArgs { snapshot: string, target: string, include: string[], conflict: 'overwrite' | 'skip' | 'keep-newer' }
+export interface CheckArgs { readData?: boolean, snapshot?: string }
+export interface ForgetArgs { ids: string[], keepLast?: number, keepDays?: number, task?: string, force?: boolean }
+
+export interface SnapshotsResult { list: SnapshotRecord[], damaged: Array<{ id: string, reason: string }> }
+export type ForgetResult = Array<{ id: string, task?: string, time?: string }>
+
+const LS_BATCH = 500
+
+const str = (v: unknown, what: string): string => { if (typeof v !== 'string') throw new HolderRequestError(`${what} must be a string`); return v }
+const strs = (v: unknown, what: string): string[] => { if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) throw new HolderRequestError(`${what} must be a list of strings`); return v }
+const optStr = (v: unknown, what: string): string | undefined => v === undefined ? undefined : str(v, what)
+const optNum = (v: unknown, what: string): number | undefined => { if (v === undefined) return undefined; if (typeof v !== 'number') throw new HolderRequestError(`${what} must be a number`); return v }
+
+export const STORE_OPERATIONS: Record<string, StoreOperation> = {
+  backup: {
+    access: 'write',
+    writes: true,
+    run: async (repo, a, ctx) => {
+      const limit = a.limit as BandwidthSchedule | undefined
+      return await repo.backup({
+        paths: strs(a.paths, 'paths'), task: str(a.task, 'task'), level: a.level === 'full' ? 'full' : 'incremental', exclude: strs(a.exclude ?? [], 'exclude'),
+        chunker: a.chunker as ChunkerSpec | undefined, compression: optNum(a.compression, 'compression'),
+        pace: limit === undefined ? undefined : createLimiter(limit).take,
+        openFiles: a.openFiles === 'skip' ? 'skip' : 'read',
+        signal: ctx.signal,
+        onProgress: (p: BackupProgress) => ctx.progress(p)
+      })
+    }
+  },
+  snapshots: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a): Promise<SnapshotsResult> => {
+      const list = await repo.snapshots({ task: optStr(a.task, 'task') })
+      return { list: list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s), damaged: await repo.damagedSnapshots() }
+    }
+  },
+  ls: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => {
+      let batch: TreeEntry[] = []
+      for await (const e of repo.ls(str(a.snapshot, 'snapshot'), str(a.path ?? '/', 'path'))) {
+        ctx.signal.throwIfAborted()
+        batch.push(e)
+        if (batch.length >= LS_BATCH) { ctx.items(batch); batch = [] }
+      }
+      if (batch.length > 0) ctx.items(batch)
+      return null
+    }
+  },
+  restore: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.restore({
+      snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), include: strs(a.include ?? [], 'include'),
+      conflict: a.conflict === 'skip' || a.conflict === 'keep-newer' ? a.conflict : 'overwrite',
+      continueOnError: true, signal: ctx.signal,
+      onProgress: (p: RestoreProgress) => ctx.progress(p)
+    })
+  },
+  check: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.check({ readData: a.readData === true, snapshot: optStr(a.snapshot, 'snapshot'), signal: ctx.signal })
+  },
+  forget: {
+    access: 'full',
+    writes: true,
+    run: async (repo, a): Promise<ForgetResult> => {
+      const ids = strs(a.ids ?? [], 'ids')
+      if (ids.length > 0) return await repo.forgetSnapshots(ids, { force: a.force === true })
+      return await repo.forget({ keepLast: optNum(a.keepLast, 'keepLast'), keepDays: optNum(a.keepDays, 'keepDays'), task: optStr(a.task, 'task') })
+    }
+  },
+  prune: {
+    access: 'full',
+    writes: true,
+    run: async (repo, _a, ctx) => await repo.prune({ signal: ctx.signal })
+  }
+}
+
+export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune'
