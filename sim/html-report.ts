@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { PlanReport } from '../node/index.ts'
-import { formatBytes, formatSeconds } from './units.ts'
+import { formatBytes, formatSeconds, localDate } from './units.ts'
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
 
@@ -71,7 +71,7 @@ export function htmlReport (r: PlanReport): string {
   const s = r.scenario
   const findings = r.findings.length === 0
     ? '<p>No findings: every backup fits, every link catches up, every disk lasts the horizon.</p>'
-    : r.findings.map(f => `<p class="finding ${f.severity}"><strong>${escape(f.severity)}</strong> ${f.at !== undefined ? escape(f.at.slice(0, 10)) + ' ' : ''}${escape(f.message)}</p>`).join('')
+    : r.findings.map(f => `<p class="finding ${f.severity}"><strong>${escape(f.severity)}</strong> ${f.at !== undefined ? escape(localDate(f.at, r.scenario.timeZone)) + ' ' : ''}${escape(f.message)}</p>`).join('')
   const charts = r.charts.filter(c => c.series.length > 0).map(c => `<h2>${escape(c.title)}</h2><div class="chart"><canvas id="chart-${c.id}"></canvas></div>`).join('')
   return `<!doctype html>
 <html lang="en">
@@ -80,10 +80,10 @@ export function htmlReport (r: PlanReport): string {
 <style>${STYLE}</style></head>
 <body>
 <h1>${escape(s.name)}</h1>
-<p class="note">${s.sites} sites from ${escape(s.start.slice(0, 10))} to ${escape(s.end.slice(0, 10))} (${s.days} days, sampled every ${s.stepHours} h). ${s.profile === null ? 'Built-in speeds and ratios (no calibration profile).' : `Profile: ${escape(s.profile.parts.join(' + '))} measured on ${escape(s.profile.host)} at ${escape(s.profile.measuredAt)}.`} Simulated in ${r.elapsedMs} ms (${r.events} events).</p>
+<p class="note">${s.sites} sites from ${escape(localDate(s.start, s.timeZone))} to ${escape(localDate(s.end, s.timeZone))} (${s.days} days, sampled every ${s.stepHours} h). ${s.profile === null ? 'Built-in speeds and ratios (no calibration profile).' : `Profile: ${escape(s.profile.parts.join(' + '))} measured on ${escape(s.profile.host)} at ${escape(s.profile.measuredAt)}.`} Simulated in ${r.elapsedMs} ms (${r.events} events).</p>
 <h2>Findings</h2>${findings}
 <h2>Storage per site at the end</h2>
-${table(['site', 'role', 'own stores', 'replica', 'total', 'peak', 'capacity', 'full on'], r.sites.map(x => [x.name, x.role, formatBytes(x.end.ownBytes), formatBytes(x.end.replicaBytes), formatBytes(x.end.totalBytes), formatBytes(x.peakBytes), x.capacityBytes === null ? '–' : formatBytes(x.capacityBytes), x.fullAt?.slice(0, 10) ?? '–']))}
+${table(['site', 'role', 'own stores', 'replica', 'total', 'peak', 'capacity', 'full on'], r.sites.map(x => [x.name, x.role, formatBytes(x.end.ownBytes), formatBytes(x.end.replicaBytes), formatBytes(x.end.totalBytes), formatBytes(x.peakBytes), x.capacityBytes === null ? '–' : formatBytes(x.capacityBytes), (x.fullAt === null ? undefined : localDate(x.fullAt, r.scenario.timeZone)) ?? '–']))}
 <h2>Backups</h2>
 ${table(['backup', 'runs', 'skipped', 'mean', 'longest', 'window', 'past window', 'copies kept', 'data at end'], r.tasks.map(t => [`${t.site}/${t.dataset}`, String(t.runs), String(t.skipped + t.collisions), formatSeconds(t.meanSeconds), formatSeconds(t.maxSeconds), t.window === null ? '–' : `${t.window.from}–${t.window.to}`, String(t.pastWindow), String(t.snapshots), formatBytes(t.logicalBytes)]))}
 <h2>Copies at other sites</h2>

@@ -135,7 +135,7 @@ export function buildReport (w: World): PlanReport {
     format: 'cairn-plan-report',
     version: 1,
     scenario: {
-      name: m.name, start: iso(m.startMs), end: iso(m.endMs), days: round((m.endMs - m.startMs) / 86_400_000, 2), stepHours: m.stepMs / HOUR, sites: m.sites.length,
+      name: m.name, timeZone: m.timeZone, start: iso(m.startMs), end: iso(m.endMs), days: round((m.endMs - m.startMs) / 86_400_000, 2), stepHours: m.stepMs / HOUR, sites: m.sites.length,
       profile: m.profile.measuredAt === '' ? null : { host: m.profile.host.name, measuredAt: m.profile.measuredAt, parts: measuredParts(m.profile) }
     },
     elapsedMs: Math.round(w.elapsedMs),

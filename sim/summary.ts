@@ -1,7 +1,7 @@
 // The report as a person reads it on a terminal: one table per question (how much does each site
 // store, do backups fit, how far behind are the copies, how busy are the links) and the findings.
 import type { PlanReport } from '../node/index.ts'
-import { formatBytes, formatSeconds } from './units.ts'
+import { formatBytes, formatSeconds, localDate } from './units.ts'
 
 function table (head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)))
@@ -15,12 +15,12 @@ const share = (x: number | null): string => x === null ? '-' : `${(x * 100).toFi
 export function summarise (r: PlanReport): string {
   const s = r.scenario
   const out: string[] = []
-  out.push(`${s.name}: ${s.sites} sites, ${s.start.slice(0, 10)} to ${s.end.slice(0, 10)} (${s.days} days, every ${s.stepHours} h); ${r.events} events in ${r.elapsedMs} ms`)
+  out.push(`${s.name}: ${s.sites} sites, ${localDate(s.start, s.timeZone)} to ${localDate(s.end, s.timeZone)} (${s.days} days, every ${s.stepHours} h); ${r.events} events in ${r.elapsedMs} ms`)
   out.push(s.profile === null ? 'profile: built-in defaults (measure this machine with `cairn sim calibrate`)' : `profile: ${s.profile.parts.join(' + ')} measured on ${s.profile.host} at ${s.profile.measuredAt}`)
   out.push('')
   out.push(table(['site', 'role', 'own', 'replica', 'total', 'peak', 'capacity', 'full on'], r.sites.map(x => [
     x.name, x.role, formatBytes(x.end.ownBytes), formatBytes(x.end.replicaBytes), formatBytes(x.end.totalBytes), formatBytes(x.peakBytes),
-    x.capacityBytes === null ? '-' : formatBytes(x.capacityBytes), x.fullAt?.slice(0, 10) ?? (x.capacityBytes === null ? '-' : 'not within the horizon')
+    x.capacityBytes === null ? '-' : formatBytes(x.capacityBytes), (x.fullAt === null ? undefined : localDate(x.fullAt, r.scenario.timeZone)) ?? (x.capacityBytes === null ? '-' : 'not within the horizon')
   ])))
   if (r.tasks.length > 0) {
     out.push('')
@@ -47,6 +47,6 @@ export function summarise (r: PlanReport): string {
   }
   out.push('')
   if (r.findings.length === 0) out.push('No findings: every backup fits, every link catches up, every disk lasts the horizon.')
-  else for (const f of r.findings) out.push(`${f.severity.toUpperCase().padEnd(8)} ${f.at !== undefined ? `${f.at.slice(0, 10)} ` : ''}${f.message}`)
+  else for (const f of r.findings) out.push(`${f.severity.toUpperCase().padEnd(8)} ${f.at !== undefined ? `${localDate(f.at, r.scenario.timeZone)} ` : ''}${f.message}`)
   return out.join('\n') + '\n'
 }

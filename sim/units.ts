@@ -79,3 +79,8 @@ export function formatSeconds (s: number): string {
   if (s >= 60) return `${(s / 60).toFixed(1)} min`
   return `${s.toFixed(s >= 10 ? 0 : 1)} s`
 }
+
+/** YYYY-MM-DD of an ISO time in a time zone (the report's dates are read in the scenario's). */
+export function localDate (iso: string, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(iso))
+}

@@ -9,6 +9,8 @@ import type { Retention, Schedule } from '../jobs/index.ts'
 /** What the scenario said and what the run covered. */
 export interface PlanScenarioSummary {
   name: string
+  /** The scenario's time zone: dates of the report read in it. */
+  timeZone: string
   start: string
   end: string
   days: number
