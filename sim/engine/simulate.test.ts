@@ -4,8 +4,12 @@
 import '../../node/polyfill.ts'
 import test from 'node:test'
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { runScenario } from '../run.ts'
+import { loadScenario } from '../scenario-file.ts'
+import { simulate } from './simulate.ts'
 import type { ScenarioInput, SiteInput } from '../scenario.ts'
 import type { PlanReport } from '../../node/index.ts'
 
@@ -149,4 +153,18 @@ test('F28 archives: sets kept and the cartridges they take; one longer than its 
   assert.equal(tape.bytes, 4 * 15e12)
   assert.equal(tape.cartridges, 8, '15 TB per set on 12 TB cartridges')
   assert.ok(r.findings.some(f => f.code === 'ARCHIVE_OVER_INTERVAL' && f.params.archive === 'hourly-s3'))
+})
+
+test('F28 a year of the README\'s three sites: the model of each store stays as small as its retention (one portion per birth and group)', async () => {
+  // Prune moves a share of a group to the tail again and again; before the portions born together
+  // were kept as one, hq/docs held 593,170 of them after this year (17 s of CPU instead of 0.3 s).
+  const file = fileURLToPath(new URL('../examples/three-sites.yaml', import.meta.url))
+  const world = await simulate(await loadScenario(await readFile(file, 'utf8'), { file }))
+  const stores = world.sites.flatMap(s => s.stores)
+  assert.equal(stores.length, 2)
+  for (const store of stores) {
+    assert.ok(store.snapshots.length >= 365, store.id)
+    const { groups, portions } = store.shape
+    assert.ok(portions <= groups * (store.kept + 1), `${store.id}: ${portions} portions in ${groups} groups, ${store.kept} snapshots kept`)
+  }
 })

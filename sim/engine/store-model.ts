@@ -255,11 +255,21 @@ export class StoreModel {
       to.oldAt = this.keepFrom
       this.tail = to
       this.segments.push(to)
+      // Portions born together decay together: one per birth, or the moved portions would
+      // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
+      const byBorn = new Map<number, Portion>()
       for (const part of rewrite) {
         const seg = part.seg
         const f = part.share / (this.share.get(seg) ?? 1)
         to.old += seg.old * f
-        for (const p of seg.young) { to.young.push({ born: p.born, bytes: p.bytes * f }); if (p.born < to.youngFrom) to.youngFrom = p.born }
+        for (const p of seg.young) {
+          const same = byBorn.get(p.born)
+          if (same !== undefined) { same.bytes += p.bytes * f; continue }
+          const q = { born: p.born, bytes: p.bytes * f }
+          byBorn.set(p.born, q)
+          to.young.push(q)
+          if (p.born < to.youngFrom) to.youngFrom = p.born
+        }
         const moved = seg.live * f
         to.live += moved
         to.size += moved
@@ -295,6 +305,13 @@ export class StoreModel {
     let n = 0
     for (const seg of this.segments) n += this.live(seg)
     return n
+  }
+
+  /** The model's own size: groups of segments, and birth portions in them (each is one per birth at most). */
+  get shape (): { groups: number, portions: number } {
+    let portions = 0
+    for (const seg of this.segments) portions += seg.young.length
+    return { groups: this.segments.length, portions }
   }
 
   /** Snapshots kept now. */
