@@ -2,13 +2,13 @@
 import type {
   ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, Schedule, EscrowAnswer, AdoptRequest
+  AgentType, SmtpSettings, Delivery, Schedule, EscrowAnswer, AdoptRequest, PlanReport, PlanChart, PlanFinding
 } from '../../node/api/dto.ts'
 
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
-  AgentType, SmtpSettings, Delivery, Schedule, Webhook, EscrowAnswer, AdoptRequest
+  AgentType, SmtpSettings, Delivery, Schedule, Webhook, EscrowAnswer, AdoptRequest, PlanReport, PlanChart, PlanFinding
 }
 
 /** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
@@ -167,6 +167,8 @@ export const api = {
   setSmtp: async (body: SmtpSettings) => await call<{ ok: true }>('PUT', '/api/settings/smtp', body),
   testSmtp: async (to?: string) => await call<{ ok: true }>('POST', '/api/settings/smtp/test', to === undefined || to === '' ? {} : { to }),
   mesh: async () => await call<MeshStatus | { configured: false }>('GET', '/api/mesh'),
+  planningScenario: async () => await call<{ scenario: string }>('GET', '/api/planning/scenario'),
+  planningRun: async (scenario: string) => await call<PlanReport>('POST', '/api/planning/run', { scenario }),
   replicate: async () => await call<{ jobId: string }>('POST', '/api/mesh/replicate', {}),
   invite: async (ttlHours: number) => await call<{ invitation: string, expires: string }>('POST', '/api/mesh/invitations', { ttlHours }),
   removeMember: async (member: string) => await call<{ ok: true }>('DELETE', `/api/mesh/members/${encodeURIComponent(member)}`),

@@ -24,6 +24,7 @@ import AccountView from './views/AccountView.vue'
 import NotifyView from './views/NotifyView.vue'
 import AuditView from './views/AuditView.vue'
 import MeshView from './views/MeshView.vue'
+import PlanningView from './views/PlanningView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -51,7 +52,8 @@ const router = createRouter({
     { path: '/me', component: AccountView },
     { path: '/notify', component: NotifyView },
     { path: '/audit', component: AuditView },
-    { path: '/mesh', component: MeshView }
+    { path: '/mesh', component: MeshView },
+    { path: '/planning', component: PlanningView }
   ]
 })
 
