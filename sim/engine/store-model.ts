@@ -26,9 +26,12 @@ interface Portion { born: number, bytes: number }
  * the oldest retained snapshot; the older ones decay alike and are kept as one sum.
  */
 class Segment {
+  /** Oldest first. */
   young: Portion[] = []
   /** Birth of the oldest young portion. */
   youngFrom = Infinity
+  /** Bytes of the young portions. */
+  youngBytes = 0
   /** Live bytes of the old portions, valued at `oldAt`. */
   old = 0
   oldAt = -Infinity
@@ -44,6 +47,7 @@ class Segment {
     this.old *= f
     this.live *= f
     this.size *= f
+    this.youngBytes *= f
     for (const p of this.young) p.bytes *= f
   }
 }
@@ -68,6 +72,9 @@ export function deadSpread (dead: number, blocks: number): { over: number, deadO
   if (dead >= 1) return { over: 1, deadOver: 1, deadUnder: 1 }
   const sd = Math.sqrt(dead * (1 - dead) / Math.max(1, blocks))
   const z = (REWRITE_DEAD_SHARE - dead) / sd
+  // Beyond 5 standard deviations the share is below 1e-6 either way (no exp needed).
+  if (z > 5) return { over: 0, deadOver: dead, deadUnder: dead }
+  if (z < -5) return { over: 1, deadOver: dead, deadUnder: dead }
   const over = 1 - bigPhi(z)
   if (over < 1e-6) return { over: 0, deadOver: dead, deadUnder: dead }
   if (over > 1 - 1e-6) return { over: 1, deadOver: dead, deadUnder: dead }
@@ -187,7 +194,9 @@ export class StoreModel {
 
   private append (seg: Segment, portion: Portion): void {
     if (!this.segments.includes(seg)) this.segments.push(seg)
+    // Births come in time order: a backup's end is later than all its store holds.
     seg.young.push(portion)
+    seg.youngBytes += portion.bytes
     if (portion.born < seg.youngFrom) seg.youngFrom = portion.born
     seg.live += portion.bytes
     seg.size += portion.bytes
@@ -217,20 +226,20 @@ export class StoreModel {
     if (seg.oldAt >= m) return seg.live
     if (seg.old > 0) seg.old *= Math.exp(this.ln * (m - seg.oldAt) / DAY)
     if (seg.youngFrom < m) {
-      let w = 0
-      let from = Infinity
-      for (const p of seg.young) {
-        if (p.born < m) seg.old += p.bytes * Math.exp(this.ln * (m - p.born) / DAY)
-        else { seg.young[w++] = p; if (p.born < from) from = p.born }
+      // The portions born before the oldest retained snapshot join the old ones (oldest first).
+      let i = 0
+      for (; i < seg.young.length && seg.young[i].born < m; i++) {
+        const p = seg.young[i]
+        seg.old += p.bytes * Math.exp(this.ln * (m - p.born) / DAY)
+        seg.youngBytes -= p.bytes
       }
-      seg.young.length = w
-      seg.youngFrom = from
+      seg.young.splice(0, i)
+      if (seg.young.length === 0) seg.youngBytes = 0
+      seg.youngFrom = seg.young.length > 0 ? seg.young[0].born : Infinity
     }
     seg.oldAt = m
-    let n = seg.old
-    for (const p of seg.young) n += p.bytes
-    seg.live = n
-    return n
+    seg.live = seg.old + seg.youngBytes
+    return seg.live
   }
 
   private prune (): void {
@@ -241,6 +250,9 @@ export class StoreModel {
     for (const seg of this.segments) {
       if (this.live(seg) < least) seg.live = 0
       const dead = seg.size > 0 ? Math.max(0, seg.size - seg.live) / seg.size : 0
+      // Nothing dead and something live: prune neither rewrites nor drops it (most groups, the
+      // backups still retained whole); the rule need not be asked.
+      if (dead === 0 && seg.live > 0) continue
       const files = Math.max(seg.files, Math.ceil(seg.size / TARGET_SEGMENT))
       const spread = seg.live === 0 || seg === this.tail ? { over: dead > 0 ? 1 : 0, deadOver: dead, deadUnder: dead } : deadSpread(dead, seg.size / this.blockBytes() / files)
       if (spread.over > 0) parts.push([{ seg, share: spread.over }, { live: seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver), dead: spread.over * seg.size * spread.deadOver }])
@@ -264,11 +276,11 @@ export class StoreModel {
         to.old += seg.old * f
         for (const p of seg.young) {
           const same = byBorn.get(p.born)
+          to.youngBytes += p.bytes * f
           if (same !== undefined) { same.bytes += p.bytes * f; continue }
           const q = { born: p.born, bytes: p.bytes * f }
           byBorn.set(p.born, q)
           to.young.push(q)
-          if (p.born < to.youngFrom) to.youngFrom = p.born
         }
         const moved = seg.live * f
         to.live += moved
@@ -276,6 +288,8 @@ export class StoreModel {
         this.physical += moved
         this.shrink(seg, part.share, f)
       }
+      to.young.sort((x, y) => x.born - y.born)
+      to.youngFrom = to.young.length > 0 ? to.young[0].born : Infinity
     }
     this.share.clear()
   }
