@@ -48,6 +48,8 @@ export async function accuracy (days: number): Promise<AccuracyFigures> {
       log: line => { console.log(`  ${line}`) }
     })
     const stored = r.stored.map(x => relativeError(x.sim, x.real.own + x.real.replica))
+    for (const x of r.stored) console.log(`  ${x.site} day ${x.day}: stored ${x.real.own + x.real.replica} (own ${x.real.own}, replica ${x.real.replica}), simulated ${Math.round(x.sim)}: ${(relativeError(x.sim, x.real.own + x.real.replica) * 100).toFixed(1)} %`)
+    for (const l of r.lags) console.log(`  ${l.origin} → ${l.target}: arrived ${l.real.arrived}/${l.sim.arrived}, mean lag ${l.real.meanHours.toFixed(2)}/${l.sim.meanHours.toFixed(2)} h, max ${l.real.maxHours.toFixed(2)}/${l.sim.maxHours.toFixed(2)} h (real/simulated)`)
     const lag = r.lags.flatMap(l => [l.real.meanHours === 0 ? 0 : relativeError(l.sim.meanHours, l.real.meanHours), l.real.maxHours === 0 ? 0 : relativeError(l.sim.maxHours, l.real.maxHours)])
     return { days, storedWorst: Math.max(...stored), lagWorst: Math.max(...lag), points: stored.length, seconds: (performance.now() - t0) / 1000 }
   } finally {
