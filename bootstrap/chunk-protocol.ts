@@ -7,12 +7,12 @@
 import { CID } from 'multiformats/cid'
 import { FrameReader, FrameWriter, encodeFrame } from './frame.ts'
 import {
-  CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, PutBatchBuilder, Status, decodeMessage, encodeMessage, haveFrame, matchesCid, statusName,
+  CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, PutBatchBuilder, Status, decodeMessage, encodeMessage, haveFrame, statusName,
   type Message
 } from './chunk-wire.ts'
 import { ProtocolError, RemoteRefusedError } from './errors.ts'
-import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, BlockNotFoundError, CidMismatchError, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
-import { InternalError } from '../crypto/index.ts'
+import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, BlockNotFoundError, CidMismatchError, matchesCid, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
+import { abortable, InternalError, throwIfAborted, type AbortOptions } from '../crypto/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -248,6 +248,8 @@ export interface ChunkSessionInit {
 /**
  * The sending side of one chunk stream. Requests may be issued concurrently; `put` waits
  * while the window is full. `bytesSent` counts every byte this session wrote to the wire.
+ * Every request takes `{ signal }`: once it is aborted, the request stops waiting for its
+ * answer with OperationAbortedError (the stream stays usable; the late answer is dropped).
  */
 export class ChunkSession {
   bytesSent = 0
@@ -268,7 +270,7 @@ export class ChunkSession {
     this.done = this.readReplies()
   }
 
-  static async open (host: Pick<Libp2p, 'dialProtocol'>, peer: Parameters<Libp2p['dialProtocol']>[0], init: ChunkSessionInit & { signal?: AbortSignal } = {}): Promise<ChunkSession> {
+  static async open (host: Pick<Libp2p, 'dialProtocol'>, peer: Parameters<Libp2p['dialProtocol']>[0], init: ChunkSessionInit & AbortOptions = {}): Promise<ChunkSession> {
     const stream = await host.dialProtocol(peer, CHUNK_PROTOCOL, { signal: init.signal })
     return new ChunkSession(stream, init)
   }
@@ -306,12 +308,13 @@ export class ChunkSession {
     this.windowWaiters = []
   }
 
-  private async request (m: WithoutId<Message>): Promise<Message> {
-    return await this.requestFrame(id => encodeFrame(...encodeMessage({ ...m, id } as Message)))
+  private async request (m: WithoutId<Message>, options?: AbortOptions): Promise<Message> {
+    return await this.requestFrame(id => encodeFrame(...encodeMessage({ ...m, id } as Message)), options)
   }
 
   /** Sends the frame `make` builds for a fresh request id; resolves with the reply. */
-  private async requestFrame (make: (id: number) => Uint8Array | Uint8ArrayList): Promise<Message> {
+  private async requestFrame (make: (id: number) => Uint8Array | Uint8ArrayList, options?: AbortOptions): Promise<Message> {
+    throwIfAborted(options?.signal, 'A request to a peer')
     if (this.failure !== undefined) throw this.failure
     const id = this.nextId++
     const answer = new Promise<Message>((resolve, reject) => { this.pending.set(id, { resolve, reject }) })
@@ -324,33 +327,33 @@ export class ChunkSession {
     } catch (err: any) {
       this.fail(err)
     }
-    return await answer
+    return await abortable(answer, options?.signal, 'A request to a peer')
   }
 
-  async have (cids: CID[]): Promise<boolean[]> {
+  async have (cids: CID[], options?: AbortOptions): Promise<boolean[]> {
     const out: boolean[] = []
     for (let i = 0; i < cids.length; i += MAX_BATCH) {
       const part = cids.slice(i, i + MAX_BATCH)
       if (part.some(c => c.bytes.length !== BLOCK_CID_BYTES)) throw new ProtocolError('HAVE takes block CIDs (CIDv1 raw sha2-256) only')
       const packed = new Uint8Array(part.length * BLOCK_CID_BYTES)
       part.forEach((c, j) => { packed.set(c.bytes, j * BLOCK_CID_BYTES) })
-      out.push(...await this.haveRaw(packed, part.length))
+      out.push(...await this.haveRaw(packed, part.length, options))
     }
     return out
   }
 
   /** `have` for `count` packed 36-byte block CIDs (at most MAX_BATCH). */
-  async haveRaw (cids: Uint8Array, count: number): Promise<boolean[]> {
-    const r = await this.requestFrame(id => haveFrame(id, cids, count))
+  async haveRaw (cids: Uint8Array, count: number, options?: AbortOptions): Promise<boolean[]> {
+    const r = await this.requestFrame(id => haveFrame(id, cids, count), options)
     if (r.type !== MsgType.HAVE_REPLY || r.have.length !== count) throw new ProtocolError('HAVE was not answered with as many answers as CIDs')
     return r.have
   }
 
   /** Sends one block; resolves when the peer acknowledged it. Waits first while the window is full. */
-  async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    await this.reserve(bytes.length)
+  async put (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
+    await this.reserve(bytes.length, options)
     try {
-      const r = await this.request({ type: MsgType.PUT, cid, bytes })
+      const r = await this.request({ type: MsgType.PUT, cid, bytes }, options)
       expectOk(r, `block ${cid.toString()}`)
     } finally {
       this.release(bytes.length)
@@ -358,9 +361,10 @@ export class ChunkSession {
   }
 
   /** Waits while the window has no room for `bytes` more (a lone PUT always fits), then takes them. */
-  private async reserve (bytes: number): Promise<void> {
+  private async reserve (bytes: number, options?: AbortOptions): Promise<void> {
     while (this.inflight > 0 && this.inflight + bytes > this.windowBytes) {
       if (this.failure !== undefined) throw this.failure
+      throwIfAborted(options?.signal, 'A request to a peer')
       await new Promise<void>(resolve => this.windowWaiters.push(resolve))
     }
     if (this.failure !== undefined) throw this.failure
@@ -379,7 +383,7 @@ export class ChunkSession {
    * block, when the peer refused any), so a caller keeps several batches in flight while the
    * window bounds the bytes unacknowledged.
    */
-  async sendBatch (batch: PutBatchBuilder | Array<{ cid: CID, bytes: Uint8Array }>): Promise<{ acked: Promise<void> }> {
+  async sendBatch (batch: PutBatchBuilder | Array<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions): Promise<{ acked: Promise<void> }> {
     let built: PutBatchBuilder
     if (Array.isArray(batch)) {
       built = new PutBatchBuilder(batch.reduce((n, b) => n + b.bytes.length, 0), Math.max(1, batch.length))
@@ -388,8 +392,8 @@ export class ChunkSession {
       built = batch
     }
     const bytes = built.bytes
-    await this.reserve(bytes)
-    const acked = this.requestFrame(id => built.frame(id))
+    await this.reserve(bytes, options)
+    const acked = this.requestFrame(id => built.frame(id), options)
       .then(r => {
         if (r.type !== MsgType.BATCH_ACK || r.statuses.length !== built.count) throw new ProtocolError('PUT_BATCH was not answered with a status per block')
         const bad = r.statuses.findIndex(s => s !== Status.OK)
@@ -400,28 +404,28 @@ export class ChunkSession {
     return { acked }
   }
 
-  async get (cid: CID): Promise<Uint8Array> {
-    const r = await this.request({ type: MsgType.GET, cid })
+  async get (cid: CID, options?: AbortOptions): Promise<Uint8Array> {
+    const r = await this.request({ type: MsgType.GET, cid }, options)
     if (r.type !== MsgType.BLOCK) throw new ProtocolError('GET was not answered with a BLOCK')
     if (r.status !== Status.OK || r.bytes === undefined) throw new RemoteRefusedError(statusName(r.status), `block ${cid.toString()}`)
-    if (!await matchesCid(cid, r.bytes)) throw new RemoteRefusedError('CID_MISMATCH', `block ${cid.toString()} (the peer sent other bytes)`)
+    if (!matchesCid(cid, r.bytes)) throw new RemoteRefusedError('CID_MISMATCH', `block ${cid.toString()} (the peer sent other bytes)`)
     return r.bytes
   }
 
-  async flush (): Promise<void> {
-    expectOk(await this.request({ type: MsgType.FLUSH }), 'flush')
+  async flush (options?: AbortOptions): Promise<void> {
+    expectOk(await this.request({ type: MsgType.FLUSH }, options), 'flush')
   }
 
-  async roots (): Promise<CID[]> {
-    const r = await this.request({ type: MsgType.ROOTS })
+  async roots (options?: AbortOptions): Promise<CID[]> {
+    const r = await this.request({ type: MsgType.ROOTS }, options)
     if (r.type !== MsgType.ROOTS_REPLY) throw new ProtocolError('ROOTS was not answered with ROOTS_REPLY')
     return r.cids
   }
 
   /** Lists a snapshot root at the peer, naming the site whose backup it is (none: this node's). */
-  async addRoot (cid: CID, origin?: string): Promise<void> {
+  async addRoot (cid: CID, origin?: string, options?: AbortOptions): Promise<void> {
     const m = origin === undefined ? { type: MsgType.ADD_ROOT, cid } as const : { type: MsgType.ADD_ROOT_FROM, cid, origin } as const
-    expectOk(await this.request(m), `snapshot root ${cid.toString()}`)
+    expectOk(await this.request(m, options), `snapshot root ${cid.toString()}`)
   }
 
   async close (): Promise<void> {

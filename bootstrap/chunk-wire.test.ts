@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { CID } from 'multiformats/cid'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { decodeMessage, encodeMessage, haveFrame, MsgType, PutBatchBuilder, Status, blockCid, type Message } from './chunk-wire.ts'
+import { decodeMessage, encodeMessage, haveFrame, MsgType, PutBatchBuilder, Status, type Message } from './chunk-wire.ts'
+import { cidOf } from '../chunkstore/index.ts'
 import { encodeFrame } from './frame.ts'
 
 const join = (parts: Uint8Array[]): Uint8Array => Uint8Array.from(parts.flatMap(p => [...p]))
@@ -31,8 +32,8 @@ test('F11 golden: every checked-in version-1 frame decodes to its message, and e
 })
 
 test('F11 every message type round-trips', async () => {
-  const a = await blockCid(new Uint8Array([1, 2, 3]))
-  const b = await blockCid(new Uint8Array([4]))
+  const a = cidOf(new Uint8Array([1, 2, 3]))
+  const b = cidOf(new Uint8Array([4]))
   const messages: Message[] = [
     { type: MsgType.HAVE, id: 1, cids: [a, b] },
     { type: MsgType.PUT, id: 2, cid: a, bytes: new Uint8Array([1, 2, 3]) },
@@ -61,11 +62,11 @@ test('F11 PUT bytes: version, type, request id, CID length, CID, block', async (
   assert.deepEqual([...bytes.subarray(0, 7)], [1, 0x02, 0, 0, 1, 2, 36])
   assert.deepEqual(bytes.subarray(7, 43), cid.bytes)
   assert.equal(new TextDecoder().decode(bytes.subarray(43)), 'hello world')
-  assert.equal((await blockCid(bytes.subarray(43))).toString(), cid.toString())
+  assert.equal((cidOf(bytes.subarray(43))).toString(), cid.toString())
 })
 
 test('F9 malformed messages are refused by the decoder', async () => {
-  const a = await blockCid(new Uint8Array([1]))
+  const a = cidOf(new Uint8Array([1]))
   const good = join(encodeMessage({ type: MsgType.GET, id: 1, cid: a }))
   assert.throws(() => decodeMessage(good.subarray(0, 5)), { name: 'ProtocolError' })
   assert.throws(() => decodeMessage(Uint8Array.from([2, ...good.subarray(1)])), { name: 'ProtocolError' })
@@ -76,7 +77,7 @@ test('F9 malformed messages are refused by the decoder', async () => {
 })
 
 test('F11 ADD_ROOT_FROM bytes: the root\'s CID, then the origin site\'s PeerId as UTF-8 with its length; bad origins are refused', async () => {
-  const root = await blockCid(new Uint8Array([5]))
+  const root = cidOf(new Uint8Array([5]))
   const origin = '12D3KooWAHQAUukC4bNGiqaedxeEucfXqmz5W17YJMyV9J5rAHgS'
   const bytes = join(encodeMessage({ type: MsgType.ADD_ROOT_FROM, id: 3, cid: root, origin }))
   assert.deepEqual([...bytes.subarray(0, 7)], [1, 0x08, 0, 0, 0, 3, 36])
@@ -93,8 +94,8 @@ test('F11 ADD_ROOT_FROM bytes: the root\'s CID, then the origin site\'s PeerId a
 test('F11 PUT_BATCH bytes: the index of CIDs and sizes, then the blocks one after the other', async () => {
   const x = new Uint8Array([7, 7])
   const y = new Uint8Array([8, 8, 8])
-  const cx = await blockCid(x)
-  const cy = await blockCid(y)
+  const cx = cidOf(x)
+  const cy = cidOf(y)
   const bytes = join(encodeMessage({ type: MsgType.PUT_BATCH, id: 5, blocks: [{ cid: cx, bytes: x }, { cid: cy, bytes: y }] }))
   assert.deepEqual([...bytes.subarray(0, 8)], [1, 0x07, 0, 0, 0, 5, 0, 2])
   assert.equal(bytes[8], 36)
@@ -107,7 +108,7 @@ test('F11 PUT_BATCH bytes: the index of CIDs and sizes, then the blocks one afte
 
 test('F9 a PUT_BATCH whose sizes do not add up, or that holds no block, is refused by the decoder', async () => {
   const x = new Uint8Array([7, 7])
-  const good = join(encodeMessage({ type: MsgType.PUT_BATCH, id: 5, blocks: [{ cid: await blockCid(x), bytes: x }] }))
+  const good = join(encodeMessage({ type: MsgType.PUT_BATCH, id: 5, blocks: [{ cid: cidOf(x), bytes: x }] }))
   assert.equal(decodeMessage(good).type, MsgType.PUT_BATCH)
   assert.throws(() => decodeMessage(good.subarray(0, good.length - 1)), { name: 'ProtocolError' })
   assert.throws(() => decodeMessage(Uint8Array.from([...good, 9])), { name: 'ProtocolError' })
@@ -118,7 +119,7 @@ test('F9 a PUT_BATCH whose sizes do not add up, or that holds no block, is refus
 })
 
 test('F11 a PUT_BATCH built in one buffer and a HAVE from packed CIDs are the bytes encodeMessage gives; a built buffer can be reused', async () => {
-  const blocks = await Promise.all([new Uint8Array([7, 7]), new Uint8Array(70_000).fill(3), new Uint8Array([8])].map(async bytes => ({ cid: await blockCid(bytes), bytes })))
+  const blocks = await Promise.all([new Uint8Array([7, 7]), new Uint8Array(70_000).fill(3), new Uint8Array([8])].map(async bytes => ({ cid: cidOf(bytes), bytes })))
   const expected = join([...encodeFrame(...encodeMessage({ type: MsgType.PUT_BATCH, id: 77, blocks }))])
   const builder = new PutBatchBuilder(80_000, 3)
   for (const b of blocks) { assert.equal(builder.fits(b.bytes.length), true); builder.add(b.cid.bytes, b.bytes) }
@@ -141,7 +142,7 @@ test('F11 a PUT_BATCH built in one buffer and a HAVE from packed CIDs are the by
 })
 
 test('F11 a PUT_BATCH decoded from the pieces it arrived in is the one decoded from a copy, blocks split across pieces included', async () => {
-  const blocks = await Promise.all([300, 5000, 1, 12_000].map(async n => { const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff); return { cid: await blockCid(bytes), bytes } }))
+  const blocks = await Promise.all([300, 5000, 1, 12_000].map(async n => { const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff); return { cid: cidOf(bytes), bytes } }))
   const body = join(encodeMessage({ type: MsgType.PUT_BATCH, id: 3, blocks }))
   for (const cut of [7, 100, 170, 1000, 5500, 9000]) {
     const list = new Uint8ArrayList()

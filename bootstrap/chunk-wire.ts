@@ -342,16 +342,3 @@ export class PutBatchBuilder {
     return buf.subarray(start, this.at)
   }
 }
-
-/** sha2-256 of `bytes` matches the CID's digest. */
-export async function matchesCid (cid: CID, bytes: Uint8Array): Promise<boolean> {
-  const digest = await sha256.digest(bytes)
-  const want = cid.multihash.digest
-  if (digest.digest.length !== want.length) return false
-  for (let i = 0; i < want.length; i++) if (digest.digest[i] !== want[i]) return false
-  return true
-}
-
-export async function blockCid (bytes: Uint8Array): Promise<CID> {
-  return CID.createV1(RAW_CODE, await sha256.digest(bytes))
-}

@@ -107,12 +107,3 @@ export class PeerUnreachableError extends CairnError {
     super(`cannot reach peer ${peer}; check that it runs and is a member, then retry (replication resumes where it stopped)`, { ...options, params: { peer } })
   }
 }
-
-export class ReplicationAbortedError extends CairnError {
-  static override readonly code = 'REPLICATION_ABORTED'
-  override readonly name = 'ReplicationAbortedError'
-  constructor (options?: CairnErrorOptions) {
-    super('replication was aborted; running it again resumes where it stopped', options)
-  }
-}
-

@@ -1,32 +1,32 @@
-// A mesh node: the libp2p host with its gater, the member list kept current by gossip,
-// admission of invited sites, the chunk-exchange server over the local stores, the
-// replication links that the policies ask for, and scrub and repair of what it stores.
-// One object, started and stopped in one place.
+// A mesh node: the libp2p host with its gater, the member list kept current by gossip
+// (gossip.ts), admission of invited sites (admission.ts), where members are (address-book.ts),
+// the chunk-exchange server over the local stores, the replication links the policies ask for,
+// scrub and repair of what it stores, and what it tells of itself (mesh-status.ts). One object,
+// started and stopped in one place; the parts each do one of these.
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
-import { multiaddr } from '@multiformats/multiaddr'
+import { createAddressBook } from './address-book.ts'
+import { createAdmission } from './admission.ts'
 import { ChunkSession, serveChunks, type ChunkEvent } from './chunk-protocol.ts'
-import { InvitationUsedError, InvalidInvitationError, NotAMemberError } from './errors.ts'
-import { exchangeJson, FrameReader, jsonFrame, parseJsonFrame, sendWithBackpressure } from './frame.ts'
 import { createMeshGater } from './gater.ts'
+import { createGossip } from './gossip.ts'
 import { createMeshHost, type MeshHost } from './host.ts'
-import { createInvitation, encodeInvitation } from './invitation.ts'
-import { handleJoinStream, JOIN_PROTOCOL } from './join.ts'
-import { signMembership, withMember, withoutMember, type Member, type SignedMembership } from './membership.ts'
-import { loadInvitations, loadMeshState, requireMeshKey, saveInvitations, saveMembership, writeFileAtomic, type MeshState } from './mesh-state.ts'
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { type SignedMembership } from './membership.ts'
+import { loadInvitations, loadMeshState, type MeshState } from './mesh-state.ts'
+import { meshStatus, peerFacts, type MeshStatus, type PeerFacts } from './mesh-status.ts'
 import { Penalties } from './penalties.ts'
 import { type ReplicationPolicy } from './policy.ts'
 import { createReplicationLinks, type LinkStatus, type PolicyStatus, type ReplicationLinks } from './replication-links.ts'
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
-import { scrubStore } from './scrub.ts'
+import { scrubStore, type ScrubProgressEvent } from './scrub.ts'
+import type { MeshEvent } from './mesh-events.ts'
 import type { BandwidthSchedule, BlockStore, LimiterClock } from '../chunkstore/index.ts'
+import type { AbortOptions, ProgressOptions } from '../crypto/index.ts'
 
 export type { LinkStatus, PolicyStatus }
-
-export const MEMBERSHIP_PROTOCOL = '/cairn/membership/1.0.0'
+export type { MeshStatus, HeldSnapshots, PeerFacts } from './mesh-status.ts'
+export { MEMBERSHIP_PROTOCOL } from './gossip.ts'
 
 export interface MeshNodeComponents {
   /** What the node serves to members: reads of every block it keeps; blocks sent to it are written here. */
@@ -35,8 +35,8 @@ export interface MeshNodeComponents {
   storeFor?: (policies: ReplicationPolicy[]) => BlockStore
   /** Each store the node keeps, for scrub (a view over several must be scrubbed store by store). Default: [`store`]. */
   stores?: () => BlockStore[]
-  /** One structured line per notable event (joins, removals, bans, bad blocks, replication runs). */
-  log?: (event: Record<string, unknown>) => void
+  /** One event per notable thing (joins, removals, bans, bad blocks, replication runs): mesh-events.ts. */
+  log?: (event: MeshEvent) => void
 }
 
 export interface MeshNodeInit {
@@ -57,40 +57,6 @@ export interface MeshNodeInit {
   announce?: boolean
   /** Sent to peers by identify (they show it as this node's OS and version). */
   userAgent?: string
-}
-
-export interface PeerFacts {
-  /** The peer's identify user agent ("cairn/0.1.0 (Linux 6.1 x64; host)"), once identify ran. */
-  agent?: string
-  /** IP address of an open connection to the peer. */
-  ip?: string
-}
-
-export interface MeshStatus {
-  mesh: string
-  version: number
-  self: { peer: string, site: string, role: string, addrs: string[], holdsMeshKey: boolean }
-  members: Array<Member & { connected: boolean, self: boolean }>
-  links: LinkStatus[]
-  /** Per policy: its targets, lag and health (F11, issue 4). */
-  policies: PolicyStatus[]
-  penalties: ReturnType<Penalties['snapshot']>
-  invitationsOpen: number
-  /**
-   * Snapshots held here, per site whose backups they are: this site's own (`self`) and what
-   * other sites sent, by the origin their senders named. `lastReceived` is when the newest arrived.
-   */
-  held: HeldSnapshots[]
-}
-
-export interface HeldSnapshots {
-  /** PeerId of the origin site. */
-  peer: string
-  /** Its name in the member list (the PeerId when it is not a member). */
-  site: string
-  self: boolean
-  snapshots: number
-  lastReceived?: string
 }
 
 export interface ScrubResult {
@@ -122,13 +88,13 @@ export interface MeshNode {
   /** Tell the node the local store gained snapshots (e.g. a backup finished). */
   noteLocalChange: () => void
   /** Fetches these blocks again from connected members that hold them (F14), into `into` (default: the served store). */
-  repair: (cids: CID[], options?: { signal?: AbortSignal, into?: BlockStore }) => Promise<RepairResult>
+  repair: (cids: CID[], options?: AbortOptions & { into?: BlockStore }) => Promise<RepairResult>
   /** Reads every stored block back against its CID and repairs bad ones from connected members (F14). */
-  scrub: (options?: { signal?: AbortSignal, onProgress?: (p: { blocksChecked: number, bytesChecked: number }) => void }) => Promise<ScrubResult>
+  scrub: (options?: AbortOptions & ProgressOptions<ScrubProgressEvent>) => Promise<ScrubResult>
   /** Replaces the replication policies and bandwidth schedule; links follow at once. */
   configure: (init: { policies: ReplicationPolicy[], bandwidth?: BandwidthSchedule }) => void
   /** Members that announced holding a snapshot root in the DHT. */
-  findSnapshotHolders: (root: CID, options?: { signal?: AbortSignal }) => Promise<string[]>
+  findSnapshotHolders: (root: CID, options?: AbortOptions) => Promise<string[]>
   status: () => Promise<MeshStatus>
   /** What identify and the connection tell about a member: its user agent and the address it connects from. */
   peerFacts: (peer: string) => Promise<PeerFacts>
@@ -171,7 +137,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
 
   const onChunkEvent = (e: ChunkEvent): void => {
     if (e.kind === 'bad-block' || e.kind === 'protocol-error') {
-      log({ event: e.kind, peer: e.peer, reason: e.reason, ...(e.kind === 'bad-block' ? { cid: e.cid } : {}) })
+      log(e.kind === 'bad-block' ? { event: e.kind, peer: e.peer, reason: e.reason, cid: e.cid } : { event: e.kind, peer: e.peer, reason: e.reason })
       penalties.offence(e.peer, e.reason)
     } else if (e.kind === 'store-error') {
       log({ event: 'store-error', peer: e.peer, reason: e.reason })
@@ -185,100 +151,15 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     }
   }
 
-  // Membership gossip: each side sends its list and adopts the other's if newer.
-  async function exchangeMembership (peer: string): Promise<void> {
-    try {
-      const stream = await host.dialProtocol(peerIdFromString(peer), MEMBERSHIP_PROTOCOL)
-      const theirs = await exchangeJson(stream, roster.membership)
-      await roster.offer(theirs).catch((err) => { log({ event: 'membership-rejected', peer, reason: err.message }) })
-      await stream.close().catch(() => {})
-    } catch (err: any) {
-      log({ event: 'membership-exchange-failed', peer, reason: err.message })
-    }
-  }
-
-  roster.onChange((current, previous) => {
-    saveMembership(init.dir, current)
-    const gone = previous.members.filter(m => !current.members.some(c => c.peer === m.peer))
-    log({ event: 'membership-adopted', version: current.version, removed: gone.map(m => m.site) })
-    for (const m of current.members) {
-      if (m.peer !== self && m.addrs.length > 0) void host.peerStore.merge(peerIdFromString(m.peer), { multiaddrs: m.addrs.map(a => multiaddr(a)) }).catch(() => {})
-    }
-    const removed = new Set(gone.map(m => m.peer))
-    for (const c of host.getConnections()) {
-      const peer = c.remotePeer.toString()
-      // Only removed members are cut off here; an admission peer's connection ends when its join does.
-      if (removed.has(peer)) {
-        log({ event: 'cut-off', peer })
-        void c.close().catch(() => { c.abort(new NotAMemberError(peer)) })
-      } else if (roster.isMember(peer)) {
-        void exchangeMembership(peer)
-      }
-    }
-    links.refresh()
-  })
-
   function announce (cid: string | CID): void {
     if (init.announce === false || host.services.dht === undefined) return
     const c = typeof cid === 'string' ? CID.parse(cid) : cid
     void host.contentRouting.provide(c, { signal: AbortSignal.timeout(30_000) }).catch(() => {})
   }
 
-  // Addresses learnt from identify, kept across restarts: a member whose port changed can
-  // still be reached by the members it dials itself.
-  const addressBook = join(init.dir, 'addresses.json')
-  let savedAddresses = ''
-  async function saveAddresses (): Promise<void> {
-    const book: Record<string, string[]> = {}
-    for (const m of roster.members) {
-      if (m.peer === self) continue
-      try {
-        const p = await host.peerStore.get(peerIdFromString(m.peer))
-        const addrs = p.addresses.map(a => a.multiaddr.toString())
-        if (addrs.length > 0) book[m.peer] = addrs
-      } catch {}
-    }
-    const text = JSON.stringify(book)
-    if (text !== savedAddresses) { writeFileAtomic(addressBook, text + '\n', 0o644); savedAddresses = text }
-  }
-  async function loadAddresses (): Promise<void> {
-    if (!existsSync(addressBook)) return
-    let book: Record<string, string[]> = {}
-    try { book = JSON.parse(readFileSync(addressBook, 'utf8')) } catch { return }
-    for (const [peer, addrs] of Object.entries(book)) {
-      if (!roster.isMember(peer) || !Array.isArray(addrs)) continue
-      try { await host.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs.map(a => multiaddr(a)) }) } catch {}
-    }
-  }
-
-  async function dialMembers (): Promise<void> {
-    for (const addr of state.config.bootstrap ?? []) {
-      const ma = multiaddr(addr)
-      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-      if (id === undefined || !roster.isMember(id) || host.getConnections(peerIdFromString(id)).length > 0) continue
-      try { await host.dial(ma, { signal: AbortSignal.timeout(5000) }) } catch {}
-    }
-    for (const m of roster.members) {
-      if (m.peer === self || stopped) continue
-      if (host.getConnections(peerIdFromString(m.peer)).length > 0) continue
-      try {
-        await host.dial(peerIdFromString(m.peer), { signal: AbortSignal.timeout(5000) })
-      } catch {}
-    }
-  }
-
-  async function heldSnapshots (): Promise<HeldSnapshots[]> {
-    const roots = store.snapshotRootOrigins !== undefined ? await store.snapshotRootOrigins() : (await store.snapshotRoots()).map(cid => ({ cid, origin: undefined }))
-    const bySite = new Map<string, HeldSnapshots>()
-    for (const { origin } of roots) {
-      const peer = origin?.site ?? self
-      let h = bySite.get(peer)
-      if (h === undefined) bySite.set(peer, h = { peer, site: roster.member(peer)?.site ?? peer, self: peer === self, snapshots: 0 })
-      h.snapshots++
-      if (origin !== undefined && origin.received > (h.lastReceived ?? '')) h.lastReceived = origin.received
-    }
-    return [...bySite.values()].sort((a, b) => Number(b.self) - Number(a.self) || a.site.localeCompare(b.site))
-  }
+  const gossip = createGossip({ host, roster, penalties, log, changed: () => { links.refresh() } }, { dir: init.dir, self })
+  const admission = createAdmission({ host, roster, log }, { dir: init.dir, state })
+  const addresses = createAddressBook({ host, roster }, { dir: init.dir, self, bootstrap: state.config.bootstrap ?? [], stopped: () => stopped })
 
   const node: MeshNode = {
     peerId: self,
@@ -287,66 +168,20 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     penalties,
 
     async start () {
-      await host.handle(MEMBERSHIP_PROTOCOL, async (stream, connection) => {
-        const peer = connection.remotePeer.toString()
-        if (!roster.isMember(peer)) { stream.abort(new NotAMemberError(peer)); return }
-        const reader = new FrameReader(stream, { maxFrame: 1024 * 1024, maxBuffered: 1024 * 1024 })
-        try {
-          const body = await reader.next()
-          if (body === undefined) return
-          const theirs = parseJsonFrame(body)
-          await sendWithBackpressure(stream, jsonFrame(roster.membership))
-          await stream.close().catch(() => {})
-          await roster.offer(theirs).catch((err) => { log({ event: 'membership-rejected', peer, reason: err.message }) })
-        } catch (err: any) {
-          penalties.offence(peer, err.message)
-          stream.abort(err)
-        }
-      })
-      if (state.meshKey !== undefined) {
-        await host.handle(JOIN_PROTOCOL, async (stream, connection) => {
-          await handleJoinStream(stream, connection, {
-            mesh: roster.mesh,
-            consumeInvitation: async (admissionPeer) => {
-              const records = loadInvitations(init.dir)
-              const r = records.find(x => x.peer === admissionPeer)
-              if (r === undefined) throw new InvalidInvitationError('no invitation of this node has that key')
-              if (r.used) throw new InvitationUsedError()
-              if (Date.parse(r.expires) <= Date.now()) throw new InvalidInvitationError('the invitation expired')
-              r.used = true
-              saveInvitations(init.dir, records)
-              roster.setInvitations(records)
-              return r.id
-            },
-            admit: async (member) => {
-              if (roster.members.some(m => m.site === member.site && m.peer !== member.peer)) {
-                throw new InvalidInvitationError(`site name ${member.site} is taken`)
-              }
-              const doc = await signMembership(requireMeshKey(state), withMember(roster.membership, member))
-              await roster.offer(doc)
-              log({ event: 'member-joined', peer: member.peer, site: member.site, role: member.role })
-              return doc
-            }
-          })
-          // The admission connection has done its job.
-          setTimeout(() => { void connection.close().catch(() => {}) }, 500).unref()
-        })
-      }
+      await gossip.serve()
+      await admission.serve()
       await serveChunks(host, { store, isMember: p => roster.isMember(p), isBanned: p => penalties.isBanned(p), onEvent: onChunkEvent })
       host.addEventListener('peer:connect', (evt) => {
         const peer = evt.detail.toString()
         if (!roster.isMember(peer)) return
-        void exchangeMembership(peer)
+        void gossip.exchange(peer)
         if (links.has(peer)) links.trigger(peer)
       })
       await host.start()
-      for (const m of roster.members) {
-        if (m.peer !== self && m.addrs.length > 0) await host.peerStore.merge(peerIdFromString(m.peer), { multiaddrs: m.addrs.map(a => multiaddr(a)) }).catch(() => {})
-      }
-      await loadAddresses()
+      await addresses.load()
       links.refresh()
-      void dialMembers()
-      timers.push(setInterval(() => { void dialMembers().then(saveAddresses).catch(() => {}) }, init.dialEveryMs ?? 5000))
+      void addresses.dialMembers()
+      timers.push(setInterval(() => { void addresses.dialMembers().then(addresses.save).catch(() => {}) }, init.dialEveryMs ?? 5000))
       timers.push(setInterval(() => { links.triggerAll() }, init.replicateEveryMs ?? 30_000))
       for (const root of await store.snapshotRoots()) announce(root)
     },
@@ -354,29 +189,13 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     async stop () {
       stopped = true
       for (const t of timers) clearInterval(t)
-      await saveAddresses().catch(() => {})
+      await addresses.save().catch(() => {})
       await links.stop()
       await host.stop()
     },
 
-    async invite (options = {}) {
-      requireMeshKey(state)
-      const addrs = host.getMultiaddrs().map(a => a.toString())
-      const { invitation, record } = await createInvitation({ mesh: roster.mesh, addrs, ttlMs: options.ttlMs ?? 24 * 3600_000 })
-      const records = loadInvitations(init.dir).filter(r => !r.used && Date.parse(r.expires) > Date.now())
-      records.push(record)
-      saveInvitations(init.dir, records)
-      roster.setInvitations(records)
-      log({ event: 'invitation-created', id: record.id, expires: record.expires })
-      return encodeInvitation(invitation)
-    },
-
-    async remove (peerOrSite) {
-      if (!roster.members.some(m => m.peer === peerOrSite || m.site === peerOrSite)) throw new NotAMemberError(peerOrSite)
-      const doc = await signMembership(requireMeshKey(state), withoutMember(roster.membership, peerOrSite))
-      await roster.offer(doc)
-      return doc
-    },
+    invite: async options => await admission.invite(options),
+    remove: async peerOrSite => await admission.remove(peerOrSite),
 
     async replicateNow () {
       links.refresh()
@@ -415,7 +234,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         const before = { blocksChecked: out.blocksChecked, bytesChecked: out.bytesChecked }
         const r = await scrubStore(s, {
           signal: options.signal,
-          onProgress: p => { options.onProgress?.({ blocksChecked: before.blocksChecked + p.blocksChecked, bytesChecked: before.bytesChecked + p.bytesChecked }) }
+          onProgress: ({ detail: p }) => { options.onProgress?.({ type: 'scrub:progress', detail: { blocksChecked: before.blocksChecked + p.blocksChecked, bytesChecked: before.bytesChecked + p.bytesChecked } }) }
         })
         out.blocksChecked += r.blocksChecked
         out.bytesChecked += r.bytesChecked
@@ -447,32 +266,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       return [...out]
     },
 
-    async peerFacts (peer) {
-      const id = peerIdFromString(peer)
-      let agent: string | undefined
-      try {
-        const bytes = (await host.peerStore.get(id)).metadata.get('AgentVersion')
-        if (bytes !== undefined) agent = new TextDecoder().decode(bytes)
-      } catch {}
-      const addr = host.getConnections(id)[0]?.remoteAddr
-      const ip = addr?.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
-      return { agent, ip }
-    },
-
-    async status () {
-      const me = roster.member(self)
-      return {
-        mesh: roster.mesh,
-        version: roster.membership.version,
-        self: { peer: self, site: me?.site ?? state.config.site, role: me?.role ?? state.config.role, addrs: host.getMultiaddrs().map(String), holdsMeshKey: state.meshKey !== undefined },
-        members: roster.members.map(m => ({ ...m, self: m.peer === self, connected: m.peer === self || host.getConnections(peerIdFromString(m.peer)).length > 0 })),
-        links: await links.statuses(),
-        policies: await links.policyStatuses(),
-        penalties: penalties.snapshot(),
-        invitationsOpen: loadInvitations(init.dir).filter(r => !r.used && Date.parse(r.expires) > Date.now()).length,
-        held: await heldSnapshots()
-      }
-    }
+    peerFacts: async peer => await peerFacts(host, peer),
+    status: async () => await meshStatus({ host, roster, links, penalties, store, invitationsOpen: admission.open }, { self, state })
   }
   return node
 }

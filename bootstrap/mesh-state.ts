@@ -3,7 +3,8 @@
 // (write, fsync, rename) so a crash leaves the old or the new version, never half of one.
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { writeFileAtomic } from '../chunkstore/index.ts'
 import { join } from 'node:path'
 import { MeshKeyMissingError, MeshStateExistsError, MeshStateMissingError } from './errors.ts'
 import { decodeMembership, encodeMembership, signMembership, type Role, type SignedMembership } from './membership.ts'
@@ -28,18 +29,6 @@ export interface MeshState {
 }
 
 const FILES = { peerKey: 'peer.key', meshKey: 'mesh.key', membership: 'membership.json', invitations: 'invitations.json', config: 'config.json' }
-
-export function writeFileAtomic (path: string, data: string | Uint8Array, mode = 0o600): void {
-  const tmp = `${path}.tmp`
-  const fd = openSync(tmp, 'w', mode)
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, path)
-}
 
 export function hasMeshState (dir: string): boolean {
   return existsSync(join(dir, FILES.membership))

@@ -3,6 +3,7 @@
 // (ChunkSession.get) before the store sees it.
 import type { ChunkSession } from './chunk-protocol.ts'
 import type { BlockStore } from '../chunkstore/index.ts'
+import { throwIfAborted, type AbortOptions } from '../crypto/index.ts'
 import type { CID } from 'multiformats/cid'
 
 export interface RepairResult {
@@ -15,18 +16,18 @@ export interface RepairResult {
  * Fetches each CID from the first peer (in `peers` order) that says it has it and stores it.
  * A corrupt local copy must be replaceable by `put` for the repair to take effect.
  */
-export async function repairBlocks (store: BlockStore, cids: CID[], peers: ChunkSession[], options: { signal?: AbortSignal } = {}): Promise<RepairResult> {
+export async function repairBlocks (store: BlockStore, cids: CID[], peers: ChunkSession[], options: AbortOptions = {}): Promise<RepairResult> {
   const result: RepairResult = { repaired: [], failed: [] }
-  const holders = await Promise.all(peers.map(async p => await p.have(cids).catch(() => cids.map(() => false))))
+  const holders = await Promise.all(peers.map(async p => await p.have(cids, options).catch(() => cids.map(() => false))))
   for (let i = 0; i < cids.length; i++) {
-    options.signal?.throwIfAborted()
+    throwIfAborted(options.signal, 'The repair')
     let reason = 'no peer holds it'
     let done = false
     for (let j = 0; j < peers.length && !done; j++) {
       if (!holders[j][i]) continue
       try {
-        const bytes = await peers[j].get(cids[i])
-        await store.put(cids[i], bytes)
+        const bytes = await peers[j].get(cids[i], options)
+        await store.put(cids[i], bytes, options)
         done = true
       } catch (err: any) {
         reason = `${err?.name ?? 'Error'}: ${err?.message ?? String(err)}`

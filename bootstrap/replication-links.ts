@@ -8,8 +8,9 @@ import { PeerUnreachableError } from './errors.ts'
 import { selectTargets, targetsOf, type ReplicationPolicy } from './policy.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import type { Member } from './membership.ts'
-import { createLimiter, OperationAbortedError, realClock, type BandwidthLimiter, type BandwidthSchedule, type BlockStore, type LimiterClock } from '../chunkstore/index.ts'
-import { errorRecord, type ErrorRecord } from '../crypto/index.ts'
+import type { MeshEvent } from './mesh-events.ts'
+import { createLimiter, realClock, type BandwidthLimiter, type BandwidthSchedule, type BlockStore, type LimiterClock } from '../chunkstore/index.ts'
+import { errorRecord, OperationAbortedError, type ErrorRecord } from '../crypto/index.ts'
 import type { Libp2p } from '@libp2p/interface'
 
 export interface LinkStatus {
@@ -59,7 +60,7 @@ export interface ReplicationLinksComponents {
   storeFor: (policies: ReplicationPolicy[]) => BlockStore
   self: string
   members: () => Member[]
-  log: (event: Record<string, unknown>) => void
+  log: (event: MeshEvent) => void
 }
 
 export interface ReplicationLinksInit {
@@ -144,7 +145,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
         self: c.self,
         limiter: link.limiter,
         signal: stopping.signal,
-        onProgress: p => { link.status.progress = p; link.run = { bytesMissing: p.bytesMissing, bytesSent: p.bytesSent } }
+        onProgress: ({ detail: p }) => { link.status.progress = p; link.run = { bytesMissing: p.bytesMissing, bytesSent: p.bytesSent } }
       })
       link.remoteRoots = new Set((await session.roots()).map(String))
       link.status.lastResult = result

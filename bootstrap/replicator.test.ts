@@ -50,8 +50,8 @@ test('F11 an aborted replication resumes where it stopped and ends complete', as
   const ac = new AbortController()
   const s1 = await open()
   await assert.rejects(replicate(src, s1, {
-    signal: ac.signal, concurrency: 2, batchBytes: 20_000, onProgress: p => { if (p.blocksSent >= 30) ac.abort() }
-  }), { name: 'ReplicationAbortedError' })
+    signal: ac.signal, concurrency: 2, batchBytes: 20_000, onProgress: ({ detail: p }) => { if (p.blocksSent >= 30) ac.abort() }
+  }), { name: 'OperationAbortedError', code: 'OPERATION_ABORTED' })
   await s1.close()
   const partial = (await dst.hasMany(blocks.map(b => b.cid))).filter(Boolean).length
   assert.ok(partial >= 30 && partial < 100, `${partial} blocks after the abort`)

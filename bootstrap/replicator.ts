@@ -4,9 +4,9 @@
 // Idempotent (the peer ignores blocks it has) and resumable (a rerun offers again and sends
 // only what is still missing); a root reaches the peer only after its blocks are durable there.
 import { MAX_BATCH, PutBatchBuilder } from './chunk-wire.ts'
-import { ReplicationAbortedError } from './errors.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
 import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readLocatedBlocks, type BandwidthLimiter, type BlockStore, type LocatedBlocks } from '../chunkstore/index.ts'
+import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../crypto/index.ts'
 
 /** Blocks in one PUT_BATCH at most (their bytes are bounded by `batchBytes`). */
 const BATCH_BLOCKS = 1024
@@ -40,14 +40,15 @@ export interface ReplicationResult extends ReplicationProgress {
   durationMs: number
 }
 
-export interface ReplicateOptions {
+/** How far a replication run is: after every HAVE answer and every acknowledged batch. */
+export type ReplicationProgressEvent = ProgressEvent<'replication:progress', ReplicationProgress>
+
+export interface ReplicateOptions extends AbortOptions, ProgressOptions<ReplicationProgressEvent> {
   limiter?: BandwidthLimiter
-  signal?: AbortSignal
   /** PUT_BATCHes unacknowledged at once (their bytes also count against the session's window). Default 64. */
   concurrency?: number
   /** Bytes of neighbouring blocks sent together in one PUT_BATCH (a larger block goes alone). Default 1 MiB. */
   batchBytes?: number
-  onProgress?: (p: ReplicationProgress) => void
   /** This site's PeerId: the origin of the snapshots backed up into `store` (absent: the peer takes the sender as their origin). */
   self?: string
 }
@@ -66,7 +67,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const settled = (): void => { unacked--; const w = wake; wake = undefined; w?.() }
   const waitUntil = async (ok: () => boolean): Promise<void> => { while (!ok()) await new Promise<void>(resolve => { wake = resolve }) }
   const check = (): void => {
-    if (signal?.aborted === true) throw new ReplicationAbortedError({ cause: signal.reason })
+    throwIfAborted(signal, 'Replication')
     if (failure !== undefined) throw failure
   }
 
@@ -80,14 +81,14 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     batch = new PutBatchBuilder(batchBytes, BATCH_BLOCKS, spare.pop())
     await limiter?.take(sent.bytes, signal)
     await waitUntil(() => unacked < concurrency)
-    const { acked } = await session.sendBatch(sent)
+    const { acked } = await session.sendBatch(sent, { signal })
     unacked++
     acked.then(() => {
       const buffer = sent.buffer
       if (buffer !== undefined) spare.push(buffer)
       p.blocksSent += sent.count
       p.bytesSent += sent.bytes
-      onProgress?.({ ...p })
+      onProgress?.({ type: 'replication:progress', detail: { ...p } })
     }, (err) => { failure ??= err }).finally(settled)
   }
 
@@ -95,7 +96,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   // once, so the store may reuse its read buffers (transient reads).
   const send = async (missing: LocatedList): Promise<void> => {
     if (missing.count === 0) return
-    for await (const { index, bytes } of readLocatedBlocks(store, missing)) {
+    for await (const { index, bytes } of readLocatedBlocks(store, missing, { signal })) {
       check()
       if (!batch.fits(bytes.length)) await sendBatch()
       batch.add(missing.cid(index), bytes)
@@ -106,10 +107,10 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   let round = new LocatedList()
   const asked: Array<Promise<void>> = []
   const offer = (b: LocatedBlocks, from: number, to: number): void => {
-    const answer = session.haveRaw(b.cids.subarray(from * BLOCK_CID_LENGTH, to * BLOCK_CID_LENGTH), to - from).then(have => {
+    const answer = session.haveRaw(b.cids.subarray(from * BLOCK_CID_LENGTH, to * BLOCK_CID_LENGTH), to - from, { signal }).then(have => {
       p.blocksOffered += to - from
       for (let i = from; i < to; i++) if (!have[i - from]) { round.push(b, i); p.blocksMissing++; p.bytesMissing += b.lengths[i] }
-      onProgress?.({ ...p })
+      onProgress?.({ type: 'replication:progress', detail: { ...p } })
     })
     answer.catch(() => {}) // awaited in order below
     asked.push(answer)
@@ -120,7 +121,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   }
 
   try {
-    for await (const b of locatedBlocks(store, MAX_BATCH)) {
+    for await (const b of locatedBlocks(store, MAX_BATCH, { signal })) {
       for (let from = 0; from < b.count; from += MAX_BATCH) {
         check()
         offer(b, from, Math.min(b.count, from + MAX_BATCH))
@@ -135,19 +136,19 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     await waitUntil(() => unacked === 0)
   }
   if (failure !== undefined) throw failure
-  await session.flush()
+  await session.flush({ signal })
 
-  const remote = new Set((await session.roots()).map(String))
-  const roots = store.snapshotRootOrigins !== undefined ? await store.snapshotRootOrigins() : (await store.snapshotRoots()).map(cid => ({ cid, origin: undefined }))
+  const remote = new Set((await session.roots({ signal })).map(String))
+  const roots = store.snapshotRootOrigins !== undefined ? await store.snapshotRootOrigins({ signal }) : (await store.snapshotRoots({ signal })).map(cid => ({ cid, origin: undefined }))
   for (const { cid: root, origin } of roots) {
     if (remote.has(root.toString())) continue
     // A root whose record block is not stored here was never complete locally: skip it.
-    if (!await store.has(root)) continue
+    if (!await store.has(root, { signal })) continue
     // A backup made here is this site's; one that arrived from elsewhere keeps its origin (cascade).
-    await session.addRoot(root, origin?.site ?? options.self)
+    await session.addRoot(root, origin?.site ?? options.self, { signal })
     remote.add(root.toString())
     p.rootsAdded++
   }
-  onProgress?.({ ...p })
+  onProgress?.({ type: 'replication:progress', detail: { ...p } })
   return { ...p, wireBytes: session.bytesSent - wireStart, rootsAtPeer: remote.size, durationMs: performance.now() - started }
 }

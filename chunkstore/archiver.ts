@@ -3,11 +3,12 @@ import type { BigIntStats } from 'node:fs'
 import { resolve, sep } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
-import { InvalidOptionError, OperationAbortedError, PathNotFoundError } from './errors.ts'
+import { InvalidOptionError, PathNotFoundError } from './errors.ts'
+import { OperationAbortedError } from '../crypto/index.ts'
 import { excluder } from './exclude.ts'
 import { childPath, nodeName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
-import { keyOf } from './local-block-store.ts'
+import { keyOf } from './index-layout.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import type { BlockLocation } from './block-store.ts'
 import { decodeNode, encodeNode } from './tree-node.ts'
@@ -409,7 +410,7 @@ export class Archiver {
     const now = Date.now()
     if (this.options.onProgress === undefined || (!force && now - this.lastProgress < 200)) return
     this.lastProgress = now
-    this.options.onProgress({ phase, files: this.stats.files, bytesRead: this.stats.bytesRead, bytesDone: this.stats.bytesRead, currentFile: this.currentFile })
+    this.options.onProgress({ type: 'backup:progress', detail: { phase, files: this.stats.files, bytesRead: this.stats.bytesRead, bytesDone: this.stats.bytesRead, currentFile: this.currentFile } })
   }
 }
 

@@ -34,7 +34,7 @@ test('pace sees every byte read, and a held pace stops reading until it is relea
     const backup = repo.backup({
       paths: [src],
       pace: async (bytes) => { calls++; paced += bytes; firstCall(); await gate },
-      onProgress: p => { progressBytes = p.bytesRead }
+      onProgress: ({ detail: p }) => { progressBytes = p.bytesRead }
     })
     let finished = false
     void backup.then(() => { finished = true }, () => { finished = true })

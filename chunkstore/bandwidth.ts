@@ -3,6 +3,7 @@
 // paces senders at the rate in force; the clock and the sleep are injectable so tests run
 // on simulated time.
 import { InvalidScheduleError } from './errors.ts'
+import { OperationAbortedError, throwIfAborted } from '../crypto/index.ts'
 
 export interface BandwidthWindow {
   /** Local time "HH:MM", inclusive. */
@@ -83,7 +84,7 @@ export const realClock: LimiterClock = {
   now: () => Date.now(),
   sleep: async (ms, signal) => await new Promise<void>((resolve, reject) => {
     const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(new OperationAbortedError('Waiting for bandwidth', { cause: signal.reason })) }, { once: true })
   })
 }
 
@@ -109,7 +110,7 @@ export function createLimiter (schedule: BandwidthSchedule, clock: LimiterClock 
   const rate = (): number => rateAt(schedule, new Date(clock.now()))
   const takeNow = async (bytes: number, signal?: AbortSignal): Promise<void> => {
     for (;;) {
-      signal?.throwIfAborted()
+      throwIfAborted(signal, 'Waiting for bandwidth')
       const r = rate()
       const t = clock.now()
       if (r === Infinity) { last = t; return }

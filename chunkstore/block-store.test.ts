@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
-import { BlockNotFoundError, cidOf, CidMismatchError, CorruptBlockError, LocalBlockStore, LocatedList } from './index.ts'
+import { BlockNotFoundError, cidOf, CidMismatchError, CorruptBlockError, DiskFullError, LocalBlockStore, LocatedList, unionBlockStore } from './index.ts'
+import { OperationAbortedError } from '../crypto/index.ts'
 
 async function withStore (fn: (store: LocalBlockStore, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-blocks-'))
@@ -195,6 +196,41 @@ test('located lists every block with its place, flushed or not; readLocated read
   })
 })
 
+test('every BlockStore call takes a signal: once it is aborted the call, or an iteration at its next block, stops with OperationAbortedError', async () => {
+  await withStore(async store => {
+    const blocks = Array.from({ length: 40 }, () => randomBytes(3000)).map(bytes => ({ cid: cidOf(bytes), bytes }))
+    await store.putMany(blocks)
+    await store.flush()
+    await store.addSnapshotRoot(blocks[0].cid)
+    const gone = AbortSignal.abort('stop')
+    const aborted = { name: 'OperationAbortedError', code: 'OPERATION_ABORTED' }
+    for (const view of [store, unionBlockStore({ stores: () => [store], write: store })]) {
+      const signal = gone
+      await assert.rejects(view.has(blocks[0].cid, { signal }), aborted)
+      await assert.rejects(view.hasMany([blocks[0].cid], { signal }), aborted)
+      await assert.rejects(view.get(blocks[0].cid, { signal }), aborted)
+      await assert.rejects(view.sizes([blocks[0].cid], { signal }), aborted)
+      await assert.rejects(view.put(blocks[1].cid, blocks[1].bytes, { signal }), aborted)
+      await assert.rejects(view.putMany!(blocks.slice(0, 2), { signal }), aborted)
+      await assert.rejects(view.flush({ signal }), aborted)
+      await assert.rejects(view.snapshotRoots({ signal }), aborted)
+      await assert.rejects(view.snapshotRootOrigins!({ signal }), aborted)
+      await assert.rejects(view.addSnapshotRoot(blocks[1].cid, undefined, { signal }), aborted)
+      await assert.rejects(async () => { for await (const _ of view.cids({ signal })) { /* none */ } }, aborted)
+      await assert.rejects(async () => { for await (const _ of view.getMany!(blocks.map(b => b.cid), { signal })) { /* none */ } }, aborted)
+      await assert.rejects(async () => { for await (const _ of view.located!(8, { signal })) { /* none */ } }, aborted)
+      // Under way: an iteration stops at the block after the abort, and what it read before stays read.
+      const ac = new AbortController()
+      let read = 0
+      await assert.rejects(async () => {
+        for await (const _ of view.getMany!(blocks.map(b => b.cid), { signal: ac.signal })) { if (++read === 3) ac.abort('enough') }
+      }, (err: Error) => err instanceof OperationAbortedError && (err.cause as string) === 'enough')
+      assert.ok(read >= 3 && read < blocks.length, `${read} blocks read`)
+    }
+    assert.equal((await store.snapshotRoots()).length, 1, 'nothing was listed by an aborted call')
+  })
+})
+
 test('a full disk fails a flush with DiskFullError; once space is freed the next flush indexes every block put meanwhile', async () => {
   // A small ext4 image (root only: the tests run as root here and in CI): direct writes, as on a real disk.
   const dir = mkdtempSync(join(tmpdir(), 'cairn-full-'))
@@ -214,7 +250,7 @@ test('a full disk fails a flush with DiskFullError; once space is freed the next
       try { await store.put(cidOf(b), b); put.push(b) } catch (err) { failure = err; break }
     }
     if (failure === undefined) failure = await store.flush().then(() => undefined, err => err)
-    assert.equal((failure as Error)?.name, 'DiskFullError', String(failure))
+    assert.ok(failure instanceof DiskFullError, String(failure))
     rmSync(filler)
     for (const b of blocks.slice(put.length)) { await store.put(cidOf(b), b); put.push(b) }
     await store.flush()

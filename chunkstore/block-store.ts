@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { CidMismatchError } from './errors.ts'
+import { throwIfAborted, type AbortOptions } from '../crypto/index.ts'
 
 /**
  * Where a sealed block lives in the value log: segment number, byte offset of the block's
@@ -26,42 +27,45 @@ export interface BlockLocation {
  * - `hasMany` answers in the order asked.
  * - `getMany` and `putMany` are optional fast paths for many blocks at once (replication);
  *   `readBlocks` and `storeBlocks` below use them when a store has them, else `get`/`put`.
+ * - Every call takes `{ signal }` (AbortOptions): once it is aborted the call throws
+ *   OperationAbortedError, an iteration at its next block. What was put before stays, durable
+ *   or absent as `flush` says; a `flush` under way is not cut short.
  */
 export interface BlockStore {
-  has: (cid: CID) => Promise<boolean>
-  hasMany: (cids: CID[]) => Promise<boolean[]>
-  get: (cid: CID, options?: { verify?: boolean }) => Promise<Uint8Array>
+  has: (cid: CID, options?: AbortOptions) => Promise<boolean>
+  hasMany: (cids: CID[], options?: AbortOptions) => Promise<boolean[]>
+  get: (cid: CID, options?: AbortOptions & { verify?: boolean }) => Promise<Uint8Array>
   /** Stored length of each block (undefined when absent), in the order asked, without reading the blocks. */
-  sizes: (cids: CID[]) => Promise<Array<number | undefined>>
-  put: (cid: CID, bytes: Uint8Array) => Promise<void>
+  sizes: (cids: CID[], options?: AbortOptions) => Promise<Array<number | undefined>>
+  put: (cid: CID, bytes: Uint8Array, options?: AbortOptions) => Promise<void>
   /**
    * The blocks of `cids` in an order the store reads fastest, each with its position in `cids`.
    * With `transient`, the bytes of a block may be reused once the caller asks for the next one.
    */
-  getMany?: (cids: CID[], options?: { transient?: boolean }) => AsyncIterable<{ index: number, bytes: Uint8Array }>
+  getMany?: (cids: CID[], options?: AbortOptions & { transient?: boolean }) => AsyncIterable<{ index: number, bytes: Uint8Array }>
   /**
    * Optional bulk replication pair: every stored block packed in batches of about `batch`,
    * and the bytes of chosen ones (any LocatedBlocks built from those batches) in the order the
    * store reads fastest, each with its position, valid until the caller asks for the next.
    * `locatedBlocks` and `readLocatedBlocks` below build them from the rest for other stores.
    */
-  located?: (batch: number) => AsyncIterable<LocatedBlocks>
-  readLocated?: (blocks: LocatedBlocks) => AsyncIterable<{ index: number, bytes: Uint8Array }>
+  located?: (batch: number, options?: AbortOptions) => AsyncIterable<LocatedBlocks>
+  readLocated?: (blocks: LocatedBlocks, options?: AbortOptions) => AsyncIterable<{ index: number, bytes: Uint8Array }>
   /** `put` for each block; one entry per block: undefined when stored (or already present), else the error that refused it. */
-  putMany?: (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>) => Promise<Array<Error | undefined>>
+  putMany?: (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions) => Promise<Array<Error | undefined>>
   /** Makes every block put so far durable: segment data is synced before the index that points to it. */
-  flush: () => Promise<void>
+  flush: (options?: AbortOptions) => Promise<void>
   /** Every stored block's CID, in no particular order. */
-  cids: () => AsyncIterable<CID>
+  cids: (options?: AbortOptions) => AsyncIterable<CID>
   /** CIDs of snapshot records (roots of restorable backups), so replicas can list them. */
-  snapshotRoots: () => Promise<CID[]>
+  snapshotRoots: (options?: AbortOptions) => Promise<CID[]>
   /**
    * Lists a snapshot root. `origin` is given for a root another site sent (none: a backup made
    * into this store); a root listed already keeps the origin it was first listed with.
    */
-  addSnapshotRoot: (cid: CID, origin?: RootOrigin) => Promise<void>
+  addSnapshotRoot: (cid: CID, origin?: RootOrigin, options?: AbortOptions) => Promise<void>
   /** Optional: every snapshot root with its origin (undefined: a backup made into this store). */
-  snapshotRootOrigins?: () => Promise<Array<{ cid: CID, origin?: RootOrigin }>>
+  snapshotRootOrigins?: (options?: AbortOptions) => Promise<Array<{ cid: CID, origin?: RootOrigin }>>
 }
 
 /**
@@ -130,22 +134,22 @@ export class LocatedList implements LocatedBlocks {
 }
 
 /** `store.located`, or the same built from `cids` and `sizes` (offsets are then just positions). */
-export async function * locatedBlocks (store: BlockStore, batch = 4096): AsyncIterable<LocatedBlocks> {
+export async function * locatedBlocks (store: BlockStore, batch = 4096, options?: AbortOptions): AsyncIterable<LocatedBlocks> {
   if (store.located !== undefined && store.readLocated !== undefined) {
-    yield * store.located(batch)
+    yield * store.located(batch, options)
     return
   }
   let cids: CID[] = []
   let position = 0
   const pack = async (): Promise<LocatedBlocks> => {
-    const sizes = await store.sizes(cids)
+    const sizes = await store.sizes(cids, options)
     const out = newLocatedBlocks(cids.length)
     out.count = cids.length
     cids.forEach((c, i) => { out.cids.set(c.bytes, i * BLOCK_CID_LENGTH); out.lengths[i] = sizes[i] ?? 0; out.offsets[i] = position++ })
     cids = []
     return out
   }
-  for await (const cid of store.cids()) {
+  for await (const cid of store.cids(options)) {
     if (cid.bytes.length !== BLOCK_CID_LENGTH) continue
     cids.push(cid)
     if (cids.length === batch) yield await pack()
@@ -154,31 +158,32 @@ export async function * locatedBlocks (store: BlockStore, batch = 4096): AsyncIt
 }
 
 /** `store.readLocated`, or `readBlocks` over the same CIDs. Bytes are transient (see getMany). */
-export async function * readLocatedBlocks (store: BlockStore, blocks: LocatedBlocks): AsyncIterable<{ index: number, bytes: Uint8Array }> {
+export async function * readLocatedBlocks (store: BlockStore, blocks: LocatedBlocks, options?: AbortOptions): AsyncIterable<{ index: number, bytes: Uint8Array }> {
   if (store.located !== undefined && store.readLocated !== undefined) {
-    yield * store.readLocated(blocks)
+    yield * store.readLocated(blocks, options)
     return
   }
   const cids = Array.from({ length: blocks.count }, (_, i) => CID.decode(blocks.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)))
-  yield * readBlocks(store, cids, { transient: true })
+  yield * readBlocks(store, cids, { ...options, transient: true })
 }
 
 /** `store.getMany`, or `get` block by block for a store without it (`transient`: see getMany). */
-export async function * readBlocks (store: BlockStore, cids: CID[], options: { transient?: boolean } = {}): AsyncIterable<{ index: number, bytes: Uint8Array }> {
+export async function * readBlocks (store: BlockStore, cids: CID[], options: AbortOptions & { transient?: boolean } = {}): AsyncIterable<{ index: number, bytes: Uint8Array }> {
   if (store.getMany !== undefined) {
     yield * store.getMany(cids, options)
     return
   }
-  for (let index = 0; index < cids.length; index++) yield { index, bytes: await store.get(cids[index]) }
+  for (let index = 0; index < cids.length; index++) yield { index, bytes: await store.get(cids[index], { signal: options.signal }) }
 }
 
 /** `store.putMany`, or `put` block by block for a store without it (a refusal is returned, other errors thrown). */
-export async function storeBlocks (store: BlockStore, blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>): Promise<Array<Error | undefined>> {
-  if (store.putMany !== undefined) return await store.putMany(blocks)
+export async function storeBlocks (store: BlockStore, blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions): Promise<Array<Error | undefined>> {
+  if (store.putMany !== undefined) return await store.putMany(blocks, options)
   const out: Array<Error | undefined> = []
   for (const { cid, bytes } of blocks) {
+    throwIfAborted(options?.signal, 'Storing blocks')
     try {
-      await store.put(cid, bytes)
+      await store.put(cid, bytes, options)
       out.push(undefined)
     } catch (err) {
       if (!(err instanceof CidMismatchError)) throw err

@@ -1,14 +1,15 @@
 import { CID } from 'multiformats/cid'
+import { throwIfAborted } from '../crypto/index.ts'
 import { matchesCid } from './codec.ts'
 import type { BlockSealer } from './codec.ts'
-import { keyOf } from './local-block-store.ts'
+import { keyOf } from './index-layout.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import { decodeNode } from './tree-node.ts'
 import { displayName } from './file-name.ts'
 import type { TreeNode } from './tree-node.ts'
 import type { WorkerPool } from './worker-pool.ts'
 import type { FromWorker, VerifyBlock } from './worker-protocol.ts'
-import type { CheckResult } from './types.ts'
+import type { CheckOptions, CheckResult } from './types.ts'
 
 export interface Root { name: string, cid: CID, id: Uint8Array }
 
@@ -21,11 +22,20 @@ const JOB_BYTES = 32 << 20
  */
 export async function checkSnapshots (
   deps: { store: LocalBlockStore, sealer: BlockSealer, makePool: (on: (m: FromWorker, w: number) => void) => WorkerPool },
-  roots: Root[], readData: boolean, signal?: AbortSignal
+  roots: Root[], options: Pick<CheckOptions, 'readData' | 'signal' | 'onProgress'> = {}
 ): Promise<CheckResult> {
   const { store, sealer } = deps
+  const { signal, onProgress } = options
+  const readData = options.readData === true
   const result: CheckResult = { snapshots: roots.length, blocksChecked: 0, bytesChecked: 0, errors: [], badBlocks: [] }
   const seen = new Set<string>()
+  let lastProgress = 0
+  const report = (): void => {
+    const now = Date.now()
+    if (onProgress === undefined || now - lastProgress < 200) return
+    lastProgress = now
+    onProgress({ type: 'check:progress', detail: { blocksChecked: result.blocksChecked, bytesChecked: result.bytesChecked } })
+  }
   const segSize = new Map<number, number>()
   const sizeOf = (seg: number): number => {
     let s = segSize.get(seg)
@@ -42,6 +52,7 @@ export async function checkSnapshots (
     pool ??= deps.makePool(m => {
       if (m.t === 'verified') {
         result.errors.push(...m.errors); result.badBlocks.push(...m.bad); result.bytesChecked += m.bytes; result.blocksChecked += m.blocks
+        report()
       } else if (m.t === 'done' && --jobs === 0) allDone?.()
     })
     jobs++
@@ -88,7 +99,8 @@ export async function checkSnapshots (
   let snapshot = ''
   const where = (path: string): string => `snapshot ${snapshot}: ${path === '' ? '/' : path}`
   async function walk (cid: CID, id: Uint8Array, path: string): Promise<void> {
-    if (signal?.aborted === true) throw signal.reason
+    throwIfAborted(signal, 'The check')
+    report()
     const node = await visit(cid, id, where(path))
     if (node === undefined) return
     if (node.kind === 'dir') {

@@ -3,6 +3,7 @@
 // committed length gone, a snapshot record or a data block corrupt. Every read-only command
 // (snapshots, ls, check, restore) must leave every byte of the store as it was: the store
 // folder is hashed before and after each.
+// test-suite: processes
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -12,8 +13,8 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import { initRepository, LocalBlockStore } from './index.ts'
-import { cairn, dirBytes, FAST_KDF, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from './testing/fixtures.ts'
-import type { CliResult } from './testing/fixtures.ts'
+import { cairn, dirBytes, FAST_KDF, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from './testing/index.ts'
+import type { CliResult } from './testing/index.ts'
 import { ValueLog } from './value-log.ts'
 
 const work = tempDir('cairn-damage-')

@@ -288,14 +288,14 @@ function isZero (b: Uint8Array): boolean {
   return true
 }
 
+/** CIDs of chunks found to be all zeros (sparse files' holes): authenticated once, then known. */
+const zeroCids = new Set<string>()
+
 /**
  * Each file is written under a temporary name beside it and renamed into place once complete
  * (data, owner, mode, mtime), so a restored name never holds a partial file; a failure removes
  * the temporary file, and a rerun finds the name free and writes it.
  */
-/** CIDs of chunks found to be all zeros (sparse files' holes): authenticated once, then known. */
-const zeroCids = new Set<string>()
-
 function restoreJob (job: RestoreJob): void {
   for (const f of job.files) {
     let written = 0

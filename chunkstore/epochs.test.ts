@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Epochs } from './epochs.ts'
-import { createStore, removeDir, tempDir, writeRandom } from './testing/fixtures.ts'
+import { OperationAbortedError } from '../crypto/index.ts'
+import { createStore, removeDir, tempDir, writeRandom } from './testing/index.ts'
 
 const dirs: string[] = []
 after(() => { for (const d of dirs) removeDir(d) })
@@ -35,7 +36,7 @@ test('drained waits only for leases older than the epoch it names, of the kinds 
   e.enter('read')
   const aborted = e.drained(e.advance(), ['read'], controller.signal)
   controller.abort(new Error('stop'))
-  await assert.rejects(aborted, /stop/)
+  await assert.rejects(aborted, (err: Error) => err instanceof OperationAbortedError && (err.cause as Error).message === 'stop')
 })
 
 test('a prune waits for a backup that deduplicated before it began, and keeps what that backup references', async () => {

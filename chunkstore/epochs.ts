@@ -13,6 +13,7 @@
  *    that entered before has left: one of them may still hold a location in a segment whose
  *    live blocks were just moved.
  */
+import { OperationAbortedError, throwIfAborted } from '../crypto/index.ts'
 export type LeaseKind = 'read' | 'write'
 
 export interface Lease {
@@ -68,13 +69,13 @@ export class Epochs {
     return n
   }
 
-  /** Resolves once no lease of `kinds` entered before epoch `before` is live (rejects with the signal's reason). */
+  /** Resolves once no lease of `kinds` entered before epoch `before` is live (a prune waits so); stopped through `signal`, rejects with OperationAbortedError. */
   async drained (before: number, kinds: LeaseKind[] = ['read', 'write'], signal?: AbortSignal): Promise<void> {
     if (this.count(before, kinds) === 0) return
-    signal?.throwIfAborted()
+    throwIfAborted(signal, 'The prune')
     await new Promise<void>((resolve, reject) => {
       const waiter = { before, kinds, done: () => { signal?.removeEventListener('abort', onAbort); resolve() } }
-      const onAbort = (): void => { this.waiters = this.waiters.filter(w => w !== waiter); reject(signal!.reason) }
+      const onAbort = (): void => { this.waiters = this.waiters.filter(w => w !== waiter); reject(new OperationAbortedError('The prune', { cause: signal!.reason })) }
       signal?.addEventListener('abort', onAbort, { once: true })
       this.waiters.push(waiter)
     })

@@ -77,6 +77,11 @@ export class DiskFullError extends CairnError {
   }
 }
 
+/** A full disk named as such (DiskFullError, with `where` it is), any other error as it is: for `throw diskFullAt(err, dir)`. */
+export function diskFullAt (err: unknown, where: string): unknown {
+  return isDiskFull(err) && !(err instanceof DiskFullError) ? new DiskFullError(where, { cause: err }) : err
+}
+
 /** Is this an error of a full disk (or an exhausted quota)? Node's and LevelDB's wordings. */
 export function isDiskFull (err: unknown): boolean {
   const e = err as { code?: string, message?: string, cause?: unknown } | undefined
@@ -160,14 +165,6 @@ export class LastSnapshotError extends CairnError {
   override readonly name = 'LastSnapshotError'
   constructor (task: string, options?: CairnErrorOptions) {
     super(`Refusing to remove the last restorable snapshot of task "${task}".`, { ...options, params: { task } })
-  }
-}
-
-export class OperationAbortedError extends CairnError {
-  static override readonly code = 'OPERATION_ABORTED'
-  override readonly name = 'OperationAbortedError'
-  constructor (what: string, options?: CairnErrorOptions) {
-    super(`${what} was stopped; what it had written is kept for the next run and nothing is corrupt.`, { ...options, params: { what } })
   }
 }
 

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import { matchesCid } from './codec.ts'
-import { DiskFullError, isDiskFull, StoreInUseError } from './errors.ts'
-import { indexEntries, keyOf } from './local-block-store.ts'
+import { diskFullAt, StoreInUseError } from './errors.ts'
+import { indexEntries, keyOf } from './index-layout.ts'
 import { ValueLog } from './value-log.ts'
 
 /** What a block without a chunk id is, told by opening it with the space's record key. */
@@ -89,8 +89,7 @@ export async function rebuildIndex (storeDir: string, classify: (block: Uint8Arr
   } catch (err) {
     if (db.status === 'open') await db.close().catch(() => {})
     rmSync(rebuildDir, { recursive: true, force: true })
-    if (isDiskFull(err)) throw new DiskFullError(rebuildDir, { cause: err })
-    throw err
+    throw diskFullAt(err, rebuildDir)
   } finally {
     log.close()
   }

@@ -2,26 +2,25 @@ import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore, type LocatedBlocks, type RootOrigin } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
-import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { BlockNotFoundError, CidMismatchError, CorruptBlockError, DiskFullError, IndexDamagedError, isDiskFull, ReadOnlyStoreError, StoreInUseError } from './errors.ts'
+import { BlockNotFoundError, CidMismatchError, CorruptBlockError, DiskFullError, diskFullAt, IndexDamagedError, isDiskFull, ReadOnlyStoreError, StoreInUseError } from './errors.ts'
 import { Epochs } from './epochs.ts'
 import { IdFilter } from './id-filter.ts'
+import { throwIfAborted, type AbortOptions } from '../crypto/index.ts'
 import { verifyLevelDb } from './leveldb-files.ts'
-import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
+import { readInDiskOrder, READING } from './disk-order-reads.ts'
+import { privateIndexCopy, type IndexCopy } from './index-copy.ts'
+import { bytesOf, decodeLoc, DIRTY_KEY, FILTER_KEY, indexEntries, keyOf, parseOrigin, PREFIX, prefixed, segKey, type Key } from './index-layout.ts'
+import { committedLengthProblems, indexUnflushed, segmentsHoldData } from './index-recovery.ts'
+import { syncData, ValueLog } from './value-log.ts'
 
 /**
  * The node's own block store: sealed blocks in the value log, their locations and the
- * chunk-id index in LevelDB. Index layout v1 (doc/design.md, "Index"):
- *
- *   'b' cid      → u32le segment | u32le length | u64le offset   block location
- *   'i' id       → cid                                          dedup index (chunk id → CID)
- *   's' cid      → '' | JSON RootOrigin                         snapshot record roots ('' = backed up here)
- *   't' cid      → ''                                           forget records (snapshots forgotten; kept by prune)
- *   'g' u32be n  → u64le length                                 committed length of segment n
- *   'F'          → id filter (IdFilter format)                  written at a clean close
- *   'D'          → ''                                           present while open: the filter may be stale
+ * chunk-id index in LevelDB (its layout: index-layout.ts; doc/design.md, "Index"). Opening
+ * checks the index against the segments and indexes what a crash left unindexed
+ * (index-recovery.ts); a read-only open works on a private copy of the index (index-copy.ts);
+ * bulk reads go in disk order (disk-order-reads.ts).
  *
  * Ordering rule: segment data is fdatasync'ed before the batch that indexes it is written,
  * so the index never points at bytes that are not on disk. Those batches are not synced
@@ -29,35 +28,11 @@ import { alignedBuffer, alignedRoom, syncData, ValueLog } from './value-log.ts'
  * at synced data that the recovery scan indexes again. The snapshot root is written synced,
  * which makes every earlier write durable too.
  */
-const B = 0x62; const I = 0x69; const S = 0x73; const G = 0x67; const T = 0x74
-const FILTER_KEY = Buffer.from('F'); const DIRTY_KEY = Buffer.from('D')
+const { block: B, chunkId: I, snapshot: S, forget: T } = PREFIX
 const FLUSH_BYTES = 256 << 20
 const FLUSH_ENTRIES = 32768
-/** getMany reads neighbouring blocks together up to this many bytes (a larger block is one span). */
-const SPAN_BYTES = 4 << 20
-/** … and skips at most this many unwanted bytes between two of them. */
-const SPAN_GAP = 16 << 10
-/** Reads at least this long go to libuv's pool; shorter ones are done on the spot. */
-const ASYNC_READ = 64 << 10
-/** Bytes (and reads) getMany has in flight ahead of its caller. */
-const AHEAD_BYTES = 8 << 20
-const MAX_AHEAD = 16
 /** Absent CIDs remembered at most (a few HAVE batches' worth). */
 const MAX_ABSENT = 1 << 16
-
-type Key = string
-const keyOf = (b: Uint8Array): Key => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
-const prefixed = (p: number, b: Uint8Array): Buffer => { const k = Buffer.allocUnsafe(b.length + 1); k[0] = p; k.set(b, 1); return k }
-
-function encodeLoc (l: BlockLocation): Buffer {
-  const v = Buffer.allocUnsafe(16)
-  v.writeUInt32LE(l.segment, 0); v.writeUInt32LE(l.length, 4); v.writeBigUInt64LE(BigInt(l.offset), 8)
-  return v
-}
-function decodeLoc (v: Buffer): BlockLocation {
-  return { segment: v.readUInt32LE(0), length: v.readUInt32LE(4), offset: Number(v.readBigUInt64LE(8)) }
-}
-function segKey (n: number): Buffer { const k = Buffer.allocUnsafe(5); k[0] = G; k.writeUInt32BE(n, 1); return k }
 
 export interface LocalBlockStoreOptions {
   /** Change no byte of the store (see `open`). */
@@ -71,61 +46,8 @@ export interface LocalBlockStoreOptions {
   verifyTables?: boolean
 }
 
-/** A private copy of the index for a read-only open, removed at close. */
-interface IndexCopy { dir: string, remove: () => void }
-
-/**
- * Copies the index into a fresh folder under the OS temp dir: hard links where it is the same
- * file system (LevelDB never writes into a file it already wrote, so the store's files stay as
- * they are; LOCK is the same file too, so the lock still keeps writers out), else copies.
- */
-function privateIndexCopy (indexDir: string, hasIndex: boolean): IndexCopy {
-  removeStaleCopies()
-  const dir = mkdtempSync(join(tmpdir(), `${VIEW_PREFIX}${process.pid}-`))
-  const remove = (): void => { rmSync(dir, { recursive: true, force: true }) }
-  try {
-    if (hasIndex) {
-      for (const name of readdirSync(indexDir)) {
-        if (name === 'LOG' || name === 'LOG.old') continue
-        const from = join(indexDir, name)
-        try { linkSync(from, join(dir, name)) } catch { copyFileSync(from, join(dir, name)) }
-      }
-    }
-  } catch (err) {
-    remove()
-    if (isDiskFull(err)) throw new DiskFullError(`${tmpdir()} (a private copy of the index for a read-only command)`, { cause: err })
-    throw err
-  }
-  return { dir, remove }
-}
-
-const VIEW_PREFIX = 'cairn-index-view-'
-
-/**
- * Removes the private index copies of read-only commands that were killed (their process is
- * gone): they hold hard links to index files the store may since have dropped, so they would
- * keep that space in use.
- */
-function removeStaleCopies (): void {
-  let names: string[]
-  try { names = readdirSync(tmpdir()) } catch { return }
-  for (const name of names) {
-    const m = new RegExp(`^${VIEW_PREFIX}(\\d+)-`).exec(name)
-    if (m === null || Number(m[1]) === process.pid) continue
-    try { process.kill(Number(m[1]), 0); continue } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue }
-    rmSync(join(tmpdir(), name), { recursive: true, force: true })
-  }
-}
-
-/** Does any segment hold more than its header? */
-function segmentsHoldData (segmentDir: string): boolean {
-  if (!existsSync(segmentDir)) return false
-  return readdirSync(segmentDir).some(n => /^\d{8}\.seg$/.test(n) && statSync(join(segmentDir, n)).size > 8)
-}
-
 /** Written but not yet indexed. Keys and values are latin1 strings of the raw bytes: far fewer heap objects than typed arrays. */
 interface Pending { locs: Map<Key, BlockLocation>, ids: Map<Key, Key>, ends: Map<number, number> }
-const bytesOf = (k: Key): Buffer => Buffer.from(k, 'latin1')
 const emptyPending = (): Pending => ({ locs: new Map(), ids: new Map(), ends: new Map() })
 
 export class LocalBlockStore implements BlockStore {
@@ -226,8 +148,7 @@ export class LocalBlockStore implements BlockStore {
     } catch (err) {
       if (db.status === 'open') await db.close().catch(() => {})
       view?.remove()
-      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(indexDir, { cause: err })
-      throw err
+      throw diskFullAt(err, indexDir)
     }
   }
 
@@ -238,16 +159,9 @@ export class LocalBlockStore implements BlockStore {
    * opens anyway and lists the finding in `damage`.
    */
   private async checkCommitted (mode: 'refuse' | 'report' = 'refuse'): Promise<void> {
-    const present = new Set(this.log.segments())
-    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(G), lt: Buffer.of(G + 1) })) {
-      const seg = key.readUInt32BE(1)
-      const committed = Number(value.readBigUInt64LE(0))
-      const size = present.has(seg) ? this.log.size(seg) : -1
-      if (size >= committed) continue
-      const problem = size < 0 ? `segment ${seg} is missing` : `segment ${seg} is ${size} bytes, shorter than the ${committed} the index says it holds`
-      if (mode === 'refuse') throw new IndexDamagedError(dirname(this.log.dir), `does not match the segments: ${problem}`)
-      this.damage.push(problem)
-    }
+    const problems = await committedLengthProblems(this.db, this.log)
+    if (problems.length > 0 && mode === 'refuse') throw new IndexDamagedError(dirname(this.log.dir), `does not match the segments: ${problems[0]}`)
+    this.damage.push(...problems)
   }
 
   private async rebuildFilter (capacity = 0): Promise<void> {
@@ -259,38 +173,9 @@ export class LocalBlockStore implements BlockStore {
     this.filter = filter
   }
 
-  /**
-   * Indexes blocks a crashed process wrote after its last flush (each checked against its
-   * CID), so the next backup reuses what was already written. Damage does not end the scan:
-   * every intact record after a bad one is indexed too. Only a torn tail — bytes after the
-   * last intact record with no intact record in them — is cut, and never in a read-only open.
-   */
+  /** Indexes what a crash left unindexed (index-recovery.ts); damage found is listed in `damage`. */
   private async recover (): Promise<void> {
-    const readOnly = this.view !== undefined
-    for (const seg of this.log.segments()) {
-      const committed = await this.db.get(segKey(seg))
-      const from = committed === undefined ? 0 : Number(committed.readBigUInt64LE(0))
-      if (committed !== undefined && this.log.size(seg) <= from) continue
-      const scan = this.log.scan(seg, from, r => matchesCid(CID.decode(r.cid), this.log.read(r.location)))
-      const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
-      for (const r of scan.records) {
-        ops.push({ type: 'put', key: prefixed(B, r.cid), value: encodeLoc(r.location) })
-        if (r.id !== undefined) { ops.push({ type: 'put', key: prefixed(I, r.id), value: Buffer.from(r.cid) }); this.filter.add(r.id) }
-      }
-      const tail = scan.damaged.at(-1)
-      const torn = tail !== undefined && tail.offset + tail.length === scan.size ? tail : undefined
-      for (const d of scan.damaged) if (d !== torn) this.damage.push(`segment ${seg}: ${d.length} bytes at offset ${d.offset} hold no intact record`)
-      if (!readOnly && scan.records.length === 0 && from === 0 && this.log.isBlank(seg)) {
-        this.log.remove(seg) // nothing but zeros (or nothing): a crash before its first write
-        continue
-      }
-      const cut = torn !== undefined && !readOnly
-      if (cut) this.log.truncate(seg, torn.offset)
-      const good = cut ? torn.offset : scan.size
-      const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(good))
-      ops.push({ type: 'put', key: segKey(seg), value: len })
-      await this.db.batch(ops, { sync: !readOnly })
-    }
+    this.damage.push(...await indexUnflushed(this.db, this.log, this.filter, this.view !== undefined))
   }
 
   private locate (cid: Uint8Array): BlockLocation | undefined {
@@ -328,19 +213,23 @@ export class LocalBlockStore implements BlockStore {
     return out
   }
 
-  async has (cid: CID): Promise<boolean> {
+  async has (cid: CID, options?: AbortOptions): Promise<boolean> {
+    throwIfAborted(options?.signal, READING)
     return (await this.location(cid)) !== undefined
   }
 
-  async hasMany (cids: CID[]): Promise<boolean[]> {
+  async hasMany (cids: CID[], options?: AbortOptions): Promise<boolean[]> {
+    throwIfAborted(options?.signal, READING)
     return (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
   }
 
-  async sizes (cids: CID[]): Promise<Array<number | undefined>> {
+  async sizes (cids: CID[], options?: AbortOptions): Promise<Array<number | undefined>> {
+    throwIfAborted(options?.signal, READING)
     return (await this.locations(cids.map(c => c.bytes))).map(l => l?.length)
   }
 
-  async get (cid: CID, options: { verify?: boolean } = {}): Promise<Uint8Array> {
+  async get (cid: CID, options: AbortOptions & { verify?: boolean } = {}): Promise<Uint8Array> {
+    throwIfAborted(options.signal, READING)
     const lease = this.epochs.enter('read')
     try { return await this.getNow(cid, options) } finally { lease.leave() }
   }
@@ -371,12 +260,13 @@ export class LocalBlockStore implements BlockStore {
    * buffers the store reuses (O_DIRECT where it can), which spares the memory of every read
    * for a caller that copies each block at once (replication).
    */
-  async * getMany (cids: CID[], options: { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+  async * getMany (cids: CID[], options: AbortOptions & { transient?: boolean } = {}): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+    throwIfAborted(options.signal, READING)
     const lease = this.epochs.enter('read')
     try { yield * this.getManyNow(cids, options) } finally { lease.leave() }
   }
 
-  private async * getManyNow (cids: CID[], options: { transient?: boolean }): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+  private async * getManyNow (cids: CID[], options: AbortOptions & { transient?: boolean }): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
     const locs = await this.locations(cids.map(c => c.bytes))
     const packed = newLocatedBlocks(cids.length)
     packed.count = cids.length
@@ -387,7 +277,7 @@ export class LocalBlockStore implements BlockStore {
       packed.segments[i] = loc.segment
       packed.offsets[i] = loc.offset
     })
-    yield * this.readPacked(packed, options.transient === true)
+    yield * this.readPacked(packed, options.transient === true, options.signal)
   }
 
   /**
@@ -395,12 +285,12 @@ export class LocalBlockStore implements BlockStore {
    * `batch` in index order, with its location: bulk replication reads the ones a peer lacks
    * with `readLocated`, in disk order, with no second lookup and no object per block.
    */
-  async * located (batch: number): AsyncIterable<LocatedBlocks> {
+  async * located (batch: number, options?: AbortOptions): AsyncIterable<LocatedBlocks> {
     const lease = this.epochs.enter('read')
-    try { yield * this.locatedNow(batch) } finally { lease.leave() }
+    try { yield * this.locatedNow(batch, options) } finally { lease.leave() }
   }
 
-  private async * locatedNow (batch: number): AsyncIterable<LocatedBlocks> {
+  private async * locatedNow (batch: number, options?: AbortOptions): AsyncIterable<LocatedBlocks> {
     const it = this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })
     const pack = (entries: Array<[Buffer, BlockLocation | Buffer]>): LocatedBlocks => {
       const out = newLocatedBlocks(entries.length)
@@ -422,6 +312,7 @@ export class LocalBlockStore implements BlockStore {
     }
     try {
       for (;;) {
+        throwIfAborted(options?.signal, READING)
         const entries = await it.nextv(batch)
         if (entries.length === 0) break
         yield pack(entries.map(([k, v]) => [k.subarray(1), v]))
@@ -434,87 +325,17 @@ export class LocalBlockStore implements BlockStore {
   }
 
   /** The blocks of `blocks` (built from `located` batches), in the order they lie on disk; bytes transient (see getMany). */
-  async * readLocated (blocks: LocatedBlocks): AsyncIterable<{ index: number, bytes: Uint8Array }> {
-    yield * this.readPacked(blocks, true)
+  async * readLocated (blocks: LocatedBlocks, options?: AbortOptions): AsyncIterable<{ index: number, bytes: Uint8Array }> {
+    yield * this.readPacked(blocks, true, options?.signal)
   }
 
-  /**
-   * Sorted by segment and offset, neighbours merged into reads of up to SPAN_BYTES (skipping at
-   * most SPAN_GAP between two). Large reads run on libuv's pool, several at once and up to
-   * AHEAD_BYTES ahead of the caller, so the event loop keeps serving the network; small ones
-   * are read at once (a thread hop costs more than the copy). Spans are planned as they are
-   * read, so no object per block outlives its read.
-   */
-  private async * readPacked (b: LocatedBlocks, transient: boolean): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
-    const order = new Uint32Array(b.count)
-    for (let i = 0; i < b.count; i++) order[i] = i
-    order.sort((x, y) => (b.segments[x] - b.segments[y]) || (b.offsets[x] - b.offsets[y]))
-    const cidAt = (i: number): Uint8Array => b.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)
-    let planned = 0
-    // The next read: blocks order[from..to) of one segment, from `offset`, `length` bytes.
-    const plan = (): Span | undefined => {
-      if (planned >= order.length) return undefined
-      const first = order[planned]
-      const segment = b.segments[first]
-      const offset = b.offsets[first]
-      let end = offset + b.lengths[first]
-      let to = planned + 1
-      for (; to < order.length; to++) {
-        const i = order[to]
-        const at = b.offsets[i]
-        if (b.segments[i] !== segment || at < end || at - end > SPAN_GAP || at + b.lengths[i] - offset > SPAN_BYTES) break
-        end = at + b.lengths[i]
-      }
-      const span = { range: { segment, offset, length: end - offset }, from: planned, to }
-      planned = to
-      return span
-    }
-    const readSpan = async (span: Span): Promise<{ bytes: Buffer, buffer?: Buffer }> => {
-      const { range } = span
-      let buffer: Buffer | undefined
-      try {
-        if (range.length < ASYNC_READ) return { bytes: this.log.read(range) }
-        if (!transient || alignedRoom(range.length) > alignedRoom(SPAN_BYTES)) return { bytes: await this.log.readRange(range) }
-        buffer = this.readBuffers.pop() ?? alignedBuffer(alignedRoom(SPAN_BYTES))
-        return { bytes: await this.log.readRangeInto(range, buffer), buffer }
-      } catch (err) {
-        if (buffer !== undefined) this.readBuffers.push(buffer)
-        throw new CorruptBlockError(CID.decode(cidAt(order[span.from])).toString(), (err as Error).message, { cause: err })
-      }
-    }
-    const reads: Array<{ span: Span, read: Promise<{ bytes: Buffer, buffer?: Buffer }> }> = []
-    let aheadNow = 0
-    try {
-      for (;;) {
-        while (reads.length === 0 || (aheadNow < AHEAD_BYTES && reads.length < MAX_AHEAD)) {
-          const span = plan()
-          if (span === undefined) break
-          const read = readSpan(span)
-          read.catch(() => {}) // awaited below; a failure while the caller is busy must not go unhandled
-          reads.push({ span, read })
-          aheadNow += span.range.length
-        }
-        const next = reads.shift()
-        if (next === undefined) break
-        const { bytes: buf, buffer } = await next.read
-        aheadNow -= next.span.range.length
-        const base = next.span.range.offset
-        for (let k = next.span.from; k < next.span.to; k++) {
-          const i = order[k]
-          if (this.protected !== undefined) this.protected.add(keyOf(cidAt(i)))
-          const at = b.offsets[i] - base
-          yield { index: i, bytes: buf.subarray(at, at + b.lengths[i]) }
-        }
-        if (buffer !== undefined) this.readBuffers.push(buffer)
-      }
-    } finally {
-      // Reads still on their way (the caller stopped early) give their buffers back when they land.
-      for (const { read } of reads) void read.then(({ buffer }) => { if (buffer !== undefined) this.readBuffers.push(buffer) }, () => {})
-    }
+  /** The blocks of `b` in disk order (disk-order-reads.ts); each one read is protected while a prune runs. */
+  private async * readPacked (b: LocatedBlocks, transient: boolean, signal?: AbortSignal): AsyncGenerator<{ index: number, bytes: Uint8Array }> {
+    yield * readInDiskOrder({ log: this.log, buffers: this.readBuffers, onRead: cid => { if (this.protected !== undefined) this.protected.add(keyOf(cid)) } }, b, transient, signal)
   }
 
-  async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    const [refused] = await this.putMany([{ cid, bytes }])
+  async put (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
+    const [refused] = await this.putMany([{ cid, bytes }], options)
     if (refused !== undefined) throw refused
   }
 
@@ -523,7 +344,8 @@ export class LocalBlockStore implements BlockStore {
    * Resolves with one entry per block: undefined when it is stored (or was already), else the
    * CidMismatchError that refused it; nothing of a refused block is written.
    */
-  async putMany (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>): Promise<Array<CidMismatchError | undefined>> {
+  async putMany (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions): Promise<Array<CidMismatchError | undefined>> {
+    throwIfAborted(options?.signal, 'Storing blocks')
     const out = blocks.map(b => matchesCid(b.cid, b.bytes) ? undefined : new CidMismatchError(b.cid.toString()))
     const good = blocks.filter((_, i) => out[i] === undefined)
     const cids = good.map(b => b.cid.bytes)
@@ -627,14 +449,14 @@ export class LocalBlockStore implements BlockStore {
     return cid
   }
 
-  async flush (): Promise<void> {
+  async flush (options?: AbortOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'A flush')
     // Each flush runs after the one before, whether that one failed or not (its failure is its caller's).
     this.flushChain = this.flushChain.catch(() => {}).then(async () => await this.flushNow())
     try {
       await this.flushChain
     } catch (err) {
-      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(dirname(this.log.dir), { cause: err })
-      throw err
+      throw diskFullAt(err, dirname(this.log.dir))
     }
   }
 
@@ -665,17 +487,17 @@ export class LocalBlockStore implements BlockStore {
     await Promise.all(others.map(async seg => { await syncData(this.log.fd(seg)) }))
     if (others.length > 0) await this.log.syncFolder()
     const ops: Array<{ type: 'put', key: Buffer, value: Buffer }> = []
-    for (const [cid, loc] of this.flushing.locs) ops.push({ type: 'put', key: prefixed(B, bytesOf(cid)), value: encodeLoc(loc) })
-    for (const [id, cid] of this.flushing.ids) ops.push({ type: 'put', key: prefixed(I, bytesOf(id)), value: bytesOf(cid) })
-    for (const [seg, end] of this.flushing.ends) {
-      const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(end))
-      ops.push({ type: 'put', key: segKey(seg), value: len })
-    }
+    for (const [cid, loc] of this.flushing.locs) ops.push({ type: 'put', ...indexEntries.block(bytesOf(cid), loc) })
+    for (const [id, cid] of this.flushing.ids) ops.push({ type: 'put', ...indexEntries.chunkId(bytesOf(id), bytesOf(cid)) })
+    for (const [seg, end] of this.flushing.ends) ops.push({ type: 'put', ...indexEntries.segment(seg, end) })
     await this.db.batch(ops)
   }
 
-  async * cids (): AsyncIterable<CID> {
-    for await (const key of this.db.keys({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) yield CID.decode(key.subarray(1))
+  async * cids (options?: AbortOptions): AsyncIterable<CID> {
+    for await (const key of this.db.keys({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) {
+      throwIfAborted(options?.signal, READING)
+      yield CID.decode(key.subarray(1))
+    }
     for (const cid of this.pending.locs.keys()) yield CID.decode(bytesOf(cid))
   }
 
@@ -684,7 +506,8 @@ export class LocalBlockStore implements BlockStore {
     for await (const [key, value] of this.db.iterator({ gt: Buffer.of(B), lt: Buffer.of(B + 1) })) yield { cid: key.subarray(1), loc: decodeLoc(value) }
   }
 
-  async snapshotRoots (): Promise<CID[]> {
+  async snapshotRoots (options?: AbortOptions): Promise<CID[]> {
+    throwIfAborted(options?.signal, READING)
     return await this.cidsUnder(S)
   }
 
@@ -694,7 +517,8 @@ export class LocalBlockStore implements BlockStore {
     return out
   }
 
-  async addSnapshotRoot (cid: CID, origin?: RootOrigin): Promise<void> {
+  async addSnapshotRoot (cid: CID, origin?: RootOrigin, options?: AbortOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'Listing a snapshot root')
     this.mustWrite()
     await this.flush()
     const key = prefixed(S, cid.bytes)
@@ -702,7 +526,8 @@ export class LocalBlockStore implements BlockStore {
     await this.db.put(key, origin === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(origin)), { sync: true })
   }
 
-  async snapshotRootOrigins (): Promise<Array<{ cid: CID, origin?: RootOrigin }>> {
+  async snapshotRootOrigins (options?: AbortOptions): Promise<Array<{ cid: CID, origin?: RootOrigin }>> {
+    throwIfAborted(options?.signal, READING)
     const out: Array<{ cid: CID, origin?: RootOrigin }> = []
     for await (const [key, value] of this.db.iterator({ gt: Buffer.of(S), lt: Buffer.of(S + 1) })) {
       out.push({ cid: CID.decode(key.subarray(1)), origin: value.length === 0 ? undefined : parseOrigin(value) })
@@ -813,8 +638,7 @@ export class LocalBlockStore implements BlockStore {
     } catch (err) {
       // The index stays marked dirty: the next open rebuilds the filter and rescans the segments.
       await this.db.close().catch(() => {})
-      if (isDiskFull(err) && !(err instanceof DiskFullError)) throw new DiskFullError(dirname(this.log.dir), { cause: err })
-      throw err
+      throw diskFullAt(err, dirname(this.log.dir))
     }
     await this.db.close()
   }
@@ -822,27 +646,3 @@ export class LocalBlockStore implements BlockStore {
 
 /** A tree node by CID and chunk id (what it takes to open it). */
 export interface TreeRef { cid: CID, id: Uint8Array }
-
-/** One read of `readPacked`: entries order[from..to) of the blocks, lying in `range`. */
-interface Span { range: BlockLocation, from: number, to: number }
-
-/** The index's keys and values, for `repair index` (index-rebuild.ts), which writes a whole index anew. */
-export const indexEntries = {
-  block: (cid: Uint8Array, loc: BlockLocation) => ({ key: prefixed(B, cid), value: encodeLoc(loc) }),
-  chunkId: (id: Uint8Array, cid: Uint8Array) => ({ key: prefixed(I, id), value: Buffer.from(cid) }),
-  snapshot: (cid: Uint8Array) => ({ key: prefixed(S, cid), value: Buffer.alloc(0) }),
-  forget: (cid: Uint8Array) => ({ key: prefixed(T, cid), value: Buffer.alloc(0) }),
-  segment: (n: number, length: number) => { const value = Buffer.alloc(8); value.writeBigUInt64LE(BigInt(length)); return { key: segKey(n), value } }
-}
-
-export { keyOf }
-export type { Key }
-
-/** A root's origin as stored; a value that does not parse is shown as an unknown site rather than failing the listing. */
-function parseOrigin (value: Uint8Array): RootOrigin {
-  try {
-    const o = JSON.parse(Buffer.from(value).toString('utf8'))
-    if (typeof o?.site === 'string' && typeof o?.received === 'string') return { site: o.site, received: o.received }
-  } catch {}
-  return { site: 'unknown', received: '' }
-}

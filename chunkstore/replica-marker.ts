@@ -4,7 +4,8 @@
 // doc/design.md). A DR site may later copy a lost site's escrowed config.json and keys.json into
 // it to read that site's snapshots; it stays a replica: nothing there may be changed with one
 // site's keys, since the blocks are shared with every other site's.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync } from 'node:fs'
+import { writeFileAtomic } from './atomic-file.ts'
 import { join } from 'node:path'
 import { NotAStoreFolderError } from './errors.ts'
 
@@ -45,8 +46,5 @@ function markReplica (dir: string): void {
   const path = join(dir, REPLICA_MARKER)
   if (existsSync(path)) return
   const marker: ReplicaMarker = { format: 'cairn-replica', version: 1, created: new Date().toISOString() }
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, JSON.stringify(marker) + '\n', { mode: 0o600 })
-  const fd = openSync(tmp, 'r'); try { fsyncSync(fd) } finally { closeSync(fd) }
-  renameSync(tmp, path)
+  writeFileAtomic(path, JSON.stringify(marker) + '\n')
 }

@@ -1,6 +1,7 @@
+import type { AbortOptions } from '../crypto/index.ts'
 import type { BlockStore } from './block-store.ts'
 import type {
-  BackupOptions, CheckResult, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
+  BackupOptions, CheckOptions, CheckResult, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
   SnapshotRecord, TreeEntry
 } from './types.ts'
 
@@ -19,18 +20,18 @@ export interface Repository {
   backup: (options: BackupOptions) => Promise<SnapshotRecord>
   restore: (options: RestoreOptions) => Promise<RestoreResult>
   /** Snapshot records, oldest first. */
-  snapshots: (filter?: { task?: string }) => Promise<SnapshotRecord[]>
+  snapshots: (filter?: { task?: string } & AbortOptions) => Promise<SnapshotRecord[]>
   /** Resolves a full id, a unique id prefix, or `latest` (optionally of one task). Throws SnapshotNotFoundError. */
-  resolveSnapshot: (ref: string, task?: string) => Promise<SnapshotRecord>
+  resolveSnapshot: (ref: string, task?: string, options?: AbortOptions) => Promise<SnapshotRecord>
   /** Entries below `path` (default: all), depth-first, in name order. */
-  ls: (snapshot: string, path?: string) => AsyncIterable<TreeEntry>
+  ls: (snapshot: string, path?: string, options?: AbortOptions) => AsyncIterable<TreeEntry>
   /** Every referenced block present and, with `readData`, readable, decryptable and matching its CID. */
-  check: (options?: { readData?: boolean, snapshot?: string, signal?: AbortSignal }) => Promise<CheckResult>
+  check: (options?: CheckOptions) => Promise<CheckResult>
   /** Removes snapshot records by policy; never the last snapshot of a task. Returns what was removed. */
-  forget: (policy: ForgetPolicy) => Promise<SnapshotRecord[]>
+  forget: (policy: ForgetPolicy, options?: AbortOptions) => Promise<SnapshotRecord[]>
   /** Removes one snapshot record (refuses the last one of its task unless `force`). */
-  removeSnapshot: (id: string, options?: { force?: boolean }) => Promise<void>
+  removeSnapshot: (id: string, options?: { force?: boolean } & AbortOptions) => Promise<void>
   /** Reclaims space of blocks no snapshot references. */
-  prune: (options?: { signal?: AbortSignal }) => Promise<PruneResult>
+  prune: (options?: AbortOptions) => Promise<PruneResult>
   close: () => Promise<void>
 }

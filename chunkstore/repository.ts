@@ -1,149 +1,46 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import {
-  formatKeyFile, isWriteOnly, newMasterKey, newSpaceId, openRecord, parseKeyFile,
-  passphraseSlot, payloadKeys, sealRecord, unlockWithSecret, writeOnlyKeys, WriteOnlyKeyError
-} from '../crypto/index.ts'
-import type { CipherSuite, KeyFile, KeyPayload, KeySlot, ScryptParams, SpaceKeys } from '../crypto/index.ts'
+import { isWriteOnly, throwIfAborted, writeOnlyKeys, WriteOnlyKeyError } from '../crypto/index.ts'
+import type { AbortOptions, CipherSuite, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
 import { rebuildIndex } from './index-rebuild.ts'
 import type { IndexRebuild } from './index-rebuild.ts'
 import { checkSnapshots } from './checker.ts'
-import { checkForgetPolicy, segmentsToReclaim, snapshotsToForget } from './retention.ts'
-import { BlockSealer, cidOf, suiteByName } from './codec.ts'
+import { checkForgetPolicy, snapshotsToForget } from './retention.ts'
+import { BlockSealer, suiteByName } from './codec.ts'
 import {
-  BlockNotFoundError, DiskFullError, InvalidOptionError, isDiskFull, RestoreIncompleteError, KeySlotError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
-  ReplicaNotAStoreError, SharedReplicaError, StoreCorruptError, StoreExistsError, StoreNotFoundError
+  diskFullAt, InvalidOptionError, RestoreIncompleteError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
+  SharedReplicaError, StoreCorruptError
 } from './errors.ts'
-import { DEFAULT_CDC, FIXED_SIZES } from './fastcdc.ts'
-import { keyOf, LocalBlockStore } from './local-block-store.ts'
-import type { Key } from './local-block-store.ts'
+import { keyOf } from './index-layout.ts'
+import type { Key } from './index-layout.ts'
+import { unlockKeys } from './key-slots.ts'
+import { LocalBlockStore } from './local-block-store.ts'
+import { pruneStore } from './prune.ts'
 import type { Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
 import { isReplica } from './replica-marker.ts'
 import { decodeNode, encodeNode, inlineFileNode } from './tree-node.ts'
 import { repairTree } from './snapshot-repair.ts'
+import { readSnapshotRecords, recordKind, rootOf, toRecord, writeForgetRecord, writeSnapshotRecord } from './snapshot-records.ts'
+import type { DamagedSnapshot, OwnSnapshot, RecordBody, SnapshotRecords } from './snapshot-records.ts'
+import { readConfig, validateChunker } from './store-config.ts'
+import type { OpenOptions, StoreConfig } from './store-config.ts'
 import { displayName } from './file-name.ts'
 import type { DirNode, TreeNode } from './tree-node.ts'
 import type { BlockLocation } from './block-store.ts'
 import { WorkerPool } from './worker-pool.ts'
 import type { FromWorker } from './worker-protocol.ts'
 import type {
-  BackupOptions, CheckResult, ChunkerSpec, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
+  BackupOptions, CheckOptions, CheckResult, ChunkerSpec, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
   SnapshotRecord, TreeEntry
 } from './types.ts'
 
-/** Store config format v1 (`config.json`, doc/design.md "Store layout"). */
-export interface StoreConfig {
-  format: 'cairn-store'
-  version: 1
-  id: string
-  spaceId: string
-  cipher: string
-  created: string
-  chunker: ChunkerSpec
-  compression: number
-}
-
-export interface InitOptions {
-  passphrase: string
-  cipher?: string
-  chunker?: ChunkerSpec
-  compression?: number
-  /** scrypt cost for the first passphrase slot (default: OWASP's recommendation). */
-  kdf?: ScryptParams
-  /** Use this master key (a mesh's) instead of a new one. */
-  masterKey?: Uint8Array
-}
-
-export interface OpenOptions {
-  passphrase?: string
-  /** Already unlocked keys (e.g. from a token slot). */
-  keys?: SpaceKeys
-  /**
-   * For commands that only read (snapshots, ls, check, restore): not a byte of the store
-   * changes (LocalBlockStore.open, `readOnly`); anything that would write throws.
-   */
-  readOnly?: boolean
-  /** An index that does not match the segments is reported in `blocks.damage` instead of refused (check). */
-  reportDamage?: boolean
-  /**
-   * Check every table of the index against its checksums before using it (check and restore:
-   * LevelDB would read a damaged table without noticing). Costs a read of the whole index.
-   */
-  verifyIndex?: boolean
-}
-
-const CONFIG = 'config.json'
-const KEYS = 'keys.json'
-
-function writeAtomic (path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, text, { mode: 0o600 })
-  const fd = openSync(tmp, 'r'); try { fsyncSync(fd) } finally { closeSync(fd) }
-  renameSync(tmp, path)
-}
-
-export function readConfig (dir: string): StoreConfig {
-  const p = join(dir, CONFIG)
-  if (!existsSync(p)) throw isReplica(dir) ? new ReplicaNotAStoreError(dir, 'open') : new StoreNotFoundError(dir)
-  let c: StoreConfig
-  try { c = JSON.parse(readFileSync(p, 'utf8')) } catch (cause) { throw new StoreCorruptError(`${p} is not valid JSON; restore it from a copy.`, { cause }) }
-  if (c.format !== 'cairn-store') throw new StoreNotFoundError(dir)
-  if (c.version !== 1) throw new StoreCorruptError(`Store format version ${String(c.version)} is not supported by this Cairn; upgrade Cairn.`)
-  return c
-}
-
-export function readKeyFile (dir: string): KeyFile {
-  const p = join(dir, KEYS)
-  if (!existsSync(p)) throw new StoreCorruptError(`The store's key file ${p} is missing; restore it from a copy (without it the data cannot be read).`)
-  return parseKeyFile(readFileSync(p, 'utf8'))
-}
-
-export function writeKeyFile (dir: string, file: KeyFile): void {
-  writeAtomic(join(dir, KEYS), formatKeyFile(file))
-}
-
-export function validateChunker (c: ChunkerSpec): ChunkerSpec {
-  if (c.kind === 'fixed' && !FIXED_SIZES.includes(c.size)) {
-    throw new InvalidOptionError(`Fixed chunk size ${c.size} is not one of ${FIXED_SIZES.map(s => `${s / 1024}K`).join(', ')}.`)
-  }
-  if (c.kind === 'cdc' && !([c.min, c.avg, c.max].every(Number.isInteger) && c.min >= 64 && c.min < c.avg && c.avg < c.max && c.max <= 64 << 20)) {
-    throw new InvalidOptionError('CDC chunk sizes must be whole numbers with 64 B <= min < avg < max <= 64 MiB.')
-  }
-  return c
-}
-
-/** Creates a store in an empty or missing folder. */
-export async function initRepository (dir: string, options: InitOptions): Promise<StoreConfig> {
-  if (existsSync(dir) && readdirSync(dir).length > 0) throw isReplica(dir) ? new ReplicaNotAStoreError(dir, 'init') : new StoreExistsError(dir)
-  const cipher = options.cipher ?? 'xsalsa20-poly1305'
-  if (suiteByName(cipher) === undefined) throw new InvalidOptionError(`Unknown cipher "${cipher}".`)
-  const compression = options.compression ?? 3
-  if (!Number.isInteger(compression) || compression < -7 || compression > 19) throw new InvalidOptionError('Compression level must be off (0), -7…-1 or 1…19.')
-  const spaceId = newSpaceId()
-  const master = options.masterKey ?? newMasterKey()
-  const slot = await passphraseSlot(options.passphrase, { access: 'full', master }, 'passphrase', options.kdf)
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const config: StoreConfig = {
-    format: 'cairn-store', version: 1, id: newSpaceId(), spaceId, cipher, created: new Date().toISOString(),
-    chunker: validateChunker(options.chunker ?? { kind: 'cdc', ...DEFAULT_CDC }), compression
-  }
-  writeKeyFile(dir, { format: 'cairn-keyfile', version: 1, spaceId, access: 'full', slots: [slot] })
-  writeAtomic(join(dir, CONFIG), JSON.stringify(config, null, 2) + '\n')
-  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
-  await store.close()
-  return config
-}
-
-/** Unlocks the key file with a passphrase (or recovery key). */
-export async function unlockKeys (dir: string, passphrase: string): Promise<{ keys: SpaceKeys, payload: KeyPayload, slot: KeySlot }> {
-  const file = readKeyFile(dir)
-  const { payload, slot } = await unlockWithSecret(file, passphrase)
-  return { keys: payloadKeys(payload, file.spaceId), payload, slot }
-}
+// A store opened with its keys (Repository, repository-api.ts): backup, the snapshot list,
+// restore, ls, check, forget, prune and repair. The store's folder and options:
+// store-config.ts; its key file: key-slots.ts; the records: snapshot-records.ts; mark and
+// sweep: prune.ts.
 
 export async function openRepository (dir: string, options: OpenOptions): Promise<LocalRepository> {
   const { config, keys, suite } = await storeKeys(dir, options)
@@ -174,16 +71,7 @@ export async function openRepositoryOver (dir: string, blocks: LocalBlockStore, 
 export async function repairIndex (dir: string, options: OpenOptions): Promise<IndexRebuild> {
   const { keys } = await storeKeys(dir, options)
   if (isWriteOnly(keys)) throw new WriteOnlyKeyError('Rebuilding the index (snapshot records are found by opening them)')
-  return await rebuildIndex(dir, block => {
-    const plain = openRecord(keys, block)
-    if (plain === null) return undefined
-    let body: { v?: number, root?: unknown, forget?: unknown }
-    try { body = JSON.parse(Buffer.from(plain).toString()) } catch { return undefined }
-    if (body.v !== 1) return undefined
-    if (typeof body.root === 'string') return { kind: 'snapshot' }
-    if (Array.isArray(body.forget)) return { kind: 'forget', ids: body.forget.map(String) }
-    return undefined
-  })
+  return await rebuildIndex(dir, block => recordKind(keys, block))
 }
 
 /**
@@ -207,20 +95,6 @@ async function storeKeys (dir: string, options: OpenOptions): Promise<{ config: 
   const suite = suiteByName(config.cipher)
   if (suite === undefined) throw new StoreCorruptError(`The store uses cipher "${config.cipher}", which this Cairn does not know.`)
   return { config, keys, suite }
-}
-
-interface RecordBody {
-  v: 1
-  root: string
-  rootId: string
-  time: string
-  host: string
-  task: string
-  paths: string[]
-  level: SnapshotRecord['level']
-  parent?: string
-  stats: SnapshotRecord['stats']
-  repaired?: SnapshotRecord['repaired']
 }
 
 export class LocalRepository implements Repository {
@@ -255,10 +129,6 @@ export class LocalRepository implements Repository {
     return decodeNode(this.sealer.open(bytes, ref.id, ref.cid))
   }
 
-  private rootOf (r: SnapshotRecord & { rootId?: string }): { cid: CID, id: Uint8Array } {
-    return { cid: CID.parse(r.root), id: new Uint8Array(Buffer.from(r.rootId!, 'base64')) }
-  }
-
   async backup (options: BackupOptions): Promise<SnapshotRecord> {
     this.refuseShared('a backup')
     return await this.blocks.epochs.within('write', async () => await this.backupNow(options))
@@ -270,11 +140,11 @@ export class LocalRepository implements Repository {
     const compression = options.compression ?? this.config.compression
     const chunker = validateChunker(options.chunker ?? this.config.chunker)
     const sealer = new BlockSealer(this.keys, this.suite, compression)
-    let parent: (SnapshotRecord & { rootId?: string }) | undefined
+    let parent: OwnSnapshot | undefined
     const sources = normaliseSources(options.paths)
     if (!this.writeOnly) {
       const paths = sources.join('\0')
-      parent = (await this.snapshots({ task })).reverse().find(s => [...s.paths].sort().join('\0') === paths)
+      parent = (await this.snapshots({ task, signal: options.signal })).reverse().find(s => [...s.paths].sort().join('\0') === paths)
     }
     const archiver = new Archiver({
       store: this.blocks,
@@ -285,9 +155,9 @@ export class LocalRepository implements Repository {
     this.blocks.writers++
     let result: Awaited<ReturnType<Archiver['run']>>
     try {
-      result = await archiver.run(sources, level === 'incremental' && parent !== undefined ? this.rootOf(parent) : undefined)
+      result = await archiver.run(sources, level === 'incremental' && parent !== undefined ? rootOf(parent) : undefined)
     } catch (err) {
-      throw diskFull(err, this.dir)
+      throw diskFullAt(err, this.dir)
     } finally {
       this.blocks.writers--
     }
@@ -298,58 +168,34 @@ export class LocalRepository implements Repository {
       v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: (options.now?.() ?? new Date()).toISOString(),
       host: hostname(), task, paths: sources, level: done, ...(parent !== undefined ? { parent: parent.id } : {}), stats
     }
-    const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
-    const cid = cidOf(sealed)
+    let cid: CID
     try {
-      this.blocks.append(cid.bytes, undefined, sealed)
-      await this.blocks.addSnapshotRoot(cid)
+      cid = await writeSnapshotRecord(this.keys, this.blocks, body)
     } catch (err) {
-      throw diskFull(err, this.dir)
+      throw diskFullAt(err, this.dir)
     }
     return toRecord(cid, body)
   }
 
-  async snapshots (filter: { task?: string } = {}): Promise<Array<SnapshotRecord & { rootId?: string }>> {
-    const { own } = await this.records()
+  async snapshots (filter: { task?: string } & AbortOptions = {}): Promise<OwnSnapshot[]> {
+    const { own } = await this.records(filter)
     // A repaired snapshot keeps its original's time and comes right after it (so `latest` is the readable one).
     return own.filter(r => filter.task === undefined || r.task === filter.task).sort((a, b) => a.time.localeCompare(b.time) || Number(a.repaired !== undefined) - Number(b.repaired !== undefined))
   }
 
-  /**
-   * The snapshot records here, opened, and the CIDs of those of other stores: a mesh replica
-   * (F13) holds several sites' blocks, so a DR site opens it with one site's keys and sees that
-   * site's snapshots. A record is another store's only if its bytes match its CID and still do
-   * not open. A record that is missing or whose bytes no longer match is `damaged`: reported
-   * for itself, while the others keep working.
-   */
-  private async records (): Promise<{ own: Array<SnapshotRecord & { rootId?: string }>, foreign: CID[], damaged: DamagedSnapshot[] }> {
+  /** The snapshot records the index lists (snapshot-records.ts); a write-only key opens none. */
+  private async records (options: AbortOptions = {}): Promise<SnapshotRecords> {
     if (this.writeOnly) throw new WriteOnlyKeyError('Listing snapshots')
-    const own: Array<SnapshotRecord & { rootId?: string }> = []
-    const foreign: CID[] = []
-    const damaged: DamagedSnapshot[] = []
-    for (const cid of await this.blocks.snapshotRoots()) {
-      let plain: Uint8Array | null
-      try {
-        plain = openRecord(this.keys, await this.blocks.get(cid, { verify: true }))
-      } catch (err) {
-        damaged.push({ id: cid.toString(), reason: err instanceof BlockNotFoundError ? 'its record block is missing' : 'its record block no longer matches its id' })
-        continue
-      }
-      if (plain === null) { foreign.push(cid); continue }
-      const body = parseRecordBody(plain)
-      if (body === undefined) { damaged.push({ id: cid.toString(), reason: 'its record does not decode' }); continue }
-      own.push({ ...toRecord(cid, body), rootId: body.rootId })
-    }
-    return { own, foreign, damaged }
+    return await readSnapshotRecords(this.keys, this.blocks, options)
   }
 
   /** Snapshot records listed in the index that cannot be read (see `records`). */
-  async damagedSnapshots (): Promise<DamagedSnapshot[]> {
-    return (await this.records()).damaged
+  async damagedSnapshots (options: AbortOptions = {}): Promise<DamagedSnapshot[]> {
+    return (await this.records(options)).damaged
   }
 
-  async resolveSnapshot (ref: string, task?: string): Promise<SnapshotRecord & { rootId?: string }> {
-    const all = await this.snapshots({ task })
+  async resolveSnapshot (ref: string, task?: string, options: AbortOptions = {}): Promise<OwnSnapshot> {
+    const all = await this.snapshots({ task, signal: options.signal })
     if (ref === 'latest') {
       const s = all.at(-1)
       if (s === undefined) throw new SnapshotNotFoundError(ref, task !== undefined ? ` (task ${task} has no snapshots)` : ' (the store has no snapshots)')
@@ -358,7 +204,7 @@ export class LocalRepository implements Repository {
     const hits = all.filter(s => s.id.startsWith(ref))
     if (hits.length === 1) return hits[0]
     if (hits.length === 0) {
-      const bad = (await this.damagedSnapshots()).filter(d => d.id.startsWith(ref))
+      const bad = (await this.damagedSnapshots(options)).filter(d => d.id.startsWith(ref))
       if (bad.length === 1) throw new SnapshotDamagedError(bad[0].id, bad[0].reason)
     }
     throw new SnapshotNotFoundError(ref, hits.length > 1 ? ` uniquely (${hits.length} snapshots start with it; give more characters)` : '')
@@ -369,8 +215,8 @@ export class LocalRepository implements Repository {
   }
 
   private async restoreNow (options: RestoreOptions): Promise<RestoreResult> {
-    const snap = await this.resolveSnapshot(options.snapshot)
-    const root = await this.loadNode(this.rootOf(snap)) as DirNode
+    const snap = await this.resolveSnapshot(options.snapshot, undefined, options)
+    const root = await this.loadNode(rootOf(snap)) as DirNode
     const restorer = new Restorer({
       store: this.blocks,
       loadNode: async ref => await this.loadNode(ref),
@@ -381,14 +227,14 @@ export class LocalRepository implements Repository {
     return result
   }
 
-  async * ls (snapshot: string, path = '/'): AsyncIterable<TreeEntry> {
+  async * ls (snapshot: string, path = '/', options: AbortOptions = {}): AsyncIterable<TreeEntry> {
     const lease = this.blocks.epochs.enter('read')
-    try { yield * this.lsNow(snapshot, path) } finally { lease.leave() }
+    try { yield * this.lsNow(snapshot, path, options) } finally { lease.leave() }
   }
 
-  private async * lsNow (snapshot: string, path: string): AsyncIterable<TreeEntry> {
-    const snap = await this.resolveSnapshot(snapshot)
-    let node: TreeNode = await this.loadNode(this.rootOf(snap))
+  private async * lsNow (snapshot: string, path: string, options: AbortOptions): AsyncIterable<TreeEntry> {
+    const snap = await this.resolveSnapshot(snapshot, undefined, options)
+    let node: TreeNode = await this.loadNode(rootOf(snap))
     const parts = path.split('/').filter(Boolean)
     for (const part of parts) {
       const e = node.kind === 'dir' ? node.entries.find(x => x.name === part) : undefined
@@ -399,6 +245,7 @@ export class LocalRepository implements Repository {
     async function * walk (n: TreeNode, p: string): AsyncGenerator<TreeEntry> {
       if (n.kind !== 'dir') return
       for (const e of n.entries) {
+        throwIfAborted(options.signal, 'The listing')
         const child = inlineFileNode(e) ?? await self.loadNode(e)
         const cp = p === '/' ? `/${displayName(e.name)}` : `${p}/${displayName(e.name)}`
         yield {
@@ -413,26 +260,26 @@ export class LocalRepository implements Repository {
     else yield { path: '/' + parts.join('/'), type: node.kind, size: node.kind === 'file' ? node.size : 0, mode: node.mode, mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString() }
   }
 
-  async check (options: { readData?: boolean, snapshot?: string, signal?: AbortSignal } = {}): Promise<CheckResult> {
+  async check (options: CheckOptions = {}): Promise<CheckResult> {
     return await this.blocks.epochs.within('read', async () => await this.checkNow(options))
   }
 
-  private async checkNow (options: { readData?: boolean, snapshot?: string, signal?: AbortSignal }): Promise<CheckResult> {
-    const snaps = options.snapshot !== undefined ? [await this.resolveSnapshot(options.snapshot)] : await this.snapshots()
+  private async checkNow (options: CheckOptions): Promise<CheckResult> {
+    const snaps = options.snapshot !== undefined ? [await this.resolveSnapshot(options.snapshot, undefined, options)] : await this.snapshots(options)
     const result = await checkSnapshots({
       store: this.blocks, sealer: this.sealer, makePool: this.makePool(this.config.compression, this.config.chunker)
-    }, snaps.map(s => ({ name: s.id.slice(0, 12), ...this.rootOf(s) })), options.readData === true, options.signal)
+    }, snaps.map(s => ({ name: s.id.slice(0, 12), ...rootOf(s) })), options)
     result.errors.unshift(...this.blocks.damage)
     if (options.snapshot === undefined) {
-      for (const d of await this.damagedSnapshots()) { result.errors.push(`snapshot ${d.id}: ${d.reason}`); result.badBlocks.push(d.id) }
+      for (const d of await this.damagedSnapshots(options)) { result.errors.push(`snapshot ${d.id}: ${d.reason}`); result.badBlocks.push(d.id) }
     }
     return result
   }
 
-  async forget (policy: ForgetPolicy): Promise<SnapshotRecord[]> {
+  async forget (policy: ForgetPolicy, options: AbortOptions = {}): Promise<SnapshotRecord[]> {
     this.refuseShared('removing copies by retention')
     checkForgetPolicy(policy)
-    const removed = snapshotsToForget(await this.snapshots({ task: policy.task }), policy, policy.now ?? new Date())
+    const removed = snapshotsToForget(await this.snapshots({ task: policy.task, signal: options.signal }), policy, policy.now ?? new Date())
     await this.forgetRoots(removed.map(s => s.id))
     return removed
   }
@@ -442,9 +289,9 @@ export class LocalRepository implements Repository {
    * task is unknown, so no rule keeps them); an intact snapshot that is the last of its task
    * only with `force`.
    */
-  async forgetSnapshots (refs: string[], options: { force?: boolean } = {}): Promise<Array<{ id: string, task?: string, time?: string }>> {
+  async forgetSnapshots (refs: string[], options: { force?: boolean } & AbortOptions = {}): Promise<Array<{ id: string, task?: string, time?: string }>> {
     this.refuseShared('removing a copy')
-    const { own, damaged } = await this.records()
+    const { own, damaged } = await this.records(options)
     const chosen = new Map<string, { id: string, task?: string, time?: string }>()
     for (const ref of refs) {
       const hits = [...own.filter(s => s.id.startsWith(ref)).map(s => ({ id: s.id, task: s.task, time: s.time })), ...damaged.filter(d => d.id.startsWith(ref)).map(d => ({ id: d.id }))]
@@ -460,151 +307,31 @@ export class LocalRepository implements Repository {
     return [...chosen.values()]
   }
 
-  /**
-   * Writes a forget record naming `ids` (so that "repair index" never brings them back), then
-   * drops their roots. A crash between the two leaves them listed; the forget record wins at
-   * the next "repair index".
-   */
+  /** Forgets `ids` with a forget record first (snapshot-records.ts). */
   private async forgetRoots (ids: string[]): Promise<void> {
-    if (ids.length === 0) return
-    const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify({ v: 1, forget: ids, time: new Date().toISOString() })))
-    const cid = cidOf(sealed)
-    this.blocks.append(cid.bytes, undefined, sealed)
-    await this.blocks.addForgetRecord(cid)
-    for (const id of ids) await this.blocks.removeSnapshotRoot(CID.parse(id))
+    await writeForgetRecord(this.keys, this.blocks, ids)
   }
 
-  async removeSnapshot (id: string, options: { force?: boolean } = {}): Promise<void> {
+  async removeSnapshot (id: string, options: { force?: boolean } & AbortOptions = {}): Promise<void> {
     this.refuseShared('removing a copy')
-    const snap = await this.resolveSnapshot(id)
-    const same = await this.snapshots({ task: snap.task })
+    const snap = await this.resolveSnapshot(id, undefined, options)
+    const same = await this.snapshots({ task: snap.task, signal: options.signal })
     if (same.length === 1 && options.force !== true) throw new LastSnapshotError(snap.task)
     await this.forgetRoots([snap.id])
   }
 
-  /**
-   * Mark and sweep (F19), beside any number of backups, restores and checks in this process;
-   * none of them ever waits for it. What it may free follows the epoch rule (epochs.ts,
-   * doc/design.md "Epochs: what a prune may free"): blocks that operations touch while it runs
-   * are kept, it waits for backups that began before it, and it deletes a segment file only
-   * once every operation that could still hold a location in it has ended. Prunes run one at
-   * a time.
-   */
-  async prune (options: { signal?: AbortSignal } = {}): Promise<PruneResult> {
+  /** Mark and sweep (prune.ts), one prune at a time; never on a shared replica or with a write-only key. */
+  async prune (options: AbortOptions = {}): Promise<PruneResult> {
     this.refuseShared('pruning')
     // A write-only key opens no record, so every record would look like another store's.
     if (this.writeOnly) throw new WriteOnlyKeyError('Pruning')
-    return await this.blocks.onePrune(async () => await this.pruneNow(options.signal))
-  }
-
-  private async pruneNow (signal: AbortSignal | undefined): Promise<PruneResult> {
-    const store = this.blocks
-    const result: PruneResult = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
-    // Protection starts before the epoch advances and before the snapshots are read: whatever a
-    // backup that enters from now on references, and every backup that ends meanwhile, is kept.
-    store.protected = new Set()
-    store.protectedTrees = []
-    const started = store.epochs.advance()
-    try {
-      const live = new Set<Key>()
-      const marked = new Set<string>()
-      const markTree = async (root: { cid: CID, id: Uint8Array }): Promise<void> => {
-        const stack = [root]
-        while (stack.length > 0) {
-          signal?.throwIfAborted()
-          const ref = stack.pop()!
-          const k = keyOf(ref.cid.bytes)
-          if (live.has(k)) continue
-          live.add(k)
-          const node = await this.loadNode(ref)
-          if (node.kind === 'dir') {
-            for (const e of node.entries) if (e.inline !== undefined) live.add(keyOf(e.cid.bytes)); else stack.push(e)
-          }
-          else if (node.kind === 'file') for (const c of node.chunks) live.add(keyOf(c.cid.bytes))
-        }
+    return await this.blocks.onePrune(async () => {
+      try {
+        return await pruneStore({ blocks: this.blocks, records: async () => await this.records(options), loadNode: async ref => await this.loadNode(ref) }, options)
+      } catch (err) {
+        throw diskFullAt(err, this.dir)
       }
-      /** Marks every snapshot not marked yet (those written since the last call too). */
-      const markSnapshots = async (): Promise<void> => {
-        const { own, foreign, damaged } = await this.records()
-        if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
-        // A damaged record's tree cannot be walked: its blocks would look dead. Nothing is removed.
-        if (damaged.length > 0) throw new SnapshotDamagedError(damaged[0].id, `${damaged[0].reason}, so prune cannot tell which blocks it needs and removed nothing`)
-        for (const f of await store.forgetRecords()) live.add(keyOf(f.bytes))
-        for (const s of own) {
-          if (marked.has(s.id)) continue
-          marked.add(s.id)
-          live.add(keyOf(CID.parse(s.id).bytes))
-          await markTree(this.rootOf(s))
-        }
-      }
-      /** Marks below the trees backups reused from their parents since the last call. */
-      const markReused = async (): Promise<void> => {
-        for (let ref = store.protectedTrees!.shift(); ref !== undefined; ref = store.protectedTrees!.shift()) {
-          live.delete(keyOf(ref.cid.bytes)) // the root itself is protected; walk below it all the same
-          await markTree(ref)
-        }
-      }
-      await markSnapshots()
-      // A backup that began before the epoch advanced may have deduplicated against a block
-      // before protection began: wait for it to end, then mark the snapshot it wrote.
-      if (store.epochs.count(started, ['write']) > 0) {
-        await store.epochs.drained(started, ['write'], signal)
-        await markSnapshots()
-      }
-      await markReused()
-      await store.flush()
-      const current = store.log.tail?.segment
-      const perSeg = new Map<number, { live: number, dead: number }>()
-      const dead = new Map<Key, number>()
-      for await (const { cid, loc } of store.entries()) {
-        const k = keyOf(cid)
-        const s = perSeg.get(loc.segment) ?? { live: 0, dead: 0 }
-        perSeg.set(loc.segment, s)
-        if (live.has(k) || store.protected.has(k)) s.live += loc.length
-        else { s.dead += loc.length; dead.set(k, loc.length) }
-      }
-      const { rewrite, drop } = segmentsToReclaim(perSeg, current)
-      // Segments no index entry points into (left by a crash). While a backup runs, its threads
-      // may be filling segments they have not reported yet: leave every unindexed one alone then.
-      if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)
-      await markReused()
-      const gone = new Set(dead.keys())
-      for (const k of live) gone.delete(k)
-      // Lookups and reuse wait while the index entries go (the last mark runs with them held).
-      await store.forgetBlocks(gone, async () => {
-        await markReused()
-        for (const k of live) gone.delete(k)
-      })
-      for (const k of gone) { result.blocksRemoved++; result.bytesFreed += dead.get(k)! }
-      // Every block still indexed in a segment about to go moves first: live ones, and dead
-      // ones a backup took up again after the sweep decided.
-      const leaving = [...rewrite, ...drop]
-      if (leaving.length > 0) store.log.seal()
-      for (const seg of leaving) {
-        let moved = 0
-        for (const r of store.log.scan(seg, 0).records) {
-          const loc = await store.location(CID.decode(r.cid))
-          if (loc === undefined || loc.segment !== seg || loc.offset !== r.location.offset) continue
-          store.move(r.cid, r.id, store.log.read(r.location))
-          moved++
-        }
-        if (rewrite.includes(seg) || moved > 0) result.segmentsRewritten++
-      }
-      await store.flush()
-      // A reader or writer that entered before now may still hold a location in those segments.
-      const unlinked = store.epochs.advance()
-      await store.epochs.drained(unlinked)
-      for (const seg of leaving) {
-        await store.dropSegment(seg)
-        if (drop.includes(seg)) result.segmentsDeleted++
-      }
-      return result
-    } catch (err) {
-      throw diskFull(err, this.dir)
-    } finally {
-      store.protected = undefined
-      store.protectedTrees = undefined
-    }
+    })
   }
 
   /**
@@ -638,17 +365,14 @@ export class LocalRepository implements Repository {
           if (known === undefined) this.blocks.append(sealed.cid.bytes, sealed.id, sealed.bytes)
           return { cid: known === undefined ? sealed.cid : CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
         }
-      }, this.rootOf(snap))
+      }, rootOf(snap))
       if (r.rootLost || r.root === undefined) { out.push({ from: snap.id, lost: r.lost }); continue }
       const body: RecordBody = {
         v: 1, root: r.root.cid.toString(), rootId: Buffer.from(r.root.id).toString('base64'), time: snap.time, host: snap.host, task: snap.task,
         paths: snap.paths, level: snap.level, ...(snap.parent !== undefined ? { parent: snap.parent } : {}), stats: snap.stats,
         repaired: { from: snap.id, lost: r.lost }
       }
-      const sealed = sealRecord(this.keys, Buffer.from(JSON.stringify(body)))
-      const cid = cidOf(sealed)
-      this.blocks.append(cid.bytes, undefined, sealed)
-      await this.blocks.addSnapshotRoot(cid)
+      const cid = await writeSnapshotRecord(this.keys, this.blocks, body)
       out.push({ from: snap.id, id: cid.toString(), lost: r.lost })
     }
     await this.blocks.forgetChunkIds(healed)
@@ -665,59 +389,5 @@ export class LocalRepository implements Repository {
   }
 }
 
-/** A full disk named as such (with the store it holds), any other error as it is. */
-function diskFull (err: unknown, dir: string): unknown {
-  return isDiskFull(err) && !(err instanceof DiskFullError) ? new DiskFullError(dir, { cause: err }) : err
-}
-
-/** A snapshot listed in the index whose record cannot be read. */
-export interface DamagedSnapshot { id: string, reason: string }
-
-function parseRecordBody (plain: Uint8Array): RecordBody | undefined {
-  try {
-    const b = JSON.parse(Buffer.from(plain).toString()) as RecordBody
-    if (b.v !== 1 || typeof b.root !== 'string' || typeof b.rootId !== 'string' || typeof b.time !== 'string') return undefined
-    CID.parse(b.root)
-    return b
-  } catch {
-    return undefined
-  }
-}
-
 /** What `repairSnapshots` did for one damaged snapshot: the new snapshot's id (none when its root cannot be read) and the paths left out. */
 export interface SnapshotRepair { from: string, id?: string, lost: string[] }
-
-function toRecord (cid: CID, b: RecordBody): SnapshotRecord {
-  return { id: cid.toString(), root: b.root, time: b.time, host: b.host, task: b.task, paths: b.paths, level: b.level, ...(b.parent !== undefined ? { parent: b.parent } : {}), stats: b.stats, ...(b.repaired !== undefined ? { repaired: b.repaired } : {}) }
-}
-
-// -- key slots (passphrases; token and recovery slots come with the keys issue) ----------
-
-export async function addPassphrase (dir: string, current: string, added: string, label = 'passphrase', kdf?: ScryptParams): Promise<KeySlot> {
-  const file = readKeyFile(dir)
-  const { payload } = await unlockWithSecret(file, current)
-  const slot = await passphraseSlot(added, payload, label, kdf)
-  writeKeyFile(dir, { ...file, slots: [...file.slots, slot] })
-  return slot
-}
-
-export async function removeKeySlot (dir: string, current: string, slotId: string): Promise<void> {
-  const file = readKeyFile(dir)
-  await unlockWithSecret(file, current)
-  if (!file.slots.some(s => s.id === slotId)) throw new KeySlotError(`No key slot with id ${slotId}; list them with "cairn key list".`)
-  if (file.slots.length === 1) throw new KeySlotError('Refusing to remove the last key slot: the store could never be opened again. Add another slot first.')
-  writeKeyFile(dir, { ...file, slots: file.slots.filter(s => s.id !== slotId) })
-}
-
-export async function changePassphrase (dir: string, current: string, next: string, kdf?: ScryptParams): Promise<KeySlot> {
-  const file = readKeyFile(dir)
-  const { payload, slot: old } = await unlockWithSecret(file, current)
-  const slot = await passphraseSlot(next, payload, old.label, kdf)
-  writeKeyFile(dir, { ...file, slots: file.slots.map(s => s.id === old.id ? slot : s) })
-  return slot
-}
-
-export function listKeySlots (dir: string): Array<Omit<KeySlot, 'wrapped' | 'kdf'>> {
-  return readKeyFile(dir).slots.map(({ wrapped: _w, kdf: _k, ...rest }) => rest)
-}
-

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import type { CID } from 'multiformats/cid'
-import { BlockNotFoundError, OperationAbortedError, PathNotFoundError } from './errors.ts'
+import { BlockNotFoundError, PathNotFoundError } from './errors.ts'
+import { OperationAbortedError } from '../crypto/index.ts'
 import { childPath, rawName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
@@ -89,7 +90,7 @@ export class Restorer {
       const coarse = setNanosecondTimes(this.times)
       if (coarse > 0) this.result.warnings.push(`${coarse} entries have their times set to the microsecond only (nanoseconds need perl's utimensat on Linux)`)
       this.result.durationMs = Date.now() - started
-      this.options.onProgress?.({ files: this.result.files, bytes: this.result.bytes, filesTotal: this.result.files, bytesTotal: this.bytesTotal })
+      this.options.onProgress?.({ type: 'restore:progress', detail: { files: this.result.files, bytes: this.result.bytes, filesTotal: this.result.files, bytesTotal: this.bytesTotal } })
       return this.result
     } finally {
       this.options.signal?.removeEventListener('abort', abort)
@@ -248,7 +249,7 @@ export class Restorer {
     const now = Date.now()
     if (this.options.onProgress === undefined || now - this.lastProgress < 200) return
     this.lastProgress = now
-    this.options.onProgress({ files: this.result.files, bytes: this.result.bytes, filesTotal: 0, bytesTotal: this.bytesTotal })
+    this.options.onProgress({ type: 'restore:progress', detail: { files: this.result.files, bytes: this.result.bytes, filesTotal: 0, bytesTotal: this.bytesTotal } })
   }
 
   private applyMeta (path: FsPath, node: { mode: number, uid: number, gid: number, mtimeNs: bigint }, symlink: boolean): void {

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { displayName } from './file-name.ts'
-import { keyOf } from './local-block-store.ts'
-import type { Key } from './local-block-store.ts'
+import { keyOf } from './index-layout.ts'
+import type { Key } from './index-layout.ts'
 import type { DirEntry, DirNode, TreeNode } from './tree-node.ts'
 
 export interface NodeRef { cid: CID, id: Uint8Array, tsize: number }

@@ -1,4 +1,5 @@
 // Public types of the data path: what the node (CLI, daemon, jobs) passes in and gets back.
+import type { AbortOptions, ProgressEvent, ProgressOptions } from '../crypto/index.ts'
 
 /** How files are cut into chunks (F1). */
 export type ChunkerSpec =
@@ -55,7 +56,10 @@ export interface BackupProgress {
   currentFile?: string
 }
 
-export interface BackupOptions {
+/** How far a backup is (every 200 ms at most, and at each phase). */
+export type BackupProgressEvent = ProgressEvent<'backup:progress', BackupProgress>
+
+export interface BackupOptions extends AbortOptions, ProgressOptions<BackupProgressEvent> {
   paths: string[]
   task?: string
   level?: BackupLevel
@@ -63,8 +67,6 @@ export interface BackupOptions {
   chunker?: ChunkerSpec
   /** zstd level; 0 = off. Default 3. */
   compression?: number
-  signal?: AbortSignal
-  onProgress?: (p: BackupProgress) => void
   /** Count totals with a concurrent scanner (for an ETA). Costs a second directory walk. */
   scan?: boolean
   /**
@@ -85,7 +87,10 @@ export interface BackupOptions {
   now?: () => Date
 }
 
-export interface RestoreOptions {
+/** How far a restore is (every 200 ms at most, and at its end). */
+export type RestoreProgressEvent = ProgressEvent<'restore:progress', RestoreProgress>
+
+export interface RestoreOptions extends AbortOptions, ProgressOptions<RestoreProgressEvent> {
   snapshot: string
   target: string
   /** Snapshot paths to restore (each with everything below it); all when empty. */
@@ -96,8 +101,6 @@ export interface RestoreOptions {
    * entries in `failed`; without it, the restore throws RestoreIncompleteError at the end.
    */
   continueOnError?: boolean
-  signal?: AbortSignal
-  onProgress?: (p: RestoreProgress) => void
 }
 
 export interface RestoreProgress {
@@ -119,6 +122,21 @@ export interface RestoreResult {
   warnings: string[]
   /** Entries that could not be restored (a block missing or damaged), each with why; everything else was restored. */
   failed: Array<{ path: string, error: string }>
+}
+
+export interface CheckProgress {
+  blocksChecked: number
+  bytesChecked: number
+}
+
+/** How far a check is (every 200 ms at most). */
+export type CheckProgressEvent = ProgressEvent<'check:progress', CheckProgress>
+
+export interface CheckOptions extends AbortOptions, ProgressOptions<CheckProgressEvent> {
+  /** Also read, hash and open every data block (`cairn check --read-data`). */
+  readData?: boolean
+  /** Only this snapshot (id, unique prefix or `latest`); default every snapshot. */
+  snapshot?: string
 }
 
 export interface CheckResult {

@@ -4,7 +4,7 @@
 import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, type BlockStore, type RootOrigin } from './block-store.ts'
 import { BlockNotFoundError, ReadOnlyStoreError } from './errors.ts'
-import { InternalError } from '../crypto/index.ts'
+import { InternalError, type AbortOptions } from '../crypto/index.ts'
 
 export interface UnionBlockStoreInit {
   /** The stores read, in this order; asked on every call, so the set may change while the view is in use. */
@@ -30,7 +30,7 @@ async function firstAnswers<T> (stores: BlockStore[], cids: CID[], ask: (s: Bloc
 }
 
 /** `firstAnswers` asker for "does this store hold it": true, or no answer. */
-const holds = async (s: BlockStore, cids: CID[]): Promise<Array<true | undefined>> => (await s.hasMany(cids)).map(h => h ? true : undefined)
+const holding = (options?: AbortOptions) => async (s: BlockStore, cids: CID[]): Promise<Array<true | undefined>> => (await s.hasMany(cids, options)).map(h => h ? true : undefined)
 
 /**
  * The view keeps the BlockStore contract: `get` with `verify` skips a corrupt copy when
@@ -52,14 +52,14 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
   }
 
   const view: BlockStore = {
-    async has (cid) { return (await view.hasMany([cid]))[0] },
-    async hasMany (cids) { return (await firstAnswers(init.stores(), cids, holds)).map(a => a === true) },
-    async sizes (cids) { return await firstAnswers(init.stores(), cids, async (s, c) => await s.sizes(c)) },
+    async has (cid, options) { return (await view.hasMany([cid], options))[0] },
+    async hasMany (cids, options) { return (await firstAnswers(init.stores(), cids, holding(options))).map(a => a === true) },
+    async sizes (cids, options) { return await firstAnswers(init.stores(), cids, async (s, c) => await s.sizes(c, options)) },
 
     async get (cid, options = {}) {
       let last: unknown
       for (const s of init.stores()) {
-        if (!await s.has(cid)) continue
+        if (!await s.has(cid, { signal: options.signal })) continue
         try {
           return await s.get(cid, options)
         } catch (err) {
@@ -72,7 +72,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
     async * getMany (cids, options) {
       // Each block from the first store that holds it; each store reads its share in its own fastest order.
       const stores = init.stores()
-      const owner = await firstAnswers(stores, cids, async (s, c) => (await s.hasMany(c)).map(h => h ? s : undefined))
+      const owner = await firstAnswers(stores, cids, async (s, c) => (await s.hasMany(c, options)).map(h => h ? s : undefined))
       const absent = owner.findIndex(o => o === undefined)
       if (absent >= 0) throw new BlockNotFoundError(cids[absent].toString())
       for (const s of stores) {
@@ -82,21 +82,21 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
       }
     },
 
-    async put (cid, bytes) { await writable(`block ${cid.toString()}`).put(cid, bytes) },
-    async putMany (blocks) { return await storeBlocks(writable(`${blocks.length} blocks`), blocks) },
-    async flush () { await init.write?.flush() },
-    async addSnapshotRoot (cid, origin) { await writable(`snapshot root ${cid.toString()}`).addSnapshotRoot(cid, origin) },
+    async put (cid, bytes, options) { await writable(`block ${cid.toString()}`).put(cid, bytes, options) },
+    async putMany (blocks, options) { return await storeBlocks(writable(`${blocks.length} blocks`), blocks, options) },
+    async flush (options) { await init.write?.flush(options) },
+    async addSnapshotRoot (cid, origin, options) { await writable(`snapshot root ${cid.toString()}`).addSnapshotRoot(cid, origin, options) },
 
-    async * cids () {
+    async * cids (options) {
       const earlier: BlockStore[] = []
       // Only CIDs none of the earlier stores holds.
       const fresh = async (batch: CID[]): Promise<CID[]> => {
-        const held = await firstAnswers(earlier, batch, holds)
+        const held = await firstAnswers(earlier, batch, holding(options))
         return batch.filter((_, i) => held[i] === undefined)
       }
       for (const s of init.stores()) {
         let batch: CID[] = []
-        for await (const cid of s.cids()) {
+        for await (const cid of s.cids(options)) {
           batch.push(cid)
           if (batch.length === BATCH) { yield * await fresh(batch); batch = [] }
         }
@@ -105,15 +105,15 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
       }
     },
 
-    async * located (batch) {
+    async * located (batch, options) {
       const earlier: BlockStore[] = []
       for (const s of init.stores()) {
         const tag = tagOf(s)
-        for await (const b of locatedBlocks(s, batch)) {
+        for await (const b of locatedBlocks(s, batch, options)) {
           // Only blocks none of the earlier stores holds.
           const held = earlier.length === 0
             ? []
-            : await firstAnswers(earlier, Array.from({ length: b.count }, (_, i) => CID.decode(b.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH))), holds)
+            : await firstAnswers(earlier, Array.from({ length: b.count }, (_, i) => CID.decode(b.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH))), holding(options))
           const out = new LocatedList()
           for (let i = 0; i < b.count; i++) if (held[i] === undefined) out.push(b, i)
           out.stores = new Uint16Array(out.count).fill(tag)
@@ -123,7 +123,7 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
       }
     },
 
-    async * readLocated (blocks) {
+    async * readLocated (blocks, options) {
       if (blocks.stores === undefined) throw new InternalError('these blocks were not located through this view')
       for (const [tag, s] of tagged.entries()) {
         const mine = new LocatedList()
@@ -131,20 +131,20 @@ export function unionBlockStore (init: UnionBlockStoreInit): BlockStore {
         const from = { ...blocks, stores: undefined }
         for (let i = 0; i < blocks.count; i++) if (blocks.stores[i] === tag) { mine.push(from, i); index.push(i) }
         if (mine.count === 0) continue
-        for await (const r of readLocatedBlocks(s, mine)) yield { index: index[r.index], bytes: r.bytes }
+        for await (const r of readLocatedBlocks(s, mine, options)) yield { index: index[r.index], bytes: r.bytes }
       }
     },
 
-    async snapshotRoots () {
+    async snapshotRoots (options) {
       const out = new Map<string, CID>()
-      for (const s of init.stores()) for (const r of await s.snapshotRoots()) out.set(r.toString(), r)
+      for (const s of init.stores()) for (const r of await s.snapshotRoots(options)) out.set(r.toString(), r)
       return [...out.values()]
     },
 
-    async snapshotRootOrigins () {
+    async snapshotRootOrigins (options) {
       const out = new Map<string, { cid: CID, origin?: RootOrigin }>()
       for (const s of init.stores()) {
-        const roots = s.snapshotRootOrigins !== undefined ? await s.snapshotRootOrigins() : (await s.snapshotRoots()).map(cid => ({ cid }))
+        const roots = s.snapshotRootOrigins !== undefined ? await s.snapshotRootOrigins(options) : (await s.snapshotRoots(options)).map(cid => ({ cid }))
         for (const r of roots) if (!out.has(r.cid.toString())) out.set(r.cid.toString(), r)
       }
       return [...out.values()]

@@ -58,6 +58,19 @@ export class InternalError extends CairnError {
   override readonly name = 'InternalError'
 }
 
+/**
+ * An operation was stopped through its AbortSignal (a job stopped, the node shutting down,
+ * Ctrl-C): the one abort error of every layer (operation.ts). Nothing is corrupt: what the
+ * operation wrote is kept, and running it again goes on from there. `cause` is the signal's reason.
+ */
+export class OperationAbortedError extends CairnError {
+  static override readonly code = 'OPERATION_ABORTED'
+  override readonly name = 'OperationAbortedError'
+  constructor (what: string, options?: CairnErrorOptions) {
+    super(`${what} was stopped; what it had written is kept for the next run and nothing is corrupt.`, { ...options, params: { what } })
+  }
+}
+
 /** A sealed chunk or record failed authentication: wrong key, wrong nonce, or altered bytes. */
 export class DecryptionError extends CairnError {
   static override readonly code = 'DECRYPTION_FAILED'

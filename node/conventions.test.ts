@@ -16,11 +16,15 @@ import * as inventory from './inventory/index.ts'
 import * as jobs from './jobs/index.ts'
 import * as notify from './notify/index.ts'
 import * as daemon from './daemon/index.ts'
-import * as mesh from './mesh/errors.ts'
-import * as cli from './cli/errors.ts'
-import * as bench from './bench/errors.ts'
-import * as faults from './faults/errors.ts'
-import * as holder from './holder/errors.ts'
+import * as mesh from './mesh/index.ts'
+import * as control from './control/index.ts'
+import * as holder from './holder/index.ts'
+import * as cli from './cli/index.ts'
+import * as bench from './bench/index.ts'
+import * as faults from './faults/index.ts'
+import * as logs from './logs/index.ts'
+import * as metrics from './metrics/index.ts'
+import * as clock from './clock/index.ts'
 import * as root from './errors.ts'
 // The capacity planner's errors too (node/layering.test.ts allows this one import of sim).
 import * as sim from '../sim/index.ts'
@@ -31,7 +35,7 @@ type ErrorClass = (abstract new (...args: any[]) => crypto.CairnError) & { code:
 
 /** Every error class the modules export (each once, wherever it is re-exported). */
 function errorClasses (): Array<{ cls: ErrorClass, from: string }> {
-  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, cli, bench, faults, holder, root, sim }
+  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, control, holder, cli, bench, faults, logs, metrics, clock, root, sim }
   const seen = new Map<unknown, string>()
   for (const [from, m] of Object.entries(modules)) {
     for (const v of Object.values(m)) {
@@ -82,13 +86,13 @@ test('an error carries its class\'s code and params, and errorRecord gives what 
   assert.equal(api.httpStatusOf(new TypeError('x')), 500)
 })
 
-/** Production TypeScript: every .ts under the layers, without tests, test helpers and test data. */
+/** Production code: every .ts (and the console's .vue) under the layers, without tests, test helpers and test data. */
 function * productionSources (dir = ROOT): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (['node_modules', 'dist', 'testing', 'testdata', 'console'].includes(e.name) || e.name.startsWith('.')) continue
+    if (['node_modules', 'dist', 'testing', 'testdata'].includes(e.name) || e.name.startsWith('.')) continue
     const p = join(dir, e.name)
     if (e.isDirectory()) yield * productionSources(p)
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts')) yield p
+    else if (/\.(ts|vue)$/.test(e.name) && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts') && !relative(ROOT, p).startsWith(join('console', 'vite'))) yield p
   }
 }
 
@@ -101,11 +105,26 @@ test('production code throws no bare Error: each condition has its class', () =>
 })
 
 test('production code tests errors with instanceof or by code, never by name', () => {
-  const byName = lines().filter(l => /'[A-Z][A-Za-z]*Error'/.test(l.text) && !/^\s*override readonly name = '[A-Za-z]+Error'$/.test(l.text) && !/^\s*(\/\/|\*)/.test(l.text))
+  // The console names two errors of its own making (errors it raises itself, api.ts).
+  const named = (text: string): boolean => /^\s*override readonly name = '[A-Za-z]+Error'$/.test(text) || /new ApiCallError\(\d+, \{ name: '\w+Error', code: '[A-Z_]+'/.test(text) || /\{ name: 'HttpError', code: 'HTTP_ERROR'/.test(text)
+  const byName = lines().filter(l => /'[A-Z][A-Za-z]*Error'/.test(l.text) && !named(l.text) && !/^\s*(\/\/|\*)/.test(l.text))
   assert.deepEqual(byName.map(l => `${l.where}: ${l.text.trim()}`), [])
 })
 
 test('error classes live in their folder\'s errors.ts', () => {
   const elsewhere = lines().filter(l => /\bclass \w+ extends \w*Error\b/.test(l.text) && !l.where.split(':')[0].endsWith(`${sep}errors.ts`) && !l.where.startsWith('errors.ts'))
   assert.deepEqual(elsewhere.map(l => l.where), [])
+})
+
+test('a stopped operation ends with OperationAbortedError, never with the raw abort reason', () => {
+  // crypto/operation.ts's throwIfAborted and abortable wrap the reason as the error's cause.
+  const raw = lines().filter(l => /\.throwIfAborted\(\)|throw [\w.?]*signal\??\.reason|reject\([\w.?]*signal\??\.reason\)/.test(l.text))
+  assert.deepEqual(raw.map(l => `${l.where}: ${l.text.trim()}`), [])
+  const otherAborts = errorClasses().filter(e => /Abort/.test(e.cls.name) && e.cls !== crypto.OperationAbortedError)
+  assert.deepEqual(otherAborts.map(e => e.cls.name), [])
+})
+
+test('services are interfaces with their contract, made by factories; none is typed as what its factory returns', () => {
+  const inferred = lines().filter(l => /ReturnType<typeof create\w+>/.test(l.text))
+  assert.deepEqual(inferred.map(l => `${l.where}: ${l.text.trim()}`), [])
 })

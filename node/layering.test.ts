@@ -1,8 +1,11 @@
 // The import arrows only point down (STYLE.md):
 //   console ──HTTP──▶ node ──▶ bootstrap ──▶ chunkstore ──▶ crypto ;  sim ──▶ node | chunkstore | crypto
-// and a folder is entered only through its index.ts. Test helpers live in `testing/` folders,
-// entered through `testing/index.ts`, and only test code reaches them. This reads every import
-// line and fails on a wrong arrow.
+// and inside node, from the top down (NODE_ORDER):
+//   bench, faults ▶ cli ▶ daemon ▶ api ▶ mesh ▶ jobs ▶ notify ▶ inventory ▶ auth ▶ holder ▶ control ▶ metrics ▶ logs ▶ state ▶ clock
+// (a folder may import any folder below it, and node's own root modules). A folder is entered
+// only through its index.ts. Test helpers live in `testing/` folders, entered through
+// `testing/index.ts`, and only test code reaches them. This reads every import line and fails
+// on a wrong arrow.
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -18,6 +21,9 @@ const allowed: Record<string, string[]> = {
   sim: ['node', 'chunkstore', 'crypto'],
   console: []
 }
+
+/** node's subfolders, lowest first: each may import those before it. `testing` (test helpers) may import any. */
+export const NODE_ORDER = ['clock', 'state', 'logs', 'metrics', 'control', 'holder', 'auth', 'inventory', 'notify', 'jobs', 'mesh', 'api', 'daemon', 'cli', 'bench', 'faults']
 
 function * sources (dir: string): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -66,9 +72,13 @@ export function importViolations (): string[] {
           bad.push(`${where}: only test code may import test helpers (testing/)`)
           continue
         }
-        if (targetTop === top) continue
-        // A test file is an entry point: it may import the one polyfill module first, from any layer.
-        if (file.endsWith('.test.ts') && rel === join('node', 'polyfill.ts')) continue
+        if (targetTop === top) {
+          if (top === 'node') { const v = nodeViolation(fromRel, rel, testCode); if (v !== undefined) bad.push(`${where}: ${v}`) }
+          continue
+        }
+        // A test file is an entry point: it may import the one polyfill module first, from any layer;
+        // so may the simulation's benchmark script (sim/bench/run.js, `npm run bench:sim`).
+        if ((file.endsWith('.test.ts') || fromRel === join('sim', 'bench', 'run.js')) && rel === join('node', 'polyfill.ts')) continue
         if (top === 'console' && targetTop === 'node' && typeOnly) continue
         if (reachesSim(fromRel, rel)) continue
         const testingEntry = join(targetTop, 'testing', 'index.ts')
@@ -83,6 +93,32 @@ export function importViolations (): string[] {
     }
   }
   return bad
+}
+
+/** The folder of a node module: its subfolder, or '' for node's own root modules. */
+const nodeFolder = (rel: string): string => { const parts = rel.split(sep); return parts.length > 2 ? parts[1] : '' }
+
+/** Why an import from one node module to another breaks the order, if it does. */
+function nodeViolation (fromRel: string, rel: string, testCode: boolean): string | undefined {
+  const from = nodeFolder(fromRel)
+  const to = nodeFolder(rel)
+  // node/bin holds the package's executables: each starts a process at its module's entry (cli/entry.ts).
+  if (from === to || from === 'bin') return undefined
+  // node/index.ts is the node's entry for the layer above it (sim): it re-exports from any folder.
+  if (fromRel === join('node', 'index.ts')) return undefined
+  const entry = join('node', to, 'index.ts')
+  // node's root modules (project-root, polyfill, errors) are leaves every folder may use; the
+  // node-wide tests beside them (this one, conventions) read every folder.
+  if (to === '') return rel === join('node', 'index.ts') ? 'node/index.ts is the node\'s entry, not a module to import' : undefined
+  if (rel !== entry) return `enter node/${to}/ through its index.ts`
+  if (from === '' && testCode) return undefined
+  if (from === 'testing' || (to === 'testing' && (testCode || from === 'bench'))) return undefined
+  if (to === 'testing') return 'only test code may import test helpers (testing/)'
+  const a = NODE_ORDER.indexOf(from)
+  const b = NODE_ORDER.indexOf(to)
+  if (a < 0) return `node/${from}/ is in no place of NODE_ORDER (node/layering.test.ts)`
+  if (b < 0) return `node/${to}/ is in no place of NODE_ORDER (node/layering.test.ts)`
+  return b < a ? undefined : `node/${from} may not import node/${to} (it is not below it)`
 }
 
 test('import arrows only point down and enter folders through index.ts', () => {
@@ -105,4 +141,13 @@ test('every top-level folder has an index.ts that says what it is for', () => {
     const text = readFileSync(join(root, top, 'index.ts'), 'utf8')
     assert.match(text, /^\/\/ \w+: /, `${top}/index.ts should open with a comment saying what it is for`)
   }
+})
+
+test('every node subfolder has an index.ts that says what it is for', () => {
+  for (const sub of [...NODE_ORDER, 'testing']) {
+    const text = readFileSync(join(root, 'node', sub, 'index.ts'), 'utf8')
+    assert.match(text, /^\/\/ [\w/]+: /, `node/${sub}/index.ts should open with a comment saying what it is for`)
+  }
+  const present = readdirSync(join(root, 'node'), { withFileTypes: true }).filter(e => e.isDirectory() && e.name !== 'bin').map(e => e.name).sort()
+  assert.deepEqual(present, [...NODE_ORDER, 'testing'].sort(), 'every subfolder of node has its place in NODE_ORDER')
 })

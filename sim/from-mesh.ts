@@ -94,7 +94,8 @@ export function scenarioFromFacts (facts: MeshFacts, options: { horizon?: string
     ...(facts.policies.length > 0 ? { replication: { policies: facts.policies, ...(facts.bandwidth !== null ? { bandwidth: facts.bandwidth } : {}) } } : {})
   }
   note(['sites', 0, 'name'], 'this node; add capacity: (its disk) to see when it fills')
-  const others: SiteInput[] = facts.members.filter(m => !m.self).map(m => ({ name: m.site, role: m.role as SiteInput['role'], datasets: [] }))
+  // The other members by name, whatever order the member list has them in: the same mesh writes the same scenario.
+  const others: SiteInput[] = facts.members.filter(m => !m.self).sort((a, b) => a.site < b.site ? -1 : a.site > b.site ? 1 : 0).map(m => ({ name: m.site, role: m.role as SiteInput['role'], datasets: [] }))
   others.forEach((m, k) => {
     const held = facts.held.find(h => h.site === m.name)
     note(['sites', k + 1, 'name'], `another member${held !== undefined ? ` (${held.snapshots} of its snapshots are held here)` : ''}: its data sets, policies and disk are not known here — run from-mesh there and merge`)

@@ -4,17 +4,16 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { blockCid } from '../chunk-wire.ts'
 import { createMeshGater } from '../gater.ts'
 import { createMeshHost, type MeshHost } from '../host.ts'
 import type { CID } from 'multiformats/cid'
 import type { PrivateKey } from '@libp2p/interface'
-import { LocalBlockStore, type BlockStore } from '../../chunkstore/index.ts'
+import { cidOf, LocalBlockStore, type BlockStore } from '../../chunkstore/index.ts'
 import { removeDir, tempDir, type AfterHook } from '../../crypto/testing/index.ts'
 
 export async function randomBlock (size: number): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = new Uint8Array(randomBytes(size))
-  return { cid: await blockCid(bytes), bytes }
+  return { cid: cidOf(bytes), bytes }
 }
 
 export interface HostPair {

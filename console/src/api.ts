@@ -1,73 +1,19 @@
 // The console's only way to the node: JSON over HTTP with the session cookie and the CSRF header.
+// Every shape it sends and receives is the node's own (node/api/dto.ts, `import type` only).
 import type {
-  ApiError, Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
-  JobLogLine, LogEntry, LogType, LogLevel, JobType, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, Schedule, EscrowAnswer, AdoptRequest, PlanReport, PlanChart, PlanFinding
+  Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
+  JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
+  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport
 } from '../../node/api/dto.ts'
+import { ApiCallError } from './errors.ts'
 
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
-  AgentType, SmtpSettings, Delivery, Schedule, Webhook, EscrowAnswer, AdoptRequest, PlanReport, PlanChart, PlanFinding
-}
+  AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
+  Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding
+} from '../../node/api/dto.ts'
 
-/** The filter choices of the log and history lists; typed so a value the API does not know fails the type check. */
-export const LOG_TYPES: LogType[] = ['backup', 'restore', 'data', 'storage', 'archive', 'login', 'node', 'task', 'user', 'alert', 'system']
-export const LOG_LEVELS: LogLevel[] = ['info', 'warning', 'error']
-export const WEBHOOK_EVENTS: WebhookEvent[] = ['login', 'node', 'storage', 'task', 'job', 'alert']
-export const JOB_TYPES: JobType[] = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate']
-
-export interface Dashboard {
-  uptimeSeconds: number
-  storage: { capacityBytes: number, usedBytes: number, freeBytes: number, spaces: number }
-  dailyBackupBytes: Array<{ day: string, bytes: number }>
-  runningJobs: JobRecord[]
-  nodes: { total: number, online: number }
-  spaces: Array<Pick<SpaceRecord, 'id' | 'name' | 'type' | 'capacityBytes' | 'usedBytes' | 'nodeId'>>
-  tasks: number
-  failedJobsLastDays: number
-}
-
-/** A client as GET /api/nodes shows it: with its online state (a heartbeat in the last 3 minutes). */
-export type NodeView = NodeRecord & { online: boolean }
-
-/** GET /api/mesh (doc/api.md "The mesh"): the mesh this node hosts, or { configured: false }. */
-export type MeshRole = 'head' | 'branch' | 'dr'
-export const MESH_ROLES: MeshRole[] = ['head', 'branch', 'dr']
-export interface MeshPolicy { name: string, copies: number, roles?: MeshRole[], sites?: string[], spaces?: string[] }
-export interface BandwidthWindow { from: string, to: string, mibps: number, days?: number[] }
-export interface Bandwidth { defaultMibps?: number, windows?: BandwidthWindow[] }
-export interface MeshStatus {
-  configured: true
-  mesh: string
-  version: number
-  self: { peer: string, site: string, role: MeshRole, addrs: string[], holdsMeshKey: boolean }
-  members: Array<{ peer: string, site: string, role: MeshRole, addrs: string[], connected: boolean, self: boolean }>
-  links: Array<{
-    peer: string, site: string, role: MeshRole, connected: boolean, running: boolean, lastRunAt?: string, progress?: unknown, lastResult?: unknown,
-    lastError?: ApiError, snapshotsBehind: number | null, blocksBehind: number | null, bytesBehind: number | null
-  }>
-  policies: Array<MeshPolicy & { targets: string[], snapshotsBehind: number | null, bytesBehind: number | null, health: 'ok' | 'behind' | 'failing' | 'no-target' }>
-  bandwidth: Bandwidth | null
-  invitationsOpen: number
-}
-
-export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 'symlink' | 'other', size: number, mtime?: string }
-export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, storedBytes: number, copies: number, runs: number }
-export type LoginChallenge = Extract<LoginReply, { step: 'token' }>['challenge']
-
-/**
- * An answer of the API that is not 2xx: carries the API's `{ name, code, message, params? }`.
- * Branch on `code` (doc/api.md "Errors"), never on the name or the message.
- */
-export class ApiCallError extends Error {
-  readonly code: string
-  constructor (readonly status: number, readonly body: ApiError) {
-    super(body.message)
-    this.name = body.name
-    this.code = body.code
-  }
-}
 
 /** The codes of a lost session (NotAuthenticatedError, SessionExpiredError). */
 const SESSION_LOST = new Set(['NOT_AUTHENTICATED', 'SESSION_EXPIRED'])

@@ -3,7 +3,7 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import { loginChallengeMessage, withTokenSession, type LoginChallenge } from '../../crypto/index.ts'
 import { createOperatorToken, createSoftHsm } from '../../crypto/testing/index.ts'
-import { manualClock } from '../daemon/index.ts'
+import { manualClock } from '../clock/index.ts'
 import { ApiClient, ADMIN_PASSWORD, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('login sets an HttpOnly SameSite cookie with a fresh id; logout invalidates it', async () => {

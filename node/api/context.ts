@@ -1,12 +1,14 @@
 import type { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
+import type { Clock } from '../clock/index.ts'
 import type { Accounts } from '../auth/index.ts'
 import type { Inventory } from '../inventory/index.ts'
 import type { Tasks, JobRunner, Operations, Scheduler, Repositories, Escrow } from '../jobs/index.ts'
-import type { LogBook, Mailer, Metrics, Notifier, ReportSource, Webhooks } from '../notify/index.ts'
-import type { HostedMesh } from '../mesh/hosted-mesh.ts'
+import type { Mailer, Notifier, ReportSource, Webhooks } from '../notify/index.ts'
+import type { LogBook } from '../logs/index.ts'
+import type { Metrics } from '../metrics/index.ts'
+import type { HostedMesh } from '../mesh/index.ts'
 import type { CapacityPlanner } from './planning-routes.ts'
 
 export interface RouteOptions { cookieName: string, tls: boolean }

@@ -7,6 +7,7 @@ import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, okReply } from './schemas.ts'
 import { MetricsTokenError } from './errors.ts'
+import type { Dashboard, FileEntry } from './dto.ts'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
@@ -16,7 +17,7 @@ export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _o
       summary: 'Home page (manual 2.1.1): uptime, storage totals, daily backup volume, running jobs, nodes online, user spaces', tags: ['system'],
       querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 7 } } }
     }
-  }, async (req) => {
+  }, async (req): Promise<Dashboard> => {
     const u = who(req).user
     const spaces = await ctx.inventory.listSpaces(u)
     const nodes = await ctx.inventory.listNodes(u)
@@ -57,7 +58,7 @@ export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _o
     if (!node.local) throw new NodeUnreachableError(node.name)
     const dir = normalisePath(req.query.path ?? '/', 'A folder to browse')
     const shows = ctx.inventory.reach.browse(node, user.role, dir)
-    const out = []
+    const out: FileEntry[] = []
     for (const e of (await readdir(dir, { withFileTypes: true }).catch(() => [])).slice(0, 5000)) {
       const p = join(dir, e.name)
       if (!shows(p)) continue

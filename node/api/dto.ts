@@ -2,7 +2,8 @@
 export type { PublicUser, Role, NotificationPrefs, ReportPrefs } from '../auth/index.ts'
 export type { NodeRecord, SpaceRecord, AgentType } from '../inventory/index.ts'
 export type { TaskRecord, TaskInput, TaskOptions, Retention, Schedule, JobRecord, JobProgress, JobLogLine, JobType, JobStatus, RestoreRequest, CleanRequest, EscrowAnswer, AdoptRequest } from '../jobs/index.ts'
-export type { LogEntry, AuditEntry, LogType, LogLevel, Webhook, Delivery, WebhookEvent, SmtpSettings, ReportTable } from '../notify/index.ts'
+export type { Webhook, Delivery, WebhookEvent, SmtpSettings, ReportTable } from '../notify/index.ts'
+export type { LogEntry, AuditEntry, LogType, LogLevel } from '../logs/index.ts'
 export type { SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
 export type * from './planning-dto.ts'
 
@@ -19,3 +20,44 @@ export interface Page<T> { items: T[], total: number, page: number, pageSize: nu
 export type LoginReply =
   | { step: 'done', user: import('../auth/index.ts').PublicUser, csrfToken: string, sessionId: string }
   | { step: 'token', challenge: import('../../crypto/index.ts').LoginChallenge }
+
+/** GET /api/dashboard: the home page (manual 2.1.1). */
+export interface Dashboard {
+  uptimeSeconds: number
+  storage: { capacityBytes: number, usedBytes: number, freeBytes: number, spaces: number }
+  dailyBackupBytes: Array<{ day: string, bytes: number }>
+  runningJobs: import('../jobs/index.ts').JobRecord[]
+  nodes: { total: number, online: number }
+  spaces: Array<Pick<import('../inventory/index.ts').SpaceRecord, 'id' | 'name' | 'type' | 'capacityBytes' | 'usedBytes' | 'nodeId'>>
+  tasks: number
+  failedJobsLastDays: number
+}
+
+/** A client as GET /api/nodes shows it: with its online state (a heartbeat in the last 3 minutes). */
+export type NodeView = import('../inventory/index.ts').NodeRecord & { online: boolean }
+
+/** GET /api/nodes/{id}/files: one entry of a folder of the node. */
+export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 'symlink' | 'other', size: number, mtime?: string }
+
+/** GET /api/data/tasks: a row of the data management table (manual 2.5.1). */
+export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, storedBytes: number, copies: number, runs: number }
+
+export type { Role as MeshRole, ReplicationPolicy as MeshPolicy } from '../../bootstrap/index.ts'
+export type { BandwidthSchedule as Bandwidth, BandwidthWindow } from '../../chunkstore/index.ts'
+
+/** GET /api/mesh (doc/api.md "The mesh"): the mesh this node hosts, or `{ configured: false }`. */
+export interface MeshStatus {
+  configured: true
+  mesh: string
+  version: number
+  self: import('../../bootstrap/index.ts').MeshStatus['self']
+  members: Array<import('../../bootstrap/index.ts').Member & { connected: boolean, self: boolean }>
+  links: import('../../bootstrap/index.ts').LinkStatus[]
+  policies: import('../../bootstrap/index.ts').PolicyStatus[]
+  bandwidth: import('../../chunkstore/index.ts').BandwidthSchedule | null
+  invitationsOpen: number
+  held: import('../../bootstrap/index.ts').HeldSnapshots[]
+}
+
+/** The challenge of a USB-key login (POST /api/auth/login's second step). */
+export type LoginChallenge = import('../../crypto/index.ts').LoginChallenge

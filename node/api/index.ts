@@ -13,6 +13,7 @@ import { planningRoutes } from './planning-routes.ts'
 import type { RouteModule } from './context.ts'
 
 export { createApiServer, sessionCookieName } from './server.ts'
+export { consoleStatic } from './console-static.ts'
 export { httpStatusOf, HTTP_STATUS_OF_CODE } from './error-status.ts'
 export * from './errors.ts'
 export type { ApiContext, RouteModule } from './context.ts'

@@ -4,6 +4,7 @@ import { ForbiddenError } from '../auth/index.ts'
 import { requireRecentAuth, who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, okReply, printable } from './schemas.ts'
+import type { NodeView } from './dto.ts'
 
 const nodeName = printable(1, 64)
 const agentTypes = { type: 'array', uniqueItems: true, items: { type: 'string', enum: [...AGENT_TYPES] } } as const
@@ -18,7 +19,7 @@ const rootsSchema = {
 export async function inventoryRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
   const { inventory } = ctx
   const actor = (req: Parameters<typeof who>[0]): { user: ReturnType<typeof who>['user'], source: string } => ({ user: who(req).user, source: req.ip })
-  const nodeView = (n: NodeRecord): NodeRecord & { online: boolean } => ({ ...n, online: inventory.online(n) })
+  const nodeView = (n: NodeRecord): NodeView => ({ ...n, online: inventory.online(n) })
 
   app.get('/api/nodes', { config: { access: 'read' }, schema: { summary: 'Nodes ("clients", manual 2.7) I may see, with online state', tags: ['nodes'] } },
     async (req) => (await inventory.listNodes(who(req).user)).map(nodeView))

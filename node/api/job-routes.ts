@@ -5,6 +5,7 @@ import { NotYoursError } from '../inventory/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, name364, okReply, page, paged, timeRange } from './schemas.ts'
+import type { DataRow } from './dto.ts'
 
 const tags = ['jobs']
 const sees = (u: User, j: JobRecord): boolean => u.role !== 'operator' || j.ownerId === u.id
@@ -155,7 +156,7 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   }, async (req) => {
     const u = who(req).user
     const jobs = await runner.list()
-    const rows = []
+    const rows: DataRow[] = []
     for (const t of await ctx.tasks.list(u)) {
       const space = await ctx.inventory.space(u, t.spaceId)
       let snaps: Awaited<ReturnType<typeof operations.snapshots>> = []

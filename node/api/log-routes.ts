@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { LOG_LEVELS, LOG_TYPES, WEBHOOK_EVENTS, toCsv, toXlsx, type LogFilter, type LogEntry, type SmtpSettings, type WebhookEvent, type ReportKind, type ReportTable } from '../notify/index.ts'
+import { WEBHOOK_EVENTS, toCsv, toXlsx, type SmtpSettings, type WebhookEvent, type ReportKind, type ReportTable } from '../notify/index.ts'
+import { LOG_LEVELS, LOG_TYPES, type LogFilter, type LogEntry } from '../logs/index.ts'
 import { ForbiddenError } from '../auth/index.ts'
 import { RequestInvalidError, SmtpPasswordRequiredError } from './errors.ts'
 import { who } from './server.ts'

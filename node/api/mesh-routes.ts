@@ -4,9 +4,9 @@ import type { FastifyInstance } from 'fastify'
 import { MeshNotRunningError } from '../jobs/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import type { HostedMesh } from '../mesh/hosted-mesh.ts'
-import type { ReplicationConfig } from '../mesh/replication-config.ts'
+import type { HostedMesh, ReplicationConfig } from '../mesh/index.ts'
 import { bandwidthSchema, okReply, printable } from './schemas.ts'
+import type { MeshStatus } from './dto.ts'
 
 const tags = ['mesh']
 const ROLE_NAMES = ['head', 'branch', 'dr']
@@ -32,7 +32,7 @@ export async function meshRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
   app.get('/api/mesh', {
     config: { access: 'read' },
     schema: { summary: 'The mesh this node hosts: members, replication links, lag and health per policy, bandwidth ({ configured: false } without a mesh)', tags }
-  }, async () => {
+  }, async (): Promise<MeshStatus | { configured: false }> => {
     const m = ctx.mesh()
     if (m === undefined) return { configured: false }
     const s = await m.status()

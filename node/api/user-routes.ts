@@ -3,7 +3,7 @@ import { publicUser, type Role, type NotificationPrefs, type ReportPrefs } from 
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, okReply, roleEnum } from './schemas.ts'
-import { LOG_LEVELS, LOG_TYPES } from '../notify/log-book.ts'
+import { LOG_LEVELS, LOG_TYPES } from '../logs/index.ts'
 import { InUseError } from '../inventory/index.ts'
 import { SelfRemovalError } from './errors.ts'
 

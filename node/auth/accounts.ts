@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogBook } from '../logs/index.ts'
 import { createPasswordHasher, type ScryptCost, DEFAULT_SCRYPT_COST } from './password-hash.ts'
 import { passwordProblem } from './password-policy.ts'
 import { createLoginGate, createRefusalLog } from './login-gate.ts'
@@ -103,9 +103,62 @@ export function publicUser (u: User, now: Date): PublicUser {
   return { ...rest, tokenEnrolled: certificate !== undefined, locked: u.lockedUntil !== undefined && Date.parse(u.lockedUntil) > now.getTime() }
 }
 
-export type Accounts = ReturnType<typeof createAccounts>
+/** Who changed something, as the audit trail records it. */
+export interface ChangedBy { user: string, source: string }
 
-export function createAccounts (components: { state: StateStore, clock: Clock, logs: LogBook }, init: AccountsInit = {}) {
+/**
+ * Users, passwords, sessions and the USB-key login step (F25, F27).
+ *
+ * Contract:
+ * - Passwords are kept only as scrypt hashes, session secrets only as SHA-256; nothing secret is
+ *   logged. Every change of a user is audited with who made it.
+ * - Logins are limited per address and per name before any hash is computed; a name of no user
+ *   is answered exactly like a user's (401, then 423 once locked); too many checks at once get
+ *   PasswordCheckBusyError instead of a queue without end.
+ * - `authenticate` refreshes a session's idle timer and throws NotAuthenticatedError or
+ *   SessionExpiredError; `stop` ends the hashing threads (after it, no login works).
+ */
+export interface Accounts {
+  createUser: (input: { name: string, password: string, role: Role, email?: string }, by: ChangedBy) => Promise<User>
+  hasUsers: () => Promise<boolean>
+  listUsers: () => Promise<User[]>
+  getUser: (id: string) => Promise<User>
+  /** Applies `change` to the stored user and audits it as `audit.action`. */
+  updateUser: (id: string, change: (u: User) => void, audit: ChangedBy & { action: string, detail?: unknown }) => Promise<User>
+  /** Sets a password (checked against the policy) and ends the user's sessions but `keepSession`. */
+  setPassword: (id: string, password: string, by: ChangedBy, keepSession?: string) => Promise<void>
+  enrolCertificate: (id: string, certificate: string, by: ChangedBy) => Promise<User>
+  /** Removes the user and every session of theirs. */
+  removeUser: (id: string, by: ChangedBy) => Promise<void>
+  /** Step one of login. Users with an enrolled USB key get a challenge to sign instead of a session. */
+  login: (name: string, password: string, ip: string, userAgent: string) => Promise<LoginOutcome>
+  /**
+   * Step two for users with a USB key: the token's signature over the challenge (F27,
+   * crypto/login-challenge). It passes the same address limit as step one; a failure counts
+   * against the user only when it answers a pending password step of that user.
+   */
+  completeTokenLogin: (response: LoginResponse, ip: string, userAgent: string) => Promise<LoginOutcome>
+  /** The session for a cookie secret, with its user. */
+  authenticate: (secret: string | undefined) => Promise<{ session: Session, user: User }>
+  checkCsrf: (session: Session, header: string | undefined) => boolean
+  /** Confirms the session's user's password again (changes that need it: doc/api.md "Re-authentication"). */
+  reauthenticate: (session: Session, user: User, password: string, ip: string) => Promise<void>
+  recentlyAuthenticated: (session: Session) => boolean
+  sessionsOf: (userId: string) => Promise<Session[]>
+  endSession: (session: Session) => Promise<void>
+  /** Password checks under way and waiting (the hashing threads' queue). */
+  hashing: () => { running: number, waiting: number, maxRunning: number }
+  stop: () => Promise<void>
+  readonly timeouts: { idleMs: number, absoluteMs: number }
+}
+
+export interface AccountsComponents {
+  state: StateStore
+  clock: Clock
+  logs: LogBook
+}
+
+export function createAccounts (components: AccountsComponents, init: AccountsInit = {}): Accounts {
   const { state, clock, logs } = components
   const cost = init.scryptCost ?? DEFAULT_SCRYPT_COST
   const idle = init.idleTimeoutMs ?? 30 * 60_000
@@ -195,8 +248,8 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
     return { step: 'done', user: publicUser(user, now()), session, secret }
   }
 
-  const accounts = {
-    async createUser (input: { name: string, password: string, role: Role, email?: string }, by: { user: string, source: string }): Promise<User> {
+  const accounts: Accounts = {
+    async createUser (input, by) {
       const problem = passwordProblem(input.password, input.name)
       if (problem !== undefined) throw new WeakPasswordError(problem)
       const passwordHash = await hasher.hash(input.password, cost)
@@ -210,11 +263,11 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       })
     },
 
-    async hasUsers (): Promise<boolean> { return (await state.list<User>('users', { limit: 1 })).length > 0 },
-    async listUsers (): Promise<User[]> { return await state.list<User>('users') },
-    async getUser (id: string): Promise<User> { return await state.require<User>('users', id) },
+    async hasUsers () { return (await state.list<User>('users', { limit: 1 })).length > 0 },
+    async listUsers () { return await state.list<User>('users') },
+    async getUser (id) { return await state.require<User>('users', id) },
 
-    async updateUser (id: string, change: (u: User) => void, audit: { user: string, source: string, action: string, detail?: unknown }): Promise<User> {
+    async updateUser (id, change, audit) {
       return await state.exclusive(async () => {
         const u = await state.require<User>('users', id)
         change(u)
@@ -224,7 +277,7 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       })
     },
 
-    async setPassword (id: string, password: string, by: { user: string, source: string }, keepSession?: string): Promise<void> {
+    async setPassword (id, password, by, keepSession) {
       const problem = passwordProblem(password, (await state.require<User>('users', id)).name)
       if (problem !== undefined) throw new WeakPasswordError(problem)
       const passwordHash = await hasher.hash(password, cost)
@@ -233,7 +286,7 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       for (const s of await accounts.sessionsOf(id)) if (s.id !== keepSession) await state.del('sessions', s.secretHash)
     },
 
-    async enrolCertificate (id: string, certificate: string, by: { user: string, source: string }): Promise<User> {
+    async enrolCertificate (id, certificate, by) {
       let fingerprint: string
       try {
         fingerprint = checkOperatorCertificate(certificate, { now: now() }).fingerprint256
@@ -243,7 +296,7 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       return await accounts.updateUser(id, u => { u.certificate = certificate; u.certificateFingerprint = fingerprint }, { ...by, action: 'user.token.enrol', detail: { fingerprint } })
     },
 
-    async removeUser (id: string, by: { user: string, source: string }): Promise<void> {
+    async removeUser (id, by) {
       await state.exclusive(async () => {
         await state.require<User>('users', id)
         await state.del('users', id)
@@ -252,11 +305,7 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       for (const s of await accounts.sessionsOf(id)) await state.del('sessions', s.secretHash)
     },
 
-    /**
-     * Step one of login. Users with an enrolled USB key get a challenge to sign instead of a
-     * session. Names of no user are answered exactly like users: 401, and 423 once locked.
-     */
-    async login (name: string, password: string, ip: string, userAgent: string): Promise<LoginOutcome> {
+    async login (name, password, ip, userAgent) {
       return await gated(ip, name, async () => {
         const user = await byName(name)
         const until = lockedUntil(user, name)
@@ -283,12 +332,7 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       })
     },
 
-    /**
-     * Step two for users with a USB key: the token's signature over the challenge (F27,
-     * crypto/login-challenge). It passes the same address limit as step one; a failure counts
-     * against the user only when it answers a pending password step of that user.
-     */
-    async completeTokenLogin (response: LoginResponse, ip: string, userAgent: string): Promise<LoginOutcome> {
+    async completeTokenLogin (response, ip, userAgent) {
       const release = gate.enterAddress(ip)
       if (release === undefined) throw throttled(ip)
       try {
@@ -321,8 +365,7 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       } finally { release() }
     },
 
-    /** The session for a cookie secret; refreshes its idle timer. Throws when absent or expired. */
-    async authenticate (secret: string | undefined): Promise<{ session: Session, user: User }> {
+    async authenticate (secret) {
       if (secret === undefined || secret === '') throw new NotAuthenticatedError()
       const key = sha256(secret)
       const session = await state.get<Session>('sessions', key)
@@ -345,14 +388,14 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       return { session, user }
     },
 
-    checkCsrf (session: Session, header: string | undefined): boolean {
+    checkCsrf (session, header) {
       if (header === undefined) return false
       const a = Buffer.from(session.csrfToken)
       const b = Buffer.from(header)
       return a.length === b.length && timingSafeEqual(a, b)
     },
 
-    async reauthenticate (session: Session, user: User, password: string, ip: string): Promise<void> {
+    async reauthenticate (session, user, password, ip) {
       await gated(ip, user.name, async () => {
         if (!await hasher.verify(password, user.passwordHash)) {
           await recordFailure(user, user.name, ip, 'wrong password at re-authentication')
@@ -363,20 +406,19 @@ export function createAccounts (components: { state: StateStore, clock: Clock, l
       })
     },
 
-    recentlyAuthenticated (session: Session): boolean {
+    recentlyAuthenticated (session) {
       return session.reauthAt !== undefined && now().getTime() - Date.parse(session.reauthAt) <= reauthWindow
     },
 
-    async sessionsOf (userId: string): Promise<Session[]> {
+    async sessionsOf (userId) {
       return (await state.list<Session>('sessions')).filter(s => s.userId === userId)
     },
 
-    async endSession (session: Session): Promise<void> { await state.del('sessions', session.secretHash) },
+    async endSession (session) { await state.del('sessions', session.secretHash) },
 
-    /** Password checks under way and waiting (the hashing threads' queue). */
     hashing: () => hasher.stats(),
 
-    async stop (): Promise<void> { await hasher.close() },
+    async stop () { await hasher.close() },
 
     timeouts: { idleMs: idle, absoluteMs: absolute }
   }

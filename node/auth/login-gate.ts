@@ -1,4 +1,4 @@
-import type { Clock } from '../daemon/clock.ts'
+import type { Clock } from '../clock/index.ts'
 
 /**
  * The limits every password and USB-key check passes before a hash is computed (ASVS 2.2.1),

@@ -11,9 +11,10 @@ import { projectRoot } from '../project-root.ts'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { blockCid, createMeshGater, createMeshHost, sendWithBackpressure } from '../../bootstrap/index.ts'
+import { createMeshGater, createMeshHost, sendWithBackpressure } from '../../bootstrap/index.ts'
+import { cidOf } from '../../chunkstore/index.ts'
 import { cliOk, startNode, until } from '../testing/index.ts'
-import { openStore } from '../mesh/open-store.ts'
+import { openStore } from '../mesh/index.ts'
 import { PhaseFailedError } from './errors.ts'
 
 const MIB = 1024 * 1024
@@ -109,7 +110,7 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
       // Distinct blocks from one random buffer: a sliding window, then the index.
       const bytes = noise.slice(i % 4096, (i % 4096) + size)
       new DataView(bytes.buffer).setUint32(0, i)
-      await s.blocks.put(await blockCid(bytes), bytes)
+      await s.blocks.put(cidOf(bytes), bytes)
     }
     await s.blocks.flush()
     await s.close()

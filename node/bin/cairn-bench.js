@@ -4,5 +4,5 @@
 import { register } from 'tsx/esm/api'
 register()
 await import('../polyfill.ts')
-const { main } = await import('../bench/main.ts')
+const { main } = await import('../bench/index.ts')
 process.exitCode = await main(process.argv.slice(2))

@@ -5,5 +5,5 @@
 import { register } from 'tsx/esm/api'
 register()
 await import('../polyfill.ts')
-const { main } = await import('../faults/main.ts')
+const { main } = await import('../faults/index.ts')
 process.exitCode = await main(process.argv.slice(2))

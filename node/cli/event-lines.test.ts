@@ -11,7 +11,8 @@ function stream (isTTY: boolean): { s: NodeJS.WriteStream, text: () => string } 
   return { s: w, text: () => text }
 }
 
-const unreachable = { event: 'replication-waiting', peer: '12D3KooWQu9FgzLGYLAXY9wGeLebMDxZ3s7qPioMJfFfuhQ89QfP', site: 'branch-1', reason: 'unreachable' }
+const unreachable = { event: 'replication-waiting', peer: '12D3KooWQu9FgzLGYLAXY9wGeLebMDxZ3s7qPioMJfFfuhQ89QfP', site: 'branch-1', reason: 'unreachable' } as const
+const run = { blocksOffered: 1, blocksMissing: 1, bytesMissing: 2048, wireBytes: 2100, rootsAtPeer: 2, durationMs: 5 }
 
 test('on a terminal: one sentence per event, operator lines prefixed, no JSON', () => {
   const out = stream(true)
@@ -20,7 +21,7 @@ test('on a terminal: one sentence per event, operator lines prefixed, no JSON', 
   lines.say('Cairn node listening on http://127.0.0.1:8080')
   lines.event({ event: 'member-joined', peer: 'p', site: 'dr-north', role: 'dr' })
   lines.event(unreachable)
-  lines.event({ event: 'replicated', peer: 'p', site: 'dr-north', blocksSent: 1, bytesSent: 2048, rootsAdded: 2 })
+  lines.event({ event: 'replicated', peer: 'p', site: 'dr-north', ...run, blocksSent: 1, bytesSent: 2048, rootsAdded: 2 })
   const text = out.text().split('\n')
   assert.equal(text[0], 'cairn: Cairn node listening on http://127.0.0.1:8080')
   assert.match(text[1], /^\d\d:\d\d:\d\d dr-north joined the mesh as dr$/)
@@ -45,5 +46,6 @@ test('in a pipe or with --json: one JSON object per line with its time', () => {
 })
 
 test('an event without a sentence still prints its name and fields', () => {
-  assert.equal(describeEvent({ event: 'scrub-found', bad: 2, store: 'replica' }), 'scrub-found bad=2 store=replica')
+  assert.equal(describeEvent({ event: 'scrub-found', bad: ['bafkrei1', 'bafkrei2'] }), 'scrub-found bad=["bafkrei1","bafkrei2"]')
+  assert.equal(describeEvent({ event: 'repair', repaired: 2, failed: 0 }), 'repair repaired=2 failed=0')
 })

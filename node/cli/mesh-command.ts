@@ -1,7 +1,7 @@
 // `cairn mesh init|invite|join|status|remove|replicate|scrub|policy|run` (F9–F14): create a
 // mesh, admit sites, see members and replication lag, scrub and repair, and run the daemon
 // that does the work. Commands that need the running daemon (`cairn serve` with a mesh, or
-// `cairn mesh run`) reach it over its control socket (node/mesh/control.ts).
+// `cairn mesh run`) reach it over its control socket (node/control/).
 // Failures are thrown as error classes with stable names for main.ts to print.
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -11,16 +11,14 @@ import type { ReplicaFolder } from '../../chunkstore/index.ts'
 import { parseLimit } from './bandwidth-option.ts'
 import { bytes, count, counted } from './format.ts'
 import { eventLines } from './event-lines.ts'
-import { callControl } from '../mesh/control.ts'
-import { ControlRequestError, DaemonNotRunningError, InvalidReplicationConfigError, UnknownControlRequestError } from '../mesh/errors.ts'
+import { callControl, ControlRequestError, DaemonNotRunningError, UnknownControlRequestError } from '../control/index.ts'
 import { InvalidOptionError } from '../../chunkstore/index.ts'
+import type { ReplicationConfig } from '../mesh/index.ts'
 import { unlockOptions, type StoreFlags } from './store-options.ts'
-import type { ReplicationConfig } from '../mesh/replication-config.ts'
 
 // libp2p and its kin take ~0.5 s to load: only the mesh commands that need them load them.
 const bootstrap = async (): Promise<typeof import('../../bootstrap/index.ts')> => await import('../../bootstrap/index.ts')
-const meshDaemon = async (): Promise<typeof import('../mesh/daemon.ts')> => await import('../mesh/daemon.ts')
-const replicationConfig = async (): Promise<typeof import('../mesh/replication-config.ts')> => await import('../mesh/replication-config.ts')
+const nodeMesh = async (): Promise<typeof import('../mesh/index.ts')> => await import('../mesh/index.ts')
 
 export interface MeshCommandIo {
   stdout: (text: string) => void
@@ -167,7 +165,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
         policies: [policy],
         bandwidth: { windows: (o.limit ?? []).map(parseLimit), defaultMibps: o.defaultLimit === undefined ? undefined : Number(o.defaultLimit) }
       }
-      const { saveReplicationConfig } = await replicationConfig()
+      const { saveReplicationConfig, InvalidReplicationConfigError } = await nodeMesh()
       try {
         saveReplicationConfig(meshDir(o), cfg)
       } catch (err) {
@@ -201,7 +199,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
       const lines = eventLines({ json: o.json })
       // The ready line: JSON on stdout for service managers and scripts (`{"ready":true,…}`), a sentence on a terminal.
       const readyJson = o.json === true || process.stdout.isTTY !== true
-      await (await meshDaemon()).runMeshDaemon({
+      await (await nodeMesh()).runMeshDaemon({
         store,
         keys: keys?.keys,
         mesh: meshDir(o),

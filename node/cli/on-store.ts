@@ -1,7 +1,7 @@
 import { IndexDamagedError, openRepository, readConfig, StoreInUseError } from '../../chunkstore/index.ts'
 import type { LocalRepository } from '../../chunkstore/index.ts'
 import { payloadKeys } from '../../crypto/index.ts'
-import { connectHolder, holdStore, HolderClosingError, HolderReadOnlyError, STORE_OPERATIONS } from '../holder/index.ts'
+import { connectHolder, holdStore, HolderClosingError, HolderReadOnlyError, RemoteOperationError, STORE_OPERATIONS } from '../holder/index.ts'
 import type { RunHooks, StoreHolder, StoreOperationName } from '../holder/index.ts'
 import { storeDir, unlockKeyFile } from './store-options.ts'
 import type { SecretSource, StoreFlags } from './store-options.ts'
@@ -45,9 +45,9 @@ export async function onStore (flags: StoreFlags, op: StoreOperationName, args: 
       try {
         return await holder.run(keys, storeId, op, args, hooks)
       } catch (err) {
-        const name = (err as Error).name
-        if (name !== new HolderClosingError().name && name !== new HolderReadOnlyError(op).name) throw err
-        if (name === new HolderReadOnlyError(op).name && !told) {
+        const code = err instanceof RemoteOperationError ? err.remote.code : undefined
+        if (code !== HolderClosingError.code && code !== HolderReadOnlyError.code) throw err
+        if (code === HolderReadOnlyError.code && !told) {
           told = true
           note(`waiting for process ${holder.holder.pid}, which has the store open read-only, to end ("${op}" changes the store)`)
         }

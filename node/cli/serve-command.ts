@@ -5,7 +5,8 @@ import { initRepository, InvalidOptionError, openRepository, openRepositoryOver 
 import { dataHome } from './store-options.ts'
 import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
-import { startWatchdog, stopWithin } from '../daemon/watchdog.ts'
+import { startWatchdog, stopWithin } from './watchdog.ts'
+import { manualClock } from '../clock/index.ts'
 import type { CapacityPlanner } from '../api/index.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
@@ -63,7 +64,7 @@ export function registerServeCommand (program: Command, parts: { planner?: () =>
       if (!(replicateEvery >= 1)) throw new InvalidOptionError(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
       const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
       // The daemon's modules (fastify, mail, spreadsheets) load only for `serve`.
-      const { startDaemon, manualClock } = await import('../daemon/index.ts')
+      const { startDaemon } = await import('../daemon/index.ts')
       const testClock = opts.testClock === undefined ? undefined : new Date(opts.testClock)
       if (testClock !== undefined && Number.isNaN(testClock.getTime())) throw new InvalidOptionError(`--test-clock ${opts.testClock}: give an ISO time`)
       const daemon = await startDaemon({

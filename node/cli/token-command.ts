@@ -4,7 +4,8 @@ import {
   checkOperatorCertificate, loginChallengeMessage, openPkcs11Module, resolvePkcs11Module, withTokenSession,
   type LoginChallenge, type LoginResponse, type TokenKeyRef
 } from '../../crypto/index.ts'
-import { InvalidOptionError, OperationAbortedError } from '../../chunkstore/index.ts'
+import { InvalidOptionError } from '../../chunkstore/index.ts'
+import { OperationAbortedError } from '../../crypto/index.ts'
 
 /** The port the console's login page calls the signing helper on (console/src/api.ts). */
 export const DEFAULT_SIGNING_HELPER_PORT = 47_127

@@ -8,15 +8,18 @@ import type { FastifyInstance } from 'fastify'
 import { openStateStore, type StateStore } from '../state/index.ts'
 import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
-import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type TaskRecord } from '../jobs/index.ts'
-import { createLogBook, createMetrics, createMailer, createNotifier, createWebhooks, type LogBook, type ReportSource, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
-import { createApiServer, gatherMeshFacts, ROUTE_MODULES, type ApiContext, type CapacityPlanner } from '../api/index.ts'
-import { consoleStatic } from '../api/console-static.ts'
-import { limiterClockOf, systemClock, type Clock, type ManualClock } from './clock.ts'
+import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, reportSource, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks } from '../jobs/index.ts'
+import { createMailer, createNotifier, createWebhooks, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
+import { createLogBook, type LogBook } from '../logs/index.ts'
+import { createMetrics } from '../metrics/index.ts'
+import { consoleStatic, createApiServer, gatherMeshFacts, ROUTE_MODULES, type ApiContext, type CapacityPlanner } from '../api/index.ts'
+import { limiterClockOf, systemClock, type Clock, type ManualClock } from '../clock/index.ts'
 import { ensureCertificate } from './tls.ts'
 import { InvalidOptionError } from '../../chunkstore/index.ts'
 import { AuditKeyError, InsecureListenError } from './errors.ts'
-import type { HostedMesh } from '../mesh/hosted-mesh.ts'
+import { registerGauges } from './gauges.ts'
+import { Lifecycle } from './lifecycle.ts'
+import type { HostedMesh, NodeMeshEvent } from '../mesh/index.ts'
 
 /** The mesh the daemon hosts (issue 4): on when its folder holds mesh state (cairn mesh init|join). */
 export interface DaemonMeshInit {
@@ -26,8 +29,8 @@ export interface DaemonMeshInit {
   dialEveryMs?: number
   /** How often mesh members are registered/refreshed as nodes. Default 10 s. */
   memberEveryMs?: number
-  /** Every mesh event as a structured record (cairn serve prints them as JSON lines on stderr). */
-  log?: (event: Record<string, unknown>) => void
+  /** Every mesh event (cairn serve prints them: node/cli/event-lines.ts). */
+  log?: (event: NodeMeshEvent) => void
 }
 
 export interface DaemonInit {
@@ -92,7 +95,11 @@ export interface Daemon {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
 
-/** Starts a node daemon: state, scheduler, jobs, notifications and the HTTP API, in that order. */
+/**
+ * Starts a node daemon: makes each part from the few components it needs (its XComponents) and
+ * its settings (XInit), then starts the parts in the one order below; `stop` stops them in its
+ * reverse. Only wiring lives here: what each part does is its folder's.
+ */
 export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const host = init.host ?? '127.0.0.1'
   if (init.insecureHttp === true && !LOOPBACK.has(host)) throw new InsecureListenError(host)
@@ -101,14 +108,15 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const say = init.say ?? (() => {})
   await mkdir(init.dataDir, { recursive: true, mode: 0o700 })
   const state = await openStateStore(join(init.dataDir, 'state'))
-  let mesh: HostedMesh | undefined
-  let accountsMade: Accounts | undefined
+  const parts = new Lifecycle()
+  parts.up({ name: 'state', stop: async () => { await state.close() } })
   try {
     const events = new EventEmitter()
     const metrics = createMetrics()
     const logs = await createLogBook({ state, clock }, { auditKey: await auditKey(init.auditKeyFile ?? join(init.dataDir, 'audit.key')) })
-    let listening = ''
-    const accounts = accountsMade = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? listening, ...init.accounts })
+    let url = ''
+    let mesh: HostedMesh | undefined
+    const accounts = createAccounts({ state, clock, logs }, { origin: () => init.origin ?? url, ...init.accounts })
     const meshDir = init.mesh === false ? undefined : init.mesh?.dir
     const inventory = createInventory({ state, clock, logs }, { version, protectedPaths: [init.dataDir, ...(meshDir !== undefined ? [meshDir] : [])] })
     const repositories = createRepositories(init.dataDir, init.repositories, () => mesh?.replica)
@@ -123,36 +131,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const notifier = createNotifier({ state, clock, logs, mailer, reports })
     const webhooks = createWebhooks({ state, clock, metrics }, init.webhooks)
     logs.onEntry(e => { notifier.onLog(e); webhooks.publishLog(e) })
-
-    metrics.addGauge('cairn_jobs_running', 'Jobs running now', async () => [{ value: runner.running().length }])
-    metrics.addGauge('cairn_nodes', 'Registered nodes by online state', async () => {
-      const all = await inventory.listNodes({ role: 'admin' } as User)
-      const online = all.filter(n => inventory.online(n)).length
-      return [{ labels: { state: 'online' }, value: online }, { labels: { state: 'offline' }, value: all.length - online }]
-    })
-    metrics.addGauge('cairn_space_used_bytes', 'Bytes a user space\'s store takes on disk', async () =>
-      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.usedBytes })), { named: true })
-    metrics.addGauge('cairn_space_capacity_bytes', 'Capacity (quota) of a user space', async () =>
-      (await inventory.listSpaces({ role: 'admin' } as User)).map(s => ({ labels: { space: s.name }, value: s.capacityBytes })), { named: true })
-    const policyLag = async (key: 'snapshotsBehind' | 'bytesBehind'): Promise<Array<{ labels: Record<string, string>, value: number }>> =>
-      mesh === undefined ? [] : (await mesh.status()).policies.flatMap(p => p[key] === null ? [] : [{ labels: { policy: p.name }, value: p[key] }])
-    metrics.addGauge('cairn_replication_snapshots_behind', 'Snapshots of a replication policy that one of its targets still lacks', async () => await policyLag('snapshotsBehind'), { named: true })
-    metrics.addGauge('cairn_replication_bytes_behind', 'Bytes of a replication policy found missing at a target and not yet sent', async () => await policyLag('bytesBehind'), { named: true })
-
-    mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler })
-    const interrupted = await runner.recover()
-    if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
-    await inventory.registerLocal()
-    if (!await accounts.hasUsers()) {
-      const password = init.adminPassword ?? randomBytes(18).toString('base64url')
-      await accounts.createUser({ name: 'admin', password, role: 'admin' }, { user: 'system', source: 'daemon' })
-      if (init.adminPassword === undefined) {
-        const file = join(init.dataDir, 'initial-admin-password')
-        await writeFile(file, password + '\n', { mode: 0o600 })
-        say(`Created user "admin"; its password is in ${file} (change it after the first login)`)
-      }
-    }
-
+    registerGauges(metrics, { runner, inventory, mesh: () => mesh })
     const tls = init.insecureHttp === true ? undefined : await ensureCertificate(init.dataDir, host === '0.0.0.0' || host === '::' ? [] : [host])
     const ctx: ApiContext = {
       state, clock, logs, accounts, inventory, tasks, runner, operations, escrow, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
@@ -162,41 +141,71 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       planner: init.planner
     }
     const app = await createApiServer(ctx, { https: tls === undefined ? undefined : { key: tls.key, cert: tls.cert }, version })
-    await scheduler.start()
-    notifier.start()
-    await webhooks.start()
-    const address = await app.listen({ host, port: init.port ?? 8443 })
-    const url = address.replace('0.0.0.0', '127.0.0.1')
-    listening = url
-    await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}` })
-    say(`Cairn node listening on ${url}${tls !== undefined ? ` (certificate SHA-256 ${tls.fingerprint})` : ' (plain HTTP, loopback only)'}`)
 
-    let stopping: Promise<void> | undefined
+    // The one start order; stop() goes back up it. A part starts once those above it run, and
+    // stops while they still do: no new job once the scheduler and the API have stopped, every
+    // running job records its end before mails and webhooks flush, the stores close last.
+    await parts.start([
+      { name: 'accounts', stop: async () => { await accounts.stop() } },
+      { name: 'stores', stop: async () => { await repositories.close() } },
+      { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' }) } },
+      { name: 'mesh', start: async () => { mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler }) }, stop: async () => { await mesh?.stop() } },
+      // Hold every user space's store from the start: a CLI command pointed at one then runs its
+      // operation in this daemon (node/holder/) rather than taking the store from the daemon's
+      // jobs. They close with the stores above.
+      { name: 'space stores', start: async () => { await holdSpaceStores(inventory, repositories, logs) } },
+      { name: 'webhooks', start: async () => { await webhooks.start() }, stop: async () => { await webhooks.stop() } },
+      { name: 'notifier', start: () => { notifier.start() }, stop: async () => { await notifier.stop() } },
+      {
+        name: 'jobs',
+        start: async () => {
+          const interrupted = await runner.recover()
+          if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
+        },
+        stop: async () => { await runner.stopAll('the node is shutting down') }
+      },
+      { name: 'records', start: async () => { await inventory.registerLocal(); await firstAdmin(accounts, init, say) } },
+      {
+        name: 'api',
+        start: async () => {
+          url = (await app.listen({ host, port: init.port ?? 8443 })).replace('0.0.0.0', '127.0.0.1')
+          await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}` })
+          say(`Cairn node listening on ${url}${tls !== undefined ? ` (certificate SHA-256 ${tls.fingerprint})` : ' (plain HTTP, loopback only)'}`)
+        },
+        stop: async () => { await app.close() }
+      },
+      { name: 'scheduler', start: async () => { await scheduler!.start() }, stop: async () => { scheduler!.stop(); await scheduler!.idle() } }
+    ])
     return {
       url, app, state, clock, accounts, inventory, tasks, runner, operations, scheduler, logs, notifier, webhooks, mailer, mesh,
       certificateFingerprint: tls?.fingerprint,
-      async stop () {
-        stopping ??= (async () => {
-          scheduler!.stop()
-          await scheduler!.idle()
-          await app.close()
-          await runner.stopAll('the node is shutting down')
-          await notifier.stop()
-          await webhooks.stop()
-          await mesh?.stop()
-          await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' })
-          await repositories.close()
-          await accounts.stop()
-          await state.close()
-        })()
-        await stopping
-      }
+      stop: async () => { await parts.stop() }
     }
   } catch (err) {
-    await mesh?.stop().catch(() => {})
-    await accountsMade?.stop().catch(() => {})
-    await state.close()
+    await parts.stop().catch(() => {})
     throw err
+  }
+}
+
+/** The first user, `admin`, on a node that has none; its password from the init, or a random one in <data>/initial-admin-password. */
+async function firstAdmin (accounts: Accounts, init: DaemonInit, say: (line: string) => void): Promise<void> {
+  if (await accounts.hasUsers()) return
+  const password = init.adminPassword ?? randomBytes(18).toString('base64url')
+  await accounts.createUser({ name: 'admin', password, role: 'admin' }, { user: 'system', source: 'daemon' })
+  if (init.adminPassword !== undefined) return
+  const file = join(init.dataDir, 'initial-admin-password')
+  await writeFile(file, password + '\n', { mode: 0o600 })
+  say(`Created user "admin"; its password is in ${file} (change it after the first login)`)
+}
+
+/** Opens every user space's store; one that fails is logged and the rest still open. */
+async function holdSpaceStores (inventory: Inventory, repositories: Repositories, logs: LogBook): Promise<void> {
+  for (const space of await inventory.listSpaces({ role: 'admin' } as User)) {
+    try {
+      await repositories.all(space)
+    } catch (err) {
+      await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `the store of user space ${space.name} could not be opened: ${(err as Error).message}` })
+    }
   }
 }
 
@@ -212,7 +221,7 @@ async function auditKey (file: string): Promise<Buffer> {
 }
 
 /** Mesh events worth a line in the node's log (the rest go to DaemonMeshInit.log only). */
-const LOGGED_MESH_EVENTS: Record<string, 'info' | 'warning'> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
+const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
 async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
@@ -220,7 +229,7 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
   const opts: DaemonMeshInit = init.mesh ?? {}
   const dir = opts.dir ?? join(init.dataDir, 'mesh')
   if (opts.dir === undefined && !existsSync(dir)) return undefined
-  const { startHostedMesh } = await import('../mesh/hosted-mesh.ts')
+  const { startHostedMesh } = await import('../mesh/index.ts')
   const { hasMeshState } = await import('../../bootstrap/index.ts')
   if (opts.dir === undefined && !hasMeshState(dir)) return undefined
   const mesh = await startHostedMesh({
@@ -229,8 +238,8 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
     spaces: async () => await c.inventory.listSpaces({ role: 'admin' } as User),
     log: (e) => {
       opts.log?.(e)
-      const level = LOGGED_MESH_EVENTS[String(e.event)]
-      if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${String(e.event)} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
+      const level = LOGGED_MESH_EVENTS[e.event]
+      if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${e.event} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
     }
   }, {
     dataDir: init.dataDir,
@@ -280,35 +289,3 @@ function clockControl (clock: ManualClock, c: { runner: JobRunner, scheduler: Sc
   }
 }
 
-/** Client and task report tables (manual 2.9.3) as a user may see them. */
-function reportSource (c: { state: StateStore, inventory: Inventory, tasks: Tasks, runner: JobRunner }): ReportSource {
-  return async (kind, user) => {
-    const jobs = (await c.runner.list()).filter(j => user.role !== 'operator' || j.ownerId === user.id)
-    const users = new Map((await c.state.list<User>('users')).map(u => [u.id, u.name]))
-    if (kind === 'clients') {
-      const tasks = await c.tasks.list(user)
-      return {
-        title: 'Client report',
-        columns: [{ key: 'client', header: 'Client' }, { key: 'ip', header: 'IP' }, { key: 'user', header: 'Username' }, { key: 'os', header: 'OS' }, { key: 'tasks', header: 'Tasks' }, { key: 'bytes', header: 'Backup data size (bytes)' }, { key: 'lastSeen', header: 'Last seen' }],
-        rows: (await c.inventory.listNodes(user)).map(n => {
-          const ids = new Set(tasks.filter((t: TaskRecord) => t.nodeId === n.id).map(t => t.id))
-          const bytes = jobs.filter(j => j.type === 'backup' && j.taskId !== undefined && ids.has(j.taskId) && (j.status === 'success' || j.status === 'warning')).reduce((s, j) => s + Number(j.result?.bytesRead ?? 0), 0)
-          return { client: n.name, ip: n.ip, user: n.ownerId !== undefined ? users.get(n.ownerId) ?? '' : '', os: n.os, tasks: ids.size, bytes, lastSeen: n.lastSeenAt }
-        })
-      }
-    }
-    return {
-      title: 'Task report',
-      columns: [{ key: 'task', header: 'Task name' }, { key: 'type', header: 'Type' }, { key: 'space', header: 'User space' }, { key: 'runs', header: 'Runs' }, { key: 'ok', header: 'Succeeded' }, { key: 'failed', header: 'Failed' }, { key: 'bytes', header: 'Backup data size (bytes)' }, { key: 'last', header: 'Last run' }, { key: 'lastStatus', header: 'Last status' }],
-      rows: await Promise.all((await c.tasks.list(user)).map(async t => {
-        const mine = jobs.filter(j => j.taskId === t.id && j.type === 'backup')
-        const space = await c.state.get<{ name: string }>('spaces', t.spaceId)
-        return {
-          task: t.name, type: t.agentType, space: space?.name ?? '', runs: mine.length,
-          ok: mine.filter(j => j.status === 'success' || j.status === 'warning').length, failed: mine.filter(j => j.status === 'failed').length,
-          bytes: mine.reduce((s, j) => s + Number(j.result?.bytesRead ?? 0), 0), last: mine[0]?.startedAt ?? '', lastStatus: mine[0]?.status ?? ''
-        }
-      }))
-    }
-  }
-}

@@ -2,6 +2,7 @@
 // figures in docs/reliability.md): kill -9 during a backup and during a restore, and a flipped
 // bit in an index table, through the same code as the full run. Every figure that must be zero
 // is zero. (Damaged blocks, records and a full disk are chunkstore/damage.test.ts's.)
+// test-suite: processes
 import '../polyfill.ts'
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'

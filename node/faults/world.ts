@@ -8,7 +8,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { initRepository } from '../../chunkstore/index.ts'
-import { callControl } from '../mesh/control.ts'
+import { callControl } from '../control/index.ts'
 import { DaemonUnresponsiveError, HarnessSetupError } from './errors.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))

@@ -61,7 +61,7 @@ export async function connectHolder (dir: string): Promise<HolderConnection | un
   readMessages(sock, deliver, err => { deliver(err); sock.destroy() })
   let hello: HolderMessage
   try { hello = await next() } catch { sock.destroy(); return undefined }
-  if (hello.t === 'error') { sock.destroy(); throw new RemoteOperationError(hello.name, hello.message) }
+  if (hello.t === 'error') { sock.destroy(); throw new RemoteOperationError(hello) }
   if (hello.t !== 'hello' || hello.v !== HOLDER_PROTOCOL) { sock.destroy(); throw new HolderProtocolError(`The process at ${socket} does not speak holder protocol ${HOLDER_PROTOCOL}; is it an older or newer Cairn?`) }
   const holderNonce = unb64(hello.nonce)
 
@@ -82,7 +82,7 @@ export async function connectHolder (dir: string): Promise<HolderConnection | un
         }
         send(sock, { t: 'auth', nonce: b64(clientNonce), proofs })
         const welcome = await next()
-        if (welcome.t === 'error') throw new RemoteOperationError(welcome.name, welcome.message)
+        if (welcome.t === 'error') throw new RemoteOperationError(welcome)
         const key = welcome.t === 'welcome' ? proofKeys[welcome.access] : undefined
         if (welcome.t !== 'welcome' || key === undefined || !holderProofMatches(key, unb64(welcome.proof), 'holder', welcome.access, storeId, holderNonce, clientNonce)) {
           throw new HolderNotGenuineError(socket)
@@ -98,7 +98,7 @@ export async function connectHolder (dir: string): Promise<HolderConnection | un
             if (m.t === 'progress') hooks.onProgress?.(m.data)
             else if (m.t === 'items') hooks.onItems?.(m.data)
             else if (m.t === 'result') return m.data
-            else if (m.t === 'error') throw new RemoteOperationError(m.name, m.message)
+            else if (m.t === 'error') throw new RemoteOperationError(m)
             else throw new HolderProtocolError(`The holder sent an unexpected "${m.t}" message.`)
           }
         } finally {

@@ -1,6 +1,8 @@
 // Errors of the holder protocol, each with a stable `name` and `code` (the base and the rules:
-// crypto/errors.ts). Each says what to do; the wire carries the name and the code.
-import { CairnError, type CairnErrorOptions } from '../../crypto/index.ts'
+// crypto/errors.ts). Each says what to do. The wire carries an error as its ErrorRecord
+// (name, code, message, params), and the client tells them apart by code.
+import { CairnError } from '../../crypto/index.ts'
+import type { CairnErrorOptions } from '../../crypto/index.ts'
 
 /** The holder's proof did not match: whatever listens on the socket does not hold this store's keys. */
 export class HolderNotGenuineError extends CairnError {
@@ -22,7 +24,7 @@ export class HolderAccessDeniedError extends CairnError {
 
 /** An operation that needs the full key, asked with a write-only one. */
 export class HolderNeedsFullKeyError extends CairnError {
-  static override readonly code = 'HOLDER_NEEDS_FULL_KEY'
+  static override readonly code = 'HOLDER_FULL_KEY_REQUIRED'
   override readonly name = 'HolderNeedsFullKeyError'
   constructor (op: string) {
     super(`"${op}" needs the store's full key; you opened it with a write-only key, which can only back up. Nothing was changed.`, { params: { op } })
@@ -65,7 +67,6 @@ export class HolderProtocolError extends CairnError {
 export class HolderRequestError extends CairnError {
   static override readonly code = 'HOLDER_REQUEST_INVALID'
   override readonly name = 'HolderRequestError'
-  constructor (message: string) { super(message) }
 }
 
 /** The socket's folder (used when the store's path is too long for a socket in it) is not safely ours. */
@@ -78,21 +79,14 @@ export class HolderSocketFolderError extends CairnError {
 }
 
 /**
- * An error the holder answered with: it keeps the holder's name, code and message, so the CLI
- * prints what a local run would (and `code` is the holder's error's own).
+ * An error the holder answered with. Its message is the holder's, so the CLI prints what a
+ * local run would; `remote` has the holder's name and code (`params.remoteCode`), by which a
+ * client tells a closing or read-only holder from a failed operation.
  */
 export class RemoteOperationError extends CairnError {
   static override readonly code = 'HOLDER_OPERATION_FAILED'
-  override readonly code: string
-  constructor (name: string, message: string, code?: string) {
-    super(message)
-    this.name = name
-    this.code = code ?? RemoteOperationError.code
+  override readonly name = 'RemoteOperationError'
+  constructor (readonly remote: { name: string, code?: string, message: string }) {
+    super(remote.message, { params: { remoteName: remote.name, ...(remote.code !== undefined ? { remoteCode: remote.code } : {}) } })
   }
-}
-
-/** The kill -9 campaign (`npm run campaign:holder`) could not set up a round. */
-export class HolderCampaignError extends CairnError {
-  static override readonly code = 'HOLDER_CAMPAIGN_FAILED'
-  override readonly name = 'HolderCampaignError'
 }

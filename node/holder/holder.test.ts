@@ -1,6 +1,7 @@
 // One store, many clients, with real processes through the package's bin: a backup holds the
 // store while other commands run in it, a client killed mid-backup leaves the holder running
 // and the store whole, a caller without the keys is refused, a stale socket is replaced.
+// test-suite: processes
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'

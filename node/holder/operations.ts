@@ -1,6 +1,6 @@
 import { createLimiter } from '../../chunkstore/index.ts'
-import type { BackupProgress, BandwidthSchedule, ChunkerSpec, LocalRepository, RestoreProgress, SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
-import type { HolderAccess } from '../../crypto/index.ts'
+import type { BandwidthSchedule, ChunkerSpec, LocalRepository, SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
+import { throwIfAborted, type HolderAccess } from '../../crypto/index.ts'
 import { HolderRequestError } from './errors.ts'
 
 /**
@@ -9,6 +9,7 @@ import { HolderRequestError } from './errors.ts'
  */
 export interface OperationContext {
   signal: AbortSignal
+  /** How far the operation is: its progress event's `detail` (what the wire carries). */
   progress: (p: unknown) => void
   /** A batch of listed entries (ls), before the result. */
   items: (batch: unknown[]) => void
@@ -58,16 +59,16 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
         pace: limit === undefined ? undefined : createLimiter(limit).take,
         openFiles: a.openFiles === 'skip' ? 'skip' : 'read',
         signal: ctx.signal,
-        onProgress: (p: BackupProgress) => ctx.progress(p)
+        onProgress: ({ detail }) => ctx.progress(detail)
       })
     }
   },
   snapshots: {
     access: 'full',
     writes: false,
-    run: async (repo, a): Promise<SnapshotsResult> => {
-      const list = await repo.snapshots({ task: optStr(a.task, 'task') })
-      return { list: list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s), damaged: await repo.damagedSnapshots() }
+    run: async (repo, a, ctx): Promise<SnapshotsResult> => {
+      const list = await repo.snapshots({ task: optStr(a.task, 'task'), signal: ctx.signal })
+      return { list: list.map(({ rootId: _, ...s }: SnapshotRecord & { rootId?: string }) => s), damaged: await repo.damagedSnapshots({ signal: ctx.signal }) }
     }
   },
   ls: {
@@ -75,8 +76,8 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
     writes: false,
     run: async (repo, a, ctx) => {
       let batch: TreeEntry[] = []
-      for await (const e of repo.ls(str(a.snapshot, 'snapshot'), str(a.path ?? '/', 'path'))) {
-        ctx.signal.throwIfAborted()
+      for await (const e of repo.ls(str(a.snapshot, 'snapshot'), str(a.path ?? '/', 'path'), { signal: ctx.signal })) {
+        throwIfAborted(ctx.signal, 'The listing')
         batch.push(e)
         if (batch.length >= LS_BATCH) { ctx.items(batch); batch = [] }
       }
@@ -91,7 +92,7 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
       snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), include: strs(a.include ?? [], 'include'),
       conflict: a.conflict === 'skip' || a.conflict === 'keep-newer' ? a.conflict : 'overwrite',
       continueOnError: true, signal: ctx.signal,
-      onProgress: (p: RestoreProgress) => ctx.progress(p)
+      onProgress: ({ detail }) => ctx.progress(detail)
     })
   },
   check: {
@@ -102,10 +103,10 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
   forget: {
     access: 'full',
     writes: true,
-    run: async (repo, a): Promise<ForgetResult> => {
+    run: async (repo, a, ctx): Promise<ForgetResult> => {
       const ids = strs(a.ids ?? [], 'ids')
-      if (ids.length > 0) return await repo.forgetSnapshots(ids, { force: a.force === true })
-      return await repo.forget({ keepLast: optNum(a.keepLast, 'keepLast'), keepDays: optNum(a.keepDays, 'keepDays'), task: optStr(a.task, 'task') })
+      if (ids.length > 0) return await repo.forgetSnapshots(ids, { force: a.force === true, signal: ctx.signal })
+      return await repo.forget({ keepLast: optNum(a.keepLast, 'keepLast'), keepDays: optNum(a.keepDays, 'keepDays'), task: optStr(a.task, 'task') }, { signal: ctx.signal })
     }
   },
   prune: {

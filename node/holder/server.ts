@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, rmSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import type { LocalRepository } from '../../chunkstore/index.ts'
-import { holderProof, holderProofKeys, holderProofMatches, type HolderAccess } from '../../crypto/index.ts'
+import { errorRecord, holderProof, holderProofKeys, holderProofMatches, OperationAbortedError, type HolderAccess } from '../../crypto/index.ts'
 import {
   HolderAccessDeniedError, HolderClosingError, HolderNeedsFullKeyError, HolderProtocolError, HolderReadOnlyError, HolderRequestError
 } from './errors.ts'
@@ -62,12 +62,12 @@ export async function holdStore (init: StoreHolderInit): Promise<StoreHolder> {
     sockets.add(sock)
     sock.on('close', () => sockets.delete(sock))
     sock.on('error', () => {})
-    if (closing) { send(sock, { t: 'error', ...named(new HolderClosingError()) }); sock.end(); return }
+    if (closing) { send(sock, { t: 'error', ...errorRecord(new HolderClosingError()) }); sock.end(); return }
     const nonce = randomBytes(32)
     let access: HolderAccess | undefined
     let started = false
     const stop = new AbortController()
-    const refuse = (err: Error): void => { send(sock, { t: 'error', ...named(err) }); sock.end() }
+    const refuse = (err: Error): void => { send(sock, { t: 'error', ...errorRecord(err) }); sock.end() }
     const timer = setTimeout(() => { if (!started) sock.destroy() }, AUTH_TIMEOUT_MS)
     sock.on('close', () => clearTimeout(timer))
     send(sock, { t: 'hello', v: HOLDER_PROTOCOL, store: storeId, nonce: b64(nonce), holder: info })
@@ -99,10 +99,10 @@ export async function holdStore (init: StoreHolderInit): Promise<StoreHolder> {
 
   const run = async (sock: Socket, opName: string, args: Record<string, unknown>, access: HolderAccess, controller: AbortController): Promise<void> => {
     const op = Object.hasOwn(STORE_OPERATIONS, opName) ? STORE_OPERATIONS[opName] : undefined
-    if (op === undefined) { send(sock, { t: 'error', ...named(new HolderRequestError(`Unknown operation "${opName}".`)) }); sock.end(); return }
-    if (op.access === 'full' && access !== 'full') { send(sock, { t: 'error', ...named(new HolderNeedsFullKeyError(opName)) }); sock.end(); return }
-    if (op.writes && info.readOnly) { send(sock, { t: 'error', ...named(new HolderReadOnlyError(opName)) }); sock.end(); return }
-    if (closing) { send(sock, { t: 'error', ...named(new HolderClosingError()) }); sock.end(); return }
+    if (op === undefined) { send(sock, { t: 'error', ...errorRecord(new HolderRequestError(`Unknown operation "${opName}".`)) }); sock.end(); return }
+    if (op.access === 'full' && access !== 'full') { send(sock, { t: 'error', ...errorRecord(new HolderNeedsFullKeyError(opName)) }); sock.end(); return }
+    if (op.writes && info.readOnly) { send(sock, { t: 'error', ...errorRecord(new HolderReadOnlyError(opName)) }); sock.end(); return }
+    if (closing) { send(sock, { t: 'error', ...errorRecord(new HolderClosingError()) }); sock.end(); return }
     active.add(controller)
     // The client went away (killed, Ctrl-C, closed) or asked to stop (Ctrl-C): the operation
     // stops as a local one stopped by Ctrl-C does, with the same error.
@@ -121,7 +121,9 @@ export async function holdStore (init: StoreHolderInit): Promise<StoreHolder> {
       send(sock, { t: 'result', data: data ?? null })
     } catch (err) {
       if (progressTimer !== undefined) clearTimeout(progressTimer)
-      send(sock, { t: 'error', ...named(err) })
+      // An operation stopped because this holder closes: the client hears that, and tries again.
+      const closed = err instanceof OperationAbortedError && err.cause instanceof HolderClosingError
+      send(sock, { t: 'error', ...errorRecord(closed ? err.cause : err) })
     } finally {
       sock.off('close', stop)
       active.delete(controller)
@@ -145,7 +147,7 @@ export async function holdStore (init: StoreHolderInit): Promise<StoreHolder> {
     async closeWhenIdle () {
       while (active.size > 0) await new Promise<void>(resolve => { idle = resolve })
       closing = true
-      for (const s of sockets) { send(s, { t: 'error', ...named(new HolderClosingError()) }); s.end() }
+      for (const s of sockets) { send(s, { t: 'error', ...errorRecord(new HolderClosingError()) }); s.end() }
       await shut()
     },
     async close () {
@@ -156,9 +158,4 @@ export async function holdStore (init: StoreHolderInit): Promise<StoreHolder> {
       await shut()
     }
   }
-}
-
-function named (err: unknown): { name: string, message: string } {
-  const e = err as { name?: unknown, message?: unknown }
-  return { name: typeof e?.name === 'string' ? e.name : 'Error', message: typeof e?.message === 'string' ? e.message : String(err) }
 }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import type { HolderAccess } from '../../crypto/index.ts'
+import type { ErrorRecord, HolderAccess } from '../../crypto/index.ts'
 import { HolderProtocolError } from './errors.ts'
 
 /**
@@ -30,7 +30,8 @@ export type HolderMessage =
   | { t: 'progress', data: unknown }
   | { t: 'items', data: unknown[] }
   | { t: 'result', data: unknown }
-  | { t: 'error', name: string, message: string }
+  /** An ErrorRecord (crypto/errors.ts): the client tells errors apart by `code`. */
+  | ({ t: 'error' } & ErrorRecord)
   | { t: 'cancel' }
 
 export function send (sock: Socket, m: HolderMessage): void {
@@ -50,13 +51,14 @@ export function readMessages (sock: Socket, onMessage: (m: HolderMessage) => voi
       const line = buf.slice(0, nl)
       buf = buf.slice(nl + 1)
       let m: HolderMessage
+      const bad = (cause?: unknown): void => onBad(new HolderProtocolError('The other end sent a line that is not a holder message.', { cause }))
       try {
         m = JSON.parse(line)
-        if (typeof m !== 'object' || m === null || typeof (m as { t?: unknown }).t !== 'string') throw new HolderProtocolError('not a message')
       } catch (cause) {
-        onBad(new HolderProtocolError('The other end sent a line that is not a holder message.', { cause }))
+        bad(cause)
         return
       }
+      if (typeof m !== 'object' || m === null || typeof (m as { t?: unknown }).t !== 'string') { bad(); return }
       onMessage(m)
     }
     if (buf.length > MAX_LINE) onBad(new HolderProtocolError('The other end sent a line longer than the protocol allows.'))

@@ -1,10 +1,10 @@
 import os from 'node:os'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogBook } from '../logs/index.ts'
 import type { User } from '../auth/index.ts'
 import { InUseError, NameTakenError, NotYoursError } from './errors.ts'
-import { createReach, type NodeRoots } from './reach.ts'
+import { createReach, type NodeRoots, type Reach } from './reach.ts'
 
 export const AGENT_TYPES = ['filesystem', 'disk-image'] as const
 export type AgentType = typeof AGENT_TYPES[number]
@@ -60,9 +60,72 @@ export interface Actor { user: User, source: string }
 
 const sees = (u: User, ownerId: string | undefined): boolean => u.role !== 'operator' || ownerId === u.id
 
-export type Inventory = ReturnType<typeof createInventory>
+/** A member site of the mesh, as the hosted mesh reports it to become a node ("client"). */
+export interface MeshMemberFacts {
+  peer: string
+  site: string
+  role: string
+  connected: boolean
+  /** From the member's identify user agent, when it is a Cairn node's. */
+  hostname?: string
+  os?: string
+  version?: string
+  ip?: string
+}
 
-export function createInventory (components: { state: StateStore, clock: Clock, logs: LogBook }, init: { version: string, protectedPaths?: string[] }) {
+/**
+ * Nodes ("clients", F21) and user spaces (F22), and who owns what: an operator sees and changes
+ * only what is theirs (NotYoursError for the rest, as for what does not exist).
+ *
+ * Contract:
+ * - Names of nodes, and of spaces, are unique whatever their case (NameTakenError); every change
+ *   is audited and logged; changes run one at a time (the state store's `exclusive`).
+ * - A node with spaces or tasks, this daemon's own node, and a space a task uses are not
+ *   removed (InUseError); removing a space removes its record only, never stored data.
+ * - `reach` says which folders sources and restore targets may be on each node (reach.ts).
+ */
+export interface Inventory {
+  readonly reach: Reach
+  /** This daemon's node always; another while it was seen in the last ONLINE_WINDOW_MS. */
+  online: (n: NodeRecord) => boolean
+  /** Registers (or refreshes) the node the daemon runs on. */
+  registerLocal: () => Promise<NodeRecord>
+  /**
+   * A mesh member reported by the hosted mesh (manual 1.3: a client registers with the console
+   * host). New members become nodes with no agent authorised and no operator, for an admin to
+   * authorise (2.7.1.1); known ones get their facts refreshed and, while connected, last seen.
+   */
+  recordMeshMember: (m: MeshMemberFacts) => Promise<NodeRecord>
+  localNode: () => Promise<NodeRecord | undefined>
+  listNodes: (u: User) => Promise<NodeRecord[]>
+  node: (u: User, id: string) => Promise<NodeRecord>
+  registerNode: (a: Actor, input: { name: string, hostname: string, os: string, version: string, ip: string, agentTypes?: AgentType[], ownerId?: string }) => Promise<NodeRecord>
+  updateNode: (a: Actor, id: string, change: { name?: string, agentTypes?: AgentType[], agentConfig?: Record<string, unknown>, ownerId?: string | null, roots?: NodeRoots }) => Promise<NodeRecord>
+  heartbeat: (id: string, facts: { ip?: string, version?: string, os?: string }) => Promise<NodeRecord>
+  removeNode: (a: Actor, id: string) => Promise<void>
+  listSpaces: (u: User) => Promise<SpaceRecord[]>
+  space: (u: User, id: string) => Promise<SpaceRecord>
+  createSpace: (a: Actor, input: Omit<SpaceRecord, 'id' | 'createdAt' | 'usedBytes'>) => Promise<SpaceRecord>
+  updateSpace: (a: Actor, id: string, change: { name?: string, capacityBytes?: number }) => Promise<SpaceRecord>
+  /** Records the bytes a space's stores take on disk (after a job changed them). */
+  setSpaceUsage: (id: string, usedBytes: number) => Promise<void>
+  removeSpace: (a: Actor, id: string) => Promise<SpaceRecord>
+}
+
+export interface InventoryComponents {
+  state: StateStore
+  clock: Clock
+  logs: LogBook
+}
+
+export interface InventoryInit {
+  /** This daemon's version, recorded on its own node. */
+  version: string
+  /** Folders no one may back up, browse or restore into: the daemon's own data. */
+  protectedPaths?: string[]
+}
+
+export function createInventory (components: InventoryComponents, init: InventoryInit): Inventory {
   const { state, clock, logs } = components
   const reach = createReach({ protectedPaths: init.protectedPaths ?? [] })
   const now = (): string => clock.now().toISOString()
@@ -70,14 +133,12 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
     await logs.audit({ user: a.user.name, source: a.source, action, target, detail })
   }
 
-  const inv = {
-    /** What sources and restore targets may reach on this node (reach.ts). */
+  const inv: Inventory = {
     reach,
 
-    online (n: NodeRecord): boolean { return n.local || clock.now().getTime() - Date.parse(n.lastSeenAt) < ONLINE_WINDOW_MS },
+    online (n) { return n.local || clock.now().getTime() - Date.parse(n.lastSeenAt) < ONLINE_WINDOW_MS },
 
-    /** Registers (or refreshes) the node the daemon runs on. */
-    async registerLocal (): Promise<NodeRecord> {
+    async registerLocal () {
       return await state.exclusive(async () => {
         const existing = (await state.list<NodeRecord>('nodes')).find(n => n.local)
         const facts = { hostname: os.hostname(), os: osName(), version: init.version, ip: localIp(), lastSeenAt: now() }
@@ -89,12 +150,7 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    /**
-     * A mesh member reported by the hosted mesh (manual 1.3: a client registers with the console
-     * host). New members become nodes with no agent authorised and no operator, for an admin to
-     * authorise (2.7.1.1); known ones get their facts refreshed and, while connected, last seen.
-     */
-    async recordMeshMember (m: { peer: string, site: string, role: string, connected: boolean, hostname?: string, os?: string, version?: string, ip?: string }): Promise<NodeRecord> {
+    async recordMeshMember (m) {
       return await state.exclusive(async () => {
         const all = await state.list<NodeRecord>('nodes')
         const existing = all.find(n => n.mesh?.peer === m.peer)
@@ -124,17 +180,17 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async localNode (): Promise<NodeRecord | undefined> { return (await state.list<NodeRecord>('nodes')).find(n => n.local) },
+    async localNode () { return (await state.list<NodeRecord>('nodes')).find(n => n.local) },
 
-    async listNodes (u: User): Promise<NodeRecord[]> { return (await state.list<NodeRecord>('nodes')).filter(n => sees(u, n.ownerId)) },
+    async listNodes (u) { return (await state.list<NodeRecord>('nodes')).filter(n => sees(u, n.ownerId)) },
 
-    async node (u: User, id: string): Promise<NodeRecord> {
+    async node (u, id) {
       const n = await state.get<NodeRecord>('nodes', id)
       if (n === undefined || !sees(u, n.ownerId)) throw new NotYoursError('node', id)
       return n
     },
 
-    async registerNode (a: Actor, input: { name: string, hostname: string, os: string, version: string, ip: string, agentTypes?: AgentType[], ownerId?: string }): Promise<NodeRecord> {
+    async registerNode (a, input) {
       return await state.exclusive(async () => {
         if ((await state.list<NodeRecord>('nodes')).some(n => n.name.toLowerCase() === input.name.toLowerCase())) throw new NameTakenError('node', input.name)
         if (input.ownerId !== undefined) await state.require<User>('users', input.ownerId)
@@ -146,7 +202,7 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async updateNode (a: Actor, id: string, change: { name?: string, agentTypes?: AgentType[], agentConfig?: Record<string, unknown>, ownerId?: string | null, roots?: NodeRoots }): Promise<NodeRecord> {
+    async updateNode (a, id, change) {
       const roots = change.roots === undefined ? undefined : reach.checkRoots(change.roots)
       return await state.exclusive(async () => {
         const n = await inv.node(a.user, id)
@@ -168,7 +224,7 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async heartbeat (id: string, facts: { ip?: string, version?: string, os?: string }): Promise<NodeRecord> {
+    async heartbeat (id, facts) {
       return await state.exclusive(async () => {
         const n = await state.require<NodeRecord>('nodes', id)
         const next = { ...n, ...facts, lastSeenAt: now() }
@@ -177,7 +233,7 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async removeNode (a: Actor, id: string): Promise<void> {
+    async removeNode (a, id) {
       await state.exclusive(async () => {
         const n = await inv.node(a.user, id)
         const users = (await state.list<SpaceRecord>('spaces')).filter(s => s.nodeId === id).map(s => `space ${s.name}`)
@@ -189,15 +245,15 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async listSpaces (u: User): Promise<SpaceRecord[]> { return (await state.list<SpaceRecord>('spaces')).filter(s => sees(u, s.ownerId)) },
+    async listSpaces (u) { return (await state.list<SpaceRecord>('spaces')).filter(s => sees(u, s.ownerId)) },
 
-    async space (u: User, id: string): Promise<SpaceRecord> {
+    async space (u, id) {
       const s = await state.get<SpaceRecord>('spaces', id)
       if (s === undefined || !sees(u, s.ownerId)) throw new NotYoursError('user space', id)
       return s
     },
 
-    async createSpace (a: Actor, input: Omit<SpaceRecord, 'id' | 'createdAt' | 'usedBytes'>): Promise<SpaceRecord> {
+    async createSpace (a, input) {
       return await state.exclusive(async () => {
         if ((await state.list<SpaceRecord>('spaces')).some(s => s.name.toLowerCase() === input.name.toLowerCase())) throw new NameTakenError('user space', input.name)
         await state.require<NodeRecord>('nodes', input.nodeId)
@@ -210,7 +266,7 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async updateSpace (a: Actor, id: string, change: { name?: string, capacityBytes?: number }): Promise<SpaceRecord> {
+    async updateSpace (a, id, change) {
       return await state.exclusive(async () => {
         const s = await inv.space(a.user, id)
         if (change.name !== undefined && change.name.toLowerCase() !== s.name.toLowerCase() &&
@@ -223,14 +279,14 @@ export function createInventory (components: { state: StateStore, clock: Clock, 
       })
     },
 
-    async setSpaceUsage (id: string, usedBytes: number): Promise<void> {
+    async setSpaceUsage (id, usedBytes) {
       await state.exclusive(async () => {
         const s = await state.get<SpaceRecord>('spaces', id)
         if (s !== undefined) await state.put('spaces', id, { ...s, usedBytes })
       })
     },
 
-    async removeSpace (a: Actor, id: string): Promise<SpaceRecord> {
+    async removeSpace (a, id) {
       return await state.exclusive(async () => {
         const s = await inv.space(a.user, id)
         const tasks = (await state.list<{ spaceId: string, name: string }>('tasks')).filter(t => t.spaceId === id)

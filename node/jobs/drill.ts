@@ -2,6 +2,7 @@ import { lstat, readlink, readFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import type { Repository, TreeEntry } from '../../chunkstore/index.ts'
+import { throwIfAborted } from '../../crypto/index.ts'
 
 export interface DrillComparison {
   entries: number
@@ -20,7 +21,7 @@ export const restoredPath = (target: string, entryPath: string): string => join(
 export async function compareRestore (repo: Repository, snapshot: string, target: string, signal?: AbortSignal): Promise<DrillComparison> {
   const out: DrillComparison = { entries: 0, bytes: 0, mismatches: [] }
   for await (const e of repo.ls(snapshot)) {
-    signal?.throwIfAborted()
+    throwIfAborted(signal, 'The drill')
     out.entries++
     const problem = await compareEntry(e, restoredPath(target, e.path))
     if (problem !== undefined) out.mismatches.push(`${e.path}: ${problem}`)

@@ -1,7 +1,7 @@
 import { validateChunker, type StoreConfig } from '../../chunkstore/index.ts'
 import { KeyFileError, parseKeyFile, RecoveryKeyFormatError, unlockWithRecoveryKey, WrongPassphraseError, type KeyFile, type KeyPayload, type KeySlot } from '../../crypto/index.ts'
 import { CIPHERS, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { LogBook } from '../logs/index.ts'
 import type { Tasks } from './tasks.ts'
 import type { Repositories } from './repositories.ts'
 import { EscrowAdoptedError, EscrowInvalidError, MeshNotRunningError, RecoveryKeyRejectedError } from './errors.ts'
@@ -51,13 +51,35 @@ export interface CheckedEscrow { config: StoreConfig, keys: KeyFile, payload: Ke
 const MAX_SCRYPT = { N: 1 << 16, r: 8, p: 4 }
 const MAX_SLOTS = 64
 
-export type Escrow = ReturnType<typeof createEscrow>
+/**
+ * DR key escrow (F13): a site's user-space keys taken out for a DR site, and a DR site adopting
+ * them as a replication space over its mesh replica (doc/mesh.md "Restoring at a DR site").
+ *
+ * Contract:
+ * - `escrow` adds a recovery slot labelled `escrow` to the space's key file (replacing the
+ *   previous one), returns its recovery key once and stores it nowhere; it is audited.
+ * - `adopt` checks everything (the files are one store's config and full key file, the recovery
+ *   key opens them) before it stores anything; on any failure after the space record was made,
+ *   the record is removed again. It needs a running mesh (MeshNotRunningError).
+ */
+export interface Escrow {
+  escrow: (a: Actor, spaceId: string) => Promise<EscrowAnswer>
+  adopt: (a: Actor, req: AdoptRequest) => Promise<{ space: SpaceRecord, snapshots: number }>
+}
 
-export function createEscrow (components: { inventory: Inventory, repositories: Repositories, logs: LogBook, tasks: Tasks, mesh: () => { site: () => string } | undefined }) {
+export interface EscrowComponents {
+  inventory: Inventory
+  repositories: Repositories
+  logs: LogBook
+  tasks: Tasks
+  /** The mesh the daemon hosts, if any: its site name goes into an escrow; adoption needs it. */
+  mesh: () => { site: () => string } | undefined
+}
+
+export function createEscrow (components: EscrowComponents): Escrow {
   const { inventory, repositories, logs, tasks } = components
   return {
-    /** Escrow of a user space's keys (admin); a new escrow replaces the previous escrow slot. */
-    async escrow (a: Actor, spaceId: string): Promise<EscrowAnswer> {
+    async escrow (a, spaceId) {
       const space = await inventory.space(a.user, spaceId)
       const e = await repositories.escrow(space)
       const mine = (await tasks.list(a.user)).filter(t => t.spaceId === space.id).map(t => ({ id: t.id, name: t.name }))
@@ -70,8 +92,7 @@ export function createEscrow (components: { inventory: Inventory, repositories: 
       return { space: { id: space.id, name: space.name }, ...(site !== undefined && site !== '' ? { site } : {}), tasks: mine, config: e.config, keys: e.keys, recoveryKey: e.recoveryKey, slot: e.slot, replaced: e.replaced }
     },
 
-    /** Adopts an escrow as a replication space over the mesh replica; nothing is stored unless every check passes. */
-    async adopt (a: Actor, req: AdoptRequest): Promise<{ space: SpaceRecord, snapshots: number }> {
+    async adopt (a, req) {
       if (components.mesh() === undefined) throw new MeshNotRunningError()
       const checked = await checkEscrow(req)
       const site = req.site ?? undefined

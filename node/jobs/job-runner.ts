@@ -1,14 +1,15 @@
 import { EventEmitter } from 'node:events'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogBook, LogLevel, LogType } from '../notify/log-book.ts'
-import type { Metrics } from '../notify/metrics.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogBook, LogLevel, LogType } from '../logs/index.ts'
+import type { Metrics } from '../metrics/index.ts'
 import type { Inventory, SpaceRecord } from '../inventory/index.ts'
 import type { Repository } from '../../chunkstore/index.ts'
 import type { Repositories } from './repositories.ts'
 import type { TaskRecord } from './tasks.ts'
 import { JobNotRunningError, TaskRunningError } from './errors.ts'
-import { InternalError } from '../../crypto/index.ts'
+import { abortable, InternalError, throwIfAborted } from '../../crypto/index.ts'
+import { jobProgressOf, type OperationProgress } from './job-progress.ts'
 
 export const JOB_TYPES = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate'] as const
 export type JobType = typeof JOB_TYPES[number]
@@ -19,6 +20,8 @@ export interface JobProgress {
   bytes: number
   filesTotal?: number
   bytesTotal?: number
+  /** Blocks checked or sent, for jobs that move blocks rather than files (verify, replicate). */
+  blocks?: number
   /** Bytes per second since the job started. */
   speed: number
   etaSeconds?: number
@@ -68,7 +71,10 @@ export interface JobContext {
   task?: TaskRecord
   signal: AbortSignal
   log: (level: LogLevel, message: string) => Promise<void>
+  /** Sets fields of the job's progress (totals, a phase) directly. */
   progress: (p: Partial<JobProgress>) => void
+  /** The `onProgress` to give the job's operations: their events, mapped by jobProgressOf. */
+  onProgress: (event: OperationProgress) => void
 }
 
 /** What a body returns; `level` corrects the backup level asked for (an incremental with no parent is a full). */
@@ -95,18 +101,55 @@ export interface StartJob {
 const LOG_TYPE_OF: Record<JobType, LogType> = { backup: 'backup', restore: 'restore', drill: 'alert', verify: 'data', clean: 'data', prune: 'data', replicate: 'data' }
 const pad = (n: number): string => n.toString().padStart(8, '0')
 
-export type JobRunner = ReturnType<typeof createJobRunner>
-
 /**
- * Runs jobs, at most one per task at a time, keeps their record, log and progress, streams
- * events (`job` with { id, event, data }) for the live monitor, and stops them on request.
+ * Runs jobs (F17): at most one per task at a time; keeps each one's record, log and progress;
+ * streams their events for the live monitor; stops them on request.
+ *
+ * Contract:
+ * - `start` records the job as running (durably, and in the audit trail) before it resolves,
+ *   then runs its body in the background; it throws TaskRunningError while the task runs.
+ * - A job ends exactly once: its record gets `status`, `endedAt` and `durationMs`, its log an
+ *   end line, the log list an entry, and `events` an `end`. A body that throws ends `failed`; a
+ *   body stopped through its signal ends `stopped` (OperationAbortedError).
+ * - `stop` and `stopAll` resolve only when the jobs they stopped have recorded their end.
+ * - `events` emits `job` with `{ id, event: 'log' | 'progress' | 'end', data }`; progress at
+ *   most every 250 ms.
  */
+export interface JobRunner {
+  readonly events: EventEmitter
+  isTaskRunning: (taskId: string) => boolean
+  running: () => JobRecord[]
+  /** The record of a running job, as it changes. */
+  live: (id: string) => JobRecord | undefined
+  /** Marks failed the jobs a crash or power loss left "running"; how many. Called once, at start. */
+  recover: () => Promise<number>
+  start: (s: StartJob) => Promise<JobRecord>
+  /** Throws JobNotRunningError for a job that is not running. */
+  stop: (id: string, reason?: string, by?: { user: string, source: string }) => Promise<void>
+  /** Resolves when the job (if running) has recorded its end. */
+  waitFor: (id: string) => Promise<void>
+  stopAll: (reason: string) => Promise<void>
+  get: (id: string) => Promise<JobRecord>
+  /** Every job, newest first. */
+  list: () => Promise<JobRecord[]>
+  logOf: (id: string) => Promise<JobLogLine[]>
+}
+
+export interface JobRunnerComponents {
+  state: StateStore
+  clock: Clock
+  logs: LogBook
+  metrics: Metrics
+  inventory: Inventory
+  repositories: Repositories
+}
+
 export interface JobRunnerInit {
   /** Awaited before each job's body runs: lets tests hold a job in "running" without timing races. */
   beforeJob?: (job: JobRecord) => Promise<void>
 }
 
-export function createJobRunner (components: { state: StateStore, clock: Clock, logs: LogBook, metrics: Metrics, inventory: Inventory, repositories: Repositories }, init: JobRunnerInit = {}) {
+export function createJobRunner (components: JobRunnerComponents, init: JobRunnerInit = {}): JobRunner {
   const { state, clock, logs, metrics, repositories } = components
   const events = new EventEmitter()
   events.setMaxListeners(0)
@@ -115,14 +158,13 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
 
   const emit = (id: string, event: string, data: unknown): void => { events.emit('job', { id, event, data }) }
 
-  const runner = {
+  const runner: JobRunner = {
     events,
-    isTaskRunning: (taskId: string): boolean => runningTasks.has(taskId),
-    running: (): JobRecord[] => [...running.values()].map(r => r.record),
-    live: (id: string): JobRecord | undefined => running.get(id)?.record,
+    isTaskRunning: taskId => runningTasks.has(taskId),
+    running: () => [...running.values()].map(r => r.record),
+    live: id => running.get(id)?.record,
 
-    /** Jobs left "running" by a crash or power loss are marked failed at start. */
-    async recover (): Promise<number> {
+    async recover () {
       let n = 0
       for (const j of await state.list<JobRecord>('jobs')) {
         if (j.status !== 'running') continue
@@ -132,7 +174,7 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
       return n
     },
 
-    async start (s: StartJob): Promise<JobRecord> {
+    async start (s) {
       if (s.task !== undefined) {
         if (runningTasks.has(s.task.id)) throw new TaskRunningError(s.task.name, 'start it again')
         runningTasks.add(s.task.id)
@@ -183,18 +225,16 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
           }
           const t = Date.now()
           if (t - lastEmit >= 250) { lastEmit = t; emit(record.id, 'progress', record.progress) }
-        }
+        },
+        onProgress: e => { ctx.progress(jobProgressOf(e)) }
       }
       entry.done = (async () => {
         const type = LOG_TYPE_OF[s.type]
         await logs.write({ type: type === 'alert' ? 'data' : type, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
         await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`)
         try {
-          if (init.beforeJob !== undefined && !controller.signal.aborted) {
-            const aborted = new Promise<void>(resolve => controller.signal.addEventListener('abort', () => resolve(), { once: true }))
-            await Promise.race([init.beforeJob(record), aborted])
-          }
-          controller.signal.throwIfAborted()
+          if (init.beforeJob !== undefined) await abortable(init.beforeJob(record), controller.signal, `The ${s.type} job`)
+          throwIfAborted(controller.signal, `The ${s.type} job`)
           const out = await s.body(ctx)
           record.status = controller.signal.aborted ? 'stopped' : out.status ?? 'success'
           record.result = out.result
@@ -230,7 +270,7 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
       return record
     },
 
-    async stop (id: string, reason = 'stopped by request', by?: { user: string, source: string }): Promise<void> {
+    async stop (id, reason = 'stopped by request', by) {
       const r = running.get(id)
       if (r === undefined) throw new JobNotRunningError(id)
       if (by !== undefined) await logs.audit({ ...by, action: `job.${r.record.type}.stop`, target: id })
@@ -238,25 +278,24 @@ export function createJobRunner (components: { state: StateStore, clock: Clock, 
       await r.done
     },
 
-    async waitFor (id: string): Promise<void> { await running.get(id)?.done },
+    async waitFor (id) { await running.get(id)?.done },
 
-    /** Stops every running job and waits until each has recorded its end. */
-    async stopAll (reason: string): Promise<void> {
+    async stopAll (reason) {
       const all = [...running.values()]
       for (const r of all) r.controller.abort(reason)
       await Promise.allSettled(all.map(async r => { await r.done }))
     },
 
-    async get (id: string): Promise<JobRecord> {
+    async get (id) {
       return running.get(id)?.record ?? await state.require<JobRecord>('jobs', id)
     },
 
-    async list (): Promise<JobRecord[]> {
+    async list () {
       const stored = await state.list<JobRecord>('jobs', { reverse: true })
       return stored.map(j => running.get(j.id)?.record ?? j)
     },
 
-    async logOf (id: string): Promise<JobLogLine[]> { return await state.list<JobLogLine>('joblogs', { prefix: `${id}:` }) }
+    async logOf (id) { return await state.list<JobLogLine>('joblogs', { prefix: `${id}:` }) }
   }
   return runner
 }

@@ -1,8 +1,8 @@
 // What the jobs ask of the mesh the daemon hosts (issue 4): replicate now, note a finished
 // backup, and fetch bad blocks from other sites when a check finds them (F14). The mesh
 // itself lives in node/mesh; jobs only see this small interface, and run without it.
-import type { BlockStore, CheckResult, Repository } from '../../chunkstore/index.ts'
-import type { ErrorRecord } from '../../crypto/index.ts'
+import type { BlockStore, CheckProgressEvent, CheckResult, Repository } from '../../chunkstore/index.ts'
+import type { AbortOptions, ErrorRecord, ProgressEvent, ProgressOptions } from '../../crypto/index.ts'
 import type { JobContext } from './job-runner.ts'
 
 /** One replication link's outcome, as a replicate job records it. */
@@ -15,13 +15,16 @@ export interface LinkOutcome {
   error?: ErrorRecord
 }
 
+/** The totals every link has sent in a replicate-now run so far. */
+export type MeshReplicateProgressEvent = ProgressEvent<'mesh:replicate', { blocksSent: number, bytesSent: number }>
+
 export interface MeshJobs {
   /** A backup stored a new snapshot: replicate it soon. */
   noteLocalChange: () => void
-  /** Runs every replication link now and waits; `onProgress` gets the totals sent so far. */
-  replicate: (options: { signal: AbortSignal, onProgress: (p: { blocksSent: number, bytesSent: number }) => void }) => Promise<LinkOutcome[]>
+  /** Runs every replication link now and waits (a stopped wait leaves the runs going: they are idempotent). */
+  replicate: (options: AbortOptions & ProgressOptions<MeshReplicateProgressEvent>) => Promise<LinkOutcome[]>
   /** Fetches these blocks (CIDs) of `store` again from members that hold them. */
-  repair: (store: BlockStore, cids: string[], signal: AbortSignal) => Promise<{ repaired: string[], failed: Array<{ cid: string, reason: string }> }>
+  repair: (store: BlockStore, cids: string[], options?: AbortOptions) => Promise<{ repaired: string[], failed: Array<{ cid: string, reason: string }> }>
 }
 
 /**
@@ -29,17 +32,17 @@ export interface MeshJobs {
  * fetched from other sites and the check runs again (a repaired tree node can reveal more
  * below it, hence a few rounds). `repaired` counts blocks that came from peers.
  */
-export async function checkRepairing (ctx: JobContext, repo: Repository, options: { snapshot?: string }, mesh: MeshJobs | undefined): Promise<CheckResult & { repaired: number }> {
-  let r = await repo.check({ readData: true, snapshot: options.snapshot, signal: ctx.signal })
+export async function checkRepairing (ctx: JobContext, repo: Repository, options: { snapshot?: string } & ProgressOptions<CheckProgressEvent>, mesh: MeshJobs | undefined): Promise<CheckResult & { repaired: number }> {
+  let r = await repo.check({ readData: true, snapshot: options.snapshot, signal: ctx.signal, onProgress: options.onProgress })
   let repaired = 0
   for (let round = 0; round < 4 && mesh !== undefined && r.badBlocks.length > 0; round++) {
     await ctx.log('warning', `${r.badBlocks.length} missing or corrupt blocks; fetching them from other sites of the mesh`)
-    const fixed = await mesh.repair(repo.blocks, r.badBlocks, ctx.signal)
+    const fixed = await mesh.repair(repo.blocks, r.badBlocks, { signal: ctx.signal })
     for (const f of fixed.failed.slice(0, 20)) await ctx.log('error', `Block ${f.cid} could not be repaired: ${f.reason}`)
     if (fixed.repaired.length === 0) break
     repaired += fixed.repaired.length
     await ctx.log('warning', `Repaired ${fixed.repaired.length} blocks from peers`)
-    r = await repo.check({ readData: true, snapshot: options.snapshot, signal: ctx.signal })
+    r = await repo.check({ readData: true, snapshot: options.snapshot, signal: ctx.signal, onProgress: options.onProgress })
   }
   return { ...r, repaired }
 }

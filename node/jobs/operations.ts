@@ -1,8 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { createLimiter, PathNotFoundError, SharedReplicaError } from '../../chunkstore/index.ts'
+import { throwIfAborted } from '../../crypto/index.ts'
 import { join } from 'node:path'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogBook } from '../logs/index.ts'
 import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
@@ -65,14 +66,51 @@ async function refuseProtected (repo: Repository, snapshot: string, target: stri
 
 const stamp = (d: Date): string => d.toISOString().slice(5, 16).replace(/[-T:]/g, m => (m === 'T' ? '-' : m === ':' ? '' : '-'))
 
-export type Operations = ReturnType<typeof createOperations>
+/**
+ * The jobs an operator (or a schedule) starts (F7, F8, F11, F17, F19), for a user (Actor) who
+ * may see what they touch.
+ *
+ * Contract:
+ * - Each checks its inputs and the user's reach, throwing before any job exists (e.g.
+ *   TaskInvalidError, PathNotAllowedError, NodeUnreachableError, QuotaExceededError), then
+ *   starts a job on the runner and resolves with its record at once; the work runs in the job.
+ * - A job changes a store only through the Repository contract, so a stopped or failed job
+ *   leaves every store consistent.
+ */
+export interface Operations {
+  backup: (a: Actor, taskId: string, input: { level: 'full' | 'incremental', remark?: string, trigger?: JobRecord['trigger'] }) => Promise<JobRecord>
+  restore: (a: Actor, req: RestoreRequest) => Promise<JobRecord>
+  /** DR drill (F8): restore the latest copy to scratch space, compare, verify every block, report. */
+  drill: (a: Actor, taskId: string, trigger?: JobRecord['trigger']) => Promise<JobRecord>
+  /** Checks every store of a space (or one snapshot), reading every block; bad blocks are fetched from the mesh (F14). */
+  verify: (a: Actor, spaceId: string, snapshot?: string) => Promise<JobRecord>
+  /** Data management clean (F19, manual 2.5.1.1): copies, a whole task, or leftovers of failed runs. */
+  clean: (a: Actor, req: CleanRequest) => Promise<JobRecord>
+  prune: (a: Actor, spaceId: string) => Promise<JobRecord>
+  /** Replicates to every target of the mesh now (F11): a node-wide job, seen by admins, auditors and whoever started it. */
+  replicate: (by: { user: string, ownerId: string }, trigger?: JobRecord['trigger']) => Promise<JobRecord>
+  /** The store holding a snapshot (id, unique prefix, or "latest") of a space. */
+  storeOf: (a: Actor, spaceId: string, snapshot: string) => Promise<{ repo: Repository, snap: SnapshotRecord }>
+  /** Copies of a task (F19 "number of copies"), oldest first, within `range` of their time. */
+  snapshots: (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }) => Promise<SnapshotRecord[]>
+  /** A deleted task's copies stay until cleaned; clean still needs to name it. */
+  deletedTask: (a: Actor, taskId: string) => Promise<TaskRecord>
+}
 
-/** The jobs an operator starts (F7, F8, F17, F19): each checks its inputs, then runs on the job runner. */
-export function createOperations (components: {
-  clock: Clock, logs: LogBook, inventory: Inventory, tasks: Tasks, runner: JobRunner, repositories: Repositories, scratchDir: string
+export interface OperationsComponents {
+  clock: Clock
+  logs: LogBook
+  inventory: Inventory
+  tasks: Tasks
+  runner: JobRunner
+  repositories: Repositories
+  /** Where drills restore to (a folder of the daemon's own). */
+  scratchDir: string
   /** The mesh the daemon hosts, if any (replicate jobs, replication after a backup, repair). */
   mesh?: () => MeshJobs | undefined
-}) {
+}
+
+export function createOperations (components: OperationsComponents): Operations {
   const { clock, inventory, tasks, runner, repositories } = components
   const mesh = (): MeshJobs | undefined => components.mesh?.()
 
@@ -104,8 +142,8 @@ export function createOperations (components: {
     return { id: taskId, name: space.origin?.tasks.find(t => t.id === taskId)?.name ?? taskId, spaceId: space.id, nodeId: local?.id ?? space.nodeId }
   }
 
-  const ops = {
-    async backup (a: Actor, taskId: string, input: { level: 'full' | 'incremental', remark?: string, trigger?: JobRecord['trigger'] }): Promise<JobRecord> {
+  const ops: Operations = {
+    async backup (a, taskId, input) {
       const task = await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, task.spaceId)
       await localOnly(task.nodeId)
@@ -131,7 +169,7 @@ export function createOperations (components: {
             signal: ctx.signal,
             scan: !task.options.smallFiles,
             now: () => clock.now(),
-            onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytesRead, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile, phase: p.phase }) }
+            onProgress: ctx.onProgress
           })
           for (const w of snap.stats.warnings) await ctx.log('warning', w)
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
@@ -150,7 +188,7 @@ export function createOperations (components: {
           const r = task.options.retention
           if (r.mode === 'policy') {
             const repo = await ctx.repo()
-            const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() })
+            const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() }, { signal: ctx.signal })
             if (removed.length > 0) {
               await ctx.log('info', `Retention removed ${removed.length} old copies`)
               await reclaim(ctx, space)
@@ -161,7 +199,7 @@ export function createOperations (components: {
       })
     },
 
-    async restore (a: Actor, req: RestoreRequest): Promise<JobRecord> {
+    async restore (a, req) {
       const space = await inventory.space(a.user, req.spaceId)
       const task = space.type === 'replication' ? await originTask(space, req.taskId) : await tasks.get(a.user, req.taskId)
       if (task.spaceId !== req.spaceId) throw new TaskInvalidError(`Task ${task.name} is not in user space ${req.spaceId}`)
@@ -174,12 +212,12 @@ export function createOperations (components: {
         params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
         body: async (ctx) => {
           const repo = await ctx.repo()
-          const snap = await repo.resolveSnapshot(req.snapshot, task.id)
+          const snap = await repo.resolveSnapshot(req.snapshot, task.id, { signal: ctx.signal })
           await refuseProtected(repo, snap.id, target, inventory.reach.protectedPaths)
           await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
           const r = await repo.restore({
             snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,
-            onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytes, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, currentFile: p.currentFile }) }
+            onProgress: ctx.onProgress
           })
           for (const w of r.warnings) await ctx.log('warning', w)
           ctx.progress({ files: r.files, bytes: r.bytes })
@@ -189,15 +227,14 @@ export function createOperations (components: {
       })
     },
 
-    /** DR drill (F8): restore the latest copy to scratch space, compare, verify every block, report. */
-    async drill (a: Actor, taskId: string, trigger: JobRecord['trigger'] = 'manual'): Promise<JobRecord> {
+    async drill (a, taskId, trigger = 'manual') {
       const task = await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, task.spaceId)
       return await runner.start({
         type: 'drill', name: `Drill-${task.name}`, space, trigger, user: a.user.name, params: { taskId: task.id, taskName: task.name },
         body: async (ctx) => {
           const repo = await ctx.repo()
-          const snap = await repo.resolveSnapshot('latest', task.id)
+          const snap = await repo.resolveSnapshot('latest', task.id, { signal: ctx.signal })
           const scratch = join(components.scratchDir, ctx.job.id)
           /** Restore to scratch, compare, verify every block: the drill proper. */
           const attempt = async (): Promise<{ passed: boolean, restoreError?: string, entries: number, bytes: number, mismatches: string[], blocksChecked: number, checkErrors: number, badBlocks: number }> => {
@@ -206,7 +243,7 @@ export function createOperations (components: {
             await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`)
             let restoreError: string | undefined
             try {
-              await repo.restore({ snapshot: snap.id, target: scratch, conflict: 'overwrite', signal: ctx.signal, onProgress: p => { ctx.progress({ files: p.files, bytes: p.bytes, filesTotal: p.filesTotal, bytesTotal: p.bytesTotal, phase: 'restore' }) } })
+              await repo.restore({ snapshot: snap.id, target: scratch, conflict: 'overwrite', signal: ctx.signal, onProgress: ctx.onProgress })
             } catch (err) {
               if (ctx.signal.aborted) throw err
               restoreError = (err as Error).message
@@ -215,7 +252,7 @@ export function createOperations (components: {
             const cmp = restoreError === undefined ? await compareRestore(repo, snap.id, scratch, ctx.signal) : { entries: 0, bytes: 0, mismatches: [] }
             for (const m of cmp.mismatches) await ctx.log('error', `Mismatch: ${m}`)
             ctx.progress({ phase: 'verify' })
-            const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal })
+            const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal, onProgress: ctx.onProgress })
             for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`)
             const passed = restoreError === undefined && cmp.mismatches.length === 0 && check.errors.length === 0
             return { passed, restoreError, entries: cmp.entries, bytes: cmp.bytes, mismatches: cmp.mismatches, blocksChecked: check.blocksChecked, checkErrors: check.errors.length, badBlocks: check.badBlocks.length }
@@ -226,7 +263,7 @@ export function createOperations (components: {
             const peers = mesh()
             if (!r.passed && r.badBlocks > 0 && peers !== undefined) {
               // F14: blocks another site holds are fetched back, then the drill runs once more.
-              repaired = (await checkRepairing(ctx, repo, { snapshot: snap.id }, peers)).repaired
+              repaired = (await checkRepairing(ctx, repo, { snapshot: snap.id, onProgress: ctx.onProgress }, peers)).repaired
               if (repaired > 0) {
                 await ctx.log('warning', `Repaired ${repaired} from peers; running the drill again`)
                 r = await attempt()
@@ -247,7 +284,7 @@ export function createOperations (components: {
       })
     },
 
-    async verify (a: Actor, spaceId: string, snapshot?: string): Promise<JobRecord> {
+    async verify (a, spaceId, snapshot) {
       const space = await inventory.space(a.user, spaceId)
       return await runner.start({
         type: 'verify', name: `Verify-${space.name}`, space, trigger: 'manual', user: a.user.name, params: { snapshot },
@@ -271,8 +308,7 @@ export function createOperations (components: {
       })
     },
 
-    /** Data management clean (F19, manual 2.5.1.1): copies, a whole task, or leftovers of failed runs. */
-    async clean (a: Actor, req: CleanRequest): Promise<JobRecord> {
+    async clean (a, req) {
       const task = await tasks.get(a.user, req.taskId).catch(async () => await ops.deletedTask(a, req.taskId))
       const space = await inventory.space(a.user, task.spaceId)
       if (req.mode === 'snapshots' && (req.snapshots ?? []).length === 0) throw new TaskInvalidError('Choose the copies (snapshots) to clean')
@@ -284,11 +320,11 @@ export function createOperations (components: {
           const before = await repositories.diskUsage(space)
           let copies = 0
           if (req.mode !== 'leftover') {
-            const ids = req.mode === 'task' ? (await repo.snapshots({ task: task.id })).map(s => s.id) : req.snapshots!
+            const ids = req.mode === 'task' ? (await repo.snapshots({ task: task.id, signal: ctx.signal })).map(s => s.id) : req.snapshots!
             for (const id of ids) {
-              ctx.signal.throwIfAborted()
-              const snap = await repo.resolveSnapshot(id, task.id)
-              await repo.removeSnapshot(snap.id, { force: true })
+              throwIfAborted(ctx.signal, 'The clean')
+              const snap = await repo.resolveSnapshot(id, task.id, { signal: ctx.signal })
+              await repo.removeSnapshot(snap.id, { force: true, signal: ctx.signal })
               copies++
               await ctx.log('info', `Removed copy ${snap.id} of ${snap.time}`)
             }
@@ -303,7 +339,7 @@ export function createOperations (components: {
       })
     },
 
-    async prune (a: Actor, spaceId: string): Promise<JobRecord> {
+    async prune (a, spaceId) {
       const space = await inventory.space(a.user, spaceId)
       if (space.type === 'replication') throw new SharedReplicaError({ action: 'pruning' })
       return await runner.start({
@@ -321,15 +357,14 @@ export function createOperations (components: {
       })
     },
 
-    /** Replicates to every target of the mesh now (F11): a node-wide job, seen by admins, auditors and whoever started it. */
-    async replicate (by: { user: string, ownerId: string }, trigger: JobRecord['trigger'] = 'manual'): Promise<JobRecord> {
+    async replicate (by, trigger = 'manual') {
       const m = mesh()
       if (m === undefined) throw new MeshNotRunningError()
       return await runner.start({
         type: 'replicate', name: `Replicate-${stamp(clock.now())}`, ownerId: by.ownerId, trigger, user: by.user,
         body: async (ctx) => {
           const started = performance.now()
-          const links = await m.replicate({ signal: ctx.signal, onProgress: p => { ctx.progress({ files: p.blocksSent, bytes: p.bytesSent, phase: 'replicate' }) } })
+          const links = await m.replicate({ signal: ctx.signal, onProgress: ctx.onProgress })
           if (links.length === 0) await ctx.log('warning', 'No replication targets: no policy chose a member (PUT /api/mesh/policies)')
           const errors: Array<{ site: string, name: string, message: string }> = []
           const total = { links: links.length, blocksSent: 0, bytesSent: 0, wireBytes: 0, rootsAdded: 0 }
@@ -342,7 +377,7 @@ export function createOperations (components: {
               await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`)
             }
           }
-          ctx.progress({ files: total.blocksSent, bytes: total.bytesSent })
+          ctx.progress({ blocks: total.blocksSent, bytes: total.bytesSent })
           const durationMs = Math.round(performance.now() - started)
           const status = errors.length === 0 ? 'success' : errors.length === links.length ? 'failed' : 'warning'
           return { status, result: { ...total, durationMs, errors } }
@@ -350,8 +385,7 @@ export function createOperations (components: {
       })
     },
 
-    /** The store holding a snapshot (id, unique prefix, or "latest") of a space. */
-    async storeOf (a: Actor, spaceId: string, snapshot: string): Promise<{ repo: Repository, snap: SnapshotRecord }> {
+    async storeOf (a, spaceId, snapshot) {
       const space = await inventory.space(a.user, spaceId)
       let lastError: unknown = new TaskInvalidError(`No copy ${snapshot} in user space ${space.name}`)
       for (const repo of await repositories.all(space)) {
@@ -360,16 +394,14 @@ export function createOperations (components: {
       throw lastError
     },
 
-    /** Copies of a task (F19 "number of copies"), oldest first. */
-    async snapshots (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }): Promise<SnapshotRecord[]> {
+    async snapshots (a, spaceId, taskId, range) {
       const space = await inventory.space(a.user, spaceId)
       const stores = taskId !== undefined ? [await repositories.forTask(space, taskId)] : await repositories.all(space)
       const list = (await Promise.all(stores.map(async r => await r.snapshots(taskId !== undefined ? { task: taskId } : undefined)))).flat().sort((x, y) => x.time.localeCompare(y.time))
       return list.filter(s => (range?.from === undefined || s.time >= range.from) && (range?.to === undefined || s.time <= range.to))
     },
 
-    /** A deleted task's copies stay until cleaned; clean still needs to name it. */
-    async deletedTask (a: Actor, taskId: string): Promise<TaskRecord> {
+    async deletedTask (a, taskId) {
       const job = (await runner.list()).find(j => j.taskId === taskId)
       if (job === undefined) return await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, job.spaceId)

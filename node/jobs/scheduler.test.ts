@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ApiClient, jobGate, spaceFor, startTestDaemon, withUsers, type TestDaemon } from '../testing/index.ts'
-import { manualClock } from '../daemon/index.ts'
+import { manualClock } from '../clock/index.ts'
 
 // These tests move the clock by days; sessions must outlive that.
 const longSessions = { accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 } }

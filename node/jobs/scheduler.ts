@@ -1,6 +1,6 @@
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogBook } from '../logs/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { Operations } from './operations.ts'
@@ -21,13 +21,38 @@ export interface SchedulerInit {
   missedRunGraceMs?: number
 }
 
-export type Scheduler = ReturnType<typeof createScheduler>
-
 /**
- * Fires task schedules (F16). Run times come from croner; waiting goes through the Clock so tests
- * move time by hand. The next run of every schedule is stored, so a restart sees what it missed.
+ * Fires task schedules (F16): backups, drills and the rest at their times, as the system user.
+ * Run times come from croner; waiting goes through the Clock, so tests move time by hand.
+ *
+ * Contract:
+ * - Fires nothing before `start` nor after `stop`. The next run of every schedule is stored, so
+ *   a restart sees what it missed: one catch-up run within the grace (SchedulerInit), else a
+ *   warning in the log list.
+ * - A schedule that cannot start its job (the task runs, a quota) logs why and fires again at
+ *   its next time; it never throws to the clock.
  */
-export function createScheduler (components: { state: StateStore, clock: Clock, logs: LogBook, tasks: Tasks, operations: Operations }, init: SchedulerInit = {}) {
+export interface Scheduler {
+  start: () => Promise<void>
+  /** Re-reads one task's schedules after it was created, edited or deleted. */
+  taskChanged: (taskId: string) => Promise<void>
+  /** Resolves when every schedule fired so far has started its job (or logged why not). */
+  idle: () => Promise<void>
+  /** Next run of every active schedule of a task (the console's "next run" column). */
+  nextRuns: (task: TaskRecord) => Promise<Array<{ scheduleId: string, nextRunAt: string | null, lastRunAt?: string }>>
+  /** Cancels every timer; jobs already started run on (`idle` waits for their start). */
+  stop: () => void
+}
+
+export interface SchedulerComponents {
+  state: StateStore
+  clock: Clock
+  logs: LogBook
+  tasks: Tasks
+  operations: Operations
+}
+
+export function createScheduler (components: SchedulerComponents, init: SchedulerInit = {}): Scheduler {
   const { state, clock, logs, tasks, operations } = components
   const grace = init.missedRunGraceMs ?? 24 * 3600_000
   const timers = new Map<string, () => void>()
@@ -91,8 +116,8 @@ export function createScheduler (components: { state: StateStore, clock: Clock, 
 
   const active = (t: TaskRecord): Schedule[] => t.mode === 'scheduled' ? t.schedules.filter(s => s.enabled) : []
 
-  const scheduler = {
-    async start (): Promise<void> {
+  const scheduler: Scheduler = {
+    async start () {
       running = true
       const now = clock.now()
       for (const task of await tasks.all()) {
@@ -121,19 +146,16 @@ export function createScheduler (components: { state: StateStore, clock: Clock, 
       await scheduler.idle()
     },
 
-    /** Re-reads one task's schedules after it was created, edited or deleted. */
-    async taskChanged (taskId: string): Promise<void> {
+    async taskChanged (taskId) {
       for (const [k, cancel] of timers) if (k.startsWith(`${taskId}:`)) { cancel(); timers.delete(k) }
       const task = await state.get<TaskRecord>('tasks', taskId)
       if (task === undefined || !running) return
       for (const s of active(task)) await arm(task, s, clock.now())
     },
 
-    /** Resolves when every schedule fired so far has started its job (or logged why not). */
-    async idle (): Promise<void> { while (pending.size > 0) await Promise.allSettled([...pending]) },
+    async idle () { while (pending.size > 0) await Promise.allSettled([...pending]) },
 
-    /** Next run of every active schedule of a task (the console's "next run" column). */
-    async nextRuns (task: TaskRecord): Promise<Array<{ scheduleId: string, nextRunAt: string | null, lastRunAt?: string }>> {
+    async nextRuns (task) {
       const out = []
       for (const s of task.schedules) {
         const st = await state.get<ScheduleState>('schedules', key(task, s))
@@ -142,7 +164,7 @@ export function createScheduler (components: { state: StateStore, clock: Clock, 
       return out
     },
 
-    stop (): void {
+    stop () {
       running = false
       for (const cancel of timers.values()) cancel()
       timers.clear()

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { validateSchedule as validateBandwidth, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogBook } from '../notify/log-book.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogBook } from '../logs/index.ts'
 import { AgentNotAuthorisedError, NameTakenError, NotYoursError, type Actor, type AgentType, type Inventory, type NodeRecord } from '../inventory/index.ts'
 import type { User } from '../auth/index.ts'
 import { ConfirmationRequiredError, TaskInvalidError, TaskRunningError } from './errors.ts'
@@ -57,9 +57,42 @@ export const DEFAULT_OPTIONS: TaskOptions = { dedup: true, compression: 0, encry
 
 const sees = (u: User, ownerId: string): boolean => u.role !== 'operator' || ownerId === u.id
 
-export type Tasks = ReturnType<typeof createTasks>
+/**
+ * Backup tasks (F15, F16): what to back up from which node into which space, with options and
+ * schedules, for the users who may see them (an operator sees their own).
+ *
+ * Contract:
+ * - `create` and `update` check every input (names, sources within the owner's reach, agent
+ *   authorised on the node, schedules that can run) and store nothing on a refusal; each change
+ *   is audited and then told to `changed` (the scheduler re-reads the task's schedules).
+ * - A running task is not edited or removed (TaskRunningError); `remove` needs `confirm` "YES"
+ *   and leaves the task's stored copies until they are cleaned.
+ */
+export interface Tasks {
+  list: (u: User) => Promise<TaskRecord[]>
+  /** Every task, whoever owns it (the scheduler's view). */
+  all: () => Promise<TaskRecord[]>
+  get: (u: User, id: string) => Promise<TaskRecord>
+  create: (a: Actor, input: TaskInput) => Promise<TaskRecord>
+  /** Edits options, sources, mode or schedules; refused while the task runs (manual 2.2.3). */
+  update: (a: Actor, id: string, change: Partial<Omit<TaskInput, 'nodeId' | 'spaceId' | 'agentType'>>) => Promise<TaskRecord>
+  /** Throws when a source of the task is out of its owner's reach now (roots change after a task is made). */
+  checkReach: (t: TaskRecord) => Promise<void>
+  remove: (a: Actor, id: string, confirm: string) => Promise<TaskRecord>
+}
 
-export function createTasks (components: { state: StateStore, clock: Clock, logs: LogBook, inventory: Inventory, isRunning: (taskId: string) => boolean, changed: (taskId: string) => Promise<void> }) {
+export interface TasksComponents {
+  state: StateStore
+  clock: Clock
+  logs: LogBook
+  inventory: Inventory
+  /** Whether a job of the task runs now (the job runner's). */
+  isRunning: (taskId: string) => boolean
+  /** Told after every change of a task (the scheduler's taskChanged). */
+  changed: (taskId: string) => Promise<void>
+}
+
+export function createTasks (components: TasksComponents): Tasks {
   const { state, clock, logs, inventory } = components
 
   const withIds = (list: TaskInput['schedules']): Schedule[] => (list ?? []).map(s => {
@@ -88,17 +121,17 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
     await logs.write({ type: 'task', level, user: a.user.name, source: a.source, ownerId: t.ownerId, message })
   }
 
-  const tasks = {
-    async list (u: User): Promise<TaskRecord[]> { return (await state.list<TaskRecord>('tasks')).filter(t => sees(u, t.ownerId)) },
-    async all (): Promise<TaskRecord[]> { return await state.list<TaskRecord>('tasks') },
+  const tasks: Tasks = {
+    async list (u) { return (await state.list<TaskRecord>('tasks')).filter(t => sees(u, t.ownerId)) },
+    async all () { return await state.list<TaskRecord>('tasks') },
 
-    async get (u: User, id: string): Promise<TaskRecord> {
+    async get (u, id) {
       const t = await state.get<TaskRecord>('tasks', id)
       if (t === undefined || !sees(u, t.ownerId)) throw new NotYoursError('task', id)
       return t
     },
 
-    async create (a: Actor, input: TaskInput): Promise<TaskRecord> {
+    async create (a, input) {
       const node = await inventory.node(a.user, input.nodeId)
       const space = await inventory.space(a.user, input.spaceId)
       if (space.type !== 'backup') throw new TaskInvalidError(`User space ${space.name} is a replication space; back up into a backup space`)
@@ -125,8 +158,7 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
       return task
     },
 
-    /** Edits options, sources, mode or schedules; refused while the task runs (manual 2.2.3). */
-    async update (a: Actor, id: string, change: Partial<Omit<TaskInput, 'nodeId' | 'spaceId' | 'agentType'>>): Promise<TaskRecord> {
+    async update (a, id, change) {
       const current = await tasks.get(a.user, id)
       const sources = change.sources === undefined ? undefined : await checkSources(current.nodeId, current.ownerId, change.sources)
       const task = await state.exclusive(async () => {
@@ -155,11 +187,9 @@ export function createTasks (components: { state: StateStore, clock: Clock, logs
       return task
     },
 
-    /** Throws when a source of the task is out of its owner's reach now (roots change after a task is made). */
-    async checkReach (t: TaskRecord): Promise<void> { await checkSources(t.nodeId, t.ownerId, t.sources) },
+    async checkReach (t) { await checkSources(t.nodeId, t.ownerId, t.sources) },
 
-    /** Deletes the task record (its stored copies stay until cleaned); only when idle and confirmed with YES. */
-    async remove (a: Actor, id: string, confirm: string): Promise<TaskRecord> {
+    async remove (a, id, confirm) {
       if (confirm !== 'YES') throw new ConfirmationRequiredError()
       const task = await state.exclusive(async () => {
         const t = await tasks.get(a.user, id)

@@ -3,8 +3,8 @@
 // `cairn serve`) answer them; the node daemon overrides a few (replicate runs as a job).
 import { CID } from 'multiformats/cid'
 import type { MeshNode } from '../../bootstrap/index.ts'
-import type { ControlHandler } from './control.ts'
-import { HostedStopRefusedError, UnknownControlRequestError } from './errors.ts'
+import { UnknownControlRequestError, type ControlHandler } from '../control/index.ts'
+import { HostedStopRefusedError } from './errors.ts'
 
 export type ControlOp = (args: Record<string, unknown>) => Promise<unknown>
 

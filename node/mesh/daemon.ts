@@ -1,20 +1,16 @@
-// `cairn mesh run`: the long-running mesh daemon of a node. It opens the store, starts the
-// mesh node (bootstrap/), serves the control socket, says it is ready (the CLI prints one JSON
-// "ready" line on stdout for tests and service managers), and stops cleanly on SIGINT/SIGTERM.
-// `cairn serve` hosts the mesh itself instead (hosted-mesh.ts); this serves one store.
-import { createMeshNode, type MeshNode } from '../../bootstrap/index.ts'
+// `cairn mesh run`: the long-running mesh daemon of a node. It opens the store, runs the mesh
+// node over it (start-mesh.ts: the node, its settings, the control socket), says it is ready
+// (the CLI prints one JSON "ready" line on stdout for tests and service managers), and stops
+// cleanly on SIGINT/SIGTERM or `cairn mesh stop`. `cairn serve` hosts the mesh itself instead
+// (hosted-mesh.ts); this serves one store.
+import type { MeshEvent } from '../../bootstrap/index.ts'
 import { openRepositoryOn, type ReplicaFolder } from '../../chunkstore/index.ts'
 import type { SpaceKeys } from '../../crypto/index.ts'
 import { holdStore } from '../holder/index.ts'
-import { callControl, serveControl } from './control.ts'
-import { meshControl } from './control-ops.ts'
 import { openStore } from './open-store.ts'
-import { loadReplicationConfig } from './replication-config.ts'
+import { startMesh, type RunningMesh } from './start-mesh.ts'
 
-export { REPLICATION_FILE, loadReplicationConfig } from './replication-config.ts'
-export type { ReplicationConfig } from './replication-config.ts'
-
-export interface DaemonInit {
+export interface MeshDaemonInit {
   store: string
   /**
    * The keys of the site's own store: with them the node runs other commands' operations on
@@ -28,26 +24,15 @@ export interface DaemonInit {
   untilStopped: () => Promise<void>
   /** Once the node listens and the control socket is served; `store` says what the store folder is (a new replica: `created`). */
   ready: (info: { peer: string, addrs: string[], store: string, storeKind: ReplicaFolder }) => void
-  /** Each mesh event (bootstrap's log records). */
-  log: (event: Record<string, unknown>) => void
+  /** Each mesh event. */
+  log: (event: MeshEvent) => void
 }
 
-export async function runMeshDaemon (init: DaemonInit): Promise<void> {
+export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
   const store = await openStore(init.store)
+  // With the keys, other commands pointed at this store run their operations here (node/holder/).
   const repo = init.keys !== undefined && store.kind === 'store' ? await openRepositoryOn(init.store, store.blocks, { keys: init.keys }) : undefined
   const holder = await holdStore({ dir: init.store, kind: 'mesh', repo })
-  const replication = loadReplicationConfig(init.mesh)
-  const node: MeshNode = await createMeshNode({
-    store: store.blocks,
-    log: init.log
-  }, {
-    dir: init.mesh,
-    policies: replication.policies,
-    bandwidth: replication.bandwidth,
-    replicateEveryMs: init.replicateEveryMs,
-    dialEveryMs: init.dialEveryMs
-  })
-  await node.start()
   // `cairn mesh stop` ends the daemon as a signal does (a background job started through npx
   // does not pass signals on to it), and is answered once the store is closed, so the next
   // command may open it.
@@ -55,21 +40,28 @@ export async function runMeshDaemon (init: DaemonInit): Promise<void> {
   const stopping = new Promise<void>(resolve => { stopRequested = resolve })
   let closed!: () => void
   const done = new Promise<void>(resolve => { closed = resolve })
-  const control = await serveControl(init.mesh, meshControl(node, { stop: async () => { stopRequested(); await done; return { stopped: true } } }))
+  let mesh: RunningMesh
+  try {
+    mesh = await startMesh({ store: store.blocks, log: init.log }, {
+      meshDir: init.mesh,
+      replicateEveryMs: init.replicateEveryMs,
+      dialEveryMs: init.dialEveryMs,
+      control: () => ({ stop: async () => { stopRequested(); await done; return { stopped: true } } })
+    })
+  } catch (err) {
+    await holder.close()
+    await store.close()
+    throw err
+  }
+  const { node } = mesh
   init.ready({ peer: node.peerId, addrs: node.host.getMultiaddrs().map(String), store: init.store, storeKind: store.kind })
   try {
     await Promise.race([init.untilStopped(), stopping])
   } finally {
     try {
       await holder.close()
-      await node.stop()
-      await store.close()
     } finally {
-      closed()
-      // Closing waits for open control connections, the stop request's answer among them.
-      await new Promise<void>(resolve => control.close(() => resolve()))
+      await mesh.stop({ answerAfter: async () => { try { await store.close() } finally { closed() } } })
     }
   }
 }
-
-export { callControl }

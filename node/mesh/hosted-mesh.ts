@@ -1,44 +1,38 @@
-// The mesh hosted by the node daemon (`cairn serve`): one mesh node over the daemon's
-// stores — every user space's store, read for replication, and the keyless replica store
-// `<data>/replica` where blocks from other sites land — with policies per user space, the
-// control socket of `cairn mesh …`, and what jobs ask of the mesh (MeshJobs). A store is
-// opened by one process only, which is why the mesh runs inside the daemon.
+// The mesh hosted by the node daemon (`cairn serve`): one mesh node (start-mesh.ts) over the
+// daemon's stores — every user space's store, read for replication, and the keyless replica
+// store `<data>/replica` where blocks from other sites land — with policies per user space,
+// the members reported as the console's nodes, and what jobs ask of the mesh (MeshJobs). A
+// store is opened by one process only, which is why the mesh runs inside the daemon.
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createMeshNode, decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
+import { decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshEvent, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
 import { unionBlockStore, type BlockStore, type LimiterClock, type LocalBlockStore } from '../../chunkstore/index.ts'
-import { serveControl } from './control.ts'
-import { meshControl, type ControlOp } from './control-ops.ts'
+import { abortable } from '../../crypto/index.ts'
+import type { ControlOp } from './control-ops.ts'
 import { openStore } from './open-store.ts'
-import { loadReplicationConfig, saveReplicationConfig, type ReplicationConfig } from './replication-config.ts'
+import { saveReplicationConfig, type ReplicationConfig } from './replication-config.ts'
+import { startMesh, type RunningMesh } from './start-mesh.ts'
 import { InvalidReplicationConfigError } from './errors.ts'
 import type { LinkOutcome, MeshJobs, Repositories } from '../jobs/index.ts'
-import type { SpaceRecord } from '../inventory/index.ts'
+import type { MeshMemberFacts, SpaceRecord } from '../inventory/index.ts'
 
 export const REPLICA_DIR = 'replica'
+
+/** What a node's mesh tells its host: bootstrap's events, and those of the node's own wiring. */
+export type NodeMeshEvent =
+  | MeshEvent
+  | { event: 'space-store-unavailable', space: string, reason: string }
+  | { event: 'member-report-failed', peer: string, reason: string }
 
 export interface HostedMeshComponents {
   repositories: Repositories
   /** Every user space of the node. */
   spaces: () => Promise<SpaceRecord[]>
-  /** One structured event per notable mesh event. */
-  log: (event: Record<string, unknown>) => void
+  /** One event per notable thing (NodeMeshEvent). */
+  log: (event: NodeMeshEvent) => void
   /** Told what is known of each other member, at start, when a member identifies itself, and every `memberEveryMs`. */
-  onMember?: (member: MemberFacts) => Promise<void>
-}
-
-/** A member site as the console host registers it as a node ("client"). */
-export interface MemberFacts {
-  peer: string
-  site: string
-  role: string
-  connected: boolean
-  /** From the member's identify user agent, when it is a Cairn node's. */
-  hostname?: string
-  os?: string
-  version?: string
-  ip?: string
+  onMember?: (member: MeshMemberFacts) => Promise<void>
 }
 
 /** "cairn/0.1.0 (Linux 6.1.0 x64; host-a)" → its parts; anything else → nothing. */
@@ -98,7 +92,6 @@ const outcome = (l: LinkStatus): LinkOutcome => ({
 
 export async function startHostedMesh (components: HostedMeshComponents, init: HostedMeshInit): Promise<HostedMesh> {
   if (!hasMeshState(init.meshDir)) throw new MeshStateMissingError(init.meshDir)
-  let config = loadReplicationConfig(init.meshDir)
   const replica = await openStore(join(init.dataDir, REPLICA_DIR))
   /** Space name → its stores (one, or one per task for task-scoped dedup). */
   let spaceStores = new Map<string, BlockStore[]>()
@@ -125,28 +118,33 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
     spaceStores = next
   }
 
-  let node: MeshNode
+  let running: RunningMesh
   try {
     await refreshStores()
-    node = await createMeshNode({
+    running = await startMesh({
       store: unionBlockStore({ stores: allStores, write: replica.blocks }),
       storeFor: policies => unionBlockStore({ stores: () => storesOf(policies) }),
       stores: allStores,
       log: components.log
     }, {
-      dir: init.meshDir,
-      policies: config.policies,
-      bandwidth: config.bandwidth,
+      meshDir: init.meshDir,
       replicateEveryMs: init.replicateEveryMs,
       dialEveryMs: init.dialEveryMs,
       userAgent: init.userAgent,
+      control: node => ({
+        changed: async () => { hosted.noteLocalChange(); return {} },
+        scrub: async () => { await refreshStores(); return await node.scrub() },
+        configure: async a => await hosted.configure({ policies: a.policies as ReplicationPolicy[], bandwidth: a.bandwidth as ReplicationConfig['bandwidth'] }),
+        ...init.control
+      }),
       clock: init.clock
     })
-    await node.start()
   } catch (err) {
     await replica.close()
     throw err
   }
+  const { node } = running
+  let config = running.replication
 
   const hosted: HostedMesh = {
     node,
@@ -193,32 +191,24 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
           blocksSent += p?.blocksSent ?? 0
           bytesSent += p?.bytesSent ?? 0
         }
-        onProgress({ blocksSent, bytesSent })
+        onProgress?.({ type: 'mesh:replicate', detail: { blocksSent, bytesSent } })
       }, 500)
       try {
-        const aborted = new Promise<never>((_resolve, reject) => {
-          if (signal.aborted) reject(signal.reason)
-          signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
-        })
-        aborted.catch(() => {})
         // A stopped job leaves the runs to finish (or to stop with the node): they are idempotent.
-        const runs = node.replicateNow()
-        runs.catch(() => {})
-        return (await Promise.race([runs, aborted])).map(outcome)
+        return (await abortable(node.replicateNow(), signal, 'Replication')).map(outcome)
       } finally {
         clearInterval(tally)
       }
     },
 
-    async repair (store, cids, signal) {
-      return await node.repair(cids.map(c => CID.parse(c)), { signal, into: store })
+    async repair (store, cids, options) {
+      return await node.repair(cids.map(c => CID.parse(c)), { signal: options?.signal, into: store })
     },
 
     async stop () {
       clearInterval(memberTimer)
       node.host.removeEventListener('peer:identify', onIdentify)
-      await new Promise<void>(resolve => control.close(() => resolve()))
-      await node.stop()
+      await running.stop()
       await replica.close()
     }
   }
@@ -241,19 +231,5 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
   memberTimer.unref()
   void reportMembers()
 
-  let control: Awaited<ReturnType<typeof serveControl>>
-  try {
-    control = await serveControl(init.meshDir, meshControl(node, {
-      changed: async () => { hosted.noteLocalChange(); return {} },
-      scrub: async () => { await refreshStores(); return await node.scrub() },
-      configure: async a => await hosted.configure({ policies: a.policies as ReplicationPolicy[], bandwidth: a.bandwidth as ReplicationConfig['bandwidth'] }),
-      ...init.control
-    }))
-  } catch (err) {
-    clearInterval(memberTimer)
-    await node.stop()
-    await replica.close()
-    throw err
-  }
   return hosted
 }

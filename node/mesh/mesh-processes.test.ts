@@ -9,11 +9,12 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  blockCid, CHUNK_PROTOCOL, ChunkSession, createMeshGater, createMeshHost, joinMesh, loadMeshState, MAX_FRAME_BYTES
+  CHUNK_PROTOCOL, ChunkSession, createMeshGater, createMeshHost, joinMesh, loadMeshState, MAX_FRAME_BYTES
 } from '../../bootstrap/index.ts'
 import { cliOk, startNode, until, type NodeProcess } from '../testing/index.ts'
 import { removeDir, tempDir } from '../../crypto/testing/index.ts'
 import { openStore } from './open-store.ts'
+import { cidOf } from '../../chunkstore/index.ts'
 import type { CID } from 'multiformats/cid'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
@@ -36,7 +37,7 @@ async function fill (dir: string, count: number, size: number): Promise<CID[]> {
   const cids: CID[] = []
   for (let i = 0; i < count; i++) {
     const bytes = new Uint8Array(randomBytes(size))
-    const cid = await blockCid(bytes)
+    const cid = cidOf(bytes)
     await s.blocks.put(cid, bytes)
     cids.push(cid)
   }
@@ -132,7 +133,7 @@ test('issue 4: three sites replicate A→B→C; outsiders, hostile and removed m
   const big = new Uint8Array(4); new DataView(big.buffer).setUint32(0, MAX_FRAME_BYTES + 1); raw2.send(big)
   const session = await ChunkSession.open(evil, bAddr)
   const good = new Uint8Array(randomBytes(1000))
-  const wrong = await blockCid(new Uint8Array(randomBytes(1000)))
+  const wrong = cidOf(new Uint8Array(randomBytes(1000)))
   // Refused with CID_MISMATCH, or cut short if the ban for the earlier frames came first.
   await assert.rejects(session.put(wrong, good))
   await until('B banned the hostile member', async () => Object.values((await B.control('status')).penalties).some((p: any) => p.banned))

@@ -2,6 +2,7 @@
 // to site B (real `cairn mesh run` processes on 127.0.0.1); then A's index is lost and one of
 // its blocks is damaged. `cairn repair index --mesh-dir` (the real binary) rebuilds the index
 // from A's segments, joins the mesh as A for the repair, and fetches the damaged block from B.
+// test-suite: processes
 import '../polyfill.ts'
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,8 +11,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFil
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalBlockStore } from '../../chunkstore/index.ts'
-// The fault harness's pieces: the real binary with a passphrase, a store with a cheap KDF, file fingerprints.
-import { cairn, fingerprint, initStore } from '../faults/world.ts'
+// The real binary with the stores' passphrase, a store with a cheap KDF, file contents.
+import { cairn, createStore, dirBytes } from '../../chunkstore/testing/index.ts'
 import { cliOk, startNode, until, type NodeProcess } from '../testing/index.ts'
 
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
@@ -28,7 +29,7 @@ test('repair index with --mesh-dir rebuilds from the segments and fetches a dama
   const src = join(work, 'src')
   mkdirSync(src)
   for (let i = 0; i < 6; i++) writeFileSync(join(src, `f${i}`), randomBytes(300_000 + i * 1000))
-  await initStore(a.store)
+  await (await createStore(a.store)).close()
   const backup = await cairn(['backup', src, '--store', a.store])
   assert.equal(backup.code, 0, backup.stderr)
 
@@ -66,5 +67,5 @@ test('repair index with --mesh-dir rebuilds from the segments and fetches a dama
   assert.equal(check.code, 0, check.stdout)
   const out = join(work, 'out')
   assert.equal((await cairn(['restore', 'latest', '--target', out, '--store', a.store])).code, 0)
-  assert.deepEqual(fingerprint(join(out, src)), fingerprint(src))
+  assert.deepEqual(dirBytes(join(out, src)), dirBytes(src))
 })

@@ -3,7 +3,8 @@
 // daemon-hosted mesh also applies a PUT at once). Checked as a whole before it is saved.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ROLES, validateSchedule, writeFileAtomic, type BandwidthSchedule, type ReplicationPolicy } from '../../bootstrap/index.ts'
+import { ROLES, type ReplicationPolicy } from '../../bootstrap/index.ts'
+import { validateSchedule, writeFileAtomic, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import { InvalidReplicationConfigError } from './errors.ts'
 
 export const REPLICATION_FILE = 'replication.json'

@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer'
 import type { StateStore } from '../state/index.ts'
-import type { Metrics } from './metrics.ts'
+import type { Metrics } from '../metrics/index.ts'
 import { MailFailedError, MailNotConfiguredError } from './errors.ts'
 
 export interface SmtpSettings {

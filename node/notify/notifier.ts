@@ -1,25 +1,49 @@
 import { Cron } from 'croner'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
+import type { Clock } from '../clock/index.ts'
 import type { User } from '../auth/index.ts'
-import type { LogBook, LogEntry } from './log-book.ts'
+import type { LogBook, LogEntry } from '../logs/index.ts'
 import type { Mailer } from './mailer.ts'
 import { toCsv, toXlsx, type ReportSource } from './reports.ts'
 
 const REPORT_CRON = { day: '0 8 * * *', week: '0 8 * * 1', month: '0 8 1 * *', year: '0 8 1 1 *' } as const
 
-export type Notifier = ReturnType<typeof createNotifier>
+/**
+ * E-mail notifications (F23, manual 2.9.2): each user picks log types and levels, mailed at once
+ * or as a daily digest; and report mails (F24, manual 2.9.3) every day, week, month or year.
+ *
+ * Contract:
+ * - Mails only between `start` and `stop`; a user gets only the entries their role may see.
+ * - A failed mail is logged (a warning in the log list) and never fails the action that was
+ *   logged: `onLog` returns at once and never throws.
+ * - `stop` cancels the timers and resolves once every mail queued so far was sent or failed.
+ */
+export interface Notifier {
+  /** A new entry of the log list (LogBook.onEntry). */
+  onLog: (e: LogEntry) => void
+  /** Re-reads every user's digest and report settings and sets their timers. */
+  reschedule: () => void
+  sendReportsNow: (userId: string) => Promise<void>
+  sendDigestNow: (userId: string) => Promise<void>
+  start: () => void
+  /** Resolves when every mail queued so far was sent or failed. */
+  idle: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+export interface NotifierComponents {
+  state: StateStore
+  clock: Clock
+  logs: LogBook
+  mailer: Mailer
+  reports: ReportSource
+}
 
 const visible = (u: User, e: LogEntry): boolean => u.role !== 'operator' || e.ownerId === u.id
 
 const formatEntry = (e: LogEntry): string => `${e.time}  ${e.level.toUpperCase()}  ${e.type}  ${e.user}@${e.source}  ${e.message}`
 
-/**
- * E-mail notifications (F23, manual 2.9.2): each user picks log types and levels, mailed at once
- * or as a daily digest; and report mails (F24, manual 2.9.3) every day, week, month or year.
- * Mail failures are logged and never fail the action that was logged.
- */
-export function createNotifier (components: { state: StateStore, clock: Clock, logs: LogBook, mailer: Mailer, reports: ReportSource }) {
+export function createNotifier (components: NotifierComponents): Notifier {
   const { state, clock, logs, mailer, reports } = components
   const timers = new Map<string, () => void>()
   let running = false
@@ -80,8 +104,8 @@ export function createNotifier (components: { state: StateStore, clock: Clock, l
     }))
   }
 
-  const notifier = {
-    onLog (e: LogEntry): void {
+  const notifier: Notifier = {
+    onLog (e) {
       if (!running) return
       track((async () => {
         for (const u of await state.list<User>('users')) {
@@ -92,8 +116,7 @@ export function createNotifier (components: { state: StateStore, clock: Clock, l
       })())
     },
 
-    /** Re-reads every user's digest and report settings and sets their timers. */
-    reschedule (): void {
+    reschedule () {
       for (const c of timers.values()) c()
       timers.clear()
       if (!running) return
@@ -112,10 +135,9 @@ export function createNotifier (components: { state: StateStore, clock: Clock, l
     sendReportsNow: sendReports,
     sendDigestNow: sendDigest,
 
-    start (): void { running = true; notifier.reschedule() },
-    /** Resolves when every mail queued so far was sent or failed. */
-    async idle (): Promise<void> { while (pending.size > 0) await Promise.allSettled([...pending]) },
-    async stop (): Promise<void> {
+    start () { running = true; notifier.reschedule() },
+    async idle () { while (pending.size > 0) await Promise.allSettled([...pending]) },
+    async stop () {
       running = false
       for (const c of timers.values()) c()
       timers.clear()

@@ -5,9 +5,9 @@ import { request as httpsRequest } from 'node:https'
 import { BlockList, isIP } from 'node:net'
 import { WebhookTargetRefusedError, WebhookTimeoutError } from './errors.ts'
 import type { StateStore } from '../state/index.ts'
-import type { Clock } from '../daemon/clock.ts'
-import type { LogEntry, LogType } from './log-book.ts'
-import type { Metrics } from './metrics.ts'
+import type { Clock } from '../clock/index.ts'
+import type { LogEntry, LogType } from '../logs/index.ts'
+import type { Metrics } from '../metrics/index.ts'
 
 export const WEBHOOK_EVENTS = ['login', 'node', 'storage', 'task', 'job', 'alert'] as const
 export type WebhookEvent = typeof WEBHOOK_EVENTS[number]
@@ -122,10 +122,44 @@ export interface WebhooksInit {
   timeoutMs?: number
 }
 
-export type Webhooks = ReturnType<typeof createWebhooks>
+/**
+ * Posts log events to subscribed URLs (F23): signed (X-Cairn-Signature), retried with
+ * exponential backoff, each attempt recorded as the hook's delivery.
+ *
+ * Contract:
+ * - A URL that would reach this machine or its link is refused when a hook is made or changed,
+ *   and checked again at each delivery against the addresses it resolves to, unless the hook
+ *   allows local targets (WebhookTargetRefusedError).
+ * - A delivery is stored before it is attempted, so pending ones survive a restart: `start`
+ *   resumes them; `stop` cancels the timers and waits for attempts under way.
+ * - A failing target never fails the action that was logged: `publishLog` returns at once.
+ */
+export interface Webhooks {
+  create: (input: { url: string, events: WebhookEvent[], secret?: string, allowLocal?: boolean }) => Promise<Webhook>
+  list: () => Promise<Webhook[]>
+  get: (id: string) => Promise<Webhook>
+  update: (id: string, change: Partial<Pick<Webhook, 'url' | 'events' | 'enabled' | 'allowLocal'>>) => Promise<Webhook>
+  remove: (id: string) => Promise<void>
+  /** The hook's deliveries, newest first. */
+  deliveries: (webhookId: string) => Promise<Delivery[]>
+  /** Queues a delivery of `payload` to every enabled hook subscribed to `event`. */
+  publish: (event: WebhookEvent, payload: unknown) => Promise<void>
+  /** A new entry of the log list (LogBook.onEntry), published as its event, if it has one. */
+  publishLog: (e: LogEntry) => void
+  /** Resolves when no delivery attempt is under way (retries waiting for their time excepted). */
+  idle: () => Promise<void>
+  /** Resumes deliveries that were pending when the node stopped. */
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}
 
-/** Posts log events to subscribed URLs (F23), signed, retried with exponential backoff, each attempt logged. */
-export function createWebhooks (components: { state: StateStore, clock: Clock, metrics: Metrics }, init: WebhooksInit = {}) {
+export interface WebhooksComponents {
+  state: StateStore
+  clock: Clock
+  metrics: Metrics
+}
+
+export function createWebhooks (components: WebhooksComponents, init: WebhooksInit = {}): Webhooks {
   const { state, clock, metrics } = components
   const maxAttempts = init.maxAttempts ?? 6
   const backoff = init.backoffMs ?? 2000
@@ -184,28 +218,27 @@ export function createWebhooks (components: { state: StateStore, clock: Clock, m
     timers.add(cancel)
   }
 
-  const webhooks = {
-    async create (input: { url: string, events: WebhookEvent[], secret?: string, allowLocal?: boolean }): Promise<Webhook> {
+  const webhooks: Webhooks = {
+    async create (input) {
       checkWebhookUrl(input.url, input.allowLocal === true)
       const hook: Webhook = { id: state.nextId('w'), url: input.url, events: input.events, secret: input.secret ?? randomBytes(32).toString('base64url'), enabled: true, createdAt: clock.now().toISOString(), ...(input.allowLocal === true ? { allowLocal: true } : {}) }
       await state.put('webhooks', hook.id, hook)
       return hook
     },
-    async list (): Promise<Webhook[]> { return await state.list<Webhook>('webhooks') },
-    async get (id: string): Promise<Webhook> { return await state.require<Webhook>('webhooks', id) },
-    async update (id: string, change: Partial<Pick<Webhook, 'url' | 'events' | 'enabled' | 'allowLocal'>>): Promise<Webhook> {
+    async list () { return await state.list<Webhook>('webhooks') },
+    async get (id) { return await state.require<Webhook>('webhooks', id) },
+    async update (id, change) {
       const hook = { ...await state.require<Webhook>('webhooks', id), ...change }
       checkWebhookUrl(hook.url, hook.allowLocal === true)
       await state.put('webhooks', id, hook)
       return hook
     },
-    async remove (id: string): Promise<void> { await state.require<Webhook>('webhooks', id); await state.del('webhooks', id) },
-    async deliveries (webhookId: string): Promise<Delivery[]> {
+    async remove (id) { await state.require<Webhook>('webhooks', id); await state.del('webhooks', id) },
+    async deliveries (webhookId) {
       return (await state.list<Delivery>('deliveries', { reverse: true })).filter(d => d.webhookId === webhookId)
     },
 
-    /** Queues a delivery of `payload` to every enabled hook subscribed to `event`. */
-    async publish (event: WebhookEvent, payload: unknown): Promise<void> {
+    async publish (event, payload) {
       for (const hook of await state.list<Webhook>('webhooks')) {
         if (!hook.enabled || !hook.events.includes(event)) continue
         const id = state.nextId('d')
@@ -215,21 +248,19 @@ export function createWebhooks (components: { state: StateStore, clock: Clock, m
       }
     },
 
-    publishLog (e: LogEntry): void {
+    publishLog (e) {
       const event = EVENT_OF[e.type]
       if (event !== undefined && !stopped) void track(webhooks.publish(event, e))
     },
 
-    /** Resolves when no delivery attempt is under way (retries waiting for their time excepted). */
-    async idle (): Promise<void> { while (inflight.size > 0) await Promise.allSettled([...inflight]) },
+    async idle () { while (inflight.size > 0) await Promise.allSettled([...inflight]) },
 
-    /** Resumes deliveries that were pending when the node stopped. */
-    async start (): Promise<void> {
+    async start () {
       stopped = false
       for (const d of await state.list<Delivery>('deliveries')) if (d.status === 'pending') schedule(d)
     },
 
-    async stop (): Promise<void> {
+    async stop () {
       stopped = true
       for (const c of timers) c()
       timers.clear()

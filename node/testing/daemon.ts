@@ -3,7 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startDaemon, manualClock, type Daemon, type DaemonInit, type ManualClock } from '../daemon/index.ts'
+import { startDaemon, type Daemon, type DaemonInit } from '../daemon/index.ts'
+import { manualClock, type ManualClock } from '../clock/index.ts'
 import { initRepository, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 

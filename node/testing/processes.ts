@@ -3,7 +3,7 @@
 // `cairn mesh run` and `cairn serve`, waits for their ready lines, and ends exactly the
 // processes it started, by pid.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { callControl } from '../mesh/control.ts'
+import { callControl } from '../control/index.ts'
 import type { ApiClient } from './daemon.ts'
 import { projectRoot } from '../project-root.ts'
 import { CAIRN_BIN, runCairn } from '../../chunkstore/testing/index.ts'

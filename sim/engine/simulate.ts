@@ -5,7 +5,7 @@
 // bandwidth windows (chunkstore's rateAt/nextRateChange), archive runs, and one sampling step
 // every `stepMs` that records storage, lag and link use. Nothing here re-implements those rules.
 import { runsAfter, selectTargets, targetsOf, type Member, type ReplicationPolicy, type Schedule } from '../../node/index.ts'
-import { OperationAbortedError } from '../../chunkstore/index.ts'
+import { OperationAbortedError } from '../../crypto/index.ts'
 import type { ScenarioModel, SiteModel, TaskModel } from '../scenario.ts'
 import { DEFAULT_MESH, DEFAULT_SAMPLE, type MeshMeasure, type SampleMeasure } from '../profile.ts'
 import { wallClock } from '../zone.ts'

@@ -1,0 +1,139 @@
+import { CID } from 'multiformats/cid'
+import { throwIfAborted } from '../crypto/index.ts'
+import type { AbortOptions } from '../crypto/index.ts'
+import { SharedReplicaError, SnapshotDamagedError } from './errors.ts'
+import { keyOf } from './index-layout.ts'
+import type { Key } from './index-layout.ts'
+import type { LocalBlockStore } from './local-block-store.ts'
+import { segmentsToReclaim } from './retention.ts'
+import { rootOf } from './snapshot-records.ts'
+import type { SnapshotRecords } from './snapshot-records.ts'
+import type { TreeNode } from './tree-node.ts'
+import type { PruneResult } from './types.ts'
+
+export interface PruneComponents {
+  blocks: LocalBlockStore
+  /** The store's snapshot records (snapshot-records.ts), read with its keys. */
+  records: () => Promise<SnapshotRecords>
+  loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<TreeNode>
+}
+
+/**
+ * Mark and sweep (F19): every block no snapshot (and no forget record) reaches leaves the
+ * index; segments mostly dead are rewritten, those wholly dead deleted. It runs beside any
+ * number of backups, restores and checks in this process, and none of them ever waits for it.
+ * What it may free follows the epoch rule (epochs.ts, doc/design.md "Epochs: what a prune may
+ * free"): blocks that operations touch while it runs are kept, it waits for backups that
+ * began before it, and it deletes a segment file only once every operation that could still
+ * hold a location in it has ended. The caller runs one prune at a time (LocalBlockStore.onePrune).
+ * Refuses, removing nothing, when a record is another store's or damaged: the blocks it
+ * needs cannot be told.
+ */
+export async function pruneStore (components: PruneComponents, options: AbortOptions = {}): Promise<PruneResult> {
+  const store = components.blocks
+  const result: PruneResult = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
+  // Protection starts before the epoch advances and before the snapshots are read: whatever a
+  // backup that enters from now on references, and every backup that ends meanwhile, is kept.
+  store.protected = new Set()
+  store.protectedTrees = []
+  const started = store.epochs.advance()
+  try {
+    const live = new Set<Key>()
+    const marked = new Set<string>()
+    const markTree = async (root: { cid: CID, id: Uint8Array }): Promise<void> => {
+      const stack = [root]
+      while (stack.length > 0) {
+        throwIfAborted(options.signal, 'The prune')
+        const ref = stack.pop()!
+        const k = keyOf(ref.cid.bytes)
+        if (live.has(k)) continue
+        live.add(k)
+        const node = await components.loadNode(ref)
+        if (node.kind === 'dir') {
+          for (const e of node.entries) if (e.inline !== undefined) live.add(keyOf(e.cid.bytes)); else stack.push(e)
+        }
+        else if (node.kind === 'file') for (const c of node.chunks) live.add(keyOf(c.cid.bytes))
+      }
+    }
+    /** Marks every snapshot not marked yet (those written since the last call too). */
+    const markSnapshots = async (): Promise<void> => {
+      const { own, foreign, damaged } = await components.records()
+      if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
+      // A damaged record's tree cannot be walked: its blocks would look dead. Nothing is removed.
+      if (damaged.length > 0) throw new SnapshotDamagedError(damaged[0].id, `${damaged[0].reason}, so prune cannot tell which blocks it needs and removed nothing`)
+      for (const f of await store.forgetRecords()) live.add(keyOf(f.bytes))
+      for (const s of own) {
+        if (marked.has(s.id)) continue
+        marked.add(s.id)
+        live.add(keyOf(CID.parse(s.id).bytes))
+        await markTree(rootOf(s))
+      }
+    }
+    /** Marks below the trees backups reused from their parents since the last call. */
+    const markReused = async (): Promise<void> => {
+      for (let ref = store.protectedTrees!.shift(); ref !== undefined; ref = store.protectedTrees!.shift()) {
+        live.delete(keyOf(ref.cid.bytes)) // the root itself is protected; walk below it all the same
+        await markTree(ref)
+      }
+    }
+    await markSnapshots()
+    // A backup that began before the epoch advanced may have deduplicated against a block
+    // before protection began: wait for it to end, then mark the snapshot it wrote.
+    if (store.epochs.count(started, ['write']) > 0) {
+      await store.epochs.drained(started, ['write'], options.signal)
+      await markSnapshots()
+    }
+    await markReused()
+    await store.flush()
+    const current = store.log.tail?.segment
+    const perSeg = new Map<number, { live: number, dead: number }>()
+    const dead = new Map<Key, number>()
+    for await (const { cid, loc } of store.entries()) {
+      const k = keyOf(cid)
+      const s = perSeg.get(loc.segment) ?? { live: 0, dead: 0 }
+      perSeg.set(loc.segment, s)
+      if (live.has(k) || store.protected.has(k)) s.live += loc.length
+      else { s.dead += loc.length; dead.set(k, loc.length) }
+    }
+    // Which segments go is chunkstore's reclaim rule (retention.ts), the one the simulation applies too.
+    const { rewrite, drop } = segmentsToReclaim(perSeg, current)
+    // Segments no index entry points into (left by a crash). While a backup runs, its threads
+    // may be filling segments they have not reported yet: leave every unindexed one alone then.
+    if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)
+    await markReused()
+    const gone = new Set(dead.keys())
+    for (const k of live) gone.delete(k)
+    // Lookups and reuse wait while the index entries go (the last mark runs with them held).
+    await store.forgetBlocks(gone, async () => {
+      await markReused()
+      for (const k of live) gone.delete(k)
+    })
+    for (const k of gone) { result.blocksRemoved++; result.bytesFreed += dead.get(k)! }
+    // Every block still indexed in a segment about to go moves first: live ones, and dead
+    // ones a backup took up again after the sweep decided.
+    const leaving = [...rewrite, ...drop]
+    if (leaving.length > 0) store.log.seal()
+    for (const seg of leaving) {
+      let moved = 0
+      for (const r of store.log.scan(seg, 0).records) {
+        const loc = await store.location(CID.decode(r.cid))
+        if (loc === undefined || loc.segment !== seg || loc.offset !== r.location.offset) continue
+        store.move(r.cid, r.id, store.log.read(r.location))
+        moved++
+      }
+      if (rewrite.includes(seg) || moved > 0) result.segmentsRewritten++
+    }
+    await store.flush()
+    // A reader or writer that entered before now may still hold a location in those segments.
+    const unlinked = store.epochs.advance()
+    await store.epochs.drained(unlinked)
+    for (const seg of leaving) {
+      await store.dropSegment(seg)
+      if (drop.includes(seg)) result.segmentsDeleted++
+    }
+    return result
+  } finally {
+    store.protected = undefined
+    store.protectedTrees = undefined
+  }
+}
