@@ -21,7 +21,7 @@ import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
 import { scrubStore, type ScrubProgressEvent } from './scrub.ts'
 import type { MeshEvent } from './mesh-events.ts'
-import type { BandwidthSchedule, BlockStore } from '../chunkstore/index.ts'
+import type { BandwidthSchedule, BlockStore, LimiterClock } from '../chunkstore/index.ts'
 import type { AbortOptions, ProgressOptions } from '../crypto/index.ts'
 
 export type { LinkStatus, PolicyStatus }
@@ -51,6 +51,8 @@ export interface MeshNodeInit {
   dialEveryMs?: number
   /** Unacknowledged PUT bytes per link. Default 8 MiB. */
   windowBytes?: number
+  /** The time replication's bandwidth windows are read in and paced by. Default: the system clock. */
+  clock?: LimiterClock
   /** Announce snapshot roots in the DHT (F10). Default true. */
   announce?: boolean
   /** Sent to peers by identify (they show it as this node's OS and version). */
@@ -120,7 +122,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   })
 
   const storeFor = components.storeFor ?? (() => store)
-  const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes })
+  const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes, clock: init.clock })
 
   const penalties = new Penalties({
     onBan: (peer, offences) => {

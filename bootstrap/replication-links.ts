@@ -9,7 +9,7 @@ import { selectTargets, targetsOf, type ReplicationPolicy } from './policy.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import type { Member } from './membership.ts'
 import type { MeshEvent } from './mesh-events.ts'
-import { createLimiter, type BandwidthLimiter, type BandwidthSchedule, type BlockStore } from '../chunkstore/index.ts'
+import { createLimiter, realClock, type BandwidthLimiter, type BandwidthSchedule, type BlockStore, type LimiterClock } from '../chunkstore/index.ts'
 import { errorRecord, OperationAbortedError, type ErrorRecord } from '../crypto/index.ts'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -19,6 +19,8 @@ export interface LinkStatus {
   role: string
   connected: boolean
   running: boolean
+  /** The run in progress waits for the bandwidth limit: a window of rate 0, or the rate in force. */
+  waitingForBandwidth: boolean
   lastRunAt?: string
   /** Progress of the run in progress, if any. */
   progress?: ReplicationProgress
@@ -65,6 +67,8 @@ export interface ReplicationLinksInit {
   policies: ReplicationPolicy[]
   bandwidth?: BandwidthSchedule
   windowBytes?: number
+  /** The time bandwidth windows are read in and paced by. Default: the system clock. */
+  clock?: LimiterClock
 }
 
 interface Link {
@@ -73,10 +77,12 @@ interface Link {
   limiter: BandwidthLimiter
   running: Promise<void> | undefined
   again: boolean
-  status: Omit<LinkStatus, 'bytesBehind'>
+  status: Omit<LinkStatus, 'bytesBehind' | 'waitingForBandwidth'>
   remoteRoots: Set<string>
   /** Bytes found missing and bytes sent by the current or last run. */
   run: { bytesMissing: number, bytesSent: number }
+  /** Sleeps of the link's limiter in progress. */
+  sleeping: number
 }
 
 export interface ReplicationLinks {
@@ -91,7 +97,7 @@ export interface ReplicationLinks {
   runAll: () => Promise<void>
   statuses: () => Promise<LinkStatus[]>
   /** Each link's run in progress and last result, without the lag (which reads every store's roots): for progress shown often. */
-  runs: () => Array<Pick<LinkStatus, 'peer' | 'progress' | 'lastRunAt' | 'lastResult'>>
+  runs: () => Array<Pick<LinkStatus, 'peer' | 'progress' | 'lastRunAt' | 'lastResult' | 'running' | 'waitingForBandwidth'>>
   policyStatuses: () => Promise<PolicyStatus[]>
   /** No new runs; runs in progress stop at their next block and are waited for. */
   stop: () => Promise<void>
@@ -103,6 +109,15 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
   let bandwidth = init.bandwidth
   let stopped = false
   const stopping = new AbortController()
+  const clock = init.clock ?? realClock
+  /** A limiter for a link at the schedule in force; its sleeps count as the link waiting for bandwidth. */
+  const limiterFor = (link: Pick<Link, 'sleeping'>): BandwidthLimiter => createLimiter(bandwidth ?? {}, {
+    now: clock.now,
+    sleep: async (ms, signal) => {
+      link.sleeping++
+      try { await clock.sleep(ms, signal) } finally { link.sleeping-- }
+    }
+  })
 
   const trigger = (peer: string): void => {
     const link = byPeer.get(peer)
@@ -155,6 +170,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
     const unsent = Math.max(0, l.run.bytesMissing - l.run.bytesSent)
     return {
       ...l.status,
+      waitingForBandwidth: l.sleeping > 0,
       connected: c.host.getConnections(peerIdFromString(l.member.peer)).length > 0,
       snapshotsBehind: lastRunAt === undefined ? null : localRoots.filter(r => !l.remoteRoots.has(r)).length,
       blocksBehind: progress !== undefined
@@ -172,16 +188,19 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       for (const t of targets) {
         const known = byPeer.get(t.member.peer)
         if (known !== undefined) { known.member = t.member; known.policies = t.policies; continue }
-        byPeer.set(t.member.peer, {
+        const link: Link = {
           member: t.member,
           policies: t.policies,
-          limiter: createLimiter(bandwidth ?? {}),
+          limiter: createLimiter({}),
+          sleeping: 0,
           running: undefined,
           again: false,
           remoteRoots: new Set(),
           run: { bytesMissing: 0, bytesSent: 0 },
           status: { peer: t.member.peer, site: t.member.site, role: t.member.role, connected: false, running: false, snapshotsBehind: null, blocksBehind: null }
-        })
+        }
+        link.limiter = limiterFor(link)
+        byPeer.set(t.member.peer, link)
         trigger(t.member.peer)
       }
       for (const peer of [...byPeer.keys()]) if (!targets.some(t => t.member.peer === peer)) byPeer.delete(peer)
@@ -189,7 +208,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
     configure (next) {
       policies = next.policies
       bandwidth = next.bandwidth
-      for (const l of byPeer.values()) l.limiter = createLimiter(bandwidth ?? {})
+      for (const l of byPeer.values()) l.limiter = limiterFor(l)
       links.refresh()
     },
     trigger,
@@ -207,7 +226,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       return await Promise.all([...byPeer.values()].map(async l => linkStatus(l, await rootsOf(l.policies))))
     },
     runs () {
-      return [...byPeer.values()].map(l => ({ peer: l.member.peer, progress: l.status.progress, lastRunAt: l.status.lastRunAt, lastResult: l.status.lastResult }))
+      return [...byPeer.values()].map(l => ({ peer: l.member.peer, progress: l.status.progress, lastRunAt: l.status.lastRunAt, lastResult: l.status.lastResult, running: l.status.running, waitingForBandwidth: l.sleeping > 0 }))
     },
     async policyStatuses () {
       const members = c.members()

@@ -53,6 +53,28 @@ export function rateAt (s: BandwidthSchedule, when: Date): number {
   return (s.defaultMibps ?? Infinity) * MIB
 }
 
+/**
+ * The first moment after `when` at which the rate in force differs from the rate at `when`, or
+ * null when it never changes. Windows start and end on whole minutes of local time, so the
+ * candidates are their edges over the next week.
+ */
+export function nextRateChange (s: BandwidthSchedule, when: Date): Date | null {
+  const windows = s.windows ?? []
+  if (windows.length === 0) return null
+  const current = rateAt(s, when)
+  const edges = [...new Set(windows.flatMap(w => [minutes(w.from), minutes(w.to)]))].sort((a, b) => a - b)
+  for (let day = 0; day <= 7; day++) {
+    for (const m of edges) {
+      const t = new Date(when.getFullYear(), when.getMonth(), when.getDate() + day, Math.floor(m / 60), m % 60)
+      if (t > when && rateAt(s, t) !== current) return t
+    }
+  }
+  return null
+}
+
+/** Longest wait in a window of rate 0 before the limiter looks again: a clock set forward or back shows within the hour. */
+const MAX_CLOSED_WAIT_MS = 3600_000
+
 export interface LimiterClock {
   now: () => number
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>
@@ -73,6 +95,11 @@ export interface BandwidthLimiter {
   rate: () => number
 }
 
+function closedWait (schedule: BandwidthSchedule, now: number): number {
+  const next = nextRateChange(schedule, new Date(now))
+  return next === null ? MAX_CLOSED_WAIT_MS : Math.min(MAX_CLOSED_WAIT_MS, Math.max(1, next.getTime() - now))
+}
+
 /** A token bucket holding at most one second of traffic at the current rate. */
 export function createLimiter (schedule: BandwidthSchedule, clock: LimiterClock = realClock): BandwidthLimiter {
   validateSchedule(schedule)
@@ -90,8 +117,8 @@ export function createLimiter (schedule: BandwidthSchedule, clock: LimiterClock 
       tokens = Math.min(r, tokens + (t - last) / 1000 * r)
       last = t
       if (r > 0 && (tokens >= bytes || tokens >= r)) { tokens -= bytes; return }
-      // Rate 0: look again in a minute (windows change by the minute); else wait for the deficit.
-      const wait = r === 0 ? 60_000 : Math.max(1, Math.ceil((Math.min(bytes, r) - tokens) / r * 1000))
+      // Rate 0: wait until the rate changes (at most an hour); else wait for the deficit.
+      const wait = r === 0 ? closedWait(schedule, t) : Math.max(1, Math.ceil((Math.min(bytes, r) - tokens) / r * 1000))
       await clock.sleep(wait, signal)
     }
   }

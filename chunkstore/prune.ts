@@ -5,6 +5,7 @@ import { SharedReplicaError, SnapshotDamagedError } from './errors.ts'
 import { keyOf } from './index-layout.ts'
 import type { Key } from './index-layout.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import { segmentsToReclaim } from './retention.ts'
 import { rootOf } from './snapshot-records.ts'
 import type { SnapshotRecords } from './snapshot-records.ts'
 import type { TreeNode } from './tree-node.ts'
@@ -94,8 +95,8 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
       if (live.has(k) || store.protected.has(k)) s.live += loc.length
       else { s.dead += loc.length; dead.set(k, loc.length) }
     }
-    const rewrite = [...perSeg].filter(([seg, s]) => seg !== current && s.dead > 0 && s.live > 0 && s.dead / (s.live + s.dead) > 0.1).map(([seg]) => seg)
-    const drop = [...perSeg].filter(([seg, s]) => seg !== current && s.live === 0).map(([seg]) => seg)
+    // Which segments go is chunkstore's reclaim rule (retention.ts), the one the simulation applies too.
+    const { rewrite, drop } = segmentsToReclaim(perSeg, current)
     // Segments no index entry points into (left by a crash). While a backup runs, its threads
     // may be filling segments they have not reported yet: leave every unindexed one alone then.
     if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)

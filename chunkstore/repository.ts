@@ -7,6 +7,7 @@ import { Archiver, normaliseSources } from './archiver.ts'
 import { rebuildIndex } from './index-rebuild.ts'
 import type { IndexRebuild } from './index-rebuild.ts'
 import { checkSnapshots } from './checker.ts'
+import { checkForgetPolicy, snapshotsToForget } from './retention.ts'
 import { BlockSealer, suiteByName } from './codec.ts'
 import {
   diskFullAt, InvalidOptionError, RestoreIncompleteError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
@@ -166,7 +167,7 @@ export class LocalRepository implements Repository {
     // An incremental backup with no parent to compare against read every file: it is a full one.
     const done = level === 'incremental' && parent === undefined ? 'full' : level
     const body: RecordBody = {
-      v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: new Date().toISOString(),
+      v: 1, root: root.cid.toString(), rootId: Buffer.from(root.id).toString('base64'), time: (options.now?.() ?? new Date()).toISOString(),
       host: hostname(), task, paths: sources, level: done, ...(parent !== undefined ? { parent: parent.id } : {}), stats
     }
     let cid: CID
@@ -328,23 +329,8 @@ export class LocalRepository implements Repository {
 
   async forget (policy: ForgetPolicy, options: AbortOptions = {}): Promise<SnapshotRecord[]> {
     this.refuseShared('removing copies by retention')
-    if (policy.keepLast === undefined && policy.keepDays === undefined) throw new InvalidOptionError('Say what to keep: --keep-last N and/or --keep-days D.')
-    if ((policy.keepLast !== undefined && !(policy.keepLast >= 1)) || (policy.keepDays !== undefined && !(policy.keepDays >= 0))) {
-      throw new InvalidOptionError('--keep-last must be at least 1 and --keep-days at least 0.')
-    }
-    const now = (policy.now ?? new Date()).getTime()
-    const byTask = new Map<string, SnapshotRecord[]>()
-    for (const s of await this.snapshots({ task: policy.task, signal: options.signal })) byTask.set(s.task, [...(byTask.get(s.task) ?? []), s])
-    const removed: SnapshotRecord[] = []
-    for (const list of byTask.values()) {
-      const newestFirst = [...list].reverse()
-      newestFirst.forEach((s, i) => {
-        if (i === 0) return // the last restorable snapshot of a task is never removed
-        const byCount = policy.keepLast !== undefined && i < policy.keepLast
-        const byAge = policy.keepDays !== undefined && now - Date.parse(s.time) <= policy.keepDays * 86_400_000
-        if (!byCount && !byAge) removed.push(s)
-      })
-    }
+    checkForgetPolicy(policy)
+    const removed = snapshotsToForget(await this.snapshots({ task: policy.task, signal: options.signal }), policy, policy.now ?? new Date())
     await this.forgetRoots(removed.map(s => s.id))
     return removed
   }

@@ -82,6 +82,11 @@ export interface BackupOptions extends AbortOptions, ProgressOptions<BackupProgr
   openFiles?: 'read' | 'skip'
   /** Back up extended attributes (ACLs, capabilities, user.*; chunkstore/xattrs.ts). Default true. */
   xattrs?: boolean
+  /**
+   * The time the snapshot record is stamped with, read when the backup ends (the daemon's clock,
+   * which tests and the capacity-planning accuracy check move by hand). Default: the system time.
+   */
+  now?: () => Date
 }
 
 /** How far a restore is (every 200 ms at most, and at its end). */

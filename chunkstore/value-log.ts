@@ -17,7 +17,8 @@ import { InternalError } from '../crypto/index.ts'
  * segment an earlier process wrote: a crash can leave a torn tail only in the newest one.
  */
 export const SEGMENT_MAGIC = Buffer.from('CAIRNSG1')
-const TARGET_SEGMENT = 64 << 20
+/** A segment is closed and the next one started once it holds this many bytes. */
+export const TARGET_SEGMENT = 64 << 20
 const WRITE_BUFFER = 4 << 20
 /** Bytes of full write buffers handed to libuv's pool and not yet written; past it, writes wait in place. */
 const MAX_WRITING = 32 << 20

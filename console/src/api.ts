@@ -3,7 +3,7 @@
 import type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge
+  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport
 } from '../../node/api/dto.ts'
 import { ApiCallError } from './errors.ts'
 
@@ -11,7 +11,7 @@ export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
   AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
-  Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType
+  Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding
 } from '../../node/api/dto.ts'
 
 
@@ -113,6 +113,8 @@ export const api = {
   setSmtp: async (body: SmtpSettings) => await call<{ ok: true }>('PUT', '/api/settings/smtp', body),
   testSmtp: async (to?: string) => await call<{ ok: true }>('POST', '/api/settings/smtp/test', to === undefined || to === '' ? {} : { to }),
   mesh: async () => await call<MeshStatus | { configured: false }>('GET', '/api/mesh'),
+  planningScenario: async () => await call<{ scenario: string }>('GET', '/api/planning/scenario'),
+  planningRun: async (scenario: string) => await call<PlanReport>('POST', '/api/planning/run', { scenario }),
   replicate: async () => await call<{ jobId: string }>('POST', '/api/mesh/replicate', {}),
   invite: async (ttlHours: number) => await call<{ invitation: string, expires: string }>('POST', '/api/mesh/invitations', { ttlHours }),
   removeMember: async (member: string) => await call<{ ok: true }>('DELETE', `/api/mesh/members/${encodeURIComponent(member)}`),

@@ -3,7 +3,7 @@ import { createI18n } from 'vue-i18n'
 
 export const en = {
   app: { title: 'Cairn backup mesh', lang: 'Language', lock: 'Lock screen', logout: 'Log out', password: 'Change password', loading: 'Loading…', refresh: 'Refresh', cancel: 'Cancel', ok: 'OK', next: 'Next', back: 'Back', save: 'Save', actions: 'Actions', none: 'Nothing here yet', page: 'Page {page} of {pages}', prev: 'Previous', nextPage: 'Next', total: '{n} in all', close: 'Close', listSep: ', ' },
-  nav: { home: 'Home', tasks: 'Backup tasks', monitor: 'Monitor', history: 'History', restore: 'Restore', data: 'Data management', nodes: 'Clients', spaces: 'User spaces', logs: 'Logs', users: 'Users', reports: 'Reports', drills: 'DR drills', me: 'My account', notify: 'Notifications', audit: 'Audit trail', mesh: 'Replication' },
+  nav: { home: 'Home', tasks: 'Backup tasks', monitor: 'Monitor', history: 'History', restore: 'Restore', data: 'Data management', nodes: 'Clients', spaces: 'User spaces', logs: 'Logs', users: 'Users', reports: 'Reports', drills: 'DR drills', me: 'My account', notify: 'Notifications', audit: 'Audit trail', mesh: 'Replication', planning: 'Capacity planning' },
   login: { title: 'Log in to Cairn', user: 'User name', password: 'Password', submit: 'Log in', tokenTitle: 'USB key', tokenHint: 'This account needs its USB key. Plug it in and enter the PIN; the local signing helper asks the key to sign.', tokenLabel: 'Token label', keyLabel: 'Key label', pin: 'PIN', helper: 'Signing helper address', required: 'Enter the user name and the password' },
   lock: { title: 'Screen locked', hint: 'Enter {user}’s password to unlock', unlock: 'Unlock' },
   pw: { current: 'Current password', next: 'New password (at least 12 characters)', done: 'Password changed', short: 'The new password needs at least 12 characters' },
@@ -35,6 +35,32 @@ export const en = {
   reauth: { typeYes: 'Type YES to confirm', password: 'Your password (re-authentication)', delete: 'Delete', confirm: 'Confirm', changeTitle: 'Confirm with your password', changeHint: 'Changes of users, roles, passwords, keys, mail and webhook targets, owners and allowed folders need your password again.' },
   roots: { title: 'Folders operators may reach', sources: 'Back up from (one folder per line)', restores: 'Restore into (one folder per line)', none: 'none (operators reach nothing here)' },
   escrow: { take: 'Escrow keys', takeTitle: 'Escrow the keys of {name}', takeHint: 'A DR site needs these to restore this space if this site is lost. A new recovery key replaces the previous escrow’s. Keep the file and the recovery key apart from this site, and apart from each other.', recoveryKey: 'Recovery key (shown only now)', download: 'Download the escrow file', done: 'Keys of {name} taken into escrow', confirm: 'Escrow', adopt: 'Adopt a lost site’s space', adoptTitle: 'Adopt a lost site’s user space (DR restore)', adoptHint: 'At a DR site that holds the lost site’s replica: its snapshots then list and restore here like any space’s. Backups into it are refused.', file: 'Escrow file (JSON)', fileBad: 'This file is not a Cairn escrow file', adopted: 'User space {name} adopted: {n} snapshots', origin: 'from site {site}' },
+  plan: {
+    hint: 'Describe sites, data, schedules, retention, links and bandwidth windows (YAML or JSON; `cairn sim schema` prints the schema), or start from this node’s mesh, and run it on the node: what each site will store, whether backups fit their windows, how far behind the copies are, how busy the links get.',
+    fromMesh: 'Start from this mesh', run: 'Run the simulation', running: 'Simulating…', scenario: 'Scenario (YAML or JSON)', empty: 'Write a scenario, or start from this mesh',
+    invalid: 'The scenario is not valid: {field}: {problem}', invalidAt: 'The scenario is not valid at line {line}, column {column}: {field}: {problem}',
+    summary: '{name}: {sites} sites from {from} to {to} ({days} days); {events} events simulated in {ms} ms',
+    noProfile: 'Speeds and ratios: built-in defaults (no calibration profile)', profile: 'Calibration profile: {parts} measured on {host} on {at}',
+    findings: 'Findings', noFindings: 'No findings: every backup fits, every link catches up, every disk lasts the horizon.',
+    severity_critical: 'Critical', severity_warning: 'Warning', severity_info: 'Note',
+    storage: 'Storage per site at the end', site: 'Site', own: 'Own stores', replica: 'Replica', total: 'Total', peak: 'Peak', capacity: 'Capacity', fullOn: 'Full on',
+    backups: 'Backups', backup: 'Backup', runs: 'Runs', skipped: 'Skipped', mean: 'Mean', longest: 'Longest', window: 'Window', pastWindow: 'Past the window', kept: 'Copies kept',
+    copies: 'Copies at other sites', origin: 'Copies of', target: 'At', arrived: 'Arrived', meanLag: 'Mean lag', maxLag: 'Longest lag', rpo: 'Worst RPO', behind: 'Most behind',
+    links: 'Replication links', link: 'Link', sent: 'Sent', meanUse: 'Mean use', peakUse: 'Peak use',
+    chart_storage: 'Storage per site against its capacity', chart_lag: 'Recovery point at each holding site (age of the newest copy, hours)', 'chart_backup-windows': 'Backup durations against their windows (hours)', 'chart_link-utilisation': 'Replication link utilisation',
+    line_capacity: 'capacity', line_window: 'window', omitted: '{n} more series are left out of this chart; the tables list them all',
+    finding_CAPACITY_EXHAUSTED: 'Site {site} runs out of its capacity on {date}',
+    finding_BACKUP_OVER_INTERVAL: 'Backups of {task} take up to {maxSeconds} s, longer than the time between their runs: {skipped} planned runs are skipped',
+    finding_SCHEDULES_COLLIDE: 'Two schedules of {task} fall due at the same moment {collisions} times: the node runs the first and skips the other',
+    finding_BACKUP_PAST_WINDOW: '{pastWindow} of {runs} backups of {task} do not fit the window {from}–{to}',
+    finding_LINK_CANNOT_CATCH_UP: 'Replication {from} → {to} falls behind for good (last caught up {lastCaughtUp})',
+    finding_NO_TARGET: 'Policy {policy} of {site} wants {wanted} other copies, but only {found} sites qualify',
+    finding_NO_LINK: 'Sites {from} and {to} replicate, but the scenario gives no link between them: taken as unlimited',
+    finding_SCHEDULE_NEVER_RUNS: 'Task {task} at {site} has no run within the horizon',
+    finding_ARCHIVE_OVER_INTERVAL: 'Archive {archive} at {site} takes longer than the time between its runs: {skipped} runs skipped',
+    finding_REPLICA_GROWS: 'Replicas keep every block they were sent (the node today): {sites} only grow',
+    finding_PROFILE_LEVEL_DIFFERS: '{task} compresses at level {level}, but the profile was measured at {measured}'
+  },
   err: { generic: 'The node refused: {message}' }
 }
 
@@ -42,7 +68,7 @@ type Messages = typeof en
 
 const zh: Messages = {
   app: { title: 'Cairn 备份网络', lang: '语言', lock: '锁屏', logout: '退出', password: '修改密码', loading: '加载中…', refresh: '刷新', cancel: '取消', ok: '确定', next: '下一步', back: '上一步', save: '保存', actions: '操作', none: '暂无数据', page: '第 {page} 页，共 {pages} 页', prev: '上一页', nextPage: '下一页', total: '共 {n} 条', close: '关闭', listSep: '、' },
-  nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户', reports: '报表', drills: '容灾演练', me: '我的账户', notify: '通知', audit: '审计日志', mesh: '数据复制' },
+  nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户', reports: '报表', drills: '容灾演练', me: '我的账户', notify: '通知', audit: '审计日志', mesh: '数据复制', planning: '容量规划' },
   login: { title: '登录 Cairn', user: '用户名', password: '密码', submit: '登录', tokenTitle: 'USB Key', tokenHint: '此账户需要 USB Key。请插入 USB Key 并输入 PIN 码，本地签名助手将请求 Key 签名。', tokenLabel: 'Token 标签', keyLabel: '密钥标签', pin: 'PIN 码', helper: '签名助手地址', required: '请输入用户名和密码' },
   lock: { title: '屏幕已锁定', hint: '请输入 {user} 的密码解锁', unlock: '解锁' },
   pw: { current: '当前密码', next: '新密码（至少 12 个字符）', done: '密码已修改', short: '新密码至少需要 12 个字符' },
@@ -74,6 +100,32 @@ const zh: Messages = {
   reauth: { typeYes: '输入 YES 确认', password: '您的密码（重新认证）', delete: '删除', confirm: '确认', changeTitle: '请输入密码确认', changeHint: '更改用户、角色、密码、密钥、邮件与 Webhook 目标、归属及允许的目录，需要再次输入您的密码。' },
   roots: { title: '操作员可访问的目录', sources: '可备份的目录（每行一个）', restores: '可恢复到的目录（每行一个）', none: '无（操作员在此无法访问任何目录）' },
   escrow: { take: '托管密钥', takeTitle: '托管 {name} 的密钥', takeHint: '本站点丢失时，灾备站点需凭此恢复该空间。新的恢复密钥会替换上一次托管的恢复密钥。请将文件和恢复密钥与本站点分开保存，二者也分开保存。', recoveryKey: '恢复密钥（仅此一次显示）', download: '下载托管文件', done: '{name} 的密钥已托管', confirm: '托管', adopt: '接管丢失站点的空间', adoptTitle: '接管丢失站点的用户空间（灾备恢复）', adoptHint: '在保存丢失站点副本的灾备站点使用：接管后其快照可在此像普通空间一样列出和恢复，但不能向其备份。', file: '托管文件（JSON）', fileBad: '该文件不是 Cairn 托管文件', adopted: '已接管用户空间 {name}：{n} 个快照', origin: '来自站点 {site}' },
+  plan: {
+    hint: '描述站点、数据、备份计划、保留策略、链路和带宽时间窗口（YAML 或 JSON；`cairn sim schema` 输出其格式），或从本节点的复制网络开始，然后在节点上运行：预测各站点的存储用量、备份能否在时间窗口内完成、副本落后多少、链路有多繁忙。',
+    fromMesh: '从本复制网络开始', run: '运行模拟', running: '模拟中…', scenario: '场景（YAML 或 JSON）', empty: '请编写场景，或从本复制网络开始',
+    invalid: '场景无效：{field}：{problem}', invalidAt: '场景第 {line} 行第 {column} 列无效：{field}：{problem}',
+    summary: '{name}：{sites} 个站点，{from} 至 {to}（{days} 天）；模拟了 {events} 个事件，用时 {ms} 毫秒',
+    noProfile: '速度与比率：内置默认值（无校准配置）', profile: '校准配置：{parts}，{at} 在 {host} 上测得',
+    findings: '发现的问题', noFindings: '未发现问题：所有备份都能按时完成，所有链路都能追上，所有磁盘在规划期内都够用。',
+    severity_critical: '严重', severity_warning: '警告', severity_info: '提示',
+    storage: '期末各站点存储用量', site: '站点', own: '本站数据', replica: '副本', total: '合计', peak: '峰值', capacity: '容量', fullOn: '存满日期',
+    backups: '备份', backup: '备份', runs: '执行次数', skipped: '跳过', mean: '平均耗时', longest: '最长耗时', window: '时间窗口', pastWindow: '超出窗口', kept: '保留副本',
+    copies: '其他站点上的副本', origin: '来源站点', target: '所在站点', arrived: '已到达', meanLag: '平均延迟', maxLag: '最长延迟', rpo: '最差 RPO', behind: '最多落后',
+    links: '复制链路', link: '链路', sent: '已发送', meanUse: '平均利用率', peakUse: '峰值利用率',
+    chart_storage: '各站点存储用量与容量', chart_lag: '各副本站点的恢复点（最新副本的时长，小时）', 'chart_backup-windows': '备份耗时与时间窗口（小时）', 'chart_link-utilisation': '复制链路利用率',
+    line_capacity: '容量', line_window: '时间窗口', omitted: '另有 {n} 条曲线未在图中显示；表格中列出了全部',
+    finding_CAPACITY_EXHAUSTED: '站点 {site} 将于 {date} 存满',
+    finding_BACKUP_OVER_INTERVAL: '{task} 的备份最长需 {maxSeconds} 秒，超过两次执行的间隔：{skipped} 次计划执行被跳过',
+    finding_SCHEDULES_COLLIDE: '{task} 的两个备份计划 {collisions} 次在同一时刻触发：节点执行第一个，跳过另一个',
+    finding_BACKUP_PAST_WINDOW: '{task} 的 {runs} 次备份中有 {pastWindow} 次超出时间窗口 {from}–{to}',
+    finding_LINK_CANNOT_CATCH_UP: '复制 {from} → {to} 将持续落后（最后一次追上：{lastCaughtUp}）',
+    finding_NO_TARGET: '{site} 的策略 {policy} 需要另外 {wanted} 个副本，但只有 {found} 个站点符合条件',
+    finding_NO_LINK: '站点 {from} 与 {to} 之间有复制，但场景中没有两者之间的链路：按不限速计算',
+    finding_SCHEDULE_NEVER_RUNS: '站点 {site} 的任务 {task} 在规划期内不会执行',
+    finding_ARCHIVE_OVER_INTERVAL: '站点 {site} 的归档 {archive} 耗时超过两次执行的间隔：{skipped} 次被跳过',
+    finding_REPLICA_GROWS: '副本保留收到的所有数据块（节点当前的行为）：{sites} 的用量只增不减',
+    finding_PROFILE_LEVEL_DIFFERS: '{task} 的压缩级别为 {level}，而校准配置是在级别 {measured} 下测得的'
+  },
   err: { generic: '节点拒绝了请求：{message}' }
 }
 

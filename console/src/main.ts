@@ -24,6 +24,7 @@ import AccountView from './screens/account/AccountView.vue'
 import NotifyView from './screens/notify/NotifyView.vue'
 import AuditView from './screens/audit/AuditView.vue'
 import MeshView from './screens/mesh/MeshView.vue'
+import PlanningView from './screens/planning/PlanningView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -51,7 +52,8 @@ const router = createRouter({
     { path: '/me', component: AccountView },
     { path: '/notify', component: NotifyView },
     { path: '/audit', component: AuditView },
-    { path: '/mesh', component: MeshView }
+    { path: '/mesh', component: MeshView },
+    { path: '/planning', component: PlanningView }
   ]
 })
 

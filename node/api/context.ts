@@ -9,6 +9,7 @@ import type { Mailer, Notifier, ReportSource, Webhooks } from '../notify/index.t
 import type { LogBook } from '../logs/index.ts'
 import type { Metrics } from '../metrics/index.ts'
 import type { HostedMesh } from '../mesh/index.ts'
+import type { CapacityPlanner } from './planning-routes.ts'
 
 export interface RouteOptions { cookieName: string, tls: boolean }
 export type RouteModule = (app: FastifyInstance, ctx: ApiContext, opts: RouteOptions) => Promise<void>
@@ -37,4 +38,6 @@ export interface ApiContext {
   mesh: () => HostedMesh | undefined
   startedAt: Date
   routeModules: RouteModule[]
+  /** The capacity planner (F28), when the program wired one in. */
+  planner?: CapacityPlanner
 }

@@ -5,6 +5,7 @@ export type { TaskRecord, TaskInput, TaskOptions, Retention, Schedule, JobRecord
 export type { Webhook, Delivery, WebhookEvent, SmtpSettings, ReportTable } from '../notify/index.ts'
 export type { LogEntry, AuditEntry, LogType, LogLevel } from '../logs/index.ts'
 export type { SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'
+export type * from './planning-dto.ts'
 
 /**
  * Every error answer: `code` is stable and listed in doc/api.md "Errors" (the console words a

@@ -46,3 +46,17 @@ export class MediaTypeUnsupportedError extends CairnError {
   static override readonly code = 'MEDIA_TYPE_UNSUPPORTED'
   override readonly name = 'MediaTypeUnsupportedError'
 }
+
+/** A capacity-planning route on a node started without the planner (it comes with `cairn serve` through the package's bin). */
+export class PlannerUnavailableError extends CairnError {
+  static override readonly code = 'PLANNER_UNAVAILABLE'
+  override readonly name = 'PlannerUnavailableError'
+  constructor () { super('This node runs without the capacity planner; start it with `cairn serve` (the package\'s bin wires the planner in), or run `cairn sim` on any machine') }
+}
+
+/** One simulation at a time per node: they take a core while they run. */
+export class PlannerBusyError extends CairnError {
+  static override readonly code = 'PLANNER_BUSY'
+  override readonly name = 'PlannerBusyError'
+  constructor () { super('Another simulation is running on this node; run yours when it has ended') }
+}

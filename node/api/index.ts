@@ -9,6 +9,7 @@ import { logRoutes } from './log-routes.ts'
 import { dashboardRoutes } from './dashboard-routes.ts'
 import { meshRoutes } from './mesh-routes.ts'
 import { escrowRoutes } from './escrow-routes.ts'
+import { planningRoutes } from './planning-routes.ts'
 import type { RouteModule } from './context.ts'
 
 export { createApiServer, sessionCookieName } from './server.ts'
@@ -17,4 +18,6 @@ export { httpStatusOf, HTTP_STATUS_OF_CODE } from './error-status.ts'
 export * from './errors.ts'
 export type { ApiContext, RouteModule } from './context.ts'
 export type * from './dto.ts'
-export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes, meshRoutes, escrowRoutes]
+export type { CapacityPlanner } from './planning-routes.ts'
+export { gatherMeshFacts } from './planning-facts.ts'
+export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes, meshRoutes, escrowRoutes, planningRoutes]

@@ -10,7 +10,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const SOURCES = ['node', 'chunkstore', 'crypto', 'bootstrap', 'sim']
-const ENTRIES = { cli: 'node/cli/entry.ts', worker: 'chunkstore/data-worker.ts' }
+// The program is the CLI plus the parts node does not import (node/layering.test.ts): the
+// capacity planner's entry (sim/entry.ts) is loaded here and handed to the CLI's main. This
+// launcher is the one place that wires them together.
+const ENTRIES = { cli: 'node/cli/entry.ts', sim: 'sim/entry.ts', worker: 'chunkstore/data-worker.ts' }
 
 function fingerprint () {
   const h = createHash('sha256')
@@ -71,7 +74,10 @@ function touch (dir) {
   try { const now = new Date(); utimesSync(dir, now, now) } catch {}
 }
 
-/** Imports the CLI module, bundled when possible; tells the data path where its worker is. */
+/**
+ * Imports the CLI module and its extensions (the capacity planner), bundled when possible; tells
+ * the data path where its worker is. Returns the CLI's main and the extensions to hand it.
+ */
 export async function loadCli () {
   globalThis[Symbol.for('cairn.root')] = root
   if (process.env.CAIRN_NO_BUNDLE !== '1') {
@@ -79,10 +85,15 @@ export async function loadCli () {
     try { dir = await bundle() } catch { dir = undefined }
     if (dir !== undefined) {
       globalThis[Symbol.for('cairn.workerEntry')] = pathToFileURL(join(dir, 'worker.mjs'))
-      return await import(pathToFileURL(join(dir, 'cli.mjs')).href)
+      // The CLI first: its entry loads the polyfill before anything of libp2p's.
+      const cli = await import(pathToFileURL(join(dir, 'cli.mjs')).href)
+      const sim = await import(pathToFileURL(join(dir, 'sim.mjs')).href)
+      return { main: cli.main, extensions: [sim.extension] }
     }
   }
   const { register } = await import('tsx/esm/api')
   register()
-  return await import('../cli/entry.ts')
+  const cli = await import('../cli/entry.ts')
+  const sim = await import('../../sim/entry.ts')
+  return { main: cli.main, extensions: [sim.extension] }
 }

@@ -4,4 +4,5 @@
 // by chunkstore, bootstrap and the node's other folders, and the heavy ones (the daemon, libp2p)
 // load only for the commands that need them. Nothing imports the CLI but the bin (entry.ts).
 export { main, buildProgram, EXIT_WARNINGS } from './main.ts'
+export type { CliExtension } from './extension.ts'
 export * from './errors.ts'

@@ -16,6 +16,9 @@ import { registerImageCommand } from './image-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerMeshCommand } from './mesh-command.ts'
+import type { CliExtension } from './extension.ts'
+
+export type { CliExtension } from './extension.ts'
 
 /**
  * Exit codes: 0 success, 1 failure, 2 usage error, 3 done but not whole: a backup saved with some
@@ -88,7 +91,7 @@ const READ_ONLY = { readOnly: true }
 /** The exit code an action asks for (commander ignores actions' return values). */
 const result = { code: 0 }
 
-export function buildProgram (): Command {
+export function buildProgram (extensions: CliExtension[] = []): Command {
   const program = new Command('cairn')
     .description('Cairn: peer-to-peer backup mesh. Content-addressed, compressed, encrypted backups.')
     .version('0.1.0')
@@ -230,14 +233,15 @@ export function buildProgram (): Command {
   registerKeyCommand(program)
   registerTokenCommand(program)
   registerDemoCommand(program)
-  registerServeCommand(program)
+  registerServeCommand(program, { planner: extensions.find(e => e.planner !== undefined)?.planner })
   registerMeshCommand(program)
+  for (const e of extensions) e.commands?.(program)
   return program
 }
 
 /** Runs the CLI; returns the exit code. Errors are one line (stack with CAIRN_DEBUG=1). */
-export async function main (argv: string[]): Promise<number> {
-  const program = buildProgram()
+export async function main (argv: string[], extensions: CliExtension[] = []): Promise<number> {
+  const program = buildProgram(extensions)
   result.code = 0
   try {
     await program.parseAsync(argv, { from: 'user' })

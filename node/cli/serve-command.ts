@@ -1,11 +1,13 @@
 import { join, resolve } from 'node:path'
 import { readFile } from 'node:fs/promises'
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { initRepository, InvalidOptionError, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
 import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 import { startWatchdog, stopWithin } from './watchdog.ts'
+import { manualClock } from '../clock/index.ts'
+import type { CapacityPlanner } from '../api/index.ts'
 
 /** The data path the daemon's jobs use: chunkstore's stores, one per user space. */
 export function chunkstoreOpener (): RepositoryOpener {
@@ -41,7 +43,7 @@ export async function untilSignalled (daemon: { stop: () => Promise<void>, runne
 }
 
 /** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
-export function registerServeCommand (program: Command): void {
+export function registerServeCommand (program: Command, parts: { planner?: () => CapacityPlanner } = {}): void {
   program.command('serve')
     .description('run the node daemon: state, scheduler, jobs, the HTTPS API and web console and, with mesh state, the mesh node; events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
@@ -52,7 +54,10 @@ export function registerServeCommand (program: Command): void {
     .option('--replicate-every <seconds>', 'replicate to the mesh at least this often', '30')
     .option('--audit-key-file <file>', 'the audit trail\'s HMAC key, made at first start; default <data>/audit.key (keep it apart from the data)')
     .option('--json', 'print events as JSON lines (the default when stderr is not a terminal)')
-    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string, json?: boolean }) => {
+    // Tests and the capacity-planning accuracy check (sim/) run several daemons on one stepped
+    // time: the clock starts here and moves only when the control socket's `clock-set` says so.
+    .addOption(new Option('--test-clock <iso-time>', 'a manual clock starting at this time, stepped over the control socket').hideHelp())
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string, json?: boolean, testClock?: string }) => {
       const lines = eventLines({ json: opts.json })
       const { host, port } = parseListen(opts.listen)
       const replicateEvery = Number(opts.replicateEvery)
@@ -60,10 +65,14 @@ export function registerServeCommand (program: Command): void {
       const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
       // The daemon's modules (fastify, mail, spreadsheets) load only for `serve`.
       const { startDaemon } = await import('../daemon/index.ts')
+      const testClock = opts.testClock === undefined ? undefined : new Date(opts.testClock)
+      if (testClock !== undefined && Number.isNaN(testClock.getTime())) throw new InvalidOptionError(`--test-clock ${opts.testClock}: give an ISO time`)
       const daemon = await startDaemon({
+        ...(testClock !== undefined ? { clock: manualClock(testClock), clockControl: true } : {}),
         dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
         auditKeyFile: opts.auditKeyFile === undefined ? undefined : resolve(opts.auditKeyFile),
         repositories: chunkstoreOpener(),
+        planner: parts.planner?.(),
         mesh: {
           dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
           replicateEveryMs: replicateEvery * 1000,

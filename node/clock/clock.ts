@@ -1,3 +1,6 @@
+import type { LimiterClock } from '../../chunkstore/index.ts'
+import { abortable } from '../../crypto/index.ts'
+
 /**
  * The time the daemon's schedules, timeouts and retries read. Production uses the system clock;
  * tests use a manual clock they move forward, so no test waits for wall-clock time.
@@ -36,6 +39,23 @@ export interface ManualClock extends Clock {
   /** Sets the time and fires, in time order, every timer that came due; awaits what they start. */
   set: (to: Date) => Promise<void>
   advance: (ms: number) => Promise<void>
+  /** When the earliest timer set is due; undefined when none is. */
+  next: () => Date | undefined
+}
+
+/** The clock as bandwidth limiters read it and sleep on it (chunkstore's LimiterClock). */
+export function limiterClockOf (clock: Clock): LimiterClock {
+  return {
+    now: () => clock.now().getTime(),
+    sleep: async (ms, signal) => {
+      let cancel = (): void => {}
+      try {
+        await abortable(new Promise<void>(resolve => { cancel = clock.at(new Date(clock.now().getTime() + ms), resolve) }), signal, 'The wait for a bandwidth window')
+      } finally {
+        cancel()
+      }
+    }
+  }
 }
 
 export function manualClock (start: Date): ManualClock {
@@ -70,7 +90,12 @@ export function manualClock (start: Date): ManualClock {
       now = Math.max(now, target)
       await settle()
     },
-    async advance (ms) { await clock.set(new Date(now + ms)) }
+    async advance (ms) { await clock.set(new Date(now + ms)) },
+    next () {
+      let first: number | undefined
+      for (const t of timers.values()) if (first === undefined || t.at < first) first = t.at
+      return first === undefined ? undefined : new Date(first)
+    }
   }
   return clock
 }

@@ -12,9 +12,10 @@ import { createTasks, createJobRunner, createOperations, createScheduler, create
 import { createMailer, createNotifier, createWebhooks, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createLogBook, type LogBook } from '../logs/index.ts'
 import { createMetrics } from '../metrics/index.ts'
-import { consoleStatic, createApiServer, ROUTE_MODULES, type ApiContext } from '../api/index.ts'
-import { systemClock, type Clock } from '../clock/index.ts'
+import { consoleStatic, createApiServer, gatherMeshFacts, ROUTE_MODULES, type ApiContext, type CapacityPlanner } from '../api/index.ts'
+import { limiterClockOf, systemClock, type Clock, type ManualClock } from '../clock/index.ts'
 import { ensureCertificate } from './tls.ts'
+import { InvalidOptionError } from '../../chunkstore/index.ts'
 import { AuditKeyError, InsecureListenError } from './errors.ts'
 import { registerGauges } from './gauges.ts'
 import { Lifecycle } from './lifecycle.ts'
@@ -40,6 +41,14 @@ export interface DaemonInit {
   /** Serve plain HTTP (only allowed on a loopback address). */
   insecureHttp?: boolean
   clock?: Clock
+  /**
+   * With a manual clock, the control socket also answers `clock` (the time, the next timer due,
+   * whether work is under way) and `clock-set` (move the time, firing what came due). Tests and the
+   * capacity-planning accuracy check step the clocks of several daemons together with it.
+   */
+  clockControl?: boolean
+  /** The capacity planner (F28) the API offers; the program's entry wires sim/'s in. */
+  planner?: CapacityPlanner
   repositories?: RepositoryOpener
   accounts?: AccountsInit
   scheduler?: SchedulerInit
@@ -128,7 +137,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       state, clock, logs, accounts, inventory, tasks, runner, operations, escrow, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
       mesh: () => mesh,
       startedAt: clock.now(),
-      routeModules: [...ROUTE_MODULES, consoleStatic]
+      routeModules: [...ROUTE_MODULES, consoleStatic],
+      planner: init.planner
     }
     const app = await createApiServer(ctx, { https: tls === undefined ? undefined : { key: tls.key, cert: tls.cert }, version })
 
@@ -139,7 +149,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       { name: 'accounts', stop: async () => { await accounts.stop() } },
       { name: 'stores', stop: async () => { await repositories.close() } },
       { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' }) } },
-      { name: 'mesh', start: async () => { mesh = await startMesh(init, { repositories, inventory, logs, runner, operations }) }, stop: async () => { await mesh?.stop() } },
+      { name: 'mesh', start: async () => { mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler }) }, stop: async () => { await mesh?.stop() } },
       // Hold every user space's store from the start: a CLI command pointed at one then runs its
       // operation in this daemon (node/holder/) rather than taking the store from the daemon's
       // jobs. They close with the stores above.
@@ -214,7 +224,7 @@ async function auditKey (file: string): Promise<Buffer> {
 const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
-async function startMesh (init: DaemonInit, c: { repositories: Repositories, inventory: Inventory, logs: LogBook, runner: JobRunner, operations: Operations }): Promise<HostedMesh | undefined> {
+async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
   if (init.mesh === false) return undefined
   const opts: DaemonMeshInit = init.mesh ?? {}
   const dir = opts.dir ?? join(init.dataDir, 'mesh')
@@ -238,15 +248,44 @@ async function startMesh (init: DaemonInit, c: { repositories: Repositories, inv
     memberEveryMs: opts.memberEveryMs,
     replicateEveryMs: opts.replicateEveryMs,
     dialEveryMs: opts.dialEveryMs,
+    clock: limiterClockOf(c.clock),
     control: {
       // `cairn mesh replicate` against the daemon runs as a job, so it shows in the history.
       replicate: async () => {
         const job = await c.operations.replicate({ user: 'system', ownerId: '' })
         await c.runner.waitFor(job.id)
         return (await mesh.status()).links
-      }
+      },
+      // `cairn sim from-mesh`: what a capacity-planning scenario is written from.
+      'planning-facts': async () => await gatherMeshFacts({ clock: c.clock, inventory: c.inventory, tasks: c.tasks, runner: c.runner, mesh: () => mesh }),
+      ...(init.clockControl === true && isManual(c.clock) ? clockControl(c.clock, { runner: c.runner, scheduler: c.scheduler, mesh: () => mesh }) : {})
     }
   })
   await c.logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Mesh node ${mesh.node.peerId} started (${dir})` })
   return mesh
 }
+
+const isManual = (clock: Clock): clock is ManualClock => 'set' in clock && 'next' in clock
+
+/**
+ * The control requests that step a manual clock from outside (DaemonInit.clockControl). `settled`
+ * is true when nothing moves without the clock: no job runs, no schedule is starting one, and
+ * replication is idle or waiting for its bandwidth window.
+ */
+function clockControl (clock: ManualClock, c: { runner: JobRunner, scheduler: Scheduler, mesh: () => HostedMesh | undefined }): Record<string, (args: Record<string, unknown>) => Promise<unknown>> {
+  const state = async (): Promise<{ now: string, next: string | null, settled: boolean }> => {
+    await c.scheduler.idle()
+    const settled = c.runner.running().length === 0 && c.mesh()?.busy() !== true
+    return { now: clock.now().toISOString(), next: clock.next()?.toISOString() ?? null, settled }
+  }
+  return {
+    clock: state,
+    'clock-set': async (args) => {
+      const to = new Date(String(args.to))
+      if (Number.isNaN(to.getTime())) throw new InvalidOptionError(`clock-set: "${String(args.to)}" is not a time`)
+      await clock.set(to)
+      return await state()
+    }
+  }
+}
+

@@ -135,6 +135,11 @@ export interface OperationsComponents {
 
 export function createOperations (components: OperationsComponents): Operations {
   const { clock, inventory, tasks, runner, repositories } = components
+  // A snapshot is stamped with the daemon's clock (a stepped clock in tests and the simulation's
+  // accuracy check), one millisecond after the last at least: a clock that stands still must not
+  // give two snapshots the same time, or which is the newest (retention, a task's parent) is a guess.
+  let lastStamp = 0
+  const snapshotTime = (): Date => { lastStamp = Math.max(clock.now().getTime(), lastStamp + 1); return new Date(lastStamp) }
   const mesh = (): MeshJobs | undefined => components.mesh?.()
 
   const localOnly = async (nodeId: string): Promise<void> => {
@@ -202,6 +207,7 @@ export function createOperations (components: OperationsComponents): Operations 
             pace: task.options.bandwidth === undefined ? undefined : createLimiter(task.options.bandwidth).take,
             signal: ctx.signal,
             scan: !task.options.smallFiles,
+            now: snapshotTime,
             onProgress: ctx.onProgress
           })
           for (const w of snap.stats.warnings) await ctx.log('warning', w)

@@ -57,27 +57,45 @@ export function validateSchedule (s: Schedule): void {
   firstRun(s)
 }
 
-/** The first run strictly after `after`, or null when there is none (a once schedule that passed). */
-export function nextRun (s: Schedule, after: Date): Date | null {
+/** The croner pattern of a daily, weekly or monthly schedule. */
+function pattern (s: Schedule): string {
   const [h, m] = hm(s)
+  return s.kind === 'daily'
+    ? `${m} ${h} * * *`
+    : s.kind === 'weekly' ? `${m} ${h} * * ${[...s.days!].sort().join(',')}` : `${m} ${h} ${[...s.days!].sort((a, b) => a - b).join(',')} * *`
+}
+
+/**
+ * Every run strictly after `after`, in time order. One walk keeps one croner object, so a caller
+ * that needs many runs (the capacity-planning simulation, years of them) does not pay for a new
+ * one per run as `nextRun` does.
+ */
+export function * runsAfter (s: Schedule, after: Date): Generator<Date, void, undefined> {
   const start = firstRun(s)
   switch (s.kind) {
     case 'once':
-      return start > after ? start : null
+      if (start > after) yield start
+      return
     case 'interval': {
       const step = s.everyMinutes! * 60_000
-      if (start > after) return start
-      const k = Math.floor((after.getTime() - start.getTime()) / step) + 1
-      return new Date(start.getTime() + k * step)
+      let t = start > after ? start.getTime() : start.getTime() + (Math.floor((after.getTime() - start.getTime()) / step) + 1) * step
+      for (;;) { yield new Date(t); t += step }
     }
     default: {
-      const pattern = s.kind === 'daily'
-        ? `${m} ${h} * * *`
-        : s.kind === 'weekly' ? `${m} ${h} * * ${[...s.days!].sort().join(',')}` : `${m} ${h} ${[...s.days!].sort((a, b) => a - b).join(',')} * *`
-      const c = cron(pattern, s)
-      const d = c.nextRun(after)
-      c.stop()
-      return d
+      const c = cron(pattern(s), s)
+      try {
+        for (let d = c.nextRun(after); d !== null; d = c.nextRun(d)) yield d
+      } finally {
+        c.stop()
+      }
     }
   }
+}
+
+/** The first run strictly after `after`, or null when there is none (a once schedule that passed). */
+export function nextRun (s: Schedule, after: Date): Date | null {
+  const runs = runsAfter(s, after)
+  const first = runs.next()
+  runs.return(undefined)
+  return first.done === true ? null : first.value
 }

@@ -10,7 +10,7 @@ import { manualClock } from '../clock/index.ts'
 
 // These tests move the clock by days; sessions must outlive that.
 const longSessions = { accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 } }
-import { nextRun, type Schedule } from './schedule.ts'
+import { nextRun, runsAfter, type Schedule } from './schedule.ts'
 
 async function settle (t: TestDaemon): Promise<void> {
   await t.daemon.scheduler.idle()
@@ -162,3 +162,21 @@ async function withLogin (t: TestDaemon): Promise<ApiClient> {
   await c.login('ops01', 'operator password 1')
   return c
 }
+
+test('runsAfter walks the same runs as nextRun, one after the other', () => {
+  const kinds: Array<Partial<Schedule>> = [
+    { kind: 'daily', timeZone: 'America/New_York', startDate: '2026-03-01' },
+    { kind: 'weekly', days: [1, 3] },
+    { kind: 'monthly', days: [31, 1] },
+    { kind: 'interval', everyMinutes: 45 },
+    { kind: 'once' }
+  ]
+  for (const k of kinds) {
+    const s: Schedule = { id: 'x', kind: 'daily', startDate: '2026-03-02', time: '02:00', timeZone: 'UTC', level: 'full', job: 'backup', enabled: true, ...k }
+    const walked: string[] = []
+    for (const d of runsAfter(s, new Date('2026-02-01T00:00:00Z'))) { walked.push(d.toISOString()); if (walked.length === 40) break }
+    const stepped: string[] = []
+    for (let d = nextRun(s, new Date('2026-02-01T00:00:00Z')); d !== null && stepped.length < 40; d = nextRun(s, d)) stepped.push(d.toISOString())
+    assert.deepEqual(walked, stepped, `${s.kind}`)
+  }
+})

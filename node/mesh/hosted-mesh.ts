@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeInvitation, hasMeshState, MeshStateMissingError, type LinkStatus, type MeshEvent, type MeshNode, type MeshStatus, type ReplicationPolicy } from '../../bootstrap/index.ts'
-import { unionBlockStore, type BlockStore, type LocalBlockStore } from '../../chunkstore/index.ts'
+import { unionBlockStore, type BlockStore, type LimiterClock, type LocalBlockStore } from '../../chunkstore/index.ts'
 import { abortable } from '../../crypto/index.ts'
 import type { ControlOp } from './control-ops.ts'
 import { openStore } from './open-store.ts'
@@ -52,6 +52,8 @@ export interface HostedMeshInit {
   userAgent?: string
   /** Control-socket requests the daemon answers itself (e.g. replicate as a job). */
   control?: Record<string, ControlOp>
+  /** The time bandwidth windows are read in (the daemon's clock). Default: the system clock. */
+  clock?: LimiterClock
 }
 
 export interface HostedMesh extends MeshJobs {
@@ -70,6 +72,11 @@ export interface HostedMesh extends MeshJobs {
   configure: (cfg: ReplicationConfig) => Promise<ReplicationConfig>
   /** Re-reads which user-space stores exist (a space's store appears with its first backup). */
   refreshStores: () => Promise<void>
+  /**
+   * True while replication is under way here: a local change not yet handed to the links, or a
+   * link run that is moving data (not one waiting for its bandwidth window).
+   */
+  busy: () => boolean
   /** Stops the control socket and the links (each stops at its next block), then closes the replica. */
   stop: () => Promise<void>
 }
@@ -88,6 +95,8 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
   const replica = await openStore(join(init.dataDir, REPLICA_DIR))
   /** Space name → its stores (one, or one per task for task-scoped dedup). */
   let spaceStores = new Map<string, BlockStore[]>()
+  /** Local changes (finished backups) being handed to the links. */
+  let changes = 0
 
   const allStores = (): BlockStore[] => [replica.blocks, ...[...spaceStores.values()].flat()]
   // A policy without spaces covers everything here, the replica included: that is the cascade.
@@ -127,7 +136,8 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
         scrub: async () => { await refreshStores(); return await node.scrub() },
         configure: async a => await hosted.configure({ policies: a.policies as ReplicationPolicy[], bandwidth: a.bandwidth as ReplicationConfig['bandwidth'] }),
         ...init.control
-      })
+      }),
+      clock: init.clock
     })
   } catch (err) {
     await replica.close()
@@ -164,8 +174,11 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
     },
 
     noteLocalChange () {
-      void refreshStores().then(() => { node.noteLocalChange() }, () => {})
+      changes++
+      void refreshStores().then(() => { node.noteLocalChange() }, () => {}).finally(() => { changes-- })
     },
+
+    busy: () => changes > 0 || node.linkRuns().some(l => l.running && !l.waitingForBandwidth),
 
     async replicate ({ signal, onProgress }) {
       await refreshStores()

@@ -4,6 +4,7 @@
 // settings of the mesh folder, starts it, and answers the control socket (control-ops.ts, and
 // the host's own requests). The stores stay the host's: it opens them before and closes them after.
 import { createMeshNode, type MeshEvent, type MeshNode, type MeshNodeComponents } from '../../bootstrap/index.ts'
+import type { LimiterClock } from '../../chunkstore/index.ts'
 import { serveControl } from '../control/index.ts'
 import { meshControl, type ControlOp } from './control-ops.ts'
 import { loadReplicationConfig, type ReplicationConfig } from './replication-config.ts'
@@ -20,6 +21,8 @@ export interface RunningMeshInit {
   userAgent?: string
   /** Control requests the host answers itself, or answers otherwise than control-ops.ts does. */
   control?: (node: MeshNode) => Record<string, ControlOp>
+  /** The time bandwidth windows are read in (the daemon's clock). Default: the system clock. */
+  clock?: LimiterClock
 }
 
 /**
@@ -46,7 +49,8 @@ export async function startMesh (components: RunningMeshComponents, init: Runnin
     bandwidth: replication.bandwidth,
     replicateEveryMs: init.replicateEveryMs,
     dialEveryMs: init.dialEveryMs,
-    userAgent: init.userAgent
+    userAgent: init.userAgent,
+    clock: init.clock
   })
   await node.start()
   let control: Awaited<ReturnType<typeof serveControl>>

@@ -1,0 +1,333 @@
+// One site's store of one data set, as block populations rather than bytes (doc/sim.md "Model").
+//
+// Every backup writes the blocks of what changed or grew since the last one into segments of its
+// own (the node's worker threads start fresh segments each run), and its tree nodes into the log's
+// tail. A block born with snapshot b is needed as long as a retained snapshot holds it: with
+// changes spread evenly over the data, one still in the data at the oldest retained snapshot m
+// has survived (1 − change)^(m − b days). Forget uses chunkstore's snapshotsToForget, and a prune
+// after it chunkstore's segmentsToReclaim on each segment's live and dead bytes: drop the dead,
+// move the live of the mostly-dead to the tail — so stored bytes follow the node's reclaim rules,
+// not an ideal of "live data only".
+import { REWRITE_DEAD_SHARE, segmentsToReclaim, snapshotsToForget, TARGET_SEGMENT, type SegmentUse } from '../../chunkstore/index.ts'
+import type { DatasetModel } from '../scenario.ts'
+import type { SampleMeasure } from '../profile.ts'
+
+const DAY = 86_400_000
+/** A snapshot record and the tree nodes no change touched are small; this much per run at least. */
+const RECORD_BYTES = 1024
+
+interface Portion { born: number, bytes: number }
+
+/**
+ * A group of segments that share a fate: the segments one backup's workers wrote, or the log's
+ * tail (tree nodes, and what prune moved) up to the next prune that rewrites — which seals it.
+ * Every segment of a group holds the same mix, so prune decides the same for each: one object
+ * stands for all of them, however many 64 MiB files that is. Young portions were born at or after
+ * the oldest retained snapshot; the older ones decay alike and are kept as one sum.
+ */
+class Segment {
+  /** Oldest first. */
+  young: Portion[] = []
+  /** Birth of the oldest young portion. */
+  youngFrom = Infinity
+  /** Bytes of the young portions. */
+  youngBytes = 0
+  /** Live bytes of the old portions, valued at `oldAt`. */
+  old = 0
+  oldAt = -Infinity
+  size = 0
+  /** Live bytes as of `oldAt` (young and old). */
+  live = 0
+  /** Segment files the group stands for (a backup's workers each write their own). */
+  files = 1
+  constructor (readonly tail: boolean) {}
+
+  /** Multiplies everything the group holds by `f` (a share of its files leaves it). */
+  scale (f: number): void {
+    this.old *= f
+    this.live *= f
+    this.size *= f
+    this.youngBytes *= f
+    for (const p of this.young) p.bytes *= f
+  }
+}
+
+/** Standard normal: density and distribution. */
+const phi = (z: number): number => Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI)
+function bigPhi (z: number): number {
+  // Abramowitz and Stegun 26.2.17; error below 1e-7.
+  const t = 1 / (1 + 0.2316419 * Math.abs(z))
+  const d = phi(z) * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))))
+  return z >= 0 ? 1 - d : d
+}
+
+/**
+ * The segment files of a group do not all hold the same share of dead blocks: each holds its
+ * own blocks, and which of them died is a draw. With `blocks` blocks per file and `dead` their
+ * expected dead share, the share of files past prune's rewrite threshold, and the dead share
+ * expected on either side of it (normal approximation of the binomial).
+ */
+export function deadSpread (dead: number, blocks: number): { over: number, deadOver: number, deadUnder: number } {
+  if (dead <= 0) return { over: 0, deadOver: 0, deadUnder: 0 }
+  if (dead >= 1) return { over: 1, deadOver: 1, deadUnder: 1 }
+  const sd = Math.sqrt(dead * (1 - dead) / Math.max(1, blocks))
+  const z = (REWRITE_DEAD_SHARE - dead) / sd
+  // Beyond 5 standard deviations the share is below 1e-6 either way (no exp needed).
+  if (z > 5) return { over: 0, deadOver: dead, deadUnder: dead }
+  if (z < -5) return { over: 1, deadOver: dead, deadUnder: dead }
+  const over = 1 - bigPhi(z)
+  if (over < 1e-6) return { over: 0, deadOver: dead, deadUnder: dead }
+  if (over > 1 - 1e-6) return { over: 1, deadOver: dead, deadUnder: dead }
+  return {
+    over,
+    deadOver: Math.min(1, dead + sd * phi(z) / over),
+    deadUnder: Math.max(0, dead - sd * phi(z) / (1 - over))
+  }
+}
+
+export interface SnapshotModel {
+  index: number
+  task: string
+  /** ISO time, as forget reads it. */
+  time: string
+  ms: number
+  /** Bytes written to the store up to and with this snapshot: a replica holding that many has it. */
+  written: number
+  /** When retention removed it (Infinity while kept). */
+  forgottenAt: number
+}
+
+export interface BackupOutcome {
+  readBytes: number
+  newLogicalBytes: number
+  storedBytes: number
+  removed: number
+}
+
+export class StoreModel {
+  readonly id: string
+  private readonly ln: number
+  private readonly segments: Segment[] = []
+  private tail: Segment | null = null
+  /** Time of the oldest retained snapshot; before any is forgotten, -Infinity (everything lives). */
+  private keepFrom = -Infinity
+  /** Every snapshot ever made, oldest first; `retained` is the index of the oldest still kept. */
+  readonly snapshots: SnapshotModel[] = []
+  private retained = 0
+  /** The snapshots still kept, oldest first (what forget looks at). */
+  private readonly keptList: SnapshotModel[] = []
+  /** Time the data was last read by a backup, and its logical size then. */
+  private lastReadMs: number | null = null
+  /** Bytes written to the store so far (moves by prune not counted: they are the same blocks). */
+  written = 0
+  /** Bytes the segments take, dead ones included. */
+  physical = 0
+  /** Blocks in the index (what a replication run offers). */
+  blocks = 0
+
+  constructor (readonly site: string, readonly dataset: DatasetModel, private readonly sample: SampleMeasure, readonly startMs: number, private readonly workers = 4) {
+    this.id = `${site}/${dataset.name}`
+    this.ln = Math.log(1 - dataset.changePerDay)
+    if (dataset.storedBytes !== null) {
+      // A store that exists already: one population, as of one snapshot at the start.
+      this.append(new Segment(false), { born: startMs, bytes: dataset.storedBytes })
+      this.written = dataset.storedBytes
+      this.blocks = dataset.storedBytes / this.blockBytes()
+      this.lastReadMs = startMs
+      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time: new Date(startMs).toISOString(), ms: startMs, written: this.written, forgottenAt: Infinity }
+      this.snapshots.push(snap)
+      this.keptList.push(snap)
+    }
+  }
+
+  /** Mean bytes a data block takes in a segment. */
+  private blockBytes (): number { return this.sample.avgBlockBytes + this.sample.recordOverheadBytes }
+
+  /** Logical size of the data at `ms`. */
+  logical (ms: number): number {
+    const days = (ms - this.startMs) / DAY
+    const g = this.dataset.growth
+    return 'bytesPerDay' in g ? this.dataset.sizeBytes + g.bytesPerDay * days : this.dataset.sizeBytes * Math.pow(1 + g.sharePerDay, days)
+  }
+
+  files (ms: number): number {
+    const s0 = this.dataset.sizeBytes
+    return s0 > 0 ? this.dataset.files * this.logical(ms) / s0 : this.dataset.files
+  }
+
+  /** What a backup starting at `ms` reads and adds: logical bytes read, new unique logical bytes. */
+  plan (ms: number, level: 'full' | 'incremental'): { readBytes: number, newLogical: number, touchedShare: number, first: boolean } {
+    const now = this.logical(ms)
+    if (this.lastReadMs === null) return { readBytes: now, newLogical: now * (1 - this.dataset.duplication), touchedShare: 1, first: true }
+    const before = this.logical(this.lastReadMs)
+    const changed = before * (1 - Math.exp(this.ln * (ms - this.lastReadMs) / DAY))
+    const fresh = Math.max(0, changed + now - before)
+    const touchedShare = now > 0 ? Math.min(1, fresh / now) : 0
+    return { readBytes: level === 'full' ? now : fresh, newLogical: fresh * (1 - this.dataset.duplication), touchedShare, first: false }
+  }
+
+  /** A backup that read the data at `startMs` and ends (its snapshot made) at `endMs`. */
+  backup (startMs: number, endMs: number, level: 'full' | 'incremental'): BackupOutcome {
+    const p = this.plan(startMs, level)
+    this.lastReadMs = startMs
+    const data = p.newLogical * this.dataset.compressibility
+    const dataBlocks = data / this.sample.avgBlockBytes
+    const dataBytes = data + dataBlocks * this.sample.recordOverheadBytes
+    const entries = (this.files(startMs) + this.dataset.dirs) * p.touchedShare
+    const meta = entries * this.sample.metaBytesPerEntry + RECORD_BYTES
+    if (dataBytes > 0) {
+      // Each of the backup's workers writes segments of its own, files whole (a file is one worker's).
+      const cohort = new Segment(false)
+      cohort.files = Math.max(Math.ceil(dataBytes / TARGET_SEGMENT), Math.min(this.workers, Math.max(1, Math.round(this.files(startMs) * p.touchedShare))))
+      this.append(cohort, { born: endMs, bytes: dataBytes })
+    }
+    this.tail ??= new Segment(true)
+    this.append(this.tail, { born: endMs, bytes: meta })
+    this.written += dataBytes + meta
+    this.blocks += dataBlocks + entries + 1
+    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time: new Date(endMs).toISOString(), ms: endMs, written: this.written, forgottenAt: Infinity }
+    this.snapshots.push(snap)
+    this.keptList.push(snap)
+    const removed = this.retain(endMs)
+    return { readBytes: p.readBytes, newLogicalBytes: p.newLogical, storedBytes: dataBytes + meta, removed }
+  }
+
+  private append (seg: Segment, portion: Portion): void {
+    if (!this.segments.includes(seg)) this.segments.push(seg)
+    // Births come in time order: a backup's end is later than all its store holds.
+    seg.young.push(portion)
+    seg.youngBytes += portion.bytes
+    if (portion.born < seg.youngFrom) seg.youngFrom = portion.born
+    seg.live += portion.bytes
+    seg.size += portion.bytes
+    this.physical += portion.bytes
+  }
+
+  /** Forget by the task's retention (the node's rule), then prune if anything was forgotten (as the node's backup job does). */
+  private retain (nowMs: number): number {
+    const policy = this.dataset.task.retention
+    if (policy === null) return 0
+    const gone = snapshotsToForget(this.keptList, policy, new Date(nowMs))
+    if (gone.length === 0) return 0
+    for (const s of gone) s.forgottenAt = nowMs
+    let w = 0
+    for (const s of this.keptList) if (s.forgottenAt === Infinity) this.keptList[w++] = s
+    this.keptList.length = w
+    // The newest snapshots are kept whatever the policy, so what goes is the oldest ones.
+    while (this.retained < this.snapshots.length && this.snapshots[this.retained].forgottenAt !== Infinity) this.retained++
+    this.keepFrom = this.snapshots[this.retained].ms
+    this.prune()
+    return gone.length
+  }
+
+  /** Live bytes of a segment now that the oldest retained snapshot is at `keepFrom`. */
+  private live (seg: Segment): number {
+    const m = this.keepFrom
+    if (seg.oldAt >= m) return seg.live
+    if (seg.old > 0) seg.old *= Math.exp(this.ln * (m - seg.oldAt) / DAY)
+    if (seg.youngFrom < m) {
+      // The portions born before the oldest retained snapshot join the old ones (oldest first).
+      let i = 0
+      for (; i < seg.young.length && seg.young[i].born < m; i++) {
+        const p = seg.young[i]
+        seg.old += p.bytes * Math.exp(this.ln * (m - p.born) / DAY)
+        seg.youngBytes -= p.bytes
+      }
+      seg.young.splice(0, i)
+      if (seg.young.length === 0) seg.youngBytes = 0
+      seg.youngFrom = seg.young.length > 0 ? seg.young[0].born : Infinity
+    }
+    seg.oldAt = m
+    seg.live = seg.old + seg.youngBytes
+    return seg.live
+  }
+
+  private prune (): void {
+    // Fewer than half a block left alive is no block at all.
+    const least = this.blockBytes() / 2
+    // Each group as prune sees its files: those past the rewrite threshold and the others.
+    const parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
+    for (const seg of this.segments) {
+      if (this.live(seg) < least) seg.live = 0
+      const dead = seg.size > 0 ? Math.max(0, seg.size - seg.live) / seg.size : 0
+      // Nothing dead and something live: prune neither rewrites nor drops it (most groups, the
+      // backups still retained whole); the rule need not be asked.
+      if (dead === 0 && seg.live > 0) continue
+      const files = Math.max(seg.files, Math.ceil(seg.size / TARGET_SEGMENT))
+      const spread = seg.live === 0 || seg === this.tail ? { over: dead > 0 ? 1 : 0, deadOver: dead, deadUnder: dead } : deadSpread(dead, seg.size / this.blockBytes() / files)
+      if (spread.over > 0) parts.push([{ seg, share: spread.over }, { live: seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver), dead: spread.over * seg.size * spread.deadOver }])
+      if (spread.over < 1) parts.push([{ seg, share: 1 - spread.over }, { live: (1 - spread.over) * seg.size * (1 - spread.deadUnder), dead: (1 - spread.over) * seg.size * spread.deadUnder }])
+    }
+    const tail = parts.find(([part]) => part.seg === this.tail)?.[0]
+    const { rewrite, drop } = segmentsToReclaim(parts, tail)
+    for (const part of drop) this.shrink(part.seg, part.share, part.share / (this.share.get(part.seg) ?? 1))
+    if (rewrite.length > 0) {
+      // Prune seals the tail first: what it moves goes to a new one.
+      const to = new Segment(true)
+      to.oldAt = this.keepFrom
+      this.tail = to
+      this.segments.push(to)
+      // Portions born together decay together: one per birth, or the moved portions would
+      // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
+      const byBorn = new Map<number, Portion>()
+      for (const part of rewrite) {
+        const seg = part.seg
+        const f = part.share / (this.share.get(seg) ?? 1)
+        to.old += seg.old * f
+        for (const p of seg.young) {
+          const same = byBorn.get(p.born)
+          to.youngBytes += p.bytes * f
+          if (same !== undefined) { same.bytes += p.bytes * f; continue }
+          const q = { born: p.born, bytes: p.bytes * f }
+          byBorn.set(p.born, q)
+          to.young.push(q)
+        }
+        const moved = seg.live * f
+        to.live += moved
+        to.size += moved
+        this.physical += moved
+        this.shrink(seg, part.share, f)
+      }
+      to.young.sort((x, y) => x.born - y.born)
+      to.youngFrom = to.young.length > 0 ? to.young[0].born : Infinity
+    }
+    this.share.clear()
+  }
+
+  /** What is left of each group this prune (shares of it dropped or moved so far). */
+  private readonly share = new Map<Segment, number>()
+
+  /** Takes a share `part` of a group's files out of it (`f`: that share of what is left of it now). */
+  private shrink (seg: Segment, part: number, f: number): void {
+    const left = (this.share.get(seg) ?? 1) - part
+    const bytes = seg.size * f
+    const dead = (seg.size - seg.live) * f
+    this.physical -= bytes
+    this.blocks = Math.max(0, this.blocks - dead / this.blockBytes())
+    if (left <= 1e-9) {
+      this.segments.splice(this.segments.indexOf(seg), 1)
+      this.share.delete(seg)
+      return
+    }
+    seg.scale(1 - f)
+    seg.files = Math.max(1, seg.files * (1 - f))
+    this.share.set(seg, left)
+  }
+
+  /** Live bytes of the whole store (what a replica that follows retention keeps). */
+  liveBytes (): number {
+    let n = 0
+    for (const seg of this.segments) n += this.live(seg)
+    return n
+  }
+
+  /** The model's own size: groups of segments, and birth portions in them (each is one per birth at most). */
+  get shape (): { groups: number, portions: number } {
+    let portions = 0
+    for (const seg of this.segments) portions += seg.young.length
+    return { groups: this.segments.length, portions }
+  }
+
+  /** Snapshots kept now. */
+  get kept (): number { return this.keptList.length }
+}
