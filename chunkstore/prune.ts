@@ -65,6 +65,8 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
         if (marked.has(s.id)) continue
         marked.add(s.id)
         live.add(keyOf(CID.parse(s.id).bytes))
+        // Its manifest pages (manifest.ts) go to replicas with it and stay while it does.
+        for (const page of await store.manifestPages(CID.parse(s.id)) ?? []) live.add(keyOf(page.bytes))
         await markTree(rootOf(s))
       }
     }

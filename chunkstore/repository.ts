@@ -169,7 +169,7 @@ export class LocalRepository implements Repository {
     }
     let cid: CID
     try {
-      cid = await writeSnapshotRecord(this.keys, this.blocks, body)
+      cid = await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref))
     } catch (err) {
       throw diskFullAt(err, this.dir)
     }
@@ -386,7 +386,7 @@ export class LocalRepository implements Repository {
         paths: snap.paths, level: snap.level, ...(snap.parent !== undefined ? { parent: snap.parent } : {}), stats: snap.stats,
         repaired: { from: snap.id, lost: r.lost }
       }
-      const cid = await writeSnapshotRecord(this.keys, this.blocks, body)
+      const cid = await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref))
       out.push({ from: snap.id, id: cid.toString(), lost: r.lost })
     }
     await this.blocks.forgetChunkIds(healed)
