@@ -107,3 +107,12 @@ export class PeerUnreachableError extends CairnError {
     super(`cannot reach peer ${peer}; check that it runs and is a member, then retry (replication resumes where it stopped)`, { ...options, params: { peer } })
   }
 }
+
+/** A manifest head or release that does not follow its format or whose signature does not verify (doc/mesh.md "Retention at replicas"). */
+export class InvalidRetentionRecordError extends CairnError {
+  static override readonly code = 'RETENTION_RECORD_INVALID'
+  override readonly name = 'InvalidRetentionRecordError'
+  constructor (what: 'manifest' | 'release', reason: string, options?: CairnErrorOptions) {
+    super(`the ${what} was refused: ${reason}; nothing was changed`, { ...options, params: { what, reason } })
+  }
+}

@@ -28,6 +28,10 @@ export type MeshEvent =
   | { event: 'replication-waiting', peer: string, site: string, reason: 'unreachable' }
   | { event: 'replication-failed', peer: string, site: string, error: ErrorRecord }
   | { event: 'root-received', peer: string, cid: string, origin: string, site?: string }
+  // Retention at replicas (replica-retention.ts)
+  | { event: 'release-received', peer: string, cid: string }
+  | { event: 'bad-signature', peer: string, cid: string, what: 'manifest' | 'release' }
+  | { event: 'retention-gc', dropped: string[], blocksFreed: number, bytesFreed: number, blockedBy: number }
   // Scrub and repair (F14)
   | { event: 'scrub-found', bad: string[] }
   | { event: 'scrub', blocksChecked: number, bad: number, repaired: number, failed: number }

@@ -5,6 +5,7 @@
 // only what is still missing); a root reaches the peer only after its blocks are durable there.
 import { MAX_BATCH, PutBatchBuilder } from './chunk-wire.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
+import type { RetentionSource } from './retention-source.ts'
 import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readLocatedBlocks, type BandwidthLimiter, type BlockStore, type LocatedBlocks } from '../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../crypto/index.ts'
 
@@ -29,6 +30,8 @@ export interface ReplicationProgress {
   /** Block bytes sent (payload only). */
   bytesSent: number
   rootsAdded: number
+  /** Releases the peer accepted in this run. */
+  releasesSent: number
 }
 
 export interface ReplicationResult extends ReplicationProgress {
@@ -51,6 +54,14 @@ export interface ReplicateOptions extends AbortOptions, ProgressOptions<Replicat
   batchBytes?: number
   /** This site's PeerId: the origin of the snapshots backed up into `store` (absent: the peer takes the sender as their origin). */
   self?: string
+  /**
+   * Manifests and releases (retention-source.ts): a root with a manifest head is listed with
+   * ADD_ROOT_SIGNED, and releases of roots the peer lists are handed on (doc/mesh.md
+   * "Retention at replicas").
+   */
+  retention?: RetentionSource
+  /** The lock, in days (LOCK_FOREVER: forever), asked of the peer for the roots it lists. Default 0. */
+  lockDays?: number
 }
 
 export async function replicate (store: BlockStore, session: ChunkSession, options: ReplicateOptions = {}): Promise<ReplicationResult> {
@@ -59,7 +70,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const batchBytes = options.batchBytes ?? 1 << 20
   const wireStart = session.bytesSent
   const started = performance.now()
-  const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, bytesMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
+  const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, bytesMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0, releasesSent: 0 }
   let failure: unknown
   // Batches sent and not yet acknowledged; the session's window bounds their bytes, this their number.
   let unacked = 0
@@ -144,10 +155,24 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     if (remote.has(root.toString())) continue
     // A root whose record block is not stored here was never complete locally: skip it.
     if (!await store.has(root, { signal })) continue
-    // A backup made here is this site's; one that arrived from elsewhere keeps its origin (cascade).
-    await session.addRoot(root, origin?.site ?? options.self, { signal })
+    // With its manifest head (signed by its origin), so the peer can follow its retention.
+    const head = await options.retention?.headFor(root)
+    if (head !== undefined) {
+      await session.put(head.cid, head.bytes, { signal })
+      await session.addSignedRoot(root, head.cid, options.lockDays ?? 0, { signal })
+    } else {
+      // A backup made here is this site's; one that arrived from elsewhere keeps its origin (cascade).
+      await session.addRoot(root, origin?.site ?? options.self, { signal })
+    }
     remote.add(root.toString())
     p.rootsAdded++
+  }
+  // Releases of roots the peer lists (it ignores one it holds already).
+  for (const r of await options.retention?.releases() ?? []) {
+    if (!remote.has(r.root.toString())) continue
+    await session.put(r.cid, r.bytes, { signal })
+    await session.sendRelease(r.cid, { signal })
+    p.releasesSent++
   }
   onProgress?.({ type: 'replication:progress', detail: { ...p } })
   return { ...p, wireBytes: session.bytesSent - wireStart, rootsAtPeer: remote.size, durationMs: performance.now() - started }

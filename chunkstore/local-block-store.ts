@@ -227,7 +227,10 @@ export class LocalBlockStore implements BlockStore {
 
   async hasMany (cids: CID[], options?: AbortOptions): Promise<boolean[]> {
     throwIfAborted(options?.signal, READING)
-    return (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
+    const found = (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
+    // A peer told "have" will not send the block: a sweep running now keeps it (prune.ts).
+    if (this.protected !== undefined) found.forEach((f, i) => { if (f) this.protected!.add(keyOf(cids[i].bytes)) })
+    return found
   }
 
   async sizes (cids: CID[], options?: AbortOptions): Promise<Array<number | undefined>> {

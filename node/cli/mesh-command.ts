@@ -157,10 +157,12 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .option('--site <name>', 'allow only these sites (repeatable)', collect)
     .option('--space <name>', 'replicate only this user space of cairn serve (repeatable; default: everything)', collect)
     .option('--name <name>', 'the policy\'s name', 'default')
+    .option('--immutable-days <days>', 'each target keeps every snapshot it receives at least this many days, or "forever" (doc/mesh.md "Locks")')
     .option('--limit <window>', 'bandwidth window FROM-TO=MIBPS[@DAY[-DAY]] (repeatable)', collect)
     .option('--default-limit <mibps>', 'MiB/s outside the windows (default unlimited)')
-    .action(async (o: Common & { copies: string, role?: string[], site?: string[], space?: string[], name: string, limit?: string[], defaultLimit?: string }) => {
-      const policy: ReplicationPolicy = { name: o.name, copies: Number(o.copies), roles: o.role === undefined ? undefined : await Promise.all(o.role.map(role)), sites: o.site, spaces: o.space }
+    .action(async (o: Common & { copies: string, role?: string[], site?: string[], space?: string[], name: string, immutableDays?: string, limit?: string[], defaultLimit?: string }) => {
+      const immutableDays = o.immutableDays === undefined ? undefined : o.immutableDays === 'forever' ? 'forever' as const : Number(o.immutableDays)
+      const policy: ReplicationPolicy = { name: o.name, copies: Number(o.copies), roles: o.role === undefined ? undefined : await Promise.all(o.role.map(role)), sites: o.site, spaces: o.space, ...(immutableDays !== undefined ? { immutableDays } : {}) }
       const cfg: ReplicationConfig = {
         policies: [policy],
         bandwidth: { windows: (o.limit ?? []).map(parseLimit), defaultMibps: o.defaultLimit === undefined ? undefined : Number(o.defaultLimit) }
@@ -180,7 +182,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
         if (err instanceof ControlRequestError && err.remote.code === UnknownControlRequestError.code) applied = 'restart cairn mesh run to apply'
         else if (!(err instanceof DaemonNotRunningError)) throw err
       }
-      out(o, cfg, `policy saved: ${policy.copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}${policy.spaces === undefined ? '' : ` of ${policy.spaces.join(', ')}`}; ${applied}`)
+      out(o, cfg, `policy saved: ${policy.copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}${policy.spaces === undefined ? '' : ` of ${policy.spaces.join(', ')}`}${policy.immutableDays === undefined ? '' : `, kept ${policy.immutableDays === 'forever' ? 'forever' : `${policy.immutableDays} days`} at each target`}; ${applied}`)
     })
 
   common(mesh.command('run'))

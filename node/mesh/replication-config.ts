@@ -9,6 +9,8 @@ import { InvalidReplicationConfigError } from './errors.ts'
 
 export const REPLICATION_FILE = 'replication.json'
 export const MAX_COPIES = 9
+/** The longest lock a policy may ask in days (about 100 years); longer is "forever". */
+export const MAX_IMMUTABLE_DAYS = 36_500
 
 export interface ReplicationConfig {
   policies: ReplicationPolicy[]
@@ -27,6 +29,7 @@ export function validateReplicationConfig (cfg: ReplicationConfig): void {
     if (!Number.isInteger(p.copies) || p.copies < 1 || p.copies > MAX_COPIES) throw new InvalidReplicationConfigError(`${what}: copies must be a whole number from 1 to ${MAX_COPIES} (this site's copy included)`)
     for (const r of p.roles ?? []) if (!(ROLES as readonly string[]).includes(r)) throw new InvalidReplicationConfigError(`${what}: role "${String(r)}" is none of ${ROLES.join(', ')}`)
     for (const list of [p.sites, p.spaces]) if (list !== undefined && (!Array.isArray(list) || list.some(x => typeof x !== 'string' || x.length === 0))) throw new InvalidReplicationConfigError(`${what}: sites and spaces are lists of names`)
+    if (p.immutableDays !== undefined && p.immutableDays !== 'forever' && !(Number.isInteger(p.immutableDays) && p.immutableDays >= 0 && p.immutableDays <= MAX_IMMUTABLE_DAYS)) throw new InvalidReplicationConfigError(`${what}: immutableDays is a whole number of days from 0 to ${MAX_IMMUTABLE_DAYS}, or "forever"`)
   }
   try {
     if (cfg.bandwidth !== undefined) validateSchedule(cfg.bandwidth)

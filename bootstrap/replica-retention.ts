@@ -1,0 +1,212 @@
+// Retention at a replica (doc/mesh.md "Retention at replicas"): snapshot roots listed with the
+// origin's signed manifest and a lock fixed at receipt, releases signed by the origin, and GC
+// that frees the blocks of dropped snapshots that no kept snapshot of any origin lists. It reads
+// no sealed byte: manifests and releases are plain blocks signed by the origin's node key.
+import { CID } from 'multiformats/cid'
+import { Status, type StatusCode } from './chunk-wire.ts'
+import { InvalidRetentionRecordError } from './errors.ts'
+import { verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
+import { BlockNotFoundError, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
+
+const DAY_MS = 86_400_000
+/** A lock of this many days, asked on the wire, means "forever". */
+export const LOCK_FOREVER = 0xFFFFFFFF
+
+export interface ReplicaRetentionInit {
+  store: LocalBlockStore
+  /** The mesh id: heads and releases of other meshes are refused. */
+  mesh: string
+  /** Milliseconds since the epoch; tests pass an accelerated clock. */
+  now?: () => number
+  /** This replica's own lock, in days (or 'forever'), for what an origin sends: the floor under what the sender asks. Default 0. */
+  floorDays?: (origin: string) => number | 'forever'
+}
+
+export interface RetentionGcResult {
+  /** Snapshot roots dropped by this run. */
+  dropped: string[]
+  blocksFreed: number
+  bytesFreed: number
+  /** Kept roots with no manifest: while there are any, nothing is freed (their blocks are not known). */
+  blockedBy: Array<{ root: string, origin?: string }>
+}
+
+export interface SnapshotLock {
+  root: string
+  origin: string
+  received: string
+  lockedUntil: string
+  released: boolean
+  /** Whether GC may drop it now: released and its lock has passed. */
+  droppable: boolean
+}
+
+export interface ReplicaRetention {
+  /** ADD_ROOT_SIGNED: lists `root` with its manifest head `head` (a stored block), locked for at least `lockDays`. */
+  addSignedRoot: (root: CID, head: CID, lockDays: number) => Promise<{ status: StatusCode, origin: string }>
+  /** RELEASE: records the release block `release` (stored) for its root. */
+  release: (release: CID) => Promise<StatusCode>
+  /** Each listed root's lock and release state. */
+  locks: () => Promise<SnapshotLock[]>
+  /** Drops what may be dropped and frees the blocks no kept root lists; one run at a time. */
+  gc: () => Promise<RetentionGcResult>
+}
+
+/** A lock time, as stored: an ISO time, or "forever". */
+const lockEnd = (received: number, days: number | 'forever'): string => days === 'forever' ? 'forever' : new Date(received + days * DAY_MS).toISOString()
+const later = (a: string, b: string): string => a === 'forever' || b === 'forever' ? 'forever' : (Date.parse(a) >= Date.parse(b) ? a : b)
+const passed = (lockedUntil: string, now: number): boolean => lockedUntil !== 'forever' && Date.parse(lockedUntil) <= now
+
+export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRetention {
+  const { store, mesh } = init
+  const now = init.now ?? Date.now
+  let running: Promise<RetentionGcResult> | undefined
+
+  async function readHead (head: CID): Promise<ManifestHead> {
+    return await verifyManifestHead(await store.get(head), mesh)
+  }
+
+  interface Listed { key: Key, size: number, cid: Uint8Array }
+  /** A manifest's head, its pages and every block it lists. */
+  async function blocksOf (head: CID, h: ManifestHead): Promise<{ head: Listed, pages: Listed[], entries: Listed[] }> {
+    const out = { head: { key: keyOf(head.bytes), size: (await store.sizes([head]))[0] ?? 0, cid: head.bytes }, pages: [] as Listed[], entries: [] as Listed[] }
+    for (const p of h.pages) {
+      const page = CID.parse(p)
+      const bytes = await store.get(page)
+      out.pages.push({ key: keyOf(page.bytes), size: bytes.byteLength, cid: page.bytes })
+      for (const e of decodeManifestPage(bytes)) out.entries.push({ key: keyOf(e.cid), size: e.size, cid: e.cid })
+    }
+    return out
+  }
+  const all = (b: Awaited<ReturnType<typeof blocksOf>>): Listed[] => [b.head, ...b.pages, ...b.entries]
+
+  /** ADD_ROOT_SIGNED (doc/mesh.md "Wire messages"): the status to answer, and the origin the head names. */
+  async function addSigned (root: CID, head: CID, lockDays: number): Promise<{ status: StatusCode, origin: string }> {
+    const refuse = (status: StatusCode): { status: StatusCode, origin: string } => ({ status, origin: '' })
+    let h: ManifestHead
+    try {
+      h = await readHead(head)
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return refuse(Status.NOT_FOUND)
+      if (err instanceof InvalidRetentionRecordError) return refuse(Status.BAD_SIGNATURE)
+      throw err
+    }
+    if (h.root !== root.toString()) return refuse(Status.MALFORMED)
+    const known = await store.retention(root)
+    if (known !== undefined && known.head !== head.toString()) return refuse(Status.REFUSED)
+    const listed = (await store.snapshotRootOrigins()).find(r => r.cid.equals(root))
+    if (listed?.origin !== undefined && listed.origin.site !== h.origin) return refuse(Status.REFUSED)
+    if (listed !== undefined && listed.origin === undefined) return refuse(Status.REFUSED) // backed up here
+    let blocks: Awaited<ReturnType<typeof blocksOf>>
+    try {
+      blocks = await blocksOf(head, h)
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return refuse(Status.INCOMPLETE)
+      return refuse(Status.MALFORMED)
+    }
+    const { entries } = blocks
+    const rootKey = keyOf(root.bytes)
+    if (entries.length !== h.blocks || entries.reduce((n, b) => n + b.size, 0) !== h.bytes || !entries.some(b => b.key === rootKey)) return refuse(Status.MALFORMED)
+    const have = await store.hasMany(all(blocks).map(b => CID.decode(b.cid)))
+    if (have.some(x => !x)) return refuse(Status.INCOMPLETE)
+    const received = now()
+    const days = lockDays === LOCK_FOREVER ? 'forever' : lockDays
+    const floor = init.floorDays?.(h.origin) ?? 0
+    const asked = lockEnd(received, days)
+    const lockedUntil = later(asked, lockEnd(received, floor))
+    await store.flush()
+    await store.addSnapshotRoot(root, { site: h.origin, received: new Date(received).toISOString() })
+    // A lock only ever grows: a message about a root already locked can lengthen it, never shorten it.
+    const next: RootRetention = known === undefined
+      ? { head: head.toString(), origin: h.origin, received: new Date(received).toISOString(), lockedUntil }
+      : { ...known, lockedUntil: later(known.lockedUntil, lockEnd(Date.parse(known.received), days)) }
+    if (known === undefined || next.lockedUntil !== known.lockedUntil) await store.setRetention(root, next)
+    return { status: Status.OK, origin: h.origin }
+  }
+
+  const retention: ReplicaRetention = {
+    addSignedRoot: addSigned,
+
+    async release (cid) {
+      let r
+      try {
+        r = await verifyRelease(await store.get(cid), mesh)
+      } catch (err) {
+        if (err instanceof BlockNotFoundError) return Status.NOT_FOUND
+        if (err instanceof InvalidRetentionRecordError) return Status.BAD_SIGNATURE
+        throw err
+      }
+      const root = CID.parse(r.root)
+      const known = await store.retention(root)
+      // Only the origin the root was recorded with may release it.
+      if (known !== undefined && known.origin !== r.origin) return Status.REFUSED
+      const listed = (await store.snapshotRootOrigins()).find(x => x.cid.equals(root))
+      if (known === undefined && listed?.origin !== undefined && listed.origin.site !== r.origin) return Status.REFUSED
+      await store.addRelease(root, cid)
+      return Status.OK
+    },
+
+    async locks () {
+      const released = new Set((await store.releases()).map(r => r.root.toString()))
+      const t = now()
+      return (await store.retentions()).map(({ root, retention: r }) => {
+        const rel = released.has(root.toString())
+        return { root: root.toString(), origin: r.origin, received: r.received, lockedUntil: r.lockedUntil, released: rel, droppable: r.dropping === true || (rel && passed(r.lockedUntil, t)) }
+      })
+    },
+
+    async gc () {
+      if (running !== undefined) return await running
+      running = (async () => {
+        try { return await gcOnce() } finally { running = undefined }
+      })()
+      return await running
+    }
+  }
+
+  async function gcOnce (): Promise<RetentionGcResult> {
+    const result: RetentionGcResult = { dropped: [], blocksFreed: 0, bytesFreed: 0, blockedBy: [] }
+    const retained = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention]))
+    const locks = await retention.locks()
+    const drop = locks.filter(l => l.droppable)
+    if (drop.length === 0) return result
+    for (const r of await store.snapshotRootOrigins()) {
+      if (!retained.has(r.cid.toString())) result.blockedBy.push({ root: r.cid.toString(), origin: r.origin?.site })
+    }
+    if (result.blockedBy.length > 0) return result
+    // Marked first: a GC killed from here on finishes these next time, whatever their state.
+    for (const l of drop) {
+      const r = retained.get(l.root)!
+      if (r.dropping !== true) await store.setRetention(CID.parse(l.root), { ...r, dropping: true })
+    }
+    const dropping = new Set(drop.map(l => l.root))
+    // The dropped roots' blocks are read before the sweep protects what is read, so that reading
+    // them here does not keep them.
+    const candidates = new Map<Key, number>()
+    for (const root of dropping) {
+      const head = CID.parse(retained.get(root)!.head)
+      let blocks: Awaited<ReturnType<typeof blocksOf>>
+      try {
+        blocks = await blocksOf(head, await readHead(head))
+      } catch (err) {
+        // A GC killed after it freed this root's head or pages: its blocks are gone already.
+        if (err instanceof BlockNotFoundError) continue
+        throw err
+      }
+      for (const b of all(blocks)) candidates.set(b.key, b.size)
+    }
+    const swept = await sweepBlocks(store, async () => {
+      // Every root kept now, those that arrived since this run began among them, keeps its blocks.
+      for (const { root, retention: r } of await store.retentions()) {
+        if (dropping.has(root.toString())) continue
+        const head = CID.parse(r.head)
+        for (const b of all(await blocksOf(head, await readHead(head)))) candidates.delete(b.key)
+      }
+      return candidates
+    })
+    for (const root of dropping) await store.dropSnapshotRoot(CID.parse(root))
+    return { ...result, dropped: [...dropping], blocksFreed: swept.blocksRemoved, bytesFreed: swept.bytesFreed }
+  }
+
+  return retention
+}

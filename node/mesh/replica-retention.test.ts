@@ -1,0 +1,114 @@
+// Issue 18: retention reaches the replicas. Two `cairn mesh run` processes on 127.0.0.1: the
+// head office backs up three days and replicates to the DR site with manifests; it forgets two
+// days and prunes; the next run hands the DR site its releases, and the DR site frees exactly
+// the blocks no kept snapshot lists (it reads no sealed byte), and still restores the kept
+// snapshot byte for byte.
+// test-suite: processes
+import '../polyfill.ts'
+import test from 'node:test'
+import assert from 'node:assert/strict'
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import { initRepository, openRepository } from '../../chunkstore/index.ts'
+import { cliOk, startNode, until, type NodeProcess } from '../testing/index.ts'
+import { openStore } from './open-store.ts'
+
+const LISTEN = '/ip4/127.0.0.1/tcp/0'
+const PASSPHRASE = 'correct horse battery staple'
+const KDF = { N: 1024, r: 8, p: 1 }
+
+async function storeState (dir: string): Promise<{ blocks: Set<string>, heads: string[], releases: string[] }> {
+  const s = await openStore(dir)
+  try {
+    const blocks = new Set<string>()
+    for await (const cid of s.blocks.cids()) blocks.add(cid.toString())
+    return { blocks, heads: (await s.blocks.retentions()).map(r => r.retention.head), releases: (await s.blocks.releases()).map(r => r.release.toString()) }
+  } finally {
+    await s.close()
+  }
+}
+
+test('issue 18: the DR site follows the origin\'s forget and prune, frees exactly the blocks no kept snapshot lists, and restores the kept one', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'cairn-retention-'))
+  const nodes: NodeProcess[] = []
+  t.after(async () => {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+    rmSync(base, { recursive: true, force: true })
+  })
+  const src = join(base, 'data')
+  mkdirSync(src, { recursive: true })
+  const hq = { mesh: join(base, 'hq', 'mesh'), store: join(base, 'hq', 'store') }
+  const dr = { mesh: join(base, 'dr', 'mesh'), store: join(base, 'dr', 'store') }
+
+  // Three days of backups: each day replaces one file and keeps another.
+  await initRepository(hq.store, { passphrase: PASSPHRASE, kdf: KDF })
+  writeFileSync(join(src, 'kept.bin'), randomBytes(400_000))
+  const days: string[] = []
+  for (let day = 1; day <= 3; day++) {
+    writeFileSync(join(src, 'daily.bin'), randomBytes(300_000))
+    appendFileSync(join(src, 'log.txt'), `day ${day}\n`)
+    const repo = await openRepository(hq.store, { passphrase: PASSPHRASE })
+    days.push((await repo.backup({ paths: [src], task: 'docs' })).id)
+    await repo.close()
+  }
+
+  await cliOk(['init', '--mesh-dir', hq.mesh, '--site', 'hq', '--role', 'head', '--listen', LISTEN])
+  await cliOk(['policy', '--mesh-dir', hq.mesh, '--copies', '2', '--role', 'dr'])
+  let A = await startNode({ meshDir: hq.mesh, store: hq.store }); nodes.push(A)
+  await cliOk(['join', (await A.control('invite')).invitation, '--mesh-dir', dr.mesh, '--site', 'dr', '--role', 'dr', '--listen', LISTEN])
+  const C = await startNode({ meshDir: dr.mesh, store: dr.store }); nodes.push(C)
+  await until('A reaches the DR site', async () => (await A.control('status')).links[0]?.connected === true)
+  await until('the DR site holds the three days', async () => (await A.control('replicate'))[0]?.snapshotsBehind === 0)
+  const locks = await C.control('locks')
+  assert.deepEqual(locks.map((l: any) => l.root).sort(), [...days].sort(), 'every root arrived with its manifest')
+  assert.ok(locks.every((l: any) => l.origin === A.peer && !l.released))
+  assert.equal((await C.control('gc')).dropped.length, 0, 'nothing is released yet')
+
+  // The head office forgets days 1 and 2 and prunes (its node stopped: the store is single-process).
+  await A.stop(); nodes.splice(nodes.indexOf(A), 1)
+  const repo = await openRepository(hq.store, { passphrase: PASSPHRASE })
+  await repo.forgetSnapshots(days.slice(0, 2))
+  await repo.prune()
+  await repo.close()
+  const origin = await storeState(hq.store)
+
+  A = await startNode({ meshDir: hq.mesh, store: hq.store }); nodes.push(A)
+  await until('A reaches the DR site again', async () => (await A.control('status')).links[0]?.connected === true)
+  await A.control('replicate')
+  // The run that connecting started and the one asked for may share the releases between them.
+  const released = A.log().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.event === 'replicated')
+  assert.ok(released.reduce((n, e) => n + e.releasesSent, 0) >= 2)
+  await until('the DR site dropped days 1 and 2', async () => {
+    await C.control('gc')
+    return (await C.control('locks')).length === 1
+  })
+  assert.deepEqual((await C.control('locks')).map((l: any) => l.root), [days[2]])
+
+  await C.stop(); nodes.splice(nodes.indexOf(C), 1)
+  const replica = await storeState(dr.store)
+  // Exactly what the origin keeps, plus the kept root's manifest head and the two releases.
+  assert.equal(replica.heads.length, 1)
+  assert.equal(replica.releases.length, 2)
+  const expected = new Set([...origin.blocks, ...replica.heads, ...replica.releases])
+  assert.deepEqual([...replica.blocks].filter(c => !expected.has(c)), [], 'the DR site freed every block no kept snapshot lists')
+  assert.deepEqual([...expected].filter(c => !replica.blocks.has(c)), [], 'the DR site kept every block the kept snapshot lists')
+  assert.ok(!replica.blocks.has(days[0]) && !replica.blocks.has(days[1]), 'the forgotten records are gone')
+  assert.ok(CID.parse(days[2]) !== undefined && replica.blocks.has(days[2]))
+
+  // The kept snapshot restores at the DR site, byte for byte (escrowed config and key file).
+  await A.stop(); nodes.splice(nodes.indexOf(A), 1)
+  for (const f of ['config.json', 'keys.json']) copyFileSync(join(hq.store, f), join(dr.store, f))
+  const at = await openRepository(dr.store, { passphrase: PASSPHRASE })
+  try {
+    assert.deepEqual((await at.snapshots()).map(s => s.id), [days[2]])
+    const target = join(base, 'restored')
+    await at.restore({ snapshot: days[2], target })
+    const dir = join(target, src.replace(/^\//, ''))
+    for (const f of ['kept.bin', 'daily.bin', 'log.txt']) assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(src, f))), `${f} restored byte for byte`)
+  } finally {
+    await at.close()
+  }
+})
