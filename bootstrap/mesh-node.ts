@@ -64,6 +64,8 @@ export interface MeshNodeInit {
   userAgent?: string
   /** The time locks are fixed and checked at (ms since the epoch). Default Date.now. */
   now?: () => number
+  /** This node's own lock for what it receives, in days, for every origin or per origin site (doc/mesh.md "Locks"). */
+  receive?: { immutableDays?: number | 'forever', perSite?: Record<string, number | 'forever'> }
 }
 
 export interface ScrubResult {
@@ -135,7 +137,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const storeFor = components.storeFor ?? (() => store)
   const mesh = state.membership.mesh
   const replica = components.replica ?? (store instanceof LocalBlockStore ? store : undefined)
-  const retention = replica === undefined ? undefined : createReplicaRetention({ store: replica, mesh, now: init.now })
+  const floorDays = (origin: string): number | 'forever' => init.receive?.perSite?.[roster.member(origin)?.site ?? ''] ?? init.receive?.immutableDays ?? 0
+  const retention = replica === undefined ? undefined : createReplicaRetention({ store: replica, mesh, now: init.now, floorDays })
   const retentionSource = createRetentionSource({ stores: components.stores ?? (() => [store]), key: state.peerKey, mesh })
   const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log, retention: retentionSource }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes })
 
@@ -302,7 +305,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     },
 
     peerFacts: async peer => await peerFacts(host, peer),
-    status: async () => await meshStatus({ host, roster, links, penalties, store, invitationsOpen: admission.open }, { self, state })
+    status: async () => await meshStatus({ host, roster, links, penalties, store, retention, invitationsOpen: admission.open }, { self, state })
   }
   return node
 }

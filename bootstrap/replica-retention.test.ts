@@ -156,10 +156,17 @@ test('a lock fixed at receipt holds whatever the origin says; it only grows; GC 
     assert.equal(lock1.released, true)
     assert.equal(lock1.droppable, false)
     assert.equal((await r.locks()).find(l => l.root === s2.toString())!.lockedUntil, new Date(now + 14 * DAY).toISOString(), 'the replica\'s floor, not the 0 days asked')
+    // Space: nothing releasable now; day 1's own blocks become releasable when its lock ends.
+    const sizeOf = async (cids: string[]): Promise<number> => (await w.replica.sizes(cids.map(c => CID.parse(c)))).reduce((n: number, x) => n + (x ?? 0), 0)
+    const space = (await r.space()).find(o => o.origin === peerIdFromPrivateKey(hq).toString())!
+    assert.equal(space.releasableNow, 0)
+    assert.deepEqual(space.nextRelease, { at: new Date(now + 30 * DAY).toISOString(), bytes: await sizeOf(only1) })
+    assert.equal(space.held, await sizeOf([...all1]))
     const start = now
     now = start + 29 * DAY
     assert.deepEqual((await r.gc()).dropped, [])
     now = start + 31 * DAY
+    assert.equal((await r.space()).find(o => o.origin === peerIdFromPrivateKey(hq).toString())!.releasableNow, await sizeOf(only1))
     const before = await stored(w.replica)
     const gc = await r.gc()
     assert.deepEqual(gc.dropped, [s1.toString()])

@@ -41,6 +41,19 @@ export interface SnapshotLock {
   droppable: boolean
 }
 
+/** Space at this replica for one origin site (doc/mesh.md "Space accounting and quotas"). */
+export interface OriginSpace {
+  /** PeerId of the origin. */
+  origin: string
+  snapshots: number
+  /** Bytes of the distinct blocks its listed snapshots' manifests name (heads and pages included). */
+  held: number
+  /** What a GC would free now: blocks of its droppable snapshots that no other kept snapshot lists. */
+  releasableNow: number
+  /** When more becomes releasable (the earliest lock among its released snapshots), and how much. */
+  nextRelease?: { at: string, bytes: number }
+}
+
 export interface ReplicaRetention {
   /** ADD_ROOT_SIGNED: lists `root` with its manifest head `head` (a stored block), locked for at least `lockDays`. */
   addSignedRoot: (root: CID, head: CID, lockDays: number) => Promise<{ status: StatusCode, origin: string }>
@@ -48,6 +61,8 @@ export interface ReplicaRetention {
   release: (release: CID) => Promise<StatusCode>
   /** Each listed root's lock and release state. */
   locks: () => Promise<SnapshotLock[]>
+  /** Per origin: what this replica holds, what it could free now, and when more becomes free. */
+  space: () => Promise<OriginSpace[]>
   /** Drops what may be dropped and frees the blocks no kept root lists; one run at a time. */
   gc: () => Promise<RetentionGcResult>
 }
@@ -79,6 +94,58 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     return out
   }
   const all = (b: Awaited<ReturnType<typeof blocksOf>>): Listed[] => [b.head, ...b.pages, ...b.entries]
+  // A head's blocks never change (its CID covers them): kept for accounting while its root is listed.
+  const listedOf = new Map<string, Listed[]>()
+  async function listedBlocks (head: string): Promise<Listed[]> {
+    let out = listedOf.get(head)
+    if (out === undefined) {
+      const cid = CID.parse(head)
+      listedOf.set(head, out = all(await blocksOf(cid, await readHead(cid))))
+    }
+    return out
+  }
+
+  async function space (): Promise<OriginSpace[]> {
+    const locks = await retention.locks()
+    const heads = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention.head]))
+    for (const h of listedOf.keys()) if (![...heads.values()].includes(h)) listedOf.delete(h)
+    const blocksOfRoot = new Map<string, Listed[]>()
+    for (const l of locks) blocksOfRoot.set(l.root, await listedBlocks(heads.get(l.root)!))
+    /** Bytes, per origin, of the blocks of `going` that no root outside `going` lists. */
+    const freed = (going: Set<string>): Map<string, number> => {
+      const live = new Set<Key>()
+      for (const l of locks) if (!going.has(l.root)) for (const b of blocksOfRoot.get(l.root)!) live.add(b.key)
+      const out = new Map<string, number>()
+      const counted = new Set<Key>()
+      for (const l of locks) {
+        if (!going.has(l.root)) continue
+        for (const b of blocksOfRoot.get(l.root)!) {
+          if (live.has(b.key) || counted.has(b.key)) continue
+          counted.add(b.key)
+          out.set(l.origin, (out.get(l.origin) ?? 0) + b.size)
+        }
+      }
+      return out
+    }
+    const droppable = new Set(locks.filter(l => l.droppable).map(l => l.root))
+    const now1 = freed(droppable)
+    const byOrigin = new Map<string, OriginSpace>()
+    for (const l of locks) {
+      let o = byOrigin.get(l.origin)
+      if (o === undefined) byOrigin.set(l.origin, o = { origin: l.origin, snapshots: 0, held: 0, releasableNow: now1.get(l.origin) ?? 0 })
+      o.snapshots++
+    }
+    for (const o of byOrigin.values()) {
+      const seen = new Set<Key>()
+      for (const l of locks) if (l.origin === o.origin) for (const b of blocksOfRoot.get(l.root)!) if (!seen.has(b.key)) { seen.add(b.key); o.held += b.size }
+      const waiting = locks.filter(l => l.origin === o.origin && l.released && !l.droppable && l.lockedUntil !== 'forever').sort((a, b) => a.lockedUntil.localeCompare(b.lockedUntil))
+      if (waiting.length === 0) continue
+      const at = waiting[0].lockedUntil
+      const then = new Set([...droppable, ...locks.filter(l => l.released && l.lockedUntil !== 'forever' && l.lockedUntil <= at).map(l => l.root)])
+      o.nextRelease = { at, bytes: Math.max(0, (freed(then).get(o.origin) ?? 0) - o.releasableNow) }
+    }
+    return [...byOrigin.values()]
+  }
 
   /** ADD_ROOT_SIGNED (doc/mesh.md "Wire messages"): the status to answer, and the origin the head names. */
   async function addSigned (root: CID, head: CID, lockDays: number): Promise<{ status: StatusCode, origin: string }> {
@@ -154,6 +221,8 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
         return { root: root.toString(), origin: r.origin, received: r.received, lockedUntil: r.lockedUntil, released: rel, droppable: r.dropping === true || (rel && passed(r.lockedUntil, t)) }
       })
     },
+
+    space,
 
     async gc () {
       if (running !== undefined) return await running

@@ -185,6 +185,24 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
       out(o, cfg, `policy saved: ${policy.copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}${policy.spaces === undefined ? '' : ` of ${policy.spaces.join(', ')}`}${policy.immutableDays === undefined ? '' : `, kept ${policy.immutableDays === 'forever' ? 'forever' : `${policy.immutableDays} days`} at each target`}; ${applied}`)
     })
 
+  common(mesh.command('receive'))
+    .description('set how long this node, as a replica, keeps every snapshot it receives, whatever its origin later says (the floor under what senders ask; doc/mesh.md "Locks"); applied at the next start')
+    .requiredOption('--immutable-days <days>', 'days after receipt, or "forever"')
+    .option('--site <site=days>', 'another lock for what this origin site sends (repeatable)', collect)
+    .action(async (o: Common & { immutableDays: string, site?: string[] }) => {
+      const days = (v: string): number | 'forever' => v === 'forever' ? 'forever' : Number(v)
+      const perSite = Object.fromEntries((o.site ?? []).map(s => { const at = s.lastIndexOf('='); return [s.slice(0, at), days(s.slice(at + 1))] }))
+      const { loadReplicationConfig, saveReplicationConfig, InvalidReplicationConfigError } = await nodeMesh()
+      const cfg: ReplicationConfig = { ...loadReplicationConfig(meshDir(o)), receive: { immutableDays: days(o.immutableDays), ...(o.site !== undefined ? { perSite } : {}) } }
+      try {
+        saveReplicationConfig(meshDir(o), cfg)
+      } catch (err) {
+        if (err instanceof InvalidReplicationConfigError) throw new InvalidOptionError(err.message)
+        throw err
+      }
+      out(o, cfg, `this node keeps what it receives ${cfg.receive!.immutableDays === 'forever' ? 'forever' : `${String(cfg.receive!.immutableDays)} days`} after receipt, at least; applied at its next start`)
+    })
+
   common(mesh.command('run'))
     .description('run the mesh daemon for a store (until SIGINT/SIGTERM); events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .addOption(new Option('--store <dir>', 'store folder').env('CAIRN_STORE'))
@@ -256,6 +274,12 @@ function formatStatus (s: MeshStatus): string {
     'snapshots held here, by the site that backed them up:',
     ...(s.held.length === 0 ? ['  none yet'] : s.held.map(h => `  ${h.site.padEnd(16)} ${counted(h.snapshots, 'snapshot')}${h.self ? ' (this site\'s own backups)' : h.lastReceived !== undefined ? `, newest received ${h.lastReceived.replace('T', ' ').slice(0, 19)} UTC` : ''}`))
   ]
+  if (s.retention.space.length > 0) {
+    lines.push('space here per origin site (held, releasable now, next release):',
+      ...s.retention.space.map(o => `  ${o.site.padEnd(16)} ${counted(o.snapshots, 'snapshot')}, ${bytes(o.held)} held, ${bytes(o.releasableNow)} releasable now${o.nextRelease === undefined ? '' : `, ${bytes(o.nextRelease.bytes)} more at ${o.nextRelease.at.replace('T', ' ').slice(0, 16)} UTC`}`),
+      'locks (snapshots other sites sent with manifests):',
+      ...s.retention.locks.map(l => `  ${l.site.padEnd(16)} ${l.root.slice(-12)}  received ${l.received.replace('T', ' ').slice(0, 16)}  ${l.lockedUntil === 'forever' ? 'locked forever' : `locked until ${l.lockedUntil.replace('T', ' ').slice(0, 16)}`}  ${l.droppable ? 'released, releasable now' : l.released ? 'released by its origin, still locked' : 'kept'}`))
+  }
   const banned = Object.entries(s.penalties).filter(([, r]) => r.banned)
   if (banned.length > 0) lines.push('banned peers:', ...banned.map(([p, r]) => `  ${p} (${counted(r.offences, 'offence')}, last: ${r.last ?? '?'})`))
   return lines.join('\n')

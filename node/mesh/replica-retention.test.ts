@@ -66,6 +66,11 @@ test('issue 18: the DR site follows the origin\'s forget and prune, frees exactl
   assert.deepEqual(locks.map((l: any) => l.root).sort(), [...days].sort(), 'every root arrived with its manifest')
   assert.ok(locks.every((l: any) => l.origin === A.peer && !l.released))
   assert.equal((await C.control('gc')).dropped.length, 0, 'nothing is released yet')
+  const status = (await C.control('status')).retention
+  assert.deepEqual(status.locks.map((l: any) => [l.site, l.released, l.droppable]), [['hq', false, false], ['hq', false, false], ['hq', false, false]])
+  assert.equal(status.space.length, 1)
+  assert.equal(status.space[0].snapshots, 3)
+  assert.ok(status.space[0].held > 700_000 && status.space[0].releasableNow === 0)
 
   // The head office forgets days 1 and 2 and prunes (its node stopped: the store is single-process).
   await A.stop(); nodes.splice(nodes.indexOf(A), 1)

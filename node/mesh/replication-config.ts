@@ -15,7 +15,19 @@ export const MAX_IMMUTABLE_DAYS = 36_500
 export interface ReplicationConfig {
   policies: ReplicationPolicy[]
   bandwidth?: BandwidthSchedule
+  /**
+   * What this node, as a replica, does with what it receives: its own lock (doc/mesh.md
+   * "Locks"), the floor under what senders ask, for every origin or per origin site.
+   */
+  receive?: ReceiveSettings
 }
+
+export interface ReceiveSettings {
+  immutableDays?: number | 'forever'
+  perSite?: Record<string, number | 'forever'>
+}
+
+const validDays = (d: unknown): boolean => d === 'forever' || (Number.isInteger(d) && (d as number) >= 0 && (d as number) <= MAX_IMMUTABLE_DAYS)
 
 /** Throws InvalidReplicationConfigError naming the first problem. */
 export function validateReplicationConfig (cfg: ReplicationConfig): void {
@@ -29,7 +41,12 @@ export function validateReplicationConfig (cfg: ReplicationConfig): void {
     if (!Number.isInteger(p.copies) || p.copies < 1 || p.copies > MAX_COPIES) throw new InvalidReplicationConfigError(`${what}: copies must be a whole number from 1 to ${MAX_COPIES} (this site's copy included)`)
     for (const r of p.roles ?? []) if (!(ROLES as readonly string[]).includes(r)) throw new InvalidReplicationConfigError(`${what}: role "${String(r)}" is none of ${ROLES.join(', ')}`)
     for (const list of [p.sites, p.spaces]) if (list !== undefined && (!Array.isArray(list) || list.some(x => typeof x !== 'string' || x.length === 0))) throw new InvalidReplicationConfigError(`${what}: sites and spaces are lists of names`)
-    if (p.immutableDays !== undefined && p.immutableDays !== 'forever' && !(Number.isInteger(p.immutableDays) && p.immutableDays >= 0 && p.immutableDays <= MAX_IMMUTABLE_DAYS)) throw new InvalidReplicationConfigError(`${what}: immutableDays is a whole number of days from 0 to ${MAX_IMMUTABLE_DAYS}, or "forever"`)
+    if (p.immutableDays !== undefined && !validDays(p.immutableDays)) throw new InvalidReplicationConfigError(`${what}: immutableDays is a whole number of days from 0 to ${MAX_IMMUTABLE_DAYS}, or "forever"`)
+  }
+  const r = cfg.receive
+  if (r !== undefined) {
+    if (r.immutableDays !== undefined && !validDays(r.immutableDays)) throw new InvalidReplicationConfigError(`receive: immutableDays is a whole number of days from 0 to ${MAX_IMMUTABLE_DAYS}, or "forever"`)
+    for (const [site, d] of Object.entries(r.perSite ?? {})) if (!validDays(d)) throw new InvalidReplicationConfigError(`receive: the days for site "${site}" are a whole number from 0 to ${MAX_IMMUTABLE_DAYS}, or "forever"`)
   }
   try {
     if (cfg.bandwidth !== undefined) validateSchedule(cfg.bandwidth)
@@ -42,12 +59,17 @@ export function loadReplicationConfig (meshDir: string): ReplicationConfig {
   const path = join(meshDir, REPLICATION_FILE)
   if (!existsSync(path)) return { policies: [] }
   const raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<ReplicationConfig>
-  const cfg: ReplicationConfig = { policies: raw.policies ?? [], bandwidth: raw.bandwidth }
+  const cfg: ReplicationConfig = { policies: raw.policies ?? [], bandwidth: raw.bandwidth, ...(raw.receive !== undefined ? { receive: raw.receive } : {}) }
   validateReplicationConfig(cfg)
   return cfg
 }
 
+/** Saves the settings; a `cfg` without `receive` keeps the one saved (policies and this node's own lock are set apart). */
 export function saveReplicationConfig (meshDir: string, cfg: ReplicationConfig): void {
+  if (cfg.receive === undefined) {
+    const saved = existsSync(join(meshDir, REPLICATION_FILE)) ? loadReplicationConfig(meshDir).receive : undefined
+    if (saved !== undefined) cfg = { ...cfg, receive: saved }
+  }
   validateReplicationConfig(cfg)
   writeFileAtomic(join(meshDir, REPLICATION_FILE), JSON.stringify(cfg, null, 2) + '\n', 0o644)
 }

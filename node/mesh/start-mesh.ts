@@ -44,6 +44,7 @@ export async function startMesh (components: RunningMeshComponents, init: Runnin
     dir: init.meshDir,
     policies: replication.policies,
     bandwidth: replication.bandwidth,
+    receive: replication.receive,
     replicateEveryMs: init.replicateEveryMs,
     dialEveryMs: init.dialEveryMs,
     userAgent: init.userAgent
