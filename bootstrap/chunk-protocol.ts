@@ -42,7 +42,7 @@ export interface ChunkServerComponents {
   isBanned?: (peer: string) => boolean
   onEvent?: (e: ChunkEvent) => void
   /** Roots with signed manifests and releases (replica-retention.ts); without it, both are refused. */
-  retention?: Pick<ReplicaRetention, 'addSignedRoot' | 'release'>
+  retention?: Pick<ReplicaRetention, 'addSignedRoot' | 'release' | 'offer'>
 }
 
 export interface ChunkServerInit {
@@ -225,6 +225,14 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
       if (!await storeStep(async () => { await store.flush(); await store.addSnapshotRoot(m.cid, { site: origin, received: new Date().toISOString() }) }, m.id, peer, c, reply)) return
       onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString(), origin })
       await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
+      return
+    }
+    case MsgType.OFFER_ROOT: {
+      let status = Status.REFUSED as number
+      const retention = c.retention
+      if (retention !== undefined && !await storeStep(async () => { status = await retention.offer(m.cid, m.head, peer) }, m.id, peer, c, reply)) return
+      await reply({ type: MsgType.ACK, id: m.id, status })
+      if (status === Status.BAD_SIGNATURE) onEvent?.({ kind: 'bad-signature', peer, cid: m.head.toString(), what: 'manifest' })
       return
     }
     case MsgType.ADD_ROOT_SIGNED: case MsgType.RELEASE: {
@@ -457,6 +465,13 @@ export class ChunkSession {
   /** Lists `root` at the peer with its signed manifest head `head` (a block the peer holds), asking for a lock of `lockDays`. */
   async addSignedRoot (root: CID, head: CID, lockDays: number, options?: AbortOptions): Promise<void> {
     expectOk(await this.request({ type: MsgType.ADD_ROOT_SIGNED, cid: root, head, lockDays }, options), `snapshot root ${root.toString()} with its manifest`)
+  }
+
+  /** Offers `root` with its manifest head (a block the peer holds, its pages too) before its blocks: answered QUOTA when the peer's quota for its origin is full. */
+  async offerRoot (root: CID, head: CID, options?: AbortOptions): Promise<number> {
+    const r = await this.request({ type: MsgType.OFFER_ROOT, cid: root, head }, options)
+    if (r.type !== MsgType.ACK) throw new ProtocolError(`expected ACK, got type 0x${r.type.toString(16)}`)
+    return r.status
   }
 
   /** Hands the peer a release (a block it holds) signed by the root's origin. */

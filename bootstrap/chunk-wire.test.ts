@@ -50,7 +50,8 @@ test('F11 every message type round-trips', async () => {
     { type: MsgType.PUT_BATCH, id: 12, blocks: [{ cid: a, bytes: new Uint8Array([1, 2, 3]) }, { cid: b, bytes: new Uint8Array([4]) }] },
     { type: MsgType.BATCH_ACK, id: 13, statuses: [Status.OK, Status.CID_MISMATCH, Status.OK] },
     { type: MsgType.ADD_ROOT_SIGNED, id: 15, cid: a, head: b, lockDays: 0xFFFFFFFF },
-    { type: MsgType.RELEASE, id: 16, cid: a }
+    { type: MsgType.RELEASE, id: 16, cid: a },
+    { type: MsgType.OFFER_ROOT, id: 17, cid: b, head: a }
   ]
   for (const m of messages) {
     const back = decodeMessage(join(encodeMessage(m)))

@@ -116,3 +116,12 @@ export class InvalidRetentionRecordError extends CairnError {
     super(`the ${what} was refused: ${reason}; nothing was changed`, { ...options, params: { what, reason } })
   }
 }
+
+/** A replica refused a new snapshot of this site's: its quota for this site is full (doc/mesh.md "Space accounting and quotas"). */
+export class ReplicaQuotaError extends CairnError {
+  static override readonly code = 'REPLICA_QUOTA_FULL'
+  override readonly name = 'ReplicaQuotaError'
+  constructor (readonly root: string) {
+    super(`the replica's quota for this site is full: it refused snapshot ${root} before any of its blocks were sent; free space there (its origin's releases, once their locks pass) or raise its quota ("cairn mesh receive --quota" at the replica)`, { params: { root } })
+  }
+}

@@ -31,6 +31,8 @@ export type MeshEvent =
   // Retention at replicas (replica-retention.ts)
   | { event: 'release-received', peer: string, cid: string }
   | { event: 'bad-signature', peer: string, cid: string, what: 'manifest' | 'release' }
+  /** A new snapshot refused: this replica's quota for its origin is full (an alert). */
+  | { event: 'quota-refused', origin: string, site: string, root: string, held: number, adding: number, quota: number }
   | { event: 'retention-gc', dropped: string[], blocksFreed: number, bytesFreed: number, blockedBy: number }
   // Scrub and repair (F14)
   | { event: 'scrub-found', bad: string[] }

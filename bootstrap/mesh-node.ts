@@ -65,7 +65,7 @@ export interface MeshNodeInit {
   /** The time locks are fixed and checked at (ms since the epoch). Default Date.now. */
   now?: () => number
   /** This node's own lock for what it receives, in days, for every origin or per origin site (doc/mesh.md "Locks"). */
-  receive?: { immutableDays?: number | 'forever', perSite?: Record<string, number | 'forever'> }
+  receive?: { immutableDays?: number | 'forever', perSite?: Record<string, number | 'forever'>, quotas?: Record<string, number> }
 }
 
 export interface ScrubResult {
@@ -138,7 +138,17 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const mesh = state.membership.mesh
   const replica = components.replica ?? (store instanceof LocalBlockStore ? store : undefined)
   const floorDays = (origin: string): number | 'forever' => init.receive?.perSite?.[roster.member(origin)?.site ?? ''] ?? init.receive?.immutableDays ?? 0
-  const retention = replica === undefined ? undefined : createReplicaRetention({ store: replica, mesh, now: init.now, floorDays })
+  const siteOf = (origin: string): string => roster.member(origin)?.site ?? origin
+  const retention = replica === undefined
+    ? undefined
+    : createReplicaRetention({
+      store: replica,
+      mesh,
+      now: init.now,
+      floorDays,
+      quotaBytes: origin => init.receive?.quotas?.[siteOf(origin)],
+      onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) }
+    })
   const retentionSource = createRetentionSource({ stores: components.stores ?? (() => [store]), key: state.peerKey, mesh })
   const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log, retention: retentionSource }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes })
 

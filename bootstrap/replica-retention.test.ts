@@ -207,3 +207,37 @@ test('a lock fixed at receipt holds whatever the origin says; it only grows; GC 
     await w.close()
   }
 })
+
+test('a quota per origin refuses a new snapshot at its offer, before its blocks travel, and says so once', async () => {
+  const w = await world()
+  try {
+    const hq = await generateKeyPair('Ed25519')
+    const refusals: unknown[] = []
+    let quota: number | undefined
+    const r = createReplicaRetention({ store: w.replica, mesh: MESH, quotaBytes: () => quota, onQuotaRefused: e => { refusals.push(e) } })
+    const s1 = await backup(w)
+    await copyBlocks(w)
+    const head1 = await sendHead(w, hq, s1)
+    assert.equal(await r.offer(s1, head1, 'peer'), Status.OK, 'no quota: any size')
+    assert.equal((await r.addSignedRoot(s1, head1, 0)).status, Status.OK)
+    const held = (await r.space())[0].held
+    // Day 2: its head and pages only, as a sender sends them before OFFER_ROOT.
+    const s2 = await backup(w)
+    const source = createRetentionSource({ stores: () => [w.origin.blocks], key: hq, mesh: MESH })
+    const head2 = (await source.headFor(s2))!
+    await w.replica.put(head2.cid, head2.bytes)
+    quota = held + 1000
+    assert.equal(await r.offer(s2, head2.cid, 'peer'), Status.NOT_FOUND, 'its pages are not here yet')
+    for (const p of (await w.origin.blocks.manifestPages(s2))!) await w.replica.put(p, await w.origin.blocks.get(p))
+    assert.equal(await r.offer(s2, head2.cid, 'peer'), Status.QUOTA)
+    assert.equal(refusals.length, 1)
+    const e = refusals[0] as { origin: string, held: number, adding: number, quota: number }
+    assert.equal(e.origin, peerIdFromPrivateKey(hq).toString())
+    assert.equal(e.held, held)
+    assert.ok(e.adding > 100_000, 'the new file\'s blocks count, the shared ones do not')
+    quota = held + e.adding
+    assert.equal(await r.offer(s2, head2.cid, 'peer'), Status.OK, 'exactly at the quota is allowed')
+  } finally {
+    await w.close()
+  }
+})

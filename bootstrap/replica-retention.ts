@@ -20,7 +20,13 @@ export interface ReplicaRetentionInit {
   now?: () => number
   /** This replica's own lock, in days (or 'forever'), for what an origin sends: the floor under what the sender asks. Default 0. */
   floorDays?: (origin: string) => number | 'forever'
+  /** This replica's quota for what an origin sends, in bytes (undefined: none). */
+  quotaBytes?: (origin: string) => number | undefined
+  /** Told when an offer is refused for a full quota (the host raises an alert). */
+  onQuotaRefused?: (e: QuotaRefusal) => void
 }
+
+export interface QuotaRefusal { origin: string, root: string, held: number, adding: number, quota: number }
 
 export interface RetentionGcResult {
   /** Snapshot roots dropped by this run. */
@@ -57,6 +63,11 @@ export interface OriginSpace {
 export interface ReplicaRetention {
   /** ADD_ROOT_SIGNED: lists `root` with its manifest head `head` (a stored block), locked for at least `lockDays`. */
   addSignedRoot: (root: CID, head: CID, lockDays: number) => Promise<{ status: StatusCode, origin: string }>
+  /**
+   * OFFER_ROOT: before the sender sends a new root's blocks, with its head and pages stored:
+   * QUOTA when the blocks this replica lacks would take its origin past its quota, else OK.
+   */
+  offer: (root: CID, head: CID, peer: string) => Promise<StatusCode>
   /** RELEASE: records the release block `release` (stored) for its root. */
   release: (release: CID) => Promise<StatusCode>
   /** Each listed root's lock and release state. */
@@ -191,8 +202,36 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     return { status: Status.OK, origin: h.origin }
   }
 
+  async function offer (root: CID, head: CID): Promise<StatusCode> {
+    let h: ManifestHead
+    try {
+      h = await readHead(head)
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return Status.NOT_FOUND
+      if (err instanceof InvalidRetentionRecordError) return Status.BAD_SIGNATURE
+      throw err
+    }
+    if (h.root !== root.toString()) return Status.MALFORMED
+    const quota = init.quotaBytes?.(h.origin)
+    if (quota === undefined) return Status.OK
+    let blocks: Listed[]
+    try {
+      blocks = all(await blocksOf(head, h))
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return Status.NOT_FOUND
+      return Status.MALFORMED
+    }
+    const have = await store.hasMany(blocks.map(b => CID.decode(b.cid)))
+    const adding = blocks.reduce((n, b, i) => n + (have[i] ? 0 : b.size), 0)
+    const held = (await space()).find(o => o.origin === h.origin)?.held ?? 0
+    if (held + adding <= quota) return Status.OK
+    init.onQuotaRefused?.({ origin: h.origin, root: root.toString(), held, adding, quota })
+    return Status.QUOTA
+  }
+
   const retention: ReplicaRetention = {
     addSignedRoot: addSigned,
+    offer,
 
     async release (cid) {
       let r

@@ -6,6 +6,9 @@
 import { MAX_BATCH, PutBatchBuilder } from './chunk-wire.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
 import type { RetentionSource } from './retention-source.ts'
+import { Status } from './chunk-wire.ts'
+import { ReplicaQuotaError } from './errors.ts'
+import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readLocatedBlocks, type BandwidthLimiter, type BlockStore, type LocatedBlocks } from '../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../crypto/index.ts'
 
@@ -131,6 +134,10 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     if (round.count >= ROUND_BLOCKS) { const r = round; round = new LocatedList(); await send(r) }
   }
 
+  // New roots with manifests are offered first, their heads and pages sent ahead: a replica
+  // whose quota for their origin is full refuses them before any of their blocks travel.
+  if (options.retention !== undefined) await offerNewRoots(store, session, options.retention, signal)
+
   try {
     for await (const b of locatedBlocks(store, MAX_BATCH, { signal })) {
       for (let from = 0; from < b.count; from += MAX_BATCH) {
@@ -176,4 +183,19 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   }
   onProgress?.({ type: 'replication:progress', detail: { ...p } })
   return { ...p, wireBytes: session.bytesSent - wireStart, rootsAtPeer: remote.size, durationMs: performance.now() - started }
+}
+
+async function offerNewRoots (store: BlockStore, session: ChunkSession, retention: RetentionSource, signal?: AbortSignal): Promise<void> {
+  const remote = new Set((await session.roots({ signal })).map(String))
+  for (const root of await store.snapshotRoots({ signal })) {
+    if (remote.has(root.toString()) || !await store.has(root, { signal })) continue
+    const head = await retention.headFor(root)
+    if (head === undefined) continue
+    await session.put(head.cid, head.bytes, { signal })
+    const pages = (JSON.parse(new TextDecoder().decode(head.bytes)) as { pages: string[] }).pages.map(p => CID.parse(p))
+    const have = await session.have(pages, { signal })
+    for (const [i, page] of pages.entries()) if (!have[i]) await session.put(page, await store.get(page, { signal }), { signal })
+    const status = await session.offerRoot(root, head.cid, { signal })
+    if (status === Status.QUOTA) throw new ReplicaQuotaError(root.toString())
+  }
 }

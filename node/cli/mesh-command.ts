@@ -187,20 +187,33 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
 
   common(mesh.command('receive'))
     .description('set how long this node, as a replica, keeps every snapshot it receives, whatever its origin later says (the floor under what senders ask; doc/mesh.md "Locks"); applied at the next start')
-    .requiredOption('--immutable-days <days>', 'days after receipt, or "forever"')
+    .option('--immutable-days <days>', 'days after receipt, or "forever"')
     .option('--site <site=days>', 'another lock for what this origin site sends (repeatable)', collect)
-    .action(async (o: Common & { immutableDays: string, site?: string[] }) => {
+    .option('--quota <site=bytes>', 'hold at most this many bytes of what this origin site sends; new snapshots past it are refused (repeatable)', collect)
+    .action(async (o: Common & { immutableDays?: string, site?: string[], quota?: string[] }) => {
       const days = (v: string): number | 'forever' => v === 'forever' ? 'forever' : Number(v)
       const perSite = Object.fromEntries((o.site ?? []).map(s => { const at = s.lastIndexOf('='); return [s.slice(0, at), days(s.slice(at + 1))] }))
       const { loadReplicationConfig, saveReplicationConfig, InvalidReplicationConfigError } = await nodeMesh()
-      const cfg: ReplicationConfig = { ...loadReplicationConfig(meshDir(o)), receive: { immutableDays: days(o.immutableDays), ...(o.site !== undefined ? { perSite } : {}) } }
+      const pairs = (list: string[] | undefined): Array<[string, string]> => (list ?? []).map(s => { const at = s.lastIndexOf('='); return [s.slice(0, at), s.slice(at + 1)] })
+      const saved = loadReplicationConfig(meshDir(o))
+      const quotas = Object.fromEntries(pairs(o.quota).map(([site, n]) => [site, Number(n)]))
+      const cfg: ReplicationConfig = {
+        ...saved,
+        receive: {
+          ...saved.receive,
+          ...(o.immutableDays !== undefined ? { immutableDays: days(o.immutableDays) } : {}),
+          ...(o.site !== undefined ? { perSite } : {}),
+          ...(o.quota !== undefined ? { quotas: { ...saved.receive?.quotas, ...quotas } } : {})
+        }
+      }
       try {
         saveReplicationConfig(meshDir(o), cfg)
       } catch (err) {
         if (err instanceof InvalidReplicationConfigError) throw new InvalidOptionError(err.message)
         throw err
       }
-      out(o, cfg, `this node keeps what it receives ${cfg.receive!.immutableDays === 'forever' ? 'forever' : `${String(cfg.receive!.immutableDays)} days`} after receipt, at least; applied at its next start`)
+      const r = cfg.receive!
+      out(o, cfg, `this node keeps what it receives ${r.immutableDays === 'forever' ? 'forever' : `${String(r.immutableDays ?? 0)} days`} after receipt, at least${Object.keys(r.quotas ?? {}).length > 0 ? `; quotas: ${Object.entries(r.quotas!).map(([s, n]) => `${s} ${bytes(n)}`).join(', ')}` : ''}; applied at its next start`)
     })
 
   common(mesh.command('run'))

@@ -1,8 +1,9 @@
 // Issue 18: retention reaches the replicas. Two `cairn mesh run` processes on 127.0.0.1: the
 // head office backs up three days and replicates to the DR site with manifests; it forgets two
 // days and prunes; the next run hands the DR site its releases, and the DR site frees exactly
-// the blocks no kept snapshot lists (it reads no sealed byte), and still restores the kept
-// snapshot byte for byte.
+// the blocks no kept snapshot lists (it reads no sealed byte). Then a quota at the DR site
+// (`cairn mesh receive --quota`) refuses day 4 at its offer, before its blocks travel, with an
+// alert there and ReplicaQuotaError at the link; the kept snapshot restores byte for byte.
 // test-suite: processes
 import '../polyfill.ts'
 import test from 'node:test'
@@ -103,8 +104,33 @@ test('issue 18: the DR site follows the origin\'s forget and prune, frees exactl
   assert.ok(!replica.blocks.has(days[0]) && !replica.blocks.has(days[1]), 'the forgotten records are gone')
   assert.ok(CID.parse(days[2]) !== undefined && replica.blocks.has(days[2]))
 
-  // The kept snapshot restores at the DR site, byte for byte (escrowed config and key file).
+  // A quota at the DR site that nothing more fits in, then day 4 at the head office: the offer
+  // is refused before any of day 4's blocks travel, the link says why, the DR site alerts.
+  // (One node stays up across each restart, so the other finds it at its known address.)
+  assert.match(await cliOk(['receive', '--mesh-dir', dr.mesh, '--quota', 'hq=1']), /quotas: hq 1 B/)
+  const C2 = await startNode({ meshDir: dr.mesh, store: dr.store }); nodes.push(C2)
+  await until('the DR site reaches A after its restart', async () => (await A.control('status')).links[0]?.connected === true)
   await A.stop(); nodes.splice(nodes.indexOf(A), 1)
+  const day3Daily = readFileSync(join(src, 'daily.bin'))
+  writeFileSync(join(src, 'daily.bin'), randomBytes(300_000))
+  const repo4 = await openRepository(hq.store, { passphrase: PASSPHRASE })
+  const day4 = (await repo4.backup({ paths: [src], task: 'docs' })).id
+  const pages4 = ((await repo4.blocks.manifestPages(CID.parse(day4))) ?? []).map(String)
+  await repo4.close()
+  A = await startNode({ meshDir: hq.mesh, store: hq.store }); nodes.push(A)
+  await until('A reaches the DR site once more', async () => (await A.control('status')).links[0]?.connected === true)
+  const refused = await A.control('replicate')
+  assert.equal(refused[0].lastError?.name, 'ReplicaQuotaError', JSON.stringify(refused[0].lastError))
+  const alerts = C2.log().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l)).filter(e => e.event === 'quota-refused')
+  assert.ok(alerts.length >= 1 && alerts[0].site === 'hq' && alerts[0].root === day4 && alerts[0].quota === 1)
+  await C2.stop(); nodes.splice(nodes.indexOf(C2), 1)
+  await A.stop(); nodes.splice(nodes.indexOf(A), 1)
+  const refusedState = await storeState(dr.store)
+  const arrived = [...refusedState.blocks].filter(c => !replica.blocks.has(c))
+  assert.ok(arrived.length <= pages4.length + 1 && arrived.every(c => pages4.includes(c) || !origin.blocks.has(c)), 'only day 4\'s head and pages reached the DR site')
+  assert.ok(!refusedState.blocks.has(day4))
+
+  // The kept snapshot restores at the DR site, byte for byte (escrowed config and key file).
   for (const f of ['config.json', 'keys.json']) copyFileSync(join(hq.store, f), join(dr.store, f))
   const at = await openRepository(dr.store, { passphrase: PASSPHRASE })
   try {
@@ -112,7 +138,8 @@ test('issue 18: the DR site follows the origin\'s forget and prune, frees exactl
     const target = join(base, 'restored')
     await at.restore({ snapshot: days[2], target })
     const dir = join(target, src.replace(/^\//, ''))
-    for (const f of ['kept.bin', 'daily.bin', 'log.txt']) assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(src, f))), `${f} restored byte for byte`)
+    for (const f of ['kept.bin', 'log.txt']) assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(src, f))), `${f} restored byte for byte`)
+    assert.ok(readFileSync(join(dir, 'daily.bin')).equals(day3Daily), 'day 3\'s daily.bin restored byte for byte')
   } finally {
     await at.close()
   }

@@ -25,6 +25,8 @@ export interface ReplicationConfig {
 export interface ReceiveSettings {
   immutableDays?: number | 'forever'
   perSite?: Record<string, number | 'forever'>
+  /** Bytes this node holds at most for what an origin site sends (doc/mesh.md "Space accounting and quotas"). */
+  quotas?: Record<string, number>
 }
 
 const validDays = (d: unknown): boolean => d === 'forever' || (Number.isInteger(d) && (d as number) >= 0 && (d as number) <= MAX_IMMUTABLE_DAYS)
@@ -46,6 +48,7 @@ export function validateReplicationConfig (cfg: ReplicationConfig): void {
   const r = cfg.receive
   if (r !== undefined) {
     if (r.immutableDays !== undefined && !validDays(r.immutableDays)) throw new InvalidReplicationConfigError(`receive: immutableDays is a whole number of days from 0 to ${MAX_IMMUTABLE_DAYS}, or "forever"`)
+    for (const [site, q] of Object.entries(r.quotas ?? {})) if (!Number.isSafeInteger(q) || q < 0) throw new InvalidReplicationConfigError(`receive: the quota for site "${site}" is a whole number of bytes`)
     for (const [site, d] of Object.entries(r.perSite ?? {})) if (!validDays(d)) throw new InvalidReplicationConfigError(`receive: the days for site "${site}" are a whole number from 0 to ${MAX_IMMUTABLE_DAYS}, or "forever"`)
   }
   try {
