@@ -11,7 +11,10 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { createReplicaRetention, LOCK_FOREVER } from './replica-retention.ts'
 import { createRetentionSource } from './retention-source.ts'
-import { signRelease } from './snapshot-manifest.ts'
+import { adminReleaseBlock, adminReleaseMessage, signRelease } from './snapshot-manifest.ts'
+import { X509Certificate } from 'node:crypto'
+import { withTokenSession } from '../crypto/index.ts'
+import { createOperatorToken, createSoftHsm } from '../crypto/testing/index.ts'
 import { Status } from './chunk-wire.ts'
 import { cidOf, decodeManifestPage, LocalBlockStore, type LocalRepository } from '../chunkstore/index.ts'
 import { createStore, removeDir, tempDir } from '../chunkstore/testing/index.ts'
@@ -239,5 +242,46 @@ test('a quota per origin refuses a new snapshot at its offer, before its blocks 
     assert.equal(await r.offer(s2, head2.cid, 'peer'), Status.OK, 'exactly at the quota is allowed')
   } finally {
     await w.close()
+  }
+})
+
+test('an administrator\'s USB-key release ends a lock early at the replica that trusts its certificate; a forged or untrusted one changes nothing', async () => {
+  const hsm = createSoftHsm()
+  const w = await world()
+  try {
+    const op = createOperatorToken(hsm)
+    const other = createOperatorToken(hsm, { tokenLabel: 'someone-else', pin: '4321' })
+    const hq = await generateKeyPair('Ed25519')
+    const r = createReplicaRetention({ store: w.replica, mesh: MESH })
+    const s1 = await backup(w)
+    await copyBlocks(w)
+    assert.equal((await r.addSignedRoot(s1, await sendHead(w, hq, s1), LOCK_FOREVER)).status, Status.OK)
+    const certDer = (pem: string): string => new X509Certificate(pem).raw.toString('base64')
+    const sign = (token: { tokenLabel: string, pin: string }, key: string, body: Parameters<typeof adminReleaseMessage>[0]): Uint8Array =>
+      adminReleaseBlock(body, withTokenSession({ modulePath: hsm.modulePath, tokenLabel: token.tokenLabel, pin: token.pin }, s => s.sign({ label: key }, adminReleaseMessage(body))))
+    const body = { mesh: MESH, root: s1.toString(), issued: new Date().toISOString(), reason: 'ransomware clean-up, ticket 4711', cert: certDer(op.ec.certificatePem) }
+    const trusted = [op.ec.certificatePem]
+
+    // Signed by another token's key while naming the trusted certificate: refused.
+    await assert.rejects(r.adminRelease(sign(other, other.ec.label, body), trusted), /signature is not the certificate/)
+    // A release carrying a certificate this replica does not trust: refused.
+    const untrusted = { ...body, cert: certDer(other.ec.certificatePem) }
+    await assert.rejects(r.adminRelease(sign(other, other.ec.label, untrusted), trusted), /not one this replica trusts/)
+    // Without a reason: refused.
+    await assert.rejects(r.adminRelease(sign(op, op.ec.label, { ...body, reason: ' ' }), trusted), /needs a reason/)
+    assert.deepEqual((await r.gc()).dropped, [], 'locked forever, and nothing valid ended it')
+
+    // The administrator's token (EC P-256), trusted here: the lock ends at once.
+    const done = await r.adminRelease(sign(op, op.ec.label, body), trusted)
+    assert.equal(done.root, s1.toString())
+    assert.equal(done.reason, body.reason)
+    assert.match(done.subject, /CN=/)
+    assert.equal(done.origin, peerIdFromPrivateKey(hq).toString())
+    assert.ok((await r.locks())[0].droppable)
+    assert.deepEqual((await r.gc()).dropped, [s1.toString()])
+    assert.ok(!(await stored(w.replica)).has(s1.toString()))
+  } finally {
+    await w.close()
+    hsm.dispose()
   }
 })

@@ -5,8 +5,8 @@
 import { CID } from 'multiformats/cid'
 import { Status, type StatusCode } from './chunk-wire.ts'
 import { InvalidRetentionRecordError } from './errors.ts'
-import { verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
-import { BlockNotFoundError, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
+import { verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
+import { BlockNotFoundError, cidOf, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
 
 const DAY_MS = 86_400_000
 /** A lock of this many days, asked on the wire, means "forever". */
@@ -43,8 +43,10 @@ export interface SnapshotLock {
   received: string
   lockedUntil: string
   released: boolean
-  /** Whether GC may drop it now: released and its lock has passed. */
+  /** Whether GC may drop it now: released and its lock has passed, or released by an administrator. */
   droppable: boolean
+  /** The administrator's release that ended its lock, if any. */
+  adminRelease?: string
 }
 
 /** Space at this replica for one origin site (doc/mesh.md "Space accounting and quotas"). */
@@ -68,6 +70,12 @@ export interface ReplicaRetention {
    * QUOTA when the blocks this replica lacks would take its origin past its quota, else OK.
    */
   offer: (root: CID, head: CID, peer: string) => Promise<StatusCode>
+  /**
+   * An administrator's release (USB key), checked here against `trusted` (PEM certificates):
+   * ends the root's lock at this replica at once. Throws InvalidRetentionRecordError, changing
+   * nothing, for a forged, untrusted or expired one, or a root this replica keeps no lock for.
+   */
+  adminRelease: (bytes: Uint8Array, trusted: string[]) => Promise<{ root: string, origin: string, subject: string, fingerprint: string, reason: string }>
   /** RELEASE: records the release block `release` (stored) for its root. */
   release: (release: CID) => Promise<StatusCode>
   /** Each listed root's lock and release state. */
@@ -233,6 +241,18 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     addSignedRoot: addSigned,
     offer,
 
+    async adminRelease (bytes, trusted) {
+      const a = verifyAdminRelease(bytes, mesh, trusted, new Date(now()))
+      const root = CID.parse(a.root)
+      const known = await store.retention(root)
+      if (known === undefined) throw new InvalidRetentionRecordError('release', `snapshot ${a.root} is not one this replica keeps with a lock`)
+      const cid = cidOf(bytes)
+      await store.put(cid, bytes)
+      await store.flush()
+      if (known.adminRelease === undefined) await store.setRetention(root, { ...known, adminRelease: cid.toString() })
+      return { root: a.root, origin: known.origin, subject: a.subject, fingerprint: a.fingerprint, reason: a.reason }
+    },
+
     async release (cid) {
       let r
       try {
@@ -257,7 +277,7 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
       const t = now()
       return (await store.retentions()).map(({ root, retention: r }) => {
         const rel = released.has(root.toString())
-        return { root: root.toString(), origin: r.origin, received: r.received, lockedUntil: r.lockedUntil, released: rel, droppable: r.dropping === true || (rel && passed(r.lockedUntil, t)) }
+        return { root: root.toString(), origin: r.origin, received: r.received, lockedUntil: r.lockedUntil, released: rel || r.adminRelease !== undefined, droppable: r.dropping === true || r.adminRelease !== undefined || (rel && passed(r.lockedUntil, t)), ...(r.adminRelease !== undefined ? { adminRelease: r.adminRelease } : {}) }
       })
     },
 

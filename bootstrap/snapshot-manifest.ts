@@ -8,6 +8,8 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { base64url } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
 import { InvalidRetentionRecordError } from './errors.ts'
+import { verify as verifySignature, X509Certificate } from 'node:crypto'
+import { checkOperatorCertificate } from '../crypto/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 const HEAD_CONTEXT = 'cairn-manifest/v1\n'
@@ -106,4 +108,65 @@ export async function verifyRelease (bytes: Uint8Array, mesh: string): Promise<R
   if (new TextDecoder().decode(bytes) !== `${JSON.stringify(body).slice(0, -1)},"sig":"${raw.sig}"}`) throw new InvalidRetentionRecordError('release', 'not in canonical form')
   await verifyBy('release', raw.origin, RELEASE_CONTEXT, body, raw.sig)
   return body
+}
+
+/**
+ * An administrator's release (doc/mesh.md "Releases"): ends a snapshot's lock at the replica
+ * that checks it. Signed by the key on the administrator's USB token (ECDSA P-256 or RSA
+ * PKCS#1 v1.5, SHA-256, DER), whose certificate it carries; checked against the certificates
+ * that replica trusts. Never forwarded.
+ */
+export interface AdminRelease {
+  format: 'cairn-release'
+  v: 1
+  mesh: string
+  root: string
+  issued: string
+  by: 'admin'
+  reason: string
+  /** The administrator's certificate, base64 DER. */
+  cert: string
+}
+
+const adminBody = (r: AdminRelease): AdminRelease => ({ format: 'cairn-release', v: 1, mesh: r.mesh, root: r.root, issued: r.issued, by: 'admin', reason: r.reason, cert: r.cert })
+
+/** The bytes an administrator's token signs for `release`. */
+export function adminReleaseMessage (release: Omit<AdminRelease, 'format' | 'v' | 'by'>): Uint8Array {
+  return utf8(RELEASE_CONTEXT + JSON.stringify(adminBody({ ...release, format: 'cairn-release', v: 1, by: 'admin' })))
+}
+
+/** The release block: the body with the token's signature (DER, base64url) last. */
+export function adminReleaseBlock (release: Omit<AdminRelease, 'format' | 'v' | 'by'>, signature: Uint8Array): Uint8Array {
+  const json = JSON.stringify(adminBody({ ...release, format: 'cairn-release', v: 1, by: 'admin' }))
+  return utf8(`${json.slice(0, -1)},"sig":"${base64url.baseEncode(signature)}"}`)
+}
+
+/**
+ * Checks an administrator's release: format, mesh, a certificate among `trusted` (PEM, as
+ * enrolled), valid for operator login (F27) when issued and now, and its key's signature.
+ */
+export function verifyAdminRelease (bytes: Uint8Array, mesh: string, trusted: string[], now: Date): AdminRelease & { subject: string, fingerprint: string } {
+  const raw = parse('release', bytes)
+  if (raw.format !== 'cairn-release' || raw.v !== 1 || raw.by !== 'admin') throw new InvalidRetentionRecordError('release', 'not an administrator\'s cairn-release v1')
+  if (raw.mesh !== mesh) throw new InvalidRetentionRecordError('release', 'it is another mesh\'s')
+  if (!isCid(raw.root) || typeof raw.issued !== 'string' || Number.isNaN(Date.parse(raw.issued)) || typeof raw.reason !== 'string' || raw.reason.trim() === '' || typeof raw.cert !== 'string') {
+    throw new InvalidRetentionRecordError('release', 'a field is missing or malformed (an administrator\'s release needs a reason)')
+  }
+  const body = adminBody(raw as unknown as AdminRelease)
+  if (new TextDecoder().decode(bytes) !== `${JSON.stringify(body).slice(0, -1)},"sig":"${raw.sig}"}`) throw new InvalidRetentionRecordError('release', 'not in canonical form')
+  let cert: X509Certificate
+  try { cert = new X509Certificate(Buffer.from(body.cert, 'base64')) } catch (err) { throw new InvalidRetentionRecordError('release', 'its certificate does not parse', { cause: err }) }
+  if (!trusted.some(pem => { try { return new X509Certificate(pem).fingerprint256 === cert.fingerprint256 } catch { return false } })) {
+    throw new InvalidRetentionRecordError('release', `certificate ${cert.fingerprint256} is not one this replica trusts for releases`)
+  }
+  try {
+    checkOperatorCertificate(cert.raw, { now: new Date(body.issued) })
+    checkOperatorCertificate(cert.raw, { now })
+  } catch (err) {
+    throw new InvalidRetentionRecordError('release', `its certificate is not valid: ${(err as Error).message}`, { cause: err })
+  }
+  let ok = false
+  try { ok = verifySignature('sha256', utf8(RELEASE_CONTEXT + JSON.stringify(body)), cert.publicKey, base64url.baseDecode(raw.sig)) } catch {}
+  if (!ok) throw new InvalidRetentionRecordError('release', 'the signature is not the certificate\'s key\'s')
+  return { ...body, subject: cert.subject, fingerprint: cert.fingerprint256 }
 }

@@ -18,9 +18,10 @@ import { syncData, ValueLog } from './value-log.ts'
 /**
  * A root's retention at a replica (doc/mesh.md "Locks"): the CID of its manifest head, the lock
  * fixed at receipt (ISO time, or "forever"; it never moves earlier), and `dropping` once GC has
- * begun to free it (a GC killed meanwhile finishes it next time).
+ * begun to free it (a GC killed meanwhile finishes it next time); `adminRelease`: the CID of an
+ * administrator's release that ended its lock early.
  */
-export interface RootRetention { head: string, origin: string, received: string, lockedUntil: string, dropping?: true }
+export interface RootRetention { head: string, origin: string, received: string, lockedUntil: string, dropping?: true, adminRelease?: string }
 
 /**
  * The node's own block store: sealed blocks in the value log, their locations and the
