@@ -70,8 +70,8 @@ async function verifyBy (what: 'manifest' | 'release', origin: unknown, context:
   let ok = false
   try {
     const id = peerIdFromString(String(origin))
-    if (id.type !== 'Ed25519' || id.publicKey === undefined) throw new Error('not an Ed25519 PeerId')
-    ok = await publicKeyFromRaw(id.publicKey.raw).verify(utf8(context + JSON.stringify(body)), base64url.baseDecode(sig))
+    // Only Ed25519 node keys sign; any other PeerId leaves `ok` false.
+    if (id.type === 'Ed25519' && id.publicKey !== undefined) ok = await publicKeyFromRaw(id.publicKey.raw).verify(utf8(context + JSON.stringify(body)), base64url.baseDecode(sig))
   } catch (err) {
     throw new InvalidRetentionRecordError(what, 'its origin or signature does not decode', { cause: err })
   }

@@ -15,6 +15,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { CID } from 'multiformats/cid'
 import { createReplicaRetention, createRetentionSource } from '../../bootstrap/index.ts'
 import { decodeManifestPage, initRepository, LocalBlockStore, openRepository } from '../../chunkstore/index.ts'
+import { PhaseFailedError } from './errors.ts'
 
 const DAY = 86_400_000
 const MESH = '12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5'
@@ -60,7 +61,7 @@ export async function retentionDays (argv: string[]): Promise<number> {
       const head = (await source.headFor(root))!
       await replica.put(head.cid, head.bytes)
       const added = await retention.addSignedRoot(root, head.cid, lock)
-      if (added.status !== 0) throw new Error(`day ${day}: ADD_ROOT_SIGNED answered ${added.status}`)
+      if (added.status !== 0) throw new PhaseFailedError(`day ${day}: the replica answered ADD_ROOT_SIGNED with status ${added.status}`)
       // Retention at the origin: the newest `keep` snapshots.
       const snaps = await origin.snapshots({ task: 'sim' })
       if (snaps.length > keep) {
