@@ -16,6 +16,7 @@ import { abortable, InternalError, throwIfAborted, type AbortOptions } from '../
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import type { ReplicaRetention } from './replica-retention.ts'
 
 export { CHUNK_PROTOCOL }
 
@@ -26,6 +27,10 @@ export type ChunkEvent =
   | { kind: 'protocol-error', peer: string, reason: string }
   | { kind: 'refused-peer', peer: string }
   | { kind: 'root-added', peer: string, cid: string, origin: string }
+  /** A release of a snapshot root was recorded (replica-retention.ts). */
+  | { kind: 'release-received', peer: string, cid: string }
+  /** A manifest head or release whose signature is not its origin's: an offence of the sender's. */
+  | { kind: 'bad-signature', peer: string, cid: string, what: 'manifest' | 'release' }
   /** The local store failed (a full disk, say): answered STORE_ERROR; not the peer's fault. */
   | { kind: 'store-error', peer: string, reason: string }
 
@@ -36,6 +41,8 @@ export interface ChunkServerComponents {
   /** Peers banned for misbehaving (see penalties.ts); asked once per stream. */
   isBanned?: (peer: string) => boolean
   onEvent?: (e: ChunkEvent) => void
+  /** Roots with signed manifests and releases (replica-retention.ts); without it, both are refused. */
+  retention?: Pick<ReplicaRetention, 'addSignedRoot' | 'release' | 'offer'>
 }
 
 export interface ChunkServerInit {
@@ -218,6 +225,33 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
       if (!await storeStep(async () => { await store.flush(); await store.addSnapshotRoot(m.cid, { site: origin, received: new Date().toISOString() }) }, m.id, peer, c, reply)) return
       onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString(), origin })
       await reply({ type: MsgType.ACK, id: m.id, status: Status.OK })
+      return
+    }
+    case MsgType.OFFER_ROOT: {
+      let status = Status.REFUSED as number
+      const retention = c.retention
+      if (retention !== undefined && !await storeStep(async () => { status = await retention.offer(m.cid, m.head, peer) }, m.id, peer, c, reply)) return
+      await reply({ type: MsgType.ACK, id: m.id, status })
+      if (status === Status.BAD_SIGNATURE) onEvent?.({ kind: 'bad-signature', peer, cid: m.head.toString(), what: 'manifest' })
+      return
+    }
+    case MsgType.ADD_ROOT_SIGNED: case MsgType.RELEASE: {
+      const what = m.type === MsgType.RELEASE ? 'release' : 'manifest'
+      if (c.retention === undefined) {
+        await reply({ type: MsgType.ACK, id: m.id, status: Status.REFUSED })
+        return
+      }
+      let status = Status.STORE_ERROR as number
+      let origin = ''
+      const retention = c.retention
+      if (!await storeStep(async () => {
+        if (m.type === MsgType.RELEASE) status = await retention.release(m.cid)
+        else ({ status, origin } = await retention.addSignedRoot(m.cid, m.head, m.lockDays))
+      }, m.id, peer, c, reply)) return
+      await reply({ type: MsgType.ACK, id: m.id, status })
+      if (status === Status.BAD_SIGNATURE) onEvent?.({ kind: 'bad-signature', peer, cid: m.cid.toString(), what })
+      else if (status === Status.OK && m.type === MsgType.RELEASE) onEvent?.({ kind: 'release-received', peer, cid: m.cid.toString() })
+      else if (status === Status.OK) onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString(), origin })
       return
     }
     default:
@@ -426,6 +460,23 @@ export class ChunkSession {
   async addRoot (cid: CID, origin?: string, options?: AbortOptions): Promise<void> {
     const m = origin === undefined ? { type: MsgType.ADD_ROOT, cid } as const : { type: MsgType.ADD_ROOT_FROM, cid, origin } as const
     expectOk(await this.request(m, options), `snapshot root ${cid.toString()}`)
+  }
+
+  /** Lists `root` at the peer with its signed manifest head `head` (a block the peer holds), asking for a lock of `lockDays`. */
+  async addSignedRoot (root: CID, head: CID, lockDays: number, options?: AbortOptions): Promise<void> {
+    expectOk(await this.request({ type: MsgType.ADD_ROOT_SIGNED, cid: root, head, lockDays }, options), `snapshot root ${root.toString()} with its manifest`)
+  }
+
+  /** Offers `root` with its manifest head (a block the peer holds, its pages too) before its blocks: answered QUOTA when the peer's quota for its origin is full. */
+  async offerRoot (root: CID, head: CID, options?: AbortOptions): Promise<number> {
+    const r = await this.request({ type: MsgType.OFFER_ROOT, cid: root, head }, options)
+    if (r.type !== MsgType.ACK) throw new ProtocolError(`expected ACK, got type 0x${r.type.toString(16)}`)
+    return r.status
+  }
+
+  /** Hands the peer a release (a block it holds) signed by the root's origin. */
+  async sendRelease (release: CID, options?: AbortOptions): Promise<void> {
+    expectOk(await this.request({ type: MsgType.RELEASE, cid: release }, options), `release ${release.toString()}`)
   }
 
   async close (): Promise<void> {

@@ -48,7 +48,10 @@ test('F11 every message type round-trips', async () => {
     { type: MsgType.BLOCK, id: 10, status: Status.NOT_FOUND },
     { type: MsgType.ROOTS_REPLY, id: 11, cids: [b] },
     { type: MsgType.PUT_BATCH, id: 12, blocks: [{ cid: a, bytes: new Uint8Array([1, 2, 3]) }, { cid: b, bytes: new Uint8Array([4]) }] },
-    { type: MsgType.BATCH_ACK, id: 13, statuses: [Status.OK, Status.CID_MISMATCH, Status.OK] }
+    { type: MsgType.BATCH_ACK, id: 13, statuses: [Status.OK, Status.CID_MISMATCH, Status.OK] },
+    { type: MsgType.ADD_ROOT_SIGNED, id: 15, cid: a, head: b, lockDays: 0xFFFFFFFF },
+    { type: MsgType.RELEASE, id: 16, cid: a },
+    { type: MsgType.OFFER_ROOT, id: 17, cid: b, head: a }
   ]
   for (const m of messages) {
     const back = decodeMessage(join(encodeMessage(m)))
@@ -74,6 +77,12 @@ test('F9 malformed messages are refused by the decoder', async () => {
   assert.throws(() => decodeMessage(good.subarray(0, good.length - 1)), { name: 'ProtocolError' })
   const haveHuge = Uint8Array.from([1, 1, 0, 0, 0, 1, 0xff, 0xff])
   assert.throws(() => decodeMessage(haveHuge), { name: 'ProtocolError' })
+  // ADD_ROOT_SIGNED without its lock, or with a head that is no block CID.
+  const signed = join(encodeMessage({ type: MsgType.ADD_ROOT_SIGNED, id: 1, cid: a, head: a, lockDays: 1 }))
+  assert.throws(() => decodeMessage(signed.subarray(0, signed.length - 2)), { name: 'ProtocolError' })
+  const badHead = Uint8Array.from(signed)
+  badHead[6 + 1 + 36 + 1 + 1] = 0x70 // the head's codec: dag-pb
+  assert.throws(() => decodeMessage(badHead), { name: 'ProtocolError' })
 })
 
 test('F11 ADD_ROOT_FROM bytes: the root\'s CID, then the origin site\'s PeerId as UTF-8 with its length; bad origins are refused', async () => {

@@ -14,6 +14,11 @@
 //        (the blocks' bytes one after the other, in the order of the index before them)
 //   0x08 ADD_ROOT_FROM cidlen:u8 cid originlen:u8 origin        0x82 ACK
 //        (origin: the PeerId, base58btc in UTF-8, of the site whose backup the root is)
+//   0x09 OFFER_ROOT cidlen:u8 root cidlen:u8 head                  0x82 ACK (QUOTA: the replica's quota for the origin is full)
+//   0x0A ADD_ROOT_SIGNED cidlen:u8 root cidlen:u8 head lock:u32   0x82 ACK
+//        (head: the block of the root's signed manifest head; lock: days, 0xFFFFFFFF = forever)
+//   0x0B RELEASE cidlen:u8 release                                 0x82 ACK
+//        (release: the block of a release signed by the root's origin)
 //
 // CIDs are binary CIDv1 (raw codec, sha2-256), the only kind of block a store holds.
 import { CID } from 'multiformats/cid'
@@ -37,12 +42,12 @@ const RAW_CODE = 0x55
 const HEADER = 6
 
 export const MsgType = {
-  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06, PUT_BATCH: 0x07, ADD_ROOT_FROM: 0x08,
+  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06, PUT_BATCH: 0x07, ADD_ROOT_FROM: 0x08, OFFER_ROOT: 0x09, ADD_ROOT_SIGNED: 0x0A, RELEASE: 0x0B,
   HAVE_REPLY: 0x81, ACK: 0x82, BLOCK: 0x83, ROOTS_REPLY: 0x85, BATCH_ACK: 0x87
 } as const
 
 export const Status = {
-  OK: 0, CID_MISMATCH: 1, NOT_FOUND: 2, TOO_LARGE: 3, MALFORMED: 4, STORE_ERROR: 5, REFUSED: 6
+  OK: 0, CID_MISMATCH: 1, NOT_FOUND: 2, TOO_LARGE: 3, MALFORMED: 4, STORE_ERROR: 5, REFUSED: 6, QUOTA: 7, INCOMPLETE: 8, BAD_SIGNATURE: 9
 } as const
 export type StatusCode = typeof Status[keyof typeof Status]
 export const statusName = (s: number): string => Object.entries(Status).find(([, v]) => v === s)?.[0] ?? `STATUS_${s}`
@@ -55,6 +60,9 @@ export type Message =
   | { type: typeof MsgType.ROOTS, id: number }
   | { type: typeof MsgType.ADD_ROOT, id: number, cid: CID }
   | { type: typeof MsgType.ADD_ROOT_FROM, id: number, cid: CID, origin: string }
+  | { type: typeof MsgType.ADD_ROOT_SIGNED, id: number, cid: CID, head: CID, lockDays: number }
+  | { type: typeof MsgType.RELEASE, id: number, cid: CID }
+  | { type: typeof MsgType.OFFER_ROOT, id: number, cid: CID, head: CID }
   | { type: typeof MsgType.PUT_BATCH, id: number, blocks: Array<{ cid: CID, bytes: Uint8Array }> }
   | { type: typeof MsgType.HAVE_REPLY, id: number, have: boolean[] }
   | { type: typeof MsgType.ACK, id: number, status: number }
@@ -79,7 +87,9 @@ export function encodeMessage (m: Message): Uint8Array[] {
   switch (m.type) {
     case MsgType.HAVE: case MsgType.ROOTS_REPLY: size += cidsLength(m.cids); break
     case MsgType.PUT: size += 1 + m.cid.bytes.length; tail = m.bytes; break
-    case MsgType.GET: case MsgType.ADD_ROOT: size += 1 + m.cid.bytes.length; break
+    case MsgType.GET: case MsgType.ADD_ROOT: case MsgType.RELEASE: size += 1 + m.cid.bytes.length; break
+    case MsgType.ADD_ROOT_SIGNED: size += 1 + m.cid.bytes.length + 1 + m.head.bytes.length + 4; break
+    case MsgType.OFFER_ROOT: size += 1 + m.cid.bytes.length + 1 + m.head.bytes.length; break
     case MsgType.ADD_ROOT_FROM:
       origin = new TextEncoder().encode(m.origin)
       if (origin.length === 0 || origin.length > MAX_ORIGIN_BYTES) throw new ProtocolError(`an origin is 1 to ${MAX_ORIGIN_BYTES} bytes`)
@@ -105,7 +115,9 @@ export function encodeMessage (m: Message): Uint8Array[] {
   const cids = (list: CID[]): void => { view.setUint16(at, list.length); at += 2; list.forEach(cid) }
   switch (m.type) {
     case MsgType.HAVE: case MsgType.ROOTS_REPLY: cids(m.cids); break
-    case MsgType.PUT: case MsgType.GET: case MsgType.ADD_ROOT: cid(m.cid); break
+    case MsgType.PUT: case MsgType.GET: case MsgType.ADD_ROOT: case MsgType.RELEASE: cid(m.cid); break
+    case MsgType.ADD_ROOT_SIGNED: cid(m.cid); cid(m.head); view.setUint32(at, m.lockDays >>> 0); break
+    case MsgType.OFFER_ROOT: cid(m.cid); cid(m.head); break
     case MsgType.ADD_ROOT_FROM: cid(m.cid); head[at++] = origin!.length; head.set(origin!, at); break
     case MsgType.HAVE_REPLY:
       view.setUint16(at, m.have.length); at += 2
@@ -184,6 +196,17 @@ export function decodeMessage (frame: Uint8Array | Uint8ArrayList): Message {
     }
     case MsgType.GET: m = { type, id, cid: cid() }; end(); break
     case MsgType.ADD_ROOT: m = { type, id, cid: cid() }; end(); break
+    case MsgType.RELEASE: m = { type, id, cid: cid() }; end(); break
+    case MsgType.OFFER_ROOT: { const root = cid(); m = { type, id, cid: root, head: cid() }; end(); break }
+    case MsgType.ADD_ROOT_SIGNED: {
+      const root = cid()
+      const head = cid()
+      need(4)
+      const lockDays = view.getUint32(at)
+      at += 4
+      m = { type, id, cid: root, head, lockDays }; end()
+      break
+    }
     case MsgType.ADD_ROOT_FROM: {
       const c = cid()
       const len = u8()

@@ -107,3 +107,21 @@ export class PeerUnreachableError extends CairnError {
     super(`cannot reach peer ${peer}; check that it runs and is a member, then retry (replication resumes where it stopped)`, { ...options, params: { peer } })
   }
 }
+
+/** A manifest head or release that does not follow its format or whose signature does not verify (doc/mesh.md "Retention at replicas"). */
+export class InvalidRetentionRecordError extends CairnError {
+  static override readonly code = 'RETENTION_RECORD_INVALID'
+  override readonly name = 'InvalidRetentionRecordError'
+  constructor (what: 'manifest' | 'release', reason: string, options?: CairnErrorOptions) {
+    super(`the ${what} was refused: ${reason}; nothing was changed`, { ...options, params: { what, reason } })
+  }
+}
+
+/** A replica refused a new snapshot of this site's: its quota for this site is full (doc/mesh.md "Space accounting and quotas"). */
+export class ReplicaQuotaError extends CairnError {
+  static override readonly code = 'REPLICA_QUOTA_FULL'
+  override readonly name = 'ReplicaQuotaError'
+  constructor (readonly root: string) {
+    super(`the replica's quota for this site is full: it refused snapshot ${root} before any of its blocks were sent; free space there (its origin's releases, once their locks pass) or raise its quota ("cairn mesh receive --quota" at the replica)`, { params: { root } })
+  }
+}

@@ -28,6 +28,12 @@ export type MeshEvent =
   | { event: 'replication-waiting', peer: string, site: string, reason: 'unreachable' }
   | { event: 'replication-failed', peer: string, site: string, error: ErrorRecord }
   | { event: 'root-received', peer: string, cid: string, origin: string, site?: string }
+  // Retention at replicas (replica-retention.ts)
+  | { event: 'release-received', peer: string, cid: string }
+  | { event: 'bad-signature', peer: string, cid: string, what: 'manifest' | 'release' }
+  /** A new snapshot refused: this replica's quota for its origin is full (an alert). */
+  | { event: 'quota-refused', origin: string, site: string, root: string, held: number, adding: number, quota: number }
+  | { event: 'retention-gc', dropped: string[], blocksFreed: number, bytesFreed: number, blockedBy: number }
   // Scrub and repair (F14)
   | { event: 'scrub-found', bad: string[] }
   | { event: 'scrub', blocksChecked: number, bad: number, repaired: number, failed: number }

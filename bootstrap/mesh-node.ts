@@ -21,7 +21,9 @@ import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
 import { scrubStore, type ScrubProgressEvent } from './scrub.ts'
 import type { MeshEvent } from './mesh-events.ts'
-import type { BandwidthSchedule, BlockStore, LimiterClock } from '../chunkstore/index.ts'
+import { LocalBlockStore, type BandwidthSchedule, type BlockStore, type LimiterClock } from '../chunkstore/index.ts'
+import { createReplicaRetention, type RetentionGcResult, type SnapshotLock } from './replica-retention.ts'
+import { createRetentionSource } from './retention-source.ts'
 import type { AbortOptions, ProgressOptions } from '../crypto/index.ts'
 
 export type { LinkStatus, PolicyStatus }
@@ -37,6 +39,11 @@ export interface MeshNodeComponents {
   stores?: () => BlockStore[]
   /** One event per notable thing (joins, removals, bans, bad blocks, replication runs): mesh-events.ts. */
   log?: (event: MeshEvent) => void
+  /**
+   * The store other sites' snapshots land in, where their retention applies (replica-retention.ts).
+   * Default: `store` when it is a LocalBlockStore; without one, signed roots and releases are refused.
+   */
+  replica?: LocalBlockStore
 }
 
 export interface MeshNodeInit {
@@ -57,6 +64,10 @@ export interface MeshNodeInit {
   announce?: boolean
   /** Sent to peers by identify (they show it as this node's OS and version). */
   userAgent?: string
+  /** The time locks are fixed and checked at (ms since the epoch). Default Date.now. */
+  now?: () => number
+  /** This node's own lock for what it receives, in days, for every origin or per origin site (doc/mesh.md "Locks"). */
+  receive?: { immutableDays?: number | 'forever', perSite?: Record<string, number | 'forever'>, quotas?: Record<string, number> }
 }
 
 export interface ScrubResult {
@@ -93,6 +104,10 @@ export interface MeshNode {
   scrub: (options?: AbortOptions & ProgressOptions<ScrubProgressEvent>) => Promise<ScrubResult>
   /** Replaces the replication policies and bandwidth schedule; links follow at once. */
   configure: (init: { policies: ReplicationPolicy[], bandwidth?: BandwidthSchedule }) => void
+  /** Drops the released snapshots whose locks have passed and frees the blocks no kept snapshot lists (doc/mesh.md "GC at a replica"). */
+  retentionGc: () => Promise<RetentionGcResult>
+  /** The lock and release state of each snapshot root received with a manifest. */
+  locks: () => Promise<SnapshotLock[]>
   /** Members that announced holding a snapshot root in the DHT. */
   findSnapshotHolders: (root: CID, options?: AbortOptions) => Promise<string[]>
   status: () => Promise<MeshStatus>
@@ -122,7 +137,31 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   })
 
   const storeFor = components.storeFor ?? (() => store)
-  const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes, clock: init.clock })
+  const mesh = state.membership.mesh
+  const replica = components.replica ?? (store instanceof LocalBlockStore ? store : undefined)
+  const floorDays = (origin: string): number | 'forever' => init.receive?.perSite?.[roster.member(origin)?.site ?? ''] ?? init.receive?.immutableDays ?? 0
+  const siteOf = (origin: string): string => roster.member(origin)?.site ?? origin
+  const retention = replica === undefined
+    ? undefined
+    : createReplicaRetention({
+      store: replica,
+      mesh,
+      now: init.now ?? init.clock?.now,
+      floorDays,
+      quotaBytes: origin => init.receive?.quotas?.[siteOf(origin)],
+      onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) }
+    })
+  const retentionSource = createRetentionSource({ stores: components.stores ?? (() => [store]), key: state.peerKey, mesh })
+  const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log, retention: retentionSource }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes, clock: init.clock })
+
+  /** GC at this replica; never in the way of receiving (it runs beside it, prune's epoch rule). */
+  async function retentionGc (): Promise<RetentionGcResult> {
+    if (retention === undefined) return { dropped: [], blocksFreed: 0, bytesFreed: 0, blockedBy: [] }
+    const r = await retention.gc()
+    if (r.dropped.length > 0 || r.blockedBy.length > 0) log({ event: 'retention-gc', dropped: r.dropped, blocksFreed: r.blocksFreed, bytesFreed: r.bytesFreed, blockedBy: r.blockedBy.length })
+    return r
+  }
+  const gcSoon = (): void => { void retentionGc().catch(err => { log({ event: 'store-error', peer: self, reason: `retention GC: ${String(err?.message ?? err)}` }) }) }
 
   const penalties = new Penalties({
     onBan: (peer, offences) => {
@@ -136,7 +175,15 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   }
 
   const onChunkEvent = (e: ChunkEvent): void => {
-    if (e.kind === 'bad-block' || e.kind === 'protocol-error') {
+    if (e.kind === 'bad-signature') {
+      log({ event: 'bad-signature', peer: e.peer, cid: e.cid, what: e.what })
+      penalties.offence(e.peer, `a ${e.what} not signed by its origin`)
+    } else if (e.kind === 'release-received') {
+      log({ event: 'release-received', peer: e.peer, cid: e.cid })
+      gcSoon()
+      // Cascade: the release goes on to this node's own targets.
+      links.triggerAll()
+    } else if (e.kind === 'bad-block' || e.kind === 'protocol-error') {
       log(e.kind === 'bad-block' ? { event: e.kind, peer: e.peer, reason: e.reason, cid: e.cid } : { event: e.kind, peer: e.peer, reason: e.reason })
       penalties.offence(e.peer, e.reason)
     } else if (e.kind === 'store-error') {
@@ -170,7 +217,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     async start () {
       await gossip.serve()
       await admission.serve()
-      await serveChunks(host, { store, isMember: p => roster.isMember(p), isBanned: p => penalties.isBanned(p), onEvent: onChunkEvent })
+      await serveChunks(host, { store, retention, isMember: p => roster.isMember(p), isBanned: p => penalties.isBanned(p), onEvent: onChunkEvent })
       host.addEventListener('peer:connect', (evt) => {
         const peer = evt.detail.toString()
         if (!roster.isMember(peer)) return
@@ -182,7 +229,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       links.refresh()
       void addresses.dialMembers()
       timers.push(setInterval(() => { void addresses.dialMembers().then(addresses.save).catch(() => {}) }, init.dialEveryMs ?? 5000))
-      timers.push(setInterval(() => { links.triggerAll() }, init.replicateEveryMs ?? 30_000))
+      timers.push(setInterval(() => { links.triggerAll(); gcSoon() }, init.replicateEveryMs ?? 30_000))
       for (const root of await store.snapshotRoots()) announce(root)
     },
 
@@ -255,6 +302,9 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       log({ event: 'policies-applied', policies: next.policies.map(p => p.name) })
     },
 
+    retentionGc,
+    locks: async () => await retention?.locks() ?? [],
+
     async findSnapshotHolders (root, options = {}) {
       const out = new Set<string>()
       if (await store.has(root)) out.add(self)
@@ -267,7 +317,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     },
 
     peerFacts: async peer => await peerFacts(host, peer),
-    status: async () => await meshStatus({ host, roster, links, penalties, store, invitationsOpen: admission.open }, { self, state })
+    status: async () => await meshStatus({ host, roster, links, penalties, store, retention, invitationsOpen: admission.open }, { self, state })
   }
   return node
 }

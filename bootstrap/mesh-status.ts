@@ -9,6 +9,7 @@ import type { MeshState } from './mesh-state.ts'
 import type { Penalties } from './penalties.ts'
 import type { LinkStatus, PolicyStatus, ReplicationLinks } from './replication-links.ts'
 import type { Roster } from './roster.ts'
+import type { OriginSpace, ReplicaRetention, SnapshotLock } from './replica-retention.ts'
 
 export interface MeshStatus {
   mesh: string
@@ -25,6 +26,11 @@ export interface MeshStatus {
    * other sites sent, by the origin their senders named. `lastReceived` is when the newest arrived.
    */
   held: HeldSnapshots[]
+  /**
+   * Snapshots other sites sent with manifests (doc/mesh.md "Retention at replicas"): each one's
+   * lock and release state, and the space per origin site.
+   */
+  retention: { locks: Array<SnapshotLock & { site: string }>, space: Array<OriginSpace & { site: string }> }
 }
 
 export interface HeldSnapshots {
@@ -52,6 +58,7 @@ export interface StatusComponents {
   store: BlockStore
   /** Invitations neither used nor expired. */
   invitationsOpen: () => number
+  retention?: Pick<ReplicaRetention, 'locks' | 'space'>
 }
 
 export async function meshStatus (c: StatusComponents, init: { self: string, state: MeshState }): Promise<MeshStatus> {
@@ -66,7 +73,11 @@ export async function meshStatus (c: StatusComponents, init: { self: string, sta
     policies: await links.policyStatuses(),
     penalties: c.penalties.snapshot(),
     invitationsOpen: c.invitationsOpen(),
-    held: await heldSnapshots(c.store, roster, self)
+    held: await heldSnapshots(c.store, roster, self),
+    retention: {
+      locks: (await c.retention?.locks() ?? []).map(l => ({ ...l, site: roster.member(l.origin)?.site ?? l.origin })),
+      space: (await c.retention?.space() ?? []).map(o => ({ ...o, site: roster.member(o.origin)?.site ?? o.origin }))
+    }
   }
 }
 

@@ -17,6 +17,22 @@ export interface ReplicationPolicy {
    * node holds — every space and the replica of what other sites sent (so cascades go on).
    */
   spaces?: string[]
+  /**
+   * How long each target must keep every snapshot this policy sends it, in days after receipt,
+   * or 'forever' (doc/mesh.md "Locks"); the target fixes the lock when the snapshot arrives and
+   * never shortens it. Default 0 (a release by the origin applies at once).
+   */
+  immutableDays?: number | 'forever'
+}
+
+/** The lock to ask of a target chosen by `policies`: the longest among them, in days (LOCK_FOREVER for forever). */
+export function lockDaysOf (policies: ReplicationPolicy[]): number {
+  let days = 0
+  for (const p of policies) {
+    if (p.immutableDays === 'forever') return 0xFFFFFFFF
+    days = Math.max(days, p.immutableDays ?? 0)
+  }
+  return days
 }
 
 /**

@@ -5,7 +5,8 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ChunkSession } from './chunk-protocol.ts'
 import { PeerUnreachableError } from './errors.ts'
-import { selectTargets, targetsOf, type ReplicationPolicy } from './policy.ts'
+import { lockDaysOf, selectTargets, targetsOf, type ReplicationPolicy } from './policy.ts'
+import type { RetentionSource } from './retention-source.ts'
 import { replicate, type ReplicationProgress, type ReplicationResult } from './replicator.ts'
 import type { Member } from './membership.ts'
 import type { MeshEvent } from './mesh-events.ts'
@@ -61,6 +62,8 @@ export interface ReplicationLinksComponents {
   self: string
   members: () => Member[]
   log: (event: MeshEvent) => void
+  /** Manifests and releases sent with the snapshots (retention-source.ts). */
+  retention?: RetentionSource
 }
 
 export interface ReplicationLinksInit {
@@ -143,6 +146,8 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       const store = c.storeFor(link.policies)
       const result = await replicate(store, session, {
         self: c.self,
+        retention: c.retention,
+        lockDays: lockDaysOf(link.policies),
         limiter: link.limiter,
         signal: stopping.signal,
         onProgress: ({ detail: p }) => { link.status.progress = p; link.run = { bytesMissing: p.bytesMissing, bytesSent: p.bytesSent } }
@@ -150,7 +155,7 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       link.remoteRoots = new Set((await session.roots()).map(String))
       link.status.lastResult = result
       link.status.lastError = undefined
-      if (result.blocksSent > 0 || result.rootsAdded > 0) c.log({ event: 'replicated', peer, site, ...result })
+      if (result.blocksSent > 0 || result.rootsAdded > 0 || result.releasesSent > 0) c.log({ event: 'replicated', peer, site, ...result })
     } catch (err) {
       link.status.lastError = errorRecord(err)
       // A target that is not up (yet) is the normal state of a mesh being set up, not a failure

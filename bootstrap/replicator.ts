@@ -5,6 +5,10 @@
 // only what is still missing); a root reaches the peer only after its blocks are durable there.
 import { MAX_BATCH, PutBatchBuilder } from './chunk-wire.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
+import type { RetentionSource } from './retention-source.ts'
+import { Status } from './chunk-wire.ts'
+import { ReplicaQuotaError } from './errors.ts'
+import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readLocatedBlocks, type BandwidthLimiter, type BlockStore, type LocatedBlocks } from '../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../crypto/index.ts'
 
@@ -29,6 +33,8 @@ export interface ReplicationProgress {
   /** Block bytes sent (payload only). */
   bytesSent: number
   rootsAdded: number
+  /** Releases the peer accepted in this run. */
+  releasesSent: number
 }
 
 export interface ReplicationResult extends ReplicationProgress {
@@ -51,6 +57,14 @@ export interface ReplicateOptions extends AbortOptions, ProgressOptions<Replicat
   batchBytes?: number
   /** This site's PeerId: the origin of the snapshots backed up into `store` (absent: the peer takes the sender as their origin). */
   self?: string
+  /**
+   * Manifests and releases (retention-source.ts): a root with a manifest head is listed with
+   * ADD_ROOT_SIGNED, and releases of roots the peer lists are handed on (doc/mesh.md
+   * "Retention at replicas").
+   */
+  retention?: RetentionSource
+  /** The lock, in days (LOCK_FOREVER: forever), asked of the peer for the roots it lists. Default 0. */
+  lockDays?: number
 }
 
 export async function replicate (store: BlockStore, session: ChunkSession, options: ReplicateOptions = {}): Promise<ReplicationResult> {
@@ -59,7 +73,7 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   const batchBytes = options.batchBytes ?? 1 << 20
   const wireStart = session.bytesSent
   const started = performance.now()
-  const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, bytesMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0 }
+  const p: ReplicationProgress = { blocksOffered: 0, blocksMissing: 0, bytesMissing: 0, blocksSent: 0, bytesSent: 0, rootsAdded: 0, releasesSent: 0 }
   let failure: unknown
   // Batches sent and not yet acknowledged; the session's window bounds their bytes, this their number.
   let unacked = 0
@@ -120,6 +134,10 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     if (round.count >= ROUND_BLOCKS) { const r = round; round = new LocatedList(); await send(r) }
   }
 
+  // New roots with manifests are offered first, their heads and pages sent ahead: a replica
+  // whose quota for their origin is full refuses them before any of their blocks travel.
+  if (options.retention !== undefined) await offerNewRoots(store, session, options.retention, signal)
+
   try {
     for await (const b of locatedBlocks(store, MAX_BATCH, { signal })) {
       for (let from = 0; from < b.count; from += MAX_BATCH) {
@@ -144,11 +162,40 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     if (remote.has(root.toString())) continue
     // A root whose record block is not stored here was never complete locally: skip it.
     if (!await store.has(root, { signal })) continue
-    // A backup made here is this site's; one that arrived from elsewhere keeps its origin (cascade).
-    await session.addRoot(root, origin?.site ?? options.self, { signal })
+    // With its manifest head (signed by its origin), so the peer can follow its retention.
+    const head = await options.retention?.headFor(root)
+    if (head !== undefined) {
+      await session.put(head.cid, head.bytes, { signal })
+      await session.addSignedRoot(root, head.cid, options.lockDays ?? 0, { signal })
+    } else {
+      // A backup made here is this site's; one that arrived from elsewhere keeps its origin (cascade).
+      await session.addRoot(root, origin?.site ?? options.self, { signal })
+    }
     remote.add(root.toString())
     p.rootsAdded++
   }
+  // Releases of roots the peer lists (it ignores one it holds already).
+  for (const r of await options.retention?.releases() ?? []) {
+    if (!remote.has(r.root.toString())) continue
+    await session.put(r.cid, r.bytes, { signal })
+    await session.sendRelease(r.cid, { signal })
+    p.releasesSent++
+  }
   onProgress?.({ type: 'replication:progress', detail: { ...p } })
   return { ...p, wireBytes: session.bytesSent - wireStart, rootsAtPeer: remote.size, durationMs: performance.now() - started }
+}
+
+async function offerNewRoots (store: BlockStore, session: ChunkSession, retention: RetentionSource, signal?: AbortSignal): Promise<void> {
+  const remote = new Set((await session.roots({ signal })).map(String))
+  for (const root of await store.snapshotRoots({ signal })) {
+    if (remote.has(root.toString()) || !await store.has(root, { signal })) continue
+    const head = await retention.headFor(root)
+    if (head === undefined) continue
+    await session.put(head.cid, head.bytes, { signal })
+    const pages = (JSON.parse(new TextDecoder().decode(head.bytes)) as { pages: string[] }).pages.map(p => CID.parse(p))
+    const have = await session.have(pages, { signal })
+    for (const [i, page] of pages.entries()) if (!have[i]) await session.put(page, await store.get(page, { signal }), { signal })
+    const status = await session.offerRoot(root, head.cid, { signal })
+    if (status === Status.QUOTA) throw new ReplicaQuotaError(root.toString())
+  }
 }

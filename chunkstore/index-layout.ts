@@ -9,11 +9,15 @@ import type { BlockLocation, RootOrigin } from './block-store.ts'
  *   'i' id       → cid                                          dedup index (chunk id → CID)
  *   's' cid      → '' | JSON RootOrigin                         snapshot record roots ('' = backed up here)
  *   't' cid      → ''                                           forget records (snapshots forgotten; kept by prune)
+ *   'p' cid      → page CID × n (36 bytes each)                 manifest pages of a snapshot backed up here (manifest.ts)
+ *   'r' cid      → ISO time                                     release intent: a snapshot backed up here was forgotten
+ *   'l' cid      → JSON RootRetention                           at a replica: a root's manifest head and lock
+ *   'q' cid      → release CID                                  at a replica: the release received for a root (kept after it is dropped)
  *   'g' u32be n  → u64le length                                 committed length of segment n
  *   'F'          → id filter (IdFilter format)                  written at a clean close
  *   'D'          → ''                                           present while open: the filter may be stale
  */
-export const PREFIX = { block: 0x62, chunkId: 0x69, snapshot: 0x73, segment: 0x67, forget: 0x74 } as const
+export const PREFIX = { block: 0x62, chunkId: 0x69, snapshot: 0x73, segment: 0x67, forget: 0x74, pages: 0x70, intent: 0x72, retention: 0x6c, release: 0x71 } as const
 export const FILTER_KEY = Buffer.from('F')
 export const DIRTY_KEY = Buffer.from('D')
 

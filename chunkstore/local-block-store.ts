@@ -16,6 +16,14 @@ import { committedLengthProblems, indexUnflushed, segmentsHoldData } from './ind
 import { syncData, ValueLog } from './value-log.ts'
 
 /**
+ * A root's retention at a replica (doc/mesh.md "Locks"): the CID of its manifest head, the lock
+ * fixed at receipt (ISO time, or "forever"; it never moves earlier), and `dropping` once GC has
+ * begun to free it (a GC killed meanwhile finishes it next time); `adminRelease`: the CID of an
+ * administrator's release that ended its lock early.
+ */
+export interface RootRetention { head: string, origin: string, received: string, lockedUntil: string, dropping?: true, adminRelease?: string }
+
+/**
  * The node's own block store: sealed blocks in the value log, their locations and the
  * chunk-id index in LevelDB (its layout: index-layout.ts; doc/design.md, "Index"). Opening
  * checks the index against the segments and indexes what a crash left unindexed
@@ -28,7 +36,7 @@ import { syncData, ValueLog } from './value-log.ts'
  * at synced data that the recovery scan indexes again. The snapshot root is written synced,
  * which makes every earlier write durable too.
  */
-const { block: B, chunkId: I, snapshot: S, forget: T } = PREFIX
+const { block: B, chunkId: I, snapshot: S, forget: T, pages: P, intent: R, retention: L, release: Q } = PREFIX
 const FLUSH_BYTES = 256 << 20
 const FLUSH_ENTRIES = 32768
 /** Absent CIDs remembered at most (a few HAVE batches' worth). */
@@ -220,7 +228,10 @@ export class LocalBlockStore implements BlockStore {
 
   async hasMany (cids: CID[], options?: AbortOptions): Promise<boolean[]> {
     throwIfAborted(options?.signal, READING)
-    return (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
+    const found = (await this.locations(cids.map(c => c.bytes))).map(l => l !== undefined)
+    // A peer told "have" will not send the block: a sweep running now keeps it (prune.ts).
+    if (this.protected !== undefined) found.forEach((f, i) => { if (f) this.protected!.add(keyOf(cids[i].bytes)) })
+    return found
   }
 
   async sizes (cids: CID[], options?: AbortOptions): Promise<Array<number | undefined>> {
@@ -546,9 +557,82 @@ export class LocalBlockStore implements BlockStore {
     await this.db.put(prefixed(T, cid.bytes), Buffer.alloc(0), { sync: true })
   }
 
+  /**
+   * Unlists a snapshot root. A root backed up here also loses its manifest pages' listing and
+   * leaves a release intent (`'r'`): the mesh node tells the replicas that hold it (doc/mesh.md
+   * "Retention at replicas"). Only a forget writes intents, so a store that lost its index
+   * releases nothing.
+   */
   async removeSnapshotRoot (cid: CID): Promise<void> {
     this.mustWrite()
-    await this.db.del(prefixed(S, cid.bytes), { sync: true })
+    const key = prefixed(S, cid.bytes)
+    const value = await this.db.get(key)
+    if (value === undefined) return
+    const ops: Array<{ type: 'del', key: Buffer } | { type: 'put', key: Buffer, value: Buffer }> = [{ type: 'del', key }]
+    if (value.length === 0) ops.push({ type: 'del', key: prefixed(P, cid.bytes) }, { type: 'put', key: prefixed(R, cid.bytes), value: Buffer.from(new Date().toISOString()) })
+    await this.db.batch(ops, { sync: true })
+  }
+
+  /** Lists a snapshot's manifest pages (manifest.ts), after flushing them. */
+  async setManifestPages (root: CID, pages: CID[]): Promise<void> {
+    this.mustWrite()
+    await this.flush()
+    await this.db.put(prefixed(P, root.bytes), Buffer.concat(pages.map(p => p.bytes)), { sync: true })
+  }
+
+  /** The manifest pages listed for a snapshot backed up here; undefined for one made before manifests (or received). */
+  async manifestPages (root: CID): Promise<CID[] | undefined> {
+    const v = await this.db.get(prefixed(P, root.bytes))
+    if (v === undefined) return undefined
+    const out: CID[] = []
+    for (let at = 0; at + BLOCK_CID_LENGTH <= v.length; at += BLOCK_CID_LENGTH) out.push(CID.decode(v.subarray(at, at + BLOCK_CID_LENGTH)))
+    return out
+  }
+
+  /** Snapshots backed up here and forgotten since, with the time of the forget: what the mesh node releases. */
+  async releaseIntents (): Promise<Array<{ root: CID, time: string }>> {
+    const out: Array<{ root: CID, time: string }> = []
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(R), lt: Buffer.of(R + 1) })) out.push({ root: CID.decode(key.subarray(1)), time: value.toString() })
+    return out
+  }
+
+  /** At a replica: each listed root's manifest head and lock (doc/mesh.md "Locks"). */
+  async retentions (): Promise<Array<{ root: CID, retention: RootRetention }>> {
+    const out: Array<{ root: CID, retention: RootRetention }> = []
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(L), lt: Buffer.of(L + 1) })) out.push({ root: CID.decode(key.subarray(1)), retention: JSON.parse(value.toString()) })
+    return out
+  }
+
+  async retention (root: CID): Promise<RootRetention | undefined> {
+    const v = await this.db.get(prefixed(L, root.bytes))
+    return v === undefined ? undefined : JSON.parse(v.toString())
+  }
+
+  async setRetention (root: CID, retention: RootRetention): Promise<void> {
+    this.mustWrite()
+    await this.db.put(prefixed(L, root.bytes), Buffer.from(JSON.stringify(retention)), { sync: true })
+  }
+
+  /** At a replica: the release received for each root (kept after the root is dropped, so it is forwarded still). */
+  async releases (): Promise<Array<{ root: CID, release: CID }>> {
+    const out: Array<{ root: CID, release: CID }> = []
+    for await (const [key, value] of this.db.iterator({ gt: Buffer.of(Q), lt: Buffer.of(Q + 1) })) out.push({ root: CID.decode(key.subarray(1)), release: CID.decode(value) })
+    return out
+  }
+
+  /** Records the release of a root, after flushing its block; a root keeps its first release. */
+  async addRelease (root: CID, release: CID): Promise<void> {
+    this.mustWrite()
+    await this.flush()
+    const key = prefixed(Q, root.bytes)
+    if (await this.db.get(key) !== undefined) return
+    await this.db.put(key, Buffer.from(release.bytes), { sync: true })
+  }
+
+  /** At a replica: unlists a dropped root and its retention (its release stays). */
+  async dropSnapshotRoot (root: CID): Promise<void> {
+    this.mustWrite()
+    await this.db.batch([{ type: 'del', key: prefixed(S, root.bytes) }, { type: 'del', key: prefixed(L, root.bytes) }], { sync: true })
   }
 
   /**

@@ -66,6 +66,8 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
         if (marked.has(s.id)) continue
         marked.add(s.id)
         live.add(keyOf(CID.parse(s.id).bytes))
+        // Its manifest pages (manifest.ts) go to replicas with it and stay while it does.
+        for (const page of await store.manifestPages(CID.parse(s.id)) ?? []) live.add(keyOf(page.bytes))
         await markTree(rootOf(s))
       }
     }
@@ -84,56 +86,90 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
       await markSnapshots()
     }
     await markReused()
-    await store.flush()
-    const current = store.log.tail?.segment
-    const perSeg = new Map<number, { live: number, dead: number }>()
-    const dead = new Map<Key, number>()
-    for await (const { cid, loc } of store.entries()) {
-      const k = keyOf(cid)
-      const s = perSeg.get(loc.segment) ?? { live: 0, dead: 0 }
-      perSeg.set(loc.segment, s)
-      if (live.has(k) || store.protected.has(k)) s.live += loc.length
-      else { s.dead += loc.length; dead.set(k, loc.length) }
-    }
-    // Which segments go is chunkstore's reclaim rule (retention.ts), the one the simulation applies too.
-    const { rewrite, drop } = segmentsToReclaim(perSeg, current)
-    // Segments no index entry points into (left by a crash). While a backup runs, its threads
-    // may be filling segments they have not reported yet: leave every unindexed one alone then.
-    if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && seg !== current) drop.push(seg)
-    await markReused()
-    const gone = new Set(dead.keys())
-    for (const k of live) gone.delete(k)
-    // Lookups and reuse wait while the index entries go (the last mark runs with them held).
-    await store.forgetBlocks(gone, async () => {
-      await markReused()
-      for (const k of live) gone.delete(k)
-    })
-    for (const k of gone) { result.blocksRemoved++; result.bytesFreed += dead.get(k)! }
-    // Every block still indexed in a segment about to go moves first: live ones, and dead
-    // ones a backup took up again after the sweep decided.
-    const leaving = [...rewrite, ...drop]
-    if (leaving.length > 0) store.log.seal()
-    for (const seg of leaving) {
-      let moved = 0
-      for (const r of store.log.scan(seg, 0).records) {
-        const loc = await store.location(CID.decode(r.cid))
-        if (loc === undefined || loc.segment !== seg || loc.offset !== r.location.offset) continue
-        store.move(r.cid, r.id, store.log.read(r.location))
-        moved++
-      }
-      if (rewrite.includes(seg) || moved > 0) result.segmentsRewritten++
-    }
-    await store.flush()
-    // A reader or writer that entered before now may still hold a location in those segments.
-    const unlinked = store.epochs.advance()
-    await store.epochs.drained(unlinked)
-    for (const seg of leaving) {
-      await store.dropSegment(seg)
-      if (drop.includes(seg)) result.segmentsDeleted++
-    }
+    await sweepDead(store, result, k => live.has(k), markReused)
     return result
   } finally {
     store.protected = undefined
     store.protectedTrees = undefined
   }
+}
+
+/**
+ * Removes from the index every block `isLive` says no and nothing protected (store.protected)
+ * holds, then rewrites segments mostly dead and deletes those wholly dead, once no operation can
+ * still hold a location in them. `lastLook` runs with lookups and tree reuse held, just before
+ * the index entries go (prune's last mark). The caller has set up protection and the epoch.
+ */
+async function sweepDead (store: LocalBlockStore, result: PruneResult, isLive: (k: Key) => boolean, lastLook?: () => Promise<void>): Promise<void> {
+  await store.flush()
+  const current = store.log.tail?.segment
+  // Segments from the tail on may be filling with blocks not indexed yet (a replica receives
+  // while it sweeps): only older ones are rewritten or deleted.
+  const settled = (seg: number): boolean => current === undefined || seg < current
+  const perSeg = new Map<number, { live: number, dead: number }>()
+  const dead = new Map<Key, number>()
+  for await (const { cid, loc } of store.entries()) {
+    const k = keyOf(cid)
+    const s = perSeg.get(loc.segment) ?? { live: 0, dead: 0 }
+    perSeg.set(loc.segment, s)
+    if (isLive(k) || store.protected!.has(k)) s.live += loc.length
+    else { s.dead += loc.length; dead.set(k, loc.length) }
+  }
+  // Which segments go is chunkstore's reclaim rule (retention.ts), the one the simulation applies too.
+  const { rewrite, drop } = segmentsToReclaim([...perSeg].filter(([seg]) => settled(seg)), current)
+  // Segments no index entry points into (left by a crash). While a backup runs, its threads
+  // may be filling segments they have not reported yet: leave every unindexed one alone then.
+  if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && settled(seg)) drop.push(seg)
+  await lastLook?.()
+  const gone = new Set([...dead.keys()].filter(k => !isLive(k)))
+  // Lookups and reuse wait while the index entries go (the last mark runs with them held).
+  await store.forgetBlocks(gone, async () => {
+    await lastLook?.()
+    for (const k of gone) if (isLive(k)) gone.delete(k)
+  })
+  for (const k of gone) { result.blocksRemoved++; result.bytesFreed += dead.get(k)! }
+  // Every block still indexed in a segment about to go moves first: live ones, and dead
+  // ones a backup took up again after the sweep decided.
+  const leaving = [...rewrite, ...drop]
+  if (leaving.length > 0) store.log.seal()
+  for (const seg of leaving) {
+    let moved = 0
+    for (const r of store.log.scan(seg, 0).records) {
+      const loc = await store.location(CID.decode(r.cid))
+      if (loc === undefined || loc.segment !== seg || loc.offset !== r.location.offset) continue
+      store.move(r.cid, r.id, store.log.read(r.location))
+      moved++
+    }
+    if (rewrite.includes(seg) || moved > 0) result.segmentsRewritten++
+  }
+  await store.flush()
+  // A reader or writer that entered before now may still hold a location in those segments.
+  const unlinked = store.epochs.advance()
+  await store.epochs.drained(unlinked)
+  for (const seg of leaving) {
+    await store.dropSegment(seg)
+    if (drop.includes(seg)) result.segmentsDeleted++
+  }
+}
+
+/**
+ * Frees the blocks `dead` names at a replica (bootstrap's retention GC) with prune's sweep and
+ * epoch rule: `dead` is computed after protection starts, so a block that a receiving session
+ * writes or answers HAVE for meanwhile is kept. One at a time with prunes (onePrune).
+ */
+export async function sweepBlocks (store: LocalBlockStore, dead: () => Promise<Map<Key, number>>): Promise<PruneResult> {
+  return await store.onePrune(async () => {
+    const result: PruneResult = { blocksRemoved: 0, bytesFreed: 0, segmentsRewritten: 0, segmentsDeleted: 0 }
+    store.protected = new Set()
+    store.protectedTrees = []
+    store.epochs.advance()
+    try {
+      const doomed = await dead()
+      if (doomed.size > 0) await sweepDead(store, result, k => !doomed.has(k))
+      return result
+    } finally {
+      store.protected = undefined
+      store.protectedTrees = undefined
+    }
+  })
 }

@@ -172,7 +172,7 @@ export class LocalRepository implements Repository {
     }
     let cid: CID
     try {
-      cid = await writeSnapshotRecord(this.keys, this.blocks, body)
+      cid = await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref))
     } catch (err) {
       throw diskFullAt(err, this.dir)
     }
@@ -198,7 +198,7 @@ export class LocalRepository implements Repository {
         host: hostname(), task: options.task ?? 'default', paths: [manifest.source], level: 'full', stats
       }
       try {
-        return toRecord(await writeSnapshotRecord(this.keys, this.blocks, body), body)
+        return toRecord(await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref)), body)
       } catch (err) {
         throw diskFullAt(err, this.dir)
       }
@@ -423,7 +423,7 @@ export class LocalRepository implements Repository {
         paths: snap.paths, level: snap.level, ...(snap.parent !== undefined ? { parent: snap.parent } : {}), stats: snap.stats,
         repaired: { from: snap.id, lost: r.lost }
       }
-      const cid = await writeSnapshotRecord(this.keys, this.blocks, body)
+      const cid = await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref))
       out.push({ from: snap.id, id: cid.toString(), lost: r.lost })
     }
     await this.blocks.forgetChunkIds(healed)

@@ -5,6 +5,8 @@ import { cidOf } from './codec.ts'
 import { BlockNotFoundError } from './errors.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import type { SnapshotRecord } from './types.ts'
+import { snapshotBlocks, writeManifest } from './manifest.ts'
+import type { TreeNode } from './tree-node.ts'
 
 // Snapshot and forget records (doc/design.md, "Snapshots" and "Forget records"): small JSON
 // documents sealed with the store's record key, each a block of its own that the index lists
@@ -97,11 +99,18 @@ export async function readSnapshotRecords (keys: SpaceKeys, blocks: LocalBlockSt
   return { own, foreign, damaged }
 }
 
-/** Seals a snapshot record, stores it and lists it as a snapshot root (durable when this resolves). */
-export async function writeSnapshotRecord (keys: SpaceKeys, blocks: LocalBlockStore, body: RecordBody): Promise<CID> {
+/**
+ * Seals a snapshot record, stores it, writes the snapshot's manifest pages (manifest.ts: every
+ * block it reaches, for the replicas that hold it; `loadNode` opens its tree) and lists it as a
+ * snapshot root (durable when this resolves). The pages are listed before the root, so a listed
+ * root made here always has its manifest.
+ */
+export async function writeSnapshotRecord (keys: SpaceKeys, blocks: LocalBlockStore, body: RecordBody, loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<TreeNode>): Promise<CID> {
   const sealed = sealRecord(keys, Buffer.from(JSON.stringify(body)))
   const cid = cidOf(sealed)
   blocks.append(cid.bytes, undefined, sealed)
+  const root = { cid: CID.parse(body.root), id: new Uint8Array(Buffer.from(body.rootId, 'base64')) }
+  await writeManifest(blocks, cid, await snapshotBlocks(blocks, cid, root, loadNode))
   await blocks.addSnapshotRoot(cid)
   return cid
 }

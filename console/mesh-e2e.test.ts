@@ -175,6 +175,9 @@ test('the DR site\'s own screen: both sites connected, its link and policy back 
   assert.match(await page.innerText('tr[data-site="hq"]'), /^hq\s+Head office[\s\S]*\sconnected/)
   assert.match(await page.innerText('tr[data-link="hq"]'), /^hq\s+Head office\s+up to date\s+0\s+0\s+0 B\s+\S/)
   assert.match(await page.innerText('tr[data-policy="to-head"]'), /^to-head\s+2\s+Head office\s+any\s+all\s+hq\s+0\s+0 B\s+up to date$/)
+  // The head office's backup arrived with its manifest: kept here, locked from its arrival (issue 18).
+  assert.match(await page.innerText('[data-test=mesh-space] tr[data-origin="hq"]'), /^hq\s+1\s+[\d.]+ [KM]i?B\s+0 B\s+—$/)
+  assert.match(await page.innerText('[data-test=mesh-locks] tbody tr'), /^hq\s+\S{12}\s+.+\s+kept$/)
   assert.equal(await page.$('[data-test=invite]'), null, 'only a site that holds the mesh key invites')
   assert.equal(await page.$('[data-test=remove-member]'), null, 'nor removes a site')
   await page.context().close()

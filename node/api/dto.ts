@@ -57,6 +57,8 @@ export interface MeshStatus {
   bandwidth: import('../../chunkstore/index.ts').BandwidthSchedule | null
   invitationsOpen: number
   held: import('../../bootstrap/index.ts').HeldSnapshots[]
+  /** Snapshots other sites sent with manifests: lock and release state each, space per origin (doc/mesh.md "Retention at replicas"). */
+  retention: import('../../bootstrap/index.ts').MeshStatus['retention']
 }
 
 /** The challenge of a USB-key login (POST /api/auth/login's second step). */

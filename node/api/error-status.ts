@@ -51,7 +51,7 @@ const CODES_BY_STATUS: Record<number, readonly string[]> = {
   501: ['CONTROL_REQUEST_UNKNOWN', 'PLANNER_UNAVAILABLE'],
   // Another node or a device misbehaved or refused.
   502: [
-    'PROTOCOL_VIOLATION', 'FRAME_TOO_LARGE', 'REMOTE_REFUSED', 'CONTROL_REQUEST_FAILED', 'TOKEN_OPERATION_FAILED',
+    'PROTOCOL_VIOLATION', 'FRAME_TOO_LARGE', 'REMOTE_REFUSED', 'CONTROL_REQUEST_FAILED', 'TOKEN_OPERATION_FAILED', 'RETENTION_RECORD_INVALID',
     'HOLDER_NOT_GENUINE', 'HOLDER_PROTOCOL_VIOLATION', 'HOLDER_OPERATION_FAILED'
   ],
   // Not available now; the same request may work later.
@@ -61,7 +61,7 @@ const CODES_BY_STATUS: Record<number, readonly string[]> = {
   ],
   504: ['WEBHOOK_TIMEOUT'],
   // The node's disk is full: the operator frees space and the same request works.
-  507: ['DISK_FULL']
+  507: ['DISK_FULL', 'REPLICA_QUOTA_FULL']
 }
 
 /** Code → HTTP status. */

@@ -46,7 +46,8 @@ export async function meshRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
       policies: s.policies,
       bandwidth: m.replication().bandwidth ?? null,
       invitationsOpen: s.invitationsOpen,
-      held: s.held
+      held: s.held,
+      retention: s.retention
     }
   })
 

@@ -6,4 +6,5 @@
 // tests.
 export { main } from './main.ts'
 export { holderCampaign } from './holder-campaign.ts'
+export { retentionDays } from './retention-days.ts'
 export * from './errors.ts'

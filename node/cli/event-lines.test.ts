@@ -21,7 +21,7 @@ test('on a terminal: one sentence per event, operator lines prefixed, no JSON', 
   lines.say('Cairn node listening on http://127.0.0.1:8080')
   lines.event({ event: 'member-joined', peer: 'p', site: 'dr-north', role: 'dr' })
   lines.event(unreachable)
-  lines.event({ event: 'replicated', peer: 'p', site: 'dr-north', ...run, blocksSent: 1, bytesSent: 2048, rootsAdded: 2 })
+  lines.event({ event: 'replicated', peer: 'p', site: 'dr-north', ...run, blocksSent: 1, bytesSent: 2048, rootsAdded: 2, releasesSent: 0 })
   const text = out.text().split('\n')
   assert.equal(text[0], 'cairn: Cairn node listening on http://127.0.0.1:8080')
   assert.match(text[1], /^\d\d:\d\d:\d\d dr-north joined the mesh as dr$/)

@@ -64,6 +64,12 @@ export function describeEvent (e: NodeMeshEvent): string {
     case 'membership-rejected': return `ignored a member list from ${short(e.peer)}: ${e.reason}`
     case 'membership-exchange-failed': return `could not exchange the member list with ${short(e.peer)}: ${e.reason}`
     case 'policies-applied': return 'replication policies applied'
+    case 'release-received': return `release ${short(e.cid)} received from ${short(e.peer)}`
+    case 'bad-signature': return `${short(e.peer)} sent a ${e.what} ${short(e.cid)} not signed by its origin`
+    case 'quota-refused': return `refused a new snapshot of ${e.site}: its quota here is full (${bytes(e.held)} held + ${bytes(e.adding)} new > ${bytes(e.quota)})`
+    case 'retention-gc': return e.dropped.length === 0
+      ? `retention GC freed nothing: ${counted(e.blockedBy, 'snapshot')} without a manifest hold it back`
+      : `retention GC dropped ${counted(e.dropped.length, 'released snapshot')} and freed ${counted(e.blocksFreed, 'block')} (${bytes(e.bytesFreed)})`
     case 'scrub-found': case 'scrub': case 'repair': case 'store-error': case 'space-store-unavailable': case 'member-report-failed':
       return fields(e)
   }

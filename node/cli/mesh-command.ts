@@ -157,10 +157,12 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .option('--site <name>', 'allow only these sites (repeatable)', collect)
     .option('--space <name>', 'replicate only this user space of cairn serve (repeatable; default: everything)', collect)
     .option('--name <name>', 'the policy\'s name', 'default')
+    .option('--immutable-days <days>', 'each target keeps every snapshot it receives at least this many days, or "forever" (doc/mesh.md "Locks")')
     .option('--limit <window>', 'bandwidth window FROM-TO=MIBPS[@DAY[-DAY]] (repeatable)', collect)
     .option('--default-limit <mibps>', 'MiB/s outside the windows (default unlimited)')
-    .action(async (o: Common & { copies: string, role?: string[], site?: string[], space?: string[], name: string, limit?: string[], defaultLimit?: string }) => {
-      const policy: ReplicationPolicy = { name: o.name, copies: Number(o.copies), roles: o.role === undefined ? undefined : await Promise.all(o.role.map(role)), sites: o.site, spaces: o.space }
+    .action(async (o: Common & { copies: string, role?: string[], site?: string[], space?: string[], name: string, immutableDays?: string, limit?: string[], defaultLimit?: string }) => {
+      const immutableDays = o.immutableDays === undefined ? undefined : o.immutableDays === 'forever' ? 'forever' as const : Number(o.immutableDays)
+      const policy: ReplicationPolicy = { name: o.name, copies: Number(o.copies), roles: o.role === undefined ? undefined : await Promise.all(o.role.map(role)), sites: o.site, spaces: o.space, ...(immutableDays !== undefined ? { immutableDays } : {}) }
       const cfg: ReplicationConfig = {
         policies: [policy],
         bandwidth: { windows: (o.limit ?? []).map(parseLimit), defaultMibps: o.defaultLimit === undefined ? undefined : Number(o.defaultLimit) }
@@ -180,7 +182,38 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
         if (err instanceof ControlRequestError && err.remote.code === UnknownControlRequestError.code) applied = 'restart cairn mesh run to apply'
         else if (!(err instanceof DaemonNotRunningError)) throw err
       }
-      out(o, cfg, `policy saved: ${policy.copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}${policy.spaces === undefined ? '' : ` of ${policy.spaces.join(', ')}`}; ${applied}`)
+      out(o, cfg, `policy saved: ${policy.copies} copies${policy.roles === undefined ? '' : `, one at each of ${policy.roles.join(', ')}`}${policy.spaces === undefined ? '' : ` of ${policy.spaces.join(', ')}`}${policy.immutableDays === undefined ? '' : `, kept ${policy.immutableDays === 'forever' ? 'forever' : `${policy.immutableDays} days`} at each target`}; ${applied}`)
+    })
+
+  common(mesh.command('receive'))
+    .description('set how long this node, as a replica, keeps every snapshot it receives, whatever its origin later says (the floor under what senders ask; doc/mesh.md "Locks"); applied at the next start')
+    .option('--immutable-days <days>', 'days after receipt, or "forever"')
+    .option('--site <site=days>', 'another lock for what this origin site sends (repeatable)', collect)
+    .option('--quota <site=bytes>', 'hold at most this many bytes of what this origin site sends; new snapshots past it are refused (repeatable)', collect)
+    .action(async (o: Common & { immutableDays?: string, site?: string[], quota?: string[] }) => {
+      const days = (v: string): number | 'forever' => v === 'forever' ? 'forever' : Number(v)
+      const perSite = Object.fromEntries((o.site ?? []).map(s => { const at = s.lastIndexOf('='); return [s.slice(0, at), days(s.slice(at + 1))] }))
+      const { loadReplicationConfig, saveReplicationConfig, InvalidReplicationConfigError } = await nodeMesh()
+      const pairs = (list: string[] | undefined): Array<[string, string]> => (list ?? []).map(s => { const at = s.lastIndexOf('='); return [s.slice(0, at), s.slice(at + 1)] })
+      const saved = loadReplicationConfig(meshDir(o))
+      const quotas = Object.fromEntries(pairs(o.quota).map(([site, n]) => [site, Number(n)]))
+      const cfg: ReplicationConfig = {
+        ...saved,
+        receive: {
+          ...saved.receive,
+          ...(o.immutableDays !== undefined ? { immutableDays: days(o.immutableDays) } : {}),
+          ...(o.site !== undefined ? { perSite } : {}),
+          ...(o.quota !== undefined ? { quotas: { ...saved.receive?.quotas, ...quotas } } : {})
+        }
+      }
+      try {
+        saveReplicationConfig(meshDir(o), cfg)
+      } catch (err) {
+        if (err instanceof InvalidReplicationConfigError) throw new InvalidOptionError(err.message)
+        throw err
+      }
+      const r = cfg.receive!
+      out(o, cfg, `this node keeps what it receives ${r.immutableDays === 'forever' ? 'forever' : `${String(r.immutableDays ?? 0)} days`} after receipt, at least${Object.keys(r.quotas ?? {}).length > 0 ? `; quotas: ${Object.entries(r.quotas!).map(([s, n]) => `${s} ${bytes(n)}`).join(', ')}` : ''}; applied at its next start`)
     })
 
   common(mesh.command('run'))
@@ -254,6 +287,12 @@ function formatStatus (s: MeshStatus): string {
     'snapshots held here, by the site that backed them up:',
     ...(s.held.length === 0 ? ['  none yet'] : s.held.map(h => `  ${h.site.padEnd(16)} ${counted(h.snapshots, 'snapshot')}${h.self ? ' (this site\'s own backups)' : h.lastReceived !== undefined ? `, newest received ${h.lastReceived.replace('T', ' ').slice(0, 19)} UTC` : ''}`))
   ]
+  if (s.retention.space.length > 0) {
+    lines.push('space here per origin site (held, releasable now, next release):',
+      ...s.retention.space.map(o => `  ${o.site.padEnd(16)} ${counted(o.snapshots, 'snapshot')}, ${bytes(o.held)} held, ${bytes(o.releasableNow)} releasable now${o.nextRelease === undefined ? '' : `, ${bytes(o.nextRelease.bytes)} more at ${o.nextRelease.at.replace('T', ' ').slice(0, 16)} UTC`}`),
+      'locks (snapshots other sites sent with manifests):',
+      ...s.retention.locks.map(l => `  ${l.site.padEnd(16)} ${l.root.slice(-12)}  received ${l.received.replace('T', ' ').slice(0, 16)}  ${l.lockedUntil === 'forever' ? 'locked forever' : `locked until ${l.lockedUntil.replace('T', ' ').slice(0, 16)}`}  ${l.droppable ? 'released, releasable now' : l.released ? 'released by its origin, still locked' : 'kept'}`))
+  }
   const banned = Object.entries(s.penalties).filter(([, r]) => r.banned)
   if (banned.length > 0) lines.push('banned peers:', ...banned.map(([p, r]) => `  ${p} (${counted(r.offences, 'offence')}, last: ${r.last ?? '?'})`))
   return lines.join('\n')

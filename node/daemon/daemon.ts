@@ -221,7 +221,7 @@ async function auditKey (file: string): Promise<Buffer> {
 }
 
 /** Mesh events worth a line in the node's log (the rest go to DaemonMeshInit.log only). */
-const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info' }
+const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info', 'bad-signature': 'warning', 'retention-gc': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
 async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
@@ -240,6 +240,8 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
       opts.log?.(e)
       const level = LOGGED_MESH_EVENTS[e.event]
       if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${e.event} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
+      // A replica's quota refusing a site's backups is an alert (webhooks, mail): the site's copies stop growing here.
+      if (e.event === 'quota-refused') void c.logs.write({ type: 'alert', level: 'warning', user: 'system', source: 'mesh', message: `Mesh: the quota for site ${e.site} is full (${e.held} bytes held, ${e.adding} more refused, quota ${e.quota}); snapshot ${e.root} was refused` }).catch(() => {})
     }
   }, {
     dataDir: init.dataDir,

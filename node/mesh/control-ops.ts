@@ -1,4 +1,4 @@
-// The requests `cairn mesh status|invite|remove|replicate|scrub|…` send over the control
+// The requests `cairn mesh status|invite|remove|replicate|scrub|gc|…` send over the control
 // socket, answered by a mesh node. Both daemons that host a mesh node (`cairn mesh run` and
 // `cairn serve`) answer them; the node daemon overrides a few (replicate runs as a job).
 import { CID } from 'multiformats/cid'
@@ -20,6 +20,8 @@ export function meshControl (node: MeshNode, overrides: Record<string, ControlOp
     repair: async a => await node.repair(cidList(a.cids)),
     holders: async a => await node.findSnapshotHolders(CID.parse(String(a.root))),
     scrub: async () => await node.scrub(),
+    gc: async () => await node.retentionGc(),
+    locks: async () => await node.locks(),
     stop: async () => { throw new HostedStopRefusedError() },
     ...overrides
   }

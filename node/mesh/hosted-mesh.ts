@@ -125,6 +125,7 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       store: unionBlockStore({ stores: allStores, write: replica.blocks }),
       storeFor: policies => unionBlockStore({ stores: () => storesOf(policies) }),
       stores: allStores,
+      replica: replica.blocks,
       log: components.log
     }, {
       meshDir: init.meshDir,

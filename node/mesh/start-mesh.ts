@@ -9,7 +9,7 @@ import { serveControl } from '../control/index.ts'
 import { meshControl, type ControlOp } from './control-ops.ts'
 import { loadReplicationConfig, type ReplicationConfig } from './replication-config.ts'
 
-export interface RunningMeshComponents extends Pick<MeshNodeComponents, 'store' | 'storeFor' | 'stores'> {
+export interface RunningMeshComponents extends Pick<MeshNodeComponents, 'store' | 'storeFor' | 'stores' | 'replica'> {
   log: (event: MeshEvent) => void
 }
 
@@ -47,6 +47,7 @@ export async function startMesh (components: RunningMeshComponents, init: Runnin
     dir: init.meshDir,
     policies: replication.policies,
     bandwidth: replication.bandwidth,
+    receive: replication.receive,
     replicateEveryMs: init.replicateEveryMs,
     dialEveryMs: init.dialEveryMs,
     userAgent: init.userAgent,

@@ -1,0 +1,340 @@
+// Retention at a replica (doc/mesh.md "Retention at replicas"): snapshot roots listed with the
+// origin's signed manifest and a lock fixed at receipt, releases signed by the origin, and GC
+// that frees the blocks of dropped snapshots that no kept snapshot of any origin lists. It reads
+// no sealed byte: manifests and releases are plain blocks signed by the origin's node key.
+import { CID } from 'multiformats/cid'
+import { Status, type StatusCode } from './chunk-wire.ts'
+import { InvalidRetentionRecordError } from './errors.ts'
+import { verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
+import { BlockNotFoundError, cidOf, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
+
+const DAY_MS = 86_400_000
+/** A lock of this many days, asked on the wire, means "forever". */
+export const LOCK_FOREVER = 0xFFFFFFFF
+
+export interface ReplicaRetentionInit {
+  store: LocalBlockStore
+  /** The mesh id: heads and releases of other meshes are refused. */
+  mesh: string
+  /** Milliseconds since the epoch; tests pass an accelerated clock. */
+  now?: () => number
+  /** This replica's own lock, in days (or 'forever'), for what an origin sends: the floor under what the sender asks. Default 0. */
+  floorDays?: (origin: string) => number | 'forever'
+  /** This replica's quota for what an origin sends, in bytes (undefined: none). */
+  quotaBytes?: (origin: string) => number | undefined
+  /** Told when an offer is refused for a full quota (the host raises an alert). */
+  onQuotaRefused?: (e: QuotaRefusal) => void
+}
+
+export interface QuotaRefusal { origin: string, root: string, held: number, adding: number, quota: number }
+
+export interface RetentionGcResult {
+  /** Snapshot roots dropped by this run. */
+  dropped: string[]
+  blocksFreed: number
+  bytesFreed: number
+  /** Kept roots with no manifest: while there are any, nothing is freed (their blocks are not known). */
+  blockedBy: Array<{ root: string, origin?: string }>
+}
+
+export interface SnapshotLock {
+  root: string
+  origin: string
+  received: string
+  lockedUntil: string
+  released: boolean
+  /** Whether GC may drop it now: released and its lock has passed, or released by an administrator. */
+  droppable: boolean
+  /** The administrator's release that ended its lock, if any. */
+  adminRelease?: string
+}
+
+/** Space at this replica for one origin site (doc/mesh.md "Space accounting and quotas"). */
+export interface OriginSpace {
+  /** PeerId of the origin. */
+  origin: string
+  snapshots: number
+  /** Bytes of the distinct blocks its listed snapshots' manifests name (heads and pages included). */
+  held: number
+  /** What a GC would free now: blocks of its droppable snapshots that no other kept snapshot lists. */
+  releasableNow: number
+  /** When more becomes releasable (the earliest lock among its released snapshots), and how much. */
+  nextRelease?: { at: string, bytes: number }
+}
+
+export interface ReplicaRetention {
+  /** ADD_ROOT_SIGNED: lists `root` with its manifest head `head` (a stored block), locked for at least `lockDays`. */
+  addSignedRoot: (root: CID, head: CID, lockDays: number) => Promise<{ status: StatusCode, origin: string }>
+  /**
+   * OFFER_ROOT: before the sender sends a new root's blocks, with its head and pages stored:
+   * QUOTA when the blocks this replica lacks would take its origin past its quota, else OK.
+   */
+  offer: (root: CID, head: CID, peer: string) => Promise<StatusCode>
+  /**
+   * An administrator's release (USB key), checked here against `trusted` (PEM certificates):
+   * ends the root's lock at this replica at once. Throws InvalidRetentionRecordError, changing
+   * nothing, for a forged, untrusted or expired one, or a root this replica keeps no lock for.
+   */
+  adminRelease: (bytes: Uint8Array, trusted: string[]) => Promise<{ root: string, origin: string, subject: string, fingerprint: string, reason: string }>
+  /** RELEASE: records the release block `release` (stored) for its root. */
+  release: (release: CID) => Promise<StatusCode>
+  /** Each listed root's lock and release state. */
+  locks: () => Promise<SnapshotLock[]>
+  /** Per origin: what this replica holds, what it could free now, and when more becomes free. */
+  space: () => Promise<OriginSpace[]>
+  /** Drops what may be dropped and frees the blocks no kept root lists; one run at a time. */
+  gc: () => Promise<RetentionGcResult>
+}
+
+/** A lock time, as stored: an ISO time, or "forever". */
+const lockEnd = (received: number, days: number | 'forever'): string => days === 'forever' ? 'forever' : new Date(received + days * DAY_MS).toISOString()
+const later = (a: string, b: string): string => a === 'forever' || b === 'forever' ? 'forever' : (Date.parse(a) >= Date.parse(b) ? a : b)
+const passed = (lockedUntil: string, now: number): boolean => lockedUntil !== 'forever' && Date.parse(lockedUntil) <= now
+
+export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRetention {
+  const { store, mesh } = init
+  const now = init.now ?? Date.now
+  let running: Promise<RetentionGcResult> | undefined
+
+  async function readHead (head: CID): Promise<ManifestHead> {
+    return await verifyManifestHead(await store.get(head), mesh)
+  }
+
+  interface Listed { key: Key, size: number, cid: Uint8Array }
+  /** A manifest's head, its pages and every block it lists. */
+  async function blocksOf (head: CID, h: ManifestHead): Promise<{ head: Listed, pages: Listed[], entries: Listed[] }> {
+    const out = { head: { key: keyOf(head.bytes), size: (await store.sizes([head]))[0] ?? 0, cid: head.bytes }, pages: [] as Listed[], entries: [] as Listed[] }
+    for (const p of h.pages) {
+      const page = CID.parse(p)
+      const bytes = await store.get(page)
+      out.pages.push({ key: keyOf(page.bytes), size: bytes.byteLength, cid: page.bytes })
+      for (const e of decodeManifestPage(bytes)) out.entries.push({ key: keyOf(e.cid), size: e.size, cid: e.cid })
+    }
+    return out
+  }
+  const all = (b: Awaited<ReturnType<typeof blocksOf>>): Listed[] => [b.head, ...b.pages, ...b.entries]
+  // A head's blocks never change (its CID covers them): kept for accounting while its root is listed.
+  const listedOf = new Map<string, Listed[]>()
+  async function listedBlocks (head: string): Promise<Listed[]> {
+    let out = listedOf.get(head)
+    if (out === undefined) {
+      const cid = CID.parse(head)
+      listedOf.set(head, out = all(await blocksOf(cid, await readHead(cid))))
+    }
+    return out
+  }
+
+  async function space (): Promise<OriginSpace[]> {
+    const locks = await retention.locks()
+    const heads = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention.head]))
+    for (const h of listedOf.keys()) if (![...heads.values()].includes(h)) listedOf.delete(h)
+    const blocksOfRoot = new Map<string, Listed[]>()
+    for (const l of locks) blocksOfRoot.set(l.root, await listedBlocks(heads.get(l.root)!))
+    /** Bytes, per origin, of the blocks of `going` that no root outside `going` lists. */
+    const freed = (going: Set<string>): Map<string, number> => {
+      const live = new Set<Key>()
+      for (const l of locks) if (!going.has(l.root)) for (const b of blocksOfRoot.get(l.root)!) live.add(b.key)
+      const out = new Map<string, number>()
+      const counted = new Set<Key>()
+      for (const l of locks) {
+        if (!going.has(l.root)) continue
+        for (const b of blocksOfRoot.get(l.root)!) {
+          if (live.has(b.key) || counted.has(b.key)) continue
+          counted.add(b.key)
+          out.set(l.origin, (out.get(l.origin) ?? 0) + b.size)
+        }
+      }
+      return out
+    }
+    const droppable = new Set(locks.filter(l => l.droppable).map(l => l.root))
+    const now1 = freed(droppable)
+    const byOrigin = new Map<string, OriginSpace>()
+    for (const l of locks) {
+      let o = byOrigin.get(l.origin)
+      if (o === undefined) byOrigin.set(l.origin, o = { origin: l.origin, snapshots: 0, held: 0, releasableNow: now1.get(l.origin) ?? 0 })
+      o.snapshots++
+    }
+    for (const o of byOrigin.values()) {
+      const seen = new Set<Key>()
+      for (const l of locks) if (l.origin === o.origin) for (const b of blocksOfRoot.get(l.root)!) if (!seen.has(b.key)) { seen.add(b.key); o.held += b.size }
+      const waiting = locks.filter(l => l.origin === o.origin && l.released && !l.droppable && l.lockedUntil !== 'forever').sort((a, b) => a.lockedUntil.localeCompare(b.lockedUntil))
+      if (waiting.length === 0) continue
+      const at = waiting[0].lockedUntil
+      const then = new Set([...droppable, ...locks.filter(l => l.released && l.lockedUntil !== 'forever' && l.lockedUntil <= at).map(l => l.root)])
+      o.nextRelease = { at, bytes: Math.max(0, (freed(then).get(o.origin) ?? 0) - o.releasableNow) }
+    }
+    return [...byOrigin.values()]
+  }
+
+  /** ADD_ROOT_SIGNED (doc/mesh.md "Wire messages"): the status to answer, and the origin the head names. */
+  async function addSigned (root: CID, head: CID, lockDays: number): Promise<{ status: StatusCode, origin: string }> {
+    const refuse = (status: StatusCode): { status: StatusCode, origin: string } => ({ status, origin: '' })
+    let h: ManifestHead
+    try {
+      h = await readHead(head)
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return refuse(Status.NOT_FOUND)
+      if (err instanceof InvalidRetentionRecordError) return refuse(Status.BAD_SIGNATURE)
+      throw err
+    }
+    if (h.root !== root.toString()) return refuse(Status.MALFORMED)
+    const known = await store.retention(root)
+    if (known !== undefined && known.head !== head.toString()) return refuse(Status.REFUSED)
+    const listed = (await store.snapshotRootOrigins()).find(r => r.cid.equals(root))
+    if (listed?.origin !== undefined && listed.origin.site !== h.origin) return refuse(Status.REFUSED)
+    if (listed !== undefined && listed.origin === undefined) return refuse(Status.REFUSED) // backed up here
+    let blocks: Awaited<ReturnType<typeof blocksOf>>
+    try {
+      blocks = await blocksOf(head, h)
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return refuse(Status.INCOMPLETE)
+      return refuse(Status.MALFORMED)
+    }
+    const { entries } = blocks
+    const rootKey = keyOf(root.bytes)
+    if (entries.length !== h.blocks || entries.reduce((n, b) => n + b.size, 0) !== h.bytes || !entries.some(b => b.key === rootKey)) return refuse(Status.MALFORMED)
+    const have = await store.hasMany(all(blocks).map(b => CID.decode(b.cid)))
+    if (have.some(x => !x)) return refuse(Status.INCOMPLETE)
+    const received = now()
+    const days = lockDays === LOCK_FOREVER ? 'forever' : lockDays
+    const floor = init.floorDays?.(h.origin) ?? 0
+    const asked = lockEnd(received, days)
+    const lockedUntil = later(asked, lockEnd(received, floor))
+    await store.flush()
+    await store.addSnapshotRoot(root, { site: h.origin, received: new Date(received).toISOString() })
+    // A lock only ever grows: a message about a root already locked can lengthen it, never shorten it.
+    const next: RootRetention = known === undefined
+      ? { head: head.toString(), origin: h.origin, received: new Date(received).toISOString(), lockedUntil }
+      : { ...known, lockedUntil: later(known.lockedUntil, lockEnd(Date.parse(known.received), days)) }
+    if (known === undefined || next.lockedUntil !== known.lockedUntil) await store.setRetention(root, next)
+    return { status: Status.OK, origin: h.origin }
+  }
+
+  async function offer (root: CID, head: CID): Promise<StatusCode> {
+    let h: ManifestHead
+    try {
+      h = await readHead(head)
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return Status.NOT_FOUND
+      if (err instanceof InvalidRetentionRecordError) return Status.BAD_SIGNATURE
+      throw err
+    }
+    if (h.root !== root.toString()) return Status.MALFORMED
+    const quota = init.quotaBytes?.(h.origin)
+    if (quota === undefined) return Status.OK
+    let blocks: Listed[]
+    try {
+      blocks = all(await blocksOf(head, h))
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return Status.NOT_FOUND
+      return Status.MALFORMED
+    }
+    const have = await store.hasMany(blocks.map(b => CID.decode(b.cid)))
+    const adding = blocks.reduce((n, b, i) => n + (have[i] ? 0 : b.size), 0)
+    const held = (await space()).find(o => o.origin === h.origin)?.held ?? 0
+    if (held + adding <= quota) return Status.OK
+    init.onQuotaRefused?.({ origin: h.origin, root: root.toString(), held, adding, quota })
+    return Status.QUOTA
+  }
+
+  const retention: ReplicaRetention = {
+    addSignedRoot: addSigned,
+    offer,
+
+    async adminRelease (bytes, trusted) {
+      const a = verifyAdminRelease(bytes, mesh, trusted, new Date(now()))
+      const root = CID.parse(a.root)
+      const known = await store.retention(root)
+      if (known === undefined) throw new InvalidRetentionRecordError('release', `snapshot ${a.root} is not one this replica keeps with a lock`)
+      const cid = cidOf(bytes)
+      await store.put(cid, bytes)
+      await store.flush()
+      if (known.adminRelease === undefined) await store.setRetention(root, { ...known, adminRelease: cid.toString() })
+      return { root: a.root, origin: known.origin, subject: a.subject, fingerprint: a.fingerprint, reason: a.reason }
+    },
+
+    async release (cid) {
+      let r
+      try {
+        r = await verifyRelease(await store.get(cid), mesh)
+      } catch (err) {
+        if (err instanceof BlockNotFoundError) return Status.NOT_FOUND
+        if (err instanceof InvalidRetentionRecordError) return Status.BAD_SIGNATURE
+        throw err
+      }
+      const root = CID.parse(r.root)
+      const known = await store.retention(root)
+      // Only the origin the root was recorded with may release it.
+      if (known !== undefined && known.origin !== r.origin) return Status.REFUSED
+      const listed = (await store.snapshotRootOrigins()).find(x => x.cid.equals(root))
+      if (known === undefined && listed?.origin !== undefined && listed.origin.site !== r.origin) return Status.REFUSED
+      await store.addRelease(root, cid)
+      return Status.OK
+    },
+
+    async locks () {
+      const released = new Set((await store.releases()).map(r => r.root.toString()))
+      const t = now()
+      return (await store.retentions()).map(({ root, retention: r }) => {
+        const rel = released.has(root.toString())
+        return { root: root.toString(), origin: r.origin, received: r.received, lockedUntil: r.lockedUntil, released: rel || r.adminRelease !== undefined, droppable: r.dropping === true || r.adminRelease !== undefined || (rel && passed(r.lockedUntil, t)), ...(r.adminRelease !== undefined ? { adminRelease: r.adminRelease } : {}) }
+      })
+    },
+
+    space,
+
+    async gc () {
+      if (running !== undefined) return await running
+      running = (async () => {
+        try { return await gcOnce() } finally { running = undefined }
+      })()
+      return await running
+    }
+  }
+
+  async function gcOnce (): Promise<RetentionGcResult> {
+    const result: RetentionGcResult = { dropped: [], blocksFreed: 0, bytesFreed: 0, blockedBy: [] }
+    const retained = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention]))
+    const locks = await retention.locks()
+    const drop = locks.filter(l => l.droppable)
+    if (drop.length === 0) return result
+    for (const r of await store.snapshotRootOrigins()) {
+      if (!retained.has(r.cid.toString())) result.blockedBy.push({ root: r.cid.toString(), origin: r.origin?.site })
+    }
+    if (result.blockedBy.length > 0) return result
+    // Marked first: a GC killed from here on finishes these next time, whatever their state.
+    for (const l of drop) {
+      const r = retained.get(l.root)!
+      if (r.dropping !== true) await store.setRetention(CID.parse(l.root), { ...r, dropping: true })
+    }
+    const dropping = new Set(drop.map(l => l.root))
+    // The dropped roots' blocks are read before the sweep protects what is read, so that reading
+    // them here does not keep them.
+    const candidates = new Map<Key, number>()
+    for (const root of dropping) {
+      const head = CID.parse(retained.get(root)!.head)
+      let blocks: Awaited<ReturnType<typeof blocksOf>>
+      try {
+        blocks = await blocksOf(head, await readHead(head))
+      } catch (err) {
+        // A GC killed after it freed this root's head or pages: its blocks are gone already.
+        if (err instanceof BlockNotFoundError) continue
+        throw err
+      }
+      for (const b of all(blocks)) candidates.set(b.key, b.size)
+    }
+    const swept = await sweepBlocks(store, async () => {
+      // Every root kept now, those that arrived since this run began among them, keeps its blocks.
+      for (const { root, retention: r } of await store.retentions()) {
+        if (dropping.has(root.toString())) continue
+        const head = CID.parse(r.head)
+        for (const b of all(await blocksOf(head, await readHead(head)))) candidates.delete(b.key)
+      }
+      return candidates
+    })
+    for (const root of dropping) await store.dropSnapshotRoot(CID.parse(root))
+    return { ...result, dropped: [...dropping], blocksFreed: swept.blocksRemoved, bytesFreed: swept.bytesFreed }
+  }
+
+  return retention
+}

@@ -1,0 +1,97 @@
+// Manifest pages (manifest.ts; doc/design.md "Manifest page"): the format round-trips and is
+// read strictly; a backup lists exactly the blocks its snapshot reaches; a forget leaves a
+// release intent and prune frees the forgotten snapshot's pages while it keeps the others'.
+import test, { after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { decodeManifestPage, encodeManifestPages, PAGE_ENTRIES, type ManifestEntry } from './manifest.ts'
+import { cidOf } from './codec.ts'
+import { StoreCorruptError } from './errors.ts'
+import { createStore, removeDir, tempDir, writeRandom } from './testing/index.ts'
+import type { LocalBlockStore } from './local-block-store.ts'
+
+const dirs: string[] = []
+after(() => { for (const d of dirs) removeDir(d) })
+
+const entry = (i: number): ManifestEntry => ({ cid: cidOf(createHash('sha256').update(`block ${i}`).digest()).bytes, size: 100 + i })
+const hex = (c: Uint8Array): string => Buffer.from(c).toString('hex')
+
+async function manifestOf (blocks: LocalBlockStore, root: CID): Promise<{ listed: Set<string>, pages: Set<string> }> {
+  const pages = await blocks.manifestPages(root)
+  assert.ok(pages !== undefined, `snapshot ${root.toString()} has manifest pages`)
+  const listed = new Set<string>()
+  for (const p of pages) for (const e of decodeManifestPage(await blocks.get(p))) listed.add(hex(e.cid))
+  return { listed, pages: new Set(pages.map(p => hex(p.bytes))) }
+}
+
+async function allBlocks (blocks: LocalBlockStore): Promise<Set<string>> {
+  const out = new Set<string>()
+  for await (const c of blocks.cids()) out.add(hex(c.bytes))
+  return out
+}
+
+test('manifest pages: sorted, unique, cut at content-defined points, and read strictly', () => {
+  const entries = Array.from({ length: 10_000 }, (_, i) => entry(i))
+  const pages = encodeManifestPages([...entries, ...entries.slice(0, 50)])
+  const back = pages.flatMap(p => decodeManifestPage(p))
+  assert.equal(back.length, entries.length, 'duplicates listed once')
+  for (let i = 1; i < back.length; i++) assert.ok(Buffer.compare(back[i - 1].cid, back[i].cid) < 0)
+  assert.deepEqual(new Set(back.map(e => `${hex(e.cid)}:${e.size}`)), new Set(entries.map(e => `${hex(e.cid)}:${e.size}`)))
+  assert.ok(pages.length > 3 && pages.every(p => decodeManifestPage(p).length <= PAGE_ENTRIES))
+  // One block more changes one page: the others are the same blocks, which a replica has.
+  const more = encodeManifestPages([...entries, entry(10_000)])
+  const before = new Set(pages.map(p => cidOf(p).toString()))
+  assert.equal(more.filter(p => !before.has(cidOf(p).toString())).length, 1)
+
+  const page = Buffer.from(pages[0])
+  assert.throws(() => decodeManifestPage(page.subarray(0, page.length - 1)), StoreCorruptError)
+  assert.throws(() => decodeManifestPage(Buffer.concat([Buffer.from('CMP2'), page.subarray(4)])), StoreCorruptError)
+  const swapped = Buffer.from(page)
+  swapped.copy(swapped, 8, 8 + 40, 8 + 80) // entry 0 := entry 1: no longer sorted and unique
+  assert.throws(() => decodeManifestPage(swapped), StoreCorruptError)
+  const notACid = Buffer.from(page)
+  notACid[9] = 0x70 // dag-pb codec
+  assert.throws(() => decodeManifestPage(notACid), StoreCorruptError)
+  assert.throws(() => encodeManifestPages([{ cid: new Uint8Array(10), size: 1 }]), RangeError)
+})
+
+test('a backup lists every block its snapshot reaches; forget leaves a release intent; prune keeps only kept snapshots\' pages', async () => {
+  const base = tempDir('cairn-manifest-'); dirs.push(base)
+  const src = join(base, 'src')
+  mkdirSync(join(src, 'a'), { recursive: true })
+  writeRandom(join(src, 'a', 'big.bin'), 600_000)
+  writeFileSync(join(src, 'small.txt'), 'a small file kept inline\n')
+  const repo = await createStore(join(base, 'store'))
+  try {
+    const blocks = repo.blocks
+    const s1 = await repo.backup({ paths: [src], task: 't' })
+    const m1 = await manifestOf(blocks, CID.parse(s1.id))
+    // The store holds this one snapshot: every block but the pages is in its manifest.
+    const stored = await allBlocks(blocks)
+    assert.deepEqual(m1.listed, new Set([...stored].filter(c => !m1.pages.has(c))))
+    assert.ok(m1.listed.has(hex(CID.parse(s1.id).bytes)), 'the record block is listed')
+
+    appendFileSync(join(src, 'small.txt'), randomBytes(300_000))
+    const s2 = await repo.backup({ paths: [src], task: 't' })
+    const m2 = await manifestOf(blocks, CID.parse(s2.id))
+    const shared = [...m1.listed].filter(c => m2.listed.has(c))
+    assert.ok(shared.length > 0 && shared.length < m1.listed.size, 'day 2 shares the unchanged file\'s blocks')
+
+    await repo.forgetSnapshots([s1.id])
+    assert.deepEqual((await blocks.releaseIntents()).map(r => r.root.toString()), [s1.id])
+    assert.equal(await blocks.manifestPages(CID.parse(s1.id)), undefined)
+    await repo.prune()
+    const left = await allBlocks(blocks)
+    for (const c of m2.listed) assert.ok(left.has(c), 'a kept snapshot\'s block stays')
+    for (const c of m2.pages) assert.ok(left.has(c), 'a kept snapshot\'s page stays')
+    const only1 = [...m1.listed, ...m1.pages].filter(c => !m2.listed.has(c) && !m2.pages.has(c))
+    assert.ok(only1.length > 0)
+    for (const c of only1) assert.ok(!left.has(c), 'the forgotten snapshot\'s own blocks and pages are freed')
+    assert.equal((await blocks.releaseIntents()).length, 1, 'the intent outlives prune')
+  } finally {
+    await repo.close()
+  }
+})
