@@ -1,0 +1,14 @@
+// archive: archive devices (F20) — places outside the store that keep a copy of its sealed
+// blocks and snapshot roots (a local folder or NAS; S3 and tape to follow), each a BlockStore
+// (chunkstore/block-store.ts) that runs the conformance suite, and the copy between a store
+// and a device both ways. It must never see a key or plaintext: a device holds exactly the
+// sealed bytes the store holds.
+export * from './errors.ts'
+export type { ArchiveMedium } from './archive-medium.ts'
+export { localDirectoryMedium } from './local-directory.ts'
+export type { LocalDirectoryInit } from './local-directory.ts'
+export { openPackBlockStore } from './pack-block-store.ts'
+export type { PackBlockStoreInit } from './pack-block-store.ts'
+export { copyBlocks, verifyBlocks } from './block-copy.ts'
+export type { BlockCopyResult, BlockCopyProgressEvent, ArchiveVerifyResult } from './block-copy.ts'
+export { scanPack, decodeCatalogue, encodeCatalogue, encodePack } from './pack-format.ts'

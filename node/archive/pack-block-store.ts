@@ -1,0 +1,152 @@
+// A BlockStore on an archive medium: blocks are gathered into packs of some megabytes (so an
+// archive of 60,000 blocks is a few dozen objects, not 60,000), each pack followed by its
+// catalogue; snapshot roots are small objects of their own. The layout on the medium:
+//   packs/<sha256 of the pack>.pack   blocks (pack-format.ts)
+//   packs/<same>.cat                  the pack's catalogue, written only once the pack is durable
+//   roots/<CID>.json                  a snapshot root and its origin, written after a flush
+// A pack without a catalogue (a crash between the two) is ignored and written again by the
+// next run; nothing a catalogue names is ever rewritten.
+import { createHash } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import { BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
+import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
+import type { ArchiveMedium } from './archive-medium.ts'
+import { ArchiveDamagedError } from './errors.ts'
+import { decodeCatalogue, encodeCatalogue, encodePack } from './pack-format.ts'
+
+export interface PackBlockStoreInit {
+  /** A pack is written once the blocks waiting reach this many bytes (default 16 MiB). */
+  packSize?: number
+}
+
+interface Located { pack: string, offset: number, length: number, seq: number }
+
+const keyOf = (cid: Uint8Array): string => Buffer.from(cid).toString('base64')
+const PACKS = 'packs/'
+const ROOTS = 'roots/'
+
+/** Opens the store, reading every catalogue on the medium (the device's index is rebuilt each time). */
+export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlockStoreInit = {}, options?: AbortOptions): Promise<BlockStore> {
+  const packSize = init.packSize ?? 16 << 20
+  const where = new Map<string, Located>()
+  const roots = new Map<string, RootOrigin | undefined>()
+  let seq = 0
+  for await (const name of medium.list(PACKS, options)) {
+    if (!name.endsWith('.cat')) continue
+    let cat
+    try { cat = decodeCatalogue(await medium.read(name, options)) } catch (err) {
+      if (err instanceof ArchiveDamagedError) throw err
+      throw new ArchiveDamagedError(medium.device, name, (err as Error).message, { cause: err })
+    }
+    const pack = name.slice(0, -'.cat'.length) + '.pack'
+    seq = Math.max(seq, cat.seq)
+    for (const e of cat.entries) {
+      const k = keyOf(e.cid)
+      const old = where.get(k)
+      if (old === undefined || old.seq < cat.seq) where.set(k, { pack, offset: e.offset, length: e.length, seq: cat.seq })
+    }
+  }
+  for await (const name of medium.list(ROOTS, options)) {
+    if (!name.endsWith('.json')) continue
+    const body = JSON.parse(Buffer.from(await medium.read(name, options)).toString('utf8')) as { origin?: RootOrigin }
+    roots.set(name.slice(ROOTS.length, -'.json'.length), body.origin)
+  }
+
+  let pending = new Map<string, { cid: Uint8Array, bytes: Uint8Array }>()
+  let pendingBytes = 0
+  const pendingRoots: string[] = []
+  /** One seal at a time: a pack's blocks leave `pending` only once its catalogue is durable. */
+  let sealing = Promise.resolve()
+
+  const seal = async (signal?: AbortSignal): Promise<void> => {
+    const next = sealing.then(async () => {
+      if (pending.size === 0) return
+      const blocks = [...pending.values()]
+      const { pack, entries } = encodePack(blocks)
+      const name = `${PACKS}${createHash('sha256').update(pack).digest('hex')}`
+      await medium.write(`${name}.pack`, pack, { signal })
+      const catSeq = ++seq
+      await medium.write(`${name}.cat`, encodeCatalogue({ seq: catSeq, packLength: pack.length, entries }), { signal })
+      for (const e of entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: catSeq })
+      const left = new Map(pending)
+      for (const b of blocks) left.delete(keyOf(b.cid))
+      pending = left
+      pendingBytes = [...left.values()].reduce((n, b) => n + b.bytes.length, 0)
+    })
+    sealing = next.catch(() => {})
+    await next
+  }
+
+  const readHeld = async (cid: CID, signal?: AbortSignal): Promise<Uint8Array | undefined> => {
+    const k = keyOf(cid.bytes)
+    const p = pending.get(k)
+    if (p !== undefined) return p.bytes
+    const at = where.get(k)
+    if (at === undefined) return undefined
+    return await medium.read(at.pack, { offset: at.offset, length: at.length, signal })
+  }
+
+  const store: BlockStore = {
+    async has (cid, options) { return (await store.hasMany([cid], options))[0] },
+    async hasMany (cids, options) {
+      throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
+      return cids.map(c => { const k = keyOf(c.bytes); return pending.has(k) || where.has(k) })
+    },
+    async sizes (cids, options) {
+      throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
+      return cids.map(c => { const k = keyOf(c.bytes); return pending.get(k)?.bytes.length ?? where.get(k)?.length })
+    },
+    async get (cid, options = {}) {
+      throwIfAborted(options.signal, `Reading block ${cid.toString()} from ${medium.device}`)
+      const bytes = await readHeld(cid, options.signal)
+      if (bytes === undefined) throw new BlockNotFoundError(cid.toString())
+      if (options.verify === true && !matchesCid(cid, bytes)) throw new CorruptBlockError(cid.toString(), 'its bytes no longer match the CID', { where: `archive device ${medium.device}` })
+      return bytes
+    },
+    async put (cid, bytes, options) {
+      throwIfAborted(options?.signal, `Archiving block ${cid.toString()} to ${medium.device}`)
+      if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
+      const k = keyOf(cid.bytes)
+      if (pending.has(k)) return
+      if (where.has(k)) {
+        // Present: kept unless its copy no longer matches (then the good bytes go in a new pack).
+        const held = await readHeld(cid, options?.signal).catch(() => undefined)
+        if (held !== undefined && matchesCid(cid, held)) return
+      }
+      pending.set(k, { cid: Uint8Array.from(cid.bytes), bytes: Uint8Array.from(bytes) })
+      pendingBytes += bytes.length
+      if (pendingBytes >= packSize) await seal(options?.signal)
+    },
+    async flush (options) {
+      await seal(options?.signal)
+      while (pendingRoots.length > 0) {
+        const k = pendingRoots[0]
+        await medium.write(`${ROOTS}${k}.json`, Buffer.from(JSON.stringify({ version: 1, origin: roots.get(k) })), options)
+        pendingRoots.shift()
+      }
+    },
+    async * cids (options) {
+      const keys = [...where.keys(), ...[...pending.keys()].filter(k => !where.has(k))]
+      for (const k of keys) {
+        throwIfAborted(options?.signal, `Listing blocks of ${medium.device}`)
+        yield CID.decode(Buffer.from(k, 'base64'))
+      }
+    },
+    async snapshotRoots (options) {
+      throwIfAborted(options?.signal, `Listing snapshots of ${medium.device}`)
+      return [...roots.keys()].map(k => CID.parse(k))
+    },
+    async addSnapshotRoot (cid, origin, options) {
+      throwIfAborted(options?.signal, `Listing snapshot ${cid.toString()} on ${medium.device}`)
+      const k = cid.toString()
+      if (roots.has(k)) return
+      roots.set(k, origin)
+      pendingRoots.push(k)
+    },
+    async snapshotRootOrigins (options) {
+      throwIfAborted(options?.signal, `Listing snapshots of ${medium.device}`)
+      return [...roots].map(([k, origin]) => ({ cid: CID.parse(k), ...(origin !== undefined ? { origin } : {}) }))
+    }
+  }
+  return store
+}
