@@ -7,7 +7,7 @@ export class ArchiveDeviceUnavailableError extends CairnError {
   static override readonly code = 'ARCHIVE_DEVICE_UNAVAILABLE'
   override readonly name = 'ArchiveDeviceUnavailableError'
   constructor (device: string, detail: string, options?: CairnErrorOptions) {
-    super(`Archive device ${device} cannot be used: ${detail}. Check that it is mounted (or reachable) and writable, then run "cairn archive device test".`, { ...options, params: { device, detail } })
+    super(`Archive device ${device} cannot be used: ${detail}. Nothing archived before is lost; once that is put right, "cairn archive device test" checks it.`, { ...options, params: { device, detail } })
   }
 }
 

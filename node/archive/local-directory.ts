@@ -25,7 +25,7 @@ const syncDir = (dir: string): void => {
 export async function localDirectoryMedium (init: LocalDirectoryInit): Promise<ArchiveMedium> {
   const { device, dir } = init
   const st = await stat(dir).catch(() => undefined)
-  if (st?.isDirectory() !== true) throw new ArchiveDeviceUnavailableError(device, `the folder ${dir} does not exist`)
+  if (st?.isDirectory() !== true) throw new ArchiveDeviceUnavailableError(device, `the folder ${dir} does not exist (mount the disk or share there, or create the folder)`)
   const fail = (err: unknown): never => {
     if (isDiskFull(err)) throw new ArchiveDeviceFullError(device, { cause: err })
     const code = (err as NodeJS.ErrnoException).code
