@@ -28,3 +28,30 @@ export class ArchiveDamagedError extends CairnError {
     super(`Archive device ${device}: ${what} is damaged (${detail}). Run "cairn archive verify" to see which blocks are affected; an archive run writes them again from the store.`, { ...options, params: { device, what, detail } })
   }
 }
+
+/** A cartridge's write-protect tab is set: nothing was written to it. */
+export class TapeWriteProtectedError extends CairnError {
+  static override readonly code = 'TAPE_WRITE_PROTECTED'
+  override readonly name = 'TapeWriteProtectedError'
+  constructor (device: string, barcodes: string[], options?: CairnErrorOptions) {
+    super(`Tape library ${device}: no cartridge of the pool can be written; ${barcodes.join(', ')} ${barcodes.length === 1 ? 'is' : 'are'} write-protected. Slide the write-protect tab back (or add a writable cartridge to the pool) and run again; nothing on the tapes was changed.`, { ...options, params: { device, barcodes: barcodes.join(',') } })
+  }
+}
+
+/** The cartridge in the drive is not the one the changer (or the catalogue) says it is. */
+export class WrongCartridgeError extends CairnError {
+  static override readonly code = 'TAPE_WRONG_CARTRIDGE'
+  override readonly name = 'WrongCartridgeError'
+  constructor (device: string, expected: string, found: string, options?: CairnErrorOptions) {
+    super(`Tape library ${device}: the cartridge in slot for ${expected} is labelled ${found}. Put ${expected} back in its slot (or run an inventory of the library) and run again; nothing was written.`, { ...options, params: { device, expected, found } })
+  }
+}
+
+/** The end of the medium was reached: the bytes of this write were not recorded on it. */
+export class TapeEndOfMediaError extends CairnError {
+  static override readonly code = 'TAPE_END_OF_MEDIA'
+  override readonly name = 'TapeEndOfMediaError'
+  constructor (barcode: string, options?: CairnErrorOptions) {
+    super(`Cartridge ${barcode} is full (end of medium). The archive continues on the next cartridge of the pool; load one if there is none.`, { ...options, params: { barcode } })
+  }
+}
