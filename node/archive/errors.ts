@@ -55,3 +55,28 @@ export class TapeEndOfMediaError extends CairnError {
     super(`Cartridge ${barcode} is full (end of medium). The archive continues on the next cartridge of the pool; load one if there is none.`, { ...options, params: { barcode } })
   }
 }
+
+export class ArchiveDeviceNotFoundError extends CairnError {
+  static override readonly code = 'ARCHIVE_DEVICE_NOT_FOUND'
+  override readonly name = 'ArchiveDeviceNotFoundError'
+  constructor (device: string, options?: CairnErrorOptions) {
+    super(`No archive device named ${device}. "cairn archive device list" shows them; "cairn archive device add" adds one.`, { ...options, params: { device } })
+  }
+}
+
+export class ArchiveDeviceInvalidError extends CairnError {
+  static override readonly code = 'ARCHIVE_DEVICE_INVALID'
+  override readonly name = 'ArchiveDeviceInvalidError'
+  constructor (detail: string, options?: CairnErrorOptions) {
+    super(`${detail}. Nothing was changed.`, { ...options, params: { detail } })
+  }
+}
+
+/** Bytes that are not a pack, catalogue or tar header of the version this reads; the caller names the device and the object. */
+export class ArchiveFormatError extends CairnError {
+  static override readonly code = 'ARCHIVE_FORMAT_INVALID'
+  override readonly name = 'ArchiveFormatError'
+  constructor (detail: string, options?: CairnErrorOptions) {
+    super(`Not an archive object this version reads: ${detail}.`, { ...options, params: { detail } })
+  }
+}

@@ -18,3 +18,7 @@ export { createVirtualTapeLibrary, openVirtualTapeLibrary } from './virtual-tape
 export type { VirtualTapeLibrary, VirtualLibraryInit, TapeDrive } from './virtual-tape-library.ts'
 export { openTapeMedium } from './tape-medium.ts'
 export type { TapeMedium, TapeMediumInit } from './tape-medium.ts'
+export { openDeviceRegistry } from './device-registry.ts'
+export type { DeviceConfig, DeviceRecord, DeviceRegistry } from './device-registry.ts'
+export { openArchiveDevice } from './open-device.ts'
+export type { OpenDevice } from './open-device.ts'

@@ -3,6 +3,7 @@
 // index, and the catalogue of a pack can be rebuilt from the pack alone.
 import { createHash } from 'node:crypto'
 import { BLOCK_CID_LENGTH } from '../../chunkstore/index.ts'
+import { ArchiveFormatError } from './errors.ts'
 
 export const PACK_MAGIC = Buffer.from('CAIRNPK1')
 export const CATALOGUE_MAGIC = Buffer.from('CAIRNCT1')
@@ -40,13 +41,13 @@ export function encodePack (blocks: ReadonlyArray<{ cid: Uint8Array, bytes: Uint
 /** The entries of a whole pack, read from its records; throws on a cut-off or foreign pack. */
 export function scanPack (pack: Uint8Array): CatalogueEntry[] {
   const b = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength)
-  if (b.length < PACK_MAGIC.length || !b.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC)) throw new Error('not a Cairn pack (bad magic)')
+  if (b.length < PACK_MAGIC.length || !b.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC)) throw new ArchiveFormatError('not a Cairn pack (bad magic)')
   const out: CatalogueEntry[] = []
   let at = PACK_MAGIC.length
   while (at < b.length) {
-    if (at + RECORD_HEADER > b.length) throw new Error(`cut off inside a record header at byte ${at}`)
+    if (at + RECORD_HEADER > b.length) throw new ArchiveFormatError(`cut off inside a record header at byte ${at}`)
     const length = b.readUInt32BE(at + BLOCK_CID_LENGTH)
-    if (at + RECORD_HEADER + length > b.length) throw new Error(`cut off inside a block at byte ${at}`)
+    if (at + RECORD_HEADER + length > b.length) throw new ArchiveFormatError(`cut off inside a block at byte ${at}`)
     out.push({ cid: Uint8Array.from(b.subarray(at, at + BLOCK_CID_LENGTH)), offset: at + RECORD_HEADER, length })
     at += RECORD_HEADER + length
   }
@@ -75,11 +76,11 @@ export function encodeCatalogue (c: Catalogue): Buffer {
 export function decodeCatalogue (bytes: Uint8Array): Catalogue {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const head = CATALOGUE_MAGIC.length + 8 + 8 + 4
-  if (b.length < head + 32 || !b.subarray(0, CATALOGUE_MAGIC.length).equals(CATALOGUE_MAGIC)) throw new Error('not a Cairn catalogue (bad magic or too short)')
+  if (b.length < head + 32 || !b.subarray(0, CATALOGUE_MAGIC.length).equals(CATALOGUE_MAGIC)) throw new ArchiveFormatError('not a Cairn catalogue (bad magic or too short)')
   const count = b.readUInt32BE(24)
-  if (b.length !== head + count * ENTRY + 32) throw new Error(`length ${b.length} does not fit ${count} entries`)
+  if (b.length !== head + count * ENTRY + 32) throw new ArchiveFormatError(`length ${b.length} does not fit ${count} entries`)
   const end = head + count * ENTRY
-  if (!createHash('sha256').update(b.subarray(0, end)).digest().equals(b.subarray(end))) throw new Error('checksum mismatch')
+  if (!createHash('sha256').update(b.subarray(0, end)).digest().equals(b.subarray(end))) throw new ArchiveFormatError('checksum mismatch')
   const entries: CatalogueEntry[] = []
   for (let at = head; at < end; at += ENTRY) {
     entries.push({ cid: Uint8Array.from(b.subarray(at, at + BLOCK_CID_LENGTH)), offset: Number(b.readBigUInt64BE(at + BLOCK_CID_LENGTH)), length: b.readUInt32BE(at + BLOCK_CID_LENGTH + 8) })

@@ -45,11 +45,14 @@ function deviceError (init: S3DeviceInit, err: unknown): Error {
   const where = `${init.endpoint ?? `AWS ${init.region}`}, bucket ${init.bucket}`
   if (name === 'NoSuchBucket' || (name === 'NotFound' && status === 404)) return new ArchiveDeviceUnavailableError(init.device, `the bucket ${init.bucket} does not exist at ${init.endpoint ?? init.region}; create it or correct the bucket name`, { cause: err })
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden'].includes(name) || status === 403) return new ArchiveDeviceUnavailableError(init.device, `${where} refused the access key ${init.accessKeyId} (${name || status}); check the access key and secret`, { cause: err })
-  if (['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code) || name === 'TimeoutError') return new ArchiveDeviceUnavailableError(init.device, `${where} cannot be reached (${code || name}); check the endpoint and the network`, { cause: err })
+  if (['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) return new ArchiveDeviceUnavailableError(init.device, `${where} cannot be reached (${code}); check the endpoint and the network`, { cause: err })
   return err as Error
 }
 
 export function s3Medium (init: S3DeviceInit): S3Medium {
+  // The SDK warns on stderr, once per process, that its releases from 2027 need Node 22; the
+  // versions package-lock.json pins run on Node 20, and the CLI's stderr carries only its own lines.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   const prefix = init.prefix ?? ''
   const client = new S3Client({
     endpoint: init.endpoint,

@@ -10,7 +10,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../../chunkstore/index.ts'
-import { ArchiveDamagedError, TapeEndOfMediaError } from './errors.ts'
+import { ArchiveDamagedError, ArchiveDeviceUnavailableError, TapeEndOfMediaError, TapeWriteProtectedError } from './errors.ts'
 
 interface CartridgeState { version: 1, capacity: number, writeProtected: boolean, marks: number[], eod: number }
 interface LibraryState { version: 1, slots: Array<string | null>, drives: Array<string | null> }
@@ -95,7 +95,7 @@ export function openVirtualTapeLibrary (dir: string): VirtualTapeLibrary {
         } finally { closeSync(fd) }
       },
       append (bytes) {
-        if (st.writeProtected) throw new Error(`cartridge ${barcode} is write-protected`)
+        if (st.writeProtected) throw new TapeWriteProtectedError(dir, [barcode])
         if (st.eod + bytes.length > st.capacity) throw new TapeEndOfMediaError(barcode)
         const fd = openSync(img, 'r+')
         try {
@@ -107,7 +107,7 @@ export function openVirtualTapeLibrary (dir: string): VirtualTapeLibrary {
         writeFileAtomic(statePath(barcode), JSON.stringify(st))
       },
       writeFilemark () {
-        if (st.writeProtected) throw new Error(`cartridge ${barcode} is write-protected`)
+        if (st.writeProtected) throw new TapeWriteProtectedError(dir, [barcode])
         st = { ...st, marks: [...st.marks, st.eod] }
         writeFileAtomic(statePath(barcode), JSON.stringify(st))
       }
@@ -126,7 +126,7 @@ export function openVirtualTapeLibrary (dir: string): VirtualTapeLibrary {
         if (s.drives[e] !== null && (e === d || s.drives[e] === barcode)) { s.slots[s.slots.indexOf(null)] = s.drives[e]; s.drives[e] = null }
       }
       const slot = s.slots.indexOf(barcode)
-      if (slot < 0) throw new Error(`no cartridge ${barcode} in a slot of the library`)
+      if (slot < 0) throw new ArchiveDeviceUnavailableError(dir, `no cartridge ${barcode} in a slot of the library`)
       s.slots[slot] = null
       s.drives[d] = barcode
       saveLib(s)

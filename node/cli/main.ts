@@ -15,6 +15,7 @@ import { registerRepairCommand } from './repair-command.ts'
 import { registerDemoCommand } from './demo-command.ts'
 import { registerServeCommand } from './serve-command.ts'
 import { registerMeshCommand } from './mesh-command.ts'
+import { registerArchiveCommand } from './archive-command.ts'
 
 /**
  * Exit codes: 0 success, 1 failure, 2 usage error, 3 done but not whole: a backup saved with some
@@ -228,6 +229,7 @@ export function buildProgram (): Command {
   registerDemoCommand(program)
   registerServeCommand(program)
   registerMeshCommand(program)
+  registerArchiveCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
   return program
 }
 
