@@ -74,7 +74,7 @@ function run ({ file, suite, seconds }) {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporter, file], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
     const out = []
-    const take = (stream, to) => stream.on('data', d => { if (live) to.write(d); else out.push(d) })
+    const take = (stream, to) => stream.on('data', d => { out.push(d); if (live) to.write(d) })
     take(child.stdout, process.stdout)
     take(child.stderr, process.stderr)
     let timedOut = false

@@ -140,6 +140,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       { name: 'stores', stop: async () => { await repositories.close() } },
       { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' }) } },
       { name: 'mesh', start: async () => { mesh = await startMesh(init, { repositories, inventory, logs, runner, operations }) }, stop: async () => { await mesh?.stop() } },
+      // Hold every user space's store from the start: a CLI command pointed at one then runs its
+      // operation in this daemon (node/holder/) rather than taking the store from the daemon's
+      // jobs. They close with the stores above.
+      { name: 'space stores', start: async () => { await holdSpaceStores(inventory, repositories, logs) } },
       { name: 'webhooks', start: async () => { await webhooks.start() }, stop: async () => { await webhooks.stop() } },
       { name: 'notifier', start: () => { notifier.start() }, stop: async () => { await notifier.stop() } },
       {
@@ -182,6 +186,17 @@ async function firstAdmin (accounts: Accounts, init: DaemonInit, say: (line: str
   const file = join(init.dataDir, 'initial-admin-password')
   await writeFile(file, password + '\n', { mode: 0o600 })
   say(`Created user "admin"; its password is in ${file} (change it after the first login)`)
+}
+
+/** Opens every user space's store; one that fails is logged and the rest still open. */
+async function holdSpaceStores (inventory: Inventory, repositories: Repositories, logs: LogBook): Promise<void> {
+  for (const space of await inventory.listSpaces({ role: 'admin' } as User)) {
+    try {
+      await repositories.all(space)
+    } catch (err) {
+      await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `the store of user space ${space.name} could not be opened: ${(err as Error).message}` })
+    }
+  }
 }
 
 /** The audit trail's key: read, or made (0600) at first start. */
