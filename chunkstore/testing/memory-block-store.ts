@@ -29,13 +29,13 @@ export function memoryBlockStore (durable: Held = { blocks: new Map(), roots: ne
       const bytes = live.blocks.get(cid.toString())
       if (bytes === undefined) throw new BlockNotFoundError(cid.toString())
       if (options.verify === true && !matchesCid(cid, bytes)) throw new CorruptBlockError(cid.toString(), 'its bytes no longer match the CID')
-      return bytes.slice()
+      return new Uint8Array(bytes)
     },
     async put (cid, bytes, options) {
       check(options, `Storing block ${cid.toString()}`)
       if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
       const old = live.blocks.get(cid.toString())
-      if (old === undefined || !matchesCid(cid, old)) live.blocks.set(cid.toString(), Uint8Array.from(bytes))
+      if (old === undefined || !matchesCid(cid, old)) live.blocks.set(cid.toString(), new Uint8Array(bytes))
     },
     async flush (options) {
       check(options, 'flush')

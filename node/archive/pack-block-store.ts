@@ -1,18 +1,18 @@
 // A BlockStore on an archive medium: blocks are gathered into packs of some megabytes (so an
 // archive of 60,000 blocks is a few dozen objects, not 60,000), each pack followed by its
 // catalogue; snapshot roots are small objects of their own. The layout on the medium:
-//   packs/<sha256 of the pack>.pack   blocks (pack-format.ts)
+//   packs/<random 256-bit id>.pack    blocks (pack-format.ts)
 //   packs/<same>.cat                  the pack's catalogue, written only once the pack is durable
 //   roots/<CID>.json                  a snapshot root and its origin, written after a flush
 // A pack without a catalogue (a crash between the two) is ignored and written again by the
 // next run; nothing a catalogue names is ever rewritten.
-import { createHash } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
 import type { ArchiveMedium } from './archive-medium.ts'
 import { ArchiveDamagedError } from './errors.ts'
-import { decodeCatalogue, encodeCatalogue, encodePack } from './pack-format.ts'
+import { decodeCatalogue, encodeCatalogue, PackBuilder, type CatalogueEntry } from './pack-format.ts'
 
 export interface PackBlockStoreInit {
   /** A pack is written once the blocks waiting reach this many bytes (default 16 MiB). */
@@ -52,35 +52,66 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     roots.set(name.slice(ROOTS.length, -'.json'.length), body.origin)
   }
 
-  let pending = new Map<string, { cid: Uint8Array, bytes: Uint8Array }>()
-  let pendingBytes = 0
+  /** Blocks put and not yet in a pack whose catalogue is durable: the pack being built, and its bytes. */
+  interface Open { pack: PackBuilder, at: Map<string, CatalogueEntry> }
+  const newOpen = (): Open => ({ pack: new PackBuilder(packSize), at: new Map() })
+  let pending = newOpen()
   const pendingRoots: string[] = []
-  /** One seal at a time: a pack's blocks leave `pending` only once its catalogue is durable. */
-  let sealing = Promise.resolve()
+  /**
+   * The pack being written while more blocks are put (at most one, so reading the source and
+   * writing the device overlap); its blocks stay readable here until its catalogue is durable.
+   */
+  let inFlight: { open: Open, done: Promise<void> } | undefined
 
+  const writePack = async (open: Open, signal?: AbortSignal): Promise<void> => {
+    const pack = open.pack.bytes()
+    // A random name: packs are immutable and never named twice, so no hash of the whole pack.
+    const name = `${PACKS}${randomBytes(32).toString('hex')}`
+    await medium.write(`${name}.pack`, pack, { signal })
+    const catSeq = ++seq
+    await medium.write(`${name}.cat`, encodeCatalogue({ seq: catSeq, packLength: pack.length, entries: open.pack.entries }), { signal })
+    for (const e of open.pack.entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: catSeq })
+  }
+
+  /** Waits for the pack in flight; if it failed, its blocks are put again into the open pack and its error is thrown. */
+  const settle = async (): Promise<void> => {
+    const f = inFlight
+    if (f === undefined) return
+    try {
+      await f.done
+    } catch (err) {
+      if (inFlight === f) {
+        inFlight = undefined
+        for (const [k, e] of f.open.at) if (!pending.at.has(k)) pending.at.set(k, pending.pack.add(e.cid, f.open.pack.view(e)))
+      }
+      throw err
+    }
+    if (inFlight === f) inFlight = undefined
+  }
+
+  /** Starts writing the open pack, once the pack before it is written. */
   const seal = async (signal?: AbortSignal): Promise<void> => {
-    const next = sealing.then(async () => {
-      if (pending.size === 0) return
-      const blocks = [...pending.values()]
-      const { pack, entries } = encodePack(blocks)
-      const name = `${PACKS}${createHash('sha256').update(pack).digest('hex')}`
-      await medium.write(`${name}.pack`, pack, { signal })
-      const catSeq = ++seq
-      await medium.write(`${name}.cat`, encodeCatalogue({ seq: catSeq, packLength: pack.length, entries }), { signal })
-      for (const e of entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: catSeq })
-      const left = new Map(pending)
-      for (const b of blocks) left.delete(keyOf(b.cid))
-      pending = left
-      pendingBytes = [...left.values()].reduce((n, b) => n + b.bytes.length, 0)
-    })
-    sealing = next.catch(() => {})
-    await next
+    await settle()
+    if (pending.at.size === 0) return
+    const open = pending
+    pending = newOpen()
+    const done = writePack(open, signal)
+    done.catch(() => {}) // reported by the next settle
+    inFlight = { open, done }
+  }
+
+  /** The bytes of a block put and not yet durable in a pack, if it is one. */
+  const heldHere = (k: string): Uint8Array | undefined => {
+    const e = pending.at.get(k)
+    if (e !== undefined) return pending.pack.view(e)
+    const f = inFlight?.open.at.get(k)
+    return f !== undefined ? inFlight!.open.pack.view(f) : undefined
   }
 
   const readHeld = async (cid: CID, signal?: AbortSignal): Promise<Uint8Array | undefined> => {
     const k = keyOf(cid.bytes)
-    const p = pending.get(k)
-    if (p !== undefined) return p.bytes
+    const p = heldHere(k)
+    if (p !== undefined) return new Uint8Array(p)
     const at = where.get(k)
     if (at === undefined) return undefined
     return await medium.read(at.pack, { offset: at.offset, length: at.length, signal })
@@ -90,11 +121,11 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     async has (cid, options) { return (await store.hasMany([cid], options))[0] },
     async hasMany (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
-      return cids.map(c => { const k = keyOf(c.bytes); return pending.has(k) || where.has(k) })
+      return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k) !== undefined || where.has(k) })
     },
     async sizes (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
-      return cids.map(c => { const k = keyOf(c.bytes); return pending.get(k)?.bytes.length ?? where.get(k)?.length })
+      return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k)?.length ?? where.get(k)?.length })
     },
     async get (cid, options = {}) {
       throwIfAborted(options.signal, `Reading block ${cid.toString()} from ${medium.device}`)
@@ -107,18 +138,18 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       throwIfAborted(options?.signal, `Archiving block ${cid.toString()} to ${medium.device}`)
       if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
       const k = keyOf(cid.bytes)
-      if (pending.has(k)) return
+      if (heldHere(k) !== undefined) return
       if (where.has(k)) {
         // Present: kept unless its copy no longer matches (then the good bytes go in a new pack).
         const held = await readHeld(cid, options?.signal).catch(() => undefined)
         if (held !== undefined && matchesCid(cid, held)) return
       }
-      pending.set(k, { cid: Uint8Array.from(cid.bytes), bytes: Uint8Array.from(bytes) })
-      pendingBytes += bytes.length
-      if (pendingBytes >= packSize) await seal(options?.signal)
+      pending.at.set(k, pending.pack.add(cid.bytes, bytes))
+      if (pending.pack.size >= packSize) await seal(options?.signal)
     },
     async flush (options) {
       await seal(options?.signal)
+      await settle()
       while (pendingRoots.length > 0) {
         const k = pendingRoots[0]
         await medium.write(`${ROOTS}${k}.json`, Buffer.from(JSON.stringify({ version: 1, origin: roots.get(k) })), options)
@@ -126,7 +157,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       }
     },
     async * cids (options) {
-      const keys = [...where.keys(), ...[...pending.keys()].filter(k => !where.has(k))]
+      const keys = [...new Set([...where.keys(), ...(inFlight?.open.at.keys() ?? []), ...pending.at.keys()])]
       for (const k of keys) {
         throwIfAborted(options?.signal, `Listing blocks of ${medium.device}`)
         yield CID.decode(Buffer.from(k, 'base64'))

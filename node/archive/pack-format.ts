@@ -38,6 +38,48 @@ export function encodePack (blocks: ReadonlyArray<{ cid: Uint8Array, bytes: Uint
   return { pack, entries }
 }
 
+/**
+ * A pack built as blocks arrive: each block is copied once, straight into the pack's buffer
+ * (sized for `capacity` bytes of blocks, grown when one does not fit), and `view` gives its bytes
+ * back until the pack is written.
+ */
+export class PackBuilder {
+  private buf: Buffer
+  private at = PACK_MAGIC.length
+  readonly entries: CatalogueEntry[] = []
+
+  constructor (capacity: number) {
+    this.buf = Buffer.allocUnsafe(PACK_MAGIC.length + capacity + 256 * RECORD_HEADER)
+    PACK_MAGIC.copy(this.buf, 0)
+  }
+
+  get size (): number { return this.at }
+  get blocks (): number { return this.entries.length }
+
+  /** Appends one block; returns its entry. */
+  add (cid: Uint8Array, bytes: Uint8Array): CatalogueEntry {
+    const need = this.at + RECORD_HEADER + bytes.length
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2))
+      this.buf.copy(grown, 0, 0, this.at)
+      this.buf = grown
+    }
+    this.buf.set(cid, this.at)
+    this.buf.writeUInt32BE(bytes.length, this.at + BLOCK_CID_LENGTH)
+    this.buf.set(bytes, this.at + RECORD_HEADER)
+    const e = { cid: new Uint8Array(cid), offset: this.at + RECORD_HEADER, length: bytes.length }
+    this.entries.push(e)
+    this.at = need
+    return e
+  }
+
+  /** The bytes of a block added (a view, valid while this builder lives). */
+  view (e: CatalogueEntry): Uint8Array { return this.buf.subarray(e.offset, e.offset + e.length) }
+
+  /** The pack's bytes so far. */
+  bytes (): Buffer { return this.buf.subarray(0, this.at) }
+}
+
 /** The entries of a whole pack, read from its records; throws on a cut-off or foreign pack. */
 export function scanPack (pack: Uint8Array): CatalogueEntry[] {
   const b = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength)
@@ -48,7 +90,7 @@ export function scanPack (pack: Uint8Array): CatalogueEntry[] {
     if (at + RECORD_HEADER > b.length) throw new ArchiveFormatError(`cut off inside a record header at byte ${at}`)
     const length = b.readUInt32BE(at + BLOCK_CID_LENGTH)
     if (at + RECORD_HEADER + length > b.length) throw new ArchiveFormatError(`cut off inside a block at byte ${at}`)
-    out.push({ cid: Uint8Array.from(b.subarray(at, at + BLOCK_CID_LENGTH)), offset: at + RECORD_HEADER, length })
+    out.push({ cid: new Uint8Array(b.subarray(at, at + BLOCK_CID_LENGTH)), offset: at + RECORD_HEADER, length })
     at += RECORD_HEADER + length
   }
   return out
@@ -83,7 +125,7 @@ export function decodeCatalogue (bytes: Uint8Array): Catalogue {
   if (!createHash('sha256').update(b.subarray(0, end)).digest().equals(b.subarray(end))) throw new ArchiveFormatError('checksum mismatch')
   const entries: CatalogueEntry[] = []
   for (let at = head; at < end; at += ENTRY) {
-    entries.push({ cid: Uint8Array.from(b.subarray(at, at + BLOCK_CID_LENGTH)), offset: Number(b.readBigUInt64BE(at + BLOCK_CID_LENGTH)), length: b.readUInt32BE(at + BLOCK_CID_LENGTH + 8) })
+    entries.push({ cid: new Uint8Array(b.subarray(at, at + BLOCK_CID_LENGTH)), offset: Number(b.readBigUInt64BE(at + BLOCK_CID_LENGTH)), length: b.readUInt32BE(at + BLOCK_CID_LENGTH + 8) })
   }
   return { seq: Number(b.readBigUInt64BE(8)), packLength: Number(b.readBigUInt64BE(16)), entries }
 }
