@@ -24,6 +24,7 @@ interface Located { pack: string, offset: number, length: number, seq: number }
 const keyOf = (cid: Uint8Array): string => Buffer.from(cid).toString('base64')
 const PACKS = 'packs/'
 const ROOTS = 'roots/'
+const SPAN = 32 << 20
 
 /** Opens the store, reading every catalogue on the medium (the device's index is rebuilt each time). */
 export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlockStoreInit = {}, options?: AbortOptions): Promise<BlockStore> {
@@ -133,6 +134,32 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       if (bytes === undefined) throw new BlockNotFoundError(cid.toString())
       if (options.verify === true && !matchesCid(cid, bytes)) throw new CorruptBlockError(cid.toString(), 'its bytes no longer match the CID', { where: `archive device ${medium.device}` })
       return bytes
+    },
+    /** Blocks grouped by pack and read in spans of up to 32 MiB: a restore from S3 or tape is a few large reads, not one per block. */
+    async * getMany (cids, options = {}) {
+      const byPack = new Map<string, Array<{ index: number, at: Located }>>()
+      for (let index = 0; index < cids.length; index++) {
+        const k = keyOf(cids[index].bytes)
+        const held = heldHere(k)
+        if (held !== undefined) { yield { index, bytes: new Uint8Array(held) }; continue }
+        const at = where.get(k)
+        if (at === undefined) throw new BlockNotFoundError(cids[index].toString())
+        let list = byPack.get(at.pack)
+        if (list === undefined) byPack.set(at.pack, list = [])
+        list.push({ index, at })
+      }
+      for (const [pack, list] of byPack) {
+        list.sort((a, b) => a.at.offset - b.at.offset)
+        for (let i = 0; i < list.length;) {
+          const start = list[i].at.offset
+          let end = start + list[i].at.length
+          let j = i + 1
+          while (j < list.length && list[j].at.offset + list[j].at.length - start <= SPAN) { end = Math.max(end, list[j].at.offset + list[j].at.length); j++ }
+          throwIfAborted(options.signal, `Reading blocks from ${medium.device}`)
+          const span = await medium.read(pack, { offset: start, length: end - start, signal: options.signal })
+          for (; i < j; i++) yield { index: list[i].index, bytes: span.subarray(list[i].at.offset - start, list[i].at.offset - start + list[i].at.length) }
+        }
+      }
     },
     async put (cid, bytes, options) {
       throwIfAborted(options?.signal, `Archiving block ${cid.toString()} to ${medium.device}`)
