@@ -1,7 +1,7 @@
 // Copies blocks and snapshot roots from one BlockStore to another: archiving (the store to a
 // device) and restoring from an archive (a device to a fresh store) are the same operation
 // in opposite directions, and both see only sealed bytes — never a key or plaintext.
-import { LocatedList, locatedBlocks, readLocatedBlocks, BLOCK_CID_LENGTH, type BlockStore } from '../../chunkstore/index.ts'
+import { LocatedList, locatedBlocks, readLocatedBlocks, storeBlocks, BLOCK_CID_LENGTH, type BlockStore } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../../crypto/index.ts'
 import { CID } from 'multiformats/cid'
 
@@ -18,6 +18,7 @@ export interface BlockCopyResult {
 export type BlockCopyProgressEvent = ProgressEvent<'archive:copy', BlockCopyResult & { blocksSeen: number }>
 
 const BATCH = 4096
+const GROUP_BYTES = 8 << 20
 
 /**
  * Every block of `from` that `to` lacks, then every snapshot root, then `to.flush()`: when it
@@ -36,11 +37,28 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
     held.forEach((h, i) => { if (h) result.blocksPresent++; else missing.push(batch, i) })
     blocksSeen += batch.count
     if (missing.count > 0) {
+      // A target with putMany (a local store) takes blocks in batches, one index lookup each;
+      // the source's bytes are transient, so a batch holds copies.
+      let group: Array<{ cid: CID, bytes: Uint8Array }> = []
+      let groupBytes = 0
+      const store = async (): Promise<void> => {
+        const refused = (await storeBlocks(to, group, options)).find(e => e !== undefined)
+        if (refused !== undefined) throw refused
+        group = []
+        groupBytes = 0
+      }
       for await (const { index, bytes } of readLocatedBlocks(from, missing, options)) {
-        await to.put(CID.decode(missing.cid(index)), bytes, options)
+        const cid = CID.decode(missing.cid(index))
+        if (to.putMany === undefined) await to.put(cid, bytes, options)
+        else {
+          group.push({ cid, bytes: new Uint8Array(bytes) })
+          groupBytes += bytes.length
+          if (groupBytes >= GROUP_BYTES) await store()
+        }
         result.blocksWritten++
         result.bytesWritten += bytes.length
       }
+      if (group.length > 0) await store()
     }
     options.onProgress?.({ type: 'archive:copy', detail: { ...result, blocksSeen } })
   }

@@ -8,10 +8,7 @@ import { copyFileSync, existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
 import { LocalBlockStore, StoreExistsError, type LocalRepository, type RootOrigin } from '../../chunkstore/index.ts'
-import {
-  ArchiveDeviceInvalidError, copyBlocks, createVirtualTapeLibrary, openArchiveDevice, openDeviceRegistry, verifyBlocks,
-  type DeviceConfig, type DeviceRegistry, type OpenDevice
-} from '../archive/index.ts'
+import type { DeviceConfig, DeviceRegistry, OpenDevice } from '../archive/index.ts'
 import { bytes, count, counted, parseSize, table } from './format.ts'
 import { dataHome, storeOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
@@ -25,12 +22,16 @@ export interface ArchiveCommandIo {
 
 interface DeviceFlags { devices?: string, json?: boolean }
 
-const registryOf = (o: DeviceFlags): DeviceRegistry => openDeviceRegistry(resolve(o.devices ?? join(dataHome(), 'archive-devices.json')))
+/** Loaded on use: it brings the AWS SDK, which every other command would pay for at start. */
+type ArchiveModule = typeof import('../archive/index.ts')
+const archiveModule = async (): Promise<ArchiveModule> => await import('../archive/index.ts')
+
+const registryOf = async (o: DeviceFlags): Promise<DeviceRegistry> => (await archiveModule()).openDeviceRegistry(resolve(o.devices ?? join(dataHome(), 'archive-devices.json')))
 const devicesOption = (cmd: Command): Command => cmd.addOption(new Option('--devices <file>', 'the archive device registry').env('CAIRN_ARCHIVE_DEVICES'))
 
 async function withDevice<T> (o: DeviceFlags & { device: string }, fn: (d: OpenDevice) => Promise<T>): Promise<T> {
-  const registry = registryOf(o)
-  const d = await openArchiveDevice(registry.get(o.device), registry.secretOf(o.device))
+  const registry = await registryOf(o)
+  const d = await (await archiveModule()).openArchiveDevice(registry.get(o.device), registry.secretOf(o.device))
   try { return await fn(d) } finally { await d.close() }
 }
 
@@ -49,7 +50,7 @@ interface AddFlags extends DeviceFlags {
   capacity: string
 }
 
-function configOf (o: AddFlags): { config: DeviceConfig, secret?: string } {
+function configOf ({ ArchiveDeviceInvalidError, createVirtualTapeLibrary }: ArchiveModule, o: AddFlags): { config: DeviceConfig, secret?: string } {
   const need = (v: string | undefined, flag: string): string => {
     if (v === undefined || v === '') throw new ArchiveDeviceInvalidError(`A ${o.type} device needs ${flag}`)
     return v
@@ -96,8 +97,8 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
     .option('--capacity <size>', 'vtl with --create-library: capacity of each cartridge', '64G')
     .option('--json', 'print JSON')
     .action(async (name: string, o: AddFlags) => {
-      const { config, secret } = configOf(o)
-      const record = registryOf(o).add(name, config, secret)
+      const { config, secret } = configOf(await archiveModule(), o)
+      const record = (await registryOf(o)).add(name, config, secret)
       if (o.json === true) io.json(record)
       else io.out(`added archive device ${name} (${config.type}, ${where(config)})`)
     })
@@ -105,7 +106,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
   devicesOption(device.command('list').description('list devices (secrets are never shown)'))
     .option('--json', 'print JSON')
     .action(async (o: DeviceFlags) => {
-      const list = registryOf(o).list()
+      const list = (await registryOf(o)).list()
       if (o.json === true) { io.json(list); return }
       io.out(table(['name', 'type', 'where', 'secret', 'created'], list.map(d => [d.name, d.config.type, where(d.config), d.hasSecret ? 'stored' : '-', d.created.slice(0, 19).replace('T', ' ')])))
     })
@@ -114,7 +115,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
     .argument('<name>', 'device name')
     .option('--json', 'print JSON')
     .action(async (name: string, o: DeviceFlags) => {
-      registryOf(o).remove(name)
+      (await registryOf(o)).remove(name)
       if (o.json === true) io.json({ removed: name }); else io.out(`removed archive device ${name}; what it holds stays on it`)
     })
 
@@ -134,7 +135,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
   devicesOption(storeOptions(archive.command('run').description('archive a store: every block and snapshot the device does not hold yet')))
     .requiredOption('--device <name>', 'the device')
     .action(async (o: StoreFlags & DeviceFlags & { device: string }) => {
-      const r = await io.withRepo(o, async repo => await withDevice(o, async d => await copyBlocks(repo.blocks, d.store)), { readOnly: true })
+      const r = await io.withRepo(o, async repo => await withDevice(o, async d => await (await archiveModule()).copyBlocks(repo.blocks, d.store)), { readOnly: true })
       if (o.json === true) io.json(r)
       else io.out(`archived ${counted(r.blocksWritten, 'block')} (${bytes(r.bytesWritten)}) and ${counted(r.rootsAdded, 'snapshot')} to ${o.device}; ${count(r.blocksPresent)} were there already`)
     })
@@ -154,7 +155,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
     .requiredOption('--device <name>', 'the device')
     .option('--json', 'print JSON')
     .action(async (o: DeviceFlags & { device: string }) => {
-      const r = await withDevice(o, async d => await verifyBlocks(d.store))
+      const r = await withDevice(o, async d => await (await archiveModule()).verifyBlocks(d.store))
       for (const b of r.bad.slice(0, 100)) process.stderr.write(`cairn: bad block ${b.cid}: ${b.error}\n`)
       if (r.bad.length > 0) io.setCode(1)
       if (o.json === true) io.json({ blocks: r.blocks, bytes: r.bytes, bad: r.bad })
@@ -170,11 +171,11 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
       const dir = resolve(o.store)
       if (existsSync(dir) && readdirSync(dir).length > 0) throw new StoreExistsError(dir)
       for (const f of ['config.json', 'keys.json']) {
-        if (!existsSync(join(o.keysFrom, f))) throw new ArchiveDeviceInvalidError(`${join(o.keysFrom, f)} is missing: --keys-from names the folder with the store's escrowed config.json and keys.json`)
+        if (!existsSync(join(o.keysFrom, f))) throw new (await archiveModule()).ArchiveDeviceInvalidError(`${join(o.keysFrom, f)} is missing: --keys-from names the folder with the store's escrowed config.json and keys.json`)
       }
       const blocks = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
       let r
-      try { r = await withDevice(o, async d => await copyBlocks(d.store, blocks)) } finally { await blocks.close() }
+      try { r = await withDevice(o, async d => await (await archiveModule()).copyBlocks(d.store, blocks)) } finally { await blocks.close() }
       // The keys go in last: a folder without them is plainly not a usable store yet.
       for (const f of ['config.json', 'keys.json']) copyFileSync(join(o.keysFrom, f), join(dir, f))
       if (o.json === true) io.json({ store: dir, blocks: r.blocksWritten, bytes: r.bytesWritten, snapshots: r.rootsAdded })
