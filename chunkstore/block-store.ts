@@ -13,20 +13,42 @@ export interface BlockLocation {
 }
 
 /**
- * A store of sealed (encrypted) blocks addressed by CIDv1(raw, sha2-256) of their bytes.
- * It knows nothing about keys: a replica that cannot decrypt can still hold and verify
- * blocks. This is the interface the mesh layer (bootstrap/) builds on.
+ * The storage seam: a place that holds sealed (encrypted) blocks addressed by CIDv1(raw,
+ * sha2-256) of their bytes. It knows nothing about keys: a replica or an archive device that
+ * cannot decrypt can still hold and verify blocks. Implementations: LocalBlockStore (segments
+ * plus a LevelDB index), the union view (union-block-store.ts), the in-memory and
+ * fault-injecting stores of testing/, and every archive device. Each runs the conformance
+ * suite (testing/block-store-suite.ts); doc/design.md "The storage seam" says how a store on
+ * object storage plugs in.
+ *
+ * Who relies on what:
+ * - replication (bootstrap/) and the holder protocol: all of it, the bulk pairs when present;
+ * - archive, verify of an archive and restore from an archive: has/hasMany, get, put/putMany,
+ *   flush, cids, snapshot roots — nothing else, so any implementation can be a source or a
+ *   target;
+ * - backup, restore, check and prune of a site's own store run on LocalBlockStore itself: its
+ *   workers write and read segment files by location, which no other store has (see
+ *   doc/design.md for what a second backend of that kind would implement).
  *
  * Contract:
  * - `put` MUST verify that sha2-256(bytes) equals the CID's digest and throw
  *   `CidMismatchError` otherwise, storing nothing. Putting a block that is already present is
- *   a no-op. A block is durable (on disk, indexed) once the promise of `flush()` that follows
- *   it resolves; after a crash, blocks written but not yet flushed may be missing, never corrupt.
+ *   a no-op, except that a present copy that no longer matches its CID is replaced (repair).
+ * - Durability: a block is durable (on the medium, findable after a restart) once the promise
+ *   of a `flush()` that follows its `put` resolves; so is a snapshot root. After a crash,
+ *   blocks put but not yet flushed may be missing, never corrupt or half there, and nothing
+ *   flushed before is lost.
+ * - Ordering: a block is visible to `has`, `get`, `sizes` and `cids` of the same store object
+ *   as soon as its `put` resolves (before `flush`). A snapshot root is added only after the
+ *   blocks of its tree were put; `addSnapshotRoot` does not check this.
  * - `get` MUST throw `BlockNotFoundError` for an absent block and `CorruptBlockError` when
- *   `verify` is set and the bytes on disk no longer match the CID.
- * - `hasMany` answers in the order asked.
- * - `getMany` and `putMany` are optional fast paths for many blocks at once (replication);
- *   `readBlocks` and `storeBlocks` below use them when a store has them, else `get`/`put`.
+ *   `verify` is set and the bytes held no longer match the CID; without `verify` it may
+ *   return such bytes (callers that decrypt find out anyway).
+ * - `hasMany` and `sizes` answer in the order asked; `cids` lists each block once, in no
+ *   particular order, blocks put during the listing or not.
+ * - Errors: the conditions above have their classes (chunkstore/errors.ts); a store that
+ *   cannot reach its medium, is full or is read-only throws one CairnError naming the place
+ *   and what to do, and what it held before stays as it was.
  * - Every call takes `{ signal }` (AbortOptions): once it is aborted the call throws
  *   OperationAbortedError, an iteration at its next block. What was put before stays, durable
  *   or absent as `flush` says; a `flush` under way is not cut short.

@@ -509,7 +509,10 @@ export class LocalBlockStore implements BlockStore {
       throwIfAborted(options?.signal, READING)
       yield CID.decode(key.subarray(1))
     }
-    for (const cid of this.pending.locs.keys()) yield CID.decode(bytesOf(cid))
+    for (const cid of this.pending.locs.keys()) {
+      throwIfAborted(options?.signal, READING)
+      yield CID.decode(bytesOf(cid))
+    }
   }
 
   /** Every indexed block with its location (for prune and check). */

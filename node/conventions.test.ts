@@ -25,6 +25,7 @@ import * as faults from './faults/index.ts'
 import * as logs from './logs/index.ts'
 import * as metrics from './metrics/index.ts'
 import * as clock from './clock/index.ts'
+import * as archive from './archive/index.ts'
 import * as root from './errors.ts'
 // The capacity planner's errors too (node/layering.test.ts allows this one import of sim).
 import * as sim from '../sim/index.ts'
@@ -35,7 +36,7 @@ type ErrorClass = (abstract new (...args: any[]) => crypto.CairnError) & { code:
 
 /** Every error class the modules export (each once, wherever it is re-exported). */
 function errorClasses (): Array<{ cls: ErrorClass, from: string }> {
-  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, control, holder, cli, bench, faults, logs, metrics, clock, root, sim }
+  const modules = { crypto, chunkstore, bootstrap, state, api, auth, inventory, jobs, notify, daemon, mesh, control, holder, cli, bench, faults, logs, metrics, clock, archive, root, sim }
   const seen = new Map<unknown, string>()
   for (const [from, m] of Object.entries(modules)) {
     for (const v of Object.values(m)) {

@@ -23,7 +23,7 @@ const allowed: Record<string, string[]> = {
 }
 
 /** node's subfolders, lowest first: each may import those before it. `testing` (test helpers) may import any. */
-export const NODE_ORDER = ['clock', 'state', 'logs', 'metrics', 'control', 'holder', 'auth', 'inventory', 'notify', 'jobs', 'mesh', 'api', 'daemon', 'cli', 'bench', 'faults']
+export const NODE_ORDER = ['clock', 'state', 'logs', 'metrics', 'control', 'holder', 'auth', 'inventory', 'archive', 'notify', 'jobs', 'mesh', 'api', 'daemon', 'cli', 'bench', 'faults']
 
 function * sources (dir: string): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

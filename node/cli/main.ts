@@ -19,6 +19,7 @@ import { registerMeshCommand } from './mesh-command.ts'
 import type { CliExtension } from './extension.ts'
 
 export type { CliExtension } from './extension.ts'
+import { registerArchiveCommand } from './archive-command.ts'
 
 /**
  * Exit codes: 0 success, 1 failure, 2 usage error, 3 done but not whole: a backup saved with some
@@ -236,6 +237,7 @@ export function buildProgram (extensions: CliExtension[] = []): Command {
   registerServeCommand(program, { planner: extensions.find(e => e.planner !== undefined)?.planner })
   registerMeshCommand(program)
   for (const e of extensions) e.commands?.(program)
+  registerArchiveCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
   return program
 }
 

@@ -4,6 +4,7 @@
 export * from './tasks.ts'
 export * from './schedule.ts'
 export * from './scheduler.ts'
+export * from './job-kinds.ts'
 export * from './job-runner.ts'
 export * from './operations.ts'
 export * from './repositories.ts'

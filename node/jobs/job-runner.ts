@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook, LogLevel, LogType } from '../logs/index.ts'
+import type { LogBook, LogLevel } from '../logs/index.ts'
 import type { Metrics } from '../metrics/index.ts'
 import type { Inventory, SpaceRecord } from '../inventory/index.ts'
 import type { Repository } from '../../chunkstore/index.ts'
@@ -11,8 +11,7 @@ import { JobNotRunningError, TaskRunningError } from './errors.ts'
 import { abortable, InternalError, throwIfAborted } from '../../crypto/index.ts'
 import { jobProgressOf, type OperationProgress } from './job-progress.ts'
 
-export const JOB_TYPES = ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate'] as const
-export type JobType = typeof JOB_TYPES[number]
+import { JOB_KINDS, type JobParams, type JobResult, type JobType } from './job-kinds.ts'
 export type JobStatus = 'running' | 'success' | 'warning' | 'failed' | 'stopped'
 
 export interface JobProgress {
@@ -50,8 +49,9 @@ export interface JobRecord {
   endedAt?: string
   durationMs?: number
   progress: JobProgress
-  /** Kind-specific parameters (restore target, clean mode …). */
+  /** Kind-specific parameters (restore target, clean mode …): JobParams of `type` (job-kinds.ts). */
   params: Record<string, unknown>
+  /** JobResult of `type` (job-kinds.ts). */
   result?: Record<string, unknown>
   error?: string
   snapshotId?: string
@@ -78,10 +78,10 @@ export interface JobContext {
 }
 
 /** What a body returns; `level` corrects the backup level asked for (an incremental with no parent is a full). */
-export type JobBody = (ctx: JobContext) => Promise<{ status?: 'success' | 'warning' | 'failed', result?: Record<string, unknown>, snapshotId?: string, level?: 'full' | 'incremental' }>
+export type JobBody<T extends JobType = JobType> = (ctx: JobContext) => Promise<{ status?: 'success' | 'warning' | 'failed', result?: JobResult<T>, snapshotId?: string, level?: 'full' | 'incremental' }>
 
-export interface StartJob {
-  type: JobType
+export interface StartJob<T extends JobType = JobType> {
+  type: T
   name: string
   /** The user space the job works on; absent for a node-wide job (replicate). */
   space?: SpaceRecord
@@ -92,13 +92,12 @@ export interface StartJob {
   remark?: string
   trigger: JobRecord['trigger']
   user: string
-  params?: Record<string, unknown>
-  body: JobBody
+  params?: JobParams<T>
+  body: JobBody<T>
   /** After the job ends (retention, cleanup of a stopped backup). */
   after?: (job: JobRecord, ctx: JobContext) => Promise<void>
 }
 
-const LOG_TYPE_OF: Record<JobType, LogType> = { backup: 'backup', restore: 'restore', drill: 'alert', verify: 'data', clean: 'data', prune: 'data', replicate: 'data' }
 const pad = (n: number): string => n.toString().padStart(8, '0')
 
 /**
@@ -123,7 +122,7 @@ export interface JobRunner {
   live: (id: string) => JobRecord | undefined
   /** Marks failed the jobs a crash or power loss left "running"; how many. Called once, at start. */
   recover: () => Promise<number>
-  start: (s: StartJob) => Promise<JobRecord>
+  start: <T extends JobType>(s: StartJob<T>) => Promise<JobRecord>
   /** Throws JobNotRunningError for a job that is not running. */
   stop: (id: string, reason?: string, by?: { user: string, source: string }) => Promise<void>
   /** Resolves when the job (if running) has recorded its end. */
@@ -183,7 +182,7 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
       const record: JobRecord = {
         id: state.nextId('j'), type: s.type, name: s.name, taskId: s.task?.id, taskName: s.task?.name, spaceId: s.space?.id ?? '', spaceName: s.space?.name ?? '',
         nodeId: s.task?.nodeId, ownerId: s.ownerId ?? s.space?.ownerId ?? '', level: s.level, remark: s.remark, trigger: s.trigger, user: s.user, status: 'running',
-        startedAt: started.toISOString(), progress: { files: 0, bytes: 0, speed: 0 }, params: s.params ?? {}
+        startedAt: started.toISOString(), progress: { files: 0, bytes: 0, speed: 0 }, params: { ...s.params }
       }
       const controller = new AbortController()
       const entry = { record, controller, done: Promise.resolve(), seq: 0 }
@@ -206,7 +205,7 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         task: s.task,
         signal: controller.signal,
         repo: async () => {
-          const taskId = s.task?.id ?? (typeof s.params?.taskId === 'string' ? s.params.taskId : undefined)
+          const taskId = s.task?.id ?? (typeof record.params.taskId === 'string' ? record.params.taskId : undefined)
           if (taskId === undefined) throw new InternalError(`a ${s.type} job has no task`)
           return await repositories.forTask(await space(), taskId)
         },
@@ -229,15 +228,15 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         onProgress: e => { ctx.progress(jobProgressOf(e)) }
       }
       entry.done = (async () => {
-        const type = LOG_TYPE_OF[s.type]
-        await logs.write({ type: type === 'alert' ? 'data' : type, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
+        const kind = JOB_KINDS[s.type]
+        await logs.write({ type: kind.logType, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
         await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`)
         try {
           if (init.beforeJob !== undefined) await abortable(init.beforeJob(record), controller.signal, `The ${s.type} job`)
           throwIfAborted(controller.signal, `The ${s.type} job`)
           const out = await s.body(ctx)
           record.status = controller.signal.aborted ? 'stopped' : out.status ?? 'success'
-          record.result = out.result
+          record.result = out.result === undefined ? undefined : { ...out.result }
           record.snapshotId = out.snapshotId
           if (out.level !== undefined) record.level = out.level
         } catch (err) {
@@ -258,7 +257,7 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         const level: LogLevel = record.status === 'success' ? 'info' : record.status === 'warning' || record.status === 'stopped' ? 'warning' : 'error'
         await ctx.log(level, `Job ended: ${record.status}`)
         await logs.write({
-          type: s.type === 'drill' && record.status === 'failed' ? 'alert' : type === 'alert' ? 'data' : type,
+          type: record.status === 'failed' ? kind.failedLogType ?? kind.logType : kind.logType,
           level, user: s.user, source: 'scheduler', ownerId: record.ownerId,
           message: `${s.type[0].toUpperCase()}${s.type.slice(1)} job [${record.name}] ${record.status === 'success' ? 'is successfully executed' : `ended: ${record.status}${record.error !== undefined ? ` (${record.error})` : ''}`}`
         })

@@ -9,6 +9,7 @@ import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { JobBody, JobContext, JobRecord, JobRunner } from './job-runner.ts'
+import type { JobType } from './job-kinds.ts'
 import type { Repositories } from './repositories.ts'
 import { MeshNotRunningError, NodeUnreachableError, QuotaExceededError, TaskInvalidError } from './errors.ts'
 import { compareRestore } from './drill.ts'
@@ -38,10 +39,10 @@ export interface CleanRequest {
   name?: string
 }
 
-type JobOutcome = Awaited<ReturnType<JobBody>>
+type JobOutcome<T extends JobType> = Awaited<ReturnType<JobBody<T>>>
 
 /** A disk image task (agent type "disk-image"): its one source is a block device or image file. */
-async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord): Promise<JobOutcome> {
+async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord): Promise<JobOutcome<'backup'>> {
   const [device, ...more] = task.sources.include
   if (device === undefined || more.length > 0) throw new TaskInvalidError(`A disk image task backs up one block device or image file; task ${task.name} has ${task.sources.include.length} sources`)
   const snap = await repo.backupImage({ device, task: task.id, signal: ctx.signal })
@@ -51,7 +52,7 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
   return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
 }
 
-async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string): Promise<JobOutcome> {
+async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string): Promise<JobOutcome<'restore'>> {
   await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`)
   const r = await repo.restoreImage({ snapshot: snap.id, target, signal: ctx.signal })
   for (const w of r.warnings) await ctx.log('warning', w)

@@ -1,0 +1,25 @@
+import type { AbortOptions } from '../../crypto/index.ts'
+
+/**
+ * What an archive device keeps its packs, catalogues and snapshot roots on: named, immutable
+ * objects (restic's backend and kopia's blob storage are the model). A local folder, an S3
+ * bucket and a tape set each implement it; the pack store (pack-block-store.ts) turns it into
+ * a BlockStore.
+ *
+ * Contract:
+ * - `write` stores the whole object under `name` or, on any failure, nothing under that name;
+ *   once it resolves the object is durable. Names are `/`-separated, made of [A-Za-z0-9._-].
+ * - `read` returns `length` bytes from `offset` (all of it by default) and throws
+ *   ArchiveDamagedError when fewer are there; an absent name is ArchiveDamagedError too (a
+ *   catalogue named it).
+ * - `list` yields the names under a prefix, in no particular order.
+ * - Errors name the device (`device`): ArchiveDeviceUnavailableError when it cannot be reached,
+ *   ArchiveDeviceFullError when it is full. Every call takes `{ signal }`.
+ */
+export interface ArchiveMedium {
+  /** The device's name, as errors give it. */
+  readonly device: string
+  write: (name: string, bytes: Uint8Array, options?: AbortOptions) => Promise<void>
+  read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
+  list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
+}

@@ -1,0 +1,24 @@
+// archive: archive devices (F20) — places outside the store that keep a copy of its sealed
+// blocks and snapshot roots (a local folder or NAS, S3-compatible storage, a tape library), each a BlockStore
+// (chunkstore/block-store.ts) that runs the conformance suite, and the copy between a store
+// and a device both ways. It must never see a key or plaintext: a device holds exactly the
+// sealed bytes the store holds.
+export * from './errors.ts'
+export type { ArchiveMedium } from './archive-medium.ts'
+export { localDirectoryMedium } from './local-directory.ts'
+export type { LocalDirectoryInit } from './local-directory.ts'
+export { openPackBlockStore } from './pack-block-store.ts'
+export type { PackBlockStoreInit } from './pack-block-store.ts'
+export { copyBlocks, verifyBlocks } from './block-copy.ts'
+export type { BlockCopyResult, BlockCopyProgressEvent, ArchiveVerifyResult } from './block-copy.ts'
+export { scanPack, decodeCatalogue, encodeCatalogue, encodePack } from './pack-format.ts'
+export { s3Medium } from './s3-medium.ts'
+export type { S3DeviceInit, S3Medium } from './s3-medium.ts'
+export { createVirtualTapeLibrary, openVirtualTapeLibrary } from './virtual-tape-library.ts'
+export type { VirtualTapeLibrary, VirtualLibraryInit, TapeDrive } from './virtual-tape-library.ts'
+export { openTapeMedium } from './tape-medium.ts'
+export type { TapeMedium, TapeMediumInit } from './tape-medium.ts'
+export { openDeviceRegistry } from './device-registry.ts'
+export type { DeviceConfig, DeviceRecord, DeviceRegistry } from './device-registry.ts'
+export { openArchiveDevice } from './open-device.ts'
+export type { OpenDevice } from './open-device.ts'

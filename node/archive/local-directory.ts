@@ -1,0 +1,81 @@
+// Archive medium on a local folder (a second disk or a NAS mount, F20 "local directory"): each
+// object a file, written under a temporary name, synced, then renamed into place and the
+// folder synced, so a crash leaves it whole or absent.
+import { closeSync, constants, fsyncSync, openSync } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { isDiskFull } from '../../chunkstore/index.ts'
+import { throwIfAborted } from '../../crypto/index.ts'
+import type { ArchiveMedium } from './archive-medium.ts'
+import { ArchiveDamagedError, ArchiveDeviceFullError, ArchiveDeviceUnavailableError } from './errors.ts'
+
+export interface LocalDirectoryInit {
+  /** The device's name. */
+  device: string
+  /** The folder; it must exist (a mount point that is not mounted must not be filled instead). */
+  dir: string
+}
+
+const syncDir = (dir: string): void => {
+  const fd = openSync(dir, constants.O_RDONLY)
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+}
+
+export async function localDirectoryMedium (init: LocalDirectoryInit): Promise<ArchiveMedium> {
+  const { device, dir } = init
+  const st = await stat(dir).catch(() => undefined)
+  if (st?.isDirectory() !== true) throw new ArchiveDeviceUnavailableError(device, `the folder ${dir} does not exist (mount the disk or share there, or create the folder)`)
+  const fail = (err: unknown): never => {
+    if (isDiskFull(err)) throw new ArchiveDeviceFullError(device, { cause: err })
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new ArchiveDeviceUnavailableError(device, `${dir} refuses writes (${code})`, { cause: err })
+    throw err
+  }
+  return {
+    device,
+    async write (name, bytes, options) {
+      throwIfAborted(options?.signal, `Writing ${name} to ${device}`)
+      const path = join(dir, name)
+      const temp = join(dirname(path), `.tmp-${randomBytes(6).toString('hex')}`)
+      try {
+        await mkdir(dirname(path), { recursive: true })
+        const fh = await open(temp, 'wx', 0o600)
+        try {
+          await fh.writeFile(bytes)
+          await fh.sync()
+        } finally { await fh.close() }
+        await rename(temp, path)
+        syncDir(dirname(path))
+      } catch (err) {
+        await rm(temp, { force: true })
+        fail(err)
+      }
+    },
+    async read (name, options = {}) {
+      throwIfAborted(options.signal, `Reading ${name} from ${device}`)
+      const fh = await open(join(dir, name), 'r').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') throw new ArchiveDamagedError(device, name, 'it is missing', { cause: err })
+        throw err
+      })
+      try {
+        const offset = options.offset ?? 0
+        const length = options.length ?? (await fh.stat()).size - offset
+        const out = Buffer.allocUnsafe(Math.max(0, length))
+        const { bytesRead } = await fh.read(out, 0, out.length, offset)
+        if (bytesRead < out.length) throw new ArchiveDamagedError(device, name, `${bytesRead} of ${out.length} bytes at ${offset} are there: cut off`)
+        return out
+      } finally { await fh.close() }
+    },
+    async * list (prefix, options) {
+      const names = await readdir(join(dir, prefix)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return []
+        throw err
+      })
+      for (const n of names) {
+        throwIfAborted(options?.signal, `Listing ${device}`)
+        if (!n.startsWith('.tmp-')) yield `${prefix}${n}`
+      }
+    }
+  }
+}

@@ -1,0 +1,111 @@
+// The S3 archive device against a real S3-protocol server, s3rver, started here on 127.0.0.1:
+// the BlockStore conformance suite, multipart packs, and the faults an operator meets (wrong
+// credentials, a missing bucket, an unreachable endpoint, a server that goes away mid-archive).
+import { after, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import S3rver from 's3rver'
+import type { CID } from 'multiformats/cid'
+import { cidOf, type BlockStore } from '../../chunkstore/index.ts'
+import { blockStoreSuite, memoryBlockStore, removeDir, tempDir } from '../../chunkstore/testing/index.ts'
+import { ArchiveDeviceUnavailableError, copyBlocks, openPackBlockStore, s3Medium, scanPack, verifyBlocks, type S3DeviceInit, type S3Medium } from './index.ts'
+
+const dataDir = tempDir('cairn-s3rver-')
+const startServer = async (port = 0): Promise<{ server: S3rver, port: number }> => {
+  const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory: dataDir, configureBuckets: [{ name: 'archive', configs: [] }] })
+  const info = await server.run() as AddressInfo
+  return { server, port: info.port }
+}
+let { server, port } = await startServer()
+after(async () => { await server.close(); removeDir(dataDir) })
+
+let prefixes = 0
+const init = (over: Partial<S3DeviceInit> = {}): S3DeviceInit => ({
+  device: 'oss-1', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', bucket: 'archive', forcePathStyle: true,
+  accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', prefix: `run-${++prefixes}/`, maxAttempts: 2, ...over
+})
+
+/** Flips a byte of `cid`'s copy in whichever pack holds it, by rewriting the object. */
+async function corruptIn (medium: S3Medium, cid: CID): Promise<void> {
+  for await (const name of medium.list('packs/')) {
+    if (!name.endsWith('.pack')) continue
+    const pack = Buffer.from(await medium.read(name))
+    const e = scanPack(pack).find(x => Buffer.from(x.cid).equals(cid.bytes))
+    if (e === undefined) continue
+    pack[e.offset + (e.length >> 1)] ^= 0xff
+    await medium.write(name, pack)
+  }
+}
+
+blockStoreSuite({
+  name: 'archive device: S3 (s3rver on 127.0.0.1)',
+  async open () {
+    const i = init()
+    const medium = s3Medium(i)
+    let store = await openPackBlockStore(medium, { packSize: 64 << 10 })
+    return {
+      store,
+      reopen: async () => { store = await openPackBlockStore(s3Medium(i), { packSize: 64 << 10 }); return store },
+      corrupt: async cid => { await corruptIn(medium, cid) },
+      close: async () => { medium.close() }
+    }
+  }
+})
+
+const blocks = (n: number, size: number): Array<{ cid: CID, bytes: Uint8Array }> => Array.from({ length: n }, () => { const bytes = randomBytes(size); return { cid: cidOf(bytes), bytes } })
+const storeOf = async (list: Array<{ cid: CID, bytes: Uint8Array }>): Promise<BlockStore> => {
+  const s = memoryBlockStore()
+  for (const b of list) await s.put(b.cid, b.bytes)
+  return s
+}
+
+test('S3: large packs go as multipart uploads and read back; the bucket reports no Object Lock', async () => {
+  const i = init({ multipartFrom: 5 << 20, partConcurrency: 2 })
+  const medium = s3Medium(i)
+  try {
+    assert.deepEqual(await medium.probe(), { objectLock: false })
+    const some = blocks(12, 1 << 20)
+    const r = await copyBlocks(await storeOf(some), await openPackBlockStore(medium, { packSize: 6 << 20 }))
+    assert.equal(r.blocksWritten, 12)
+    let packs = 0
+    for await (const n of medium.list('packs/')) if (n.endsWith('.pack')) packs++
+    assert.equal(packs, 2)
+    const v = await verifyBlocks(await openPackBlockStore(s3Medium(i)))
+    assert.deepEqual({ blocks: v.blocks, bad: v.bad }, { blocks: 12, bad: [] })
+  } finally { medium.close() }
+})
+
+test('S3: wrong credentials, a missing bucket and an unreachable endpoint are each named', async () => {
+  const expect = async (i: S3DeviceInit, words: RegExp): Promise<void> => {
+    const m = s3Medium(i)
+    try {
+      await assert.rejects(m.probe(), (err: Error) => err instanceof ArchiveDeviceUnavailableError && err.message.includes('oss-1') && words.test(err.message))
+    } finally { m.close() }
+  }
+  // s3rver checks the access key id but not the signature, so a wrong secret is only refused by
+  // a real service (the same 403 path as an unknown key).
+  await expect(init({ accessKeyId: 'NOBODY' }), /refused the access key/)
+  await expect(init({ bucket: 'no-such-bucket' }), /does not exist/)
+  await expect(init({ endpoint: 'http://127.0.0.1:1', maxAttempts: 1 }), /cannot be reached/)
+})
+
+test('S3: a server that goes away mid-archive fails the run with the device named; a rerun completes it', async () => {
+  const i = init()
+  const first = blocks(20, 30_000)
+  const rest = blocks(20, 30_000)
+  const m1 = s3Medium(i)
+  await copyBlocks(await storeOf(first), await openPackBlockStore(m1, { packSize: 100_000 }))
+  m1.close()
+  const device = await openPackBlockStore(s3Medium(i), { packSize: 100_000 })
+  await server.close()
+  await assert.rejects(copyBlocks(await storeOf([...first, ...rest]), device), (err: Error) => err instanceof ArchiveDeviceUnavailableError && err.message.includes('oss-1'))
+  ;({ server, port } = await startServer(port))
+  const m2 = s3Medium(i)
+  try {
+    const again = await copyBlocks(await storeOf([...first, ...rest]), await openPackBlockStore(m2, { packSize: 100_000 }))
+    assert.equal(again.blocksPresent, first.length)
+    assert.equal(again.blocksWritten, rest.length)
+    assert.equal((await verifyBlocks(await openPackBlockStore(m2))).bad.length, 0)
+  } finally { m2.close() }
+})
