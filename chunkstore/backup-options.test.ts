@@ -74,6 +74,24 @@ test('a bandwidth limit in force of 0 MiB/s holds the backup; aborting it ends i
   } finally { await repo.close() }
 })
 
+test('a backup stopped while it still reads the store (its parent) says the backup was stopped', async () => {
+  const w = work()
+  const src = join(w, 'src')
+  mkdirSync(src)
+  writeRandom(join(src, 'a'), 64 * 1024)
+  const repo = await createStore(join(w, 'store'))
+  try {
+    await repo.backup({ paths: [src] })
+    // Aborted before it starts: the first thing it does is read the snapshots to find its parent.
+    await assert.rejects(repo.backup({ paths: [src], signal: AbortSignal.abort() }), (err: Error & { params?: { what?: string } }) => {
+      assert.equal(err.name, 'OperationAbortedError')
+      assert.equal(err.params?.what, 'The backup', err.message)
+      return true
+    })
+    assert.equal((await repo.snapshots()).length, 1)
+  } finally { await repo.close() }
+})
+
 test('a file another process has open for writing is skipped with a warning, or read when asked', async (t) => {
   if (process.platform !== 'linux') { t.diagnostic('needs /proc'); return }
   const w = work()

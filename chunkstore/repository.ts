@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { isWriteOnly, throwIfAborted, writeOnlyKeys, WriteOnlyKeyError } from '../crypto/index.ts'
+import { isWriteOnly, OperationAbortedError, throwIfAborted, writeOnlyKeys, WriteOnlyKeyError } from '../crypto/index.ts'
 import type { AbortOptions, CipherSuite, SpaceKeys } from '../crypto/index.ts'
 import { Archiver, normaliseSources } from './archiver.ts'
 import { rebuildIndex } from './index-rebuild.ts'
@@ -133,7 +133,13 @@ export class LocalRepository implements Repository {
 
   async backup (options: BackupOptions): Promise<SnapshotRecord> {
     this.refuseShared('a backup')
-    return await this.blocks.epochs.within('write', async () => await this.backupNow(options))
+    try {
+      return await this.blocks.epochs.within('write', async () => await this.backupNow(options))
+    } catch (err) {
+      // Stopped while it read the store (its parent's tree): still the backup that was stopped.
+      if (err instanceof OperationAbortedError && err.params?.what !== 'The backup') throw new OperationAbortedError('The backup', { cause: err })
+      throw err
+    }
   }
 
   private async backupNow (options: BackupOptions): Promise<SnapshotRecord> {
