@@ -5,11 +5,11 @@
 // test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { buildConsole, confirmPassword, launchBrowser, login as loginAt, newPage as openPage, serve, shoot, type Served } from './testing/e2e-harness.ts'
+import { apiAs, buildConsole, confirmPassword, launchBrowser, login as loginAt, newPage as openPage, pickInRestoreTree, serve, shoot, until, type Served } from './testing/e2e-harness.ts'
 
 const ADMIN_PW = 'head office lead passphrase'
 const OP_PW = 'quiet harbour lantern 7'
@@ -42,9 +42,8 @@ after(async () => {
 async function wizardMissing (page: Page): Promise<string> {
   await page.goto(`${base}/#/tasks`)
   await page.click('[data-test=new-task]')
-  await page.waitForSelector('[data-test=wizard] #wiz-node')
-  // The hint shows once the lists arrived; give it the time of one answer.
-  try { return await (await page.waitForSelector('[data-test=wizard-missing]', { timeout: 3000 })).innerText() } catch { return '' }
+  await page.waitForSelector('[data-test=wizard][data-loaded=true]')
+  return (await page.$('[data-test=wizard-missing]'))?.innerText() ?? ''
 }
 
 /** The admin edits this node's client record in the Clients screen and confirms with the password. */
@@ -111,4 +110,72 @@ test('a new operator goes from no access to a first backup with only the console
   await op.click('[data-test=start-confirm]')
   await op.waitForSelector('[data-test=job-status][data-status=success]')
   await op.context().close()
+})
+
+test('restore a file deep in a folder of 5,000 entries: the tree opens folders as asked and pages them, and a search finds it by name', async () => {
+  // The folder: 4,999 files and one folder sorted after them, with the wanted file three levels down.
+  const bulk = join(dir, 'bulk')
+  const deep = join(bulk, 'zz-archive', '2019', 'q4')
+  await mkdir(deep, { recursive: true })
+  for (let i = 0; i < 4999; i++) await writeFile(join(bulk, `scan-${String(i).padStart(4, '0')}.txt`), `${i}\n`)
+  const wanted = join(deep, 'report-final.txt')
+  await writeFile(wanted, 'the one file that matters\n')
+  const admin = await apiAs(base, 'admin', ADMIN_PW)
+  const me = await admin('GET', '/api/users/me')
+  const nodeId = (await admin('GET', '/api/nodes'))[0].id
+  const space = await admin('POST', '/api/spaces', { name: 'bulk_space', type: 'backup', nodeId, ownerId: me.id, capacityBytes: 2 ** 30 })
+  const task = await admin('POST', '/api/tasks', { name: 'Bulk-scans', nodeId, spaceId: space.id, sources: { include: [bulk] } })
+  const job = await admin('POST', `/api/tasks/${task.id}/start`, { level: 'full' })
+  assert.equal((await until('the backup ends', async () => await admin('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 120)).status, 'success')
+
+  const openRestore = async (page: Page): Promise<void> => {
+    await page.goto(`${base}/#/restore`)
+    await page.selectOption('#r-space', { label: 'bulk_space' })
+    await page.click('[data-test=next]')
+    await page.waitForSelector('.timeline input')
+    await page.click('[data-test=next]')
+  }
+  const restoreTo = async (page: Page, target: string): Promise<void> => {
+    await page.click('[data-test=next]')
+    await page.fill('[data-test=restore-path]', target)
+    await page.click('[data-test=restore-submit]')
+    await page.waitForSelector('[data-test=job-status][data-status=success]')
+    assert.equal(await readFile(join(target, wanted), 'utf8'), 'the one file that matters\n')
+  }
+
+  // The tree: the folder shows a page of 500, and the next pages as asked, up to the folder after the 4,999 files.
+  const en = await newPage('en')
+  await login(en, 'admin', ADMIN_PW)
+  await openRestore(en)
+  for (const part of bulk.split('/').filter(Boolean).map((_, i, a) => '/' + a.slice(0, i + 1).join('/'))) await en.click(`[data-open="${part}"]`)
+  const shown = async (): Promise<number> => await en.locator(`[data-test=restore-tree] [data-path^="${bulk}/"]`).count()
+  await en.waitForSelector(`[data-more="${bulk}"]`)
+  assert.equal(await shown(), 500, 'one page')
+  for (let pages = 1; pages < 10; pages++) {
+    await en.click(`[data-more="${bulk}"]`)
+    await until(`page ${pages + 1}`, shown, n => n === (pages + 1) * 500)
+  }
+  assert.equal(await en.locator(`[data-more="${bulk}"]`).count(), 0, 'the whole folder is shown: no more pages')
+  await pickInRestoreTree(en, wanted)
+  await shoot(en, 'restore-tree-paged.png')
+  assert.match(await en.innerText('[data-test=restore]'), /1 selected/)
+  await restoreTo(en, join(dir, 'restored-en'))
+  await en.context().close()
+
+  // The search: by a part of the name, anywhere in the copy, in Chinese.
+  const zh = await newPage('zh-CN')
+  await login(zh, 'admin', ADMIN_PW)
+  await openRestore(zh)
+  await zh.fill('[data-test=restore-search-text]', 'REPORT-fin')
+  await zh.click('[data-test=restore-search] button[type=submit]')
+  assert.match(await (await zh.waitForSelector('[data-test=restore-found]')).innerText(), /^1 项匹配$/)
+  await (await zh.waitForSelector(`[data-test=restore-results] [data-path="${wanted}"]`)).check()
+  await zh.fill('[data-test=restore-search-text]', 'scan-')
+  await zh.click('[data-test=restore-search] button[type=submit]')
+  await zh.waitForFunction(() => /仅显示前 500 项匹配/.test(document.querySelector('[data-test=restore-found]')?.textContent ?? ''))
+  await shoot(zh, 'restore-search.png')
+  await zh.click('[data-test=restore-search-clear]')
+  assert.match(await zh.innerText('[data-test=restore]'), /已选 1 项/, 'the choice stays through searches')
+  await restoreTo(zh, join(dir, 'restored-zh'))
+  await zh.context().close()
 })

@@ -79,7 +79,8 @@ export const api = {
   jobLog: async (id: string) => await call<JobLogLine[]>('GET', `/api/jobs/${id}/log`),
   stopJob: async (id: string) => await call<JobRecord>('POST', `/api/jobs/${id}/stop`, {}),
   snapshots: async (spaceId: string, taskId?: string) => await call<SnapshotRecord[]>('GET', `/api/spaces/${spaceId}/snapshots${q({ taskId })}`),
-  entries: async (spaceId: string, snapshot: string, path: string) => await call<{ snapshot: SnapshotRecord, entries: TreeEntry[] }>('GET', `/api/spaces/${spaceId}/snapshots/${encodeURIComponent(snapshot)}/entries${q({ path })}`),
+  entries: async (spaceId: string, snapshot: string, params: { path?: string, children?: boolean, offset?: number, limit?: number, search?: string }) =>
+    await call<{ snapshot: SnapshotRecord, entries: TreeEntry[], more: boolean }>('GET', `/api/spaces/${spaceId}/snapshots/${encodeURIComponent(snapshot)}/entries${q({ ...params, children: params.children === true ? 'true' : undefined })}`),
   restore: async (body: RestoreRequest) => await call<JobRecord>('POST', '/api/restores', body),
   dataTasks: async (from?: string, to?: string) => await call<DataRow[]>('GET', `/api/data/tasks${q({ from, to })}`),
   clean: async (body: CleanRequest) => await call<JobRecord>('POST', '/api/data/clean', body),
