@@ -334,7 +334,7 @@ test('USB key login (F27): password, then the token PIN through the local signin
     await page.fill('#helper-url', helperUrl)
     await page.fill('#token-pin', '999999')
     await page.click('[data-test=token-submit]')
-    assert.match(await (await page.waitForSelector('[data-test=login-error]')).innerText(), /WrongPinError/)
+    assert.match(await (await page.waitForSelector('[data-test=login-error]')).innerText(), /The PIN of USB key .* is wrong/)
     await shoot(page, 'login-token-wrong-pin.png')
     await page.fill('#token-pin', hsm.pin)
     await page.click('[data-test=token-submit]')

@@ -179,3 +179,64 @@ test('restore a file deep in a folder of 5,000 entries: the tree opens folders a
   await restoreTo(zh, join(dir, 'restored-zh'))
   await zh.context().close()
 })
+
+/** Text in the page that is a sentence in ASCII only (3 or more words and no Chinese): English left in a Chinese page. */
+async function asciiSentences (page: Page): Promise<string[]> {
+  return await page.evaluate(() => {
+    const out: string[] = []
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT)
+    for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+      const text = (n.textContent ?? '').trim()
+      if (n.parentElement?.closest('code, pre, input, textarea') != null) continue
+      if (/^[\x20-\x7e]+$/.test(text) && /[A-Za-z]{2,}[ ,.;:()]+[A-Za-z]{2,}[ ,.;:()]+[A-Za-z]{2,}/.test(text)) out.push(text)
+    }
+    return out
+  })
+}
+
+test('the console opens in the browser\'s language and keeps a choice; every server error on a zh-CN page reads in Chinese and names the field', async () => {
+  // First visit of an English browser (no choice stored): English.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'en-US' })
+  context.setDefaultTimeout(20_000)
+  const page = await context.newPage()
+  page.on('pageerror', err => { throw err })
+  await page.goto(`${base}/#/login`)
+  await page.waitForSelector('text=Log in to Cairn')
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en')
+  // A wrong password in English, then Chinese chosen and kept over a reload.
+  await page.fill('#login-user', 'admin')
+  await page.fill('#login-password', 'not the password')
+  await page.click('[data-test=login-submit]')
+  assert.equal(await (await page.waitForSelector('[data-test=login-error]')).innerText(), 'User name or password is wrong (or the account is disabled).')
+  await login(page, 'admin', ADMIN_PW)
+  await page.selectOption('[data-test=lang]', 'zh-CN')
+  await page.reload()
+  await page.waitForSelector('text=系统运行时间')
+
+  // The error paths, each answered by the node, in Chinese.
+  await page.click('[data-test=nav-users]')
+  await page.click('[data-test=new-user]')
+  await page.fill('#u-name', 'branch01')
+  await page.fill('#u-pw', 'another fine passphrase 9')
+  await page.click('[data-test=user-save]')
+  await page.fill('[data-test=reauth-password]', 'wrong password typed')
+  await page.click('[data-test=reauth-confirm]')
+  assert.equal(await (await page.waitForSelector('[data-test=reauth-error]')).innerText(), '用户名或密码错误（或账户已停用）。')
+  assert.deepEqual(await asciiSentences(page), [])
+  await page.fill('[data-test=reauth-password]', ADMIN_PW)
+  await page.click('[data-test=reauth-confirm]')
+  await page.waitForFunction(() => /用户名 branch01 已存在/.test(document.querySelector('[data-test=reauth-error]')?.textContent ?? ''))
+  assert.deepEqual(await asciiSentences(page), [])
+  await page.keyboard.press('Escape')
+  await page.keyboard.press('Escape')
+  // A field the node's schema refuses (a certificate of 20 characters), named in Chinese.
+  await page.click('[data-test="enrol-branch01"]')
+  await page.fill('[data-test=certificate]', '-----BEGIN nonsense')
+  await page.click('[data-test=enrol-save]')
+  await page.fill('[data-test=reauth-password]', ADMIN_PW)
+  await page.click('[data-test=reauth-confirm]')
+  assert.equal(await (await page.waitForSelector('[data-test=reauth-error]')).innerText(), 'USB Key 证书：至少需要 50 个字符。')
+  assert.deepEqual(await asciiSentences(page), [])
+  await shoot(page, 'error-zh-CN.png', 'dialog')
+  await context.close()
+})

@@ -1,5 +1,6 @@
 // Every string the console shows, in Simplified Chinese (the manual's language) and English.
 import { createI18n } from 'vue-i18n'
+import { errorsEn, errorsZh } from './error-messages.ts'
 
 export const en = {
   app: { title: 'Cairn backup mesh', lang: 'Language', lock: 'Lock screen', logout: 'Log out', password: 'Change password', loading: 'Loading…', refresh: 'Refresh', cancel: 'Cancel', ok: 'OK', next: 'Next', back: 'Back', save: 'Save', actions: 'Actions', none: 'Nothing here yet', page: 'Page {page} of {pages}', prev: 'Previous', nextPage: 'Next', total: '{n} in all', close: 'Close', listSep: ', ' },
@@ -35,12 +36,13 @@ export const en = {
   reauth: { typeYes: 'Type YES to confirm', password: 'Your password (re-authentication)', delete: 'Delete', confirm: 'Confirm', changeTitle: 'Confirm with your password', changeHint: 'Changes of users, roles, passwords, keys, mail and webhook targets, owners and allowed folders need your password again.' },
   roots: { title: 'Folders operators may reach', sources: 'Back up from (one folder per line)', restores: 'Restore into (one folder per line)', none: 'none (operators reach nothing here)' },
   escrow: { take: 'Escrow keys', takeTitle: 'Escrow the keys of {name}', takeHint: 'A DR site needs these to restore this space if this site is lost. A new recovery key replaces the previous escrow’s. Keep the file and the recovery key apart from this site, and apart from each other.', recoveryKey: 'Recovery key (shown only now)', download: 'Download the escrow file', done: 'Keys of {name} taken into escrow', confirm: 'Escrow', adopt: 'Adopt a lost site’s space', adoptTitle: 'Adopt a lost site’s user space (DR restore)', adoptHint: 'At a DR site that holds the lost site’s replica: its snapshots then list and restore here like any space’s. Backups into it are refused.', file: 'Escrow file (JSON)', fileBad: 'This file is not a Cairn escrow file', adopted: 'User space {name} adopted: {n} snapshots', origin: 'from site {site}' },
-  err: { generic: 'The node refused: {message}' }
+  err: { generic: 'The node refused: {message}' },
+  ...errorsEn
 }
 
 type Messages = typeof en
 
-const zh: Messages = {
+export const zh: Messages = {
   app: { title: 'Cairn 备份网络', lang: '语言', lock: '锁屏', logout: '退出', password: '修改密码', loading: '加载中…', refresh: '刷新', cancel: '取消', ok: '确定', next: '下一步', back: '上一步', save: '保存', actions: '操作', none: '暂无数据', page: '第 {page} 页，共 {pages} 页', prev: '上一页', nextPage: '下一页', total: '共 {n} 条', close: '关闭', listSep: '、' },
   nav: { home: '首页', tasks: '备份任务', monitor: '任务监控', history: '历史记录', restore: '恢复', data: '数据管理', nodes: '客户端', spaces: '用户空间', logs: '日志', users: '用户', reports: '报表', drills: '容灾演练', me: '我的账户', notify: '通知', audit: '审计日志', mesh: '数据复制' },
   login: { title: '登录 Cairn', user: '用户名', password: '密码', submit: '登录', tokenTitle: 'USB Key', tokenHint: '此账户需要 USB Key。请插入 USB Key 并输入 PIN 码，本地签名助手将请求 Key 签名。', tokenLabel: 'Token 标签', keyLabel: '密钥标签', pin: 'PIN 码', helper: '签名助手地址', required: '请输入用户名和密码' },
@@ -74,17 +76,32 @@ const zh: Messages = {
   reauth: { typeYes: '输入 YES 确认', password: '您的密码（重新认证）', delete: '删除', confirm: '确认', changeTitle: '请输入密码确认', changeHint: '更改用户、角色、密码、密钥、邮件与 Webhook 目标、归属及允许的目录，需要再次输入您的密码。' },
   roots: { title: '操作员可访问的目录', sources: '可备份的目录（每行一个）', restores: '可恢复到的目录（每行一个）', none: '无（操作员在此无法访问任何目录）' },
   escrow: { take: '托管密钥', takeTitle: '托管 {name} 的密钥', takeHint: '本站点丢失时，灾备站点需凭此恢复该空间。新的恢复密钥会替换上一次托管的恢复密钥。请将文件和恢复密钥与本站点分开保存，二者也分开保存。', recoveryKey: '恢复密钥（仅此一次显示）', download: '下载托管文件', done: '{name} 的密钥已托管', confirm: '托管', adopt: '接管丢失站点的空间', adoptTitle: '接管丢失站点的用户空间（灾备恢复）', adoptHint: '在保存丢失站点副本的灾备站点使用：接管后其快照可在此像普通空间一样列出和恢复，但不能向其备份。', file: '托管文件（JSON）', fileBad: '该文件不是 Cairn 托管文件', adopted: '已接管用户空间 {name}：{n} 个快照', origin: '来自站点 {site}' },
-  err: { generic: '节点拒绝了请求：{message}' }
+  err: { generic: '节点拒绝了请求：{message}' },
+  ...errorsZh
+}
+
+/**
+ * The language of a visit: the one the user chose in the console (kept in localStorage), else the
+ * first of the browser's languages the console has, else Chinese (the manual's language).
+ */
+export function firstLanguage (saved: string | null, languages: readonly string[]): 'zh-CN' | 'en' {
+  if (saved === 'en' || saved === 'zh-CN') return saved
+  for (const l of languages) {
+    if (/^zh\b/i.test(l)) return 'zh-CN'
+    if (/^en\b/i.test(l)) return 'en'
+  }
+  return 'zh-CN'
 }
 
 const saved = typeof localStorage !== 'undefined' ? localStorage.getItem('cairn.lang') : null
 
 export const i18n = createI18n({
   legacy: false,
-  locale: saved === 'en' ? 'en' : 'zh-CN',
+  locale: firstLanguage(saved, typeof navigator !== 'undefined' ? navigator.languages ?? [navigator.language] : []),
   fallbackLocale: 'en',
   messages: { 'zh-CN': zh, en }
 })
+if (typeof document !== 'undefined') document.documentElement.lang = i18n.global.locale.value
 
 export function setLanguage (lang: 'zh-CN' | 'en'): void {
   i18n.global.locale.value = lang
