@@ -240,3 +240,63 @@ test('the console opens in the browser\'s language and keeps a choice; every ser
   await shoot(page, 'error-zh-CN.png', 'dialog')
   await context.close()
 })
+
+test('right data: drills, restores and cleans are in their task\'s history with its name; job names in the browser\'s local time; the client report\'s task count; this node seen now', async () => {
+  const since = new Date().toISOString()
+  const admin = await apiAs(base, 'admin', ADMIN_PW)
+  const me = await admin('GET', '/api/users/me')
+  const nodeId = (await admin('GET', '/api/nodes'))[0].id
+  const space = await admin('POST', '/api/spaces', { name: 'docs_space', type: 'backup', nodeId, ownerId: me.id, capacityBytes: 2 ** 30 })
+  const task = await admin('POST', '/api/tasks', { name: 'Small-docs', nodeId, spaceId: space.id, sources: { include: [src()] } })
+  const ended = async (id: string): Promise<any> => await until(`job ${id} ends`, async () => await admin('GET', `/api/jobs/${id}`), j => j.status !== 'running', 60)
+  assert.equal((await ended((await admin('POST', `/api/tasks/${task.id}/start`, { level: 'full' })).id)).status, 'success')
+
+  // A browser in UTC+8 with the node in whatever zone it runs: the console names the restore by the browser's clock.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' })
+  context.setDefaultTimeout(20_000)
+  const page = await context.newPage()
+  page.on('pageerror', err => { throw err })
+  await login(page, 'admin', ADMIN_PW)
+  await page.goto(`${base}/#/tasks`)
+  await page.click('tr[data-task="Small-docs"] [data-test=drill]')
+  await page.waitForSelector('[data-test=job-status][data-status=success]')
+  await page.goto(`${base}/#/drills`)
+  await page.waitForSelector('[data-test=drills] tbody tr td a')
+  assert.match(await page.innerText('[data-test=drills] tbody tr'), /Drill-Small-docs\s+Small-docs\s+成功/, 'the drill names its task')
+
+  const shanghai = (d: Date): string => {
+    const p = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(d).map(x => [x.type, x.value]))
+    return `Restore-${p.month}-${p.day}-${p.hour}${p.minute}`
+  }
+  await page.goto(`${base}/#/restore`)
+  await page.selectOption('#r-space', { label: 'docs_space' })
+  await page.click('[data-test=next]')
+  await page.waitForSelector('.timeline input')
+  await page.click('[data-test=next]')
+  await page.waitForSelector('[data-test=restore-tree] li')
+  await page.click('[data-test=next]')
+  await page.fill('[data-test=restore-path]', join(dir, 'restored-docs'))
+  const before = shanghai(new Date())
+  await page.click('[data-test=restore-submit]')
+  await page.waitForSelector('[data-test=job-status][data-status=success]')
+  const after = shanghai(new Date())
+  const history = await admin('GET', `/api/tasks/${task.id}/jobs`)
+  const jobs: Array<{ type: string, name: string, taskName: string }> = Array.isArray(history) ? history : history.items
+  const restore = jobs.find(j => j.type === 'restore')
+  assert.ok(restore !== undefined && [before, after].includes(restore.name), `the restore job ${restore?.name} is named by the browser's clock (${before})`)
+  const clean = await admin('POST', '/api/data/clean', { taskId: task.id, mode: 'leftover' })
+  await ended(clean.id)
+  const kinds = (await admin('GET', `/api/tasks/${task.id}/jobs`))
+  assert.deepEqual([...new Set((Array.isArray(kinds) ? kinds : kinds.items).map((j: { type: string }) => j.type))].sort(), ['backup', 'clean', 'drill', 'restore'], 'the task\'s history has its drill, restore and clean')
+  assert.ok(jobs.every(j => j.taskName === 'Small-docs'))
+
+  await page.goto(`${base}/#/reports`)
+  await page.check('input[value=clients]')
+  await page.waitForFunction(() => /客户端/.test(document.querySelector('[data-test=reports] thead')?.textContent ?? ''))
+  const head = await page.innerText('[data-test=reports] thead')
+  assert.match(head, /任务数/)
+  assert.doesNotMatch(head, /任务报表/)
+  const local = (await admin('GET', '/api/nodes')).find((n: { local: boolean }) => n.local)
+  assert.ok(local.lastSeenAt >= since, `this node was seen after the test began (${local.lastSeenAt} < ${since})`)
+  await context.close()
+})
