@@ -149,7 +149,8 @@ async function oneFlip (work: string, rnd: () => number, t: Template, kind: Faul
   const r = await cairn(['repair', 'snapshots', '--store', store, '--json'])
   if (r.code !== 0 && r.code !== 3) { problems.push(`${label}: repair snapshots exited ${String(r.code)}: ${r.stderr}`); return }
   f.lostNoCopy++
-  if (!await wholeBut(work, t, store)) { f.lostWithCopy++; problems.push(`${label}: more than the damaged part was lost`) }
+  const more = await wholeBut(work, t, store)
+  if (more !== undefined) { f.lostWithCopy++; problems.push(`${label}: more than the damaged part was lost: ${more}`) }
 }
 
 /** check --read-data passes and every snapshot restores byte for byte. */
@@ -165,18 +166,26 @@ async function whole (work: string, t: Template, store: string): Promise<boolean
 }
 
 /** After `repair snapshots` without a peer: the latest readable snapshot restores everything it still lists, right. */
-async function wholeBut (work: string, t: Template, store: string): Promise<boolean> {
-  const list = JSON.parse((await cairnOk(['snapshots', '--json', '--store', store])).stdout) as Array<{ id: string, repaired?: { from: string, lost: string[] } }>
+async function wholeBut (work: string, t: Template, store: string): Promise<string | undefined> {
+  // A damaged snapshot record with no other copy stays listed as damaged (exit 3): the rest is what counts.
+  const listed = await cairn(['snapshots', '--json', '--store', store])
+  if (listed.code !== 0 && listed.code !== 3) return `snapshots exited ${String(listed.code)}: ${listed.stderr}`
+  const list = JSON.parse(listed.stdout) as Array<{ id: string, repaired?: { from: string, lost: string[] } }>
   for (const s of list) {
     const original = t.snapshots.find(x => x.id === (s.repaired?.from ?? s.id))
     if (original === undefined || list.some(x => x.repaired?.from === s.id)) continue // the damaged one; its stand-in is checked
     const out = fresh(join(work, 'flip-out'))
     const r = await cairn(['restore', s.id, '--target', out, '--store', store])
-    const lost = (s.repaired?.lost ?? []).map(p => p.slice(t.src.length + 1))
-    const want = new Map([...original.files].filter(([p]) => !lost.some(l => p === l || p.startsWith(`${l}/`))))
+    // Lost paths are absolute; one at or above the source folder (a damaged node on the way down to it) loses all of it.
+    const lost = s.repaired?.lost ?? []
+    const all = lost.some(l => t.src === l || t.src.startsWith(`${l}/`))
+    const below = lost.filter(l => l.startsWith(`${t.src}/`)).map(l => l.slice(t.src.length + 1))
+    const want = all ? new Map() : new Map([...original.files].filter(([p]) => !below.some(l => p === l || p.startsWith(`${l}/`))))
     // A stand-in that lost everything restores no folder at all.
     const c = compare(existsSync(join(out, t.src)) ? fingerprint(join(out, t.src)) : new Map(), want)
-    if (r.code !== 0 || c.missing.length + c.wrong.length + c.extra.length > 0) return false
+    if (r.code !== 0 || c.missing.length + c.wrong.length + c.extra.length > 0) {
+      return `snapshot ${s.id}${s.repaired === undefined ? '' : ` (stands in for ${s.repaired.from}, lost ${JSON.stringify(s.repaired.lost)})`}: restore exited ${String(r.code)}, missing ${JSON.stringify(c.missing.slice(0, 5))}, wrong ${JSON.stringify(c.wrong.slice(0, 5))}, extra ${JSON.stringify(c.extra.slice(0, 5))} ${r.stderr.slice(0, 300)}`
+    }
   }
-  return true
+  return undefined
 }
