@@ -405,7 +405,8 @@ export function createOperations (components: OperationsComponents): Operations 
     },
 
     async deletedTask (a, taskId) {
-      const job = (await runner.list()).find(j => j.taskId === taskId)
+      // A task deleted here is known by its backups (restores and drills also name a DR site's origin tasks).
+      const job = (await runner.list()).find(j => j.taskId === taskId && j.type === 'backup')
       if (job === undefined) return await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, job.spaceId)
       return { id: taskId, name: job.taskName ?? taskId, spaceId: space.id, nodeId: job.nodeId ?? '', ownerId: space.ownerId } as TaskRecord
