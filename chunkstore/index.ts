@@ -5,7 +5,7 @@
 export type * from './types.ts'
 export type { BlockStore, BlockLocation, LocatedBlocks, RootOrigin } from './block-store.ts'
 export { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks } from './block-store.ts'
-export type { Repository } from './repository-api.ts'
+export type { Repository, LsOptions } from './repository-api.ts'
 export * from './errors.ts'
 export { openRepository, openRepositoryOn, openRepositoryOver, LocalRepository, repairIndex } from './repository.ts'
 export type { SnapshotRepair } from './repository.ts'

@@ -6,6 +6,12 @@ import type {
   SnapshotRecord, TreeEntry
 } from './types.ts'
 
+/** How `ls` lists: the whole subtree (default), or a page of one folder's own entries. */
+export interface LsOptions extends AbortOptions {
+  children?: boolean
+  offset?: number
+}
+
 /**
  * A store opened with its key: what the CLI, the daemon's jobs and the mesh's DR restore use.
  * Only one process opens a store at a time (LevelDB holds a lock); inside that process the
@@ -29,8 +35,11 @@ export interface Repository {
   snapshots: (filter?: { task?: string } & AbortOptions) => Promise<SnapshotRecord[]>
   /** Resolves a full id, a unique id prefix, or `latest` (optionally of one task). Throws SnapshotNotFoundError. */
   resolveSnapshot: (ref: string, task?: string, options?: AbortOptions) => Promise<SnapshotRecord>
-  /** Entries below `path` (default: all), depth-first, in name order. */
-  ls: (snapshot: string, path?: string, options?: AbortOptions) => AsyncIterable<TreeEntry>
+  /**
+   * Entries below `path` (default: all), depth-first, in name order. With `children`, only the
+   * folder's own entries, from its `offset`-th on (those before it are not read): a page of one folder.
+   */
+  ls: (snapshot: string, path?: string, options?: LsOptions) => AsyncIterable<TreeEntry>
   /** Every referenced block present and, with `readData`, readable, decryptable and matching its CID. */
   check: (options?: CheckOptions) => Promise<CheckResult>
   /** Removes snapshot records by policy; never the last snapshot of a task. Returns what was removed. */

@@ -18,7 +18,7 @@ import type { Key } from './index-layout.ts'
 import { unlockKeys } from './key-slots.ts'
 import { LocalBlockStore } from './local-block-store.ts'
 import { pruneStore } from './prune.ts'
-import type { Repository } from './repository-api.ts'
+import type { LsOptions, Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
 import { backupImage, imageManifest, restoreImage } from './disk-image.ts'
 import type { ImageBackupOptions, ImageManifest, ImageReadDeps, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
@@ -284,12 +284,12 @@ export class LocalRepository implements Repository {
     return result
   }
 
-  async * ls (snapshot: string, path = '/', options: AbortOptions = {}): AsyncIterable<TreeEntry> {
+  async * ls (snapshot: string, path = '/', options: LsOptions = {}): AsyncIterable<TreeEntry> {
     const lease = this.blocks.epochs.enter('read')
     try { yield * this.lsNow(snapshot, path, options) } finally { lease.leave() }
   }
 
-  private async * lsNow (snapshot: string, path: string, options: AbortOptions): AsyncIterable<TreeEntry> {
+  private async * lsNow (snapshot: string, path: string, options: LsOptions): AsyncIterable<TreeEntry> {
     const snap = await this.resolveSnapshot(snapshot, undefined, options)
     let node: TreeNode = await this.loadNode(rootOf(snap))
     const parts = path.split('/').filter(Boolean)
@@ -299,9 +299,9 @@ export class LocalRepository implements Repository {
       node = inlineFileNode(e) ?? await this.loadNode(e)
     }
     const self = this
-    async function * walk (n: TreeNode, p: string): AsyncGenerator<TreeEntry> {
+    async function * walk (n: TreeNode, p: string, depth: number): AsyncGenerator<TreeEntry> {
       if (n.kind !== 'dir') return
-      for (const e of n.entries) {
+      for (const e of depth === 0 && options.offset !== undefined ? n.entries.slice(options.offset) : n.entries) {
         throwIfAborted(options.signal, 'The listing')
         const child = inlineFileNode(e) ?? await self.loadNode(e)
         const cp = p === '/' ? `/${displayName(e.name)}` : `${p}/${displayName(e.name)}`
@@ -310,10 +310,10 @@ export class LocalRepository implements Repository {
           mtime: new Date(Number(child.mtimeNs / 1_000_000n)).toISOString(),
           ...(child.kind === 'symlink' ? { target: displayBytes(child.target) } : {})
         }
-        if (child.kind === 'dir') yield * walk(child, cp)
+        if (child.kind === 'dir' && options.children !== true) yield * walk(child, cp, depth + 1)
       }
     }
-    if (node.kind === 'dir') yield * walk(node, '/' + parts.join('/'))
+    if (node.kind === 'dir') yield * walk(node, '/' + parts.join('/'), 0)
     else yield { path: '/' + parts.join('/'), type: node.kind, size: node.kind === 'file' ? node.size : 0, mode: node.mode, mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString() }
   }
 

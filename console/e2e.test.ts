@@ -8,7 +8,7 @@ import { mkdtemp, mkdir, readFile, rm, stat, utimes, writeFile, readdir } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { answered, apiAs as apiAt, buildConsole, confirmPassword, cspViolations, launchBrowser, login as loginAt, newPage as openPage, root, serve, shoot, type Served } from './testing/e2e-harness.ts'
+import { answered, apiAs as apiAt, buildConsole, confirmPassword, cspViolations, launchBrowser, login as loginAt, newPage as openPage, pickInRestoreTree, root, serve, shoot, type Served } from './testing/e2e-harness.ts'
 
 const ADMIN_PW = 'console e2e head passphrase'
 const OP_PW = 'operator password 01'
@@ -205,8 +205,7 @@ test('restore one file with each conflict mode: overwrite, skip, keep-newer', as
     await page.click('[data-test=next]')
     await page.waitForSelector('.timeline input')
     await page.click('[data-test=next]')
-    const box = await page.waitForSelector('[data-path$="/a.txt"]')
-    await box.check()
+    await pickInRestoreTree(page, join(fixtures.src, 'a.txt'))
     if (shot !== undefined) await shoot(page, shot)
     await page.click('[data-test=next]')
     await page.fill('[data-test=restore-path]', fixtures.restore)
@@ -335,7 +334,7 @@ test('USB key login (F27): password, then the token PIN through the local signin
     await page.fill('#helper-url', helperUrl)
     await page.fill('#token-pin', '999999')
     await page.click('[data-test=token-submit]')
-    assert.match(await (await page.waitForSelector('[data-test=login-error]')).innerText(), /WrongPinError/)
+    assert.match(await (await page.waitForSelector('[data-test=login-error]')).innerText(), /The PIN of USB key .* is wrong/)
     await shoot(page, 'login-token-wrong-pin.png')
     await page.fill('#token-pin', hsm.pin)
     await page.click('[data-test=token-submit]')

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildConsole, launchBrowser, root } from './testing/e2e-harness.ts'
+import { buildConsole, launchBrowser, pickInRestoreTree, root } from './testing/e2e-harness.ts'
 
 /** The environment of a user who never ran Cairn: no CAIRN_* or XDG_* settings, a new HOME. */
 function freshEnv (home: string): NodeJS.ProcessEnv {
@@ -102,8 +102,7 @@ test('npm start in a fresh HOME: log in at the printed URL, see the demo backup,
     await page.click('[data-test=next]')
     await page.waitForSelector('.timeline input')
     await page.click('[data-test=next]')
-    const box = await page.waitForSelector(`[data-path="${join(root, 'package.json')}"]`)
-    await box.check()
+    await pickInRestoreTree(page, join(root, 'package.json'))
     await page.click('[data-test=next]')
     await page.fill('[data-test=restore-path]', target)
     await page.click('[data-test=restore-submit]')

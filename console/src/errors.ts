@@ -2,6 +2,7 @@
 // it sends anything. Branch on an ApiCallError's `code` (doc/api.md "Errors"), never on its name
 // or message.
 import type { ApiError } from '../../node/api/dto.ts'
+import { i18n } from './i18n.ts'
 
 /** An answer of the API that is not 2xx: carries the API's `{ name, code, message, params? }`. */
 export class ApiCallError extends Error {
@@ -18,5 +19,24 @@ export class InvalidInputError extends Error {
   override readonly name = 'InvalidInputError'
 }
 
-/** A message an operator can act on, from whatever a call threw. */
-export const messageOf = (err: unknown): string => err instanceof ApiCallError ? `${err.body.message} (${err.body.name})` : String((err as Error)?.message ?? err)
+/**
+ * A message an operator can act on, in their language, from whatever a call threw: the node's
+ * error by its code and params (error-messages.ts), a refused field named as the form names it.
+ */
+export function messageOf (err: unknown): string {
+  const { t, te } = i18n.global
+  if (err instanceof ApiCallError) {
+    const params = err.body.params ?? {}
+    if (err.code === 'REQUEST_INVALID') {
+      const rule = `rule.${String(params.rule ?? 'invalid')}`
+      const problem = t(te(rule) ? rule : 'rule.invalid', { limit: params.limit ?? '' })
+      const field = String(params.field ?? '')
+      if (field === '') return t('apiErr.invalid', { problem })
+      return t('apiErr.invalidField', { field: te(`field.${field}`) ? t(`field.${field}`) : field, problem })
+    }
+    return te(`apiErr.${err.code}`) ? t(`apiErr.${err.code}`, params) : t('apiErr.other', { code: err.code })
+  }
+  // fetch() throws a TypeError when the node cannot be reached at all.
+  if (err instanceof TypeError) return t('apiErr.network')
+  return String((err as Error)?.message ?? err)
+}

@@ -22,3 +22,9 @@ export function duration (seconds: number | undefined): string {
 }
 
 export const time = (iso: string | undefined): string => iso === undefined ? '—' : new Date(iso).toLocaleString()
+
+/** A job's name stamp, MM-DD-HHmm in the browser's local time: the time the console shows next to it. */
+export function jobStamp (d = new Date()): string {
+  const two = (n: number): string => String(n).padStart(2, '0')
+  return `${two(d.getMonth() + 1)}-${two(d.getDate())}-${two(d.getHours())}${two(d.getMinutes())}`
+}

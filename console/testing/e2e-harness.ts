@@ -183,3 +183,16 @@ export async function answered (page: Page, method: string, path: RegExp, action
   const [response] = await Promise.all([page.waitForResponse(r => r.request().method() === method && path.test(new URL(r.url()).pathname)), action()])
   return response
 }
+
+/**
+ * Ticks `path` in the restore wizard's file tree, opening each folder above it as an operator
+ * does (the tree loads a folder when it is opened); a folder already open stays open.
+ */
+export async function pickInRestoreTree (page: Page, path: string): Promise<void> {
+  const parts = path.split('/').filter(Boolean)
+  for (let i = 1; i < parts.length; i++) {
+    const folder = await page.waitForSelector(`[data-open="/${parts.slice(0, i).join('/')}"]`)
+    if (await folder.getAttribute('aria-expanded') !== 'true') await folder.click()
+  }
+  await (await page.waitForSelector(`[data-test=restore-tree] [data-path="${path}"]`)).check()
+}

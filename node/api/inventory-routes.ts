@@ -19,7 +19,8 @@ const rootsSchema = {
 export async function inventoryRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
   const { inventory } = ctx
   const actor = (req: Parameters<typeof who>[0]): { user: ReturnType<typeof who>['user'], source: string } => ({ user: who(req).user, source: req.ip })
-  const nodeView = (n: NodeRecord): NodeView => ({ ...n, online: inventory.online(n) })
+  // This node answers the request, so it is seen now; its stored record keeps its start time.
+  const nodeView = (n: NodeRecord): NodeView => ({ ...n, online: inventory.online(n), ...(n.local ? { lastSeenAt: ctx.clock.now().toISOString() } : {}) })
 
   app.get('/api/nodes', { config: { access: 'read' }, schema: { summary: 'Nodes ("clients", manual 2.7) I may see, with online state', tags: ['nodes'] } },
     async (req) => (await inventory.listNodes(who(req).user)).map(nodeView))

@@ -133,21 +133,30 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     schema: { summary: 'Copies (snapshots) in a space, optionally of one task and in a time range (manual 2.3.1, 2.5.1)', tags: ['data'], params: idParam, querystring: { type: 'object', additionalProperties: false, properties: { taskId: { type: 'string', maxLength: 100 }, ...timeRange } } }
   }, async (req) => await operations.snapshots(actor(req), req.params.id, req.query.taskId, req.query))
 
-  app.get<{ Params: { id: string, snapshot: string }, Querystring: { path?: string, limit?: number } }>('/api/spaces/:id/snapshots/:snapshot/entries', {
+  app.get<{ Params: { id: string, snapshot: string }, Querystring: { path?: string, limit?: number, children?: boolean, offset?: number, search?: string } }>('/api/spaces/:id/snapshots/:snapshot/entries', {
     config: { access: 'read' },
     schema: {
-      summary: 'Files and folders in a snapshot below a path: for choosing what to restore', tags: ['data'],
+      summary: 'Files and folders in a snapshot below a path: for choosing what to restore. With children, one page of the folder\'s own entries (from offset); with search, the entries whose path contains it (any case); `more` says a page was cut at limit', tags: ['data'],
       params: { type: 'object', required: ['id', 'snapshot'], additionalProperties: false, properties: { id: { type: 'string', maxLength: 100 }, snapshot: { type: 'string', maxLength: 100 } } },
-      querystring: { type: 'object', additionalProperties: false, properties: { path: { type: 'string', maxLength: 4096 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } } }
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { path: { type: 'string', maxLength: 4096 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 }, children: { type: 'boolean', default: false }, offset: { type: 'integer', minimum: 0, default: 0 }, search: { type: 'string', minLength: 1, maxLength: 255 } }
+      }
     }
   }, async (req) => {
     const { repo, snap } = await operations.storeOf(actor(req), req.params.id, req.params.snapshot)
+    const q = req.query
+    const limit = q.limit ?? 1000
+    const needle = q.search?.toLowerCase()
+    const listing = repo.ls(snap.id, q.path, needle === undefined && q.children === true ? { children: true, offset: q.offset ?? 0 } : {})
     const out = []
-    for await (const e of repo.ls(snap.id, req.query.path)) {
+    let more = false
+    for await (const e of listing) {
+      if (needle !== undefined && !e.path.toLowerCase().includes(needle)) continue
+      if (out.length === limit) { more = true; break }
       out.push(e)
-      if (out.length >= (req.query.limit ?? 1000)) break
     }
-    return { snapshot: snap, entries: out }
+    return { snapshot: snap, entries: out, more }
   })
 
   app.get<{ Querystring: { from?: string, to?: string } }>('/api/data/tasks', {

@@ -177,10 +177,23 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
   return app
 }
 
+/**
+ * What a console needs to say which field is wrong in its user's language: the field (the last
+ * part of the path, or the missing or extra property), the rule it broke (the schema keyword) and
+ * the rule's limit, if any.
+ */
+function validationParams (v: any): Record<string, string | number> {
+  const p = v?.params ?? {}
+  const field = String(p.missingProperty ?? p.additionalProperty ?? String(v?.instancePath ?? '').split('/').filter(Boolean).pop() ?? '')
+  const limit = p.limit ?? p.allowedValues?.join(', ') ?? p.format
+  return { field, rule: String(v?.keyword ?? 'invalid'), ...(limit !== undefined ? { limit: typeof limit === 'number' ? limit : String(limit) } : {}) }
+}
+
 /** Fastify's own 4xx errors (schema validation, body size, content type) as the API's error classes. */
 function frameworkError (err: any): CairnError | undefined {
   if (err?.validation !== undefined) {
-    return new RequestInvalidError(`${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`.trim())
+    const v = err.validation[0]
+    return new RequestInvalidError(`${err.validationContext ?? 'request'}${v?.instancePath ?? ''} ${v?.message ?? err.message}`.trim(), { params: validationParams(v) })
   }
   const status = typeof err?.statusCode === 'number' ? err.statusCode : 500
   if (status < 400 || status >= 500) return undefined

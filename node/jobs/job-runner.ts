@@ -88,6 +88,11 @@ export interface StartJob<T extends JobType = JobType> {
   /** Who may see the job besides admins and auditors: the space's owner, or for a node-wide job whoever started it. */
   ownerId?: string
   task?: TaskRecord
+  /**
+   * The task a job is about without holding it (restore, drill, clean): the job is in the task's
+   * history and names it, and a backup of the task may still start.
+   */
+  about?: Pick<TaskRecord, 'id' | 'name' | 'nodeId'>
   level?: 'full' | 'incremental'
   remark?: string
   trigger: JobRecord['trigger']
@@ -180,8 +185,8 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
       }
       const started = clock.now()
       const record: JobRecord = {
-        id: state.nextId('j'), type: s.type, name: s.name, taskId: s.task?.id, taskName: s.task?.name, spaceId: s.space?.id ?? '', spaceName: s.space?.name ?? '',
-        nodeId: s.task?.nodeId, ownerId: s.ownerId ?? s.space?.ownerId ?? '', level: s.level, remark: s.remark, trigger: s.trigger, user: s.user, status: 'running',
+        id: state.nextId('j'), type: s.type, name: s.name, taskId: (s.task ?? s.about)?.id, taskName: (s.task ?? s.about)?.name, spaceId: s.space?.id ?? '', spaceName: s.space?.name ?? '',
+        nodeId: (s.task ?? s.about)?.nodeId, ownerId: s.ownerId ?? s.space?.ownerId ?? '', level: s.level, remark: s.remark, trigger: s.trigger, user: s.user, status: 'running',
         startedAt: started.toISOString(), progress: { files: 0, bytes: 0, speed: 0 }, params: { ...s.params }
       }
       const controller = new AbortController()

@@ -88,7 +88,11 @@ async function refuseProtected (repo: Repository, snapshot: string, target: stri
   }
 }
 
-const stamp = (d: Date): string => d.toISOString().slice(5, 16).replace(/[-T:]/g, m => (m === 'T' ? '-' : m === ':' ? '' : '-'))
+/** MM-DD-HHmm in the node's local time, as its operators read the clock (the console shows local time). */
+const stamp = (d: Date): string => {
+  const two = (n: number): string => String(n).padStart(2, '0')
+  return `${two(d.getMonth() + 1)}-${two(d.getDate())}-${two(d.getHours())}${two(d.getMinutes())}`
+}
 
 /**
  * The jobs an operator (or a schedule) starts (F7, F8, F11, F17, F19), for a user (Actor) who
@@ -250,7 +254,7 @@ export function createOperations (components: OperationsComponents): Operations 
       const image = 'agentType' in task && task.agentType === 'disk-image'
       const target = image ? imageTarget(node, a.user.role, req.targetPath) : inventory.reach.restoreTarget(node, a.user.role, req.targetPath ?? '/')
       return await runner.start({
-        type: 'restore', name: req.name ?? `Restore-${stamp(clock.now())}`, space, trigger: 'manual', user: a.user.name,
+        type: 'restore', name: req.name ?? `Restore-${stamp(clock.now())}`, space, about: task, trigger: 'manual', user: a.user.name,
         params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
         body: async (ctx) => {
           const repo = await ctx.repo()
@@ -274,7 +278,7 @@ export function createOperations (components: OperationsComponents): Operations 
       const task = await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, task.spaceId)
       return await runner.start({
-        type: 'drill', name: `Drill-${task.name}`, space, trigger, user: a.user.name, params: { taskId: task.id, taskName: task.name },
+        type: 'drill', name: `Drill-${task.name}`, space, about: task, trigger, user: a.user.name, params: { taskId: task.id, taskName: task.name },
         body: async (ctx) => {
           const repo = await ctx.repo()
           const snap = await repo.resolveSnapshot('latest', task.id, { signal: ctx.signal })
@@ -356,7 +360,7 @@ export function createOperations (components: OperationsComponents): Operations 
       const space = await inventory.space(a.user, task.spaceId)
       if (req.mode === 'snapshots' && (req.snapshots ?? []).length === 0) throw new TaskInvalidError('Choose the copies (snapshots) to clean')
       return await runner.start({
-        type: 'clean', name: req.name ?? `Clean-${stamp(clock.now())}`, space, trigger: 'manual', user: a.user.name,
+        type: 'clean', name: req.name ?? `Clean-${stamp(clock.now())}`, space, about: task, trigger: 'manual', user: a.user.name,
         params: { taskId: task.id, taskName: task.name, mode: req.mode, snapshots: req.snapshots },
         body: async (ctx) => {
           const repo = await ctx.repo()
@@ -445,7 +449,8 @@ export function createOperations (components: OperationsComponents): Operations 
     },
 
     async deletedTask (a, taskId) {
-      const job = (await runner.list()).find(j => j.taskId === taskId)
+      // A task deleted here is known by its backups (restores and drills also name a DR site's origin tasks).
+      const job = (await runner.list()).find(j => j.taskId === taskId && j.type === 'backup')
       if (job === undefined) return await tasks.get(a.user, taskId)
       const space = await inventory.space(a.user, job.spaceId)
       return { id: taskId, name: job.taskName ?? taskId, spaceId: space.id, nodeId: job.nodeId ?? '', ownerId: space.ownerId } as TaskRecord

@@ -1,0 +1,59 @@
+// The console's two languages (issue 19): every string in one table is in the other with the same
+// placeholders, the node's error codes the tables name exist, a refused field is named in the
+// user's language, and the first visit follows the browser's languages.
+import test from 'node:test'
+import assert from 'node:assert/strict'
+import { en, zh, firstLanguage, i18n } from './src/i18n.ts'
+import { ApiCallError, messageOf } from './src/errors.ts'
+import { readFileSync } from 'node:fs'
+
+/** Every leaf of a table as key → text. */
+function leaves (o: object, prefix = ''): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v === 'string') out.set(prefix + k, v)
+    else for (const [kk, vv] of leaves(v as object, `${prefix}${k}.`)) out.set(kk, vv)
+  }
+  return out
+}
+const placeholders = (s: string): string[] => [...s.matchAll(/\{(\w+)\}/g)].map(m => m[1]).sort()
+
+test('zh-CN and en have the same keys, each with the same placeholders', () => {
+  const e = leaves(en)
+  const z = leaves(zh)
+  assert.deepEqual([...z.keys()].filter(k => !e.has(k)), [], 'in Chinese only')
+  assert.deepEqual([...e.keys()].filter(k => !z.has(k)), [], 'in English only')
+  for (const [k, text] of e) assert.deepEqual(placeholders(z.get(k)!), placeholders(text), k)
+  // A Chinese string is Chinese: none is left as the English one.
+  const untranslated = [...z].filter(([k, text]) => /[a-z]{3,} [a-z]{3,} [a-z]{3,}/i.test(text) && !/[\u4e00-\u9fff]/.test(text)).map(([k]) => k)
+  assert.deepEqual(untranslated, [])
+})
+
+test('every error code the tables translate is one the node has', () => {
+  // The node's codes as node/api/error-status.ts lists them (read as text: console code imports no node code).
+  const listed = readFileSync(new URL('../node/api/error-status.ts', import.meta.url), 'utf8')
+  const HTTP_STATUS_OF_CODE = new Set([...listed.matchAll(/'([A-Z][A-Z0-9_]+)'/g)].map(m => m[1]))
+  assert.ok(HTTP_STATUS_OF_CODE.has('LOGIN_FAILED') && HTTP_STATUS_OF_CODE.size > 50, 'the codes were found')
+  const consoleOwn = new Set(['other', 'network', 'invalid', 'invalidField', 'HTTP_ERROR', 'SIGNING_HELPER_UNREACHABLE'])
+  const unknown = Object.keys(en.apiErr).filter(c => !consoleOwn.has(c) && !HTTP_STATUS_OF_CODE.has(c))
+  assert.deepEqual(unknown, [])
+})
+
+test('an error of the node reads in the user\'s language, by code and params; a refused field by its name', () => {
+  i18n.global.locale.value = 'zh-CN'
+  const taken = new ApiCallError(409, { name: 'UserNameTakenError', code: 'USER_NAME_TAKEN', message: 'A user named op01 exists already; choose another name', params: { name: 'op01' } })
+  assert.equal(messageOf(taken), '用户名 op01 已存在，请另选名称。')
+  const short = new ApiCallError(400, { name: 'RequestInvalidError', code: 'REQUEST_INVALID', message: 'body/certificate must NOT have fewer than 50 characters', params: { field: 'certificate', rule: 'minLength', limit: 50 } })
+  assert.equal(messageOf(short), 'USB Key 证书：至少需要 50 个字符。')
+  assert.equal(messageOf(new ApiCallError(500, { name: 'SomeNewError', code: 'SOME_NEW', message: 'x' })), '节点拒绝了请求（错误代码 SOME_NEW）。')
+  i18n.global.locale.value = 'en'
+  assert.equal(messageOf(short), 'USB-key certificate: needs at least 50 characters.')
+})
+
+test('the first visit follows navigator.languages; an explicit choice is kept', () => {
+  assert.equal(firstLanguage(null, ['en-US', 'zh-CN']), 'en')
+  assert.equal(firstLanguage(null, ['fr-FR', 'zh-TW', 'en']), 'zh-CN')
+  assert.equal(firstLanguage(null, ['fr-FR']), 'zh-CN', 'the manual\'s language when the browser has none of the two')
+  assert.equal(firstLanguage('zh-CN', ['en-US']), 'zh-CN', 'a choice made in the console wins')
+  assert.equal(firstLanguage('en', ['zh-CN']), 'en')
+})
