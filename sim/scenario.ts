@@ -105,8 +105,9 @@ export interface ScenarioInput {
   sites: SiteInput[]
   links?: LinkInput[]
   /**
-   * What replicas keep: `everything` they were sent (the node today), or `retained` — only blocks of
-   * snapshots their origin still keeps (what-if for replicas that follow retention).
+   * What replicas keep: `everything` they were sent (an upper bound), or `retained` — only blocks of
+   * snapshots their origin still keeps (a lower bound). Since issue 18 a node frees what its origin
+   * released once the snapshot's lock has passed; locks are not modelled (doc/sim.md, limits).
    */
   replicas?: { keep: 'everything' | 'retained' }
 }

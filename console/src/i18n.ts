@@ -59,7 +59,7 @@ export const en = {
     finding_NO_LINK: 'Sites {from} and {to} replicate, but the scenario gives no link between them: taken as unlimited',
     finding_SCHEDULE_NEVER_RUNS: 'Task {task} at {site} has no run within the horizon',
     finding_ARCHIVE_OVER_INTERVAL: 'Archive {archive} at {site} takes longer than the time between its runs: {skipped} runs skipped',
-    finding_REPLICA_GROWS: 'Replicas keep every block they were sent (the node today): {sites} only grow',
+    finding_REPLICA_GROWS: 'Replicas keep every block they were sent in this model, an upper bound (a node frees what an origin released once its lock has passed): {sites} only grow',
     finding_PROFILE_LEVEL_DIFFERS: '{task} compresses at level {level}, but the profile was measured at {measured}'
   },
   err: { generic: 'The node refused: {message}' },
@@ -125,7 +125,7 @@ export const zh: Messages = {
     finding_NO_LINK: '站点 {from} 与 {to} 之间有复制，但场景中没有两者之间的链路：按不限速计算',
     finding_SCHEDULE_NEVER_RUNS: '站点 {site} 的任务 {task} 在规划期内不会执行',
     finding_ARCHIVE_OVER_INTERVAL: '站点 {site} 的归档 {archive} 耗时超过两次执行的间隔：{skipped} 次被跳过',
-    finding_REPLICA_GROWS: '副本保留收到的所有数据块（节点当前的行为）：{sites} 的用量只增不减',
+    finding_REPLICA_GROWS: '本模型中副本保留收到的所有数据块，这是上限（节点会在锁定期过后释放源站点已释放的快照）：{sites} 的用量只增不减',
     finding_PROFILE_LEVEL_DIFFERS: '{task} 的压缩级别为 {level}，而校准配置是在级别 {measured} 下测得的'
   },
   err: { generic: '节点拒绝了请求：{message}' },

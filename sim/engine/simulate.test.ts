@@ -126,7 +126,7 @@ test('F28 policies the mesh cannot meet, and links the scenario forgot, are find
   assert.ok(codes(r2).includes('NO_TARGET'))
 })
 
-test('F28 replicas that follow retention (what-if) hold less than replicas that keep everything (the node today)', async () => {
+test('F28 replicas that follow retention (the lower bound) hold less than replicas that keep everything (the upper bound)', async () => {
   const sites: SiteInput[] = [
     { name: 'hq', role: 'head', datasets: [{ name: 'files', size: '1TB', change: '5%', backup: { ...daily(), retention: { copies: 7 } } }], replication: { policies: [{ name: 'p', copies: 2, roles: ['dr'] }] } },
     { name: 'dr-north', role: 'dr' }

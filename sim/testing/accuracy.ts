@@ -264,16 +264,22 @@ export async function runAccuracy (plan: AccuracyPlan): Promise<AccuracyResult> 
         await new Promise(resolve => setTimeout(resolve, 10))
       }
     }
-    // Arrivals: how many of each origin's snapshots a holding site has, after each step.
+    // Arrivals: how many of each origin's snapshots a holding site has received, after each step.
+    // Counted by root from the replica's locks (issue 18): a replica frees what its origin
+    // released, so how many it holds now is not how many arrived.
     const arrivals = new Map<string, Array<{ at: number, count: number }>>()
+    const received = new Map<string, Set<string>>()
     const observe = async (at: number): Promise<void> => {
       for (const d of [branch, dr]) {
-        const held = (await callControl(d.mesh, 'status') as { held: Array<{ site: string, self: boolean, snapshots: number }> }).held
-        for (const h of held) {
-          if (h.self) continue
-          const key = `${h.site}\0${d.site}`
+        const { retention } = await callControl(d.mesh, 'status') as { retention: { locks: Array<{ site: string, root: string }> } }
+        for (const l of retention.locks) {
+          const key = `${l.site}\0${d.site}`
+          const roots = received.get(key) ?? new Set<string>()
+          received.set(key, roots)
+          if (roots.has(l.root)) continue
+          roots.add(l.root)
           const list = arrivals.get(key) ?? []
-          if (list.length === 0 || list[list.length - 1].count !== h.snapshots) list.push({ at, count: h.snapshots })
+          list.push({ at, count: roots.size })
           arrivals.set(key, list)
         }
       }
