@@ -125,11 +125,21 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
   }
 
   async function space (): Promise<OriginSpace[]> {
-    const locks = await retention.locks()
+    // A GC may run meanwhile: a root it drops between these reads (or whose manifest it has
+    // already freed) is left out, as it is going; a root received meanwhile shows next time.
     const heads = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention.head]))
     for (const h of listedOf.keys()) if (![...heads.values()].includes(h)) listedOf.delete(h)
     const blocksOfRoot = new Map<string, Listed[]>()
-    for (const l of locks) blocksOfRoot.set(l.root, await listedBlocks(heads.get(l.root)!))
+    for (const l of await retention.locks()) {
+      const head = heads.get(l.root)
+      if (head === undefined) continue
+      try {
+        blocksOfRoot.set(l.root, await listedBlocks(head))
+      } catch (err) {
+        if (!(err instanceof BlockNotFoundError)) throw err
+      }
+    }
+    const locks = (await retention.locks()).filter(l => blocksOfRoot.has(l.root))
     /** Bytes, per origin, of the blocks of `going` that no root outside `going` lists. */
     const freed = (going: Set<string>): Map<string, number> => {
       const live = new Set<Key>()
