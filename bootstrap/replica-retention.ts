@@ -130,7 +130,8 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     const heads = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention.head]))
     for (const h of listedOf.keys()) if (![...heads.values()].includes(h)) listedOf.delete(h)
     const blocksOfRoot = new Map<string, Listed[]>()
-    for (const l of await retention.locks()) {
+    const listed = await retention.locks()
+    for (const l of listed) {
       const head = heads.get(l.root)
       if (head === undefined) continue
       try {
@@ -139,7 +140,7 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
         if (!(err instanceof BlockNotFoundError)) throw err
       }
     }
-    const locks = (await retention.locks()).filter(l => blocksOfRoot.has(l.root))
+    const locks = listed.filter(l => blocksOfRoot.has(l.root))
     /** Bytes, per origin, of the blocks of `going` that no root outside `going` lists. */
     const freed = (going: Set<string>): Map<string, number> => {
       const live = new Set<Key>()
