@@ -2,7 +2,7 @@
 // A benchmark, not a test: it prints figures and ratios and never fails on speed.
 // Exit code 1 only when a tool fails a phase or restores something different.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { homedir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { projectRoot } from '../project-root.ts'
@@ -15,6 +15,7 @@ import { cipherLines, cipherMarkdown, measureCiphers } from './ciphers.ts'
 import { measureReplication, replicationLines, replicationMarkdown, withReplicationSection, type ReplicationBenchResult } from './replication.ts'
 import { measure } from './command.ts'
 import { measureConcurrency } from './concurrency.ts'
+import { measureScale, scaleLines } from './scale.ts'
 import { createTools, TOOL_NAMES, type Tool, type ToolName } from './tools.ts'
 
 const USAGE = `usage: npm run bench -- [options]
@@ -27,7 +28,11 @@ const USAGE = `usage: npm run bench -- [options]
                    between two node processes, beside a raw libp2p stream; updates that section of the page
   --concurrency    only the one-store-many-clients figures (4 backups at once; a prune beside a backup)
   --repeat N       replication runs (each followed by its raw stream run), default 1
-env: CAIRN_BENCH_DIR  cache folder for data sets and repositories (default ~/.cache/cairn-bench)`
+  --scale          only the scale case (SPEC N4): a synthetic store of 10 million blocks and a tree of
+                   2 million files; peak RSS and time of backup, no-change backup, check, prune and
+                   replication (node/bench/scale.ts; --scale-blocks N and --scale-files N to change the sizes)
+env: CAIRN_BENCH_DIR  cache folder for data sets and repositories (default ~/.cache/cairn-bench)
+     CAIRN_SCALE_DIR  scratch folder of --scale (default the system's temp folder), removed after the run`
 
 interface Options {
   quick: boolean
@@ -38,6 +43,7 @@ interface Options {
   replicationOnly: boolean
   concurrencyOnly: boolean
   repeat: number
+  scale: { blocks: number, files: number } | undefined
 }
 
 function parseOptions (argv: string[]): Options | null {
@@ -52,6 +58,9 @@ function parseOptions (argv: string[]): Options | null {
       replication: { type: 'boolean', default: false },
       concurrency: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
+      scale: { type: 'boolean', default: false },
+      'scale-blocks': { type: 'string', default: '10000000' },
+      'scale-files': { type: 'string', default: '2000000' },
       help: { type: 'boolean', short: 'h', default: false }
     },
     strict: true
@@ -63,7 +72,10 @@ function parseOptions (argv: string[]): Options | null {
   }
   const repeat = Number(values.repeat)
   if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new UsageError(`--repeat takes a whole number from 1 to 20, not "${values.repeat}"`)
+  const scale = values.scale === true ? { blocks: Number(values['scale-blocks']), files: Number(values['scale-files']) } : undefined
+  if (scale !== undefined && !(Number.isInteger(scale.blocks) && scale.blocks >= 10 && Number.isInteger(scale.files) && scale.files >= 10)) throw new UsageError('--scale-blocks and --scale-files take whole numbers of at least 10')
   return {
+    scale,
     replicationOnly: values.replication === true,
     concurrencyOnly: values.concurrency === true,
     repeat,
@@ -95,6 +107,12 @@ export async function main (argv: string[]): Promise<number> {
   const tools = createTools({ repoRoot })
   const selected = options.only.map(n => tools[n])
 
+  if (options.scale !== undefined) {
+    const r = await measureScale({ dir: join(process.env.CAIRN_SCALE_DIR ?? tmpdir(), 'cairn-scale'), ...options.scale, readData: true, replication: true, keep: options.keep, log })
+    if (options.json) console.log(JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(), scale: r }, null, 2))
+    else for (const line of scaleLines(r)) console.log(line)
+    return 0
+  }
   if (options.concurrencyOnly) {
     const r = await measureConcurrency({ dir, log })
     if (options.json) console.log(JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(), concurrency: r }, null, 2))
