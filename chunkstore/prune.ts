@@ -2,7 +2,8 @@ import { CID } from 'multiformats/cid'
 import { throwIfAborted } from '../crypto/index.ts'
 import type { AbortOptions } from '../crypto/index.ts'
 import { SharedReplicaError, SnapshotDamagedError } from './errors.ts'
-import { keyOf } from './index-layout.ts'
+import { bytesOf, keyOf } from './index-layout.ts'
+import { CidSet } from './cid-set.ts'
 import type { Key } from './index-layout.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import { segmentsToReclaim } from './retention.ts'
@@ -38,21 +39,23 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
   store.protectedTrees = []
   const started = store.epochs.advance()
   try {
-    const live = new Set<Key>()
+    // Every live block, in 16–24 bytes each (cid-set.ts): a store's worth stays far under N4's bound.
+    const live = new CidSet()
     const marked = new Set<string>()
-    const markTree = async (root: { cid: CID, id: Uint8Array }): Promise<void> => {
+    /** Marks `root` and everything below it; `again`: walk below a root marked already. */
+    const markTree = async (root: { cid: CID, id: Uint8Array }, again = false): Promise<void> => {
       const stack = [root]
+      let walkAnyway = again
       while (stack.length > 0) {
         throwIfAborted(options.signal, 'The prune')
         const ref = stack.pop()!
-        const k = keyOf(ref.cid.bytes)
-        if (live.has(k)) continue
-        live.add(k)
+        if (!live.add(ref.cid.bytes) && !walkAnyway) continue
+        walkAnyway = false
         const node = await components.loadNode(ref)
         if (node.kind === 'dir') {
-          for (const e of node.entries) if (e.inline !== undefined) live.add(keyOf(e.cid.bytes)); else stack.push(e)
+          for (const e of node.entries) if (e.inline !== undefined) live.add(e.cid.bytes); else stack.push(e)
         }
-        else if (node.kind === 'file') for (const c of node.chunks) live.add(keyOf(c.cid.bytes))
+        else if (node.kind === 'file') for (const c of node.chunks) live.add(c.cid.bytes)
       }
     }
     /** Marks every snapshot not marked yet (those written since the last call too). */
@@ -61,21 +64,20 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
       if (foreign.length > 0) throw new SharedReplicaError({ foreign: foreign.length })
       // A damaged record's tree cannot be walked: its blocks would look dead. Nothing is removed.
       if (damaged.length > 0) throw new SnapshotDamagedError(damaged[0].id, `${damaged[0].reason}, so prune cannot tell which blocks it needs and removed nothing`)
-      for (const f of await store.forgetRecords()) live.add(keyOf(f.bytes))
+      for (const f of await store.forgetRecords()) live.add(f.bytes)
       for (const s of own) {
         if (marked.has(s.id)) continue
         marked.add(s.id)
-        live.add(keyOf(CID.parse(s.id).bytes))
+        live.add(CID.parse(s.id).bytes)
         // Its manifest pages (manifest.ts) go to replicas with it and stay while it does.
-        for (const page of await store.manifestPages(CID.parse(s.id)) ?? []) live.add(keyOf(page.bytes))
+        for (const page of await store.manifestPages(CID.parse(s.id)) ?? []) live.add(page.bytes)
         await markTree(rootOf(s))
       }
     }
     /** Marks below the trees backups reused from their parents since the last call. */
     const markReused = async (): Promise<void> => {
       for (let ref = store.protectedTrees!.shift(); ref !== undefined; ref = store.protectedTrees!.shift()) {
-        live.delete(keyOf(ref.cid.bytes)) // the root itself is protected; walk below it all the same
-        await markTree(ref)
+        await markTree(ref, true) // the root itself is protected; walk below it all the same
       }
     }
     await markSnapshots()
@@ -86,7 +88,7 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
       await markSnapshots()
     }
     await markReused()
-    await sweepDead(store, result, k => live.has(k), markReused)
+    await sweepDead(store, result, cid => live.has(cid), markReused)
     return result
   } finally {
     store.protected = undefined
@@ -100,7 +102,7 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
  * still hold a location in them. `lastLook` runs with lookups and tree reuse held, just before
  * the index entries go (prune's last mark). The caller has set up protection and the epoch.
  */
-async function sweepDead (store: LocalBlockStore, result: PruneResult, isLive: (k: Key) => boolean, lastLook?: () => Promise<void>): Promise<void> {
+async function sweepDead (store: LocalBlockStore, result: PruneResult, isLive: (cid: Uint8Array, k: Key) => boolean, lastLook?: () => Promise<void>): Promise<void> {
   await store.flush()
   const current = store.log.tail?.segment
   // Segments from the tail on may be filling with blocks not indexed yet (a replica receives
@@ -112,7 +114,7 @@ async function sweepDead (store: LocalBlockStore, result: PruneResult, isLive: (
     const k = keyOf(cid)
     const s = perSeg.get(loc.segment) ?? { live: 0, dead: 0 }
     perSeg.set(loc.segment, s)
-    if (isLive(k) || store.protected!.has(k)) s.live += loc.length
+    if (isLive(cid, k) || store.protected!.has(k)) s.live += loc.length
     else { s.dead += loc.length; dead.set(k, loc.length) }
   }
   // Which segments go is chunkstore's reclaim rule (retention.ts), the one the simulation applies too.
@@ -121,11 +123,11 @@ async function sweepDead (store: LocalBlockStore, result: PruneResult, isLive: (
   // may be filling segments they have not reported yet: leave every unindexed one alone then.
   if (store.writers === 0) for (const seg of store.log.segments()) if (!perSeg.has(seg) && settled(seg)) drop.push(seg)
   await lastLook?.()
-  const gone = new Set([...dead.keys()].filter(k => !isLive(k)))
+  const gone = new Set([...dead.keys()].filter(k => !isLive(bytesOf(k), k)))
   // Lookups and reuse wait while the index entries go (the last mark runs with them held).
   await store.forgetBlocks(gone, async () => {
     await lastLook?.()
-    for (const k of gone) if (isLive(k)) gone.delete(k)
+    for (const k of gone) if (isLive(bytesOf(k), k)) gone.delete(k)
   })
   for (const k of gone) { result.blocksRemoved++; result.bytesFreed += dead.get(k)! }
   // Every block still indexed in a segment about to go moves first: live ones, and dead
@@ -165,7 +167,7 @@ export async function sweepBlocks (store: LocalBlockStore, dead: () => Promise<M
     store.epochs.advance()
     try {
       const doomed = await dead()
-      if (doomed.size > 0) await sweepDead(store, result, k => !doomed.has(k))
+      if (doomed.size > 0) await sweepDead(store, result, (_, k) => !doomed.has(k))
       return result
     } finally {
       store.protected = undefined

@@ -68,7 +68,7 @@ export interface Measurement {
  * `logBase.out` / `logBase.err` so that a chatty tool pays no more for its output than a
  * quiet one.
  */
-export async function measure (spec: CommandSpec, logBase: string): Promise<Measurement> {
+export async function measure (spec: CommandSpec, logBase: string, onSpawn?: (timePid: number | undefined) => void): Promise<Measurement> {
   const timeFile = `${logBase}.time`
   const outPath = `${logBase}.out`
   const errPath = `${logBase}.err`
@@ -87,6 +87,7 @@ export async function measure (spec: CommandSpec, logBase: string): Promise<Meas
       })
       child.on('error', reject)
       child.on('close', (c, signal) => resolve(c ?? (signal === null ? 1 : 128)))
+      onSpawn?.(child.pid)
     })
   } finally {
     closeSync(outFd)

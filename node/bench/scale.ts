@@ -8,7 +8,7 @@
 // appended to segments and indexed), reachable from synthetic snapshots (file nodes of
 // SYNTH_CHUNKS chunks each, one directory node per snapshot, a real snapshot record with its
 // manifest pages), so check, prune and replication treat them like any other.
-import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { projectRoot } from '../project-root.ts'
 import type { CID } from 'multiformats/cid'
@@ -41,7 +41,13 @@ export interface ScaleOptions {
   log: (line: string) => void
 }
 
-export interface ScaleStep { what: string, blocks: number, files: number, seconds: number, peakRssMiB: number | null }
+/**
+ * `peakRssMiB` is GNU time's (the kernel's high-water mark of resident pages), which counts
+ * pages of files the process maps too: LevelDB maps its table files, so a scan of a large
+ * index shows up there although the kernel can drop those pages at any time.
+ * `peakAnonMiB` is the process's own memory (RssAnon, sampled every 100 ms).
+ */
+export interface ScaleStep { what: string, blocks: number, files: number, seconds: number, peakRssMiB: number | null, peakAnonMiB?: number | null }
 
 export interface ScaleResult { steps: ScaleStep[], generation: Array<{ what: string, seconds: number }> }
 
@@ -64,11 +70,17 @@ export async function measureScale (opts: ScaleOptions): Promise<ScaleResult> {
   let blocksNow = 0
   const bin = join(projectRoot(), 'node', 'bin', 'cairn.js')
   const cairn = async (what: string, args: string[], files: number): Promise<Measurement> => {
-    const m = await measure({ argv: [process.execPath, bin, ...args], env: { CAIRN_PASSPHRASE: PASSPHRASE, XDG_CACHE_HOME: join(dir, 'cache') } }, join(dir, what.replace(/\W+/g, '-')))
+    const anon = new AnonPeak()
+    let m: Measurement
+    try {
+      m = await measure({ argv: [process.execPath, bin, ...args], env: { CAIRN_PASSPHRASE: PASSPHRASE, XDG_CACHE_HOME: join(dir, 'cache') } }, join(dir, what.replace(/\W+/g, '-')), pid => anon.follow(pid))
+    } finally {
+      anon.stop()
+    }
     if (m.code !== 0) throw new PhaseFailedError(`${what} failed (exit ${m.code}): ${m.stderrTail}`)
-    const step = { what, blocks: blocksNow, files, seconds: m.seconds, peakRssMiB: m.maxRssKiB === null ? null : m.maxRssKiB / 1024 }
+    const step = { what, blocks: blocksNow, files, seconds: m.seconds, peakRssMiB: m.maxRssKiB === null ? null : m.maxRssKiB / 1024, peakAnonMiB: anon.peakMiB }
     result.steps.push(step)
-    log(`${what} (${blocksNow} synthetic blocks, ${files} files): ${step.seconds.toFixed(1)} s, peak RSS ${step.peakRssMiB?.toFixed(0) ?? '?'} MiB`)
+    log(`${what} (${blocksNow} synthetic blocks, ${files} files): ${step.seconds.toFixed(1)} s, peak RSS ${step.peakRssMiB?.toFixed(0) ?? '?'} MiB (anonymous ${step.peakAnonMiB?.toFixed(0) ?? '?'} MiB)`)
     return m
   }
   try {
@@ -99,6 +111,27 @@ export async function measureScale (opts: ScaleOptions): Promise<ScaleResult> {
   } finally {
     if (opts.keep !== true) rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** The highest RssAnon of the process GNU time runs (its child), sampled from /proc. */
+class AnonPeak {
+  private timer: NodeJS.Timeout | undefined
+  private peakKiB: number | null = null
+
+  follow (timePid: number | undefined): void {
+    if (timePid === undefined) return
+    this.timer = setInterval(() => {
+      try {
+        for (const pid of readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(/\s+/).filter(p => p !== '')) {
+          const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+          if (m !== null) this.peakKiB = Math.max(this.peakKiB ?? 0, Number(m[1]))
+        }
+      } catch {} // the process has ended
+    }, 100)
+  }
+
+  stop (): void { clearInterval(this.timer) }
+  get peakMiB (): number | null { return this.peakKiB === null ? null : this.peakKiB / 1024 }
 }
 
 function freeSpace (dir: string): string {
@@ -178,6 +211,6 @@ async function addSyntheticBlocks (storeDir: string, from: number, to: number, l
 export function scaleLines (r: ScaleResult): string[] {
   return [
     ...r.generation.map(g => `generated ${g.what} in ${g.seconds.toFixed(0)} s`),
-    ...r.steps.map(s => `${s.what.padEnd(32)} ${String(s.blocks).padStart(10)} synthetic blocks ${String(s.files).padStart(9)} files ${s.seconds.toFixed(1).padStart(8)} s ${s.peakRssMiB === null ? '?' : s.peakRssMiB.toFixed(0)} MiB`)
+    ...r.steps.map(s => `${s.what.padEnd(32)} ${String(s.blocks).padStart(10)} synthetic blocks ${String(s.files).padStart(9)} files ${s.seconds.toFixed(1).padStart(8)} s ${s.peakRssMiB === null ? '?' : s.peakRssMiB.toFixed(0)} MiB RSS, ${s.peakAnonMiB == null ? '?' : s.peakAnonMiB.toFixed(0)} MiB anonymous`)
   ]
 }
