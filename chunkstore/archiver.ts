@@ -30,7 +30,11 @@ const JOB_FILES = 128
 const JOB_BYTES = 8 << 20
 const INFLIGHT_BYTES = 64 << 20
 const INFLIGHT_FILES = 2048
-const PREFETCH_ENTRIES = 200_000
+/**
+ * Entries of the parent snapshot's directory nodes prefetched at most (a decoded entry costs
+ * about 1 KiB: CIDs, ids, bigints). Each node leaves the cache when the walk takes it.
+ */
+const PREFETCH_ENTRIES = 65_536
 
 interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
 function deferred<T> (): Deferred<T> {
@@ -72,14 +76,19 @@ export class Archiver {
   private readonly failed = deferred<never>()
   private lastProgress = 0
   private currentFile = ''
-  /** The parent snapshot's directory nodes, prefetched (see prefetchParent). */
+  /** The parent snapshot's directory nodes, prefetched (see prefetchParent); each leaves when the walk takes it. */
   private readonly parentNodes = new Map<string, DirNode>()
+  private readonly prefetchEntries: number
+  /** Entries of the nodes in `parentNodes` now, and at most during the run (the bound tests read). */
+  prefetched = 0
+  peakPrefetched = 0
   /** Files to skip because another program writes them (options.openFiles 'skip'). */
   private openElsewhere: Map<string, number> | undefined
   /** Extended attributes are read into the nodes (options.xattrs, default on). */
   private readonly xattrs: boolean
 
-  constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions) {
+  constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions, limits: { prefetchEntries?: number } = {}) {
+    this.prefetchEntries = limits.prefetchEntries ?? PREFETCH_ENTRIES
     this.excluded = excluder(options.exclude ?? [])
     this.xattrs = options.xattrs !== false
     this.failed.promise.catch(() => {})
@@ -117,13 +126,14 @@ export class Archiver {
 
   /**
    * Loads the parent snapshot's directory nodes level by level, one index read per level,
-   * instead of one awaited read per directory during the walk. Bounded: it stops adding
-   * levels past PREFETCH_ENTRIES entries, and the walk loads the rest as it goes.
+   * instead of one awaited read per directory during the walk. Bounded: it stops at
+   * `prefetchEntries` entries (within a level too: one level of a tree of millions of files
+   * can hold them all), and the walk loads the rest as it goes.
    */
   private async prefetchParent (root: DirNode): Promise<void> {
     let level = root.entries.filter(e => e.kind === 'dir')
     let entries = root.entries.length
-    while (level.length > 0 && entries < PREFETCH_ENTRIES) {
+    while (level.length > 0 && entries < this.prefetchEntries) {
       const locs = await this.deps.store.locations(level.map(e => e.cid.bytes))
       const next: DirEntry[] = []
       for (let i = 0; i < level.length; i++) {
@@ -131,8 +141,13 @@ export class Archiver {
         if (loc === undefined) continue
         const node = await this.oldDir(level[i], loc)
         if (node === undefined) continue
-        this.parentNodes.set(keyOf(level[i].cid.bytes), node)
+        const k = keyOf(level[i].cid.bytes)
+        if (this.parentNodes.has(k)) continue
+        this.parentNodes.set(k, node)
+        this.prefetched += node.entries.length
+        this.peakPrefetched = Math.max(this.peakPrefetched, this.prefetched)
         entries += node.entries.length
+        if (entries >= this.prefetchEntries) return
         for (const e of node.entries) if (e.kind === 'dir') next.push(e)
       }
       level = next
@@ -144,8 +159,15 @@ export class Archiver {
    * costs the metadata cache: its files are read again, with a warning, and the backup goes on.
    */
   private async oldDir (e: { cid: CID, id: Uint8Array }, loc?: BlockLocation): Promise<DirNode | undefined> {
-    const cached = this.parentNodes.get(keyOf(e.cid.bytes))
-    if (cached !== undefined) return cached
+    const k = keyOf(e.cid.bytes)
+    const cached = this.parentNodes.get(k)
+    if (cached !== undefined) {
+      // The walk takes each directory once: the cache need not keep it (a second directory
+      // with the same node, rare, reads it again).
+      this.parentNodes.delete(k)
+      this.prefetched -= cached.entries.length
+      return cached
+    }
     try {
       return await this.deps.loadNode(e, loc) as DirNode
     } catch (err) {
