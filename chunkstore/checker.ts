@@ -14,6 +14,11 @@ import type { CheckOptions, CheckResult } from './types.ts'
 export interface Root { name: string, cid: CID, id: Uint8Array }
 
 const JOB_BYTES = 32 << 20
+/**
+ * Verify jobs sent and not yet done at most: the walk waits for one to finish before it sends
+ * another, so what waits in the workers' queues does not grow with the store (SPEC N4).
+ */
+export const JOBS_AHEAD = 4
 
 /**
  * Checks snapshots (F8): every tree node is read, authenticated and decoded (that is how the
@@ -21,7 +26,7 @@ const JOB_BYTES = 32 << 20
  * `readData`, every data block is also read, hashed against its CID and opened, in the workers.
  */
 export async function checkSnapshots (
-  deps: { store: LocalBlockStore, sealer: BlockSealer, makePool: (on: (m: FromWorker, w: number) => void) => WorkerPool },
+  deps: { store: LocalBlockStore, sealer: BlockSealer, makePool: (on: (m: FromWorker, w: number) => void) => WorkerPool, jobBytes?: number },
   roots: Root[], options: Pick<CheckOptions, 'readData' | 'signal' | 'onProgress'> = {}
 ): Promise<CheckResult> {
   const { store, sealer } = deps
@@ -47,18 +52,31 @@ export async function checkSnapshots (
   let job: VerifyBlock[] = []
   let jobBytes = 0
   let jobs = 0
+  let jobSeq = 0
   let allDone: (() => void) | undefined
-  const send = (): void => {
+  let failed: Error | undefined
+  let slotFree: (() => void) | undefined
+  const send = async (): Promise<void> => {
     if (job.length === 0) return
-    pool ??= deps.makePool(m => {
-      if (m.t === 'verified') {
-        result.errors.push(...m.errors); result.badBlocks.push(...m.bad); result.bytesChecked += m.bytes; result.blocksChecked += m.blocks
-        report()
-      } else if (m.t === 'done' && --jobs === 0) allDone?.()
-    })
+    if (pool === undefined) {
+      pool = deps.makePool(m => {
+        if (m.t === 'verified') {
+          result.errors.push(...m.errors); result.badBlocks.push(...m.bad); result.bytesChecked += m.bytes; result.blocksChecked += m.blocks
+          report()
+        } else if (m.t === 'done') {
+          jobs--
+          slotFree?.()
+          if (jobs === 0) allDone?.()
+        }
+      })
+      pool.onFailure(err => { failed = err; slotFree?.() })
+    }
     jobs++
-    pool.dispatch({ t: 'verify', job: jobs, blocks: job }, jobBytes)
+    pool.dispatch({ t: 'verify', job: ++jobSeq, blocks: job }, jobBytes)
     job = []; jobBytes = 0
+    while (jobs >= JOBS_AHEAD && failed === undefined) await new Promise<void>(resolve => { slotFree = resolve })
+    slotFree = undefined
+    if (failed !== undefined) throw failed
   }
 
   async function visit (cid: CID, id: Uint8Array, where: string, size?: number): Promise<TreeNode | undefined> {
@@ -69,7 +87,7 @@ export async function checkSnapshots (
     if (size !== undefined) {
       if (readData) {
         job.push({ ...loc, cid: cid.bytes, id, size, where }); jobBytes += loc.length
-        if (jobBytes >= JOB_BYTES) send()
+        if (jobBytes >= (deps.jobBytes ?? JOB_BYTES)) await send()
       } else result.blocksChecked++
       return undefined
     }
@@ -115,7 +133,7 @@ export async function checkSnapshots (
 
   try {
     for (const r of roots) { snapshot = r.name; await walk(r.cid, r.id, '') }
-    send()
+    await send()
     if (jobs > 0) await new Promise<void>((resolve, reject) => { allDone = resolve; pool!.onFailure(reject) })
   } finally {
     await pool?.close()

@@ -1,0 +1,50 @@
+// check --read-data's memory (SPEC N4): the walk sends verify jobs to the workers only a few
+// ahead of their answers, so what waits in their queues does not grow with the store.
+import test from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { checkSnapshots, JOBS_AHEAD } from './checker.ts'
+import { BlockSealer } from './codec.ts'
+import { rootOf } from './snapshot-records.ts'
+import { WorkerPool } from './worker-pool.ts'
+import { createStore, removeDir, tempDir } from './testing/index.ts'
+
+test('check --read-data keeps at most JOBS_AHEAD verify jobs in the workers at once, and still reads every block', async () => {
+  const dir = tempDir('cairn-checker-')
+  try {
+    const src = join(dir, 'src')
+    mkdirSync(src)
+    for (let f = 0; f < 40; f++) writeFileSync(join(src, `f${f}`), randomBytes(2000))
+    const repo = await createStore(join(dir, 'store'))
+    try {
+      await repo.backup({ paths: [src] })
+      const [snap] = await repo.snapshots()
+      let inflight = 0
+      let peak = 0
+      const result = await checkSnapshots({
+        store: repo.blocks,
+        sealer: new BlockSealer(repo.keys, repo.suite, repo.config.compression),
+        // One data block per job, so 40 jobs: without a bound they would all be queued at once.
+        jobBytes: 1,
+        makePool: on => {
+          const pool = new WorkerPool({ keys: repo.keys, suite: repo.suite.name, level: repo.config.compression, chunker: repo.config.chunker, segmentDir: repo.blocks.log.dir, segmentCounter: repo.blocks.segmentCounter }, (m, w) => {
+            if (m.t === 'done') inflight--
+            on(m, w)
+          })
+          const dispatch = pool.dispatch.bind(pool)
+          pool.dispatch = (msg, weight, transfer) => { inflight++; peak = Math.max(peak, inflight); return dispatch(msg, weight, transfer) }
+          return pool
+        }
+      }, [{ name: snap.id, ...rootOf(snap) }], { readData: true })
+      assert.deepEqual(result.errors, [])
+      assert.ok(result.blocksChecked > 40 && result.bytesChecked > 40 * 2000, 'every file\'s block was read, and the folders\' nodes')
+      assert.ok(peak <= JOBS_AHEAD, `${peak} jobs in the workers at once`)
+    } finally {
+      await repo.close()
+    }
+  } finally {
+    removeDir(dir)
+  }
+})
