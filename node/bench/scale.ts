@@ -69,19 +69,11 @@ export async function measureScale (opts: ScaleOptions): Promise<ScaleResult> {
   }
   let blocksNow = 0
   const bin = join(projectRoot(), 'node', 'bin', 'cairn.js')
-  const cairn = async (what: string, args: string[], files: number): Promise<Measurement> => {
-    const anon = new AnonPeak()
-    let m: Measurement
-    try {
-      m = await measure({ argv: [process.execPath, bin, ...args], env: { CAIRN_PASSPHRASE: PASSPHRASE, XDG_CACHE_HOME: join(dir, 'cache') } }, join(dir, what.replace(/\W+/g, '-')), pid => anon.follow(pid))
-    } finally {
-      anon.stop()
-    }
-    if (m.code !== 0) throw new PhaseFailedError(`${what} failed (exit ${m.code}): ${m.stderrTail}`)
-    const step = { what, blocks: blocksNow, files, seconds: m.seconds, peakRssMiB: m.maxRssKiB === null ? null : m.maxRssKiB / 1024, peakAnonMiB: anon.peakMiB }
+  const cairn = async (what: string, args: string[], files: number): Promise<void> => {
+    const m = await runCairn(dir, what, args)
+    const step = { what, blocks: blocksNow, files, ...m }
     result.steps.push(step)
     log(`${what} (${blocksNow} synthetic blocks, ${files} files): ${step.seconds.toFixed(1)} s, peak RSS ${step.peakRssMiB?.toFixed(0) ?? '?'} MiB (anonymous ${step.peakAnonMiB?.toFixed(0) ?? '?'} MiB)`)
-    return m
   }
   try {
     log(`free: ${freeSpace(dir)}`)
@@ -134,6 +126,20 @@ class AnonPeak {
   get peakMiB (): number | null { return this.peakKiB === null ? null : this.peakKiB / 1024 }
 }
 
+/** Runs `cairn args…` through the bin under GNU time, with its anonymous RSS sampled; throws if it fails. */
+export async function runCairn (dir: string, what: string, args: string[]): Promise<{ seconds: number, peakRssMiB: number | null, peakAnonMiB: number | null }> {
+  const bin = join(projectRoot(), 'node', 'bin', 'cairn.js')
+  const anon = new AnonPeak()
+  let m: Measurement
+  try {
+    m = await measure({ argv: [process.execPath, bin, ...args], env: { CAIRN_PASSPHRASE: PASSPHRASE, XDG_CACHE_HOME: join(dir, 'cache') } }, join(dir, what.replace(/\W+/g, '-')), pid => anon.follow(pid))
+  } finally {
+    anon.stop()
+  }
+  if (m.code !== 0) throw new PhaseFailedError(`${what} failed (exit ${m.code}): ${m.stderrTail}`)
+  return { seconds: m.seconds, peakRssMiB: m.maxRssKiB === null ? null : m.maxRssKiB / 1024, peakAnonMiB: anon.peakMiB }
+}
+
 function freeSpace (dir: string): string {
   const s = statfsSync(dir)
   return `${(s.bavail * s.bsize / 2 ** 30).toFixed(1)} GiB, ${s.ffree} inodes`
@@ -161,7 +167,7 @@ function makeTree (root: string, files: number): void {
  * Seals and stores synthetic blocks `from`..`to` (counting across calls) as snapshots of
  * SYNTH_PER_SNAPSHOT blocks, each a directory of file nodes of SYNTH_CHUNKS tiny chunks.
  */
-async function addSyntheticBlocks (storeDir: string, from: number, to: number, log: (line: string) => void): Promise<number> {
+export async function addSyntheticBlocks (storeDir: string, from: number, to: number, log: (line: string) => void): Promise<number> {
   const repo = await openRepository(storeDir, { passphrase: PASSPHRASE })
   try {
     const sealer = new BlockSealer(repo.keys, repo.suite, repo.config.compression)
