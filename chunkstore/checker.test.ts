@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto'
 import { checkSnapshots, JOBS_AHEAD } from './checker.ts'
 import { BlockSealer } from './codec.ts'
 import { rootOf } from './snapshot-records.ts'
+import type { CheckResult } from './types.ts'
 import { WorkerPool } from './worker-pool.ts'
 import { createStore, removeDir, tempDir } from './testing/index.ts'
 
-test('check --read-data keeps at most JOBS_AHEAD verify jobs in the workers at once, and still reads every block', async () => {
+test('check --read-data keeps at most JOBS_AHEAD verify jobs of bounded size in the workers at once, and still reads every block', async () => {
   const dir = tempDir('cairn-checker-')
   try {
     const src = join(dir, 'src')
@@ -23,24 +24,34 @@ test('check --read-data keeps at most JOBS_AHEAD verify jobs in the workers at o
       const [snap] = await repo.snapshots()
       let inflight = 0
       let peak = 0
-      const result = await checkSnapshots({
+      let largest = 0
+      const check = async (limits: { jobBytes?: number, jobBlocks?: number }): Promise<CheckResult> => await checkSnapshots({
         store: repo.blocks,
         sealer: new BlockSealer(repo.keys, repo.suite, repo.config.compression),
-        // One data block per job, so 40 jobs: without a bound they would all be queued at once.
-        jobBytes: 1,
+        ...limits,
         makePool: on => {
           const pool = new WorkerPool({ keys: repo.keys, suite: repo.suite.name, level: repo.config.compression, chunker: repo.config.chunker, segmentDir: repo.blocks.log.dir, segmentCounter: repo.blocks.segmentCounter }, (m, w) => {
             if (m.t === 'done') inflight--
             on(m, w)
           })
           const dispatch = pool.dispatch.bind(pool)
-          pool.dispatch = (msg, weight, transfer) => { inflight++; peak = Math.max(peak, inflight); return dispatch(msg, weight, transfer) }
+          pool.dispatch = (msg, weight, transfer) => {
+            inflight++; peak = Math.max(peak, inflight)
+            if (msg.t === 'verify') largest = Math.max(largest, msg.blocks.length)
+            return dispatch(msg, weight, transfer)
+          }
           return pool
         }
       }, [{ name: snap.id, ...rootOf(snap) }], { readData: true })
+      // One data block per job, so 40 jobs: without a bound they would all be queued at once.
+      const result = await check({ jobBytes: 1 })
       assert.deepEqual(result.errors, [])
       assert.ok(result.blocksChecked > 40 && result.bytesChecked > 40 * 2000, 'every file\'s block was read, and the folders\' nodes')
       assert.ok(peak <= JOBS_AHEAD, `${peak} jobs in the workers at once`)
+      // Tiny blocks: a job is cut by its count of blocks too, not only by their bytes.
+      const again = await check({ jobBlocks: 8 })
+      assert.equal(again.blocksChecked, result.blocksChecked)
+      assert.ok(largest <= 8, `a job of ${largest} blocks`)
     } finally {
       await repo.close()
     }

@@ -14,6 +14,8 @@ import type { CheckOptions, CheckResult } from './types.ts'
 export interface Root { name: string, cid: CID, id: Uint8Array }
 
 const JOB_BYTES = 32 << 20
+/** Blocks in one verify job at most: small blocks would put ~500,000 in 32 MiB, each a message object. */
+const JOB_BLOCKS = 4096
 /**
  * Verify jobs sent and not yet done at most: the walk waits for one to finish before it sends
  * another, so what waits in the workers' queues does not grow with the store (SPEC N4).
@@ -26,7 +28,7 @@ export const JOBS_AHEAD = 4
  * `readData`, every data block is also read, hashed against its CID and opened, in the workers.
  */
 export async function checkSnapshots (
-  deps: { store: LocalBlockStore, sealer: BlockSealer, makePool: (on: (m: FromWorker, w: number) => void) => WorkerPool, jobBytes?: number },
+  deps: { store: LocalBlockStore, sealer: BlockSealer, makePool: (on: (m: FromWorker, w: number) => void) => WorkerPool, jobBytes?: number, jobBlocks?: number },
   roots: Root[], options: Pick<CheckOptions, 'readData' | 'signal' | 'onProgress'> = {}
 ): Promise<CheckResult> {
   const { store, sealer } = deps
@@ -87,7 +89,7 @@ export async function checkSnapshots (
     if (size !== undefined) {
       if (readData) {
         job.push({ ...loc, cid: cid.bytes, id, size, where }); jobBytes += loc.length
-        if (jobBytes >= (deps.jobBytes ?? JOB_BYTES)) await send()
+        if (jobBytes >= (deps.jobBytes ?? JOB_BYTES) || job.length >= (deps.jobBlocks ?? JOB_BLOCKS)) await send()
       } else result.blocksChecked++
       return undefined
     }
