@@ -35,7 +35,7 @@ export async function checkSnapshots (
   const { signal, onProgress } = options
   const readData = options.readData === true
   const result: CheckResult = { snapshots: roots.length, blocksChecked: 0, bytesChecked: 0, errors: [], badBlocks: [] }
-  // Every block visited, in 16–24 bytes each (cid-set.ts): a store's worth stays far under N4's bound.
+  // Every block visited, in 16–32 bytes each (cid-set.ts): a store's worth stays far under N4's bound.
   const seen = new CidSet()
   let lastProgress = 0
   const report = (): void => {

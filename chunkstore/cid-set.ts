@@ -1,12 +1,12 @@
 /**
  * A set of CIDs in flat typed arrays: 12 bytes of each CID's digest per slot, kept at most
- * three quarters full, so about 16–24 bytes per CID and two heap objects in all, where a
- * `Set` of latin1 keys costs about 100 bytes and a string per CID (a 10-million-block store's
- * mark set would take over 1 GiB; SPEC N4: 10 million blocks in under 512 MiB). Prune marks
- * live blocks in one, check the blocks it has visited.
+ * three quarters full, so 16–32 bytes per CID (48 for a moment while it doubles) and two heap
+ * objects in all, where a `Set` of latin1 keys costs about 100 bytes and a string per CID (a
+ * 10-million-block store's mark set would take over 1 GiB; SPEC N4: 10 million blocks in under
+ * 512 MiB). Prune marks live blocks in one, check the blocks it has visited.
  *
  * Two CIDs whose digests agree in the 96 bits kept count as one (CIDs are SHA-256 digests:
- * about one chance in 10^14 over 10 million blocks). Prune then keeps a dead block, check
+ * about one chance in 10^15 over 10 million blocks). Prune then keeps a dead block, check
  * skips a block it counted already; neither loses data.
  */
 const WORDS = 3

@@ -39,7 +39,7 @@ export async function pruneStore (components: PruneComponents, options: AbortOpt
   store.protectedTrees = []
   const started = store.epochs.advance()
   try {
-    // Every live block, in 16–24 bytes each (cid-set.ts): a store's worth stays far under N4's bound.
+    // Every live block, in 16–32 bytes each (cid-set.ts): a store's worth stays far under N4's bound.
     const live = new CidSet()
     const marked = new Set<string>()
     /** Marks `root` and everything below it; `again`: walk below a root marked already. */
