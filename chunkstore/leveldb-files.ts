@@ -27,9 +27,12 @@ export function verifyLevelDb (dir: string, options: { tablesToo?: boolean } = {
   const m = /^(MANIFEST-\d+)\n$/.exec(text)
   if (m === null) problems.push('CURRENT does not name a MANIFEST file')
   else if (!existsSync(join(dir, m[1]))) problems.push(`CURRENT names ${m[1]}, which is missing`)
+  // Only the tables the MANIFEST lists: a compaction cut short by a close leaves a partial
+  // table that LevelDB never reads and deletes at its next open.
+  const live = options.tablesToo !== false && m !== null && problems.length === 0 ? liveTables(join(dir, m[1])) : undefined
   for (const name of readdirSync(dir).sort()) {
     const isLog = /^MANIFEST-\d+$/.test(name) || /^\d+\.log$/.test(name)
-    const isTable = /^\d+\.(ldb|sst)$/.test(name)
+    const isTable = /^\d+\.(ldb|sst)$/.test(name) && (live === undefined || live.has(Number(name.split('.')[0])))
     if (!isLog && !(isTable && options.tablesToo !== false)) continue
     try {
       const p = isLog ? checkLog(join(dir, name)) : checkTable(join(dir, name))
@@ -65,6 +68,57 @@ function checkLog (path: string): string | undefined {
     }
   }
   return undefined
+}
+
+/**
+ * The table numbers the MANIFEST's version edits leave live (LevelDB's version_edit.cc: tag
+ * varint32, then per tag 1 comparator (length-prefixed), 2/3/4/9 log, next file, last sequence,
+ * previous log (varint64), 5 compaction pointer (level, length-prefixed key), 6 deleted file
+ * (level, number), 7 new file (level, number, size, smallest and largest keys)). Undefined when
+ * the MANIFEST cannot be read so: then every table is checked.
+ */
+function liveTables (manifest: string): Set<number> | undefined {
+  try {
+    const live = new Set<number>()
+    for (const edit of logRecords(readFileSync(manifest))) {
+      let pos = 0
+      const skipBytes = (): void => { const [n, a] = varint(edit, pos); pos = a + n }
+      const next = (): number => { const [v, a] = varint(edit, pos); pos = a; return v }
+      while (pos < edit.length) {
+        const tag = next()
+        if (tag === 1) skipBytes()
+        else if (tag === 2 || tag === 3 || tag === 4 || tag === 9) next()
+        else if (tag === 5) { next(); skipBytes() }
+        else if (tag === 6) { next(); live.delete(next()) }
+        else if (tag === 7) { next(); live.add(next()); next(); skipBytes(); skipBytes() }
+        else return undefined
+      }
+      if (pos !== edit.length) return undefined
+    }
+    return live
+  } catch {
+    return undefined
+  }
+}
+
+/** The records of a LevelDB log, fragments joined (types 1 full, 2 first, 3 middle, 4 last); a torn tail ends it. */
+function * logRecords (data: Buffer): Generator<Buffer> {
+  let parts: Buffer[] = []
+  for (let block = 0; block < data.length; block += LOG_BLOCK) {
+    const end = Math.min(block + LOG_BLOCK, data.length)
+    let pos = block
+    while (end - pos >= LOG_HEADER) {
+      const length = data.readUInt16LE(pos + 4)
+      const type = data[pos + 6]
+      if (type === 0 || pos + LOG_HEADER + length > end) break
+      const body = data.subarray(pos + LOG_HEADER, pos + LOG_HEADER + length)
+      if (type === 1) yield body
+      else if (type === 2) parts = [body]
+      else if (type === 3) parts.push(body)
+      else if (type === 4) { parts.push(body); yield Buffer.concat(parts); parts = [] }
+      pos += LOG_HEADER + length
+    }
+  }
 }
 
 const TABLE_MAGIC = 0xdb4775248b80fb57n
