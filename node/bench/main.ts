@@ -111,7 +111,7 @@ export async function main (argv: string[]): Promise<number> {
     const r = await measureScale({ dir: join(process.env.CAIRN_SCALE_DIR ?? tmpdir(), 'cairn-scale'), ...options.scale, readData: true, replication: true, keep: options.keep, log })
     if (options.json) console.log(JSON.stringify({ date: new Date().toISOString(), machine: describeMachine(), scale: r }, null, 2))
     else for (const line of scaleLines(r)) console.log(line)
-    return 0
+    return r.steps.some(s => s.error !== undefined) ? 1 : 0
   }
   if (options.concurrencyOnly) {
     const r = await measureConcurrency({ dir, log })
