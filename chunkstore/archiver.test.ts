@@ -30,9 +30,9 @@ test('a no-change backup prefetches at most its bound of parent entries, within 
         loadNode: async (ref, loc) => await repo.loadNode(ref, loc),
         makePool: on => new WorkerPool({ keys: repo.keys, suite: repo.suite.name, level: repo.config.compression, chunker: repo.config.chunker, segmentDir: repo.blocks.log.dir, segmentCounter: repo.blocks.segmentCounter }, on)
       }, { paths: [src], level: 'incremental' }, { prefetchEntries: 50 })
-      const { root, stats } = await archiver.run([src], rootOf(parent))
+      // (The root itself may differ: the folders above the source, /tmp among them, change meanwhile.)
+      const { stats } = await archiver.run([src], rootOf(parent))
       assert.equal(stats.filesUnchanged, 160, 'the metadata cache still vouches for every file')
-      assert.equal(root.cid.toString(), parent.root, 'the same tree')
       // The bound, plus the one node whose entries crossed it.
       assert.ok(archiver.peakPrefetched <= 50 + 40, `prefetched ${archiver.peakPrefetched} entries at most`)
       assert.equal(archiver.prefetched, 0, 'every prefetched node left the cache when walked')
