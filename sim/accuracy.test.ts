@@ -48,6 +48,30 @@ test('F28 the simulation comes within 10 % of a real three-site mesh on stored b
     }
   })
 
+  // The figures always, and what the daemons did when one is off: a run that fails says why.
+  t.diagnostic(JSON.stringify({ stored: r.stored, lags: r.lags }))
+  try { compare(r) } catch (err) {
+    for (const [site, log] of Object.entries(r.logs)) t.diagnostic(`${site}:\n${log}`)
+    throw err
+  }
+
+  // The planner on the live node: a scenario from its mesh, a run of it, a bad one.
+  assert.match(String(api.scenario), /- name: hq\b[^]*- name: branch-1\b[^]*- name: dr-north\b/)
+  assert.match(String(api.scenario), /estimated from \d+ backups in the job history/)
+  const report = api.report as { sites: Array<{ name: string }>, charts: unknown[] }
+  assert.deepEqual(report.sites.map(s => s.name), ['hq', 'branch-1', 'dr-north'])
+  assert.equal(report.charts.length, 4)
+  const bad = api.bad as { status: number, body: { code: string, params: Record<string, unknown> } }
+  assert.equal(bad.status, 400)
+  assert.equal(bad.body.code, 'SIM_SCENARIO_INVALID')
+  assert.deepEqual([bad.body.params.field, bad.body.params.line], ['sites[0].role', 5])
+  const cli = api.cli as { code: number, stdout: string }
+  assert.equal(cli.code, 0)
+  assert.match(cli.stdout, /^site +role/m)
+})
+
+/** Real against simulated: stored bytes per site and day, lag per link, the rules' effects. */
+function compare (r: AccuracyResult): void {
   // What the daemons stored, day by day, against the simulation: own stores and replicas.
   for (const s of r.stored) {
     const real = s.real.own + s.real.replica
@@ -70,21 +94,7 @@ test('F28 the simulation comes within 10 % of a real three-site mesh on stored b
   const sentToBranch = r.end.find(e => e.site === 'branch-1')!.real.replica
   assert.ok(hq.real.own < sentToBranch * 0.97, 'prune at hq reclaimed what the replica still holds')
   assert.ok(r.lags.find(l => l.origin === 'hq' && l.target === 'dr-north')!.real.meanHours > 4, 'the night window held the cascade')
-
-  // The planner on the live node: a scenario from its mesh, a run of it, a bad one.
-  assert.match(String(api.scenario), /- name: hq\b[^]*- name: branch-1\b[^]*- name: dr-north\b/)
-  assert.match(String(api.scenario), /estimated from \d+ backups in the job history/)
-  const report = api.report as { sites: Array<{ name: string }>, charts: unknown[] }
-  assert.deepEqual(report.sites.map(s => s.name), ['hq', 'branch-1', 'dr-north'])
-  assert.equal(report.charts.length, 4)
-  const bad = api.bad as { status: number, body: { code: string, params: Record<string, unknown> } }
-  assert.equal(bad.status, 400)
-  assert.equal(bad.body.code, 'SIM_SCENARIO_INVALID')
-  assert.deepEqual([bad.body.params.field, bad.body.params.line], ['sites[0].role', 5])
-  const cli = api.cli as { code: number, stdout: string }
-  assert.equal(cli.code, 0)
-  assert.match(cli.stdout, /^site +role/m)
-})
+}
 
 test('F28 bad input on the command line: the field, its line and column; exit code 1, nothing written', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-sim-bad-'))

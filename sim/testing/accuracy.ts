@@ -59,6 +59,8 @@ export interface AccuracyResult {
   steps: number
   report: PlanReport
   scenario: ScenarioInput
+  /** Each daemon's log (stderr), to show when a figure is off. */
+  logs: Record<string, string>
 }
 
 /** mulberry32: a small seeded PRNG, so every run writes the same bytes. */
@@ -216,6 +218,7 @@ export async function runAccuracy (plan: AccuracyPlan): Promise<AccuracyResult> 
 
   const dirs = { hq: join(plan.workDir, 'hq'), branch: join(plan.workDir, 'branch'), dr: join(plan.workDir, 'dr') }
   const daemons: Daemon[] = []
+  const logs: Record<string, string> = {}
   try {
     const init = await cairn(['mesh', 'init', '--mesh-dir', join(dirs.hq, 'mesh'), '--site', 'hq', '--role', 'head', '--listen', LISTEN])
     if (init.code !== 0) throw new Error(init.stderr)
@@ -362,10 +365,12 @@ export async function runAccuracy (plan: AccuracyPlan): Promise<AccuracyResult> 
       snapshots: kept.map(k => ({ ...k, sim: report.tasks.find(t => t.site === k.site)?.snapshots ?? 0 })),
       steps,
       report,
-      scenario
+      scenario,
+      logs
     }
   } finally {
     await Promise.all(daemons.map(async d => { await d.stop() }))
+    for (const d of daemons) logs[d.site] = d.log()
   }
 }
 
