@@ -104,8 +104,13 @@ async function sweepDead (store: LocalBlockStore, result: PruneResult, isLive: (
   await store.flush()
   const current = store.log.tail?.segment
   // Segments from the tail on may be filling with blocks not indexed yet (a replica receives
-  // while it sweeps): only older ones are rewritten or deleted.
-  const settled = (seg: number): boolean => current === undefined || seg < current
+  // while it sweeps, a backup's threads write their own): only older ones are rewritten or
+  // deleted — and, when no backup is writing, every segment there is now but the tail. Backups'
+  // threads number their segments from the same counter as the tail, so a finished backup's
+  // segments may come after it; left alone, they were freed only once the tail moved on (a 64 MiB
+  // tail of tree nodes: months at a branch office).
+  const sealed = store.writers === 0 ? new Set(store.log.segments().filter(seg => seg !== current)) : undefined
+  const settled = (seg: number): boolean => current === undefined || seg < current || sealed?.has(seg) === true
   const perSeg = new Map<number, { live: number, dead: number }>()
   const dead = new Map<Key, number>()
   for await (const { cid, loc } of store.entries()) {

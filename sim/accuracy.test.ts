@@ -1,7 +1,7 @@
 // F28, N6 — the simulation against the real engine. A real mesh of three `cairn serve` daemons
 // (hq → branch-1 → dr-north) started through the package's bin on 127.0.0.1 runs four days on
 // stepped time: daily schedules, retention with prune, a night window of rate 0 and a slow rate
-// after it on the cascade link, a seeded data mutator rewriting an eighth of the files each noon.
+// after it on the cascade link, a seeded data mutator rewriting three files in ten each noon.
 // The simulation of the same scenario — with the profile `cairn sim calibrate` measured on the
 // first day's data — must come within 10 % of what the daemons store and of their lag.
 // While the mesh runs, the planner's API (scenario from the mesh, a run, a bad scenario) and
@@ -25,7 +25,10 @@ test('F28 the simulation comes within 10 % of a real three-site mesh on stored b
     days: 4,
     files: { hq: 300, branch: 160 },
     fileBytes: 80 * 1024,
-    change: 0.12,
+    // Three in ten: a prune then finds each day's segments well past its 10 % rewrite threshold.
+    // Near it (an eighth), whether one segment of ten blocks crosses it is a coin toss the
+    // simulation can only give the odds of, and the check failed one run in four.
+    change: 0.3,
     newFiles: { hq: 10, branch: 6 },
     keep: { hq: 2, branch: 3 },
     // 2 KiB/s after the night window: a day's changes take a quarter of an hour to cross.
