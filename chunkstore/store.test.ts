@@ -445,7 +445,44 @@ describe('forget and prune', () => {
       assert.deepEqual((await repo.check({ readData: true })).errors, [])
     } finally { await repo.close() }
   })
+  test('a segment losing a little at each prune is rewritten once what it lost in all of them passes the threshold', async () => {
+    // One worker: the first backup's 30 files go to one segment, and each round kills one of
+    // them (3 %, under prune's 10 % alone). Counting only each prune's own dead, it was never
+    // rewritten; counting the file's bytes, the fourth prune (13 %) rewrites it.
+    const workers = process.env.CAIRN_WORKERS
+    process.env.CAIRN_WORKERS = '1'
+    const w = work()
+    const store = join(w, 'store')
+    const src = join(w, 'src')
+    mkdirSync(src)
+    for (let i = 0; i < 30; i++) writeRandom(join(src, `f${i}`), 64 * 1024)
+    const repo = await createStore(store)
+    try {
+      await repo.backup({ paths: [src], task: 't' })
+      const segs = (): Array<[string, number]> => readdirSync(join(store, 'segments')).map(f => [f, statSync(join(store, 'segments', f)).size])
+      const [first] = segs().sort((a, b) => b[1] - a[1])[0]
+      const rewritten: boolean[] = []
+      for (let round = 0; round < 4; round++) {
+        writeRandom(join(src, `f${round}`), 64 * 1024)
+        await repo.backup({ paths: [src], task: 't' })
+        await repo.forget({ keepLast: 1 })
+        await repo.prune()
+        rewritten.push(!segs().some(([f]) => f === first))
+      }
+      assert.deepEqual(rewritten, [false, false, false, true])
+      const out = join(w, 'out')
+      const [last] = await repo.snapshots()
+      await repo.restore({ snapshot: last.id, target: out })
+      assert.deepEqual(treePrint(join(out, src)), treePrint(src))
+      assert.deepEqual((await repo.check({ readData: true })).errors, [])
+    } finally {
+      await repo.close()
+      if (workers === undefined) delete process.env.CAIRN_WORKERS
+      else process.env.CAIRN_WORKERS = workers
+    }
+  })
 })
+
 
 
 describe('golden sample store (format v1)', () => {
