@@ -9,7 +9,9 @@ import { excluder } from './exclude.ts'
 import { childPath, nodeName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import { keyOf } from './index-layout.ts'
+import { ReachedBlocks } from './manifest.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import { BLOCK_CID_LENGTH } from './block-store.ts'
 import type { BlockLocation } from './block-store.ts'
 import { decodeNode, encodeNode } from './tree-node.ts'
 import type { DirEntry, DirNode } from './tree-node.ts'
@@ -31,6 +33,8 @@ const JOB_BYTES = 8 << 20
 const INFLIGHT_BYTES = 64 << 20
 const INFLIGHT_FILES = 2048
 const PREFETCH_ENTRIES = 200_000
+/** Reused multi-chunk file nodes read per index lookup (reachReusedFiles). */
+const REUSED_BATCH = 1024
 
 interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
 function deferred<T> (): Deferred<T> {
@@ -78,6 +82,10 @@ export class Archiver {
   private openElsewhere: Map<string, number> | undefined
   /** Extended attributes are read into the nodes (options.xattrs, default on). */
   private readonly xattrs: boolean
+  /** Every block the new snapshot links, for its manifest (manifest.ts), noted as the walk goes. */
+  private readonly reached = new ReachedBlocks()
+  /** Multi-chunk file nodes reused from the parent snapshot: their chunks are noted once the walk is over. */
+  private reusedFiles: DirEntry[] = []
 
   constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions) {
     this.excluded = excluder(options.exclude ?? [])
@@ -86,7 +94,7 @@ export class Archiver {
   }
 
   /** `sources` are the options' paths as `normaliseSources` returns them. */
-  async run (sources: string[], parentRoot: { cid: CID, id: Uint8Array } | undefined): Promise<{ root: NodeRef, stats: BackupStats }> {
+  async run (sources: string[], parentRoot: { cid: CID, id: Uint8Array } | undefined): Promise<{ root: NodeRef, stats: BackupStats, reached: ReachedBlocks }> {
     const started = Date.now()
     this.pool = this.deps.makePool((m, w) => { this.onMessage(m, w).catch(err => this.fail(err)) })
     this.pool.onFailure(err => this.fail(err))
@@ -101,10 +109,11 @@ export class Archiver {
       this.sendJob()
       const root = await Promise.race([rootDone, this.failed.promise])
       if (root === null) throw new InvalidOptionError('Nothing to back up: every path was excluded or vanished.')
+      await this.reachReusedFiles()
       this.progress('flush', true)
       await this.deps.store.flush()
       this.stats.durationMs = Date.now() - started
-      return { root, stats: this.stats }
+      return { root, stats: this.stats, reached: this.reached }
     } catch (err) {
       // Keep what reached the value log: the next run reuses it instead of sealing it again.
       await this.deps.store.flush().catch(() => {})
@@ -136,6 +145,25 @@ export class Archiver {
         for (const e of node.entries) if (e.kind === 'dir') next.push(e)
       }
       level = next
+    }
+  }
+
+  /**
+   * Notes the chunks of the multi-chunk files reused unchanged from the parent snapshot: their
+   * nodes are read now, a batch of locations at a time (single-chunk files are their chunk).
+   * A node that cannot be read fails the backup, as the snapshot would not be whole.
+   */
+  private async reachReusedFiles (): Promise<void> {
+    const files = this.reusedFiles
+    this.reusedFiles = []
+    for (let i = 0; i < files.length; i += REUSED_BATCH) {
+      this.check()
+      const batch = files.slice(i, i + REUSED_BATCH)
+      const locs = await this.deps.store.locations(batch.map(e => e.cid.bytes))
+      for (let j = 0; j < batch.length; j++) {
+        const node = await this.deps.loadNode(batch[j], locs[j])
+        if (node.kind === 'file') for (const c of node.chunks) this.reached.reached(c.cid.bytes)
+      }
     }
   }
 
@@ -228,6 +256,8 @@ export class Archiver {
         if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st) && (prevXattrs || !this.xattrs || !hasXattrs(p))) {
           this.stats.filesUnchanged++
           await this.deps.store.keepTree(old)
+          this.reached.reached(old.cid.bytes)
+          if (old.inline === undefined) this.reusedFiles.push(old)
           entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
           continue
         }
@@ -243,10 +273,14 @@ export class Archiver {
           if (!done.ok) { this.stats.files--; this.stats.bytesTotal -= Number(st.size); return null }
           if (done.inline !== undefined) {
             const { cid, id, ...meta } = done.inline
+            this.reached.reached(cid)
             // Tsize is the plaintext size here: the sealed size is unknown for a deduplicated chunk.
             return { ...entryOf(name, 'file', st, { cid: CID.decode(cid), id, tsize: done.size }, done.size, done.changed === true), inline: meta }
           }
           const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.loc.length }
+          this.reached.reached(done.node!.cid)
+          const chunks = done.chunks!
+          for (let at = 0; at < chunks.length; at += BLOCK_CID_LENGTH) this.reached.reached(chunks.subarray(at, at + BLOCK_CID_LENGTH))
           return entryOf(name, 'file', st, ref, done.size, done.changed === true)
         }))
       } else if (st.isSymbolicLink()) {
@@ -268,6 +302,7 @@ export class Archiver {
       if (old !== undefined && oldNode !== undefined && (oldNode.xattrsRead === true) === this.xattrs && sameDir(old, st, oldNode, list)) {
         // Nothing here or below changed: the parent snapshot's node is this node.
         await this.deps.store.keepTree(old)
+        this.reached.reached(old.cid.bytes)
         return { cid: old.cid, id: old.id, tsize: old.tsize }
       }
       return await this.putNode({
@@ -292,11 +327,16 @@ export class Archiver {
     // Unchanged since the parent snapshot: same plaintext, same id, and the block is known to exist.
     if (old !== undefined && Buffer.from(old.id).equals(sealed.id)) {
       await store.keepTree(old)
+      this.reached.reached(old.cid.bytes)
       return { cid: old.cid, id: old.id, tsize: sealed.bytes.length }
     }
     const [known] = await store.lookupIds([sealed.id])
-    if (known !== undefined) return { cid: CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+    if (known !== undefined) {
+      this.reached.reached(known)
+      return { cid: CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+    }
     store.append(sealed.cid.bytes, sealed.id, sealed.bytes)
+    this.reached.reached(sealed.cid.bytes, sealed.bytes.length)
     this.stats.bytesStored += sealed.bytes.length
     return { cid: sealed.cid, id: sealed.id, tsize: sealed.bytes.length }
   }
@@ -390,6 +430,7 @@ export class Archiver {
   private storeBlocks (m: BlocksMessage): void {
     for (const b of m.blocks) {
       this.deps.store.recordWritten(b.cid, b.id, b.loc)
+      this.reached.wrote(b.cid, b.loc.length)
       this.stats.chunksNew++
       this.stats.bytesNew += b.size
       this.stats.bytesStored += b.loc.length
@@ -409,6 +450,7 @@ export class Archiver {
       const k = known[i]
       if (k === undefined) {
         this.deps.store.recordWritten(node.cid, node.id, node.loc)
+        this.reached.wrote(node.cid, node.loc.length)
         this.stats.bytesStored += node.loc.length
       } else node.cid = k // already stored: the copy just written stays unindexed, for prune
     })
