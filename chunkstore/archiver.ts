@@ -252,13 +252,11 @@ export class Archiver {
       } else if (st.isFile()) {
         this.stats.files++
         this.stats.bytesTotal += Number(st.size)
-        // A parent snapshot made without extended attributes vouches for a file only if it has none.
-        if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st) && (prevXattrs || !this.xattrs || !hasXattrs(p))) {
+        const kept = await this.keep(old, 'file', st, Number(st.size), p, prevXattrs)
+        if (kept !== undefined) {
           this.stats.filesUnchanged++
-          await this.deps.store.keepTree(old)
-          this.reached.reached(old.cid.bytes)
-          if (old.inline === undefined) this.reusedFiles.push(old)
-          entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
+          if (old!.inline === undefined) this.reusedFiles.push(old!)
+          entries.push(Promise.resolve(kept))
           continue
         }
         const holder = this.openElsewhere?.get(fileKey(st.dev, st.ino))
@@ -285,6 +283,9 @@ export class Archiver {
         }))
       } else if (st.isSymbolicLink()) {
         this.stats.symlinks++
+        // A link's target never changes in place (a new one is a new inode): unchanged, its node is reused unread.
+        const kept = await this.keep(old, 'symlink', st, 0, p, prevXattrs)
+        if (kept !== undefined) { entries.push(Promise.resolve(kept)); continue }
         let target: Buffer
         try { target = readlinkSync(p, 'buffer') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
         const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid), ...this.xattrsOf(p) })
@@ -294,6 +295,19 @@ export class Archiver {
       }
     }
     return entries
+  }
+
+  /**
+   * The parent snapshot's entry for this file or symlink, when the metadata cache vouches for
+   * it (same size, mtime, ctime and inode; not a full backup): its node is reused unread. A
+   * parent snapshot made without extended attributes vouches only for an entry that has none.
+   */
+  private async keep (old: DirEntry | undefined, kind: 'file' | 'symlink', st: BigIntStats, size: number, p: FsPath, prevXattrs: boolean): Promise<DirEntry | undefined> {
+    if (this.options.level === 'full' || old?.kind !== kind || !unchanged(old, st, size)) return undefined
+    if (!prevXattrs && this.xattrs && hasXattrs(p)) return undefined
+    await this.deps.store.keepTree(old)
+    this.reached.reached(old.cid.bytes)
+    return { ...old, nlink: Number(st.nlink), dev: st.dev }
   }
 
   private finishDir (path: FsPath, st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry, oldNode?: DirNode): Pending {
