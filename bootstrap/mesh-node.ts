@@ -7,6 +7,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { createAddressBook } from './address-book.ts'
 import { createAdmission } from './admission.ts'
+import { checkAnnounceAddrs } from './announce.ts'
 import { ChunkSession, serveChunks, type ChunkEvent } from './chunk-protocol.ts'
 import { createMeshGater } from './gater.ts'
 import { createGossip } from './gossip.ts'
@@ -62,6 +63,12 @@ export interface MeshNodeInit {
   clock?: LimiterClock
   /** Announce snapshot roots in the DHT (F10). Default true. */
   announce?: boolean
+  /**
+   * Addresses other sites dial to reach this node (NAT, port forwards), in place of those of the
+   * mesh folder's config.json for this run (announce.ts). On the member holding the mesh key,
+   * its own member-list entry follows them (a new list version).
+   */
+  announceAddrs?: string[]
   /** Sent to peers by identify (they show it as this node's OS and version). */
   userAgent?: string
   /** The time locks are fixed and checked at (ms since the epoch). Default Date.now. */
@@ -126,9 +133,11 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const timers: NodeJS.Timeout[] = []
   let stopped = false
 
+  const announceAddrs = init.announceAddrs !== undefined ? checkAnnounceAddrs(init.announceAddrs) : state.config.announce
   const host = await createMeshHost({
     privateKey: state.peerKey,
     listen: state.config.listen,
+    announce: announceAddrs,
     userAgent: init.userAgent,
     connectionGater: createMeshGater({
       isAdmissible: p => roster.isAdmissible(p),
@@ -225,6 +234,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
         if (links.has(peer)) links.trigger(peer)
       })
       await host.start()
+      if (announceAddrs !== undefined && announceAddrs.length > 0) await admission.recordOwnAddrs(self, announceAddrs)
       await addresses.load()
       links.refresh()
       void addresses.dialMembers()
