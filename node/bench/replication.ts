@@ -12,9 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshGater, createMeshHost, sendWithBackpressure } from '../../bootstrap/index.ts'
-import { cidOf } from '../../chunkstore/index.ts'
-import { cliOk, startNode, until } from '../testing/index.ts'
-import { openStore } from '../mesh/index.ts'
+import { cliOk, makeRandomStore, startNode, until } from '../testing/index.ts'
 import { PhaseFailedError } from './errors.ts'
 
 const MIB = 1024 * 1024
@@ -101,20 +99,7 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
   const a = { mesh: join(opts.workDir, 'a', 'mesh'), store: opts.sourceStore ?? join(opts.workDir, 'a', 'store') }
   const b = { mesh: join(opts.workDir, 'b', 'mesh'), store: join(opts.workDir, 'b', 'store') }
   mkdirSync(opts.workDir, { recursive: true })
-  if (opts.sourceStore === undefined) {
-    const s = await openStore(a.store)
-    const size = (opts.blockKiB ?? 512) * 1024
-    const count = Math.ceil((opts.totalMiB ?? 256) * MIB / size)
-    const noise = new Uint8Array(randomBytes(size + 4096))
-    for (let i = 0; i < count; i++) {
-      // Distinct blocks from one random buffer: a sliding window, then the index.
-      const bytes = noise.slice(i % 4096, (i % 4096) + size)
-      new DataView(bytes.buffer).setUint32(0, i)
-      await s.blocks.put(cidOf(bytes), bytes)
-    }
-    await s.blocks.flush()
-    await s.close()
-  }
+  if (opts.sourceStore === undefined) await makeRandomStore(a.store, opts.totalMiB ?? 256, opts.blockKiB ?? 512)
   await cliOk(['init', '--mesh-dir', a.mesh, '--site', 'bench-a', '--role', 'head', '--listen', '/ip4/127.0.0.1/tcp/0'])
   await cliOk(['policy', '--mesh-dir', a.mesh, '--copies', '2'])
   const A = await startNode({ meshDir: a.mesh, store: a.store })

@@ -6,4 +6,6 @@
 // (node/layering.test.ts).
 export * from './daemon.ts'
 export * from './processes.ts'
+export * from './random-store.ts'
 export * from './wan-link.ts'
+export * from './wan-sites.ts'
