@@ -33,6 +33,9 @@ export interface WanLinkStats {
   backBytes: number
   /** The most bytes one direction of one connection held at once (read, not yet taken by the destination). */
   peakHeldBytes: number
+  /** Bytes held now, towards the target and back, over all connections. */
+  heldForward: number
+  heldBack: number
 }
 
 export interface WanLink {
@@ -58,7 +61,7 @@ export async function startWanLink (init: WanLinkInit): Promise<WanLink> {
   const onWire = Number.isFinite(bytesPerMs) ? bytesPerMs * oneWayMs : 0
   const queueBytes = init.queueBytes ?? (Number.isFinite(bytesPerMs) ? Math.max(onWire, 64 * 1024) : 4 * 1024 * 1024)
   const holdLimit = Math.ceil(onWire + queueBytes)
-  const stats: WanLinkStats = { connections: 0, forwardBytes: 0, backBytes: 0, peakHeldBytes: 0 }
+  const stats: WanLinkStats = { connections: 0, forwardBytes: 0, backBytes: 0, peakHeldBytes: 0, heldForward: 0, heldBack: 0 }
   const sockets = new Set<Socket>()
 
   // Half-open allowed on both sockets: an end from one side is passed on after the bytes before it.
@@ -71,8 +74,16 @@ export async function startWanLink (init: WanLinkInit): Promise<WanLink> {
       // Either end failing ends the connection, as a link going down would.
       s.on('error', () => { client.destroy(); upstream.destroy() })
     }
-    const forward = new OneWay(client, upstream, { oneWayMs, bytesPerMs, holdLimit }, n => { stats.forwardBytes += n }, held => { stats.peakHeldBytes = Math.max(stats.peakHeldBytes, held) })
-    const back = new OneWay(upstream, client, { oneWayMs, bytesPerMs, holdLimit }, n => { stats.backBytes += n }, held => { stats.peakHeldBytes = Math.max(stats.peakHeldBytes, held) })
+    const forward = new OneWay(client, upstream, { oneWayMs, bytesPerMs, holdLimit }, (change, held) => {
+      stats.heldForward += change
+      if (change < 0) stats.forwardBytes -= change
+      stats.peakHeldBytes = Math.max(stats.peakHeldBytes, held)
+    })
+    const back = new OneWay(upstream, client, { oneWayMs, bytesPerMs, holdLimit }, (change, held) => {
+      stats.heldBack += change
+      if (change < 0) stats.backBytes -= change
+      stats.peakHeldBytes = Math.max(stats.peakHeldBytes, held)
+    })
     // A socket closed: nothing more can be written to it; the other direction finishes on its own.
     client.on('close', () => { back.stop() })
     upstream.on('close', () => { forward.stop() })
@@ -106,14 +117,15 @@ class OneWay {
   /** When the link has finished serialising everything it was given so far. */
   private wireFreeAt = 0
   /** Bytes read from the source and not yet taken by the destination. */
-  private held = 0
+  private holding = 0
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
   private sourceEnded = false
   private stopped = false
 
+  /** `held` is told each change of the bytes held: positive as they arrive, negative once delivered. */
   constructor (private readonly from: Socket, private readonly to: Socket, private readonly init: OneWayInit,
-    private readonly delivered: (bytes: number) => void, private readonly heldNow: (bytes: number) => void) {
+    private readonly held: (change: number, heldNow: number) => void) {
     from.on('data', (d: Buffer) => { this.arrive(d) })
     from.on('end', () => { this.sourceEnded = true; this.endIfDone() })
   }
@@ -134,9 +146,9 @@ class OneWay {
       this.wireFreeAt = start + piece.length / this.init.bytesPerMs
       this.queue.push({ at: this.wireFreeAt + this.init.oneWayMs, data: piece })
     }
-    this.held += data.length
-    this.heldNow(this.held)
-    if (this.held > this.init.holdLimit) this.from.pause()
+    this.holding += data.length
+    this.held(data.length, this.holding)
+    if (this.holding > this.init.holdLimit) this.from.pause()
     this.schedule()
   }
 
@@ -159,9 +171,9 @@ class OneWay {
     if (due.length > 0) {
       const out = due.length === 1 ? due[0] : Buffer.concat(due)
       this.to.write(out, () => {
-        this.held -= out.length
-        this.delivered(out.length)
-        if (this.from.isPaused() && this.held <= this.init.holdLimit / 2 && !this.stopped) this.from.resume()
+        this.holding -= out.length
+        this.held(-out.length, this.holding)
+        if (this.from.isPaused() && this.holding <= this.init.holdLimit / 2 && !this.stopped) this.from.resume()
         this.endIfDone()
       })
     }
@@ -169,6 +181,6 @@ class OneWay {
   }
 
   private endIfDone (): void {
-    if (this.sourceEnded && this.held === 0 && !this.stopped) this.to.end()
+    if (this.sourceEnded && this.holding === 0 && !this.stopped) this.to.end()
   }
 }
