@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { homedir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { makeRandomStore, startWanSites } from '../testing/index.ts'
+import { measureRawStream } from './replication.ts'
 import { PhaseFailedError, UsageError } from './errors.ts'
 
 const MIB = 1024 * 1024
@@ -35,6 +36,8 @@ export interface WanBenchResult {
   linkBytes: number
   /** The most bytes one direction of a link held at once. */
   linkPeakHeldBytes: number
+  /** A raw libp2p stream (TCP, noise, yamux; no Cairn protocol) through the same kind of link, right after: what the machine and the link allow. */
+  rawMiBps: number
 }
 
 export async function measureWanReplication (o: WanBenchOptions): Promise<WanBenchResult> {
@@ -53,7 +56,10 @@ export async function measureWanReplication (o: WanBenchOptions): Promise<WanBen
     const blocks = runs.reduce((n, e) => n + e.blocksSent, 0)
     const la = sites.a.link.stats()
     const lb = sites.b.link.stats()
+    await sites.stop()
+    const raw = await measureRawStream(Math.min(256, Math.round(bytes / MIB)), { rttMs: o.rttMs, bitsPerSecond: o.mbit * 1e6 })
     return {
+      rawMiBps: raw.mibps,
       rttMs: o.rttMs, mbit: o.mbit, bytes, blocks, seconds,
       mibps: bytes / MIB / seconds,
       fractionOfLink: bytes / seconds / (o.mbit * 1e6 / 8),
@@ -69,6 +75,7 @@ export async function measureWanReplication (o: WanBenchOptions): Promise<WanBen
 export function wanLine (r: WanBenchResult): string {
   return `replication over a ${r.rttMs} ms / ${r.mbit} Mbit/s link: ${r.mibps.toFixed(1)} MiB/s (${(r.bytes / MIB).toFixed(0)} MiB, ${r.blocks} blocks, ${r.seconds.toFixed(1)} s), ` +
     `${(100 * r.fractionOfLink).toFixed(0)} % of the link (target >= 80 %)${r.fractionOfLink >= 0.8 ? '' : '  MISS'}; ` +
+    `a raw libp2p stream through the same link ${r.rawMiBps.toFixed(1)} MiB/s (${(100 * r.rawMiBps * MIB / (r.mbit * 1e6 / 8)).toFixed(0)} %; replication/raw ${(r.mibps / r.rawMiBps).toFixed(2)}); ` +
     `the links carried ${(r.linkBytes / MIB).toFixed(0)} MiB, held at most ${(r.linkPeakHeldBytes / MIB).toFixed(1)} MiB one way`
 }
 

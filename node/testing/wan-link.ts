@@ -173,7 +173,9 @@ class OneWay {
       this.to.write(out, () => {
         this.holding -= out.length
         this.held(-out.length, this.holding)
-        if (this.from.isPaused() && this.holding <= this.init.holdLimit / 2 && !this.stopped) this.from.resume()
+        // Resumed while the queue is still nearly full: a late turn of this process (a busy
+        // machine) must not leave the link idle with the source's bytes waiting in the kernel.
+        if (this.from.isPaused() && this.holding <= this.init.holdLimit * 7 / 8 && !this.stopped) this.from.resume()
         this.endIfDone()
       })
     }

@@ -29,7 +29,7 @@ export interface WanSite {
 export interface WanSites {
   a: WanSite
   b: WanSite
-  /** Stops both nodes (B first), then both links. */
+  /** Stops both nodes (B first), then both links; again, nothing. */
   stop: () => Promise<void>
 }
 
@@ -45,9 +45,10 @@ async function freePort (): Promise<number> {
 export async function startWanSites (init: WanSitesInit): Promise<WanSites> {
   const links: WanLink[] = []
   const nodes: NodeProcess[] = []
+  // Idempotent: what it stopped is forgotten.
   const stop = async (): Promise<void> => {
-    for (const n of nodes.reverse()) await n.stop()
-    for (const l of links) await l.close()
+    for (const n of nodes.splice(0).reverse()) await n.stop()
+    for (const l of links.splice(0)) await l.close()
   }
   try {
     const site = async (name: string): Promise<{ listen: string, link: WanLink, mesh: string }> => {
