@@ -26,11 +26,6 @@ export interface Admission {
   remove: (peerOrSite: string) => Promise<SignedMembership>
   /** Invitations neither used nor expired. */
   open: () => number
-  /**
-   * On the member holding the mesh key: signs a new list in which this node's entry has these
-   * addresses, when it has others (its announce addresses changed). Elsewhere, nothing.
-   */
-  recordOwnAddrs: (self: string, addrs: string[]) => Promise<void>
 }
 
 export function createAdmission (components: AdmissionComponents, init: { dir: string, state: MeshState }): Admission {
@@ -88,13 +83,6 @@ export function createAdmission (components: AdmissionComponents, init: { dir: s
       return doc
     },
 
-    open: () => loadInvitations(dir).filter(live).length,
-
-    async recordOwnAddrs (self, addrs) {
-      const me = roster.member(self)
-      if (state.meshKey === undefined || me === undefined || JSON.stringify(me.addrs) === JSON.stringify(addrs)) return
-      await roster.offer(await signMembership(state.meshKey, withMember(roster.membership, { ...me, addrs })))
-      log({ event: 'member-addresses', peer: self, site: me.site, addrs })
-    }
+    open: () => loadInvitations(dir).filter(live).length
   }
 }

@@ -9,7 +9,7 @@ import type { ReplicationResult } from './replicator.ts'
 export type MeshEvent =
   // Membership and admission
   | { event: 'member-joined', peer: string, site: string, role: Role }
-  /** The mesh-key holder's own entry now has its announce addresses (a new list version). */
+  /** A member's entry now has its announce addresses: a new list version signed here, the mesh-key holder (member-addresses.ts). */
   | { event: 'member-addresses', peer: string, site: string, addrs: string[] }
   | { event: 'membership-adopted', version: number, removed: string[] }
   | { event: 'membership-rejected', peer: string, reason: string }

@@ -3,7 +3,7 @@
 // announces (`--announce`) the port of the link in front of it, so every connection between
 // them — the join, the dials either way, replication — crosses a link. Site A holds the mesh
 // key and replicates its store to site B (`--copies 2`). For the WAN test and `npm run bench -- --wan`.
-import { createServer, type AddressInfo } from 'node:net'
+import { freePort } from '../../bootstrap/testing/index.ts'
 import { join } from 'node:path'
 import { cliOk, startNode, until, type NodeProcess } from './processes.ts'
 import { startWanLink, type WanLink } from './wan-link.ts'
@@ -31,15 +31,6 @@ export interface WanSites {
   b: WanSite
   /** Stops both nodes (B first), then both links; again, nothing. */
   stop: () => Promise<void>
-}
-
-/** A port of 127.0.0.1 free right now (a site listens on it; its link forwards to it). */
-async function freePort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', () => resolve()))
-  const port = (s.address() as AddressInfo).port
-  await new Promise<void>(resolve => s.close(() => resolve()))
-  return port
 }
 
 export async function startWanSites (init: WanSitesInit): Promise<WanSites> {
