@@ -16,6 +16,7 @@ import { measureReplication, replicationLines, replicationMarkdown, withReplicat
 import { measure } from './command.ts'
 import { measureConcurrency } from './concurrency.ts'
 import { createTools, TOOL_NAMES, type Tool, type ToolName } from './tools.ts'
+import { WAN_USAGE, wanMain } from './wan.ts'
 
 const USAGE = `usage: npm run bench -- [options]
   --quick          small data set (~150 MB) for a smoke run instead of the ~2.2 GB reference set
@@ -27,6 +28,7 @@ const USAGE = `usage: npm run bench -- [options]
                    between two node processes, beside a raw libp2p stream; updates that section of the page
   --concurrency    only the one-store-many-clients figures (4 backups at once; a prune beside a backup)
   --repeat N       replication runs (each followed by its raw stream run), default 1
+${WAN_USAGE}
 env: CAIRN_BENCH_DIR  cache folder for data sets and repositories (default ~/.cache/cairn-bench)`
 
 interface Options {
@@ -77,6 +79,8 @@ function parseOptions (argv: string[]): Options | null {
 }
 
 export async function main (argv: string[]): Promise<number> {
+  // Replication over a WAN has options of its own (wan.ts).
+  if (argv.includes('--wan')) return await wanMain(argv)
   let options: Options | null
   try {
     options = parseOptions(argv)
