@@ -1,8 +1,8 @@
 // The chunk-exchange protocol /cairn/chunks/1.0.0: the receiving side (a handler that
 // serves a BlockStore to members) and the sending side (a session on one outbound stream).
-// Memory stays bounded at any speed: the sender keeps at most `windowBytes` of PUTs and
-// PUT_BATCHes unacknowledged and waits for the `drain` event when the stream's buffer is
-// full; the receiver handles a few messages at a time, counts the bytes of those it is
+// Memory stays bounded at any speed: the sender keeps at most its window (send-window.ts: twice
+// the link's bandwidth-delay product, 8–16 MiB) of PUTs and PUT_BATCHes unacknowledged and
+// waits for the `drain` event when the stream's buffer is full; the receiver handles a few messages at a time, counts the bytes of those it is
 // handling against its read budget, and pauses the stream past that budget.
 import { CID } from 'multiformats/cid'
 import { FrameReader, FrameWriter, encodeFrame } from './frame.ts'
@@ -17,6 +17,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { ReplicaRetention } from './replica-retention.ts'
+import { SendWindow } from './send-window.ts'
 
 export { CHUNK_PROTOCOL }
 
@@ -49,7 +50,7 @@ export interface ChunkServerInit {
   /**
    * Bytes of one stream's frames held at once — read but not yet handled, plus those being
    * handled — before the stream is paused. Default 16 MiB (one largest frame); an honest
-   * sender's window (8 MiB) stays below it.
+   * sender's window (8–16 MiB, send-window.ts) fits in it.
    */
   maxBuffered?: number
   /** PUT/HAVE/GET messages of one stream handled at the same time. Default 8. */
@@ -275,7 +276,7 @@ async function storeStep (step: () => Promise<void>, id: number, peer: string, c
 }
 
 export interface ChunkSessionInit {
-  /** Bytes of PUTs sent but not yet acknowledged. Default 8 MiB. */
+  /** Bytes of PUTs sent but not yet acknowledged, fixed. Default: adapted to the link's bandwidth-delay product, 8–16 MiB (send-window.ts). */
   windowBytes?: number
 }
 
@@ -292,13 +293,13 @@ export class ChunkSession {
   private readonly reader: FrameReader
   private readonly writer: FrameWriter
   private inflight = 0
-  private readonly windowBytes: number
+  private readonly window: SendWindow
   private windowWaiters: Array<() => void> = []
   private failure: Error | undefined
   private readonly done: Promise<void>
 
   constructor (readonly stream: Stream, init: ChunkSessionInit = {}) {
-    this.windowBytes = init.windowBytes ?? 8 * 1024 * 1024
+    this.window = new SendWindow(init.windowBytes)
     this.reader = new FrameReader(stream, { maxFrame: MAX_FRAME_BYTES, maxBuffered: 32 * 1024 * 1024 })
     this.writer = new FrameWriter(stream)
     this.done = this.readReplies()
@@ -396,7 +397,7 @@ export class ChunkSession {
 
   /** Waits while the window has no room for `bytes` more (a lone PUT always fits), then takes them. */
   private async reserve (bytes: number, options?: AbortOptions): Promise<void> {
-    while (this.inflight > 0 && this.inflight + bytes > this.windowBytes) {
+    while (this.inflight > 0 && this.inflight + bytes > this.window.bytes) {
       if (this.failure !== undefined) throw this.failure
       throwIfAborted(options?.signal, 'A request to a peer')
       await new Promise<void>(resolve => this.windowWaiters.push(resolve))
@@ -409,6 +410,13 @@ export class ChunkSession {
     this.inflight -= bytes
     const w = this.windowWaiters.shift()
     w?.()
+  }
+
+  /** The window grew: every waiter looks again (each takes its bytes or waits anew). */
+  private wakeWindowWaiters (): void {
+    const waiting = this.windowWaiters
+    this.windowWaiters = []
+    for (const w of waiting) w()
   }
 
   /**
@@ -427,8 +435,10 @@ export class ChunkSession {
     }
     const bytes = built.bytes
     await this.reserve(bytes, options)
+    const sentAt = performance.now()
     const acked = this.requestFrame(id => built.frame(id), options)
       .then(r => {
+        if (this.window.acked(bytes, performance.now() - sentAt)) this.wakeWindowWaiters()
         if (r.type !== MsgType.BATCH_ACK || r.statuses.length !== built.count) throw new ProtocolError('PUT_BATCH was not answered with a status per block')
         const bad = r.statuses.findIndex(s => s !== Status.OK)
         if (bad >= 0) throw new RemoteRefusedError(statusName(r.statuses[bad]), `block ${CID.decode(built.cids[bad]).toString()}`)

@@ -125,3 +125,11 @@ export class ReplicaQuotaError extends CairnError {
     super(`the replica's quota for this site is full: it refused snapshot ${root} before any of its blocks were sent; free space there (its origin's releases, once their locks pass) or raise its quota ("cairn mesh receive --quota" at the replica)`, { params: { root } })
   }
 }
+
+export class InvalidAnnounceAddressError extends CairnError {
+  static override readonly code = 'ANNOUNCE_ADDRESS_INVALID'
+  override readonly name = 'InvalidAnnounceAddressError'
+  constructor (readonly address: string, reason: string, options?: CairnErrorOptions) {
+    super(`announce address ${JSON.stringify(address)} ${reason}; give a multiaddr other sites can dial, e.g. /ip4/203.0.113.7/tcp/4737 or /dns4/backup.example.org/tcp/4737`, { ...options, params: { address } })
+  }
+}

@@ -1,6 +1,7 @@
 // The libp2p host of a mesh node: TCP, noise, yamux, identify, ping and a private Kademlia
 // DHT under /cairn/kad/1.0.0 (so it can never join the public IPFS DHT). Addresses are kept
-// as they are (passthrough mapper): sites reach each other over LANs, VPNs and loopback.
+// as they are (passthrough mapper): sites reach each other over LANs, VPNs and loopback. A site
+// behind NAT or a port forward announces the addresses it is reached at (libp2p's announce).
 import { noise } from '@chainsafe/libp2p-noise'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
@@ -17,6 +18,11 @@ export interface MeshHostInit {
   privateKey: PrivateKey
   /** Multiaddrs to listen on; none for a dial-only host (an invitation's admission peer). */
   listen: string[]
+  /**
+   * Multiaddrs peers should dial instead of the listening ones (a NAT's public address, a port
+   * forward, a proxy): identify and invitations then tell only these. None: the listening ones.
+   */
+  announce?: string[]
   connectionGater: ConnectionGater
   /** Run the DHT (server mode: answers queries). Off for the short-lived admission host. */
   dht?: boolean
@@ -46,7 +52,7 @@ export async function createMeshHost (init: MeshHostInit): Promise<MeshHost> {
   }
   return await createLibp2p({
     privateKey: init.privateKey,
-    addresses: { listen: init.listen },
+    addresses: { listen: init.listen, ...(init.announce !== undefined && init.announce.length > 0 ? { announce: init.announce } : {}) },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -11,7 +11,7 @@ import { admissionKey, decodeInvitation, joinSigningBytes, type Invitation } fro
 import { createMeshGater } from './gater.ts'
 import { createMeshHost } from './host.ts'
 import { decodeMembership, ROLES, type Member, type Role, type SignedMembership } from './membership.ts'
-import { dialable, hasMeshState, loadOrCreatePeerKey, saveConfig, saveMembership, type MeshConfig } from './mesh-state.ts'
+import { memberAddrs, hasMeshState, loadOrCreatePeerKey, saveConfig, saveMembership, type MeshConfig } from './mesh-state.ts'
 import { errorRecord } from '../crypto/index.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 
@@ -68,7 +68,7 @@ export interface JoinInit {
   dir: string
   invitation: string
   config: MeshConfig
-  /** Addresses to record for this node in the member list (a hint for dialling). */
+  /** Addresses to record for this node in the member list (a hint for dialling). Default: memberAddrs(config). */
   addrs?: string[]
   signal?: AbortSignal
 }
@@ -77,6 +77,8 @@ export interface JoinInit {
 export async function joinMesh (init: JoinInit): Promise<SignedMembership> {
   if (hasMeshState(init.dir)) throw new MeshStateExistsError(init.dir)
   const inv: Invitation = decodeInvitation(init.invitation)
+  // Checked before anything is written: a bad announce address leaves no half-made state.
+  const addrs = init.addrs ?? memberAddrs(init.config)
   const peerKey = await loadOrCreatePeerKey(init.dir)
   const self = peerIdFromPrivateKey(peerKey).toString()
   const inviters = new Set(inv.addrs.map(a => multiaddr(a).getComponents().findLast(c => c.name === 'p2p')?.value).filter(x => x !== undefined))
@@ -86,7 +88,7 @@ export async function joinMesh (init: JoinInit): Promise<SignedMembership> {
   })
   try {
     const unsigned = { mesh: inv.mesh, invitation: inv.id, peer: self, site: init.config.site, role: init.config.role }
-    const req: JoinRequest = { ...unsigned, addrs: init.addrs ?? dialable(init.config.listen), sig: base64url.baseEncode(await peerKey.sign(joinSigningBytes(unsigned))) }
+    const req: JoinRequest = { ...unsigned, addrs, sig: base64url.baseEncode(await peerKey.sign(joinSigningBytes(unsigned))) }
     let lastError: unknown
     for (const addr of inv.addrs) {
       let reply: any

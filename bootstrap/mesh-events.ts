@@ -9,6 +9,8 @@ import type { ReplicationResult } from './replicator.ts'
 export type MeshEvent =
   // Membership and admission
   | { event: 'member-joined', peer: string, site: string, role: Role }
+  /** A member's entry now has its announce addresses: a new list version signed here, the mesh-key holder (member-addresses.ts). */
+  | { event: 'member-addresses', peer: string, site: string, addrs: string[] }
   | { event: 'membership-adopted', version: number, removed: string[] }
   | { event: 'membership-rejected', peer: string, reason: string }
   | { event: 'membership-exchange-failed', peer: string, reason: string }

@@ -1,12 +1,14 @@
 // A mesh node: the libp2p host with its gater, the member list kept current by gossip
-// (gossip.ts), admission of invited sites (admission.ts), where members are (address-book.ts),
-// the chunk-exchange server over the local stores, the replication links the policies ask for,
+// (gossip.ts), admission of invited sites (admission.ts), where members are (address-book.ts)
+// and what the list says of this node's own addresses (member-addresses.ts), the chunk-exchange server over the local stores, the replication links the policies ask for,
 // scrub and repair of what it stores, and what it tells of itself (mesh-status.ts). One object,
 // started and stopped in one place; the parts each do one of these.
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { createAddressBook } from './address-book.ts'
 import { createAdmission } from './admission.ts'
+import { checkAnnounceAddrs } from './announce.ts'
+import { createMemberAddresses } from './member-addresses.ts'
 import { ChunkSession, serveChunks, type ChunkEvent } from './chunk-protocol.ts'
 import { createMeshGater } from './gater.ts'
 import { createGossip } from './gossip.ts'
@@ -62,6 +64,13 @@ export interface MeshNodeInit {
   clock?: LimiterClock
   /** Announce snapshot roots in the DHT (F10). Default true. */
   announce?: boolean
+  /**
+   * Addresses other sites dial to reach this node (NAT, port forwards), in place of those of the
+   * mesh folder's config.json for this run (announce.ts). This node's member-list entry follows
+   * them: signed here when this node holds the mesh key, else by a member that does, asked over
+   * /cairn/addrs/1.0.0 (member-addresses.ts).
+   */
+  announceAddrs?: string[]
   /** Sent to peers by identify (they show it as this node's OS and version). */
   userAgent?: string
   /** The time locks are fixed and checked at (ms since the epoch). Default Date.now. */
@@ -128,9 +137,11 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const timers: NodeJS.Timeout[] = []
   let stopped = false
 
+  const announceAddrs = init.announceAddrs !== undefined ? checkAnnounceAddrs(init.announceAddrs) : state.config.announce
   const host = await createMeshHost({
     privateKey: state.peerKey,
     listen: state.config.listen,
+    announce: announceAddrs,
     userAgent: init.userAgent,
     connectionGater: createMeshGater({
       isAdmissible: p => roster.isAdmissible(p),
@@ -214,6 +225,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
 
   const gossip = createGossip({ host, roster, penalties, log, changed: () => { links.refresh() } }, { dir: init.dir, self })
   const admission = createAdmission({ host, roster, log }, { dir: init.dir, state })
+  const memberAddresses = createMemberAddresses({ host, roster, log })
   const addresses = createAddressBook({ host, roster }, { dir: init.dir, self, bootstrap: state.config.bootstrap ?? [], stopped: () => stopped })
 
   const node: MeshNode = {
@@ -225,14 +237,18 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     async start () {
       await gossip.serve()
       await admission.serve()
+      await memberAddresses.serve(state.meshKey)
       await serveChunks(host, { store, retention, isMember: p => roster.isMember(p), isBanned: p => penalties.isBanned(p), onEvent: onChunkEvent })
       host.addEventListener('peer:connect', (evt) => {
         const peer = evt.detail.toString()
         if (!roster.isMember(peer)) return
         void gossip.exchange(peer)
         if (links.has(peer)) links.trigger(peer)
+        // Announce addresses other than this node's entry: ask a member holding the mesh key to record them.
+        if (announceAddrs !== undefined && announceAddrs.length > 0 && state.meshKey === undefined) void memberAddresses.ask(self, announceAddrs)
       })
       await host.start()
+      if (announceAddrs !== undefined && announceAddrs.length > 0 && state.meshKey !== undefined) await memberAddresses.record(state.meshKey, self, announceAddrs)
       await addresses.load()
       links.refresh()
       void addresses.dialMembers()

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { MeshKeyMissingError, MeshStateExistsError, MeshStateMissingError } from './errors.ts'
 import { decodeMembership, encodeMembership, signMembership, type Role, type SignedMembership } from './membership.ts'
 import type { InvitationRecord } from './invitation.ts'
+import { checkAnnounceAddrs } from './announce.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 export interface MeshConfig {
@@ -16,6 +17,11 @@ export interface MeshConfig {
   role: Role
   /** Multiaddrs to listen on. */
   listen: string[]
+  /**
+   * Multiaddrs other sites dial to reach this one, when not the listening ones (NAT, a port
+   * forward): recorded in the member list and told by identify (announce.ts).
+   */
+  announce?: string[]
   /** Multiaddrs (with /p2p/) of members to dial first; the invitation's addresses after a join. */
   bootstrap?: string[]
 }
@@ -45,8 +51,9 @@ export async function loadOrCreatePeerKey (dir: string): Promise<PrivateKey> {
 }
 
 /** `cairn mesh init`: a new mesh key and a member list with this node as its only member. */
-export async function initMesh (dir: string, config: MeshConfig, addrs: string[] = dialable(config.listen)): Promise<MeshState> {
+export async function initMesh (dir: string, config: MeshConfig, addrs: string[] = memberAddrs(config)): Promise<MeshState> {
   if (hasMeshState(dir)) throw new MeshStateExistsError(dir)
+  if (config.announce !== undefined) config = { ...config, announce: checkAnnounceAddrs(config.announce) }
   const peerKey = await loadOrCreatePeerKey(dir)
   const meshKey = await generateKeyPair('Ed25519')
   writeFileAtomic(join(dir, FILES.meshKey), privateKeyToProtobuf(meshKey))
@@ -92,6 +99,11 @@ export function saveInvitations (dir: string, records: InvitationRecord[]): void
 export function requireMeshKey (state: MeshState): PrivateKey {
   if (state.meshKey === undefined) throw new MeshKeyMissingError(state.dir)
   return state.meshKey
+}
+
+/** What the member list records for this node: its announce addresses, else the listening ones others can dial. */
+export function memberAddrs (config: MeshConfig): string[] {
+  return config.announce !== undefined && config.announce.length > 0 ? checkAnnounceAddrs(config.announce) : dialable(config.listen)
 }
 
 /** Listen addresses others can dial as they are (no wildcard host, no port 0): the member list's hints. */

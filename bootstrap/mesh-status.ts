@@ -15,7 +15,12 @@ export interface MeshStatus {
   mesh: string
   version: number
   self: { peer: string, site: string, role: string, addrs: string[], holdsMeshKey: boolean }
-  members: Array<Member & { connected: boolean, self: boolean }>
+  /**
+   * `connections`: each open connection to the member, with the address at its other end — for
+   * an outbound one the address dialled (one of those the member announces), for an inbound
+   * one the address it came from.
+   */
+  members: Array<Member & { connected: boolean, self: boolean, connections: Array<{ direction: 'inbound' | 'outbound', addr: string }> }>
   links: LinkStatus[]
   /** Per policy: its targets, lag and health (F11, issue 4). */
   policies: PolicyStatus[]
@@ -68,7 +73,10 @@ export async function meshStatus (c: StatusComponents, init: { self: string, sta
     mesh: roster.mesh,
     version: roster.membership.version,
     self: { peer: self, site: me?.site ?? init.state.config.site, role: me?.role ?? init.state.config.role, addrs: host.getMultiaddrs().map(String), holdsMeshKey: init.state.meshKey !== undefined },
-    members: roster.members.map(m => ({ ...m, self: m.peer === self, connected: m.peer === self || host.getConnections(peerIdFromString(m.peer)).length > 0 })),
+    members: roster.members.map(m => {
+      const connections = m.peer === self ? [] : host.getConnections(peerIdFromString(m.peer)).map(c => ({ direction: c.direction, addr: c.remoteAddr.toString() }))
+      return { ...m, self: m.peer === self, connected: m.peer === self || connections.length > 0, connections }
+    }),
     links: await links.statuses(),
     policies: await links.policyStatuses(),
     penalties: c.penalties.snapshot(),

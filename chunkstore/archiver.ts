@@ -9,7 +9,9 @@ import { excluder } from './exclude.ts'
 import { childPath, nodeName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import { keyOf } from './index-layout.ts'
+import { ReachedBlocks } from './manifest.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import { BLOCK_CID_LENGTH } from './block-store.ts'
 import type { BlockLocation } from './block-store.ts'
 import { decodeNode, encodeNode } from './tree-node.ts'
 import type { DirEntry, DirNode } from './tree-node.ts'
@@ -35,6 +37,8 @@ const INFLIGHT_FILES = 2048
  * about 1 KiB: CIDs, ids, bigints). Each node leaves the cache when the walk takes it.
  */
 const PREFETCH_ENTRIES = 65_536
+/** Reused multi-chunk file nodes read per index lookup (reachReusedFiles). */
+const REUSED_BATCH = 1024
 
 interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void }
 function deferred<T> (): Deferred<T> {
@@ -86,6 +90,10 @@ export class Archiver {
   private openElsewhere: Map<string, number> | undefined
   /** Extended attributes are read into the nodes (options.xattrs, default on). */
   private readonly xattrs: boolean
+  /** Every block the new snapshot links, for its manifest (manifest.ts), noted as the walk goes. */
+  private readonly reached = new ReachedBlocks()
+  /** Multi-chunk file nodes reused from the parent snapshot: their chunks are noted once the walk is over. */
+  private reusedFiles: DirEntry[] = []
 
   constructor (private readonly deps: ArchiverDeps, private readonly options: BackupOptions, limits: { prefetchEntries?: number } = {}) {
     this.prefetchEntries = limits.prefetchEntries ?? PREFETCH_ENTRIES
@@ -95,7 +103,7 @@ export class Archiver {
   }
 
   /** `sources` are the options' paths as `normaliseSources` returns them. */
-  async run (sources: string[], parentRoot: { cid: CID, id: Uint8Array } | undefined): Promise<{ root: NodeRef, stats: BackupStats }> {
+  async run (sources: string[], parentRoot: { cid: CID, id: Uint8Array } | undefined): Promise<{ root: NodeRef, stats: BackupStats, reached: ReachedBlocks }> {
     const started = Date.now()
     this.pool = this.deps.makePool((m, w) => { this.onMessage(m, w).catch(err => this.fail(err)) })
     this.pool.onFailure(err => this.fail(err))
@@ -110,10 +118,11 @@ export class Archiver {
       this.sendJob()
       const root = await Promise.race([rootDone, this.failed.promise])
       if (root === null) throw new InvalidOptionError('Nothing to back up: every path was excluded or vanished.')
+      await this.reachReusedFiles()
       this.progress('flush', true)
       await this.deps.store.flush()
       this.stats.durationMs = Date.now() - started
-      return { root, stats: this.stats }
+      return { root, stats: this.stats, reached: this.reached }
     } catch (err) {
       // Keep what reached the value log: the next run reuses it instead of sealing it again.
       await this.deps.store.flush().catch(() => {})
@@ -151,6 +160,25 @@ export class Archiver {
         for (const e of node.entries) if (e.kind === 'dir') next.push(e)
       }
       level = next
+    }
+  }
+
+  /**
+   * Notes the chunks of the multi-chunk files reused unchanged from the parent snapshot: their
+   * nodes are read now, a batch of locations at a time (single-chunk files are their chunk).
+   * A node that cannot be read fails the backup, as the snapshot would not be whole.
+   */
+  private async reachReusedFiles (): Promise<void> {
+    const files = this.reusedFiles
+    this.reusedFiles = []
+    for (let i = 0; i < files.length; i += REUSED_BATCH) {
+      this.check()
+      const batch = files.slice(i, i + REUSED_BATCH)
+      const locs = await this.deps.store.locations(batch.map(e => e.cid.bytes))
+      for (let j = 0; j < batch.length; j++) {
+        const node = await this.deps.loadNode(batch[j], locs[j])
+        if (node.kind === 'file') for (const c of node.chunks) this.reached.reached(c.cid.bytes)
+      }
     }
   }
 
@@ -246,11 +274,11 @@ export class Archiver {
       } else if (st.isFile()) {
         this.stats.files++
         this.stats.bytesTotal += Number(st.size)
-        // A parent snapshot made without extended attributes vouches for a file only if it has none.
-        if (this.options.level !== 'full' && old?.kind === 'file' && unchanged(old, st) && (prevXattrs || !this.xattrs || !hasXattrs(p))) {
+        const kept = await this.keep(old, 'file', st, Number(st.size), p, prevXattrs)
+        if (kept !== undefined) {
           this.stats.filesUnchanged++
-          await this.deps.store.keepTree(old)
-          entries.push(Promise.resolve({ ...old, nlink: Number(st.nlink), dev: st.dev }))
+          if (old!.inline === undefined) this.reusedFiles.push(old!)
+          entries.push(Promise.resolve(kept))
           continue
         }
         const holder = this.openElsewhere?.get(fileKey(st.dev, st.ino))
@@ -265,14 +293,21 @@ export class Archiver {
           if (!done.ok) { this.stats.files--; this.stats.bytesTotal -= Number(st.size); return null }
           if (done.inline !== undefined) {
             const { cid, id, ...meta } = done.inline
+            this.reached.reached(cid)
             // Tsize is the plaintext size here: the sealed size is unknown for a deduplicated chunk.
             return { ...entryOf(name, 'file', st, { cid: CID.decode(cid), id, tsize: done.size }, done.size, done.changed === true), inline: meta }
           }
           const ref = { cid: CID.decode(done.node!.cid), id: done.node!.id, tsize: done.node!.loc.length }
+          this.reached.reached(done.node!.cid)
+          const chunks = done.chunks!
+          for (let at = 0; at < chunks.length; at += BLOCK_CID_LENGTH) this.reached.reached(chunks.subarray(at, at + BLOCK_CID_LENGTH))
           return entryOf(name, 'file', st, ref, done.size, done.changed === true)
         }))
       } else if (st.isSymbolicLink()) {
         this.stats.symlinks++
+        // A link's target never changes in place (a new one is a new inode): unchanged, its node is reused unread.
+        const kept = await this.keep(old, 'symlink', st, 0, p, prevXattrs)
+        if (kept !== undefined) { entries.push(Promise.resolve(kept)); continue }
         let target: Buffer
         try { target = readlinkSync(p, 'buffer') } catch { this.warn(`${shown}: vanished before it could be read; not in this snapshot`); continue }
         const ref = await this.putNode({ kind: 'symlink', target, mode: Number(st.mode), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid), ...this.xattrsOf(p) })
@@ -284,12 +319,26 @@ export class Archiver {
     return entries
   }
 
+  /**
+   * The parent snapshot's entry for this file or symlink, when the metadata cache vouches for
+   * it (same size, mtime, ctime and inode; not a full backup): its node is reused unread. A
+   * parent snapshot made without extended attributes vouches only for an entry that has none.
+   */
+  private async keep (old: DirEntry | undefined, kind: 'file' | 'symlink', st: BigIntStats, size: number, p: FsPath, prevXattrs: boolean): Promise<DirEntry | undefined> {
+    if (this.options.level === 'full' || old?.kind !== kind || !unchanged(old, st, size)) return undefined
+    if (!prevXattrs && this.xattrs && hasXattrs(p)) return undefined
+    await this.deps.store.keepTree(old)
+    this.reached.reached(old.cid.bytes)
+    return { ...old, nlink: Number(st.nlink), dev: st.dev }
+  }
+
   private finishDir (path: FsPath, st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry, oldNode?: DirNode): Pending {
     this.stats.dirs++
     const done = Promise.all(entries).then(async list => {
       if (old !== undefined && oldNode !== undefined && (oldNode.xattrsRead === true) === this.xattrs && sameDir(old, st, oldNode, list)) {
         // Nothing here or below changed: the parent snapshot's node is this node.
         await this.deps.store.keepTree(old)
+        this.reached.reached(old.cid.bytes)
         return { cid: old.cid, id: old.id, tsize: old.tsize }
       }
       return await this.putNode({
@@ -314,11 +363,16 @@ export class Archiver {
     // Unchanged since the parent snapshot: same plaintext, same id, and the block is known to exist.
     if (old !== undefined && Buffer.from(old.id).equals(sealed.id)) {
       await store.keepTree(old)
+      this.reached.reached(old.cid.bytes)
       return { cid: old.cid, id: old.id, tsize: sealed.bytes.length }
     }
     const [known] = await store.lookupIds([sealed.id])
-    if (known !== undefined) return { cid: CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+    if (known !== undefined) {
+      this.reached.reached(known)
+      return { cid: CID.decode(known), id: sealed.id, tsize: sealed.bytes.length }
+    }
     store.append(sealed.cid.bytes, sealed.id, sealed.bytes)
+    this.reached.reached(sealed.cid.bytes, sealed.bytes.length)
     this.stats.bytesStored += sealed.bytes.length
     return { cid: sealed.cid, id: sealed.id, tsize: sealed.bytes.length }
   }
@@ -412,6 +466,7 @@ export class Archiver {
   private storeBlocks (m: BlocksMessage): void {
     for (const b of m.blocks) {
       this.deps.store.recordWritten(b.cid, b.id, b.loc)
+      this.reached.wrote(b.cid, b.loc.length)
       this.stats.chunksNew++
       this.stats.bytesNew += b.size
       this.stats.bytesStored += b.loc.length
@@ -431,6 +486,7 @@ export class Archiver {
       const k = known[i]
       if (k === undefined) {
         this.deps.store.recordWritten(node.cid, node.id, node.loc)
+        this.reached.wrote(node.cid, node.loc.length)
         this.stats.bytesStored += node.loc.length
       } else node.cid = k // already stored: the copy just written stays unindexed, for prune
     })

@@ -14,6 +14,7 @@ import { StoreCorruptError } from './errors.ts'
 import { showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 import type { ChunkRef } from './tree-node.ts'
+import { BLOCK_CID_LENGTH } from './block-store.ts'
 import type { BlockLocation } from './block-store.ts'
 import { SparseMap } from './sparse-map.ts'
 import { ValueLog } from './value-log.ts'
@@ -218,9 +219,11 @@ async function backupJob (job: BackupJob): Promise<void> {
       xattrs: rec.xattrs
     })
     const sealed = sealer.sealScratch(bytes)
+    const chunks = new Uint8Array(rec.chunks.length * BLOCK_CID_LENGTH)
+    rec.chunks.forEach((c, i) => chunks.set(c.cid.bytes, i * BLOCK_CID_LENGTH))
     results.push({
       index: rec.f.index, ok: true, warning: rec.warning, changed: rec.changed,
-      node: { cid: sealed.cid.bytes, id: sealed.id, loc: write(sealed.cid.bytes, sealed.id, sealed.bytes) }, size: rec.size, bytesRead: rec.size - (rec.skipped ?? 0)
+      node: { cid: sealed.cid.bytes, id: sealed.id, loc: write(sealed.cid.bytes, sealed.id, sealed.bytes) }, chunks, size: rec.size, bytesRead: rec.size - (rec.skipped ?? 0)
     })
   }
   log?.drain()

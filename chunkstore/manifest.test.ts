@@ -1,13 +1,15 @@
 // Manifest pages (manifest.ts; doc/design.md "Manifest page"): the format round-trips and is
 // read strictly; a backup lists exactly the blocks its snapshot reaches; a forget leaves a
-// release intent and prune frees the forgotten snapshot's pages while it keeps the others'.
+// release intent and prune frees the forgotten snapshot's pages while it keeps the others';
+// the pages a backup makes from the blocks it noted are those a walk of its tree gives.
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs'
+import { appendFileSync, linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { decodeManifestPage, encodeManifestPages, PAGE_ENTRIES, type ManifestEntry } from './manifest.ts'
+import { decodeManifestPage, encodeManifestPages, PAGE_ENTRIES, snapshotBlocks, type ManifestEntry } from './manifest.ts'
+import { rootOf } from './snapshot-records.ts'
 import { cidOf } from './codec.ts'
 import { StoreCorruptError } from './errors.ts'
 import { createStore, removeDir, tempDir, writeRandom } from './testing/index.ts'
@@ -91,6 +93,53 @@ test('a backup lists every block its snapshot reaches; forget leaves a release i
     assert.ok(only1.length > 0)
     for (const c of only1) assert.ok(!left.has(c), 'the forgotten snapshot\'s own blocks and pages are freed')
     assert.equal((await blocks.releaseIntents()).length, 1, 'the intent outlives prune')
+  } finally {
+    await repo.close()
+  }
+})
+
+test('a backup\'s pages, made from the blocks it noted, are exactly those a walk of its tree gives', async () => {
+  const base = tempDir('cairn-manifest-noted-'); dirs.push(base)
+  const src = join(base, 'src')
+  mkdirSync(join(src, 'a', 'deep'), { recursive: true })
+  mkdirSync(join(src, 'gone'))
+  const big = writeRandom(join(src, 'a', 'big.bin'), 700_000) // several 128 KiB chunks: a file node
+  writeRandom(join(src, 'a', 'deep', 'mid.bin'), 300_000)
+  writeFileSync(join(src, 'a', 'copy.bin'), big) // the same chunks twice in one run
+  writeFileSync(join(src, 'small.txt'), 'inline\n')
+  writeFileSync(join(src, 'empty'), '')
+  writeFileSync(join(src, 'gone', 'x.txt'), 'goes on day 2\n')
+  linkSync(join(src, 'small.txt'), join(src, 'a', 'hard.txt'))
+  symlinkSync('small.txt', join(src, 'link'))
+  const repo = await createStore(join(base, 'store'), { chunker: { kind: 'fixed', size: 128 << 10 } })
+  try {
+    const blocks = repo.blocks
+    const walked = async (id: string): Promise<string[]> => {
+      const record = CID.parse(id)
+      const snap = (await repo.snapshots()).find(s => s.id === id)!
+      return encodeManifestPages(await snapshotBlocks(blocks, record, rootOf(snap), async ref => await repo.loadNode(ref))).map(p => cidOf(p).toString())
+    }
+    const same = async (id: string, what: string): Promise<void> => {
+      const pages = (await blocks.manifestPages(CID.parse(id)))!.map(c => c.toString())
+      assert.deepEqual(pages, await walked(id), what)
+    }
+    await same((await repo.backup({ paths: [src], task: 't' })).id, 'full backup')
+    await same((await repo.backup({ paths: [src], task: 't' })).id, 'no-change backup')
+    appendFileSync(join(src, 'a', 'big.bin'), randomBytes(200_000))
+    appendFileSync(join(src, 'small.txt'), 'day 2\n')
+    rmSync(join(src, 'gone'), { recursive: true })
+    writeRandom(join(src, 'a', 'deep', 'new.bin'), 400_000)
+    rmSync(join(src, 'link'))
+    symlinkSync('empty', join(src, 'link'))
+    symlinkSync('small.txt', join(src, 'a', 'link2'))
+    const day2 = await repo.backup({ paths: [src], task: 't' })
+    await same(day2.id, 'day-2 backup (changed, deleted, added)')
+    const links = new Map<string, string | undefined>()
+    for await (const e of repo.ls(day2.id, src)) if (e.type === 'symlink') links.set(e.path.slice(src.length), e.target)
+    assert.deepEqual(links, new Map([['/link', 'empty'], ['/a/link2', 'small.txt']]), 'a replaced symlink is read again, not taken from the parent')
+    // Another task's first backup reuses chunks stored by the first task: their sizes come from the index.
+    await same((await repo.backup({ paths: [join(src, 'a')], task: 'u' })).id, 'a first backup deduplicated against another snapshot')
+    await same((await repo.backup({ paths: [src], task: 't', level: 'full' })).id, 'a full backup over a parent')
   } finally {
     await repo.close()
   }

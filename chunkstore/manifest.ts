@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH } from './block-store.ts'
 import { cidOf } from './codec.ts'
 import { StoreCorruptError } from './errors.ts'
-import { keyOf, type Key } from './index-layout.ts'
+import { bytesOf, keyOf, type Key } from './index-layout.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import type { TreeNode } from './tree-node.ts'
 
@@ -22,30 +22,40 @@ export interface ManifestEntry { cid: Uint8Array, size: number }
 
 /** Sorts and de-duplicates `entries` by CID bytes and cuts them into pages at content-defined points. */
 export function encodeManifestPages (entries: Iterable<ManifestEntry>): Uint8Array[] {
-  const byKey = new Map<Key, ManifestEntry>()
+  const sizes = new Map<Key, number>()
   for (const e of entries) {
     if (e.cid.length !== BLOCK_CID_LENGTH) throw new RangeError('a manifest lists block CIDs (CIDv1, raw, sha2-256) only')
-    byKey.set(keyOf(e.cid), e)
+    sizes.set(keyOf(e.cid), e.size)
   }
-  const sorted = [...byKey.values()].sort((a, b) => Buffer.compare(a.cid, b.cid))
+  return cutPages([...sizes.keys()].sort(), sizes)
+}
+
+/**
+ * Pages of `sorted` (block CIDs as keys, sorted). Keys are latin1 strings of the bytes, so
+ * string order is byte order, and sorting them is far cheaper than Buffer.compare.
+ */
+function cutPages (sorted: Key[], sizes: Map<Key, number>): Uint8Array[] {
   const pages: Uint8Array[] = []
   let from = 0
   for (let i = 0; i < sorted.length; i++) {
-    const c = sorted[i].cid
-    const cut = ((c[c.length - 2] << 8) | c[c.length - 1]) < CUT_BELOW
+    const k = sorted[i]
+    const cut = ((k.charCodeAt(k.length - 2) << 8) | k.charCodeAt(k.length - 1)) < CUT_BELOW
     if (cut || i - from + 1 === PAGE_ENTRIES || i === sorted.length - 1) {
-      pages.push(encodePage(sorted.slice(from, i + 1)))
+      pages.push(encodePage(sorted, from, i + 1, sizes))
       from = i + 1
     }
   }
   return pages
 }
 
-function encodePage (entries: ManifestEntry[]): Uint8Array {
-  const out = Buffer.alloc(8 + entries.length * ENTRY)
+function encodePage (sorted: Key[], from: number, to: number, sizes: Map<Key, number>): Uint8Array {
+  const out = Buffer.alloc(8 + (to - from) * ENTRY)
   MAGIC.copy(out, 0)
-  out.writeUInt32BE(entries.length, 4)
-  entries.forEach((e, i) => { out.set(e.cid, 8 + i * ENTRY); out.writeUInt32BE(e.size, 8 + i * ENTRY + BLOCK_CID_LENGTH) })
+  out.writeUInt32BE(to - from, 4)
+  for (let i = from, at = 8; i < to; i++, at += ENTRY) {
+    out.write(sorted[i], at, 'latin1')
+    out.writeUInt32BE(sizes.get(sorted[i])!, at + BLOCK_CID_LENGTH)
+  }
   return out
 }
 
@@ -100,11 +110,73 @@ export async function snapshotBlocks (store: LocalBlockStore, record: CID, root:
 }
 
 /**
+ * The blocks a snapshot being written reaches, noted as the backup writes or reuses them, so
+ * that its manifest needs no second walk of its tree. A block written but never linked (a file
+ * that failed after its chunks were stored) is left out. Sizes not noted are taken from the
+ * parent snapshot's pages, then from the index.
+ */
+export class ReachedBlocks {
+  /** > 0: reached, sealed size known; 0: reached, size unknown; < 0: written (size −v), not reached (yet). */
+  private readonly blocks = new Map<Key, number>()
+
+  /** A block this backup stored, whether or not the snapshot ends up linking it. */
+  wrote (cid: Uint8Array, size: number): void {
+    const k = keyOf(cid)
+    const v = this.blocks.get(k)
+    if (v === undefined) this.blocks.set(k, -size)
+    else if (v === 0) this.blocks.set(k, size)
+  }
+
+  /** A block the snapshot links (a tree node, a chunk, the record). */
+  reached (cid: Uint8Array, size = 0): void {
+    if (cid.length !== BLOCK_CID_LENGTH) throw new RangeError('a manifest lists block CIDs (CIDv1, raw, sha2-256) only')
+    const k = keyOf(cid)
+    const v = this.blocks.get(k)
+    if (v === undefined || v === 0) this.blocks.set(k, size)
+    else if (v < 0) this.blocks.set(k, -v)
+  }
+
+  /**
+   * The snapshot's manifest pages. `parentPages`: the parent snapshot's, which hold the size of
+   * every block reused from it; a page that cannot be read only costs index lookups. A block
+   * the store lacks is a StoreCorruptError (the snapshot is not whole).
+   */
+  async pages (store: LocalBlockStore, parentPages: CID[] = []): Promise<Uint8Array[]> {
+    const { blocks } = this
+    let unknown = 0
+    for (const [k, v] of blocks) if (v < 0) blocks.delete(k); else if (v === 0) unknown++
+    for (const page of parentPages) {
+      if (unknown === 0) break
+      let listed: ManifestEntry[]
+      try { listed = decodeManifestPage(await store.get(page)) } catch { continue }
+      for (const e of listed) {
+        const k = keyOf(e.cid)
+        if (blocks.get(k) === 0) { blocks.set(k, e.size); unknown-- }
+      }
+    }
+    if (unknown > 0) {
+      const keys = [...blocks].filter(([, v]) => v === 0).map(([k]) => k)
+      for (let i = 0; i < keys.length; i += SIZE_BATCH) {
+        const batch = keys.slice(i, i + SIZE_BATCH)
+        const sizes = await store.sizes(batch.map(k => CID.decode(bytesOf(k))))
+        batch.forEach((k, j) => {
+          const size = sizes[j]
+          if (size === undefined) throw new StoreCorruptError(`block ${CID.decode(bytesOf(k)).toString()} of the snapshot being written is not stored`)
+          blocks.set(k, size)
+        })
+      }
+    }
+    return cutPages([...blocks.keys()].sort(), blocks)
+  }
+}
+
+const SIZE_BATCH = 8192
+
+/**
  * Stores a snapshot's manifest pages (each a plain block; pages the store holds already are
  * not written again) and lists them under the snapshot's root (`'p'`). Durable once it resolves.
  */
-export async function writeManifest (store: LocalBlockStore, record: CID, entries: ManifestEntry[]): Promise<CID[]> {
-  const pages = encodeManifestPages(entries)
+export async function writeManifest (store: LocalBlockStore, record: CID, pages: Uint8Array[]): Promise<CID[]> {
   const cids: CID[] = []
   for (const page of pages) {
     const cid = cidOf(page)

@@ -169,7 +169,7 @@ export class LocalRepository implements Repository {
     } finally {
       this.blocks.writers--
     }
-    const { root, stats } = result
+    const { root, stats, reached } = result
     // An incremental backup with no parent to compare against read every file: it is a full one.
     const done = level === 'incremental' && parent === undefined ? 'full' : level
     const body: RecordBody = {
@@ -178,7 +178,9 @@ export class LocalRepository implements Repository {
     }
     let cid: CID
     try {
-      cid = await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref))
+      // The parent's pages hold the sizes of the blocks reused from it (no index lookup for those).
+      const parentPages = parent !== undefined ? await this.blocks.manifestPages(CID.parse(parent.id)) : undefined
+      cid = await writeSnapshotRecord(this.keys, this.blocks, body, { reached, parentPages })
     } catch (err) {
       throw diskFullAt(err, this.dir)
     }
@@ -204,7 +206,7 @@ export class LocalRepository implements Repository {
         host: hostname(), task: options.task ?? 'default', paths: [manifest.source], level: 'full', stats
       }
       try {
-        return toRecord(await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref)), body)
+        return toRecord(await writeSnapshotRecord(this.keys, this.blocks, body, { loadNode: async ref => await this.loadNode(ref) }), body)
       } catch (err) {
         throw diskFullAt(err, this.dir)
       }
@@ -429,7 +431,7 @@ export class LocalRepository implements Repository {
         paths: snap.paths, level: snap.level, ...(snap.parent !== undefined ? { parent: snap.parent } : {}), stats: snap.stats,
         repaired: { from: snap.id, lost: r.lost }
       }
-      const cid = await writeSnapshotRecord(this.keys, this.blocks, body, async ref => await this.loadNode(ref))
+      const cid = await writeSnapshotRecord(this.keys, this.blocks, body, { loadNode: async ref => await this.loadNode(ref) })
       out.push({ from: snap.id, id: cid.toString(), lost: r.lost })
     }
     await this.blocks.forgetChunkIds(healed)

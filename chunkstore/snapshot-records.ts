@@ -5,7 +5,8 @@ import { cidOf } from './codec.ts'
 import { BlockNotFoundError } from './errors.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import type { SnapshotRecord } from './types.ts'
-import { snapshotBlocks, writeManifest } from './manifest.ts'
+import { encodeManifestPages, snapshotBlocks, writeManifest } from './manifest.ts'
+import type { ReachedBlocks } from './manifest.ts'
 import type { TreeNode } from './tree-node.ts'
 
 // Snapshot and forget records (doc/design.md, "Snapshots" and "Forget records"): small JSON
@@ -100,17 +101,31 @@ export async function readSnapshotRecords (keys: SpaceKeys, blocks: LocalBlockSt
 }
 
 /**
- * Seals a snapshot record, stores it, writes the snapshot's manifest pages (manifest.ts: every
- * block it reaches, for the replicas that hold it; `loadNode` opens its tree) and lists it as a
- * snapshot root (durable when this resolves). The pages are listed before the root, so a listed
- * root made here always has its manifest.
+ * Where a snapshot's manifest comes from: the blocks its backup noted as it went (with the
+ * parent snapshot's pages for the sizes of what it reused), or a walk of its tree (`loadNode`
+ * opens its nodes) for a snapshot written without such a list.
  */
-export async function writeSnapshotRecord (keys: SpaceKeys, blocks: LocalBlockStore, body: RecordBody, loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<TreeNode>): Promise<CID> {
+export type ManifestSource = { reached: ReachedBlocks, parentPages?: CID[] } | { loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<TreeNode> }
+
+/**
+ * Seals a snapshot record, stores it, writes the snapshot's manifest pages (manifest.ts: every
+ * block it reaches, for the replicas that hold it) and lists it as a snapshot root (durable
+ * when this resolves). The pages are listed before the root, so a listed root made here always
+ * has its manifest.
+ */
+export async function writeSnapshotRecord (keys: SpaceKeys, blocks: LocalBlockStore, body: RecordBody, manifest: ManifestSource): Promise<CID> {
   const sealed = sealRecord(keys, Buffer.from(JSON.stringify(body)))
   const cid = cidOf(sealed)
   blocks.append(cid.bytes, undefined, sealed)
-  const root = { cid: CID.parse(body.root), id: new Uint8Array(Buffer.from(body.rootId, 'base64')) }
-  await writeManifest(blocks, cid, await snapshotBlocks(blocks, cid, root, loadNode))
+  let pages: Uint8Array[]
+  if ('reached' in manifest) {
+    manifest.reached.reached(cid.bytes, sealed.length)
+    pages = await manifest.reached.pages(blocks, manifest.parentPages)
+  } else {
+    const root = { cid: CID.parse(body.root), id: new Uint8Array(Buffer.from(body.rootId, 'base64')) }
+    pages = encodeManifestPages(await snapshotBlocks(blocks, cid, root, manifest.loadNode))
+  }
+  await writeManifest(blocks, cid, pages)
   await blocks.addSnapshotRoot(cid)
   return cid
 }

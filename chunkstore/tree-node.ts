@@ -1,6 +1,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
+import { Digest } from 'multiformats/hashes/digest'
 import { StoreCorruptError } from './errors.ts'
 import type { Xattr } from './xattrs.ts'
 
@@ -195,7 +196,7 @@ export function inlineFileNode (e: DirEntry): FileNode | undefined {
 
 export function decodeNode (bytes: Uint8Array): TreeNode {
   try {
-    const pb = dagPb.decode(bytes)
+    const pb = decodePb(bytes)
     if (pb.Data === undefined) throw new StoreCorruptError('no Data')
     const { unixfs, ext } = splitExt(pb.Data)
     const u = UnixFS.unmarshal(unixfs)
@@ -236,6 +237,69 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
   } catch (cause) {
     throw new StoreCorruptError(`A snapshot tree node could not be decoded (${(cause as Error).message}).`, { cause })
   }
+}
+
+const utf8 = new TextDecoder()
+
+/**
+ * `dagPb.decode` for the canonical nodes Cairn writes (links, then data; in each link Hash,
+ * Name, Tsize in that order), with block CIDs (v1, raw, sha2-256) made as views of the node's
+ * bytes: CID.decode encodes each CID again and copies it, and loading a parent snapshot's tree
+ * spent a third of its time there. Anything else is handed to dagPb.decode, so both accept
+ * and return exactly the same (chunkstore/tree-node.test.ts compares them).
+ */
+export function decodePb (bytes: Uint8Array): dagPb.PBNode {
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const links: dagPb.PBLink[] = []
+  let data: Uint8Array | undefined
+  let i = 0
+  while (i < view.length) {
+    const key = view[i++]
+    if (data !== undefined || (key !== 0x0a && key !== 0x12)) return dagPb.decode(bytes)
+    const len = pbVarint(view, i)
+    if (len === undefined || len[1] + len[0] > view.length) return dagPb.decode(bytes)
+    const start = len[1]; i = start + len[0]
+    if (key === 0x0a) { data = bytes.subarray(start, i); continue }
+    const link = pbLink(view, start, i)
+    if (link === undefined) return dagPb.decode(bytes)
+    links.push(link)
+  }
+  return data === undefined ? { Links: links } : { Data: data, Links: links }
+}
+
+function pbLink (b: Uint8Array, i: number, end: number): dagPb.PBLink | undefined {
+  if (b[i++] !== 0x0a) return undefined
+  const h = pbVarint(b, i)
+  if (h === undefined || h[1] + h[0] > end) return undefined
+  const hash = b.subarray(h[1], h[1] + h[0])
+  if (hash.length !== 36 || hash[0] !== 0x01 || hash[1] !== 0x55 || hash[2] !== 0x12 || hash[3] !== 0x20) return undefined
+  const link: dagPb.PBLink = { Hash: new CID(1, 0x55, new Digest(0x12, 32, hash.subarray(4), hash.subarray(2)), hash) }
+  i = h[1] + h[0]
+  if (i < end && b[i] === 0x12) {
+    const n = pbVarint(b, i + 1)
+    if (n === undefined || n[1] + n[0] > end) return undefined
+    link.Name = utf8.decode(b.subarray(n[1], n[1] + n[0]))
+    i = n[1] + n[0]
+  }
+  if (i < end && b[i] === 0x18) {
+    const t = pbVarint(b, i + 1)
+    if (t === undefined) return undefined
+    link.Tsize = t[0]
+    i = t[1]
+  }
+  return i === end ? link : undefined
+}
+
+/** A protobuf varint at `i` as dag-pb reads it: [value, next index], or undefined where dag-pb would throw. */
+function pbVarint (b: Uint8Array, i: number): [number, number] | undefined {
+  let v = 0
+  for (let shift = 0; shift < 64; shift += 7) {
+    if (i >= b.length) return undefined
+    const x = b[i++]
+    v += shift < 28 ? (x & 0x7f) << shift : (x & 0x7f) * (2 ** shift)
+    if (x < 0x80) return [v, i]
+  }
+  return undefined
 }
 
 function splitExt (data: Uint8Array): { unixfs: Uint8Array, ext: any } {

@@ -59,6 +59,8 @@ export interface FileDone {
   warning?: string
   /** The sealed file node, already written to the worker's segment. */
   node?: WrittenBlock
+  /** With `node`: the CIDs of the file's chunks, 36 bytes each, in order (for the snapshot's manifest). */
+  chunks?: Uint8Array
   /** Instead of a node, for a file of exactly one chunk: that chunk and the file's metadata. */
   inline?: { cid: Uint8Array, id: Uint8Array, mode: number, uid: number, gid: number, mtimeNs: bigint, sparse: boolean, xattrs?: Xattr[] }
   size: number

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { cpus, hostname } from 'node:os'
 import { join } from 'node:path'
 import { InvalidArgumentError, type Command } from 'commander'
-import { callControl, type MeshFacts } from '../node/index.ts'
+import type { MeshFacts } from '../node/index.ts'
 import { InvalidOptionError } from '../chunkstore/index.ts'
 import { readProfile, type Profile } from './profile.ts'
 
@@ -106,7 +106,7 @@ export function registerSimCommand (program: Command): void {
     .option('--horizon <span>', 'horizon of the scenario: 90d, 1y, 5y', '1y')
     .option('--out <file>', 'write the scenario here instead of stdout')
     .action(async (o: { meshDir: string, facts?: string, horizon: string, out?: string }) => {
-      const facts = o.facts !== undefined ? JSON.parse(await readFile(o.facts, 'utf8')) as MeshFacts : await callControl(o.meshDir, 'planning-facts') as MeshFacts
+      const facts = o.facts !== undefined ? JSON.parse(await readFile(o.facts, 'utf8')) as MeshFacts : await (await import('../node/index.ts')).callControl(o.meshDir, 'planning-facts') as MeshFacts
       const { scenarioFromFacts } = await import('./from-mesh.ts')
       const text = scenarioFromFacts(facts, { horizon: o.horizon })
       if (o.out !== undefined) { await writeFile(o.out, text); out(`scenario written to ${o.out}; edit it, then: cairn sim run ${o.out}`) } else out(text)

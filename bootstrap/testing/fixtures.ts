@@ -1,5 +1,6 @@
 // Fixtures of the mesh tests: random blocks, libp2p hosts on 127.0.0.1 that admit each other,
 // and the node's real block store in a temp dir.
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -43,4 +44,13 @@ export async function localStore (t: AfterHook): Promise<BlockStore> {
     removeDir(dir)
   })
   return store
+}
+
+/** A port of 127.0.0.1 free right now (for a node that must know its port before it listens). */
+export async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', () => resolve()))
+  const port = (s.address() as AddressInfo).port
+  await new Promise<void>(resolve => s.close(() => resolve()))
+  return port
 }

@@ -17,6 +17,7 @@ import { measure } from './command.ts'
 import { measureConcurrency } from './concurrency.ts'
 import { measureScale, scaleLines } from './scale.ts'
 import { createTools, TOOL_NAMES, type Tool, type ToolName } from './tools.ts'
+import { WAN_USAGE, wanMain } from './wan.ts'
 
 const USAGE = `usage: npm run bench -- [options]
   --quick          small data set (~150 MB) for a smoke run instead of the ~2.2 GB reference set
@@ -31,6 +32,7 @@ const USAGE = `usage: npm run bench -- [options]
   --scale          only the scale case (SPEC N4): a synthetic store of 10 million blocks and a tree of
                    2 million files; peak RSS and time of backup, no-change backup, check, prune and
                    replication (node/bench/scale.ts; --scale-blocks N and --scale-files N to change the sizes)
+${WAN_USAGE}
 env: CAIRN_BENCH_DIR  cache folder for data sets and repositories (default ~/.cache/cairn-bench)
      CAIRN_SCALE_DIR  scratch folder of --scale (default the system's temp folder), removed after the run`
 
@@ -89,6 +91,8 @@ function parseOptions (argv: string[]): Options | null {
 }
 
 export async function main (argv: string[]): Promise<number> {
+  // Replication over a WAN has options of its own (wan.ts).
+  if (argv.includes('--wan')) return await wanMain(argv)
   let options: Options | null
   try {
     options = parseOptions(argv)

@@ -12,9 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshGater, createMeshHost, sendWithBackpressure } from '../../bootstrap/index.ts'
-import { cidOf } from '../../chunkstore/index.ts'
-import { cliOk, startNode, until } from '../testing/index.ts'
-import { openStore } from '../mesh/index.ts'
+import { cliOk, makeRandomStore, startNode, startWanLink, until, type WanLink, type WanLinkInit } from '../testing/index.ts'
 import { PhaseFailedError } from './errors.ts'
 
 const MIB = 1024 * 1024
@@ -101,20 +99,7 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
   const a = { mesh: join(opts.workDir, 'a', 'mesh'), store: opts.sourceStore ?? join(opts.workDir, 'a', 'store') }
   const b = { mesh: join(opts.workDir, 'b', 'mesh'), store: join(opts.workDir, 'b', 'store') }
   mkdirSync(opts.workDir, { recursive: true })
-  if (opts.sourceStore === undefined) {
-    const s = await openStore(a.store)
-    const size = (opts.blockKiB ?? 512) * 1024
-    const count = Math.ceil((opts.totalMiB ?? 256) * MIB / size)
-    const noise = new Uint8Array(randomBytes(size + 4096))
-    for (let i = 0; i < count; i++) {
-      // Distinct blocks from one random buffer: a sliding window, then the index.
-      const bytes = noise.slice(i % 4096, (i % 4096) + size)
-      new DataView(bytes.buffer).setUint32(0, i)
-      await s.blocks.put(cidOf(bytes), bytes)
-    }
-    await s.blocks.flush()
-    await s.close()
-  }
+  if (opts.sourceStore === undefined) await makeRandomStore(a.store, opts.totalMiB ?? 256, opts.blockKiB ?? 512)
   await cliOk(['init', '--mesh-dir', a.mesh, '--site', 'bench-a', '--role', 'head', '--listen', '/ip4/127.0.0.1/tcp/0'])
   await cliOk(['policy', '--mesh-dir', a.mesh, '--copies', '2'])
   const A = await startNode({ meshDir: a.mesh, store: a.store })
@@ -164,13 +149,17 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
   }
 }
 
-/** Raw libp2p stream throughput: this process sends `mib` MiB to an idle sink process over one stream. */
-export async function measureRawStream (mib: number): Promise<{ bytes: number, seconds: number, mibps: number, senderCpu: number | null, receiverCpu: number | null }> {
+/**
+ * Raw libp2p stream throughput: this process sends `mib` MiB to an idle sink process over one
+ * stream — directly, or `through` a WAN link (wan.ts's baseline).
+ */
+export async function measureRawStream (mib: number, through?: Omit<WanLinkInit, 'target'>): Promise<{ bytes: number, seconds: number, mibps: number, senderCpu: number | null, receiverCpu: number | null }> {
   // The sink is a bench-only process, not a `cairn` command: it runs from source through tsx.
   const sinkEntry = join(projectRoot(), 'node', 'bench', 'stream-sink.ts')
   const child = spawn(process.execPath, ['--import', 'tsx', sinkEntry], { stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
   const host = await createMeshHost({ privateKey: await generateKeyPair('Ed25519'), listen: [], dht: false, connectionGater: createMeshGater({ isAdmissible: () => true }) })
+  let link: WanLink | undefined
   try {
     const ready = await new Promise<{ addrs: string[] }>((resolve, reject) => {
       let out = ''
@@ -181,7 +170,13 @@ export async function measureRawStream (mib: number): Promise<{ bytes: number, s
       })
       child.once('exit', () => reject(new PhaseFailedError('the stream sink exited before it was ready')))
     })
-    const stream = await host.dialProtocol(multiaddr(ready.addrs[0]), '/cairn/bench/sink/1.0.0')
+    let dial = multiaddr(ready.addrs[0])
+    if (through !== undefined) {
+      const port = Number(dial.getComponents().find(c => c.name === 'tcp')?.value)
+      link = await startWanLink({ ...through, target: { host: '127.0.0.1', port } })
+      dial = multiaddr(`${link.multiaddr}/p2p/${dial.getComponents().findLast(c => c.name === 'p2p')?.value ?? ''}`)
+    }
+    const stream = await host.dialProtocol(dial, '/cairn/bench/sink/1.0.0')
     const POOL = 1 // MiB of random bytes, sent over and over
     const pool = new Uint8Array(randomBytes(POOL * MIB))
     const ack = new Promise<number>(resolve => {
@@ -209,6 +204,7 @@ export async function measureRawStream (mib: number): Promise<{ bytes: number, s
     await exited
     clearTimeout(late)
     await host.stop()
+    await link?.close()
   }
 }
 

@@ -212,7 +212,7 @@ export async function addSyntheticBlocks (storeDir: string, from: number, to: nu
         paths: [`/synthetic/${snap}`], level: 'full',
         stats: { files: entries.length, dirs: 1, symlinks: 0, filesUnchanged: 0, bytesTotal: entries.reduce((s, e) => s + e.size, 0), bytesRead: 0, chunksNew: 0, bytesNew: 0, bytesStored: 0, durationMs: 0, warnings: [] }
       }
-      await writeSnapshotRecord(repo.keys, blocks, body, loadNode)
+      await writeSnapshotRecord(repo.keys, blocks, body, { loadNode })
       log(`  synthetic snapshot ${snap}: ${n} blocks so far`)
     }
     return n

@@ -49,6 +49,7 @@ export function describeEvent (e: NodeMeshEvent): string {
   switch (e.event) {
     case 'invitation-created': return `invitation ${e.id} created, valid until ${e.expires}`
     case 'member-joined': return `${site(e)} joined the mesh as ${e.role}`
+    case 'member-addresses': return `the member list now tells other sites to dial ${site(e)} at ${e.addrs.join(', ')}`
     case 'membership-adopted': return `member list version ${e.version} adopted${e.removed.length > 0 ? `; removed: ${e.removed.join(', ')}` : ''}`
     case 'replicated':
       return `replicated to ${site(e)}: ${counted(e.blocksSent, 'block')} (${bytes(e.bytesSent)}), ${counted(e.rootsAdded, 'new snapshot')}`

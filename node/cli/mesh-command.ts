@@ -15,6 +15,7 @@ import { callControl, ControlRequestError, DaemonNotRunningError, UnknownControl
 import { InvalidOptionError } from '../../chunkstore/index.ts'
 import type { ReplicationConfig } from '../mesh/index.ts'
 import { unlockOptions, type StoreFlags } from './store-options.ts'
+import { ANNOUNCE_HELP, parseAnnounce } from './announce-option.ts'
 
 // libp2p and its kin take ~0.5 s to load: only the mesh commands that need them load them.
 const bootstrap = async (): Promise<typeof import('../../bootstrap/index.ts')> => await import('../../bootstrap/index.ts')
@@ -73,8 +74,10 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .requiredOption('--site <name>', 'this site\'s name')
     .option('--role <role>', "this site's role: branch, head or dr", 'head')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
-    .action(async (o: Common & { site: string, role: string, listen?: string[] }) => {
-      const state = await (await bootstrap()).initMesh(meshDir(o), { site: o.site, role: await role(o.role), listen: o.listen ?? ['/ip4/0.0.0.0/tcp/4737'] })
+    .option('--announce <multiaddr>', ANNOUNCE_HELP, collect)
+    .action(async (o: Common & { site: string, role: string, listen?: string[], announce?: string[] }) => {
+      const announce = await parseAnnounce(o.announce)
+      const state = await (await bootstrap()).initMesh(meshDir(o), { site: o.site, role: await role(o.role), listen: o.listen ?? ['/ip4/0.0.0.0/tcp/4737'], ...(announce !== undefined ? { announce } : {}) })
       out(o, { mesh: state.membership.mesh, dir: state.dir }, `created mesh ${state.membership.mesh} in ${state.dir}\nnext: cairn mesh run, then cairn mesh invite`)
     })
 
@@ -92,9 +95,11 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .requiredOption('--site <name>', 'this site\'s name')
     .option('--role <role>', "this site's role: branch, head or dr", 'branch')
     .option('--listen <multiaddr>', 'address to listen on (repeatable)', collect)
-    .action(async (invitation: string, o: Common & { site: string, role: string, listen?: string[] }) => {
+    .option('--announce <multiaddr>', ANNOUNCE_HELP, collect)
+    .action(async (invitation: string, o: Common & { site: string, role: string, listen?: string[], announce?: string[] }) => {
       const listen = o.listen ?? ['/ip4/0.0.0.0/tcp/4737']
-      const doc = await (await bootstrap()).joinMesh({ dir: meshDir(o), invitation, config: { site: o.site, role: await role(o.role), listen } })
+      const announce = await parseAnnounce(o.announce)
+      const doc = await (await bootstrap()).joinMesh({ dir: meshDir(o), invitation, config: { site: o.site, role: await role(o.role), listen, ...(announce !== undefined ? { announce } : {}) } })
       out(o, { mesh: doc.mesh, version: doc.version, members: doc.members.length }, `joined mesh ${doc.mesh} (${counted(doc.members.length, 'member')}, list version ${doc.version})\nnext: cairn mesh run`)
     })
 
@@ -220,12 +225,14 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
     .description('run the mesh daemon for a store (until SIGINT/SIGTERM); events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .addOption(new Option('--store <dir>', 'store folder').env('CAIRN_STORE'))
     .option('--replicate-every <seconds>', 'replicate at least this often', '30')
+    .option('--announce <multiaddr>', `${ANNOUNCE_HELP}; for this run, in place of those given at init or join`, collect)
     .option('--passphrase-file <file>', 'open the site\'s own store with this passphrase, so that cairn backup, restore, snapshots… pointed at it run in this node while it runs')
     .option('--recovery-key-file <file>', 'the same with the store\'s recovery key')
     .option('--token-label <label>', 'the same with a key slot of this USB key (PIN from CAIRN_TOKEN_PIN)')
     .option('--pkcs11-module <path>', 'PKCS#11 module of the token (default: CAIRN_PKCS11_MODULE, then SoftHSM2)')
-    .action(async (o: Common & StoreFlags & { store?: string, replicateEvery: string }) => {
+    .action(async (o: Common & StoreFlags & { store?: string, replicateEvery: string, announce?: string[] }) => {
       const store = resolve(o.store ?? join(dataHome(), 'store'))
+      const announce = await parseAnnounce(o.announce)
       // Only when asked: a node serving a replica, or started without a secret, holds no keys.
       const unlock = o.passphraseFile !== undefined || o.recoveryKeyFile !== undefined || o.tokenLabel !== undefined
       const keys = unlock ? await unlockOptions({ ...o, store }) : undefined
@@ -237,6 +244,7 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
         keys: keys?.keys,
         mesh: meshDir(o),
         replicateEveryMs: Number(o.replicateEvery) * 1000,
+        announce,
         untilStopped: io.untilStopped,
         ready: info => {
           io.stdout(readyJson

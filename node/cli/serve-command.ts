@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { Option, type Command } from 'commander'
 import { initRepository, InvalidOptionError, openRepository, openRepositoryOver } from '../../chunkstore/index.ts'
 import { dataHome } from './store-options.ts'
+import { ANNOUNCE_HELP, parseAnnounce } from './announce-option.ts'
 import { eventLines } from './event-lines.ts'
 import type { RepositoryOpener } from '../jobs/index.ts'
 import { startWatchdog, stopWithin } from './watchdog.ts'
@@ -52,14 +53,16 @@ export function registerServeCommand (program: Command, parts: { planner?: () =>
     .option('--admin-password-file <file>', 'password of the first admin, on first start (else a random one is written to <data>/initial-admin-password)')
     .option('--mesh-dir <dir>', 'mesh state folder (cairn mesh init|join); default <data>/mesh, used when it holds mesh state')
     .option('--replicate-every <seconds>', 'replicate to the mesh at least this often', '30')
+    .option('--announce <multiaddr>', `mesh: ${ANNOUNCE_HELP}; for this run, in place of those given at cairn mesh init or join`, (v: string, prev: string[] = []) => [...prev, v])
     .option('--audit-key-file <file>', 'the audit trail\'s HMAC key, made at first start; default <data>/audit.key (keep it apart from the data)')
     .option('--json', 'print events as JSON lines (the default when stderr is not a terminal)')
     // Tests and the capacity-planning accuracy check (sim/) run several daemons on one stepped
     // time: the clock starts here and moves only when the control socket's `clock-set` says so.
     .addOption(new Option('--test-clock <iso-time>', 'a manual clock starting at this time, stepped over the control socket').hideHelp())
-    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, auditKeyFile?: string, json?: boolean, testClock?: string }) => {
+    .action(async (opts: { listen: string, data: string, insecureHttp: boolean, adminPasswordFile?: string, meshDir?: string, replicateEvery: string, announce?: string[], auditKeyFile?: string, json?: boolean, testClock?: string }) => {
       const lines = eventLines({ json: opts.json })
       const { host, port } = parseListen(opts.listen)
+      const announce = await parseAnnounce(opts.announce)
       const replicateEvery = Number(opts.replicateEvery)
       if (!(replicateEvery >= 1)) throw new InvalidOptionError(`--replicate-every ${opts.replicateEvery}: give a number of seconds, at least 1`)
       const adminPassword = opts.adminPasswordFile !== undefined ? (await readFile(opts.adminPasswordFile, 'utf8')).trim() : process.env.CAIRN_ADMIN_PASSWORD
@@ -76,6 +79,7 @@ export function registerServeCommand (program: Command, parts: { planner?: () =>
         mesh: {
           dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
           replicateEveryMs: replicateEvery * 1000,
+          announce,
           log: lines.event
         },
         say: lines.say

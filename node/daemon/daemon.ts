@@ -29,6 +29,8 @@ export interface DaemonMeshInit {
   dialEveryMs?: number
   /** How often mesh members are registered/refreshed as nodes. Default 10 s. */
   memberEveryMs?: number
+  /** Addresses other sites dial to reach this node, for this run (NAT, port forwards): `--announce`. Default: the mesh folder's. */
+  announce?: string[]
   /** Every mesh event (cairn serve prints them: node/cli/event-lines.ts). */
   log?: (event: NodeMeshEvent) => void
 }
@@ -221,7 +223,7 @@ async function auditKey (file: string): Promise<Buffer> {
 }
 
 /** Mesh events worth a line in the node's log (the rest go to DaemonMeshInit.log only). */
-const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info', 'bad-signature': 'warning', 'retention-gc': 'info' }
+const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'member-addresses': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info', 'bad-signature': 'warning', 'retention-gc': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
 async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
@@ -248,6 +250,7 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
     meshDir: dir,
     userAgent: `cairn/${init.version ?? '0.1.0'} (${osName()}; ${hostname()})`,
     memberEveryMs: opts.memberEveryMs,
+    announce: opts.announce,
     replicateEveryMs: opts.replicateEveryMs,
     dialEveryMs: opts.dialEveryMs,
     clock: limiterClockOf(c.clock),

@@ -20,6 +20,8 @@ export interface MeshDaemonInit {
   mesh: string
   replicateEveryMs?: number
   dialEveryMs?: number
+  /** Addresses other sites dial to reach this node, for this run (NAT, port forwards): `--announce`. Default: the mesh folder's. */
+  announce?: string[]
   /** Resolves when the daemon should stop. */
   untilStopped: () => Promise<void>
   /** Once the node listens and the control socket is served; `store` says what the store folder is (a new replica: `created`). */
@@ -46,6 +48,7 @@ export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
       meshDir: init.mesh,
       replicateEveryMs: init.replicateEveryMs,
       dialEveryMs: init.dialEveryMs,
+      announce: init.announce,
       control: () => ({ stop: async () => { stopRequested(); await done; return { stopped: true } } })
     })
   } catch (err) {

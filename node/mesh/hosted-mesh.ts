@@ -48,6 +48,8 @@ export interface HostedMeshInit {
   dialEveryMs?: number
   /** How often members are reported to onMember. Default 10 s. */
   memberEveryMs?: number
+  /** Addresses other sites dial to reach this node, for this run (NAT, port forwards): `--announce`. Default: the mesh folder's. */
+  announce?: string[]
   /** Sent to peers by identify: "cairn/VERSION (OS; HOSTNAME)". */
   userAgent?: string
   /** Control-socket requests the daemon answers itself (e.g. replicate as a job). */
@@ -132,6 +134,7 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       replicateEveryMs: init.replicateEveryMs,
       dialEveryMs: init.dialEveryMs,
       userAgent: init.userAgent,
+      announce: init.announce,
       control: node => ({
         changed: async () => { hosted.noteLocalChange(); return {} },
         scrub: async () => { await refreshStores(); return await node.scrub() },

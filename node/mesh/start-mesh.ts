@@ -17,6 +17,8 @@ export interface RunningMeshInit {
   meshDir: string
   replicateEveryMs?: number
   dialEveryMs?: number
+  /** Addresses other sites dial to reach this node, for this run (NAT, port forwards): `--announce`. Default: the mesh folder's. */
+  announce?: string[]
   /** Sent to peers by identify: "cairn/VERSION (OS; HOSTNAME)". */
   userAgent?: string
   /** Control requests the host answers itself, or answers otherwise than control-ops.ts does. */
@@ -51,7 +53,8 @@ export async function startMesh (components: RunningMeshComponents, init: Runnin
     replicateEveryMs: init.replicateEveryMs,
     dialEveryMs: init.dialEveryMs,
     userAgent: init.userAgent,
-    clock: init.clock
+    clock: init.clock,
+    announceAddrs: init.announce
   })
   await node.start()
   let control: Awaited<ReturnType<typeof serveControl>>
