@@ -2,7 +2,7 @@
 // du) and measured runs for the phases being compared, timed and sized the same way for
 // every tool.
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { CommandFailedError } from './errors.ts'
 
 export interface CommandSpec {
@@ -123,4 +123,21 @@ export async function diskUsage (dir: string): Promise<number> {
 
 export function tail (text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n')
+}
+
+/**
+ * Writes every dirty page of every file system to disk (`sync`) and returns the seconds it took.
+ * Called before each timed command, so that no command pays for the write-back of what an
+ * earlier step wrote (a copy, an rsync, another tool's repository or restore).
+ */
+export async function flushAll (): Promise<number> {
+  const started = process.hrtime.bigint()
+  await run({ argv: ['sync'] })
+  return Number(process.hrtime.bigint() - started) / 1e9
+}
+
+/** Empties the page cache, dentries and inodes (`echo 3 > /proc/sys/vm/drop_caches`, root only), after a sync. */
+export async function dropCaches (): Promise<void> {
+  await flushAll()
+  writeFileSync('/proc/sys/vm/drop_caches', '3\n')
 }
