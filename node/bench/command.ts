@@ -59,6 +59,8 @@ export interface Measurement {
   seconds: number
   /** Peak resident set size of the child in KiB, as reported by GNU time (rusage ru_maxrss). */
   maxRssKiB: number | null
+  /** User plus system CPU seconds of the child and its threads (GNU time); a busy machine changes it less than wall time. */
+  cpuSeconds: number | null
   stdout: string
   stderrTail: string
 }
@@ -75,7 +77,7 @@ export async function measure (spec: CommandSpec, logBase: string): Promise<Meas
   rmSync(timeFile, { force: true })
   const outFd = openSync(outPath, 'w')
   const errFd = openSync(errPath, 'w')
-  const argv = ['/usr/bin/time', '-f', '%e %M', '-o', timeFile, '--', ...spec.argv]
+  const argv = ['/usr/bin/time', '-f', '%e %M %U %S', '-o', timeFile, '--', ...spec.argv]
   const started = process.hrtime.bigint()
   let code: number
   try {
@@ -96,23 +98,23 @@ export async function measure (spec: CommandSpec, logBase: string): Promise<Meas
   return {
     code,
     seconds,
-    maxRssKiB: readMaxRss(timeFile),
+    ...readTimeFile(timeFile),
     stdout: readFileSync(outPath, 'utf8'),
     stderrTail: tail(readFileSync(errPath, 'utf8'))
   }
 }
 
 // GNU time writes "Command exited with non-zero status N" before the format line on failure.
-function readMaxRss (timeFile: string): number | null {
+function readTimeFile (timeFile: string): { maxRssKiB: number | null, cpuSeconds: number | null } {
   let text: string
   try {
     text = readFileSync(timeFile, 'utf8')
   } catch {
-    return null
+    return { maxRssKiB: null, cpuSeconds: null }
   }
   const last = text.trim().split('\n').pop() ?? ''
-  const m = /^([\d.]+) (\d+)$/.exec(last.trim())
-  return m === null ? null : Number(m[2])
+  const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(last.trim())
+  return m === null ? { maxRssKiB: null, cpuSeconds: null } : { maxRssKiB: Number(m[2]), cpuSeconds: Number(m[3]) + Number(m[4]) }
 }
 
 /** Bytes under a folder, as `du -sb` counts them (apparent sizes, hard links once). */

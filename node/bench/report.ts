@@ -25,6 +25,8 @@ export interface Ratio {
   value: number | null
   /** subject / baseline in each round. */
   perRound: Array<number | null>
+  /** For a time: the ratio of the medians of CPU seconds (user + system), which a busy machine disturbs less. */
+  cpu?: number | null
   /** The issue's target (against restic); null: shown for information. */
   target: number | null
   /** The target holds in every round, not only for the median. */
@@ -51,6 +53,8 @@ const PHASE_LABEL: Record<Phase, string> = {
 
 interface Figure {
   name: string
+  /** For a time: the phase, whose CPU seconds are compared too. */
+  phase?: Phase
   /** Cairn / restic, issue 21. */
   target: number
   everyRun?: boolean
@@ -59,11 +63,11 @@ interface Figure {
 
 /** The targets of issue 21, Cairn against restic; against borg the ratios are shown for information. */
 export const FIGURES: Figure[] = [
-  { name: 'full-backup time', target: 0.7, of: r => seconds(r, 'full') },
-  { name: 'no-change time', target: 0.5, of: r => seconds(r, 'no-change') },
-  { name: 'day-2 time', target: 0.5, of: r => seconds(r, 'day-2') },
-  { name: 'restore time', target: 0.5, everyRun: true, of: r => seconds(r, 'restore') },
-  { name: 'check time', target: 0.7, of: r => seconds(r, 'check') },
+  { name: 'full-backup time', phase: 'full', target: 0.7, of: r => seconds(r, 'full') },
+  { name: 'no-change time', phase: 'no-change', target: 0.5, of: r => seconds(r, 'no-change') },
+  { name: 'day-2 time', phase: 'day-2', target: 0.5, of: r => seconds(r, 'day-2') },
+  { name: 'restore time', phase: 'restore', target: 0.5, everyRun: true, of: r => seconds(r, 'restore') },
+  { name: 'check time', phase: 'check', target: 0.7, of: r => seconds(r, 'check') },
   { name: 'stored bytes', target: 0.97, of: r => phaseOf(r, 'day-2')?.storedBytes ?? null },
   {
     name: 'peak RSS',
@@ -96,7 +100,7 @@ export function medianRuns (rounds: ToolRun[][]): ToolRun[] {
         return xs.length === 0 ? null : median(xs)
       }
       const flushSeconds = med(x => x.flushSeconds)
-      phases.push({ phase: p, ok: true, seconds: med(x => x.seconds) ?? 0, maxRssKiB: med(x => x.maxRssKiB), storedBytes: med(x => x.storedBytes), ...(flushSeconds === null ? {} : { flushSeconds }) })
+      phases.push({ phase: p, ok: true, seconds: med(x => x.seconds) ?? 0, maxRssKiB: med(x => x.maxRssKiB), cpuSeconds: med(x => x.cpuSeconds), storedBytes: med(x => x.storedBytes), ...(flushSeconds === null ? {} : { flushSeconds }) })
     }
     const differs = all.find(r => r.restore !== null && !r.restore.identical)
     const restore = differs?.restore ?? all.map(r => r.restore).filter(x => x !== null).sort((a, b) => b.metadataMismatches - a.metadataMismatches)[0] ?? null
@@ -105,15 +109,16 @@ export function medianRuns (rounds: ToolRun[][]): ToolRun[] {
   })
 }
 
+function ratioOf (x: number | null | undefined, y: number | null | undefined): number | null {
+  return x === null || x === undefined || y === null || y === undefined || y === 0 ? null : x / y
+}
+
 /** Cairn against each baseline that ran: the ratio of the medians, and of each round. */
 export function computeRatios (runs: ToolRun[], rounds: ToolRun[][] = [runs]): Ratio[] {
   const subject = runs.find(r => r.tool === 'cairn')
   if (subject === undefined) return []
-  const ratio = (figure: Figure, a: ToolRun | undefined, b: ToolRun | undefined): number | null => {
-    const x = a === undefined ? null : figure.of(a)
-    const y = b === undefined ? null : figure.of(b)
-    return x === null || y === null || y === 0 ? null : x / y
-  }
+  const ratio = (figure: Figure, a: ToolRun | undefined, b: ToolRun | undefined): number | null =>
+    ratioOf(a === undefined ? null : figure.of(a), b === undefined ? null : figure.of(b))
   const ratios: Ratio[] = []
   for (const figure of FIGURES) {
     for (const baseline of runs.filter(r => r.tool !== 'cairn')) {
@@ -122,7 +127,8 @@ export function computeRatios (runs: ToolRun[], rounds: ToolRun[][] = [runs]): R
       const target = baseline.tool === 'restic' ? figure.target : null
       const everyRun = figure.everyRun === true
       const meets = (v: number | null): boolean => target === null || (v !== null && v <= target)
-      ratios.push({ figure: figure.name, subject: subject.tool, baseline: baseline.tool, value, perRound, target, everyRun, ok: meets(value) && (!everyRun || perRound.every(meets)) })
+      const cpu = figure.phase === undefined ? undefined : ratioOf(phaseOf(subject, figure.phase)?.cpuSeconds, phaseOf(baseline, figure.phase)?.cpuSeconds)
+      ratios.push({ figure: figure.name, subject: subject.tool, baseline: baseline.tool, value, perRound, ...(cpu === undefined ? {} : { cpu }), target, everyRun, ok: meets(value) && (!everyRun || perRound.every(meets)) })
     }
   }
   return ratios
@@ -133,6 +139,7 @@ export function ratioLines (ratios: Ratio[]): string[] {
   return ratios.map(r =>
     `ratio ${r.figure} ${r.subject}/${r.baseline} = ${fmt(r.value)}` +
     (r.perRound.length > 1 ? ` (rounds ${r.perRound.map(fmt).join(' ')})` : '') +
+    (r.cpu === undefined ? '' : `, CPU ${fmt(r.cpu)}`) +
     (r.target === null ? '' : ` (target <= ${String(r.target)}${r.everyRun ? ' every round' : ''})${r.value === null || r.ok ? '' : '  MISS'}`))
 }
 

@@ -23,6 +23,8 @@ export interface PhaseResult {
   ok: boolean
   seconds: number
   maxRssKiB: number | null
+  /** User + system CPU seconds of the command (not of the sync after a restore). */
+  cpuSeconds?: number | null
   /** Repository size (`du -sb`) after a backup phase; null for the others. */
   storedBytes: number | null
   /** For the restore: the seconds of the `sync` after the command, included in `seconds`. */
@@ -66,14 +68,14 @@ export async function runTool (tool: Tool, init: RunnerInit): Promise<ToolRun> {
   rmSync(work, { recursive: true, force: true })
   await run({ argv: ['cp', '-a', dataSet.day1, work] })
 
-  const step = async (name: string, spec: CommandSpec, flushAfter = false): Promise<{ seconds: number, flushSeconds?: number, maxRssKiB: number | null, report?: unknown }> => {
+  const step = async (name: string, spec: CommandSpec, flushAfter = false): Promise<{ seconds: number, flushSeconds?: number, maxRssKiB: number | null, cpuSeconds: number | null, report?: unknown }> => {
     if (init.cold === true) await dropCaches(); else await flushAll()
     const m = await measure(spec, join(ws.logs, name))
     if (m.code !== 0) {
       throw new PhaseFailedError(`${tool.name} ${name} exited with ${m.code} (logs: ${join(ws.logs, name)}.{out,err})${m.stderrTail === '' ? '' : `\n${m.stderrTail}`}`)
     }
     const flushSeconds = flushAfter ? await flushAll() : undefined
-    return { seconds: m.seconds + (flushSeconds ?? 0), ...(flushSeconds === undefined ? {} : { flushSeconds }), maxRssKiB: m.maxRssKiB, report: parseJson(m.stdout) }
+    return { seconds: m.seconds + (flushSeconds ?? 0), ...(flushSeconds === undefined ? {} : { flushSeconds }), maxRssKiB: m.maxRssKiB, cpuSeconds: m.cpuSeconds, report: parseJson(m.stdout) }
   }
   const phase = async (p: Phase, spec: CommandSpec, stored: boolean): Promise<void> => {
     log(`${tool.name}: ${p} …`)
@@ -81,7 +83,7 @@ export async function runTool (tool: Tool, init: RunnerInit): Promise<ToolRun> {
       const m = await step(p, spec, p === 'restore')
       const storedBytes = stored ? await diskUsage(ws.repo) : null
       result.phases.push({ phase: p, ok: true, ...m, storedBytes })
-      log(`${tool.name}: ${p} ${m.seconds.toFixed(1)} s${m.flushSeconds === undefined ? '' : ` (of which the sync after it ${m.flushSeconds.toFixed(1)} s)`}, peak RSS ${mib(m.maxRssKiB === null ? null : m.maxRssKiB * 1024)} MiB` +
+      log(`${tool.name}: ${p} ${m.seconds.toFixed(1)} s, CPU ${m.cpuSeconds?.toFixed(1) ?? '?'} s${m.flushSeconds === undefined ? '' : ` (of which the sync after it ${m.flushSeconds.toFixed(1)} s)`}, peak RSS ${mib(m.maxRssKiB === null ? null : m.maxRssKiB * 1024)} MiB` +
         (storedBytes === null ? '' : `, repository ${mib(storedBytes)} MiB`))
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err)
