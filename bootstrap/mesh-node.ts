@@ -106,6 +106,8 @@ export interface MeshNode {
   configure: (init: { policies: ReplicationPolicy[], bandwidth?: BandwidthSchedule }) => void
   /** Drops the released snapshots whose locks have passed and frees the blocks no kept snapshot lists (doc/mesh.md "GC at a replica"). */
   retentionGc: () => Promise<RetentionGcResult>
+  /** A retention GC started by a release or the timer is still running. */
+  retentionGcRunning: () => boolean
   /** The lock and release state of each snapshot root received with a manifest. */
   locks: () => Promise<SnapshotLock[]>
   /** Members that announced holding a snapshot root in the DHT. */
@@ -161,7 +163,13 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     if (r.dropped.length > 0 || r.blockedBy.length > 0) log({ event: 'retention-gc', dropped: r.dropped, blocksFreed: r.blocksFreed, bytesFreed: r.bytesFreed, blockedBy: r.blockedBy.length })
     return r
   }
-  const gcSoon = (): void => { void retentionGc().catch(err => { log({ event: 'store-error', peer: self, reason: `retention GC: ${String(err?.message ?? err)}` }) }) }
+  let gcRunning = 0
+  const gcSoon = (): void => {
+    gcRunning++
+    void retentionGc()
+      .catch(err => { log({ event: 'store-error', peer: self, reason: `retention GC: ${String(err?.message ?? err)}` }) })
+      .finally(() => { gcRunning-- })
+  }
 
   const penalties = new Penalties({
     onBan: (peer, offences) => {
@@ -303,6 +311,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     },
 
     retentionGc,
+    retentionGcRunning: () => gcRunning > 0,
     locks: async () => await retention?.locks() ?? [],
 
     async findSnapshotHolders (root, options = {}) {

@@ -163,10 +163,12 @@ export function createReplicationLinks (c: ReplicationLinksComponents, init: Rep
       if (err instanceof PeerUnreachableError) c.log({ event: 'replication-waiting', peer, site, reason: 'unreachable' })
       else c.log({ event: 'replication-failed', peer, site, error: link.status.lastError })
     } finally {
-      link.status.running = false
-      link.status.progress = undefined
-      link.status.lastRunAt = new Date().toISOString()
-      await session?.close()
+      // Not running only once the session is closed: until then a stepped clock must not move on.
+      try { await session?.close() } finally {
+        link.status.running = false
+        link.status.progress = undefined
+        link.status.lastRunAt = new Date().toISOString()
+      }
     }
   }
 

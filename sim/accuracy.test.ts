@@ -1,7 +1,7 @@
 // F28, N6 — the simulation against the real engine. A real mesh of three `cairn serve` daemons
 // (hq → branch-1 → dr-north) started through the package's bin on 127.0.0.1 runs four days on
 // stepped time: daily schedules, retention with prune, a night window of rate 0 and a slow rate
-// after it on the cascade link, a seeded data mutator rewriting an eighth of the files each noon.
+// after it on the cascade link, a seeded data mutator rewriting three files in ten each noon.
 // The simulation of the same scenario — with the profile `cairn sim calibrate` measured on the
 // first day's data — must come within 10 % of what the daemons store and of their lag.
 // While the mesh runs, the planner's API (scenario from the mesh, a run, a bad scenario) and
@@ -25,7 +25,10 @@ test('F28 the simulation comes within 10 % of a real three-site mesh on stored b
     days: 4,
     files: { hq: 300, branch: 160 },
     fileBytes: 80 * 1024,
-    change: 0.12,
+    // Three in ten: a prune then finds each day's segments well past its 10 % rewrite threshold.
+    // Near it (an eighth), whether one segment of ten blocks crosses it is a coin toss the
+    // simulation can only give the odds of, and the check failed one run in four.
+    change: 0.3,
     newFiles: { hq: 10, branch: 6 },
     keep: { hq: 2, branch: 3 },
     // 2 KiB/s after the night window: a day's changes take a quarter of an hour to cross.
@@ -48,6 +51,30 @@ test('F28 the simulation comes within 10 % of a real three-site mesh on stored b
     }
   })
 
+  // The figures always, and what the daemons did when one is off: a run that fails says why.
+  t.diagnostic(JSON.stringify({ stored: r.stored, lags: r.lags }))
+  try { compare(r) } catch (err) {
+    for (const [site, log] of Object.entries(r.logs)) t.diagnostic(`${site}:\n${log}`)
+    throw err
+  }
+
+  // The planner on the live node: a scenario from its mesh, a run of it, a bad one.
+  assert.match(String(api.scenario), /- name: hq\b[^]*- name: branch-1\b[^]*- name: dr-north\b/)
+  assert.match(String(api.scenario), /estimated from \d+ backups in the job history/)
+  const report = api.report as { sites: Array<{ name: string }>, charts: unknown[] }
+  assert.deepEqual(report.sites.map(s => s.name), ['hq', 'branch-1', 'dr-north'])
+  assert.equal(report.charts.length, 4)
+  const bad = api.bad as { status: number, body: { code: string, params: Record<string, unknown> } }
+  assert.equal(bad.status, 400)
+  assert.equal(bad.body.code, 'SIM_SCENARIO_INVALID')
+  assert.deepEqual([bad.body.params.field, bad.body.params.line], ['sites[0].role', 5])
+  const cli = api.cli as { code: number, stdout: string }
+  assert.equal(cli.code, 0)
+  assert.match(cli.stdout, /^site +role/m)
+})
+
+/** Real against simulated: stored bytes per site and day, lag per link, the rules' effects. */
+function compare (r: AccuracyResult): void {
   // What the daemons stored, day by day, against the simulation: own stores and replicas.
   for (const s of r.stored) {
     const real = s.real.own + s.real.replica
@@ -70,21 +97,7 @@ test('F28 the simulation comes within 10 % of a real three-site mesh on stored b
   const sentToBranch = r.end.find(e => e.site === 'branch-1')!.real.replica
   assert.ok(hq.real.own < sentToBranch * 0.97, 'prune at hq reclaimed what the replica still holds')
   assert.ok(r.lags.find(l => l.origin === 'hq' && l.target === 'dr-north')!.real.meanHours > 4, 'the night window held the cascade')
-
-  // The planner on the live node: a scenario from its mesh, a run of it, a bad one.
-  assert.match(String(api.scenario), /- name: hq\b[^]*- name: branch-1\b[^]*- name: dr-north\b/)
-  assert.match(String(api.scenario), /estimated from \d+ backups in the job history/)
-  const report = api.report as { sites: Array<{ name: string }>, charts: unknown[] }
-  assert.deepEqual(report.sites.map(s => s.name), ['hq', 'branch-1', 'dr-north'])
-  assert.equal(report.charts.length, 4)
-  const bad = api.bad as { status: number, body: { code: string, params: Record<string, unknown> } }
-  assert.equal(bad.status, 400)
-  assert.equal(bad.body.code, 'SIM_SCENARIO_INVALID')
-  assert.deepEqual([bad.body.params.field, bad.body.params.line], ['sites[0].role', 5])
-  const cli = api.cli as { code: number, stdout: string }
-  assert.equal(cli.code, 0)
-  assert.match(cli.stdout, /^site +role/m)
-})
+}
 
 test('F28 bad input on the command line: the field, its line and column; exit code 1, nothing written', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-sim-bad-'))

@@ -7,4 +7,5 @@
 export { main } from './main.ts'
 export { holderCampaign } from './holder-campaign.ts'
 export { retentionDays } from './retention-days.ts'
+export { smallFiles } from './small-files.ts'
 export * from './errors.ts'

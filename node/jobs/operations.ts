@@ -227,16 +227,22 @@ export function createOperations (components: OperationsComponents): Operations 
             return
           }
           if (job.status !== 'success' && job.status !== 'warning') return
-          // Replication of the new snapshot starts now rather than at the next timer.
-          mesh()?.noteLocalChange()
-          const r = task.options.retention
-          if (r.mode === 'policy') {
-            const repo = await ctx.repo()
-            const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() }, { signal: ctx.signal })
-            if (removed.length > 0) {
-              await ctx.log('info', `Retention removed ${removed.length} old copies`)
-              await reclaim(ctx, space)
+          try {
+            const r = task.options.retention
+            if (r.mode === 'policy') {
+              const repo = await ctx.repo()
+              const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() }, { signal: ctx.signal })
+              if (removed.length > 0) {
+                await ctx.log('info', `Retention removed ${removed.length} old copies`)
+                await reclaim(ctx, space)
+              }
             }
+          } finally {
+            // Replication of the new snapshot starts now rather than at the next timer, and after
+            // retention: a run offers every block the index lists, so one beside the prune would
+            // send a peer the forgotten copies' blocks again (and keep them here, read while the
+            // prune protects what is read) when the peer had already freed them on their release.
+            mesh()?.noteLocalChange()
           }
           await refreshUsage(space)
         }

@@ -179,7 +179,7 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       void refreshStores().then(() => { node.noteLocalChange() }, () => {}).finally(() => { changes-- })
     },
 
-    busy: () => changes > 0 || node.linkRuns().some(l => l.running && !l.waitingForBandwidth),
+    busy: () => changes > 0 || node.retentionGcRunning() || node.linkRuns().some(l => l.running && !l.waitingForBandwidth),
 
     async replicate ({ signal, onProgress }) {
       await refreshStores()

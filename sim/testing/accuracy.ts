@@ -59,6 +59,8 @@ export interface AccuracyResult {
   steps: number
   report: PlanReport
   scenario: ScenarioInput
+  /** Each daemon's log (stderr), to show when a figure is off. */
+  logs: Record<string, string>
 }
 
 /** mulberry32: a small seeded PRNG, so every run writes the same bytes. */
@@ -147,6 +149,14 @@ const segmentBytes = (dir: string): number => {
   return n
 }
 
+/** Each segment file's size, own stores then replica: what a prune kept, for a figure that is off. */
+function segmentSizes (d: Daemon): string[] {
+  const list = (dir: string): string[] => { try { return readdirSync(dir).filter(f => f.endsWith('.seg')).sort().map(f => `${f}=${statSync(join(dir, f)).size}`) } catch { return [] } }
+  let own: string[] = []
+  try { for (const s of readdirSync(join(d.dir, 'spaces'))) own = own.concat(list(join(d.dir, 'spaces', s, 'segments'))) } catch {}
+  return [...own, '|', ...list(join(d.dir, 'replica', 'segments'))]
+}
+
 function storedAt (d: Daemon): { own: number, replica: number } {
   let own = 0
   try { for (const s of readdirSync(join(d.dir, 'spaces'))) own += segmentBytes(join(d.dir, 'spaces', s, 'segments')) } catch {}
@@ -216,6 +226,8 @@ export async function runAccuracy (plan: AccuracyPlan): Promise<AccuracyResult> 
 
   const dirs = { hq: join(plan.workDir, 'hq'), branch: join(plan.workDir, 'branch'), dr: join(plan.workDir, 'dr') }
   const daemons: Daemon[] = []
+  const logs: Record<string, string> = {}
+  const jobLog: string[] = []
   try {
     const init = await cairn(['mesh', 'init', '--mesh-dir', join(dirs.hq, 'mesh'), '--site', 'hq', '--role', 'head', '--listen', LISTEN])
     if (init.code !== 0) throw new Error(init.stderr)
@@ -308,6 +320,7 @@ export async function runAccuracy (plan: AccuracyPlan): Promise<AccuracyResult> 
       brData.change(plan.change); brData.add(plan.newFiles.branch)
       await runUntil(midnight + DAY)
       for (const d of daemons) stored.push({ site: d.site, day: day + 1, ...storedAt(d) })
+      jobLog.push(`day ${day + 1} segments: ${daemons.map(d => `${d.site} ${segmentSizes(d).join(' ')}`).join('; ')}`)
       log(`day ${day + 1}: ${steps} steps; ${daemons.map(d => { const s = storedAt(d); return `${d.site} ${s.own}+${s.replica}` }).join(', ')}`)
     }
 
@@ -318,6 +331,11 @@ export async function runAccuracy (plan: AccuracyPlan): Promise<AccuracyResult> 
       const c = await admin(d)
       const jobs = (await ok<{ items: any[] }>('jobs', c.get('/api/jobs?type=backup&pageSize=500'))).items.filter(j => j.status === 'success' || j.status === 'warning')
       made.set(d.site, jobs.map(j => Date.parse(j.endedAt)).sort((a, b) => a - b))
+      // The backups' own words (retention, reclaim), for the figures' explanation.
+      for (const j of jobs) {
+        const lines = await ok<any>('job log', c.get(`/api/jobs/${String(j.id)}/log`))
+        jobLog.push(`${d.site} ${String(j.name)}: ${JSON.stringify(lines)}`)
+      }
       const spaces = await ok<any[]>('spaces', c.get('/api/spaces'))
       const snaps = await ok<any[]>('snapshots', c.get(`/api/spaces/${spaces[0].id}/snapshots`))
       kept.push({ site: d.site, real: snaps.length })
@@ -362,10 +380,13 @@ export async function runAccuracy (plan: AccuracyPlan): Promise<AccuracyResult> 
       snapshots: kept.map(k => ({ ...k, sim: report.tasks.find(t => t.site === k.site)?.snapshots ?? 0 })),
       steps,
       report,
-      scenario
+      scenario,
+      logs
     }
   } finally {
     await Promise.all(daemons.map(async d => { await d.stop() }))
+    for (const d of daemons) logs[d.site] = d.log()
+    logs.jobs = jobLog.join('\n')
   }
 }
 
