@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { throwIfAborted } from '../crypto/index.ts'
+import type { BlockLocation } from './block-store.ts'
 import { matchesCid } from './codec.ts'
 import type { BlockSealer } from './codec.ts'
 import { CidSet } from './cid-set.ts'
@@ -81,18 +82,42 @@ export async function checkSnapshots (
     if (failed !== undefined) throw failed
   }
 
-  async function visit (cid: CID, id: Uint8Array, where: string, size?: number): Promise<TreeNode | undefined> {
-    if (!seen.add(cid.bytes) && size !== undefined) return undefined
-    const loc = await store.location(cid)
-    if (loc === undefined) { result.errors.push(`${where}: block ${cid.toString()} is missing`); result.badBlocks.push(cid.toString()); return undefined }
-    if (sizeOf(loc.segment) < loc.offset + loc.length) { result.errors.push(`${where}: block ${cid.toString()} lies beyond the end of segment ${loc.segment}`); result.badBlocks.push(cid.toString()); return undefined }
-    if (size !== undefined) {
+  /** The block's location when it has one inside its segment; else the error is noted. */
+  function placed (cid: CID, loc: BlockLocation | undefined, where: string): BlockLocation | undefined {
+    const why = loc === undefined ? 'is missing' : sizeOf(loc.segment) < loc.offset + loc.length ? `lies beyond the end of segment ${loc.segment}` : undefined
+    if (why === undefined) return loc
+    result.errors.push(`${where}: block ${cid.toString()} ${why}`); result.badBlocks.push(cid.toString())
+    return undefined
+  }
+
+  // Data blocks wait here and are located in batches: one index read for many blocks, not one each.
+  let located: Array<{ cid: CID, id: Uint8Array, where: string, size: number }> = []
+  const LOCATE_BATCH = 4096
+  async function locateData (): Promise<void> {
+    if (located.length === 0) return
+    const batch = located
+    located = []
+    const locs = await store.locations(batch.map(b => b.cid.bytes))
+    for (const [i, b] of batch.entries()) {
+      const loc = placed(b.cid, locs[i], b.where)
+      if (loc === undefined) continue
       if (readData) {
-        job.push({ ...loc, cid: cid.bytes, id, size, where }); jobBytes += loc.length
+        job.push({ ...loc, cid: b.cid.bytes, id: b.id, size: b.size, where: b.where }); jobBytes += loc.length
         if (jobBytes >= (deps.jobBytes ?? JOB_BYTES) || job.length >= (deps.jobBlocks ?? JOB_BLOCKS)) await send()
       } else result.blocksChecked++
+    }
+  }
+
+  /** A data block (with its `size`): queued to be located and read. A tree node: read, authenticated and decoded here. */
+  async function visit (cid: CID, id: Uint8Array, where: string, size?: number): Promise<TreeNode | undefined> {
+    if (!seen.add(cid.bytes) && size !== undefined) return undefined
+    if (size !== undefined) {
+      located.push({ cid, id, where, size })
+      if (located.length >= LOCATE_BATCH) await locateData()
       return undefined
     }
+    const loc = placed(cid, await store.location(cid), where)
+    if (loc === undefined) return undefined
     const bad = (why: string): undefined => {
       result.errors.push(`${where}: tree node ${cid.toString()}: ${why}`)
       result.badBlocks.push(cid.toString())
@@ -134,7 +159,7 @@ export async function checkSnapshots (
   }
 
   try {
-    for (const r of roots) { snapshot = r.name; await walk(r.cid, r.id, '') }
+    for (const r of roots) { snapshot = r.name; await walk(r.cid, r.id, ''); await locateData() }
     await send()
     if (jobs > 0) await new Promise<void>((resolve, reject) => { allDone = resolve; pool!.onFailure(reject) })
   } finally {

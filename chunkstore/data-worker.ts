@@ -302,6 +302,23 @@ function isZero (b: Uint8Array): boolean {
 /** CIDs of chunks found to be all zeros (sparse files' holes): authenticated once, then known. */
 const zeroCids = new Set<string>()
 
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
+
+/**
+ * Makes the temporary file, never opening it through a link. A leftover of an earlier run is
+ * removed first, only when there is one: trying an unlink for every file cost a failed system
+ * call and a thrown error each.
+ */
+function createPartial (partial: FsPath): number {
+  try {
+    return openSync(partial, CREATE, 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  unlinkSync(partial)
+  return openSync(partial, CREATE, 0o600)
+}
+
 /**
  * Each file is written under a temporary name beside it and renamed into place once complete
  * (data, owner, mode, mtime), so a restored name never holds a partial file; a failure removes
@@ -313,9 +330,7 @@ function restoreJob (job: RestoreJob): void {
     let fd: number | undefined
     const partial = fsPath(f.partial)
     try {
-      // A leftover of an earlier run goes first; the new one is made here, never opened through a link.
-      try { unlinkSync(partial) } catch {}
-      fd = openSync(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+      fd = createPartial(partial)
       let pos = 0
       let holes = false
       for (const c of f.chunks) {

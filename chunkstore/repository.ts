@@ -278,7 +278,7 @@ export class LocalRepository implements Repository {
     const root = await this.loadNode(rootOf(snap)) as DirNode
     const restorer = new Restorer({
       store: this.blocks,
-      loadNode: async ref => await this.loadNode(ref),
+      loadNode: async (ref, loc) => await this.loadNode(ref, loc),
       makePool: this.makePool(this.config.compression, this.config.chunker)
     }, options, snap.stats.bytesTotal)
     const result = await restorer.run(root)

@@ -69,11 +69,12 @@ export function prepareRestoreTarget (target: string): string {
 /**
  * Makes one folder of a restore; an existing one is used when it is a folder inside `root`
  * (the target's real path). A file, or a symbolic link leading outside the target, is refused.
+ * True when the folder was made here (so it is empty), false when an existing one is used.
  */
-export function makeDir (path: FsPath, root: string): void {
+export function makeDir (path: FsPath, root: string): boolean {
   try {
     mkdirSync(path)
-    return
+    return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
@@ -81,4 +82,5 @@ export function makeDir (path: FsPath, root: string): void {
   if (lstatSync(path).isSymbolicLink() && !inside(realpathSync(path), root)) {
     throw new RestoreTargetRefusedError(showPath(path), `it is a symbolic link to ${realpathSync(path)}, outside the restore target ${root}`)
   }
+  return false
 }

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto'
-import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
+import { chmodSync, chownSync, lchownSync, linkSync, lstatSync, lutimesSync, readdirSync, rmSync, symlinkSync, unlinkSync, utimesSync } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import { BlockNotFoundError, PathNotFoundError } from './errors.ts'
 import { OperationAbortedError } from '../crypto/index.ts'
 import { childPath, rawName, showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
+import type { BlockLocation } from './block-store.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 import { makeDir, prepareRestoreTarget } from './restore-target.ts'
 import { fsTime, inlineFileNode } from './tree-node.ts'
@@ -24,13 +25,17 @@ function partialPath (dir: FsPath, name: Buffer): FsPath {
   return childPath(dir, Buffer.from(`.cairn-partial-${createHash('sha256').update(name).digest('hex').slice(0, 16)}`))
 }
 
+/** A file of a folder, its node loaded, waiting to be sent to a worker; `ready` applies the conflict mode. */
+interface RestoreFile { e: DirEntry, node: FileNode, target: FsPath, dir: FsPath, ready: () => boolean }
+
 const JOB_FILES = 128
 const JOB_BYTES = 16 << 20
 const INFLIGHT_FILES = 4096
 
 export interface RestorerDeps {
   store: LocalBlockStore
-  loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<TreeNode>
+  /** A tree node, from its location when the caller looked it up already. */
+  loadNode: (ref: { cid: CID, id: Uint8Array }, location?: BlockLocation) => Promise<TreeNode>
   makePool: (onMessage: (m: FromWorker, worker: number) => void) => WorkerPool
 }
 
@@ -79,7 +84,7 @@ export class Restorer {
     const abort = (): void => this.fail(new OperationAbortedError('The restore'))
     this.options.signal?.addEventListener('abort', abort)
     try {
-      await this.restoreDir(root, this.options.target, [], true)
+      await this.restoreDir(root, this.options.target, [], readdirSync(this.options.target).length === 0)
       this.sendJob()
       if (this.inflight > 0) await new Promise<void>(resolve => { this.allDone = resolve })
       this.check()
@@ -141,68 +146,86 @@ export class Restorer {
     return walk ? 'walk' : 'none'
   }
 
-  private async restoreDir (node: DirNode, target: FsPath, path: string[], isRoot: boolean): Promise<void> {
-    if (!isRoot) makeDir(target, this.targetReal)
+  /**
+   * `fresh`: the folder was empty when the restore came to it (made by this restore), so a name
+   * in it needs no look for an existing entry, unless the tree names it twice.
+   */
+  private async restoreDir (node: DirNode, target: FsPath, path: string[], fresh: boolean): Promise<void> {
     this.dirs.push({ path: target, node })
     this.result.dirs++
-    const files: Array<{ e: DirEntry, target: FsPath, dir: FsPath }> = []
-    for (const e of node.entries) {
+    // The tree nodes this folder needs, located with one index read instead of one each.
+    const wanted: DirEntry[] = []
+    const sels = node.entries.map(e => this.selected([...path, e.name]))
+    node.entries.forEach((e, i) => {
+      if (inlineFileNode(e) === undefined && (e.kind === 'dir' || sels[i] === 'all')) wanted.push(e)
+    })
+    const locs = wanted.length === 0 ? [] : await this.deps.store.locations(wanted.map(e => e.cid.bytes))
+    const located = new Map(wanted.map((e, i) => [e, locs[i]]))
+    const load = async (e: DirEntry): Promise<TreeNode> => inlineFileNode(e) ?? await this.deps.loadNode(e, located.get(e))
+    const names = fresh ? new Set<string>() : undefined
+    const prepare = (t: FsPath, name: string, mtimeNs: bigint, renamed = false): boolean => {
+      if (names !== undefined && !names.has(name)) { names.add(name); return true }
+      return this.prepare(t, mtimeNs, renamed)
+    }
+    const files: RestoreFile[] = []
+    for (let i = 0; i < node.entries.length; i++) {
+      const e = node.entries[i]
       this.check()
-      const p = [...path, e.name]
-      const sel = this.selected(p)
+      const sel = sels[i]
       if (sel === 'none') continue
+      const p = [...path, e.name]
       const t = childPath(target, rawName(e.name))
       if (e.kind === 'dir') {
         let dir: DirNode
-        try { dir = await this.deps.loadNode(e) as DirNode } catch (err) { this.lose(t, err); continue }
-        await this.restoreDir(dir, t, p, false)
+        try { dir = await load(e) as DirNode } catch (err) { this.lose(t, err); continue }
+        names?.add(e.name)
+        const made = makeDir(t, this.targetReal)
+        await this.restoreDir(dir, t, p, made)
       } else if (sel === 'all' && e.kind === 'symlink') {
         let s: SymlinkNode
-        try { s = await this.deps.loadNode(e) as SymlinkNode } catch (err) { this.lose(t, err); continue }
-        if (!this.prepare(t, s.mtimeNs)) continue
+        try { s = await load(e) as SymlinkNode } catch (err) { this.lose(t, err); continue }
+        if (!prepare(t, e.name, s.mtimeNs)) continue
         symlinkSync(Buffer.from(s.target), t)
         this.applyMeta(t, s, true)
         this.result.symlinks++
       } else if (sel === 'all' && e.kind === 'file') {
+        let first: FsPath | undefined
+        const key = `${e.dev}:${e.ino}`
+        if (e.nlink > 1) first = this.firstLink.get(key)
+        if (first !== undefined) { this.links.push({ from: first, to: t }); continue }
+        let node: FileNode
+        try { node = await load(e) as FileNode } catch (err) { this.lose(t, err); continue }
         if (e.nlink > 1) {
-          const key = `${e.dev}:${e.ino}`
-          const first = this.firstLink.get(key)
-          if (first !== undefined) { this.links.push({ from: first, to: t }); continue }
           // Decide the conflict now: a name kept as it is must not become the source of the links.
-          let node: FileNode
-          try { node = inlineFileNode(e) ?? await this.deps.loadNode(e) as FileNode } catch (err) { this.lose(t, err); continue }
-          if (!this.prepare(t, node.mtimeNs, true)) continue
+          if (!prepare(t, e.name, node.mtimeNs, true)) continue
           this.firstLink.set(key, t)
+          files.push({ e, node, target: t, dir: target, ready: () => true })
+        } else {
+          files.push({ e, node, target: t, dir: target, ready: () => prepare(t, e.name, node.mtimeNs, true) })
         }
-        files.push({ e, target: t, dir: target })
       }
     }
     await this.restoreFiles(files)
   }
 
-  private async restoreFiles (files: Array<{ e: DirEntry, target: FsPath, dir: FsPath }>): Promise<void> {
+  private async restoreFiles (files: RestoreFile[]): Promise<void> {
     if (files.length === 0) return
-    const nodes: Array<FileNode | undefined> = []
-    for (const f of files) {
-      try { nodes.push(inlineFileNode(f.e) ?? await this.deps.loadNode(f.e) as FileNode) } catch (err) { this.lose(f.target, err); nodes.push(undefined) }
-    }
-    const cids = nodes.flatMap(n => n?.chunks.map(c => c.cid.bytes) ?? [])
+    const cids = files.flatMap(f => f.node.chunks.map(c => c.cid.bytes))
     const locs = await this.deps.store.locations(cids)
     let k = 0
-    for (let i = 0; i < files.length; i++) {
-      const node = nodes[i]
-      if (node === undefined) continue
+    for (const f of files) {
+      const node = f.node
       const missing = node.chunks.find((_, j) => locs[k + j] === undefined)
       const chunks = node.chunks.map(c => ({ ...locs[k++]!, id: c.id, size: c.size, cid: c.cid.toString() }))
-      if (missing !== undefined) { this.lose(files[i].target, new BlockNotFoundError(missing.cid.toString())); continue }
-      if (!this.prepare(files[i].target, node.mtimeNs, true)) continue
+      if (missing !== undefined) { this.lose(f.target, new BlockNotFoundError(missing.cid.toString())); continue }
+      if (!f.ready()) continue
       while (this.inflight >= INFLIGHT_FILES) {
         this.sendJob()
         await new Promise<void>(resolve => { this.waiter = resolve })
         this.check()
       }
       this.inflight++
-      this.batch.push({ index: this.batch.length, path: files[i].target, partial: partialPath(files[i].dir, rawName(files[i].e.name)), size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtimeNs: node.mtimeNs, sparse: node.sparse, chunks, ...(this.xattrs && node.xattrs !== undefined ? { xattrs: node.xattrs } : {}) })
+      this.batch.push({ index: this.batch.length, path: f.target, partial: partialPath(f.dir, rawName(f.e.name)), size: node.size, mode: node.mode, uid: node.uid, gid: node.gid, mtimeNs: node.mtimeNs, sparse: node.sparse, chunks, ...(this.xattrs && node.xattrs !== undefined ? { xattrs: node.xattrs } : {}) })
       this.batchBytes += node.size
       if (this.batch.length >= JOB_FILES || this.batchBytes >= JOB_BYTES) this.sendJob()
     }

@@ -2,7 +2,7 @@
 // du) and measured runs for the phases being compared, timed and sized the same way for
 // every tool.
 import { spawn } from 'node:child_process'
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { CommandFailedError } from './errors.ts'
 
 export interface CommandSpec {
@@ -59,6 +59,8 @@ export interface Measurement {
   seconds: number
   /** Peak resident set size of the child in KiB, as reported by GNU time (rusage ru_maxrss). */
   maxRssKiB: number | null
+  /** User plus system CPU seconds of the child and its threads (GNU time); a busy machine changes it less than wall time. */
+  cpuSeconds: number | null
   stdout: string
   stderrTail: string
 }
@@ -75,7 +77,7 @@ export async function measure (spec: CommandSpec, logBase: string, onSpawn?: (ti
   rmSync(timeFile, { force: true })
   const outFd = openSync(outPath, 'w')
   const errFd = openSync(errPath, 'w')
-  const argv = ['/usr/bin/time', '-f', '%e %M', '-o', timeFile, '--', ...spec.argv]
+  const argv = ['/usr/bin/time', '-f', '%e %M %U %S', '-o', timeFile, '--', ...spec.argv]
   const started = process.hrtime.bigint()
   let code: number
   try {
@@ -97,23 +99,23 @@ export async function measure (spec: CommandSpec, logBase: string, onSpawn?: (ti
   return {
     code,
     seconds,
-    maxRssKiB: readMaxRss(timeFile),
+    ...readTimeFile(timeFile),
     stdout: readFileSync(outPath, 'utf8'),
     stderrTail: tail(readFileSync(errPath, 'utf8'))
   }
 }
 
 // GNU time writes "Command exited with non-zero status N" before the format line on failure.
-function readMaxRss (timeFile: string): number | null {
+function readTimeFile (timeFile: string): { maxRssKiB: number | null, cpuSeconds: number | null } {
   let text: string
   try {
     text = readFileSync(timeFile, 'utf8')
   } catch {
-    return null
+    return { maxRssKiB: null, cpuSeconds: null }
   }
   const last = text.trim().split('\n').pop() ?? ''
-  const m = /^([\d.]+) (\d+)$/.exec(last.trim())
-  return m === null ? null : Number(m[2])
+  const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(last.trim())
+  return m === null ? { maxRssKiB: null, cpuSeconds: null } : { maxRssKiB: Number(m[2]), cpuSeconds: Number(m[3]) + Number(m[4]) }
 }
 
 /** Bytes under a folder, as `du -sb` counts them (apparent sizes, hard links once). */
@@ -124,4 +126,21 @@ export async function diskUsage (dir: string): Promise<number> {
 
 export function tail (text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n')
+}
+
+/**
+ * Writes every dirty page of every file system to disk (`sync`) and returns the seconds it took.
+ * Called before each timed command, so that no command pays for the write-back of what an
+ * earlier step wrote (a copy, an rsync, another tool's repository or restore).
+ */
+export async function flushAll (): Promise<number> {
+  const started = process.hrtime.bigint()
+  await run({ argv: ['sync'] })
+  return Number(process.hrtime.bigint() - started) / 1e9
+}
+
+/** Empties the page cache, dentries and inodes (`echo 3 > /proc/sys/vm/drop_caches`, root only), after a sync. */
+export async function dropCaches (): Promise<void> {
+  await flushAll()
+  writeFileSync('/proc/sys/vm/drop_caches', '3\n')
 }

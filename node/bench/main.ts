@@ -9,10 +9,10 @@ import { projectRoot } from '../project-root.ts'
 import { prepareDataSet, type DataSet } from './dataset.ts'
 import { CommandFailedError, UsageError } from './errors.ts'
 import { describeMachine, ensurePackages } from './machine.ts'
-import { type BenchResult, computeRatios, markdown, METHOD, notes, ratioLines, textTable } from './report.ts'
-import { runTool, type ToolRun } from './runner.ts'
+import { type BenchResult, computeRatios, markdown, medianRuns, METHOD, notes, ratioLines, textTable, withSections } from './report.ts'
+import { runRounds } from './runner.ts'
 import { cipherLines, cipherMarkdown, measureCiphers } from './ciphers.ts'
-import { measureReplication, replicationLines, replicationMarkdown, withReplicationSection, type ReplicationBenchResult } from './replication.ts'
+import { measureReplication, replicationLines, replicationMarkdown, type ReplicationBenchResult } from './replication.ts'
 import { measure } from './command.ts'
 import { measureConcurrency } from './concurrency.ts'
 import { measureScale, scaleLines } from './scale.ts'
@@ -28,7 +28,9 @@ const USAGE = `usage: npm run bench -- [options]
   --replication    only the replication figures: a Cairn store of day 1 (built once, cached) replicated
                    between two node processes, beside a raw libp2p stream; updates that section of the page
   --concurrency    only the one-store-many-clients figures (4 backups at once; a prune beside a backup)
-  --repeat N       replication runs (each followed by its raw stream run), default 1
+  --repeat N       rounds of every tool's phases, the order reversed every other round (A B, B A, …),
+                   and replication runs (each followed by its raw stream run); medians are reported; default 3
+  --cold           empty the page cache before every timed command (root only); default: only sync
   --scale          only the scale case (SPEC N4): a synthetic store of 10 million blocks and a tree of
                    2 million files; peak RSS and time of backup, no-change backup, check, prune and
                    replication (node/bench/scale.ts; --scale-blocks N and --scale-files N to change the sizes)
@@ -46,6 +48,7 @@ interface Options {
   concurrencyOnly: boolean
   repeat: number
   scale: { blocks: number, files: number } | undefined
+  cold: boolean
 }
 
 function parseOptions (argv: string[]): Options | null {
@@ -59,10 +62,11 @@ function parseOptions (argv: string[]): Options | null {
       prepare: { type: 'boolean', default: false },
       replication: { type: 'boolean', default: false },
       concurrency: { type: 'boolean', default: false },
-      repeat: { type: 'string', default: '1' },
+      repeat: { type: 'string', default: '3' },
       scale: { type: 'boolean', default: false },
       'scale-blocks': { type: 'string', default: '10000000' },
       'scale-files': { type: 'string', default: '2000000' },
+      cold: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }
     },
     strict: true
@@ -81,6 +85,7 @@ function parseOptions (argv: string[]): Options | null {
     replicationOnly: values.replication === true,
     concurrencyOnly: values.concurrency === true,
     repeat,
+    cold: values.cold === true,
     quick: values.quick === true,
     // always the same order, whatever order --only lists them in
     only: TOOL_NAMES.filter(n => only.includes(n)),
@@ -137,9 +142,9 @@ export async function main (argv: string[]): Promise<number> {
 
     if (options.replicationOnly) return await replicationOnly({ dataSet, tool: tools.cairn, repoRoot, repeat: options.repeat, json: options.json, log })
     for (const line of METHOD) log(line)
-    const runs: ToolRun[] = []
-    // Cairn's store is kept until its blocks have been replicated for the mesh figures.
-    for (const tool of selected) runs.push(await runTool(tool, { dataSet, keep: options.keep || tool.name === 'cairn', log }))
+    // Cairn's store of the last round is kept until its blocks have been replicated for the mesh figures.
+    const rounds = await runRounds(selected, options.repeat, { dataSet, keep: options.keep, keepLast: 'cairn', cold: options.cold, log })
+    const runs = medianRuns(rounds)
     rmSync(join(dataSet.root, 'work'), { recursive: true, force: true })
     log('measuring cipher suites')
     const ciphers = measureCiphers(options.quick)
@@ -159,12 +164,13 @@ export async function main (argv: string[]): Promise<number> {
       machine: describeMachine(),
       dataSet: { kind: dataSet.kind, files: dataSet.files, bytes: dataSet.bytes },
       method: METHOD,
+      rounds,
       runs,
-      ratios: computeRatios(runs)
+      ratios: computeRatios(runs, rounds)
     }
     const text = [
       '',
-      `Cairn benchmark — ${dataSet.kind} data set, ${dataSet.files} files; phases run in the same order for every tool, page cache not dropped`,
+      `Cairn benchmark — ${dataSet.kind} data set, ${dataSet.files} files; medians of ${rounds.length} rounds (tool order reversed every other round); sync before every timed command, restore timed with its sync${options.cold ? ', page cache dropped before every timed command' : ''}`,
       '',
       textTable(runs),
       '',
@@ -186,7 +192,9 @@ export async function main (argv: string[]): Promise<number> {
     // only the reference data set's figures belong in the docs; smoke runs stay in the cache
     const page = dataSet.kind === 'full' ? join(repoRoot, 'docs', 'bench.md') : join(dataSet.root, 'bench.md')
     mkdirSync(dirname(page), { recursive: true })
-    writeFileSync(page, markdown(result) + '\n' + cipherMarkdown(ciphers) + (replication.length === 0 ? '' : '\n' + replicationMarkdown(replication)))
+    // The page's other sections (kept by hand: concurrency, simulation, archive, …) stay as they are.
+    const before = existsSync(page) ? readFileSync(page, 'utf8') : ''
+    writeFileSync(page, withSections(before, markdown(result) + '\n' + cipherMarkdown(ciphers) + (replication.length === 0 ? '' : '\n' + replicationMarkdown(replication))))
     log(`wrote ${page}`)
     return runs.every(r => r.error === undefined && r.restore?.identical === true) ? 0 : 1
   } catch (err) {
@@ -246,7 +254,7 @@ async function replicationOnly (o: { dataSet: DataSet, tool: Tool, repoRoot: str
   const page = dataSet.kind === 'full' ? join(o.repoRoot, 'docs', 'bench.md') : join(dataSet.root, 'bench.md')
   const before = existsSync(page) ? readFileSync(page, 'utf8') : '# Cairn benchmark\n'
   const section = `${replicationMarkdown(results).trimEnd()}\n- (measured on ${new Date().toISOString()} with \`npm run bench -- --replication\`, ${dataSet.kind} data set)\n`
-  writeFileSync(page, withReplicationSection(before, section))
+  writeFileSync(page, withSections(before, section))
   log(`wrote the replication section of ${page}`)
   return results.length === o.repeat ? 0 : 1
 }

@@ -221,11 +221,18 @@ export function replicationLines (results: ReplicationBenchResult[]): string[] {
   const mibps = median(results.map(r => r.replicationMiBps))
   const ratio = median(results.map(r => r.ratio))
   const peak = Math.max(...results.flatMap(r => [r.senderPeakRssMiB ?? 0, r.receiverPeakRssMiB ?? 0]))
+  // issue 21: the CPU both nodes spend per GiB replicated, against what a raw libp2p stream's two ends spend
+  const cpuRatios = results.flatMap(r => {
+    const { sender, receiver, rawSender, rawReceiver } = r.cpuPerGiB
+    return sender === null || receiver === null || rawSender === null || rawReceiver === null ? [] : [(sender + receiver) / (rawSender + rawReceiver)]
+  })
+  const cpu = cpuRatios.length === 0 ? null : median(cpuRatios)
   return [
     `replication of the store, one node process to another on 127.0.0.1, each run next to a raw libp2p stream (same stack: TCP, noise, yamux) right after it:`,
     ...lines,
     `median of ${results.length}: ratio replication/raw libp2p = ${ratio.toFixed(2)} (target >= 0.8)${ratio >= 0.8 ? '' : '  MISS'}; ` +
-      `replication ${mibps.toFixed(0)} MiB/s (target >= 150)${mibps >= 150 ? '' : '  MISS'}; highest peak RSS of a node ${peak.toFixed(0)} MiB`
+      `replication ${mibps.toFixed(0)} MiB/s (target >= 150)${mibps >= 150 ? '' : '  MISS'}; ` +
+      `CPU per GiB of both nodes / a raw stream's = ${fmt(cpu, 2)} (target <= 1.5)${cpu !== null && cpu <= 1.5 ? '' : '  MISS'}; highest peak RSS of a node ${peak.toFixed(0)} MiB`
   ]
 }
 
@@ -234,12 +241,4 @@ export const REPLICATION_HEADING = '## Replication (mesh)'
 /** The page's replication section, as Markdown. */
 export function replicationMarkdown (results: ReplicationBenchResult[]): string {
   return `${REPLICATION_HEADING}\n\n${replicationLines(results).map(l => `- ${l}`).join('\n')}\n`
-}
-
-/** `page` with its replication section replaced by `section` (appended when it has none). */
-export function withReplicationSection (page: string, section: string): string {
-  const at = page.indexOf(REPLICATION_HEADING)
-  if (at < 0) return `${page.trimEnd()}\n\n${section}`
-  const next = page.indexOf('\n## ', at + REPLICATION_HEADING.length)
-  return page.slice(0, at) + section + (next < 0 ? '' : page.slice(next))
 }
