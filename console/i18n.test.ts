@@ -1,11 +1,14 @@
 // The console's two languages (issue 19): every string in one table is in the other with the same
 // placeholders, the node's error codes the tables name exist, a refused field is named in the
-// user's language, and the first visit follows the browser's languages.
+// user's language, the first visit follows the browser's languages, and the node's audit actions,
+// log sources, report values and durations read in Chinese.
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { en, zh, firstLanguage, i18n } from './src/i18n.ts'
 import { ApiCallError, messageOf } from './src/errors.ts'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { duration } from './src/format.ts'
+import { auditActionText, reportValueText, sourceText } from './src/words.ts'
 
 /** Every leaf of a table as key → text. */
 function leaves (o: object, prefix = ''): Map<string, string> {
@@ -56,4 +59,35 @@ test('the first visit follows navigator.languages; an explicit choice is kept', 
   assert.equal(firstLanguage(null, ['fr-FR']), 'zh-CN', 'the manual\'s language when the browser has none of the two')
   assert.equal(firstLanguage('zh-CN', ['en-US']), 'zh-CN', 'a choice made in the console wins')
   assert.equal(firstLanguage('en', ['zh-CN']), 'en')
+})
+
+/** The node's source files, read as text (console code imports no node code). */
+function nodeSources (dir = new URL('../node/', import.meta.url)): string[] {
+  const out: string[] = []
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...nodeSources(new URL(`${e.name}/`, dir)))
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) out.push(readFileSync(new URL(e.name, dir), 'utf8'))
+  }
+  return out
+}
+
+test('every audit action and log source the node writes reads in Chinese; durations too', () => {
+  const text = nodeSources().join('\n')
+  // Audit actions are written as `action: '…'`, through audit(actor, '…', …), or chosen by a condition.
+  const actions = new Set([...text.matchAll(/'((?:auth|mesh|node|settings|space|task|user|webhook)\.[a-z.]+|pruning)'/g)].map(m => m[1]))
+  assert.ok(actions.has('task.create') && actions.has('auth.locked.refused') && actions.size > 30, `the actions were found (${actions.size})`)
+  const sources = new Set([...text.matchAll(/source: '([a-z-]+)'/g)].map(m => m[1]))
+  assert.ok(sources.has('scheduler') && sources.has('mailer'), 'the sources were found')
+  i18n.global.locale.value = 'zh-CN'
+  const untranslated = [...actions].filter(a => !/[\u4e00-\u9fff]/.test(auditActionText(a)))
+  assert.deepEqual(untranslated, [], 'audit actions without Chinese words')
+  assert.deepEqual([...sources].filter(s => !/[\u4e00-\u9fff]/.test(sourceText(s))), [], 'log sources without Chinese words')
+  assert.equal(auditActionText('job.clean.start'), '启动：清理')
+  assert.equal(sourceText('192.0.2.7'), '192.0.2.7', 'a client\'s address stays as it is')
+  assert.equal(duration(193), '3 分 13 秒')
+  assert.equal(reportValueText('type', 'filesystem'), '文件系统')
+  assert.equal(reportValueText('lastStatus', 'success'), '成功')
+  i18n.global.locale.value = 'en'
+  assert.equal(duration(193), '3m 13s')
+  assert.equal(auditActionText('job.clean.start'), 'Start: Clean')
 })

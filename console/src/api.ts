@@ -73,7 +73,7 @@ export const api = {
   startTask: async (id: string, level: 'full' | 'incremental', remark?: string) => await call<JobRecord>('POST', `/api/tasks/${id}/start`, remark === undefined || remark === '' ? { level } : { level, remark }),
   deleteTask: async (id: string, confirm: string) => await call<{ ok: true }>('DELETE', `/api/tasks/${id}`, { confirm }),
   taskJobs: async (id: string) => await call<JobRecord[] | Page<JobRecord>>('GET', `/api/tasks/${id}/jobs`),
-  jobs: async (params: { type?: string, status?: string, taskId?: string, page?: number, pageSize?: number }) => await call<Page<JobRecord>>('GET', `/api/jobs${q(params)}`),
+  jobs: async (params: { type?: string, status?: string, taskId?: string, search?: string, page?: number, pageSize?: number }) => await call<Page<JobRecord>>('GET', `/api/jobs${q(params)}`),
   running: async () => await call<JobRecord[]>('GET', '/api/jobs/running'),
   job: async (id: string) => await call<JobRecord>('GET', `/api/jobs/${id}`),
   jobLog: async (id: string) => await call<JobLogLine[]>('GET', `/api/jobs/${id}/log`),

@@ -19,16 +19,18 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     return j
   }
 
-  app.get<{ Querystring: { type?: string, status?: string, taskId?: string, from?: string, to?: string, page?: number, pageSize?: number } }>('/api/jobs', {
+  app.get<{ Querystring: { type?: string, status?: string, taskId?: string, search?: string, from?: string, to?: string, page?: number, pageSize?: number } }>('/api/jobs', {
     config: { access: 'read' },
     schema: {
-      summary: 'Job history, newest first (manual 2.2.7, 2.5.1.2): status, duration, size, speed', tags,
-      querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', enum: [...JOB_TYPES] }, status: { type: 'string', enum: ['running', 'success', 'warning', 'failed', 'stopped'] }, taskId: { type: 'string', maxLength: 100 }, ...timeRange, ...page } }
+      summary: 'Job history, newest first (manual 2.2.7, 2.5.1.2): status, duration, size, speed; `search` keeps the jobs whose name or task name contains it (any case)', tags,
+      querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', enum: [...JOB_TYPES] }, status: { type: 'string', enum: ['running', 'success', 'warning', 'failed', 'stopped'] }, taskId: { type: 'string', maxLength: 100 }, search: { type: 'string', maxLength: 100 }, ...timeRange, ...page } }
     }
   }, async (req) => {
     const q = req.query
     const u = who(req).user
-    const all = (await runner.list()).filter(j => sees(u, j) &&
+    const text = q.search?.trim().toLowerCase() ?? ''
+    const named = (j: JobRecord): boolean => text === '' || j.name.toLowerCase().includes(text) || (j.taskName ?? '').toLowerCase().includes(text)
+    const all = (await runner.list()).filter(j => sees(u, j) && named(j) &&
       (q.type === undefined || j.type === q.type) && (q.status === undefined || j.status === q.status) && (q.taskId === undefined || j.taskId === q.taskId) &&
       (q.from === undefined || j.startedAt >= q.from) && (q.to === undefined || j.startedAt <= q.to))
     return paged(all, q)
