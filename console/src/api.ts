@@ -63,6 +63,7 @@ export const api = {
   files: async (nodeId: string, path: string) => await call<{ path: string, entries: FileEntry[] }>('GET', `/api/nodes/${nodeId}/files${q({ path })}`),
   spaces: async () => await call<SpaceRecord[]>('GET', '/api/spaces'),
   createSpace: async (body: Record<string, unknown>) => await call<SpaceRecord>('POST', '/api/spaces', body),
+  patchSpace: async (id: string, body: { name?: string, capacityBytes?: number }) => await call<SpaceRecord>('PATCH', `/api/spaces/${id}`, body),
   deleteSpace: async (id: string) => await call<{ ok: true }>('DELETE', `/api/spaces/${id}`),
   escrowSpace: async (id: string) => await call<EscrowAnswer>('POST', `/api/spaces/${id}/escrow`, {}),
   adoptSpace: async (body: AdoptRequest) => await call<{ space: SpaceRecord, snapshots: number }>('POST', '/api/spaces/adopt', body),
