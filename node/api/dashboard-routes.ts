@@ -14,7 +14,7 @@ export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _o
   app.get<{ Querystring: { days?: number } }>('/api/dashboard', {
     config: { access: 'read' },
     schema: {
-      summary: 'Home page (manual 2.1.1): uptime, storage totals, daily backup volume, running jobs, nodes online, user spaces', tags: ['system'],
+      summary: 'Home page (manual 2.1.1): uptime, storage totals (spaces, spaces online), daily backup volume, running jobs, nodes online, user spaces with their client\'s IP', tags: ['system'],
       querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 7 } } }
     }
   }, async (req): Promise<Dashboard> => {
@@ -32,15 +32,19 @@ export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _o
       const day = j.startedAt.slice(0, 10)
       if (volume.has(day)) volume.set(day, volume.get(day)! + Number(j.result?.bytesRead ?? j.progress.bytes ?? 0))
     }
+    // A space is online while the client holding it is (its IP shown beside it, manual 2.1.1); a
+    // client this user cannot see (an operator's space on another's client) shows neither.
+    const nodeOf = new Map(nodes.map(n => [n.id, n]))
+    const spaceOnline = (nodeId: string): boolean => { const n = nodeOf.get(nodeId); return n !== undefined && ctx.inventory.online(n) }
     const capacity = spaces.reduce((n, s) => n + s.capacityBytes, 0)
     const used = spaces.reduce((n, s) => n + s.usedBytes, 0)
     return {
       uptimeSeconds: Math.round((now.getTime() - ctx.startedAt.getTime()) / 1000),
-      storage: { capacityBytes: capacity, usedBytes: used, freeBytes: Math.max(0, capacity - used), spaces: spaces.length },
+      storage: { capacityBytes: capacity, usedBytes: used, freeBytes: Math.max(0, capacity - used), spaces: spaces.length, online: spaces.filter(s => spaceOnline(s.nodeId)).length },
       dailyBackupBytes: [...volume].map(([day, bytes]) => ({ day, bytes })),
       runningJobs: ctx.runner.running().filter(j => u.role !== 'operator' || j.ownerId === u.id),
       nodes: { total: nodes.length, online: nodes.filter(n => ctx.inventory.online(n)).length },
-      spaces: spaces.map(s => ({ id: s.id, name: s.name, type: s.type, capacityBytes: s.capacityBytes, usedBytes: s.usedBytes, nodeId: s.nodeId })),
+      spaces: spaces.map(s => ({ id: s.id, name: s.name, type: s.type, capacityBytes: s.capacityBytes, usedBytes: s.usedBytes, nodeId: s.nodeId, ip: nodeOf.get(s.nodeId)?.ip ?? '', online: spaceOnline(s.nodeId) })),
       tasks: (await ctx.tasks.list(u)).length,
       failedJobsLastDays: jobs.filter(j => j.startedAt >= since && j.status === 'failed').length
     }
