@@ -3,14 +3,14 @@
 import type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport
+  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport
 } from '../../node/api/dto.ts'
 import { ApiCallError } from './errors.ts'
 
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
-  AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
+  About, AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
   Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding
 } from '../../node/api/dto.ts'
 
@@ -87,6 +87,8 @@ export const api = {
   clean: async (body: CleanRequest) => await call<JobRecord>('POST', '/api/data/clean', body),
   logs: async (params: { user?: string, type?: string, level?: string, from?: string, to?: string, page: number, pageSize: number }) => await call<Page<LogEntry>>('GET', `/api/logs${q(params)}`),
   logDownloadUrl: (format: 'csv' | 'xlsx') => `/api/logs/download?format=${format}`,
+  logBundleUrl: () => '/api/logs/bundle',
+  about: async () => await call<About>('GET', '/api/about'),
   report: async (kind: 'clients' | 'tasks') => await call<ReportTable>('GET', `/api/reports/${kind}?format=json`),
   reportUrl: (kind: 'clients' | 'tasks', format: 'csv' | 'xlsx') => `/api/reports/${kind}?format=${format}`,
   drills: async (page: number, pageSize: number) => await call<Page<JobRecord & { passed: boolean }>>('GET', `/api/drills?page=${page}&pageSize=${pageSize}`),

@@ -1,16 +1,37 @@
-import { readdir, lstat } from 'node:fs/promises'
+import { readdir, lstat, readFile } from 'node:fs/promises'
+import { projectRoot } from '../project-root.ts'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { NodeUnreachableError } from '../jobs/index.ts'
-import { normalisePath } from '../inventory/index.ts'
+import { normalisePath, osName } from '../inventory/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, okReply } from './schemas.ts'
 import { MetricsTokenError } from './errors.ts'
-import type { Dashboard, FileEntry } from './dto.ts'
+import type { About, Dashboard, FileEntry } from './dto.ts'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
+/** The licence package.json names (read once: it does not change while the node runs). */
+let licence: Promise<string> | undefined
+const packageLicence = async (): Promise<string> => {
+  licence ??= readFile(join(projectRoot(), 'package.json'), 'utf8').then(t => String(JSON.parse(t).license ?? ''), () => '')
+  return await licence
+}
+
 export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
+  app.get('/api/about', {
+    config: { access: 'read' },
+    schema: { summary: 'About (manual 2.1.2): the node\'s Cairn version, name, host, OS and IP, its uptime and the licence', tags: ['system'] }
+  }, async (): Promise<About> => {
+    const local = await ctx.inventory.localNode()
+    return {
+      version: local?.version ?? '',
+      node: { name: local?.name ?? '', hostname: local?.hostname ?? '', os: local?.os ?? osName(), ip: local?.ip ?? '' },
+      licence: await packageLicence(),
+      startedAt: ctx.startedAt.toISOString()
+    }
+  })
+
   app.get<{ Querystring: { days?: number } }>('/api/dashboard', {
     config: { access: 'read' },
     schema: {

@@ -35,6 +35,15 @@ export interface Dashboard {
   failedJobsLastDays: number
 }
 
+/** GET /api/about (manual 2.1.2 "About"): what a support request names. */
+export interface About {
+  version: string
+  node: { name: string, hostname: string, os: string, ip: string }
+  /** The SPDX licence of the Cairn package (package.json). */
+  licence: string
+  startedAt: string
+}
+
 /** A client as GET /api/nodes shows it: with its online state (a heartbeat in the last 3 minutes). */
 export type NodeView = import('../inventory/index.ts').NodeRecord & { online: boolean }
 
