@@ -8,7 +8,7 @@ import { en, zh, firstLanguage, i18n } from './src/i18n.ts'
 import { ApiCallError, messageOf } from './src/errors.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { duration } from './src/format.ts'
-import { auditActionText, reportValueText, sourceText } from './src/words.ts'
+import { auditActionText, logText, reportValueText, sourceText } from './src/words.ts'
 
 /** Every leaf of a table as key → text. */
 function leaves (o: object, prefix = ''): Map<string, string> {
@@ -90,4 +90,19 @@ test('every audit action and log source the node writes reads in Chinese; durati
   i18n.global.locale.value = 'en'
   assert.equal(duration(193), '3m 13s')
   assert.equal(auditActionText('job.clean.start'), 'Start: Clean')
+})
+
+test('every log text the node says by code has words in both languages; a line without one keeps the node\'s message', () => {
+  // said(code, params) in node code: the first argument, a code or a choice between codes.
+  const codes = new Set<string>()
+  for (const m of nodeSources().join('\n').matchAll(/\bsaid\(([^,)]+)/g)) for (const c of m[1].matchAll(/'([A-Z][A-Z0-9_]+)'/g)) codes.add(c[1])
+  assert.ok(codes.has('JOB_STARTED_BY_USER') && codes.has('SNAPSHOT_FILES') && codes.size > 30, `the codes were found (${codes.size})`)
+  assert.deepEqual([...codes].filter(c => !(c in en.logMsg)), [], 'codes the console cannot word')
+  assert.deepEqual(Object.keys(en.logMsg).filter(c => !codes.has(c)), [], 'words for codes the node never says')
+  i18n.global.locale.value = 'zh-CN'
+  assert.equal(logText({ message: 'User [op] started backup job [Nightly]', text: { code: 'JOB_STARTED_BY_USER', params: { user: 'op', type: 'backup', name: 'Nightly' } } }), '用户 [op] 启动了备份作业 [Nightly]')
+  assert.equal(logText({ message: 'Reclaimed 2048 bytes (3 blocks)', text: { code: 'RECLAIMED', params: { bytesFreed: 2048, blocksRemoved: 3 } } }), '回收了 2.00 KB（3 个数据块）')
+  assert.equal(logText({ message: 'an old line' }), 'an old line')
+  i18n.global.locale.value = 'en'
+  assert.equal(logText({ message: 'x', text: { code: 'JOB_LOG_ENDED', params: { status: 'success' } } }), 'Job ended: success')
 })

@@ -122,6 +122,9 @@ test('zh-CN: restore names its task, reviews before it starts, and each wrong fi
   await page.waitForSelector('[data-test=job-status][data-status=success]')
   assert.match(await text(page, '[data-test=monitor] h2'), /三月账本恢复/)
   assert.equal(await text(page, '[data-test=monitor] [data-test=job-space]'), 'finance_space')
+  // The job's log in Chinese: the node sends each line's code and parameters.
+  await page.waitForFunction(() => /作业结束：成功/.test(document.querySelector('[data-test=job-log]')?.textContent ?? ''))
+  assert.match(await text(page, '[data-test=job-log]'), /恢复作业 三月账本恢复 开始[\s\S]*已恢复 \d+ 个文件/)
   assert.equal(await readFile(join(target, dir, 'ledger', '2026', 'march.csv'), 'utf8'), 'date,amount\n2026-03-01,12\n')
 
   // The history: searched by name, with client, user space and level; durations in Chinese.
@@ -219,7 +222,12 @@ test('zh-CN: data management names a clean and keeps its records; user spaces sh
   assert.equal(await text(page, '.modal .error'), '两次输入的新密码不一致')
   await page.keyboard.press('Escape')
 
-  // The audit trail and the log list in Chinese words.
+  // The log list and the audit trail in Chinese words.
+  await page.goto(`${base}/#/logs`)
+  await page.waitForSelector('[data-test=logs] tbody td.message')
+  const logs = await page.innerText('[data-test=logs] tbody')
+  for (const want of ['用户 [admin] 已登录', '用户空间 [finance_hq] 已修改：name', '清理作业 [清理旧副本] 执行成功', '调度器']) assert.ok(logs.includes(want), `the log list says ${want}`)
+  assert.deepEqual(await asciiSentences(page), [])
   await page.goto(`${base}/#/audit`)
   assert.equal(await text(page, '[data-test=audit] td[data-action="space.update"]'), '修改用户空间')
   assert.equal(await text(page, '[data-test=audit] td[data-action="job.clean.start"] >> nth=0'), '启动：清理')

@@ -4,7 +4,7 @@ import { throwIfAborted } from '../../crypto/index.ts'
 import { join } from 'node:path'
 import type { Role } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook } from '../logs/index.ts'
+import { said, type LogBook } from '../logs/index.ts'
 import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type NodeRecord, type SpaceRecord } from '../inventory/index.ts'
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
@@ -48,7 +48,8 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
   const snap = await repo.backupImage({ device, task: task.id, signal: ctx.signal })
   for (const w of snap.stats.warnings) await ctx.log('warning', w)
   ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
-  await ctx.log('info', `Snapshot ${snap.id}: image of ${device}, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
+  await ctx.log('info', `Snapshot ${snap.id}: image of ${device}, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
+    said('SNAPSHOT_IMAGE', { id: snap.id, device, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
   return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
 }
 
@@ -170,7 +171,7 @@ export function createOperations (components: OperationsComponents): Operations 
   const reclaim = async (ctx: JobContext, space: SpaceRecord): Promise<void> => {
     const repo = await ctx.repo()
     const r = await repo.prune()
-    await ctx.log('info', `Reclaimed ${r.bytesFreed} bytes (${r.blocksRemoved} blocks)`)
+    await ctx.log('info', `Reclaimed ${r.bytesFreed} bytes (${r.blocksRemoved} blocks)`, said('RECLAIMED', { bytesFreed: r.bytesFreed, blocksRemoved: r.blocksRemoved }))
     await refreshUsage(space)
   }
 
@@ -217,7 +218,8 @@ export function createOperations (components: OperationsComponents): Operations 
           })
           for (const w of snap.stats.warnings) await ctx.log('warning', w)
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
-          await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
+          await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
+            said('SNAPSHOT_FILES', { id: snap.id, files: snap.stats.files, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
           return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
         },
         after: async (job, ctx) => {
@@ -233,7 +235,7 @@ export function createOperations (components: OperationsComponents): Operations 
               const repo = await ctx.repo()
               const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() }, { signal: ctx.signal })
               if (removed.length > 0) {
-                await ctx.log('info', `Retention removed ${removed.length} old copies`)
+                await ctx.log('info', `Retention removed ${removed.length} old copies`, said('RETENTION_REMOVED', { n: removed.length }))
                 await reclaim(ctx, space)
               }
             }
@@ -267,14 +269,15 @@ export function createOperations (components: OperationsComponents): Operations 
           const snap = await repo.resolveSnapshot(req.snapshot, task.id, { signal: ctx.signal })
           if (image) return await imageRestore(ctx, repo, snap, target)
           await refuseProtected(repo, snap.id, target, inventory.reach.protectedPaths)
-          await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
+          await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`,
+            said('RESTORE_STARTING', { id: snap.id, time: snap.time, target, conflict: req.conflict }))
           const r = await repo.restore({
             snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,
             onProgress: ctx.onProgress
           })
           for (const w of r.warnings) await ctx.log('warning', w)
           ctx.progress({ files: r.files, bytes: r.bytes })
-          await ctx.log('info', `Restored ${r.files} files, ${r.bytes} bytes; skipped ${r.skipped}`)
+          await ctx.log('info', `Restored ${r.files} files, ${r.bytes} bytes; skipped ${r.skipped}`, said('RESTORE_DONE', { files: r.files, bytes: r.bytes, skipped: r.skipped }))
           return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
         }
       })
@@ -379,13 +382,13 @@ export function createOperations (components: OperationsComponents): Operations 
               const snap = await repo.resolveSnapshot(id, task.id, { signal: ctx.signal })
               await repo.removeSnapshot(snap.id, { force: true, signal: ctx.signal })
               copies++
-              await ctx.log('info', `Removed copy ${snap.id} of ${snap.time}`)
+              await ctx.log('info', `Removed copy ${snap.id} of ${snap.time}`, said('CLEAN_REMOVED_COPY', { id: snap.id, time: snap.time }))
             }
           }
           const pr = await repo.prune({ signal: ctx.signal })
           await refreshUsage(space)
           const after = await repositories.diskUsage(space)
-          await ctx.log('info', `Processed ${copies} copies; reclaimed ${pr.bytesFreed} bytes`)
+          await ctx.log('info', `Processed ${copies} copies; reclaimed ${pr.bytesFreed} bytes`, said('CLEAN_DONE', { copies, bytesFreed: pr.bytesFreed }))
           ctx.progress({ bytes: pr.bytesFreed, files: copies })
           return { result: { copies, bytesFreed: pr.bytesFreed, blocksRemoved: pr.blocksRemoved, diskBefore: before, diskAfter: after } }
         }
