@@ -54,11 +54,11 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
 }
 
 async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string): Promise<JobOutcome<'restore'>> {
-  await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`)
+  await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`, said('IMAGE_RESTORE_STARTING', { id: snap.id, time: snap.time, target }))
   const r = await repo.restoreImage({ snapshot: snap.id, target, signal: ctx.signal })
   for (const w of r.warnings) await ctx.log('warning', w)
   ctx.progress({ files: 1, bytes: r.bytes })
-  await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`)
+  await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`, said('IMAGE_RESTORE_DONE', { bytes: r.bytes, target, sha256: r.sha256 }))
   return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
 }
 
@@ -296,7 +296,7 @@ export function createOperations (components: OperationsComponents): Operations 
           const attempt = async (): Promise<{ passed: boolean, restoreError?: string, entries: number, bytes: number, mismatches: string[], blocksChecked: number, checkErrors: number, badBlocks: number }> => {
             await rm(scratch, { recursive: true, force: true })
             await mkdir(scratch, { recursive: true })
-            await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`)
+            await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`, said('DRILL_RESTORING', { id: snap.id, time: snap.time, target: scratch }))
             let restoreError: string | undefined
             try {
               await repo.restore({ snapshot: snap.id, target: scratch, conflict: 'overwrite', signal: ctx.signal, onProgress: ctx.onProgress })
@@ -321,13 +321,16 @@ export function createOperations (components: OperationsComponents): Operations 
               // F14: blocks another site holds are fetched back, then the drill runs once more.
               repaired = (await checkRepairing(ctx, repo, { snapshot: snap.id, onProgress: ctx.onProgress }, peers)).repaired
               if (repaired > 0) {
-                await ctx.log('warning', `Repaired ${repaired} from peers; running the drill again`)
+                await ctx.log('warning', `Repaired ${repaired} from peers; running the drill again`, said('DRILL_REPAIRED', { n: repaired }))
                 r = await attempt()
               }
             }
             await ctx.log(r.passed ? 'info' : 'error', r.passed
               ? `Drill passed: ${r.entries} entries, ${r.bytes} bytes restored and compared; ${r.blocksChecked} blocks verified${repaired > 0 ? `; repaired ${repaired} from peers` : ''}`
-              : `DRILL FAILED for task ${task.name}: snapshot ${snap.id} cannot be restored intact`)
+              : `DRILL FAILED for task ${task.name}: snapshot ${snap.id} cannot be restored intact`,
+            r.passed
+              ? said(repaired > 0 ? 'DRILL_PASSED_REPAIRED' : 'DRILL_PASSED', { entries: r.entries, bytes: r.bytes, blocks: r.blocksChecked, repaired: repaired > 0 ? repaired : undefined })
+              : said('DRILL_FAILED', { task: task.name, id: snap.id }))
             return {
               status: r.passed ? (repaired > 0 ? 'warning' : 'success') : 'failed',
               snapshotId: snap.id,
@@ -421,7 +424,7 @@ export function createOperations (components: OperationsComponents): Operations 
         body: async (ctx) => {
           const started = performance.now()
           const links = await m.replicate({ signal: ctx.signal, onProgress: ctx.onProgress })
-          if (links.length === 0) await ctx.log('warning', 'No replication targets: no policy chose a member (PUT /api/mesh/policies)')
+          if (links.length === 0) await ctx.log('warning', 'No replication targets: no policy chose a member (PUT /api/mesh/policies)', said('REPLICATE_NO_TARGET'))
           const errors: Array<{ site: string, name: string, message: string }> = []
           const total = { links: links.length, blocksSent: 0, bytesSent: 0, wireBytes: 0, rootsAdded: 0 }
           for (const l of links) {
@@ -430,7 +433,8 @@ export function createOperations (components: OperationsComponents): Operations 
               errors.push({ site: l.site, ...l.error })
               await ctx.log('error', `→ ${l.site}: ${l.error.name}: ${l.error.message}`)
             } else {
-              await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`)
+              await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`,
+                said('REPLICATE_SENT', { site: l.site, blocks: l.blocksSent, bytesSent: l.bytesSent, snapshots: l.rootsAdded }))
             }
           }
           ctx.progress({ blocks: total.blocksSent, bytes: total.bytesSent })
