@@ -5,12 +5,13 @@
 // test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { answered, apiAs, buildConsole, cspViolations, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
+import { answered, apiAs, buildConsole, confirmPassword, cspViolations, launchBrowser, login, newPage, root, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
 const PW = 'visual e2e head passphrase'
 let dir = ''
@@ -19,6 +20,11 @@ let base = ''
 let admin: Api
 let browser: Browser
 const task = { id: '', runs: [] as any[] }
+const OP_PW = 'key operator password 1'
+interface Hsm { dir: string, modulePath: string, env: Record<string, string>, tokenLabel: string, pin: string, ec: { certificatePem: string }, rsa: { certificatePem: string } }
+let hsm: Hsm | undefined
+let helper: ChildProcess | undefined
+let helperUrl = ''
 
 before(async () => {
   await buildConsole()
@@ -30,6 +36,12 @@ before(async () => {
 })
 
 after(async () => {
+  if (helper !== undefined && helper.exitCode === null) {
+    const exited = new Promise(resolve => helper!.once('exit', resolve))
+    helper.kill('SIGTERM')
+    await exited
+  }
+  if (hsm !== undefined) await rm(hsm.dir, { recursive: true, force: true })
   await browser?.close()
   await served?.stop()
   if (dir !== '') await rm(dir, { recursive: true, force: true })
@@ -94,4 +106,134 @@ test('a task\'s runs over time: duration, bytes read and bytes stored per run, o
   await zh.waitForSelector('[data-test=runs-chart]', { state: 'detached' })
   await zh.context().close()
   assert.deepEqual(cspViolations, [])
+})
+
+/** A SoftHSM2 token with an EC and an RSA key, each with its certificate, and `cairn token helper` for this console. */
+async function plugInKey (): Promise<void> {
+  // The fixture's script mode makes the token with the standard tools in a temp folder (a test entry of its own: it is test equipment, not Cairn).
+  const made = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'crypto', 'testing', 'softhsm.ts')], { cwd: root, encoding: 'utf8' })
+  assert.equal(made.status, 0, made.stderr)
+  hsm = JSON.parse(made.stdout) as Hsm
+  helper = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), 'token', 'helper', '--console-origin', base, '--port', '0', '--pkcs11-module', hsm.modulePath], {
+    cwd: root, env: { ...process.env, ...hsm.env }, stdio: ['ignore', 'pipe', 'pipe']
+  })
+  helperUrl = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    helper!.stdout!.on('data', (b: Buffer) => { out += b.toString(); const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out); if (m !== null) resolve(m[1]) })
+    helper!.on('exit', code => reject(new Error(`signing helper exited ${code}: ${out}`)))
+  })
+}
+
+/** A browser on this computer whose signing helper listens on the test's port (a real one listens on 47127, the console's default). */
+async function browserWithHelper (lang: 'zh-CN' | 'en'): Promise<Page> {
+  const page = await newPage(browser, lang)
+  await page.context().addInitScript(url => localStorage.setItem('cairn.signingHelper', url), helperUrl)
+  return page
+}
+
+/** The inputs of the token step a person can see. */
+const visibleInputs = async (page: Page): Promise<string[]> => await page.$$eval('[data-test=token-step] input', els => els.filter(e => e.checkVisibility()).map(e => e.id))
+
+test('USB key: the admin enrols it from the console with the operator\'s PIN; the operator logs in typing only the PIN (SoftHSM2, zh-CN and en)', async () => {
+  await plugInKey()
+  const keyop1 = await admin('POST', '/api/users', { name: 'keyop1', password: OP_PW, role: 'operator' })
+  const keyop2 = await admin('POST', '/api/users', { name: 'keyop2', password: OP_PW, role: 'operator' })
+
+  // The admin starts the enrolment; the operator picks the EC key of the two and types the PIN, wrong first.
+  const page = await browserWithHelper('en')
+  await login(page, base, 'admin', PW)
+  await page.click('[data-test=nav-users]')
+  await page.click('[data-test=enrol-keyop1]')
+  await page.waitForSelector('[data-test=enrol-form] [data-key=operator-rsa]')
+  assert.deepEqual(await page.$$eval('[data-test=enrol-form] [data-key]', els => els.map(e => e.getAttribute('data-key'))), ['operator-ec', 'operator-rsa'])
+  await page.check('[data-test=enrol-form] [data-key=operator-ec] input')
+  await page.fill('[data-test=enrol-pin]', '999999')
+  await page.click('[data-test=enrol-sign]')
+  assert.match(await (await page.waitForSelector('[data-test=enrol-error]')).innerText(), /The PIN of USB key .* is wrong/)
+  assert.equal((await admin('GET', `/api/users/${keyop1.id}`)).tokenEnrolled, false)
+  await page.fill('[data-test=enrol-pin]', hsm!.pin)
+  await shoot(page, 'users-enrol-key.png', 'dialog')
+  await page.click('[data-test=enrol-sign]')
+  // The key signed; the admin's password enrols it.
+  await confirmPassword(page, PW)
+  await page.waitForSelector('[data-test=enrol-form]', { state: 'detached' })
+  assert.equal((await admin('GET', `/api/users/${keyop1.id}`)).tokenEnrolled, true)
+  const audit = await admin('GET', '/api/audit?from=1&limit=500')
+  assert.ok(audit.some((a: any) => a.action === 'user.token.enrol' && a.target === keyop1.id && a.detail?.signedByKey === true), 'enrolled with the key\'s signature')
+  // keyop2's RSA key the scripts' way: the certificate file from `cairn token enroll`, pasted.
+  await page.click('[data-test=enrol-keyop2]')
+  await page.click('[data-test=enrol-paste] summary')
+  await page.fill('[data-test=certificate]', hsm!.rsa.certificatePem)
+  await page.click('[data-test=enrol-save]')
+  await confirmPassword(page, PW)
+  await page.waitForSelector('[data-test=enrol-form]', { state: 'detached' })
+  assert.equal((await admin('GET', `/api/users/${keyop2.id}`)).tokenEnrolled, true)
+  await page.context().close()
+
+  // keyop1 in Chinese: the password, then the console finds the enrolled key and asks only for its PIN.
+  const zh = await browserWithHelper('zh-CN')
+  await zh.goto(`${base}/#/login`)
+  await zh.fill('#login-user', 'keyop1')
+  await zh.fill('#login-password', OP_PW)
+  await zh.click('[data-test=login-submit]')
+  const found = await (await zh.waitForSelector('[data-test=token-found]')).innerText()
+  assert.match(found, new RegExp(`^已找到 USB Key：${hsm!.tokenLabel} 上的 operator-ec。请输入 PIN 码。`))
+  assert.deepEqual(await visibleInputs(zh), ['token-pin'])
+  assert.equal(await zh.evaluate(() => document.activeElement?.id), 'token-pin', 'the PIN field has the focus')
+  await zh.fill('#token-pin', '999999')
+  await zh.click('[data-test=token-submit]')
+  assert.match(await (await zh.waitForSelector('[data-test=login-error]')).innerText(), /PIN 错误/)
+  await shoot(zh, 'login-token-wrong-pin.png')
+  await zh.fill('#token-pin', hsm!.pin)
+  await zh.click('[data-test=token-submit]')
+  assert.match(await (await zh.waitForSelector('[data-test=whoami]')).innerText(), /keyop1/)
+  await zh.context().close()
+
+  // keyop2 in English: of the two keys on the token, the console picks the RSA one enrolled for keyop2.
+  const en = await browserWithHelper('en')
+  await en.goto(`${base}/#/login`)
+  await en.fill('#login-user', 'keyop2')
+  await en.fill('#login-password', OP_PW)
+  await en.click('[data-test=login-submit]')
+  assert.match(await (await en.waitForSelector('[data-test=token-found]')).innerText(), /^USB key found: operator-rsa on /)
+  assert.deepEqual(await visibleInputs(en), ['token-pin'])
+  await shoot(en, 'login-token-en.png')
+  await en.fill('#token-pin', hsm!.pin)
+  await en.click('[data-test=token-submit]')
+  assert.match(await (await en.waitForSelector('[data-test=whoami]')).innerText(), /keyop2/)
+  await en.context().close()
+  assert.deepEqual(cspViolations, [])
+})
+
+test('USB key login without the helper or without the enrolled key says what to do, and finds the key once the address is set', async () => {
+  // The helper's address is not set in this browser: the default port has no helper here.
+  const page = await newPage(browser, 'zh-CN')
+  await page.goto(`${base}/#/login`)
+  await page.fill('#login-user', 'keyop1')
+  await page.fill('#login-password', OP_PW)
+  await page.click('[data-test=login-submit]')
+  assert.match(await (await page.waitForSelector('[data-test=login-error]')).innerText(), /签名助手没有响应/)
+  assert.equal(await page.$('#token-pin'), null)
+  await page.click('[data-test=helper-settings] summary')
+  await page.fill('#helper-url', helperUrl)
+  await page.click('[data-test=helper-save]')
+  await page.waitForSelector('[data-test=token-found]')
+  assert.equal(await page.evaluate(() => localStorage.getItem('cairn.signingHelper')), helperUrl, 'the browser keeps the address')
+  await page.context().close()
+  // A user whose key is not plugged in: the console says so rather than asking for labels.
+  const other = await admin('POST', '/api/users', { name: 'keyop3', password: OP_PW, role: 'operator' })
+  const { createSoftHsm, createOperatorToken } = await import('../crypto/testing/index.ts')
+  const elsewhere = createSoftHsm()
+  try {
+    const foreign = createOperatorToken(elsewhere, { tokenLabel: 'someone-else' })
+    await admin('PUT', `/api/users/${other.id}/token`, { certificate: foreign.ec.certificatePem })
+  } finally { elsewhere.dispose() }
+  const en = await browserWithHelper('en')
+  await en.goto(`${base}/#/login`)
+  await en.fill('#login-user', 'keyop3')
+  await en.fill('#login-password', OP_PW)
+  await en.click('[data-test=login-submit]')
+  assert.match(await (await en.waitForSelector('[data-test=login-error]')).innerText(), /The USB key enrolled for this account is not among the keys plugged in/)
+  assert.equal(await en.$('#token-pin'), null)
+  await en.context().close()
 })
