@@ -99,10 +99,11 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
     return { ok: true }
   })
 
+  // No reauth here: a challenge changes nothing; the PUT that uses it asks for the password.
   app.post<{ Params: { id: string } }>('/api/users/:id/token/challenge', {
-    config: { access: 'admin', reauth: true },
+    config: { access: 'admin' },
     schema: {
-      summary: 'A challenge for the user\'s USB key to sign through the signing helper before its certificate is enrolled with `proof` (the console\'s enrolment, issue 19). Single use, one minute. Needs a recent reauth', tags, params: idParam
+      summary: 'A challenge for the user\'s USB key to sign through the signing helper before its certificate is enrolled with `proof` (the console\'s enrolment, issue 19). Single use, expires like a login challenge', tags, params: idParam
     }
   }, async (req) => ({ challenge: await accounts.enrolChallenge(req.params.id) }))
 
