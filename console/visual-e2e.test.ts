@@ -162,6 +162,7 @@ test('USB key: the admin enrols it from the console with the operator\'s PIN; th
   assert.ok(audit.some((a: any) => a.action === 'user.token.enrol' && a.target === keyop1.id && a.detail?.signedByKey === true), 'enrolled with the key\'s signature')
   // keyop2's RSA key the scripts' way: the certificate file from `cairn token enroll`, pasted.
   await page.click('[data-test=enrol-keyop2]')
+  // The helper sees keys here, so the paste form is folded away.
   await page.click('[data-test=enrol-paste] summary')
   await page.fill('[data-test=certificate]', hsm!.rsa.certificatePem)
   await page.click('[data-test=enrol-save]')
