@@ -210,6 +210,13 @@ test('the map of the mesh (issue 19): sites with role, state and bytes, arrows c
   await page.click(`${map} [data-map-site="dr-1"]`)
   await page.waitForFunction(() => document.querySelector('[data-test=map-details] h3')?.textContent?.startsWith('dr-1'))
   assert.match(await page.innerText('[data-test=map-details]'), /^dr-1 · DR site\s+State\s+connected\s+Peer id\s+12D3\S+\s+Addresses\s+\/ip4\/127\.0\.0\.1\/tcp\/\d+/)
+  // From the keyboard: a box takes the focus, and Enter opens its details as a click does.
+  await page.focus(`${map} .vue-flow__node:has([data-map-site="hq"])`)
+  await page.keyboard.press('Enter')
+  await page.waitForFunction(() => document.querySelector('[data-test=map-details] h3')?.textContent?.startsWith('hq'))
+  assert.match(await page.getAttribute(`${map} .vue-flow__node:has([data-map-site="dr-1"])`, 'aria-label') ?? '', /^dr-1, DR site, connected/)
+  await page.click(`${map} [data-map-site="dr-1"]`)
+  await page.waitForFunction(() => document.querySelector('[data-test=map-details] h3')?.textContent?.startsWith('dr-1'))
   await shoot(page, 'mesh-map-en.png')
   await page.context().close()
 
@@ -222,6 +229,9 @@ test('the map of the mesh (issue 19): sites with role, state and bytes, arrows c
   assert.equal(await zh.$eval(`${map} .vue-flow__edge.map-link-hq .vue-flow__edge-text`, el => el.textContent), '已同步')
   await zh.click(`${map} .vue-flow__edge.map-received-hq .vue-flow__edge-textwrapper`)
   assert.match(await (await zh.waitForSelector('[data-test=map-details]')).innerText(), /^hq → dr-1\s+其在本站点的快照\s+1\s/)
+  // What a screen reader hears is Chinese too (Vue Flow's own descriptions are English).
+  assert.equal(await zh.$eval('#vue-flow__node-desc-mesh-map', el => el.textContent), '复制网络中的站点。按回车键或空格键在拓扑图下方显示其详情。')
+  assert.equal(await zh.getAttribute(`${map} .vue-flow__edge.map-link-hq`, 'aria-label'), 'dr-1 → hq、已同步')
   await shoot(zh, 'mesh-map-zh-CN.png')
   await zh.context().close()
   assert.deepEqual(cspViolations, [], 'the map runs under the node\'s Content-Security-Policy')
