@@ -108,12 +108,20 @@ test('a task\'s runs over time: duration, bytes read and bytes stored per run, o
   assert.deepEqual(cspViolations, [])
 })
 
-/** A SoftHSM2 token with an EC and an RSA key, each with its certificate, and `cairn token helper` for this console. */
-async function plugInKey (): Promise<void> {
-  // The fixture's script mode makes the token with the standard tools in a temp folder (a test entry of its own: it is test equipment, not Cairn).
+/**
+ * A SoftHSM2 token in a new temp folder (the caller deletes it): the fixture's script mode makes it
+ * with the standard tools. A test entry of its own: it is test equipment, not Cairn (and console/
+ * may not import crypto/).
+ */
+function makeToken (): Hsm {
   const made = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'crypto', 'testing', 'softhsm.ts')], { cwd: root, encoding: 'utf8' })
   assert.equal(made.status, 0, made.stderr)
-  hsm = JSON.parse(made.stdout) as Hsm
+  return JSON.parse(made.stdout) as Hsm
+}
+
+/** A SoftHSM2 token with an EC and an RSA key, each with its certificate, and `cairn token helper` for this console. */
+async function plugInKey (): Promise<void> {
+  hsm = makeToken()
   helper = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), 'token', 'helper', '--console-origin', base, '--port', '0', '--pkcs11-module', hsm.modulePath], {
     cwd: root, env: { ...process.env, ...hsm.env }, stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -223,12 +231,10 @@ test('USB key login without the helper or without the enrolled key says what to 
   await page.context().close()
   // A user whose key is not plugged in: the console says so rather than asking for labels.
   const other = await admin('POST', '/api/users', { name: 'keyop3', password: OP_PW, role: 'operator' })
-  const { createSoftHsm, createOperatorToken } = await import('../crypto/testing/index.ts')
-  const elsewhere = createSoftHsm()
+  const elsewhere = makeToken()
   try {
-    const foreign = createOperatorToken(elsewhere, { tokenLabel: 'someone-else' })
-    await admin('PUT', `/api/users/${other.id}/token`, { certificate: foreign.ec.certificatePem })
-  } finally { elsewhere.dispose() }
+    await admin('PUT', `/api/users/${other.id}/token`, { certificate: elsewhere.ec.certificatePem })
+  } finally { await rm(elsewhere.dir, { recursive: true, force: true }) }
   const en = await browserWithHelper('en')
   await en.goto(`${base}/#/login`)
   await en.fill('#login-user', 'keyop3')
