@@ -93,6 +93,7 @@ test('zh-CN: restore names its task, reviews before it starts, and each wrong fi
 
   // Restore: the task list filters by name; a relative redirect path and a short name each get their message.
   await page.goto(`${base}/#/restore`)
+  await page.waitForSelector('[data-test=restore-task] option', { state: 'attached' })
   await page.fill('[data-test=restore-task-filter]', 'nightly')
   assert.deepEqual(await page.$$eval('[data-test=restore-task] option', o => o.map(x => x.textContent)), ['Ledger-nightly'])
   await page.fill('[data-test=restore-task-filter]', 'nothing-like-it')
@@ -261,6 +262,7 @@ test('en: the monitor as the manual\'s table with client, space and level; opera
 
   // The restore's redirect path in English, its own message.
   await page.goto(`${base}/#/restore`)
+  await page.waitForSelector('[data-test=restore-task] option', { state: 'attached' })
   await page.selectOption('#r-space', { label: 'finance_hq' })
   await page.click('[data-test=next]')
   await page.waitForSelector('.timeline input')
