@@ -4,8 +4,8 @@
 // no sealed byte: manifests and releases are plain blocks signed by the origin's node key.
 import { CID } from 'multiformats/cid'
 import { Status, type StatusCode } from './chunk-wire.ts'
-import { InvalidRetentionRecordError } from './errors.ts'
-import { verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
+import { InvalidRetentionRecordError, SnapshotNotLockedError } from './errors.ts'
+import { adminReleaseRoot, verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
 import { BlockNotFoundError, cidOf, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
 
 const DAY_MS = 86_400_000
@@ -36,6 +36,9 @@ export interface RetentionGcResult {
   /** Kept roots with no manifest: while there are any, nothing is freed (their blocks are not known). */
   blockedBy: Array<{ root: string, origin?: string }>
 }
+
+/** An administrator's release this replica applied: who (the certificate's subject and fingerprint), why, and which snapshot. */
+export interface AdminReleaseApplied { root: string, origin: string, subject: string, fingerprint: string, reason: string, issued: string, release: string }
 
 export interface SnapshotLock {
   root: string
@@ -72,10 +75,12 @@ export interface ReplicaRetention {
   offer: (root: CID, head: CID, peer: string) => Promise<StatusCode>
   /**
    * An administrator's release (USB key), checked here against `trusted` (PEM certificates):
-   * ends the root's lock at this replica at once. Throws InvalidRetentionRecordError, changing
-   * nothing, for a forged, untrusted or expired one, or a root this replica keeps no lock for.
+   * ends the root's lock at this replica at once. Throws, changing nothing (not a byte stored):
+   * InvalidRetentionRecordError for a forged or malformed one or an invalid certificate,
+   * UntrustedReleaseCertificateError for a certificate not among `trusted`, SnapshotNotLockedError
+   * for a root this replica keeps no lock for.
    */
-  adminRelease: (bytes: Uint8Array, trusted: string[]) => Promise<{ root: string, origin: string, subject: string, fingerprint: string, reason: string }>
+  adminRelease: (bytes: Uint8Array, trusted: string[]) => Promise<AdminReleaseApplied>
   /** RELEASE: records the release block `release` (stored) for its root. */
   release: (release: CID) => Promise<StatusCode>
   /** Each listed root's lock and release state. */
@@ -253,15 +258,16 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     offer,
 
     async adminRelease (bytes, trusted) {
-      const a = verifyAdminRelease(bytes, mesh, trusted, new Date(now()))
-      const root = CID.parse(a.root)
+      // A replica that keeps no lock for the snapshot says so first, whoever signed the release.
+      const root = CID.parse(adminReleaseRoot(bytes))
       const known = await store.retention(root)
-      if (known === undefined) throw new InvalidRetentionRecordError('release', `snapshot ${a.root} is not one this replica keeps with a lock`)
+      if (known === undefined) throw new SnapshotNotLockedError(root.toString())
+      const a = verifyAdminRelease(bytes, mesh, trusted, new Date(now()))
       const cid = cidOf(bytes)
       await store.put(cid, bytes)
       await store.flush()
       if (known.adminRelease === undefined) await store.setRetention(root, { ...known, adminRelease: cid.toString() })
-      return { root: a.root, origin: known.origin, subject: a.subject, fingerprint: a.fingerprint, reason: a.reason }
+      return { root: a.root, origin: known.origin, subject: a.subject, fingerprint: a.fingerprint, reason: a.reason, issued: a.issued, release: cid.toString() }
     },
 
     async release (cid) {

@@ -33,6 +33,8 @@ export interface HostedMeshComponents {
   log: (event: NodeMeshEvent) => void
   /** Told what is known of each other member, at start, when a member identifies itself, and every `memberEveryMs`. */
   onMember?: (member: MeshMemberFacts) => Promise<void>
+  /** The certificates (PEM) trusted for administrators' releases at this replica: the node's admins' enrolled USB keys. */
+  releaseAdmins?: () => Promise<string[]>
 }
 
 /** "cairn/0.1.0 (Linux 6.1.0 x64; host-a)" → its parts; anything else → nothing. */
@@ -128,7 +130,8 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       storeFor: policies => unionBlockStore({ stores: () => storesOf(policies) }),
       stores: allStores,
       replica: replica.blocks,
-      log: components.log
+      log: components.log,
+      ...(components.releaseAdmins !== undefined ? { releaseAdmins: components.releaseAdmins } : {})
     }, {
       meshDir: init.meshDir,
       replicateEveryMs: init.replicateEveryMs,
