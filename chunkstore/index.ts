@@ -8,7 +8,7 @@ export { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBl
 export type { Repository, LsOptions } from './repository-api.ts'
 export * from './errors.ts'
 export { openRepository, openRepositoryOn, openRepositoryOver, LocalRepository, repairIndex } from './repository.ts'
-export type { SnapshotRepair } from './repository.ts'
+export type { ManifestRepair, SnapshotRepair } from './repository.ts'
 export { initRepository, readConfig, validateChunker } from './store-config.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './store-config.ts'
 export { unlockKeys, readKeyFile, writeKeyFile, addPassphrase, removeKeySlot, changePassphrase, listKeySlots } from './key-slots.ts'

@@ -73,7 +73,7 @@ export function describeEvent (e: NodeMeshEvent): string {
     case 'retention-gc': return e.dropped.length === 0
       ? `retention GC freed nothing: ${counted(e.blockedBy, 'snapshot')} without a manifest hold it back`
       : `retention GC dropped ${counted(e.dropped.length, 'released snapshot')} and freed ${counted(e.blocksFreed, 'block')} (${bytes(e.bytesFreed)})`
-    case 'scrub-found': case 'scrub': case 'repair': case 'store-error': case 'space-store-unavailable': case 'member-report-failed':
+    case 'scrub-found': case 'scrub': case 'repair': case 'store-error': case 'space-store-unavailable': case 'member-report-failed': case 'manifests-not-written':
       return fields(e)
   }
 }

@@ -1,5 +1,7 @@
-// `cairn repair index|snapshots`: rebuild a damaged store's index from its segments, and
-// write snapshots that leave out what cannot be read so the rest stays restorable. With
+// `cairn repair index|snapshots|manifests`: rebuild a damaged store's index from its segments,
+// write snapshots that leave out what cannot be read so the rest stays restorable, and give
+// snapshots made before manifests existed their manifest (what replicas need to follow
+// retention, doc/mesh.md). With
 // --mesh-dir, blocks found damaged or missing are first fetched again from the mesh's other
 // sites (F14). Nothing here deletes a block or a snapshot.
 import { Option, type Command } from 'commander'
@@ -50,6 +52,8 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
         for (const d of r.damaged.slice(0, 20)) io.out(`    segment ${d.segment}, ${bytes(d.length)} at offset ${d.offset}${d.blocks.length > 0 ? `: block ${d.blocks.join(', ')}` : ''}`)
         if (r.damagedBlocks.length > 0) io.out(`  ${counted(r.damagedBlocks.length, 'block is', 'blocks are')} damaged${fetched !== undefined ? `, ${count(fetched.repaired.length)} repaired from peers` : ''}:`)
         for (const c of r.damagedBlocks.slice(0, 20)) io.out(`    ${c}${fetched?.repaired.includes(c) === true ? ' (repaired from a peer)' : ''}`)
+        if (r.manifests.written.length > 0) io.out(`  wrote the manifest listings of ${counted(r.manifests.written.length, 'snapshot')} again`)
+        for (const f of r.manifests.failed) io.out(`  snapshot ${f.id.slice(0, 16)} has no manifest: ${f.reason}`)
         io.out(left > 0 || unknown > 0 ? 'run "cairn check" to see which snapshots are affected, then "cairn repair snapshots"' : r.damaged.length > 0 ? 'every damaged block was repaired' : 'no damage found')
       }
       if (left > 0 || unknown > 0) io.setCode(EXIT_DAMAGE_LEFT)
@@ -79,6 +83,18 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
       }
       if (repairs.length > 0) io.out('the damaged originals are kept; forget them with "cairn forget ID" once the new ones are checked. A full backup ("cairn backup --level full") of the same files stores the lost blocks again and heals every snapshot that uses them.')
       if (repairs.some(r => r.id === undefined)) io.setCode(EXIT_DAMAGE_LEFT)
+    })
+
+  storeOptions(repair.command('manifests'))
+    .description('write the manifest of every snapshot made before manifests existed (its tree is walked once), so the replicas that hold it can free its blocks once it is forgotten')
+    .action(async (o: StoreFlags) => {
+      const r = await io.withRepo(o, async repo => await repo.writeMissingManifests())
+      if (o.json === true) io.json(r)
+      else {
+        io.out(r.written.length === 0 && r.failed.length === 0 ? 'every snapshot has its manifest' : `wrote the manifests of ${counted(r.written.length, 'snapshot')}; they go to the replicas with the next replication`)
+        for (const f of r.failed) io.out(`  snapshot ${f.id.slice(0, 16)}: ${f.reason} (see "cairn repair snapshots")`)
+      }
+      if (r.failed.length > 0) io.setCode(EXIT_DAMAGE_LEFT)
     })
 
   return repair

@@ -14,10 +14,9 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { cliOk, startNode, until, type NodeProcess } from '../testing/index.ts'
+import { cliOk, startHeadAndDr, startNode, until, type NodeProcess } from '../testing/index.ts'
 import { openStore } from './open-store.ts'
 
-const LISTEN = '/ip4/127.0.0.1/tcp/0'
 const PASSPHRASE = 'correct horse battery staple'
 const KDF = { N: 1024, r: 8, p: 1 }
 
@@ -56,13 +55,9 @@ test('issue 18: the DR site follows the origin\'s forget and prune, frees exactl
     await repo.close()
   }
 
-  await cliOk(['init', '--mesh-dir', hq.mesh, '--site', 'hq', '--role', 'head', '--listen', LISTEN])
-  await cliOk(['policy', '--mesh-dir', hq.mesh, '--copies', '2', '--role', 'dr'])
-  let A = await startNode({ meshDir: hq.mesh, store: hq.store }); nodes.push(A)
-  await cliOk(['join', (await A.control('invite')).invitation, '--mesh-dir', dr.mesh, '--site', 'dr', '--role', 'dr', '--listen', LISTEN])
-  const C = await startNode({ meshDir: dr.mesh, store: dr.store }); nodes.push(C)
-  await until('A reaches the DR site', async () => (await A.control('status')).links[0]?.connected === true)
-  await until('the DR site holds the three days', async () => (await A.control('replicate'))[0]?.snapshotsBehind === 0)
+  const sites = await startHeadAndDr(hq, dr)
+  let A = sites.A; nodes.push(A)
+  const C = sites.C; nodes.push(C)
   const locks = await C.control('locks')
   assert.deepEqual(locks.map((l: any) => l.root).sort(), [...days].sort(), 'every root arrived with its manifest')
   assert.ok(locks.every((l: any) => l.origin === A.peer && !l.released))
