@@ -186,7 +186,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       now: init.now ?? init.clock?.now,
       floorDays,
       quotaBytes: origin => init.receive?.quotas?.[siteOf(origin)],
-      onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) }
+      onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) },
+      key: state.peerKey
     })
   const releaseAdmins = components.releaseAdmins ?? (async () => readPemFile(join(init.dir, RELEASE_ADMINS_FILE)))
   /** An administrator's release at this replica, against the certificates it trusts now. */

@@ -7,7 +7,7 @@ export type { BlockStore, BlockLocation, LocatedBlocks, RootOrigin } from './blo
 export { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks } from './block-store.ts'
 export type { Repository, LsOptions } from './repository-api.ts'
 export * from './errors.ts'
-export { openRepository, openRepositoryOn, openRepositoryOver, LocalRepository, repairIndex } from './repository.ts'
+export { openRepository, openRepositoryOn, openRepositoryOver, LocalRepository, repairIndex, repairReplicaIndex } from './repository.ts'
 export type { ManifestRepair, SnapshotRepair } from './repository.ts'
 export { initRepository, readConfig, validateChunker } from './store-config.ts'
 export type { StoreConfig, InitOptions, OpenOptions } from './store-config.ts'

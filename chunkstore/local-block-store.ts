@@ -21,7 +21,8 @@ import { syncData, ValueLog } from './value-log.ts'
  * begun to free it (a GC killed meanwhile finishes it next time); `adminRelease`: the CID of an
  * administrator's release that ended its lock early.
  */
-export interface RootRetention { head: string, origin: string, received: string, lockedUntil: string, dropping?: true, adminRelease?: string }
+/** A root's lock at a replica (`'l'`); `record`: the CID of the replica's signed copy of it (bootstrap/lock-record.ts), which `repair index` reads back. */
+export interface RootRetention { head: string, origin: string, received: string, lockedUntil: string, dropping?: true, adminRelease?: string, record?: string }
 
 /**
  * The node's own block store: sealed blocks in the value log, their locations and the

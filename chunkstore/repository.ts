@@ -8,7 +8,7 @@ import { rebuildIndex } from './index-rebuild.ts'
 import type { IndexRebuild } from './index-rebuild.ts'
 import { checkSnapshots } from './checker.ts'
 import { checkForgetPolicy, snapshotsToForget } from './retention.ts'
-import { BlockSealer, suiteByName } from './codec.ts'
+import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
   diskFullAt, InvalidOptionError, RestoreIncompleteError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
   NotADiskImageError, SharedReplicaError, StoreCorruptError, BlockNotFoundError, CorruptBlockError
@@ -85,6 +85,22 @@ export async function repairIndex (dir: string, options: OpenOptions): Promise<I
   } finally {
     await repo.close()
   }
+}
+
+/**
+ * `cairn repair index` at a mesh replica, which has no key: the block index from the segments
+ * (no snapshot record can be recognised), and the CIDs of the plain lock records and releases
+ * found, from which the mesh layer lists the replica's roots and locks again.
+ */
+export async function repairReplicaIndex (dir: string): Promise<IndexRebuild & { plain: CID[] }> {
+  const plain = new Map<string, CID>()
+  const marks = [Buffer.from('{"format":"cairn-lock"'), Buffer.from('{"format":"cairn-release"')]
+  const rebuilt = await rebuildIndex(dir, block => {
+    const start = Buffer.from(block.buffer, block.byteOffset, Math.min(block.byteLength, 32))
+    if (marks.some(m => start.subarray(0, m.length).equals(m))) { const cid = cidOf(block); plain.set(cid.toString(), cid) }
+    return undefined
+  })
+  return { ...rebuilt, plain: [...plain.values()] }
 }
 
 /** What `writeMissingManifests` did: snapshots that got a manifest, and those whose tree could not be walked. */

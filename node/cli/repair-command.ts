@@ -6,8 +6,10 @@
 // sites (F14). Nothing here deletes a block or a snapshot.
 import { Option, type Command } from 'commander'
 import { CID } from 'multiformats/cid'
-import { openRepository, repairIndex } from '../../chunkstore/index.ts'
-import type { LocalBlockStore, LocalRepository } from '../../chunkstore/index.ts'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { InvalidOptionError, isReplica, LocalBlockStore, openRepository, repairIndex, repairReplicaIndex } from '../../chunkstore/index.ts'
+import type { LocalRepository } from '../../chunkstore/index.ts'
 import { bytes, count, counted } from './format.ts'
 import { storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
@@ -33,6 +35,8 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
     .description('rebuild the whole index (block locations, chunk ids, snapshot roots) from the segments; keeps every intact record'))
     .action(async (o: RepairFlags) => {
       const dir = storeDir(o)
+      // A mesh replica has no key: its block index, then its roots and locks from its signed lock records.
+      if (!existsSync(join(dir, 'config.json')) && isReplica(dir)) { await repairReplica(dir, o, io); return }
       const unlock = await unlockOptions(o)
       const r = await repairIndex(dir, unlock)
       let fetched: FetchResult | undefined
@@ -98,6 +102,32 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
     })
 
   return repair
+}
+
+/**
+ * `cairn repair index` at a mesh replica (`--mesh-dir` names the mesh whose node key signed its
+ * lock records): the block index from the segments, then the roots, locks and received releases
+ * its lock records and releases prove (bootstrap/replica-rebuild.ts).
+ */
+async function repairReplica (dir: string, o: RepairFlags, io: RepairCommandIo): Promise<void> {
+  if (o.meshDir === undefined) throw new InvalidOptionError(`${dir} is a mesh replica: pass --mesh-dir of the node that serves it, whose key signed its lock records`)
+  const { loadMeshState, rebuildReplicaRetention } = await import('../../bootstrap/index.ts')
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+  const state = await loadMeshState(o.meshDir)
+  const r = await repairReplicaIndex(dir)
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+  let back
+  try {
+    back = await rebuildReplicaRetention(store, { mesh: state.membership.mesh, replica: peerIdFromPrivateKey(state.peerKey).toString() }, r.plain)
+  } finally {
+    await store.close()
+  }
+  const { plain: _p, ...rebuilt } = r
+  if (o.json === true) { io.json({ ...rebuilt, replica: back }); return }
+  io.out(`rebuilt the index of the replica ${dir} from ${counted(r.segments, 'segment')}: ${counted(r.blocks, 'block')}; ${counted(back.roots.length, 'snapshot')} listed again with ${counted(back.roots.length, 'lock')}, ${counted(back.releases, 'release')}` +
+    (back.incomplete.length > 0 ? `; ${counted(back.incomplete.length, 'dropped snapshot')} left out` : ''))
+  if (r.damaged.length > 0) io.out(`  ${counted(r.damaged.length, 'damaged range')}: run "cairn mesh scrub" at this node to fetch damaged blocks again`)
+  if (r.damagedBlocks.length > 0) io.setCode(EXIT_DAMAGE_LEFT)
 }
 
 export interface FetchResult { repaired: string[], failed: Array<{ cid: string, reason: string }> }

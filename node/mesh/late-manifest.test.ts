@@ -3,7 +3,8 @@
 // listing is removed, as a pre-issue-18 store has none) and reaches the DR site without one,
 // day 2 with one. Started with its passphrase, the head office's node writes day 1's manifest
 // by walking its tree and sends the head to the DR site, which now locks and accounts day 1;
-// once the head office forgets and prunes day 1, the DR site frees it like any other.
+// once the head office forgets and prunes day 1, the DR site frees it like any other. Then the
+// DR site's index is lost: `cairn repair index` brings its roots, locks and releases back.
 // test-suite: processes
 import '../polyfill.ts'
 import test from 'node:test'
@@ -14,7 +15,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { startHeadAndDr, startNode, until, type NodeProcess } from '../testing/index.ts'
+import { cairn, startHeadAndDr, startNode, until, type NodeProcess } from '../testing/index.ts'
 import { openStore } from './open-store.ts'
 
 const PASSPHRASE = 'correct horse battery staple'
@@ -75,12 +76,22 @@ test('issue 18: a snapshot made before manifests gets one from its origin\'s key
     return (await C.control('locks')).length === 1
   })
   await C.stop(); nodes.splice(nodes.indexOf(C), 1)
-  const replica = await openStore(dr.store)
-  try {
-    assert.equal(await replica.blocks.has(CID.parse(days[0])), false, 'day 1\'s record is freed at the DR site')
-    assert.equal(await replica.blocks.has(CID.parse(days[1])), true)
-    assert.deepEqual((await replica.blocks.snapshotRoots()).map(String), [days[1]])
-  } finally {
-    await replica.close()
+  const replicaState = async (): Promise<unknown> => {
+    const replica = await openStore(dr.store)
+    try {
+      return { roots: await replica.blocks.snapshotRootOrigins(), locks: await replica.blocks.retentions(), releases: await replica.blocks.releases(), day1: await replica.blocks.has(CID.parse(days[0])) }
+    } finally {
+      await replica.close()
+    }
   }
+  const kept = await replicaState() as any
+  assert.equal(kept.day1, false, 'day 1\'s record is freed at the DR site')
+  assert.deepEqual(kept.roots.map((r: any) => r.cid.toString()), [days[1]])
+
+  // The DR site loses its index: `cairn repair index` brings its roots, locks and releases back from its signed lock records.
+  rmSync(join(dr.store, 'index'), { recursive: true, force: true })
+  const repaired = await cairn(['repair', 'index', '--store', dr.store, '--mesh-dir', dr.mesh, '--json'])
+  assert.equal(repaired.code, 0, repaired.stderr)
+  assert.deepEqual(JSON.parse(repaired.stdout).replica.roots, [days[1]])
+  assert.deepEqual(JSON.stringify(await replicaState()), JSON.stringify(kept))
 })
