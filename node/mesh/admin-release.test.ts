@@ -1,6 +1,7 @@
 // Issue 18: an administrator's USB-key release, issued with `cairn mesh release` through the
 // bin. The head office (`cairn mesh run`) sends two snapshots to the DR site (`cairn serve`),
-// which locks them 30 days. The DR site trusts the USB keys its users with role admin enrolled:
+// which locks them 30 days; then it releases both (forget, prune: what a thief with its node
+// key could do), and the DR site keeps both. The DR site trusts the USB keys its users with role admin enrolled:
 // alice (admin) and bob (operator) each have a SoftHSM2 token. From the head office, a release
 // signed with bob's key, one with a wrong PIN and one for a snapshot nobody locks are refused
 // and change nothing; alice's ends the lock of day 1 at the DR site at once, its GC frees day 1
@@ -48,7 +49,7 @@ test('issue 18: an admin\'s USB-key release frees a locked snapshot early at the
   }
   await cliOk(['init', '--mesh-dir', hq.mesh, '--site', 'hq', '--role', 'head', '--listen', LISTEN])
   await cliOk(['policy', '--mesh-dir', hq.mesh, '--copies', '2', '--role', 'dr', '--immutable-days', '30'])
-  const A = await startNode({ meshDir: hq.mesh, store: hq.store }); procs.push(A)
+  let A = await startNode({ meshDir: hq.mesh, store: hq.store }); procs.push(A)
   await cliOk(['join', (await A.control('invite')).invitation, '--mesh-dir', join(base, 'dr', 'mesh'), '--site', 'dr', '--role', 'dr', '--listen', LISTEN])
   const B = await startServe({ dataDir: join(base, 'dr'), adminPassword: PASSWORD }); procs.push(B)
   await until('the head office reaches the DR site', async () => (await A.control('status')).links[0]?.connected === true)
@@ -63,9 +64,22 @@ test('issue 18: an admin\'s USB-key release frees a locked snapshot early at the
     const enrolled = await b.put(`/api/users/${u.body.id as string}/token`, { certificate: token.ec.certificatePem })
     assert.equal(enrolled.status, 200, enrolled.text)
   }
-  const locks = async (): Promise<Array<{ root: string, droppable: boolean, lockedUntil: string }>> => (await B.control('locks')).sort((x: any, y: any) => x.root.localeCompare(y.root))
+  const locks = async (): Promise<Array<{ root: string, released: boolean, droppable: boolean, lockedUntil: string }>> => (await B.control('locks')).sort((x: any, y: any) => x.root.localeCompare(y.root))
+
+  // The head office (or whoever holds its node key) releases everything: forgets both days and
+  // prunes. The DR site records the releases and keeps both for their 30 days.
+  await A.stop(); procs.splice(procs.indexOf(A), 1)
+  const hqRepo = await openRepository(hq.store, { passphrase: PASSPHRASE })
+  await hqRepo.forgetSnapshots(days, { force: true })
+  await hqRepo.prune()
+  await hqRepo.close()
+  A = await startNode({ meshDir: hq.mesh, store: hq.store }); procs.push(A)
+  await until('the head office reaches the DR site again', async () => (await A.control('status')).links[0]?.connected === true)
+  await A.control('replicate')
+  await until('the DR site holds both releases', async () => (await locks()).every(l => l.released))
+  await B.control('gc')
   const before = await locks()
-  assert.deepEqual(before.map(l => l.root), [...days].sort())
+  assert.deepEqual(before.map(l => l.root), [...days].sort(), 'released by their origin, both kept')
   assert.ok(before.every(l => !l.droppable && Date.parse(l.lockedUntil) > Date.now() + 29 * 86_400_000), 'both locked 30 days')
   const heldBefore = (await B.control('status')).retention.space
 
@@ -99,7 +113,7 @@ test('issue 18: an admin\'s USB-key release frees a locked snapshot early at the
     await B.control('gc')
     return (await locks()).length === 1
   })
-  assert.deepEqual((await locks()).map(l => l.root), [days[1]])
+  assert.deepEqual((await locks()).map(l => [l.root, l.released, l.droppable]), [[days[1], true, false]], 'day 2 stays: released by its origin, still locked')
   const space = (await B.control('status')).retention.space
   assert.ok(space[0].held < heldBefore[0].held, `day 1's own blocks were freed (${String(space[0].held)} < ${String(heldBefore[0].held)})`)
 
