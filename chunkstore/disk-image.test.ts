@@ -6,7 +6,7 @@
 import test, { after, before, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
 import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, describeImage } from './index.ts'
@@ -15,10 +15,12 @@ import { createStore, fileHash, removeDir, tempDir, writeRandom } from './testin
 const MiB = 1 << 20
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
-/** A loop device over a new sparse file of `size` bytes, with partition scanning on. */
-function loop (file: string, size: number): string {
-  writeFileSync(file, '')
-  execFileSync('truncate', ['-s', String(size), file])
+/** A loop device over a new sparse file of `size` bytes (or over `file` as it is), with partition scanning on. */
+function loop (file: string, size?: number): string {
+  if (size !== undefined) {
+    writeFileSync(file, '')
+    execFileSync('truncate', ['-s', String(size), file])
+  }
   return sh('losetup', ['-f', '--show', '-P', file]).trim()
 }
 
@@ -93,11 +95,16 @@ describe('disk image of a GPT disk on a loop device', () => {
   })
 
   test('restored onto another loop device: identical bytes, and both partitions mount with the files', async () => {
-    const copy = loop(join(work, 'copy.img'), 300 * MiB)
+    // The target holds other data: the image's zero regions must come back as zeros.
+    writeRandom(join(work, 'copy.img'), 300 * MiB)
+    const copy = loop(join(work, 'copy.img'))
     loops.push(copy)
     const r = await repo.restoreImage({ snapshot: second.id, target: copy })
     assert.equal(r.bytes, 256 * MiB)
     assert.deepEqual(r.warnings, [])
+    // A loop device zeroes ranges itself (BLKZEROOUT): only the chunks with data are written.
+    assert.equal(r.zeros, 'zeroed by the device (BLKZEROOUT)')
+    assert.ok(r.bytesWritten < 64 * MiB, `wrote ${r.bytesWritten} bytes`)
     sh('cmp', ['-n', String(256 * MiB), disk, copy])
     mount(`${copy}p1`, join(work, 'r1'))
     mount(`${disk}p1`, join(mnt, '1'))
@@ -122,6 +129,18 @@ describe('disk image of a GPT disk on a loop device', () => {
     const files = await repo.backup({ paths: [src] })
     await assert.rejects(repo.restoreImage({ snapshot: files.id, target: small }), NotADiskImageError)
     assert.equal(fileHash(small), hash)
+  })
+
+  test('restored over an existing image file full of other data: zero regions punched, identical bytes', async () => {
+    const file = join(work, 'old.img')
+    writeRandom(file, 260 * MiB)
+    const r = await repo.restoreImage({ snapshot: second.id, target: file })
+    assert.equal(r.zeros, 'punched into a hole')
+    assert.ok(r.bytesWritten < 64 * MiB, `wrote ${r.bytesWritten} bytes`)
+    // The file keeps its length; its first 256 MiB are the image, byte for byte.
+    assert.equal(statSync(file).size, 260 * MiB)
+    const m = await repo.imageManifest(second.id)
+    assert.equal(execFileSync('sh', ['-c', `head -c ${256 * MiB} "$0" | sha256sum`, file], { encoding: 'utf8' }).slice(0, 64), m?.sha256)
   })
 
   test('restored into a new image file: sparse where the disk was zeros, same SHA-256', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync, writeSync, constants } from 'node:fs'
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync, write, constants } from 'node:fs'
+import { open } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
@@ -79,7 +80,17 @@ export interface ImageRestoreOptions extends AbortOptions {
   target: string
 }
 
-export interface ImageRestoreResult { target: string, bytes: number, bytesWritten: number, sha256: string, durationMs: number, warnings: string[] }
+export interface ImageRestoreResult {
+  target: string
+  bytes: number
+  /** Bytes written; all-zero chunks are not written where the target was made to read zeros. */
+  bytesWritten: number
+  /** How the target's all-zero regions came to be: 'left as holes' (new file), 'punched into a hole', 'zeroed by the device (BLKZEROOUT)', 'written'. */
+  zeros: string
+  sha256: string
+  durationMs: number
+  warnings: string[]
+}
 
 /** The size of a block device from sysfs, or of a file. */
 function sizeOf (path: string, st: Stats): number {
@@ -278,7 +289,45 @@ export async function imageManifest (deps: ImageReadDeps, root: DirNode): Promis
   return JSON.parse(Buffer.concat(parts).toString('utf8')) as ImageManifest
 }
 
-/** Writes the image onto `target` and reads it back to compare its SHA-256 with the backup's. */
+/** Chunks of the image read, opened and written as one batch: 4 MiB of the disk, one write per run. */
+const RESTORE_BATCH = 64
+/** Batches whose writes may be under way while the next is read and opened. */
+const RESTORE_IN_FLIGHT = 4
+
+/** The `queue/` folder of a block device or of the disk a partition is on. */
+function queueDir (st: Stats): string {
+  const dir = realpathSync(sysDir(st))
+  return existsSync(`${dir}/queue`) ? `${dir}/queue` : `${dir}/../queue`
+}
+
+/**
+ * Makes `[0, size)` of an existing target read as zeros without writing them, where that is
+ * cheap and certain: an image file has its range punched into a hole (`fallocate
+ * --punch-hole`); a block device whose queue does write-zeroes (`write_zeroes_max_bytes` > 0:
+ * loop devices, NVMe, most SCSI disks) gets BLKZEROOUT (`blkdiscard --zeroout`), which the
+ * kernel guarantees to read back as zeros (unlike a discard). Returns how many bytes from the
+ * start now read as zeros: 0 where nothing could be done, and the restore writes its zero
+ * chunks as data.
+ */
+function zeroTarget (target: string, st: Stats, size: number): { upTo: number, how: string } {
+  if (st.isFile()) {
+    const r = spawnSync('fallocate', ['--punch-hole', '--offset', '0', '--length', String(size), target], { encoding: 'utf8' })
+    return r.status === 0 ? { upTo: size, how: 'punched into a hole' } : { upTo: 0, how: 'written' }
+  }
+  let max = 0
+  try { max = Number(readFileSync(`${queueDir(st)}/write_zeroes_max_bytes`, 'utf8').trim()) } catch {}
+  const length = size - (size % 4096)
+  if (!(max > 0) || length === 0) return { upTo: 0, how: 'written' }
+  const r = spawnSync('blkdiscard', ['--zeroout', '--offset', '0', '--length', String(length), target], { encoding: 'utf8' })
+  return r.status === 0 ? { upTo: length, how: 'zeroed by the device (BLKZEROOUT)' } : { upTo: 0, how: 'written' }
+}
+
+/**
+ * Writes the image onto `target` and reads it back to compare its SHA-256 with the backup's.
+ * Chunks are read from the store in batches (in the order they lie in its segments), opened,
+ * and written as runs of up to 4 MiB while the next batch is opened; all-zero chunks are not
+ * written where the target already reads zeros there (zeroTarget).
+ */
 export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest: ImageManifest, options: ImageRestoreOptions): Promise<ImageRestoreResult> {
   const started = Date.now()
   const target = resolve(options.target)
@@ -292,29 +341,22 @@ export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest
     const have = sizeOf(target, st)
     if (have < manifest.size) throw new ImageTargetTooSmallError(target, have, manifest.size)
   }
+  // Every region's node is loaded (and checked against the manifest) before a byte is written.
+  const nodes: FileNode[] = []
+  for (const region of manifest.regions) {
+    const e = root.entries.find(x => x.name === region.name)
+    if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
+    const node = await deps.loadNode(e) as FileNode
+    if (node.size !== region.size) throw new StoreCorruptError(`${region.name} holds ${node.size} bytes, the manifest says ${region.size}`)
+    nodes.push(node)
+  }
   const fd = openSync(target, fresh ? constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL : constants.O_WRONLY, 0o600)
   let bytesWritten = 0
+  let zeros: { upTo: number, how: string }
   try {
-    if (fresh) ftruncateSync(fd, manifest.size)
+    if (fresh) { ftruncateSync(fd, manifest.size); zeros = { upTo: manifest.size, how: 'left as holes' } } else zeros = zeroTarget(target, st as Stats, manifest.size)
     st = fstatSync(fd)
-    for (const region of manifest.regions) {
-      const e = root.entries.find(x => x.name === region.name)
-      if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
-      const node = await deps.loadNode(e) as FileNode
-      if (node.size !== region.size) throw new StoreCorruptError(`${region.name} holds ${node.size} bytes, the manifest says ${region.size}`)
-      let off = region.offset
-      for (const c of node.chunks) {
-        throwIfAborted(options.signal, 'The image restore')
-        const data = deps.sealer.open(await deps.store.get(c.cid), c.id, c.cid)
-        // A new image file is all zeros already: its zero chunks stay holes.
-        if (!(fresh && isZero(data))) {
-          let put = 0
-          while (put < data.length) put += writeSync(fd, data, put, data.length - put, off + put)
-          bytesWritten += data.length
-        }
-        off += data.length
-      }
-    }
+    bytesWritten = await writeImage(deps, fd, manifest, nodes, zeros.upTo, options.signal)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
@@ -323,25 +365,115 @@ export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest
     // Drop the device's cached pages, so the check below reads what reached the device.
     spawnSync('blockdev', ['--flushbufs', target])
   }
-  const sha256 = createHash('sha256')
-  const rfd = openSync(target, 'r')
-  try {
-    const buf = Buffer.alloc(1 << 20)
-    for (let off = 0; off < manifest.size;) {
-      const n = readSync(rfd, buf, 0, Math.min(buf.length, manifest.size - off), off)
-      if (n === 0) break
-      sha256.update(buf.subarray(0, n))
-      off += n
-    }
-  } finally {
-    closeSync(rfd)
-  }
-  const digest = sha256.digest('hex')
+  const digest = await sha256Of(target, manifest.size)
   if (digest !== manifest.sha256) throw new ImageVerifyFailedError(target)
   if (st.isBlockDevice() && manifest.table !== null) {
     // Let the kernel see the restored partition table (its partitions appear as devices).
     const r = spawnSync('partx', ['-u', target], { encoding: 'utf8' })
     if (r.status !== 0) warnings.push(`the kernel did not take the restored partition table of ${target} (partx: ${r.stderr.trim()}); run "partx -u ${target}" or reattach it`)
   }
-  return { target, bytes: manifest.size, bytesWritten, sha256: digest, durationMs: Date.now() - started, warnings }
+  return { target, bytes: manifest.size, bytesWritten, zeros: zeros.how, sha256: digest, durationMs: Date.now() - started, warnings }
+}
+
+/** Writes every region's chunks at their offsets; zero chunks below `zeroedUpTo` are skipped. Returns the bytes written. */
+async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManifest, nodes: FileNode[], zeroedUpTo: number, signal?: AbortSignal): Promise<number> {
+  const zeroIds = new Map<number, Uint8Array>()
+  const isZeroChunk = (c: ChunkRef): boolean => {
+    let id = zeroIds.get(c.size)
+    if (id === undefined) { id = deps.sealer.idOf(new Uint8Array(c.size)); zeroIds.set(c.size, id) }
+    return Buffer.compare(id, c.id) === 0
+  }
+  const pool: Buffer[] = []
+  const inFlight: Array<Promise<Buffer>> = []
+  let written = 0
+  const pwrite = async (buf: Buffer, from: number, length: number, position: number): Promise<void> => {
+    for (let put = 0; put < length;) {
+      put += await new Promise<number>((resolve, reject) => write(fd, buf, from + put, length - put, position + put, (err, n) => { if (err !== null) reject(err); else if (n === 0) reject(new Error(`no byte written at ${position + put}`)); else resolve(n) }))
+    }
+  }
+  try {
+    for (let r = 0; r < manifest.regions.length; r++) {
+      const chunks = nodes[r].chunks
+      let off = manifest.regions[r].offset
+      for (let first = 0; first < chunks.length; first += RESTORE_BATCH) {
+        throwIfAborted(signal, 'The image restore')
+        const batch = chunks.slice(first, first + RESTORE_BATCH)
+        if (inFlight.length >= RESTORE_IN_FLIGHT) pool.push(await inFlight.shift() as Buffer)
+        const buf = pool.pop() ?? Buffer.allocUnsafe(RESTORE_BATCH * IMAGE_CHUNK)
+        // Where each chunk goes in buf, and whether it must be written.
+        const at: number[] = []
+        const mustWrite: boolean[] = []
+        const wanted = new Map<string, number[]>()
+        let pos = 0
+        for (let i = 0; i < batch.length; i++) {
+          const c = batch[i]
+          at.push(pos)
+          if (isZeroChunk(c)) {
+            mustWrite.push(off + pos + c.size > zeroedUpTo)
+            if (mustWrite[i]) buf.fill(0, pos, pos + c.size)
+          } else {
+            mustWrite.push(true)
+            const key = c.cid.toString()
+            const slots = wanted.get(key)
+            if (slots === undefined) wanted.set(key, [i]); else slots.push(i)
+          }
+          pos += c.size
+        }
+        const unique = [...wanted.values()].map(slots => batch[slots[0]])
+        for await (const { index, bytes } of deps.store.getMany(unique.map(c => c.cid), { transient: true, signal })) {
+          const c = unique[index]
+          const plain = deps.sealer.openScratch(bytes, c.id, c.cid)
+          if (plain.length !== c.size) throw new StoreCorruptError(`chunk ${c.cid.toString()} holds ${plain.length} bytes, its file node says ${c.size}`)
+          for (const i of wanted.get(c.cid.toString()) as number[]) plain.copy(buf, at[i])
+        }
+        const runs: Array<Promise<void>> = []
+        for (let i = 0; i < batch.length;) {
+          if (!mustWrite[i]) { i++; continue }
+          let j = i
+          while (j < batch.length && mustWrite[j]) j++
+          const length = at[j - 1] + batch[j - 1].size - at[i]
+          runs.push(pwrite(buf, at[i], length, off + at[i]))
+          written += length
+          i = j
+        }
+        inFlight.push(Promise.all(runs).then(() => buf))
+        off += pos
+      }
+    }
+    await Promise.all(inFlight)
+  } finally {
+    await Promise.allSettled(inFlight)
+  }
+  return written
+}
+
+/** SHA-256 of the first `size` bytes of `path`, reading the next 4 MiB while hashing the last. */
+async function sha256Of (path: string, size: number): Promise<string> {
+  const hash = createHash('sha256')
+  const fh = await open(path, 'r')
+  try {
+    const step = 4 << 20
+    const bufs = [Buffer.allocUnsafe(step), Buffer.allocUnsafe(step)]
+    const readAt = async (b: Buffer, off: number): Promise<number> => {
+      let got = 0
+      const want = Math.min(step, size - off)
+      while (got < want) {
+        const { bytesRead } = await fh.read(b, got, want - got, off + got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+      return got
+    }
+    let next = size > 0 ? readAt(bufs[0], 0) : Promise.resolve(0)
+    for (let off = 0, k = 0; off < size; k ^= 1) {
+      const n = await next
+      if (n === 0) break
+      off += n
+      next = off < size ? readAt(bufs[k ^ 1], off) : Promise.resolve(0)
+      hash.update(bufs[k].subarray(0, n))
+    }
+  } finally {
+    await fh.close()
+  }
+  return hash.digest('hex')
 }

@@ -58,7 +58,7 @@ export function registerImageCommand (program: Command, io: ImageCommandIo): Com
       io.warn(r.warnings)
       if (r.warnings.length > 0) io.setCode(io.warningsCode)
       if (o.json === true) { io.json(r); return }
-      io.out(`restored ${bytes(r.bytes)} to ${r.target} in ${duration(r.durationMs)}; read back: SHA-256 ${r.sha256} matches`)
+      io.out(`restored ${bytes(r.bytes)} to ${r.target} in ${duration(r.durationMs)} (${bytes(r.bytesWritten)} written; zero regions ${r.zeros}); read back: SHA-256 ${r.sha256} matches`)
     })
   return image
 }
