@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync, write, constants } from 'node:fs'
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, read, realpathSync, statSync, write, constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { spawnSync } from 'node:child_process'
@@ -34,6 +34,8 @@ export const IMAGE_CHUNK = 64 << 10
  * block travels the mesh up to 16 MiB).
  */
 export const IMAGE_PIECE = 1 << 30
+/** Chunks read (backup) or opened and written (restore) as one batch: 4 MiB of the disk, one read or write per run. */
+const IMAGE_BATCH = 64
 
 export interface ImagePartition {
   number: number
@@ -47,6 +49,12 @@ export interface ImagePartition {
   fsType?: string
   fsLabel?: string
   fsUuid?: string
+  /**
+   * Set when the file system's free blocks were not read: `bytes` of 64 KiB chunks that lie
+   * wholly in free blocks (by its allocation bitmap, read `by` the named tool) are recorded,
+   * and restore, as zeros. Absent: every byte of the partition was read as it was.
+   */
+  unusedSkipped?: { by: string, bytes: number }
 }
 
 export interface ImageRegion { name: string, offset: number, size: number }
@@ -56,7 +64,7 @@ export interface ImageManifest {
   source: string
   kind: 'block-device' | 'image-file'
   size: number
-  /** SHA-256 of the whole image as read. */
+  /** SHA-256 of the whole image as recorded: as read, with the chunks of skipped free blocks as zeros. */
   sha256: string
   chunkSize: number
   /** 'unmounted', 'read-only' (mounted so), or 'crash-consistent' (mounted read-write, taken as it was, on request). */
@@ -72,6 +80,8 @@ export interface ImageBackupOptions extends AbortOptions {
   task?: string
   /** Back up a device mounted read-write as it is (crash-consistent), instead of refusing. */
   crashConsistent?: boolean
+  /** Read every block, free ones included (by default an ext2/3/4 file system's free blocks are skipped and recorded as zeros). */
+  everyBlock?: boolean
 }
 
 export interface ImageRestoreOptions extends AbortOptions {
@@ -192,12 +202,107 @@ export function describeImage (device: string, crashConsistent = false): Omit<Im
   }
 }
 
+const ZEROS = Buffer.alloc(IMAGE_CHUNK)
+
 function isZero (b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false
+  for (let at = 0; at < b.length; at += ZEROS.length) {
+    const part = b.subarray(at, at + ZEROS.length)
+    if (ZEROS.compare(part, 0, part.length, 0, part.length) !== 0) return false
+  }
   return true
 }
 
+/** File systems whose free blocks can be listed: their allocation bitmaps are read by e2fsprogs' dumpe2fs. */
+const BITMAP_FS = new Set(['ext2', 'ext3', 'ext4'])
+
+/**
+ * The free blocks of the ext2/3/4 file system at `offset` of `path`, as byte ranges of the
+ * disk `[start, end)`, from its block bitmaps (dumpe2fs, which also works out the groups
+ * whose bitmap was never initialised). Undefined — read everything — unless the file system
+ * is cleanly unmounted or mounted read-only (state "clean") and has no journal to replay:
+ * then a block not in use cannot come into use before the backup reads the disk.
+ */
+export function ext4FreeRanges (path: string, offset: number): Array<[number, number]> | undefined {
+  const r = spawnSync('dumpe2fs', [`${path}?offset=${offset}`], { encoding: 'utf8', maxBuffer: 1 << 30 })
+  if (r.status !== 0) return undefined
+  const field = (name: string): string | undefined => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(r.stdout)?.[1].trim()
+  const blockSize = Number(field('Block size'))
+  if (field('Filesystem state') !== 'clean' || /\bneeds_recovery\b/.test(field('Filesystem features') ?? 'needs_recovery') || !(blockSize >= 1024)) return undefined
+  const out: Array<[number, number]> = []
+  for (const line of r.stdout.matchAll(/^ {2}Free blocks: (.*)$/gm)) {
+    for (const range of line[1].split(',')) {
+      const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(range)
+      if (m === null) continue
+      const first = Number(m[1])
+      const last = m[2] !== undefined ? Number(m[2]) : first
+      out.push([offset + first * blockSize, offset + (last + 1) * blockSize])
+    }
+  }
+  return out.sort((a, b) => a[0] - b[0])
+}
+
 export interface ImageDeps { store: LocalBlockStore, sealer: BlockSealer }
+
+/** Whether the chunk at `[start, end)` lies wholly in one of the sorted, merged-as-needed `free` ranges; asked in increasing order. */
+function freeChunks (free: Array<[number, number]>): (start: number, end: number) => boolean {
+  // Merge touching ranges (a chunk can span the end of one group's free run and the start of the next).
+  const merged: Array<[number, number]> = []
+  for (const [a, b] of free) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && a <= last[1]) last[1] = Math.max(last[1], b); else merged.push([a, b])
+  }
+  let i = 0
+  return (start, end) => {
+    while (i < merged.length && merged[i][1] <= start) i++
+    return i < merged.length && merged[i][0] <= start && end <= merged[i][1]
+  }
+}
+
+/** Chunks read in one batch: up to 4 MiB of a region; `data` views one buffer per batch, reused two batches later. */
+interface ReadBatch { chunks: Array<{ data: Buffer, skipped: boolean }> }
+
+/**
+ * A region's chunks in batches of up to IMAGE_BATCH, each run of chunks to read in one read
+ * call; the next batch is read (on libuv's threads) while the caller hashes this one. A
+ * skipped chunk is zeros and not read.
+ */
+async function * readBatches (fd: number, layout: { source: string, size: number }, region: ImageRegion, skip: (start: number, end: number) => boolean, signal?: AbortSignal): AsyncGenerator<ReadBatch> {
+  const bufs = [Buffer.allocUnsafe(IMAGE_BATCH * IMAGE_CHUNK), Buffer.allocUnsafe(IMAGE_BATCH * IMAGE_CHUNK)]
+  const end = region.offset + region.size
+  const readAt = async (buf: Buffer, from: number, length: number, position: number): Promise<void> => {
+    for (let got = 0; got < length;) {
+      const n = await new Promise<number>((resolve, reject) => read(fd, buf, from + got, length - got, position + got, (err, n) => { if (err !== null) reject(err); else resolve(n) }))
+      if (n === 0) throw new InvalidOptionError(`${layout.source} ended at byte ${position + got}, before its size of ${layout.size} bytes: it vanished or shrank during the backup. The snapshot was not written.`)
+      got += n
+    }
+  }
+  const load = async (buf: Buffer, start: number): Promise<ReadBatch> => {
+    const chunks: ReadBatch['chunks'] = []
+    const reads: Array<Promise<void>> = []
+    let runFrom = -1
+    let at = 0
+    for (let off = start; off < end && chunks.length < IMAGE_BATCH; off += IMAGE_CHUNK) {
+      const len = Math.min(IMAGE_CHUNK, end - off)
+      const skipped = skip(off, off + len)
+      chunks.push({ data: skipped ? ZEROS.subarray(0, len) : buf.subarray(at, at + len), skipped })
+      if (!skipped && runFrom < 0) runFrom = at
+      if (skipped && runFrom >= 0) { reads.push(readAt(buf, runFrom, at - runFrom, start + runFrom)); runFrom = -1 }
+      at += len
+    }
+    if (runFrom >= 0) reads.push(readAt(buf, runFrom, at - runFrom, start + runFrom))
+    await Promise.all(reads)
+    return { chunks }
+  }
+  const step = IMAGE_BATCH * IMAGE_CHUNK
+  let next: Promise<ReadBatch> | undefined = region.size > 0 ? load(bufs[0], region.offset) : undefined
+  for (let start = region.offset, k = 0; next !== undefined; start += step, k ^= 1) {
+    throwIfAborted(signal, 'The image backup')
+    const batch = await next
+    next = start + step < end ? load(bufs[k ^ 1], start + step) : undefined
+    // The next read must not land in the buffer the caller is still using: it uses the other one.
+    yield batch
+  }
+}
 
 /** Backs up the image; returns the snapshot tree's root and the stats. */
 export async function backupImage (deps: ImageDeps, options: ImageBackupOptions): Promise<{ root: { cid: CID, id: Uint8Array }, stats: BackupStats, manifest: ImageManifest }> {
@@ -212,7 +317,10 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
   // The store finds blocks appended by this run too (its pending index), so no map of them is kept here.
   const put = async (plain: Uint8Array, id: Uint8Array, counts: boolean): Promise<CID> => {
     const [known] = await store.lookupIds([id])
-    if (known !== undefined) return CID.decode(known)
+    return known !== undefined ? CID.decode(known) : putNew(plain, id, counts)
+  }
+  /** Stores a chunk the store was found not to have. */
+  const putNew = (plain: Uint8Array, id: Uint8Array, counts: boolean): CID => {
     const sealed = sealer.seal(plain, id)
     store.append(sealed.cid.bytes, id, sealed.bytes)
     stats.bytesStored += sealed.bytes.length
@@ -228,31 +336,51 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
   const file = (name: string, size: number, ref: { cid: CID, id: Uint8Array, tsize: number }): DirEntry =>
     ({ name, kind: 'file', cid: ref.cid, id: ref.id, tsize: ref.tsize, size, mtimeNs: 0n, ctimeNs: 0n, ino: 0n, dev: 0n, nlink: 1 })
   const now = BigInt(Date.now()) * 1_000_000n
+  // Free blocks of the file systems that can tell, unless asked for every block or the device is in use.
+  const free: Array<[number, number]> = []
+  if (options.everyBlock !== true && layout.consistency !== 'crash-consistent') {
+    for (const p of layout.partitions) {
+      if (p.fsType === undefined || !BITMAP_FS.has(p.fsType)) continue
+      const ranges = ext4FreeRanges(layout.source, p.offset)
+      if (ranges === undefined) continue
+      p.unusedSkipped = { by: 'ext4 block bitmap (dumpe2fs)', bytes: 0 }
+      for (const [a, b] of ranges) free.push([Math.max(a, p.offset), Math.min(b, p.offset + p.size)])
+    }
+    free.sort((a, b) => a[0] - b[0])
+  }
+  const skipper = freeChunks(free)
   const fd = openSync(layout.source, 'r')
   try {
-    const buf = Buffer.alloc(IMAGE_CHUNK)
     for (const region of layout.regions) {
       const chunks: ChunkRef[] = []
-      for (let off = region.offset; off < region.offset + region.size; off += IMAGE_CHUNK) {
-        throwIfAborted(options.signal, 'The image backup')
-        const len = Math.min(IMAGE_CHUNK, region.offset + region.size - off)
-        const data = buf.subarray(0, len)
-        let got = 0
-        while (got < len) {
-          const n = readSync(fd, data, got, len - got, off + got)
-          if (n === 0) throw new InvalidOptionError(`${layout.source} ended at byte ${off + got}, before its size of ${layout.size} bytes: it vanished or shrank during the backup. The snapshot was not written.`)
-          got += n
+      const part = layout.partitions.find(p => p.offset <= region.offset && region.offset < p.offset + p.size)
+      for await (const batch of readBatches(fd, layout, region, skipper, options.signal)) {
+        const ids: Array<Uint8Array | undefined> = []
+        for (const c of batch.chunks) {
+          hash.update(c.data)
+          if (!c.skipped) stats.bytesRead += c.data.length
+          else if (part?.unusedSkipped !== undefined) part.unusedSkipped.bytes += c.data.length
+          ids.push(c.skipped || isZero(c.data) ? undefined : sealer.idOf(c.data))
         }
-        hash.update(data)
-        stats.bytesRead += len
-        if (isZero(data)) {
-          let z = zeros.get(len)
-          if (z === undefined) { const id = sealer.idOf(data); z = { id, cid: await put(data, id, true) }; zeros.set(len, z) }
-          chunks.push({ cid: z.cid, id: z.id, size: len })
-          continue
+        const known = await store.lookupIds(ids.filter(id => id !== undefined))
+        let k = 0
+        /** Chunks new in this batch, by id: a block repeated within it is stored once. */
+        const fresh = new Map<string, CID>()
+        for (let i = 0; i < batch.chunks.length; i++) {
+          const { data } = batch.chunks[i]
+          const id = ids[i]
+          if (id === undefined) {
+            let z = zeros.get(data.length)
+            if (z === undefined) { const zid = sealer.idOf(data); z = { id: zid, cid: await put(data, zid, true) }; zeros.set(data.length, z) }
+            chunks.push({ cid: z.cid, id: z.id, size: data.length })
+            continue
+          }
+          const have = known[k++]
+          const key = Buffer.from(id).toString('base64')
+          let cid = have !== undefined ? CID.decode(have) : fresh.get(key)
+          if (cid === undefined) { cid = putNew(data, id, true); fresh.set(key, cid) }
+          chunks.push({ cid, id, size: data.length })
         }
-        const id = sealer.idOf(data)
-        chunks.push({ cid: await put(data, id, true), id, size: len })
       }
       const node: FileNode = { kind: 'file', mode: 0o600, uid: 0, gid: 0, mtimeNs: now, size: region.size, chunks, sparse: true }
       entries.push(file(region.name, region.size, await putNode(node)))
@@ -289,8 +417,6 @@ export async function imageManifest (deps: ImageReadDeps, root: DirNode): Promis
   return JSON.parse(Buffer.concat(parts).toString('utf8')) as ImageManifest
 }
 
-/** Chunks of the image read, opened and written as one batch: 4 MiB of the disk, one write per run. */
-const RESTORE_BATCH = 64
 /** Batches whose writes may be under way while the next is read and opened. */
 const RESTORE_IN_FLIGHT = 4
 
@@ -395,11 +521,11 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
     for (let r = 0; r < manifest.regions.length; r++) {
       const chunks = nodes[r].chunks
       let off = manifest.regions[r].offset
-      for (let first = 0; first < chunks.length; first += RESTORE_BATCH) {
+      for (let first = 0; first < chunks.length; first += IMAGE_BATCH) {
         throwIfAborted(signal, 'The image restore')
-        const batch = chunks.slice(first, first + RESTORE_BATCH)
+        const batch = chunks.slice(first, first + IMAGE_BATCH)
         if (inFlight.length >= RESTORE_IN_FLIGHT) pool.push(await inFlight.shift() as Buffer)
-        const buf = pool.pop() ?? Buffer.allocUnsafe(RESTORE_BATCH * IMAGE_CHUNK)
+        const buf = pool.pop() ?? Buffer.allocUnsafe(IMAGE_BATCH * IMAGE_CHUNK)
         // Where each chunk goes in buf, and whether it must be written.
         const at: number[] = []
         const mustWrite: boolean[] = []
