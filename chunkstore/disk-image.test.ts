@@ -118,7 +118,8 @@ describe('disk image of a GPT disk on a loop device', () => {
     writeRandom(join(work, 'copy.img'), 300 * MiB)
     const copy = loop(join(work, 'copy.img'))
     loops.push(copy)
-    const r = await repo.restoreImage({ snapshot: second.id, target: copy })
+    const r = await repo.restoreImage({ snapshot: second.id, target: copy, readBack: true })
+    assert.equal(r.verified, 'read back')
     assert.equal(r.bytes, 256 * MiB)
     assert.deepEqual(r.warnings, [])
     // A loop device zeroes ranges itself (BLKZEROOUT): only the chunks with data are written.

@@ -88,6 +88,11 @@ export interface ImageRestoreOptions extends AbortOptions {
   snapshot: string
   /** A block device, or an image file (made when missing). */
   target: string
+  /**
+   * Also read the target back once written (its cached pages dropped) and check that SHA-256
+   * too. Without it the SHA-256 checked is that of the bytes handed to the target.
+   */
+  readBack?: boolean
 }
 
 export interface ImageRestoreResult {
@@ -97,6 +102,8 @@ export interface ImageRestoreResult {
   bytesWritten: number
   /** How the target's all-zero regions came to be: 'left as holes' (new file), 'punched into a hole', 'zeroed by the device (BLKZEROOUT)', 'written'. */
   zeros: string
+  /** What matched the recorded SHA-256: the bytes as written (with the zeroed regions as zeros), or also the target as read back. */
+  verified: 'written' | 'read back'
   sha256: string
   durationMs: number
   warnings: string[]
@@ -418,7 +425,7 @@ export async function imageManifest (deps: ImageReadDeps, root: DirNode): Promis
 }
 
 /** Batches whose writes may be under way while the next is read and opened. */
-const RESTORE_IN_FLIGHT = 4
+const IMAGE_IN_FLIGHT = 4
 
 /** The `queue/` folder of a block device or of the disk a partition is on. */
 function queueDir (st: Stats): string {
@@ -449,10 +456,11 @@ function zeroTarget (target: string, st: Stats, size: number): { upTo: number, h
 }
 
 /**
- * Writes the image onto `target` and reads it back to compare its SHA-256 with the backup's.
- * Chunks are read from the store in batches (in the order they lie in its segments), opened,
- * and written as runs of up to 4 MiB while the next batch is opened; all-zero chunks are not
- * written where the target already reads zeros there (zeroTarget).
+ * Writes the image onto `target` and compares the SHA-256 of what it wrote (and, with
+ * `readBack`, of the target read back) with the backup's. Chunks are read from the store in
+ * batches (in the order they lie in its segments), opened, and written as runs of up to 4 MiB
+ * while the next batch is opened; all-zero chunks are not written where the target already
+ * reads zeros there (zeroTarget).
  */
 export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest: ImageManifest, options: ImageRestoreOptions): Promise<ImageRestoreResult> {
   const started = Date.now()
@@ -477,32 +485,38 @@ export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest
     nodes.push(node)
   }
   const fd = openSync(target, fresh ? constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL : constants.O_WRONLY, 0o600)
-  let bytesWritten = 0
+  let written: { bytes: number, sha256: string }
   let zeros: { upTo: number, how: string }
   try {
     if (fresh) { ftruncateSync(fd, manifest.size); zeros = { upTo: manifest.size, how: 'left as holes' } } else zeros = zeroTarget(target, st as Stats, manifest.size)
     st = fstatSync(fd)
-    bytesWritten = await writeImage(deps, fd, manifest, nodes, zeros.upTo, options.signal)
+    written = await writeImage(deps, fd, manifest, nodes, zeros.upTo, options.signal)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
-  if (st.isBlockDevice()) {
+  if (written.sha256 !== manifest.sha256) throw new ImageVerifyFailedError(target)
+  let digest = written.sha256
+  if (options.readBack === true) {
     // Drop the device's cached pages, so the check below reads what reached the device.
-    spawnSync('blockdev', ['--flushbufs', target])
+    if (st.isBlockDevice()) spawnSync('blockdev', ['--flushbufs', target])
+    digest = await sha256Of(target, manifest.size)
+    if (digest !== manifest.sha256) throw new ImageVerifyFailedError(target)
   }
-  const digest = await sha256Of(target, manifest.size)
-  if (digest !== manifest.sha256) throw new ImageVerifyFailedError(target)
   if (st.isBlockDevice() && manifest.table !== null) {
     // Let the kernel see the restored partition table (its partitions appear as devices).
     const r = spawnSync('partx', ['-u', target], { encoding: 'utf8' })
     if (r.status !== 0) warnings.push(`the kernel did not take the restored partition table of ${target} (partx: ${r.stderr.trim()}); run "partx -u ${target}" or reattach it`)
   }
-  return { target, bytes: manifest.size, bytesWritten, zeros: zeros.how, sha256: digest, durationMs: Date.now() - started, warnings }
+  return { target, bytes: manifest.size, bytesWritten: written.bytes, zeros: zeros.how, verified: options.readBack === true ? 'read back' : 'written', sha256: digest, durationMs: Date.now() - started, warnings }
 }
 
-/** Writes every region's chunks at their offsets; zero chunks below `zeroedUpTo` are skipped. Returns the bytes written. */
-async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManifest, nodes: FileNode[], zeroedUpTo: number, signal?: AbortSignal): Promise<number> {
+/**
+ * Writes every region's chunks at their offsets; zero chunks below `zeroedUpTo` are skipped.
+ * Returns the bytes written and the SHA-256 of the whole image as handed over (zeros included).
+ */
+async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManifest, nodes: FileNode[], zeroedUpTo: number, signal?: AbortSignal): Promise<{ bytes: number, sha256: string }> {
+  const hash = createHash('sha256')
   const zeroIds = new Map<number, Uint8Array>()
   const isZeroChunk = (c: ChunkRef): boolean => {
     let id = zeroIds.get(c.size)
@@ -524,9 +538,10 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
       for (let first = 0; first < chunks.length; first += IMAGE_BATCH) {
         throwIfAborted(signal, 'The image restore')
         const batch = chunks.slice(first, first + IMAGE_BATCH)
-        if (inFlight.length >= RESTORE_IN_FLIGHT) pool.push(await inFlight.shift() as Buffer)
+        if (inFlight.length >= IMAGE_IN_FLIGHT) pool.push(await inFlight.shift() as Buffer)
         const buf = pool.pop() ?? Buffer.allocUnsafe(IMAGE_BATCH * IMAGE_CHUNK)
-        // Where each chunk goes in buf, and whether it must be written.
+        // Where each chunk goes in buf, and whether it must be written. (Not `transient` reads:
+        // those bypass the page cache with O_DIRECT, which made the restore wait on the disk.)
         const at: number[] = []
         const mustWrite: boolean[] = []
         const wanted = new Map<string, number[]>()
@@ -536,7 +551,7 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
           at.push(pos)
           if (isZeroChunk(c)) {
             mustWrite.push(off + pos + c.size > zeroedUpTo)
-            if (mustWrite[i]) buf.fill(0, pos, pos + c.size)
+            buf.fill(0, pos, pos + c.size)
           } else {
             mustWrite.push(true)
             const key = c.cid.toString()
@@ -546,12 +561,13 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
           pos += c.size
         }
         const unique = [...wanted.values()].map(slots => batch[slots[0]])
-        for await (const { index, bytes } of deps.store.getMany(unique.map(c => c.cid), { transient: true, signal })) {
+        for await (const { index, bytes } of deps.store.getMany(unique.map(c => c.cid), { signal })) {
           const c = unique[index]
           const plain = deps.sealer.openScratch(bytes, c.id, c.cid)
           if (plain.length !== c.size) throw new StoreCorruptError(`chunk ${c.cid.toString()} holds ${plain.length} bytes, its file node says ${c.size}`)
           for (const i of wanted.get(c.cid.toString()) as number[]) plain.copy(buf, at[i])
         }
+        hash.update(buf.subarray(0, pos))
         const runs: Array<Promise<void>> = []
         for (let i = 0; i < batch.length;) {
           if (!mustWrite[i]) { i++; continue }
@@ -570,7 +586,7 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
   } finally {
     await Promise.allSettled(inFlight)
   }
-  return written
+  return { bytes: written, sha256: hash.digest('hex') }
 }
 
 /** SHA-256 of the first `size` bytes of `path`, reading the next 4 MiB while hashing the last. */

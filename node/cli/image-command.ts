@@ -33,8 +33,9 @@ export function registerImageCommand (program: Command, io: ImageCommandIo): Com
     .argument('<device>', 'block device (/dev/sdb, /dev/loop0) or raw image file')
     .option('--task <name>', 'task name', 'default')
     .option('--crash-consistent', 'image a device mounted read-write as it is (as after a power loss) instead of refusing')
-    .action(async (device: string, o: StoreFlags & { task: string, crashConsistent?: boolean }) => {
-      const snap = await onStore(o, 'imageBackup', { device: resolve(device), task: o.task, crashConsistent: o.crashConsistent === true }, {}) as SnapshotRecord
+    .option('--every-block', 'read free blocks too (by default those of ext2/3/4 are skipped and recorded as zeros)')
+    .action(async (device: string, o: StoreFlags & { task: string, crashConsistent?: boolean, everyBlock?: boolean }) => {
+      const snap = await onStore(o, 'imageBackup', { device: resolve(device), task: o.task, crashConsistent: o.crashConsistent === true, everyBlock: o.everyBlock === true }, {}) as SnapshotRecord
       io.warn(snap.stats.warnings)
       if (snap.stats.warnings.length > 0) io.setCode(io.warningsCode)
       if (o.json === true) { io.json(snap); return }
@@ -53,12 +54,13 @@ export function registerImageCommand (program: Command, io: ImageCommandIo): Com
   storeOptions(image.command('restore').description('write a disk image snapshot onto a block device or image file of at least its size, and verify it'))
     .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
     .requiredOption('--target <device>', 'block device, or image file (made when missing)')
-    .action(async (snapshot: string, o: StoreFlags & { target: string }) => {
-      const r = await onStore(o, 'imageRestore', { snapshot, target: resolve(o.target) }, { readOnly: true, verifyIndex: true }) as ImageRestoreResult
+    .option('--read-back', 'also read the target back once written and check its SHA-256 (by default the bytes written are checked)')
+    .action(async (snapshot: string, o: StoreFlags & { target: string, readBack?: boolean }) => {
+      const r = await onStore(o, 'imageRestore', { snapshot, target: resolve(o.target), readBack: o.readBack === true }, { readOnly: true, verifyIndex: true }) as ImageRestoreResult
       io.warn(r.warnings)
       if (r.warnings.length > 0) io.setCode(io.warningsCode)
       if (o.json === true) { io.json(r); return }
-      io.out(`restored ${bytes(r.bytes)} to ${r.target} in ${duration(r.durationMs)} (${bytes(r.bytesWritten)} written; zero regions ${r.zeros}); read back: SHA-256 ${r.sha256} matches`)
+      io.out(`restored ${bytes(r.bytes)} to ${r.target} in ${duration(r.durationMs)} (${bytes(r.bytesWritten)} written; zero regions ${r.zeros}); ${r.verified === 'read back' ? 'read back' : 'as written'}: SHA-256 ${r.sha256} matches`)
     })
   return image
 }
