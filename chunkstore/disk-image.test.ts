@@ -6,13 +6,14 @@
 import test, { after, before, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
-import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, describeImage } from './index.ts'
+import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, PathNotFoundError, describeImage } from './index.ts'
 import { createStore, fileHash, removeDir, tempDir, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
+const LONG_LINK = '../'.repeat(30) + 'a-target-longer-than-the-60-bytes-an-inode-holds'
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
 /** A loop device over a new sparse file of `size` bytes (or over `file` as it is), with partition scanning on. */
@@ -33,6 +34,7 @@ describe('disk image of a GPT disk on a loop device', () => {
   let first: SnapshotRecord
   let second: SnapshotRecord
   let mnt: string
+  let bigHash: string
 
   const mount = (dev: string, at: string): void => { mkdirSync(at, { recursive: true }); sh('mount', [dev, at]); mounts.push(at) }
   const umount = (at: string): void => { sh('umount', [at]); mounts.splice(mounts.indexOf(at), 1) }
@@ -49,6 +51,20 @@ describe('disk image of a GPT disk on a loop device', () => {
     mount(`${disk}p1`, join(mnt, '1'))
     writeRandom(join(mnt, '1', 'big'), 24 * MiB)
     writeRandom(join(mnt, '1', 'keep'), 4 * MiB)
+    bigHash = fileHash(join(mnt, '1', 'big'))
+    // For browsing the partition from the store: a folder with a file of known mode and time,
+    // a short and a long symlink, a folder of 300 entries (an htree), a file with a hole and
+    // one with an unwritten (preallocated) extent.
+    const etc = join(mnt, '1', 'etc')
+    mkdirSync(join(etc, 'many'), { recursive: true })
+    writeFileSync(join(etc, 'hosts'), '127.0.0.1 localhost\n', { mode: 0o640 })
+    utimesSync(join(etc, 'hosts'), 1577836800, 1577836800)
+    symlinkSync('hosts', join(etc, 'link'))
+    symlinkSync(LONG_LINK, join(etc, 'far'))
+    for (let i = 0; i < 300; i++) writeFileSync(join(etc, 'many', `entry-with-a-long-name-${i}`), String(i))
+    sh('truncate', ['-s', String(3 * MiB), join(etc, 'holey')])
+    sh('dd', ['if=/dev/urandom', `of=${join(etc, 'holey')}`, 'bs=4096', 'count=1', 'seek=300', 'conv=notrunc', 'status=none'])
+    sh('fallocate', ['-l', String(MiB), join(etc, 'prealloc')])
     // Deleted: its 8 MiB stay on the disk in free blocks, which the image skips by default.
     writeRandom(join(mnt, '1', 'gone'), 8 * MiB)
     sh('sync', [])
@@ -111,6 +127,33 @@ describe('disk image of a GPT disk on a loop device', () => {
     second = await repo.backupImage({ device: disk, task: 'disk' })
     // 3 MiB of new data; the rest is the file systems' metadata and journal (64 KiB chunks).
     assert.ok(second.stats.bytesNew >= 3 * MiB && second.stats.bytesNew < 8 * MiB, `stored ${second.stats.bytesNew} bytes for a 3 MiB change`)
+  })
+
+  test('files of the ext4 partition are listed and restored from the stored chunks, without restoring the partition', async () => {
+    const top = await repo.imageLs({ snapshot: second.id, partition: 1 })
+    assert.deepEqual(top.map(e => [e.name, e.kind]), [['big', 'file'], ['etc', 'dir'], ['keep', 'file'], ['lost+found', 'dir'], ['new', 'file']])
+    assert.equal(top[0].size, 24 * MiB)
+    const etc = await repo.imageLs({ snapshot: second.id, partition: 1, path: '/etc' })
+    assert.deepEqual(etc.map(e => e.name), ['far', 'holey', 'hosts', 'link', 'many', 'prealloc'])
+    assert.equal((await repo.imageLs({ snapshot: second.id, partition: 1, path: '/etc/many' })).length, 300)
+    const out = join(work, 'got')
+    const r = await repo.imageGet({ snapshot: second.id, partition: 1, paths: ['/big', '/etc'], target: out })
+    assert.deepEqual([r.files, r.dirs, r.symlinks, r.warnings], [304, 2, 2, []])
+    assert.equal(fileHash(join(out, 'big')), bigHash)
+    assert.equal(readFileSync(join(out, 'etc', 'hosts'), 'utf8'), '127.0.0.1 localhost\n')
+    assert.equal(statSync(join(out, 'etc', 'hosts')).mode & 0o7777, 0o640)
+    assert.equal(statSync(join(out, 'etc', 'hosts')).mtimeMs, 1577836800_000)
+    assert.equal(readlinkSync(join(out, 'etc', 'link')), 'hosts')
+    assert.equal(readlinkSync(join(out, 'etc', 'far')), LONG_LINK)
+    assert.equal(readFileSync(join(out, 'etc', 'many', 'entry-with-a-long-name-299'), 'utf8'), '299')
+    const holey = readFileSync(join(out, 'etc', 'holey'))
+    assert.equal(holey.length, 3 * MiB)
+    assert.ok(holey.subarray(0, 300 * 4096).every(b => b === 0) && !holey.subarray(300 * 4096, 301 * 4096).every(b => b === 0))
+    assert.deepEqual(readFileSync(join(out, 'etc', 'prealloc')), Buffer.alloc(MiB))
+    // Nothing is overwritten; a FAT partition and a missing path get clear errors.
+    await assert.rejects(repo.imageGet({ snapshot: second.id, partition: 1, paths: ['/keep', '/big'], target: out }), /big exists; restore into an empty folder/)
+    await assert.rejects(repo.imageLs({ snapshot: second.id, partition: 2 }), /partition 2 holds vfat; only ext4/)
+    await assert.rejects(repo.imageLs({ snapshot: second.id, partition: 1, path: '/nope' }), PathNotFoundError)
   })
 
   test('restored onto another loop device: identical bytes, and both partitions mount with the files', async () => {

@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, read, realpathSync, statSync, write, constants } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, read, realpathSync, statSync, symlinkSync, utimesSync, write, writeSync, constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
 import { DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError } from './errors.ts'
 import { throwIfAborted } from '../crypto/index.ts'
 import type { AbortOptions } from '../crypto/index.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import { Ext4Reader } from './ext4-reader.ts'
+import type { Ext4Entry } from './ext4-reader.ts'
 import { encodeNode } from './tree-node.ts'
 import type { ChunkRef, DirEntry, DirNode, FileNode, TreeNode } from './tree-node.ts'
 import type { BackupStats } from './types.ts'
@@ -618,4 +620,112 @@ async function sha256Of (path: string, size: number): Promise<string> {
     await fh.close()
   }
   return hash.digest('hex')
+}
+
+export interface ImageFilesOptions extends AbortOptions {
+  snapshot: string
+  /** The partition's number in the table. */
+  partition: number
+}
+
+export interface ImageLsOptions extends ImageFilesOptions {
+  /** A folder (or file) of the partition's file system; default `/`. */
+  path?: string
+}
+
+export interface ImageGetOptions extends ImageFilesOptions {
+  /** Files or folders of the partition's file system; each is restored into `target` by its name. */
+  paths: string[]
+  /** A folder (made when missing); nothing in it is overwritten. */
+  target: string
+}
+
+export interface ImageGetResult { files: number, dirs: number, symlinks: number, bytes: number, warnings: string[] }
+
+/** Chunks of a partition kept opened while its file system is read: 2 MiB. */
+const PARTITION_CACHE = 32
+
+/**
+ * The ext2/3/4 file system of partition `number` of an image snapshot, read from its stored
+ * chunks (only those it needs, each opened once while in a small cache): single files without
+ * restoring the partition.
+ */
+export async function openImagePartition (deps: ImageReadDeps, root: DirNode, manifest: ImageManifest, number: number): Promise<Ext4Reader> {
+  const part = manifest.partitions.find(p => p.number === number)
+  if (part === undefined) throw new InvalidOptionError(`the image has no partition ${number}${manifest.partitions.length > 0 ? `; it has ${manifest.partitions.map(p => p.number).join(', ')}` : ' (no partition table)'}`)
+  if (part.fsType === undefined || !BITMAP_FS.has(part.fsType)) throw new InvalidOptionError(`partition ${number} holds ${part.fsType ?? 'no file system blkid knows'}; only ext4 (and ext2/3 with extents) can be browsed without restoring the partition`)
+  // The partition's chunks in order: its regions (one, or its 1 GiB pieces) are cut at chunk boundaries.
+  const chunks: ChunkRef[] = []
+  for (const region of manifest.regions.filter(r => r.offset >= part.offset && r.offset < part.offset + part.size)) {
+    const e = root.entries.find(x => x.name === region.name)
+    if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
+    chunks.push(...(await deps.loadNode(e) as FileNode).chunks)
+  }
+  const cache = new Map<number, Buffer>()
+  const chunk = async (i: number): Promise<Buffer> => {
+    let data = cache.get(i)
+    if (data !== undefined) { cache.delete(i); cache.set(i, data); return data }
+    const c = chunks[i]
+    if (c === undefined) throw new StoreCorruptError(`the file system of partition ${number} points past the partition's end`)
+    data = deps.sealer.open(await deps.store.get(c.cid), c.id, c.cid)
+    cache.set(i, data)
+    if (cache.size > PARTITION_CACHE) cache.delete(cache.keys().next().value as number)
+    return data
+  }
+  const readAt = async (offset: number, length: number): Promise<Buffer> => {
+    const out = Buffer.allocUnsafe(length)
+    for (let done = 0; done < length;) {
+      const at = offset + done
+      const data = await chunk(Math.floor(at / manifest.chunkSize))
+      const from = at % manifest.chunkSize
+      const n = Math.min(length - done, data.length - from)
+      if (n <= 0) throw new StoreCorruptError(`the file system of partition ${number} points past the partition's end`)
+      data.copy(out, done, from, from + n)
+      done += n
+    }
+    return out
+  }
+  return await Ext4Reader.open(readAt)
+}
+
+/** Restores `paths` of the partition's file system into `target` (files, folders with all below them, symlinks; modes and times). */
+export async function getImageFiles (reader: Ext4Reader, paths: string[], target: string, signal?: AbortSignal): Promise<ImageGetResult> {
+  const result: ImageGetResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, warnings: [] }
+  mkdirSync(target, { recursive: true })
+  const put = async (e: Ext4Entry, path: string, to: string): Promise<void> => {
+    throwIfAborted(signal, 'The file restore from the image')
+    if (lstatSync(to, { throwIfNoEntry: false }) !== undefined) throw new InvalidOptionError(`${to} exists; restore into an empty folder (nothing was overwritten)`)
+    if (e.kind === 'dir') {
+      mkdirSync(to, { mode: 0o700 })
+      for (const c of await reader.list(path)) await put(c, `${path.replace(/\/$/, '')}/${c.name}`, join(to, c.name))
+      result.dirs++
+    } else if (e.kind === 'file') {
+      const fd = openSync(to, 'wx', 0o600)
+      try {
+        for await (const piece of reader.read(e.inode)) {
+          throwIfAborted(signal, 'The file restore from the image')
+          for (let put = 0; put < piece.length;) put += writeSync(fd, piece, put, piece.length - put)
+          result.bytes += piece.length
+        }
+      } finally {
+        closeSync(fd)
+      }
+      result.files++
+    } else if (e.kind === 'symlink') {
+      symlinkSync(await reader.readlink(e.inode), to)
+      result.symlinks++
+      return
+    } else {
+      result.warnings.push(`${path} is a device, socket or pipe: not restored`)
+      return
+    }
+    chmodSync(to, e.mode)
+    utimesSync(to, e.mtimeSec, e.mtimeSec)
+  }
+  for (const path of paths) {
+    const e = await reader.lookup(path)
+    const name = path.split('/').filter(p => p !== '').pop() ?? 'root'
+    await put(e, path, join(target, name))
+  }
+  return result
 }

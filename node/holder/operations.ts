@@ -133,7 +133,17 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
     access: 'full',
     writes: false,
     run: async (repo, a, ctx) => await repo.restoreImage({ snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), readBack: a.readBack === true, signal: ctx.signal })
+  },
+  imageLs: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.imageLs({ snapshot: str(a.snapshot, 'snapshot'), partition: optNum(a.partition, 'partition') ?? 1, path: optStr(a.path, 'path'), signal: ctx.signal })
+  },
+  imageGet: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.imageGet({ snapshot: str(a.snapshot, 'snapshot'), partition: optNum(a.partition, 'partition') ?? 1, paths: strs(a.paths, 'paths'), target: str(a.target, 'target'), signal: ctx.signal })
   }
 }
 
-export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore'
+export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore' | 'imageLs' | 'imageGet'
