@@ -64,6 +64,8 @@ test('files of an ext4 partition are listed and restored from an image snapshot 
     assert.equal((await cairn(['init', '--store', store])).code, 0)
     const b = await cairn(['image', 'backup', disk, '--store', store])
     assert.equal(b.code, 0, b.stderr)
+    const show = await cairn(['image', 'show', 'latest', '--store', store])
+    assert.match(show.stdout, /^1 .* ext4 .* MiB not read, restored as zeros$/m)
     const ls = await cairn(['image', 'ls', 'latest', '/docs', '--partition', '1', '--store', store])
     assert.equal(ls.code, 0, ls.stderr)
     assert.match(ls.stdout, /^-0644 .* 25 .* hello\.txt$/m)

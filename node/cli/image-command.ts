@@ -23,8 +23,9 @@ export interface ImageCommandIo {
 export function showManifest (m: ImageManifest): string {
   const head = `${m.source} (${m.kind}), ${bytes(m.size)}, ${m.table === null ? 'no partition table' : `${m.table.label === 'dos' ? 'MBR' : m.table.label.toUpperCase()} partition table${m.table.id !== undefined ? ` ${m.table.id}` : ''}`}, ${m.consistency}, SHA-256 ${m.sha256.slice(0, 16)}…`
   if (m.partitions.length === 0) return head
-  return head + '\n' + table(['#', 'start', 'size', 'type', 'name', 'file system', 'label', 'uuid'],
-    m.partitions.map(p => [String(p.number), String(p.offset), bytes(p.size), p.type, p.name ?? '', p.fsType ?? '', p.fsLabel ?? '', p.fsUuid ?? p.uuid ?? '']))
+  return head + '\n' + table(['#', 'start', 'size', 'type', 'name', 'file system', 'label', 'uuid', 'free blocks'],
+    m.partitions.map(p => [String(p.number), String(p.offset), bytes(p.size), p.type, p.name ?? '', p.fsType ?? '', p.fsLabel ?? '', p.fsUuid ?? p.uuid ?? '',
+      p.unusedSkipped !== undefined ? `${bytes(p.unusedSkipped.bytes)} not read, restored as zeros` : 'read']))
 }
 
 export function registerImageCommand (program: Command, io: ImageCommandIo): Command {
