@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
 import { DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError } from './errors.ts'
@@ -308,6 +309,8 @@ async function * readBatches (fd: number, layout: { source: string, size: number
     throwIfAborted(signal, 'The image backup')
     const batch = await next
     next = start + step < end ? load(bufs[k ^ 1], start + step) : undefined
+    // Awaited next time round; if the caller stops first (an error), its failure is not unhandled.
+    next?.catch(() => {})
     // The next read must not land in the buffer the caller is still using: it uses the other one.
     yield batch
   }
@@ -518,7 +521,9 @@ export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest
  * Returns the bytes written and the SHA-256 of the whole image as handed over (zeros included).
  */
 async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManifest, nodes: FileNode[], zeroedUpTo: number, signal?: AbortSignal): Promise<{ bytes: number, sha256: string }> {
-  const hash = createHash('sha256')
+  const hash = new HashThread()
+  /** The last batch handed to the hash thread: batches go there in order, each once written. */
+  let hashed: Promise<unknown> = Promise.resolve()
   const zeroIds = new Map<number, Uint8Array>()
   const isZeroChunk = (c: ChunkRef): boolean => {
     let id = zeroIds.get(c.size)
@@ -541,7 +546,8 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
         throwIfAborted(signal, 'The image restore')
         const batch = chunks.slice(first, first + IMAGE_BATCH)
         if (inFlight.length >= IMAGE_IN_FLIGHT) pool.push(await inFlight.shift() as Buffer)
-        const buf = pool.pop() ?? Buffer.allocUnsafe(IMAGE_BATCH * IMAGE_CHUNK)
+        // Its own ArrayBuffer (not the shared pool's): it is transferred to the hash thread and back.
+        const buf = pool.pop() ?? Buffer.allocUnsafeSlow(IMAGE_BATCH * IMAGE_CHUNK)
         // Where each chunk goes in buf, and whether it must be written. (Not `transient` reads:
         // those bypass the page cache with O_DIRECT, which made the restore wait on the disk.)
         const at: number[] = []
@@ -569,7 +575,6 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
           if (plain.length !== c.size) throw new StoreCorruptError(`chunk ${c.cid.toString()} holds ${plain.length} bytes, its file node says ${c.size}`)
           for (const i of wanted.get(c.cid.toString()) as number[]) plain.copy(buf, at[i])
         }
-        hash.update(buf.subarray(0, pos))
         const runs: Array<Promise<void>> = []
         for (let i = 0; i < batch.length;) {
           if (!mustWrite[i]) { i++; continue }
@@ -580,15 +585,74 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
           written += length
           i = j
         }
-        inFlight.push(Promise.all(runs).then(() => buf))
+        const writes = Promise.all(runs)
+        writes.catch(() => {}) // awaited below, unless an earlier batch failed first
+        const length = pos
+        const done = hashed.then(async () => { await writes; return await hash.update(buf, length) })
+        hashed = done
+        inFlight.push(done)
         off += pos
       }
     }
     await Promise.all(inFlight)
+    return { bytes: written, sha256: await hash.digest() }
   } finally {
     await Promise.allSettled(inFlight)
+    await hash.close()
   }
-  return { bytes: written, sha256: hash.digest('hex') }
+}
+
+/** The hash thread's program (CommonJS, run with `eval`): SHA-256 of the buffers it is sent, in order. */
+const HASH_PROGRAM = `const { parentPort } = require('node:worker_threads')
+const hash = require('node:crypto').createHash('sha256')
+parentPort.on('message', m => {
+  if (m === null) { parentPort.postMessage(hash.digest('hex')); return }
+  hash.update(new Uint8Array(m.buffer, 0, m.length))
+  parentPort.postMessage(m.buffer, [m.buffer])
+})`
+
+/**
+ * SHA-256 on a thread of its own, so the restore's main thread reads, opens and writes blocks
+ * while what was written is hashed (a third of its work when on one thread). Buffers are
+ * transferred there and back, not copied; replies come in the order of the requests.
+ */
+class HashThread {
+  private readonly worker = new Worker(HASH_PROGRAM, { eval: true })
+  private readonly waiting: Array<{ resolve: (m: unknown) => void, reject: (err: Error) => void }> = []
+  private failed: Error | undefined
+
+  constructor () {
+    this.worker.on('message', (m: unknown) => this.waiting.shift()?.resolve(m))
+    this.worker.on('error', err => this.fail(err))
+    this.worker.on('exit', code => { if (code !== 0) this.fail(new Error(`the hash thread exited with code ${code}`)) })
+  }
+
+  private fail (err: Error): void {
+    this.failed ??= err
+    for (const w of this.waiting.splice(0)) w.reject(err)
+  }
+
+  private async ask (msg: unknown, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.failed !== undefined) throw this.failed
+    return await new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject })
+      this.worker.postMessage(msg, transfer)
+    })
+  }
+
+  /** Hashes `buf[0, length)` after everything sent before; `buf` is unusable until the returned buffer (the same memory) comes back. */
+  async update (buf: Buffer, length: number): Promise<Buffer> {
+    const back = await this.ask({ buffer: buf.buffer, length }, [buf.buffer as ArrayBuffer]) as ArrayBuffer
+    return Buffer.from(back)
+  }
+
+  async digest (): Promise<string> {
+    return await this.ask(null) as string
+  }
+
+  async close (): Promise<void> {
+    await this.worker.terminate()
+  }
 }
 
 /** SHA-256 of the first `size` bytes of `path`, reading the next 4 MiB while hashing the last. */
