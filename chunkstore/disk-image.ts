@@ -7,10 +7,12 @@ import { join, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
-import { DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError } from './errors.ts'
+import { BlockNotFoundError, DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError } from './errors.ts'
 import { throwIfAborted } from '../crypto/index.ts'
 import type { AbortOptions } from '../crypto/index.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import type { WorkerPool } from './worker-pool.ts'
+import type { FromWorker, ImageOpenBlock } from './worker-protocol.ts'
 import { Ext4Reader } from './ext4-reader.ts'
 import type { Ext4Entry } from './ext4-reader.ts'
 import { encodeNode } from './tree-node.ts'
@@ -418,6 +420,8 @@ export interface ImageReadDeps {
   store: LocalBlockStore
   sealer: BlockSealer
   loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<TreeNode>
+  /** The data path's worker threads (a restore's blocks are read and opened there). */
+  makePool: (onMessage: (m: FromWorker, worker: number) => void) => WorkerPool
 }
 
 /** The manifest of an image snapshot's root, or undefined for a snapshot of files. */
@@ -524,6 +528,17 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
   const hash = new HashThread()
   /** The last batch handed to the hash thread: batches go there in order, each once written. */
   let hashed: Promise<unknown> = Promise.resolve()
+  // Batches are read and opened by the worker threads, the main thread looking up where the blocks are.
+  const opened = new Map<number, { resolve: (b: Buffer) => void, reject: (err: Error) => void }>()
+  const workers = deps.makePool((m, w) => {
+    if (m.t !== 'image-opened') return
+    const o = opened.get(m.job)
+    opened.delete(m.job)
+    workers.done(w, 1)
+    if (m.error !== undefined) o?.reject(new StoreCorruptError(m.error)); else o?.resolve(Buffer.from(m.buffer))
+  })
+  workers.onFailure(err => { for (const o of opened.values()) o.reject(err); opened.clear() })
+  let jobs = 0
   const zeroIds = new Map<number, Uint8Array>()
   const isZeroChunk = (c: ChunkRef): boolean => {
     let id = zeroIds.get(c.size)
@@ -548,8 +563,7 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
         if (inFlight.length >= IMAGE_IN_FLIGHT) pool.push(await inFlight.shift() as Buffer)
         // Its own ArrayBuffer (not the shared pool's): it is transferred to the hash thread and back.
         const buf = pool.pop() ?? Buffer.allocUnsafeSlow(IMAGE_BATCH * IMAGE_CHUNK)
-        // Where each chunk goes in buf, and whether it must be written. (Not `transient` reads:
-        // those bypass the page cache with O_DIRECT, which made the restore wait on the disk.)
+        // Where each chunk goes in buf, and whether it must be written.
         const at: number[] = []
         const mustWrite: boolean[] = []
         const wanted = new Map<string, number[]>()
@@ -568,27 +582,34 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
           }
           pos += c.size
         }
-        const unique = [...wanted.values()].map(slots => batch[slots[0]])
-        for await (const { index, bytes } of deps.store.getMany(unique.map(c => c.cid), { signal })) {
-          const c = unique[index]
-          const plain = deps.sealer.openScratch(bytes, c.id, c.cid)
-          if (plain.length !== c.size) throw new StoreCorruptError(`chunk ${c.cid.toString()} holds ${plain.length} bytes, its file node says ${c.size}`)
-          for (const i of wanted.get(c.cid.toString()) as number[]) plain.copy(buf, at[i])
-        }
-        const runs: Array<Promise<void>> = []
+        const slotsOf = [...wanted.values()]
+        const locs = await deps.store.locations(slotsOf.map(slots => batch[slots[0]].cid.bytes))
+        const blocks: ImageOpenBlock[] = slotsOf.map((slots, k) => {
+          const c = batch[slots[0]]
+          const loc = locs[k]
+          if (loc === undefined) throw new BlockNotFoundError(c.cid.toString())
+          return { segment: loc.segment, offset: loc.offset, length: loc.length, id: c.id, cid: c.cid.toString(), size: c.size, at: slots.map(i => at[i]) }
+        })
+        const job = ++jobs
+        const filled = new Promise<Buffer>((resolve, reject) => {
+          opened.set(job, { resolve, reject })
+          workers.dispatch({ t: 'image-open', job, blocks, buffer: buf.buffer as ArrayBuffer }, 1, [buf.buffer as ArrayBuffer])
+        })
+        // Runs of consecutive chunks to write: where and how long, in the batch and on the disk.
+        const runs: Array<[number, number]> = []
         for (let i = 0; i < batch.length;) {
           if (!mustWrite[i]) { i++; continue }
           let j = i
           while (j < batch.length && mustWrite[j]) j++
-          const length = at[j - 1] + batch[j - 1].size - at[i]
-          runs.push(pwrite(buf, at[i], length, off + at[i]))
-          written += length
+          runs.push([at[i], at[j - 1] + batch[j - 1].size - at[i]])
+          written += runs[runs.length - 1][1]
           i = j
         }
-        const writes = Promise.all(runs)
+        const start = off
+        const writes = filled.then(async full => { await Promise.all(runs.map(async ([from, length]) => await pwrite(full, from, length, start + from))); return full })
         writes.catch(() => {}) // awaited below, unless an earlier batch failed first
         const length = pos
-        const done = hashed.then(async () => { await writes; return await hash.update(buf, length) })
+        const done = hashed.then(async () => await hash.update(await writes, length))
         hashed = done
         inFlight.push(done)
         off += pos
@@ -598,7 +619,7 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
     return { bytes: written, sha256: await hash.digest() }
   } finally {
     await Promise.allSettled(inFlight)
-    await hash.close()
+    await Promise.all([hash.close(), workers.close()])
   }
 }
 

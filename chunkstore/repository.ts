@@ -257,7 +257,7 @@ export class LocalRepository implements Repository {
   }
 
   private imageDeps (): ImageReadDeps {
-    return { store: this.blocks, sealer: this.sealer, loadNode: async ref => await this.loadNode(ref) }
+    return { store: this.blocks, sealer: this.sealer, loadNode: async ref => await this.loadNode(ref), makePool: this.makePool(this.config.compression, this.config.chunker) }
   }
 
   async snapshots (filter: { task?: string } & AbortOptions = {}): Promise<OwnSnapshot[]> {
