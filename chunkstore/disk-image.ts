@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
-import { BlockNotFoundError, DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError } from './errors.ts'
+import { BlockNotFoundError, DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError, WorkerFailedError } from './errors.ts'
 import { throwIfAborted } from '../crypto/index.ts'
 import type { AbortOptions } from '../crypto/index.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
@@ -550,7 +550,7 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
   let written = 0
   const pwrite = async (buf: Buffer, from: number, length: number, position: number): Promise<void> => {
     for (let put = 0; put < length;) {
-      put += await new Promise<number>((resolve, reject) => write(fd, buf, from + put, length - put, position + put, (err, n) => { if (err !== null) reject(err); else if (n === 0) reject(new Error(`no byte written at ${position + put}`)); else resolve(n) }))
+      put += await new Promise<number>((resolve, reject) => write(fd, buf, from + put, length - put, position + put, (err, n) => { if (err !== null) reject(err); else if (n === 0) reject(new InvalidOptionError(`the restore target took no byte at ${position + put}: it shrank or went away during the restore`)); else resolve(n) }))
     }
   }
   try {
@@ -645,7 +645,7 @@ class HashThread {
   constructor () {
     this.worker.on('message', (m: unknown) => this.waiting.shift()?.resolve(m))
     this.worker.on('error', err => this.fail(err))
-    this.worker.on('exit', code => { if (code !== 0) this.fail(new Error(`the hash thread exited with code ${code}`)) })
+    this.worker.on('exit', code => { if (code !== 0) this.fail(new WorkerFailedError(`the restore's hash thread exited with code ${code}`)) })
   }
 
   private fail (err: Error): void {
