@@ -18,6 +18,7 @@ import { createOperatorToken, createSoftHsm } from '../crypto/testing/index.ts'
 import { Status } from './chunk-wire.ts'
 import { cidOf, decodeManifestPage, LocalBlockStore, repairReplicaIndex, type LocalRepository } from '../chunkstore/index.ts'
 import { signLockRecord } from './lock-record.ts'
+import { readPemFile, RELEASE_ADMINS_FILE } from './admin-release.ts'
 import { rebuildReplicaRetention } from './replica-rebuild.ts'
 import { createStore, removeDir, tempDir } from '../chunkstore/testing/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
@@ -281,8 +282,12 @@ test('an administrator\'s USB-key release ends a lock early at the replica that 
     await assert.rejects(r.adminRelease(sign(op, op.ec.label, { ...body, reason: ' ' }), trusted), /needs a reason/)
     assert.deepEqual((await r.gc()).dropped, [], 'locked forever, and nothing valid ended it')
 
-    // The administrator's token (EC P-256), trusted here: the lock ends at once.
-    const done = await r.adminRelease(sign(op, op.ec.label, body), trusted)
+    // The administrator's token (EC P-256), trusted here (as `cairn mesh run` reads its mesh folder's release-admins.pem): the lock ends at once.
+    const pemFile = join(w.src, '..', RELEASE_ADMINS_FILE)
+    writeFileSync(pemFile, `# admins\n${other.rsa.certificatePem}\n${op.ec.certificatePem}`)
+    assert.deepEqual(readPemFile(pemFile).map(p => new X509Certificate(p).fingerprint256), [other.rsa.certificatePem, op.ec.certificatePem].map(p => new X509Certificate(p).fingerprint256))
+    assert.deepEqual(readPemFile(join(w.src, 'none.pem')), [], 'no file: nobody trusted')
+    const done = await r.adminRelease(sign(op, op.ec.label, body), readPemFile(pemFile))
     assert.equal(done.root, s1.toString())
     assert.equal(done.reason, body.reason)
     assert.match(done.subject, /CN=/)
