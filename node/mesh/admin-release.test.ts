@@ -1,7 +1,7 @@
 // Issue 18: an administrator's USB-key release, issued with `cairn mesh release` through the
 // bin. The head office (`cairn mesh run`) sends two snapshots to the DR site (`cairn serve`),
 // which locks them 30 days; then it releases both (forget, prune: what a thief with its node
-// key could do), and the DR site keeps both. The DR site trusts the USB keys its users with role admin enrolled:
+// key could do), and the DR site keeps both until their locks pass on its stepped clock. The DR site trusts the USB keys its users with role admin enrolled:
 // alice (admin) and bob (operator) each have a SoftHSM2 token. From the head office, a release
 // signed with bob's key, one with a wrong PIN and one for a snapshot nobody locks are refused
 // and change nothing; alice's ends the lock of day 1 at the DR site at once, its GC frees day 1
@@ -51,7 +51,9 @@ test('issue 18: an admin\'s USB-key release frees a locked snapshot early at the
   await cliOk(['policy', '--mesh-dir', hq.mesh, '--copies', '2', '--role', 'dr', '--immutable-days', '30'])
   let A = await startNode({ meshDir: hq.mesh, store: hq.store }); procs.push(A)
   await cliOk(['join', (await A.control('invite')).invitation, '--mesh-dir', join(base, 'dr', 'mesh'), '--site', 'dr', '--role', 'dr', '--listen', LISTEN])
-  const B = await startServe({ dataDir: join(base, 'dr'), adminPassword: PASSWORD }); procs.push(B)
+  // The DR site on a manual clock (stepped over its control socket), for its locks to pass.
+  const start = Date.now()
+  const B = await startServe({ dataDir: join(base, 'dr'), adminPassword: PASSWORD, args: ['--test-clock', new Date(start).toISOString()] }); procs.push(B)
   await until('the head office reaches the DR site', async () => (await A.control('status')).links[0]?.connected === true)
   await until('the DR site holds both days', async () => (await A.control('replicate'))[0]?.snapshotsBehind === 0)
 
@@ -80,7 +82,7 @@ test('issue 18: an admin\'s USB-key release frees a locked snapshot early at the
   await B.control('gc')
   const before = await locks()
   assert.deepEqual(before.map(l => l.root), [...days].sort(), 'released by their origin, both kept')
-  assert.ok(before.every(l => !l.droppable && Date.parse(l.lockedUntil) > Date.now() + 29 * 86_400_000), 'both locked 30 days')
+  assert.ok(before.every(l => !l.droppable && Date.parse(l.lockedUntil) >= start + 30 * 86_400_000), 'both locked 30 days')
   const heldBefore = (await B.control('status')).retention.space
 
   const release = async (root: string, token: { tokenLabel: string }, pin: string): Promise<{ code: number, stdout: string, stderr: string }> =>
@@ -127,4 +129,12 @@ test('issue 18: an admin\'s USB-key release frees a locked snapshot early at the
   assert.equal(done[0].detail.reason, 'ransomware clean-up, ticket 4711')
   assert.match(done[0].detail.subject, /CN=operator-ec/)
   assert.ok(entries.some(e => e.action === 'mesh.release.admin.refused' && /does not trust|not one this replica trusts/.test(e.detail.reason)), 'bob\'s refusal is audited')
+
+  // 29 days on, day 2 is still locked; 31 days on, its lock has passed and the origin's release frees it.
+  await B.control('clock-set', { to: new Date(start + 29 * 86_400_000).toISOString() })
+  assert.deepEqual((await B.control('gc')).dropped, [])
+  await B.control('clock-set', { to: new Date(start + 31 * 86_400_000).toISOString() })
+  assert.deepEqual((await B.control('gc')).dropped, [days[1]])
+  assert.deepEqual(await locks(), [])
+  assert.deepEqual((await B.control('status')).retention.space, [])
 })

@@ -126,9 +126,9 @@ export interface ServeProcess {
   kill: () => Promise<void>
 }
 
-/** `cairn serve` on 127.0.0.1 (plain HTTP, a random port) over `dataDir`, whose mesh is `<dataDir>/mesh`. */
-export async function startServe (opts: { dataDir: string, adminPassword: string }): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CAIRN_BIN, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600'],
+/** `cairn serve` on 127.0.0.1 (plain HTTP, a random port) over `dataDir`, whose mesh is `<dataDir>/mesh`; `args`: further options (e.g. `--test-clock TIME`). */
+export async function startServe (opts: { dataDir: string, adminPassword: string, args?: string[] }): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CAIRN_BIN, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600', ...opts.args ?? []],
     { cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: opts.adminPassword }, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   const end = ender(child)
