@@ -104,95 +104,30 @@ export interface BackupOutcome {
   removed: number
 }
 
-export class StoreModel {
-  readonly id: string
-  private readonly ln: number
-  private readonly segments: Segment[] = []
-  private tail: Segment | null = null
+/**
+ * Segments of blocks that die as their data changes: the machinery a store and a replica of it
+ * share. Blocks live while a kept snapshot holds them (the decay above, from `keepFrom`); a
+ * prune asks chunkstore's segmentsToReclaim which groups go and which move to the tail.
+ */
+class Population {
+  protected readonly segments: Segment[] = []
+  protected tail: Segment | null = null
   /** Time of the oldest retained snapshot; before any is forgotten, -Infinity (everything lives). */
-  private keepFrom = -Infinity
-  /** Every snapshot ever made, oldest first; `retained` is the index of the oldest still kept. */
-  readonly snapshots: SnapshotModel[] = []
-  private retained = 0
-  /** The snapshots still kept, oldest first (what forget looks at). */
-  private readonly keptList: SnapshotModel[] = []
-  /** Time the data was last read by a backup, and its logical size then. */
-  private lastReadMs: number | null = null
-  /** Bytes written to the store so far (moves by prune not counted: they are the same blocks). */
-  written = 0
+  protected keepFrom = -Infinity
   /** Bytes the segments take, dead ones included. */
   physical = 0
-  /** Blocks in the index (what a replication run offers). */
+  /** Blocks in the index. */
   blocks = 0
 
-  constructor (readonly site: string, readonly dataset: DatasetModel, private readonly sample: SampleMeasure, readonly startMs: number, private readonly workers = 4) {
-    this.id = `${site}/${dataset.name}`
-    this.ln = Math.log(1 - dataset.changePerDay)
-    if (dataset.storedBytes !== null) {
-      // A store that exists already: one population, as of one snapshot at the start.
-      this.append(new Segment(false), { born: startMs, bytes: dataset.storedBytes })
-      this.written = dataset.storedBytes
-      this.blocks = dataset.storedBytes / this.blockBytes()
-      this.lastReadMs = startMs
-      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time: new Date(startMs).toISOString(), ms: startMs, written: this.written, forgottenAt: Infinity }
-      this.snapshots.push(snap)
-      this.keptList.push(snap)
-    }
+  constructor (readonly changePerDay: number, private readonly blockSize: number) {
+    this.ln = Math.log(1 - changePerDay)
   }
+
+  protected readonly ln: number
 
   /** Mean bytes a data block takes in a segment. */
-  private blockBytes (): number { return this.sample.avgBlockBytes + this.sample.recordOverheadBytes }
-
-  /** Logical size of the data at `ms`. */
-  logical (ms: number): number {
-    const days = (ms - this.startMs) / DAY
-    const g = this.dataset.growth
-    return 'bytesPerDay' in g ? this.dataset.sizeBytes + g.bytesPerDay * days : this.dataset.sizeBytes * Math.pow(1 + g.sharePerDay, days)
-  }
-
-  files (ms: number): number {
-    const s0 = this.dataset.sizeBytes
-    return s0 > 0 ? this.dataset.files * this.logical(ms) / s0 : this.dataset.files
-  }
-
-  /** What a backup starting at `ms` reads and adds: logical bytes read, new unique logical bytes. */
-  plan (ms: number, level: 'full' | 'incremental'): { readBytes: number, newLogical: number, touchedShare: number, first: boolean } {
-    const now = this.logical(ms)
-    if (this.lastReadMs === null) return { readBytes: now, newLogical: now * (1 - this.dataset.duplication), touchedShare: 1, first: true }
-    const before = this.logical(this.lastReadMs)
-    const changed = before * (1 - Math.exp(this.ln * (ms - this.lastReadMs) / DAY))
-    const fresh = Math.max(0, changed + now - before)
-    const touchedShare = now > 0 ? Math.min(1, fresh / now) : 0
-    return { readBytes: level === 'full' ? now : fresh, newLogical: fresh * (1 - this.dataset.duplication), touchedShare, first: false }
-  }
-
-  /** A backup that read the data at `startMs` and ends (its snapshot made) at `endMs`. */
-  backup (startMs: number, endMs: number, level: 'full' | 'incremental'): BackupOutcome {
-    const p = this.plan(startMs, level)
-    this.lastReadMs = startMs
-    const data = p.newLogical * this.dataset.compressibility
-    const dataBlocks = data / this.sample.avgBlockBytes
-    const dataBytes = data + dataBlocks * this.sample.recordOverheadBytes
-    const entries = (this.files(startMs) + this.dataset.dirs) * p.touchedShare
-    const meta = entries * this.sample.metaBytesPerEntry + RECORD_BYTES
-    if (dataBytes > 0) {
-      // Each of the backup's workers writes segments of its own, files whole (a file is one worker's).
-      const cohort = new Segment(false)
-      cohort.files = Math.max(Math.ceil(dataBytes / TARGET_SEGMENT), Math.min(this.workers, Math.max(1, Math.round(this.files(startMs) * p.touchedShare))))
-      this.append(cohort, { born: endMs, bytes: dataBytes })
-    }
-    this.tail ??= new Segment(true)
-    this.append(this.tail, { born: endMs, bytes: meta })
-    this.written += dataBytes + meta
-    this.blocks += dataBlocks + entries + 1
-    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time: new Date(endMs).toISOString(), ms: endMs, written: this.written, forgottenAt: Infinity }
-    this.snapshots.push(snap)
-    this.keptList.push(snap)
-    const removed = this.retain(endMs)
-    return { readBytes: p.readBytes, newLogicalBytes: p.newLogical, storedBytes: dataBytes + meta, removed }
-  }
-
-  private append (seg: Segment, portion: Portion): void {
+  protected blockBytes (): number { return this.blockSize }
+  protected append (seg: Segment, portion: Portion): void {
     if (!this.segments.includes(seg)) this.segments.push(seg)
     // Births come in time order: a backup's end is later than all its store holds.
     seg.young.push(portion)
@@ -203,25 +138,8 @@ export class StoreModel {
     this.physical += portion.bytes
   }
 
-  /** Forget by the task's retention (the node's rule), then prune if anything was forgotten (as the node's backup job does). */
-  private retain (nowMs: number): number {
-    const policy = this.dataset.task.retention
-    if (policy === null) return 0
-    const gone = snapshotsToForget(this.keptList, policy, new Date(nowMs))
-    if (gone.length === 0) return 0
-    for (const s of gone) s.forgottenAt = nowMs
-    let w = 0
-    for (const s of this.keptList) if (s.forgottenAt === Infinity) this.keptList[w++] = s
-    this.keptList.length = w
-    // The newest snapshots are kept whatever the policy, so what goes is the oldest ones.
-    while (this.retained < this.snapshots.length && this.snapshots[this.retained].forgottenAt !== Infinity) this.retained++
-    this.keepFrom = this.snapshots[this.retained].ms
-    this.prune()
-    return gone.length
-  }
-
   /** Live bytes of a segment now that the oldest retained snapshot is at `keepFrom`. */
-  private live (seg: Segment): number {
+  protected live (seg: Segment): number {
     const m = this.keepFrom
     if (seg.oldAt >= m) return seg.live
     if (seg.old > 0) seg.old *= Math.exp(this.ln * (m - seg.oldAt) / DAY)
@@ -242,7 +160,7 @@ export class StoreModel {
     return seg.live
   }
 
-  private prune (): void {
+  protected prune (): void {
     // Fewer than half a block left alive is no block at all.
     const least = this.blockBytes() / 2
     // Each group as prune sees its files: those past the rewrite threshold and the others.
@@ -298,7 +216,7 @@ export class StoreModel {
   private readonly share = new Map<Segment, number>()
 
   /** Takes a share `part` of a group's files out of it (`f`: that share of what is left of it now). */
-  private shrink (seg: Segment, part: number, f: number): void {
+  protected shrink (seg: Segment, part: number, f: number): void {
     const left = (this.share.get(seg) ?? 1) - part
     const bytes = seg.size * f
     const dead = (seg.size - seg.live) * f
@@ -328,6 +246,147 @@ export class StoreModel {
     return { groups: this.segments.length, portions }
   }
 
+}
+
+export class StoreModel extends Population {
+  readonly id: string
+  /** Every snapshot ever made, oldest first; `retained` is the index of the oldest still kept. */
+  readonly snapshots: SnapshotModel[] = []
+  private retained = 0
+  /** The snapshots still kept, oldest first (what forget looks at). */
+  private readonly keptList: SnapshotModel[] = []
+  /** Time the data was last read by a backup, and its logical size then. */
+  private lastReadMs: number | null = null
+  /** Bytes written to the store so far (moves by prune not counted: they are the same blocks). */
+  written = 0
+
+  constructor (readonly site: string, readonly dataset: DatasetModel, private readonly sample: SampleMeasure, readonly startMs: number, private readonly workers = 4) {
+    super(dataset.changePerDay, sample.avgBlockBytes + sample.recordOverheadBytes)
+    this.id = `${site}/${dataset.name}`
+    if (dataset.storedBytes !== null) {
+      // A store that exists already: one population, as of one snapshot at the start.
+      this.append(new Segment(false), { born: startMs, bytes: dataset.storedBytes })
+      this.written = dataset.storedBytes
+      this.blocks = dataset.storedBytes / this.blockBytes()
+      this.lastReadMs = startMs
+      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time: new Date(startMs).toISOString(), ms: startMs, written: this.written, forgottenAt: Infinity }
+      this.snapshots.push(snap)
+      this.keptList.push(snap)
+    }
+  }
+
+  /** Logical size of the data at `ms`. */
+  logical (ms: number): number {
+    const days = (ms - this.startMs) / DAY
+    const g = this.dataset.growth
+    return 'bytesPerDay' in g ? this.dataset.sizeBytes + g.bytesPerDay * days : this.dataset.sizeBytes * Math.pow(1 + g.sharePerDay, days)
+  }
+
+  files (ms: number): number {
+    const s0 = this.dataset.sizeBytes
+    return s0 > 0 ? this.dataset.files * this.logical(ms) / s0 : this.dataset.files
+  }
+
+  /** What a backup starting at `ms` reads and adds: logical bytes read, new unique logical bytes. */
+  plan (ms: number, level: 'full' | 'incremental'): { readBytes: number, newLogical: number, touchedShare: number, first: boolean } {
+    const now = this.logical(ms)
+    if (this.lastReadMs === null) return { readBytes: now, newLogical: now * (1 - this.dataset.duplication), touchedShare: 1, first: true }
+    const before = this.logical(this.lastReadMs)
+    const changed = before * (1 - Math.exp(this.ln * (ms - this.lastReadMs) / DAY))
+    const fresh = Math.max(0, changed + now - before)
+    const touchedShare = now > 0 ? Math.min(1, fresh / now) : 0
+    return { readBytes: level === 'full' ? now : fresh, newLogical: fresh * (1 - this.dataset.duplication), touchedShare, first: false }
+  }
+
+  /** A backup that read the data at `startMs` and ends (its snapshot made) at `endMs`. */
+  backup (startMs: number, endMs: number, level: 'full' | 'incremental'): BackupOutcome {
+    const p = this.plan(startMs, level)
+    this.lastReadMs = startMs
+    const data = p.newLogical * this.dataset.compressibility
+    const dataBlocks = data / this.sample.avgBlockBytes
+    const dataBytes = data + dataBlocks * this.sample.recordOverheadBytes
+    const entries = (this.files(startMs) + this.dataset.dirs) * p.touchedShare
+    const meta = entries * this.sample.metaBytesPerEntry + RECORD_BYTES
+    if (dataBytes > 0) {
+      // Each of the backup's workers writes segments of its own, files whole (a file is one worker's).
+      const cohort = new Segment(false)
+      cohort.files = Math.max(Math.ceil(dataBytes / TARGET_SEGMENT), Math.min(this.workers, Math.max(1, Math.round(this.files(startMs) * p.touchedShare))))
+      this.append(cohort, { born: endMs, bytes: dataBytes })
+    }
+    this.tail ??= new Segment(true)
+    this.append(this.tail, { born: endMs, bytes: meta })
+    this.written += dataBytes + meta
+    this.blocks += dataBlocks + entries + 1
+    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time: new Date(endMs).toISOString(), ms: endMs, written: this.written, forgottenAt: Infinity }
+    this.snapshots.push(snap)
+    this.keptList.push(snap)
+    const removed = this.retain(endMs)
+    return { readBytes: p.readBytes, newLogicalBytes: p.newLogical, storedBytes: dataBytes + meta, removed }
+  }
+
+  /** Forget by the task's retention (the node's rule), then prune if anything was forgotten (as the node's backup job does). */
+  private retain (nowMs: number): number {
+    const policy = this.dataset.task.retention
+    if (policy === null) return 0
+    const gone = snapshotsToForget(this.keptList, policy, new Date(nowMs))
+    if (gone.length === 0) return 0
+    for (const s of gone) s.forgottenAt = nowMs
+    let w = 0
+    for (const s of this.keptList) if (s.forgottenAt === Infinity) this.keptList[w++] = s
+    this.keptList.length = w
+    // The newest snapshots are kept whatever the policy, so what goes is the oldest ones.
+    while (this.retained < this.snapshots.length && this.snapshots[this.retained].forgottenAt !== Infinity) this.retained++
+    this.keepFrom = this.snapshots[this.retained].ms
+    this.prune()
+    return gone.length
+  }
+
   /** Snapshots kept now. */
   get kept (): number { return this.keptList.length }
+}
+
+/**
+ * What a replica holds of one origin store (doc/sim.md "Replicas"): the blocks each replication
+ * run brought, one group per run (the replica writes what it receives into its log's tail), born
+ * with the origin's snapshots they came with, so they decay as the origin's do. Its GC (the
+ * node's replica retention) drops the snapshots the origin released once their locks have
+ * passed and frees the blocks no kept snapshot holds: here, the oldest kept snapshot moves on
+ * and the same reclaim rule as the origin's prune decides which segments go.
+ */
+export class ReplicaModel extends Population {
+  constructor (readonly origin: StoreModel, blockBytes: number) {
+    super(origin.dataset.changePerDay, blockBytes)
+  }
+
+  /** One run brought the origin's blocks from byte `from` to byte `to` of what it has written. */
+  receive (from: number, to: number): void {
+    if (to <= from) return
+    const snaps = this.origin.snapshots
+    // The first snapshot whose blocks are not all here yet (snapshots in the order written).
+    let lo = 0
+    let hi = snaps.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (snaps[mid].written <= from) lo = mid + 1
+      else hi = mid
+    }
+    const group = new Segment(false)
+    group.files = Math.max(1, Math.ceil((to - from) / TARGET_SEGMENT))
+    let before = from
+    for (let k = lo; k < snaps.length && before < to; k++) {
+      const upTo = Math.min(to, snaps[k].written)
+      if (upTo > before) this.append(group, { born: snaps[k].ms, bytes: upTo - before })
+      before = upTo
+    }
+    this.blocks += (to - from) / this.blockBytes()
+    // What the replica writes next goes to its tail: the newest group stays out of reclaim.
+    this.tail = group
+  }
+
+  /** GC: every snapshot before `keepFrom` (epoch ms) was dropped; frees what the reclaim rule lets go. */
+  collect (keepFrom: number): void {
+    if (keepFrom <= this.keepFrom) return
+    this.keepFrom = keepFrom
+    this.prune()
+  }
 }
