@@ -40,6 +40,8 @@ class Segment {
   live = 0
   /** Segment files the group stands for (a backup's workers each write their own). */
   files = 1
+  /** In its store's list of groups. */
+  listed = false
   constructor (readonly tail: boolean) {}
 
   /** Multiplies everything the group holds by `f` (a share of its files leaves it). */
@@ -128,7 +130,7 @@ class Population {
   /** Mean bytes a data block takes in a segment. */
   protected blockBytes (): number { return this.blockSize }
   protected append (seg: Segment, portion: Portion): void {
-    if (!this.segments.includes(seg)) this.segments.push(seg)
+    if (!seg.listed) { seg.listed = true; this.segments.push(seg) }
     // Births come in time order: a backup's end is later than all its store holds.
     seg.young.push(portion)
     seg.youngBytes += portion.bytes
@@ -184,6 +186,7 @@ class Population {
       const to = new Segment(true)
       to.oldAt = this.keepFrom
       this.tail = to
+      to.listed = true
       this.segments.push(to)
       // Portions born together decay together: one per birth, or the moved portions would
       // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
@@ -224,6 +227,7 @@ class Population {
     this.blocks = Math.max(0, this.blocks - dead / this.blockBytes())
     if (left <= 1e-9) {
       this.segments.splice(this.segments.indexOf(seg), 1)
+      seg.listed = false
       this.share.delete(seg)
       return
     }
@@ -358,7 +362,12 @@ export class ReplicaModel extends Population {
     super(origin.dataset.changePerDay, blockBytes)
   }
 
-  /** One run brought the origin's blocks from byte `from` to byte `to` of what it has written. */
+  /**
+   * One run brought the origin's blocks from byte `from` to byte `to` of what it has written. The
+   * replica appends what it receives to its log: the open tail segment fills up to the segment
+   * size first, then whole segments follow and the last, partly filled one is the new tail — which
+   * reclaim leaves alone until it is sealed, so a replica frees in steps of segments.
+   */
   receive (from: number, to: number): void {
     if (to <= from) return
     const snaps = this.origin.snapshots
@@ -370,17 +379,30 @@ export class ReplicaModel extends Population {
       if (snaps[mid].written <= from) lo = mid + 1
       else hi = mid
     }
-    const group = new Segment(false)
-    group.files = Math.max(1, Math.ceil((to - from) / TARGET_SEGMENT))
-    let before = from
-    for (let k = lo; k < snaps.length && before < to; k++) {
-      const upTo = Math.min(to, snaps[k].written)
-      if (upTo > before) this.append(group, { born: snaps[k].ms, bytes: upTo - before })
-      before = upTo
+    const into = (group: Segment, bytes: number): void => {
+      const end = from + bytes
+      for (; lo < snaps.length && from < end; lo++) {
+        const upTo = Math.min(end, snaps[lo].written)
+        if (upTo > from) this.append(group, { born: snaps[lo].ms, bytes: upTo - from })
+        from = upTo
+        if (upTo === end && snaps[lo].written > end) break
+      }
+      from = end
     }
     this.blocks += (to - from) / this.blockBytes()
-    // What the replica writes next goes to its tail: the newest group stays out of reclaim.
-    this.tail = group
+    const tail = this.tail
+    if (tail !== null && tail.listed && tail.size < TARGET_SEGMENT) into(tail, Math.min(to - from, TARGET_SEGMENT - tail.size))
+    const whole = Math.floor((to - from) / TARGET_SEGMENT)
+    if (whole > 0) {
+      const sealed = new Segment(false)
+      sealed.files = whole
+      into(sealed, whole * TARGET_SEGMENT)
+    }
+    if (to > from) {
+      const open = new Segment(true)
+      into(open, to - from)
+      this.tail = open
+    }
   }
 
   /** GC: every snapshot before `keepFrom` (epoch ms) was dropped; frees what the reclaim rule lets go. */
