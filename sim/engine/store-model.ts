@@ -42,7 +42,17 @@ class Segment {
   files = 1
   /** In its store's list of groups. */
   listed = false
-  constructor (readonly tail: boolean) {}
+  /**
+   * The group as prune hands it to the reclaim rule: its files past the rewrite threshold and the
+   * others, each a key and its use; made once and filled at each prune (prunes run after every
+   * backup and every replica GC, hundreds of thousands in a long run).
+   */
+  readonly overPart: readonly [{ seg: Segment, share: number }, SegmentUse]
+  readonly underPart: readonly [{ seg: Segment, share: number }, SegmentUse]
+  constructor (readonly tail: boolean) {
+    this.overPart = [{ seg: this, share: 0 }, { live: 0, dead: 0 }]
+    this.underPart = [{ seg: this, share: 0 }, { live: 0, dead: 0 }]
+  }
 
   /** Multiplies everything the group holds by `f` (a share of its files leaves it). */
   scale (f: number): void {
@@ -166,7 +176,8 @@ class Population {
     // Fewer than half a block left alive is no block at all.
     const least = this.blockBytes() / 2
     // Each group as prune sees its files: those past the rewrite threshold and the others.
-    const parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
+    const parts = this.parts
+    parts.length = 0
     for (const seg of this.segments) {
       if (this.live(seg) < least) seg.live = 0
       const dead = seg.size > 0 ? Math.max(0, seg.size - seg.live) / seg.size : 0
@@ -175,8 +186,20 @@ class Population {
       if (dead === 0 && seg.live > 0) continue
       const files = Math.max(seg.files, Math.ceil(seg.size / TARGET_SEGMENT))
       const spread = seg.live === 0 || seg === this.tail ? { over: dead > 0 ? 1 : 0, deadOver: dead, deadUnder: dead } : deadSpread(dead, seg.size / this.blockBytes() / files)
-      if (spread.over > 0) parts.push([{ seg, share: spread.over }, { live: seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver), dead: spread.over * seg.size * spread.deadOver }])
-      if (spread.over < 1) parts.push([{ seg, share: 1 - spread.over }, { live: (1 - spread.over) * seg.size * (1 - spread.deadUnder), dead: (1 - spread.over) * seg.size * spread.deadUnder }])
+      if (spread.over > 0) {
+        const [key, use] = seg.overPart
+        key.share = spread.over
+        use.live = seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver)
+        use.dead = spread.over * seg.size * spread.deadOver
+        parts.push(seg.overPart)
+      }
+      if (spread.over < 1) {
+        const [key, use] = seg.underPart
+        key.share = 1 - spread.over
+        use.live = (1 - spread.over) * seg.size * (1 - spread.deadUnder)
+        use.dead = (1 - spread.over) * seg.size * spread.deadUnder
+        parts.push(seg.underPart)
+      }
     }
     const tail = parts.find(([part]) => part.seg === this.tail)?.[0]
     const { rewrite, drop } = segmentsToReclaim(parts, tail)
@@ -214,6 +237,9 @@ class Population {
     }
     this.share.clear()
   }
+
+  /** The groups' parts of the prune under way. */
+  private readonly parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
 
   /** What is left of each group this prune (shares of it dropped or moved so far). */
   private readonly share = new Map<Segment, number>()
