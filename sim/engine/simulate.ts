@@ -11,7 +11,7 @@ import { DEFAULT_MESH, DEFAULT_SAMPLE, type MeshMeasure, type SampleMeasure } fr
 import { wallClock } from '../zone.ts'
 import { EventQueue } from './queue.ts'
 import { SeriesSet } from './series.ts'
-import { ReplicaModel, StoreModel } from './store-model.ts'
+import { ReplicaModel, StoreModel, type ReplicaLog } from './store-model.ts'
 import { scheduleRate, sentBetween, transfer, type Piece, type RateSource } from './transfer.ts'
 
 const MIB = 1 << 20
@@ -116,8 +116,9 @@ export interface SiteState {
   archives: ArchiveState[]
   /** What the replica holds of each other site's store: bytes up to which it has that store's blocks. */
   held: Map<StoreModel, number>
-  /** The replica's copies of other sites' stores (`replicas: released`). */
+  /** The replica's copies of other sites' stores (`replicas: released`), and the log they share. */
   replicas: ReplicaModel[]
+  log: ReplicaLog
   replicaBytes: number
   /** Bytes arriving in runs under way (this step). */
   inflight: number
@@ -185,7 +186,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   // Sites, their stores and tasks.
   const sites: SiteState[] = model.sites.map(m => {
     const site: SiteState = {
-      model: m, stores: [], tasks: [], archives: [], held: new Map(), replicas: [], replicaBytes: m.replicaStoredBytes, inflight: 0, linksOut: [], linksIn: [],
+      model: m, stores: [], tasks: [], archives: [], held: new Map(), replicas: [], log: { fill: 0, epoch: 0 }, replicaBytes: m.replicaStoredBytes, inflight: 0, linksOut: [], linksIn: [],
       fullAt: null, peak: 0, end: { own: 0, replica: 0, archive: 0 },
       series: series.add({ chart: 'storage', label: m.name, site: m.name }, 'last'),
       capacitySeries: m.capacityBytes === null ? null : series.add({ chart: 'storage', label: `${m.name} capacity`, site: m.name, line: 'capacity' }, 'last')
@@ -253,7 +254,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   for (const [y, set] of holds) {
     for (const o of set) {
       if (o.site === y.model.name) continue
-      const replica = model.replicasKeep === 'released' ? new ReplicaModel(o, sample.avgBlockBytes + sample.recordOverheadBytes) : null
+      const replica = model.replicasKeep === 'released' ? new ReplicaModel(o, sample.avgBlockBytes + sample.recordOverheadBytes, y.log) : null
       if (replica !== null) y.replicas.push(replica)
       pairs.set(pairKey(o, y), {
         origin: o, target: y, arrival: [], next: 0, lastTime: NaN, arrived: 0, lagSum: 0, lagMax: 0, rpoMax: 0, behindMax: 0, behindEnd: 0, moving: 0, series: -1,

@@ -47,12 +47,11 @@ class Segment {
    * others, each a key and its use; made once and filled at each prune (prunes run after every
    * backup and every replica GC, hundreds of thousands in a long run).
    */
-  readonly overPart: readonly [{ seg: Segment, share: number }, SegmentUse]
-  readonly underPart: readonly [{ seg: Segment, share: number }, SegmentUse]
-  constructor (readonly tail: boolean) {
-    this.overPart = [{ seg: this, share: 0 }, { live: 0, dead: 0 }]
-    this.underPart = [{ seg: this, share: 0 }, { live: 0, dead: 0 }]
-  }
+  private over?: readonly [{ seg: Segment, share: number }, SegmentUse]
+  private under?: readonly [{ seg: Segment, share: number }, SegmentUse]
+  get overPart (): readonly [{ seg: Segment, share: number }, SegmentUse] { return (this.over ??= [{ seg: this, share: 0 }, { live: 0, dead: 0 }]) }
+  get underPart (): readonly [{ seg: Segment, share: number }, SegmentUse] { return (this.under ??= [{ seg: this, share: 0 }, { live: 0, dead: 0 }]) }
+  constructor (readonly tail: boolean) {}
 
   /** Multiplies everything the group holds by `f` (a share of its files leaves it). */
   scale (f: number): void {
@@ -375,6 +374,9 @@ export class StoreModel extends Population {
   get kept (): number { return this.keptList.length }
 }
 
+/** A site's replica log, shared by what it holds of every origin: how full its open segment is. */
+export interface ReplicaLog { fill: number, epoch: number }
+
 /**
  * What a replica holds of one origin store (doc/sim.md "Replicas"): the blocks each replication
  * run brought, one group per run (the replica writes what it receives into its log's tail), born
@@ -384,15 +386,24 @@ export class StoreModel extends Population {
  * and the same reclaim rule as the origin's prune decides which segments go.
  */
 export class ReplicaModel extends Population {
-  constructor (readonly origin: StoreModel, blockBytes: number) {
+  /** The log's epoch the open tail belongs to: once the site's log moved on, it is sealed. */
+  private tailEpoch = -1
+  constructor (readonly origin: StoreModel, blockBytes: number, private readonly log: ReplicaLog = { fill: 0, epoch: 0 }) {
     super(origin.dataset.changePerDay, blockBytes)
+  }
+
+  /** The open tail, if the site's log has not sealed it since (other origins' blocks filled it). */
+  private openTail (): Segment | null {
+    if (this.tail !== null && (this.tailEpoch !== this.log.epoch || !this.tail.listed)) this.tail = null
+    return this.tail
   }
 
   /**
    * One run brought the origin's blocks from byte `from` to byte `to` of what it has written. The
-   * replica appends what it receives to its log: the open tail segment fills up to the segment
-   * size first, then whole segments follow and the last, partly filled one is the new tail — which
-   * reclaim leaves alone until it is sealed, so a replica frees in steps of segments.
+   * replica appends what it receives to its log, one log for every origin it holds: the open
+   * segment fills up to the segment size first, then whole segments follow and the last, partly
+   * filled one is the new open segment — which reclaim leaves alone until it is sealed, so a
+   * replica frees in steps of segments, as a node does.
    */
   receive (from: number, to: number): void {
     if (to <= from) return
@@ -416,8 +427,22 @@ export class ReplicaModel extends Population {
       from = end
     }
     this.blocks += (to - from) / this.blockBytes()
-    const tail = this.tail
-    if (tail !== null && tail.listed && tail.size < TARGET_SEGMENT) into(tail, Math.min(to - from, TARGET_SEGMENT - tail.size))
+    const log = this.log
+    const room = Math.max(0, TARGET_SEGMENT - log.fill)
+    if (room > 0) {
+      const n = Math.min(to - from, room)
+      let tail = this.openTail()
+      if (tail === null) {
+        tail = this.tail = new Segment(true)
+        this.tailEpoch = log.epoch
+      }
+      into(tail, n)
+      log.fill += n
+    }
+    if (to <= from) return
+    // The open segment is full: the log moves on (the open tails of every origin here are sealed).
+    log.epoch++
+    log.fill = 0
     const whole = Math.floor((to - from) / TARGET_SEGMENT)
     if (whole > 0) {
       const sealed = new Segment(false)
@@ -426,15 +451,23 @@ export class ReplicaModel extends Population {
     }
     if (to > from) {
       const open = new Segment(true)
+      log.fill = to - from
       into(open, to - from)
       this.tail = open
-    }
+      this.tailEpoch = log.epoch
+    } else this.tail = null
   }
 
   /** GC: every snapshot before `keepFrom` (epoch ms) was dropped; frees what the reclaim rule lets go. */
   collect (keepFrom: number): void {
     if (keepFrom <= this.keepFrom) return
     this.keepFrom = keepFrom
+    const open = this.openTail()
     this.prune()
+    // What a rewrite moved went to the log's open segment.
+    if (this.tail !== open && this.tail !== null) {
+      this.tailEpoch = this.log.epoch
+      this.log.fill += this.tail.size
+    }
   }
 }
