@@ -10,7 +10,7 @@ import { createAccounts, type Accounts, type AccountsInit, type User } from '../
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
 import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, reportSource, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks } from '../jobs/index.ts'
 import { createMailer, createNotifier, createWebhooks, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
-import { createLogBook, type LogBook } from '../logs/index.ts'
+import { createLogBook, said, type LogBook } from '../logs/index.ts'
 import { createMetrics } from '../metrics/index.ts'
 import { consoleStatic, createApiServer, gatherMeshFacts, ROUTE_MODULES, type ApiContext, type CapacityPlanner } from '../api/index.ts'
 import { limiterClockOf, systemClock, type Clock, type ManualClock } from '../clock/index.ts'
@@ -150,7 +150,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     await parts.start([
       { name: 'accounts', stop: async () => { await accounts.stop() } },
       { name: 'stores', stop: async () => { await repositories.close() } },
-      { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' }) } },
+      { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped', text: said('NODE_STOPPED') }) } },
       { name: 'mesh', start: async () => { mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler, accounts }) }, stop: async () => { await mesh?.stop() } },
       // Hold every user space's store from the start: a CLI command pointed at one then runs its
       // operation in this daemon (node/holder/) rather than taking the store from the daemon's
@@ -171,7 +171,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         name: 'api',
         start: async () => {
           url = (await app.listen({ host, port: init.port ?? 8443 })).replace('0.0.0.0', '127.0.0.1')
-          await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}` })
+          await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}`, text: said('NODE_LISTENING', { version, url }) })
           say(`Cairn node listening on ${url}${tls !== undefined ? ` (certificate SHA-256 ${tls.fingerprint})` : ' (plain HTTP, loopback only)'}`)
         },
         stop: async () => { await app.close() }
