@@ -388,7 +388,8 @@ export interface ReplicaLog { fill: number, epoch: number }
 export class ReplicaModel extends Population {
   /** The log's epoch the open tail belongs to: once the site's log moved on, it is sealed. */
   private tailEpoch = -1
-  constructor (readonly origin: StoreModel, blockBytes: number, private readonly log: ReplicaLog = { fill: 0, epoch: 0 }) {
+  /** `segment`: the size the replica's log seals segments at (the node's TARGET_SEGMENT). */
+  constructor (readonly origin: StoreModel, blockBytes: number, private readonly log: ReplicaLog = { fill: 0, epoch: 0 }, private readonly segment = TARGET_SEGMENT) {
     super(origin.dataset.changePerDay, blockBytes)
   }
 
@@ -428,7 +429,7 @@ export class ReplicaModel extends Population {
     }
     this.blocks += (to - from) / this.blockBytes()
     const log = this.log
-    const room = Math.max(0, TARGET_SEGMENT - log.fill)
+    const room = Math.max(0, this.segment - log.fill)
     if (room > 0) {
       const n = Math.min(to - from, room)
       let tail = this.openTail()
@@ -443,11 +444,11 @@ export class ReplicaModel extends Population {
     // The open segment is full: the log moves on (the open tails of every origin here are sealed).
     log.epoch++
     log.fill = 0
-    const whole = Math.floor((to - from) / TARGET_SEGMENT)
+    const whole = Math.floor((to - from) / this.segment)
     if (whole > 0) {
       const sealed = new Segment(false)
       sealed.files = whole
-      into(sealed, whole * TARGET_SEGMENT)
+      into(sealed, whole * this.segment)
     }
     if (to > from) {
       const open = new Segment(true)
