@@ -155,3 +155,12 @@ test('F28 locks: a policy\'s immutableDays and a site\'s own floor are read as t
   assert.ok(fields.includes('sites[1].replication.receive.immutableDays'), fields.join(', '))
   assert.ok(p.every(x => typeof x.line === 'number'))
 })
+
+test('F28 replicas.segmentSize: the node\'s 64 MiB unless given, a size when given, and below a block it is named', async () => {
+  const site = '  - name: hq\n    role: head\n    datasets: [{ name: files, size: 1TB, backup: { schedules: [{ kind: daily, time: "01:00" }] } }]'
+  assert.equal((await loadScenario(minimal(site), { file: 'plan.yaml' })).replicaSegmentBytes, 64 << 20)
+  assert.equal((await loadScenario(`replicas: { segmentSize: 64KiB }\n${minimal(site)}`, { file: 'plan.yaml' })).replicaSegmentBytes, 65536)
+  const p = await problems(`replicas: { keep: released, segmentSize: 100 }\n${minimal(site)}`)
+  assert.deepEqual(p.map(x => x.field), ['replicas.segmentSize'])
+  assert.equal(p[0].line, 1)
+})

@@ -5,7 +5,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { LineCounter, parseDocument, type Document } from 'yaml'
 import { Ajv, type ErrorObject } from 'ajv'
-import { checkForgetPolicy, validateSchedule as validateBandwidth, type BandwidthSchedule } from '../chunkstore/index.ts'
+import { checkForgetPolicy, TARGET_SEGMENT, validateSchedule as validateBandwidth, type BandwidthSchedule } from '../chunkstore/index.ts'
 import { validateReplicationConfig, validateSchedule, type Schedule } from '../node/index.ts'
 import { ScenarioInvalidError, ScenarioSyntaxError, type SourcePlace } from './errors.ts'
 import { checkProfile, DEFAULT_PROFILE, readProfile, type Profile, type SampleMeasure } from './profile.ts'
@@ -254,6 +254,8 @@ export async function loadScenario (text: string, options: LoadOptions = {}): Pr
     pairs.add(key)
   })
 
+  const replicaSegmentBytes = input.replicas?.segmentSize === undefined ? TARGET_SEGMENT : parseSize(input.replicas.segmentSize)!
+  if (replicaSegmentBytes < 4096) fail(['replicas', 'segmentSize'], 'is below 4 KiB: a segment holds at least a block')
   if (problems.length > 0) throw new ScenarioInvalidError(problems)
   return {
     name: input.name ?? 'scenario',
@@ -264,7 +266,8 @@ export async function loadScenario (text: string, options: LoadOptions = {}): Pr
     profile,
     sites,
     links,
-    replicasKeep: input.replicas?.keep ?? 'released'
+    replicasKeep: input.replicas?.keep ?? 'released',
+    replicaSegmentBytes
   }
 }
 

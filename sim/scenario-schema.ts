@@ -28,7 +28,7 @@ export const SCENARIO_SCHEMA = {
     profile: { description: 'A calibration profile: a file next to the scenario, or the profile itself', oneOf: [{ type: 'string', minLength: 1 }, { $ref: '#/definitions/profile' }] },
     sites: { type: 'array', minItems: 1, maxItems: 5000, items: { $ref: '#/definitions/site' } },
     links: { type: 'array', items: { $ref: '#/definitions/link' } },
-    replicas: { description: 'What replicas keep: released (the node: free what the origin released once locks passed), everything (never free), retained (live blocks of kept snapshots only)', type: 'object', additionalProperties: false, properties: { keep: { enum: ['released', 'everything', 'retained'] } } }
+    replicas: { description: 'What replicas keep: released (the node: free what the origin released once locks passed), everything (never free), retained (live blocks of kept snapshots only)', type: 'object', additionalProperties: false, properties: { keep: { enum: ['released', 'everything', 'retained'] }, segmentSize: { $ref: '#/definitions/size', description: 'The size replicas seal a segment at (default the node\'s 64 MiB); smaller shows the curve of live blocks' } } }
   },
   definitions: {
     size: size('A size: 500GB, 2TiB, or bytes'),

@@ -122,7 +122,15 @@ export interface ScenarioInput {
    * sent (a what-if: replicas that never free, an upper bound); or `retained` — only the live blocks
    * of snapshots the origin still keeps, no locks and no dead space (a lower bound).
    */
-  replicas?: { keep: ReplicasKeep }
+  replicas?: {
+    keep?: ReplicasKeep
+    /**
+     * The size replicas' logs seal a segment at: the node's 64 MiB (TARGET_SEGMENT) unless given.
+     * A replica frees in steps of segments and never its open one, so a replica holding a few MiB
+     * frees nothing at 64 MiB; a smaller size shows the curve of its live blocks.
+     */
+    segmentSize?: string | number
+  }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -194,4 +202,6 @@ export interface ScenarioModel {
   sites: SiteModel[]
   links: LinkModel[]
   replicasKeep: ReplicasKeep
+  /** Bytes at which replicas' logs seal a segment (`replicas.segmentSize`, else TARGET_SEGMENT). */
+  replicaSegmentBytes: number
 }

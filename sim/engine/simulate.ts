@@ -254,7 +254,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   for (const [y, set] of holds) {
     for (const o of set) {
       if (o.site === y.model.name) continue
-      const replica = model.replicasKeep === 'released' ? new ReplicaModel(o, sample.avgBlockBytes + sample.recordOverheadBytes, y.log) : null
+      const replica = model.replicasKeep === 'released' ? new ReplicaModel(o, sample.avgBlockBytes + sample.recordOverheadBytes, y.log, model.replicaSegmentBytes) : null
       if (replica !== null) y.replicas.push(replica)
       pairs.set(pairKey(o, y), {
         origin: o, target: y, arrival: [], next: 0, lastTime: NaN, arrived: 0, lagSum: 0, lagMax: 0, rpoMax: 0, behindMax: 0, behindEnd: 0, moving: 0, series: -1,
