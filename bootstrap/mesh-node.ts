@@ -197,10 +197,14 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const retentionSource = createRetentionSource({ stores: components.stores ?? (() => [store]), key: state.peerKey, mesh })
   const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log, retention: retentionSource }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes, clock: init.clock })
 
+  // A call made while a run is going gets that run's result: logged once, or its frees would count twice.
+  const gcLogged = new WeakSet<RetentionGcResult>()
   /** GC at this replica; never in the way of receiving (it runs beside it, prune's epoch rule). */
   async function retentionGc (): Promise<RetentionGcResult> {
     if (retention === undefined) return { dropped: [], blocksFreed: 0, bytesFreed: 0, blockedBy: [] }
     const r = await retention.gc()
+    if (gcLogged.has(r)) return r
+    gcLogged.add(r)
     if (r.dropped.length > 0 || r.blockedBy.length > 0) log({ event: 'retention-gc', dropped: r.dropped, blocksFreed: r.blocksFreed, bytesFreed: r.bytesFreed, blockedBy: r.blockedBy.length })
     return r
   }
