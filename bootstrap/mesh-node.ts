@@ -187,7 +187,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       floorDays,
       quotaBytes: origin => init.receive?.quotas?.[siteOf(origin)],
       onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) },
-      key: state.peerKey
+      key: state.peerKey,
+      testHold: gcHoldForTests(process.env.CAIRN_TEST_GC_HOLD)
     })
   const releaseAdmins = components.releaseAdmins ?? (async () => readPemFile(join(init.dir, RELEASE_ADMINS_FILE)))
   /** An administrator's release at this replica, against the certificates it trusts now. */
@@ -416,4 +417,18 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     status: async () => await meshStatus({ host, roster, links, penalties, store, retention, invitationsOpen: admission.open }, { self, state })
   }
   return node
+}
+
+/**
+ * Test only: CAIRN_TEST_GC_HOLD=marked|swept stops every retention GC at that point for good,
+ * after one stderr line `{"testGcHold":POINT}`, so that a test can kill -9 the process exactly
+ * there (node/mesh/replica-gc.test.ts). Unset in every real run.
+ */
+function gcHoldForTests (point: string | undefined): ((at: 'marked' | 'swept') => Promise<void>) | undefined {
+  if (point === undefined || point === '') return undefined
+  return async (at) => {
+    if (at !== point) return
+    process.stderr.write(`${JSON.stringify({ testGcHold: at })}\n`)
+    await new Promise(() => {})
+  }
 }
