@@ -187,7 +187,8 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       floorDays,
       quotaBytes: origin => init.receive?.quotas?.[siteOf(origin)],
       onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) },
-      key: state.peerKey
+      key: state.peerKey,
+      testHold: gcHoldForTests(process.env.CAIRN_TEST_GC_HOLD)
     })
   const releaseAdmins = components.releaseAdmins ?? (async () => readPemFile(join(init.dir, RELEASE_ADMINS_FILE)))
   /** An administrator's release at this replica, against the certificates it trusts now. */
@@ -197,10 +198,14 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const retentionSource = createRetentionSource({ stores: components.stores ?? (() => [store]), key: state.peerKey, mesh })
   const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log, retention: retentionSource }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes, clock: init.clock })
 
+  // A call made while a run is going gets that run's result: logged once, or its frees would count twice.
+  const gcLogged = new WeakSet<RetentionGcResult>()
   /** GC at this replica; never in the way of receiving (it runs beside it, prune's epoch rule). */
   async function retentionGc (): Promise<RetentionGcResult> {
     if (retention === undefined) return { dropped: [], blocksFreed: 0, bytesFreed: 0, blockedBy: [] }
     const r = await retention.gc()
+    if (gcLogged.has(r)) return r
+    gcLogged.add(r)
     if (r.dropped.length > 0 || r.blockedBy.length > 0) log({ event: 'retention-gc', dropped: r.dropped, blocksFreed: r.blocksFreed, bytesFreed: r.bytesFreed, blockedBy: r.blockedBy.length })
     return r
   }
@@ -412,4 +417,18 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     status: async () => await meshStatus({ host, roster, links, penalties, store, retention, invitationsOpen: admission.open }, { self, state })
   }
   return node
+}
+
+/**
+ * Test only: CAIRN_TEST_GC_HOLD=marked|swept stops every retention GC at that point for good,
+ * after one stderr line `{"testGcHold":POINT}`, so that a test can kill -9 the process exactly
+ * there (node/mesh/replica-gc.test.ts). Unset in every real run.
+ */
+function gcHoldForTests (point: string | undefined): ((at: 'marked' | 'swept') => Promise<void>) | undefined {
+  if (point === undefined || point === '') return undefined
+  return async (at) => {
+    if (at !== point) return
+    process.stderr.write(`${JSON.stringify({ testGcHold: at })}\n`)
+    await new Promise(() => {})
+  }
 }

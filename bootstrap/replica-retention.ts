@@ -31,6 +31,12 @@ export interface ReplicaRetentionInit {
    * store (lock-record.ts), from which `cairn repair index` brings the locks back.
    */
   key?: PrivateKey
+  /**
+   * Test only (kill -9 mid-GC): awaited at two points of every GC that drops something,
+   * 'marked' (dropped roots marked, nothing freed yet) and 'swept' (blocks freed, roots still
+   * listed). mesh-node.ts sets it from CAIRN_TEST_GC_HOLD alone.
+   */
+  testHold?: (point: 'marked' | 'swept') => Promise<void>
 }
 
 export interface QuotaRefusal { origin: string, root: string, held: number, adding: number, quota: number }
@@ -345,6 +351,7 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
       if (r.dropping !== true) await store.setRetention(CID.parse(l.root), { ...r, dropping: true })
     }
     const dropping = new Set(drop.map(l => l.root))
+    await init.testHold?.('marked')
     // The dropped roots' blocks are read before the sweep protects what is read, so that reading
     // them here does not keep them.
     const candidates = new Map<Key, number>()
@@ -375,6 +382,7 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
       }
       return candidates
     })
+    await init.testHold?.('swept')
     for (const root of dropping) await store.dropSnapshotRoot(CID.parse(root))
     return { ...result, dropped: [...dropping], blocksFreed: swept.blocksRemoved, bytesFreed: swept.bytesFreed }
   }

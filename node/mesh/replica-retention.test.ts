@@ -14,23 +14,10 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { cliOk, startHeadAndDr, startNode, until, type NodeProcess } from '../testing/index.ts'
-import { openStore } from './open-store.ts'
+import { cliOk, startHeadAndDr, startNode, storeState, until, type NodeProcess } from '../testing/index.ts'
 
 const PASSPHRASE = 'correct horse battery staple'
 const KDF = { N: 1024, r: 8, p: 1 }
-
-async function storeState (dir: string): Promise<{ blocks: Set<string>, heads: string[], records: string[], releases: string[] }> {
-  const s = await openStore(dir)
-  try {
-    const blocks = new Set<string>()
-    for await (const cid of s.blocks.cids()) blocks.add(cid.toString())
-    const locks = await s.blocks.retentions()
-    return { blocks, heads: locks.map(r => r.retention.head), records: locks.flatMap(r => r.retention.record ?? []), releases: (await s.blocks.releases()).map(r => r.release.toString()) }
-  } finally {
-    await s.close()
-  }
-}
 
 test('issue 18: the DR site follows the origin\'s forget and prune, frees exactly the blocks no kept snapshot lists, and restores the kept one', async (t) => {
   const base = mkdtempSync(join(tmpdir(), 'cairn-retention-'))

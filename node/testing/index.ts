@@ -7,5 +7,6 @@
 export * from './daemon.ts'
 export * from './processes.ts'
 export * from './random-store.ts'
+export * from './store-state.ts'
 export * from './wan-link.ts'
 export * from './wan-sites.ts'

@@ -43,10 +43,10 @@ export interface NodeProcess {
   kill: () => Promise<void>
 }
 
-/** `cairn mesh run` over `store`; `args` are further options (e.g. `--passphrase-file FILE`). */
-export async function startNode (opts: { meshDir: string, store: string, replicateEverySeconds?: number, args?: string[] }): Promise<NodeProcess> {
+/** `cairn mesh run` over `store`; `args` are further options (e.g. `--passphrase-file FILE`), `env` further variables. */
+export async function startNode (opts: { meshDir: string, store: string, replicateEverySeconds?: number, args?: string[], env?: Record<string, string> }): Promise<NodeProcess> {
   const child = spawn(process.execPath, [CAIRN_BIN, 'mesh', 'run', '--mesh-dir', opts.meshDir, '--store', opts.store,
-    '--replicate-every', String(opts.replicateEverySeconds ?? 3600), ...opts.args ?? []], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    '--replicate-every', String(opts.replicateEverySeconds ?? 3600), ...opts.args ?? []], { cwd: root, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stderr!.on('data', (d) => { log += String(d) })
   const end = ender(child)
