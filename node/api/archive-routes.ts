@@ -125,6 +125,14 @@ export async function archiveRoutes (app: FastifyInstance, ctx: ApiContext, _opt
     schema: { summary: 'Run an archive task now; returns the job (a rerun writes only blocks the device lacks)', tags, params: idParam }
   }, async (req, reply) => await reply.code(202).send(await archive.run(actor(req), req.params.id)))
 
+  app.post<{ Body: { archiveTaskId: string, snapshot: string } }>('/api/archive/restores', {
+    config: { access: 'write' },
+    schema: {
+      summary: 'Bring a snapshot an archive task archived back into its space\'s store from the device (then restore it with POST /api/restores)', tags,
+      body: { type: 'object', additionalProperties: false, required: ['archiveTaskId', 'snapshot'], properties: { archiveTaskId: { type: 'string', minLength: 1, maxLength: 100 }, snapshot: { type: 'string', minLength: 4, maxLength: 100 } } }
+    }
+  }, async (req, reply) => await reply.code(202).send(await archive.restore(actor(req), req.body.archiveTaskId, req.body.snapshot)))
+
   app.get('/api/archive/data', { config: { access: 'read' }, schema: { summary: 'What each archive task has archived on each device (manual 2.6 data)', tags } },
     async (req) => await archive.data(who(req).user))
 

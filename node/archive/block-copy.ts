@@ -19,9 +19,10 @@ export type BlockCopyProgressEvent = ProgressEvent<'archive:copy', BlockCopyResu
 
 /**
  * A part of the source to copy instead of all of it (an archive task's chosen snapshots): these
- * blocks, each of which `from` must hold, and these snapshot roots.
+ * snapshot roots, and these blocks, each of which `from` must hold — or, without `blocks`,
+ * every block `to` lacks (a restore from a device, which has no manifest of a root's blocks).
  */
-export interface BlockSelection { blocks: CID[], roots: CID[] }
+export interface BlockSelection { blocks?: CID[], roots: CID[] }
 
 const BATCH = 4096
 const GROUP_BYTES = 8 << 20
@@ -36,7 +37,7 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
   const result: BlockCopyResult = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0 }
   let blocksSeen = 0
   let bytesSeen = 0
-  if (options.only !== undefined) {
+  if (options.only?.blocks !== undefined) {
     const { blocks } = options.only
     for (let at = 0; at < blocks.length; at += BATCH) {
       throwIfAborted(options.signal, 'The copy of blocks')
@@ -90,7 +91,7 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
     }
     options.onProgress?.({ type: 'archive:copy', detail: { ...result, blocksSeen, bytesSeen } })
   }
-  return await copyRoots(from, to, result, undefined, options)
+  return await copyRoots(from, to, result, options.only?.roots, options)
 }
 
 /** Blocks first, durable, then the roots that name them (all of `from`'s, or `only` those). */

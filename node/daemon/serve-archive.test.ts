@@ -123,6 +123,24 @@ test('cairn serve archives a space\'s snapshots to a local directory and to S3 a
   const row = (await call('get', '/api/archive/data')).body.find((r: any) => r.device === 'oss')
   assert.deepEqual({ task: row.taskName, bytes: row.bytes, snapshots: row.snapshots, runs: row.runs }, { task: 'to-oss', bytes: first.result.bytesWritten, snapshots: 1, runs: 2 })
 
+  // Restore from the archive: the snapshot cleaned out of the store (and its space reclaimed)
+  // comes back from S3, and the restore wizard's restore gives the very bytes back.
+  const snapId = first.params.snapshots[0].id
+  const cleaned = await jobEnd(api, (await call('post', '/api/data/clean', { taskId: task.id, mode: 'snapshots', snapshots: [snapId] })).body.id)
+  assert.equal(cleaned.status, 'success', JSON.stringify(cleaned))
+  assert.equal((await api.get(`/api/spaces/${space.id}/snapshots`)).body.length, 0)
+  assert.equal((await call('post', '/api/archive/restores', { archiveTaskId: at.body.id, snapshot: 'bafynotarchived' })).status, 400)
+  const back = await jobEnd(api, (await call('post', '/api/archive/restores', { archiveTaskId: at.body.id, snapshot: snapId })).body.id)
+  assert.equal(back.status, 'success', JSON.stringify(back))
+  assert.equal(back.type, 'archive-restore')
+  assert.ok(back.result.bytesWritten > 3 << 20 && back.result.rootsAdded === 1, JSON.stringify(back.result))
+  assert.deepEqual((await api.get(`/api/spaces/${space.id}/snapshots`)).body.map((s: any) => s.id), [snapId])
+  const target = join(base, 'restored')
+  mkdirSync(target)
+  const restored = await jobEnd(api, (await call('post', '/api/restores', { spaceId: space.id, taskId: task.id, snapshot: snapId, targetPath: target, conflict: 'overwrite' })).body.id)
+  assert.equal(restored.status, 'success', JSON.stringify(restored))
+  for (const f of ['ledger.bin', 'notes.txt']) assert.ok(readFileSync(join(target, src, f)).equals(readFileSync(join(src, f))), `${f} restored byte for byte`)
+
   // A device in use is not removed; one that is not is.
   assert.equal((await call('del', '/api/archive/devices/oss')).status, 409)
   assert.equal((await call('del', '/api/archive/devices/no-bucket')).status, 200)

@@ -72,7 +72,7 @@ export interface ArchiveRecord {
   jobId: string
   taskName: string
   status: JobRecord['status']
-  type: 'archive' | 'archive-verify'
+  type: 'archive' | 'archive-verify' | 'archive-restore'
   device: string
   /** Bytes written to the device (archive) or read back (verify). */
   bytes: number
@@ -100,6 +100,11 @@ export interface Archive {
   removeTask: (a: Actor, id: string, confirm: string) => Promise<void>
   /** Starts an archive job of the task; resolves with its record at once. */
   run: (a: Actor, id: string, trigger?: JobRecord['trigger']) => Promise<JobRecord>
+  /**
+   * Starts a job that brings a snapshot the task archived back into the space's store from the
+   * device (what the store lacks, then its root), so the restore wizard reads it.
+   */
+  restore: (a: Actor, id: string, snapshot: string) => Promise<JobRecord>
   /** Starts a verify job of a device (node-wide: seen by admins, auditors and whoever started it). */
   verify: (a: Actor, device: string, trigger?: JobRecord['trigger']) => Promise<JobRecord>
   records: (u: User) => Promise<ArchiveRecord[]>
@@ -219,7 +224,7 @@ export function createArchive (components: ArchiveComponents): Archive {
     return t
   }
   const runningOf = (id: string): JobRecord | undefined => runner.running().find(j => j.type === 'archive' && j.params.archiveTaskId === id)
-  const archiveJobs = async (u: User): Promise<JobRecord[]> => (await runner.list()).filter(j => (j.type === 'archive' || j.type === 'archive-verify') && sees(u, j.ownerId))
+  const archiveJobs = async (u: User): Promise<JobRecord[]> => (await runner.list()).filter(j => (j.type === 'archive' || j.type === 'archive-verify' || j.type === 'archive-restore') && sees(u, j.ownerId))
 
   const archive: Archive = {
     async devices () { return await Promise.all(registry.list().map(view)) },
@@ -315,7 +320,7 @@ export function createArchive (components: ArchiveComponents): Archive {
       const node = await nodeId()
       return await runner.start({
         type: 'archive', name: `${t.name}-${jobStamp(clock.now())}`, space, about: { id: t.id, name: t.name, nodeId: node }, trigger, user: a.user.name,
-        params: { archiveTaskId: t.id, device: t.device, deviceType: device.config.type, snapshots: [] },
+        params: { archiveTaskId: t.id, device: t.device, deviceType: device.config.type, snapshots: [] as Array<{ id: string, task: string, time: string }> },
         body: async (ctx) => {
           // The chosen snapshots, per store (one for global dedup, one per task otherwise).
           const byStore = new Map<Repository, SnapshotRecord[]>()
@@ -326,7 +331,7 @@ export function createArchive (components: ArchiveComponents): Archive {
             byStore.set(repo, [...(byStore.get(repo) ?? []), ...chosen])
           }
           const snapshots = [...byStore.values()].flat()
-          ctx.job.params.snapshots = snapshots.map(s => s.id)
+          ctx.job.params.snapshots = snapshots.map(s => ({ id: s.id, task: s.task, time: s.time }))
           await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)})`)
           const total = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
           const d = await open(t.device)
@@ -349,6 +354,35 @@ export function createArchive (components: ArchiveComponents): Archive {
           } finally { await d.close() }
           await ctx.log('info', `Archived ${total.blocksWritten} blocks (${total.bytesWritten} bytes) and ${total.rootsAdded} snapshot roots to ${t.device}; ${total.blocksPresent} blocks were there already`)
           return { status: snapshots.length === 0 ? 'warning' : 'success', result: total }
+        }
+      })
+    },
+
+    async restore (a, id, snapshot) {
+      const t = await getTask(a.user, id)
+      const space = await inventory.space(a.user, t.spaceId)
+      // The run that archived it names its device and backup task (the task's device may have changed since).
+      const run = (await runner.list()).find(j => j.type === 'archive' && j.params.archiveTaskId === t.id && (j.status === 'success' || j.status === 'warning') &&
+        (j.params.snapshots as Array<{ id: string }>).some(s => s.id === snapshot || s.id.startsWith(snapshot)))
+      const archived = (run?.params.snapshots as Array<{ id: string, task: string }> | undefined)?.find(s => s.id === snapshot || s.id.startsWith(snapshot))
+      if (run === undefined || archived === undefined) throw new TaskInvalidError(`Archive task ${t.name} has not archived a snapshot ${snapshot}`)
+      const deviceName = String(run.params.device)
+      const device = registry.get(deviceName)
+      return await runner.start({
+        type: 'archive-restore', name: `Restore-${t.name}-${jobStamp(clock.now())}`, space, about: { id: t.id, name: t.name, nodeId: await nodeId() }, trigger: 'manual', user: a.user.name,
+        params: { archiveTaskId: t.id, device: deviceName, deviceType: device.config.type, snapshot: archived.id, task: archived.task },
+        body: async (ctx) => {
+          const repo = await repositories.forTask(space, archived.task)
+          await ctx.log('info', `Bringing snapshot ${archived.id} back from device ${deviceName} (${described(device.config)})`)
+          const d = await open(deviceName)
+          let r
+          try {
+            r = await copyBlocks(d.store, repo.blocks, { signal: ctx.signal, only: { roots: [CID.parse(archived.id)] }, onProgress: ctx.onProgress })
+          } finally { await d.close() }
+          // It reads as a snapshot of the store again: the restore wizard lists it.
+          const snap = await repo.resolveSnapshot(archived.id, undefined, { signal: ctx.signal })
+          await ctx.log('info', `Snapshot ${snap.id} of ${snap.time} is in the store again: ${r.blocksWritten} blocks (${r.bytesWritten} bytes) came back, ${r.blocksPresent} were there`)
+          return { snapshotId: snap.id, result: r }
         }
       })
     },
@@ -376,7 +410,7 @@ export function createArchive (components: ArchiveComponents): Archive {
         const days = j.type === 'archive' ? byId.get(String(j.params.archiveTaskId))?.retentionDays : undefined
         return {
           jobId: j.id, taskName: j.taskName ?? j.name, status: j.status, type: j.type as ArchiveRecord['type'], device: String(j.params.device),
-          bytes: Number((j.type === 'archive' ? j.result?.bytesWritten : j.result?.bytes) ?? j.progress.bytes ?? 0),
+          bytes: Number((j.type === 'archive-verify' ? j.result?.bytes : j.result?.bytesWritten) ?? j.progress.bytes ?? 0),
           startedAt: j.startedAt, endedAt: j.endedAt,
           ...(days !== undefined && j.endedAt !== undefined ? { expiresAt: new Date(Date.parse(j.endedAt) + days * DAY_MS).toISOString() } : {})
         }

@@ -26,8 +26,13 @@ export interface JobKinds {
   prune: { params: Record<string, never>, result: PruneResult }
   /** An archive task's run (F20, manual 2.6): its snapshots' blocks the device lacks, then their roots. */
   archive: {
-    params: { archiveTaskId: string, device: string, deviceType: string, snapshots: string[] }
+    params: { archiveTaskId: string, device: string, deviceType: string, snapshots: Array<{ id: string, task: string, time: string }> }
     result: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number }
+  }
+  /** Brings a snapshot an archive task archived back into its space's store from the device, for the restore wizard. */
+  'archive-restore': {
+    params: { archiveTaskId: string, device: string, deviceType: string, snapshot: string, task: string }
+    result: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number }
   }
   /** Reads back every block on an archive device and checks it against its CID. */
   'archive-verify': {
@@ -60,7 +65,8 @@ export const JOB_KINDS: { readonly [T in JobType]: JobKindInfo } = {
   prune: { logType: 'data' },
   replicate: { logType: 'data' },
   archive: { logType: 'archive' },
-  'archive-verify': { logType: 'archive' }
+  'archive-verify': { logType: 'archive' },
+  'archive-restore': { logType: 'archive' }
 }
 
 /** Every kind, in the table's order (route enums, filters). */
