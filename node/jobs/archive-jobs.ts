@@ -80,6 +80,9 @@ export interface ArchiveRecord {
   endedAt?: string
   /** When the copies of an archive run may go, by its task's retention. */
   expiresAt?: string
+  /** The archive task, and the snapshots an archive run archived (what can be brought back). */
+  archiveTaskId: string
+  snapshots: Array<{ id: string, task: string, time: string }>
 }
 
 /** Manual 2.6's data view: what each task has archived on each device. */
@@ -412,6 +415,8 @@ export function createArchive (components: ArchiveComponents): Archive {
           jobId: j.id, taskName: j.taskName ?? j.name, status: j.status, type: j.type as ArchiveRecord['type'], device: String(j.params.device),
           bytes: Number((j.type === 'archive-verify' ? j.result?.bytes : j.result?.bytesWritten) ?? j.progress.bytes ?? 0),
           startedAt: j.startedAt, endedAt: j.endedAt,
+          archiveTaskId: String(j.params.archiveTaskId ?? ''),
+          snapshots: j.type === 'archive' ? (j.params.snapshots as ArchiveRecord['snapshots'] | undefined) ?? [] : [],
           ...(days !== undefined && j.endedAt !== undefined ? { expiresAt: new Date(Date.parse(j.endedAt) + days * DAY_MS).toISOString() } : {})
         }
       })
