@@ -46,9 +46,12 @@ const deviceBody = {
   ]
 } as const
 
-/** A backup task's schedule (task-routes.ts), less what only a backup has: its level and job. */
+/** A backup task's schedule (task-routes.ts), less its level; its job is an archive run or a verify of the device. */
 const { level: _level, job: _job, ...scheduleProperties } = scheduleSchema.properties
-const archiveScheduleSchema = { type: 'object', additionalProperties: false, required: ['kind', 'startDate', 'time'], properties: scheduleProperties } as const
+const archiveScheduleSchema = {
+  type: 'object', additionalProperties: false, required: ['kind', 'startDate', 'time'],
+  properties: { ...scheduleProperties, job: { type: 'string', enum: ['archive', 'archive-verify'], default: 'archive', description: 'An archive run, or a verify of the task\'s device' } }
+} as const
 
 const taskProperties = {
   name: name164,

@@ -1,5 +1,5 @@
 // Archive tasks in a running daemon (F20) with a manual clock: a daily schedule fires an archive
-// run at its time, as the system, into the history; only admins add devices; an archive job can be
+// run at its time and a weekly one a verify of the device, as the system, into the history; only admins add devices; an archive job can be
 // stopped (held before its body by a job gate) and its task not edited meanwhile, and the rerun
 // writes what the device lacks. Real parts: the daemon's LevelDB state, chunkstore stores and a
 // local-directory archive device in temporary folders, HTTP on 127.0.0.1.
@@ -30,7 +30,7 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   // Daily at 03:00 UTC from the day the clock shows (2026-03-02).
   const created = await operator.post('/api/archive/tasks', {
     name: 'nightly', spaceId, taskIds: [task.id], select: { mode: 'latest' }, device: 'disk', mode: 'scheduled',
-    schedules: [{ kind: 'daily', startDate: '2026-03-02', time: '03:00' }]
+    schedules: [{ kind: 'daily', startDate: '2026-03-02', time: '03:00' }, { kind: 'weekly', days: [2], startDate: '2026-03-02', time: '05:00', job: 'archive-verify' }]
   })
   assert.equal(created.status, 201, created.text)
   assert.equal(created.body.schedules[0].job, 'archive')
@@ -65,4 +65,14 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   assert.equal(second.length, 2)
   const again = await finished(d, operator, second[0].id)
   assert.equal(again.result.bytesWritten, 0)
+
+  // Tuesdays at 05:00 the task's device is verified (2026-03-03 is a Tuesday).
+  await d.clock.set(new Date('2026-03-03T05:00:00Z'))
+  await d.daemon.scheduler.idle()
+  const verify = (await admin.get('/api/jobs?type=archive-verify&pageSize=50')).body.items
+  assert.equal(verify.length, 1)
+  const verified = await finished(d, admin, verify[0].id)
+  assert.equal(verified.trigger, 'schedule')
+  assert.deepEqual({ status: verified.status, device: verified.params.device, bad: verified.result.bad }, { status: 'success', device: 'disk', bad: 0 })
+  assert.ok(verified.result.blocks > 0)
 })

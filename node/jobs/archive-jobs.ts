@@ -64,7 +64,8 @@ export interface ArchiveTaskRecord {
 export type ArchiveTaskInput = Pick<ArchiveTaskRecord, 'name' | 'spaceId' | 'taskIds' | 'select' | 'device'> & {
   retentionDays?: number
   mode?: ArchiveTaskRecord['mode']
-  schedules?: Array<Omit<Schedule, 'id' | 'enabled' | 'job' | 'timeZone' | 'level'> & { id?: string, enabled?: boolean, timeZone?: string }>
+  /** `job`: an archive run (the default) or a verify of the task's device. */
+  schedules?: Array<Omit<Schedule, 'id' | 'enabled' | 'job' | 'timeZone' | 'level'> & { id?: string, enabled?: boolean, timeZone?: string, job?: 'archive' | 'archive-verify' }>
 }
 
 /** One archive or verify run, as manual 2.6.2's records list it. */
@@ -217,7 +218,7 @@ export function createArchive (components: ArchiveComponents): Archive {
   }
   const withIds = (list: ArchiveTaskInput['schedules']): Schedule[] => (list ?? []).map(s => {
     // The schedule code of backup tasks (schedule.ts); an archive run has no level.
-    const full: Schedule = { ...s, enabled: s.enabled ?? true, job: 'archive', level: 'full', timeZone: s.timeZone ?? 'UTC', id: s.id ?? randomBytes(6).toString('hex') }
+    const full: Schedule = { ...s, enabled: s.enabled ?? true, job: s.job ?? 'archive', level: 'full', timeZone: s.timeZone ?? 'UTC', id: s.id ?? randomBytes(6).toString('hex') }
     validateSchedule(full)
     return full
   })

@@ -52,11 +52,11 @@ export interface SchedulerComponents {
   tasks: Tasks
   operations: Operations
   /** Archive tasks (F20), whose schedules fire archive runs; absent, only backup tasks have schedules. */
-  archive?: () => Pick<Archive, 'allTasks' | 'run'> | undefined
+  archive?: () => Pick<Archive, 'allTasks' | 'run' | 'verify'> | undefined
 }
 
-/** What has schedules: a backup task, or an archive task. */
-type Scheduled = Pick<TaskRecord, 'id' | 'name' | 'ownerId' | 'mode' | 'schedules'>
+/** What has schedules: a backup task, or an archive task (with its device). */
+type Scheduled = Pick<TaskRecord, 'id' | 'name' | 'ownerId' | 'mode' | 'schedules'> & { device?: string }
 
 export function createScheduler (components: SchedulerComponents, init: SchedulerInit = {}): Scheduler {
   const { state, clock, logs, tasks, operations } = components
@@ -73,15 +73,17 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     const s = task?.schedules.find(x => x.id === scheduleId)
     if (task === undefined || s === undefined) return
     try {
-      if (s.job === 'archive') {
+      if (s.job === 'archive' || s.job === 'archive-verify') {
         const archive = components.archive?.()
-        if (archive !== undefined) await archive.run(actor, task.id, trigger)
+        if (archive !== undefined && s.job === 'archive') await archive.run(actor, task.id, trigger)
+        else if (archive !== undefined) await archive.verify(actor, task.device ?? '', trigger)
       } else if (s.job === 'drill') await operations.drill(actor, task.id, trigger)
       else await operations.backup(actor, task.id, { level: s.level, trigger, remark: trigger === 'catch-up' ? 'catch-up run for a schedule missed while the node was down' : undefined })
     } catch (err) {
       const busy = err instanceof TaskRunningError
-      const what = s.job === 'archive' ? 'archive task' : 'backup task'
-      await logs.write({ type: s.job === 'archive' ? 'archive' : 'backup', level: busy ? 'info' : 'error', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: busy ? `Planned run of ${what} [${task.name}] skipped: the task is still running` : `Planned run of ${what} [${task.name}] could not start: ${(err as Error).message}` })
+      const archiving = s.job === 'archive' || s.job === 'archive-verify'
+      const what = archiving ? 'archive task' : 'backup task'
+      await logs.write({ type: archiving ? 'archive' : 'backup', level: busy ? 'info' : 'error', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: busy ? `Planned run of ${what} [${task.name}] skipped: the task is still running` : `Planned run of ${what} [${task.name}] could not start: ${(err as Error).message}` })
     }
   }
 
