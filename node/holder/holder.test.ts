@@ -6,7 +6,7 @@ import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,6 +41,17 @@ function start (args: string[]): { done: Promise<{ code: number | null, signal: 
 async function until (what: string, cond: () => boolean): Promise<void> {
   for (let i = 0; i < 400 && !cond(); i++) await new Promise(resolve => setTimeout(resolve, 50))
   assert.ok(cond(), `timed out waiting for ${what}`)
+}
+
+/**
+ * How many connections the holder has accepted and still holds open (Linux: connected entries of
+ * /proc/net/unix bound to its socket's path, which accepted sockets carry too).
+ */
+function holderConnections (socket: string): number {
+  return readFileSync('/proc/net/unix', 'utf8').split('\n').filter(l => {
+    const f = l.trim().split(/\s+/)
+    return f[7] === socket && f[5] === '03'
+  }).length
 }
 
 /** The holder's answer to a client that sends `lines` after its hello (a raw socket: a hostile or broken client). */
@@ -130,8 +141,12 @@ test('a socket left by a holder killed with -9 is detected and replaced; Ctrl-C 
 
   const holder = start(['backup', join(work, 'slow'), '--task', 'again', '--level', 'full', '--limit', '4'])
   await until('the holder socket', () => existsSync(socket))
+  assert.equal(holderConnections(socket), 0, 'no client yet')
   const client = start(['backup', folder('stopped', 24), '--task', 'stopped', '--limit', '1'])
-  await new Promise(resolve => setTimeout(resolve, 3000))
+  // Ctrl-C once the client's backup runs in the holder, not after a fixed wait: on a loaded machine
+  // the client may still be loading when a timer fires, before it handles Ctrl-C at all.
+  await until('the client\'s connection to the holder', () => holderConnections(socket) > 0)
+  await new Promise(resolve => setTimeout(resolve, 1000))
   client.kill('SIGINT')
   const stopped = await client.done
   assert.equal(stopped.code, 1)
