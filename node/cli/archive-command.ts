@@ -7,7 +7,7 @@
 import { copyFileSync, existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import { LocalBlockStore, StoreExistsError, type LocalRepository, type RootOrigin } from '../../chunkstore/index.ts'
+import { LocalBlockStore, StoreExistsError, type RootOrigin } from '../../chunkstore/index.ts'
 import type { DeviceConfig, DeviceRegistry, OpenDevice } from '../archive/index.ts'
 import { registerStoreOperation, HolderRequestError } from '../holder/index.ts'
 import type { BlockCopyResult } from '../archive/index.ts'
@@ -17,7 +17,6 @@ import { dataHome, storeOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
 
 export interface ArchiveCommandIo {
-  withRepo: <T>(flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open?: { readOnly?: boolean }) => Promise<T>
   out: (s: string) => void
   json: (v: unknown) => void
   setCode: (code: number) => void
