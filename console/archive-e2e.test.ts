@@ -2,7 +2,7 @@
 // Chinese and in English: an admin creates a local-directory device (a bad name is refused in the
 // console's language first), tests its connection, creates an archive task of a backup task's
 // latest snapshot to it and runs it; the run shows in Data with its amount and in Records with
-// its status, type and device.
+// its status, type and device; from the record, a snapshot is brought back from the device.
 // test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
@@ -100,9 +100,19 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   return page
 }
 
-test('Archive manager, English: a local directory, a test of it, an archive task run, its data and record', async () => {
+test('Archive manager, English: a local directory, a test of it, an archive task run, its data and record; bring a snapshot back', async () => {
   const page = await archiveOnce('en')
   await shoot(page, 'archive-en.png')
+  // Bring back: the archived snapshot, from the record, as an archive-restore job.
+  await page.click('[data-test=archive-records] [data-test=archive-bring-back] >> nth=0')
+  await page.waitForSelector('[role=dialog]')
+  const asked = await answered(page, 'POST', /^\/api\/archive\/restores$/, async () => await page.click('[data-test=archive-bring-snapshot] >> nth=0'))
+  assert.equal(asked.status(), 202)
+  const job = await asked.json()
+  assert.equal(job.type, 'archive-restore')
+  assert.match(await page.innerText('[data-test=archive-notice]'), /^Job Restore-to-local-en-\S+ brings snapshot \S+ back$/)
+  const ended = await until('the bring-back ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
+  assert.equal(ended.status, 'success', JSON.stringify(ended))
 })
 
 test('Archive manager, 简体中文: the same in Chinese', async () => {
