@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
+import { en, zh } from './src/i18n.ts'
 import { answered, apiAs, buildConsole, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
 const PW = 'archives on tape and disk 2027'
@@ -81,10 +82,20 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   await page.fill('#at-name', `to-${name}`)
   await page.check('[data-test=archive-pick-ledger-files]')
   await page.selectOption('#at-device', name)
+  // Weekly on a schedule: the days are asked for first.
+  await page.check('[data-test=archive-scheduled]')
+  await page.selectOption('#at-kind', 'weekly')
+  await page.fill('#at-time', '23:30')
+  await page.click('[data-test=archive-save-task]')
+  assert.equal(await page.innerText('[data-test=archive-form-error]'), (lang === 'en' ? en : zh).wiz.errSchedule)
+  await page.fill('#at-days', '1, 3')
   const made = await answered(page, 'POST', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-save-task]'))
   assert.equal(made.status(), 201)
   const taskRow = `[data-archive-task="to-${name}"]`
   await page.waitForSelector(taskRow)
+  assert.doesNotMatch(await page.innerText(`${taskRow} td:nth-child(6)`), /—/, 'its next run is shown')
+  const saved = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === `to-${name}`)
+  assert.deepEqual({ mode: saved.mode, kind: saved.schedules[0].kind, days: saved.schedules[0].days, job: saved.schedules[0].job }, { mode: 'scheduled', kind: 'weekly', days: [1, 3], job: 'archive' })
   const started = await answered(page, 'POST', /^\/api\/archive\/tasks\/[^/]+\/start$/, async () => await page.click(`${taskRow} [data-test=archive-run]`))
   assert.equal(started.status(), 202)
   const jobId = (await started.json()).id
