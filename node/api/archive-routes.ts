@@ -63,6 +63,7 @@ const taskProperties = {
     ]
   },
   device: name164,
+  pool: { type: 'array', minItems: 1, maxItems: 1000, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' }, description: 'A tape library\'s media pool for this task: some of its cartridges' },
   retentionDays: { type: 'integer', minimum: 1, maximum: 36500 },
   mode: { type: 'string', enum: ['manual', 'scheduled'] },
   schedules: { type: 'array', maxItems: 50, items: archiveScheduleSchema }

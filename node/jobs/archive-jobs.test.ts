@@ -6,7 +6,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
@@ -75,4 +75,29 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   assert.equal(verified.trigger, 'schedule')
   assert.deepEqual({ status: verified.status, device: verified.params.device, bad: verified.result.bad }, { status: 'success', device: 'disk', bad: 0 })
   assert.ok(verified.result.blocks > 0)
+})
+
+test('an archive task writes to its media pool of a tape library, and only there', async (t) => {
+  const d = await startTestDaemon()
+  const src = await mkdtemp(join(tmpdir(), 'cairn-src-'))
+  t.after(async () => { await d.close(); await rm(src, { recursive: true, force: true }) })
+  await writeFile(join(src, 'a.bin'), randomBytes(200 << 10))
+  const { admin, operator, operatorId } = await withUsers(d)
+  const { nodeId, spaceId } = await spaceFor(d, admin, operatorId)
+  const task = (await operator.post('/api/tasks', { name: 'files', nodeId, spaceId, sources: { include: [src] } })).body
+  assert.equal((await finished(d, operator, (await operator.post(`/api/tasks/${task.id}/start`, { level: 'full' })).body.id)).status, 'success')
+  const library = join(d.dir, 'tape-library')
+  const added = await admin.post('/api/archive/devices', { name: 'vtl', type: 'vtl', path: library, pool: ['DAY001', 'DAY002', 'OFF001'], createLibrary: { slots: 4, capacityBytes: 64 << 20 } })
+  assert.equal(added.status, 201, added.text)
+  const base = { spaceId, taskIds: [task.id], select: { mode: 'latest' }, device: 'vtl' }
+  assert.equal((await operator.post('/api/archive/tasks', { ...base, name: 'bad-pool', pool: ['OFF009'] })).status, 400, 'a cartridge the device has not')
+  const offsite = await operator.post('/api/archive/tasks', { ...base, name: 'offsite', pool: ['OFF001'] })
+  assert.equal(offsite.status, 201, offsite.text)
+  const run = await finished(d, operator, (await operator.post(`/api/archive/tasks/${offsite.body.id}/start`)).body.id)
+  assert.equal(run.status, 'success', JSON.stringify(run))
+  assert.deepEqual(run.params.pool, ['OFF001'])
+  const eod = async (barcode: string): Promise<number> => JSON.parse(await readFile(join(library, 'cartridges', `${barcode}.json`), 'utf8')).eod
+  assert.ok(await eod('OFF001') > 200 << 10, 'the set is on the offsite cartridge')
+  assert.equal(await eod('DAY001'), 0, 'and nothing on the others')
+  assert.equal(await eod('DAY002'), 0)
 })

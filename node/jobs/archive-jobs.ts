@@ -52,6 +52,8 @@ export interface ArchiveTaskRecord {
   /** The latest snapshot of each task, or every snapshot whose time is in [from, to]. */
   select: { mode: 'latest' } | { mode: 'range', from: string, to: string }
   device: string
+  /** A tape library device's media pool for this task: some of the device's cartridges, in order; absent: all of them. */
+  pool?: string[]
   /** Days the archived copies are to be kept on the device (shown with each run); absent: forever. */
   retentionDays?: number
   mode: 'manual' | 'scheduled'
@@ -62,6 +64,7 @@ export interface ArchiveTaskRecord {
 }
 
 export type ArchiveTaskInput = Pick<ArchiveTaskRecord, 'name' | 'spaceId' | 'taskIds' | 'select' | 'device'> & {
+  pool?: string[]
   retentionDays?: number
   mode?: ArchiveTaskRecord['mode']
   /** `job`: an archive run (the default) or a verify of the task's device. */
@@ -179,7 +182,12 @@ export function createArchive (components: ArchiveComponents): Archive {
   const statusOf = new Map<string, Pick<DeviceView, 'status' | 'checkedAt' | 'message'>>()
   const nodeId = async (): Promise<string> => (await inventory.localNode())?.id ?? ''
   const view = async (d: DeviceRecord): Promise<DeviceView> => ({ ...d, nodeId: await nodeId(), ...(statusOf.get(d.name) ?? { status: 'unknown' }) })
-  const open = async (name: string): Promise<OpenDevice> => await openArchiveDevice(registry.get(name), registry.secretOf(name))
+  /** Opens a device; a tape library with `pool`, on those cartridges only (an archive task's media pool). */
+  const open = async (name: string, pool?: string[]): Promise<OpenDevice> => {
+    const record = registry.get(name)
+    const config = pool !== undefined && record.config.type === 'vtl' ? { ...record.config, pool } : record.config
+    return await openArchiveDevice({ ...record, config }, registry.secretOf(name))
+  }
   /** The device's settings for the audit trail and logs: never a secret. */
   const described = (c: DeviceConfig): string => c.type === 's3' ? `s3 ${c.endpoint ?? `aws:${c.region}`}/${c.bucket}/${c.prefix ?? ''}` : c.type === 'vtl' ? `tape library ${c.path} [${c.pool.join(',')}]` : `folder ${c.path}`
 
@@ -205,7 +213,7 @@ export function createArchive (components: ArchiveComponents): Archive {
     }
   }
 
-  const checkTask = async (a: Actor, input: Pick<ArchiveTaskRecord, 'name' | 'spaceId' | 'taskIds' | 'select' | 'device'>, id?: string): Promise<void> => {
+  const checkTask = async (a: Actor, input: Pick<ArchiveTaskRecord, 'name' | 'spaceId' | 'taskIds' | 'select' | 'device' | 'pool'>, id?: string): Promise<void> => {
     if (!NAME.test(input.name) || input.name.trim() !== input.name) throw new TaskInvalidError(`An archive task's name is 1–64 characters without control characters or slashes; "${input.name}" is not`)
     if ((await state.list<ArchiveTaskRecord>('archiveTasks')).some(t => t.name === input.name && t.id !== id)) throw new NameTakenError('archive task', input.name)
     if (input.taskIds.length === 0) throw new TaskInvalidError('Choose the backup tasks whose snapshots are archived')
@@ -214,7 +222,13 @@ export function createArchive (components: ArchiveComponents): Archive {
       if (task.spaceId !== input.spaceId) throw new TaskInvalidError(`Backup task ${task.name} is not in user space ${input.spaceId}`)
     }
     if (input.select.mode === 'range' && !(Date.parse(input.select.from) <= Date.parse(input.select.to))) throw new TaskInvalidError('A time range needs a start (from) no later than its end (to)')
-    registry.get(input.device)
+    const device = registry.get(input.device)
+    if (input.pool !== undefined) {
+      const all = device.config.type === 'vtl' ? device.config.pool : []
+      if (device.config.type !== 'vtl') throw new TaskInvalidError(`A media pool is chosen for a tape library; ${input.device} is not one`)
+      const unknown = input.pool.filter(b => !all.includes(b))
+      if (input.pool.length === 0 || unknown.length > 0) throw new TaskInvalidError(`A task's media pool is some of the device's cartridges (${all.join(', ')})${unknown.length > 0 ? `; ${unknown.join(', ')} are not among them` : ''}`)
+    }
   }
   const withIds = (list: ArchiveTaskInput['schedules']): Schedule[] => (list ?? []).map(s => {
     // The schedule code of backup tasks (schedule.ts); an archive run has no level.
@@ -281,6 +295,7 @@ export function createArchive (components: ArchiveComponents): Archive {
       const now = clock.now().toISOString()
       const t: ArchiveTaskRecord = {
         id: state.nextId('a'), name: input.name, spaceId: space.id, ownerId: space.ownerId, taskIds: [...new Set(input.taskIds)], select: input.select, device: input.device,
+        ...(input.pool !== undefined ? { pool: input.pool } : {}),
         ...(input.retentionDays !== undefined ? { retentionDays: input.retentionDays } : {}),
         mode: input.mode ?? 'manual', schedules: withIds(input.schedules), createdAt: now, updatedAt: now, createdBy: a.user.name
       }
@@ -324,7 +339,7 @@ export function createArchive (components: ArchiveComponents): Archive {
       const node = await nodeId()
       return await runner.start({
         type: 'archive', name: `${t.name}-${jobStamp(clock.now())}`, space, about: { id: t.id, name: t.name, nodeId: node }, trigger, user: a.user.name,
-        params: { archiveTaskId: t.id, device: t.device, deviceType: device.config.type, snapshots: [] as Array<{ id: string, task: string, time: string }> },
+        params: { archiveTaskId: t.id, device: t.device, deviceType: device.config.type, ...(t.pool !== undefined ? { pool: t.pool } : {}), snapshots: [] as Array<{ id: string, task: string, time: string }> },
         body: async (ctx) => {
           // The chosen snapshots, per store (one for global dedup, one per task otherwise).
           const byStore = new Map<Repository, SnapshotRecord[]>()
@@ -336,9 +351,9 @@ export function createArchive (components: ArchiveComponents): Archive {
           }
           const snapshots = [...byStore.values()].flat()
           ctx.job.params.snapshots = snapshots.map(s => ({ id: s.id, task: s.task, time: s.time }))
-          await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)})`)
+          await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`)
           const total = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
-          const d = await open(t.device)
+          const d = await open(t.device, t.pool)
           try {
             let doneBytes = 0
             for (const [repo, snaps] of byStore) {
@@ -371,14 +386,15 @@ export function createArchive (components: ArchiveComponents): Archive {
       const archived = (run?.params.snapshots as Array<{ id: string, task: string }> | undefined)?.find(s => s.id === snapshot || s.id.startsWith(snapshot))
       if (run === undefined || archived === undefined) throw new TaskInvalidError(`Archive task ${t.name} has not archived a snapshot ${snapshot}`)
       const deviceName = String(run.params.device)
+      const pool = run.params.pool as string[] | undefined
       const device = registry.get(deviceName)
       return await runner.start({
         type: 'archive-restore', name: `Restore-${t.name}-${jobStamp(clock.now())}`, space, about: { id: t.id, name: t.name, nodeId: await nodeId() }, trigger: 'manual', user: a.user.name,
-        params: { archiveTaskId: t.id, device: deviceName, deviceType: device.config.type, snapshot: archived.id, task: archived.task },
+        params: { archiveTaskId: t.id, device: deviceName, deviceType: device.config.type, ...(pool !== undefined ? { pool } : {}), snapshot: archived.id, task: archived.task },
         body: async (ctx) => {
           const repo = await repositories.forTask(space, archived.task)
           await ctx.log('info', `Bringing snapshot ${archived.id} back from device ${deviceName} (${described(device.config)})`)
-          const d = await open(deviceName)
+          const d = await open(deviceName, pool)
           let r
           try {
             r = await copyBlocks(d.store, repo.blocks, { signal: ctx.signal, only: { roots: [CID.parse(archived.id)] }, onProgress: ctx.onProgress })

@@ -26,12 +26,12 @@ export interface JobKinds {
   prune: { params: Record<string, never>, result: PruneResult }
   /** An archive task's run (F20, manual 2.6): its snapshots' blocks the device lacks, then their roots. */
   archive: {
-    params: { archiveTaskId: string, device: string, deviceType: string, snapshots: Array<{ id: string, task: string, time: string }> }
+    params: { archiveTaskId: string, device: string, deviceType: string, pool?: string[], snapshots: Array<{ id: string, task: string, time: string }> }
     result: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number }
   }
   /** Brings a snapshot an archive task archived back into its space's store from the device, for the restore wizard. */
   'archive-restore': {
-    params: { archiveTaskId: string, device: string, deviceType: string, snapshot: string, task: string }
+    params: { archiveTaskId: string, device: string, deviceType: string, pool?: string[], snapshot: string, task: string }
     result: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number }
   }
   /** Reads back every block on an archive device and checks it against its CID. */
