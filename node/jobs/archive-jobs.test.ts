@@ -89,6 +89,9 @@ test('an archive task writes to its media pool of a tape library, and only there
   const library = join(d.dir, 'tape-library')
   const added = await admin.post('/api/archive/devices', { name: 'vtl', type: 'vtl', path: library, pool: ['DAY001', 'DAY002', 'OFF001'], createLibrary: { slots: 4, capacityBytes: 64 << 20 } })
   assert.equal(added.status, 201, added.text)
+  const again = await admin.post('/api/archive/devices', { name: 'vtl-2', type: 'vtl', path: library, pool: ['X1'], createLibrary: { slots: 1, capacityBytes: 64 << 20 } })
+  assert.equal(again.status, 400, 'a second library over the first is refused')
+  assert.equal(JSON.parse(await readFile(join(library, 'library.json'), 'utf8')).slots.length, 4, 'and the first is untouched')
   const base = { spaceId, taskIds: [task.id], select: { mode: 'latest' }, device: 'vtl' }
   assert.equal((await operator.post('/api/archive/tasks', { ...base, name: 'bad-pool', pool: ['OFF009'] })).status, 400, 'a cartridge the device has not')
   const offsite = await operator.post('/api/archive/tasks', { ...base, name: 'offsite', pool: ['OFF001'] })

@@ -6,6 +6,8 @@
 // on a device read back and checked against its CID). Both are job kinds (job-kinds.ts), so they
 // show in the monitor and history with bytes, speed and ETA, and stop like any job.
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { decodeManifestPage, LocalBlockStore, type Repository, type SnapshotRecord } from '../../chunkstore/index.ts'
 import {
@@ -202,6 +204,8 @@ export function createArchive (components: ArchiveComponents): Archive {
       const pool = input.pool.map(s => s.trim()).filter(Boolean)
       if (pool.length === 0) throw new ArchiveDeviceInvalidError('A tape library device needs a pool: the barcodes of the cartridges it writes, in order')
       if (input.createLibrary !== undefined) {
+        if (existsSync(join(path, 'library.json'))) throw new ArchiveDeviceInvalidError(`${path} holds a tape library already; add it without createLibrary`)
+        if (registry.list().some(d => d.name === input.name)) throw new ArchiveDeviceInvalidError(`There is a device named ${input.name} already; remove it first or choose another name`)
         createVirtualTapeLibrary(path, { slots: Math.max(input.createLibrary.slots, pool.length), drives: 1, cartridges: pool.map(barcode => ({ barcode, capacity: input.createLibrary!.capacityBytes })) })
       }
       return { config: { type: 'vtl', path, pool } }
