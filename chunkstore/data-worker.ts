@@ -20,7 +20,7 @@ import { SparseMap } from './sparse-map.ts'
 import { ValueLog } from './value-log.ts'
 import { readXattrs, writeXattrs } from './xattrs.ts'
 import type { Xattr } from './xattrs.ts'
-import type { BackupJob, BlocksMessage, FileDone, FromWorker, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
+import type { BackupJob, BlocksMessage, FileDone, FromWorker, ImageOpenJob, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -60,6 +60,7 @@ port.on('message', (m: ToWorker) => {
     case 'backup': queue(async () => await backupJob(m)); break
     case 'restore': queue(async () => restoreJob(m)); break
     case 'verify': queue(async () => verifyJob(m)); break
+    case 'image-open': queue(async () => imageOpenJob(m)); break
     case 'close':
       log?.close()
       for (const fd of segFds.values()) closeSync(fd)
@@ -367,6 +368,21 @@ function restoreJob (job: RestoreJob): void {
     }
   }
   post({ t: 'done', job: job.job })
+}
+
+function imageOpenJob (job: ImageOpenJob): void {
+  const out = Buffer.from(job.buffer)
+  let error: string | undefined
+  try {
+    for (const b of job.blocks) {
+      const data = sealer.openScratch(readBlock(b.segment, b.offset, b.length), b.id, CID.parse(b.cid))
+      if (data.length !== b.size) throw new StoreCorruptError(`chunk ${b.cid} holds ${data.length} bytes, its file node says ${b.size}`)
+      for (const at of b.at) data.copy(out, at)
+    }
+  } catch (err) {
+    error = (err as Error).message
+  }
+  post({ t: 'image-opened', job: job.job, buffer: job.buffer, ...(error !== undefined ? { error } : {}) }, [job.buffer])
 }
 
 function verifyJob (job: VerifyJob): void {

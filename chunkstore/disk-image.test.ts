@@ -6,19 +6,22 @@
 import test, { after, before, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
-import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, describeImage } from './index.ts'
+import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, PathNotFoundError, describeImage } from './index.ts'
 import { createStore, fileHash, removeDir, tempDir, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
+const LONG_LINK = '../'.repeat(30) + 'a-target-longer-than-the-60-bytes-an-inode-holds'
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 
-/** A loop device over a new sparse file of `size` bytes, with partition scanning on. */
-function loop (file: string, size: number): string {
-  writeFileSync(file, '')
-  execFileSync('truncate', ['-s', String(size), file])
+/** A loop device over a new sparse file of `size` bytes (or over `file` as it is), with partition scanning on. */
+function loop (file: string, size?: number): string {
+  if (size !== undefined) {
+    writeFileSync(file, '')
+    execFileSync('truncate', ['-s', String(size), file])
+  }
   return sh('losetup', ['-f', '--show', '-P', file]).trim()
 }
 
@@ -31,6 +34,7 @@ describe('disk image of a GPT disk on a loop device', () => {
   let first: SnapshotRecord
   let second: SnapshotRecord
   let mnt: string
+  let bigHash: string
 
   const mount = (dev: string, at: string): void => { mkdirSync(at, { recursive: true }); sh('mount', [dev, at]); mounts.push(at) }
   const umount = (at: string): void => { sh('umount', [at]); mounts.splice(mounts.indexOf(at), 1) }
@@ -47,6 +51,24 @@ describe('disk image of a GPT disk on a loop device', () => {
     mount(`${disk}p1`, join(mnt, '1'))
     writeRandom(join(mnt, '1', 'big'), 24 * MiB)
     writeRandom(join(mnt, '1', 'keep'), 4 * MiB)
+    bigHash = fileHash(join(mnt, '1', 'big'))
+    // For browsing the partition from the store: a folder with a file of known mode and time,
+    // a short and a long symlink, a folder of 300 entries (an htree), a file with a hole and
+    // one with an unwritten (preallocated) extent.
+    const etc = join(mnt, '1', 'etc')
+    mkdirSync(join(etc, 'many'), { recursive: true })
+    writeFileSync(join(etc, 'hosts'), '127.0.0.1 localhost\n', { mode: 0o640 })
+    utimesSync(join(etc, 'hosts'), 1577836800, 1577836800)
+    symlinkSync('hosts', join(etc, 'link'))
+    symlinkSync(LONG_LINK, join(etc, 'far'))
+    for (let i = 0; i < 300; i++) writeFileSync(join(etc, 'many', `entry-with-a-long-name-${i}`), String(i))
+    sh('truncate', ['-s', String(3 * MiB), join(etc, 'holey')])
+    sh('dd', ['if=/dev/urandom', `of=${join(etc, 'holey')}`, 'bs=4096', 'count=1', 'seek=300', 'conv=notrunc', 'status=none'])
+    sh('fallocate', ['-l', String(MiB), join(etc, 'prealloc')])
+    // Deleted: its 8 MiB stay on the disk in free blocks, which the image skips by default.
+    writeRandom(join(mnt, '1', 'gone'), 8 * MiB)
+    sh('sync', [])
+    rmSync(join(mnt, '1', 'gone'))
     writeRandom(join(work, 'photo.jpg'), 8 * MiB)
     sh('mcopy', ['-i', `${disk}p2`, join(work, 'photo.jpg'), '::/photo.jpg'])
     repo = await createStore(join(work, 'store'))
@@ -76,9 +98,24 @@ describe('disk image of a GPT disk on a loop device', () => {
     assert.deepEqual(m.partitions.map(p => [p.number, p.name, p.fsType, p.fsLabel, p.size]), [[1, 'system', 'ext4', 'sysfs', 120 * MiB], [2, 'data', 'vfat', 'DATA', m.partitions[1].size]])
     assert.deepEqual(m.regions.map(r => r.name), ['table-head.img', 'partition-1.img', 'partition-2.img', 'table-tail.img'])
     assert.equal(m.regions.reduce((n, r) => n + r.size, 0), m.size)
-    // 36 MiB of random files plus file system metadata; the ~220 MiB of zeros cost one chunk.
-    assert.ok(first.stats.bytesNew > 36 * MiB && first.stats.bytesNew < 48 * MiB, `stored ${first.stats.bytesNew} bytes`)
-    assert.equal(first.stats.bytesRead, 256 * MiB)
+    // 36 MiB of random files plus file system metadata; the ~220 MiB of zeros cost one chunk,
+    // and the deleted file's 8 MiB in free blocks are neither read nor stored.
+    assert.ok(first.stats.bytesNew > 36 * MiB && first.stats.bytesNew < 42 * MiB, `stored ${first.stats.bytesNew} bytes`)
+    const skipped = m.partitions[0].unusedSkipped
+    assert.equal(skipped?.by, 'ext4 block bitmap (dumpe2fs)')
+    assert.ok((skipped?.bytes ?? 0) > 72 * MiB, `skipped ${skipped?.bytes} bytes`)
+    assert.equal(m.partitions[1].unusedSkipped, undefined)
+    assert.equal(first.stats.bytesRead, 256 * MiB - (skipped?.bytes ?? 0))
+  })
+
+  test('with everyBlock, free blocks are read too: restored byte for byte, the deleted file included', async () => {
+    const all = await repo.backupImage({ device: disk, task: 'every', everyBlock: true })
+    const m = await repo.imageManifest(all.id)
+    assert.equal(m?.partitions[0].unusedSkipped, undefined)
+    assert.equal(all.stats.bytesRead, 256 * MiB)
+    const file = join(work, 'every.img')
+    await repo.restoreImage({ snapshot: all.id, target: file })
+    sh('cmp', [disk, file])
   })
 
   test('a second image after a small change stores about the change', async () => {
@@ -92,13 +129,53 @@ describe('disk image of a GPT disk on a loop device', () => {
     assert.ok(second.stats.bytesNew >= 3 * MiB && second.stats.bytesNew < 8 * MiB, `stored ${second.stats.bytesNew} bytes for a 3 MiB change`)
   })
 
+  test('files of the ext4 partition are listed and restored from the stored chunks, without restoring the partition', async () => {
+    const top = await repo.imageLs({ snapshot: second.id, partition: 1 })
+    assert.deepEqual(top.map(e => [e.name, e.kind]), [['big', 'file'], ['etc', 'dir'], ['keep', 'file'], ['lost+found', 'dir'], ['new', 'file']])
+    assert.equal(top[0].size, 24 * MiB)
+    const etc = await repo.imageLs({ snapshot: second.id, partition: 1, path: '/etc' })
+    assert.deepEqual(etc.map(e => e.name), ['far', 'holey', 'hosts', 'link', 'many', 'prealloc'])
+    assert.equal((await repo.imageLs({ snapshot: second.id, partition: 1, path: '/etc/many' })).length, 300)
+    const out = join(work, 'got')
+    const r = await repo.imageGet({ snapshot: second.id, partition: 1, paths: ['/big', '/etc'], target: out })
+    assert.deepEqual([r.files, r.dirs, r.symlinks, r.warnings], [304, 2, 2, []])
+    assert.equal(fileHash(join(out, 'big')), bigHash)
+    assert.equal(readFileSync(join(out, 'etc', 'hosts'), 'utf8'), '127.0.0.1 localhost\n')
+    assert.equal(statSync(join(out, 'etc', 'hosts')).mode & 0o7777, 0o640)
+    assert.equal(statSync(join(out, 'etc', 'hosts')).mtimeMs, 1577836800_000)
+    assert.equal(readlinkSync(join(out, 'etc', 'link')), 'hosts')
+    assert.equal(readlinkSync(join(out, 'etc', 'far')), LONG_LINK)
+    assert.equal(readFileSync(join(out, 'etc', 'many', 'entry-with-a-long-name-299'), 'utf8'), '299')
+    const holey = readFileSync(join(out, 'etc', 'holey'))
+    assert.equal(holey.length, 3 * MiB)
+    assert.ok(holey.subarray(0, 300 * 4096).every(b => b === 0) && !holey.subarray(300 * 4096, 301 * 4096).every(b => b === 0))
+    assert.deepEqual(readFileSync(join(out, 'etc', 'prealloc')), Buffer.alloc(MiB))
+    // Nothing is overwritten; a FAT partition and a missing path get clear errors.
+    await assert.rejects(repo.imageGet({ snapshot: second.id, partition: 1, paths: ['/keep', '/big'], target: out }), /big exists; restore into an empty folder/)
+    await assert.rejects(repo.imageLs({ snapshot: second.id, partition: 2 }), /partition 2 holds vfat; only ext4/)
+    await assert.rejects(repo.imageLs({ snapshot: second.id, partition: 1, path: '/nope' }), PathNotFoundError)
+  })
+
   test('restored onto another loop device: identical bytes, and both partitions mount with the files', async () => {
-    const copy = loop(join(work, 'copy.img'), 300 * MiB)
+    // The target holds other data: the image's zero regions must come back as zeros.
+    writeRandom(join(work, 'copy.img'), 300 * MiB)
+    const copy = loop(join(work, 'copy.img'))
     loops.push(copy)
-    const r = await repo.restoreImage({ snapshot: second.id, target: copy })
+    const r = await repo.restoreImage({ snapshot: second.id, target: copy, readBack: true })
+    assert.equal(r.verified, 'read back')
     assert.equal(r.bytes, 256 * MiB)
     assert.deepEqual(r.warnings, [])
-    sh('cmp', ['-n', String(256 * MiB), disk, copy])
+    // A loop device zeroes ranges itself (BLKZEROOUT): only the chunks with data are written.
+    assert.equal(r.zeros, 'zeroed by the device (BLKZEROOUT)')
+    assert.ok(r.bytesWritten < 64 * MiB, `wrote ${r.bytesWritten} bytes`)
+    // Partition 2 (FAT) and the tables byte for byte; in partition 1 the free blocks were
+    // recorded as zeros (the source still holds the deleted file there), so it is checked
+    // by fsck and its files.
+    const m = await repo.imageManifest(second.id)
+    const [p1, p2] = m?.partitions ?? []
+    sh('cmp', ['-n', String(p1.offset), disk, copy])
+    sh('cmp', ['-i', String(p2.offset), '-n', String(256 * MiB - p2.offset), disk, copy])
+    sh('fsck.ext4', ['-fn', `${copy}p1`])
     mount(`${copy}p1`, join(work, 'r1'))
     mount(`${disk}p1`, join(mnt, '1'))
     assert.equal(fileHash(join(work, 'r1', 'new')), fileHash(join(mnt, '1', 'new')))
@@ -122,6 +199,18 @@ describe('disk image of a GPT disk on a loop device', () => {
     const files = await repo.backup({ paths: [src] })
     await assert.rejects(repo.restoreImage({ snapshot: files.id, target: small }), NotADiskImageError)
     assert.equal(fileHash(small), hash)
+  })
+
+  test('restored over an existing image file full of other data: zero regions punched, identical bytes', async () => {
+    const file = join(work, 'old.img')
+    writeRandom(file, 260 * MiB)
+    const r = await repo.restoreImage({ snapshot: second.id, target: file })
+    assert.equal(r.zeros, 'punched into a hole')
+    assert.ok(r.bytesWritten < 64 * MiB, `wrote ${r.bytesWritten} bytes`)
+    // The file keeps its length; its first 256 MiB are the image, byte for byte.
+    assert.equal(statSync(file).size, 260 * MiB)
+    const m = await repo.imageManifest(second.id)
+    assert.equal(execFileSync('sh', ['-c', `head -c ${256 * MiB} "$0" | sha256sum`, file], { encoding: 'utf8' }).slice(0, 64), m?.sha256)
   })
 
   test('restored into a new image file: sparse where the disk was zeros, same SHA-256', async () => {

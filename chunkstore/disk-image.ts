@@ -1,14 +1,20 @@
 import { createHash } from 'node:crypto'
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync, writeSync, constants } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, read, realpathSync, statSync, symlinkSync, utimesSync, write, writeSync, constants } from 'node:fs'
+import { open } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { CID } from 'multiformats/cid'
 import type { BlockSealer } from './codec.ts'
-import { DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError } from './errors.ts'
+import { BlockNotFoundError, DeviceInUseError, ImageTargetTooSmallError, ImageVerifyFailedError, InvalidOptionError, PathNotFoundError, StoreCorruptError, WorkerFailedError } from './errors.ts'
 import { throwIfAborted } from '../crypto/index.ts'
 import type { AbortOptions } from '../crypto/index.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
+import type { WorkerPool } from './worker-pool.ts'
+import type { FromWorker, ImageOpenBlock } from './worker-protocol.ts'
+import { Ext4Reader } from './ext4-reader.ts'
+import type { Ext4Entry } from './ext4-reader.ts'
 import { encodeNode } from './tree-node.ts'
 import type { ChunkRef, DirEntry, DirNode, FileNode, TreeNode } from './tree-node.ts'
 import type { BackupStats } from './types.ts'
@@ -33,6 +39,8 @@ export const IMAGE_CHUNK = 64 << 10
  * block travels the mesh up to 16 MiB).
  */
 export const IMAGE_PIECE = 1 << 30
+/** Chunks read (backup) or opened and written (restore) as one batch: 4 MiB of the disk, one read or write per run. */
+const IMAGE_BATCH = 64
 
 export interface ImagePartition {
   number: number
@@ -46,6 +54,12 @@ export interface ImagePartition {
   fsType?: string
   fsLabel?: string
   fsUuid?: string
+  /**
+   * Set when the file system's free blocks were not read: `bytes` of 64 KiB chunks that lie
+   * wholly in free blocks (by its allocation bitmap, read `by` the named tool) are recorded,
+   * and restore, as zeros. Absent: every byte of the partition was read as it was.
+   */
+  unusedSkipped?: { by: string, bytes: number }
 }
 
 export interface ImageRegion { name: string, offset: number, size: number }
@@ -55,7 +69,7 @@ export interface ImageManifest {
   source: string
   kind: 'block-device' | 'image-file'
   size: number
-  /** SHA-256 of the whole image as read. */
+  /** SHA-256 of the whole image as recorded: as read, with the chunks of skipped free blocks as zeros. */
   sha256: string
   chunkSize: number
   /** 'unmounted', 'read-only' (mounted so), or 'crash-consistent' (mounted read-write, taken as it was, on request). */
@@ -71,15 +85,34 @@ export interface ImageBackupOptions extends AbortOptions {
   task?: string
   /** Back up a device mounted read-write as it is (crash-consistent), instead of refusing. */
   crashConsistent?: boolean
+  /** Read every block, free ones included (by default an ext2/3/4 file system's free blocks are skipped and recorded as zeros). */
+  everyBlock?: boolean
 }
 
 export interface ImageRestoreOptions extends AbortOptions {
   snapshot: string
   /** A block device, or an image file (made when missing). */
   target: string
+  /**
+   * Also read the target back once written (its cached pages dropped) and check that SHA-256
+   * too. Without it the SHA-256 checked is that of the bytes handed to the target.
+   */
+  readBack?: boolean
 }
 
-export interface ImageRestoreResult { target: string, bytes: number, bytesWritten: number, sha256: string, durationMs: number, warnings: string[] }
+export interface ImageRestoreResult {
+  target: string
+  bytes: number
+  /** Bytes written; all-zero chunks are not written where the target was made to read zeros. */
+  bytesWritten: number
+  /** How the target's all-zero regions came to be: 'left as holes' (new file), 'punched into a hole', 'zeroed by the device (BLKZEROOUT)', 'written'. */
+  zeros: string
+  /** What matched the recorded SHA-256: the bytes as written (with the zeroed regions as zeros), or also the target as read back. */
+  verified: 'written' | 'read back'
+  sha256: string
+  durationMs: number
+  warnings: string[]
+}
 
 /** The size of a block device from sysfs, or of a file. */
 function sizeOf (path: string, st: Stats): number {
@@ -181,12 +214,109 @@ export function describeImage (device: string, crashConsistent = false): Omit<Im
   }
 }
 
+const ZEROS = Buffer.alloc(IMAGE_CHUNK)
+
 function isZero (b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false
+  for (let at = 0; at < b.length; at += ZEROS.length) {
+    const part = b.subarray(at, at + ZEROS.length)
+    if (ZEROS.compare(part, 0, part.length, 0, part.length) !== 0) return false
+  }
   return true
 }
 
+/** File systems whose free blocks can be listed: their allocation bitmaps are read by e2fsprogs' dumpe2fs. */
+const BITMAP_FS = new Set(['ext2', 'ext3', 'ext4'])
+
+/**
+ * The free blocks of the ext2/3/4 file system at `offset` of `path`, as byte ranges of the
+ * disk `[start, end)`, from its block bitmaps (dumpe2fs, which also works out the groups
+ * whose bitmap was never initialised). Undefined — read everything — unless the file system
+ * is cleanly unmounted or mounted read-only (state "clean") and has no journal to replay:
+ * then a block not in use cannot come into use before the backup reads the disk.
+ */
+export function ext4FreeRanges (path: string, offset: number): Array<[number, number]> | undefined {
+  const r = spawnSync('dumpe2fs', [`${path}?offset=${offset}`], { encoding: 'utf8', maxBuffer: 1 << 30 })
+  if (r.status !== 0) return undefined
+  const field = (name: string): string | undefined => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(r.stdout)?.[1].trim()
+  const blockSize = Number(field('Block size'))
+  if (field('Filesystem state') !== 'clean' || /\bneeds_recovery\b/.test(field('Filesystem features') ?? 'needs_recovery') || !(blockSize >= 1024)) return undefined
+  const out: Array<[number, number]> = []
+  for (const line of r.stdout.matchAll(/^ {2}Free blocks: (.*)$/gm)) {
+    for (const range of line[1].split(',')) {
+      const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(range)
+      if (m === null) continue
+      const first = Number(m[1])
+      const last = m[2] !== undefined ? Number(m[2]) : first
+      out.push([offset + first * blockSize, offset + (last + 1) * blockSize])
+    }
+  }
+  return out.sort((a, b) => a[0] - b[0])
+}
+
 export interface ImageDeps { store: LocalBlockStore, sealer: BlockSealer }
+
+/** Whether the chunk at `[start, end)` lies wholly in one of the sorted, merged-as-needed `free` ranges; asked in increasing order. */
+function freeChunks (free: Array<[number, number]>): (start: number, end: number) => boolean {
+  // Merge touching ranges (a chunk can span the end of one group's free run and the start of the next).
+  const merged: Array<[number, number]> = []
+  for (const [a, b] of free) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && a <= last[1]) last[1] = Math.max(last[1], b); else merged.push([a, b])
+  }
+  let i = 0
+  return (start, end) => {
+    while (i < merged.length && merged[i][1] <= start) i++
+    return i < merged.length && merged[i][0] <= start && end <= merged[i][1]
+  }
+}
+
+/** Chunks read in one batch: up to 4 MiB of a region; `data` views one buffer per batch, reused two batches later. */
+interface ReadBatch { chunks: Array<{ data: Buffer, skipped: boolean }> }
+
+/**
+ * A region's chunks in batches of up to IMAGE_BATCH, each run of chunks to read in one read
+ * call; the next batch is read (on libuv's threads) while the caller hashes this one. A
+ * skipped chunk is zeros and not read.
+ */
+async function * readBatches (fd: number, layout: { source: string, size: number }, region: ImageRegion, skip: (start: number, end: number) => boolean, signal?: AbortSignal): AsyncGenerator<ReadBatch> {
+  const bufs = [Buffer.allocUnsafe(IMAGE_BATCH * IMAGE_CHUNK), Buffer.allocUnsafe(IMAGE_BATCH * IMAGE_CHUNK)]
+  const end = region.offset + region.size
+  const readAt = async (buf: Buffer, from: number, length: number, position: number): Promise<void> => {
+    for (let got = 0; got < length;) {
+      const n = await new Promise<number>((resolve, reject) => read(fd, buf, from + got, length - got, position + got, (err, n) => { if (err !== null) reject(err); else resolve(n) }))
+      if (n === 0) throw new InvalidOptionError(`${layout.source} ended at byte ${position + got}, before its size of ${layout.size} bytes: it vanished or shrank during the backup. The snapshot was not written.`)
+      got += n
+    }
+  }
+  const load = async (buf: Buffer, start: number): Promise<ReadBatch> => {
+    const chunks: ReadBatch['chunks'] = []
+    const reads: Array<Promise<void>> = []
+    let runFrom = -1
+    let at = 0
+    for (let off = start; off < end && chunks.length < IMAGE_BATCH; off += IMAGE_CHUNK) {
+      const len = Math.min(IMAGE_CHUNK, end - off)
+      const skipped = skip(off, off + len)
+      chunks.push({ data: skipped ? ZEROS.subarray(0, len) : buf.subarray(at, at + len), skipped })
+      if (!skipped && runFrom < 0) runFrom = at
+      if (skipped && runFrom >= 0) { reads.push(readAt(buf, runFrom, at - runFrom, start + runFrom)); runFrom = -1 }
+      at += len
+    }
+    if (runFrom >= 0) reads.push(readAt(buf, runFrom, at - runFrom, start + runFrom))
+    await Promise.all(reads)
+    return { chunks }
+  }
+  const step = IMAGE_BATCH * IMAGE_CHUNK
+  let next: Promise<ReadBatch> | undefined = region.size > 0 ? load(bufs[0], region.offset) : undefined
+  for (let start = region.offset, k = 0; next !== undefined; start += step, k ^= 1) {
+    throwIfAborted(signal, 'The image backup')
+    const batch = await next
+    next = start + step < end ? load(bufs[k ^ 1], start + step) : undefined
+    // Awaited next time round; if the caller stops first (an error), its failure is not unhandled.
+    next?.catch(() => {})
+    // The next read must not land in the buffer the caller is still using: it uses the other one.
+    yield batch
+  }
+}
 
 /** Backs up the image; returns the snapshot tree's root and the stats. */
 export async function backupImage (deps: ImageDeps, options: ImageBackupOptions): Promise<{ root: { cid: CID, id: Uint8Array }, stats: BackupStats, manifest: ImageManifest }> {
@@ -201,7 +331,10 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
   // The store finds blocks appended by this run too (its pending index), so no map of them is kept here.
   const put = async (plain: Uint8Array, id: Uint8Array, counts: boolean): Promise<CID> => {
     const [known] = await store.lookupIds([id])
-    if (known !== undefined) return CID.decode(known)
+    return known !== undefined ? CID.decode(known) : putNew(plain, id, counts)
+  }
+  /** Stores a chunk the store was found not to have. */
+  const putNew = (plain: Uint8Array, id: Uint8Array, counts: boolean): CID => {
     const sealed = sealer.seal(plain, id)
     store.append(sealed.cid.bytes, id, sealed.bytes)
     stats.bytesStored += sealed.bytes.length
@@ -217,31 +350,51 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
   const file = (name: string, size: number, ref: { cid: CID, id: Uint8Array, tsize: number }): DirEntry =>
     ({ name, kind: 'file', cid: ref.cid, id: ref.id, tsize: ref.tsize, size, mtimeNs: 0n, ctimeNs: 0n, ino: 0n, dev: 0n, nlink: 1 })
   const now = BigInt(Date.now()) * 1_000_000n
+  // Free blocks of the file systems that can tell, unless asked for every block or the device is in use.
+  const free: Array<[number, number]> = []
+  if (options.everyBlock !== true && layout.consistency !== 'crash-consistent') {
+    for (const p of layout.partitions) {
+      if (p.fsType === undefined || !BITMAP_FS.has(p.fsType)) continue
+      const ranges = ext4FreeRanges(layout.source, p.offset)
+      if (ranges === undefined) continue
+      p.unusedSkipped = { by: 'ext4 block bitmap (dumpe2fs)', bytes: 0 }
+      for (const [a, b] of ranges) free.push([Math.max(a, p.offset), Math.min(b, p.offset + p.size)])
+    }
+    free.sort((a, b) => a[0] - b[0])
+  }
+  const skipper = freeChunks(free)
   const fd = openSync(layout.source, 'r')
   try {
-    const buf = Buffer.alloc(IMAGE_CHUNK)
     for (const region of layout.regions) {
       const chunks: ChunkRef[] = []
-      for (let off = region.offset; off < region.offset + region.size; off += IMAGE_CHUNK) {
-        throwIfAborted(options.signal, 'The image backup')
-        const len = Math.min(IMAGE_CHUNK, region.offset + region.size - off)
-        const data = buf.subarray(0, len)
-        let got = 0
-        while (got < len) {
-          const n = readSync(fd, data, got, len - got, off + got)
-          if (n === 0) throw new InvalidOptionError(`${layout.source} ended at byte ${off + got}, before its size of ${layout.size} bytes: it vanished or shrank during the backup. The snapshot was not written.`)
-          got += n
+      const part = layout.partitions.find(p => p.offset <= region.offset && region.offset < p.offset + p.size)
+      for await (const batch of readBatches(fd, layout, region, skipper, options.signal)) {
+        const ids: Array<Uint8Array | undefined> = []
+        for (const c of batch.chunks) {
+          hash.update(c.data)
+          if (!c.skipped) stats.bytesRead += c.data.length
+          else if (part?.unusedSkipped !== undefined) part.unusedSkipped.bytes += c.data.length
+          ids.push(c.skipped || isZero(c.data) ? undefined : sealer.idOf(c.data))
         }
-        hash.update(data)
-        stats.bytesRead += len
-        if (isZero(data)) {
-          let z = zeros.get(len)
-          if (z === undefined) { const id = sealer.idOf(data); z = { id, cid: await put(data, id, true) }; zeros.set(len, z) }
-          chunks.push({ cid: z.cid, id: z.id, size: len })
-          continue
+        const known = await store.lookupIds(ids.filter(id => id !== undefined))
+        let k = 0
+        /** Chunks new in this batch, by id: a block repeated within it is stored once. */
+        const fresh = new Map<string, CID>()
+        for (let i = 0; i < batch.chunks.length; i++) {
+          const { data } = batch.chunks[i]
+          const id = ids[i]
+          if (id === undefined) {
+            let z = zeros.get(data.length)
+            if (z === undefined) { const zid = sealer.idOf(data); z = { id: zid, cid: await put(data, zid, true) }; zeros.set(data.length, z) }
+            chunks.push({ cid: z.cid, id: z.id, size: data.length })
+            continue
+          }
+          const have = known[k++]
+          const key = Buffer.from(id).toString('base64')
+          let cid = have !== undefined ? CID.decode(have) : fresh.get(key)
+          if (cid === undefined) { cid = putNew(data, id, true); fresh.set(key, cid) }
+          chunks.push({ cid, id, size: data.length })
         }
-        const id = sealer.idOf(data)
-        chunks.push({ cid: await put(data, id, true), id, size: len })
       }
       const node: FileNode = { kind: 'file', mode: 0o600, uid: 0, gid: 0, mtimeNs: now, size: region.size, chunks, sparse: true }
       entries.push(file(region.name, region.size, await putNode(node)))
@@ -267,6 +420,8 @@ export interface ImageReadDeps {
   store: LocalBlockStore
   sealer: BlockSealer
   loadNode: (ref: { cid: CID, id: Uint8Array }) => Promise<TreeNode>
+  /** The data path's worker threads (a restore's blocks are read and opened there). */
+  makePool: (onMessage: (m: FromWorker, worker: number) => void) => WorkerPool
 }
 
 /** The manifest of an image snapshot's root, or undefined for a snapshot of files. */
@@ -278,7 +433,44 @@ export async function imageManifest (deps: ImageReadDeps, root: DirNode): Promis
   return JSON.parse(Buffer.concat(parts).toString('utf8')) as ImageManifest
 }
 
-/** Writes the image onto `target` and reads it back to compare its SHA-256 with the backup's. */
+/** Batches whose writes may be under way while the next is read and opened. */
+const IMAGE_IN_FLIGHT = 4
+
+/** The `queue/` folder of a block device or of the disk a partition is on. */
+function queueDir (st: Stats): string {
+  const dir = realpathSync(sysDir(st))
+  return existsSync(`${dir}/queue`) ? `${dir}/queue` : `${dir}/../queue`
+}
+
+/**
+ * Makes `[0, size)` of an existing target read as zeros without writing them, where that is
+ * cheap and certain: an image file has its range punched into a hole (`fallocate
+ * --punch-hole`); a block device whose queue does write-zeroes (`write_zeroes_max_bytes` > 0:
+ * loop devices, NVMe, most SCSI disks) gets BLKZEROOUT (`blkdiscard --zeroout`), which the
+ * kernel guarantees to read back as zeros (unlike a discard). Returns how many bytes from the
+ * start now read as zeros: 0 where nothing could be done, and the restore writes its zero
+ * chunks as data.
+ */
+function zeroTarget (target: string, st: Stats, size: number): { upTo: number, how: string } {
+  if (st.isFile()) {
+    const r = spawnSync('fallocate', ['--punch-hole', '--offset', '0', '--length', String(size), target], { encoding: 'utf8' })
+    return r.status === 0 ? { upTo: size, how: 'punched into a hole' } : { upTo: 0, how: 'written' }
+  }
+  let max = 0
+  try { max = Number(readFileSync(`${queueDir(st)}/write_zeroes_max_bytes`, 'utf8').trim()) } catch {}
+  const length = size - (size % 4096)
+  if (!(max > 0) || length === 0) return { upTo: 0, how: 'written' }
+  const r = spawnSync('blkdiscard', ['--zeroout', '--offset', '0', '--length', String(length), target], { encoding: 'utf8' })
+  return r.status === 0 ? { upTo: length, how: 'zeroed by the device (BLKZEROOUT)' } : { upTo: 0, how: 'written' }
+}
+
+/**
+ * Writes the image onto `target` and compares the SHA-256 of what it wrote (and, with
+ * `readBack`, of the target read back) with the backup's. Chunks are read from the store in
+ * batches (in the order they lie in its segments), opened, and written as runs of up to 4 MiB
+ * while the next batch is opened; all-zero chunks are not written where the target already
+ * reads zeros there (zeroTarget).
+ */
 export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest: ImageManifest, options: ImageRestoreOptions): Promise<ImageRestoreResult> {
   const started = Date.now()
   const target = resolve(options.target)
@@ -292,56 +484,333 @@ export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest
     const have = sizeOf(target, st)
     if (have < manifest.size) throw new ImageTargetTooSmallError(target, have, manifest.size)
   }
+  // Every region's node is loaded (and checked against the manifest) before a byte is written.
+  const nodes: FileNode[] = []
+  for (const region of manifest.regions) {
+    const e = root.entries.find(x => x.name === region.name)
+    if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
+    const node = await deps.loadNode(e) as FileNode
+    if (node.size !== region.size) throw new StoreCorruptError(`${region.name} holds ${node.size} bytes, the manifest says ${region.size}`)
+    nodes.push(node)
+  }
   const fd = openSync(target, fresh ? constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL : constants.O_WRONLY, 0o600)
-  let bytesWritten = 0
+  let written: { bytes: number, sha256: string }
+  let zeros: { upTo: number, how: string }
   try {
-    if (fresh) ftruncateSync(fd, manifest.size)
+    if (fresh) { ftruncateSync(fd, manifest.size); zeros = { upTo: manifest.size, how: 'left as holes' } } else zeros = zeroTarget(target, st as Stats, manifest.size)
     st = fstatSync(fd)
-    for (const region of manifest.regions) {
-      const e = root.entries.find(x => x.name === region.name)
-      if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
-      const node = await deps.loadNode(e) as FileNode
-      if (node.size !== region.size) throw new StoreCorruptError(`${region.name} holds ${node.size} bytes, the manifest says ${region.size}`)
-      let off = region.offset
-      for (const c of node.chunks) {
-        throwIfAborted(options.signal, 'The image restore')
-        const data = deps.sealer.open(await deps.store.get(c.cid), c.id, c.cid)
-        // A new image file is all zeros already: its zero chunks stay holes.
-        if (!(fresh && isZero(data))) {
-          let put = 0
-          while (put < data.length) put += writeSync(fd, data, put, data.length - put, off + put)
-          bytesWritten += data.length
-        }
-        off += data.length
-      }
-    }
+    written = await writeImage(deps, fd, manifest, nodes, zeros.upTo, options.signal)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
-  if (st.isBlockDevice()) {
+  if (written.sha256 !== manifest.sha256) throw new ImageVerifyFailedError(target)
+  let digest = written.sha256
+  if (options.readBack === true) {
     // Drop the device's cached pages, so the check below reads what reached the device.
-    spawnSync('blockdev', ['--flushbufs', target])
+    if (st.isBlockDevice()) spawnSync('blockdev', ['--flushbufs', target])
+    digest = await sha256Of(target, manifest.size)
+    if (digest !== manifest.sha256) throw new ImageVerifyFailedError(target)
   }
-  const sha256 = createHash('sha256')
-  const rfd = openSync(target, 'r')
-  try {
-    const buf = Buffer.alloc(1 << 20)
-    for (let off = 0; off < manifest.size;) {
-      const n = readSync(rfd, buf, 0, Math.min(buf.length, manifest.size - off), off)
-      if (n === 0) break
-      sha256.update(buf.subarray(0, n))
-      off += n
-    }
-  } finally {
-    closeSync(rfd)
-  }
-  const digest = sha256.digest('hex')
-  if (digest !== manifest.sha256) throw new ImageVerifyFailedError(target)
   if (st.isBlockDevice() && manifest.table !== null) {
     // Let the kernel see the restored partition table (its partitions appear as devices).
     const r = spawnSync('partx', ['-u', target], { encoding: 'utf8' })
     if (r.status !== 0) warnings.push(`the kernel did not take the restored partition table of ${target} (partx: ${r.stderr.trim()}); run "partx -u ${target}" or reattach it`)
   }
-  return { target, bytes: manifest.size, bytesWritten, sha256: digest, durationMs: Date.now() - started, warnings }
+  return { target, bytes: manifest.size, bytesWritten: written.bytes, zeros: zeros.how, verified: options.readBack === true ? 'read back' : 'written', sha256: digest, durationMs: Date.now() - started, warnings }
+}
+
+/**
+ * Writes every region's chunks at their offsets; zero chunks below `zeroedUpTo` are skipped.
+ * Returns the bytes written and the SHA-256 of the whole image as handed over (zeros included).
+ */
+async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManifest, nodes: FileNode[], zeroedUpTo: number, signal?: AbortSignal): Promise<{ bytes: number, sha256: string }> {
+  const hash = new HashThread()
+  /** The last batch handed to the hash thread: batches go there in order, each once written. */
+  let hashed: Promise<unknown> = Promise.resolve()
+  // Batches are read and opened by the worker threads, the main thread looking up where the blocks are.
+  const opened = new Map<number, { resolve: (b: Buffer) => void, reject: (err: Error) => void }>()
+  const workers = deps.makePool((m, w) => {
+    if (m.t !== 'image-opened') return
+    const o = opened.get(m.job)
+    opened.delete(m.job)
+    workers.done(w, 1)
+    if (m.error !== undefined) o?.reject(new StoreCorruptError(m.error)); else o?.resolve(Buffer.from(m.buffer))
+  })
+  workers.onFailure(err => { for (const o of opened.values()) o.reject(err); opened.clear() })
+  let jobs = 0
+  const zeroIds = new Map<number, Uint8Array>()
+  const isZeroChunk = (c: ChunkRef): boolean => {
+    let id = zeroIds.get(c.size)
+    if (id === undefined) { id = deps.sealer.idOf(new Uint8Array(c.size)); zeroIds.set(c.size, id) }
+    return Buffer.compare(id, c.id) === 0
+  }
+  const pool: Buffer[] = []
+  const inFlight: Array<Promise<Buffer>> = []
+  let written = 0
+  const pwrite = async (buf: Buffer, from: number, length: number, position: number): Promise<void> => {
+    for (let put = 0; put < length;) {
+      put += await new Promise<number>((resolve, reject) => write(fd, buf, from + put, length - put, position + put, (err, n) => { if (err !== null) reject(err); else if (n === 0) reject(new InvalidOptionError(`the restore target took no byte at ${position + put}: it shrank or went away during the restore`)); else resolve(n) }))
+    }
+  }
+  try {
+    for (let r = 0; r < manifest.regions.length; r++) {
+      const chunks = nodes[r].chunks
+      let off = manifest.regions[r].offset
+      for (let first = 0; first < chunks.length; first += IMAGE_BATCH) {
+        throwIfAborted(signal, 'The image restore')
+        const batch = chunks.slice(first, first + IMAGE_BATCH)
+        if (inFlight.length >= IMAGE_IN_FLIGHT) pool.push(await inFlight.shift() as Buffer)
+        // Its own ArrayBuffer (not the shared pool's): it is transferred to the hash thread and back.
+        const buf = pool.pop() ?? Buffer.allocUnsafeSlow(IMAGE_BATCH * IMAGE_CHUNK)
+        // Where each chunk goes in buf, and whether it must be written.
+        const at: number[] = []
+        const mustWrite: boolean[] = []
+        const wanted = new Map<string, number[]>()
+        let pos = 0
+        for (let i = 0; i < batch.length; i++) {
+          const c = batch[i]
+          at.push(pos)
+          if (isZeroChunk(c)) {
+            mustWrite.push(off + pos + c.size > zeroedUpTo)
+            buf.fill(0, pos, pos + c.size)
+          } else {
+            mustWrite.push(true)
+            const key = c.cid.toString()
+            const slots = wanted.get(key)
+            if (slots === undefined) wanted.set(key, [i]); else slots.push(i)
+          }
+          pos += c.size
+        }
+        const slotsOf = [...wanted.values()]
+        const locs = await deps.store.locations(slotsOf.map(slots => batch[slots[0]].cid.bytes))
+        const blocks: ImageOpenBlock[] = slotsOf.map((slots, k) => {
+          const c = batch[slots[0]]
+          const loc = locs[k]
+          if (loc === undefined) throw new BlockNotFoundError(c.cid.toString())
+          return { segment: loc.segment, offset: loc.offset, length: loc.length, id: c.id, cid: c.cid.toString(), size: c.size, at: slots.map(i => at[i]) }
+        })
+        const job = ++jobs
+        const filled = new Promise<Buffer>((resolve, reject) => {
+          opened.set(job, { resolve, reject })
+          workers.dispatch({ t: 'image-open', job, blocks, buffer: buf.buffer as ArrayBuffer }, 1, [buf.buffer as ArrayBuffer])
+        })
+        // Runs of consecutive chunks to write: where and how long, in the batch and on the disk.
+        const runs: Array<[number, number]> = []
+        for (let i = 0; i < batch.length;) {
+          if (!mustWrite[i]) { i++; continue }
+          let j = i
+          while (j < batch.length && mustWrite[j]) j++
+          runs.push([at[i], at[j - 1] + batch[j - 1].size - at[i]])
+          written += runs[runs.length - 1][1]
+          i = j
+        }
+        const start = off
+        const writes = filled.then(async full => { await Promise.all(runs.map(async ([from, length]) => await pwrite(full, from, length, start + from))); return full })
+        writes.catch(() => {}) // awaited below, unless an earlier batch failed first
+        const length = pos
+        const done = hashed.then(async () => await hash.update(await writes, length))
+        hashed = done
+        inFlight.push(done)
+        off += pos
+      }
+    }
+    await Promise.all(inFlight)
+    return { bytes: written, sha256: await hash.digest() }
+  } finally {
+    await Promise.allSettled(inFlight)
+    await Promise.all([hash.close(), workers.close()])
+  }
+}
+
+/** The hash thread's program (CommonJS, run with `eval`): SHA-256 of the buffers it is sent, in order. */
+const HASH_PROGRAM = `const { parentPort } = require('node:worker_threads')
+const hash = require('node:crypto').createHash('sha256')
+parentPort.on('message', m => {
+  if (m === null) { parentPort.postMessage(hash.digest('hex')); return }
+  hash.update(new Uint8Array(m.buffer, 0, m.length))
+  parentPort.postMessage(m.buffer, [m.buffer])
+})`
+
+/**
+ * SHA-256 on a thread of its own, so the restore's main thread reads, opens and writes blocks
+ * while what was written is hashed (a third of its work when on one thread). Buffers are
+ * transferred there and back, not copied; replies come in the order of the requests.
+ */
+class HashThread {
+  private readonly worker = new Worker(HASH_PROGRAM, { eval: true })
+  private readonly waiting: Array<{ resolve: (m: unknown) => void, reject: (err: Error) => void }> = []
+  private failed: Error | undefined
+
+  constructor () {
+    this.worker.on('message', (m: unknown) => this.waiting.shift()?.resolve(m))
+    this.worker.on('error', err => this.fail(err))
+    this.worker.on('exit', code => { if (code !== 0) this.fail(new WorkerFailedError(`the restore's hash thread exited with code ${code}`)) })
+  }
+
+  private fail (err: Error): void {
+    this.failed ??= err
+    for (const w of this.waiting.splice(0)) w.reject(err)
+  }
+
+  private async ask (msg: unknown, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.failed !== undefined) throw this.failed
+    return await new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject })
+      this.worker.postMessage(msg, transfer)
+    })
+  }
+
+  /** Hashes `buf[0, length)` after everything sent before; `buf` is unusable until the returned buffer (the same memory) comes back. */
+  async update (buf: Buffer, length: number): Promise<Buffer> {
+    const back = await this.ask({ buffer: buf.buffer, length }, [buf.buffer as ArrayBuffer]) as ArrayBuffer
+    return Buffer.from(back)
+  }
+
+  async digest (): Promise<string> {
+    return await this.ask(null) as string
+  }
+
+  async close (): Promise<void> {
+    await this.worker.terminate()
+  }
+}
+
+/** SHA-256 of the first `size` bytes of `path`, reading the next 4 MiB while hashing the last. */
+async function sha256Of (path: string, size: number): Promise<string> {
+  const hash = createHash('sha256')
+  const fh = await open(path, 'r')
+  try {
+    const step = 4 << 20
+    const bufs = [Buffer.allocUnsafe(step), Buffer.allocUnsafe(step)]
+    const readAt = async (b: Buffer, off: number): Promise<number> => {
+      let got = 0
+      const want = Math.min(step, size - off)
+      while (got < want) {
+        const { bytesRead } = await fh.read(b, got, want - got, off + got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+      return got
+    }
+    let next = size > 0 ? readAt(bufs[0], 0) : Promise.resolve(0)
+    for (let off = 0, k = 0; off < size; k ^= 1) {
+      const n = await next
+      if (n === 0) break
+      off += n
+      next = off < size ? readAt(bufs[k ^ 1], off) : Promise.resolve(0)
+      hash.update(bufs[k].subarray(0, n))
+    }
+  } finally {
+    await fh.close()
+  }
+  return hash.digest('hex')
+}
+
+export interface ImageFilesOptions extends AbortOptions {
+  snapshot: string
+  /** The partition's number in the table. */
+  partition: number
+}
+
+export interface ImageLsOptions extends ImageFilesOptions {
+  /** A folder (or file) of the partition's file system; default `/`. */
+  path?: string
+}
+
+export interface ImageGetOptions extends ImageFilesOptions {
+  /** Files or folders of the partition's file system; each is restored into `target` by its name. */
+  paths: string[]
+  /** A folder (made when missing); nothing in it is overwritten. */
+  target: string
+}
+
+export interface ImageGetResult { files: number, dirs: number, symlinks: number, bytes: number, warnings: string[] }
+
+/** Chunks of a partition kept opened while its file system is read: 2 MiB. */
+const PARTITION_CACHE = 32
+
+/**
+ * The ext2/3/4 file system of partition `number` of an image snapshot, read from its stored
+ * chunks (only those it needs, each opened once while in a small cache): single files without
+ * restoring the partition.
+ */
+export async function openImagePartition (deps: ImageReadDeps, root: DirNode, manifest: ImageManifest, number: number): Promise<Ext4Reader> {
+  const part = manifest.partitions.find(p => p.number === number)
+  if (part === undefined) throw new InvalidOptionError(`the image has no partition ${number}${manifest.partitions.length > 0 ? `; it has ${manifest.partitions.map(p => p.number).join(', ')}` : ' (no partition table)'}`)
+  if (part.fsType === undefined || !BITMAP_FS.has(part.fsType)) throw new InvalidOptionError(`partition ${number} holds ${part.fsType ?? 'no file system blkid knows'}; only ext4 (and ext2/3 with extents) can be browsed without restoring the partition`)
+  // The partition's chunks in order: its regions (one, or its 1 GiB pieces) are cut at chunk boundaries.
+  const chunks: ChunkRef[] = []
+  for (const region of manifest.regions.filter(r => r.offset >= part.offset && r.offset < part.offset + part.size)) {
+    const e = root.entries.find(x => x.name === region.name)
+    if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
+    chunks.push(...(await deps.loadNode(e) as FileNode).chunks)
+  }
+  const cache = new Map<number, Buffer>()
+  const chunk = async (i: number): Promise<Buffer> => {
+    let data = cache.get(i)
+    if (data !== undefined) { cache.delete(i); cache.set(i, data); return data }
+    const c = chunks[i]
+    if (c === undefined) throw new StoreCorruptError(`the file system of partition ${number} points past the partition's end`)
+    data = deps.sealer.open(await deps.store.get(c.cid), c.id, c.cid)
+    cache.set(i, data)
+    if (cache.size > PARTITION_CACHE) cache.delete(cache.keys().next().value as number)
+    return data
+  }
+  const readAt = async (offset: number, length: number): Promise<Buffer> => {
+    const out = Buffer.allocUnsafe(length)
+    for (let done = 0; done < length;) {
+      const at = offset + done
+      const data = await chunk(Math.floor(at / manifest.chunkSize))
+      const from = at % manifest.chunkSize
+      const n = Math.min(length - done, data.length - from)
+      if (n <= 0) throw new StoreCorruptError(`the file system of partition ${number} points past the partition's end`)
+      data.copy(out, done, from, from + n)
+      done += n
+    }
+    return out
+  }
+  return await Ext4Reader.open(readAt)
+}
+
+/** Restores `paths` of the partition's file system into `target` (files, folders with all below them, symlinks; modes and times). */
+export async function getImageFiles (reader: Ext4Reader, paths: string[], target: string, signal?: AbortSignal): Promise<ImageGetResult> {
+  const result: ImageGetResult = { files: 0, dirs: 0, symlinks: 0, bytes: 0, warnings: [] }
+  mkdirSync(target, { recursive: true })
+  const put = async (e: Ext4Entry, path: string, to: string): Promise<void> => {
+    throwIfAborted(signal, 'The file restore from the image')
+    if (lstatSync(to, { throwIfNoEntry: false }) !== undefined) throw new InvalidOptionError(`${to} exists; restore into an empty folder (nothing was overwritten)`)
+    if (e.kind === 'dir') {
+      mkdirSync(to, { mode: 0o700 })
+      for (const c of await reader.list(path)) await put(c, `${path.replace(/\/$/, '')}/${c.name}`, join(to, c.name))
+      result.dirs++
+    } else if (e.kind === 'file') {
+      const fd = openSync(to, 'wx', 0o600)
+      try {
+        for await (const piece of reader.read(e.inode)) {
+          throwIfAborted(signal, 'The file restore from the image')
+          for (let put = 0; put < piece.length;) put += writeSync(fd, piece, put, piece.length - put)
+          result.bytes += piece.length
+        }
+      } finally {
+        closeSync(fd)
+      }
+      result.files++
+    } else if (e.kind === 'symlink') {
+      symlinkSync(await reader.readlink(e.inode), to)
+      result.symlinks++
+      return
+    } else {
+      result.warnings.push(`${path} is a device, socket or pipe: not restored`)
+      return
+    }
+    chmodSync(to, e.mode)
+    utimesSync(to, e.mtimeSec, e.mtimeSec)
+  }
+  for (const path of paths) {
+    const e = await reader.lookup(path)
+    const name = path.split('/').filter(p => p !== '').pop() ?? 'root'
+    await put(e, path, join(target, name))
+  }
+  return result
 }

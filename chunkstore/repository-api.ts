@@ -1,6 +1,7 @@
 import type { AbortOptions } from '../crypto/index.ts'
 import type { BlockStore } from './block-store.ts'
-import type { ImageBackupOptions, ImageManifest, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
+import type { ImageBackupOptions, ImageGetOptions, ImageGetResult, ImageLsOptions, ImageManifest, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
+import type { Ext4Entry } from './ext4-reader.ts'
 import type {
   BackupOptions, CheckOptions, CheckResult, ForgetPolicy, PruneResult, RestoreOptions, RestoreResult,
   SnapshotRecord, TreeEntry
@@ -31,6 +32,9 @@ export interface Repository {
   restoreImage: (options: ImageRestoreOptions) => Promise<ImageRestoreResult>
   /** The partition table and regions of a disk image snapshot; undefined for a snapshot of files. */
   imageManifest: (snapshot: string, options?: AbortOptions) => Promise<ImageManifest | undefined>
+  /** A folder of an ext4 partition of a disk image snapshot, and files restored from it, read from its chunks. */
+  imageLs: (options: ImageLsOptions) => Promise<Ext4Entry[]>
+  imageGet: (options: ImageGetOptions) => Promise<ImageGetResult>
   /** Snapshot records, oldest first. */
   snapshots: (filter?: { task?: string } & AbortOptions) => Promise<SnapshotRecord[]>
   /** Resolves a full id, a unique id prefix, or `latest` (optionally of one task). Throws SnapshotNotFoundError. */

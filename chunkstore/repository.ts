@@ -20,8 +20,9 @@ import { LocalBlockStore } from './local-block-store.ts'
 import { pruneStore } from './prune.ts'
 import type { LsOptions, Repository } from './repository-api.ts'
 import { Restorer } from './restorer.ts'
-import { backupImage, imageManifest, restoreImage } from './disk-image.ts'
-import type { ImageBackupOptions, ImageManifest, ImageReadDeps, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
+import { backupImage, getImageFiles, imageManifest, openImagePartition, restoreImage } from './disk-image.ts'
+import type { ImageBackupOptions, ImageFilesOptions, ImageGetOptions, ImageGetResult, ImageLsOptions, ImageManifest, ImageReadDeps, ImageRestoreOptions, ImageRestoreResult } from './disk-image.ts'
+import type { Ext4Entry, Ext4Reader } from './ext4-reader.ts'
 import { isReplica } from './replica-marker.ts'
 import { decodeNode, encodeNode, inlineFileNode } from './tree-node.ts'
 import { repairTree } from './snapshot-repair.ts'
@@ -232,8 +233,31 @@ export class LocalRepository implements Repository {
     })
   }
 
+  /** The entries of a folder of an ext4 partition of a disk image snapshot, read from its chunks. */
+  async imageLs (options: ImageLsOptions): Promise<Ext4Entry[]> {
+    return await this.blocks.epochs.within('read', async () => {
+      const reader = await this.imagePartition(options)
+      return await reader.list(options.path ?? '/')
+    })
+  }
+
+  /** Restores files and folders of an ext4 partition of a disk image snapshot, without restoring the partition. */
+  async imageGet (options: ImageGetOptions): Promise<ImageGetResult> {
+    return await this.blocks.epochs.within('read', async () => {
+      return await getImageFiles(await this.imagePartition(options), options.paths, options.target, options.signal)
+    })
+  }
+
+  private async imagePartition (options: ImageFilesOptions): Promise<Ext4Reader> {
+    const snap = await this.resolveSnapshot(options.snapshot, undefined, options)
+    const root = await this.loadNode(rootOf(snap)) as DirNode
+    const manifest = await imageManifest(this.imageDeps(), root)
+    if (manifest === undefined) throw new NotADiskImageError(snap.id)
+    return await openImagePartition(this.imageDeps(), root, manifest, options.partition)
+  }
+
   private imageDeps (): ImageReadDeps {
-    return { store: this.blocks, sealer: this.sealer, loadNode: async ref => await this.loadNode(ref) }
+    return { store: this.blocks, sealer: this.sealer, loadNode: async ref => await this.loadNode(ref), makePool: this.makePool(this.config.compression, this.config.chunker) }
   }
 
   async snapshots (filter: { task?: string } & AbortOptions = {}): Promise<OwnSnapshot[]> {

@@ -43,8 +43,12 @@ export interface VerifyJob { t: 'verify', job: number, blocks: VerifyBlock[] }
 
 export interface NeedReply { t: 'need', job: number, batch: number, need: Uint8Array, cids: Array<Uint8Array | null> }
 
+/** A disk image restore's batch (disk-image.ts): each block read, opened and copied into `buffer` at each of `at`. */
+export interface ImageOpenBlock { segment: number, offset: number, length: number, id: Uint8Array, cid: string, size: number, at: number[] }
+export interface ImageOpenJob { t: 'image-open', job: number, blocks: ImageOpenBlock[], buffer: ArrayBuffer }
+
 export interface CloseRequest { t: 'close' }
-export type ToWorker = BackupJob | RestoreJob | VerifyJob | NeedReply | CloseRequest
+export type ToWorker = BackupJob | RestoreJob | VerifyJob | ImageOpenJob | NeedReply | CloseRequest
 
 /** A batch of chunk ids to look up; `bytes` is the plaintext the batch read (for pacing). */
 export interface IdsMessage { t: 'ids', job: number, batch: number, ids: Uint8Array, bytes: number }
@@ -72,7 +76,9 @@ export interface FileDone {
 export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, path?: string, error?: string, bytes: number, warnings?: string[] }
 /** `bad`: CIDs of blocks unreadable or not matching their address (CheckResult.badBlocks). */
 export interface VerifyDone { t: 'verified', job: number, errors: string[], bad: string[], bytes: number, blocks: number }
+/** The batch's buffer, handed back filled; `error` if a block could not be read or opened. */
+export interface ImageOpened { t: 'image-opened', job: number, buffer: ArrayBuffer, error?: string }
 export interface JobDone { t: 'done', job: number }
 export interface Closed { t: 'closed' }
 
-export type FromWorker = IdsMessage | BlocksMessage | FilesDone | RestoreDone | VerifyDone | JobDone | Closed
+export type FromWorker = IdsMessage | BlocksMessage | FilesDone | RestoreDone | VerifyDone | ImageOpened | JobDone | Closed

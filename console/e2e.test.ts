@@ -3,12 +3,11 @@
 // test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, mkdir, readFile, rm, stat, utimes, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { answered, apiAs as apiAt, buildConsole, confirmPassword, cspViolations, launchBrowser, login as loginAt, newPage as openPage, pickInRestoreTree, root, serve, shoot, type Served } from './testing/e2e-harness.ts'
+import { answered, apiAs as apiAt, buildConsole, confirmPassword, cspViolations, launchBrowser, login as loginAt, newPage as openPage, pickInRestoreTree, serve, shoot, type Served } from './testing/e2e-harness.ts'
 
 const ADMIN_PW = 'console e2e head passphrase'
 const OP_PW = 'operator password 01'
@@ -294,58 +293,6 @@ test('data management cleans a chosen copy and the table shows one copy fewer', 
   assert.match(await page.innerText('[data-test=drills] tbody'), /passed/)
   await shoot(page, 'drills.png')
   await page.context().close()
-})
-
-test('USB key login (F27): password, then the token PIN through the local signing helper; a wrong PIN shows its error', async () => {
-  // The SoftHSM2 fixture's script mode makes a token with an EC key and its certificate in a temp folder.
-  const made = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'crypto', 'testing', 'softhsm.ts')], { cwd: root, encoding: 'utf8' })
-  assert.equal(made.status, 0, made.stderr)
-  const hsm = JSON.parse(made.stdout) as { dir: string, modulePath: string, env: Record<string, string>, tokenLabel: string, pin: string, ec: { certificatePem: string } }
-  const helper = spawn(process.execPath, [join(root, 'node', 'bin', 'cairn.js'), 'token', 'helper', '--console-origin', base, '--port', '0', '--pkcs11-module', hsm.modulePath], {
-    cwd: root, env: { ...process.env, ...hsm.env }, stdio: ['ignore', 'pipe', 'pipe']
-  })
-  try {
-    const helperUrl = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      helper.stdout!.on('data', (b: Buffer) => { out += b.toString(); const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out); if (m !== null) resolve(m[1]) })
-      helper.on('exit', code => reject(new Error(`signing helper exited ${code}: ${out}`)))
-    })
-    const admin = await apiAs('admin', ADMIN_PW)
-    await admin('POST', '/api/users', { name: 'ses03', password: OP_PW, role: 'operator' })
-    // The admin enrols the key's certificate on the users screen.
-    const adminPage = await newPage()
-    await login(adminPage, 'admin', ADMIN_PW)
-    await adminPage.click('[data-test=nav-users]')
-    await adminPage.click('[data-test=enrol-ses03]')
-    await adminPage.fill('[data-test=certificate]', hsm.ec.certificatePem)
-    await adminPage.click('[data-test=enrol-save]')
-    await confirmPassword(adminPage, ADMIN_PW)
-    await adminPage.waitForSelector('[data-test=users] .notice')
-    await shoot(adminPage, 'users.png')
-    await adminPage.context().close()
-    const page = await newPage()
-    await page.goto(`${base}/#/login`)
-    await page.fill('#login-user', 'ses03')
-    await page.fill('#login-password', OP_PW)
-    await page.click('[data-test=login-submit]')
-    await page.waitForSelector('[data-test=token-step]')
-    await page.fill('#token-label', hsm.tokenLabel)
-    await page.fill('#key-label', 'operator-ec')
-    await page.fill('#helper-url', helperUrl)
-    await page.fill('#token-pin', '999999')
-    await page.click('[data-test=token-submit]')
-    assert.match(await (await page.waitForSelector('[data-test=login-error]')).innerText(), /The PIN of USB key .* is wrong/)
-    await shoot(page, 'login-token-wrong-pin.png')
-    await page.fill('#token-pin', hsm.pin)
-    await page.click('[data-test=token-submit]')
-    assert.match(await (await page.waitForSelector('[data-test=whoami]')).innerText(), /ses03/)
-    await page.context().close()
-  } finally {
-    const exited = new Promise(resolve => helper.once('exit', resolve))
-    helper.kill('SIGTERM')
-    await exited
-    await rm(hsm.dir, { recursive: true, force: true })
-  }
 })
 
 test('the home dashboard shows the day\'s backups and the user spaces, in Chinese and in English', async () => {

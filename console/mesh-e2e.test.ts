@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { answered, apiAs, buildConsole, cairn, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
+import { answered, apiAs, buildConsole, cairn, cspViolations, freePort, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
 const PW = 'mesh e2e head passphrase'
 const LISTEN = '/ip4/127.0.0.1/tcp/0'
@@ -189,4 +189,50 @@ test('the DR site\'s own screen: both sites connected, its link and policy back 
   assert.match(await zh.innerText('tr[data-policy="sales-dr"]'), /已同步$/)
   await shoot(zh, 'mesh-zh-CN.png')
   await zh.context().close()
+})
+
+test('the map of the mesh (issue 19): sites with role, state and bytes, arrows coloured by health with their lag; a click opens the details', async () => {
+  // The head office: its box, dr-1's box, and the link hq → dr-1 drawn green with "up to date".
+  const page = await openMesh(A!.base)
+  const map = '[data-test=mesh-map]'
+  await page.waitForSelector(`${map} [data-map-site="dr-1"]`)
+  assert.match(await page.innerText(`${map} [data-map-site="hq"]`), /^hq\s+Head office\s+this node\s+stores [\d.]+ [KM]i?B$/)
+  assert.match(await page.innerText(`${map} [data-map-site="dr-1"]`), /^dr-1\s+DR site\s+connected/)
+  const link = `${map} .vue-flow__edge.map-link-dr-1`
+  assert.match(await page.getAttribute(link, 'class') ?? '', /\bhealth-ok\b/)
+  assert.equal(await page.$eval(`${link} .vue-flow__edge-text`, el => el.textContent), 'up to date')
+  // The arrow's colour is the health's, as the browser paints it.
+  assert.equal(await page.$eval(`${link} .vue-flow__edge-path`, el => getComputedStyle(el).stroke), 'rgb(24, 92, 43)')
+  await page.click(`${link} .vue-flow__edge-textwrapper`)
+  const details = await (await page.waitForSelector('[data-test=map-details]')).innerText()
+  assert.match(details, /^hq → dr-1\s+Health\s+up to date\s+Snapshots behind\s+0\s+Blocks behind\s+0\s+Data behind\s+0 B\s+Last run\s+\S/)
+  assert.match(details, /Replication policies\s+sales-dr/)
+  await page.click(`${map} [data-map-site="dr-1"]`)
+  await page.waitForFunction(() => document.querySelector('[data-test=map-details] h3')?.textContent?.startsWith('dr-1'))
+  assert.match(await page.innerText('[data-test=map-details]'), /^dr-1 · DR site\s+State\s+connected\s+Peer id\s+12D3\S+\s+Addresses\s+\/ip4\/127\.0\.0\.1\/tcp\/\d+/)
+  // From the keyboard: a box takes the focus, and Enter opens its details as a click does.
+  await page.focus(`${map} .vue-flow__node:has([data-map-site="hq"])`)
+  await page.keyboard.press('Enter')
+  await page.waitForFunction(() => document.querySelector('[data-test=map-details] h3')?.textContent?.startsWith('hq'))
+  assert.match(await page.getAttribute(`${map} .vue-flow__node:has([data-map-site="dr-1"])`, 'aria-label') ?? '', /^dr-1, DR site, connected/)
+  await page.click(`${map} [data-map-site="dr-1"]`)
+  await page.waitForFunction(() => document.querySelector('[data-test=map-details] h3')?.textContent?.startsWith('dr-1'))
+  await shoot(page, 'mesh-map-en.png')
+  await page.context().close()
+
+  // The DR site in Chinese: hq's snapshots came in (dashed arrow hq → dr-1), and its own link goes back to hq.
+  const zh = await openMesh(B!.base, 'zh-CN')
+  await zh.waitForSelector(`${map} .vue-flow__edge.map-received-hq`)
+  assert.match(await zh.innerText(`${map} [data-map-site="dr-1"]`), /^dr-1\s+灾备站点\s+本节点/)
+  assert.match(await zh.innerText(`${map} [data-map-site="hq"]`), /^hq\s+总部\s+已连接\s+其数据在本站点 [\d.]+ [KM]i?B$/)
+  assert.equal(await zh.$eval(`${map} .vue-flow__edge.map-received-hq .vue-flow__edge-text`, el => el.textContent), '已收到 1 个快照')
+  assert.equal(await zh.$eval(`${map} .vue-flow__edge.map-link-hq .vue-flow__edge-text`, el => el.textContent), '已同步')
+  await zh.click(`${map} .vue-flow__edge.map-received-hq .vue-flow__edge-textwrapper`)
+  assert.match(await (await zh.waitForSelector('[data-test=map-details]')).innerText(), /^hq → dr-1\s+其在本站点的快照\s+1\s/)
+  // What a screen reader hears is Chinese too (Vue Flow's own descriptions are English).
+  assert.equal(await zh.$eval('#vue-flow__node-desc-mesh-map', el => el.textContent), '复制网络中的站点。按回车键或空格键在拓扑图下方显示其详情。')
+  assert.equal(await zh.getAttribute(`${map} .vue-flow__edge.map-link-hq`, 'aria-label'), 'dr-1 → hq、已同步')
+  await shoot(zh, 'mesh-map-zh-CN.png')
+  await zh.context().close()
+  assert.deepEqual(cspViolations, [], 'the map runs under the node\'s Content-Security-Policy')
 })

@@ -105,7 +105,8 @@ export const api = {
   patchWebhook: async (id: string, body: { enabled?: boolean }) => await call<Webhook>('PATCH', `/api/webhooks/${id}`, body),
   deleteWebhook: async (id: string) => await call<{ ok: true }>('DELETE', `/api/webhooks/${id}`),
   patchUser: async (id: string, body: { role?: string, email?: string, enabled?: boolean, unlock?: boolean }) => await call<PublicUser>('PATCH', `/api/users/${id}`, body),
-  enrolToken: async (id: string, certificate: string) => await call<PublicUser>('PUT', `/api/users/${id}/token`, { certificate }),
+  enrolToken: async (id: string, certificate: string, proof?: SignedChallenge) => await call<PublicUser>('PUT', `/api/users/${id}/token`, proof === undefined ? { certificate } : { certificate, proof }),
+  enrolChallenge: async (id: string) => await call<{ challenge: LoginChallenge }>('POST', `/api/users/${id}/token/challenge`, {}),
   removeToken: async (id: string) => await call<{ ok: true }>('DELETE', `/api/users/${id}/token`),
   audit: async (from: number, limit: number) => await call<AuditEntry[]>('GET', `/api/audit?from=${from}&limit=${limit}`),
   verifyAudit: async () => await call<{ ok: boolean, records: number, brokenAt?: number }>('GET', '/api/audit/verify'),
@@ -137,18 +138,34 @@ export const api = {
   deliveries: async (hookId: string, page: number, pageSize: number) => await call<Page<Delivery>>('GET', `/api/webhooks/${hookId}/deliveries?page=${page}&pageSize=${pageSize}`)
 }
 
-/** The local signing helper (F27) on the operator's machine: asks the USB key to sign the login challenge. */
+/** A login (or enrolment) challenge as the signing helper answered it: what the node checks. */
+export interface SignedChallenge { nonce: string, user: string, attemptId: string, origin: string, signature: string }
+
+/** A token the signing helper sees (GET /v1/tokens, no PIN), with its public objects. */
+export interface HelperToken {
+  label: string, manufacturer: string, model: string, serialNumber: string, pinCountLow: boolean, pinFinalTry: boolean, pinLocked: boolean
+  objects: Array<{ kind: 'private-key' | 'public-key' | 'certificate', label: string, id: string, fingerprint256?: string }>
+}
+
+/** The local signing helper (F27) on the operator's machine: lists the USB keys plugged in and asks one to sign a challenge. */
 export const signingHelper = {
   url: (): string => localStorage.getItem('cairn.signingHelper') ?? 'http://127.0.0.1:47127',
-  async sign (body: { tokenLabel: string, pin: string, keyLabel?: string, challenge: LoginChallenge }): Promise<{ signature: string, origin: string }> {
-    let res: Response
-    try {
-      res = await fetch(`${signingHelper.url()}/v1/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-    } catch (cause) {
-      throw new ApiCallError(0, { name: 'SigningHelperUnreachableError', code: 'SIGNING_HELPER_UNREACHABLE', message: String(cause) })
-    }
-    const data = await res.json()
-    if (!res.ok) throw new ApiCallError(res.status, data)
-    return data
+  async tokens (): Promise<HelperToken[]> {
+    return (await helperCall<{ tokens: HelperToken[] }>('GET', '/v1/tokens')).tokens
+  },
+  async sign (body: { tokenLabel: string, pin: string, keyLabel?: string, keyId?: string, challenge: LoginChallenge }): Promise<{ signature: string, origin: string, certificate: string | null }> {
+    return await helperCall('POST', '/v1/sign', body)
   }
+}
+
+async function helperCall<T> (method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  let res: Response
+  try {
+    res = await fetch(`${signingHelper.url()}${path}`, method === 'GET' ? {} : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  } catch (cause) {
+    throw new ApiCallError(0, { name: 'SigningHelperUnreachableError', code: 'SIGNING_HELPER_UNREACHABLE', message: String(cause) })
+  }
+  const data = await res.json()
+  if (!res.ok) throw new ApiCallError(res.status, data)
+  return data
 }

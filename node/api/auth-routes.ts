@@ -4,14 +4,14 @@ import type { LoginResponse } from '../../crypto/index.ts'
 import { RecordNotFoundError } from '../state/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { idParam, okReply, printable } from './schemas.ts'
+import { idParam, loginResponseSchema, okReply, printable } from './schemas.ts'
 
 const tags = ['auth']
 
 export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: RouteOptions): Promise<void> {
   const { accounts } = ctx
   const sendOutcome = async (reply: FastifyReply, outcome: LoginOutcome): Promise<unknown> => {
-    if (outcome.step === 'token') return { step: 'token', challenge: outcome.challenge }
+    if (outcome.step === 'token') return { step: 'token', challenge: outcome.challenge, ...(outcome.keyFingerprint !== undefined ? { keyFingerprint: outcome.keyFingerprint } : {}) }
     void reply.setCookie(opts.cookieName, outcome.secret, { path: '/', httpOnly: true, sameSite: 'strict', secure: opts.tls, maxAge: Math.floor(accounts.timeouts.absoluteMs / 1000) })
     ctx.events.emit('login', outcome.user)
     return { step: 'done', user: outcome.user, csrfToken: outcome.session.csrfToken, sessionId: outcome.session.id }
@@ -27,10 +27,7 @@ export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: R
   app.post<{ Body: LoginResponse }>('/api/auth/login/token', {
     schema: {
       summary: 'Second login step (F27): the signing helper\'s answer — the challenge fields, the origin it signed for, and the token\'s base64 signature over crypto/login-challenge\'s v1 message', tags,
-      body: {
-        type: 'object', required: ['nonce', 'user', 'attemptId', 'origin', 'signature'], additionalProperties: false,
-        properties: { nonce: { type: 'string', minLength: 1, maxLength: 100 }, user: printable(1, 64), attemptId: { type: 'string', minLength: 1, maxLength: 100 }, origin: { type: 'string', minLength: 1, maxLength: 300 }, signature: { type: 'string', minLength: 1, maxLength: 4096 } }
-      }
+      body: loginResponseSchema
     }
   }, async (req, reply) => await sendOutcome(reply, await accounts.completeTokenLogin(req.body, req.ip, req.headers['user-agent'] ?? '')))
 

@@ -1,6 +1,7 @@
 // Login, sessions (OWASP ASVS L2 §3), CSRF, lockout and the USB-key step, against a running daemon.
 import test from 'node:test'
 import assert from 'node:assert/strict'
+import { X509Certificate } from 'node:crypto'
 import { loginChallengeMessage, withTokenSession, type LoginChallenge } from '../../crypto/index.ts'
 import { createOperatorToken, createSoftHsm } from '../../crypto/testing/index.ts'
 import { manualClock } from '../clock/index.ts'
@@ -204,6 +205,51 @@ test('a user with an enrolled USB key must sign the login challenge on the token
     assert.equal(ok.body.step, 'done')
     c.csrf = ok.body.csrfToken
     assert.equal((await c.get('/api/users/me')).body.tokenEnrolled, true)
+  } finally {
+    await t.close()
+    hsm.dispose()
+  }
+})
+
+test('enrolling a USB key from the console: the key signs that user\'s enrolment challenge first (issue 19, SoftHSM2)', async () => {
+  const hsm = createSoftHsm()
+  const op = createOperatorToken(hsm)
+  const t = await startTestDaemon({ clock: manualClock(new Date(Date.now() + 60_000)) })
+  try {
+    const { admin, operatorId, auditorId } = await withUsers(t)
+    const signed = (challenge: LoginChallenge, label: string): Record<string, string> => {
+      const origin = t.daemon.url
+      const signature = withTokenSession({ modulePath: hsm.modulePath, tokenLabel: op.tokenLabel, pin: op.pin }, s => s.sign({ label }, loginChallengeMessage({ ...challenge, origin })))
+      return { nonce: challenge.nonce, user: challenge.user, attemptId: challenge.attemptId, origin, signature: Buffer.from(signature).toString('base64') }
+    }
+    const challenge = async (id: string): Promise<LoginChallenge> => {
+      const r = await admin.post(`/api/users/${id}/token/challenge`)
+      assert.equal(r.status, 200, r.text)
+      return r.body.challenge
+    }
+    const enrolled = async (): Promise<boolean> => (await admin.get(`/api/users/${operatorId}`)).body.tokenEnrolled
+
+    // Signed by the other key on the token: refused, nothing enrolled, the challenge used up.
+    const first = await challenge(operatorId)
+    assert.equal(first.user, 'ops01')
+    const wrongKey = await admin.put(`/api/users/${operatorId}/token`, { certificate: op.ec.certificatePem, proof: signed(first, 'operator-rsa') })
+    assert.equal(wrongKey.status, 401)
+    assert.equal(wrongKey.body.name, 'TokenChallengeError')
+    assert.equal(await enrolled(), false)
+    assert.equal((await admin.put(`/api/users/${operatorId}/token`, { certificate: op.ec.certificatePem, proof: signed(first, 'operator-ec') })).status, 401, 'single use')
+    // Another user's enrolment challenge does not enrol this one; nor does an enrolment answer log anyone in.
+    const others = await admin.put(`/api/users/${operatorId}/token`, { certificate: op.ec.certificatePem, proof: signed(await challenge(auditorId), 'operator-ec') })
+    assert.equal(others.body.name, 'TokenChallengeError')
+    assert.equal((await new ApiClient(t.daemon.url).post('/api/auth/login/token', signed(await challenge(operatorId), 'operator-ec'))).status, 401)
+    assert.equal(await enrolled(), false)
+
+    const ok = await admin.put(`/api/users/${operatorId}/token`, { certificate: op.ec.certificatePem, proof: signed(await challenge(operatorId), 'operator-ec') })
+    assert.equal(ok.status, 200, ok.text)
+    assert.equal(await enrolled(), true)
+    // The login's token step names the enrolled certificate, for the console to find that key.
+    const step1 = await new ApiClient(t.daemon.url).login('ops01', 'operator password 1')
+    assert.equal(step1.body.step, 'token')
+    assert.equal(step1.body.keyFingerprint, new X509Certificate(op.ec.certificatePem!).fingerprint256)
   } finally {
     await t.close()
     hsm.dispose()

@@ -20,7 +20,7 @@ export interface Page<T> { items: T[], total: number, page: number, pageSize: nu
 /** POST /api/auth/login and /api/auth/login/token. */
 export type LoginReply =
   | { step: 'done', user: import('../auth/index.ts').PublicUser, csrfToken: string, sessionId: string }
-  | { step: 'token', challenge: import('../../crypto/index.ts').LoginChallenge }
+  | { step: 'token', challenge: import('../../crypto/index.ts').LoginChallenge, keyFingerprint?: string }
 
 /** GET /api/dashboard: the home page (manual 2.1.1). */
 export interface Dashboard {

@@ -45,3 +45,9 @@ export const bandwidthSchema = {
     }
   }
 } as const
+
+/** A signing helper's answer to a login (or enrolment) challenge: crypto/login-challenge's LoginResponse. */
+export const loginResponseSchema = {
+  type: 'object', required: ['nonce', 'user', 'attemptId', 'origin', 'signature'], additionalProperties: false,
+  properties: { nonce: { type: 'string', minLength: 1, maxLength: 100 }, user: printable(1, 64), attemptId: { type: 'string', minLength: 1, maxLength: 100 }, origin: { type: 'string', minLength: 1, maxLength: 300 }, signature: { type: 'string', minLength: 1, maxLength: 4096 } }
+} as const

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { publicUser, type Role, type NotificationPrefs, type ReportPrefs } from '../auth/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
-import { idParam, okReply, roleEnum } from './schemas.ts'
+import { idParam, loginResponseSchema, okReply, roleEnum } from './schemas.ts'
+import type { LoginResponse } from '../../crypto/index.ts'
 import { LOG_LEVELS, LOG_TYPES } from '../logs/index.ts'
 import { InUseError } from '../inventory/index.ts'
 import { SelfRemovalError } from './errors.ts'
@@ -98,15 +99,26 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
     return { ok: true }
   })
 
-  app.put<{ Params: { id: string }, Body: { certificate: string } }>('/api/users/:id/token', {
+  // No reauth here: a challenge changes nothing; the PUT that uses it asks for the password.
+  app.post<{ Params: { id: string } }>('/api/users/:id/token/challenge', {
+    config: { access: 'admin' },
+    schema: {
+      summary: 'A challenge for the user\'s USB key to sign through the signing helper before its certificate is enrolled with `proof` (the console\'s enrolment, issue 19). Single use, expires like a login challenge', tags, params: idParam
+    }
+  }, async (req) => ({ challenge: await accounts.enrolChallenge(req.params.id) }))
+
+  app.put<{ Params: { id: string }, Body: { certificate: string, proof?: LoginResponse } }>('/api/users/:id/token', {
     config: { access: 'admin', reauth: true },
     schema: {
-      summary: 'Enrol the USB key certificate (PEM) of a user; login then needs the token (F27). Needs a recent reauth', tags, params: idParam,
-      body: { type: 'object', required: ['certificate'], additionalProperties: false, properties: { certificate: { type: 'string', minLength: 50, maxLength: 16384 } } }
+      summary: 'Enrol the USB key certificate (PEM) of a user; login then needs the token (F27). With `proof` (the helper\'s answer to POST …/token/challenge, as for POST /api/auth/login/token) the key must have signed it; without, the certificate alone (`cairn token enroll`, scripts). Needs a recent reauth', tags, params: idParam,
+      body: {
+        type: 'object', required: ['certificate'], additionalProperties: false,
+        properties: { certificate: { type: 'string', minLength: 50, maxLength: 16384 }, proof: loginResponseSchema }
+      }
     }
   }, async (req) => {
     const { user } = who(req)
-    return publicUser(await accounts.enrolCertificate(req.params.id, req.body.certificate, { user: user.name, source: req.ip }), now())
+    return publicUser(await accounts.enrolCertificate(req.params.id, req.body.certificate, { user: user.name, source: req.ip }, req.body.proof), now())
   })
 
   app.delete<{ Params: { id: string } }>('/api/users/:id/token', {

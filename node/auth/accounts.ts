@@ -93,7 +93,8 @@ export interface AccountsInit {
 
 export type LoginOutcome =
   | { step: 'done', user: PublicUser, session: Session, secret: string }
-  | { step: 'token', challenge: LoginChallenge }
+  /** `keyFingerprint`: the SHA-256 fingerprint of the enrolled certificate, so the console finds that key among the tokens plugged in. */
+  | { step: 'token', challenge: LoginChallenge, keyFingerprint?: string }
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
 const token = (n = 32): string => randomBytes(n).toString('base64url')
@@ -127,7 +128,15 @@ export interface Accounts {
   updateUser: (id: string, change: (u: User) => void, audit: ChangedBy & { action: string, detail?: unknown }) => Promise<User>
   /** Sets a password (checked against the policy) and ends the user's sessions but `keepSession`. */
   setPassword: (id: string, password: string, by: ChangedBy, keepSession?: string) => Promise<void>
-  enrolCertificate: (id: string, certificate: string, by: ChangedBy) => Promise<User>
+  /**
+   * Enrols a USB key's certificate. With `proof` (the console's flow, issue 19) the token must
+   * first have signed the challenge `enrolChallenge` issued for this user with that
+   * certificate's key — the key is there and its PIN known; without it (`cairn token enroll`'s
+   * PEM, scripts) the certificate is checked only.
+   */
+  enrolCertificate: (id: string, certificate: string, by: ChangedBy, proof?: LoginResponse) => Promise<User>
+  /** A challenge for the user's USB key to sign before its certificate is enrolled (single use, one minute). */
+  enrolChallenge: (id: string) => Promise<LoginChallenge>
   /** Removes the user and every session of theirs. */
   removeUser: (id: string, by: ChangedBy) => Promise<void>
   /** Step one of login. Users with an enrolled USB key get a challenge to sign instead of a session. */
@@ -286,14 +295,33 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
       for (const s of await accounts.sessionsOf(id)) if (s.id !== keepSession) await state.del('sessions', s.secretHash)
     },
 
-    async enrolCertificate (id, certificate, by) {
+    async enrolCertificate (id, certificate, by, proof) {
       let fingerprint: string
       try {
         fingerprint = checkOperatorCertificate(certificate, { now: now() }).fingerprint256
       } catch (err) {
         throw new CertificateInvalidError((err as Error).message, { cause: err })
       }
-      return await accounts.updateUser(id, u => { u.certificate = certificate; u.certificateFingerprint = fingerprint }, { ...by, action: 'user.token.enrol', detail: { fingerprint } })
+      if (proof !== undefined) {
+        // The attempt must be an enrolment of this very user (a login's attempt is stored apart).
+        const key = `e:${String(proof.attemptId)}`
+        const pending = await state.get<PendingLogin>('logins', key)
+        if (pending === undefined || pending.userId !== id) throw new TokenChallengeError('the enrolment attempt is unknown, used or for another user')
+        await state.del('logins', key)
+        try {
+          await loginChallenges().verify(proof, () => certificate)
+        } catch (err) {
+          throw new TokenChallengeError((err as Error).message, { cause: err })
+        }
+      }
+      return await accounts.updateUser(id, u => { u.certificate = certificate; u.certificateFingerprint = fingerprint }, { ...by, action: 'user.token.enrol', detail: { fingerprint, signedByKey: proof !== undefined } })
+    },
+
+    async enrolChallenge (id) {
+      const user = await state.require<User>('users', id)
+      const pending: PendingLogin = { attemptId: token(16), userId: id, expiresAt: new Date(now().getTime() + challengeTtl).toISOString(), ip: '' }
+      await state.put('logins', `e:${pending.attemptId}`, pending)
+      return await loginChallenges().issue(user.name, pending.attemptId)
     },
 
     async removeUser (id, by) {
@@ -326,7 +354,7 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
         if (user.certificate !== undefined) {
           const pending: PendingLogin = { attemptId: token(16), userId: user.id, expiresAt: new Date(now().getTime() + challengeTtl).toISOString(), ip }
           await state.put('logins', `a:${pending.attemptId}`, pending)
-          return { step: 'token', challenge: await loginChallenges().issue(user.name, pending.attemptId) }
+          return { step: 'token', challenge: await loginChallenges().issue(user.name, pending.attemptId), keyFingerprint: user.certificateFingerprint }
         }
         return await openSession(user, ip, userAgent)
       })

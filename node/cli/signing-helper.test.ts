@@ -4,6 +4,7 @@
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
+import { X509Certificate } from 'node:crypto'
 import { createSigningHelper, type SigningHelper } from './signing-helper.ts'
 import { createLoginChallenges } from '../../crypto/index.ts'
 import { createOperatorToken, createSoftHsm, type OperatorToken, type SoftHsm } from '../../crypto/testing/index.ts'
@@ -78,6 +79,10 @@ test('GET /v1/tokens lists the token and its public objects without a PIN', asyn
   assert.ok(token)
   const objects = token.objects.map((o: { kind: string, label: string }) => `${o.kind}:${o.label}`).sort()
   assert.deepEqual(objects, ['certificate:operator-ec', 'certificate:operator-rsa', 'public-key:operator-ec', 'public-key:operator-rsa'])
+  // Each certificate with its fingerprint, the node's form of it: the console finds the enrolled key by it (issue 19).
+  const fingerprints = Object.fromEntries(token.objects.filter((o: { kind: string }) => o.kind === 'certificate').map((o: { label: string, fingerprint256: string }) => [o.label, o.fingerprint256]))
+  assert.deepEqual(fingerprints, { 'operator-ec': new X509Certificate(op.ec.certificatePem!).fingerprint256, 'operator-rsa': new X509Certificate(op.rsa.certificatePem!).fingerprint256 })
+  assert.ok(token.objects.filter((o: { kind: string }) => o.kind !== 'certificate').every((o: object) => !('fingerprint256' in o)))
 })
 
 test('POST /v1/sign signs the challenge for the console origin, and the server logs the operator in (EC and RSA)', async () => {

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
@@ -13,7 +14,8 @@ import { BadRequestError, HostNotAllowedError, NotFoundError, OriginNotAllowedEr
  * ask the operator's USB key to sign a login challenge.
  *
  *   GET  /v1/tokens  → { tokens: [{ label, manufacturer, model, serialNumber, pinCountLow,
- *                        pinFinalTry, pinLocked, objects: [{ kind, label, id }] }] }   (no PIN)
+ *                        pinFinalTry, pinLocked, objects: [{ kind, label, id, fingerprint256? }] }] }
+ *                    (no PIN; fingerprint256 of each certificate, so the console finds the enrolled key)
  *   POST /v1/sign    { tokenLabel, pin, keyLabel? | keyId?, challenge: LoginChallenge }
  *                  → { signature, certificate, origin, keyType }
  *
@@ -138,13 +140,22 @@ function listTokens (modulePath: string | undefined): unknown[] {
       const view = module.openPublic(token.label)
       try {
         const { slotId: _slot, ...info } = token
-        return { ...info, objects: view.listObjects() }
+        return { ...info, objects: view.listObjects().map(o => o.kind === 'certificate' ? { ...o, ...certificateFingerprint(() => view.findCertificate({ id: o.id, label: o.label })) } : o) }
       } finally {
         view.close()
       }
     })
   } finally {
     module.close()
+  }
+}
+
+/** The SHA-256 fingerprint (X509Certificate's form, as the node stores it) of a certificate on a token; nothing for one it cannot read. */
+function certificateFingerprint (read: () => string): { fingerprint256?: string } {
+  try {
+    return { fingerprint256: new X509Certificate(read()).fingerprint256 }
+  } catch {
+    return {}
   }
 }
 

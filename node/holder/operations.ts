@@ -122,7 +122,7 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
   imageBackup: {
     access: 'write',
     writes: true,
-    run: async (repo, a, ctx) => await repo.backupImage({ device: str(a.device, 'device'), task: str(a.task ?? 'default', 'task'), crashConsistent: a.crashConsistent === true, signal: ctx.signal })
+    run: async (repo, a, ctx) => await repo.backupImage({ device: str(a.device, 'device'), task: str(a.task ?? 'default', 'task'), crashConsistent: a.crashConsistent === true, everyBlock: a.everyBlock === true, signal: ctx.signal })
   },
   imageShow: {
     access: 'full',
@@ -132,7 +132,17 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
   imageRestore: {
     access: 'full',
     writes: false,
-    run: async (repo, a, ctx) => await repo.restoreImage({ snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), signal: ctx.signal })
+    run: async (repo, a, ctx) => await repo.restoreImage({ snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), readBack: a.readBack === true, signal: ctx.signal })
+  },
+  imageLs: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.imageLs({ snapshot: str(a.snapshot, 'snapshot'), partition: optNum(a.partition, 'partition') ?? 1, path: optStr(a.path, 'path'), signal: ctx.signal })
+  },
+  imageGet: {
+    access: 'full',
+    writes: false,
+    run: async (repo, a, ctx) => await repo.imageGet({ snapshot: str(a.snapshot, 'snapshot'), partition: optNum(a.partition, 'partition') ?? 1, paths: strs(a.paths, 'paths'), target: str(a.target, 'target'), signal: ctx.signal })
   }
 }
 
@@ -148,4 +158,4 @@ export function registerStoreOperation (name: RegisteredOperationName, op: Store
 /** Operations registered from above (registerStoreOperation). */
 export type RegisteredOperationName = 'archive'
 
-export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore' | RegisteredOperationName
+export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore' | 'imageLs' | 'imageGet' | RegisteredOperationName

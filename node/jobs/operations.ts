@@ -54,7 +54,8 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
 
 async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string): Promise<JobOutcome<'restore'>> {
   await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`)
-  const r = await repo.restoreImage({ snapshot: snap.id, target, signal: ctx.signal })
+  // A job reads the target back: it runs unattended, and nobody sees the restore but this log.
+  const r = await repo.restoreImage({ snapshot: snap.id, target, readBack: true, signal: ctx.signal })
   for (const w of r.warnings) await ctx.log('warning', w)
   ctx.progress({ files: 1, bytes: r.bytes })
   await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`)
