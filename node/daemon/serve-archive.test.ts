@@ -23,22 +23,34 @@ const SECRET = `s3-secret-${randomBytes(12).toString('hex')}`
 /** Every file under `dir`, for a search of their bytes. */
 const filesUnder = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).map(f => join(dir, f)).filter(f => statSync(f).isFile())
 
-test('cairn serve archives a space\'s snapshots to a local directory and to S3 as jobs; the S3 secret never comes back out', async (t) => {
+test('cairn serve archives a space\'s snapshots to a local directory and to S3 as jobs; the S3 secret never comes back out', async () => {
   const base = mkdtempSync(join(tmpdir(), 'cairn-serve-archive-'))
   // s3rver checks signatures against the key pairs of its (only) account: this test's is added there.
   createRequire(import.meta.url)('s3rver/lib/models/account.js').DUMMY_ACCOUNT.createKeyPair(ACCESS_KEY, SECRET)
   const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(base, 's3'), configureBuckets: [{ name: 'archive', configs: [] }] })
   const { port } = await s3.run() as AddressInfo
   let daemon: ServeProcess | undefined
-  t.after(async () => {
-        rmSync(base, { recursive: true, force: true })
-  })
+  try {
+    await scenario(base, port, d => { daemon = d })
+  } finally {
+    // SIGTERM, then SIGKILL if the node has not ended 30 s later; s3rver's close is not waited for
+    // past 10 s (a keep-alive socket it still counts).
+    const stopped = daemon?.stop()
+    await Promise.race([stopped, new Promise(resolve => setTimeout(resolve, 30_000).unref())])
+    if (daemon?.child.exitCode === null && daemon.child.signalCode === null) await daemon.kill()
+    await Promise.race([s3.close(), new Promise(resolve => setTimeout(resolve, 10_000).unref())])
+    rmSync(base, { recursive: true, force: true })
+  }
+})
+
+async function scenario (base: string, port: number, started: (d: ServeProcess) => void): Promise<void> {
   const src = join(base, 'src')
   mkdirSync(src)
   writeFileSync(join(src, 'ledger.bin'), randomBytes(3 << 20))
   writeFileSync(join(src, 'notes.txt'), 'quarter,total\n'.repeat(2000))
   const data = join(base, 'node')
-  daemon = await startServe({ dataDir: data, adminPassword: PASSWORD })
+  const daemon = await startServe({ dataDir: data, adminPassword: PASSWORD })
+  started(daemon)
   const api = await loginAdmin(new ApiClient(daemon.url), PASSWORD)
   const answers: string[] = []
   const call = async (method: 'get' | 'post' | 'del', path: string, body?: unknown): Promise<any> => {
@@ -151,4 +163,4 @@ test('cairn serve archives a space\'s snapshots to a local directory and to S3 a
   assert.ok(answers.some(a => a.includes('archive.device.add')), 'the audit trail was searched')
   assert.ok(!daemon.log().includes(SECRET))
   for (const f of filesUnder(data)) assert.ok(!readFileSync(f).includes(SECRET), `the secret in the clear in ${f}`)
-})
+}
