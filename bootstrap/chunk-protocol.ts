@@ -10,13 +10,13 @@ import {
   CHUNK_PROTOCOL, MAX_BATCH, MAX_FRAME_BYTES, MsgType, PutBatchBuilder, Status, decodeMessage, encodeMessage, haveFrame, statusName,
   type Message
 } from './chunk-wire.ts'
-import { ProtocolError, RemoteRefusedError } from './errors.ts'
+import { InvalidRetentionRecordError, ProtocolError, RemoteRefusedError, SnapshotNotLockedError, UntrustedReleaseCertificateError } from './errors.ts'
 import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES, BlockNotFoundError, CidMismatchError, matchesCid, storeBlocks, type BlockStore } from '../chunkstore/index.ts'
 import { abortable, InternalError, throwIfAborted, type AbortOptions } from '../crypto/index.ts'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import type { ReplicaRetention } from './replica-retention.ts'
+import type { AdminReleaseApplied, ReplicaRetention } from './replica-retention.ts'
 import { SendWindow } from './send-window.ts'
 
 export { CHUNK_PROTOCOL }
@@ -32,6 +32,9 @@ export type ChunkEvent =
   | { kind: 'release-received', peer: string, cid: string }
   /** A manifest head or release whose signature is not its origin's: an offence of the sender's. */
   | { kind: 'bad-signature', peer: string, cid: string, what: 'manifest' | 'release' }
+  /** An administrator's release ended a lock here (replica-retention.ts), or was refused: for the audit trail. */
+  | { kind: 'admin-release', peer: string, applied: AdminReleaseApplied }
+  | { kind: 'admin-release-refused', peer: string, reason: string, code: string }
   /** The local store failed (a full disk, say): answered STORE_ERROR; not the peer's fault. */
   | { kind: 'store-error', peer: string, reason: string }
 
@@ -44,6 +47,11 @@ export interface ChunkServerComponents {
   onEvent?: (e: ChunkEvent) => void
   /** Roots with signed manifests and releases (replica-retention.ts); without it, both are refused. */
   retention?: Pick<ReplicaRetention, 'addSignedRoot' | 'release' | 'offer'>
+  /**
+   * Applies an administrator's release at this replica against the certificates it trusts
+   * (ReplicaRetention.adminRelease); without it, ADMIN_RELEASE is refused.
+   */
+  adminRelease?: (bytes: Uint8Array) => Promise<AdminReleaseApplied>
 }
 
 export interface ChunkServerInit {
@@ -253,6 +261,30 @@ async function serveOne (m: Message, peer: string, c: ChunkServerComponents, rep
       if (status === Status.BAD_SIGNATURE) onEvent?.({ kind: 'bad-signature', peer, cid: m.cid.toString(), what })
       else if (status === Status.OK && m.type === MsgType.RELEASE) onEvent?.({ kind: 'release-received', peer, cid: m.cid.toString() })
       else if (status === Status.OK) onEvent?.({ kind: 'root-added', peer, cid: m.cid.toString(), origin })
+      return
+    }
+    case MsgType.ADMIN_RELEASE: {
+      // Checked before anything is stored; a refusal is no offence (the sender relays what an
+      // administrator signed, and only this replica knows whom it trusts).
+      const apply = c.adminRelease
+      let status = Status.REFUSED as number
+      let applied: AdminReleaseApplied | undefined
+      let refusal: InvalidRetentionRecordError | UntrustedReleaseCertificateError | SnapshotNotLockedError | undefined
+      if (apply !== undefined && !await storeStep(async () => {
+        try {
+          applied = await apply(m.bytes)
+          status = Status.OK
+        } catch (err) {
+          if (err instanceof SnapshotNotLockedError) status = Status.NOT_FOUND
+          else if (err instanceof UntrustedReleaseCertificateError) status = Status.REFUSED
+          else if (err instanceof InvalidRetentionRecordError) status = Status.BAD_SIGNATURE
+          else throw err
+          refusal = err
+        }
+      }, m.id, peer, c, reply)) return
+      await reply({ type: MsgType.ACK, id: m.id, status })
+      if (applied !== undefined) onEvent?.({ kind: 'admin-release', peer, applied })
+      else if (refusal !== undefined) onEvent?.({ kind: 'admin-release-refused', peer, reason: refusal.message, code: refusal.code })
       return
     }
     default:
@@ -487,6 +519,13 @@ export class ChunkSession {
   /** Hands the peer a release (a block it holds) signed by the root's origin. */
   async sendRelease (release: CID, options?: AbortOptions): Promise<void> {
     expectOk(await this.request({ type: MsgType.RELEASE, cid: release }, options), `release ${release.toString()}`)
+  }
+
+  /** Hands the peer an administrator's release (its bytes); answers the peer's status: OK applied, NOT_FOUND no lock there, REFUSED an untrusted certificate, BAD_SIGNATURE not valid. */
+  async sendAdminRelease (bytes: Uint8Array, options?: AbortOptions): Promise<number> {
+    const r = await this.request({ type: MsgType.ADMIN_RELEASE, bytes }, options)
+    if (r.type !== MsgType.ACK) throw new ProtocolError(`expected ACK, got type 0x${r.type.toString(16)}`)
+    return r.status
   }
 
   async close (): Promise<void> {

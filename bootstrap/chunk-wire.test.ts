@@ -51,7 +51,8 @@ test('F11 every message type round-trips', async () => {
     { type: MsgType.BATCH_ACK, id: 13, statuses: [Status.OK, Status.CID_MISMATCH, Status.OK] },
     { type: MsgType.ADD_ROOT_SIGNED, id: 15, cid: a, head: b, lockDays: 0xFFFFFFFF },
     { type: MsgType.RELEASE, id: 16, cid: a },
-    { type: MsgType.OFFER_ROOT, id: 17, cid: b, head: a }
+    { type: MsgType.OFFER_ROOT, id: 17, cid: b, head: a },
+    { type: MsgType.ADMIN_RELEASE, id: 18, bytes: new Uint8Array([123, 125]) }
   ]
   for (const m of messages) {
     const back = decodeMessage(join(encodeMessage(m)))
@@ -83,6 +84,10 @@ test('F9 malformed messages are refused by the decoder', async () => {
   const badHead = Uint8Array.from(signed)
   badHead[6 + 1 + 36 + 1 + 1] = 0x70 // the head's codec: dag-pb
   assert.throws(() => decodeMessage(badHead), { name: 'ProtocolError' })
+  // ADMIN_RELEASE empty, or longer than an administrator's release may be.
+  assert.throws(() => decodeMessage(Uint8Array.from([1, 0x0C, 0, 0, 0, 1])), { name: 'ProtocolError' })
+  assert.throws(() => decodeMessage(Uint8Array.from([1, 0x0C, 0, 0, 0, 1, ...new Uint8Array(64 * 1024 + 1)])), { name: 'ProtocolError' })
+  assert.throws(() => encodeMessage({ type: MsgType.ADMIN_RELEASE, id: 1, bytes: new Uint8Array(0) }), { name: 'ProtocolError' })
 })
 
 test('F11 ADD_ROOT_FROM bytes: the root\'s CID, then the origin site\'s PeerId as UTF-8 with its length; bad origins are refused', async () => {

@@ -19,6 +19,8 @@
 //        (head: the block of the root's signed manifest head; lock: days, 0xFFFFFFFF = forever)
 //   0x0B RELEASE cidlen:u8 release                                 0x82 ACK
 //        (release: the block of a release signed by the root's origin)
+//   0x0C ADMIN_RELEASE release bytes…                              0x82 ACK
+//        (an administrator's release, its bytes inline: stored only once the replica has checked it)
 //
 // CIDs are binary CIDv1 (raw codec, sha2-256), the only kind of block a store holds.
 import { CID } from 'multiformats/cid'
@@ -36,13 +38,15 @@ export const MAX_BLOCK_BYTES = 16 * 1024 * 1024
 export const MAX_FRAME_BYTES = MAX_BLOCK_BYTES + 256
 /** Longest origin of an ADD_ROOT_FROM (a PeerId string is 52 characters for Ed25519 keys). */
 export const MAX_ORIGIN_BYTES = 128
+/** An administrator's release (JSON with a certificate and a signature) is at most this long. */
+export const MAX_ADMIN_RELEASE_BYTES = 64 * 1024
 /** CIDs per HAVE or ROOTS message. */
 export const MAX_BATCH = 4096
 const RAW_CODE = 0x55
 const HEADER = 6
 
 export const MsgType = {
-  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06, PUT_BATCH: 0x07, ADD_ROOT_FROM: 0x08, OFFER_ROOT: 0x09, ADD_ROOT_SIGNED: 0x0A, RELEASE: 0x0B,
+  HAVE: 0x01, PUT: 0x02, GET: 0x03, FLUSH: 0x04, ROOTS: 0x05, ADD_ROOT: 0x06, PUT_BATCH: 0x07, ADD_ROOT_FROM: 0x08, OFFER_ROOT: 0x09, ADD_ROOT_SIGNED: 0x0A, RELEASE: 0x0B, ADMIN_RELEASE: 0x0C,
   HAVE_REPLY: 0x81, ACK: 0x82, BLOCK: 0x83, ROOTS_REPLY: 0x85, BATCH_ACK: 0x87
 } as const
 
@@ -62,6 +66,7 @@ export type Message =
   | { type: typeof MsgType.ADD_ROOT_FROM, id: number, cid: CID, origin: string }
   | { type: typeof MsgType.ADD_ROOT_SIGNED, id: number, cid: CID, head: CID, lockDays: number }
   | { type: typeof MsgType.RELEASE, id: number, cid: CID }
+  | { type: typeof MsgType.ADMIN_RELEASE, id: number, bytes: Uint8Array }
   | { type: typeof MsgType.OFFER_ROOT, id: number, cid: CID, head: CID }
   | { type: typeof MsgType.PUT_BATCH, id: number, blocks: Array<{ cid: CID, bytes: Uint8Array }> }
   | { type: typeof MsgType.HAVE_REPLY, id: number, have: boolean[] }
@@ -99,6 +104,10 @@ export function encodeMessage (m: Message): Uint8Array[] {
     case MsgType.HAVE_REPLY: size += 2 + Math.ceil(m.have.length / 8); break
     case MsgType.ACK: size += 1; break
     case MsgType.BLOCK: size += 1; tail = m.bytes; break
+    case MsgType.ADMIN_RELEASE:
+      if (m.bytes.length === 0 || m.bytes.length > MAX_ADMIN_RELEASE_BYTES) throw new ProtocolError(`an administrator's release is 1 to ${MAX_ADMIN_RELEASE_BYTES} bytes`)
+      tail = m.bytes
+      break
     case MsgType.PUT_BATCH:
       if (m.blocks.length === 0 || m.blocks.length > MAX_BATCH) throw new ProtocolError(`a PUT_BATCH holds 1 to ${MAX_BATCH} blocks`)
       size += 2 + m.blocks.reduce((n, b) => n + 1 + b.cid.bytes.length + 4, 0)
@@ -195,6 +204,12 @@ export function decodeMessage (frame: Uint8Array | Uint8ArrayList): Message {
       break
     }
     case MsgType.GET: m = { type, id, cid: cid() }; end(); break
+    case MsgType.ADMIN_RELEASE: {
+      const bytes = body.subarray(at)
+      if (bytes.length === 0 || bytes.length > MAX_ADMIN_RELEASE_BYTES) throw new ProtocolError(`an administrator's release of ${bytes.length} bytes is outside 1 to ${MAX_ADMIN_RELEASE_BYTES}`)
+      m = { type, id, bytes }
+      break
+    }
     case MsgType.ADD_ROOT: m = { type, id, cid: cid() }; end(); break
     case MsgType.RELEASE: m = { type, id, cid: cid() }; end(); break
     case MsgType.OFFER_ROOT: { const root = cid(); m = { type, id, cid: root, head: cid() }; end(); break }

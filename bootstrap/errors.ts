@@ -117,6 +117,24 @@ export class InvalidRetentionRecordError extends CairnError {
   }
 }
 
+/** An administrator's release names a snapshot this replica keeps no lock for (doc/mesh.md "Releases"). */
+export class SnapshotNotLockedError extends CairnError {
+  static override readonly code = 'SNAPSHOT_NOT_LOCKED'
+  override readonly name = 'SnapshotNotLockedError'
+  constructor (readonly root: string) {
+    super(`snapshot ${root} is not one this replica keeps with a lock; nothing was changed`, { params: { root } })
+  }
+}
+
+/** An administrator's release signed with a certificate the replica does not trust for releases (doc/mesh.md "Releases"). */
+export class UntrustedReleaseCertificateError extends CairnError {
+  static override readonly code = 'RELEASE_CERTIFICATE_UNTRUSTED'
+  override readonly name = 'UntrustedReleaseCertificateError'
+  constructor (readonly fingerprint: string) {
+    super(`the release was refused: certificate ${fingerprint} is not one this replica trusts for releases (an administrator's enrolled USB key there); nothing was changed`, { params: { fingerprint } })
+  }
+}
+
 /** A replica refused a new snapshot of this site's: its quota for this site is full (doc/mesh.md "Space accounting and quotas"). */
 export class ReplicaQuotaError extends CairnError {
   static override readonly code = 'REPLICA_QUOTA_FULL'

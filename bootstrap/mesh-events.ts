@@ -35,6 +35,10 @@ export type MeshEvent =
   | { event: 'bad-signature', peer: string, cid: string, what: 'manifest' | 'release' }
   /** A new snapshot refused: this replica's quota for its origin is full (an alert). */
   | { event: 'quota-refused', origin: string, site: string, root: string, held: number, adding: number, quota: number }
+  /** An administrator's release ended a lock here: who (certificate subject and fingerprint), why, and who relayed it (`peer` and its `site`; this node's own when issued here). */
+  | { event: 'admin-release', peer: string, site: string, root: string, origin: string, subject: string, fingerprint: string, reason: string, issued: string, release: string }
+  /** An administrator's release refused here (an untrusted certificate, a bad signature, no lock for its snapshot); nothing changed. */
+  | { event: 'admin-release-refused', peer: string, site: string, reason: string, code: string }
   | { event: 'retention-gc', dropped: string[], blocksFreed: number, bytesFreed: number, blockedBy: number }
   // Scrub and repair (F14)
   | { event: 'scrub-found', bad: string[] }

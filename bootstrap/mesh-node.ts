@@ -3,6 +3,7 @@
 // and what the list says of this node's own addresses (member-addresses.ts), the chunk-exchange server over the local stores, the replication links the policies ask for,
 // scrub and repair of what it stores, and what it tells of itself (mesh-status.ts). One object,
 // started and stopped in one place; the parts each do one of these.
+import { join } from 'node:path'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { createAddressBook } from './address-book.ts'
@@ -24,9 +25,12 @@ import { repairBlocks, type RepairResult } from './repair.ts'
 import { scrubStore, type ScrubProgressEvent } from './scrub.ts'
 import type { MeshEvent } from './mesh-events.ts'
 import { LocalBlockStore, type BandwidthSchedule, type BlockStore, type LimiterClock } from '../chunkstore/index.ts'
-import { createReplicaRetention, type RetentionGcResult, type SnapshotLock } from './replica-retention.ts'
+import { createReplicaRetention, type AdminReleaseApplied, type RetentionGcResult, type SnapshotLock } from './replica-retention.ts'
 import { createRetentionSource } from './retention-source.ts'
-import type { AbortOptions, ProgressOptions } from '../crypto/index.ts'
+import { adminReleaseRoot } from './snapshot-manifest.ts'
+import { ADMIN_OUTCOME, adminOutcome, readPemFile, RELEASE_ADMINS_FILE } from './admin-release.ts'
+import { statusName } from './chunk-wire.ts'
+import type { AbortOptions, CairnError, ProgressOptions } from '../crypto/index.ts'
 
 export type { LinkStatus, PolicyStatus }
 export type { MeshStatus, HeldSnapshots, PeerFacts } from './mesh-status.ts'
@@ -46,6 +50,20 @@ export interface MeshNodeComponents {
    * Default: `store` when it is a LocalBlockStore; without one, signed roots and releases are refused.
    */
   replica?: LocalBlockStore
+  /**
+   * The certificates (PEM) whose keys may sign an administrator's release at this replica
+   * (doc/mesh.md "Releases"), read at each release. Default: those in `<dir>/release-admins.pem`.
+   */
+  releaseAdmins?: () => Promise<string[]>
+}
+
+/** Where an administrator's release went (MeshNode.adminRelease), per site. */
+export interface AdminReleaseDelivery {
+  site: string
+  peer: string
+  /** applied: the lock ended there; not-locked: it keeps no lock for the snapshot; untrusted: it does not trust the certificate; invalid: the signature or certificate does not check; unreachable/failed: not delivered. */
+  outcome: 'applied' | 'not-locked' | 'untrusted' | 'invalid' | 'unreachable' | 'failed'
+  detail?: string
 }
 
 export interface MeshNodeInit {
@@ -119,6 +137,12 @@ export interface MeshNode {
   retentionGcRunning: () => boolean
   /** The lock and release state of each snapshot root received with a manifest. */
   locks: () => Promise<SnapshotLock[]>
+  /**
+   * Hands an administrator's release (its bytes, signed on the administrator's token) to this
+   * node's replica and to every connected member: each checks it against the certificates it
+   * trusts and ends its lock on the snapshot, or refuses it, changing nothing.
+   */
+  adminRelease: (bytes: Uint8Array, options?: AbortOptions) => Promise<AdminReleaseDelivery[]>
   /** Members that announced holding a snapshot root in the DHT. */
   findSnapshotHolders: (root: CID, options?: AbortOptions) => Promise<string[]>
   status: () => Promise<MeshStatus>
@@ -162,8 +186,14 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       now: init.now ?? init.clock?.now,
       floorDays,
       quotaBytes: origin => init.receive?.quotas?.[siteOf(origin)],
-      onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) }
+      onQuotaRefused: e => { log({ event: 'quota-refused', ...e, site: siteOf(e.origin) }) },
+      key: state.peerKey
     })
+  const releaseAdmins = components.releaseAdmins ?? (async () => readPemFile(join(init.dir, RELEASE_ADMINS_FILE)))
+  /** An administrator's release at this replica, against the certificates it trusts now. */
+  const applyAdminRelease = retention === undefined
+    ? undefined
+    : async (bytes: Uint8Array): Promise<AdminReleaseApplied> => await retention.adminRelease(bytes, await releaseAdmins())
   const retentionSource = createRetentionSource({ stores: components.stores ?? (() => [store]), key: state.peerKey, mesh })
   const links = createReplicationLinks({ host, storeFor, self, members: () => roster.members, log, retention: retentionSource }, { policies, bandwidth: init.bandwidth, windowBytes: init.windowBytes, clock: init.clock })
 
@@ -202,6 +232,11 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       gcSoon()
       // Cascade: the release goes on to this node's own targets.
       links.triggerAll()
+    } else if (e.kind === 'admin-release') {
+      log({ event: 'admin-release', peer: e.peer, site: siteOf(e.peer), ...e.applied })
+      gcSoon()
+    } else if (e.kind === 'admin-release-refused') {
+      log({ event: 'admin-release-refused', peer: e.peer, site: siteOf(e.peer), reason: e.reason, code: e.code })
     } else if (e.kind === 'bad-block' || e.kind === 'protocol-error') {
       log(e.kind === 'bad-block' ? { event: e.kind, peer: e.peer, reason: e.reason, cid: e.cid } : { event: e.kind, peer: e.peer, reason: e.reason })
       penalties.offence(e.peer, e.reason)
@@ -238,7 +273,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
       await gossip.serve()
       await admission.serve()
       await memberAddresses.serve(state.meshKey)
-      await serveChunks(host, { store, retention, isMember: p => roster.isMember(p), isBanned: p => penalties.isBanned(p), onEvent: onChunkEvent })
+      await serveChunks(host, { store, retention, adminRelease: applyAdminRelease, isMember: p => roster.isMember(p), isBanned: p => penalties.isBanned(p), onEvent: onChunkEvent })
       host.addEventListener('peer:connect', (evt) => {
         const peer = evt.detail.toString()
         if (!roster.isMember(peer)) return
@@ -329,6 +364,38 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
     retentionGc,
     retentionGcRunning: () => gcRunning > 0,
     locks: async () => await retention?.locks() ?? [],
+
+    async adminRelease (bytes, options = {}) {
+      adminReleaseRoot(bytes) // a release that is not an administrator's goes nowhere
+      const out: AdminReleaseDelivery[] = []
+      if (applyAdminRelease !== undefined) {
+        try {
+          const applied = await applyAdminRelease(bytes)
+          onChunkEvent({ kind: 'admin-release', peer: self, applied })
+          out.push({ site: siteOf(self), peer: self, outcome: 'applied' })
+        } catch (err) {
+          const outcome = adminOutcome(err)
+          if (outcome === undefined) throw err
+          if (outcome !== 'not-locked') onChunkEvent({ kind: 'admin-release-refused', peer: self, reason: (err as CairnError).message, code: (err as CairnError).code })
+          out.push({ site: siteOf(self), peer: self, outcome, detail: (err as Error).message })
+        }
+      }
+      await Promise.all(roster.members.filter(m => m.peer !== self).map(async m => {
+        const peer = peerIdFromString(m.peer)
+        if (host.getConnections(peer).length === 0) { out.push({ site: m.site, peer: m.peer, outcome: 'unreachable' }); return }
+        let session: ChunkSession | undefined
+        try {
+          session = await ChunkSession.open(host, peer, { signal: options.signal })
+          const status = await session.sendAdminRelease(bytes, options)
+          out.push({ site: m.site, peer: m.peer, outcome: ADMIN_OUTCOME[status] ?? 'failed', ...(ADMIN_OUTCOME[status] === undefined ? { detail: `answered ${statusName(status)}` } : {}) })
+        } catch (err) {
+          out.push({ site: m.site, peer: m.peer, outcome: 'failed', detail: (err as Error).message })
+        } finally {
+          await session?.close()
+        }
+      }))
+      return out.sort((a, b) => a.site.localeCompare(b.site))
+    },
 
     async findSnapshotHolders (root, options = {}) {
       const out = new Set<string>()

@@ -3,7 +3,7 @@
 // what no kept snapshot of any origin lists, and what a hostile member cannot make it do.
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -16,7 +16,10 @@ import { X509Certificate } from 'node:crypto'
 import { withTokenSession } from '../crypto/index.ts'
 import { createOperatorToken, createSoftHsm } from '../crypto/testing/index.ts'
 import { Status } from './chunk-wire.ts'
-import { cidOf, decodeManifestPage, LocalBlockStore, type LocalRepository } from '../chunkstore/index.ts'
+import { cidOf, decodeManifestPage, LocalBlockStore, repairReplicaIndex, type LocalRepository } from '../chunkstore/index.ts'
+import { signLockRecord } from './lock-record.ts'
+import { readPemFile, RELEASE_ADMINS_FILE } from './admin-release.ts'
+import { rebuildReplicaRetention } from './replica-rebuild.ts'
 import { createStore, removeDir, tempDir } from '../chunkstore/testing/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -279,8 +282,12 @@ test('an administrator\'s USB-key release ends a lock early at the replica that 
     await assert.rejects(r.adminRelease(sign(op, op.ec.label, { ...body, reason: ' ' }), trusted), /needs a reason/)
     assert.deepEqual((await r.gc()).dropped, [], 'locked forever, and nothing valid ended it')
 
-    // The administrator's token (EC P-256), trusted here: the lock ends at once.
-    const done = await r.adminRelease(sign(op, op.ec.label, body), trusted)
+    // The administrator's token (EC P-256), trusted here (as `cairn mesh run` reads its mesh folder's release-admins.pem): the lock ends at once.
+    const pemFile = join(w.src, '..', RELEASE_ADMINS_FILE)
+    writeFileSync(pemFile, `# admins\n${other.rsa.certificatePem}\n${op.ec.certificatePem}`)
+    assert.deepEqual(readPemFile(pemFile).map(p => new X509Certificate(p).fingerprint256), [other.rsa.certificatePem, op.ec.certificatePem].map(p => new X509Certificate(p).fingerprint256))
+    assert.deepEqual(readPemFile(join(w.src, 'none.pem')), [], 'no file: nobody trusted')
+    const done = await r.adminRelease(sign(op, op.ec.label, body), readPemFile(pemFile))
     assert.equal(done.root, s1.toString())
     assert.equal(done.reason, body.reason)
     assert.match(done.subject, /CN=/)
@@ -291,5 +298,64 @@ test('an administrator\'s USB-key release ends a lock early at the replica that 
   } finally {
     await w.close()
     hsm.dispose()
+  }
+})
+
+test('repair index at a replica brings its roots, locks, releases and space back identical from its signed lock records; forged records change nothing', async () => {
+  const w = await world()
+  let replica = w.replica
+  try {
+    let now = Date.parse('2026-12-01T00:00:00Z')
+    const hq = await generateKeyPair('Ed25519')
+    const branch = await generateKeyPair('Ed25519')
+    const self = await generateKeyPair('Ed25519')
+    const retention = (store: LocalBlockStore): ReturnType<typeof createReplicaRetention> => createReplicaRetention({ store, mesh: MESH, now: () => now, floorDays: () => 7, key: self })
+    let r = retention(replica)
+    const s1 = await backup(w)
+    const s2 = await backup(w)
+    const s3 = await backup(w)
+    await copyBlocks(w)
+    assert.equal((await r.addSignedRoot(s1, await sendHead(w, hq, s1), 30)).status, Status.OK)
+    assert.equal((await r.addSignedRoot(s2, await sendHead(w, branch, s2), LOCK_FOREVER)).status, Status.OK)
+    assert.equal((await r.addSignedRoot(s3, await sendHead(w, hq, s3), 0)).status, Status.OK)
+    now += DAY
+    // s1's lock lengthened (a second record), s1 released while locked, s3 released and dropped.
+    assert.equal((await r.addSignedRoot(s1, CID.parse((await replica.retention(s1))!.head), 45)).status, Status.OK)
+    assert.equal(await r.release(await sendRelease(w, hq, s1)), Status.OK)
+    assert.equal(await r.release(await sendRelease(w, hq, s3)), Status.OK)
+    now += 8 * DAY
+    assert.deepEqual((await r.gc()).dropped, [s3.toString()])
+    // Forged lock records a peer could PUT: s1's lock ended, signed by another key, or altered.
+    const forged = await signLockRecord(hq, MESH, s1.toString(), { ...(await replica.retention(s1))!, lockedUntil: new Date(0).toISOString() })
+    const mine = JSON.parse(new TextDecoder().decode(await replica.get(CID.parse((await replica.retention(s2))!.record!))))
+    const altered = new TextEncoder().encode(JSON.stringify({ ...mine, lockedUntil: new Date(0).toISOString() }))
+    for (const bytes of [forged, altered]) await replica.put(cidOf(bytes), bytes)
+    await replica.flush()
+
+    const state = async (store: LocalBlockStore, rr: typeof r): Promise<unknown> => ({
+      locks: (await rr.locks()).sort((a, b) => a.root.localeCompare(b.root)),
+      space: (await rr.space()).sort((a, b) => a.origin.localeCompare(b.origin)),
+      releases: (await store.releases()).map(x => [x.root.toString(), x.release.toString()]).sort(),
+      roots: (await store.snapshotRootOrigins()).map(x => [x.cid.toString(), x.origin]).sort()
+    })
+    const before = await state(replica, r)
+    assert.equal((before as any).locks.length, 2)
+
+    await replica.close()
+    const dir = join(w.src, '..', 'replica')
+    rmSync(join(dir, 'index'), { recursive: true, force: true })
+    const rebuilt = await repairReplicaIndex(dir)
+    replica = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+    assert.deepEqual((await replica.retentions()).length, 0, 'the block index alone lists no lock')
+    const back = await rebuildReplicaRetention(replica, { mesh: MESH, replica: peerIdFromPrivateKey(self).toString(), now }, rebuilt.plain)
+    r = retention(replica)
+    assert.deepEqual(back.roots.sort(), [s1.toString(), s2.toString()].sort())
+    // s3, dropped: either its head is gone, or the segments still held the blocks its GC freed (the sweep reclaims settled segments only) and it is dropped again.
+    assert.deepEqual([...back.incomplete, ...back.dropped ?? []], [s3.toString()])
+    assert.deepEqual(await state(replica, r), before, 'locks, releases, roots and space as they were')
+    assert.equal((await r.locks()).find(l => l.root === s1.toString())!.lockedUntil, new Date(Date.parse('2026-12-01T00:00:00Z') + 45 * DAY).toISOString(), 'the longest lock, not the forged ones')
+  } finally {
+    await replica.close()
+    await w.origin.close()
   }
 })

@@ -3,9 +3,11 @@
 // that frees the blocks of dropped snapshots that no kept snapshot of any origin lists. It reads
 // no sealed byte: manifests and releases are plain blocks signed by the origin's node key.
 import { CID } from 'multiformats/cid'
+import type { PrivateKey } from '@libp2p/interface'
+import { signLockRecord } from './lock-record.ts'
 import { Status, type StatusCode } from './chunk-wire.ts'
-import { InvalidRetentionRecordError } from './errors.ts'
-import { verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
+import { InvalidRetentionRecordError, SnapshotNotLockedError } from './errors.ts'
+import { adminReleaseRoot, verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
 import { BlockNotFoundError, cidOf, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
 
 const DAY_MS = 86_400_000
@@ -24,6 +26,11 @@ export interface ReplicaRetentionInit {
   quotaBytes?: (origin: string) => number | undefined
   /** Told when an offer is refused for a full quota (the host raises an alert). */
   onQuotaRefused?: (e: QuotaRefusal) => void
+  /**
+   * This replica's node key: with it, each lock is also written as a signed lock record in the
+   * store (lock-record.ts), from which `cairn repair index` brings the locks back.
+   */
+  key?: PrivateKey
 }
 
 export interface QuotaRefusal { origin: string, root: string, held: number, adding: number, quota: number }
@@ -36,6 +43,9 @@ export interface RetentionGcResult {
   /** Kept roots with no manifest: while there are any, nothing is freed (their blocks are not known). */
   blockedBy: Array<{ root: string, origin?: string }>
 }
+
+/** An administrator's release this replica applied: who (the certificate's subject and fingerprint), why, and which snapshot. */
+export interface AdminReleaseApplied { root: string, origin: string, subject: string, fingerprint: string, reason: string, issued: string, release: string }
 
 export interface SnapshotLock {
   root: string
@@ -72,10 +82,12 @@ export interface ReplicaRetention {
   offer: (root: CID, head: CID, peer: string) => Promise<StatusCode>
   /**
    * An administrator's release (USB key), checked here against `trusted` (PEM certificates):
-   * ends the root's lock at this replica at once. Throws InvalidRetentionRecordError, changing
-   * nothing, for a forged, untrusted or expired one, or a root this replica keeps no lock for.
+   * ends the root's lock at this replica at once. Throws, changing nothing (not a byte stored):
+   * InvalidRetentionRecordError for a forged or malformed one or an invalid certificate,
+   * UntrustedReleaseCertificateError for a certificate not among `trusted`, SnapshotNotLockedError
+   * for a root this replica keeps no lock for.
    */
-  adminRelease: (bytes: Uint8Array, trusted: string[]) => Promise<{ root: string, origin: string, subject: string, fingerprint: string, reason: string }>
+  adminRelease: (bytes: Uint8Array, trusted: string[]) => Promise<AdminReleaseApplied>
   /** RELEASE: records the release block `release` (stored) for its root. */
   release: (release: CID) => Promise<StatusCode>
   /** Each listed root's lock and release state. */
@@ -95,6 +107,19 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
   const { store, mesh } = init
   const now = init.now ?? Date.now
   let running: Promise<RetentionGcResult> | undefined
+
+  /** Writes a root's lock: its signed record first (when this replica has its key), then the index entry naming it. */
+  async function saveLock (root: CID, r: RootRetention): Promise<void> {
+    let next = r
+    if (init.key !== undefined) {
+      const bytes = await signLockRecord(init.key, mesh, root.toString(), r)
+      const cid = cidOf(bytes)
+      await store.put(cid, bytes)
+      await store.flush()
+      next = { ...r, record: cid.toString() }
+    }
+    await store.setRetention(root, next)
+  }
 
   async function readHead (head: CID): Promise<ManifestHead> {
     return await verifyManifestHead(await store.get(head), mesh)
@@ -217,7 +242,7 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     const next: RootRetention = known === undefined
       ? { head: head.toString(), origin: h.origin, received: new Date(received).toISOString(), lockedUntil }
       : { ...known, lockedUntil: later(known.lockedUntil, lockEnd(Date.parse(known.received), days)) }
-    if (known === undefined || next.lockedUntil !== known.lockedUntil) await store.setRetention(root, next)
+    if (known === undefined || next.lockedUntil !== known.lockedUntil) await saveLock(root, next)
     return { status: Status.OK, origin: h.origin }
   }
 
@@ -253,15 +278,16 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     offer,
 
     async adminRelease (bytes, trusted) {
-      const a = verifyAdminRelease(bytes, mesh, trusted, new Date(now()))
-      const root = CID.parse(a.root)
+      // A replica that keeps no lock for the snapshot says so first, whoever signed the release.
+      const root = CID.parse(adminReleaseRoot(bytes))
       const known = await store.retention(root)
-      if (known === undefined) throw new InvalidRetentionRecordError('release', `snapshot ${a.root} is not one this replica keeps with a lock`)
+      if (known === undefined) throw new SnapshotNotLockedError(root.toString())
+      const a = verifyAdminRelease(bytes, mesh, trusted, new Date(now()))
       const cid = cidOf(bytes)
       await store.put(cid, bytes)
       await store.flush()
-      if (known.adminRelease === undefined) await store.setRetention(root, { ...known, adminRelease: cid.toString() })
-      return { root: a.root, origin: known.origin, subject: a.subject, fingerprint: a.fingerprint, reason: a.reason }
+      if (known.adminRelease === undefined) await saveLock(root, { ...known, adminRelease: cid.toString() })
+      return { root: a.root, origin: known.origin, subject: a.subject, fingerprint: a.fingerprint, reason: a.reason, issued: a.issued, release: cid.toString() }
     },
 
     async release (cid) {
@@ -333,6 +359,12 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
         throw err
       }
       for (const b of all(blocks)) candidates.set(b.key, b.size)
+      // The root's own lock record goes with it (an older one, of a lock since lengthened, stays).
+      const record = retained.get(root)!.record
+      if (record !== undefined) {
+        const [size] = await store.sizes([CID.parse(record)])
+        if (size !== undefined) candidates.set(keyOf(CID.parse(record).bytes), size)
+      }
     }
     const swept = await sweepBlocks(store, async () => {
       // Every root kept now, those that arrived since this run began among them, keeps its blocks.

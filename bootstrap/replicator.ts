@@ -7,7 +7,7 @@ import { MAX_BATCH, PutBatchBuilder } from './chunk-wire.ts'
 import type { ChunkSession } from './chunk-protocol.ts'
 import type { RetentionSource } from './retention-source.ts'
 import { Status } from './chunk-wire.ts'
-import { ReplicaQuotaError } from './errors.ts'
+import { RemoteRefusedError, ReplicaQuotaError } from './errors.ts'
 import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readLocatedBlocks, type BandwidthLimiter, type BlockStore, type LocatedBlocks } from '../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../crypto/index.ts'
@@ -174,6 +174,20 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
     remote.add(root.toString())
     p.rootsAdded++
   }
+  // Roots the peer lists that got their manifest late (made before manifests existed): their
+  // head, if the peer lacks it, so that it can follow their retention too.
+  for (const root of await options.retention?.lateRoots() ?? []) {
+    if (!remote.has(root.toString())) continue
+    const head = await options.retention!.headFor(root)
+    if (head === undefined || (await session.have([head.cid], { signal }))[0]) continue
+    await sendHeadAndPages(store, session, head, signal)
+    try {
+      await session.addSignedRoot(root, head.cid, options.lockDays ?? 0, { signal })
+    } catch (err) {
+      // The peer keeps the root as it has it (listed by another origin, or here without its blocks): the run goes on.
+      if (!(err instanceof RemoteRefusedError)) throw err
+    }
+  }
   // Releases of roots the peer lists (it ignores one it holds already).
   for (const r of await options.retention?.releases() ?? []) {
     if (!remote.has(r.root.toString())) continue
@@ -185,16 +199,21 @@ export async function replicate (store: BlockStore, session: ChunkSession, optio
   return { ...p, wireBytes: session.bytesSent - wireStart, rootsAtPeer: remote.size, durationMs: performance.now() - started }
 }
 
+/** PUTs a manifest head and the pages it names that the peer lacks. */
+async function sendHeadAndPages (store: BlockStore, session: ChunkSession, head: { cid: CID, bytes: Uint8Array }, signal?: AbortSignal): Promise<void> {
+  await session.put(head.cid, head.bytes, { signal })
+  const pages = (JSON.parse(new TextDecoder().decode(head.bytes)) as { pages: string[] }).pages.map(p => CID.parse(p))
+  const have = await session.have(pages, { signal })
+  for (const [i, page] of pages.entries()) if (!have[i]) await session.put(page, await store.get(page, { signal }), { signal })
+}
+
 async function offerNewRoots (store: BlockStore, session: ChunkSession, retention: RetentionSource, signal?: AbortSignal): Promise<void> {
   const remote = new Set((await session.roots({ signal })).map(String))
   for (const root of await store.snapshotRoots({ signal })) {
     if (remote.has(root.toString()) || !await store.has(root, { signal })) continue
     const head = await retention.headFor(root)
     if (head === undefined) continue
-    await session.put(head.cid, head.bytes, { signal })
-    const pages = (JSON.parse(new TextDecoder().decode(head.bytes)) as { pages: string[] }).pages.map(p => CID.parse(p))
-    const have = await session.have(pages, { signal })
-    for (const [i, page] of pages.entries()) if (!have[i]) await session.put(page, await store.get(page, { signal }), { signal })
+    await sendHeadAndPages(store, session, head, signal)
     const status = await session.offerRoot(root, head.cid, { signal })
     if (status === Status.QUOTA) throw new ReplicaQuotaError(root.toString())
   }

@@ -15,6 +15,8 @@ export interface RetentionSource {
   headFor: (root: CID) => Promise<SignedBlock | undefined>
   /** Releases to hand to a peer that lists their roots. */
   releases: () => Promise<Array<SignedBlock & { root: CID }>>
+  /** Roots backed up here whose manifest was written after them: a peer may list them without one. */
+  lateRoots: () => Promise<CID[]>
 }
 
 export interface RetentionSourceInit {
@@ -42,6 +44,9 @@ export function createRetentionSource (init: RetentionSourceInit): RetentionSour
         if (received !== undefined) return { cid: CID.parse(received.head), bytes: await s.get(CID.parse(received.head)) }
       }
       return undefined
+    },
+    async lateRoots () {
+      return (await Promise.all(locals().map(async s => await s.lateManifests()))).flat()
     },
     async releases () {
       const out: Array<SignedBlock & { root: CID }> = []

@@ -7,7 +7,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { base64url } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
-import { InvalidRetentionRecordError } from './errors.ts'
+import { InvalidRetentionRecordError, UntrustedReleaseCertificateError } from './errors.ts'
 import { verify as verifySignature, X509Certificate } from 'node:crypto'
 import { checkOperatorCertificate } from '../crypto/index.ts'
 import type { PrivateKey } from '@libp2p/interface'
@@ -141,6 +141,13 @@ export function adminReleaseBlock (release: Omit<AdminRelease, 'format' | 'v' | 
   return utf8(`${json.slice(0, -1)},"sig":"${base64url.baseEncode(signature)}"}`)
 }
 
+/** The snapshot an administrator's release names, read without checking anything else (the sender's side: the replica checks). */
+export function adminReleaseRoot (bytes: Uint8Array): string {
+  const raw = parse('release', bytes)
+  if (raw.format !== 'cairn-release' || raw.v !== 1 || raw.by !== 'admin' || !isCid(raw.root)) throw new InvalidRetentionRecordError('release', 'not an administrator\'s cairn-release v1')
+  return raw.root as string
+}
+
 /**
  * Checks an administrator's release: format, mesh, a certificate among `trusted` (PEM, as
  * enrolled), valid for operator login (F27) when issued and now, and its key's signature.
@@ -157,7 +164,7 @@ export function verifyAdminRelease (bytes: Uint8Array, mesh: string, trusted: st
   let cert: X509Certificate
   try { cert = new X509Certificate(Buffer.from(body.cert, 'base64')) } catch (err) { throw new InvalidRetentionRecordError('release', 'its certificate does not parse', { cause: err }) }
   if (!trusted.some(pem => { try { return new X509Certificate(pem).fingerprint256 === cert.fingerprint256 } catch { return false } })) {
-    throw new InvalidRetentionRecordError('release', `certificate ${cert.fingerprint256} is not one this replica trusts for releases`)
+    throw new UntrustedReleaseCertificateError(cert.fingerprint256)
   }
   try {
     checkOperatorCertificate(cert.raw, { now: new Date(body.issued) })

@@ -10,6 +10,7 @@ import type { BlockLocation, RootOrigin } from './block-store.ts'
  *   's' cid      → '' | JSON RootOrigin                         snapshot record roots ('' = backed up here)
  *   't' cid      → ''                                           forget records (snapshots forgotten; kept by prune)
  *   'p' cid      → page CID × n (36 bytes each)                 manifest pages of a snapshot backed up here (manifest.ts)
+ *   'm' cid      → ''                                           its manifest was written after the snapshot (made before manifests existed)
  *   'r' cid      → ISO time                                     release intent: a snapshot backed up here was forgotten
  *   'l' cid      → JSON RootRetention                           at a replica: a root's manifest head and lock
  *   'q' cid      → release CID                                  at a replica: the release received for a root (kept after it is dropped)
@@ -17,7 +18,7 @@ import type { BlockLocation, RootOrigin } from './block-store.ts'
  *   'F'          → id filter (IdFilter format)                  written at a clean close
  *   'D'          → ''                                           present while open: the filter may be stale
  */
-export const PREFIX = { block: 0x62, chunkId: 0x69, snapshot: 0x73, segment: 0x67, forget: 0x74, pages: 0x70, intent: 0x72, retention: 0x6c, release: 0x71 } as const
+export const PREFIX = { block: 0x62, chunkId: 0x69, snapshot: 0x73, segment: 0x67, forget: 0x74, pages: 0x70, late: 0x6d, intent: 0x72, retention: 0x6c, release: 0x71 } as const
 export const FILTER_KEY = Buffer.from('F')
 export const DIRTY_KEY = Buffer.from('D')
 
@@ -45,6 +46,7 @@ export const indexEntries = {
   chunkId: (id: Uint8Array, cid: Uint8Array) => ({ key: prefixed(PREFIX.chunkId, id), value: Buffer.from(cid) }),
   snapshot: (cid: Uint8Array) => ({ key: prefixed(PREFIX.snapshot, cid), value: Buffer.alloc(0) }),
   forget: (cid: Uint8Array) => ({ key: prefixed(PREFIX.forget, cid), value: Buffer.alloc(0) }),
+  intent: (cid: Uint8Array, time: string) => ({ key: prefixed(PREFIX.intent, cid), value: Buffer.from(time) }),
   segment: (n: number, length: number) => { const value = Buffer.alloc(8); value.writeBigUInt64LE(BigInt(length)); return { key: segKey(n), value } }
 }
 

@@ -8,7 +8,7 @@ import { indexEntries, keyOf } from './index-layout.ts'
 import { ValueLog } from './value-log.ts'
 
 /** What a block without a chunk id is, told by opening it with the space's record key. */
-export type RecordKind = { kind: 'snapshot' } | { kind: 'forget', ids: string[] } | undefined
+export type RecordKind = { kind: 'snapshot' } | { kind: 'forget', ids: string[], time?: string } | undefined
 
 export interface IndexRebuild {
   segments: number
@@ -26,7 +26,8 @@ export interface IndexRebuild {
 
 /**
  * `cairn repair index` (doc/design.md, "Repair"): builds the whole index — block locations,
- * chunk ids, snapshot roots, forget records, committed lengths — from the segments alone, into
+ * chunk ids, snapshot roots, forget records and the release intents of the snapshots they
+ * forget, committed lengths — from the segments alone, into
  * `index.rebuild/`, then puts it in place of `index/`. Every record whose bytes match its CID
  * is kept, wherever it lies (damage does not end a segment's scan); where a block is stored
  * twice, the newest segment's copy wins. Blocks without a chunk id are shown to `classify`,
@@ -43,6 +44,8 @@ export async function rebuildIndex (storeDir: string, classify: (block: Uint8Arr
   const out: IndexRebuild = { segments: 0, records: 0, blocks: 0, snapshots: 0, forgotten: 0, damaged: [], damagedBlocks: [] }
   const roots = new Map<string, Uint8Array>()
   const forgotten = new Set<string>()
+  /** Forgotten snapshot → the earliest forget record's time: its release intent (`'r'`). */
+  const intents = new Map<string, string>()
   const intactCids = new Set<string>()
   const badCids = new Map<string, string>()
   const badAt: Array<{ segment: number, offset: number, cid: string }> = []
@@ -67,7 +70,11 @@ export async function rebuildIndex (storeDir: string, classify: (block: Uint8Arr
         const kind = classify(log.read(r.location))
         if (kind?.kind === 'snapshot') roots.set(CID.decode(r.cid).toString(), r.cid)
         else if (kind?.kind === 'forget') {
-          for (const id of kind.ids) forgotten.add(id)
+          for (const id of kind.ids) {
+            forgotten.add(id)
+            const was = intents.get(id)
+            if (kind.time !== undefined && (was === undefined || kind.time < was)) intents.set(id, kind.time)
+          }
           ops.push({ type: 'put', ...indexEntries.forget(r.cid) })
         }
       }
@@ -82,6 +89,12 @@ export async function rebuildIndex (storeDir: string, classify: (block: Uint8Arr
       if (forgotten.has(id)) { out.forgotten++; continue }
       await db.put(indexEntries.snapshot(cid).key, Buffer.alloc(0))
       out.snapshots++
+    }
+    for (const [id, time] of intents) {
+      let cid: CID
+      try { cid = CID.parse(id) } catch { continue }
+      const e = indexEntries.intent(cid.bytes, time)
+      await db.put(e.key, e.value)
     }
     out.blocks = intactCids.size
     out.damagedBlocks = [...badCids].filter(([k]) => !intactCids.has(k)).map(([, c]) => c)

@@ -21,7 +21,8 @@ import { syncData, ValueLog } from './value-log.ts'
  * begun to free it (a GC killed meanwhile finishes it next time); `adminRelease`: the CID of an
  * administrator's release that ended its lock early.
  */
-export interface RootRetention { head: string, origin: string, received: string, lockedUntil: string, dropping?: true, adminRelease?: string }
+/** A root's lock at a replica (`'l'`); `record`: the CID of the replica's signed copy of it (bootstrap/lock-record.ts), which `repair index` reads back. */
+export interface RootRetention { head: string, origin: string, received: string, lockedUntil: string, dropping?: true, adminRelease?: string, record?: string }
 
 /**
  * The node's own block store: sealed blocks in the value log, their locations and the
@@ -36,7 +37,7 @@ export interface RootRetention { head: string, origin: string, received: string,
  * at synced data that the recovery scan indexes again. The snapshot root is written synced,
  * which makes every earlier write durable too.
  */
-const { block: B, chunkId: I, snapshot: S, forget: T, pages: P, intent: R, retention: L, release: Q } = PREFIX
+const { block: B, chunkId: I, snapshot: S, forget: T, pages: P, late: M, intent: R, retention: L, release: Q } = PREFIX
 const FLUSH_BYTES = 256 << 20
 const FLUSH_ENTRIES = 32768
 /** Absent CIDs remembered at most (a few HAVE batches' worth). */
@@ -566,21 +567,34 @@ export class LocalBlockStore implements BlockStore {
    * "Retention at replicas"). Only a forget writes intents, so a store that lost its index
    * releases nothing.
    */
-  async removeSnapshotRoot (cid: CID): Promise<void> {
+  async removeSnapshotRoot (cid: CID, time = new Date().toISOString()): Promise<void> {
     this.mustWrite()
     const key = prefixed(S, cid.bytes)
     const value = await this.db.get(key)
     if (value === undefined) return
     const ops: Array<{ type: 'del', key: Buffer } | { type: 'put', key: Buffer, value: Buffer }> = [{ type: 'del', key }]
-    if (value.length === 0) ops.push({ type: 'del', key: prefixed(P, cid.bytes) }, { type: 'put', key: prefixed(R, cid.bytes), value: Buffer.from(new Date().toISOString()) })
+    if (value.length === 0) ops.push({ type: 'del', key: prefixed(P, cid.bytes) }, { type: 'del', key: prefixed(M, cid.bytes) }, { type: 'put', key: prefixed(R, cid.bytes), value: Buffer.from(time) })
     await this.db.batch(ops, { sync: true })
   }
 
-  /** Lists a snapshot's manifest pages (manifest.ts), after flushing them. */
-  async setManifestPages (root: CID, pages: CID[]): Promise<void> {
+  /**
+   * Lists a snapshot's manifest pages (manifest.ts), after flushing them. `late`: the snapshot
+   * is older than its manifest (`'m'`), so replicas may list it without one: the mesh node
+   * sends them its head (doc/mesh.md "Manifest pages").
+   */
+  async setManifestPages (root: CID, pages: CID[], options: { late?: boolean } = {}): Promise<void> {
     this.mustWrite()
     await this.flush()
-    await this.db.put(prefixed(P, root.bytes), Buffer.concat(pages.map(p => p.bytes)), { sync: true })
+    const ops = [{ type: 'put' as const, key: prefixed(P, root.bytes), value: Buffer.concat(pages.map(p => p.bytes)) }]
+    if (options.late === true) ops.push({ type: 'put', key: prefixed(M, root.bytes), value: Buffer.alloc(0) })
+    await this.db.batch(ops, { sync: true })
+  }
+
+  /** Snapshots backed up here whose manifest was written after them (`setManifestPages` with `late`). */
+  async lateManifests (): Promise<CID[]> {
+    const out: CID[] = []
+    for await (const key of this.db.keys({ gt: Buffer.of(M), lt: Buffer.of(M + 1) })) out.push(CID.decode(key.subarray(1)))
+    return out
   }
 
   /** The manifest pages listed for a snapshot backed up here; undefined for one made before manifests (or received). */

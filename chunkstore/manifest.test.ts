@@ -1,7 +1,8 @@
 // Manifest pages (manifest.ts; doc/design.md "Manifest page"): the format round-trips and is
 // read strictly; a backup lists exactly the blocks its snapshot reaches; a forget leaves a
 // release intent and prune frees the forgotten snapshot's pages while it keeps the others';
-// the pages a backup makes from the blocks it noted are those a walk of its tree gives.
+// the pages a backup makes from the blocks it noted are those a walk of its tree gives; repair
+// index writes the listings and intents again as they were.
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
@@ -12,7 +13,8 @@ import { decodeManifestPage, encodeManifestPages, PAGE_ENTRIES, snapshotBlocks, 
 import { rootOf } from './snapshot-records.ts'
 import { cidOf } from './codec.ts'
 import { StoreCorruptError } from './errors.ts'
-import { createStore, removeDir, tempDir, writeRandom } from './testing/index.ts'
+import { createStore, PASSPHRASE, removeDir, tempDir, writeRandom } from './testing/index.ts'
+import { openRepository, repairIndex } from './repository.ts'
 import type { LocalBlockStore } from './local-block-store.ts'
 
 const dirs: string[] = []
@@ -140,6 +142,50 @@ test('a backup\'s pages, made from the blocks it noted, are exactly those a walk
     // Another task's first backup reuses chunks stored by the first task: their sizes come from the index.
     await same((await repo.backup({ paths: [join(src, 'a')], task: 'u' })).id, 'a first backup deduplicated against another snapshot')
     await same((await repo.backup({ paths: [src], task: 't', level: 'full' })).id, 'a full backup over a parent')
+  } finally {
+    await repo.close()
+  }
+})
+
+test('repair index writes every snapshot\'s manifest listing and the release intents of forgotten ones again, identical; a snapshot without a manifest gets one, marked late', async () => {
+  const base = tempDir('cairn-manifest-repair-'); dirs.push(base)
+  const src = join(base, 'src')
+  mkdirSync(src)
+  const dir = join(base, 'store')
+  let repo = await createStore(dir)
+  const ids: string[] = []
+  for (let day = 1; day <= 3; day++) {
+    writeRandom(join(src, 'daily.bin'), 150_000)
+    ids.push((await repo.backup({ paths: [src], task: 't' })).id)
+  }
+  await repo.forgetSnapshots([ids[0]])
+  /** The index's manifest listings, release intents and late marks ('p', 'r', 'm'), as hex key → hex value. */
+  const retentionEntries = async (blocks: LocalBlockStore): Promise<Record<string, string>> => {
+    const out: Record<string, string> = {}
+    for (const p of ['p', 'r', 'm']) {
+      const lo = Buffer.from(p)
+      for await (const [k, v] of blocks.db.iterator({ gt: lo, lt: Buffer.of(lo[0] + 1) })) out[hex(k)] = hex(v)
+    }
+    return out
+  }
+  const before = await retentionEntries(repo.blocks)
+  assert.equal(Object.keys(before).filter(k => k.startsWith('72')).length, 1, 'one release intent')
+  assert.equal(Object.keys(before).filter(k => k.startsWith('70')).length, 2, 'two listed manifests')
+  await repo.close()
+
+  rmSync(join(dir, 'index'), { recursive: true, force: true })
+  const rebuilt = await repairIndex(dir, { passphrase: PASSPHRASE })
+  assert.deepEqual(rebuilt.manifests, { written: ids.slice(1), failed: [] })
+  repo = await openRepository(dir, { passphrase: PASSPHRASE })
+  try {
+    assert.deepEqual(await retentionEntries(repo.blocks), before, 'the same listings (same page CIDs), the same intents, nothing marked late')
+    // A snapshot listed without a manifest (made before manifests existed) gets one from a walk of its tree.
+    const pages = (await repo.blocks.manifestPages(CID.parse(ids[2])))!
+    await repo.blocks.db.del(Buffer.concat([Buffer.from('p'), CID.parse(ids[2]).bytes]))
+    assert.deepEqual(await repo.writeMissingManifests(), { written: [ids[2]], failed: [] })
+    assert.deepEqual((await repo.blocks.manifestPages(CID.parse(ids[2])))!.map(String), pages.map(String))
+    assert.deepEqual((await repo.blocks.lateManifests()).map(String), [ids[2]], 'marked late: replicas may list it without one')
+    assert.deepEqual(await repo.writeMissingManifests(), { written: [], failed: [] }, 'once')
   } finally {
     await repo.close()
   }

@@ -176,13 +176,13 @@ const SIZE_BATCH = 8192
  * Stores a snapshot's manifest pages (each a plain block; pages the store holds already are
  * not written again) and lists them under the snapshot's root (`'p'`). Durable once it resolves.
  */
-export async function writeManifest (store: LocalBlockStore, record: CID, pages: Uint8Array[]): Promise<CID[]> {
+export async function writeManifest (store: LocalBlockStore, record: CID, pages: Uint8Array[], options: { late?: boolean } = {}): Promise<CID[]> {
   const cids: CID[] = []
   for (const page of pages) {
     const cid = cidOf(page)
     await store.put(cid, page)
     cids.push(cid)
   }
-  await store.setManifestPages(record, cids)
+  await store.setManifestPages(record, cids, options)
   return cids
 }

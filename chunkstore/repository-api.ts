@@ -52,5 +52,7 @@ export interface Repository {
   removeSnapshot: (id: string, options?: { force?: boolean } & AbortOptions) => Promise<void>
   /** Reclaims space of blocks no snapshot references. */
   prune: (options?: AbortOptions) => Promise<PruneResult>
+  /** Writes the manifest of every snapshot listed without one (made before manifests existed) by walking its tree; reports those it could not. */
+  writeMissingManifests: (options?: AbortOptions & { late?: boolean }) => Promise<{ written: string[], failed: Array<{ id: string, reason: string }> }>
   close: () => Promise<void>
 }

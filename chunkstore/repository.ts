@@ -8,11 +8,12 @@ import { rebuildIndex } from './index-rebuild.ts'
 import type { IndexRebuild } from './index-rebuild.ts'
 import { checkSnapshots } from './checker.ts'
 import { checkForgetPolicy, snapshotsToForget } from './retention.ts'
-import { BlockSealer, suiteByName } from './codec.ts'
+import { BlockSealer, cidOf, suiteByName } from './codec.ts'
 import {
   diskFullAt, InvalidOptionError, RestoreIncompleteError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
-  NotADiskImageError, SharedReplicaError, StoreCorruptError
+  NotADiskImageError, SharedReplicaError, StoreCorruptError, BlockNotFoundError, CorruptBlockError
 } from './errors.ts'
+import { encodeManifestPages, snapshotBlocks, writeManifest } from './manifest.ts'
 import { keyOf } from './index-layout.ts'
 import type { Key } from './index-layout.ts'
 import { unlockKeys } from './key-slots.ts'
@@ -69,13 +70,42 @@ export async function openRepositoryOver (dir: string, blocks: LocalBlockStore, 
 /**
  * `cairn repair index`: rebuilds the store's index from its segments (index-rebuild.ts).
  * Snapshot and forget records are told apart from other blocks by opening them with the
- * record key, so the full key is needed.
+ * record key, so the full key is needed. Then each snapshot's manifest listing (`'p'`) is
+ * written again from a walk of its tree: the same pages, so the same CIDs, as its backup wrote.
  */
-export async function repairIndex (dir: string, options: OpenOptions): Promise<IndexRebuild> {
+export async function repairIndex (dir: string, options: OpenOptions): Promise<IndexRebuild & { manifests: ManifestRepair }> {
   const { keys } = await storeKeys(dir, options)
   if (isWriteOnly(keys)) throw new WriteOnlyKeyError('Rebuilding the index (snapshot records are found by opening them)')
-  return await rebuildIndex(dir, block => recordKind(keys, block))
+  const rebuilt = await rebuildIndex(dir, block => recordKind(keys, block))
+  // A replica's own listings are not this store's to write (and it has no snapshots of its own).
+  if (isReplica(dir)) return { ...rebuilt, manifests: { written: [], failed: [] } }
+  const repo = await openRepository(dir, { ...options, keys })
+  try {
+    // Not marked late: these snapshots had their listing before the index was lost.
+    return { ...rebuilt, manifests: await repo.writeMissingManifests({ late: false }) }
+  } finally {
+    await repo.close()
+  }
 }
+
+/**
+ * `cairn repair index` at a mesh replica, which has no key: the block index from the segments
+ * (no snapshot record can be recognised), and the CIDs of the plain lock records and releases
+ * found, from which the mesh layer lists the replica's roots and locks again.
+ */
+export async function repairReplicaIndex (dir: string): Promise<IndexRebuild & { plain: CID[] }> {
+  const plain = new Map<string, CID>()
+  const marks = [Buffer.from('{"format":"cairn-lock"'), Buffer.from('{"format":"cairn-release"')]
+  const rebuilt = await rebuildIndex(dir, block => {
+    const start = Buffer.from(block.buffer, block.byteOffset, Math.min(block.byteLength, 32))
+    if (marks.some(m => start.subarray(0, m.length).equals(m))) { const cid = cidOf(block); plain.set(cid.toString(), cid) }
+    return undefined
+  })
+  return { ...rebuilt, plain: [...plain.values()] }
+}
+
+/** What `writeMissingManifests` did: snapshots that got a manifest, and those whose tree could not be walked. */
+export interface ManifestRepair { written: string[], failed: Array<{ id: string, reason: string }> }
 
 /**
  * A repository over the block store of this very folder that the caller already holds open
@@ -459,6 +489,35 @@ export class LocalRepository implements Repository {
       out.push({ from: snap.id, id: cid.toString(), lost: r.lost })
     }
     await this.blocks.forgetChunkIds(healed)
+    return out
+  }
+
+  /**
+   * Writes the manifest of every snapshot listed without one (made before manifests existed,
+   * or after `repair index`) by walking its tree once: what replicas need to free its blocks
+   * when it is forgotten (doc/mesh.md "Retention at replicas"). A snapshot whose tree cannot be
+   * read whole is reported and left without one. Each is marked late (`'m'`, unless `late` is
+   * false), so the mesh node sends its head to replicas that listed it without one.
+   */
+  async writeMissingManifests (options: AbortOptions & { late?: boolean } = {}): Promise<ManifestRepair> {
+    this.refuseShared('writing manifests')
+    if (this.writeOnly) throw new WriteOnlyKeyError('Writing manifests (a snapshot\'s tree is walked)')
+    const out: ManifestRepair = { written: [], failed: [] }
+    for (const snap of await this.snapshots(options)) {
+      throwIfAborted(options.signal, 'Writing manifests')
+      const record = CID.parse(snap.id)
+      if (await this.blocks.manifestPages(record) !== undefined) continue
+      let pages: Uint8Array[]
+      try {
+        pages = encodeManifestPages(await snapshotBlocks(this.blocks, record, rootOf(snap), async ref => await this.loadNode(ref)))
+      } catch (err) {
+        if (!(err instanceof StoreCorruptError || err instanceof BlockNotFoundError || err instanceof CorruptBlockError)) throw err
+        out.failed.push({ id: snap.id, reason: err.message })
+        continue
+      }
+      await writeManifest(this.blocks, record, pages, { late: options.late !== false })
+      out.written.push(snap.id)
+    }
     return out
   }
 

@@ -61,14 +61,14 @@ export function rootOf (r: OwnSnapshot): { cid: CID, id: Uint8Array } {
  * What a sealed block is, if it is a record of this store (`repair index` finds them so):
  * a snapshot record, or a forget record with the ids it forgets.
  */
-export function recordKind (keys: SpaceKeys, block: Uint8Array): { kind: 'snapshot' } | { kind: 'forget', ids: string[] } | undefined {
+export function recordKind (keys: SpaceKeys, block: Uint8Array): { kind: 'snapshot' } | { kind: 'forget', ids: string[], time?: string } | undefined {
   const plain = openRecord(keys, block)
   if (plain === null) return undefined
-  let body: { v?: number, root?: unknown, forget?: unknown }
+  let body: { v?: number, root?: unknown, forget?: unknown, time?: unknown }
   try { body = JSON.parse(Buffer.from(plain).toString()) } catch { return undefined }
   if (body.v !== 1) return undefined
   if (typeof body.root === 'string') return { kind: 'snapshot' }
-  if (Array.isArray(body.forget)) return { kind: 'forget', ids: body.forget.map(String) }
+  if (Array.isArray(body.forget)) return { kind: 'forget', ids: body.forget.map(String), ...(typeof body.time === 'string' ? { time: body.time } : {}) }
   return undefined
 }
 
@@ -137,9 +137,11 @@ export async function writeSnapshotRecord (keys: SpaceKeys, blocks: LocalBlockSt
  */
 export async function writeForgetRecord (keys: SpaceKeys, blocks: LocalBlockStore, ids: string[]): Promise<void> {
   if (ids.length === 0) return
-  const sealed = sealRecord(keys, Buffer.from(JSON.stringify({ v: 1, forget: ids, time: new Date().toISOString() })))
+  const time = new Date().toISOString()
+  const sealed = sealRecord(keys, Buffer.from(JSON.stringify({ v: 1, forget: ids, time })))
   const cid = cidOf(sealed)
   blocks.append(cid.bytes, undefined, sealed)
   await blocks.addForgetRecord(cid)
-  for (const id of ids) await blocks.removeSnapshotRoot(CID.parse(id))
+  // The release intents carry the forget record's time: `repair index` writes them again from it.
+  for (const id of ids) await blocks.removeSnapshotRoot(CID.parse(id), time)
 }

@@ -87,7 +87,7 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   await page.selectOption('#at-kind', 'weekly')
   await page.fill('#at-time', '23:30')
   await page.click('[data-test=archive-save-task]')
-  assert.equal(await page.innerText('[data-test=archive-form-error]'), (lang === 'en' ? en : zh).wiz.errSchedule)
+  assert.equal(await page.innerText('[data-test=archive-form-error]'), (lang === 'en' ? en : zh).wiz.errScheduleWeekdays.replace('{n}', '1'))
   await page.fill('#at-days', '1, 3')
   const made = await answered(page, 'POST', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-save-task]'))
   assert.equal(made.status(), 201)

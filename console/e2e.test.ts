@@ -209,6 +209,7 @@ test('restore one file with each conflict mode: overwrite, skip, keep-newer', as
     await page.click('[data-test=next]')
     await page.fill('[data-test=restore-path]', fixtures.restore)
     await page.check(`[data-conflict=${conflict}]`)
+    await page.click('[data-test=next]')
     await page.click('[data-test=restore-submit]')
     await page.waitForSelector('[data-test=job-status][data-status=success]')
   }

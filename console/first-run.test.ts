@@ -105,6 +105,7 @@ test('npm start in a fresh HOME: log in at the printed URL, see the demo backup,
     await pickInRestoreTree(page, join(root, 'package.json'))
     await page.click('[data-test=next]')
     await page.fill('[data-test=restore-path]', target)
+    await page.click('[data-test=next]')
     await page.click('[data-test=restore-submit]')
     await page.waitForSelector('[data-test=job-status][data-status=success]')
     const restored = await findFile(target, 'package.json')

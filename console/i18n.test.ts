@@ -1,11 +1,14 @@
 // The console's two languages (issue 19): every string in one table is in the other with the same
 // placeholders, the node's error codes the tables name exist, a refused field is named in the
-// user's language, and the first visit follows the browser's languages.
+// user's language, the first visit follows the browser's languages, and the node's audit actions,
+// log sources, report values and durations read in Chinese.
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { en, zh, firstLanguage, i18n } from './src/i18n.ts'
 import { ApiCallError, messageOf } from './src/errors.ts'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { duration } from './src/format.ts'
+import { auditActionText, logText, reportValueText, sourceText } from './src/words.ts'
 
 /** Every leaf of a table as key → text. */
 function leaves (o: object, prefix = ''): Map<string, string> {
@@ -56,4 +59,50 @@ test('the first visit follows navigator.languages; an explicit choice is kept', 
   assert.equal(firstLanguage(null, ['fr-FR']), 'zh-CN', 'the manual\'s language when the browser has none of the two')
   assert.equal(firstLanguage('zh-CN', ['en-US']), 'zh-CN', 'a choice made in the console wins')
   assert.equal(firstLanguage('en', ['zh-CN']), 'en')
+})
+
+/** The node's source files, read as text (console code imports no node code). */
+function nodeSources (dir = new URL('../node/', import.meta.url)): string[] {
+  const out: string[] = []
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) out.push(...nodeSources(new URL(`${e.name}/`, dir)))
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) out.push(readFileSync(new URL(e.name, dir), 'utf8'))
+  }
+  return out
+}
+
+test('every audit action and log source the node writes reads in Chinese; durations too', () => {
+  const text = nodeSources().join('\n')
+  // Audit actions are written as `action: '…'`, through audit(actor, '…', …), or chosen by a condition.
+  const actions = new Set([...text.matchAll(/'((?:auth|mesh|node|settings|space|task|user|webhook)\.[a-z.]+|pruning)'/g)].map(m => m[1]))
+  assert.ok(actions.has('task.create') && actions.has('auth.locked.refused') && actions.size > 30, `the actions were found (${actions.size})`)
+  const sources = new Set([...text.matchAll(/source: '([a-z-]+)'/g)].map(m => m[1]))
+  assert.ok(sources.has('scheduler') && sources.has('mailer'), 'the sources were found')
+  i18n.global.locale.value = 'zh-CN'
+  const untranslated = [...actions].filter(a => !/[\u4e00-\u9fff]/.test(auditActionText(a)))
+  assert.deepEqual(untranslated, [], 'audit actions without Chinese words')
+  assert.deepEqual([...sources].filter(s => !/[\u4e00-\u9fff]/.test(sourceText(s))), [], 'log sources without Chinese words')
+  assert.equal(auditActionText('job.clean.start'), '启动：清理')
+  assert.equal(sourceText('192.0.2.7'), '192.0.2.7', 'a client\'s address stays as it is')
+  assert.equal(duration(193), '3 分 13 秒')
+  assert.equal(reportValueText('type', 'filesystem'), '文件系统')
+  assert.equal(reportValueText('lastStatus', 'success'), '成功')
+  i18n.global.locale.value = 'en'
+  assert.equal(duration(193), '3m 13s')
+  assert.equal(auditActionText('job.clean.start'), 'Start: Clean')
+})
+
+test('every log text the node says by code has words in both languages; a line without one keeps the node\'s message', () => {
+  // said(code, params) in node code: the first argument, a code or a choice between codes.
+  const codes = new Set<string>()
+  for (const m of nodeSources().join('\n').matchAll(/\bsaid\(([^,)]+)/g)) for (const c of m[1].matchAll(/'([A-Z][A-Z0-9_]+)'/g)) codes.add(c[1])
+  assert.ok(codes.has('JOB_STARTED_BY_USER') && codes.has('SNAPSHOT_FILES') && codes.size > 30, `the codes were found (${codes.size})`)
+  assert.deepEqual([...codes].filter(c => !(c in en.logMsg)), [], 'codes the console cannot word')
+  assert.deepEqual(Object.keys(en.logMsg).filter(c => !codes.has(c)), [], 'words for codes the node never says')
+  i18n.global.locale.value = 'zh-CN'
+  assert.equal(logText({ message: 'User [op] started backup job [Nightly]', text: { code: 'JOB_STARTED_BY_USER', params: { user: 'op', type: 'backup', name: 'Nightly' } } }), '用户 [op] 启动了备份作业 [Nightly]')
+  assert.equal(logText({ message: 'Reclaimed 2048 bytes (3 blocks)', text: { code: 'RECLAIMED', params: { bytesFreed: 2048, blocksRemoved: 3 } } }), '回收了 2.00 KB（3 个数据块）')
+  assert.equal(logText({ message: 'an old line' }), 'an old line')
+  i18n.global.locale.value = 'en'
+  assert.equal(logText({ message: 'x', text: { code: 'JOB_LOG_ENDED', params: { status: 'success' } } }), 'Job ended: success')
 })

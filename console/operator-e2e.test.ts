@@ -9,7 +9,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { apiAs, buildConsole, confirmPassword, launchBrowser, login as loginAt, newPage as openPage, pickInRestoreTree, serve, shoot, until, type Served } from './testing/e2e-harness.ts'
+import { apiAs, asciiSentences, buildConsole, confirmPassword, launchBrowser, login as loginAt, newPage as openPage, pickInRestoreTree, serve, shoot, until, type Served } from './testing/e2e-harness.ts'
 
 const ADMIN_PW = 'head office lead passphrase'
 const OP_PW = 'quiet harbour lantern 7'
@@ -138,6 +138,7 @@ test('restore a file deep in a folder of 5,000 entries: the tree opens folders a
   const restoreTo = async (page: Page, target: string): Promise<void> => {
     await page.click('[data-test=next]')
     await page.fill('[data-test=restore-path]', target)
+    await page.click('[data-test=next]')
     await page.click('[data-test=restore-submit]')
     await page.waitForSelector('[data-test=job-status][data-status=success]')
     assert.equal(await readFile(join(target, wanted), 'utf8'), 'the one file that matters\n')
@@ -179,20 +180,6 @@ test('restore a file deep in a folder of 5,000 entries: the tree opens folders a
   await restoreTo(zh, join(dir, 'restored-zh'))
   await zh.context().close()
 })
-
-/** Text in the page that is a sentence in ASCII only (3 or more words and no Chinese): English left in a Chinese page. */
-async function asciiSentences (page: Page): Promise<string[]> {
-  return await page.evaluate(() => {
-    const out: string[] = []
-    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT)
-    for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
-      const text = (n.textContent ?? '').trim()
-      if (n.parentElement?.closest('code, pre, input, textarea') != null) continue
-      if (/^[\x20-\x7e]+$/.test(text) && /[A-Za-z]{2,}[ ,.;:()]+[A-Za-z]{2,}[ ,.;:()]+[A-Za-z]{2,}/.test(text)) out.push(text)
-    }
-    return out
-  })
-}
 
 test('the console opens in the browser\'s language and keeps a choice; every server error on a zh-CN page reads in Chinese and names the field', async () => {
   // First visit of an English browser (no choice stored): English.
@@ -274,9 +261,11 @@ test('right data: drills, restores and cleans are in their task\'s history with 
   await page.waitForSelector('.timeline input')
   await page.click('[data-test=next]')
   await page.waitForSelector('[data-test=restore-tree] li')
+  // The wizard names the restore task when it shows the target step (the name can be changed there).
+  const before = shanghai(new Date())
   await page.click('[data-test=next]')
   await page.fill('[data-test=restore-path]', join(dir, 'restored-docs'))
-  const before = shanghai(new Date())
+  await page.click('[data-test=next]')
   await page.click('[data-test=restore-submit]')
   await page.waitForSelector('[data-test=job-status][data-status=success]')
   const after = shanghai(new Date())

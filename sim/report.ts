@@ -79,7 +79,7 @@ export function buildReport (w: World): PlanReport {
   for (const x of w.unmetPolicies) add({ code: 'NO_TARGET', severity: 'warning', site: x.site, message: `Policy ${x.policy} of ${x.site} wants ${x.wanted} other copies but the mesh has ${x.found} sites that qualify`, params: { policy: x.policy, wanted: x.wanted, found: x.found } })
   if (m.replicasKeep === 'everything' && w.sites.some(s => s.held.size > 0)) {
     const holders = w.sites.filter(s => s.held.size > 0).map(s => s.model.name)
-    add({ code: 'REPLICA_GROWS', severity: 'info', message: `Replicas keep every block they were sent in this model, an upper bound (a node frees what an origin released once its lock has passed): ${holders.join(', ')} only grow. Try replicas: { keep: retained } for the lower bound`, params: { sites: holders.join(',') } })
+    add({ code: 'REPLICA_GROWS', severity: 'info', message: `Replicas keep every block they were sent (replicas: { keep: everything }), an upper bound: ${holders.join(', ')} only grow. A node frees what an origin released once its lock has passed (replicas: { keep: released }, the default)`, params: { sites: holders.join(',') } })
   }
 
   // Lag per origin site and holding site, over the origin's data sets.

@@ -135,3 +135,32 @@ test('F28 a scenario run on the node reads no files: no profile by path, no samp
   assert.deepEqual(p.map(x => x.field).sort(), ['profile', 'sites[0].datasets[0].sample'])
   assert.match(p[0].problem, /cannot read files/)
 })
+
+test('F28 locks: a policy\'s immutableDays and a site\'s own floor are read as the node takes them, and named when wrong', async () => {
+  const site = (policy: string, receive: string): string => minimal([
+    '  - name: hq',
+    '    role: head',
+    '    datasets: [{ name: files, size: 1TB, backup: { schedules: [{ kind: daily, time: "01:00" }] } }]',
+    `    replication: { policies: [{ name: p, copies: 2, roles: [dr]${policy} }] }`,
+    '  - name: dr-north',
+    '    role: dr',
+    `    replication: { policies: [], receive: ${receive} }`
+  ].join('\n'))
+  const m = await loadScenario(site(', immutableDays: 30', '{ immutableDays: 7, perSite: { hq: forever } }'), { file: 'plan.yaml' })
+  assert.equal(m.sites[0].policies[0].immutableDays, 30)
+  assert.deepEqual(m.sites[1].receive, { immutableDays: 7, perSite: { hq: 'forever' } })
+  const p = await problems(site(', immutableDays: -1', '{ immutableDays: 2.5, perSite: { nowhere: 3 } }'))
+  const fields = p.map(x => x.field)
+  assert.ok(fields.includes('sites[0].replication.policies[0].immutableDays'), fields.join(', '))
+  assert.ok(fields.includes('sites[1].replication.receive.immutableDays'), fields.join(', '))
+  assert.ok(p.every(x => typeof x.line === 'number'))
+})
+
+test('F28 replicas.segmentSize: the node\'s 64 MiB unless given, a size when given, and below a block it is named', async () => {
+  const site = '  - name: hq\n    role: head\n    datasets: [{ name: files, size: 1TB, backup: { schedules: [{ kind: daily, time: "01:00" }] } }]'
+  assert.equal((await loadScenario(minimal(site), { file: 'plan.yaml' })).replicaSegmentBytes, 64 << 20)
+  assert.equal((await loadScenario(`replicas: { segmentSize: 64KiB }\n${minimal(site)}`, { file: 'plan.yaml' })).replicaSegmentBytes, 65536)
+  const p = await problems(`replicas: { keep: released, segmentSize: 100 }\n${minimal(site)}`)
+  assert.deepEqual(p.map(x => x.field), ['replicas.segmentSize'])
+  assert.equal(p[0].line, 1)
+})

@@ -5,7 +5,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { LineCounter, parseDocument, type Document } from 'yaml'
 import { Ajv, type ErrorObject } from 'ajv'
-import { checkForgetPolicy, validateSchedule as validateBandwidth, type BandwidthSchedule } from '../chunkstore/index.ts'
+import { checkForgetPolicy, TARGET_SEGMENT, validateSchedule as validateBandwidth, type BandwidthSchedule } from '../chunkstore/index.ts'
 import { validateReplicationConfig, validateSchedule, type Schedule } from '../node/index.ts'
 import { ScenarioInvalidError, ScenarioSyntaxError, type SourcePlace } from './errors.ts'
 import { checkProfile, DEFAULT_PROFILE, readProfile, type Profile, type SampleMeasure } from './profile.ts'
@@ -205,12 +205,13 @@ export async function loadScenario (text: string, options: LoadOptions = {}): Pr
 
     const policies = s.replication?.policies ?? []
     try {
-      validateReplicationConfig({ policies, bandwidth: s.replication?.bandwidth })
+      validateReplicationConfig({ policies, bandwidth: s.replication?.bandwidth, ...(s.replication?.receive !== undefined ? { receive: s.replication.receive } : {}) })
     } catch (err) { fail([...at, 'replication'], (err as Error).message) }
     policies.forEach((p, k) => {
       for (const other of p.sites ?? []) if (!siteNames.has(other)) fail([...at, 'replication', 'policies', k, 'sites'], `there is no site named ${other}`)
       for (const space of p.spaces ?? []) if (!spaces.has(space)) fail([...at, 'replication', 'policies', k, 'spaces'], `site ${s.name} has no user space named ${space} (a data set's space, or its name)`)
     })
+    for (const other of Object.keys(s.replication?.receive?.perSite ?? {})) if (!siteNames.has(other)) fail([...at, 'replication', 'receive', 'perSite', other], `there is no site named ${other}`)
 
     const archives: ArchiveModel[] = (s.archives ?? []).map((a, k) => {
       const aat: Path = [...at, 'archives', k]
@@ -235,6 +236,7 @@ export async function loadScenario (text: string, options: LoadOptions = {}): Pr
       datasets,
       policies,
       bandwidth: bandwidth(s.replication?.bandwidth, [...at, 'replication', 'bandwidth']),
+      receive: s.replication?.receive ?? {},
       archives
     })
   }
@@ -252,6 +254,8 @@ export async function loadScenario (text: string, options: LoadOptions = {}): Pr
     pairs.add(key)
   })
 
+  const replicaSegmentBytes = input.replicas?.segmentSize === undefined ? TARGET_SEGMENT : parseSize(input.replicas.segmentSize)!
+  if (replicaSegmentBytes < 4096) fail(['replicas', 'segmentSize'], 'is below 4 KiB: a segment holds at least a block')
   if (problems.length > 0) throw new ScenarioInvalidError(problems)
   return {
     name: input.name ?? 'scenario',
@@ -262,7 +266,8 @@ export async function loadScenario (text: string, options: LoadOptions = {}): Pr
     profile,
     sites,
     links,
-    replicasKeep: input.replicas?.keep ?? 'everything'
+    replicasKeep: input.replicas?.keep ?? 'released',
+    replicaSegmentBytes
   }
 }
 

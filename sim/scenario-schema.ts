@@ -28,7 +28,7 @@ export const SCENARIO_SCHEMA = {
     profile: { description: 'A calibration profile: a file next to the scenario, or the profile itself', oneOf: [{ type: 'string', minLength: 1 }, { $ref: '#/definitions/profile' }] },
     sites: { type: 'array', minItems: 1, maxItems: 5000, items: { $ref: '#/definitions/site' } },
     links: { type: 'array', items: { $ref: '#/definitions/link' } },
-    replicas: { type: 'object', additionalProperties: false, properties: { keep: { enum: ['everything', 'retained'] } } }
+    replicas: { description: 'What replicas keep: released (the node: free what the origin released once locks passed), everything (never free), retained (live blocks of kept snapshots only)', type: 'object', additionalProperties: false, properties: { keep: { enum: ['released', 'everything', 'retained'] }, segmentSize: { $ref: '#/definitions/size', description: 'The size replicas seal a segment at (default the node\'s 64 MiB); smaller shows the curve of live blocks' } } }
   },
   definitions: {
     size: size('A size: 500GB, 2TiB, or bytes'),
@@ -112,8 +112,16 @@ export const SCENARIO_SCHEMA = {
         copies: { type: 'integer', minimum: 1, maximum: 9 },
         roles: { type: 'array', items: { enum: ['head', 'branch', 'dr'] } },
         sites: { type: 'array', items: name },
-        spaces: { type: 'array', items: name }
+        spaces: { type: 'array', items: name },
+        immutableDays: { $ref: '#/definitions/lockDays' }
       }
+    },
+    lockDays: { description: 'A lock in whole days after receipt, or forever', oneOf: [{ type: 'integer', minimum: 0, maximum: 36_500 }, { const: 'forever' }] },
+    receive: {
+      description: 'The site as a replica: its own lock, the floor under what senders ask, for every origin or per origin site',
+      type: 'object',
+      additionalProperties: false,
+      properties: { immutableDays: { $ref: '#/definitions/lockDays' }, perSite: { type: 'object', propertyNames: name, additionalProperties: { $ref: '#/definitions/lockDays' } } }
     },
     archive: {
       type: 'object',
@@ -144,7 +152,7 @@ export const SCENARIO_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           required: ['policies'],
-          properties: { policies: { type: 'array', items: { $ref: '#/definitions/policy' } }, bandwidth: { $ref: '#/definitions/bandwidth' } }
+          properties: { policies: { type: 'array', items: { $ref: '#/definitions/policy' } }, bandwidth: { $ref: '#/definitions/bandwidth' }, receive: { $ref: '#/definitions/receive' } }
         },
         archives: { type: 'array', items: { $ref: '#/definitions/archive' } }
       }

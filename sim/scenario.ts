@@ -7,6 +7,7 @@ import type { ReplicationPolicy, Schedule } from '../node/index.ts'
 import type { Profile } from './profile.ts'
 
 export type Role = 'head' | 'branch' | 'dr'
+export type ReplicasKeep = 'released' | 'everything' | 'retained'
 
 /** A task schedule as the node takes it (F16); `startDate` defaults to the scenario's start, `timeZone` to the site's. */
 export interface ScheduleInput {
@@ -78,8 +79,19 @@ export interface SiteInput {
   /** Bytes of other sites' data its replica holds at the start. */
   replicaStored?: string | number
   datasets?: DatasetInput[]
-  replication?: { policies: ReplicationPolicy[], bandwidth?: BandwidthSchedule }
+  /**
+   * Policies as the node takes them (F11; `immutableDays` is the lock each policy asks of its
+   * targets), the site's outgoing bandwidth windows, and what it does as a replica: its own lock
+   * (`receive.immutableDays`, per origin site in `receive.perSite`), the floor under what senders ask.
+   */
+  replication?: { policies: ReplicationPolicy[], bandwidth?: BandwidthSchedule, receive?: ReceiveInput }
   archives?: ArchiveInput[]
+}
+
+/** A replica's own lock, in days or 'forever' (the node's `receive` settings, doc/mesh.md "Locks"). */
+export interface ReceiveInput {
+  immutableDays?: number | 'forever'
+  perSite?: Record<string, number | 'forever'>
 }
 
 export interface LinkInput {
@@ -105,11 +117,20 @@ export interface ScenarioInput {
   sites: SiteInput[]
   links?: LinkInput[]
   /**
-   * What replicas keep: `everything` they were sent (an upper bound), or `retained` — only blocks of
-   * snapshots their origin still keeps (a lower bound). Since issue 18 a node frees what its origin
-   * released once the snapshot's lock has passed; locks are not modelled (doc/sim.md, limits).
+   * What replicas keep: `released` (default) — what the node does since issue 18: a replica's GC
+   * frees the snapshots its origin released once their locks have passed; `everything` they were
+   * sent (a what-if: replicas that never free, an upper bound); or `retained` — only the live blocks
+   * of snapshots the origin still keeps, no locks and no dead space (a lower bound).
    */
-  replicas?: { keep: 'everything' | 'retained' }
+  replicas?: {
+    keep?: ReplicasKeep
+    /**
+     * The size replicas' logs seal a segment at: the node's 64 MiB (TARGET_SEGMENT) unless given.
+     * A replica frees in steps of segments and never its open one, so a replica holding a few MiB
+     * frees nothing at 64 MiB; a smaller size shows the curve of its live blocks.
+     */
+    segmentSize?: string | number
+  }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -159,6 +180,8 @@ export interface SiteModel {
   datasets: DatasetModel[]
   policies: ReplicationPolicy[]
   bandwidth: BandwidthSchedule | null
+  /** Its own lock as a replica (the floor under what senders ask). */
+  receive: ReceiveInput
   archives: ArchiveModel[]
 }
 
@@ -178,5 +201,7 @@ export interface ScenarioModel {
   profile: Profile
   sites: SiteModel[]
   links: LinkModel[]
-  replicasKeep: 'everything' | 'retained'
+  replicasKeep: ReplicasKeep
+  /** Bytes at which replicas' logs seal a segment (`replicas.segmentSize`, else TARGET_SEGMENT). */
+  replicaSegmentBytes: number
 }

@@ -3,7 +3,7 @@
 import type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport,
+  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport,
   DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
 import { ApiCallError } from './errors.ts'
@@ -11,7 +11,7 @@ import { ApiCallError } from './errors.ts'
 export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
-  AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
+  About, AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
   Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding,
   DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
@@ -65,6 +65,7 @@ export const api = {
   files: async (nodeId: string, path: string) => await call<{ path: string, entries: FileEntry[] }>('GET', `/api/nodes/${nodeId}/files${q({ path })}`),
   spaces: async () => await call<SpaceRecord[]>('GET', '/api/spaces'),
   createSpace: async (body: Record<string, unknown>) => await call<SpaceRecord>('POST', '/api/spaces', body),
+  patchSpace: async (id: string, body: { name?: string, capacityBytes?: number }) => await call<SpaceRecord>('PATCH', `/api/spaces/${id}`, body),
   deleteSpace: async (id: string) => await call<{ ok: true }>('DELETE', `/api/spaces/${id}`),
   escrowSpace: async (id: string) => await call<EscrowAnswer>('POST', `/api/spaces/${id}/escrow`, {}),
   adoptSpace: async (body: AdoptRequest) => await call<{ space: SpaceRecord, snapshots: number }>('POST', '/api/spaces/adopt', body),
@@ -75,7 +76,7 @@ export const api = {
   startTask: async (id: string, level: 'full' | 'incremental', remark?: string) => await call<JobRecord>('POST', `/api/tasks/${id}/start`, remark === undefined || remark === '' ? { level } : { level, remark }),
   deleteTask: async (id: string, confirm: string) => await call<{ ok: true }>('DELETE', `/api/tasks/${id}`, { confirm }),
   taskJobs: async (id: string) => await call<JobRecord[] | Page<JobRecord>>('GET', `/api/tasks/${id}/jobs`),
-  jobs: async (params: { type?: string, status?: string, taskId?: string, page?: number, pageSize?: number }) => await call<Page<JobRecord>>('GET', `/api/jobs${q(params)}`),
+  jobs: async (params: { type?: string, status?: string, taskId?: string, search?: string, page?: number, pageSize?: number }) => await call<Page<JobRecord>>('GET', `/api/jobs${q(params)}`),
   running: async () => await call<JobRecord[]>('GET', '/api/jobs/running'),
   job: async (id: string) => await call<JobRecord>('GET', `/api/jobs/${id}`),
   jobLog: async (id: string) => await call<JobLogLine[]>('GET', `/api/jobs/${id}/log`),
@@ -88,6 +89,8 @@ export const api = {
   clean: async (body: CleanRequest) => await call<JobRecord>('POST', '/api/data/clean', body),
   logs: async (params: { user?: string, type?: string, level?: string, from?: string, to?: string, page: number, pageSize: number }) => await call<Page<LogEntry>>('GET', `/api/logs${q(params)}`),
   logDownloadUrl: (format: 'csv' | 'xlsx') => `/api/logs/download?format=${format}`,
+  logBundleUrl: () => '/api/logs/bundle',
+  about: async () => await call<About>('GET', '/api/about'),
   report: async (kind: 'clients' | 'tasks') => await call<ReportTable>('GET', `/api/reports/${kind}?format=json`),
   reportUrl: (kind: 'clients' | 'tasks', format: 'csv' | 'xlsx') => `/api/reports/${kind}?format=${format}`,
   drills: async (page: number, pageSize: number) => await call<Page<JobRecord & { passed: boolean }>>('GET', `/api/drills?page=${page}&pageSize=${pageSize}`),

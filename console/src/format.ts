@@ -1,4 +1,6 @@
-// Sizes, speeds and durations as the manual shows them (KB/MB/GB, binary units).
+// Sizes, speeds and durations as the manual shows them (KB/MB/GB, binary units; durations in the
+// user's language).
+import { i18n } from './i18n.ts'
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB']
 
 export function bytes (n: number | undefined): string {
@@ -11,14 +13,16 @@ export function bytes (n: number | undefined): string {
 
 export const speed = (n: number | undefined): string => n === undefined ? '—' : `${bytes(n)}/s`
 
+/** A duration in the user's language: "3m 13s", "3 分 13 秒". */
 export function duration (seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '—'
+  const { t } = i18n.global
   const s = Math.max(0, Math.round(seconds))
   const d = Math.floor(s / 86400)
   const h = Math.floor((s % 86400) / 3600)
   const m = Math.floor((s % 3600) / 60)
   const rest = s % 60
-  return [d > 0 ? `${d}d` : '', h > 0 ? `${h}h` : '', m > 0 ? `${m}m` : '', `${rest}s`].filter(Boolean).join(' ')
+  return [d > 0 ? t('dur.d', { n: d }) : '', h > 0 ? t('dur.h', { n: h }) : '', m > 0 ? t('dur.m', { n: m }) : '', t('dur.s', { n: rest })].filter(Boolean).join(t('dur.sep'))
 }
 
 export const time = (iso: string | undefined): string => iso === undefined ? '—' : new Date(iso).toLocaleString()

@@ -196,3 +196,17 @@ export async function pickInRestoreTree (page: Page, path: string): Promise<void
   }
   await (await page.waitForSelector(`[data-test=restore-tree] [data-path="${path}"]`)).check()
 }
+
+/** Text in the page that is a sentence in ASCII only (3 or more words and no Chinese): English left in a Chinese page. */
+export async function asciiSentences (page: Page): Promise<string[]> {
+  return await page.evaluate(() => {
+    const out: string[] = []
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT)
+    for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+      const text = (n.textContent ?? '').trim()
+      if (n.parentElement?.closest('code, pre, input, textarea') != null) continue
+      if (/^[\x20-\x7e]+$/.test(text) && /[A-Za-z]{2,}[ ,.;:()]+[A-Za-z]{2,}[ ,.;:()]+[A-Za-z]{2,}/.test(text)) out.push(text)
+    }
+    return out
+  })
+}

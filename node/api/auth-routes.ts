@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { publicUser, type LoginOutcome } from '../auth/index.ts'
 import type { LoginResponse } from '../../crypto/index.ts'
 import { RecordNotFoundError } from '../state/index.ts'
+import { said } from '../logs/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, loginResponseSchema, okReply, printable } from './schemas.ts'
@@ -46,7 +47,7 @@ export async function authRoutes (app: FastifyInstance, ctx: ApiContext, opts: R
     const { user, session } = who(req)
     await accounts.endSession(session)
     void reply.clearCookie(opts.cookieName, { path: '/' })
-    await ctx.logs.write({ type: 'login', level: 'info', user: user.name, source: req.ip, ownerId: user.id, message: `User [${user.name}] logged out` })
+    await ctx.logs.write({ type: 'login', level: 'info', user: user.name, source: req.ip, ownerId: user.id, message: `User [${user.name}] logged out`, text: said('USER_LOGGED_OUT', { user: user.name }) })
     await ctx.logs.audit({ user: user.name, source: req.ip, action: 'auth.logout', target: user.id, detail: { session: session.id } })
     return { ok: true }
   })

@@ -1,20 +1,41 @@
-import { readdir, lstat } from 'node:fs/promises'
+import { readdir, lstat, readFile } from 'node:fs/promises'
+import { projectRoot } from '../project-root.ts'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { NodeUnreachableError } from '../jobs/index.ts'
-import { normalisePath } from '../inventory/index.ts'
+import { normalisePath, osName } from '../inventory/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, okReply } from './schemas.ts'
 import { MetricsTokenError } from './errors.ts'
-import type { Dashboard, FileEntry } from './dto.ts'
+import type { About, Dashboard, FileEntry } from './dto.ts'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
+/** The licence package.json names (read once: it does not change while the node runs). */
+let licence: Promise<string> | undefined
+const packageLicence = async (): Promise<string> => {
+  licence ??= readFile(join(projectRoot(), 'package.json'), 'utf8').then(t => String(JSON.parse(t).license ?? ''), () => '')
+  return await licence
+}
+
 export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
+  app.get('/api/about', {
+    config: { access: 'read' },
+    schema: { summary: 'About (manual 2.1.2): the node\'s Cairn version, name, host, OS and IP, its uptime and the licence', tags: ['system'] }
+  }, async (): Promise<About> => {
+    const local = await ctx.inventory.localNode()
+    return {
+      version: local?.version ?? '',
+      node: { name: local?.name ?? '', hostname: local?.hostname ?? '', os: local?.os ?? osName(), ip: local?.ip ?? '' },
+      licence: await packageLicence(),
+      startedAt: ctx.startedAt.toISOString()
+    }
+  })
+
   app.get<{ Querystring: { days?: number } }>('/api/dashboard', {
     config: { access: 'read' },
     schema: {
-      summary: 'Home page (manual 2.1.1): uptime, storage totals, daily backup volume, running jobs, nodes online, user spaces', tags: ['system'],
+      summary: 'Home page (manual 2.1.1): uptime, storage totals (spaces, spaces online), daily backup volume, running jobs, nodes online, user spaces with their client\'s IP', tags: ['system'],
       querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'integer', minimum: 1, maximum: 366, default: 7 } } }
     }
   }, async (req): Promise<Dashboard> => {
@@ -32,15 +53,19 @@ export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _o
       const day = j.startedAt.slice(0, 10)
       if (volume.has(day)) volume.set(day, volume.get(day)! + Number(j.result?.bytesRead ?? j.progress.bytes ?? 0))
     }
+    // A space is online while the client holding it is (its IP shown beside it, manual 2.1.1); a
+    // client this user cannot see (an operator's space on another's client) shows neither.
+    const nodeOf = new Map(nodes.map(n => [n.id, n]))
+    const spaceOnline = (nodeId: string): boolean => { const n = nodeOf.get(nodeId); return n !== undefined && ctx.inventory.online(n) }
     const capacity = spaces.reduce((n, s) => n + s.capacityBytes, 0)
     const used = spaces.reduce((n, s) => n + s.usedBytes, 0)
     return {
       uptimeSeconds: Math.round((now.getTime() - ctx.startedAt.getTime()) / 1000),
-      storage: { capacityBytes: capacity, usedBytes: used, freeBytes: Math.max(0, capacity - used), spaces: spaces.length },
+      storage: { capacityBytes: capacity, usedBytes: used, freeBytes: Math.max(0, capacity - used), spaces: spaces.length, online: spaces.filter(s => spaceOnline(s.nodeId)).length },
       dailyBackupBytes: [...volume].map(([day, bytes]) => ({ day, bytes })),
       runningJobs: ctx.runner.running().filter(j => u.role !== 'operator' || j.ownerId === u.id),
       nodes: { total: nodes.length, online: nodes.filter(n => ctx.inventory.online(n)).length },
-      spaces: spaces.map(s => ({ id: s.id, name: s.name, type: s.type, capacityBytes: s.capacityBytes, usedBytes: s.usedBytes, nodeId: s.nodeId })),
+      spaces: spaces.map(s => ({ id: s.id, name: s.name, type: s.type, capacityBytes: s.capacityBytes, usedBytes: s.usedBytes, nodeId: s.nodeId, ip: nodeOf.get(s.nodeId)?.ip ?? '', online: spaceOnline(s.nodeId) })),
       tasks: (await ctx.tasks.list(u)).length,
       failedJobsLastDays: jobs.filter(j => j.startedAt >= since && j.status === 'failed').length
     }

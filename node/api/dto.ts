@@ -25,13 +25,24 @@ export type LoginReply =
 /** GET /api/dashboard: the home page (manual 2.1.1). */
 export interface Dashboard {
   uptimeSeconds: number
-  storage: { capacityBytes: number, usedBytes: number, freeBytes: number, spaces: number }
+  /** `spaces` user spaces, `online` of them on a client that is online (the manual's storage quantity and online storage). */
+  storage: { capacityBytes: number, usedBytes: number, freeBytes: number, spaces: number, online: number }
   dailyBackupBytes: Array<{ day: string, bytes: number }>
   runningJobs: import('../jobs/index.ts').JobRecord[]
   nodes: { total: number, online: number }
-  spaces: Array<Pick<import('../inventory/index.ts').SpaceRecord, 'id' | 'name' | 'type' | 'capacityBytes' | 'usedBytes' | 'nodeId'>>
+  /** Each with its client's IP and online state ('' and false for a client this user cannot see). */
+  spaces: Array<Pick<import('../inventory/index.ts').SpaceRecord, 'id' | 'name' | 'type' | 'capacityBytes' | 'usedBytes' | 'nodeId'> & { ip: string, online: boolean }>
   tasks: number
   failedJobsLastDays: number
+}
+
+/** GET /api/about (manual 2.1.2 "About"): what a support request names. */
+export interface About {
+  version: string
+  node: { name: string, hostname: string, os: string, ip: string }
+  /** The SPDX licence of the Cairn package (package.json). */
+  licence: string
+  startedAt: string
 }
 
 /** A client as GET /api/nodes shows it: with its online state (a heartbeat in the last 3 minutes). */

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../auth/index.ts'
+import { said } from '../logs/index.ts'
 import { JOB_KINDS, JOB_TYPES, type JobRecord, type RestoreRequest, type CleanRequest } from '../jobs/index.ts'
 import { NotYoursError } from '../inventory/index.ts'
 import { who } from './server.ts'
@@ -19,16 +20,18 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     return j
   }
 
-  app.get<{ Querystring: { type?: string, status?: string, taskId?: string, from?: string, to?: string, page?: number, pageSize?: number } }>('/api/jobs', {
+  app.get<{ Querystring: { type?: string, status?: string, taskId?: string, search?: string, from?: string, to?: string, page?: number, pageSize?: number } }>('/api/jobs', {
     config: { access: 'read' },
     schema: {
-      summary: 'Job history, newest first (manual 2.2.7, 2.5.1.2): status, duration, size, speed', tags,
-      querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', enum: [...JOB_TYPES] }, status: { type: 'string', enum: ['running', 'success', 'warning', 'failed', 'stopped'] }, taskId: { type: 'string', maxLength: 100 }, ...timeRange, ...page } }
+      summary: 'Job history, newest first (manual 2.2.7, 2.5.1.2): status, duration, size, speed; `search` keeps the jobs whose name or task name contains it (any case)', tags,
+      querystring: { type: 'object', additionalProperties: false, properties: { type: { type: 'string', enum: [...JOB_TYPES] }, status: { type: 'string', enum: ['running', 'success', 'warning', 'failed', 'stopped'] }, taskId: { type: 'string', maxLength: 100 }, search: { type: 'string', maxLength: 100 }, ...timeRange, ...page } }
     }
   }, async (req) => {
     const q = req.query
     const u = who(req).user
-    const all = (await runner.list()).filter(j => sees(u, j) &&
+    const text = q.search?.trim().toLowerCase() ?? ''
+    const named = (j: JobRecord): boolean => text === '' || j.name.toLowerCase().includes(text) || (j.taskName ?? '').toLowerCase().includes(text)
+    const all = (await runner.list()).filter(j => sees(u, j) && named(j) &&
       (q.type === undefined || j.type === q.type) && (q.status === undefined || j.status === q.status) && (q.taskId === undefined || j.taskId === q.taskId) &&
       (q.from === undefined || j.startedAt >= q.from) && (q.to === undefined || j.startedAt <= q.to))
     return paged(all, q)
@@ -49,7 +52,7 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   }, async (req) => {
     const j = await job(req, req.params.id)
     await runner.stop(j.id, `stopped by ${who(req).user.name}`, { user: who(req).user.name, source: req.ip })
-    await ctx.logs.write({ type: JOB_KINDS[j.type].logType, level: 'warning', user: who(req).user.name, source: req.ip, ownerId: j.ownerId, message: `User [${who(req).user.name}] stopped job [${j.name}]` })
+    await ctx.logs.write({ type: JOB_KINDS[j.type].logType, level: 'warning', user: who(req).user.name, source: req.ip, ownerId: j.ownerId, message: `User [${who(req).user.name}] stopped job [${j.name}]`, text: said('USER_STOPPED_JOB', { user: who(req).user.name, name: j.name }) })
     return { ok: true }
   })
 

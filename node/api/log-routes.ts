@@ -1,3 +1,5 @@
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { WEBHOOK_EVENTS, toCsv, toXlsx, type SmtpSettings, type WebhookEvent, type ReportKind, type ReportTable } from '../notify/index.ts'
 import { LOG_LEVELS, LOG_TYPES, type LogFilter, type LogEntry } from '../logs/index.ts'
@@ -43,6 +45,24 @@ export async function logRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
     void reply.header('content-disposition', `attachment; filename="${day}_logs.${format}"`)
     if (format === 'xlsx') return await reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet').send(await toXlsx(logTable(entries)))
     return await reply.type('text/csv; charset=utf-8').send(toCsv(logTable(entries)))
+  })
+
+  app.get('/api/logs/bundle', {
+    config: { access: 'read' },
+    schema: { summary: 'The node\'s logs packed for a support request (manual 2.1.2 "log download"): gzip\'d JSON lines of the node\'s facts, the log list and every job with its log lines; an operator\'s own only', tags: ['logs'] }
+  }, async (req, reply) => {
+    const u = who(req).user
+    const local = await ctx.inventory.localNode()
+    const lines: unknown[] = [{ kind: 'node', time: ctx.clock.now().toISOString(), startedAt: ctx.startedAt.toISOString(), version: local?.version, name: local?.name, hostname: local?.hostname, os: local?.os, ip: local?.ip, node: process.version }]
+    for (const e of await ctx.logs.query(filterFor(req, {}))) lines.push({ kind: 'log', ...e })
+    for (const j of await ctx.runner.list()) {
+      if (u.role === 'operator' && j.ownerId !== u.id) continue
+      lines.push({ kind: 'job', ...j })
+      for (const l of await ctx.runner.logOf(j.id)) lines.push({ kind: 'job-log', jobId: j.id, ...l })
+    }
+    const stamp = ctx.clock.now().toISOString().slice(0, 19).replaceAll(':', '')
+    void reply.header('content-disposition', `attachment; filename="cairn-logs-${(local?.name ?? 'node').replace(/[^A-Za-z0-9_.-]/g, '_')}-${stamp}.jsonl.gz"`)
+    return await reply.type('application/gzip').send(await promisify(gzip)(lines.map(l => JSON.stringify(l)).join('\n') + '\n'))
   })
 
   app.get<{ Querystring: { from?: number, limit?: number } }>('/api/audit', {

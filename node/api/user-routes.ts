@@ -4,7 +4,7 @@ import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, loginResponseSchema, okReply, roleEnum } from './schemas.ts'
 import type { LoginResponse } from '../../crypto/index.ts'
-import { LOG_LEVELS, LOG_TYPES } from '../logs/index.ts'
+import { LOG_LEVELS, LOG_TYPES, said } from '../logs/index.ts'
 import { InUseError } from '../inventory/index.ts'
 import { SelfRemovalError } from './errors.ts'
 
@@ -44,7 +44,7 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
   }, async (req, reply) => {
     const { user } = who(req)
     const created = await accounts.createUser(req.body, { user: user.name, source: req.ip })
-    await ctx.logs.write({ type: 'user', level: 'info', user: user.name, source: req.ip, message: `User [${user.name}] created user [${created.name}] (${created.role})` })
+    await ctx.logs.write({ type: 'user', level: 'info', user: user.name, source: req.ip, message: `User [${user.name}] created user [${created.name}] (${created.role})`, text: said('USER_CREATED_USER', { user: user.name, name: created.name, role: created.role }) })
     return await reply.code(201).send(publicUser(created, now()))
   })
 
@@ -95,7 +95,7 @@ export async function userRoutes (app: FastifyInstance, ctx: ApiContext, _opts: 
     if (uses.length > 0) throw new InUseError('user', uses.join(', '))
     const removed = await accounts.getUser(req.params.id)
     await accounts.removeUser(req.params.id, { user: user.name, source: req.ip })
-    await ctx.logs.write({ type: 'user', level: 'warning', user: user.name, source: req.ip, message: `User [${user.name}] removed user [${removed.name}]` })
+    await ctx.logs.write({ type: 'user', level: 'warning', user: user.name, source: req.ip, message: `User [${user.name}] removed user [${removed.name}]`, text: said('USER_REMOVED_USER', { user: user.name, name: removed.name }) })
     return { ok: true }
   })
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook } from '../logs/index.ts'
+import { said, type LogBook } from '../logs/index.ts'
 import { createPasswordHasher, type ScryptCost, DEFAULT_SCRYPT_COST } from './password-hash.ts'
 import { passwordProblem } from './password-policy.ts'
 import { createLoginGate, createRefusalLog } from './login-gate.ts'
@@ -233,7 +233,7 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
       if (fresh.failedLogins >= maxFailures) {
         fresh.lockedUntil = new Date(now().getTime() + lockoutMs).toISOString()
         fresh.failedLogins = 0
-        await logs.write({ type: 'login', level: 'error', user: fresh.name, source: ip, ownerId: fresh.id, message: `User [${fresh.name}] locked until ${fresh.lockedUntil} after ${maxFailures} failed logins` })
+        await logs.write({ type: 'login', level: 'error', user: fresh.name, source: ip, ownerId: fresh.id, message: `User [${fresh.name}] locked until ${fresh.lockedUntil} after ${maxFailures} failed logins`, text: said('USER_LOCKED', { user: fresh.name, until: fresh.lockedUntil, failures: maxFailures }) })
         await logs.audit({ user: fresh.name, source: ip, action: 'user.locked', target: fresh.id })
       }
       await state.put('users', fresh.id, fresh)
@@ -252,7 +252,7 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
       await state.put('users', fresh.id, fresh)
       await state.put('sessions', session.secretHash, session)
     })
-    await logs.write({ type: 'login', level: 'info', user: user.name, source: ip, ownerId: user.id, message: `User [${user.name}] logged in` })
+    await logs.write({ type: 'login', level: 'info', user: user.name, source: ip, ownerId: user.id, message: `User [${user.name}] logged in`, text: said('USER_LOGGED_IN', { user: user.name }) })
     await logs.audit({ user: user.name, source: ip, action: 'auth.login', target: user.id, detail: { session: session.id } })
     return { step: 'done', user: publicUser(user, now()), session, secret }
   }

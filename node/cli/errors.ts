@@ -41,3 +41,16 @@ export class NotFoundError extends CairnError {
   override readonly name = 'NotFoundError'
   constructor () { super('Unknown endpoint; the helper serves GET /v1/tokens and POST /v1/sign.') }
 }
+
+/** `cairn mesh release`: no replica applied the administrator's release (doc/mesh.md "Releases"). */
+export class AdminReleaseNotAppliedError extends CairnError {
+  static override readonly code = 'ADMIN_RELEASE_NOT_APPLIED'
+  override readonly name = 'AdminReleaseNotAppliedError'
+  constructor (readonly root: string, outcomes: string[]) {
+    const why = outcomes.includes('untrusted') ? 'a replica that keeps it does not trust this certificate for releases'
+      : outcomes.includes('invalid') ? 'the signature or the certificate did not check at a replica'
+        : outcomes.every(o => o === 'not-locked') ? 'no site reached keeps this snapshot under a lock'
+          : 'no replica that keeps it was reached'
+    super(`The release of snapshot ${root} was applied nowhere: ${why}. Nothing was changed.`, { params: { root, outcomes: outcomes.join(',') } })
+  }
+}

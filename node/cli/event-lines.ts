@@ -68,10 +68,12 @@ export function describeEvent (e: NodeMeshEvent): string {
     case 'release-received': return `release ${short(e.cid)} received from ${short(e.peer)}`
     case 'bad-signature': return `${short(e.peer)} sent a ${e.what} ${short(e.cid)} not signed by its origin`
     case 'quota-refused': return `refused a new snapshot of ${e.site}: its quota here is full (${bytes(e.held)} held + ${bytes(e.adding)} new > ${bytes(e.quota)})`
+    case 'admin-release': return `lock on snapshot ${short(e.root)} of ${short(e.origin)} ended by an administrator's release: ${e.subject.replaceAll('\n', ', ')} (certificate ${e.fingerprint.slice(0, 23)}…), reason: ${e.reason}`
+    case 'admin-release-refused': return `refused an administrator's release relayed by ${short(e.peer)}: ${e.reason}`
     case 'retention-gc': return e.dropped.length === 0
       ? `retention GC freed nothing: ${counted(e.blockedBy, 'snapshot')} without a manifest hold it back`
       : `retention GC dropped ${counted(e.dropped.length, 'released snapshot')} and freed ${counted(e.blocksFreed, 'block')} (${bytes(e.bytesFreed)})`
-    case 'scrub-found': case 'scrub': case 'repair': case 'store-error': case 'space-store-unavailable': case 'member-report-failed':
+    case 'scrub-found': case 'scrub': case 'repair': case 'store-error': case 'space-store-unavailable': case 'member-report-failed': case 'manifests-not-written':
       return fields(e)
   }
 }

@@ -16,6 +16,7 @@ import { InvalidOptionError } from '../../chunkstore/index.ts'
 import type { ReplicationConfig } from '../mesh/index.ts'
 import { unlockOptions, type StoreFlags } from './store-options.ts'
 import { ANNOUNCE_HELP, parseAnnounce } from './announce-option.ts'
+import { registerMeshRelease, releaseSnapshot } from './mesh-release-command.ts'
 
 // libp2p and its kin take ~0.5 s to load: only the mesh commands that need them load them.
 const bootstrap = async (): Promise<typeof import('../../bootstrap/index.ts')> => await import('../../bootstrap/index.ts')
@@ -220,6 +221,8 @@ export function registerMeshCommand (program: Command, io: MeshCommandIo = defau
       const r = cfg.receive!
       out(o, cfg, `this node keeps what it receives ${r.immutableDays === 'forever' ? 'forever' : `${String(r.immutableDays ?? 0)} days`} after receipt, at least${Object.keys(r.quotas ?? {}).length > 0 ? `; quotas: ${Object.entries(r.quotas!).map(([s, n]) => `${s} ${bytes(n)}`).join(', ')}` : ''}; applied at its next start`)
     })
+
+  registerMeshRelease(mesh, common, async (snapshot, o) => { await releaseSnapshot(snapshot, { ...o, meshDir: meshDir(o) }, { stdout: io.stdout, env: process.env }) })
 
   common(mesh.command('run'))
     .description('run the mesh daemon for a store (until SIGINT/SIGTERM); events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')

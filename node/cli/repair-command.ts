@@ -1,11 +1,15 @@
-// `cairn repair index|snapshots`: rebuild a damaged store's index from its segments, and
-// write snapshots that leave out what cannot be read so the rest stays restorable. With
+// `cairn repair index|snapshots|manifests`: rebuild a damaged store's index from its segments,
+// write snapshots that leave out what cannot be read so the rest stays restorable, and give
+// snapshots made before manifests existed their manifest (what replicas need to follow
+// retention, doc/mesh.md). With
 // --mesh-dir, blocks found damaged or missing are first fetched again from the mesh's other
 // sites (F14). Nothing here deletes a block or a snapshot.
 import { Option, type Command } from 'commander'
 import { CID } from 'multiformats/cid'
-import { openRepository, repairIndex } from '../../chunkstore/index.ts'
-import type { LocalBlockStore, LocalRepository } from '../../chunkstore/index.ts'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { InvalidOptionError, isReplica, LocalBlockStore, openRepository, repairIndex, repairReplicaIndex } from '../../chunkstore/index.ts'
+import type { LocalRepository } from '../../chunkstore/index.ts'
 import { bytes, count, counted } from './format.ts'
 import { storeDir, storeOptions, unlockOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
@@ -31,6 +35,8 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
     .description('rebuild the whole index (block locations, chunk ids, snapshot roots) from the segments; keeps every intact record'))
     .action(async (o: RepairFlags) => {
       const dir = storeDir(o)
+      // A mesh replica has no key: its block index, then its roots and locks from its signed lock records.
+      if (!existsSync(join(dir, 'config.json')) && isReplica(dir)) { await repairReplica(dir, o, io); return }
       const unlock = await unlockOptions(o)
       const r = await repairIndex(dir, unlock)
       let fetched: FetchResult | undefined
@@ -50,6 +56,8 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
         for (const d of r.damaged.slice(0, 20)) io.out(`    segment ${d.segment}, ${bytes(d.length)} at offset ${d.offset}${d.blocks.length > 0 ? `: block ${d.blocks.join(', ')}` : ''}`)
         if (r.damagedBlocks.length > 0) io.out(`  ${counted(r.damagedBlocks.length, 'block is', 'blocks are')} damaged${fetched !== undefined ? `, ${count(fetched.repaired.length)} repaired from peers` : ''}:`)
         for (const c of r.damagedBlocks.slice(0, 20)) io.out(`    ${c}${fetched?.repaired.includes(c) === true ? ' (repaired from a peer)' : ''}`)
+        if (r.manifests.written.length > 0) io.out(`  wrote the manifest listings of ${counted(r.manifests.written.length, 'snapshot')} again`)
+        for (const f of r.manifests.failed) io.out(`  snapshot ${f.id.slice(0, 16)} has no manifest: ${f.reason}`)
         io.out(left > 0 || unknown > 0 ? 'run "cairn check" to see which snapshots are affected, then "cairn repair snapshots"' : r.damaged.length > 0 ? 'every damaged block was repaired' : 'no damage found')
       }
       if (left > 0 || unknown > 0) io.setCode(EXIT_DAMAGE_LEFT)
@@ -81,7 +89,45 @@ export function registerRepairCommand (program: Command, io: RepairCommandIo): C
       if (repairs.some(r => r.id === undefined)) io.setCode(EXIT_DAMAGE_LEFT)
     })
 
+  storeOptions(repair.command('manifests'))
+    .description('write the manifest of every snapshot made before manifests existed (its tree is walked once), so the replicas that hold it can free its blocks once it is forgotten')
+    .action(async (o: StoreFlags) => {
+      const r = await io.withRepo(o, async repo => await repo.writeMissingManifests())
+      if (o.json === true) io.json(r)
+      else {
+        io.out(r.written.length === 0 && r.failed.length === 0 ? 'every snapshot has its manifest' : `wrote the manifests of ${counted(r.written.length, 'snapshot')}; they go to the replicas with the next replication`)
+        for (const f of r.failed) io.out(`  snapshot ${f.id.slice(0, 16)}: ${f.reason} (see "cairn repair snapshots")`)
+      }
+      if (r.failed.length > 0) io.setCode(EXIT_DAMAGE_LEFT)
+    })
+
   return repair
+}
+
+/**
+ * `cairn repair index` at a mesh replica (`--mesh-dir` names the mesh whose node key signed its
+ * lock records): the block index from the segments, then the roots, locks and received releases
+ * its lock records and releases prove (bootstrap/replica-rebuild.ts).
+ */
+async function repairReplica (dir: string, o: RepairFlags, io: RepairCommandIo): Promise<void> {
+  if (o.meshDir === undefined) throw new InvalidOptionError(`${dir} is a mesh replica: pass --mesh-dir of the node that serves it, whose key signed its lock records`)
+  const { loadMeshState, rebuildReplicaRetention } = await import('../../bootstrap/index.ts')
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+  const state = await loadMeshState(o.meshDir)
+  const r = await repairReplicaIndex(dir)
+  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
+  let back
+  try {
+    back = await rebuildReplicaRetention(store, { mesh: state.membership.mesh, replica: peerIdFromPrivateKey(state.peerKey).toString() }, r.plain)
+  } finally {
+    await store.close()
+  }
+  const { plain: _p, ...rebuilt } = r
+  if (o.json === true) { io.json({ ...rebuilt, replica: back }); return }
+  io.out(`rebuilt the index of the replica ${dir} from ${counted(r.segments, 'segment')}: ${counted(r.blocks, 'block')}; ${counted(back.roots.length, 'snapshot')} listed again with ${counted(back.roots.length, 'lock')}, ${counted(back.releases, 'release')}` +
+    (back.incomplete.length > 0 ? `; ${counted(back.incomplete.length, 'dropped snapshot')} left out` : ''))
+  if (r.damaged.length > 0) io.out(`  ${counted(r.damaged.length, 'damaged range')}: run "cairn mesh scrub" at this node to fetch damaged blocks again`)
+  if (r.damagedBlocks.length > 0) io.setCode(EXIT_DAMAGE_LEFT)
 }
 
 export interface FetchResult { repaired: string[], failed: Array<{ cid: string, reason: string }> }

@@ -176,7 +176,7 @@ function keyRef (opts: KeyOptions): TokenKeyRef {
 }
 
 /** Reads a PIN from the terminal with echo off. */
-async function promptPin (prompt: string): Promise<string> {
+export async function promptPin (prompt: string): Promise<string> {
   const stdin = process.stdin
   if (stdin.isTTY !== true) throw new TypeError('Set CAIRN_TOKEN_PIN, or run in a terminal to be asked for the PIN.')
   process.stderr.write(prompt)

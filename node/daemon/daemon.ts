@@ -10,7 +10,7 @@ import { createAccounts, type Accounts, type AccountsInit, type User } from '../
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
 import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, createArchive, reportSource, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type Archive } from '../jobs/index.ts'
 import { createMailer, createNotifier, createWebhooks, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
-import { createLogBook, type LogBook } from '../logs/index.ts'
+import { createLogBook, said, type LogBook } from '../logs/index.ts'
 import { createMetrics } from '../metrics/index.ts'
 import { consoleStatic, createApiServer, gatherMeshFacts, ROUTE_MODULES, type ApiContext, type CapacityPlanner } from '../api/index.ts'
 import { limiterClockOf, systemClock, type Clock, type ManualClock } from '../clock/index.ts'
@@ -153,8 +153,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     await parts.start([
       { name: 'accounts', stop: async () => { await accounts.stop() } },
       { name: 'stores', stop: async () => { await repositories.close() } },
-      { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped' }) } },
-      { name: 'mesh', start: async () => { mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler }) }, stop: async () => { await mesh?.stop() } },
+      { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped', text: said('NODE_STOPPED') }) } },
+      { name: 'mesh', start: async () => { mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler, accounts }) }, stop: async () => { await mesh?.stop() } },
       // Hold every user space's store from the start: a CLI command pointed at one then runs its
       // operation in this daemon (node/holder/) rather than taking the store from the daemon's
       // jobs. They close with the stores above.
@@ -174,7 +174,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         name: 'api',
         start: async () => {
           url = (await app.listen({ host, port: init.port ?? 8443 })).replace('0.0.0.0', '127.0.0.1')
-          await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}` })
+          await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Cairn node ${version} listening on ${url}`, text: said('NODE_LISTENING', { version, url }) })
           say(`Cairn node listening on ${url}${tls !== undefined ? ` (certificate SHA-256 ${tls.fingerprint})` : ' (plain HTTP, loopback only)'}`)
         },
         stop: async () => { await app.close() }
@@ -229,7 +229,7 @@ async function auditKey (file: string): Promise<Buffer> {
 const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'member-addresses': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info', 'bad-signature': 'warning', 'retention-gc': 'info' }
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
-async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler }): Promise<HostedMesh | undefined> {
+async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler, accounts: Accounts }): Promise<HostedMesh | undefined> {
   if (init.mesh === false) return undefined
   const opts: DaemonMeshInit = init.mesh ?? {}
   const dir = opts.dir ?? join(init.dataDir, 'mesh')
@@ -241,11 +241,14 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
     repositories: c.repositories,
     onMember: async m => { await c.inventory.recordMeshMember(m) },
     spaces: async () => await c.inventory.listSpaces({ role: 'admin' } as User),
+    // Administrators' releases (doc/mesh.md "Releases") are trusted from this node's admins' enrolled USB keys.
+    releaseAdmins: async () => (await c.accounts.listUsers()).flatMap(u => u.role === 'admin' && u.certificate !== undefined ? [u.certificate] : []),
     log: (e) => {
       opts.log?.(e)
       const level = LOGGED_MESH_EVENTS[e.event]
       if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${e.event} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
       // A replica's quota refusing a site's backups is an alert (webhooks, mail): the site's copies stop growing here.
+      if (e.event === 'admin-release' || e.event === 'admin-release-refused') void auditAdminRelease(e, c).catch(() => {})
       if (e.event === 'quota-refused') void c.logs.write({ type: 'alert', level: 'warning', user: 'system', source: 'mesh', message: `Mesh: the quota for site ${e.site} is full (${e.held} bytes held, ${e.adding} more refused, quota ${e.quota}); snapshot ${e.root} was refused` }).catch(() => {})
     }
   }, {
@@ -271,6 +274,18 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
   })
   await c.logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Mesh node ${mesh.node.peerId} started (${dir})` })
   return mesh
+}
+
+/** The audit trail's record of an administrator's release at this replica: who signed it (the enrolled admin whose key it was), why, and which site relayed it. */
+async function auditAdminRelease (e: Extract<NodeMeshEvent, { event: 'admin-release' | 'admin-release-refused' }>, c: { logs: LogBook, accounts: Accounts }): Promise<void> {
+  const source = `mesh:${e.site}`
+  if (e.event === 'admin-release-refused') {
+    await c.logs.audit({ user: 'anonymous', source, action: 'mesh.release.admin.refused', target: '', detail: { reason: e.reason, code: e.code } })
+    return
+  }
+  const admin = (await c.accounts.listUsers()).find(u => u.certificateFingerprint === e.fingerprint)
+  const { event: _e, site: _s, ...detail } = e
+  await c.logs.audit({ user: admin?.name ?? e.subject, source, action: 'mesh.release.admin', target: e.root, detail })
 }
 
 const isManual = (clock: Clock): clock is ManualClock => 'set' in clock && 'next' in clock

@@ -1,7 +1,7 @@
 import os from 'node:os'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook } from '../logs/index.ts'
+import { said, type LogBook } from '../logs/index.ts'
 import type { User } from '../auth/index.ts'
 import { InUseError, NameTakenError, NotYoursError } from './errors.ts'
 import { createReach, type NodeRoots, type Reach } from './reach.ts'
@@ -197,7 +197,7 @@ export function createInventory (components: InventoryComponents, init: Inventor
         const node: NodeRecord = { id: state.nextId('n'), agentTypes: [], agentConfig: {}, createdAt: now(), lastSeenAt: now(), local: false, ...input }
         await state.put('nodes', node.id, node)
         await audit(a, 'node.register', node.id, input)
-        await logs.write({ type: 'node', level: 'info', user: a.user.name, source: a.source, ownerId: node.ownerId, message: `Node [${node.name}] (${node.ip}) registered` })
+        await logs.write({ type: 'node', level: 'info', user: a.user.name, source: a.source, ownerId: node.ownerId, message: `Node [${node.name}] (${node.ip}) registered`, text: said('NODE_REGISTERED', { name: node.name, ip: node.ip }) })
         return node
       })
     },
@@ -219,7 +219,7 @@ export function createInventory (components: InventoryComponents, init: Inventor
         }
         await state.put('nodes', id, next)
         await audit(a, 'node.update', id, roots !== undefined ? { ...change, roots } : change)
-        await logs.write({ type: 'node', level: 'info', user: a.user.name, source: a.source, ownerId: next.ownerId, message: `Node [${next.name}] changed: ${Object.keys(change).join(', ')}` })
+        await logs.write({ type: 'node', level: 'info', user: a.user.name, source: a.source, ownerId: next.ownerId, message: `Node [${next.name}] changed: ${Object.keys(change).join(', ')}`, text: said('NODE_CHANGED', { name: next.name, fields: Object.keys(change).join(', ') }) })
         return next
       })
     },
@@ -261,7 +261,7 @@ export function createInventory (components: InventoryComponents, init: Inventor
         const space: SpaceRecord = { id: state.nextId('s'), createdAt: now(), usedBytes: 0, ...input }
         await state.put('spaces', space.id, space)
         await audit(a, 'space.create', space.id, input)
-        await logs.write({ type: 'storage', level: 'info', user: a.user.name, source: a.source, ownerId: space.ownerId, message: `User space [${space.name}] created` })
+        await logs.write({ type: 'storage', level: 'info', user: a.user.name, source: a.source, ownerId: space.ownerId, message: `User space [${space.name}] created`, text: said('SPACE_CREATED', { name: space.name }) })
         return space
       })
     },
@@ -274,7 +274,7 @@ export function createInventory (components: InventoryComponents, init: Inventor
         const next = { ...s, ...change }
         await state.put('spaces', id, next)
         await audit(a, 'space.update', id, change)
-        await logs.write({ type: 'storage', level: 'info', user: a.user.name, source: a.source, ownerId: s.ownerId, message: `User space [${next.name}] changed: ${Object.keys(change).join(', ')}` })
+        await logs.write({ type: 'storage', level: 'info', user: a.user.name, source: a.source, ownerId: s.ownerId, message: `User space [${next.name}] changed: ${Object.keys(change).join(', ')}`, text: said('SPACE_CHANGED', { name: next.name, fields: Object.keys(change).join(', ') }) })
         return next
       })
     },
@@ -293,7 +293,7 @@ export function createInventory (components: InventoryComponents, init: Inventor
         if (tasks.length > 0) throw new InUseError('user space', tasks.map(t => `task ${t.name}`).join(', '))
         await state.del('spaces', id)
         await audit(a, 'space.remove', id)
-        await logs.write({ type: 'storage', level: 'warning', user: a.user.name, source: a.source, ownerId: s.ownerId, message: `User space [${s.name}] removed` })
+        await logs.write({ type: 'storage', level: 'warning', user: a.user.name, source: a.source, ownerId: s.ownerId, message: `User space [${s.name}] removed`, text: said('SPACE_REMOVED', { name: s.name }) })
         return s
       })
     }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook, LogLevel } from '../logs/index.ts'
+import { said, type LogBook, type LogLevel, type LogText } from '../logs/index.ts'
 import type { Metrics } from '../metrics/index.ts'
 import type { Inventory, SpaceRecord } from '../inventory/index.ts'
 import type { Repository } from '../../chunkstore/index.ts'
@@ -57,7 +57,8 @@ export interface JobRecord {
   snapshotId?: string
 }
 
-export interface JobLogLine { seq: number, time: string, level: LogLevel, message: string }
+/** One line of a job's log; `text` is its message as a code and parameters (LogText) where the job gave one. */
+export interface JobLogLine { seq: number, time: string, level: LogLevel, message: string, text?: LogText }
 
 /** What a job body gets: its store, a log, progress reporting and the abort signal. */
 export interface JobContext {
@@ -70,7 +71,7 @@ export interface JobContext {
   space: SpaceRecord | undefined
   task?: TaskRecord
   signal: AbortSignal
-  log: (level: LogLevel, message: string) => Promise<void>
+  log: (level: LogLevel, message: string, text?: LogText) => Promise<void>
   /** Sets fields of the job's progress (totals, a phase) directly. */
   progress: (p: Partial<JobProgress>) => void
   /** The `onProgress` to give the job's operations: their events, mapped by jobProgressOf. */
@@ -215,8 +216,8 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
           return await repositories.forTask(await space(), taskId)
         },
         repos: async () => await repositories.all(await space()),
-        async log (level, message) {
-          const line: JobLogLine = { seq: ++entry.seq, time: clock.now().toISOString(), level, message }
+        async log (level, message, text) {
+          const line: JobLogLine = { seq: ++entry.seq, time: clock.now().toISOString(), level, message, ...(text !== undefined ? { text } : {}) }
           await state.put('joblogs', `${record.id}:${pad(line.seq)}`, line)
           emit(record.id, 'log', line)
         },
@@ -234,8 +235,9 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
       }
       entry.done = (async () => {
         const kind = JOB_KINDS[s.type]
-        await logs.write({ type: kind.logType, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]` })
-        await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`)
+        await logs.write({ type: kind.logType, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]`, text: said(s.trigger === 'manual' ? 'JOB_STARTED_BY_USER' : 'JOB_STARTED_BY_SCHEDULE', { user: s.user, type: s.type, name: record.name }) })
+        await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`,
+          said(s.remark !== undefined ? 'JOB_LOG_STARTED_REMARK' : s.level !== undefined ? 'JOB_LOG_STARTED_LEVEL' : 'JOB_LOG_STARTED', { type: s.type, name: record.name, level: s.level, remark: s.remark }))
         try {
           if (init.beforeJob !== undefined) await abortable(init.beforeJob(record), controller.signal, `The ${s.type} job`)
           throwIfAborted(controller.signal, `The ${s.type} job`)
@@ -247,7 +249,8 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         } catch (err) {
           record.status = controller.signal.aborted ? 'stopped' : 'failed'
           record.error = (err as Error).message
-          await ctx.log(record.status === 'stopped' ? 'warning' : 'error', record.status === 'stopped' ? `Stopped: ${String(controller.signal.reason ?? 'by request')}` : `Failed: ${record.error}`)
+          await ctx.log(record.status === 'stopped' ? 'warning' : 'error', record.status === 'stopped' ? `Stopped: ${String(controller.signal.reason ?? 'by request')}` : `Failed: ${record.error}`,
+            record.status === 'stopped' ? said('JOB_LOG_STOPPED', { reason: String(controller.signal.reason ?? 'by request') }) : said('JOB_LOG_FAILED', { error: record.error }))
         }
         try {
           if (s.after !== undefined) await s.after(record, ctx)
@@ -260,11 +263,12 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         await state.put('jobs', record.id, record)
         metrics.jobFinished(s.type, record.status, record.durationMs, record.progress.bytes)
         const level: LogLevel = record.status === 'success' ? 'info' : record.status === 'warning' || record.status === 'stopped' ? 'warning' : 'error'
-        await ctx.log(level, `Job ended: ${record.status}`)
+        await ctx.log(level, `Job ended: ${record.status}`, said('JOB_LOG_ENDED', { status: record.status }))
         await logs.write({
           type: record.status === 'failed' ? kind.failedLogType ?? kind.logType : kind.logType,
           level, user: s.user, source: 'scheduler', ownerId: record.ownerId,
-          message: `${s.type[0].toUpperCase()}${s.type.slice(1)} job [${record.name}] ${record.status === 'success' ? 'is successfully executed' : `ended: ${record.status}${record.error !== undefined ? ` (${record.error})` : ''}`}`
+          message: `${s.type[0].toUpperCase()}${s.type.slice(1)} job [${record.name}] ${record.status === 'success' ? 'is successfully executed' : `ended: ${record.status}${record.error !== undefined ? ` (${record.error})` : ''}`}`,
+          text: said(record.status === 'success' ? 'JOB_SUCCEEDED' : record.error !== undefined ? 'JOB_ENDED_ERROR' : 'JOB_ENDED', { type: s.type, name: record.name, status: record.status, error: record.error })
         })
         emit(record.id, 'end', record)
       })().catch(() => {}).finally(() => {

@@ -4,7 +4,7 @@ import { throwIfAborted } from '../../crypto/index.ts'
 import { join } from 'node:path'
 import type { Role } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook } from '../logs/index.ts'
+import { said, type LogBook } from '../logs/index.ts'
 import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type NodeRecord, type SpaceRecord } from '../inventory/index.ts'
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
@@ -48,17 +48,18 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
   const snap = await repo.backupImage({ device, task: task.id, signal: ctx.signal })
   for (const w of snap.stats.warnings) await ctx.log('warning', w)
   ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
-  await ctx.log('info', `Snapshot ${snap.id}: image of ${device}, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
+  await ctx.log('info', `Snapshot ${snap.id}: image of ${device}, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
+    said('SNAPSHOT_IMAGE', { id: snap.id, device, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
   return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
 }
 
 async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string): Promise<JobOutcome<'restore'>> {
-  await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`)
+  await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`, said('IMAGE_RESTORE_STARTING', { id: snap.id, time: snap.time, target }))
   // A job reads the target back: it runs unattended, and nobody sees the restore but this log.
   const r = await repo.restoreImage({ snapshot: snap.id, target, readBack: true, signal: ctx.signal })
   for (const w of r.warnings) await ctx.log('warning', w)
   ctx.progress({ files: 1, bytes: r.bytes })
-  await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`)
+  await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`, said('IMAGE_RESTORE_DONE', { bytes: r.bytes, target, sha256: r.sha256 }))
   return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
 }
 
@@ -171,7 +172,7 @@ export function createOperations (components: OperationsComponents): Operations 
   const reclaim = async (ctx: JobContext, space: SpaceRecord): Promise<void> => {
     const repo = await ctx.repo()
     const r = await repo.prune()
-    await ctx.log('info', `Reclaimed ${r.bytesFreed} bytes (${r.blocksRemoved} blocks)`)
+    await ctx.log('info', `Reclaimed ${r.bytesFreed} bytes (${r.blocksRemoved} blocks)`, said('RECLAIMED', { bytesFreed: r.bytesFreed, blocksRemoved: r.blocksRemoved }))
     await refreshUsage(space)
   }
 
@@ -218,7 +219,8 @@ export function createOperations (components: OperationsComponents): Operations 
           })
           for (const w of snap.stats.warnings) await ctx.log('warning', w)
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
-          await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`)
+          await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
+            said('SNAPSHOT_FILES', { id: snap.id, files: snap.stats.files, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
           return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
         },
         after: async (job, ctx) => {
@@ -234,7 +236,7 @@ export function createOperations (components: OperationsComponents): Operations 
               const repo = await ctx.repo()
               const removed = await repo.forget({ task: task.id, keepLast: r.copies, keepDays: r.days, now: clock.now() }, { signal: ctx.signal })
               if (removed.length > 0) {
-                await ctx.log('info', `Retention removed ${removed.length} old copies`)
+                await ctx.log('info', `Retention removed ${removed.length} old copies`, said('RETENTION_REMOVED', { n: removed.length }))
                 await reclaim(ctx, space)
               }
             }
@@ -268,14 +270,15 @@ export function createOperations (components: OperationsComponents): Operations 
           const snap = await repo.resolveSnapshot(req.snapshot, task.id, { signal: ctx.signal })
           if (image) return await imageRestore(ctx, repo, snap, target)
           await refuseProtected(repo, snap.id, target, inventory.reach.protectedPaths)
-          await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`)
+          await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`,
+            said('RESTORE_STARTING', { id: snap.id, time: snap.time, target, conflict: req.conflict }))
           const r = await repo.restore({
             snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,
             onProgress: ctx.onProgress
           })
           for (const w of r.warnings) await ctx.log('warning', w)
           ctx.progress({ files: r.files, bytes: r.bytes })
-          await ctx.log('info', `Restored ${r.files} files, ${r.bytes} bytes; skipped ${r.skipped}`)
+          await ctx.log('info', `Restored ${r.files} files, ${r.bytes} bytes; skipped ${r.skipped}`, said('RESTORE_DONE', { files: r.files, bytes: r.bytes, skipped: r.skipped }))
           return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
         }
       })
@@ -294,7 +297,7 @@ export function createOperations (components: OperationsComponents): Operations 
           const attempt = async (): Promise<{ passed: boolean, restoreError?: string, entries: number, bytes: number, mismatches: string[], blocksChecked: number, checkErrors: number, badBlocks: number }> => {
             await rm(scratch, { recursive: true, force: true })
             await mkdir(scratch, { recursive: true })
-            await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`)
+            await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to scratch ${scratch}`, said('DRILL_RESTORING', { id: snap.id, time: snap.time, target: scratch }))
             let restoreError: string | undefined
             try {
               await repo.restore({ snapshot: snap.id, target: scratch, conflict: 'overwrite', signal: ctx.signal, onProgress: ctx.onProgress })
@@ -319,13 +322,16 @@ export function createOperations (components: OperationsComponents): Operations 
               // F14: blocks another site holds are fetched back, then the drill runs once more.
               repaired = (await checkRepairing(ctx, repo, { snapshot: snap.id, onProgress: ctx.onProgress }, peers)).repaired
               if (repaired > 0) {
-                await ctx.log('warning', `Repaired ${repaired} from peers; running the drill again`)
+                await ctx.log('warning', `Repaired ${repaired} from peers; running the drill again`, said('DRILL_REPAIRED', { n: repaired }))
                 r = await attempt()
               }
             }
             await ctx.log(r.passed ? 'info' : 'error', r.passed
               ? `Drill passed: ${r.entries} entries, ${r.bytes} bytes restored and compared; ${r.blocksChecked} blocks verified${repaired > 0 ? `; repaired ${repaired} from peers` : ''}`
-              : `DRILL FAILED for task ${task.name}: snapshot ${snap.id} cannot be restored intact`)
+              : `DRILL FAILED for task ${task.name}: snapshot ${snap.id} cannot be restored intact`,
+            r.passed
+              ? said(repaired > 0 ? 'DRILL_PASSED_REPAIRED' : 'DRILL_PASSED', { entries: r.entries, bytes: r.bytes, blocks: r.blocksChecked, repaired: repaired > 0 ? repaired : undefined })
+              : said('DRILL_FAILED', { task: task.name, id: snap.id }))
             return {
               status: r.passed ? (repaired > 0 ? 'warning' : 'success') : 'failed',
               snapshotId: snap.id,
@@ -380,13 +386,13 @@ export function createOperations (components: OperationsComponents): Operations 
               const snap = await repo.resolveSnapshot(id, task.id, { signal: ctx.signal })
               await repo.removeSnapshot(snap.id, { force: true, signal: ctx.signal })
               copies++
-              await ctx.log('info', `Removed copy ${snap.id} of ${snap.time}`)
+              await ctx.log('info', `Removed copy ${snap.id} of ${snap.time}`, said('CLEAN_REMOVED_COPY', { id: snap.id, time: snap.time }))
             }
           }
           const pr = await repo.prune({ signal: ctx.signal })
           await refreshUsage(space)
           const after = await repositories.diskUsage(space)
-          await ctx.log('info', `Processed ${copies} copies; reclaimed ${pr.bytesFreed} bytes`)
+          await ctx.log('info', `Processed ${copies} copies; reclaimed ${pr.bytesFreed} bytes`, said('CLEAN_DONE', { copies, bytesFreed: pr.bytesFreed }))
           ctx.progress({ bytes: pr.bytesFreed, files: copies })
           return { result: { copies, bytesFreed: pr.bytesFreed, blocksRemoved: pr.blocksRemoved, diskBefore: before, diskAfter: after } }
         }
@@ -419,7 +425,7 @@ export function createOperations (components: OperationsComponents): Operations 
         body: async (ctx) => {
           const started = performance.now()
           const links = await m.replicate({ signal: ctx.signal, onProgress: ctx.onProgress })
-          if (links.length === 0) await ctx.log('warning', 'No replication targets: no policy chose a member (PUT /api/mesh/policies)')
+          if (links.length === 0) await ctx.log('warning', 'No replication targets: no policy chose a member (PUT /api/mesh/policies)', said('REPLICATE_NO_TARGET'))
           const errors: Array<{ site: string, name: string, message: string }> = []
           const total = { links: links.length, blocksSent: 0, bytesSent: 0, wireBytes: 0, rootsAdded: 0 }
           for (const l of links) {
@@ -428,7 +434,8 @@ export function createOperations (components: OperationsComponents): Operations 
               errors.push({ site: l.site, ...l.error })
               await ctx.log('error', `→ ${l.site}: ${l.error.name}: ${l.error.message}`)
             } else {
-              await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`)
+              await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`,
+                said('REPLICATE_SENT', { site: l.site, blocks: l.blocksSent, bytesSent: l.bytesSent, snapshots: l.rootsAdded }))
             }
           }
           ctx.progress({ blocks: total.blocksSent, bytes: total.bytesSent })

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { validateSchedule as validateBandwidth, type BandwidthSchedule } from '../../chunkstore/index.ts'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook } from '../logs/index.ts'
+import { said, type LogBook, type LogText } from '../logs/index.ts'
 import { AgentNotAuthorisedError, NameTakenError, NotYoursError, type Actor, type AgentType, type Inventory, type NodeRecord } from '../inventory/index.ts'
 import type { User } from '../auth/index.ts'
 import { ConfirmationRequiredError, TaskInvalidError, TaskRunningError } from './errors.ts'
@@ -117,8 +117,8 @@ export function createTasks (components: TasksComponents): Tasks {
     return { include: sources.include.map(p => inventory.reach.source(node, owner?.role ?? 'operator', p)), exclude: sources.exclude }
   }
 
-  const log = async (a: Actor, t: TaskRecord, level: 'info' | 'warning', message: string): Promise<void> => {
-    await logs.write({ type: 'task', level, user: a.user.name, source: a.source, ownerId: t.ownerId, message })
+  const log = async (a: Actor, t: TaskRecord, level: 'info' | 'warning', message: string, text: LogText): Promise<void> => {
+    await logs.write({ type: 'task', level, user: a.user.name, source: a.source, ownerId: t.ownerId, message, text })
   }
 
   const tasks: Tasks = {
@@ -153,7 +153,7 @@ export function createTasks (components: TasksComponents): Tasks {
         await logs.audit({ user: a.user.name, source: a.source, action: 'task.create', target: task.id, detail: { ...input, sources } })
         return task
       })
-      await log(a, task, 'info', `User [${a.user.name}] succeeded in creating backup task [${task.name}]`)
+      await log(a, task, 'info', `User [${a.user.name}] succeeded in creating backup task [${task.name}]`, said('TASK_CREATED', { user: a.user.name, name: task.name }))
       await components.changed(task.id)
       return task
     },
@@ -182,7 +182,7 @@ export function createTasks (components: TasksComponents): Tasks {
         await logs.audit({ user: a.user.name, source: a.source, action: 'task.update', target: id, detail: change })
         return next
       })
-      await log(a, task, 'info', `User [${a.user.name}] edited backup task [${task.name}]`)
+      await log(a, task, 'info', `User [${a.user.name}] edited backup task [${task.name}]`, said('TASK_CHANGED', { user: a.user.name, name: task.name }))
       await components.changed(id)
       return task
     },
@@ -198,7 +198,7 @@ export function createTasks (components: TasksComponents): Tasks {
         await logs.audit({ user: a.user.name, source: a.source, action: 'task.delete', target: id, detail: { name: t.name } })
         return t
       })
-      await log(a, task, 'warning', `User [${a.user.name}] deleted backup task [${task.name}]`)
+      await log(a, task, 'warning', `User [${a.user.name}] deleted backup task [${task.name}]`, said('TASK_DELETED', { user: a.user.name, name: task.name }))
       await components.changed(id)
       return task
     }

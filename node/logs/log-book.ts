@@ -7,6 +7,19 @@ export type LogType = typeof LOG_TYPES[number]
 export const LOG_LEVELS = ['info', 'warning', 'error'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
 
+/**
+ * What a log line says as a stable code and its parameters (doc/api.md "Log texts"): the console
+ * words it in the user's language (console/src/i18n.ts `logMsg`), as it words errors; `message`
+ * keeps the English for the CSV download, mail and the CLI.
+ */
+export interface LogText { code: string, params?: Record<string, string | number> }
+
+/** A LogText: `said('USER_LOGGED_IN', { user })`. Every code is one the console's tables word (console/i18n.test.ts). */
+export function said (code: string, params?: Record<string, string | number | undefined>): LogText {
+  const kept = Object.fromEntries(Object.entries(params ?? {}).filter((e): e is [string, string | number] => e[1] !== undefined))
+  return Object.keys(kept).length === 0 ? { code } : { code, params: kept }
+}
+
 /** One line of the log list (manual 2.9.1): time, type, user, source, level, content. */
 export interface LogEntry {
   id: string
@@ -18,6 +31,8 @@ export interface LogEntry {
   /** IP address or node name the action came from. */
   source: string
   message: string
+  /** The message as a code and parameters, for the console to word (absent on older lines and a few rare ones). */
+  text?: LogText
   /** Owner of the object concerned, so operators see only their own entries. */
   ownerId?: string
 }

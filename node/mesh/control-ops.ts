@@ -22,6 +22,8 @@ export function meshControl (node: MeshNode, overrides: Record<string, ControlOp
     scrub: async () => await node.scrub(),
     gc: async () => await node.retentionGc(),
     locks: async () => await node.locks(),
+    // An administrator's release, signed on the token by `cairn mesh release`: applied here and handed to every member.
+    'admin-release': async a => await node.adminRelease(Buffer.from(String(a.release), 'base64')),
     stop: async () => { throw new HostedStopRefusedError() },
     ...overrides
   }

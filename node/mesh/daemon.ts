@@ -34,6 +34,9 @@ export async function runMeshDaemon (init: MeshDaemonInit): Promise<void> {
   const store = await openStore(init.store)
   // With the keys, other commands pointed at this store run their operations here (node/holder/).
   const repo = init.keys !== undefined && store.kind === 'store' ? await openRepositoryOn(init.store, store.blocks, { keys: init.keys }) : undefined
+  // With the keys, snapshots made before manifests existed get theirs now, so that the
+  // replicas holding them can follow this site's retention (doc/mesh.md "Manifest pages").
+  if (repo !== undefined && !repo.shared && !repo.writeOnly) await repo.writeMissingManifests()
   const holder = await holdStore({ dir: init.store, kind: 'mesh', repo })
   // `cairn mesh stop` ends the daemon as a signal does (a background job started through npx
   // does not pass signals on to it), and is answered once the store is closed, so the next

@@ -24,6 +24,7 @@ export type NodeMeshEvent =
   | MeshEvent
   | { event: 'space-store-unavailable', space: string, reason: string }
   | { event: 'member-report-failed', peer: string, reason: string }
+  | { event: 'manifests-not-written', space: string, reason: string }
 
 export interface HostedMeshComponents {
   repositories: Repositories
@@ -33,6 +34,8 @@ export interface HostedMeshComponents {
   log: (event: NodeMeshEvent) => void
   /** Told what is known of each other member, at start, when a member identifies itself, and every `memberEveryMs`. */
   onMember?: (member: MeshMemberFacts) => Promise<void>
+  /** The certificates (PEM) trusted for administrators' releases at this replica: the node's admins' enrolled USB keys. */
+  releaseAdmins?: () => Promise<string[]>
 }
 
 /** "cairn/0.1.0 (Linux 6.1.0 x64; host-a)" → its parts; anything else → nothing. */
@@ -106,13 +109,23 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
     ? allStores()
     : [...new Set(policies.flatMap(p => p.spaces ?? []).flatMap(name => spaceStores.get(name) ?? []))]
 
+  /** Stores whose snapshots all have manifests (checked once per run: new backups write theirs). */
+  const manifested = new Set<string>()
   async function refreshStores (): Promise<void> {
     const next = new Map<string, BlockStore[]>()
     for (const space of await components.spaces()) {
       // A replication space is a DR copy read from the replica itself, which is served already.
       if (space.type === 'replication') continue
       try {
-        next.set(space.name, (await components.repositories.all(space)).map(r => r.blocks))
+        const repos = await components.repositories.all(space)
+        // Snapshots made before manifests existed get theirs before they are sent (doc/mesh.md "Manifest pages").
+        for (const r of repos) {
+          if (manifested.has(r.dir)) continue
+          manifested.add(r.dir)
+          // A store that cannot (a write-only key, a damaged tree) still replicates: its old snapshots go without manifests.
+          await r.writeMissingManifests().catch((err: Error) => { components.log({ event: 'manifests-not-written', space: space.name, reason: err.message }) })
+        }
+        next.set(space.name, repos.map(r => r.blocks))
       } catch (err) {
         components.log({ event: 'space-store-unavailable', space: space.name, reason: (err as Error).message })
       }
@@ -128,7 +141,8 @@ export async function startHostedMesh (components: HostedMeshComponents, init: H
       storeFor: policies => unionBlockStore({ stores: () => storesOf(policies) }),
       stores: allStores,
       replica: replica.blocks,
-      log: components.log
+      log: components.log,
+      ...(components.releaseAdmins !== undefined ? { releaseAdmins: components.releaseAdmins } : {})
     }, {
       meshDir: init.meshDir,
       replicateEveryMs: init.replicateEveryMs,

@@ -14,19 +14,19 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { initRepository, openRepository } from '../../chunkstore/index.ts'
-import { cliOk, startNode, until, type NodeProcess } from '../testing/index.ts'
+import { cliOk, startHeadAndDr, startNode, until, type NodeProcess } from '../testing/index.ts'
 import { openStore } from './open-store.ts'
 
-const LISTEN = '/ip4/127.0.0.1/tcp/0'
 const PASSPHRASE = 'correct horse battery staple'
 const KDF = { N: 1024, r: 8, p: 1 }
 
-async function storeState (dir: string): Promise<{ blocks: Set<string>, heads: string[], releases: string[] }> {
+async function storeState (dir: string): Promise<{ blocks: Set<string>, heads: string[], records: string[], releases: string[] }> {
   const s = await openStore(dir)
   try {
     const blocks = new Set<string>()
     for await (const cid of s.blocks.cids()) blocks.add(cid.toString())
-    return { blocks, heads: (await s.blocks.retentions()).map(r => r.retention.head), releases: (await s.blocks.releases()).map(r => r.release.toString()) }
+    const locks = await s.blocks.retentions()
+    return { blocks, heads: locks.map(r => r.retention.head), records: locks.flatMap(r => r.retention.record ?? []), releases: (await s.blocks.releases()).map(r => r.release.toString()) }
   } finally {
     await s.close()
   }
@@ -56,13 +56,9 @@ test('issue 18: the DR site follows the origin\'s forget and prune, frees exactl
     await repo.close()
   }
 
-  await cliOk(['init', '--mesh-dir', hq.mesh, '--site', 'hq', '--role', 'head', '--listen', LISTEN])
-  await cliOk(['policy', '--mesh-dir', hq.mesh, '--copies', '2', '--role', 'dr'])
-  let A = await startNode({ meshDir: hq.mesh, store: hq.store }); nodes.push(A)
-  await cliOk(['join', (await A.control('invite')).invitation, '--mesh-dir', dr.mesh, '--site', 'dr', '--role', 'dr', '--listen', LISTEN])
-  const C = await startNode({ meshDir: dr.mesh, store: dr.store }); nodes.push(C)
-  await until('A reaches the DR site', async () => (await A.control('status')).links[0]?.connected === true)
-  await until('the DR site holds the three days', async () => (await A.control('replicate'))[0]?.snapshotsBehind === 0)
+  const sites = await startHeadAndDr(hq, dr)
+  let A = sites.A; nodes.push(A)
+  const C = sites.C; nodes.push(C)
   const locks = await C.control('locks')
   assert.deepEqual(locks.map((l: any) => l.root).sort(), [...days].sort(), 'every root arrived with its manifest')
   assert.ok(locks.every((l: any) => l.origin === A.peer && !l.released))
@@ -95,10 +91,11 @@ test('issue 18: the DR site follows the origin\'s forget and prune, frees exactl
 
   await C.stop(); nodes.splice(nodes.indexOf(C), 1)
   const replica = await storeState(dr.store)
-  // Exactly what the origin keeps, plus the kept root's manifest head and the two releases.
+  // Exactly what the origin keeps, plus the kept root's manifest head and lock record, and the two releases.
   assert.equal(replica.heads.length, 1)
+  assert.equal(replica.records.length, 1)
   assert.equal(replica.releases.length, 2)
-  const expected = new Set([...origin.blocks, ...replica.heads, ...replica.releases])
+  const expected = new Set([...origin.blocks, ...replica.heads, ...replica.records, ...replica.releases])
   assert.deepEqual([...replica.blocks].filter(c => !expected.has(c)), [], 'the DR site freed every block no kept snapshot lists')
   assert.deepEqual([...expected].filter(c => !replica.blocks.has(c)), [], 'the DR site kept every block the kept snapshot lists')
   assert.ok(!replica.blocks.has(days[0]) && !replica.blocks.has(days[1]), 'the forgotten records are gone')

@@ -9,7 +9,7 @@ import { serveControl } from '../control/index.ts'
 import { meshControl, type ControlOp } from './control-ops.ts'
 import { loadReplicationConfig, type ReplicationConfig } from './replication-config.ts'
 
-export interface RunningMeshComponents extends Pick<MeshNodeComponents, 'store' | 'storeFor' | 'stores' | 'replica'> {
+export interface RunningMeshComponents extends Pick<MeshNodeComponents, 'store' | 'storeFor' | 'stores' | 'replica' | 'releaseAdmins'> {
   log: (event: MeshEvent) => void
 }
 

@@ -43,9 +43,10 @@ export interface NodeProcess {
   kill: () => Promise<void>
 }
 
-export async function startNode (opts: { meshDir: string, store: string, replicateEverySeconds?: number }): Promise<NodeProcess> {
+/** `cairn mesh run` over `store`; `args` are further options (e.g. `--passphrase-file FILE`). */
+export async function startNode (opts: { meshDir: string, store: string, replicateEverySeconds?: number, args?: string[] }): Promise<NodeProcess> {
   const child = spawn(process.execPath, [CAIRN_BIN, 'mesh', 'run', '--mesh-dir', opts.meshDir, '--store', opts.store,
-    '--replicate-every', String(opts.replicateEverySeconds ?? 3600)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    '--replicate-every', String(opts.replicateEverySeconds ?? 3600), ...opts.args ?? []], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stderr!.on('data', (d) => { log += String(d) })
   const end = ender(child)
@@ -67,6 +68,30 @@ export async function startNode (opts: { meshDir: string, store: string, replica
     control: async (op, args) => await callControl(opts.meshDir, op, args),
     stop: async () => { await end('SIGTERM') },
     kill: async () => { await end('SIGKILL') }
+  }
+}
+
+/**
+ * A head office and a DR site as two `cairn mesh run` processes on 127.0.0.1: `hq` makes the
+ * mesh with a policy of two copies, one at role dr (and `policy`, further `cairn mesh policy`
+ * options), `dr` joins it; resolves once the head office has replicated everything to the DR
+ * site. The caller stops both.
+ */
+export async function startHeadAndDr (hq: { mesh: string, store: string }, dr: { mesh: string, store: string }, policy: string[] = []): Promise<{ A: NodeProcess, C: NodeProcess }> {
+  const listen = '/ip4/127.0.0.1/tcp/0'
+  await cliOk(['init', '--mesh-dir', hq.mesh, '--site', 'hq', '--role', 'head', '--listen', listen])
+  await cliOk(['policy', '--mesh-dir', hq.mesh, '--copies', '2', '--role', 'dr', ...policy])
+  const started: NodeProcess[] = []
+  try {
+    const A = await startNode({ meshDir: hq.mesh, store: hq.store }); started.push(A)
+    await cliOk(['join', (await A.control('invite')).invitation, '--mesh-dir', dr.mesh, '--site', 'dr', '--role', 'dr', '--listen', listen])
+    const C = await startNode({ meshDir: dr.mesh, store: dr.store }); started.push(C)
+    await until('the head office reaches the DR site', async () => (await A.control('status')).links[0]?.connected === true)
+    await until('the DR site holds every snapshot', async () => (await A.control('replicate'))[0]?.snapshotsBehind === 0)
+    return { A, C }
+  } catch (err) {
+    await Promise.all(started.map(async n => { await n.stop() }))
+    throw err
   }
 }
 
@@ -101,9 +126,9 @@ export interface ServeProcess {
   kill: () => Promise<void>
 }
 
-/** `cairn serve` on 127.0.0.1 (plain HTTP, a random port) over `dataDir`, whose mesh is `<dataDir>/mesh`. */
-export async function startServe (opts: { dataDir: string, adminPassword: string }): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CAIRN_BIN, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600'],
+/** `cairn serve` on 127.0.0.1 (plain HTTP, a random port) over `dataDir`, whose mesh is `<dataDir>/mesh`; `args`: further options (e.g. `--test-clock TIME`). */
+export async function startServe (opts: { dataDir: string, adminPassword: string, args?: string[] }): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CAIRN_BIN, 'serve', '--listen', '127.0.0.1:0', '--data', opts.dataDir, '--insecure-http', '--replicate-every', '3600', ...opts.args ?? []],
     { cwd: root, env: { ...process.env, CAIRN_ADMIN_PASSWORD: opts.adminPassword }, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   const end = ender(child)

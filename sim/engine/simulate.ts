@@ -4,17 +4,18 @@
 // resolution picks (bootstrap's targetsOf, through node), each run integrated over the source's
 // bandwidth windows (chunkstore's rateAt/nextRateChange), archive runs, and one sampling step
 // every `stepMs` that records storage, lag and link use. Nothing here re-implements those rules.
-import { runsAfter, selectTargets, targetsOf, type Member, type ReplicationPolicy, type Schedule } from '../../node/index.ts'
+import { LOCK_FOREVER, lockDaysOf, runsAfter, selectTargets, targetsOf, type Member, type ReplicationPolicy, type Schedule } from '../../node/index.ts'
 import { OperationAbortedError } from '../../crypto/index.ts'
 import type { ScenarioModel, SiteModel, TaskModel } from '../scenario.ts'
 import { DEFAULT_MESH, DEFAULT_SAMPLE, type MeshMeasure, type SampleMeasure } from '../profile.ts'
 import { wallClock } from '../zone.ts'
 import { EventQueue } from './queue.ts'
 import { SeriesSet } from './series.ts'
-import { StoreModel } from './store-model.ts'
+import { ReplicaModel, StoreModel, type ReplicaLog } from './store-model.ts'
 import { scheduleRate, sentBetween, transfer, type Piece, type RateSource } from './transfer.ts'
 
 const MIB = 1 << 20
+const DAY = 86_400_000
 
 export interface TaskState {
   site: SiteState
@@ -94,6 +95,18 @@ export interface PairState {
   /** Bytes of the origin's store on their way to the target in a run (this step). */
   moving: number
   series: number
+  /** What the target holds of the origin's store, as the node's replica retention keeps it (`replicas: released`). */
+  replica: ReplicaModel | null
+  /** When each snapshot's lock at the target ends (its arrival plus the lock; Infinity: forever). */
+  lockedUntil: number[]
+  /** When the origin's release of each snapshot reached the target (NaN: not yet). */
+  releasedAt: number[]
+  /** Snapshots before this one have their release here (releases come oldest first). */
+  releaseNext: number
+  /** Snapshots before this one were dropped by the target's GC. */
+  dropNext: number
+  /** The time of a GC waiting for a lock to pass. */
+  gcAt: number
 }
 
 export interface SiteState {
@@ -103,6 +116,9 @@ export interface SiteState {
   archives: ArchiveState[]
   /** What the replica holds of each other site's store: bytes up to which it has that store's blocks. */
   held: Map<StoreModel, number>
+  /** The replica's copies of other sites' stores (`replicas: released`), and the log they share. */
+  replicas: ReplicaModel[]
+  log: ReplicaLog
   replicaBytes: number
   /** Bytes arriving in runs under way (this step). */
   inflight: number
@@ -170,7 +186,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   // Sites, their stores and tasks.
   const sites: SiteState[] = model.sites.map(m => {
     const site: SiteState = {
-      model: m, stores: [], tasks: [], archives: [], held: new Map(), replicaBytes: m.replicaStoredBytes, inflight: 0, linksOut: [], linksIn: [],
+      model: m, stores: [], tasks: [], archives: [], held: new Map(), replicas: [], log: { fill: 0, epoch: 0 }, replicaBytes: m.replicaStoredBytes, inflight: 0, linksOut: [], linksIn: [],
       fullAt: null, peak: 0, end: { own: 0, replica: 0, archive: 0 },
       series: series.add({ chart: 'storage', label: m.name, site: m.name }, 'last'),
       capacitySeries: m.capacityBytes === null ? null : series.add({ chart: 'storage', label: `${m.name} capacity`, site: m.name, line: 'capacity' }, 'last')
@@ -238,8 +254,11 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   for (const [y, set] of holds) {
     for (const o of set) {
       if (o.site === y.model.name) continue
+      const replica = model.replicasKeep === 'released' ? new ReplicaModel(o, sample.avgBlockBytes + sample.recordOverheadBytes, y.log, model.replicaSegmentBytes) : null
+      if (replica !== null) y.replicas.push(replica)
       pairs.set(pairKey(o, y), {
-        origin: o, target: y, arrival: [], next: 0, lastTime: NaN, arrived: 0, lagSum: 0, lagMax: 0, rpoMax: 0, behindMax: 0, behindEnd: 0, moving: 0, series: -1
+        origin: o, target: y, arrival: [], next: 0, lastTime: NaN, arrived: 0, lagSum: 0, lagMax: 0, rpoMax: 0, behindMax: 0, behindEnd: 0, moving: 0, series: -1,
+        replica, lockedUntil: [], releasedAt: [], releaseNext: 0, dropNext: 0, gcAt: NaN
       })
     }
   }
@@ -299,10 +318,13 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
         if (mark.to > had) {
           l.to.held.set(o, mark.to)
           l.to.replicaBytes += mark.to - had
+          mark.pair?.replica?.receive(had, mark.to)
           arrived = true
         }
       }
       deliverRoots(l, o, mark.to, run.start, at)
+      // The run ends by handing on the releases of roots the target lists; one received starts its GC.
+      if (mark.pair?.replica != null && deliverReleases(l, mark.pair, run.start, at)) collect(mark.pair, at)
     }
     // A received snapshot root starts the target's own links (cascade).
     if (arrived) for (const out of l.to.linksOut) trigger(out, at)
@@ -320,6 +342,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
       const present = via === undefined ? s.forgottenAt > runStart : via.arrival[k] <= runStart
       if (!present || !Number.isNaN(pair.arrival[k] ?? NaN)) continue
       pair.arrival[k] = at
+      pair.lockedUntil[k] = at + lockMs(l, o.site)
       pair.arrived++
       const lag = at - s.ms
       pair.lagSum += lag
@@ -328,6 +351,53 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
     }
     while (pair.arrival.length < k) pair.arrival.push(NaN)
     pair.next = k
+  }
+
+  // Replica retention (doc/mesh.md "Retention at replicas"): the lock a target fixes when a
+  // snapshot arrives is the longest its sender's policies ask (bootstrap's lockDaysOf) or its own
+  // floor for the origin's site, whichever ends later (the node's floorDays and lockEnd).
+  function lockMs (l: LinkState, originSite: string): number {
+    const asked = lockDaysOf(l.policies)
+    const receive = l.to.model.receive
+    const floor = receive.perSite?.[originSite] ?? receive.immutableDays ?? 0
+    if (asked === LOCK_FOREVER || floor === 'forever') return Infinity
+    return Math.max(asked, floor) * DAY
+  }
+
+  /** Releases the source had when the run began reach the target; true if any did. */
+  function deliverReleases (l: LinkState, pair: PairState, runStart: number, at: number): boolean {
+    const o = pair.origin
+    const via = o.site === l.from.model.name ? undefined : pairs.get(pairKey(o, l.from))
+    let k = pair.releaseNext
+    for (; k < o.snapshots.length; k++) {
+      const released = via === undefined ? o.snapshots[k].forgottenAt : via.releasedAt[k] ?? NaN
+      if (!(released <= runStart)) break
+      pair.releasedAt[k] = at
+    }
+    if (k === pair.releaseNext) return false
+    pair.releaseNext = k
+    return true
+  }
+
+  /**
+   * The target's GC for one origin store: drops the snapshots released and past their locks,
+   * oldest first, and frees what no kept one holds; a lock still running brings a GC when it ends.
+   */
+  function collect (pair: PairState, at: number): void {
+    let k = pair.dropNext
+    let wait = Infinity
+    for (; k < pair.releaseNext && k < pair.next; k++) {
+      if (Number.isNaN(pair.arrival[k])) continue
+      if (pair.lockedUntil[k] > at) { wait = pair.lockedUntil[k]; break }
+    }
+    if (k > pair.dropNext) {
+      pair.dropNext = k
+      pair.replica!.collect(k < pair.origin.snapshots.length ? pair.origin.snapshots[k].ms : Infinity)
+    }
+    if (wait < endMs && wait !== pair.gcAt) {
+      pair.gcAt = wait
+      queue.push(wait, t => { collect(pair, t) })
+    }
   }
 
   // Backups (F15–F18).
@@ -450,7 +520,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
     for (const s of sites) {
       let own = 0
       for (const o of s.stores) own += o.physical
-      const replica = model.replicasKeep === 'retained' ? retainedReplica(s) : s.replicaBytes + s.inflight
+      const replica = model.replicasKeep === 'retained' ? retainedReplica(s) : model.replicasKeep === 'released' ? releasedReplica(s) : s.replicaBytes + s.inflight
       const total = own + replica
       if (total > s.peak) s.peak = total
       if (s.model.capacityBytes !== null && s.fullAt === null && total > s.model.capacityBytes) s.fullAt = at
@@ -474,6 +544,11 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   }
   const moved: PairState[] = []
   const pairList = [...pairs.values()]
+  function releasedReplica (s: SiteState): number {
+    let n = s.model.replicaStoredBytes + s.inflight
+    for (const r of s.replicas) n += r.physical
+    return n
+  }
   function retainedReplica (s: SiteState): number {
     let n = s.model.replicaStoredBytes
     for (const [o, held] of s.held) n += Math.min(held, o.liveBytes())

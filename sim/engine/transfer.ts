@@ -17,13 +17,25 @@ export function scheduleRate (schedule: BandwidthSchedule | null, tz: string, ca
     return { rateAt: () => capBytesPerSecond, nextChange: () => null }
   }
   const windows = (schedule.windows ?? []).length > 0
+  const rate = (ms: number): number => Math.min(capBytesPerSecond, rateAt(schedule, asLocal(tz, ms)))
+  if (!windows) return { rateAt: rate, nextChange: () => null }
+  // The rate holds from an instant asked until the next change: asked again inside that stretch
+  // (every run of a link, every sampling step), the answer is the one found for it.
+  let from = Infinity
+  let until = -Infinity
+  let held = 0
+  let next: number | null = null
+  const look = (ms: number): void => {
+    if (ms >= from && ms < until) return
+    const change = nextRateChange(schedule, asLocal(tz, ms))
+    next = change === null ? null : fromLocal(tz, change)
+    held = rate(ms)
+    from = ms
+    until = next ?? Infinity
+  }
   return {
-    rateAt: ms => Math.min(capBytesPerSecond, rateAt(schedule, asLocal(tz, ms))),
-    nextChange: ms => {
-      if (!windows) return null
-      const next = nextRateChange(schedule, asLocal(tz, ms))
-      return next === null ? null : fromLocal(tz, next)
-    }
+    rateAt: ms => { look(ms); return held },
+    nextChange: ms => { look(ms); return next }
   }
 }
 
