@@ -54,6 +54,9 @@ test('the console\'s form rules agree with the API\'s on names, addresses, URLs,
       await check('e-mail', email, valid.email(email), user({ email }))
     }
 
+    for (const name of ['', 'x', '本地归档', ' spaced ', 'a/b', 'tab\there', 'd'.repeat(64), 'd'.repeat(65)]) {
+      await check('archive device name', name, valid.archiveName(name), async () => await admin.post('/api/archive/devices', { name, type: 'dir', path: join(dir, 'archive') }))
+    }
     for (const name of ['ab', 'abc', 'a/b/c', 'a\\bc', 'tab\there', '备份任务', 'x'.repeat(64), 'x'.repeat(65)]) {
       await check('task name', name, valid.taskName(name), async () => await admin.post('/api/tasks', { name, nodeId, spaceId, sources: { include: ['/tmp'] } }))
     }

@@ -3,7 +3,8 @@
 import type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport
+  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport,
+  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
 import { ApiCallError } from './errors.ts'
 
@@ -11,7 +12,8 @@ export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
   About, AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
-  Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding
+  Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding,
+  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
 
 
@@ -124,6 +126,18 @@ export const api = {
   invite: async (ttlHours: number) => await call<{ invitation: string, expires: string }>('POST', '/api/mesh/invitations', { ttlHours }),
   removeMember: async (member: string) => await call<{ ok: true }>('DELETE', `/api/mesh/members/${encodeURIComponent(member)}`),
   setMeshPolicies: async (body: { policies: MeshPolicy[], bandwidth?: Bandwidth }) => await call<{ policies: MeshStatus['policies'], bandwidth: Bandwidth | null }>('PUT', '/api/mesh/policies', body),
+  archiveDevices: async () => await call<DeviceView[]>('GET', '/api/archive/devices'),
+  addArchiveDevice: async (body: DeviceInput) => await call<DeviceView>('POST', '/api/archive/devices', body),
+  removeArchiveDevice: async (name: string) => await call<{ ok: true }>('DELETE', `/api/archive/devices/${encodeURIComponent(name)}`),
+  testArchiveDevice: async (name: string) => await call<DeviceTest>('POST', `/api/archive/devices/${encodeURIComponent(name)}/test`, {}),
+  verifyArchiveDevice: async (name: string) => await call<JobRecord>('POST', `/api/archive/devices/${encodeURIComponent(name)}/verify`, {}),
+  archiveTasks: async () => await call<Array<ArchiveTaskRecord & { status: string, runningJobId?: string, nextRuns: Array<{ nextRunAt: string | null }> }>>('GET', '/api/archive/tasks'),
+  createArchiveTask: async (body: ArchiveTaskInput) => await call<ArchiveTaskRecord>('POST', '/api/archive/tasks', body),
+  deleteArchiveTask: async (id: string) => await call<{ ok: true }>('DELETE', `/api/archive/tasks/${id}`, { confirm: 'YES' }),
+  runArchiveTask: async (id: string) => await call<JobRecord>('POST', `/api/archive/tasks/${id}/start`, {}),
+  restoreFromArchive: async (archiveTaskId: string, snapshot: string) => await call<JobRecord>('POST', '/api/archive/restores', { archiveTaskId, snapshot }),
+  archiveData: async () => await call<ArchiveDataRow[]>('GET', '/api/archive/data'),
+  archiveRecords: async () => await call<ArchiveRecord[]>('GET', '/api/archive/records'),
   deliveries: async (hookId: string, page: number, pageSize: number) => await call<Page<Delivery>>('GET', `/api/webhooks/${hookId}/deliveries?page=${page}&pageSize=${pageSize}`)
 }
 

@@ -25,6 +25,7 @@ import NotifyView from './screens/notify/NotifyView.vue'
 import AuditView from './screens/audit/AuditView.vue'
 import MeshView from './screens/mesh/MeshView.vue'
 import PlanningView from './screens/planning/PlanningView.vue'
+import ArchiveView from './screens/archive/ArchiveView.vue'
 import './style.css'
 
 // Hash history: the daemon serves one index.html and every other path stays the API's.
@@ -53,7 +54,8 @@ const router = createRouter({
     { path: '/notify', component: NotifyView },
     { path: '/audit', component: AuditView },
     { path: '/mesh', component: MeshView },
-    { path: '/planning', component: PlanningView }
+    { path: '/planning', component: PlanningView },
+    { path: '/archive', component: ArchiveView }
   ]
 })
 

@@ -43,6 +43,8 @@ export const valid = {
   mibps: (n: number): boolean => typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= 1_000_000,
   /** An invitation lives 1 to 720 hours. */
   ttlHours: (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 720,
+  /** Archive devices and archive tasks (manual 2.6): 1–64 characters, no control characters, no / or \\, no spaces at either end. */
+  archiveName: (s: string): boolean => length(s, 1, 64) && !/[\u0000-\u001f\u007f/\\]/.test(s) && s.trim() === s,
   /** The sender of notification mails: 3–255 characters ("Cairn <cairn@example.com>" or an address). */
   mailFrom: (s: string): boolean => length(s, 3, 255)
 }

@@ -4,7 +4,7 @@ import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
 import type { Accounts } from '../auth/index.ts'
 import type { Inventory } from '../inventory/index.ts'
-import type { Tasks, JobRunner, Operations, Scheduler, Repositories, Escrow } from '../jobs/index.ts'
+import type { Tasks, JobRunner, Operations, Scheduler, Repositories, Escrow, Archive } from '../jobs/index.ts'
 import type { Mailer, Notifier, ReportSource, Webhooks } from '../notify/index.ts'
 import type { LogBook } from '../logs/index.ts'
 import type { Metrics } from '../metrics/index.ts'
@@ -27,6 +27,8 @@ export interface ApiContext {
   /** Key escrow of user spaces and its adoption at a DR site (F13). */
   escrow: Escrow
   scheduler: Scheduler
+  /** Archive devices, archive tasks and their jobs (F20). */
+  archive: Archive
   repositories: Repositories
   mailer: Mailer
   notifier: Notifier

@@ -10,6 +10,7 @@ import { dashboardRoutes } from './dashboard-routes.ts'
 import { meshRoutes } from './mesh-routes.ts'
 import { escrowRoutes } from './escrow-routes.ts'
 import { planningRoutes } from './planning-routes.ts'
+import { archiveRoutes } from './archive-routes.ts'
 import type { RouteModule } from './context.ts'
 
 export { createApiServer, sessionCookieName } from './server.ts'
@@ -20,4 +21,4 @@ export type { ApiContext, RouteModule } from './context.ts'
 export type * from './dto.ts'
 export type { CapacityPlanner } from './planning-routes.ts'
 export { gatherMeshFacts } from './planning-facts.ts'
-export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes, meshRoutes, escrowRoutes, planningRoutes]
+export const ROUTE_MODULES: RouteModule[] = [authRoutes, userRoutes, inventoryRoutes, taskRoutes, jobRoutes, logRoutes, dashboardRoutes, meshRoutes, escrowRoutes, planningRoutes, archiveRoutes]

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { User } from '../auth/index.ts'
 import { said } from '../logs/index.ts'
-import { JOB_TYPES, type JobRecord, type RestoreRequest, type CleanRequest } from '../jobs/index.ts'
+import { JOB_KINDS, JOB_TYPES, type JobRecord, type RestoreRequest, type CleanRequest } from '../jobs/index.ts'
 import { NotYoursError } from '../inventory/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
@@ -52,7 +52,7 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
   }, async (req) => {
     const j = await job(req, req.params.id)
     await runner.stop(j.id, `stopped by ${who(req).user.name}`, { user: who(req).user.name, source: req.ip })
-    await ctx.logs.write({ type: j.type === 'restore' ? 'restore' : j.type === 'backup' ? 'backup' : 'data', level: 'warning', user: who(req).user.name, source: req.ip, ownerId: j.ownerId, message: `User [${who(req).user.name}] stopped job [${j.name}]`, text: said('USER_STOPPED_JOB', { user: who(req).user.name, name: j.name }) })
+    await ctx.logs.write({ type: JOB_KINDS[j.type].logType, level: 'warning', user: who(req).user.name, source: req.ip, ownerId: j.ownerId, message: `User [${who(req).user.name}] stopped job [${j.name}]`, text: said('USER_STOPPED_JOB', { user: who(req).user.name, name: j.name }) })
     return { ok: true }
   })
 

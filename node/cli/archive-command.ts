@@ -7,14 +7,16 @@
 import { copyFileSync, existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
-import { LocalBlockStore, StoreExistsError, type LocalRepository, type RootOrigin } from '../../chunkstore/index.ts'
+import { LocalBlockStore, StoreExistsError, type RootOrigin } from '../../chunkstore/index.ts'
 import type { DeviceConfig, DeviceRegistry, OpenDevice } from '../archive/index.ts'
+import { registerStoreOperation, HolderRequestError } from '../holder/index.ts'
+import type { BlockCopyResult } from '../archive/index.ts'
 import { bytes, count, counted, parseSize, table } from './format.ts'
+import { onStore } from './on-store.ts'
 import { dataHome, storeOptions } from './store-options.ts'
 import type { StoreFlags } from './store-options.ts'
 
 export interface ArchiveCommandIo {
-  withRepo: <T>(flags: StoreFlags, fn: (repo: LocalRepository) => Promise<T>, open?: { readOnly?: boolean }) => Promise<T>
   out: (s: string) => void
   json: (v: unknown) => void
   setCode: (code: number) => void
@@ -26,7 +28,25 @@ interface DeviceFlags { devices?: string, json?: boolean }
 type ArchiveModule = typeof import('../archive/index.ts')
 const archiveModule = async (): Promise<ArchiveModule> => await import('../archive/index.ts')
 
-const registryOf = async (o: DeviceFlags): Promise<DeviceRegistry> => (await archiveModule()).openDeviceRegistry(resolve(o.devices ?? join(dataHome(), 'archive-devices.json')))
+/**
+ * `archive run` as a store operation (node/holder/): run by whichever process holds the store —
+ * this command, or `cairn serve` holding it for its jobs — so archiving needs no stop of the
+ * daemon. The command names the registry file and the device; the device's secret is read from
+ * the registry there and never crosses the socket. Registered with the program, so `cairn serve`
+ * (the same program) serves it too.
+ */
+registerStoreOperation('archive', {
+  // Reads sealed blocks only; but what a store holds is for its key holders to ask.
+  access: 'full',
+  writes: false,
+  run: async (repo, a, ctx): Promise<BlockCopyResult> => {
+    if (typeof a.devices !== 'string' || typeof a.device !== 'string') throw new HolderRequestError('archive needs "devices" (the registry file) and "device" (a name)')
+    return await withDevice({ devices: a.devices, device: a.device }, async d => await (await archiveModule()).copyBlocks(repo.blocks, d.store, { signal: ctx.signal, onProgress: ({ detail }) => ctx.progress(detail) }))
+  }
+})
+
+const registryOf = async (o: DeviceFlags): Promise<DeviceRegistry> => (await archiveModule()).openDeviceRegistry(resolve(o.devices ?? defaultRegistry()))
+const defaultRegistry = (): string => join(dataHome(), 'archive-devices.json')
 const devicesOption = (cmd: Command): Command => cmd.addOption(new Option('--devices <file>', 'the archive device registry').env('CAIRN_ARCHIVE_DEVICES'))
 
 async function withDevice<T> (o: DeviceFlags & { device: string }, fn: (d: OpenDevice) => Promise<T>): Promise<T> {
@@ -135,7 +155,8 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
   devicesOption(storeOptions(archive.command('run').description('archive a store: every block and snapshot the device does not hold yet')))
     .requiredOption('--device <name>', 'the device')
     .action(async (o: StoreFlags & DeviceFlags & { device: string }) => {
-      const r = await io.withRepo(o, async repo => await withDevice(o, async d => await (await archiveModule()).copyBlocks(repo.blocks, d.store)), { readOnly: true })
+      // Through the store's holder when one has it open (cairn serve), else on the store opened here.
+      const r = await onStore(o, 'archive', { devices: resolve(o.devices ?? defaultRegistry()), device: o.device }, { readOnly: true }) as BlockCopyResult
       if (o.json === true) io.json(r)
       else io.out(`archived ${counted(r.blocksWritten, 'block')} (${bytes(r.bytesWritten)}) and ${counted(r.rootsAdded, 'snapshot')} to ${o.device}; ${count(r.blocksPresent)} were there already`)
     })

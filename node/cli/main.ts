@@ -237,7 +237,7 @@ export function buildProgram (extensions: CliExtension[] = []): Command {
   registerServeCommand(program, { planner: extensions.find(e => e.planner !== undefined)?.planner })
   registerMeshCommand(program)
   for (const e of extensions) e.commands?.(program)
-  registerArchiveCommand(program, { withRepo, out, json, setCode: c => { result.code = Math.max(result.code, c) } })
+  registerArchiveCommand(program, { out, json, setCode: c => { result.code = Math.max(result.code, c) } })
   return program
 }
 

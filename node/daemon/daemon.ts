@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { openStateStore, type StateStore } from '../state/index.ts'
 import { createAccounts, type Accounts, type AccountsInit, type User } from '../auth/index.ts'
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
-import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, reportSource, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks } from '../jobs/index.ts'
+import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, createArchive, reportSource, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type Archive } from '../jobs/index.ts'
 import { createMailer, createNotifier, createWebhooks, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
 import { createLogBook, said, type LogBook } from '../logs/index.ts'
 import { createMetrics } from '../metrics/index.ts'
@@ -84,6 +84,7 @@ export interface Daemon {
   readonly runner: JobRunner
   readonly operations: Operations
   readonly scheduler: Scheduler
+  readonly archive: Archive
   readonly logs: LogBook
   readonly notifier: Notifier
   readonly webhooks: Webhooks
@@ -127,7 +128,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const tasks = createTasks({ state, clock, logs, inventory, isRunning: id => runner.isTaskRunning(id), changed: async id => { await scheduler?.taskChanged(id) } })
     const operations = createOperations({ clock, logs, inventory, tasks, runner, repositories, scratchDir: join(init.dataDir, 'scratch'), mesh: () => mesh })
     const escrow = createEscrow({ inventory, repositories, logs, tasks, mesh: () => mesh })
-    scheduler = createScheduler({ state, clock, logs, tasks, operations }, init.scheduler)
+    // Archive devices are kept in <data>/archive-devices.json (S3 secret keys sealed under the key beside it, 0600).
+    const archive = createArchive({ state, clock, logs, inventory, tasks, runner, repositories, registryFile: join(init.dataDir, 'archive-devices.json'), changed: async id => { await scheduler?.taskChanged(id) } })
+    scheduler = createScheduler({ state, clock, logs, tasks, operations, archive: () => archive }, init.scheduler)
     const mailer = createMailer({ state, metrics })
     const reports = reportSource({ state, inventory, tasks, runner })
     const notifier = createNotifier({ state, clock, logs, mailer, reports })
@@ -136,7 +139,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     registerGauges(metrics, { runner, inventory, mesh: () => mesh })
     const tls = init.insecureHttp === true ? undefined : await ensureCertificate(init.dataDir, host === '0.0.0.0' || host === '::' ? [] : [host])
     const ctx: ApiContext = {
-      state, clock, logs, accounts, inventory, tasks, runner, operations, escrow, scheduler, repositories, mailer, notifier, webhooks, metrics, reports, events,
+      state, clock, logs, accounts, inventory, tasks, runner, operations, escrow, scheduler, archive, repositories, mailer, notifier, webhooks, metrics, reports, events,
       mesh: () => mesh,
       startedAt: clock.now(),
       routeModules: [...ROUTE_MODULES, consoleStatic],
@@ -179,7 +182,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       { name: 'scheduler', start: async () => { await scheduler!.start() }, stop: async () => { scheduler!.stop(); await scheduler!.idle() } }
     ])
     return {
-      url, app, state, clock, accounts, inventory, tasks, runner, operations, scheduler, logs, notifier, webhooks, mailer, mesh,
+      url, app, state, clock, accounts, inventory, tasks, runner, operations, scheduler, archive, logs, notifier, webhooks, mailer, mesh,
       certificateFingerprint: tls?.fingerprint,
       stop: async () => { await parts.stop() }
     }

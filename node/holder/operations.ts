@@ -146,4 +146,16 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
   }
 }
 
-export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore' | 'imageLs' | 'imageGet'
+/**
+ * Adds an operation that a folder above this one defines (`archive`: node/archive/ brings the AWS
+ * SDK, which this folder may not import). Registered at the program's start, so that the process
+ * holding a store (`cairn serve`, another command) serves it like the ones above.
+ */
+export function registerStoreOperation (name: RegisteredOperationName, op: StoreOperation): void {
+  STORE_OPERATIONS[name] = op
+}
+
+/** Operations registered from above (registerStoreOperation). */
+export type RegisteredOperationName = 'archive'
+
+export type StoreOperationName = 'backup' | 'snapshots' | 'ls' | 'restore' | 'check' | 'forget' | 'prune' | 'imageBackup' | 'imageShow' | 'imageRestore' | 'imageLs' | 'imageGet' | RegisteredOperationName

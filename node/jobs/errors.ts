@@ -80,3 +80,9 @@ export class EscrowAdoptedError extends CairnError {
   override readonly name = 'EscrowAdoptedError'
   constructor (store: string, space: string) { super(`The escrowed store ${store} is adopted already, as user space ${space}; restore from that space`, { params: { store, space } }) }
 }
+
+export class ArchiveDeviceInUseError extends CairnError {
+  static override readonly code = 'ARCHIVE_DEVICE_IN_USE'
+  override readonly name = 'ArchiveDeviceInUseError'
+  constructor (device: string, tasks: string[]) { super(`Archive device ${device} is used by archive task(s) ${tasks.join(', ')}; change or delete them first`, { params: { device, tasks: tasks.join(', ') } }) }
+}

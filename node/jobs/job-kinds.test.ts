@@ -33,7 +33,7 @@ test('each kind logs to its own list type, a failed drill as an alert; params an
     assert.equal(typeOf('P', true), JOB_KINDS.prune.logType)
     const prune = (await state.list<{ name: string, result?: unknown, params: unknown }>('jobs')).find(j => j.name === 'P')
     assert.deepEqual(prune?.result, { blocksRemoved: 1, bytesFreed: 2, segmentsRewritten: 0, segmentsDeleted: 0 })
-    assert.deepEqual(JOB_TYPES, ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate'])
+    assert.deepEqual(JOB_TYPES, ['backup', 'restore', 'drill', 'verify', 'clean', 'prune', 'replicate', 'archive', 'archive-verify', 'archive-restore'])
   } finally {
     await state.close()
     removeDir(dir)

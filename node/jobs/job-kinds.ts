@@ -24,6 +24,21 @@ export interface JobKinds {
     result: { copies: number, bytesFreed: number, blocksRemoved: number, diskBefore: number, diskAfter: number }
   }
   prune: { params: Record<string, never>, result: PruneResult }
+  /** An archive task's run (F20, manual 2.6): its snapshots' blocks the device lacks, then their roots. */
+  archive: {
+    params: { archiveTaskId: string, device: string, deviceType: string, pool?: string[], snapshots: Array<{ id: string, task: string, time: string }> }
+    result: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number }
+  }
+  /** Brings a snapshot an archive task archived back into its space's store from the device, for the restore wizard. */
+  'archive-restore': {
+    params: { archiveTaskId: string, device: string, deviceType: string, pool?: string[], snapshot: string, task: string }
+    result: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number }
+  }
+  /** Reads back every block on an archive device and checks it against its CID. */
+  'archive-verify': {
+    params: { device: string, deviceType: string }
+    result: { blocks: number, bytes: number, bad: number }
+  }
   replicate: {
     params: Record<string, never>
     result: { links: number, blocksSent: number, bytesSent: number, wireBytes: number, rootsAdded: number, durationMs: number, errors: Array<{ site: string, name: string, message: string }> }
@@ -48,7 +63,10 @@ export const JOB_KINDS: { readonly [T in JobType]: JobKindInfo } = {
   verify: { logType: 'data' },
   clean: { logType: 'data' },
   prune: { logType: 'data' },
-  replicate: { logType: 'data' }
+  replicate: { logType: 'data' },
+  archive: { logType: 'archive' },
+  'archive-verify': { logType: 'archive' },
+  'archive-restore': { logType: 'archive' }
 }
 
 /** Every kind, in the table's order (route enums, filters). */

@@ -4,9 +4,10 @@
 import type { BackupProgressEvent, CheckProgressEvent, RestoreProgressEvent } from '../../chunkstore/index.ts'
 import type { JobProgress } from './job-runner.ts'
 import type { MeshReplicateProgressEvent } from './mesh-jobs.ts'
+import type { ArchiveVerifyProgressEvent, BlockCopyProgressEvent } from '../archive/index.ts'
 
 /** The progress events of the operations jobs run. */
-export type OperationProgress = BackupProgressEvent | RestoreProgressEvent | CheckProgressEvent | MeshReplicateProgressEvent
+export type OperationProgress = BackupProgressEvent | RestoreProgressEvent | CheckProgressEvent | MeshReplicateProgressEvent | BlockCopyProgressEvent | ArchiveVerifyProgressEvent
 
 export function jobProgressOf (e: OperationProgress): Partial<JobProgress> {
   switch (e.type) {
@@ -21,5 +22,7 @@ export function jobProgressOf (e: OperationProgress): Partial<JobProgress> {
     // Checks and replication move blocks, not files.
     case 'check:progress': return { phase: 'verify', blocks: e.detail.blocksChecked, bytes: e.detail.bytesChecked }
     case 'mesh:replicate': return { phase: 'replicate', blocks: e.detail.blocksSent, bytes: e.detail.bytesSent }
+    case 'archive:copy': return { phase: 'archive', blocks: e.detail.blocksSeen, bytes: e.detail.bytesSeen }
+    case 'archive:verify': return { phase: 'verify', blocks: e.detail.blocks, bytes: e.detail.bytes }
   }
 }

@@ -90,8 +90,8 @@ async function refuseProtected (repo: Repository, snapshot: string, target: stri
   }
 }
 
-/** MM-DD-HHmm in the node's local time, as its operators read the clock (the console shows local time). */
-const stamp = (d: Date): string => {
+/** Names of jobs: MM-DD-HHmm in the node's local time, as its operators read the clock (the console shows local time). */
+export const jobStamp = (d: Date): string => {
   const two = (n: number): string => String(n).padStart(2, '0')
   return `${two(d.getMonth() + 1)}-${two(d.getDate())}-${two(d.getHours())}${two(d.getMinutes())}`
 }
@@ -263,7 +263,7 @@ export function createOperations (components: OperationsComponents): Operations 
       const image = 'agentType' in task && task.agentType === 'disk-image'
       const target = image ? imageTarget(node, a.user.role, req.targetPath) : inventory.reach.restoreTarget(node, a.user.role, req.targetPath ?? '/')
       return await runner.start({
-        type: 'restore', name: req.name ?? `Restore-${stamp(clock.now())}`, space, about: task, trigger: 'manual', user: a.user.name,
+        type: 'restore', name: req.name ?? `Restore-${jobStamp(clock.now())}`, space, about: task, trigger: 'manual', user: a.user.name,
         params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
         body: async (ctx) => {
           const repo = await ctx.repo()
@@ -373,7 +373,7 @@ export function createOperations (components: OperationsComponents): Operations 
       const space = await inventory.space(a.user, task.spaceId)
       if (req.mode === 'snapshots' && (req.snapshots ?? []).length === 0) throw new TaskInvalidError('Choose the copies (snapshots) to clean')
       return await runner.start({
-        type: 'clean', name: req.name ?? `Clean-${stamp(clock.now())}`, space, about: task, trigger: 'manual', user: a.user.name,
+        type: 'clean', name: req.name ?? `Clean-${jobStamp(clock.now())}`, space, about: task, trigger: 'manual', user: a.user.name,
         params: { taskId: task.id, taskName: task.name, mode: req.mode, snapshots: req.snapshots },
         body: async (ctx) => {
           const repo = await ctx.repo()
@@ -421,7 +421,7 @@ export function createOperations (components: OperationsComponents): Operations 
       const m = mesh()
       if (m === undefined) throw new MeshNotRunningError()
       return await runner.start({
-        type: 'replicate', name: `Replicate-${stamp(clock.now())}`, ownerId: by.ownerId, trigger, user: by.user,
+        type: 'replicate', name: `Replicate-${jobStamp(clock.now())}`, ownerId: by.ownerId, trigger, user: by.user,
         body: async (ctx) => {
           const started = performance.now()
           const links = await m.replicate({ signal: ctx.signal, onProgress: ctx.onProgress })

@@ -17,8 +17,11 @@ export interface Schedule {
   /** weekly: 0 (Sunday) … 6; monthly: 1 … 31 (months without that day are skipped). */
   days?: number[]
   everyMinutes?: number
-  /** What the schedule starts: a backup, or a DR drill restoring the latest copy (F8). */
-  job: 'backup' | 'drill'
+  /**
+   * What the schedule starts: a backup, a DR drill restoring the latest copy (F8); of an archive
+   * task (F20), its run or a verify of its device.
+   */
+  job: 'backup' | 'drill' | 'archive' | 'archive-verify'
   enabled: boolean
 }
 

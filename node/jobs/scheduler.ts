@@ -4,6 +4,7 @@ import { said, type LogBook } from '../logs/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { Operations } from './operations.ts'
+import type { Archive } from './archive-jobs.ts'
 import { nextRun, type Schedule } from './schedule.ts'
 import { TaskRunningError } from './errors.ts'
 
@@ -38,8 +39,8 @@ export interface Scheduler {
   taskChanged: (taskId: string) => Promise<void>
   /** Resolves when every schedule fired so far has started its job (or logged why not). */
   idle: () => Promise<void>
-  /** Next run of every active schedule of a task (the console's "next run" column). */
-  nextRuns: (task: TaskRecord) => Promise<Array<{ scheduleId: string, nextRunAt: string | null, lastRunAt?: string }>>
+  /** Next run of every active schedule of a task or archive task (the console's "next run" column). */
+  nextRuns: (task: Scheduled) => Promise<Array<{ scheduleId: string, nextRunAt: string | null, lastRunAt?: string }>>
   /** Cancels every timer; jobs already started run on (`idle` waits for their start). */
   stop: () => void
 }
@@ -50,26 +51,39 @@ export interface SchedulerComponents {
   logs: LogBook
   tasks: Tasks
   operations: Operations
+  /** Archive tasks (F20), whose schedules fire archive runs; absent, only backup tasks have schedules. */
+  archive?: () => Pick<Archive, 'allTasks' | 'run' | 'verify'> | undefined
 }
+
+/** What has schedules: a backup task, or an archive task (with its device). */
+type Scheduled = Pick<TaskRecord, 'id' | 'name' | 'ownerId' | 'mode' | 'schedules'> & { device?: string }
 
 export function createScheduler (components: SchedulerComponents, init: SchedulerInit = {}): Scheduler {
   const { state, clock, logs, tasks, operations } = components
   const grace = init.missedRunGraceMs ?? 24 * 3600_000
   const timers = new Map<string, () => void>()
   let running = false
-  const key = (t: TaskRecord, s: Schedule): string => `${t.id}:${s.id}`
+  const key = (t: Scheduled, s: Schedule): string => `${t.id}:${s.id}`
   const actor = { user: SCHEDULER_USER, source: 'scheduler' }
+  /** A backup task, else an archive task (their ids differ: state.nextId's prefixes). */
+  const scheduled = async (id: string): Promise<Scheduled | undefined> => await state.get<TaskRecord>('tasks', id) ?? await state.get<Scheduled>('archiveTasks', id)
 
   async function fire (taskId: string, scheduleId: string, trigger: 'schedule' | 'catch-up'): Promise<void> {
-    const task = await state.get<TaskRecord>('tasks', taskId)
+    const task = await scheduled(taskId)
     const s = task?.schedules.find(x => x.id === scheduleId)
     if (task === undefined || s === undefined) return
     try {
-      if (s.job === 'drill') await operations.drill(actor, task.id, trigger)
+      if (s.job === 'archive' || s.job === 'archive-verify') {
+        const archive = components.archive?.()
+        if (archive !== undefined && s.job === 'archive') await archive.run(actor, task.id, trigger)
+        else if (archive !== undefined) await archive.verify(actor, task.device ?? '', trigger)
+      } else if (s.job === 'drill') await operations.drill(actor, task.id, trigger)
       else await operations.backup(actor, task.id, { level: s.level, trigger, remark: trigger === 'catch-up' ? 'catch-up run for a schedule missed while the node was down' : undefined })
     } catch (err) {
       const busy = err instanceof TaskRunningError
-      await logs.write({ type: 'backup', level: busy ? 'info' : 'error', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: busy ? `Planned run of backup task [${task.name}] skipped: the task is still running` : `Planned run of backup task [${task.name}] could not start: ${(err as Error).message}`, text: said(busy ? 'SCHEDULE_SKIPPED_BUSY' : 'SCHEDULE_NOT_STARTED', { task: task.name, error: busy ? undefined : (err as Error).message }) })
+      const archiving = s.job === 'archive' || s.job === 'archive-verify'
+      const what = archiving ? 'archive task' : 'backup task'
+      await logs.write({ type: archiving ? 'archive' : 'backup', level: busy ? 'info' : 'error', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: busy ? `Planned run of ${what} [${task.name}] skipped: the task is still running` : `Planned run of ${what} [${task.name}] could not start: ${(err as Error).message}`, text: said(busy ? 'SCHEDULE_SKIPPED_BUSY' : 'SCHEDULE_NOT_STARTED', { task: task.name, error: busy ? undefined : (err as Error).message }) })
     }
   }
 
@@ -94,7 +108,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
    * Sets the timer for the first run after `from`. The timer re-arms itself before it starts the
    * job, so a clock that jumps over several runs fires each of them in order.
    */
-  function arm (task: TaskRecord, s: Schedule, from: Date, lastRunAt?: string): Promise<void> {
+  function arm (task: Scheduled, s: Schedule, from: Date, lastRunAt?: string): Promise<void> {
     const k = key(task, s)
     timers.get(k)?.()
     timers.delete(k)
@@ -114,13 +128,14 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     return written
   }
 
-  const active = (t: TaskRecord): Schedule[] => t.mode === 'scheduled' ? t.schedules.filter(s => s.enabled) : []
+  const active = (t: Scheduled): Schedule[] => t.mode === 'scheduled' ? t.schedules.filter(s => s.enabled) : []
 
   const scheduler: Scheduler = {
     async start () {
       running = true
       const now = clock.now()
-      for (const task of await tasks.all()) {
+      const all: Scheduled[] = [...await tasks.all(), ...await components.archive?.()?.allTasks() ?? []]
+      for (const task of all) {
         for (const s of active(task)) {
           const stored = await state.get<ScheduleState>('schedules', key(task, s))
           let caughtUp: string | undefined
@@ -148,7 +163,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
 
     async taskChanged (taskId) {
       for (const [k, cancel] of timers) if (k.startsWith(`${taskId}:`)) { cancel(); timers.delete(k) }
-      const task = await state.get<TaskRecord>('tasks', taskId)
+      const task = await scheduled(taskId)
       if (task === undefined || !running) return
       for (const s of active(task)) await arm(task, s, clock.now())
     },

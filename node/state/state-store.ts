@@ -7,7 +7,7 @@ export const RECORD_VERSION = 1
 /** The collections of the node's state; one key prefix each. */
 export type Collection =
   | 'users' | 'sessions' | 'logins' | 'nodes' | 'spaces' | 'tasks' | 'schedules' | 'jobs' | 'joblogs'
-  | 'logs' | 'audit' | 'webhooks' | 'deliveries' | 'settings' | 'drills'
+  | 'logs' | 'audit' | 'webhooks' | 'deliveries' | 'settings' | 'drills' | 'archiveTasks'
 
 interface Envelope<T> { v: number, data: T }
 

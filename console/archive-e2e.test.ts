@@ -1,0 +1,132 @@
+// The Archive manager (manual 2.6, F20) against a real `cairn serve` started through the bin, in
+// Chinese and in English: an admin creates a local-directory device (a bad name is refused in the
+// console's language first), tests its connection, creates an archive task of a backup task's
+// latest snapshot to it and runs it; the run shows in Data with its amount and in Records with
+// its status, type and device; from the record, a snapshot is brought back from the device.
+// test-suite: browser
+import test, { after, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { en, zh } from './src/i18n.ts'
+import { answered, apiAs, buildConsole, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
+
+const PW = 'archives on tape and disk 2027'
+let dir = ''
+let browser: Browser
+let node: Served | undefined
+let api: Api
+
+before(async () => {
+  await buildConsole()
+  dir = await mkdtemp(join(tmpdir(), 'cairn-console-archive-'))
+  node = await serve(join(dir, 'node'), PW)
+  browser = await launchBrowser()
+  // The scene: a user space, a backup task and one backup of it.
+  api = await apiAs(node.base, 'admin', PW)
+  const src = join(dir, 'src')
+  await mkdir(src)
+  await writeFile(join(src, 'ledger.bin'), randomBytes(512 << 10))
+  const nodeId = (await api('GET', '/api/nodes')).find((n: any) => n.local).id
+  const ownerId = (await api('GET', '/api/users')).find((u: any) => u.name === 'admin').id
+  const space = await api('POST', '/api/spaces', { name: 'finance', type: 'backup', nodeId, ownerId, capacityBytes: 2 ** 30 })
+  const task = await api('POST', '/api/tasks', { name: 'ledger-files', nodeId, spaceId: space.id, sources: { include: [src] } })
+  const job = await api('POST', `/api/tasks/${task.id}/start`, { level: 'full' })
+  await until('the backup ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
+})
+
+after(async () => {
+  await browser?.close()
+  await node?.stop()
+  if (dir !== '') await rm(dir, { recursive: true, force: true })
+})
+
+const TEXT = {
+  'zh-CN': { title: '归档管理', errName: '名称为 1 到 64 个字符，不含控制字符和斜杠，首尾不能有空格', dir: '本地目录', online: '在线', reachable: /^设备 本地-zh 连接正常：已归档 0 个数据块、0 个快照$/, success: '成功', archive: '归档' },
+  en: { title: 'Archive manager', errName: 'A name has 1 to 64 characters, without control characters, slashes or spaces at either end', dir: 'Local directory', online: 'online', reachable: /^Device local-en is reachable: 0 blocks and 0 snapshots archived$/, success: 'success', archive: 'Archive' }
+} as const
+
+async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
+  const text = TEXT[lang]
+  const name = lang === 'en' ? 'local-en' : '本地-zh'
+  const folder = join(dir, `archive-${lang}`)
+  await mkdir(folder)
+  const page = await newPage(browser, lang)
+  await login(page, node!.base, 'admin', PW)
+  await page.click('[data-test=nav-archive]')
+  await page.waitForSelector('[data-test=archive-devices]')
+  assert.equal(await page.innerText('h1'), text.title)
+
+  // A device: a bad name is refused before anything is sent, then a local directory is created.
+  await page.click('[data-test=archive-new-device]')
+  await page.fill('#ad-name', ' spaced ')
+  await page.fill('#ad-path', folder)
+  await page.click('[data-test=archive-save-device]')
+  assert.equal(await page.innerText('[data-test=archive-form-error]'), text.errName)
+  await page.fill('#ad-name', name)
+  const created = await answered(page, 'POST', /^\/api\/archive\/devices$/, async () => await page.click('[data-test=archive-save-device]'))
+  assert.equal(created.status(), 201)
+  const row = `[data-device="${name}"]`
+  await page.waitForSelector(row)
+  assert.match(await page.innerText(row), new RegExp(`${name}\\s+${text.dir}`))
+  await answered(page, 'POST', /\/test$/, async () => await page.click(`${row} [data-test=archive-test]`))
+  assert.match(await page.innerText('[data-test=archive-notice]'), text.reachable)
+  await until('the status shows', async () => await page.innerText(row), r => r.includes(text.online))
+
+  // An archive task of the backup task's latest snapshot to that device, run now.
+  await page.click('[data-test=archive-tab-tasks]')
+  await page.click('[data-test=archive-new-task]')
+  await page.fill('#at-name', `to-${name}`)
+  await page.check('[data-test=archive-pick-ledger-files]')
+  await page.selectOption('#at-device', name)
+  // Weekly on a schedule: the days are asked for first.
+  await page.check('[data-test=archive-scheduled]')
+  await page.selectOption('#at-kind', 'weekly')
+  await page.fill('#at-time', '23:30')
+  await page.click('[data-test=archive-save-task]')
+  assert.equal(await page.innerText('[data-test=archive-form-error]'), (lang === 'en' ? en : zh).wiz.errScheduleWeekdays.replace('{n}', '1'))
+  await page.fill('#at-days', '1, 3')
+  const made = await answered(page, 'POST', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-save-task]'))
+  assert.equal(made.status(), 201)
+  const taskRow = `[data-archive-task="to-${name}"]`
+  await page.waitForSelector(taskRow)
+  assert.doesNotMatch(await page.innerText(`${taskRow} td:nth-child(6)`), /—/, 'its next run is shown')
+  const saved = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === `to-${name}`)
+  assert.deepEqual({ mode: saved.mode, kind: saved.schedules[0].kind, days: saved.schedules[0].days, job: saved.schedules[0].job }, { mode: 'scheduled', kind: 'weekly', days: [1, 3], job: 'archive' })
+  const started = await answered(page, 'POST', /^\/api\/archive\/tasks\/[^/]+\/start$/, async () => await page.click(`${taskRow} [data-test=archive-run]`))
+  assert.equal(started.status(), 202)
+  const jobId = (await started.json()).id
+  await until('the archive job ends', async () => await api('GET', `/api/jobs/${jobId}`), j => j.status !== 'running', 60)
+
+  // Data: the task, the device and what was archived; Records: status, type, device.
+  await answered(page, 'GET', /^\/api\/archive\/data$/, async () => await page.click('[data-test=archive-tab-data]'))
+  const dataRow = await page.innerText(`[data-archived="to-${name}"]`)
+  assert.match(dataRow, new RegExp(`^to-${name}\\s+${name}\\s+(5\\d\\d(\\.\\d+)? KB|\\d+(\\.\\d+)? MB)\\s+1\\s+1\\s`), dataRow)
+  await answered(page, 'GET', /^\/api\/archive\/records$/, async () => await page.click('[data-test=archive-tab-records]'))
+  const record = await page.innerText(`[data-record="${jobId}"]`)
+  assert.match(record, new RegExp(`^to-${name}\\s+${text.success}\\s+${text.archive}\\s+${name}\\s`), record)
+  return page
+}
+
+test('Archive manager, English: a local directory, a test of it, an archive task run, its data and record; bring a snapshot back', async () => {
+  const page = await archiveOnce('en')
+  await shoot(page, 'archive-en.png')
+  // Bring back: the archived snapshot, from the record, as an archive-restore job.
+  await page.click('[data-test=archive-records] [data-test=archive-bring-back] >> nth=0')
+  await page.waitForSelector('[role=dialog]')
+  const asked = await answered(page, 'POST', /^\/api\/archive\/restores$/, async () => await page.click('[data-test=archive-bring-snapshot] >> nth=0'))
+  assert.equal(asked.status(), 202)
+  const job = await asked.json()
+  assert.equal(job.type, 'archive-restore')
+  assert.match(await page.innerText('[data-test=archive-notice]'), /^Job Restore-to-local-en-\S+ brings snapshot \S+ back$/)
+  const ended = await until('the bring-back ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
+  assert.equal(ended.status, 'success', JSON.stringify(ended))
+})
+
+test('Archive manager, 简体中文: the same in Chinese', async () => {
+  const page = await archiveOnce('zh-CN')
+  await shoot(page, 'archive-zh-CN.png')
+})

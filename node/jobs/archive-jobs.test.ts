@@ -1,0 +1,106 @@
+// Archive tasks in a running daemon (F20) with a manual clock: a daily schedule fires an archive
+// run at its time and a weekly one a verify of the device, as the system, into the history; only admins add devices; an archive job can be
+// stopped (held before its body by a job gate) and its task not edited meanwhile, and the rerun
+// writes what the device lacks. Real parts: the daemon's LevelDB state, chunkstore stores and a
+// local-directory archive device in temporary folders, HTTP on 127.0.0.1.
+import test from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
+
+test('an archive task\'s schedule fires archive runs; stop and rerun; devices are for admins', async (t) => {
+  const gate = jobGate()
+  const d = await startTestDaemon({ accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 }, jobs: { beforeJob: gate.beforeJob } })
+  const src = await mkdtemp(join(tmpdir(), 'cairn-src-'))
+  t.after(async () => { await d.close(); await rm(src, { recursive: true, force: true }) })
+  await writeFile(join(src, 'a.bin'), randomBytes(300 << 10))
+  const { admin, operator, auditor, operatorId } = await withUsers(d)
+  const { nodeId, spaceId } = await spaceFor(d, admin, operatorId)
+  const task = (await operator.post('/api/tasks', { name: 'files', nodeId, spaceId, sources: { include: [src] } })).body
+  assert.equal((await finished(d, operator, (await operator.post(`/api/tasks/${task.id}/start`, { level: 'full' })).body.id)).status, 'success')
+
+  const folder = join(d.dir, 'archive-disk')
+  await mkdir(folder)
+  assert.equal((await operator.post('/api/archive/devices', { name: 'disk', type: 'dir', path: folder })).status, 403, 'an operator adds no device')
+  assert.equal((await admin.post('/api/archive/devices', { name: 'disk', type: 'dir', path: folder })).status, 201)
+
+  // Daily at 03:00 UTC from the day the clock shows (2026-03-02).
+  const created = await operator.post('/api/archive/tasks', {
+    name: 'nightly', spaceId, taskIds: [task.id], select: { mode: 'latest' }, device: 'disk', mode: 'scheduled',
+    schedules: [{ kind: 'daily', startDate: '2026-03-02', time: '03:00' }, { kind: 'weekly', days: [2], startDate: '2026-03-02', time: '05:00', job: 'archive-verify' }]
+  })
+  assert.equal(created.status, 201, created.text)
+  assert.equal(created.body.schedules[0].job, 'archive')
+  assert.equal(created.body.nextRuns[0].nextRunAt, '2026-03-02T03:00:00.000Z')
+  assert.equal((await auditor.post(`/api/archive/tasks/${created.body.id}/start`)).status, 403, 'an auditor runs nothing')
+
+  // Held before its body: stopped, and the task is not edited while it runs.
+  gate.hold()
+  const held = (await operator.post(`/api/archive/tasks/${created.body.id}/start`)).body
+  assert.equal((await operator.patch(`/api/archive/tasks/${created.body.id}`, { retentionDays: 7 })).status, 409)
+  assert.equal((await operator.post(`/api/archive/tasks/${created.body.id}/start`)).status, 409, 'one run of a task at a time')
+  const stopping = operator.post(`/api/jobs/${held.id}/stop`)
+  gate.release()
+  assert.equal((await stopping).status, 200)
+  assert.equal((await finished(d, operator, held.id)).status, 'stopped')
+
+  // The schedule fires at 03:00 as the system; the run writes what the device lacks.
+  await d.clock.set(new Date('2026-03-02T03:00:00Z'))
+  await d.daemon.scheduler.idle()
+  const fired = (await operator.get('/api/jobs?type=archive&pageSize=50')).body.items.find((j: any) => j.trigger === 'schedule')
+  assert.ok(fired !== undefined, 'a scheduled archive run')
+  const run = await finished(d, operator, fired.id)
+  assert.equal(run.status, 'success', JSON.stringify(run))
+  assert.equal(run.user, 'system')
+  assert.ok(run.result.bytesWritten > 300 << 10 && run.result.rootsAdded === 1)
+  assert.equal((await operator.get(`/api/archive/tasks/${created.body.id}`)).body.nextRuns[0].nextRunAt, '2026-03-03T03:00:00.000Z')
+
+  // The next day's run finds everything there.
+  await d.clock.set(new Date('2026-03-03T03:00:00Z'))
+  await d.daemon.scheduler.idle()
+  const second = (await operator.get('/api/jobs?type=archive&pageSize=50')).body.items.filter((j: any) => j.trigger === 'schedule')
+  assert.equal(second.length, 2)
+  const again = await finished(d, operator, second[0].id)
+  assert.equal(again.result.bytesWritten, 0)
+
+  // Tuesdays at 05:00 the task's device is verified (2026-03-03 is a Tuesday).
+  await d.clock.set(new Date('2026-03-03T05:00:00Z'))
+  await d.daemon.scheduler.idle()
+  const verify = (await admin.get('/api/jobs?type=archive-verify&pageSize=50')).body.items
+  assert.equal(verify.length, 1)
+  const verified = await finished(d, admin, verify[0].id)
+  assert.equal(verified.trigger, 'schedule')
+  assert.deepEqual({ status: verified.status, device: verified.params.device, bad: verified.result.bad }, { status: 'success', device: 'disk', bad: 0 })
+  assert.ok(verified.result.blocks > 0)
+})
+
+test('an archive task writes to its media pool of a tape library, and only there', async (t) => {
+  const d = await startTestDaemon()
+  const src = await mkdtemp(join(tmpdir(), 'cairn-src-'))
+  t.after(async () => { await d.close(); await rm(src, { recursive: true, force: true }) })
+  await writeFile(join(src, 'a.bin'), randomBytes(200 << 10))
+  const { admin, operator, operatorId } = await withUsers(d)
+  const { nodeId, spaceId } = await spaceFor(d, admin, operatorId)
+  const task = (await operator.post('/api/tasks', { name: 'files', nodeId, spaceId, sources: { include: [src] } })).body
+  assert.equal((await finished(d, operator, (await operator.post(`/api/tasks/${task.id}/start`, { level: 'full' })).body.id)).status, 'success')
+  const library = join(d.dir, 'tape-library')
+  const added = await admin.post('/api/archive/devices', { name: 'vtl', type: 'vtl', path: library, pool: ['DAY001', 'DAY002', 'OFF001'], createLibrary: { slots: 4, capacityBytes: 64 << 20 } })
+  assert.equal(added.status, 201, added.text)
+  const again = await admin.post('/api/archive/devices', { name: 'vtl-2', type: 'vtl', path: library, pool: ['X1'], createLibrary: { slots: 1, capacityBytes: 64 << 20 } })
+  assert.equal(again.status, 400, 'a second library over the first is refused')
+  assert.equal(JSON.parse(await readFile(join(library, 'library.json'), 'utf8')).slots.length, 4, 'and the first is untouched')
+  const base = { spaceId, taskIds: [task.id], select: { mode: 'latest' }, device: 'vtl' }
+  assert.equal((await operator.post('/api/archive/tasks', { ...base, name: 'bad-pool', pool: ['OFF009'] })).status, 400, 'a cartridge the device has not')
+  const offsite = await operator.post('/api/archive/tasks', { ...base, name: 'offsite', pool: ['OFF001'] })
+  assert.equal(offsite.status, 201, offsite.text)
+  const run = await finished(d, operator, (await operator.post(`/api/archive/tasks/${offsite.body.id}/start`)).body.id)
+  assert.equal(run.status, 'success', JSON.stringify(run))
+  assert.deepEqual(run.params.pool, ['OFF001'])
+  const eod = async (barcode: string): Promise<number> => JSON.parse(await readFile(join(library, 'cartridges', `${barcode}.json`), 'utf8')).eod
+  assert.ok(await eod('OFF001') > 200 << 10, 'the set is on the offsite cartridge')
+  assert.equal(await eod('DAY001'), 0, 'and nothing on the others')
+  assert.equal(await eod('DAY002'), 0)
+})
