@@ -5,8 +5,9 @@
 // block, and keeps every block branch's snapshots list; they restore byte for byte there.
 // (2) branch forgets day 1: the DR site's GC is killed (kill -9) once it has marked day 1 and
 // again once it has freed its blocks (CAIRN_TEST_GC_HOLD, a test-only hold in mesh-node.ts);
-// the next GC finishes, the space figures move by exactly day 1's own blocks, and day 2
-// restores byte for byte.
+// while the first GC holds, branch's day 3 arrives (SPEC N3: GC never blocks receiving); the
+// next GC finishes, the space figures move by exactly day 1's own blocks, and days 2 and 3
+// restore byte for byte.
 // test-suite: processes
 import '../polyfill.ts'
 import test from 'node:test'
@@ -134,13 +135,23 @@ test('issue 18: two origins with identical data, then kill -9 of the DR site mid
   await branchRepo.forgetSnapshots([branchDays[0]])
   await branchRepo.prune()
   await branchRepo.close()
-  const branchKept = (await storeState(branch.store)).blocks
   B = await run(branch); nodes.push(B)
   await until('branch reaches the DR site once more', async () => await reachesDr(B))
   void B.control('replicate').catch(() => {})
   await until('the DR site\'s GC holds after marking day 1', () => C.log().includes('{"testGcHold":"marked"}'))
+  // SPEC N3: a GC in progress does not block receiving. Branch's day 3 arrives while it holds.
+  await stop(B)
+  daily.push(randomBytes(200_000))
+  writeFileSync(join(branchOwn, 'daily.bin'), daily[2])
+  branchDays.push(await backup(branch.store, [shared, branchOwn]))
+  const branchKept = (await storeState(branch.store)).blocks
+  B = await run(branch); nodes.push(B)
+  await until('branch reaches the DR site while its GC holds', async () => await reachesDr(B))
+  await until('day 3 reaches the DR site while its GC holds', async () => await replicated(B))
+  assert.ok((await C.control('locks')).some((l: any) => l.root === branchDays[2]), 'day 3 is listed at the DR site while its GC holds')
+  assert.equal(C.log().includes('{"testGcHold":"swept"}'), false, 'the GC still holds after marking')
   const before = (await C.control('status')).retention.space.find((o: any) => o.origin === B.peer)
-  assert.equal(before.snapshots, 2)
+  assert.equal(before.snapshots, 3)
   assert.ok(before.releasableNow > 200_000, 'day 1\'s own file is releasable')
   await C.kill(); nodes.splice(nodes.indexOf(C), 1)
   const marked = await storeState(dr.store)
@@ -152,18 +163,18 @@ test('issue 18: two origins with identical data, then kill -9 of the DR site mid
   await until('the DR site\'s GC holds after freeing', () => C.log().includes('{"testGcHold":"swept"}'))
   await C.kill(); nodes.splice(nodes.indexOf(C), 1)
   const swept = await storeState(dr.store)
-  assert.deepEqual(minus(branchKept, swept.blocks), [], 'killed after freeing: every block day 2 lists is there')
+  assert.deepEqual(minus(branchKept, swept.blocks), [], 'killed after freeing: every block days 2 and 3 list is there')
   assert.ok(minus(marked.blocks, swept.blocks).length > 0, 'killed after freeing: day 1\'s own blocks are gone already')
-  assert.equal(swept.heads.length, 2, 'killed after freeing: day 1 is still listed')
+  assert.equal(swept.heads.length, 3, 'killed after freeing: day 1 is still listed')
 
   // Restarted as usual: the next GC finishes (drops day 1), and the figures moved by day 1's own blocks.
   C = await run(dr); nodes.push(C)
   const gc = await C.control('gc')
   assert.deepEqual(gc.dropped, [branchDays[0]], JSON.stringify(gc))
   assert.deepEqual(gc.blockedBy, [])
-  assert.deepEqual((await C.control('locks')).map((l: any) => l.root), [branchDays[1]])
+  assert.deepEqual((await C.control('locks')).map((l: any) => l.root).sort(), [branchDays[1], branchDays[2]].sort())
   const after = (await C.control('status')).retention.space.find((o: any) => o.origin === B.peer)
-  assert.equal(after.snapshots, 1)
+  assert.equal(after.snapshots, 2)
   assert.equal(after.releasableNow, 0)
   assert.equal(after.held, before.held - before.releasableNow, 'held went down by what was releasable, no more, no less')
   await stop(C)
@@ -172,7 +183,7 @@ test('issue 18: two origins with identical data, then kill -9 of the DR site mid
   // Freed over the killed runs: day 1's own blocks (its pages among them), its head and its lock record.
   const day1Own = minus(marked.blocks, final.blocks)
   assert.equal(day1Own.length, minus(branchBlocks, branchKept).length + 2, 'exactly day 1\'s own blocks, head and record were freed')
-  assert.deepEqual(minus(branchKept, final.blocks), [], 'every block day 2 lists is kept')
+  assert.deepEqual(minus(branchKept, final.blocks), [], 'every block days 2 and 3 list is kept')
   assert.deepEqual(minus(final.blocks, new Set([...branchKept, ...hqAfterPrune, ...final.heads, ...final.records, ...final.releases])), [], 'nothing else is left')
-  await restoreAtDr([1])
+  await restoreAtDr([1, 2])
 })
