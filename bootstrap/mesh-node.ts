@@ -18,7 +18,7 @@ import { type SignedMembership } from './membership.ts'
 import { loadInvitations, loadMeshState, type MeshState } from './mesh-state.ts'
 import { meshStatus, peerFacts, type MeshStatus, type PeerFacts } from './mesh-status.ts'
 import { Penalties } from './penalties.ts'
-import { type ReplicationPolicy } from './policy.ts'
+import { floorDaysOf, type ReceiveLocks, type ReplicationPolicy } from './policy.ts'
 import { createReplicationLinks, type LinkStatus, type PolicyStatus, type ReplicationLinks } from './replication-links.ts'
 import { Roster } from './roster.ts'
 import { repairBlocks, type RepairResult } from './repair.ts'
@@ -94,7 +94,7 @@ export interface MeshNodeInit {
   /** The time locks are fixed and checked at (ms since the epoch). Default Date.now. */
   now?: () => number
   /** This node's own lock for what it receives, in days, for every origin or per origin site (doc/mesh.md "Locks"). */
-  receive?: { immutableDays?: number | 'forever', perSite?: Record<string, number | 'forever'>, quotas?: Record<string, number> }
+  receive?: ReceiveLocks & { quotas?: Record<string, number> }
 }
 
 export interface ScrubResult {
@@ -176,7 +176,7 @@ export async function createMeshNode (components: MeshNodeComponents, init: Mesh
   const storeFor = components.storeFor ?? (() => store)
   const mesh = state.membership.mesh
   const replica = components.replica ?? (store instanceof LocalBlockStore ? store : undefined)
-  const floorDays = (origin: string): number | 'forever' => init.receive?.perSite?.[roster.member(origin)?.site ?? ''] ?? init.receive?.immutableDays ?? 0
+  const floorDays = (origin: string): number | 'forever' => floorDaysOf(init.receive, roster.member(origin)?.site ?? '')
   const siteOf = (origin: string): string => roster.member(origin)?.site ?? origin
   const retention = replica === undefined
     ? undefined

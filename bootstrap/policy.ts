@@ -35,6 +35,14 @@ export function lockDaysOf (policies: ReplicationPolicy[]): number {
   return days
 }
 
+/** A receiving site's own lock settings (doc/mesh.md "Locks"): for every origin, or per origin site. */
+export interface ReceiveLocks { immutableDays?: number | 'forever', perSite?: Record<string, number | 'forever'> }
+
+/** The lock floor a receiving site keeps for what `originSite` sends: its entry for that site, else its default, else 0. */
+export function floorDaysOf (receive: ReceiveLocks | undefined, originSite: string): number | 'forever' {
+  return receive?.perSite?.[originSite] ?? receive?.immutableDays ?? 0
+}
+
 /**
  * The members that should receive this site's blocks: first one per required role, then
  * any others (in site-name order) until `copies - 1` targets are chosen. Deterministic,

@@ -14,7 +14,7 @@ export type { Schedule, Retention } from './jobs/index.ts'
 export { selectTargets, targetsOf, ROLES } from '../bootstrap/index.ts'
 export type { ReplicationPolicy, Member, Role } from '../bootstrap/index.ts'
 // The lock a replication policy asks of its targets (the simulation's replica retention, doc/sim.md).
-export { lockDaysOf, LOCK_FOREVER } from '../bootstrap/index.ts'
+export { floorDaysOf, lockDaysOf, LOCK_FOREVER } from '../bootstrap/index.ts'
 export { validateReplicationConfig, MAX_COPIES } from './mesh/index.ts'
 export type { ReplicationConfig } from './mesh/index.ts'
 export { callControl } from './control/index.ts'

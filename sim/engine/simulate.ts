@@ -4,7 +4,7 @@
 // resolution picks (bootstrap's targetsOf, through node), each run integrated over the source's
 // bandwidth windows (chunkstore's rateAt/nextRateChange), archive runs, and one sampling step
 // every `stepMs` that records storage, lag and link use. Nothing here re-implements those rules.
-import { LOCK_FOREVER, lockDaysOf, runsAfter, selectTargets, targetsOf, type Member, type ReplicationPolicy, type Schedule } from '../../node/index.ts'
+import { floorDaysOf, LOCK_FOREVER, lockDaysOf, runsAfter, selectTargets, targetsOf, type Member, type ReplicationPolicy, type Schedule } from '../../node/index.ts'
 import { OperationAbortedError } from '../../crypto/index.ts'
 import type { ScenarioModel, SiteModel, TaskModel } from '../scenario.ts'
 import { DEFAULT_MESH, DEFAULT_SAMPLE, type MeshMeasure, type SampleMeasure } from '../profile.ts'
@@ -355,11 +355,10 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
 
   // Replica retention (doc/mesh.md "Retention at replicas"): the lock a target fixes when a
   // snapshot arrives is the longest its sender's policies ask (bootstrap's lockDaysOf) or its own
-  // floor for the origin's site, whichever ends later (the node's floorDays and lockEnd).
+  // floor for the origin's site (floorDaysOf), whichever ends later (as the node's lockEnd).
   function lockMs (l: LinkState, originSite: string): number {
     const asked = lockDaysOf(l.policies)
-    const receive = l.to.model.receive
-    const floor = receive.perSite?.[originSite] ?? receive.immutableDays ?? 0
+    const floor = floorDaysOf(l.to.model.receive, originSite)
     if (asked === LOCK_FOREVER || floor === 'forever') return Infinity
     return Math.max(asked, floor) * DAY
   }
