@@ -26,6 +26,13 @@ export interface BlockSelection { blocks?: CID[], roots: CID[] }
 
 const BATCH = 4096
 const GROUP_BYTES = 8 << 20
+/**
+ * Blocks the target lacks are gathered over many lookup batches and read in one pass of up to
+ * this many: a local store then reads them in disk order in large spans. Read batch by batch,
+ * the 4,096 blocks of a batch (in CID order) lie scattered over every segment, each its own
+ * small read (issue 16: 0.08× of `cp -r`). About 60 bytes a block while gathered.
+ */
+const ROUND = 1 << 18
 
 /**
  * Every block of `from` that `to` lacks, then every snapshot root, then `to.flush()`: when it
@@ -37,60 +44,78 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
   const result: BlockCopyResult = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0 }
   let blocksSeen = 0
   let bytesSeen = 0
+  const progress = (): void => { options.onProgress?.({ type: 'archive:copy', detail: { ...result, blocksSeen, bytesSeen } }) }
+  // The target takes blocks in groups (one index lookup, one hash pass each, for a store with
+  // putMany); the source's bytes are transient, so a group holds copies.
+  let group: Array<{ cid: CID, bytes: Uint8Array }> = []
+  let groupBytes = 0
+  const store = async (): Promise<void> => {
+    if (group.length > 0) {
+      const refused = (await storeBlocks(to, group, options)).find(e => e !== undefined)
+      if (refused !== undefined) throw refused
+      group = []
+      groupBytes = 0
+    }
+    progress()
+  }
+  const take = async (cid: CID, bytes: Uint8Array): Promise<void> => {
+    if (to.putMany === undefined) await to.put(cid, bytes, options)
+    else {
+      group.push({ cid, bytes: new Uint8Array(bytes) })
+      groupBytes += bytes.length
+    }
+    result.blocksWritten++
+    result.bytesWritten += bytes.length
+    blocksSeen++
+    bytesSeen += bytes.length
+    if (to.putMany === undefined ? result.blocksWritten % 256 === 0 : groupBytes >= GROUP_BYTES) await store()
+  }
+
   if (options.only?.blocks !== undefined) {
     const { blocks } = options.only
+    let missing: CID[] = []
+    const copy = async (): Promise<void> => {
+      for await (const { index, bytes } of readBlocks(from, missing, { signal: options.signal, transient: true })) await take(missing[index], bytes)
+      await store()
+      missing = []
+    }
     for (let at = 0; at < blocks.length; at += BATCH) {
       throwIfAborted(options.signal, 'The copy of blocks')
       const batch = blocks.slice(at, at + BATCH)
       const held = await to.hasMany(batch, options)
-      const missing = batch.filter((_, i) => !held[i])
-      result.blocksPresent += batch.length - missing.length
-      bytesSeen += (await from.sizes(batch.filter((_, i) => held[i]), options)).reduce<number>((n, s) => n + (s ?? 0), 0)
-      for await (const { index, bytes } of readBlocks(from, missing, { signal: options.signal, transient: false })) {
-        await to.put(missing[index], bytes, options)
-        result.blocksWritten++
-        result.bytesWritten += bytes.length
-        bytesSeen += bytes.length
-      }
-      blocksSeen += batch.length
-      options.onProgress?.({ type: 'archive:copy', detail: { ...result, blocksSeen, bytesSeen } })
+      const present = batch.filter((_, i) => held[i])
+      result.blocksPresent += present.length
+      blocksSeen += present.length
+      bytesSeen += (await from.sizes(present, options)).reduce<number>((n, s) => n + (s ?? 0), 0)
+      batch.forEach((c, i) => { if (!held[i]) missing.push(c) })
+      if (missing.length >= ROUND) await copy()
+      else progress()
     }
+    await copy()
     return await copyRoots(from, to, result, options.only.roots, options)
+  }
+  let missing = new LocatedList()
+  const copy = async (): Promise<void> => {
+    const round = missing
+    missing = new LocatedList()
+    if (round.count === 0) return
+    for await (const { index, bytes } of readLocatedBlocks(from, round, options)) await take(CID.decode(round.cid(index)), bytes)
+    await store()
   }
   for await (const batch of locatedBlocks(from, BATCH, options)) {
     throwIfAborted(options.signal, 'The copy of blocks')
     const cids = Array.from({ length: batch.count }, (_, i) => CID.decode(batch.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)))
     const held = await to.hasMany(cids, options)
-    const missing = new LocatedList()
-    held.forEach((h, i) => { if (h) result.blocksPresent++; else missing.push(batch, i) })
-    blocksSeen += batch.count
-    for (let i = 0; i < batch.count; i++) bytesSeen += batch.lengths[i]
-    if (missing.count > 0) {
-      // A target with putMany (a local store) takes blocks in batches, one index lookup each;
-      // the source's bytes are transient, so a batch holds copies.
-      let group: Array<{ cid: CID, bytes: Uint8Array }> = []
-      let groupBytes = 0
-      const store = async (): Promise<void> => {
-        const refused = (await storeBlocks(to, group, options)).find(e => e !== undefined)
-        if (refused !== undefined) throw refused
-        group = []
-        groupBytes = 0
-      }
-      for await (const { index, bytes } of readLocatedBlocks(from, missing, options)) {
-        const cid = CID.decode(missing.cid(index))
-        if (to.putMany === undefined) await to.put(cid, bytes, options)
-        else {
-          group.push({ cid, bytes: new Uint8Array(bytes) })
-          groupBytes += bytes.length
-          if (groupBytes >= GROUP_BYTES) await store()
-        }
-        result.blocksWritten++
-        result.bytesWritten += bytes.length
-      }
-      if (group.length > 0) await store()
-    }
-    options.onProgress?.({ type: 'archive:copy', detail: { ...result, blocksSeen, bytesSeen } })
+    held.forEach((h, i) => {
+      if (!h) { missing.push(batch, i); return }
+      result.blocksPresent++
+      blocksSeen++
+      bytesSeen += batch.lengths[i]
+    })
+    if (missing.count >= ROUND) await copy()
+    else progress()
   }
+  await copy()
   return await copyRoots(from, to, result, options.only?.roots, options)
 }
 

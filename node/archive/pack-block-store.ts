@@ -15,7 +15,7 @@ import { ArchiveDamagedError } from './errors.ts'
 import { decodeCatalogue, encodeCatalogue, PackBuilder, type CatalogueEntry } from './pack-format.ts'
 
 export interface PackBlockStoreInit {
-  /** A pack is written once the blocks waiting reach this many bytes (default 16 MiB). */
+  /** A pack's size (default 16 MiB): it is written once full, or before a block would overflow it; a larger block is a pack of its own. */
   packSize?: number
 }
 
@@ -55,7 +55,13 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
 
   /** Blocks put and not yet in a pack whose catalogue is durable: the pack being built, and its bytes. */
   interface Open { pack: PackBuilder, at: Map<string, CatalogueEntry> }
-  const newOpen = (): Open => ({ pack: new PackBuilder(packSize), at: new Map() })
+  /** The buffer of the last pack written: the next pack fills it (heldHere's views of it are gone, get copies). */
+  let spare: Buffer | undefined
+  const newOpen = (): Open => {
+    const open = { pack: new PackBuilder(packSize, spare), at: new Map() }
+    spare = undefined
+    return open
+  }
   let pending = newOpen()
   const pendingRoots: string[] = []
   /**
@@ -87,7 +93,10 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       }
       throw err
     }
-    if (inFlight === f) inFlight = undefined
+    if (inFlight === f) {
+      inFlight = undefined
+      spare = f.open.pack.buffer
+    }
   }
 
   /** Starts writing the open pack, once the pack before it is written. */
@@ -171,6 +180,8 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
         const held = await readHeld(cid, options?.signal).catch(() => undefined)
         if (held !== undefined && matchesCid(cid, held)) return
       }
+      // A pack is sealed before it would outgrow its buffer: growing copies every byte in it.
+      if (pending.at.size > 0 && !pending.pack.fits(bytes.length)) await seal(options?.signal)
       pending.at.set(k, pending.pack.add(cid.bytes, bytes))
       if (pending.pack.size >= packSize) await seal(options?.signal)
     },

@@ -48,13 +48,20 @@ export class PackBuilder {
   private at = PACK_MAGIC.length
   readonly entries: CatalogueEntry[] = []
 
-  constructor (capacity: number) {
-    this.buf = Buffer.allocUnsafe(PACK_MAGIC.length + capacity + 256 * RECORD_HEADER)
+  /** `reuse`: the buffer of a pack written before, if it is large enough (no new 16 MiB for every pack). */
+  constructor (capacity: number, reuse?: Buffer) {
+    this.buf = reuse !== undefined && reuse.length >= PACK_MAGIC.length + capacity ? reuse : Buffer.allocUnsafe(PACK_MAGIC.length + capacity)
     PACK_MAGIC.copy(this.buf, 0)
   }
 
+  /** The whole buffer, for the next builder once this pack is written and no view of it is used. */
+  get buffer (): Buffer { return this.buf }
+
   get size (): number { return this.at }
   get blocks (): number { return this.entries.length }
+
+  /** Whether a block of `length` bytes fits without growing the buffer (a copy of all of it). */
+  fits (length: number): boolean { return this.at + RECORD_HEADER + length <= this.buf.length }
 
   /** Appends one block; returns its entry. */
   add (cid: Uint8Array, bytes: Uint8Array): CatalogueEntry {

@@ -66,7 +66,7 @@ test('S3: large packs go as multipart uploads and read back; the bucket reports 
   try {
     assert.deepEqual(await medium.probe(), { objectLock: false })
     const some = blocks(12, 1 << 20)
-    const r = await copyBlocks(await storeOf(some), await openPackBlockStore(medium, { packSize: 6 << 20 }))
+    const r = await copyBlocks(await storeOf(some), await openPackBlockStore(medium, { packSize: (6 << 20) + 4096 }))
     assert.equal(r.blocksWritten, 12)
     let packs = 0
     for await (const n of medium.list('packs/')) if (n.endsWith('.pack')) packs++
