@@ -13,6 +13,9 @@ import type { AbortOptions } from '../../crypto/index.ts'
  *   ArchiveDamagedError when fewer are there; an absent name is ArchiveDamagedError too (a
  *   catalogue named it).
  * - `list` yields the names under a prefix, in no particular order.
+ * - `remove` (where the device can delete: not tape) deletes the object, an absent one being no
+ *   error, and resolves 'removed'; or 'locked', touching nothing, when the device holds the object
+ *   under a retention that has not ended (S3 Object Lock): it is never asked to delete one.
  * - Errors name the device (`device`): ArchiveDeviceUnavailableError when it cannot be reached,
  *   ArchiveDeviceFullError when it is full. Every call takes `{ signal }`.
  */
@@ -22,4 +25,5 @@ export interface ArchiveMedium {
   write: (name: string, bytes: Uint8Array, options?: AbortOptions) => Promise<void>
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
   list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
+  remove?: (name: string, options?: AbortOptions) => Promise<'removed' | 'locked'>
 }

@@ -8,11 +8,11 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSyn
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
-import { cidOf, LocalBlockStore, openRepository, BlockNotFoundError, type BlockStore } from '../../chunkstore/index.ts'
+import { cidOf, LocalBlockStore, openRepository, BlockNotFoundError } from '../../chunkstore/index.ts'
 import { blockStoreSuite, createStore, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from '../../chunkstore/testing/index.ts'
-import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openPackBlockStore, scanPack, verifyBlocks } from './index.ts'
+import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openPackBlockStore, scanPack, snapshotSelection, verifyBlocks, type PackBlockStore } from './index.ts'
 
-const open = async (dir: string, packSize = 64 << 10): Promise<BlockStore> => await openPackBlockStore(await localDirectoryMedium({ device: 'nas-1', dir }), { packSize })
+const open = async (dir: string, packSize = 64 << 10): Promise<PackBlockStore> => await openPackBlockStore(await localDirectoryMedium({ device: 'nas-1', dir }), { packSize })
 
 /** Flips a byte in the middle of `cid`'s bytes in whichever pack holds it. */
 async function corruptIn (dir: string, cid: CID): Promise<void> {
@@ -128,6 +128,88 @@ test('DR from a local-directory archive: store and index gone, escrowed config a
     } finally {
       await restored.close()
     }
+  } finally {
+    removeDir(dir)
+  }
+})
+
+test('retention on a local directory: an expired set goes with what only it needed; a later set that deduplicated against it still restores byte for byte', async () => {
+  const dir = tempDir('cairn-archive-expiry-')
+  try {
+    const src = join(dir, 'src'); mkdirSync(src)
+    writeRandom(join(src, 'kept.bin'), 400_000)
+    writeRandom(join(src, 'gone.bin'), 400_000)
+    const storeDir = join(dir, 'store')
+    const repo = await createStore(storeDir)
+    const device = join(dir, 'archive'); mkdirSync(device)
+    // An archive run's set, as the archive job records it: its snapshot's blocks, expiring at `expiresAt`.
+    const archive = async (id: string, expiresAt: string): Promise<CID[]> => {
+      const snap = (await repo.snapshots()).at(-1)!
+      const only = await snapshotSelection(repo, [snap])
+      assert.ok(only !== undefined)
+      const store = await open(device)
+      await copyBlocks(repo.blocks, store, { only })
+      await store.addSet({ id, createdAt: '2026-01-01T00:00:00Z', expiresAt, roots: only.roots, blocks: only.blocks })
+      return only.blocks
+    }
+    await repo.backup({ paths: [src] })
+    const first = await archive('run-1', '2026-02-01T00:00:00Z')
+    rmSync(join(src, 'gone.bin'))
+    writeRandom(join(src, 'new.bin'), 100_000)
+    await repo.backup({ paths: [src] })
+    const second = await archive('run-2', '2026-03-01T00:00:00Z')
+    const only1 = first.filter(c => !second.some(d => d.equals(c)))
+    assert.ok(only1.length > 0 && second.some(c => first.some(d => d.equals(c))), 'the second set needs blocks the first one wrote, and the first has its own')
+    // Blocks archived with no set (by `cairn archive run`, or before sets were recorded) are never expired.
+    const unclaimed = blocks(2)
+    const loose = await open(device)
+    for (const b of unclaimed) await loose.put(b.cid, b.bytes)
+    await loose.flush()
+    const packBytes = (): number => readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).reduce((n, f) => n + readFileSync(join(device, 'packs', f)).length, 0)
+    const before = packBytes()
+
+    const early = await (await open(device)).expire(new Date('2026-01-31T00:00:00Z'))
+    assert.deepEqual(early, { sets: [], packs: 0, bytes: 0, roots: 0, kept: [] })
+    const out = await (await open(device)).expire(new Date('2026-02-02T00:00:00Z'))
+    assert.deepEqual(out.sets, ['run-1'])
+    assert.equal(out.roots, 1)
+    assert.ok(out.packs > 0 && out.bytes > 0, JSON.stringify(out))
+    assert.equal(packBytes(), before - out.bytes)
+    const after = await open(device)
+    assert.deepEqual((await after.snapshotRoots()).map(String), [(await repo.snapshots()).at(-1)!.id])
+    assert.ok((await after.hasMany(second)).every(Boolean), 'every block of the set in force is still there')
+    assert.ok((await after.hasMany(only1)).some(h => !h), 'blocks only the expired set needed are gone')
+    assert.deepEqual(await after.hasMany(unclaimed.map(b => b.cid)), [true, true])
+    assert.deepEqual((await after.sets()).map(s => s.id), ['run-2'])
+    assert.equal((await verifyBlocks(after)).bad.length, 0)
+
+    // DR from what is left: the store is lost; the later set restores byte for byte.
+    await repo.close()
+    const escrow = join(dir, 'escrow'); mkdirSync(escrow)
+    for (const f of ['config.json', 'keys.json']) copyFileSync(join(storeDir, f), join(escrow, f))
+    rmSync(storeDir, { recursive: true, force: true })
+    const fresh = join(dir, 'rebuilt')
+    const blocksOut = await LocalBlockStore.open(join(fresh, 'index'), join(fresh, 'segments'))
+    await copyBlocks(await open(device), blocksOut)
+    await blocksOut.close()
+    for (const f of ['config.json', 'keys.json']) copyFileSync(join(escrow, f), join(fresh, f))
+    const restored = await openRepository(fresh, { passphrase: PASSPHRASE })
+    try {
+      const target = join(dir, 'target')
+      const snaps = await restored.snapshots()
+      assert.equal(snaps.length, 1)
+      const r = await restored.restore({ snapshot: snaps[0].id, target, conflict: 'overwrite' })
+      assert.deepEqual(r.failed, [])
+      assert.deepEqual(treePrint(join(target, src), { contents: true }), treePrint(src, { contents: true }))
+    } finally { await restored.close() }
+
+    // When the last set expires too, only the unclaimed blocks stay.
+    const last = await (await open(device)).expire(new Date('2026-03-02T00:00:00Z'))
+    assert.deepEqual(last.sets, ['run-2'])
+    const empty = await open(device)
+    assert.deepEqual(await empty.snapshotRoots(), [])
+    assert.ok((await empty.hasMany(second)).every(h => !h))
+    assert.deepEqual(await empty.hasMany(unclaimed.map(b => b.cid)), [true, true])
   } finally {
     removeDir(dir)
   }

@@ -67,6 +67,15 @@ export async function localDirectoryMedium (init: LocalDirectoryInit): Promise<A
         return out
       } finally { await fh.close() }
     },
+    async remove (name, options) {
+      throwIfAborted(options?.signal, `Removing ${name} from ${device}`)
+      const path = join(dir, name)
+      try {
+        await rm(path, { force: true })
+        syncDir(dirname(path))
+      } catch (err) { fail(err) }
+      return 'removed'
+    },
     async * list (prefix, options) {
       const names = await readdir(join(dir, prefix)).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return []

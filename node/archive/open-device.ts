@@ -1,15 +1,14 @@
 // Opens a registered archive device as a BlockStore (the pack store on its medium).
-import type { BlockStore } from '../../chunkstore/index.ts'
 import type { DeviceRecord } from './device-registry.ts'
 import { localDirectoryMedium } from './local-directory.ts'
-import { openPackBlockStore } from './pack-block-store.ts'
+import { openPackBlockStore, type PackBlockStore } from './pack-block-store.ts'
 import { s3Medium } from './s3-medium.ts'
 import { openTapeMedium } from './tape-medium.ts'
 import { openVirtualTapeLibrary } from './virtual-tape-library.ts'
 import { ArchiveDeviceInvalidError } from './errors.ts'
 
 export interface OpenDevice {
-  store: BlockStore
+  store: PackBlockStore
   /** What `device test` shows: the device's kind and what it found. */
   details: Record<string, unknown>
   /** Ends what is open (a tape set) and lets go of connections. */

@@ -4,15 +4,58 @@
 //   packs/<random 256-bit id>.pack    blocks (pack-format.ts)
 //   packs/<same>.cat                  the pack's catalogue, written only once the pack is durable
 //   roots/<CID>.json                  a snapshot root and its origin, written after a flush
+//   sets/<id>.json                    an archive set (one archive run): its roots, every block
+//                                     it needs (also those it found there) and when it expires
 // A pack without a catalogue (a crash between the two) is ignored and written again by the
-// next run; nothing a catalogue names is ever rewritten.
+// next run; nothing a catalogue names is ever rewritten. Packs are shared: a run writes only
+// what the device lacks, so a later set needs blocks in an earlier set's packs. Expiry
+// (`expire`) therefore counts references: a pack goes only when no set still in force needs
+// a block in it and every block in it belongs to some set (doc/design.md "Archive sets").
 import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
-import { BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH, BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
 import type { ArchiveMedium } from './archive-medium.ts'
-import { ArchiveDamagedError } from './errors.ts'
+import { ArchiveDamagedError, ArchiveDeviceInvalidError } from './errors.ts'
 import { decodeCatalogue, encodeCatalogue, PackBuilder, type CatalogueEntry } from './pack-format.ts'
+
+/** One archive run's set on the device (`sets/<id>.json`). */
+export interface ArchiveSet {
+  /** [A-Za-z0-9._-]: the archive job's id. */
+  id: string
+  createdAt: string
+  /** When the set may go (its task's retention); absent: kept for ever. */
+  expiresAt?: string
+  /** What it was archived for (the archive task's name), for people reading the device. */
+  label?: string
+  roots: CID[]
+  /** Every block the set's snapshots need, whether this run wrote it or found it there. */
+  blocks: CID[]
+}
+
+export interface ExpiryResult {
+  /** Sets removed, and the packs, bytes and snapshot roots that went with them. */
+  sets: string[]
+  packs: number
+  bytes: number
+  roots: number
+  /** Expired sets left on the device this time, and why (an object still under Object Lock; a device that cannot delete). */
+  kept: Array<{ set: string, reason: string }>
+}
+
+/** The pack store: a BlockStore plus the archive sets written to it and their expiry. */
+export interface PackBlockStore extends BlockStore {
+  /** Records a set; its blocks and roots must be durable (flushed) first. */
+  addSet: (set: ArchiveSet, options?: AbortOptions) => Promise<void>
+  sets: (options?: AbortOptions) => Promise<Array<Omit<ArchiveSet, 'blocks'> & { blockCount: number }>>
+  /**
+   * Removes every set expired at `now`: first its snapshot roots that no set still in force
+   * lists, then each pack no set in force needs (catalogue before pack), then the set's record.
+   * Stopped or crashed midway, a rerun finishes it; a root or block a set in force needs is
+   * never touched.
+   */
+  expire: (now: Date, options?: AbortOptions) => Promise<ExpiryResult>
+}
 
 export interface PackBlockStoreInit {
   /** A pack's size (default 16 MiB): it is written once full, or before a block would overflow it; a larger block is a pack of its own. */
@@ -24,13 +67,16 @@ interface Located { pack: string, offset: number, length: number, seq: number }
 const keyOf = (cid: Uint8Array): string => Buffer.from(cid).toString('base64')
 const PACKS = 'packs/'
 const ROOTS = 'roots/'
+const SETS = 'sets/'
 const SPAN = 32 << 20
 
 /** Opens the store, reading every catalogue on the medium (the device's index is rebuilt each time). */
-export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlockStoreInit = {}, options?: AbortOptions): Promise<BlockStore> {
+export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlockStoreInit = {}, options?: AbortOptions): Promise<PackBlockStore> {
   const packSize = init.packSize ?? 16 << 20
   const where = new Map<string, Located>()
   const roots = new Map<string, RootOrigin | undefined>()
+  /** Each pack with a catalogue: the blocks it holds, and its length. */
+  const packs = new Map<string, { keys: string[], bytes: number }>()
   let seq = 0
   for await (const name of medium.list(PACKS, options)) {
     if (!name.endsWith('.cat')) continue
@@ -41,6 +87,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     }
     const pack = name.slice(0, -'.cat'.length) + '.pack'
     seq = Math.max(seq, cat.seq)
+    packs.set(pack, { keys: cat.entries.map(e => keyOf(e.cid)), bytes: cat.packLength })
     for (const e of cat.entries) {
       const k = keyOf(e.cid)
       const old = where.get(k)
@@ -78,6 +125,29 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     const catSeq = ++seq
     await medium.write(`${name}.cat`, encodeCatalogue({ seq: catSeq, packLength: pack.length, entries: open.pack.entries }), { signal })
     for (const e of open.pack.entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: catSeq })
+    packs.set(`${name}.pack`, { keys: open.pack.entries.map(e => keyOf(e.cid)), bytes: pack.length })
+  }
+
+  interface StoredSet { id: string, createdAt: string, expiresAt?: string, label?: string, roots: string[], blocks: string }
+  const readSets = async (signal?: AbortSignal): Promise<StoredSet[]> => {
+    const out: StoredSet[] = []
+    for await (const name of medium.list(SETS, { signal })) {
+      if (!name.endsWith('.json')) continue
+      try {
+        out.push(JSON.parse(Buffer.from(await medium.read(name, { signal })).toString('utf8')) as StoredSet)
+      } catch (err) {
+        if (err instanceof ArchiveDamagedError) throw err
+        throw new ArchiveDamagedError(medium.device, name, (err as Error).message, { cause: err })
+      }
+    }
+    return out
+  }
+  /** The block keys of a stored set (its binary CIDs, base64, one after another). */
+  const keysOf = (set: StoredSet): string[] => {
+    const b = Buffer.from(set.blocks, 'base64')
+    const out: string[] = []
+    for (let at = 0; at + BLOCK_CID_LENGTH <= b.length; at += BLOCK_CID_LENGTH) out.push(keyOf(b.subarray(at, at + BLOCK_CID_LENGTH)))
+    return out
   }
 
   /** Waits for the pack in flight; if it failed, its blocks are put again into the open pack and its error is thrown. */
@@ -127,7 +197,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     return await medium.read(at.pack, { offset: at.offset, length: at.length, signal })
   }
 
-  const store: BlockStore = {
+  const store: PackBlockStore = {
     async has (cid, options) { return (await store.hasMany([cid], options))[0] },
     async hasMany (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
@@ -211,6 +281,75 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       if (roots.has(k)) return
       roots.set(k, origin)
       pendingRoots.push(k)
+    },
+    async addSet (set, options) {
+      if (!/^[A-Za-z0-9._-]{1,128}$/.test(set.id)) throw new ArchiveDeviceInvalidError(`An archive set's id is 1–128 of [A-Za-z0-9._-]; "${set.id}" is not`)
+      const blocks = Buffer.concat(set.blocks.filter(c => c.bytes.length === BLOCK_CID_LENGTH).map(c => c.bytes))
+      const body: StoredSet & { version: 1 } = {
+        version: 1, id: set.id, createdAt: set.createdAt, ...(set.expiresAt !== undefined ? { expiresAt: set.expiresAt } : {}), ...(set.label !== undefined ? { label: set.label } : {}),
+        roots: set.roots.map(c => c.toString()), blocks: blocks.toString('base64')
+      }
+      await medium.write(`${SETS}${set.id}.json`, Buffer.from(JSON.stringify(body)), options)
+    },
+    async sets (options) {
+      return (await readSets(options?.signal)).map(s => ({
+        id: s.id, createdAt: s.createdAt, ...(s.expiresAt !== undefined ? { expiresAt: s.expiresAt } : {}), ...(s.label !== undefined ? { label: s.label } : {}),
+        roots: s.roots.map(r => CID.parse(r)), blockCount: Buffer.from(s.blocks, 'base64').length / BLOCK_CID_LENGTH
+      }))
+    },
+    async expire (now, options) {
+      const out: ExpiryResult = { sets: [], packs: 0, bytes: 0, roots: 0, kept: [] }
+      const all = await readSets(options?.signal)
+      const expired = all.filter(s => s.expiresAt !== undefined && Date.parse(s.expiresAt) <= now.getTime())
+      if (expired.length === 0) return out
+      const remove = medium.remove
+      if (remove === undefined) {
+        for (const s of expired) out.kept.push({ set: s.id, reason: `${medium.device} cannot delete single objects (a tape set goes when its cartridge is recycled)` })
+        return out
+      }
+      const live = all.filter(s => !expired.includes(s))
+      const liveKeys = new Set(live.flatMap(keysOf))
+      const liveRoots = new Set(live.flatMap(s => s.roots))
+      /** Blocks some set (in force or expired) claims: a block no set claims (archived before sets were recorded) keeps its pack. */
+      const claimed = new Set([...liveKeys, ...expired.flatMap(keysOf)])
+      for (const set of expired) {
+        throwIfAborted(options?.signal, `Expiring archive sets on ${medium.device}`)
+        // Roots first: a root is never listed on the device once blocks of its tree may be gone.
+        let locked: string | undefined
+        for (const r of set.roots) {
+          if (liveRoots.has(r) || !roots.has(r)) continue
+          if (await remove(`${ROOTS}${r}.json`, options) === 'locked') { locked = `${ROOTS}${r}.json`; break }
+          roots.delete(r)
+          out.roots++
+        }
+        if (locked === undefined) {
+          const seen = new Set<string>()
+          for (const k of keysOf(set)) {
+            const at = where.get(k)
+            if (at === undefined || seen.has(at.pack)) continue
+            seen.add(at.pack)
+            const pack = packs.get(at.pack)
+            if (pack === undefined) continue
+            // A pack goes when no set in force needs a block whose live copy is in it, and every block in it is claimed.
+            if (pack.keys.some(b => !claimed.has(b) || (liveKeys.has(b) && where.get(b)?.pack === at.pack))) continue
+            const base = at.pack.slice(0, -'.pack'.length)
+            if (await remove(`${base}.cat`, options) === 'locked') { locked = `${base}.cat`; break }
+            for (const b of pack.keys) if (where.get(b)?.pack === at.pack) where.delete(b)
+            packs.delete(at.pack)
+            // Its catalogue gone, a pack is ignored; a crash here leaves only bytes for a later expiry to find.
+            await remove(at.pack, options)
+            out.packs++
+            out.bytes += pack.bytes
+          }
+        }
+        if (locked !== undefined) {
+          out.kept.push({ set: set.id, reason: `${locked} is under Object Lock on ${medium.device} until its retention ends` })
+          continue
+        }
+        await remove(`${SETS}${set.id}.json`, options)
+        out.sets.push(set.id)
+      }
+      return out
     },
     async snapshotRootOrigins (options) {
       throwIfAborted(options?.signal, `Listing snapshots of ${medium.device}`)

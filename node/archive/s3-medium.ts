@@ -2,7 +2,7 @@
 // of other clouds), through the maintained AWS SDK v3: its signing, its retries (the standard
 // mode: exponential backoff with jitter) and lib-storage's multipart upload with a bounded
 // number of parts in flight. The pack store above keeps objects few and large.
-import { GetObjectCommand, GetObjectLockConfigurationCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, GetObjectCommand, GetObjectLockConfigurationCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { throwIfAborted } from '../../crypto/index.ts'
 import type { ArchiveMedium } from './archive-medium.ts'
@@ -131,6 +131,23 @@ export function s3Medium (init: S3DeviceInit): S3Medium {
       }, options.signal)
       if (options.length !== undefined && bytes.length < options.length) throw new ArchiveDamagedError(init.device, name, `${bytes.length} of ${options.length} bytes at ${options.offset ?? 0} are there: cut off`)
       return bytes
+    },
+    /** Under Object Lock, the object's retain-until date is asked first: a locked object is left alone, never a refused DELETE. */
+    async remove (name, options) {
+      const what = `Removing ${name} from ${init.device}`
+      return await send(what, async () => {
+        if (await lockEnabled()) {
+          try {
+            const head = await client.send(new HeadObjectCommand({ Bucket: init.bucket, Key: prefix + name }), { abortSignal: options?.signal })
+            if (head.ObjectLockRetainUntilDate !== undefined && head.ObjectLockRetainUntilDate.getTime() > Date.now()) return 'locked' as const
+          } catch (err) {
+            if ((err as { name?: string }).name === 'NotFound' || (err as { name?: string }).name === 'NoSuchKey') return 'removed' as const
+            throw err
+          }
+        }
+        await client.send(new DeleteObjectCommand({ Bucket: init.bucket, Key: prefix + name }), { abortSignal: options?.signal })
+        return 'removed' as const
+      }, options?.signal)
     },
     async * list (p, options) {
       let token: string | undefined

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { decodeManifestPage, LocalBlockStore, type Repository, type SnapshotRecord } from '../../chunkstore/index.ts'
+import type { Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import {
-  ArchiveDeviceInvalidError, copyBlocks, createVirtualTapeLibrary, openArchiveDevice, openDeviceRegistry, verifyBlocks,
-  type BlockSelection, type DeviceConfig, type DeviceRecord, type DeviceRegistry, type OpenDevice
+  ArchiveDeviceInvalidError, copyBlocks, createVirtualTapeLibrary, openArchiveDevice, openDeviceRegistry, snapshotSelection, verifyBlocks,
+  type DeviceConfig, type ExpiryResult, type DeviceRecord, type DeviceRegistry, type OpenDevice
 } from '../archive/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
@@ -143,32 +143,6 @@ export function chosenSnapshots (list: SnapshotRecord[], select: ArchiveTaskReco
   const sorted = [...list].sort((x, y) => x.time.localeCompare(y.time))
   if (select.mode === 'latest') return sorted.slice(-1)
   return sorted.filter(s => s.time >= select.from && s.time <= select.to)
-}
-
-/**
- * The blocks of these snapshots, from their manifests (chunkstore/manifest.ts: every block a
- * snapshot reaches, with its size), plus the manifest pages themselves. Undefined when one of
- * them has no manifest (made before manifests): then the whole store is copied.
- */
-async function selectionOf (repo: Repository, snaps: SnapshotRecord[]): Promise<(BlockSelection & { bytes: number }) | undefined> {
-  if (!(repo.blocks instanceof LocalBlockStore)) return undefined
-  const seen = new Map<string, CID>()
-  let bytes = 0
-  for (const s of snaps) {
-    const root = CID.parse(s.id)
-    const pages = await repo.blocks.manifestPages(root)
-    if (pages === undefined) return undefined
-    for (const p of pages) {
-      const page = await repo.blocks.get(p)
-      if (!seen.has(p.toString())) { seen.set(p.toString(), p); bytes += page.length }
-      for (const e of decodeManifestPage(page)) {
-        const cid = CID.decode(e.cid)
-        const k = cid.toString()
-        if (!seen.has(k)) { seen.set(k, cid); bytes += e.size }
-      }
-    }
-  }
-  return { blocks: [...seen.values()], roots: snaps.map(s => CID.parse(s.id)), bytes }
 }
 
 export function createArchive (components: ArchiveComponents): Archive {
@@ -358,11 +332,14 @@ export function createArchive (components: ArchiveComponents): Archive {
           await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`)
           const total = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
           const d = await open(t.device, t.pool)
+          let expiry: ExpiryResult | undefined
           try {
+            /** The run's archive set on the device: every block its snapshots need, for expiry's reference count. */
+            const setBlocks: CID[] = []
             let doneBytes = 0
             for (const [repo, snaps] of byStore) {
               if (snaps.length === 0) continue
-              const only = await selectionOf(repo, snaps)
+              const only = await snapshotSelection(repo, snaps)
               if (only === undefined) await ctx.log('warning', 'A snapshot has no manifest (it predates them): every block of its store is archived')
               else ctx.progress({ bytesTotal: doneBytes + only.bytes })
               const base = doneBytes
@@ -373,9 +350,22 @@ export function createArchive (components: ArchiveComponents): Archive {
               })
               total.blocksWritten += r.blocksWritten; total.bytesWritten += r.bytesWritten; total.blocksPresent += r.blocksPresent; total.rootsAdded += r.rootsAdded
               doneBytes += only?.bytes ?? r.bytesWritten
+              if (only !== undefined) setBlocks.push(...only.blocks)
+              else for await (const c of repo.blocks.cids({ signal: ctx.signal })) setBlocks.push(c)
             }
+            if (snapshots.length > 0) {
+              const endedAt = clock.now()
+              await d.store.addSet({
+                id: ctx.job.id, label: t.name, createdAt: endedAt.toISOString(), roots: snapshots.map(s => CID.parse(s.id)), blocks: setBlocks,
+                ...(t.retentionDays !== undefined ? { expiresAt: new Date(endedAt.getTime() + t.retentionDays * DAY_MS).toISOString() } : {})
+              }, { signal: ctx.signal })
+            }
+            // The device's retention: sets whose time is up go, with what no set in force needs.
+            expiry = await d.store.expire(clock.now(), { signal: ctx.signal })
           } finally { await d.close() }
           await ctx.log('info', `Archived ${total.blocksWritten} blocks (${total.bytesWritten} bytes) and ${total.rootsAdded} snapshot roots to ${t.device}; ${total.blocksPresent} blocks were there already`)
+          if (expiry.sets.length > 0) await ctx.log('info', `Expired ${expiry.sets.length} archive set(s) on ${t.device}: removed ${expiry.packs} packs (${expiry.bytes} bytes) and ${expiry.roots} snapshot roots that no set in force needs`)
+          for (const k of expiry.kept) await ctx.log('warning', `Archive set ${k.set} has expired but stays: ${k.reason}`)
           return { status: snapshots.length === 0 ? 'warning' : 'success', result: total }
         }
       })
