@@ -6,7 +6,7 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
@@ -75,6 +75,21 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   assert.equal(verified.trigger, 'schedule')
   assert.deepEqual({ status: verified.status, device: verified.params.device, bad: verified.result.bad }, { status: 'success', device: 'disk', bad: 0 })
   assert.ok(verified.result.blocks > 0)
+
+  // Each run records its set on the device; with a retention, a later run removes the sets
+  // whose time is up (by the daemon's clock), and keeps those of runs made without one.
+  const sets = async (): Promise<string[]> => (await readdir(join(folder, 'sets'))).sort()
+  assert.deepEqual(await sets(), [`${run.id}.json`, `${again.id}.json`].sort())
+  assert.equal((await operator.patch(`/api/archive/tasks/${created.body.id}`, { retentionDays: 1 })).status, 200)
+  const kept1Day = await finished(d, operator, (await operator.post(`/api/archive/tasks/${created.body.id}/start`)).body.id)
+  assert.equal(kept1Day.status, 'success')
+  assert.equal((await sets()).length, 3)
+  await d.clock.set(new Date('2026-03-04T06:00:00Z'))
+  await d.daemon.scheduler.idle()
+  const next = (await operator.get('/api/jobs?type=archive&pageSize=50')).body.items.filter((j: any) => j.trigger === 'schedule')
+  assert.equal(next.length, 3)
+  assert.equal((await finished(d, operator, next[0].id)).status, 'success')
+  assert.deepEqual(await sets(), [`${run.id}.json`, `${again.id}.json`, `${next[0].id}.json`].sort(), 'the one-day set of 03-03 is gone')
 })
 
 test('an archive task writes to its media pool of a tape library, and only there', async (t) => {
