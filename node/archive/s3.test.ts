@@ -109,3 +109,41 @@ test('S3: a server that goes away mid-archive fails the run with the device name
     assert.equal((await verifyBlocks(await openPackBlockStore(m2))).bad.length, 0)
   } finally { m2.close() }
 })
+
+test('S3: an expired set\'s objects are deleted, what a set in force needs stays; an object under lock is left alone and the set kept', async () => {
+  const i = init()
+  const medium = s3Medium(i)
+  try {
+    const own = blocks(6, 30_000)
+    const shared = blocks(3, 30_000)
+    const later = blocks(3, 30_000)
+    const a = await storeOf([...own, ...shared])
+    await a.addSnapshotRoot(own[0].cid)
+    const device = await openPackBlockStore(medium, { packSize: 100_000 })
+    await copyBlocks(a, device)
+    await device.addSet({ id: 'a', createdAt: '2026-01-01T00:00:00Z', expiresAt: '2026-02-01T00:00:00Z', roots: [own[0].cid], blocks: [...own, ...shared].map(b => b.cid) })
+    await copyBlocks(await storeOf([...shared, ...later]), device)
+    await device.addSet({ id: 'b', createdAt: '2026-01-02T00:00:00Z', roots: [], blocks: [...shared, ...later].map(b => b.cid) })
+    const objects = async (): Promise<string[]> => { const out = []; for await (const n of medium.list('')) out.push(n); return out.sort() }
+    const before = await objects()
+
+    // s3rver has no Object Lock: a medium that answers as a locked bucket does stands in for
+    // one (the real check, HeadObject's retain-until date, needs a server with Object Lock).
+    const locked = { ...medium, remove: async () => 'locked' as const }
+    const held = await (await openPackBlockStore(locked)).expire(new Date('2026-03-01T00:00:00Z'))
+    assert.deepEqual({ sets: held.sets, packs: held.packs, kept: held.kept.map(k => k.set) }, { sets: [], packs: 0, kept: ['a'] })
+    assert.match(held.kept[0].reason, /Object Lock.*oss-1/)
+    assert.deepEqual(await objects(), before)
+
+    const out = await (await openPackBlockStore(medium)).expire(new Date('2026-03-01T00:00:00Z'))
+    assert.deepEqual({ sets: out.sets, roots: out.roots }, { sets: ['a'], roots: 1 })
+    assert.ok(out.packs >= 1, JSON.stringify(out))
+    const after = await objects()
+    assert.equal(after.length, before.length - 2 * out.packs - 2, 'its packs and catalogues, its root and its set record')
+    const left = await openPackBlockStore(medium)
+    assert.deepEqual(await left.hasMany([...shared, ...later].map(b => b.cid)), Array(6).fill(true))
+    assert.ok((await left.hasMany(own.map(b => b.cid))).some(h => !h))
+    assert.deepEqual(await left.snapshotRoots(), [])
+    assert.equal((await verifyBlocks(left)).bad.length, 0)
+  } finally { medium.close() }
+})
