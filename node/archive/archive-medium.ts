@@ -13,6 +13,9 @@ import type { AbortOptions } from '../../crypto/index.ts'
  *   ArchiveDamagedError when fewer are there; an absent name is ArchiveDamagedError too (a
  *   catalogue named it).
  * - `list` yields the names under a prefix, in no particular order.
+ * - `write` with `defer` (a medium that has `sync`) need only be durable once `sync` of that
+ *   name resolves; until then the object reads back in this process but a crash may lose it or
+ *   leave it cut off. `sync` makes the named objects, and their names, durable.
  * - `remove` (where the device can delete: not tape) deletes the object, an absent one being no
  *   error, and resolves 'removed'; or 'locked', touching nothing, when the device holds the object
  *   under a retention that has not ended (S3 Object Lock): it is never asked to delete one.
@@ -22,7 +25,8 @@ import type { AbortOptions } from '../../crypto/index.ts'
 export interface ArchiveMedium {
   /** The device's name, as errors give it. */
   readonly device: string
-  write: (name: string, bytes: Uint8Array, options?: AbortOptions) => Promise<void>
+  write: (name: string, bytes: Uint8Array, options?: AbortOptions & { defer?: boolean }) => Promise<void>
+  sync?: (names: string[], options?: AbortOptions) => Promise<void>
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
   list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
   remove?: (name: string, options?: AbortOptions) => Promise<'removed' | 'locked'>

@@ -69,6 +69,8 @@ const PACKS = 'packs/'
 const ROOTS = 'roots/'
 const SETS = 'sets/'
 const SPAN = 32 << 20
+/** Packs written ahead of a sync on a folder: what a crash makes the next run write again. */
+const COMMIT_BYTES = 256 << 20
 
 /** Opens the store, reading every catalogue on the medium (the device's index is rebuilt each time). */
 export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlockStoreInit = {}, options?: AbortOptions): Promise<PackBlockStore> {
@@ -117,15 +119,43 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
    */
   let inFlight: { open: Open, done: Promise<void> } | undefined
 
+  /**
+   * Packs written but not yet known durable, on a medium that can defer (a folder): their
+   * catalogues are written once they are synced, together — one sync of many packs lets the
+   * disk write them back at full queue depth, where a sync per pack waited for each in turn.
+   */
+  let unsynced: Array<{ name: string, length: number, entries: CatalogueEntry[] }> = []
+  let unsyncedBytes = 0
+
+  /** Syncs the packs written so far, then writes (and syncs) their catalogues. */
+  const commit = async (signal?: AbortSignal): Promise<void> => {
+    if (unsynced.length === 0) return
+    const batch = unsynced
+    await medium.sync?.(batch.map(p => `${p.name}.pack`), { signal })
+    const cats: string[] = []
+    for (const p of batch) {
+      const catSeq = ++seq
+      await medium.write(`${p.name}.cat`, encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }), { signal, defer: true })
+      cats.push(`${p.name}.cat`)
+      for (const e of p.entries) { const at = where.get(keyOf(e.cid)); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
+    }
+    await medium.sync?.(cats, { signal })
+    unsynced = unsynced.slice(batch.length)
+    unsyncedBytes = unsynced.reduce((n, p) => n + p.length, 0)
+  }
+
   const writePack = async (open: Open, signal?: AbortSignal): Promise<void> => {
     const pack = open.pack.bytes()
     // A random name: packs are immutable and never named twice, so no hash of the whole pack.
     const name = `${PACKS}${randomBytes(32).toString('hex')}`
-    await medium.write(`${name}.pack`, pack, { signal })
-    const catSeq = ++seq
-    await medium.write(`${name}.cat`, encodeCatalogue({ seq: catSeq, packLength: pack.length, entries: open.pack.entries }), { signal })
-    for (const e of open.pack.entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: catSeq })
-    packs.set(`${name}.pack`, { keys: open.pack.entries.map(e => keyOf(e.cid)), bytes: pack.length })
+    await medium.write(`${name}.pack`, pack, { signal, defer: true })
+    const entries = open.pack.entries
+    // Readable from the medium from now on (this process only: no catalogue names it yet).
+    for (const e of entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 })
+    packs.set(`${name}.pack`, { keys: entries.map(e => keyOf(e.cid)), bytes: pack.length })
+    unsynced.push({ name, length: pack.length, entries })
+    unsyncedBytes += pack.length
+    if (medium.sync === undefined || unsyncedBytes >= COMMIT_BYTES) await commit(signal)
   }
 
   interface StoredSet { id: string, createdAt: string, expiresAt?: string, label?: string, roots: string[], blocks: string }
@@ -258,6 +288,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     async flush (options) {
       await seal(options?.signal)
       await settle()
+      await commit(options?.signal)
       while (pendingRoots.length > 0) {
         const k = pendingRoots[0]
         await medium.write(`${ROOTS}${k}.json`, Buffer.from(JSON.stringify({ version: 1, origin: roots.get(k) })), options)
