@@ -338,6 +338,13 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
         for (const s of expired) out.kept.push({ set: s.id, reason: `${medium.device} cannot delete single objects (a tape set goes when its cartridge is recycled)` })
         return out
       }
+      // A snapshot archived without a set (`cairn archive run`) needs blocks no set names: no
+      // pack can then be known to be unneeded, so nothing expires until those snapshots have sets.
+      const unrecorded = [...roots.keys()].filter(r => !all.some(s => s.roots.includes(r)))
+      if (unrecorded.length > 0) {
+        for (const s of expired) out.kept.push({ set: s.id, reason: `${medium.device} holds ${unrecorded.length} snapshot(s) archived without a set record (by cairn archive run), e.g. ${unrecorded[0]}, whose blocks are not known` })
+        return out
+      }
       const live = all.filter(s => !expired.includes(s))
       const liveKeys = new Set(live.flatMap(keysOf))
       const liveRoots = new Set(live.flatMap(s => s.roots))
