@@ -84,11 +84,11 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   await page.selectOption('#at-device', name)
   // Weekly on a schedule: the days are asked for first.
   await page.check('[data-test=archive-scheduled]')
-  await page.selectOption('#at-kind', 'weekly')
-  await page.fill('#at-time', '23:30')
+  await page.selectOption('#at-kind-0', 'weekly')
+  await page.fill('#at-time-0', '23:30')
   await page.click('[data-test=archive-save-task]')
   assert.equal(await page.innerText('[data-test=archive-form-error]'), (lang === 'en' ? en : zh).wiz.errScheduleWeekdays.replace('{n}', '1'))
-  await page.fill('#at-days', '1, 3')
+  await page.fill('#at-days-0', '1, 3')
   const made = await answered(page, 'POST', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-save-task]'))
   assert.equal(made.status(), 201)
   const taskRow = `[data-archive-task="to-${name}"]`
@@ -124,6 +124,23 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   assert.match(await page.innerText('[data-test=archive-notice]'), /^Job Restore-to-local-en-\S+ brings snapshot \S+ back$/)
   const ended = await until('the bring-back ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
   assert.equal(ended.status, 'success', JSON.stringify(ended))
+
+  // Edit the task: a second schedule (a daily verify), and a tape library's media pool.
+  await api('POST', '/api/archive/devices', { name: 'tapes', type: 'vtl', path: join(dir, 'vtl'), pool: ['CRN001', 'CRN002'], createLibrary: { slots: 4, capacityBytes: 1 << 30 } })
+  await answered(page, 'GET', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-tab-tasks]'))
+  await page.click('[data-archive-task="to-local-en"] [data-test=archive-edit-task]')
+  assert.equal(await page.inputValue('#at-days-0'), '1, 3', 'the saved schedule fills the form')
+  await page.click('[data-test=archive-add-schedule]')
+  await page.selectOption('#at-job-1', 'archive-verify')
+  await page.fill('#at-time-1', '04:15')
+  await page.selectOption('#at-device', 'tapes')
+  await page.check('[data-test=archive-pool-CRN002]')
+  const edited = await answered(page, 'PATCH', /^\/api\/archive\/tasks\/[^/]+$/, async () => await page.click('[data-test=archive-save-task]'))
+  assert.equal(edited.status(), 200)
+  assert.equal(await page.innerText('[data-test=archive-notice]'), 'Archive task to-local-en saved')
+  const after = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en')
+  assert.deepEqual({ device: after.device, pool: after.pool, schedules: after.schedules.map((x: any) => [x.kind, x.time, x.job, x.days]) },
+    { device: 'tapes', pool: ['CRN002'], schedules: [['weekly', '23:30', 'archive', [1, 3]], ['daily', '04:15', 'archive-verify', undefined]] })
 })
 
 test('Archive manager, 简体中文: the same in Chinese', async () => {

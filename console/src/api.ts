@@ -133,6 +133,7 @@ export const api = {
   verifyArchiveDevice: async (name: string) => await call<JobRecord>('POST', `/api/archive/devices/${encodeURIComponent(name)}/verify`, {}),
   archiveTasks: async () => await call<Array<ArchiveTaskRecord & { status: string, runningJobId?: string, nextRuns: Array<{ nextRunAt: string | null }> }>>('GET', '/api/archive/tasks'),
   createArchiveTask: async (body: ArchiveTaskInput) => await call<ArchiveTaskRecord>('POST', '/api/archive/tasks', body),
+  updateArchiveTask: async (id: string, change: Partial<Omit<ArchiveTaskInput, 'spaceId'>>) => await call<ArchiveTaskRecord>('PATCH', `/api/archive/tasks/${id}`, change),
   deleteArchiveTask: async (id: string) => await call<{ ok: true }>('DELETE', `/api/archive/tasks/${id}`, { confirm: 'YES' }),
   runArchiveTask: async (id: string) => await call<JobRecord>('POST', `/api/archive/tasks/${id}/start`, {}),
   restoreFromArchive: async (archiveTaskId: string, snapshot: string) => await call<JobRecord>('POST', '/api/archive/restores', { archiveTaskId, snapshot }),

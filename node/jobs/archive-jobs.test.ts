@@ -118,4 +118,10 @@ test('an archive task writes to its media pool of a tape library, and only there
   assert.ok(await eod('OFF001') > 200 << 10, 'the set is on the offsite cartridge')
   assert.equal(await eod('DAY001'), 0, 'and nothing on the others')
   assert.equal(await eod('DAY002'), 0)
+  // Moved to another device without a pool, the task's media pool goes with its old device.
+  const folder = join(d.dir, 'disk'); await mkdir(folder)
+  assert.equal((await admin.post('/api/archive/devices', { name: 'disk', type: 'dir', path: folder })).status, 201)
+  const moved = await operator.patch(`/api/archive/tasks/${offsite.body.id}`, { device: 'disk' })
+  assert.equal(moved.status, 200, moved.text)
+  assert.equal(moved.body.pool, undefined)
 })

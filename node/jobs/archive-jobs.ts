@@ -292,6 +292,8 @@ export function createArchive (components: ArchiveComponents): Archive {
         schedules: change.schedules !== undefined ? withIds(change.schedules) : old.schedules,
         updatedAt: clock.now().toISOString()
       }
+      // A media pool is some cartridges of one tape library: another device, unless a pool comes with it, has none.
+      if (change.device !== undefined && change.device !== old.device && change.pool === undefined) delete next.pool
       await checkTask(a, next, id)
       await state.put('archiveTasks', id, next)
       await logs.audit({ user: a.user.name, source: a.source, action: 'archive.task.update', target: id, detail: { fields: Object.keys(change) } })
