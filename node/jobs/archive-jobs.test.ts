@@ -84,6 +84,10 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   const kept1Day = await finished(d, operator, (await operator.post(`/api/archive/tasks/${created.body.id}/start`)).body.id)
   assert.equal(kept1Day.status, 'success')
   assert.equal((await sets()).length, 3)
+  // Records show the expiry each run's set was written with: none for the runs made before the retention.
+  const records = (await operator.get('/api/archive/records')).body
+  const expiryOf = (id: string): string | undefined => records.find((r: any) => r.jobId === id).expiresAt
+  assert.deepEqual([expiryOf(run.id), expiryOf(again.id), expiryOf(kept1Day.id)], [undefined, undefined, '2026-03-04T05:00:00.000Z'])
   await d.clock.set(new Date('2026-03-04T06:00:00Z'))
   await d.daemon.scheduler.idle()
   const next = (await operator.get('/api/jobs?type=archive&pageSize=50')).body.items.filter((j: any) => j.trigger === 'schedule')

@@ -332,7 +332,7 @@ export function createArchive (components: ArchiveComponents): Archive {
           const snapshots = [...byStore.values()].flat()
           ctx.job.params.snapshots = snapshots.map(s => ({ id: s.id, task: s.task, time: s.time }))
           await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`)
-          const total = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
+          const total: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number, set?: { expiresAt?: string }, expired?: { sets: number, bytes: number } } = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
           const d = await open(t.device, t.pool)
           let expiry: ExpiryResult | undefined
           try {
@@ -357,15 +357,14 @@ export function createArchive (components: ArchiveComponents): Archive {
             }
             if (snapshots.length > 0) {
               const endedAt = clock.now()
-              await d.store.addSet({
-                id: ctx.job.id, label: t.name, createdAt: endedAt.toISOString(), roots: snapshots.map(s => CID.parse(s.id)), blocks: setBlocks,
-                ...(t.retentionDays !== undefined ? { expiresAt: new Date(endedAt.getTime() + t.retentionDays * DAY_MS).toISOString() } : {})
-              }, { signal: ctx.signal })
+              total.set = t.retentionDays !== undefined ? { expiresAt: new Date(endedAt.getTime() + t.retentionDays * DAY_MS).toISOString() } : {}
+              await d.store.addSet({ id: ctx.job.id, label: t.name, createdAt: endedAt.toISOString(), roots: snapshots.map(s => CID.parse(s.id)), blocks: setBlocks, ...total.set }, { signal: ctx.signal })
             }
             // The device's retention: sets whose time is up go, with what no set in force needs.
             expiry = await d.store.expire(clock.now(), { signal: ctx.signal })
           } finally { await d.close() }
           await ctx.log('info', `Archived ${total.blocksWritten} blocks (${total.bytesWritten} bytes) and ${total.rootsAdded} snapshot roots to ${t.device}; ${total.blocksPresent} blocks were there already`)
+          if (expiry.sets.length > 0) total.expired = { sets: expiry.sets.length, bytes: expiry.bytes }
           if (expiry.sets.length > 0) await ctx.log('info', `Expired ${expiry.sets.length} archive set(s) on ${t.device}: removed ${expiry.packs} packs (${expiry.bytes} bytes) and ${expiry.roots} snapshot roots that no set in force needs`)
           for (const k of expiry.kept) await ctx.log('warning', `Archive set ${k.set} has expired but stays: ${k.reason}`)
           return { status: snapshots.length === 0 ? 'warning' : 'success', result: total }
@@ -430,7 +429,10 @@ export function createArchive (components: ArchiveComponents): Archive {
           startedAt: j.startedAt, endedAt: j.endedAt,
           archiveTaskId: String(j.params.archiveTaskId ?? ''),
           snapshots: j.type === 'archive' ? (j.params.snapshots as ArchiveRecord['snapshots'] | undefined) ?? [] : [],
-          ...(days !== undefined && j.endedAt !== undefined ? { expiresAt: new Date(Date.parse(j.endedAt) + days * DAY_MS).toISOString() } : {})
+          // The expiry its set was recorded with on the device (`result.set`); a run from before sets: by the task's retention now.
+          ...(j.result?.set !== undefined
+            ? ((j.result.set as { expiresAt?: string }).expiresAt !== undefined ? { expiresAt: (j.result.set as { expiresAt: string }).expiresAt } : {})
+            : days !== undefined && j.endedAt !== undefined ? { expiresAt: new Date(Date.parse(j.endedAt) + days * DAY_MS).toISOString() } : {})
         }
       })
     },
