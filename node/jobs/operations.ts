@@ -123,6 +123,12 @@ export interface Operations {
   storeOf: (a: Actor, spaceId: string, snapshot: string) => Promise<{ repo: Repository, snap: SnapshotRecord }>
   /** Copies of a task (F19 "number of copies"), oldest first, within `range` of their time. */
   snapshots: (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }) => Promise<SnapshotRecord[]>
+  /**
+   * Bytes the blocks of a task's copies `ids` occupy in its store, each block once (Repository.storedBytes):
+   * the data table's stored size. Kept per set of copies, so it is computed when the copies change
+   * (warmed after a backup and a clean), not on every look. null when the store could not be read.
+   */
+  storedBytes: (a: Actor, spaceId: string, taskId: string, ids: string[]) => Promise<number | null>
   /** A deleted task's copies stay until cleaned; clean still needs to name it. */
   deletedTask: (a: Actor, taskId: string) => Promise<TaskRecord>
 }
@@ -166,6 +172,34 @@ export function createOperations (components: OperationsComponents): Operations 
 
   const refreshUsage = async (space: SpaceRecord): Promise<void> => {
     await inventory.setSpaceUsage(space.id, await repositories.diskUsage(space))
+  }
+
+  /** Stored bytes per space, task and set of copies (ops.storedBytes); a few hundred sets at most. */
+  const storedCache = new Map<string, Promise<number | null>>()
+  const storedBytesOf = async (space: SpaceRecord, taskId: string, ids: string[]): Promise<number | null> => {
+    const key = `${space.id}\0${taskId}\0${ids.join(',')}`
+    let figure = storedCache.get(key)
+    if (figure === undefined) {
+      if (storedCache.size >= 256) storedCache.delete(storedCache.keys().next().value!)
+      figure = (async () => {
+        try {
+          return ids.length === 0 ? 0 : (await (await repositories.forTask(space, taskId)).storedBytes(ids)).bytes
+        } catch {
+          // A copy removed meanwhile, or a store that cannot be read now: asked again next time.
+          storedCache.delete(key)
+          return null
+        }
+      })()
+      storedCache.set(key, figure)
+    }
+    return await figure
+  }
+  /** Works out a task's stored bytes once its copies changed, so the data table finds it ready. */
+  const noteCopiesChanged = async (space: SpaceRecord, taskId: string): Promise<void> => {
+    try {
+      const repo = await repositories.forTask(space, taskId)
+      await storedBytesOf(space, taskId, (await repo.snapshots({ task: taskId })).map(s => s.id))
+    } catch {}
   }
 
   /** Reclaims blocks no snapshot references: what a stopped or failed backup left behind. */
@@ -248,6 +282,7 @@ export function createOperations (components: OperationsComponents): Operations 
             mesh()?.noteLocalChange()
           }
           await refreshUsage(space)
+          await noteCopiesChanged(space, task.id)
         }
       })
     },
@@ -391,6 +426,7 @@ export function createOperations (components: OperationsComponents): Operations 
           }
           const pr = await repo.prune({ signal: ctx.signal })
           await refreshUsage(space)
+          await noteCopiesChanged(space, task.id)
           const after = await repositories.diskUsage(space)
           await ctx.log('info', `Processed ${copies} copies; reclaimed ${pr.bytesFreed} bytes`, said('CLEAN_DONE', { copies, bytesFreed: pr.bytesFreed }))
           ctx.progress({ bytes: pr.bytesFreed, files: copies })
@@ -460,6 +496,10 @@ export function createOperations (components: OperationsComponents): Operations 
       const stores = taskId !== undefined ? [await repositories.forTask(space, taskId)] : await repositories.all(space)
       const list = (await Promise.all(stores.map(async r => await r.snapshots(taskId !== undefined ? { task: taskId } : undefined)))).flat().sort((x, y) => x.time.localeCompare(y.time))
       return list.filter(s => (range?.from === undefined || s.time >= range.from) && (range?.to === undefined || s.time <= range.to))
+    },
+
+    async storedBytes (a, spaceId, taskId, ids) {
+      return await storedBytesOf(await inventory.space(a.user, spaceId), taskId, ids)
     },
 
     async deletedTask (a, taskId) {
