@@ -44,6 +44,14 @@ function paramText (name: string, value: string | number): string {
 export function logText (line: { message: string, text?: { code: string, params?: Record<string, string | number> } }): string {
   const code = line.text?.code
   if (code === undefined || !known(`logMsg.${code}`)) return line.message
-  const params = Object.fromEntries(Object.entries(line.text?.params ?? {}).map(([k, v]) => [k, paramText(k, v)]))
+  const raw = line.text?.params ?? {}
+  const params = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, paramText(k, v)]))
+  // An error inside the line (node/logs saidError): worded from its code like any error of the node.
+  const errorCode = raw.errorCode
+  if (typeof errorCode === 'string' && known(`apiErr.${errorCode}`)) {
+    let errorParams: Record<string, unknown> = {}
+    try { errorParams = JSON.parse(String(raw.errorParams ?? '{}')) } catch {}
+    params.error = i18n.global.t(`apiErr.${errorCode}`, errorParams).replace(/[.。]$/, '')
+  }
   return i18n.global.t(`logMsg.${code}`, params)
 }

@@ -4,7 +4,7 @@ import { throwIfAborted } from '../../crypto/index.ts'
 import { join } from 'node:path'
 import type { Role } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
-import { said, type LogBook } from '../logs/index.ts'
+import { checkErrorSaid, mismatchSaid, said, saidError, warningSaid, type LogBook } from '../logs/index.ts'
 import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type NodeRecord, type SpaceRecord } from '../inventory/index.ts'
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
@@ -46,7 +46,7 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
   const [device, ...more] = task.sources.include
   if (device === undefined || more.length > 0) throw new TaskInvalidError(`A disk image task backs up one block device or image file; task ${task.name} has ${task.sources.include.length} sources`)
   const snap = await repo.backupImage({ device, task: task.id, signal: ctx.signal })
-  for (const w of snap.stats.warnings) await ctx.log('warning', w)
+  for (const w of snap.stats.warnings) await ctx.log('warning', w, warningSaid(w))
   ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
   await ctx.log('info', `Snapshot ${snap.id}: image of ${device}, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
     said('SNAPSHOT_IMAGE', { id: snap.id, device, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
@@ -57,7 +57,7 @@ async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRe
   await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`, said('IMAGE_RESTORE_STARTING', { id: snap.id, time: snap.time, target }))
   // A job reads the target back: it runs unattended, and nobody sees the restore but this log.
   const r = await repo.restoreImage({ snapshot: snap.id, target, readBack: true, signal: ctx.signal })
-  for (const w of r.warnings) await ctx.log('warning', w)
+  for (const w of r.warnings) await ctx.log('warning', w, warningSaid(w))
   ctx.progress({ files: 1, bytes: r.bytes })
   await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`, said('IMAGE_RESTORE_DONE', { bytes: r.bytes, target, sha256: r.sha256 }))
   return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
@@ -251,7 +251,7 @@ export function createOperations (components: OperationsComponents): Operations 
             now: snapshotTime,
             onProgress: ctx.onProgress
           })
-          for (const w of snap.stats.warnings) await ctx.log('warning', w)
+          for (const w of snap.stats.warnings) await ctx.log('warning', w, warningSaid(w))
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
           await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
             said('SNAPSHOT_FILES', { id: snap.id, files: snap.stats.files, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
@@ -311,7 +311,7 @@ export function createOperations (components: OperationsComponents): Operations 
             snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,
             onProgress: ctx.onProgress
           })
-          for (const w of r.warnings) await ctx.log('warning', w)
+          for (const w of r.warnings) await ctx.log('warning', w, warningSaid(w))
           ctx.progress({ files: r.files, bytes: r.bytes })
           await ctx.log('info', `Restored ${r.files} files, ${r.bytes} bytes; skipped ${r.skipped}`, said('RESTORE_DONE', { files: r.files, bytes: r.bytes, skipped: r.skipped }))
           return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
@@ -339,13 +339,13 @@ export function createOperations (components: OperationsComponents): Operations 
             } catch (err) {
               if (ctx.signal.aborted) throw err
               restoreError = (err as Error).message
-              await ctx.log('error', `Restore failed: ${restoreError}`)
+              await ctx.log('error', `Restore failed: ${restoreError}`, said('DRILL_RESTORE_FAILED', saidError(err)))
             }
             const cmp = restoreError === undefined ? await compareRestore(repo, snap.id, scratch, ctx.signal) : { entries: 0, bytes: 0, mismatches: [] }
-            for (const m of cmp.mismatches) await ctx.log('error', `Mismatch: ${m}`)
+            for (const m of cmp.mismatches) await ctx.log('error', `Mismatch: ${m}`, mismatchSaid(m))
             ctx.progress({ phase: 'verify' })
             const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal, onProgress: ctx.onProgress })
-            for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`)
+            for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`, checkErrorSaid(e))
             const passed = restoreError === undefined && cmp.mismatches.length === 0 && check.errors.length === 0
             return { passed, restoreError, entries: cmp.entries, bytes: cmp.bytes, mismatches: cmp.mismatches, blocksChecked: check.blocksChecked, checkErrors: check.errors.length, badBlocks: check.badBlocks.length }
           }
@@ -392,12 +392,13 @@ export function createOperations (components: OperationsComponents): Operations 
               if (only === undefined) continue
             }
             const r = await checkRepairing(ctx, repo, { snapshot: only }, mesh())
-            for (const e of r.errors.slice(0, 100)) await ctx.log('error', e)
+            for (const e of r.errors.slice(0, 100)) await ctx.log('error', e, checkErrorSaid(e))
             total.snapshots += r.snapshots; total.blocksChecked += r.blocksChecked; total.bytesChecked += r.bytesChecked; total.errors += r.errors.length
             total.repairedFromPeers += r.repaired
             ctx.progress({ bytes: total.bytesChecked })
           }
-          if (total.repairedFromPeers > 0) await ctx.log(total.errors === 0 ? 'warning' : 'error', `Repaired ${total.repairedFromPeers} from peers; ${total.errors} errors remain`)
+          if (total.repairedFromPeers > 0) await ctx.log(total.errors === 0 ? 'warning' : 'error', `Repaired ${total.repairedFromPeers} from peers; ${total.errors} errors remain`,
+            said('VERIFY_REPAIRED', { repaired: total.repairedFromPeers, errors: total.errors }))
           return { status: total.errors > 0 ? 'failed' : total.repairedFromPeers > 0 ? 'warning' : 'success', result: total }
         }
       })
@@ -468,7 +469,7 @@ export function createOperations (components: OperationsComponents): Operations 
             total.blocksSent += l.blocksSent; total.bytesSent += l.bytesSent; total.wireBytes += l.wireBytes; total.rootsAdded += l.rootsAdded
             if (l.error !== undefined) {
               errors.push({ site: l.site, ...l.error })
-              await ctx.log('error', `→ ${l.site}: ${l.error.name}: ${l.error.message}`)
+              await ctx.log('error', `→ ${l.site}: ${l.error.name}: ${l.error.message}`, said('REPLICATE_FAILED', { site: l.site, ...saidError(l.error) }))
             } else {
               await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`,
                 said('REPLICATE_SENT', { site: l.site, blocks: l.blocksSent, bytesSent: l.bytesSent, snapshots: l.rootsAdded }))
