@@ -35,6 +35,8 @@ function paramText (name: string, value: string | number): string {
   if (name === 'status') return word('job')
   if (name === 'role') return word('user')
   if (name === 'conflict') return word('restore')
+  // A file system's error code (EACCES …) as the reason of a per-file warning.
+  if (name === 'reason' && /^E[A-Z0-9]+$/.test(String(value))) return word('errno')
   if (/^bytes/.test(name) && typeof value === 'number') return bytes(value)
   if ((name === 'time' || name === 'until') && typeof value === 'string') return time(value)
   return String(value)
