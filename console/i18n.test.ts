@@ -8,7 +8,7 @@ import { en, zh, firstLanguage, i18n } from './src/i18n.ts'
 import { ApiCallError, messageOf } from './src/errors.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { duration } from './src/format.ts'
-import { auditActionText, logText, reportValueText, sourceText } from './src/words.ts'
+import { auditActionText, jobErrorText, logText, reportValueText, sourceText } from './src/words.ts'
 
 /** Every leaf of a table as key → text. */
 function leaves (o: object, prefix = ''): Map<string, string> {
@@ -115,6 +115,8 @@ test('every log text the node says by code has words in both languages; a line w
   assert.equal(logText(notStarted), '备份任务 [n] 的计划执行未能启动：用户空间 s1 已满：请扩大容量或清理旧副本')
   assert.equal(logText({ message: 'x', text: { code: 'WARN_VANISHED', params: { path: '/srv/a.txt' } } }), '/srv/a.txt：读取前已消失；不在本快照中')
   assert.equal(logText({ message: 'x', text: { code: 'WARN_UNREADABLE', params: { path: '/srv/b', reason: 'EACCES' } } }), '/srv/b：无法读取（权限不足）；不在本快照中')
+  assert.equal(jobErrorText({ error: 'User space s1 is full; …', errorCode: 'QUOTA_EXCEEDED', errorParams: { space: 's1' } }), '用户空间 s1 已满：请扩大容量或清理旧副本。')
+  assert.equal(jobErrorText({ error: 'EIO: i/o error, read' }), 'EIO: i/o error, read', 'an error without a code stays as the node wrote it')
   i18n.global.locale.value = 'en'
   assert.equal(logText(notStarted), 'Planned run of backup task [n] could not start: User space s1 is full: raise its capacity or clean old copies')
   assert.equal(logText({ message: 'x', text: { code: 'JOB_LOG_ENDED', params: { status: 'success' } } }), 'Job ended: success')

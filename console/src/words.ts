@@ -57,3 +57,9 @@ export function logText (line: { message: string, text?: { code: string, params?
   }
   return i18n.global.t(`logMsg.${code}`, params)
 }
+
+/** Why a job failed, in the user's language when the node gave the error's code (JobRecord.errorCode), else as the node wrote it. */
+export function jobErrorText (job: { error?: string, errorCode?: string, errorParams?: Record<string, unknown> }): string {
+  if (job.errorCode !== undefined && known(`apiErr.${job.errorCode}`)) return i18n.global.t(`apiErr.${job.errorCode}`, job.errorParams ?? {})
+  return job.error ?? ''
+}

@@ -7,7 +7,7 @@ import type { Inventory, SpaceRecord } from '../inventory/index.ts'
 import type { Repository } from '../../chunkstore/index.ts'
 import type { Repositories } from './repositories.ts'
 import type { TaskRecord } from './tasks.ts'
-import { JobNotRunningError, TaskRunningError } from './errors.ts'
+import { JobInterruptedError, JobNotRunningError, TaskRunningError } from './errors.ts'
 import { abortable, InternalError, throwIfAborted } from '../../crypto/index.ts'
 import { jobProgressOf, type OperationProgress } from './job-progress.ts'
 
@@ -54,6 +54,9 @@ export interface JobRecord {
   /** JobResult of `type` (job-kinds.ts). */
   result?: Record<string, unknown>
   error?: string
+  /** The error's stable code and params when it has them (CairnError), so the console words it in the user's language. */
+  errorCode?: string
+  errorParams?: Record<string, string | number | boolean>
   snapshotId?: string
 }
 
@@ -175,7 +178,8 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
       for (const j of await state.list<JobRecord>('jobs')) {
         if (j.status !== 'running') continue
         n++
-        await state.put('jobs', j.id, { ...j, status: 'failed', endedAt: clock.now().toISOString(), error: 'Interrupted: the node stopped while the job ran; clean leftover data (clean mode "leftover") to reclaim its space' })
+        const interrupted = new JobInterruptedError()
+        await state.put('jobs', j.id, { ...j, status: 'failed', endedAt: clock.now().toISOString(), error: interrupted.message, errorCode: interrupted.code })
       }
       return n
     },
@@ -251,6 +255,9 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         } catch (err) {
           record.status = controller.signal.aborted ? 'stopped' : 'failed'
           record.error = (err as Error).message
+          const coded = saidError(err)
+          if (coded.errorCode !== undefined) record.errorCode = coded.errorCode
+          if (coded.errorParams !== undefined) record.errorParams = JSON.parse(coded.errorParams)
           failure = err
           await ctx.log(record.status === 'stopped' ? 'warning' : 'error', record.status === 'stopped' ? `Stopped: ${String(controller.signal.reason ?? 'by request')}` : `Failed: ${record.error}`,
             record.status === 'stopped' ? (entry.stoppedBy !== undefined ? said('JOB_LOG_STOPPED_BY', { user: entry.stoppedBy }) : said('JOB_LOG_STOPPED_NODE')) : said('JOB_LOG_FAILED', saidError(err)))
