@@ -114,6 +114,7 @@ test('every log text the node says by code has words in both languages; a line w
   const notStarted = { message: 'Planned run of backup task [n] could not start: User space s1 is full; …', text: { code: 'SCHEDULE_NOT_STARTED', params: { task: 'n', error: 'User space s1 is full; …', errorCode: 'QUOTA_EXCEEDED', errorParams: '{"space":"s1"}' } } }
   assert.equal(logText(notStarted), '备份任务 [n] 的计划执行未能启动：用户空间 s1 已满：请扩大容量或清理旧副本')
   assert.equal(logText({ message: 'x', text: { code: 'WARN_VANISHED', params: { path: '/srv/a.txt' } } }), '/srv/a.txt：读取前已消失；不在本快照中')
+  assert.equal(logText({ message: 'x', text: { code: 'NODE_CHANGED', params: { name: 'hq', fields: 'name, ownerId' } } }), '客户端 [hq] 已修改：名称、分配用户')
   assert.equal(logText({ message: 'x', text: { code: 'WARN_UNREADABLE', params: { path: '/srv/b', reason: 'EACCES' } } }), '/srv/b：无法读取（权限不足）；不在本快照中')
   assert.equal(jobErrorText({ error: 'User space s1 is full; …', errorCode: 'QUOTA_EXCEEDED', errorParams: { space: 's1' } }), '用户空间 s1 已满：请扩大容量或清理旧副本。')
   assert.equal(jobErrorText({ error: 'EIO: i/o error, read' }), 'EIO: i/o error, read', 'an error without a code stays as the node wrote it')

@@ -244,7 +244,7 @@ test('zh-CN: data management names a clean and keeps its records; user spaces sh
   await page.goto(`${base}/#/logs`)
   await page.waitForSelector('[data-test=logs] tbody td.message')
   const logs = await page.innerText('[data-test=logs] tbody')
-  for (const want of ['用户 [admin] 已登录', '用户空间 [finance_hq] 已修改：name', '清理作业 [清理旧副本] 执行成功', '调度器', '用户 [admin] 登录失败：密码错误']) assert.ok(logs.includes(want), `the log list says ${want}`)
+  for (const want of ['用户 [admin] 已登录', '用户空间 [finance_hq] 已修改：名称', '清理作业 [清理旧副本] 执行成功', '调度器', '用户 [admin] 登录失败：密码错误']) assert.ok(logs.includes(want), `the log list says ${want}`)
   assert.deepEqual(await asciiSentences(page), [])
   await page.goto(`${base}/#/audit`)
   assert.equal(await text(page, '[data-test=audit] td[data-action="space.update"]'), '修改用户空间')

@@ -35,6 +35,8 @@ function paramText (name: string, value: string | number): string {
   if (name === 'status') return word('job')
   if (name === 'role') return word('user')
   if (name === 'conflict') return word('restore')
+  // The fields a change touched ("name, ownerId"), named as the forms name them.
+  if (name === 'fields') return String(value).split(', ').map(f => known(`field.${f}`) ? i18n.global.t(`field.${f}`) : f).join(i18n.global.t('app.listSep'))
   // A file system's error code (EACCES …) as the reason of a per-file warning.
   if (name === 'reason' && /^E[A-Z0-9]+$/.test(String(value))) return word('errno')
   if (/^bytes/.test(name) && typeof value === 'number') return bytes(value)
