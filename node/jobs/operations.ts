@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { createLimiter, PathNotFoundError, SharedReplicaError } from '../../chunkstore/index.ts'
 import { throwIfAborted } from '../../crypto/index.ts'
@@ -177,7 +178,8 @@ export function createOperations (components: OperationsComponents): Operations 
   /** Stored bytes per space, task and set of copies (ops.storedBytes); a few hundred sets at most. */
   const storedCache = new Map<string, Promise<number | null>>()
   const storedBytesOf = async (space: SpaceRecord, taskId: string, ids: string[]): Promise<number | null> => {
-    const key = `${space.id}\0${taskId}\0${ids.join(',')}`
+    // A digest of the copies' ids: a task with a year of daily copies would make a key of 20 KB.
+    const key = `${space.id}\0${taskId}\0${createHash('sha256').update(ids.join(',')).digest('base64url')}`
     let figure = storedCache.get(key)
     if (figure === undefined) {
       if (storedCache.size >= 256) storedCache.delete(storedCache.keys().next().value!)
@@ -282,7 +284,8 @@ export function createOperations (components: OperationsComponents): Operations 
             mesh()?.noteLocalChange()
           }
           await refreshUsage(space)
-          await noteCopiesChanged(space, task.id)
+          // Not awaited: the task stays busy until this step ends, and the figure is only a cache.
+          void noteCopiesChanged(space, task.id)
         }
       })
     },
