@@ -40,7 +40,7 @@ export interface ExpiryResult {
   bytes: number
   roots: number
   /** Expired sets left on the device this time, and why (an object still under Object Lock; a device that cannot delete). */
-  kept: Array<{ set: string, reason: string }>
+  kept: Array<{ set: string, reason: string } & ({ why: 'locked', object: string } | { why: 'cannot-delete' } | { why: 'unrecorded', roots: number, root: string })>
 }
 
 /** The pack store: a BlockStore plus the archive sets written to it and their expiry. */
@@ -335,14 +335,14 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       if (expired.length === 0) return out
       const remove = medium.remove
       if (remove === undefined) {
-        for (const s of expired) out.kept.push({ set: s.id, reason: `${medium.device} cannot delete single objects (a tape set goes when its cartridge is recycled)` })
+        for (const s of expired) out.kept.push({ set: s.id, why: 'cannot-delete', reason: `${medium.device} cannot delete single objects (a tape set goes when its cartridge is recycled)` })
         return out
       }
       // A snapshot archived without a set (`cairn archive run`) needs blocks no set names: no
       // pack can then be known to be unneeded, so nothing expires until those snapshots have sets.
       const unrecorded = [...roots.keys()].filter(r => !all.some(s => s.roots.includes(r)))
       if (unrecorded.length > 0) {
-        for (const s of expired) out.kept.push({ set: s.id, reason: `${medium.device} holds ${unrecorded.length} snapshot(s) archived without a set record (by cairn archive run), e.g. ${unrecorded[0]}, whose blocks are not known` })
+        for (const s of expired) out.kept.push({ set: s.id, why: 'unrecorded', roots: unrecorded.length, root: unrecorded[0], reason: `${medium.device} holds ${unrecorded.length} snapshot(s) archived without a set record (by cairn archive run), e.g. ${unrecorded[0]}, whose blocks are not known` })
         return out
       }
       const live = all.filter(s => !expired.includes(s))
@@ -381,7 +381,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
           }
         }
         if (locked !== undefined) {
-          out.kept.push({ set: set.id, reason: `${locked} is under Object Lock on ${medium.device} until its retention ends` })
+          out.kept.push({ set: set.id, why: 'locked', object: locked, reason: `${locked} is under Object Lock on ${medium.device} until its retention ends` })
           continue
         }
         await remove(`${SETS}${set.id}.json`, options)
