@@ -201,6 +201,36 @@ describe('disk image of a GPT disk on a loop device', () => {
     assert.equal(fileHash(small), hash)
   })
 
+  test('one partition restored into an existing partition of another disk; too small or mounted refused, unchanged', async () => {
+    // Another disk with its own table: a 60 MiB partition (too small for the 120 MiB one) and a 130 MiB one.
+    const other = loop(join(work, 'other.img'), 256 * MiB)
+    loops.push(other)
+    sh('sgdisk', ['-n1:2048:+60M', '-n2:0:+130M', other])
+    sh('partx', ['-u', other])
+    const table = sh('sfdisk', ['--dump', other])
+    sh('dd', ['if=/dev/urandom', `of=${other}p1`, 'bs=1M', 'count=60', 'status=none'])
+    const smallHash = fileHash(`${other}p1`)
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: `${other}p1`, partition: 1 }),
+      (err: Error) => err instanceof ImageTargetTooSmallError && /holds 62914560 bytes; the image needs 125829120\. Nothing was written/.test(err.message))
+    assert.equal(fileHash(`${other}p1`), smallHash)
+    sh('mkfs.ext4', ['-q', `${other}p2`])
+    mount(`${other}p2`, join(work, 'o2'))
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: `${other}p2`, partition: 1 }), DeviceInUseError)
+    umount(join(work, 'o2'))
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: `${other}p2`, partition: 7 }), /the image has no partition 7; it has 1, 2/)
+    const r = await repo.restoreImage({ snapshot: second.id, target: `${other}p2`, partition: 1, readBack: true })
+    assert.deepEqual([r.partition, r.bytes, r.verified, r.warnings], [1, 120 * MiB, 'read back', []])
+    const m = await repo.imageManifest(second.id)
+    assert.equal(r.sha256, m?.partitions[0].sha256)
+    // The other disk's table and first partition are as they were; its second holds the file system.
+    assert.equal(sh('sfdisk', ['--dump', other]), table)
+    assert.equal(fileHash(`${other}p1`), smallHash)
+    sh('fsck.ext4', ['-fn', `${other}p2`])
+    mount(`${other}p2`, join(work, 'o2'))
+    assert.equal(fileHash(join(work, 'o2', 'new')), fileHash(join(mnt, '1', 'new')))
+    umount(join(work, 'o2'))
+  })
+
   test('restored over an existing image file full of other data: zero regions punched, identical bytes', async () => {
     const file = join(work, 'old.img')
     writeRandom(file, 260 * MiB)

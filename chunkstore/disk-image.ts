@@ -60,6 +60,8 @@ export interface ImagePartition {
    * and restore, as zeros. Absent: every byte of the partition was read as it was.
    */
   unusedSkipped?: { by: string, bytes: number }
+  /** SHA-256 of the partition as recorded (free blocks skipped as zeros): checked when it is restored alone. Absent in images taken before it was recorded. */
+  sha256?: string
 }
 
 export interface ImageRegion { name: string, offset: number, size: number }
@@ -98,17 +100,29 @@ export interface ImageRestoreOptions extends AbortOptions {
    * too. Without it the SHA-256 checked is that of the bytes handed to the target.
    */
   readBack?: boolean
+  /**
+   * Restore only this partition (its number in the table) onto `target`, typically an existing
+   * partition of another disk (/dev/sdb2, /dev/loop1p2) or an image file: from its first byte,
+   * the table left alone.
+   */
+  partition?: number
 }
 
 export interface ImageRestoreResult {
   target: string
+  /** The partition restored alone (ImageRestoreOptions.partition); absent for the whole image. */
+  partition?: number
   bytes: number
   /** Bytes written; all-zero chunks are not written where the target was made to read zeros. */
   bytesWritten: number
   /** How the target's all-zero regions came to be: 'left as holes' (new file), 'punched into a hole', 'zeroed by the device (BLKZEROOUT)', 'written'. */
   zeros: string
-  /** What matched the recorded SHA-256: the bytes as written (with the zeroed regions as zeros), or also the target as read back. */
-  verified: 'written' | 'read back'
+  /**
+   * What matched the recorded SHA-256: the bytes as written (with the zeroed regions as zeros),
+   * or also the target as read back; 'chunks' for a partition of an image recorded without its
+   * own SHA-256 (each chunk authenticated as it was opened, nothing to compare the whole with).
+   */
+  verified: 'written' | 'read back' | 'chunks'
   sha256: string
   durationMs: number
   warnings: string[]
@@ -363,15 +377,19 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
     free.sort((a, b) => a[0] - b[0])
   }
   const skipper = freeChunks(free)
+  // Each partition's own SHA-256 too, checked when it is restored alone.
+  const partHashes = new Map(layout.partitions.map(p => [p, createHash('sha256')]))
   const fd = openSync(layout.source, 'r')
   try {
     for (const region of layout.regions) {
       const chunks: ChunkRef[] = []
       const part = layout.partitions.find(p => p.offset <= region.offset && region.offset < p.offset + p.size)
+      const partHash = part !== undefined ? partHashes.get(part) : undefined
       for await (const batch of readBatches(fd, layout, region, skipper, options.signal)) {
         const ids: Array<Uint8Array | undefined> = []
         for (const c of batch.chunks) {
           hash.update(c.data)
+          partHash?.update(c.data)
           if (!c.skipped) stats.bytesRead += c.data.length
           else if (part?.unusedSkipped !== undefined) part.unusedSkipped.bytes += c.data.length
           ids.push(c.skipped || isZero(c.data) ? undefined : sealer.idOf(c.data))
@@ -403,6 +421,7 @@ export async function backupImage (deps: ImageDeps, options: ImageBackupOptions)
   } finally {
     closeSync(fd)
   }
+  for (const [p, h] of partHashes) p.sha256 = h.digest('hex')
   const manifest: ImageManifest = { ...layout, sha256: hash.digest('hex'), chunkSize: IMAGE_CHUNK }
   const json = Buffer.from(JSON.stringify(manifest, null, 1) + '\n')
   const jsonId = sealer.idOf(json)
@@ -475,6 +494,7 @@ export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest
   const started = Date.now()
   const target = resolve(options.target)
   const warnings: string[] = []
+  const whole = restoredPart(manifest, options.partition)
   let st = statSync(target, { throwIfNoEntry: false })
   const fresh = st === undefined
   if (st !== undefined && !st.isBlockDevice() && !st.isFile()) throw new InvalidOptionError(`${target} is neither a block device nor an image file.`)
@@ -482,49 +502,73 @@ export async function restoreImage (deps: ImageReadDeps, root: DirNode, manifest
     const mounts = mountsOf(devicesOf(target, st))
     if (mounts.length > 0) throw new DeviceInUseError(target, `is mounted at ${mounts.map(m => m.point).join(', ')}; unmount it to restore onto it`)
     const have = sizeOf(target, st)
-    if (have < manifest.size) throw new ImageTargetTooSmallError(target, have, manifest.size)
+    if (have < whole.size) throw new ImageTargetTooSmallError(target, have, whole.size)
   }
   // Every region's node is loaded (and checked against the manifest) before a byte is written.
-  const nodes: FileNode[] = []
-  for (const region of manifest.regions) {
+  const pieces: ImagePiece[] = []
+  for (const region of whole.regions) {
     const e = root.entries.find(x => x.name === region.name)
     if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
     const node = await deps.loadNode(e) as FileNode
     if (node.size !== region.size) throw new StoreCorruptError(`${region.name} holds ${node.size} bytes, the manifest says ${region.size}`)
-    nodes.push(node)
+    pieces.push({ node, at: region.offset - whole.offset })
   }
   const fd = openSync(target, fresh ? constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL : constants.O_WRONLY, 0o600)
   let written: { bytes: number, sha256: string }
   let zeros: { upTo: number, how: string }
   try {
-    if (fresh) { ftruncateSync(fd, manifest.size); zeros = { upTo: manifest.size, how: 'left as holes' } } else zeros = zeroTarget(target, st as Stats, manifest.size)
+    if (fresh) { ftruncateSync(fd, whole.size); zeros = { upTo: whole.size, how: 'left as holes' } } else zeros = zeroTarget(target, st as Stats, whole.size)
     st = fstatSync(fd)
-    written = await writeImage(deps, fd, manifest, nodes, zeros.upTo, options.signal)
+    written = await writeImage(deps, fd, pieces, zeros.upTo, options.signal)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
   }
-  if (written.sha256 !== manifest.sha256) throw new ImageVerifyFailedError(target)
+  if (whole.sha256 === undefined) {
+    warnings.push(`partition ${options.partition} was recorded without a SHA-256 of its own (an image taken before they were): each chunk was authenticated as it was opened, the partition as a whole could not be checked`)
+    return { target, partition: options.partition, bytes: whole.size, bytesWritten: written.bytes, zeros: zeros.how, verified: 'chunks', sha256: written.sha256, durationMs: Date.now() - started, warnings }
+  }
+  if (written.sha256 !== whole.sha256) throw new ImageVerifyFailedError(target)
   let digest = written.sha256
   if (options.readBack === true) {
     // Drop the device's cached pages, so the check below reads what reached the device.
     if (st.isBlockDevice()) spawnSync('blockdev', ['--flushbufs', target])
-    digest = await sha256Of(target, manifest.size)
-    if (digest !== manifest.sha256) throw new ImageVerifyFailedError(target)
+    digest = await sha256Of(target, whole.size)
+    if (digest !== whole.sha256) throw new ImageVerifyFailedError(target)
   }
-  if (st.isBlockDevice() && manifest.table !== null) {
+  if (st.isBlockDevice() && manifest.table !== null && options.partition === undefined) {
     // Let the kernel see the restored partition table (its partitions appear as devices).
     const r = spawnSync('partx', ['-u', target], { encoding: 'utf8' })
     if (r.status !== 0) warnings.push(`the kernel did not take the restored partition table of ${target} (partx: ${r.stderr.trim()}); run "partx -u ${target}" or reattach it`)
   }
-  return { target, bytes: manifest.size, bytesWritten: written.bytes, zeros: zeros.how, verified: options.readBack === true ? 'read back' : 'written', sha256: digest, durationMs: Date.now() - started, warnings }
+  return { target, ...(options.partition !== undefined ? { partition: options.partition } : {}), bytes: whole.size, bytesWritten: written.bytes, zeros: zeros.how, verified: options.readBack === true ? 'read back' : 'written', sha256: digest, durationMs: Date.now() - started, warnings }
+}
+
+/** A region's file node and where it goes on the restore target. */
+interface ImagePiece { node: FileNode, at: number }
+
+/**
+ * What a restore writes: the whole image, or partition `number` alone (its regions, from the
+ * target's first byte, with its own SHA-256 when recorded).
+ */
+function restoredPart (manifest: ImageManifest, number: number | undefined): { offset: number, size: number, regions: ImageRegion[], sha256: string | undefined } {
+  if (number === undefined) return { offset: 0, size: manifest.size, regions: manifest.regions, sha256: manifest.sha256 }
+  const { part, regions } = partitionOf(manifest, number)
+  return { offset: part.offset, size: part.size, regions, sha256: part.sha256 }
+}
+
+/** Partition `number` of the image and its regions (one, or its 1 GiB pieces, cut at chunk boundaries), in order. */
+function partitionOf (manifest: ImageManifest, number: number): { part: ImagePartition, regions: ImageRegion[] } {
+  const part = manifest.partitions.find(p => p.number === number)
+  if (part === undefined) throw new InvalidOptionError(`the image has no partition ${number}${manifest.partitions.length > 0 ? `; it has ${manifest.partitions.map(p => p.number).join(', ')}` : ' (no partition table)'}`)
+  return { part, regions: manifest.regions.filter(r => r.offset >= part.offset && r.offset < part.offset + part.size) }
 }
 
 /**
- * Writes every region's chunks at their offsets; zero chunks below `zeroedUpTo` are skipped.
+ * Writes every piece's chunks at its offset; zero chunks below `zeroedUpTo` are skipped.
  * Returns the bytes written and the SHA-256 of the whole image as handed over (zeros included).
  */
-async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManifest, nodes: FileNode[], zeroedUpTo: number, signal?: AbortSignal): Promise<{ bytes: number, sha256: string }> {
+async function writeImage (deps: ImageReadDeps, fd: number, pieces: ImagePiece[], zeroedUpTo: number, signal?: AbortSignal): Promise<{ bytes: number, sha256: string }> {
   const hash = new HashThread()
   /** The last batch handed to the hash thread: batches go there in order, each once written. */
   let hashed: Promise<unknown> = Promise.resolve()
@@ -554,9 +598,9 @@ async function writeImage (deps: ImageReadDeps, fd: number, manifest: ImageManif
     }
   }
   try {
-    for (let r = 0; r < manifest.regions.length; r++) {
-      const chunks = nodes[r].chunks
-      let off = manifest.regions[r].offset
+    for (const piece of pieces) {
+      const chunks = piece.node.chunks
+      let off = piece.at
       for (let first = 0; first < chunks.length; first += IMAGE_BATCH) {
         throwIfAborted(signal, 'The image restore')
         const batch = chunks.slice(first, first + IMAGE_BATCH)
@@ -736,12 +780,10 @@ const PARTITION_CACHE = 32
  * restoring the partition.
  */
 export async function openImagePartition (deps: ImageReadDeps, root: DirNode, manifest: ImageManifest, number: number): Promise<Ext4Reader> {
-  const part = manifest.partitions.find(p => p.number === number)
-  if (part === undefined) throw new InvalidOptionError(`the image has no partition ${number}${manifest.partitions.length > 0 ? `; it has ${manifest.partitions.map(p => p.number).join(', ')}` : ' (no partition table)'}`)
+  const { part, regions } = partitionOf(manifest, number)
   if (part.fsType === undefined || !BITMAP_FS.has(part.fsType)) throw new InvalidOptionError(`partition ${number} holds ${part.fsType ?? 'no file system blkid knows'}; only ext4 (and ext2/3 with extents) can be browsed without restoring the partition`)
-  // The partition's chunks in order: its regions (one, or its 1 GiB pieces) are cut at chunk boundaries.
   const chunks: ChunkRef[] = []
-  for (const region of manifest.regions.filter(r => r.offset >= part.offset && r.offset < part.offset + part.size)) {
+  for (const region of regions) {
     const e = root.entries.find(x => x.name === region.name)
     if (e === undefined) throw new StoreCorruptError(`the image snapshot has no ${region.name}`)
     chunks.push(...(await deps.loadNode(e) as FileNode).chunks)
