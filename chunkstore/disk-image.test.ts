@@ -3,13 +3,14 @@
 // about the change), and restored onto another loop device, which must read back identical
 // and mount. Needs root, losetup, sgdisk (apt: gdisk), mkfs.ext4, mkfs.vfat (dosfstools) and
 // mcopy (mtools): the FAT partition is written and read with mtools, as this kernel has no vfat.
+// A device that shrinks mid-backup, and one partition restored into another disk's partition.
 import test, { after, before, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
-import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, PathNotFoundError, describeImage } from './index.ts'
+import { DeviceInUseError, IMAGE_PIECE, ImageSourceVanishedError, ImageTargetTooSmallError, NotADiskImageError, PathNotFoundError, describeImage } from './index.ts'
 import { createStore, fileHash, removeDir, tempDir, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
@@ -106,6 +107,34 @@ describe('disk image of a GPT disk on a loop device', () => {
     assert.ok((skipped?.bytes ?? 0) > 72 * MiB, `skipped ${skipped?.bytes} bytes`)
     assert.equal(m.partitions[1].unusedSkipped, undefined)
     assert.equal(first.stats.bytesRead, 256 * MiB - (skipped?.bytes ?? 0))
+  })
+
+  test('a device that shrinks mid-backup: a clear error, no snapshot recorded, the store checks clean', async () => {
+    // Its backing file is cut and the loop device told its new size (losetup -c) while the
+    // backup is held after its first 8 MiB (CAIRN_TEST_IMAGE_HOLD, a test-only hold).
+    const file = join(work, 'vanish.img')
+    writeRandom(file, 32 * MiB)
+    const dev = loop(file)
+    loops.push(dev)
+    const before = (await repo.snapshots()).map(s => s.id)
+    const hold = join(work, 'vanish.hold')
+    process.env.CAIRN_TEST_IMAGE_HOLD = `${8 * MiB}:${hold}`
+    try {
+      let settled = false
+      const backup = repo.backupImage({ device: dev, task: 'vanish' }).finally(() => { settled = true })
+      backup.catch(() => {})
+      while (!existsSync(hold) && !settled) await new Promise(resolve => setTimeout(resolve, 20))
+      assert.ok(existsSync(hold), 'the backup did not reach its hold')
+      sh('truncate', ['-s', String(16 * MiB), file])
+      sh('losetup', ['-c', dev])
+      rmSync(hold)
+      await assert.rejects(backup, (err: Error) => err instanceof ImageSourceVanishedError &&
+        /ended at byte 16777216 of the 33554432 it had when the backup began: it vanished, shrank or failed during the backup\. No snapshot was recorded/.test(err.message))
+    } finally {
+      delete process.env.CAIRN_TEST_IMAGE_HOLD
+    }
+    assert.deepEqual((await repo.snapshots()).map(s => s.id), before)
+    assert.deepEqual((await repo.check({ readData: true })).errors, [])
   })
 
   test('with everyBlock, free blocks are read too: restored byte for byte, the deleted file included', async () => {
