@@ -207,6 +207,52 @@ function regionsOf (size: number, partitions: ImagePartition[]): ImageRegion[] {
   return out
 }
 
+export interface BlockDeviceInfo {
+  /** `/dev/NAME`. */
+  path: string
+  size: number
+  /** sysfs `device/model` (disks), or the backing file of a loop device. */
+  model?: string
+  readOnly: boolean
+  /** Mount points of the device or of its partitions (an image of it is refused while any is mounted read-write). */
+  mounts: string[]
+  table: ImageManifest['table']
+  partitions: Array<ImagePartition & { path: string }>
+}
+
+/**
+ * The machine's block devices (/sys/block: disks, loop devices with a backing file, not RAM
+ * disks or empty drives) with their partition tables as an image backup would record them
+ * (sfdisk, blkid): what the console offers a disk image task. Root-readable details only.
+ */
+export function listBlockDevices (): BlockDeviceInfo[] {
+  const out: BlockDeviceInfo[] = []
+  for (const name of readdirSync('/sys/block').sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))) {
+    const dir = `/sys/block/${name}`
+    const size = Number(readFileSync(`${dir}/size`, 'utf8').trim()) * 512
+    if (!(size > 0) || /^(ram|zram)\d/.test(name)) continue
+    const path = `/dev/${name}`
+    if (!existsSync(path)) continue
+    const read = (f: string): string | undefined => { try { return readFileSync(`${dir}/${f}`, 'utf8').trim() } catch { return undefined } }
+    const model = read('loop/backing_file') ?? read('device/model')
+    const devs = [read('dev') ?? '']
+    const partDevs = new Map<number, string>()
+    for (const sub of readdirSync(dir)) {
+      const number = read(`${sub}/partition`)
+      if (number === undefined) continue
+      devs.push(read(`${sub}/dev`) ?? '')
+      partDevs.set(Number(number), `/dev/${sub}`)
+    }
+    const { table, partitions } = sfdiskTable(path)
+    for (const p of partitions) Object.assign(p, fsInfo(path, p.offset, p.size))
+    out.push({
+      path, size, ...(model !== undefined && model !== '' ? { model } : {}), readOnly: read('ro') === '1', mounts: mountsOf(devs).map(m => m.point), table,
+      partitions: partitions.map(p => ({ ...p, path: partDevs.get(p.number) ?? '' }))
+    })
+  }
+  return out
+}
+
 /** Reads the disk's layout and checks it may be read now. Nothing is read from the image itself. */
 export function describeImage (device: string, crashConsistent = false): Omit<ImageManifest, 'sha256' | 'chunkSize'> {
   const path = resolve(device)
