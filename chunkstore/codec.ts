@@ -122,19 +122,25 @@ export class BlockSealer {
     return Buffer.from(this.openScratch(bytes, id, cid))
   }
 
-  /** Like `open`, but the result is a view valid until the next call. */
-  openScratch (bytes: Uint8Array, id: Uint8Array, cid?: CID): Buffer {
+  /**
+   * Like `open`, but the result is a view valid until the next call. With `into` (room for at
+   * least the plaintext), the plaintext is put there without a copy — a zstd body decompressed
+   * into it, a raw one opened into it — and the result views `into`; when it does not fit,
+   * the scratch buffer as without it. On a failure `into` may hold part of a plaintext.
+   */
+  openScratch (bytes: Uint8Array, id: Uint8Array, cid?: CID, into?: Buffer): Buffer {
     const { suite, kind, key, nonce } = parseHeader(this.keys, bytes, id, cid)
     const sealed = bytes.subarray(HEADER)
     let body: Uint8Array
     if (suite.openInto !== undefined) {
-      body = this.opened.get(sealed.length).subarray(0, Math.max(0, sealed.length - suite.overhead))
+      const length = Math.max(0, sealed.length - suite.overhead)
+      body = (kind === RAW && into !== undefined && into.length >= length ? into : this.opened.get(sealed.length)).subarray(0, length)
       if (!suite.openInto(body, key, nonce, sealed)) throw new CorruptBlockError(cid?.toString() ?? 'block', 'it does not authenticate')
     } else body = openWith(suite, key, nonce, sealed, cid)
     if (kind !== ZSTD) return Buffer.from(body.buffer, body.byteOffset, body.length)
     const size = zstd.getFrameContentSize(body)
     if (size === null || size > 256 << 20) throw new CorruptBlockError(cid?.toString() ?? 'block', 'bad zstd frame')
-    const out = this.plain.get(size)
+    const out = into !== undefined && into.length >= size ? into : this.plain.get(size)
     const n = this.dctx.decompress(out, body)
     return out.subarray(0, n)
   }

@@ -375,9 +375,13 @@ function imageOpenJob (job: ImageOpenJob): void {
   let error: string | undefined
   try {
     for (const b of job.blocks) {
-      const data = sealer.openScratch(readBlock(b.segment, b.offset, b.length), b.id, CID.parse(b.cid))
+      // Opened straight into its first place in the batch (no copy when it fits), then copied to the others.
+      const [first, ...more] = b.at
+      const slot = out.subarray(first, first + b.size)
+      const data = sealer.openScratch(readBlock(b.segment, b.offset, b.length), b.id, CID.parse(b.cid), slot)
       if (data.length !== b.size) throw new StoreCorruptError(`chunk ${b.cid} holds ${data.length} bytes, its file node says ${b.size}`)
-      for (const at of b.at) data.copy(out, at)
+      if (data.buffer !== slot.buffer || data.byteOffset !== slot.byteOffset) data.copy(slot)
+      for (const at of more) slot.copy(out, at)
     }
   } catch (err) {
     error = (err as Error).message

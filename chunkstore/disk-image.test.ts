@@ -3,13 +3,14 @@
 // about the change), and restored onto another loop device, which must read back identical
 // and mount. Needs root, losetup, sgdisk (apt: gdisk), mkfs.ext4, mkfs.vfat (dosfstools) and
 // mcopy (mtools): the FAT partition is written and read with mtools, as this kernel has no vfat.
+// A device that shrinks mid-backup, and one partition restored into another disk's partition.
 import test, { after, before, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LocalRepository, SnapshotRecord } from './index.ts'
-import { DeviceInUseError, IMAGE_PIECE, ImageTargetTooSmallError, NotADiskImageError, PathNotFoundError, describeImage } from './index.ts'
+import { DeviceInUseError, IMAGE_PIECE, ImageSourceVanishedError, ImageTargetTooSmallError, NotADiskImageError, PathNotFoundError, describeImage } from './index.ts'
 import { createStore, fileHash, removeDir, tempDir, writeRandom } from './testing/index.ts'
 
 const MiB = 1 << 20
@@ -108,6 +109,34 @@ describe('disk image of a GPT disk on a loop device', () => {
     assert.equal(first.stats.bytesRead, 256 * MiB - (skipped?.bytes ?? 0))
   })
 
+  test('a device that shrinks mid-backup: a clear error, no snapshot recorded, the store checks clean', async () => {
+    // Its backing file is cut and the loop device told its new size (losetup -c) while the
+    // backup is held after its first 8 MiB (CAIRN_TEST_IMAGE_HOLD, a test-only hold).
+    const file = join(work, 'vanish.img')
+    writeRandom(file, 32 * MiB)
+    const dev = loop(file)
+    loops.push(dev)
+    const before = (await repo.snapshots()).map(s => s.id)
+    const hold = join(work, 'vanish.hold')
+    process.env.CAIRN_TEST_IMAGE_HOLD = `${8 * MiB}:${hold}`
+    try {
+      let settled = false
+      const backup = repo.backupImage({ device: dev, task: 'vanish' }).finally(() => { settled = true })
+      backup.catch(() => {})
+      while (!existsSync(hold) && !settled) await new Promise(resolve => setTimeout(resolve, 20))
+      assert.ok(existsSync(hold), 'the backup did not reach its hold')
+      sh('truncate', ['-s', String(16 * MiB), file])
+      sh('losetup', ['-c', dev])
+      rmSync(hold)
+      await assert.rejects(backup, (err: Error) => err instanceof ImageSourceVanishedError &&
+        /ended at byte 16777216 of the 33554432 it had when the backup began: it vanished, shrank or failed during the backup\. No snapshot was recorded/.test(err.message))
+    } finally {
+      delete process.env.CAIRN_TEST_IMAGE_HOLD
+    }
+    assert.deepEqual((await repo.snapshots()).map(s => s.id), before)
+    assert.deepEqual((await repo.check({ readData: true })).errors, [])
+  })
+
   test('with everyBlock, free blocks are read too: restored byte for byte, the deleted file included', async () => {
     const all = await repo.backupImage({ device: disk, task: 'every', everyBlock: true })
     const m = await repo.imageManifest(all.id)
@@ -199,6 +228,36 @@ describe('disk image of a GPT disk on a loop device', () => {
     const files = await repo.backup({ paths: [src] })
     await assert.rejects(repo.restoreImage({ snapshot: files.id, target: small }), NotADiskImageError)
     assert.equal(fileHash(small), hash)
+  })
+
+  test('one partition restored into an existing partition of another disk; too small or mounted refused, unchanged', async () => {
+    // Another disk with its own table: a 60 MiB partition (too small for the 120 MiB one) and a 130 MiB one.
+    const other = loop(join(work, 'other.img'), 256 * MiB)
+    loops.push(other)
+    sh('sgdisk', ['-n1:2048:+60M', '-n2:0:+130M', other])
+    sh('partx', ['-u', other])
+    const table = sh('sfdisk', ['--dump', other])
+    sh('dd', ['if=/dev/urandom', `of=${other}p1`, 'bs=1M', 'count=60', 'status=none'])
+    const smallHash = fileHash(`${other}p1`)
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: `${other}p1`, partition: 1 }),
+      (err: Error) => err instanceof ImageTargetTooSmallError && /holds 62914560 bytes; the image needs 125829120\. Nothing was written/.test(err.message))
+    assert.equal(fileHash(`${other}p1`), smallHash)
+    sh('mkfs.ext4', ['-q', `${other}p2`])
+    mount(`${other}p2`, join(work, 'o2'))
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: `${other}p2`, partition: 1 }), DeviceInUseError)
+    umount(join(work, 'o2'))
+    await assert.rejects(repo.restoreImage({ snapshot: second.id, target: `${other}p2`, partition: 7 }), /the image has no partition 7; it has 1, 2/)
+    const r = await repo.restoreImage({ snapshot: second.id, target: `${other}p2`, partition: 1, readBack: true })
+    assert.deepEqual([r.partition, r.bytes, r.verified, r.warnings], [1, 120 * MiB, 'read back', []])
+    const m = await repo.imageManifest(second.id)
+    assert.equal(r.sha256, m?.partitions[0].sha256)
+    // The other disk's table and first partition are as they were; its second holds the file system.
+    assert.equal(sh('sfdisk', ['--dump', other]), table)
+    assert.equal(fileHash(`${other}p1`), smallHash)
+    sh('fsck.ext4', ['-fn', `${other}p2`])
+    mount(`${other}p2`, join(work, 'o2'))
+    assert.equal(fileHash(join(work, 'o2', 'new')), fileHash(join(mnt, '1', 'new')))
+    umount(join(work, 'o2'))
   })
 
   test('restored over an existing image file full of other data: zero regions punched, identical bytes', async () => {

@@ -248,6 +248,15 @@ export class ImageTargetTooSmallError extends CairnError {
   }
 }
 
+/** The device or image file of a disk image backup shrank, went away or failed to read while it was read. */
+export class ImageSourceVanishedError extends CairnError {
+  static override readonly code = 'IMAGE_SOURCE_VANISHED'
+  override readonly name = 'ImageSourceVanishedError'
+  constructor (source: string, at: number, size: number, why: string, options?: CairnErrorOptions) {
+    super(`${source} ${why} at byte ${at} of the ${size} it had when the backup began: it vanished, shrank or failed during the backup. No snapshot was recorded; the store holds what it held (blocks already written are unreferenced until a prune).`, { ...options, params: { source, at, size, why } })
+  }
+}
+
 /** A restored disk image read back with a checksum other than the one recorded at backup. */
 export class ImageVerifyFailedError extends CairnError {
   static override readonly code = 'IMAGE_VERIFY_FAILED'

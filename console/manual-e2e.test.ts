@@ -5,6 +5,8 @@
 // last login, password age and packed logs, menus by role; job-log warnings and login failures in
 // Chinese (no ASCII-only sentence on the page). Debian's Chromium through
 // playwright-core against a real `cairn serve` started through the package's bin.
+// Last, a disk image task: the wizard lists a loop device with its partitions, the restore wizard
+// writes one partition of an image snapshot onto a file (root: losetup).
 // test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,7 +14,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import type { Browser, Page } from 'playwright-core'
 import { apiAs, asciiSentences, buildConsole, launchBrowser, login as loginAt, newPage as openPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
@@ -30,6 +32,16 @@ const newPage = async (lang: 'zh-CN' | 'en'): Promise<Page> => await openPage(br
 const login = async (page: Page, name: string, password: string): Promise<void> => await loginAt(page, base, name, password)
 const ended = async (id: string): Promise<any> => await until(`job ${id} ends`, async () => await admin('GET', `/api/jobs/${id}`), j => j.status !== 'running', 60)
 const text = async (page: Page, selector: string): Promise<string> => await (await page.waitForSelector(selector)).innerText()
+/** The restore wizard up to its target step: the space's first task, its latest snapshot, every file. */
+async function restoreTargetStep (page: Page, space: string): Promise<void> {
+  await page.goto(`${base}/#/restore`)
+  await page.waitForSelector('[data-test=restore-task] option', { state: 'attached' })
+  await page.selectOption('#r-space', { label: space })
+  await page.click('[data-test=next]')
+  await page.waitForSelector('.timeline input')
+  await page.click('[data-test=next]')
+  await page.click('[data-test=next]')
+}
 
 before(async () => {
   await buildConsole()
@@ -278,13 +290,7 @@ test('en: the monitor as the manual\'s table with client, space and level; opera
   await ended(job.id)
 
   // The restore's redirect path in English, its own message.
-  await page.goto(`${base}/#/restore`)
-  await page.waitForSelector('[data-test=restore-task] option', { state: 'attached' })
-  await page.selectOption('#r-space', { label: 'finance_hq' })
-  await page.click('[data-test=next]')
-  await page.waitForSelector('.timeline input')
-  await page.click('[data-test=next]')
-  await page.click('[data-test=next]')
+  await restoreTargetStep(page, 'finance_hq')
   await page.fill('[data-test=restore-path]', 'here')
   await page.click('[data-test=next]')
   assert.equal(await text(page, '.error'), 'The redirect path must be absolute (start with /); leave it empty to restore to the original location')
@@ -299,4 +305,59 @@ test('en: the monitor as the manual\'s table with client, space and level; opera
   assert.ok(await op.$('[data-test=nav-me]') !== null)
   await page.context().close()
   await op.context().close()
+})
+
+test('en and zh-CN: a disk image task\'s wizard lists the block devices with their partition tables; the restore wizard writes one partition onto a target', async () => {
+  // A loop device with a GPT of two partitions (root: losetup), offered by the wizard; the image task itself images a file (no device to share).
+  const disk = join(dir, 'wizard-disk.img')
+  execFileSync('truncate', ['-s', String(16 << 20), disk])
+  execFileSync('sgdisk', ['-n1:2048:+4M', '-c1:boot', '-n2:0:0', '-c2:data', disk], { stdio: 'ignore' })
+  const loop = execFileSync('losetup', ['-f', '--show', '-P', disk], { encoding: 'utf8' }).trim()
+  try {
+    execFileSync('partx', ['-u', loop], { stdio: 'ignore' })
+    await admin('PATCH', `/api/nodes/${nodeId}`, { agentTypes: ['filesystem', 'disk-image'] })
+    const listed = (await admin('GET', `/api/nodes/${nodeId}/block-devices`)).find((d: any) => d.path === loop)
+    assert.deepEqual([listed?.table?.label, listed?.partitions.map((p: any) => [p.number, p.name, p.path])], ['gpt', [[1, 'boot', `${loop}p1`], [2, 'data', `${loop}p2`]]])
+    const page = await newPage('en')
+    await login(page, 'admin', ADMIN_PW)
+    await page.goto(`${base}/#/tasks`)
+    await page.click('[data-test=new-task]')
+    await page.waitForSelector('[data-test=wizard][data-loaded=true]')
+    await page.selectOption('#wiz-agent', 'disk-image')
+    await page.click('[data-test=next]')
+    const row = await page.waitForSelector(`[data-test=block-devices] tr[data-device="${loop}"]`)
+    assert.match(await row.innerText(), /16\.0 MB\s+GPT/)
+    assert.match(await text(page, `[data-test=block-devices] tr[data-device="${loop}p2"]`), /partition 2 .*p2\s+data/)
+    await page.check(`[data-test=block-devices] tr[data-device="${loop}p1"] input`)
+    assert.equal(await page.inputValue('[data-test=device-path]'), `${loop}p1`)
+
+    // The restore: partition 1 of an image task's snapshot into a file, in Chinese.
+    execFileSync('dd', ['if=/dev/urandom', `of=${disk}`, 'bs=1M', 'seek=1', 'count=4', 'conv=notrunc', 'status=none'])
+    const me = await admin('GET', '/api/users/me')
+    const space = await admin('POST', '/api/spaces', { name: 'disk_space', type: 'backup', nodeId, ownerId: me.id, capacityBytes: 2 ** 30 })
+    const task = await admin('POST', '/api/tasks', { name: 'Boot-disk', nodeId, spaceId: space.id, agentType: 'disk-image', sources: { include: [disk] } })
+    assert.equal((await ended((await admin('POST', `/api/tasks/${task.id}/start`, { level: 'full' })).id)).status, 'success')
+    const zh = await newPage('zh-CN')
+    await login(zh, 'admin', ADMIN_PW)
+    await restoreTargetStep(zh, 'disk_space')
+    await zh.waitForSelector(`[data-test=restore-devices] button[data-device="${loop}p1"]`)
+    await zh.click('[data-test=next]')
+    assert.equal(await text(zh, '.error'), '请选择要写入磁盘镜像的设备、分区或镜像文件')
+    const out = join(dir, 'boot-restored.img')
+    await zh.fill('[data-test=restore-path]', out)
+    await zh.fill('[data-test=restore-partition]', 'one')
+    await zh.click('[data-test=next]')
+    assert.equal(await text(zh, '.error'), '分区须为镜像分区表中的编号（1、2……）；留空则恢复整块磁盘')
+    await zh.fill('[data-test=restore-partition]', '1')
+    await zh.click('[data-test=next]')
+    const review = await text(zh, '[data-test=restore-review]')
+    for (const want of ['Boot-disk', out, '分区\t1']) assert.ok(review.includes(want), `the review shows ${want}: ${review}`)
+    await zh.click('[data-test=restore-submit]')
+    await zh.waitForSelector('[data-test=job-status][data-status=success]')
+    execFileSync('cmp', ['-i', `${1 << 20}:0`, '-n', String(4 << 20), disk, out])
+    await page.context().close()
+    await zh.context().close()
+  } finally {
+    execFileSync('losetup', ['-d', loop])
+  }
 })

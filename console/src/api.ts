@@ -3,7 +3,7 @@
 import type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
-  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, DataRow, LoginChallenge, PlanReport,
+  AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, BlockDevice, DataRow, LoginChallenge, PlanReport,
   DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
 import { ApiCallError } from './errors.ts'
@@ -12,7 +12,7 @@ export type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord, JobLogLine, LogEntry,
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
   About, AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
-  Bandwidth, BandwidthWindow, FileEntry, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding,
+  Bandwidth, BandwidthWindow, FileEntry, BlockDevice, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding,
   DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
 
@@ -63,6 +63,7 @@ export const api = {
   deleteNode: async (id: string) => await call<{ ok: true }>('DELETE', `/api/nodes/${id}`),
   patchNode: async (id: string, body: { name?: string, agentTypes?: string[], ownerId?: string | null, roots?: { sources: string[], restores: string[] } }) => await call<NodeRecord>('PATCH', `/api/nodes/${id}`, body),
   files: async (nodeId: string, path: string) => await call<{ path: string, entries: FileEntry[] }>('GET', `/api/nodes/${nodeId}/files${q({ path })}`),
+  blockDevices: async (nodeId: string) => await call<BlockDevice[]>('GET', `/api/nodes/${nodeId}/block-devices`),
   spaces: async () => await call<SpaceRecord[]>('GET', '/api/spaces'),
   createSpace: async (body: Record<string, unknown>) => await call<SpaceRecord>('POST', '/api/spaces', body),
   patchSpace: async (id: string, body: { name?: string, capacityBytes?: number }) => await call<SpaceRecord>('PATCH', `/api/spaces/${id}`, body),

@@ -8,7 +8,8 @@ import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { idParam, okReply } from './schemas.ts'
 import { MetricsTokenError } from './errors.ts'
-import type { About, Dashboard, FileEntry } from './dto.ts'
+import type { About, BlockDevice, Dashboard, FileEntry } from './dto.ts'
+import { listBlockDevices } from '../../chunkstore/index.ts'
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** The licence package.json names (read once: it does not change while the node runs). */
@@ -91,6 +92,19 @@ export async function dashboardRoutes (app: FastifyInstance, ctx: ApiContext, _o
       out.push({ name: e.name, path: p, type: e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other', size: st?.size ?? 0, mtime: st?.mtime.toISOString() })
     }
     return { path: dir, entries: out.sort((a, b) => a.name.localeCompare(b.name)) }
+  })
+
+  app.get<{ Params: { id: string } }>('/api/nodes/:id/block-devices', {
+    config: { access: 'write' },
+    schema: {
+      summary: 'A node\'s block devices with their partition tables, to choose the source of a disk image task or the target of its restore (SPEC F6); this daemon\'s node only',
+      tags: ['nodes'], params: idParam
+    }
+  }, async (req): Promise<BlockDevice[]> => {
+    const { user } = who(req)
+    const node = await ctx.inventory.node(user, req.params.id)
+    if (!node.local) throw new NodeUnreachableError(node.name)
+    return listBlockDevices()
   })
 
   const metricsToken = async (): Promise<string | undefined> => (await ctx.state.get<{ tokenHash?: string }>('settings', 'metrics'))?.tokenHash

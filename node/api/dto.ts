@@ -55,7 +55,7 @@ export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 
 export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, /** Bytes the blocks of the copies occupy in the store, each block once; null when the store could not be read. */ storedBytes: number | null, copies: number, runs: number }
 
 export type { Role as MeshRole, ReplicationPolicy as MeshPolicy } from '../../bootstrap/index.ts'
-export type { BandwidthSchedule as Bandwidth, BandwidthWindow } from '../../chunkstore/index.ts'
+export type { BandwidthSchedule as Bandwidth, BandwidthWindow, BlockDeviceInfo as BlockDevice } from '../../chunkstore/index.ts'
 
 /** GET /api/mesh (doc/api.md "The mesh"): the mesh this node hosts, or `{ configured: false }`. */
 export interface MeshStatus {

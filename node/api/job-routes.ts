@@ -104,7 +104,8 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
           name: name364, spaceId: { type: 'string', maxLength: 100 }, taskId: { type: 'string', maxLength: 100 }, snapshot: { type: 'string', minLength: 1, maxLength: 100 },
           paths: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 4096 } },
           targetNodeId: { type: 'string', maxLength: 100 }, targetPath: { type: 'string', minLength: 1, maxLength: 4096, pattern: '^/' },
-          conflict: { type: 'string', enum: ['overwrite', 'skip', 'keep-newer'] }
+          conflict: { type: 'string', enum: ['overwrite', 'skip', 'keep-newer'] },
+          partition: { type: 'integer', minimum: 1, maximum: 256 }
         }
       }
     }

@@ -1,12 +1,13 @@
 // `cairn image backup|show|restore` through the installed bin (issue 20): an image file with a
 // GPT is imaged, its table shown, restored to a new file that must be byte-identical, and a
-// restore onto a file that is too small fails with a clear message and leaves it as it was.
+// restore onto a file that is too small fails with a clear message and leaves it as it was;
+// one partition alone (--partition) restores into a file of its size.
 // An image file rather than a loop device: chunkstore/disk-image.test.ts covers devices. Then
 // `image ls|get` read files of an ext4 partition from the store.
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { cairn, fileHash, removeDir, tempDir, writeRandom } from '../../chunkstore/testing/index.ts'
 
@@ -38,6 +39,13 @@ test('an image file is backed up, shown with its partition table, and restored b
     assert.equal(again.code, 0, again.stderr)
     assert.match(again.stdout, /zero regions punched into a hole\); as written: SHA-256 [0-9a-f]{64} matches/)
     assert.equal(fileHash(out), fileHash(disk))
+    // One partition alone, into a new file: the first partition's 10 MiB from the disk's 1 MiB on.
+    const part = join(work, 'boot.img')
+    const p = await cairn(['image', 'restore', snap.id, '--store', store, '--target', part, '--partition', '1'])
+    assert.equal(p.code, 0, p.stderr)
+    assert.match(p.stdout, /^restored partition 1, 10\.0 MiB, to .*boot\.img .*; as written: SHA-256 [0-9a-f]{64} matches$/m)
+    execFileSync('cmp', ['-i', `${1 << 20}:0`, '-n', String(10 << 20), disk, part])
+    assert.equal(statSync(part).size, 10 << 20)
     const small = join(work, 'small.img')
     writeFileSync(small, 'too small')
     const bad = await cairn(['image', 'restore', snap.id, '--store', store, '--target', small])

@@ -55,14 +55,17 @@ export function registerImageCommand (program: Command, io: ImageCommandIo): Com
 
   storeOptions(image.command('restore').description('write a disk image snapshot onto a block device or image file of at least its size, and verify it'))
     .argument('<snapshot>', 'snapshot id, unique prefix, or latest')
-    .requiredOption('--target <device>', 'block device, or image file (made when missing)')
+    .requiredOption('--target <device>', 'block device, or image file (made when missing); with --partition, typically an existing partition (/dev/sdb2)')
+    .option('--partition <n>', 'restore only this partition (image show lists them) onto the target, from its first byte; the target\'s table is left alone', partitionNumber)
     .option('--read-back', 'also read the target back once written and check its SHA-256 (by default the bytes written are checked)')
-    .action(async (snapshot: string, o: StoreFlags & { target: string, readBack?: boolean }) => {
-      const r = await onStore(o, 'imageRestore', { snapshot, target: resolve(o.target), readBack: o.readBack === true }, { readOnly: true, verifyIndex: true }) as ImageRestoreResult
+    .action(async (snapshot: string, o: StoreFlags & { target: string, partition?: number, readBack?: boolean }) => {
+      const r = await onStore(o, 'imageRestore', { snapshot, target: resolve(o.target), readBack: o.readBack === true, ...(o.partition !== undefined ? { partition: o.partition } : {}) }, { readOnly: true, verifyIndex: true }) as ImageRestoreResult
       io.warn(r.warnings)
       if (r.warnings.length > 0) io.setCode(io.warningsCode)
       if (o.json === true) { io.json(r); return }
-      io.out(`restored ${bytes(r.bytes)} to ${r.target} in ${duration(r.durationMs)} (${bytes(r.bytesWritten)} written; zero regions ${r.zeros}); ${r.verified === 'read back' ? 'read back' : 'as written'}: SHA-256 ${r.sha256} matches`)
+      const what = r.partition !== undefined ? `partition ${r.partition}, ${bytes(r.bytes)},` : bytes(r.bytes)
+      const check = r.verified === 'chunks' ? 'each chunk authenticated (no SHA-256 of the partition recorded)' : `${r.verified === 'read back' ? 'read back' : 'as written'}: SHA-256 ${r.sha256} matches`
+      io.out(`restored ${what} to ${r.target} in ${duration(r.durationMs)} (${bytes(r.bytesWritten)} written; zero regions ${r.zeros}); ${check}`)
     })
   storeOptions(image.command('ls').description('list a folder of an ext4 partition of a disk image snapshot, read from the store (no restore)'))
     .argument('<snapshot>', 'snapshot id, unique prefix, or latest')

@@ -132,7 +132,7 @@ export const STORE_OPERATIONS: Record<string, StoreOperation> = {
   imageRestore: {
     access: 'full',
     writes: false,
-    run: async (repo, a, ctx) => await repo.restoreImage({ snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), readBack: a.readBack === true, signal: ctx.signal })
+    run: async (repo, a, ctx) => await repo.restoreImage({ snapshot: str(a.snapshot, 'snapshot'), target: str(a.target, 'target'), readBack: a.readBack === true, partition: optNum(a.partition, 'partition'), signal: ctx.signal })
   },
   imageLs: {
     access: 'full',

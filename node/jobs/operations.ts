@@ -31,6 +31,8 @@ export interface RestoreRequest {
   targetPath?: string
   conflict: ConflictMode
   name?: string
+  /** A disk image task's restore of this one partition onto the target (an existing partition or an image file), not the whole disk. */
+  partition?: number
 }
 
 export interface CleanRequest {
@@ -54,10 +56,10 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
   return { status: snap.stats.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, level: snap.level, result: { ...snap.stats } }
 }
 
-async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string): Promise<JobOutcome<'restore'>> {
-  await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`, said('IMAGE_RESTORE_STARTING', { id: snap.id, time: snap.time, target }))
+async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRecord, target: string, partition?: number): Promise<JobOutcome<'restore'>> {
+  await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time}${partition !== undefined ? ` (partition ${partition})` : ''} onto ${target}`, said('IMAGE_RESTORE_STARTING', { id: snap.id, time: snap.time, target }))
   // A job reads the target back: it runs unattended, and nobody sees the restore but this log.
-  const r = await repo.restoreImage({ snapshot: snap.id, target, readBack: true, signal: ctx.signal })
+  const r = await repo.restoreImage({ snapshot: snap.id, target, readBack: true, partition, signal: ctx.signal })
   for (const w of r.warnings) await ctx.log('warning', w, warningSaid(w))
   ctx.progress({ files: 1, bytes: r.bytes })
   await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`, said('IMAGE_RESTORE_DONE', { bytes: r.bytes, target, sha256: r.sha256 }))
@@ -299,14 +301,15 @@ export function createOperations (components: OperationsComponents): Operations 
       await localOnly(targetNode)
       // A replication space's copy carries no task record: its image snapshots restore as region files.
       const image = 'agentType' in task && task.agentType === 'disk-image'
+      if (req.partition !== undefined && !image) throw new TaskInvalidError(`Task ${task.name} backs up files: only a disk image task restores one partition`)
       const target = image ? imageTarget(node, a.user.role, req.targetPath) : inventory.reach.restoreTarget(node, a.user.role, req.targetPath ?? '/')
       return await runner.start({
         type: 'restore', name: req.name ?? `Restore-${jobStamp(clock.now())}`, space, about: task, trigger: 'manual', user: a.user.name,
-        params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict },
+        params: { taskId: task.id, taskName: task.name, snapshot: req.snapshot, paths: req.paths ?? [], targetNodeId: targetNode, targetPath: target, conflict: req.conflict, ...(req.partition !== undefined ? { partition: req.partition } : {}) },
         body: async (ctx) => {
           const repo = await ctx.repo()
           const snap = await repo.resolveSnapshot(req.snapshot, task.id, { signal: ctx.signal })
-          if (image) return await imageRestore(ctx, repo, snap, target)
+          if (image) return await imageRestore(ctx, repo, snap, target, req.partition)
           await refuseProtected(repo, snap.id, target, inventory.reach.protectedPaths)
           await ctx.log('info', `Restoring snapshot ${snap.id} of ${snap.time} to ${target} (conflicts: ${req.conflict})`,
             said('RESTORE_STARTING', { id: snap.id, time: snap.time, target, conflict: req.conflict }))
