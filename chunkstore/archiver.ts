@@ -329,7 +329,9 @@ export class Archiver {
     if (!prevXattrs && this.xattrs && hasXattrs(p)) return undefined
     await this.deps.store.keepTree(old)
     this.reached.reached(old.cid.bytes)
-    return { ...old, nlink: Number(st.nlink), dev: st.dev }
+    const nlink = Number(st.nlink)
+    // Most entries of a no-change run are the parent's as they are: no copy to collect.
+    return old.nlink === nlink && old.dev === st.dev ? old : { ...old, nlink, dev: st.dev }
   }
 
   private finishDir (path: FsPath, st: BigIntStats, entries: Array<Promise<DirEntry | null>>, old?: DirEntry, oldNode?: DirNode): Pending {
