@@ -19,6 +19,7 @@ const PATTERNS: Array<[code: string, pattern: RegExp]> = [
   ['WARN_XATTRS_LOST', /^(?<path>.*): extended attributes not backed up: (?<names>.*)$/s],
   ['WARN_IMAGE_CRASH_CONSISTENT', /^(?<device>.*) is mounted read-write: the image is crash-consistent \(as after a power loss\), as asked$/s],
   ['WARN_PARTITION_TABLE_NOT_TAKEN', /^the kernel did not take the restored partition table of (?<target>.*) \(partx: (?<reason>.*)\); run "partx -u .*" or reattach it$/s],
+  ['WARN_PARTITION_NO_CHECKSUM', /^partition (?<partition>\d+) was recorded without a SHA-256 of its own \(an image taken before they were\): each chunk was authenticated as it was opened, the partition as a whole could not be checked$/s],
   ['WARN_SPECIAL_NOT_RESTORED', /^(?<path>.*) is a device, socket or pipe: not restored$/s],
   ['WARN_TIMES_MICROSECONDS', /^(?<n>\d+|x) entries have their times set to the microsecond only \(nanoseconds need perl's utimensat on Linux\)$/s],
   ['WARN_METADATA_NOT_RESTORED', /^(?<path>.*): metadata not restored \((?<reason>.*)\)$/s],
