@@ -42,6 +42,8 @@ class Segment {
   files = 1
   /** In its store's list of groups. */
   listed = false
+  /** What is left of the group in the prune under way (shares of it dropped or moved so far). */
+  left = 1
   /**
    * The group as prune hands it to the reclaim rule: its files past the rewrite threshold and the
    * others, each a key and its use; made once and filled at each prune (prunes run after every
@@ -63,14 +65,9 @@ class Segment {
   }
 }
 
-/** Standard normal: density and distribution. */
-const phi = (z: number): number => Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI)
-function bigPhi (z: number): number {
-  // Abramowitz and Stegun 26.2.17; error below 1e-7.
-  const t = 1 / (1 + 0.2316419 * Math.abs(z))
-  const d = phi(z) * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))))
-  return z >= 0 ? 1 - d : d
-}
+const SQRT_2PI = Math.sqrt(2 * Math.PI)
+
+interface Spread { over: number, deadOver: number, deadUnder: number }
 
 /**
  * The segment files of a group do not all hold the same share of dead blocks: each holds its
@@ -78,22 +75,35 @@ function bigPhi (z: number): number {
  * expected dead share, the share of files past prune's rewrite threshold, and the dead share
  * expected on either side of it (normal approximation of the binomial).
  */
-export function deadSpread (dead: number, blocks: number): { over: number, deadOver: number, deadUnder: number } {
-  if (dead <= 0) return { over: 0, deadOver: 0, deadUnder: 0 }
-  if (dead >= 1) return { over: 1, deadOver: 1, deadUnder: 1 }
+export function deadSpread (dead: number, blocks: number): Spread {
+  return spreadInto({ over: 0, deadOver: 0, deadUnder: 0 }, dead, blocks)
+}
+
+/** deadSpread into `out` (prune asks it for most groups, millions of times in a long run). */
+function spreadInto (out: Spread, dead: number, blocks: number): Spread {
+  if (dead <= 0) return set(out, 0, 0, 0)
+  if (dead >= 1) return set(out, 1, 1, 1)
   const sd = Math.sqrt(dead * (1 - dead) / Math.max(1, blocks))
   const z = (REWRITE_DEAD_SHARE - dead) / sd
   // Beyond 5 standard deviations the share is below 1e-6 either way (no exp needed).
-  if (z > 5) return { over: 0, deadOver: dead, deadUnder: dead }
-  if (z < -5) return { over: 1, deadOver: dead, deadUnder: dead }
-  const over = 1 - bigPhi(z)
-  if (over < 1e-6) return { over: 0, deadOver: dead, deadUnder: dead }
-  if (over > 1 - 1e-6) return { over: 1, deadOver: dead, deadUnder: dead }
-  return {
-    over,
-    deadOver: Math.min(1, dead + sd * phi(z) / over),
-    deadUnder: Math.max(0, dead - sd * phi(z) / (1 - over))
-  }
+  if (z > 5) return set(out, 0, dead, dead)
+  if (z < -5) return set(out, 1, dead, dead)
+  // The standard normal's density at z, and its distribution by Abramowitz and Stegun 26.2.17
+  // (error below 1e-7).
+  const density = Math.exp(-z * z / 2) / SQRT_2PI
+  const t = 1 / (1 + 0.2316419 * Math.abs(z))
+  const d = density * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))))
+  const over = 1 - (z >= 0 ? 1 - d : d)
+  if (over < 1e-6) return set(out, 0, dead, dead)
+  if (over > 1 - 1e-6) return set(out, 1, dead, dead)
+  return set(out, over, Math.min(1, dead + sd * density / over), Math.max(0, dead - sd * density / (1 - over)))
+}
+
+function set (out: Spread, over: number, deadOver: number, deadUnder: number): Spread {
+  out.over = over
+  out.deadOver = deadOver
+  out.deadUnder = deadUnder
+  return out
 }
 
 export interface SnapshotModel {
@@ -135,6 +145,17 @@ class Population {
   }
 
   protected readonly ln: number
+  private decayOver = NaN
+  private decayBy = NaN
+
+  /** What share of a block population survives `ms` more of changes: the same span for every group at a prune, so worked out once. */
+  private decay (ms: number): number {
+    if (ms !== this.decayOver) {
+      this.decayOver = ms
+      this.decayBy = Math.exp(this.ln * ms / DAY)
+    }
+    return this.decayBy
+  }
 
   /** Mean bytes a data block takes in a segment. */
   protected blockBytes (): number { return this.blockSize }
@@ -153,7 +174,7 @@ class Population {
   protected live (seg: Segment): number {
     const m = this.keepFrom
     if (seg.oldAt >= m) return seg.live
-    if (seg.old > 0) seg.old *= Math.exp(this.ln * (m - seg.oldAt) / DAY)
+    if (seg.old > 0) seg.old *= this.decay(m - seg.oldAt)
     if (seg.youngFrom < m) {
       // The portions born before the oldest retained snapshot join the old ones (oldest first).
       let i = 0
@@ -181,6 +202,8 @@ class Population {
     // Each group as prune sees its files: those past the rewrite threshold and the others.
     const parts = this.parts
     parts.length = 0
+    const spread = this.spread
+    let tail: { seg: Segment, share: number } | undefined
     for (const seg of this.segments) {
       if (this.live(seg) < least) seg.live = 0
       const dead = seg.size > 0 ? Math.max(0, seg.size - seg.live) / seg.size : 0
@@ -188,7 +211,9 @@ class Population {
       // backups still retained whole); the rule need not be asked.
       if (dead === 0 && seg.live > 0) continue
       const files = Math.max(seg.files, Math.ceil(seg.size / TARGET_SEGMENT))
-      const spread = seg.live === 0 || seg === this.tail ? { over: dead > 0 ? 1 : 0, deadOver: dead, deadUnder: dead } : deadSpread(dead, seg.size / this.blockBytes() / files)
+      if (seg.live === 0 || seg === this.tail) set(spread, dead > 0 ? 1 : 0, dead, dead)
+      else spreadInto(spread, dead, seg.size / this.blockBytes() / files)
+      if (seg === this.tail) tail = (spread.over > 0 ? seg.overPart : seg.underPart)[0]
       if (spread.over > 0) {
         const [key, use] = seg.overPart
         key.share = spread.over
@@ -204,9 +229,8 @@ class Population {
         parts.push(seg.underPart)
       }
     }
-    const tail = parts.find(([part]) => part.seg === this.tail)?.[0]
     const { rewrite, drop } = segmentsToReclaim(parts, tail)
-    for (const part of drop) this.shrink(part.seg, part.share, part.share / (this.share.get(part.seg) ?? 1))
+    for (const part of drop) this.shrink(part.seg, part.share, part.share / part.seg.left)
     if (rewrite.length > 0) {
       // Prune seals the tail first: what it moves goes to a new one.
       const to = new Segment(true)
@@ -216,10 +240,10 @@ class Population {
       this.segments.push(to)
       // Portions born together decay together: one per birth, or the moved portions would
       // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
-      const byBorn = new Map<number, Portion>()
+      const byBorn = this.byBorn
       for (const part of rewrite) {
         const seg = part.seg
-        const f = part.share / (this.share.get(seg) ?? 1)
+        const f = part.share / seg.left
         to.old += seg.old * f
         for (const p of seg.young) {
           const same = byBorn.get(p.born)
@@ -235,34 +259,46 @@ class Population {
         this.physical += moved
         this.shrink(seg, part.share, f)
       }
+      byBorn.clear()
       to.young.sort((x, y) => x.born - y.born)
       to.youngFrom = to.young.length > 0 ? to.young[0].born : Infinity
     }
-    this.share.clear()
+    for (const part of drop) part.seg.left = 1
+    for (const part of rewrite) part.seg.left = 1
+    // The groups emptied leave the list, which keeps its order (sums over it add in that order).
+    if (this.removed > 0) {
+      let w = 0
+      for (const seg of this.segments) if (seg.listed) this.segments[w++] = seg
+      this.segments.length = w
+      this.removed = 0
+    }
   }
 
   /** The groups' parts of the prune under way. */
   private readonly parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
 
-  /** What is left of each group this prune (shares of it dropped or moved so far). */
-  private readonly share = new Map<Segment, number>()
+  private readonly spread: Spread = { over: 0, deadOver: 0, deadUnder: 0 }
+  /** The portions a rewrite moves, one per birth. */
+  private readonly byBorn = new Map<number, Portion>()
+  /** Groups emptied by the prune under way, still in the list. */
+  private removed = 0
 
   /** Takes a share `part` of a group's files out of it (`f`: that share of what is left of it now). */
   protected shrink (seg: Segment, part: number, f: number): void {
-    const left = (this.share.get(seg) ?? 1) - part
+    const left = seg.left - part
     const bytes = seg.size * f
     const dead = (seg.size - seg.live) * f
     this.physical -= bytes
     this.blocks = Math.max(0, this.blocks - dead / this.blockBytes())
     if (left <= 1e-9) {
-      this.segments.splice(this.segments.indexOf(seg), 1)
       seg.listed = false
-      this.share.delete(seg)
+      seg.left = 1
+      this.removed++
       return
     }
     seg.scale(1 - f)
     seg.files = Math.max(1, seg.files * (1 - f))
-    this.share.set(seg, left)
+    seg.left = left
   }
 
   /** Live bytes of the whole store (what a replica that follows retention keeps). */
