@@ -16,7 +16,8 @@ const DAY = 86_400_000
 /** A snapshot record and the tree nodes no change touched are small; this much per run at least. */
 const RECORD_BYTES = 1024
 
-interface Portion { born: number, bytes: number }
+/** Bytes born with one snapshot (`birth`: the store's count of distinct snapshot times up to it). */
+interface Portion { born: number, birth: number, bytes: number }
 
 /**
  * A group of segments that share a fate: the segments one backup's workers wrote, or the log's
@@ -116,6 +117,8 @@ export interface SnapshotModel {
   written: number
   /** When retention removed it (Infinity while kept). */
   forgottenAt: number
+  /** Distinct snapshot times up to this one, less one: the blocks born with it are those of birth `birth`. */
+  birth: number
 }
 
 export interface BackupOutcome {
@@ -215,18 +218,22 @@ class Population {
       else spreadInto(spread, dead, seg.size / this.blockBytes() / files)
       if (seg === this.tail) tail = (spread.over > 0 ? seg.overPart : seg.underPart)[0]
       if (spread.over > 0) {
-        const [key, use] = seg.overPart
+        const part = seg.overPart
+        const key = part[0]
+        const use = part[1]
         key.share = spread.over
         use.live = seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver)
         use.dead = spread.over * seg.size * spread.deadOver
-        parts.push(seg.overPart)
+        parts.push(part)
       }
       if (spread.over < 1) {
-        const [key, use] = seg.underPart
+        const part = seg.underPart
+        const key = part[0]
+        const use = part[1]
         key.share = 1 - spread.over
         use.live = (1 - spread.over) * seg.size * (1 - spread.deadUnder)
         use.dead = (1 - spread.over) * seg.size * spread.deadUnder
-        parts.push(seg.underPart)
+        parts.push(part)
       }
     }
     const { rewrite, drop } = segmentsToReclaim(parts, tail)
@@ -240,18 +247,20 @@ class Population {
       this.segments.push(to)
       // Portions born together decay together: one per birth, or the moved portions would
       // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
-      const byBorn = this.byBorn
+      const byBirth = this.byBirth
+      let first = Infinity
+      let last = -1
       for (const part of rewrite) {
         const seg = part.seg
         const f = part.share / seg.left
         to.old += seg.old * f
         for (const p of seg.young) {
-          const same = byBorn.get(p.born)
+          const same = byBirth[p.birth]
           to.youngBytes += p.bytes * f
           if (same !== undefined) { same.bytes += p.bytes * f; continue }
-          const q = { born: p.born, bytes: p.bytes * f }
-          byBorn.set(p.born, q)
-          to.young.push(q)
+          byBirth[p.birth] = { born: p.born, birth: p.birth, bytes: p.bytes * f }
+          if (p.birth < first) first = p.birth
+          if (p.birth > last) last = p.birth
         }
         const moved = seg.live * f
         to.live += moved
@@ -259,8 +268,13 @@ class Population {
         this.physical += moved
         this.shrink(seg, part.share, f)
       }
-      byBorn.clear()
-      to.young.sort((x, y) => x.born - y.born)
+      // Births count up with time: in their order, the portions are oldest first.
+      for (let b = first; b <= last; b++) {
+        const q = byBirth[b]
+        if (q === undefined) continue
+        to.young.push(q)
+        byBirth[b] = undefined
+      }
       to.youngFrom = to.young.length > 0 ? to.young[0].born : Infinity
     }
     for (const part of drop) part.seg.left = 1
@@ -278,8 +292,8 @@ class Population {
   private readonly parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
 
   private readonly spread: Spread = { over: 0, deadOver: 0, deadUnder: 0 }
-  /** The portions a rewrite moves, one per birth. */
-  private readonly byBorn = new Map<number, Portion>()
+  /** The portions a rewrite moves, one per birth, by birth (empty between prunes). */
+  private readonly byBirth: Array<Portion | undefined> = []
   /** Groups emptied by the prune under way, still in the list. */
   private removed = 0
 
@@ -334,14 +348,24 @@ export class StoreModel extends Population {
     this.id = `${site}/${dataset.name}`
     if (dataset.storedBytes !== null) {
       // A store that exists already: one population, as of one snapshot at the start.
-      this.append(new Segment(false), { born: startMs, bytes: dataset.storedBytes })
+      this.append(new Segment(false), { born: startMs, birth: this.birthAt(startMs), bytes: dataset.storedBytes })
       this.written = dataset.storedBytes
       this.blocks = dataset.storedBytes / this.blockBytes()
       this.lastReadMs = startMs
-      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time: new Date(startMs).toISOString(), ms: startMs, written: this.written, forgottenAt: Infinity }
+      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time: new Date(startMs).toISOString(), ms: startMs, written: this.written, forgottenAt: Infinity, birth: this.births - 1 }
       this.snapshots.push(snap)
       this.keptList.push(snap)
     }
+  }
+
+  /** Distinct snapshot times so far (snapshots come in time order). */
+  private births = 0
+  private lastBirthMs = NaN
+
+  /** The birth of blocks born at `ms`, the time of the snapshot being made. */
+  private birthAt (ms: number): number {
+    if (ms !== this.lastBirthMs) { this.lastBirthMs = ms; this.births++ }
+    return this.births - 1
   }
 
   /** Logical size of the data at `ms`. */
@@ -375,18 +399,19 @@ export class StoreModel extends Population {
     const dataBlocks = data / this.sample.avgBlockBytes
     const dataBytes = data + dataBlocks * this.sample.recordOverheadBytes
     const entries = (this.files(startMs) + this.dataset.dirs) * p.touchedShare
+    const birth = this.birthAt(endMs)
     const meta = entries * this.sample.metaBytesPerEntry + RECORD_BYTES
     if (dataBytes > 0) {
       // Each of the backup's workers writes segments of its own, files whole (a file is one worker's).
       const cohort = new Segment(false)
       cohort.files = Math.max(Math.ceil(dataBytes / TARGET_SEGMENT), Math.min(this.workers, Math.max(1, Math.round(this.files(startMs) * p.touchedShare))))
-      this.append(cohort, { born: endMs, bytes: dataBytes })
+      this.append(cohort, { born: endMs, birth, bytes: dataBytes })
     }
     this.tail ??= new Segment(true)
-    this.append(this.tail, { born: endMs, bytes: meta })
+    this.append(this.tail, { born: endMs, birth, bytes: meta })
     this.written += dataBytes + meta
     this.blocks += dataBlocks + entries + 1
-    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time: new Date(endMs).toISOString(), ms: endMs, written: this.written, forgottenAt: Infinity }
+    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time: new Date(endMs).toISOString(), ms: endMs, written: this.written, forgottenAt: Infinity, birth }
     this.snapshots.push(snap)
     this.keptList.push(snap)
     const removed = this.retain(endMs)
@@ -461,7 +486,7 @@ export class ReplicaModel extends Population {
       const end = from + bytes
       for (; lo < snaps.length && from < end; lo++) {
         const upTo = Math.min(end, snaps[lo].written)
-        if (upTo > from) this.append(group, { born: snaps[lo].ms, bytes: upTo - from })
+        if (upTo > from) this.append(group, { born: snaps[lo].ms, birth: snaps[lo].birth, bytes: upTo - from })
         from = upTo
         if (upTo === end && snaps[lo].written > end) break
       }
