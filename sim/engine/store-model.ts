@@ -110,8 +110,9 @@ function set (out: Spread, over: number, deadOver: number, deadUnder: number): S
 export interface SnapshotModel {
   index: number
   task: string
-  /** ISO time, as forget reads it. */
+  /** ISO time, as forget reads it, and that time parsed (whole milliseconds, unlike `ms`). */
   time: string
+  timeMs: number
   ms: number
   /** Bytes written to the store up to and with this snapshot: a replica holding that many has it. */
   written: number
@@ -352,7 +353,8 @@ export class StoreModel extends Population {
       this.written = dataset.storedBytes
       this.blocks = dataset.storedBytes / this.blockBytes()
       this.lastReadMs = startMs
-      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time: new Date(startMs).toISOString(), ms: startMs, written: this.written, forgottenAt: Infinity, birth: this.births - 1 }
+      const time = new Date(startMs).toISOString()
+      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time, timeMs: Date.parse(time), ms: startMs, written: this.written, forgottenAt: Infinity, birth: this.births - 1 }
       this.snapshots.push(snap)
       this.keptList.push(snap)
     }
@@ -411,7 +413,8 @@ export class StoreModel extends Population {
     this.append(this.tail, { born: endMs, birth, bytes: meta })
     this.written += dataBytes + meta
     this.blocks += dataBlocks + entries + 1
-    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time: new Date(endMs).toISOString(), ms: endMs, written: this.written, forgottenAt: Infinity, birth }
+    const time = new Date(endMs).toISOString()
+    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time, timeMs: Date.parse(time), ms: endMs, written: this.written, forgottenAt: Infinity, birth }
     this.snapshots.push(snap)
     this.keptList.push(snap)
     const removed = this.retain(endMs)
