@@ -43,6 +43,14 @@ class Segment {
   files = 1
   /** In its store's list of groups. */
   listed = false
+  /** Place in that list (groups join it at the end and leave it keeping their order). */
+  order = 0
+  /**
+   * Left out of prunes until the oldest retained snapshot passes its oldest portion: nothing in
+   * it decays until then (all young, nothing old), so each prune would find it as the last did —
+   * nothing dead, nothing to do.
+   */
+  dormant = false
   /** What is left of the group in the prune under way (shares of it dropped or moved so far). */
   left = 1
   /**
@@ -107,6 +115,46 @@ function set (out: Spread, over: number, deadOver: number, deadUnder: number): S
   return out
 }
 
+/** Dormant groups, soonest to wake first (a binary min-heap on the birth of their oldest portion). */
+class WakeHeap {
+  private readonly heap: Array<{ at: number, seg: Segment }> = []
+
+  push (seg: Segment): void {
+    const h = this.heap
+    const e = { at: seg.youngFrom, seg }
+    let i = h.push(e) - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (h[p].at <= e.at) break
+      h[i] = h[p]
+      i = p
+    }
+    h[i] = e
+  }
+
+  /** A group whose wake time is before `m`, taken off the heap; undefined when none is. */
+  due (m: number): Segment | undefined {
+    const h = this.heap
+    if (h.length === 0 || !(h[0].at < m)) return undefined
+    const top = h[0]
+    const last = h.pop()!
+    if (h.length > 0) {
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        if (l >= h.length) break
+        const r = l + 1
+        const c = r < h.length && h[r].at < h[l].at ? r : l
+        if (!(h[c].at < last.at)) break
+        h[i] = h[c]
+        i = c
+      }
+      h[i] = last
+    }
+    return top.seg
+  }
+}
+
 export interface SnapshotModel {
   index: number
   task: string
@@ -136,6 +184,13 @@ export interface BackupOutcome {
  */
 class Population {
   protected readonly segments: Segment[] = []
+  /** The listed groups a prune looks at (the others are dormant), in the list's order. */
+  private active: Segment[] = []
+  /** Dormant groups by the time they wake (their oldest portion's birth); stale entries are skipped. */
+  private readonly sleeping = new WakeHeap()
+  /** Dormant groups woken since the last prune (appended to, or due). */
+  private readonly woken: Segment[] = []
+  private listedSoFar = 0
   protected tail: Segment | null = null
   /** Time of the oldest retained snapshot; before any is forgotten, -Infinity (everything lives). */
   protected keepFrom = -Infinity
@@ -164,7 +219,8 @@ class Population {
   /** Mean bytes a data block takes in a segment. */
   protected blockBytes (): number { return this.blockSize }
   protected append (seg: Segment, portion: Portion): void {
-    if (!seg.listed) { seg.listed = true; this.segments.push(seg) }
+    if (!seg.listed) this.list(seg)
+    else if (seg.dormant) { seg.dormant = false; this.woken.push(seg) }
     // Births come in time order: a backup's end is later than all its store holds.
     seg.young.push(portion)
     seg.youngBytes += portion.bytes
@@ -172,6 +228,33 @@ class Population {
     seg.live += portion.bytes
     seg.size += portion.bytes
     this.physical += portion.bytes
+  }
+
+  private list (seg: Segment): void {
+    seg.listed = true
+    seg.order = this.listedSoFar++
+    this.segments.push(seg)
+    this.active.push(seg)
+  }
+
+  /** Brings the dormant groups due by `m` and those woken since back among the active ones, in the list's order. */
+  private wake (m: number): void {
+    const woken = this.woken
+    for (let seg = this.sleeping.due(m); seg !== undefined; seg = this.sleeping.due(m)) {
+      if (seg.dormant && seg.listed) { seg.dormant = false; woken.push(seg) }
+    }
+    if (woken.length === 0) return
+    woken.sort((a, b) => a.order - b.order)
+    const active = this.active
+    const merged: Segment[] = new Array(active.length + woken.length)
+    let i = 0
+    let j = 0
+    let k = 0
+    while (i < active.length && j < woken.length) merged[k++] = active[i].order < woken[j].order ? active[i++] : woken[j++]
+    while (i < active.length) merged[k++] = active[i++]
+    while (j < woken.length) merged[k++] = woken[j++]
+    this.active = merged
+    woken.length = 0
   }
 
   /** Live bytes of a segment now that the oldest retained snapshot is at `keepFrom`. */
@@ -208,12 +291,24 @@ class Population {
     parts.length = 0
     const spread = this.spread
     let tail: { seg: Segment, share: number } | undefined
-    for (const seg of this.segments) {
+    const m = this.keepFrom
+    this.wake(m)
+    const active = this.active
+    let stay = 0
+    for (const seg of active) {
       if (this.live(seg) < least) seg.live = 0
       const dead = seg.size > 0 ? Math.max(0, seg.size - seg.live) / seg.size : 0
       // Nothing dead and something live: prune neither rewrites nor drops it (most groups, the
-      // backups still retained whole); the rule need not be asked.
-      if (dead === 0 && seg.live > 0) continue
+      // backups still retained whole); the rule need not be asked. All young, it stays so till
+      // the oldest retained snapshot passes its oldest portion (or something is added to it).
+      if (dead === 0 && seg.live > 0) {
+        if (seg.old === 0 && seg.youngFrom >= m && seg.youngFrom < Infinity) {
+          seg.dormant = true
+          this.sleeping.push(seg)
+        } else active[stay++] = seg
+        continue
+      }
+      active[stay++] = seg
       const files = Math.max(seg.files, Math.ceil(seg.size / TARGET_SEGMENT))
       if (seg.live === 0 || seg === this.tail) set(spread, dead > 0 ? 1 : 0, dead, dead)
       else spreadInto(spread, dead, seg.size / this.blockBytes() / files)
@@ -237,6 +332,7 @@ class Population {
         parts.push(part)
       }
     }
+    active.length = stay
     const { rewrite, drop } = segmentsToReclaim(parts, tail)
     for (const part of drop) this.shrink(part.seg, part.share, part.share / part.seg.left)
     if (rewrite.length > 0) {
@@ -244,8 +340,7 @@ class Population {
       const to = new Segment(true)
       to.oldAt = this.keepFrom
       this.tail = to
-      to.listed = true
-      this.segments.push(to)
+      this.list(to)
       // Portions born together decay together: one per birth, or the moved portions would
       // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
       const byBirth = this.byBirth
@@ -282,9 +377,11 @@ class Population {
     for (const part of rewrite) part.seg.left = 1
     // The groups emptied leave the list, which keeps its order (sums over it add in that order).
     if (this.removed > 0) {
-      let w = 0
-      for (const seg of this.segments) if (seg.listed) this.segments[w++] = seg
-      this.segments.length = w
+      for (const list of [this.segments, this.active]) {
+        let w = 0
+        for (const seg of list) if (seg.listed) list[w++] = seg
+        list.length = w
+      }
       this.removed = 0
     }
   }
