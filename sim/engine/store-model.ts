@@ -16,7 +16,15 @@ const DAY = 86_400_000
 /** A snapshot record and the tree nodes no change touched are small; this much per run at least. */
 const RECORD_BYTES = 1024
 
-/** Bytes born with one snapshot (`birth`: the store's count of distinct snapshot times up to it). */
+/**
+ * Bytes born with one snapshot: its time, its birth (the store's count of distinct snapshot times
+ * up to it) and the bytes. A group keeps its portions flat, three numbers each, oldest first
+ * (one array of numbers rather than an object per portion: prunes walk millions of them).
+ */
+const BORN = 0
+const BIRTH = 1
+const BYTES = 2
+const PORTION = 3
 interface Portion { born: number, birth: number, bytes: number }
 
 /**
@@ -28,7 +36,7 @@ interface Portion { born: number, birth: number, bytes: number }
  */
 class Segment {
   /** Oldest first. */
-  young: Portion[] = []
+  young: number[] = []
   /** Birth of the oldest young portion. */
   youngFrom = Infinity
   /** Bytes of the young portions. */
@@ -70,7 +78,8 @@ class Segment {
     this.live *= f
     this.size *= f
     this.youngBytes *= f
-    for (const p of this.young) p.bytes *= f
+    const y = this.young
+    for (let i = BYTES; i < y.length; i += PORTION) y[i] *= f
   }
 }
 
@@ -222,7 +231,7 @@ class Population {
     if (!seg.listed) this.list(seg)
     else if (seg.dormant) { seg.dormant = false; this.woken.push(seg) }
     // Births come in time order: a backup's end is later than all its store holds.
-    seg.young.push(portion)
+    seg.young.push(portion.born, portion.birth, portion.bytes)
     seg.youngBytes += portion.bytes
     if (portion.born < seg.youngFrom) seg.youngFrom = portion.born
     seg.live += portion.bytes
@@ -264,15 +273,15 @@ class Population {
     if (seg.old > 0) seg.old *= this.decay(m - seg.oldAt)
     if (seg.youngFrom < m) {
       // The portions born before the oldest retained snapshot join the old ones (oldest first).
+      const y = seg.young
       let i = 0
-      for (; i < seg.young.length && seg.young[i].born < m; i++) {
-        const p = seg.young[i]
-        seg.old += p.bytes * Math.exp(this.ln * (m - p.born) / DAY)
-        seg.youngBytes -= p.bytes
+      for (; i < y.length && y[i + BORN] < m; i += PORTION) {
+        seg.old += y[i + BYTES] * Math.exp(this.ln * (m - y[i + BORN]) / DAY)
+        seg.youngBytes -= y[i + BYTES]
       }
-      seg.young.splice(0, i)
-      if (seg.young.length === 0) seg.youngBytes = 0
-      seg.youngFrom = seg.young.length > 0 ? seg.young[0].born : Infinity
+      y.splice(0, i)
+      if (y.length === 0) seg.youngBytes = 0
+      seg.youngFrom = y.length > 0 ? y[BORN] : Infinity
     }
     seg.oldAt = m
     seg.live = seg.old + seg.youngBytes
@@ -343,20 +352,24 @@ class Population {
       this.list(to)
       // Portions born together decay together: one per birth, or the moved portions would
       // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
-      const byBirth = this.byBirth
+      const { movedBytes, movedBorn } = this
       let first = Infinity
       let last = -1
       for (const part of rewrite) {
         const seg = part.seg
         const f = part.share / seg.left
         to.old += seg.old * f
-        for (const p of seg.young) {
-          const same = byBirth[p.birth]
-          to.youngBytes += p.bytes * f
-          if (same !== undefined) { same.bytes += p.bytes * f; continue }
-          byBirth[p.birth] = { born: p.born, birth: p.birth, bytes: p.bytes * f }
-          if (p.birth < first) first = p.birth
-          if (p.birth > last) last = p.birth
+        const y = seg.young
+        for (let i = 0; i < y.length; i += PORTION) {
+          const birth = y[i + BIRTH]
+          const bytes = y[i + BYTES] * f
+          to.youngBytes += bytes
+          const same = movedBytes[birth]
+          if (same !== undefined) { movedBytes[birth] = same + bytes; continue }
+          movedBytes[birth] = bytes
+          movedBorn[birth] = y[i + BORN]
+          if (birth < first) first = birth
+          if (birth > last) last = birth
         }
         const moved = seg.live * f
         to.live += moved
@@ -366,12 +379,12 @@ class Population {
       }
       // Births count up with time: in their order, the portions are oldest first.
       for (let b = first; b <= last; b++) {
-        const q = byBirth[b]
-        if (q === undefined) continue
-        to.young.push(q)
-        byBirth[b] = undefined
+        const bytes = movedBytes[b]
+        if (bytes === undefined) continue
+        to.young.push(movedBorn[b], b, bytes)
+        movedBytes[b] = undefined
       }
-      to.youngFrom = to.young.length > 0 ? to.young[0].born : Infinity
+      to.youngFrom = to.young.length > 0 ? to.young[BORN] : Infinity
     }
     for (const part of drop) part.seg.left = 1
     for (const part of rewrite) part.seg.left = 1
@@ -391,7 +404,8 @@ class Population {
 
   private readonly spread: Spread = { over: 0, deadOver: 0, deadUnder: 0 }
   /** The portions a rewrite moves, one per birth, by birth (empty between prunes). */
-  private readonly byBirth: Array<Portion | undefined> = []
+  private readonly movedBytes: Array<number | undefined> = []
+  private readonly movedBorn: number[] = []
   /** Groups emptied by the prune under way, still in the list. */
   private removed = 0
 
@@ -423,7 +437,7 @@ class Population {
   /** The model's own size: groups of segments, and birth portions in them (each is one per birth at most). */
   get shape (): { groups: number, portions: number } {
     let portions = 0
-    for (const seg of this.segments) portions += seg.young.length
+    for (const seg of this.segments) portions += seg.young.length / PORTION
     return { groups: this.segments.length, portions }
   }
 
