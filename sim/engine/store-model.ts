@@ -568,7 +568,7 @@ export class ReplicaModel extends Population {
   /** The log's epoch the open tail belongs to: once the site's log moved on, it is sealed. */
   private tailEpoch = -1
   /** `segment`: the size the replica's log seals segments at (the node's TARGET_SEGMENT). */
-  constructor (readonly origin: StoreModel, blockBytes: number, private readonly log: ReplicaLog = { fill: 0, epoch: 0 }, private readonly segment = TARGET_SEGMENT) {
+  constructor (readonly origin: { readonly snapshots: readonly SnapshotModel[], readonly dataset: DatasetModel }, blockBytes: number, private readonly log: ReplicaLog = { fill: 0, epoch: 0 }, private readonly segment = TARGET_SEGMENT) {
     super(origin.dataset.changePerDay, blockBytes)
   }
 
