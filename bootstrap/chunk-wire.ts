@@ -30,6 +30,9 @@ import { Uint8ArrayList } from 'uint8arraylist'
 // A block CID on the wire: CIDv1, raw, sha2-256 multihash of 32 bytes.
 import { BLOCK_CID_LENGTH as BLOCK_CID_BYTES } from '../chunkstore/index.ts'
 
+/** A lock of this many days, asked on the wire, means "forever". */
+export const LOCK_FOREVER = 0xFFFFFFFF
+
 export const CHUNK_PROTOCOL = '/cairn/chunks/1.0.0'
 export const WIRE_VERSION = 1
 /** Largest sealed block that crosses the wire (a 1 MiB chunk sealed is far below it). */

@@ -3,6 +3,7 @@
 // hold one, and optionally the user spaces it covers. Cascades need nothing special: B's own
 // policy forwards what B holds, including what A sent it.
 import type { Member, Role } from './membership.ts'
+import { LOCK_FOREVER } from './chunk-wire.ts'
 
 export interface ReplicationPolicy {
   name: string
@@ -29,7 +30,7 @@ export interface ReplicationPolicy {
 export function lockDaysOf (policies: ReplicationPolicy[]): number {
   let days = 0
   for (const p of policies) {
-    if (p.immutableDays === 'forever') return 0xFFFFFFFF
+    if (p.immutableDays === 'forever') return LOCK_FOREVER
     days = Math.max(days, p.immutableDays ?? 0)
   }
   return days

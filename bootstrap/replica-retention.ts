@@ -5,14 +5,12 @@
 import { CID } from 'multiformats/cid'
 import type { PrivateKey } from '@libp2p/interface'
 import { signLockRecord } from './lock-record.ts'
-import { Status, type StatusCode } from './chunk-wire.ts'
+import { LOCK_FOREVER, Status, type StatusCode } from './chunk-wire.ts'
 import { InvalidRetentionRecordError, SnapshotNotLockedError } from './errors.ts'
 import { adminReleaseRoot, verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
 import { BlockNotFoundError, cidOf, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
 
 const DAY_MS = 86_400_000
-/** A lock of this many days, asked on the wire, means "forever". */
-export const LOCK_FOREVER = 0xFFFFFFFF
 
 export interface ReplicaRetentionInit {
   store: LocalBlockStore

@@ -190,3 +190,33 @@ test('repair index writes every snapshot\'s manifest listing and the release int
     await repo.close()
   }
 })
+
+test('stored bytes of a set of snapshots: every block they reach and their pages, each once; a snapshot without a manifest is walked', async () => {
+  const base = tempDir('cairn-manifest-stored-'); dirs.push(base)
+  const src = join(base, 'src')
+  mkdirSync(src)
+  const repo = await createStore(join(base, 'store'))
+  try {
+    writeRandom(join(src, 'shared.bin'), 200_000)
+    writeRandom(join(src, 'daily.bin'), 100_000)
+    const s1 = (await repo.backup({ paths: [src], task: 't' })).id
+    writeRandom(join(src, 'daily.bin'), 100_000)
+    const s2 = (await repo.backup({ paths: [src], task: 't' })).id
+    // Nothing was forgotten: every block in the store is one of the two snapshots' or their pages.
+    let total = 0
+    let count = 0
+    for await (const { loc } of repo.blocks.entries()) { total += loc.length; count++ }
+    assert.deepEqual(await repo.storedBytes([s1, s2]), { bytes: total, blocks: count })
+    const second = await repo.storedBytes([s2])
+    assert.ok(second.bytes >= 300_000, `the second copy holds shared.bin and its daily.bin: ${second.bytes}`)
+    assert.ok(total - second.bytes >= 100_000, 'the first copy\'s own daily.bin is not the second\'s')
+    // Without its manifest (a snapshot from before manifests): the same blocks by a walk of its tree, its pages aside.
+    const pages = (await repo.blocks.manifestPages(CID.parse(s2)))!
+    const pageBytes = (await repo.blocks.sizes(pages)).reduce((n: number, s) => n + s!, 0)
+    await repo.blocks.db.del(Buffer.concat([Buffer.from('p'), CID.parse(s2).bytes]))
+    assert.deepEqual(await repo.storedBytes([s2]), { bytes: second.bytes - pageBytes, blocks: second.blocks - pages.length })
+    await assert.rejects(repo.storedBytes(['bafkreiaaaa']), { name: 'SnapshotNotFoundError' })
+  } finally {
+    await repo.close()
+  }
+})

@@ -186,3 +186,37 @@ export async function writeManifest (store: LocalBlockStore, record: CID, pages:
   await store.setManifestPages(record, cids, options)
   return cids
 }
+
+/** What `snapshotsStoredBytes` counted: each block once, however many of the snapshots reach it. */
+export interface StoredBytes { bytes: number, blocks: number }
+
+/**
+ * The bytes the blocks of `snapshots` occupy in the store, each block counted once however many
+ * of them reach it (restic's `stats --mode raw-data`): every block a snapshot's manifest lists
+ * (its record, tree nodes, chunks) and the manifest pages themselves, at the sizes the store
+ * holds them. A snapshot without a manifest (made before manifests, or received) is walked with
+ * `walk` instead. What this figure does not count: the index, segment headers, dead blocks a
+ * prune has not reclaimed yet, and forget records.
+ */
+export async function snapshotsStoredBytes (store: LocalBlockStore, snapshots: Array<{ record: CID, walk: () => Promise<ManifestEntry[]> }>): Promise<StoredBytes> {
+  const sizes = new Map<Key, number>()
+  for (const s of snapshots) {
+    const pages = await store.manifestPages(s.record)
+    if (pages === undefined) {
+      for (const e of await s.walk()) sizes.set(keyOf(e.cid), e.size)
+      continue
+    }
+    const pageSizes = await store.sizes(pages)
+    for (let i = 0; i < pages.length; i++) {
+      const k = keyOf(pages[i].bytes)
+      if (sizes.has(k)) continue // an identical page another snapshot listed: its entries are counted
+      const size = pageSizes[i]
+      if (size === undefined) throw new StoreCorruptError(`manifest page ${pages[i].toString()} of snapshot ${s.record.toString()} is not stored`)
+      sizes.set(k, size)
+      for (const e of decodeManifestPage(await store.get(pages[i]))) sizes.set(keyOf(e.cid), e.size)
+    }
+  }
+  let bytes = 0
+  for (const size of sizes.values()) bytes += size
+  return { bytes, blocks: sizes.size }
+}

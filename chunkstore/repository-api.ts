@@ -50,6 +50,8 @@ export interface Repository {
   forget: (policy: ForgetPolicy, options?: AbortOptions) => Promise<SnapshotRecord[]>
   /** Removes one snapshot record (refuses the last one of its task unless `force`). */
   removeSnapshot: (id: string, options?: { force?: boolean } & AbortOptions) => Promise<void>
+  /** Bytes the blocks of these snapshots (full ids) occupy in the store, each block once (restic's `stats --mode raw-data`). */
+  storedBytes: (ids: string[], options?: AbortOptions) => Promise<{ bytes: number, blocks: number }>
   /** Reclaims space of blocks no snapshot references. */
   prune: (options?: AbortOptions) => Promise<PruneResult>
   /** Writes the manifest of every snapshot listed without one (made before manifests existed) by walking its tree; reports those it could not. */

@@ -13,7 +13,8 @@ import {
   diskFullAt, InvalidOptionError, RestoreIncompleteError, LastSnapshotError, PathNotFoundError, SnapshotDamagedError, SnapshotNotFoundError,
   NotADiskImageError, SharedReplicaError, StoreCorruptError, BlockNotFoundError, CorruptBlockError
 } from './errors.ts'
-import { encodeManifestPages, snapshotBlocks, writeManifest } from './manifest.ts'
+import { encodeManifestPages, snapshotBlocks, snapshotsStoredBytes, writeManifest } from './manifest.ts'
+import type { StoredBytes } from './manifest.ts'
 import { keyOf } from './index-layout.ts'
 import type { Key } from './index-layout.ts'
 import { unlockKeys } from './key-slots.ts'
@@ -431,6 +432,23 @@ export class LocalRepository implements Repository {
     const same = await this.snapshots({ task: snap.task, signal: options.signal })
     if (same.length === 1 && options.force !== true) throw new LastSnapshotError(snap.task)
     await this.forgetRoots([snap.id])
+  }
+
+  /**
+   * The bytes the blocks of the snapshots `ids` (full ids) occupy in the store, each block once
+   * (manifest.ts `snapshotsStoredBytes`): what a task's copies keep on disk. Read from their
+   * manifests; a snapshot without one is walked. A snapshot not listed is a SnapshotNotFoundError.
+   */
+  async storedBytes (ids: string[], options: AbortOptions = {}): Promise<StoredBytes> {
+    return await this.blocks.epochs.within('read', async () => {
+      const listed = new Map((await this.snapshots(options)).map(s => [s.id, s]))
+      return await snapshotsStoredBytes(this.blocks, ids.map(id => {
+        const snap = listed.get(id)
+        if (snap === undefined) throw new SnapshotNotFoundError(id)
+        const record = CID.parse(id)
+        return { record, walk: async () => await snapshotBlocks(this.blocks, record, rootOf(snap), async ref => await this.loadNode(ref)) }
+      }))
+    })
   }
 
   /** Mark and sweep (prune.ts), one prune at a time; never on a shared replica or with a write-only key. */

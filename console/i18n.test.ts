@@ -8,7 +8,7 @@ import { en, zh, firstLanguage, i18n } from './src/i18n.ts'
 import { ApiCallError, messageOf } from './src/errors.ts'
 import { readdirSync, readFileSync } from 'node:fs'
 import { duration } from './src/format.ts'
-import { auditActionText, logText, reportValueText, sourceText } from './src/words.ts'
+import { auditActionText, jobErrorText, logText, reportValueText, sourceText } from './src/words.ts'
 
 /** Every leaf of a table as key → text. */
 function leaves (o: object, prefix = ''): Map<string, string> {
@@ -61,15 +61,18 @@ test('the first visit follows navigator.languages; an explicit choice is kept', 
   assert.equal(firstLanguage('en', ['zh-CN']), 'en')
 })
 
-/** The node's source files, read as text (console code imports no node code). */
-function nodeSources (dir = new URL('../node/', import.meta.url)): string[] {
-  const out: string[] = []
+/** The node's source files (not its tests). */
+function nodeSourceFiles (dir = new URL('../node/', import.meta.url)): URL[] {
+  const out: URL[] = []
   for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) out.push(...nodeSources(new URL(`${e.name}/`, dir)))
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) out.push(readFileSync(new URL(e.name, dir), 'utf8'))
+    if (e.isDirectory()) out.push(...nodeSourceFiles(new URL(`${e.name}/`, dir)))
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) out.push(new URL(e.name, dir))
   }
   return out
 }
+
+/** The node's source files, read as text (console code imports no node code). */
+const nodeSources = (): string[] => nodeSourceFiles().map(f => readFileSync(f, 'utf8'))
 
 test('every audit action and log source the node writes reads in Chinese; durations too', () => {
   const text = nodeSources().join('\n')
@@ -95,7 +98,11 @@ test('every audit action and log source the node writes reads in Chinese; durati
 test('every log text the node says by code has words in both languages; a line without one keeps the node\'s message', () => {
   // said(code, params) in node code: the first argument, a code or a choice between codes.
   const codes = new Set<string>()
-  for (const m of nodeSources().join('\n').matchAll(/\bsaid\(([^,)]+)/g)) for (const c of m[1].matchAll(/'([A-Z][A-Z0-9_]+)'/g)) codes.add(c[1])
+  const text = nodeSources().join('\n')
+  for (const m of text.matchAll(/\bsaid\(([^,)]+)/g)) for (const c of m[1].matchAll(/'([A-Z][A-Z0-9_]+)'/g)) codes.add(c[1])
+  // node/logs/warning-texts.ts: codes in its pattern tables, and the fallbacks.
+  for (const m of text.matchAll(/\['([A-Z][A-Z0-9_]+)', \//g)) codes.add(m[1])
+  for (const m of text.matchAll(/'([A-Z][A-Z0-9_]+_AS_WRITTEN)'/g)) codes.add(m[1])
   assert.ok(codes.has('JOB_STARTED_BY_USER') && codes.has('SNAPSHOT_FILES') && codes.size > 30, `the codes were found (${codes.size})`)
   assert.deepEqual([...codes].filter(c => !(c in en.logMsg)), [], 'codes the console cannot word')
   assert.deepEqual(Object.keys(en.logMsg).filter(c => !codes.has(c)), [], 'words for codes the node never says')
@@ -103,6 +110,41 @@ test('every log text the node says by code has words in both languages; a line w
   assert.equal(logText({ message: 'User [op] started backup job [Nightly]', text: { code: 'JOB_STARTED_BY_USER', params: { user: 'op', type: 'backup', name: 'Nightly' } } }), '用户 [op] 启动了备份作业 [Nightly]')
   assert.equal(logText({ message: 'Reclaimed 2048 bytes (3 blocks)', text: { code: 'RECLAIMED', params: { bytesFreed: 2048, blocksRemoved: 3 } } }), '回收了 2.00 KB（3 个数据块）')
   assert.equal(logText({ message: 'an old line' }), 'an old line')
+  // An error inside a line (node/logs saidError) is worded from its code and params.
+  const notStarted = { message: 'Planned run of backup task [n] could not start: User space s1 is full; …', text: { code: 'SCHEDULE_NOT_STARTED', params: { task: 'n', error: 'User space s1 is full; …', errorCode: 'QUOTA_EXCEEDED', errorParams: '{"space":"s1"}' } } }
+  assert.equal(logText(notStarted), '备份任务 [n] 的计划执行未能启动：用户空间 s1 已满：请扩大容量或清理旧副本')
+  assert.equal(logText({ message: 'x', text: { code: 'WARN_VANISHED', params: { path: '/srv/a.txt' } } }), '/srv/a.txt：读取前已消失；不在本快照中')
+  assert.equal(logText({ message: 'x', text: { code: 'NODE_CHANGED', params: { name: 'hq', fields: 'name, ownerId' } } }), '客户端 [hq] 已修改：名称、分配用户')
+  assert.equal(logText({ message: 'x', text: { code: 'WARN_UNREADABLE', params: { path: '/srv/b', reason: 'EACCES' } } }), '/srv/b：无法读取（权限不足）；不在本快照中')
+  assert.equal(jobErrorText({ error: 'User space s1 is full; …', errorCode: 'QUOTA_EXCEEDED', errorParams: { space: 's1' } }), '用户空间 s1 已满：请扩大容量或清理旧副本。')
+  assert.equal(jobErrorText({ error: 'EIO: i/o error, read' }), 'EIO: i/o error, read', 'an error without a code stays as the node wrote it')
   i18n.global.locale.value = 'en'
+  assert.equal(logText(notStarted), 'Planned run of backup task [n] could not start: User space s1 is full: raise its capacity or clean old copies')
   assert.equal(logText({ message: 'x', text: { code: 'JOB_LOG_ENDED', params: { status: 'success' } } }), 'Job ended: success')
+})
+
+/** The argument text of each call that starts at `(` in `text` (balanced parentheses; strings are not parsed, which the node's log calls do not need). */
+function callArguments (text: string, open: number): string {
+  let depth = 0
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === '(') depth++
+    else if (text[i] === ')' && --depth === 0) return text.slice(open + 1, i)
+  }
+  return text.slice(open + 1)
+}
+
+test('every log and job-log line the node writes carries a code the console words (no English-only line)', () => {
+  const offenders: string[] = []
+  let calls = 0
+  for (const file of nodeSourceFiles()) {
+    const text = readFileSync(file, 'utf8')
+    // A job's log (ctx.log(level, message, text)) and the node's log list (logs.write({ …, text })).
+    for (const m of text.matchAll(/\b(?:ctx\.log|logs\.write)\(/g)) {
+      calls++
+      const args = callArguments(text, m.index + m[0].length - 1)
+      if (!/\b(?:said|\w+Said)\(|\btext\b/.test(args)) offenders.push(`${file.pathname.replace(/.*\/node\//, 'node/')}: ${args.slice(0, 100)}`)
+    }
+  }
+  assert.ok(calls > 60, `the log calls were found (${calls})`)
+  assert.deepEqual(offenders, [])
 })

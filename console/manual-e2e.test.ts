@@ -2,7 +2,8 @@
 // restore with a name and a review step, each field its own message, searches by name, the
 // history's and the monitor's client, space and level columns, data management's clean names and
 // records, user-space details and rename, the home page's storage figures, My account's About,
-// last login, password age and packed logs, menus by role. Debian's Chromium through
+// last login, password age and packed logs, menus by role; job-log warnings and login failures in
+// Chinese (no ASCII-only sentence on the page). Debian's Chromium through
 // playwright-core against a real `cairn serve` started through the package's bin.
 // test-suite: browser
 import test, { after, before } from 'node:test'
@@ -11,6 +12,7 @@ import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
+import { spawnSync } from 'node:child_process'
 import type { Browser, Page } from 'playwright-core'
 import { apiAs, asciiSentences, buildConsole, launchBrowser, login as loginAt, newPage as openPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
@@ -223,11 +225,26 @@ test('zh-CN: data management names a clean and keeps its records; user spaces sh
   assert.equal(await text(page, '.modal .error'), '两次输入的新密码不一致')
   await page.keyboard.press('Escape')
 
+  // A per-file warning in a job's log, in Chinese: a FIFO is skipped (the node's sentence is coded).
+  const pipes = join(dir, 'pipes')
+  await mkdir(pipes)
+  await writeFile(join(pipes, 'a.txt'), 'a')
+  assert.equal(spawnSync('mkfifo', [join(pipes, 'p.fifo')]).status, 0)
+  const pipeTask = await admin('POST', '/api/tasks', { name: 'Pipe-check', nodeId, spaceId: (await admin('GET', '/api/spaces')).find((x: any) => x.name === 'finance_hq').id, sources: { include: [pipes] } })
+  const pipeJob = await admin('POST', `/api/tasks/${pipeTask.id}/start`, { level: 'full' })
+  assert.equal((await ended(pipeJob.id)).status, 'warning')
+  await page.goto(`${base}/#/monitor/${pipeJob.id}`)
+  await page.waitForFunction(() => /作业结束：警告/.test(document.querySelector('[data-test=job-log]')?.textContent ?? ''))
+  assert.match(await text(page, '[data-test=job-log]'), /p\.fifo：已跳过（不备份套接字、FIFO 和设备文件）/)
+  assert.deepEqual(await asciiSentences(page), [])
+  // A failed login's reason, in the log list below.
+  assert.equal((await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'not the passphrase' }) })).status, 401)
+
   // The log list and the audit trail in Chinese words.
   await page.goto(`${base}/#/logs`)
   await page.waitForSelector('[data-test=logs] tbody td.message')
   const logs = await page.innerText('[data-test=logs] tbody')
-  for (const want of ['用户 [admin] 已登录', '用户空间 [finance_hq] 已修改：name', '清理作业 [清理旧副本] 执行成功', '调度器']) assert.ok(logs.includes(want), `the log list says ${want}`)
+  for (const want of ['用户 [admin] 已登录', '用户空间 [finance_hq] 已修改：名称', '清理作业 [清理旧副本] 执行成功', '调度器', '用户 [admin] 登录失败：密码错误']) assert.ok(logs.includes(want), `the log list says ${want}`)
   assert.deepEqual(await asciiSentences(page), [])
   await page.goto(`${base}/#/audit`)
   assert.equal(await text(page, '[data-test=audit] td[data-action="space.update"]'), '修改用户空间')

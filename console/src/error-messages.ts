@@ -33,6 +33,7 @@ export const errorsEn = {
     PATH_INVALID: 'The path {path} is not valid: use a full path starting with /.',
     TASK_RUNNING: 'Task {task} is running; stop it or wait until it ends.',
     JOB_NOT_RUNNING: 'The job is not running any more.',
+    JOB_INTERRUPTED: 'Interrupted: the node stopped while the job ran. To reclaim its space: Data management → Clean → Leftovers of failed runs.',
     TASK_INVALID: 'The task is not valid; check each step of the wizard.',
     TASK_SCHEDULE_INVALID: 'A schedule is not valid; check its date, days and interval.',
     AGENT_NOT_AUTHORISED: 'Client {node} is not authorised for this agent type; ask an administrator (Clients → Edit).',
@@ -59,7 +60,8 @@ export const errorsEn = {
   field: {
     username: 'User name', password: 'Password', currentPassword: 'Current password', newPassword: 'New password', name: 'Name', email: 'E-mail', certificate: 'USB-key certificate',
     url: 'URL', events: 'Events', hostname: 'Host name', ip: 'IP address', os: 'OS', version: 'Version', capacityBytes: 'Capacity', path: 'Path', targetPath: 'Redirect path',
-    include: 'Sources', compression: 'Compression', ttlHours: 'Validity', recoveryKey: 'Recovery key', host: 'Server', port: 'Port', from: 'Sender', confirm: 'Confirmation', remark: 'Remark'
+    include: 'Sources', compression: 'Compression', ttlHours: 'Validity', recoveryKey: 'Recovery key', host: 'Server', port: 'Port', from: 'Sender', confirm: 'Confirmation', remark: 'Remark',
+    agentTypes: 'Authorised agent types', agentConfig: 'Agent settings', ownerId: 'Assigned user', roots: 'Folders operators may reach'
   },
   rule: {
     minLength: 'needs at least {limit} characters', maxLength: 'may have at most {limit} characters', required: 'is required', pattern: 'has characters that are not allowed',
@@ -99,6 +101,7 @@ export const errorsZh: typeof errorsEn = {
     PATH_INVALID: '路径 {path} 无效：请使用以 / 开头的完整路径。',
     TASK_RUNNING: '任务 {task} 正在运行；请先停止或等待其结束。',
     JOB_NOT_RUNNING: '该作业已不在运行。',
+    JOB_INTERRUPTED: '已中断：作业运行期间节点停止了。回收其占用的空间：数据管理 → 清理 → 失败运行的残留数据。',
     TASK_INVALID: '任务设置无效，请检查向导的每一步。',
     TASK_SCHEDULE_INVALID: '备份计划无效，请检查日期、星期/日期和间隔。',
     AGENT_NOT_AUTHORISED: '客户端 {node} 未授权此代理类型；请联系管理员（客户端 → 编辑）。',
@@ -125,7 +128,8 @@ export const errorsZh: typeof errorsEn = {
   field: {
     username: '用户名', password: '密码', currentPassword: '当前密码', newPassword: '新密码', name: '名称', email: '邮箱', certificate: 'USB Key 证书',
     url: 'URL 地址', events: '事件', hostname: '主机名', ip: 'IP 地址', os: '操作系统', version: '版本', capacityBytes: '容量', path: '路径', targetPath: '重定向路径',
-    include: '备份源', compression: '压缩', ttlHours: '有效期', recoveryKey: '恢复密钥', host: '服务器', port: '端口', from: '发件人', confirm: '确认', remark: '备注'
+    include: '备份源', compression: '压缩', ttlHours: '有效期', recoveryKey: '恢复密钥', host: '服务器', port: '端口', from: '发件人', confirm: '确认', remark: '备注',
+    agentTypes: '已授权代理类型', agentConfig: '代理设置', ownerId: '分配用户', roots: '操作员可访问的目录'
   },
   rule: {
     minLength: '至少需要 {limit} 个字符', maxLength: '最多 {limit} 个字符', required: '必须填写', pattern: '包含不允许的字符',

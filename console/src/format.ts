@@ -3,8 +3,8 @@
 import { i18n } from './i18n.ts'
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB']
 
-export function bytes (n: number | undefined): string {
-  if (n === undefined || !Number.isFinite(n)) return '—'
+export function bytes (n: number | null | undefined): string {
+  if (n === undefined || n === null || !Number.isFinite(n)) return '—'
   let v = n
   let i = 0
   while (Math.abs(v) >= 1024 && i < UNITS.length - 1) { v /= 1024; i++ }

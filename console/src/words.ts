@@ -35,6 +35,10 @@ function paramText (name: string, value: string | number): string {
   if (name === 'status') return word('job')
   if (name === 'role') return word('user')
   if (name === 'conflict') return word('restore')
+  // The fields a change touched ("name, ownerId"), named as the forms name them.
+  if (name === 'fields') return String(value).split(', ').map(f => known(`field.${f}`) ? i18n.global.t(`field.${f}`) : f).join(i18n.global.t('app.listSep'))
+  // A file system's error code (EACCES …) as the reason of a per-file warning.
+  if (name === 'reason' && /^E[A-Z0-9]+$/.test(String(value))) return word('errno')
   if (/^bytes/.test(name) && typeof value === 'number') return bytes(value)
   if ((name === 'time' || name === 'until') && typeof value === 'string') return time(value)
   return String(value)
@@ -44,6 +48,20 @@ function paramText (name: string, value: string | number): string {
 export function logText (line: { message: string, text?: { code: string, params?: Record<string, string | number> } }): string {
   const code = line.text?.code
   if (code === undefined || !known(`logMsg.${code}`)) return line.message
-  const params = Object.fromEntries(Object.entries(line.text?.params ?? {}).map(([k, v]) => [k, paramText(k, v)]))
+  const raw = line.text?.params ?? {}
+  const params = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, paramText(k, v)]))
+  // An error inside the line (node/logs saidError): worded from its code like any error of the node.
+  const errorCode = raw.errorCode
+  if (typeof errorCode === 'string' && known(`apiErr.${errorCode}`)) {
+    let errorParams: Record<string, unknown> = {}
+    try { errorParams = JSON.parse(String(raw.errorParams ?? '{}')) } catch {}
+    params.error = i18n.global.t(`apiErr.${errorCode}`, errorParams).replace(/[.。]$/, '')
+  }
   return i18n.global.t(`logMsg.${code}`, params)
+}
+
+/** Why a job failed, in the user's language when the node gave the error's code (JobRecord.errorCode), else as the node wrote it. */
+export function jobErrorText (job: { error?: string, errorCode?: string, errorParams?: Record<string, unknown> }): string {
+  if (job.errorCode !== undefined && known(`apiErr.${job.errorCode}`)) return i18n.global.t(`apiErr.${job.errorCode}`, job.errorParams ?? {})
+  return job.error ?? ''
 }

@@ -52,7 +52,7 @@ export type NodeView = import('../inventory/index.ts').NodeRecord & { online: bo
 export interface FileEntry { name: string, path: string, type: 'dir' | 'file' | 'symlink' | 'other', size: number, mtime?: string }
 
 /** GET /api/data/tasks: a row of the data management table (manual 2.5.1). */
-export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, storedBytes: number, copies: number, runs: number }
+export interface DataRow { taskId: string, taskName: string, agentType: string, spaceId: string, spaceName: string, backupBytes: number, /** Bytes the blocks of the copies occupy in the store, each block once; null when the store could not be read. */ storedBytes: number | null, copies: number, runs: number }
 
 export type { Role as MeshRole, ReplicationPolicy as MeshPolicy } from '../../bootstrap/index.ts'
 export type { BandwidthSchedule as Bandwidth, BandwidthWindow } from '../../chunkstore/index.ts'

@@ -176,7 +176,7 @@ export async function jobRoutes (app: FastifyInstance, ctx: ApiContext, _opts: R
       rows.push({
         taskId: t.id, taskName: t.name, agentType: t.agentType, spaceId: space.id, spaceName: space.name,
         backupBytes: snaps.at(-1)?.stats.bytesTotal ?? 0,
-        storedBytes: snaps.reduce((n, s) => n + s.stats.bytesStored, 0),
+        storedBytes: await operations.storedBytes(actor(req), space.id, t.id, snaps.map(s => s.id)),
         copies: snaps.length,
         runs: jobs.filter(j => j.taskId === t.id && j.type === 'backup').length
       })

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerO
 import cookie from '@fastify/cookie'
 import { AjvCompiler } from '@fastify/ajv-compiler'
 import { CairnError, errorRecord, InternalError } from '../../crypto/index.ts'
+import { said, saidError } from '../logs/index.ts'
 import { CsrfTokenError, ForbiddenError, NotAuthenticatedError, ReauthenticationRequiredError, type Session, type User } from '../auth/index.ts'
 import { MediaTypeUnsupportedError, RequestInvalidError, RequestTooLargeError, RequestTooLongError, RouteNotFoundError } from './errors.ts'
 import { httpStatusOf } from './error-status.ts'
@@ -155,7 +156,7 @@ export async function createApiServer (ctx: ApiContext, options: { https?: { key
     if (e !== undefined && status !== 500) return await reply.code(status).send(errorRecord(e))
     ctx.metrics.serverError()
     // The operator sees internal errors in the log list; the client gets no internals.
-    void ctx.logs.write({ type: 'system', level: 'error', user: req.auth?.user.name ?? 'anonymous', source: req.ip, message: `Internal error on ${req.method} ${req.routeOptions.url ?? req.url}: ${String(err?.message ?? err)}` }).catch(() => {})
+    void ctx.logs.write({ type: 'system', level: 'error', user: req.auth?.user.name ?? 'anonymous', source: req.ip, message: `Internal error on ${req.method} ${req.routeOptions.url ?? req.url}: ${String(err?.message ?? err)}`, text: said('INTERNAL_ERROR', { route: `${req.method} ${req.routeOptions.url ?? req.url}`, ...saidError(err) }) }).catch(() => {})
     return await reply.code(500).send(errorRecord(new InternalError('The node failed to answer; the node log has details')))
   })
 

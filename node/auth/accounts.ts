@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import { said, type LogBook } from '../logs/index.ts'
+import { said, saidError, type LogBook, type LogText } from '../logs/index.ts'
 import { createPasswordHasher, type ScryptCost, DEFAULT_SCRYPT_COST } from './password-hash.ts'
 import { passwordProblem } from './password-policy.ts'
 import { createLoginGate, createRefusalLog } from './login-gate.ts'
@@ -197,7 +197,10 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
     const message = kind === 'throttled'
       ? (first ? `Logins from ${who} throttled after repeated failures` : `${count} more logins from ${who} were throttled in the last minute`)
       : (first ? `Login refused for locked user [${who}] (from ${ip})` : `${count} more logins for locked user [${who}] were refused in the last minute`)
-    await logs.write({ type: 'login', level: 'warning', user: kind === 'throttled' ? 'anonymous' : who, source: kind === 'throttled' ? who : ip, message })
+    const text = kind === 'throttled'
+      ? (first ? said('LOGIN_THROTTLED_FROM', { ip: who }) : said('LOGIN_THROTTLED_MORE', { ip: who, n: count }))
+      : (first ? said('LOGIN_REFUSED_LOCKED', { user: who, ip }) : said('LOGIN_REFUSED_LOCKED_MORE', { user: who, n: count }))
+    await logs.write({ type: 'login', level: 'warning', user: kind === 'throttled' ? 'anonymous' : who, source: kind === 'throttled' ? who : ip, message, text })
     await logs.audit({ user: kind === 'throttled' ? 'anonymous' : who, source: kind === 'throttled' ? who : ip, action: kind === 'throttled' ? 'auth.throttled' : 'auth.locked.refused', target: who, detail: { count } })
   })
   const throttled = (ip: string): LoginThrottledError => { refusals.refused(`throttled\0${ip}`); return new LoginThrottledError() }
@@ -219,12 +222,17 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
     return user.lockedUntil !== undefined && Date.parse(user.lockedUntil) > now().getTime() ? user.lockedUntil : undefined
   }
 
-  async function recordFailure (user: User | undefined, name: string, ip: string, why: string): Promise<void> {
+  /** Why a login failed, as a LogText: `why` is one of recordFailure's reasons; `err`, a USB-key check's error. */
+  const failureSaid = (name: string, why: string, err?: unknown): LogText =>
+    err !== undefined ? said('LOGIN_FAILED_TOKEN', { user: name, ...saidError(err) })
+      : said(why === 'wrong password' ? 'LOGIN_FAILED_PASSWORD' : why === 'account disabled' ? 'LOGIN_FAILED_DISABLED' : 'LOGIN_FAILED_REAUTH', { user: name })
+
+  async function recordFailure (user: User | undefined, name: string, ip: string, why: string, err?: unknown): Promise<void> {
     gate.addressFailure(ip)
     await logs.audit({ user: user?.name ?? name, source: ip, action: 'auth.login.failed', target: user?.id ?? '', detail: { why } })
     if (user === undefined) {
       const locked = gate.unknownFailure(name)
-      await logs.write({ type: 'login', level: locked !== undefined ? 'error' : 'warning', user: name, source: ip, message: locked !== undefined ? `Unknown user name [${name}] locked until ${locked.toISOString()} after ${maxFailures} failed logins` : `Failed login for unknown user [${name}]` })
+      await logs.write({ type: 'login', level: locked !== undefined ? 'error' : 'warning', user: name, source: ip, message: locked !== undefined ? `Unknown user name [${name}] locked until ${locked.toISOString()} after ${maxFailures} failed logins` : `Failed login for unknown user [${name}]`, text: locked !== undefined ? said('UNKNOWN_USER_LOCKED', { user: name, until: locked.toISOString(), failures: maxFailures }) : said('LOGIN_FAILED_UNKNOWN_USER', { user: name }) })
       return
     }
     await state.exclusive(async () => {
@@ -238,7 +246,7 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
       }
       await state.put('users', fresh.id, fresh)
     })
-    await logs.write({ type: 'login', level: 'warning', user: user.name, source: ip, ownerId: user.id, message: `Failed login for user [${user.name}]: ${why}` })
+    await logs.write({ type: 'login', level: 'warning', user: user.name, source: ip, ownerId: user.id, message: `Failed login for user [${user.name}]: ${why}`, text: failureSaid(user.name, why, err) })
   }
 
   async function openSession (user: User, ip: string, userAgent: string): Promise<LoginOutcome> {
@@ -375,10 +383,10 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
           const pending = await state.get<PendingLogin>('logins', `a:${String(response.attemptId)}`)
           const u = pending === undefined ? undefined : await state.get<User>('users', pending.userId)
           const why = `USB key check failed: ${(err as Error).name}`
-          if (u !== undefined && u.name.toLowerCase() === String(response.user).toLowerCase()) await recordFailure(u, u.name, ip, why)
+          if (u !== undefined && u.name.toLowerCase() === String(response.user).toLowerCase()) await recordFailure(u, u.name, ip, why, err)
           else {
             gate.addressFailure(ip)
-            await logs.write({ type: 'login', level: 'warning', user: String(response.user).slice(0, 64), source: ip, message: `${why} (no pending password step; not counted against the user)` })
+            await logs.write({ type: 'login', level: 'warning', user: String(response.user).slice(0, 64), source: ip, message: `${why} (no pending password step; not counted against the user)`, text: said('LOGIN_TOKEN_NO_PENDING', { user: String(response.user).slice(0, 64), ...saidError(err) }) })
             await logs.audit({ user: String(response.user).slice(0, 64), source: ip, action: 'auth.login.failed', target: '', detail: { why, step: 'token' } })
           }
           if (err instanceof TokenChallengeError) throw err

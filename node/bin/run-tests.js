@@ -9,8 +9,12 @@
 // or `// test-suite: browser` (headless Chromium); every other file is a unit test. `slow` is
 // processes and browser together; no --suite runs every file. `// test-timeout: SECONDS` there
 // replaces the suite's limit for that file. CAIRN_TEST_CONCURRENCY: files at once (default 2).
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+//
+// Longest first: each file's last duration is kept in node_modules/.cache/cairn-test-times.json
+// (outside git), and files start in order of it, so that a long file does not start last and
+// leave one worker idle at the end; without it, the browser and process suites start first.
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -60,6 +64,13 @@ if (files.length === 0) {
   process.exit(1)
 }
 
+const timesFile = join(root, 'node_modules', '.cache', 'cairn-test-times.json')
+const SUITE_GUESS = { browser: 40, processes: 25, unit: 5 }
+let lastTimes = {}
+try { lastTimes = JSON.parse(readFileSync(timesFile, 'utf8')) } catch {}
+const expected = f => typeof lastTimes[f.file] === 'number' ? lastTimes[f.file] : SUITE_GUESS[f.suite]
+files.sort((a, b) => expected(b) - expected(a) || (a.file < b.file ? -1 : 1))
+
 const concurrency = Math.max(1, Number(process.env.CAIRN_TEST_CONCURRENCY ?? '2'))
 const live = files.length === 1
 const reporter = process.stdout.isTTY === true ? ['--test-reporter=spec'] : []
@@ -86,7 +97,7 @@ function run ({ file, suite, seconds }) {
       const secs = ((Date.now() - started) / 1000).toFixed(1)
       const verdict = timedOut ? `TIMED OUT after ${seconds} s` : code === 0 ? 'ok' : `FAILED (exit ${code ?? signal})`
       if (!live) process.stdout.write(`\n▶ ${file} [${suite}] ${verdict}, ${secs} s\n${text}`)
-      results.push({ file, ok: code === 0 && !timedOut, verdict, counts: counts(text) })
+      results.push({ file, ok: code === 0 && !timedOut, verdict, counts: counts(text), secs: Number(secs) })
       resolve()
     })
   })
@@ -103,12 +114,25 @@ function counts (text) {
   return c
 }
 
+/** Keeps this run's durations (beside those of files it did not run) for the next run's order. */
+function saveTimes () {
+  const times = { ...lastTimes }
+  for (const r of results) times[r.file] = r.secs
+  try {
+    mkdirSync(dirname(timesFile), { recursive: true })
+    writeFileSync(`${timesFile}.${process.pid}`, JSON.stringify(times, null, 1))
+    renameSync(`${timesFile}.${process.pid}`, timesFile)
+  } catch {} // a read-only checkout runs in the default order next time
+}
+
 process.on('SIGINT', () => { for (const c of children) kill(c); process.exit(130) })
 
 const queue = [...files]
 await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
   while (queue.length > 0) await run(queue.shift())
 }))
+
+saveTimes()
 
 const total = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 }
 for (const r of results) for (const k of Object.keys(total)) total[k] += r.counts[k] ?? 0

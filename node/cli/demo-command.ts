@@ -91,7 +91,7 @@ async function serveDemo (o: { source: string, exclude: string[], listen: string
     const space = (await daemon.inventory.listSpaces(admin)).find(s => s.name === 'demo') ??
       await daemon.inventory.createSpace(actor, { name: 'demo', type: 'backup', nodeId: local.id, ownerId: admin.id, capacityBytes: 10 * 2 ** 30, cipher: 'xsalsa20-poly1305', dedupScope: 'global' })
     const task = (await daemon.tasks.list(admin)).find(t => t.name === 'cairn-source') ??
-      await daemon.tasks.create(actor, { name: 'cairn-source', nodeId: local.id, spaceId: space.id, agentType: 'filesystem', sources: { include: [o.source], exclude: o.exclude }, mode: 'manual' })
+      await daemon.tasks.create(actor, { name: 'cairn-source', nodeId: local.id, spaceId: space.id, agentType: 'filesystem', sources: { include: [o.source], exclude: o.exclude }, mode: 'manual', options: { compression: 3 } })
     const job = await daemon.operations.backup(actor, task.id, { level: 'incremental' })
     await daemon.runner.waitFor(job.id)
     const done = await daemon.runner.get(job.id)

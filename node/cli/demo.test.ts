@@ -44,6 +44,11 @@ test('cairn demo --serve: backup, restore and compare, then a console with the d
   assert.equal((await api.login('admin', readFileSync(passwordFile, 'utf8').trim())).status, 200)
   const tasks = (await api.get('/api/tasks')).body
   assert.deepEqual(tasks.map((x: { name: string }) => x.name), ['cairn-source'])
+  // Compressed like the demo's own store: 4,500 bytes of a repeated line must not be stored as they are.
+  assert.equal(tasks[0].options.compression, 3)
+  const jobs = (await api.get('/api/jobs')).body.items as Array<{ type: string, result: { bytesNew: number, bytesStored: number } }>
+  const run = jobs.find(j => j.type === 'backup')!
+  assert.ok(run.result.bytesStored < run.result.bytesNew, `stored ${run.result.bytesStored} of ${run.result.bytesNew} new bytes`)
   const space = (await api.get('/api/spaces')).body.find((s: { name: string }) => s.name === 'demo')
   const snaps = (await api.get(`/api/spaces/${space.id}/snapshots`)).body
   assert.equal(snaps.length, 1)

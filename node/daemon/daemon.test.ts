@@ -56,6 +56,11 @@ test('a restart loses nothing: users, tasks, jobs and logs come back', async () 
     const nodes = (await admin.get('/api/nodes')).body
     await admin.patch(`/api/nodes/${nodes[0].id}`, { name: 'head-office' })
     await first.daemon.stop()
+    // A job the node was running when it died (its record still says so): failed at the next start, with a code.
+    const { openStateStore } = await import('../state/index.ts')
+    const state = await openStateStore(join(dir, 'state'))
+    await state.put('jobs', 'j-crashed', { id: 'j-crashed', type: 'backup', name: 'Nightly', status: 'running', trigger: 'manual', user: 'admin', spaceId: '', ownerId: '', startedAt: '2026-03-02T00:00:00.000Z', progress: { files: 0, bytes: 0, speed: 0 } })
+    await state.close()
     const second = await startTestDaemon({}, dir)
     try {
       const c = new ApiClient(second.daemon.url)
@@ -66,6 +71,10 @@ test('a restart loses nothing: users, tasks, jobs and logs come back', async () 
       assert.equal(after[0].name, 'head-office')
       assert.ok((await c.get('/api/audit')).body.length >= 3)
       assert.equal((await c.get('/api/audit/verify')).body.ok, true)
+      const crashed = (await c.get('/api/jobs/j-crashed')).body
+      assert.deepEqual([crashed.status, crashed.errorCode], ['failed', 'JOB_INTERRUPTED'])
+      const logs = (await c.get('/api/logs?type=system')).body.items
+      assert.ok(logs.some((e: { text?: { code: string, params?: { n?: number } } }) => e.text?.code === 'JOBS_INTERRUPTED' && e.text.params?.n === 1), 'the interrupted job is logged with its code')
     } finally { await second.daemon.stop() }
   } finally { await rm(dir, { recursive: true, force: true }) }
 })

@@ -10,7 +10,7 @@ import { createAccounts, type Accounts, type AccountsInit, type User } from '../
 import { createInventory, osName, type Inventory } from '../inventory/index.ts'
 import { createTasks, createJobRunner, createOperations, createScheduler, createRepositories, createEscrow, createArchive, reportSource, type RepositoryOpener, type Repositories, type SchedulerInit, type JobRunnerInit, type Scheduler, type JobRunner, type Operations, type Tasks, type Archive } from '../jobs/index.ts'
 import { createMailer, createNotifier, createWebhooks, type WebhooksInit, type Notifier, type Webhooks, type Mailer } from '../notify/index.ts'
-import { createLogBook, said, type LogBook } from '../logs/index.ts'
+import { createLogBook, said, saidError, type LogBook, type LogText } from '../logs/index.ts'
 import { createMetrics } from '../metrics/index.ts'
 import { consoleStatic, createApiServer, gatherMeshFacts, ROUTE_MODULES, type ApiContext, type CapacityPlanner } from '../api/index.ts'
 import { limiterClockOf, systemClock, type Clock, type ManualClock } from '../clock/index.ts'
@@ -165,7 +165,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         name: 'jobs',
         start: async () => {
           const interrupted = await runner.recover()
-          if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed` })
+          if (interrupted > 0) await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `${interrupted} job(s) were interrupted by the last shutdown and marked failed`, text: said('JOBS_INTERRUPTED', { n: interrupted }) })
         },
         stop: async () => { await runner.stopAll('the node is shutting down') }
       },
@@ -209,7 +209,7 @@ async function holdSpaceStores (inventory: Inventory, repositories: Repositories
     try {
       await repositories.all(space)
     } catch (err) {
-      await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `the store of user space ${space.name} could not be opened: ${(err as Error).message}` })
+      await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'daemon', message: `the store of user space ${space.name} could not be opened: ${(err as Error).message}`, text: said('SPACE_STORE_UNAVAILABLE', { name: space.name, ...saidError(err) }) })
     }
   }
 }
@@ -227,6 +227,22 @@ async function auditKey (file: string): Promise<Buffer> {
 
 /** Mesh events worth a line in the node's log (the rest go to DaemonMeshInit.log only). */
 const LOGGED_MESH_EVENTS: Partial<Record<NodeMeshEvent['event'], 'info' | 'warning'>> = { 'member-joined': 'info', 'member-addresses': 'info', 'membership-adopted': 'info', 'cut-off': 'warning', 'peer-banned': 'warning', 'scrub-found': 'warning', 'policies-applied': 'info', 'bad-signature': 'warning', 'retention-gc': 'info' }
+
+/** A logged mesh event (LOGGED_MESH_EVENTS) as a LogText, for the console to word; the message keeps the event as JSON. */
+function meshEventSaid (e: NodeMeshEvent): LogText | undefined {
+  switch (e.event) {
+    case 'member-joined': return said('MESH_MEMBER_JOINED', { site: e.site, siteRole: e.role, peer: e.peer })
+    case 'member-addresses': return said('MESH_MEMBER_ADDRESSES', { site: e.site, addrs: e.addrs.join(', ') })
+    case 'membership-adopted': return said(e.removed.length > 0 ? 'MESH_MEMBERSHIP_ADOPTED_REMOVED' : 'MESH_MEMBERSHIP_ADOPTED', { version: e.version, removed: e.removed.join(', ') })
+    case 'cut-off': return said('MESH_CUT_OFF', { peer: e.peer })
+    case 'peer-banned': return said('MESH_PEER_BANNED', { peer: e.peer, offences: e.offences })
+    case 'scrub-found': return said('MESH_SCRUB_FOUND', { n: e.bad.length })
+    case 'policies-applied': return said('MESH_POLICIES_APPLIED', { policies: e.policies.join(', ') })
+    case 'bad-signature': return said(e.what === 'manifest' ? 'MESH_BAD_SIGNATURE_MANIFEST' : 'MESH_BAD_SIGNATURE_RELEASE', { peer: e.peer, cid: e.cid })
+    case 'retention-gc': return said('MESH_RETENTION_GC', { snapshots: e.dropped.length, blocksFreed: e.blocksFreed, bytesFreed: e.bytesFreed, blockedBy: e.blockedBy })
+    default: return undefined
+  }
+}
 
 /** Starts the hosted mesh when the node has mesh state; libp2p is loaded only then. */
 async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Repositories, inventory: Inventory, tasks: Tasks, logs: LogBook, runner: JobRunner, operations: Operations, scheduler: Scheduler, accounts: Accounts }): Promise<HostedMesh | undefined> {
@@ -246,10 +262,10 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
     log: (e) => {
       opts.log?.(e)
       const level = LOGGED_MESH_EVENTS[e.event]
-      if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${e.event} ${JSON.stringify({ ...e, event: undefined })}` }).catch(() => {})
+      if (level !== undefined) void c.logs.write({ type: 'system', level, user: 'system', source: 'mesh', message: `Mesh: ${e.event} ${JSON.stringify({ ...e, event: undefined })}`, text: meshEventSaid(e) }).catch(() => {})
       // A replica's quota refusing a site's backups is an alert (webhooks, mail): the site's copies stop growing here.
       if (e.event === 'admin-release' || e.event === 'admin-release-refused') void auditAdminRelease(e, c).catch(() => {})
-      if (e.event === 'quota-refused') void c.logs.write({ type: 'alert', level: 'warning', user: 'system', source: 'mesh', message: `Mesh: the quota for site ${e.site} is full (${e.held} bytes held, ${e.adding} more refused, quota ${e.quota}); snapshot ${e.root} was refused` }).catch(() => {})
+      if (e.event === 'quota-refused') void c.logs.write({ type: 'alert', level: 'warning', user: 'system', source: 'mesh', message: `Mesh: the quota for site ${e.site} is full (${e.held} bytes held, ${e.adding} more refused, quota ${e.quota}); snapshot ${e.root} was refused`, text: said('MESH_QUOTA_REFUSED', { site: e.site, bytesHeld: e.held, bytesAdding: e.adding, bytesQuota: e.quota, root: e.root }) }).catch(() => {})
     }
   }, {
     dataDir: init.dataDir,
@@ -272,7 +288,7 @@ async function startMesh (init: DaemonInit, c: { clock: Clock, repositories: Rep
       ...(init.clockControl === true && isManual(c.clock) ? clockControl(c.clock, { runner: c.runner, scheduler: c.scheduler, mesh: () => mesh }) : {})
     }
   })
-  await c.logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Mesh node ${mesh.node.peerId} started (${dir})` })
+  await c.logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: `Mesh node ${mesh.node.peerId} started (${dir})`, text: said('MESH_NODE_STARTED', { peer: String(mesh.node.peerId), dir }) })
   return mesh
 }
 

@@ -175,7 +175,7 @@ export function createInventory (components: InventoryComponents, init: Inventor
         const node: NodeRecord = { id: state.nextId('n'), name, agentTypes: [], agentConfig: {}, createdAt: now(), lastSeenAt: now(), local: false, ...facts }
         await state.put('nodes', node.id, node)
         await logs.audit({ user: 'system', source: 'mesh', action: 'node.register', target: node.id, detail: { site: m.site, role: m.role, peer: m.peer } })
-        await logs.write({ type: 'node', level: 'info', user: 'system', source: 'mesh', message: `Node [${node.name}] (${node.ip || 'address unknown'}) joined through the mesh as a ${m.role} site; authorise its agents to use it` })
+        await logs.write({ type: 'node', level: 'info', user: 'system', source: 'mesh', message: `Node [${node.name}] (${node.ip || 'address unknown'}) joined through the mesh as a ${m.role} site; authorise its agents to use it`, text: said('NODE_JOINED_MESH', { name: node.name, ip: node.ip || '—', siteRole: m.role }) })
         return node
       })
     },

@@ -16,7 +16,7 @@ import {
 } from '../archive/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
-import type { LogBook } from '../logs/index.ts'
+import { said, type LogBook } from '../logs/index.ts'
 import { NameTakenError, NotYoursError, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
 import type { StateStore } from '../state/index.ts'
 import type { JobRecord, JobRunner } from './job-runner.ts'
@@ -257,7 +257,7 @@ export function createArchive (components: ArchiveComponents): Archive {
         return registry.add(input.name, config, secret)
       })
       await logs.audit({ user: a.user.name, source: a.source, action: 'archive.device.add', target: record.name, detail: { type: record.config.type, where: described(record.config), secret: record.hasSecret ? 'stored' : 'none' } })
-      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, message: `User [${a.user.name}] added archive device [${record.name}] (${described(record.config)})` })
+      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, message: `User [${a.user.name}] added archive device [${record.name}] (${described(record.config)})`, text: said('ARCHIVE_DEVICE_ADDED', { user: a.user.name, name: record.name, device: described(record.config) }) })
       return await view(record)
     },
 
@@ -268,7 +268,7 @@ export function createArchive (components: ArchiveComponents): Archive {
       await serially(() => { registry.remove(name) })
       statusOf.delete(name)
       await logs.audit({ user: a.user.name, source: a.source, action: 'archive.device.remove', target: name })
-      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, message: `User [${a.user.name}] removed archive device [${name}]; what it holds stays on it` })
+      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, message: `User [${a.user.name}] removed archive device [${name}]; what it holds stays on it`, text: said('ARCHIVE_DEVICE_REMOVED', { user: a.user.name, name }) })
     },
 
     async testDevice (_a, name) {
@@ -305,7 +305,7 @@ export function createArchive (components: ArchiveComponents): Archive {
       }
       await state.put('archiveTasks', t.id, t)
       await logs.audit({ user: a.user.name, source: a.source, action: 'archive.task.create', target: t.id, detail: { name: t.name, device: t.device, tasks: t.taskIds } })
-      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, ownerId: t.ownerId, message: `User [${a.user.name}] created archive task [${t.name}] to device [${t.device}]` })
+      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, ownerId: t.ownerId, message: `User [${a.user.name}] created archive task [${t.name}] to device [${t.device}]`, text: said('ARCHIVE_TASK_CREATED', { user: a.user.name, name: t.name, device: t.device }) })
       await components.changed?.(t.id)
       return t
     },
@@ -331,7 +331,7 @@ export function createArchive (components: ArchiveComponents): Archive {
       if (runningOf(id) !== undefined) throw new TaskRunningError(t.name, 'delete it')
       await state.del('archiveTasks', id)
       await logs.audit({ user: a.user.name, source: a.source, action: 'archive.task.remove', target: id, detail: { name: t.name } })
-      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, ownerId: t.ownerId, message: `User [${a.user.name}] deleted archive task [${t.name}]; what it archived stays on device [${t.device}]` })
+      await logs.write({ type: 'archive', level: 'info', user: a.user.name, source: a.source, ownerId: t.ownerId, message: `User [${a.user.name}] deleted archive task [${t.name}]; what it archived stays on device [${t.device}]`, text: said('ARCHIVE_TASK_DELETED', { user: a.user.name, name: t.name, device: t.device }) })
       await components.changed?.(id)
     },
 
@@ -350,12 +350,14 @@ export function createArchive (components: ArchiveComponents): Archive {
           for (const taskId of t.taskIds) {
             const repo = await repositories.forTask(space, taskId)
             const chosen = chosenSnapshots(await repo.snapshots({ task: taskId, signal: ctx.signal }), t.select)
-            if (chosen.length === 0) await ctx.log('warning', `Backup task ${taskId} has no snapshot to archive${t.select.mode === 'range' ? ` between ${t.select.from} and ${t.select.to}` : ''}`)
+            if (chosen.length === 0) await ctx.log('warning', `Backup task ${taskId} has no snapshot to archive${t.select.mode === 'range' ? ` between ${t.select.from} and ${t.select.to}` : ''}`,
+              said(t.select.mode === 'range' ? 'ARCHIVE_NOTHING_IN_RANGE' : 'ARCHIVE_NOTHING', { task: taskId, from: t.select.mode === 'range' ? t.select.from : undefined, to: t.select.mode === 'range' ? t.select.to : undefined }))
             byStore.set(repo, [...(byStore.get(repo) ?? []), ...chosen])
           }
           const snapshots = [...byStore.values()].flat()
           ctx.job.params.snapshots = snapshots.map(s => ({ id: s.id, task: s.task, time: s.time }))
-          await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`)
+          await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`,
+            said(t.pool !== undefined ? 'ARCHIVING_POOL' : 'ARCHIVING', { n: snapshots.length, name: t.device, device: described(device.config), pool: t.pool?.join(',') }))
           const total = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
           const d = await open(t.device, t.pool)
           try {
@@ -363,7 +365,7 @@ export function createArchive (components: ArchiveComponents): Archive {
             for (const [repo, snaps] of byStore) {
               if (snaps.length === 0) continue
               const only = await selectionOf(repo, snaps)
-              if (only === undefined) await ctx.log('warning', 'A snapshot has no manifest (it predates them): every block of its store is archived')
+              if (only === undefined) await ctx.log('warning', 'A snapshot has no manifest (it predates them): every block of its store is archived', said('ARCHIVE_NO_MANIFEST'))
               else ctx.progress({ bytesTotal: doneBytes + only.bytes })
               const base = doneBytes
               const r = await copyBlocks(repo.blocks, d.store, {
@@ -375,7 +377,8 @@ export function createArchive (components: ArchiveComponents): Archive {
               doneBytes += only?.bytes ?? r.bytesWritten
             }
           } finally { await d.close() }
-          await ctx.log('info', `Archived ${total.blocksWritten} blocks (${total.bytesWritten} bytes) and ${total.rootsAdded} snapshot roots to ${t.device}; ${total.blocksPresent} blocks were there already`)
+          await ctx.log('info', `Archived ${total.blocksWritten} blocks (${total.bytesWritten} bytes) and ${total.rootsAdded} snapshot roots to ${t.device}; ${total.blocksPresent} blocks were there already`,
+            said('ARCHIVED', { blocks: total.blocksWritten, bytesWritten: total.bytesWritten, roots: total.rootsAdded, name: t.device, present: total.blocksPresent }))
           return { status: snapshots.length === 0 ? 'warning' : 'success', result: total }
         }
       })
@@ -397,7 +400,7 @@ export function createArchive (components: ArchiveComponents): Archive {
         params: { archiveTaskId: t.id, device: deviceName, deviceType: device.config.type, ...(pool !== undefined ? { pool } : {}), snapshot: archived.id, task: archived.task },
         body: async (ctx) => {
           const repo = await repositories.forTask(space, archived.task)
-          await ctx.log('info', `Bringing snapshot ${archived.id} back from device ${deviceName} (${described(device.config)})`)
+          await ctx.log('info', `Bringing snapshot ${archived.id} back from device ${deviceName} (${described(device.config)})`, said('ARCHIVE_RETRIEVING', { id: archived.id, name: deviceName, device: described(device.config) }))
           const d = await open(deviceName, pool)
           let r
           try {
@@ -405,7 +408,8 @@ export function createArchive (components: ArchiveComponents): Archive {
           } finally { await d.close() }
           // It reads as a snapshot of the store again: the restore wizard lists it.
           const snap = await repo.resolveSnapshot(archived.id, undefined, { signal: ctx.signal })
-          await ctx.log('info', `Snapshot ${snap.id} of ${snap.time} is in the store again: ${r.blocksWritten} blocks (${r.bytesWritten} bytes) came back, ${r.blocksPresent} were there`)
+          await ctx.log('info', `Snapshot ${snap.id} of ${snap.time} is in the store again: ${r.blocksWritten} blocks (${r.bytesWritten} bytes) came back, ${r.blocksPresent} were there`,
+            said('ARCHIVE_RETRIEVED', { id: snap.id, time: snap.time, blocks: r.blocksWritten, bytesWritten: r.bytesWritten, present: r.blocksPresent }))
           return { snapshotId: snap.id, result: r }
         }
       })
@@ -420,8 +424,9 @@ export function createArchive (components: ArchiveComponents): Archive {
           const d = await open(name)
           try {
             const r = await verifyBlocks(d.store, { signal: ctx.signal, onProgress: e => { ctx.progress({ phase: 'verify', blocks: e.detail.blocks, bytes: e.detail.bytes }) } })
-            for (const b of r.bad.slice(0, 100)) await ctx.log('error', `Bad block ${b.cid}: ${b.error}`)
-            await ctx.log(r.bad.length === 0 ? 'info' : 'error', `Verified ${r.blocks} blocks (${r.bytes} bytes) on ${name}: ${r.bad.length === 0 ? 'all intact' : `${r.bad.length} bad; run the archive tasks that write to it again`}`)
+            for (const b of r.bad.slice(0, 100)) await ctx.log('error', `Bad block ${b.cid}: ${b.error}`, said('ARCHIVE_BAD_BLOCK', { cid: b.cid, reason: b.error }))
+            await ctx.log(r.bad.length === 0 ? 'info' : 'error', `Verified ${r.blocks} blocks (${r.bytes} bytes) on ${name}: ${r.bad.length === 0 ? 'all intact' : `${r.bad.length} bad; run the archive tasks that write to it again`}`,
+              said(r.bad.length === 0 ? 'ARCHIVE_VERIFIED' : 'ARCHIVE_VERIFIED_BAD', { blocks: r.blocks, bytes: r.bytes, name, bad: r.bad.length }))
             return { status: r.bad.length === 0 ? 'success' : 'failed', result: { blocks: r.blocks, bytes: r.bytes, bad: r.bad.length } }
           } finally { await d.close() }
         }

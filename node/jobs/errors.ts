@@ -22,6 +22,13 @@ export class TaskInvalidError extends CairnError {
   override readonly name = 'TaskInvalidError'
 }
 
+/** A job the node was running when it stopped (a crash, a kill, a power loss): recorded failed at the next start. */
+export class JobInterruptedError extends CairnError {
+  static override readonly code = 'JOB_INTERRUPTED'
+  override readonly name = 'JobInterruptedError'
+  constructor () { super('Interrupted: the node stopped while the job ran; clean leftover data (clean mode "leftover") to reclaim its space') }
+}
+
 export class JobNotRunningError extends CairnError {
   static override readonly code = 'JOB_NOT_RUNNING'
   override readonly name = 'JobNotRunningError'

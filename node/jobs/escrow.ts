@@ -1,7 +1,7 @@
 import { validateChunker, type StoreConfig } from '../../chunkstore/index.ts'
 import { KeyFileError, parseKeyFile, RecoveryKeyFormatError, unlockWithRecoveryKey, WrongPassphraseError, type KeyFile, type KeyPayload, type KeySlot } from '../../crypto/index.ts'
 import { CIPHERS, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
-import type { LogBook } from '../logs/index.ts'
+import { said, type LogBook } from '../logs/index.ts'
 import type { Tasks } from './tasks.ts'
 import type { Repositories } from './repositories.ts'
 import { EscrowAdoptedError, EscrowInvalidError, MeshNotRunningError, RecoveryKeyRejectedError } from './errors.ts'
@@ -86,7 +86,8 @@ export function createEscrow (components: EscrowComponents): Escrow {
       await logs.audit({ user: a.user.name, source: a.source, action: 'space.escrow', target: space.id, detail: { store: e.config.id, slot: e.slot, replaced: e.replaced } })
       await logs.write({
         type: 'storage', level: 'warning', user: a.user.name, source: a.source, ownerId: space.ownerId,
-        message: `Keys of user space [${space.name}] were taken into escrow (recovery slot ${e.slot}${e.replaced.length > 0 ? `, replacing ${e.replaced.join(', ')}` : ''})`
+        message: `Keys of user space [${space.name}] were taken into escrow (recovery slot ${e.slot}${e.replaced.length > 0 ? `, replacing ${e.replaced.join(', ')}` : ''})`,
+        text: said(e.replaced.length > 0 ? 'ESCROW_TAKEN_REPLACING' : 'ESCROW_TAKEN', { name: space.name, slot: e.slot, replaced: e.replaced.length > 0 ? e.replaced.join(', ') : undefined })
       })
       const site = components.mesh()?.site()
       return { space: { id: space.id, name: space.name }, ...(site !== undefined && site !== '' ? { site } : {}), tasks: mine, config: e.config, keys: e.keys, recoveryKey: e.recoveryKey, slot: e.slot, replaced: e.replaced }
@@ -115,7 +116,8 @@ export function createEscrow (components: EscrowComponents): Escrow {
       await logs.audit({ user: a.user.name, source: a.source, action: 'space.adopt', target: space.id, detail: { store: checked.config.id, site, snapshots } })
       await logs.write({
         type: 'storage', level: 'warning', user: a.user.name, source: a.source, ownerId: space.ownerId,
-        message: `Escrowed keys of store ${checked.config.id}${site !== undefined ? ` (site ${site})` : ''} adopted as replication space [${space.name}]: ${snapshots} snapshots readable in the mesh replica`
+        message: `Escrowed keys of store ${checked.config.id}${site !== undefined ? ` (site ${site})` : ''} adopted as replication space [${space.name}]: ${snapshots} snapshots readable in the mesh replica`,
+        text: said(site !== undefined ? 'ESCROW_ADOPTED_SITE' : 'ESCROW_ADOPTED', { store: checked.config.id, site, name: space.name, snapshots })
       })
       return { space, snapshots }
     }

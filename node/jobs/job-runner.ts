@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import { said, type LogBook, type LogLevel, type LogText } from '../logs/index.ts'
+import { said, saidError, type LogBook, type LogLevel, type LogText } from '../logs/index.ts'
 import type { Metrics } from '../metrics/index.ts'
 import type { Inventory, SpaceRecord } from '../inventory/index.ts'
 import type { Repository } from '../../chunkstore/index.ts'
 import type { Repositories } from './repositories.ts'
 import type { TaskRecord } from './tasks.ts'
-import { JobNotRunningError, TaskRunningError } from './errors.ts'
+import { JobInterruptedError, JobNotRunningError, TaskRunningError } from './errors.ts'
 import { abortable, InternalError, throwIfAborted } from '../../crypto/index.ts'
 import { jobProgressOf, type OperationProgress } from './job-progress.ts'
 
@@ -54,6 +54,9 @@ export interface JobRecord {
   /** JobResult of `type` (job-kinds.ts). */
   result?: Record<string, unknown>
   error?: string
+  /** The error's stable code and params when it has them (CairnError), so the console words it in the user's language. */
+  errorCode?: string
+  errorParams?: Record<string, string | number | boolean>
   snapshotId?: string
 }
 
@@ -158,7 +161,8 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
   const { state, clock, logs, metrics, repositories } = components
   const events = new EventEmitter()
   events.setMaxListeners(0)
-  const running = new Map<string, { record: JobRecord, controller: AbortController, done: Promise<void>, seq: number }>()
+  /** `stoppedBy`: the user who stopped it (stop's `by`); a job stopped without one was stopped by the node's shutdown. */
+  const running = new Map<string, { record: JobRecord, controller: AbortController, done: Promise<void>, seq: number, stoppedBy?: string }>()
   const runningTasks = new Set<string>()
 
   const emit = (id: string, event: string, data: unknown): void => { events.emit('job', { id, event, data }) }
@@ -174,7 +178,8 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
       for (const j of await state.list<JobRecord>('jobs')) {
         if (j.status !== 'running') continue
         n++
-        await state.put('jobs', j.id, { ...j, status: 'failed', endedAt: clock.now().toISOString(), error: 'Interrupted: the node stopped while the job ran; clean leftover data (clean mode "leftover") to reclaim its space' })
+        const interrupted = new JobInterruptedError()
+        await state.put('jobs', j.id, { ...j, status: 'failed', endedAt: clock.now().toISOString(), error: interrupted.message, errorCode: interrupted.code })
       }
       return n
     },
@@ -191,7 +196,7 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         startedAt: started.toISOString(), progress: { files: 0, bytes: 0, speed: 0 }, params: { ...s.params }
       }
       const controller = new AbortController()
-      const entry = { record, controller, done: Promise.resolve(), seq: 0 }
+      const entry: { record: JobRecord, controller: AbortController, done: Promise<void>, seq: number, stoppedBy?: string } = { record, controller, done: Promise.resolve(), seq: 0 }
       try {
         await state.put('jobs', record.id, record)
       } catch (err) {
@@ -235,6 +240,7 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
       }
       entry.done = (async () => {
         const kind = JOB_KINDS[s.type]
+        let failure: unknown
         await logs.write({ type: kind.logType, level: 'info', user: s.user, source: s.trigger === 'manual' ? 'console' : 'scheduler', ownerId: record.ownerId, message: `${s.trigger === 'manual' ? `User [${s.user}] started` : 'Schedule started'} ${s.type} job [${record.name}]`, text: said(s.trigger === 'manual' ? 'JOB_STARTED_BY_USER' : 'JOB_STARTED_BY_SCHEDULE', { user: s.user, type: s.type, name: record.name }) })
         await ctx.log('info', `${s.type} job ${record.name} started${s.level !== undefined ? ` (${s.level})` : ''}${s.remark !== undefined ? `: ${s.remark}` : ''}`,
           said(s.remark !== undefined ? 'JOB_LOG_STARTED_REMARK' : s.level !== undefined ? 'JOB_LOG_STARTED_LEVEL' : 'JOB_LOG_STARTED', { type: s.type, name: record.name, level: s.level, remark: s.remark }))
@@ -249,13 +255,17 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
         } catch (err) {
           record.status = controller.signal.aborted ? 'stopped' : 'failed'
           record.error = (err as Error).message
+          const coded = saidError(err)
+          if (coded.errorCode !== undefined) record.errorCode = coded.errorCode
+          if (coded.errorParams !== undefined) record.errorParams = JSON.parse(coded.errorParams)
+          failure = err
           await ctx.log(record.status === 'stopped' ? 'warning' : 'error', record.status === 'stopped' ? `Stopped: ${String(controller.signal.reason ?? 'by request')}` : `Failed: ${record.error}`,
-            record.status === 'stopped' ? said('JOB_LOG_STOPPED', { reason: String(controller.signal.reason ?? 'by request') }) : said('JOB_LOG_FAILED', { error: record.error }))
+            record.status === 'stopped' ? (entry.stoppedBy !== undefined ? said('JOB_LOG_STOPPED_BY', { user: entry.stoppedBy }) : said('JOB_LOG_STOPPED_NODE')) : said('JOB_LOG_FAILED', saidError(err)))
         }
         try {
           if (s.after !== undefined) await s.after(record, ctx)
         } catch (err) {
-          await ctx.log('warning', `After-job step failed: ${(err as Error).message}`)
+          await ctx.log('warning', `After-job step failed: ${(err as Error).message}`, said('JOB_AFTER_FAILED', saidError(err)))
         }
         const ended = clock.now()
         record.endedAt = ended.toISOString()
@@ -268,7 +278,7 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
           type: record.status === 'failed' ? kind.failedLogType ?? kind.logType : kind.logType,
           level, user: s.user, source: 'scheduler', ownerId: record.ownerId,
           message: `${s.type[0].toUpperCase()}${s.type.slice(1)} job [${record.name}] ${record.status === 'success' ? 'is successfully executed' : `ended: ${record.status}${record.error !== undefined ? ` (${record.error})` : ''}`}`,
-          text: said(record.status === 'success' ? 'JOB_SUCCEEDED' : record.error !== undefined ? 'JOB_ENDED_ERROR' : 'JOB_ENDED', { type: s.type, name: record.name, status: record.status, error: record.error })
+          text: said(record.status === 'success' ? 'JOB_SUCCEEDED' : record.error !== undefined ? 'JOB_ENDED_ERROR' : 'JOB_ENDED', { type: s.type, name: record.name, status: record.status, ...(failure !== undefined ? saidError(failure) : {}) })
         })
         emit(record.id, 'end', record)
       })().catch(() => {}).finally(() => {
@@ -282,6 +292,7 @@ export function createJobRunner (components: JobRunnerComponents, init: JobRunne
       const r = running.get(id)
       if (r === undefined) throw new JobNotRunningError(id)
       if (by !== undefined) await logs.audit({ ...by, action: `job.${r.record.type}.stop`, target: id })
+      r.stoppedBy = by?.user
       r.controller.abort(reason)
       await r.done
     },

@@ -4,6 +4,7 @@
 import type { BlockStore, CheckProgressEvent, CheckResult, Repository } from '../../chunkstore/index.ts'
 import type { AbortOptions, ErrorRecord, ProgressEvent, ProgressOptions } from '../../crypto/index.ts'
 import type { JobContext } from './job-runner.ts'
+import { said } from '../logs/index.ts'
 
 /** One replication link's outcome, as a replicate job records it. */
 export interface LinkOutcome {
@@ -36,12 +37,12 @@ export async function checkRepairing (ctx: JobContext, repo: Repository, options
   let r = await repo.check({ readData: true, snapshot: options.snapshot, signal: ctx.signal, onProgress: options.onProgress })
   let repaired = 0
   for (let round = 0; round < 4 && mesh !== undefined && r.badBlocks.length > 0; round++) {
-    await ctx.log('warning', `${r.badBlocks.length} missing or corrupt blocks; fetching them from other sites of the mesh`)
+    await ctx.log('warning', `${r.badBlocks.length} missing or corrupt blocks; fetching them from other sites of the mesh`, said('REPAIR_FETCHING', { n: r.badBlocks.length }))
     const fixed = await mesh.repair(repo.blocks, r.badBlocks, { signal: ctx.signal })
-    for (const f of fixed.failed.slice(0, 20)) await ctx.log('error', `Block ${f.cid} could not be repaired: ${f.reason}`)
+    for (const f of fixed.failed.slice(0, 20)) await ctx.log('error', `Block ${f.cid} could not be repaired: ${f.reason}`, f.reason === 'no peer holds it' ? said('REPAIR_BLOCK_NOT_HELD', { cid: f.cid }) : said('REPAIR_BLOCK_FAILED', { cid: f.cid, reason: f.reason }))
     if (fixed.repaired.length === 0) break
     repaired += fixed.repaired.length
-    await ctx.log('warning', `Repaired ${fixed.repaired.length} blocks from peers`)
+    await ctx.log('warning', `Repaired ${fixed.repaired.length} blocks from peers`, said('REPAIR_DONE', { n: fixed.repaired.length }))
     r = await repo.check({ readData: true, snapshot: options.snapshot, signal: ctx.signal, onProgress: options.onProgress })
   }
   return { ...r, repaired }

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { createLimiter, PathNotFoundError, SharedReplicaError } from '../../chunkstore/index.ts'
 import { throwIfAborted } from '../../crypto/index.ts'
 import { join } from 'node:path'
 import type { Role } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
-import { said, type LogBook } from '../logs/index.ts'
+import { checkErrorSaid, mismatchSaid, said, saidError, warningSaid, type LogBook } from '../logs/index.ts'
 import { PathNotAllowedError, inside, realPath, type Actor, type Inventory, type NodeRecord, type SpaceRecord } from '../inventory/index.ts'
 import type { ConflictMode, Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
@@ -46,7 +47,7 @@ async function imageBackup (ctx: JobContext, repo: Repository, task: TaskRecord)
   const [device, ...more] = task.sources.include
   if (device === undefined || more.length > 0) throw new TaskInvalidError(`A disk image task backs up one block device or image file; task ${task.name} has ${task.sources.include.length} sources`)
   const snap = await repo.backupImage({ device, task: task.id, signal: ctx.signal })
-  for (const w of snap.stats.warnings) await ctx.log('warning', w)
+  for (const w of snap.stats.warnings) await ctx.log('warning', w, warningSaid(w))
   ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
   await ctx.log('info', `Snapshot ${snap.id}: image of ${device}, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
     said('SNAPSHOT_IMAGE', { id: snap.id, device, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
@@ -57,7 +58,7 @@ async function imageRestore (ctx: JobContext, repo: Repository, snap: SnapshotRe
   await ctx.log('info', `Writing the disk image ${snap.id} of ${snap.time} onto ${target}`, said('IMAGE_RESTORE_STARTING', { id: snap.id, time: snap.time, target }))
   // A job reads the target back: it runs unattended, and nobody sees the restore but this log.
   const r = await repo.restoreImage({ snapshot: snap.id, target, readBack: true, signal: ctx.signal })
-  for (const w of r.warnings) await ctx.log('warning', w)
+  for (const w of r.warnings) await ctx.log('warning', w, warningSaid(w))
   ctx.progress({ files: 1, bytes: r.bytes })
   await ctx.log('info', `Restored ${r.bytes} bytes onto ${target}; read back, SHA-256 ${r.sha256} matches`, said('IMAGE_RESTORE_DONE', { bytes: r.bytes, target, sha256: r.sha256 }))
   return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
@@ -123,6 +124,12 @@ export interface Operations {
   storeOf: (a: Actor, spaceId: string, snapshot: string) => Promise<{ repo: Repository, snap: SnapshotRecord }>
   /** Copies of a task (F19 "number of copies"), oldest first, within `range` of their time. */
   snapshots: (a: Actor, spaceId: string, taskId?: string, range?: { from?: string, to?: string }) => Promise<SnapshotRecord[]>
+  /**
+   * Bytes the blocks of a task's copies `ids` occupy in its store, each block once (Repository.storedBytes):
+   * the data table's stored size. Kept per set of copies, so it is computed when the copies change
+   * (warmed after a backup and a clean), not on every look. null when the store could not be read.
+   */
+  storedBytes: (a: Actor, spaceId: string, taskId: string, ids: string[]) => Promise<number | null>
   /** A deleted task's copies stay until cleaned; clean still needs to name it. */
   deletedTask: (a: Actor, taskId: string) => Promise<TaskRecord>
 }
@@ -166,6 +173,35 @@ export function createOperations (components: OperationsComponents): Operations 
 
   const refreshUsage = async (space: SpaceRecord): Promise<void> => {
     await inventory.setSpaceUsage(space.id, await repositories.diskUsage(space))
+  }
+
+  /** Stored bytes per space, task and set of copies (ops.storedBytes); a few hundred sets at most. */
+  const storedCache = new Map<string, Promise<number | null>>()
+  const storedBytesOf = async (space: SpaceRecord, taskId: string, ids: string[]): Promise<number | null> => {
+    // A digest of the copies' ids: a task with a year of daily copies would make a key of 20 KB.
+    const key = `${space.id}\0${taskId}\0${createHash('sha256').update(ids.join(',')).digest('base64url')}`
+    let figure = storedCache.get(key)
+    if (figure === undefined) {
+      if (storedCache.size >= 256) storedCache.delete(storedCache.keys().next().value!)
+      figure = (async () => {
+        try {
+          return ids.length === 0 ? 0 : (await (await repositories.forTask(space, taskId)).storedBytes(ids)).bytes
+        } catch {
+          // A copy removed meanwhile, or a store that cannot be read now: asked again next time.
+          storedCache.delete(key)
+          return null
+        }
+      })()
+      storedCache.set(key, figure)
+    }
+    return await figure
+  }
+  /** Works out a task's stored bytes once its copies changed, so the data table finds it ready. */
+  const noteCopiesChanged = async (space: SpaceRecord, taskId: string): Promise<void> => {
+    try {
+      const repo = await repositories.forTask(space, taskId)
+      await storedBytesOf(space, taskId, (await repo.snapshots({ task: taskId })).map(s => s.id))
+    } catch {}
   }
 
   /** Reclaims blocks no snapshot references: what a stopped or failed backup left behind. */
@@ -217,7 +253,7 @@ export function createOperations (components: OperationsComponents): Operations 
             now: snapshotTime,
             onProgress: ctx.onProgress
           })
-          for (const w of snap.stats.warnings) await ctx.log('warning', w)
+          for (const w of snap.stats.warnings) await ctx.log('warning', w, warningSaid(w))
           ctx.progress({ files: snap.stats.files, bytes: snap.stats.bytesRead, currentFile: undefined })
           await ctx.log('info', `Snapshot ${snap.id}: ${snap.stats.files} files, ${snap.stats.bytesTotal} bytes, ${snap.stats.bytesNew} new bytes stored as ${snap.stats.bytesStored}`,
             said('SNAPSHOT_FILES', { id: snap.id, files: snap.stats.files, bytesTotal: snap.stats.bytesTotal, bytesNew: snap.stats.bytesNew, bytesStored: snap.stats.bytesStored }))
@@ -248,6 +284,8 @@ export function createOperations (components: OperationsComponents): Operations 
             mesh()?.noteLocalChange()
           }
           await refreshUsage(space)
+          // Not awaited: the task stays busy until this step ends, and the figure is only a cache.
+          void noteCopiesChanged(space, task.id)
         }
       })
     },
@@ -276,7 +314,7 @@ export function createOperations (components: OperationsComponents): Operations 
             snapshot: snap.id, target, include: req.paths, conflict: req.conflict, signal: ctx.signal,
             onProgress: ctx.onProgress
           })
-          for (const w of r.warnings) await ctx.log('warning', w)
+          for (const w of r.warnings) await ctx.log('warning', w, warningSaid(w))
           ctx.progress({ files: r.files, bytes: r.bytes })
           await ctx.log('info', `Restored ${r.files} files, ${r.bytes} bytes; skipped ${r.skipped}`, said('RESTORE_DONE', { files: r.files, bytes: r.bytes, skipped: r.skipped }))
           return { status: r.warnings.length > 0 ? 'warning' : 'success', snapshotId: snap.id, result: { ...r } }
@@ -304,13 +342,13 @@ export function createOperations (components: OperationsComponents): Operations 
             } catch (err) {
               if (ctx.signal.aborted) throw err
               restoreError = (err as Error).message
-              await ctx.log('error', `Restore failed: ${restoreError}`)
+              await ctx.log('error', `Restore failed: ${restoreError}`, said('DRILL_RESTORE_FAILED', saidError(err)))
             }
             const cmp = restoreError === undefined ? await compareRestore(repo, snap.id, scratch, ctx.signal) : { entries: 0, bytes: 0, mismatches: [] }
-            for (const m of cmp.mismatches) await ctx.log('error', `Mismatch: ${m}`)
+            for (const m of cmp.mismatches) await ctx.log('error', `Mismatch: ${m}`, mismatchSaid(m))
             ctx.progress({ phase: 'verify' })
             const check = await repo.check({ snapshot: snap.id, readData: true, signal: ctx.signal, onProgress: ctx.onProgress })
-            for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`)
+            for (const e of check.errors.slice(0, 100)) await ctx.log('error', `Check: ${e}`, checkErrorSaid(e))
             const passed = restoreError === undefined && cmp.mismatches.length === 0 && check.errors.length === 0
             return { passed, restoreError, entries: cmp.entries, bytes: cmp.bytes, mismatches: cmp.mismatches, blocksChecked: check.blocksChecked, checkErrors: check.errors.length, badBlocks: check.badBlocks.length }
           }
@@ -357,12 +395,13 @@ export function createOperations (components: OperationsComponents): Operations 
               if (only === undefined) continue
             }
             const r = await checkRepairing(ctx, repo, { snapshot: only }, mesh())
-            for (const e of r.errors.slice(0, 100)) await ctx.log('error', e)
+            for (const e of r.errors.slice(0, 100)) await ctx.log('error', e, checkErrorSaid(e))
             total.snapshots += r.snapshots; total.blocksChecked += r.blocksChecked; total.bytesChecked += r.bytesChecked; total.errors += r.errors.length
             total.repairedFromPeers += r.repaired
             ctx.progress({ bytes: total.bytesChecked })
           }
-          if (total.repairedFromPeers > 0) await ctx.log(total.errors === 0 ? 'warning' : 'error', `Repaired ${total.repairedFromPeers} from peers; ${total.errors} errors remain`)
+          if (total.repairedFromPeers > 0) await ctx.log(total.errors === 0 ? 'warning' : 'error', `Repaired ${total.repairedFromPeers} from peers; ${total.errors} errors remain`,
+            said('VERIFY_REPAIRED', { repaired: total.repairedFromPeers, errors: total.errors }))
           return { status: total.errors > 0 ? 'failed' : total.repairedFromPeers > 0 ? 'warning' : 'success', result: total }
         }
       })
@@ -391,6 +430,7 @@ export function createOperations (components: OperationsComponents): Operations 
           }
           const pr = await repo.prune({ signal: ctx.signal })
           await refreshUsage(space)
+          await noteCopiesChanged(space, task.id)
           const after = await repositories.diskUsage(space)
           await ctx.log('info', `Processed ${copies} copies; reclaimed ${pr.bytesFreed} bytes`, said('CLEAN_DONE', { copies, bytesFreed: pr.bytesFreed }))
           ctx.progress({ bytes: pr.bytesFreed, files: copies })
@@ -432,7 +472,7 @@ export function createOperations (components: OperationsComponents): Operations 
             total.blocksSent += l.blocksSent; total.bytesSent += l.bytesSent; total.wireBytes += l.wireBytes; total.rootsAdded += l.rootsAdded
             if (l.error !== undefined) {
               errors.push({ site: l.site, ...l.error })
-              await ctx.log('error', `→ ${l.site}: ${l.error.name}: ${l.error.message}`)
+              await ctx.log('error', `→ ${l.site}: ${l.error.name}: ${l.error.message}`, said('REPLICATE_FAILED', { site: l.site, ...saidError(l.error) }))
             } else {
               await ctx.log('info', `→ ${l.site}: sent ${l.blocksSent} blocks (${l.bytesSent} bytes), ${l.rootsAdded} new snapshots`,
                 said('REPLICATE_SENT', { site: l.site, blocks: l.blocksSent, bytesSent: l.bytesSent, snapshots: l.rootsAdded }))
@@ -460,6 +500,10 @@ export function createOperations (components: OperationsComponents): Operations 
       const stores = taskId !== undefined ? [await repositories.forTask(space, taskId)] : await repositories.all(space)
       const list = (await Promise.all(stores.map(async r => await r.snapshots(taskId !== undefined ? { task: taskId } : undefined)))).flat().sort((x, y) => x.time.localeCompare(y.time))
       return list.filter(s => (range?.from === undefined || s.time >= range.from) && (range?.to === undefined || s.time <= range.to))
+    },
+
+    async storedBytes (a, spaceId, taskId, ids) {
+      return await storedBytesOf(await inventory.space(a.user, spaceId), taskId, ids)
     },
 
     async deletedTask (a, taskId) {

@@ -1,6 +1,6 @@
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
-import { said, type LogBook } from '../logs/index.ts'
+import { said, saidError, type LogBook } from '../logs/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Tasks, TaskRecord } from './tasks.ts'
 import type { Operations } from './operations.ts'
@@ -83,7 +83,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       const busy = err instanceof TaskRunningError
       const archiving = s.job === 'archive' || s.job === 'archive-verify'
       const what = archiving ? 'archive task' : 'backup task'
-      await logs.write({ type: archiving ? 'archive' : 'backup', level: busy ? 'info' : 'error', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: busy ? `Planned run of ${what} [${task.name}] skipped: the task is still running` : `Planned run of ${what} [${task.name}] could not start: ${(err as Error).message}`, text: said(busy ? 'SCHEDULE_SKIPPED_BUSY' : 'SCHEDULE_NOT_STARTED', { task: task.name, error: busy ? undefined : (err as Error).message }) })
+      await logs.write({ type: archiving ? 'archive' : 'backup', level: busy ? 'info' : 'error', user: 'system', source: 'scheduler', ownerId: task.ownerId, message: busy ? `Planned run of ${what} [${task.name}] skipped: the task is still running` : `Planned run of ${what} [${task.name}] could not start: ${(err as Error).message}`, text: said(busy ? 'SCHEDULE_SKIPPED_BUSY' : 'SCHEDULE_NOT_STARTED', { task: task.name, ...(busy ? {} : saidError(err)) }) })
     }
   }
 

@@ -2,3 +2,4 @@
 // what, in an HMAC chain), in the state store (F23, F25). It never mails or calls anyone: the
 // notify folder listens to new entries for that.
 export * from './log-book.ts'
+export * from './warning-texts.ts'

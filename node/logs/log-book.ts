@@ -20,6 +20,19 @@ export function said (code: string, params?: Record<string, string | number | un
   return Object.keys(kept).length === 0 ? { code } : { code, params: kept }
 }
 
+/**
+ * An error as parameters of a LogText, for a line that reports one: `error` (its English
+ * message, kept for old consoles), and, for an error with a stable code (CairnError, or one
+ * carried as data), `errorCode` and its params as JSON (`errorParams`), so the console words it
+ * from its error tables (console/src/error-messages.ts) in the user's language.
+ */
+export function saidError (err: unknown): { error: string, errorCode?: string, errorParams?: string } {
+  const e = err as { message?: unknown, code?: unknown, params?: unknown } | undefined
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  if (typeof e?.code !== 'string' || !/^[A-Z][A-Z0-9_]+$/.test(e.code)) return { error: message }
+  return { error: message, errorCode: e.code, ...(e.params !== undefined && e.params !== null ? { errorParams: JSON.stringify(e.params) } : {}) }
+}
+
 /** One line of the log list (manual 2.9.1): time, type, user, source, level, content. */
 export interface LogEntry {
   id: string

@@ -2,7 +2,7 @@ import { Cron } from 'croner'
 import type { StateStore } from '../state/index.ts'
 import type { Clock } from '../clock/index.ts'
 import type { User } from '../auth/index.ts'
-import type { LogBook, LogEntry } from '../logs/index.ts'
+import { said, saidError, type LogBook, type LogEntry } from '../logs/index.ts'
 import type { Mailer } from './mailer.ts'
 import { toCsv, toXlsx, type ReportSource } from './reports.ts'
 
@@ -51,7 +51,7 @@ export function createNotifier (components: NotifierComponents): Notifier {
 
   const track = (p: Promise<void>): void => {
     const q = p.catch(async (err) => {
-      await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'mailer', message: (err as Error).message }).catch(() => {})
+      await logs.write({ type: 'system', level: 'warning', user: 'system', source: 'mailer', message: (err as Error).message, text: said('MAIL_FAILED', saidError(err)) }).catch(() => {})
     })
     pending.add(q)
     void q.finally(() => pending.delete(q))

@@ -160,9 +160,12 @@ export async function loginAdmin (c: ApiClient, password: string): Promise<ApiCl
   return c
 }
 
-/** Waits until a job of a `cairn serve` process has ended and returns it as the API shows it. */
+/**
+ * Waits until a job of a `cairn serve` process has recorded its end (endedAt: its after-job step,
+ * such as a backup's retention, is done and its task is free again) and returns it as the API shows it.
+ */
 export async function jobEnd (c: ApiClient, jobId: string): Promise<any> {
   let job: any
-  await until(`job ${jobId} ends`, async () => { job = (await c.get(`/api/jobs/${jobId}`)).body; return job.status !== 'running' })
+  await until(`job ${jobId} ends`, async () => { job = (await c.get(`/api/jobs/${jobId}`)).body; return job.status !== 'running' && job.endedAt !== undefined })
   return job
 }
