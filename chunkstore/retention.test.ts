@@ -17,6 +17,12 @@ test('F18 keep-last and keep-days per task; the newest of a task always stays', 
   assert.deepEqual(snapshotsToForget(snaps, { keepLast: 1, keepDays: 2 }, now).map(s => s.n), [1, 0], 'kept by either rule')
   assert.deepEqual(snapshotsToForget(snaps, { keepDays: 0 }, new Date(day(400))).map(s => s.n), [3, 2, 1, 0], 'never the last of a task (b keeps its only one)')
   assert.deepEqual(snapshotsToForget(snaps, { keepLast: 1, task: 'b' }, now), [])
+  // Tasks interleaved: each still counts only its own snapshots.
+  const mixed = [0, 1, 2, 3].flatMap(d => [{ task: 'a', time: day(d), n: d }, { task: 'b', time: day(d), n: 10 + d }])
+  assert.deepEqual(snapshotsToForget(mixed, { keepLast: 2 }, now).map(s => s.n), [1, 0, 11, 10])
+  // A time the caller keeps parsed is the one read (the simulation's snapshots carry it).
+  const parsed = snaps.map(s => ({ ...s, timeMs: Date.parse(s.time) + (s.n === 2 ? 86_400_000 : 0) }))
+  assert.deepEqual(snapshotsToForget(parsed, { keepDays: 1 }, now).map(s => s.n), [1, 0], 'snapshot 2 read as a day younger')
   assert.throws(() => { checkForgetPolicy({}) }, InvalidOptionError)
   assert.throws(() => { checkForgetPolicy({ keepLast: 0 }) }, InvalidOptionError)
 })

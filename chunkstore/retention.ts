@@ -9,6 +9,8 @@ import type { ForgetPolicy } from './types.ts'
 export interface RetainedSnapshot {
   task: string
   time: string
+  /** `Date.parse(time)`, when the caller keeps it (the simulation asks after every backup). */
+  timeMs?: number
 }
 
 /** Throws InvalidOptionError unless the policy says what to keep, with sensible numbers. */
@@ -28,11 +30,14 @@ export function checkForgetPolicy (policy: ForgetPolicy): void {
 export function snapshotsToForget<S extends RetainedSnapshot> (snapshots: readonly S[], policy: ForgetPolicy, now: Date): S[] {
   const at = now.getTime()
   const byTask = new Map<string, S[]>()
+  let last: S[] | undefined
   for (const s of snapshots) {
     if (policy.task !== undefined && s.task !== policy.task) continue
-    let list = byTask.get(s.task)
+    // Runs of one task's snapshots (a store of one task is one run) need no lookup.
+    let list = last !== undefined && last[0].task === s.task ? last : byTask.get(s.task)
     if (list === undefined) byTask.set(s.task, list = [])
     list.push(s)
+    last = list
   }
   const removed: S[] = []
   for (const list of byTask.values()) {
@@ -40,7 +45,7 @@ export function snapshotsToForget<S extends RetainedSnapshot> (snapshots: readon
       const s = list[list.length - 1 - i]
       if (i === 0) continue // the last restorable snapshot of a task is never removed
       if (policy.keepLast !== undefined && i < policy.keepLast) continue
-      if (policy.keepDays !== undefined && at - Date.parse(s.time) <= policy.keepDays * 86_400_000) continue
+      if (policy.keepDays !== undefined && at - (s.timeMs ?? Date.parse(s.time)) <= policy.keepDays * 86_400_000) continue
       removed.push(s)
     }
   }

@@ -6,12 +6,13 @@
 // every `stepMs` that records storage, lag and link use. Nothing here re-implements those rules.
 import { floorDaysOf, LOCK_FOREVER, lockDaysOf, runsAfter, selectTargets, targetsOf, type Member, type ReplicationPolicy, type Schedule } from '../../node/index.ts'
 import { OperationAbortedError } from '../../crypto/index.ts'
-import type { ScenarioModel, SiteModel, TaskModel } from '../scenario.ts'
+import type { DatasetModel, ScenarioModel, SiteModel, TaskModel } from '../scenario.ts'
 import { DEFAULT_MESH, DEFAULT_SAMPLE, type MeshMeasure, type SampleMeasure } from '../profile.ts'
 import { wallClock } from '../zone.ts'
 import { EventQueue } from './queue.ts'
 import { SeriesSet } from './series.ts'
 import { ReplicaModel, StoreModel, type ReplicaLog } from './store-model.ts'
+import { SharedStore, StoreView } from './store-view.ts'
 import { scheduleRate, sentBetween, transfer, type Piece, type RateSource } from './transfer.ts'
 
 const MIB = 1 << 20
@@ -19,7 +20,7 @@ const DAY = 86_400_000
 
 export interface TaskState {
   site: SiteState
-  store: StoreModel
+  store: StoreView
   task: TaskModel
   runningUntil: number
   lastStart: number
@@ -40,7 +41,7 @@ export interface TaskState {
 export interface ArchiveState {
   site: SiteState
   model: SiteModel['archives'][number]
-  stores: StoreModel[]
+  stores: StoreView[]
   runningUntil: number
   runs: number
   skipped: number
@@ -52,7 +53,7 @@ interface Run {
   start: number
   end: number
   /** Per origin store: what the source held at the start (the run brings the target up to it), and what the target lacked. */
-  marks: Map<StoreModel, { to: number, lacking: number, pair: PairState | undefined }>
+  marks: Map<StoreView, { to: number, lacking: number, pair: PairState | undefined }>
   bytes: number
   pieces: Piece[]
 }
@@ -80,7 +81,7 @@ export interface LinkState {
 }
 
 export interface PairState {
-  origin: StoreModel
+  origin: StoreView
   target: SiteState
   /** Arrival time of each of the origin's snapshots at the target (NaN: not there). */
   arrival: number[]
@@ -111,11 +112,11 @@ export interface PairState {
 
 export interface SiteState {
   model: SiteModel
-  stores: StoreModel[]
+  stores: StoreView[]
   tasks: TaskState[]
   archives: ArchiveState[]
   /** What the replica holds of each other site's store: bytes up to which it has that store's blocks. */
-  held: Map<StoreModel, number>
+  held: Map<StoreView, number>
   /** The replica's copies of other sites' stores (`replicas: released`), and the log they share. */
   replicas: ReplicaModel[]
   log: ReplicaLog
@@ -183,7 +184,8 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   const series = new SeriesSet(steps)
   const queue = new EventQueue()
 
-  // Sites, their stores and tasks.
+  // Sites, their stores and tasks; twin stores (the same data set, task and time zone) share one model.
+  const shared = new Map<string, SharedStore>()
   const sites: SiteState[] = model.sites.map(m => {
     const site: SiteState = {
       model: m, stores: [], tasks: [], archives: [], held: new Map(), replicas: [], log: { fill: 0, epoch: 0 }, replicaBytes: m.replicaStoredBytes, inflight: 0, linksOut: [], linksIn: [],
@@ -192,7 +194,10 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
       capacitySeries: m.capacityBytes === null ? null : series.add({ chart: 'storage', label: `${m.name} capacity`, site: m.name, line: 'capacity' }, 'last')
     }
     for (const d of m.datasets) {
-      const store = new StoreModel(m.name, d, sample, startMs, sample.workers)
+      const key = twinKey(m, d)
+      let core = shared.get(key)
+      if (core === undefined) shared.set(key, core = new SharedStore(new StoreModel(m.name, d, sample, startMs, sample.workers)))
+      const store = new StoreView(m.name, d, core)
       site.stores.push(store)
       site.tasks.push({
         site, store, task: d.task, runningUntil: -Infinity, lastStart: -Infinity, runs: 0, skipped: 0, firstSkipAt: null, collisions: 0, firstCollisionAt: null, totalSeconds: 0, maxSeconds: 0, pastWindow: 0, firstPastAt: null,
@@ -239,8 +244,8 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
 
   // Which site ends up holding which store: fixed point over the links (cascades included).
   const pairs = new Map<string, PairState>()
-  const pairKey = (o: StoreModel, y: SiteState): string => `${o.id}\0${y.model.name}`
-  const holds = new Map<SiteState, Set<StoreModel>>(sites.map(s => [s, new Set(s.stores)]))
+  const pairKey = (o: StoreView, y: SiteState): string => `${o.id}\0${y.model.name}`
+  const holds = new Map<SiteState, Set<StoreView>>(sites.map(s => [s, new Set(s.stores)]))
   for (let changed = true; changed;) {
     changed = false
     for (const l of links) {
@@ -269,12 +274,12 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
     p.series = lagSeries.get(key)!
   }
 
-  function covers (l: LinkState, o: StoreModel): boolean {
+  function covers (l: LinkState, o: StoreView): boolean {
     if (o.site === l.from.model.name) return l.ownOnly === null || l.ownOnly.has(o.dataset.space)
     return l.ownOnly === null
   }
-  const heldAt = (s: SiteState, o: StoreModel): number => o.site === s.model.name ? o.written : s.held.get(o) ?? 0
-  const originsOf = (l: LinkState): StoreModel[] => [...l.from.stores.filter(o => covers(l, o)), ...(l.ownOnly === null ? l.from.held.keys() : [])]
+  const heldAt = (s: SiteState, o: StoreView): number => o.site === s.model.name ? o.written : s.held.get(o) ?? 0
+  const originsOf = (l: LinkState): StoreView[] => [...l.from.stores.filter(o => covers(l, o)), ...(l.ownOnly === null ? l.from.held.keys() : [])]
 
   // Replication (F11): a trigger starts a run, or queues one rerun if one is running.
   function trigger (l: LinkState, at: number): void {
@@ -332,7 +337,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   }
 
   /** Snapshots of `o` whose blocks the target now has, and that the source held when the run began. */
-  function deliverRoots (l: LinkState, o: StoreModel, upTo: number, runStart: number, at: number): void {
+  function deliverRoots (l: LinkState, o: StoreView, upTo: number, runStart: number, at: number): void {
     const pair = pairs.get(pairKey(o, l.to))
     if (pair === undefined) return
     const via = o.site === l.from.model.name ? undefined : pairs.get(pairKey(o, l.from))
@@ -578,6 +583,12 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
     model, sample, mesh: meshCost, instant, sites, links, pairs, series, steps, missingLinks, unmetPolicies, neverRuns, catchUpMs: quarter,
     events: queue.processed, elapsedMs: performance.now() - started
   }
+}
+
+/** Stores with equal keys evolve alike: everything of the data set and its task but names, and the site's time zone (the read limit's windows). */
+function twinKey (site: SiteModel, d: DatasetModel): string {
+  const task = { ...d.task, name: '', schedules: d.task.schedules.map(s => ({ ...s, id: '' })) }
+  return JSON.stringify([site.timeZone, { ...d, name: '', space: '', task }], (_, v: unknown) => typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)
 }
 
 /** True when a run that starts at `from` and ends at `to` is not inside the task's window (local time of the site). */

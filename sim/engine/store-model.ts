@@ -16,7 +16,16 @@ const DAY = 86_400_000
 /** A snapshot record and the tree nodes no change touched are small; this much per run at least. */
 const RECORD_BYTES = 1024
 
-interface Portion { born: number, bytes: number }
+/**
+ * Bytes born with one snapshot: its time, its birth (the store's count of distinct snapshot times
+ * up to it) and the bytes. A group keeps its portions flat, three numbers each, oldest first
+ * (one array of numbers rather than an object per portion: prunes walk millions of them).
+ */
+const BORN = 0
+const BIRTH = 1
+const BYTES = 2
+const PORTION = 3
+interface Portion { born: number, birth: number, bytes: number }
 
 /**
  * A group of segments that share a fate: the segments one backup's workers wrote, or the log's
@@ -27,7 +36,7 @@ interface Portion { born: number, bytes: number }
  */
 class Segment {
   /** Oldest first. */
-  young: Portion[] = []
+  young: number[] = []
   /** Birth of the oldest young portion. */
   youngFrom = Infinity
   /** Bytes of the young portions. */
@@ -42,6 +51,16 @@ class Segment {
   files = 1
   /** In its store's list of groups. */
   listed = false
+  /** Place in that list (groups join it at the end and leave it keeping their order). */
+  order = 0
+  /**
+   * Left out of prunes until the oldest retained snapshot passes its oldest portion: nothing in
+   * it decays until then (all young, nothing old), so each prune would find it as the last did —
+   * nothing dead, nothing to do.
+   */
+  dormant = false
+  /** What is left of the group in the prune under way (shares of it dropped or moved so far). */
+  left = 1
   /**
    * The group as prune hands it to the reclaim rule: its files past the rewrite threshold and the
    * others, each a key and its use; made once and filled at each prune (prunes run after every
@@ -59,18 +78,14 @@ class Segment {
     this.live *= f
     this.size *= f
     this.youngBytes *= f
-    for (const p of this.young) p.bytes *= f
+    const y = this.young
+    for (let i = BYTES; i < y.length; i += PORTION) y[i] *= f
   }
 }
 
-/** Standard normal: density and distribution. */
-const phi = (z: number): number => Math.exp(-z * z / 2) / Math.sqrt(2 * Math.PI)
-function bigPhi (z: number): number {
-  // Abramowitz and Stegun 26.2.17; error below 1e-7.
-  const t = 1 / (1 + 0.2316419 * Math.abs(z))
-  const d = phi(z) * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))))
-  return z >= 0 ? 1 - d : d
-}
+const SQRT_2PI = Math.sqrt(2 * Math.PI)
+
+interface Spread { over: number, deadOver: number, deadUnder: number }
 
 /**
  * The segment files of a group do not all hold the same share of dead blocks: each holds its
@@ -78,34 +93,90 @@ function bigPhi (z: number): number {
  * expected dead share, the share of files past prune's rewrite threshold, and the dead share
  * expected on either side of it (normal approximation of the binomial).
  */
-export function deadSpread (dead: number, blocks: number): { over: number, deadOver: number, deadUnder: number } {
-  if (dead <= 0) return { over: 0, deadOver: 0, deadUnder: 0 }
-  if (dead >= 1) return { over: 1, deadOver: 1, deadUnder: 1 }
+export function deadSpread (dead: number, blocks: number): Spread {
+  return spreadInto({ over: 0, deadOver: 0, deadUnder: 0 }, dead, blocks)
+}
+
+/** deadSpread into `out` (prune asks it for most groups, millions of times in a long run). */
+function spreadInto (out: Spread, dead: number, blocks: number): Spread {
+  if (dead <= 0) return set(out, 0, 0, 0)
+  if (dead >= 1) return set(out, 1, 1, 1)
   const sd = Math.sqrt(dead * (1 - dead) / Math.max(1, blocks))
   const z = (REWRITE_DEAD_SHARE - dead) / sd
   // Beyond 5 standard deviations the share is below 1e-6 either way (no exp needed).
-  if (z > 5) return { over: 0, deadOver: dead, deadUnder: dead }
-  if (z < -5) return { over: 1, deadOver: dead, deadUnder: dead }
-  const over = 1 - bigPhi(z)
-  if (over < 1e-6) return { over: 0, deadOver: dead, deadUnder: dead }
-  if (over > 1 - 1e-6) return { over: 1, deadOver: dead, deadUnder: dead }
-  return {
-    over,
-    deadOver: Math.min(1, dead + sd * phi(z) / over),
-    deadUnder: Math.max(0, dead - sd * phi(z) / (1 - over))
+  if (z > 5) return set(out, 0, dead, dead)
+  if (z < -5) return set(out, 1, dead, dead)
+  // The standard normal's density at z, and its distribution by Abramowitz and Stegun 26.2.17
+  // (error below 1e-7).
+  const density = Math.exp(-z * z / 2) / SQRT_2PI
+  const t = 1 / (1 + 0.2316419 * Math.abs(z))
+  const d = density * t * (0.319381530 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))))
+  const over = 1 - (z >= 0 ? 1 - d : d)
+  if (over < 1e-6) return set(out, 0, dead, dead)
+  if (over > 1 - 1e-6) return set(out, 1, dead, dead)
+  return set(out, over, Math.min(1, dead + sd * density / over), Math.max(0, dead - sd * density / (1 - over)))
+}
+
+function set (out: Spread, over: number, deadOver: number, deadUnder: number): Spread {
+  out.over = over
+  out.deadOver = deadOver
+  out.deadUnder = deadUnder
+  return out
+}
+
+/** Dormant groups, soonest to wake first (a binary min-heap on the birth of their oldest portion). */
+class WakeHeap {
+  private readonly heap: Array<{ at: number, seg: Segment }> = []
+
+  push (seg: Segment): void {
+    const h = this.heap
+    const e = { at: seg.youngFrom, seg }
+    let i = h.push(e) - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (h[p].at <= e.at) break
+      h[i] = h[p]
+      i = p
+    }
+    h[i] = e
+  }
+
+  /** A group whose wake time is before `m`, taken off the heap; undefined when none is. */
+  due (m: number): Segment | undefined {
+    const h = this.heap
+    if (h.length === 0 || !(h[0].at < m)) return undefined
+    const top = h[0]
+    const last = h.pop()!
+    if (h.length > 0) {
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        if (l >= h.length) break
+        const r = l + 1
+        const c = r < h.length && h[r].at < h[l].at ? r : l
+        if (!(h[c].at < last.at)) break
+        h[i] = h[c]
+        i = c
+      }
+      h[i] = last
+    }
+    return top.seg
   }
 }
 
 export interface SnapshotModel {
   index: number
   task: string
-  /** ISO time, as forget reads it. */
+  /** ISO time, as forget reads it, and that time parsed (whole milliseconds, unlike `ms`). */
   time: string
+  timeMs: number
   ms: number
   /** Bytes written to the store up to and with this snapshot: a replica holding that many has it. */
   written: number
   /** When retention removed it (Infinity while kept). */
   forgottenAt: number
+  /** Distinct snapshot times up to this one, less one: the blocks born with it are those of birth `birth`. */
+  birth: number
 }
 
 export interface BackupOutcome {
@@ -122,6 +193,13 @@ export interface BackupOutcome {
  */
 class Population {
   protected readonly segments: Segment[] = []
+  /** The listed groups a prune looks at (the others are dormant), in the list's order. */
+  private active: Segment[] = []
+  /** Dormant groups by the time they wake (their oldest portion's birth); stale entries are skipped. */
+  private readonly sleeping = new WakeHeap()
+  /** Dormant groups woken since the last prune (appended to, or due). */
+  private readonly woken: Segment[] = []
+  private listedSoFar = 0
   protected tail: Segment | null = null
   /** Time of the oldest retained snapshot; before any is forgotten, -Infinity (everything lives). */
   protected keepFrom = -Infinity
@@ -135,13 +213,25 @@ class Population {
   }
 
   protected readonly ln: number
+  private decayOver = NaN
+  private decayBy = NaN
+
+  /** What share of a block population survives `ms` more of changes: the same span for every group at a prune, so worked out once. */
+  private decay (ms: number): number {
+    if (ms !== this.decayOver) {
+      this.decayOver = ms
+      this.decayBy = Math.exp(this.ln * ms / DAY)
+    }
+    return this.decayBy
+  }
 
   /** Mean bytes a data block takes in a segment. */
   protected blockBytes (): number { return this.blockSize }
   protected append (seg: Segment, portion: Portion): void {
-    if (!seg.listed) { seg.listed = true; this.segments.push(seg) }
+    if (!seg.listed) this.list(seg)
+    else if (seg.dormant) { seg.dormant = false; this.woken.push(seg) }
     // Births come in time order: a backup's end is later than all its store holds.
-    seg.young.push(portion)
+    seg.young.push(portion.born, portion.birth, portion.bytes)
     seg.youngBytes += portion.bytes
     if (portion.born < seg.youngFrom) seg.youngFrom = portion.born
     seg.live += portion.bytes
@@ -149,22 +239,49 @@ class Population {
     this.physical += portion.bytes
   }
 
+  private list (seg: Segment): void {
+    seg.listed = true
+    seg.order = this.listedSoFar++
+    this.segments.push(seg)
+    this.active.push(seg)
+  }
+
+  /** Brings the dormant groups due by `m` and those woken since back among the active ones, in the list's order. */
+  private wake (m: number): void {
+    const woken = this.woken
+    for (let seg = this.sleeping.due(m); seg !== undefined; seg = this.sleeping.due(m)) {
+      if (seg.dormant && seg.listed) { seg.dormant = false; woken.push(seg) }
+    }
+    if (woken.length === 0) return
+    woken.sort((a, b) => a.order - b.order)
+    const active = this.active
+    const merged: Segment[] = new Array(active.length + woken.length)
+    let i = 0
+    let j = 0
+    let k = 0
+    while (i < active.length && j < woken.length) merged[k++] = active[i].order < woken[j].order ? active[i++] : woken[j++]
+    while (i < active.length) merged[k++] = active[i++]
+    while (j < woken.length) merged[k++] = woken[j++]
+    this.active = merged
+    woken.length = 0
+  }
+
   /** Live bytes of a segment now that the oldest retained snapshot is at `keepFrom`. */
   protected live (seg: Segment): number {
     const m = this.keepFrom
     if (seg.oldAt >= m) return seg.live
-    if (seg.old > 0) seg.old *= Math.exp(this.ln * (m - seg.oldAt) / DAY)
+    if (seg.old > 0) seg.old *= this.decay(m - seg.oldAt)
     if (seg.youngFrom < m) {
       // The portions born before the oldest retained snapshot join the old ones (oldest first).
+      const y = seg.young
       let i = 0
-      for (; i < seg.young.length && seg.young[i].born < m; i++) {
-        const p = seg.young[i]
-        seg.old += p.bytes * Math.exp(this.ln * (m - p.born) / DAY)
-        seg.youngBytes -= p.bytes
+      for (; i < y.length && y[i + BORN] < m; i += PORTION) {
+        seg.old += y[i + BYTES] * Math.exp(this.ln * (m - y[i + BORN]) / DAY)
+        seg.youngBytes -= y[i + BYTES]
       }
-      seg.young.splice(0, i)
-      if (seg.young.length === 0) seg.youngBytes = 0
-      seg.youngFrom = seg.young.length > 0 ? seg.young[0].born : Infinity
+      y.splice(0, i)
+      if (y.length === 0) seg.youngBytes = 0
+      seg.youngFrom = y.length > 0 ? y[BORN] : Infinity
     }
     seg.oldAt = m
     seg.live = seg.old + seg.youngBytes
@@ -181,53 +298,78 @@ class Population {
     // Each group as prune sees its files: those past the rewrite threshold and the others.
     const parts = this.parts
     parts.length = 0
-    for (const seg of this.segments) {
+    const spread = this.spread
+    let tail: { seg: Segment, share: number } | undefined
+    const m = this.keepFrom
+    this.wake(m)
+    const active = this.active
+    let stay = 0
+    for (const seg of active) {
       if (this.live(seg) < least) seg.live = 0
       const dead = seg.size > 0 ? Math.max(0, seg.size - seg.live) / seg.size : 0
       // Nothing dead and something live: prune neither rewrites nor drops it (most groups, the
-      // backups still retained whole); the rule need not be asked.
-      if (dead === 0 && seg.live > 0) continue
+      // backups still retained whole); the rule need not be asked. All young, it stays so till
+      // the oldest retained snapshot passes its oldest portion (or something is added to it).
+      if (dead === 0 && seg.live > 0) {
+        if (seg.old === 0 && seg.youngFrom >= m && seg.youngFrom < Infinity) {
+          seg.dormant = true
+          this.sleeping.push(seg)
+        } else active[stay++] = seg
+        continue
+      }
+      active[stay++] = seg
       const files = Math.max(seg.files, Math.ceil(seg.size / TARGET_SEGMENT))
-      const spread = seg.live === 0 || seg === this.tail ? { over: dead > 0 ? 1 : 0, deadOver: dead, deadUnder: dead } : deadSpread(dead, seg.size / this.blockBytes() / files)
+      if (seg.live === 0 || seg === this.tail) set(spread, dead > 0 ? 1 : 0, dead, dead)
+      else spreadInto(spread, dead, seg.size / this.blockBytes() / files)
+      if (seg === this.tail) tail = (spread.over > 0 ? seg.overPart : seg.underPart)[0]
       if (spread.over > 0) {
-        const [key, use] = seg.overPart
+        const part = seg.overPart
+        const key = part[0]
+        const use = part[1]
         key.share = spread.over
         use.live = seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver)
         use.dead = spread.over * seg.size * spread.deadOver
-        parts.push(seg.overPart)
+        parts.push(part)
       }
       if (spread.over < 1) {
-        const [key, use] = seg.underPart
+        const part = seg.underPart
+        const key = part[0]
+        const use = part[1]
         key.share = 1 - spread.over
         use.live = (1 - spread.over) * seg.size * (1 - spread.deadUnder)
         use.dead = (1 - spread.over) * seg.size * spread.deadUnder
-        parts.push(seg.underPart)
+        parts.push(part)
       }
     }
-    const tail = parts.find(([part]) => part.seg === this.tail)?.[0]
+    active.length = stay
     const { rewrite, drop } = segmentsToReclaim(parts, tail)
-    for (const part of drop) this.shrink(part.seg, part.share, part.share / (this.share.get(part.seg) ?? 1))
+    for (const part of drop) this.shrink(part.seg, part.share, part.share / part.seg.left)
     if (rewrite.length > 0) {
       // Prune seals the tail first: what it moves goes to a new one.
       const to = new Segment(true)
       to.oldAt = this.keepFrom
       this.tail = to
-      to.listed = true
-      this.segments.push(to)
+      this.list(to)
       // Portions born together decay together: one per birth, or the moved portions would
       // multiply with every prune that moves a share of a group (hundreds of thousands in a year).
-      const byBorn = new Map<number, Portion>()
+      const { movedBytes, movedBorn } = this
+      let first = Infinity
+      let last = -1
       for (const part of rewrite) {
         const seg = part.seg
-        const f = part.share / (this.share.get(seg) ?? 1)
+        const f = part.share / seg.left
         to.old += seg.old * f
-        for (const p of seg.young) {
-          const same = byBorn.get(p.born)
-          to.youngBytes += p.bytes * f
-          if (same !== undefined) { same.bytes += p.bytes * f; continue }
-          const q = { born: p.born, bytes: p.bytes * f }
-          byBorn.set(p.born, q)
-          to.young.push(q)
+        const y = seg.young
+        for (let i = 0; i < y.length; i += PORTION) {
+          const birth = y[i + BIRTH]
+          const bytes = y[i + BYTES] * f
+          to.youngBytes += bytes
+          const same = movedBytes[birth]
+          if (same !== undefined) { movedBytes[birth] = same + bytes; continue }
+          movedBytes[birth] = bytes
+          movedBorn[birth] = y[i + BORN]
+          if (birth < first) first = birth
+          if (birth > last) last = birth
         }
         const moved = seg.live * f
         to.live += moved
@@ -235,34 +377,54 @@ class Population {
         this.physical += moved
         this.shrink(seg, part.share, f)
       }
-      to.young.sort((x, y) => x.born - y.born)
-      to.youngFrom = to.young.length > 0 ? to.young[0].born : Infinity
+      // Births count up with time: in their order, the portions are oldest first.
+      for (let b = first; b <= last; b++) {
+        const bytes = movedBytes[b]
+        if (bytes === undefined) continue
+        to.young.push(movedBorn[b], b, bytes)
+        movedBytes[b] = undefined
+      }
+      to.youngFrom = to.young.length > 0 ? to.young[BORN] : Infinity
     }
-    this.share.clear()
+    for (const part of drop) part.seg.left = 1
+    for (const part of rewrite) part.seg.left = 1
+    // The groups emptied leave the list, which keeps its order (sums over it add in that order).
+    if (this.removed > 0) {
+      for (const list of [this.segments, this.active]) {
+        let w = 0
+        for (const seg of list) if (seg.listed) list[w++] = seg
+        list.length = w
+      }
+      this.removed = 0
+    }
   }
 
   /** The groups' parts of the prune under way. */
   private readonly parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
 
-  /** What is left of each group this prune (shares of it dropped or moved so far). */
-  private readonly share = new Map<Segment, number>()
+  private readonly spread: Spread = { over: 0, deadOver: 0, deadUnder: 0 }
+  /** The portions a rewrite moves, one per birth, by birth (empty between prunes). */
+  private readonly movedBytes: Array<number | undefined> = []
+  private readonly movedBorn: number[] = []
+  /** Groups emptied by the prune under way, still in the list. */
+  private removed = 0
 
   /** Takes a share `part` of a group's files out of it (`f`: that share of what is left of it now). */
   protected shrink (seg: Segment, part: number, f: number): void {
-    const left = (this.share.get(seg) ?? 1) - part
+    const left = seg.left - part
     const bytes = seg.size * f
     const dead = (seg.size - seg.live) * f
     this.physical -= bytes
     this.blocks = Math.max(0, this.blocks - dead / this.blockBytes())
     if (left <= 1e-9) {
-      this.segments.splice(this.segments.indexOf(seg), 1)
       seg.listed = false
-      this.share.delete(seg)
+      seg.left = 1
+      this.removed++
       return
     }
     seg.scale(1 - f)
     seg.files = Math.max(1, seg.files * (1 - f))
-    this.share.set(seg, left)
+    seg.left = left
   }
 
   /** Live bytes of the whole store (what a replica that follows retention keeps). */
@@ -275,7 +437,7 @@ class Population {
   /** The model's own size: groups of segments, and birth portions in them (each is one per birth at most). */
   get shape (): { groups: number, portions: number } {
     let portions = 0
-    for (const seg of this.segments) portions += seg.young.length
+    for (const seg of this.segments) portions += seg.young.length / PORTION
     return { groups: this.segments.length, portions }
   }
 
@@ -298,14 +460,25 @@ export class StoreModel extends Population {
     this.id = `${site}/${dataset.name}`
     if (dataset.storedBytes !== null) {
       // A store that exists already: one population, as of one snapshot at the start.
-      this.append(new Segment(false), { born: startMs, bytes: dataset.storedBytes })
+      this.append(new Segment(false), { born: startMs, birth: this.birthAt(startMs), bytes: dataset.storedBytes })
       this.written = dataset.storedBytes
       this.blocks = dataset.storedBytes / this.blockBytes()
       this.lastReadMs = startMs
-      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time: new Date(startMs).toISOString(), ms: startMs, written: this.written, forgottenAt: Infinity }
+      const time = new Date(startMs).toISOString()
+      const snap: SnapshotModel = { index: 0, task: dataset.task.name, time, timeMs: Date.parse(time), ms: startMs, written: this.written, forgottenAt: Infinity, birth: this.births - 1 }
       this.snapshots.push(snap)
       this.keptList.push(snap)
     }
+  }
+
+  /** Distinct snapshot times so far (snapshots come in time order). */
+  private births = 0
+  private lastBirthMs = NaN
+
+  /** The birth of blocks born at `ms`, the time of the snapshot being made. */
+  private birthAt (ms: number): number {
+    if (ms !== this.lastBirthMs) { this.lastBirthMs = ms; this.births++ }
+    return this.births - 1
   }
 
   /** Logical size of the data at `ms`. */
@@ -339,18 +512,20 @@ export class StoreModel extends Population {
     const dataBlocks = data / this.sample.avgBlockBytes
     const dataBytes = data + dataBlocks * this.sample.recordOverheadBytes
     const entries = (this.files(startMs) + this.dataset.dirs) * p.touchedShare
+    const birth = this.birthAt(endMs)
     const meta = entries * this.sample.metaBytesPerEntry + RECORD_BYTES
     if (dataBytes > 0) {
       // Each of the backup's workers writes segments of its own, files whole (a file is one worker's).
       const cohort = new Segment(false)
       cohort.files = Math.max(Math.ceil(dataBytes / TARGET_SEGMENT), Math.min(this.workers, Math.max(1, Math.round(this.files(startMs) * p.touchedShare))))
-      this.append(cohort, { born: endMs, bytes: dataBytes })
+      this.append(cohort, { born: endMs, birth, bytes: dataBytes })
     }
     this.tail ??= new Segment(true)
-    this.append(this.tail, { born: endMs, bytes: meta })
+    this.append(this.tail, { born: endMs, birth, bytes: meta })
     this.written += dataBytes + meta
     this.blocks += dataBlocks + entries + 1
-    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time: new Date(endMs).toISOString(), ms: endMs, written: this.written, forgottenAt: Infinity }
+    const time = new Date(endMs).toISOString()
+    const snap: SnapshotModel = { index: this.snapshots.length, task: this.dataset.task.name, time, timeMs: Date.parse(time), ms: endMs, written: this.written, forgottenAt: Infinity, birth }
     this.snapshots.push(snap)
     this.keptList.push(snap)
     const removed = this.retain(endMs)
@@ -393,7 +568,7 @@ export class ReplicaModel extends Population {
   /** The log's epoch the open tail belongs to: once the site's log moved on, it is sealed. */
   private tailEpoch = -1
   /** `segment`: the size the replica's log seals segments at (the node's TARGET_SEGMENT). */
-  constructor (readonly origin: StoreModel, blockBytes: number, private readonly log: ReplicaLog = { fill: 0, epoch: 0 }, private readonly segment = TARGET_SEGMENT) {
+  constructor (readonly origin: { readonly snapshots: readonly SnapshotModel[], readonly dataset: DatasetModel }, blockBytes: number, private readonly log: ReplicaLog = { fill: 0, epoch: 0 }, private readonly segment = TARGET_SEGMENT) {
     super(origin.dataset.changePerDay, blockBytes)
   }
 
@@ -425,7 +600,7 @@ export class ReplicaModel extends Population {
       const end = from + bytes
       for (; lo < snaps.length && from < end; lo++) {
         const upTo = Math.min(end, snaps[lo].written)
-        if (upTo > from) this.append(group, { born: snaps[lo].ms, bytes: upTo - from })
+        if (upTo > from) this.append(group, { born: snaps[lo].ms, birth: snaps[lo].birth, bytes: upTo - from })
         from = upTo
         if (upTo === end && snaps[lo].written > end) break
       }
