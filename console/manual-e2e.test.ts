@@ -327,7 +327,7 @@ test('en and zh-CN: a disk image task\'s wizard lists the block devices with the
     await page.click('[data-test=next]')
     const row = await page.waitForSelector(`[data-test=block-devices] tr[data-device="${loop}"]`)
     assert.match(await row.innerText(), /16\.0 MB\s+GPT/)
-    assert.match(await text(page, `[data-test=block-devices] tr[data-device="${loop}p2"]`), /partition 2 .*p2\s+data/)
+    assert.match(await text(page, `[data-test=block-devices] tr[data-device="${loop}p2"]`), /partition 2 .*p2\s+data\s+11\.0 MB\s+Linux filesystem \(0FC63DAF…\)/, 'the type by name')
     await page.check(`[data-test=block-devices] tr[data-device="${loop}p1"] input`)
     assert.equal(await page.inputValue('[data-test=device-path]'), `${loop}p1`)
 
