@@ -4,6 +4,7 @@
 // and each site's view copies what it shows — bytes written and stored, blocks, snapshots kept —
 // when its own backup ends, so that between two twins' ends at one instant each shows its own
 // state. A thousand-branch mesh has a few dozen distinct stores (issue 17, speed).
+import { InternalError } from '../../crypto/index.ts'
 import type { DatasetModel } from '../scenario.ts'
 import type { BackupOutcome, SnapshotModel, StoreModel } from './store-model.ts'
 
@@ -22,7 +23,7 @@ export class SharedStore {
     const last = this.last
     // Twins cannot part ways (the same inputs give the same runs); if they did, the shared model would be wrong for one.
     if (n !== this.made - 1 || last === null || last.startMs !== startMs || last.endMs !== endMs || last.level !== level) {
-      throw new Error(`twin stores parted: backup ${n} at ${startMs}–${endMs} (${level}); the shared model made ${this.made}`)
+      throw new InternalError(`twin stores parted: backup ${n} at ${startMs}–${endMs} (${level}); the shared model made ${this.made}`)
     }
     return last.outcome
   }
