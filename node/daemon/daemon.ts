@@ -152,7 +152,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     // running job records its end before mails and webhooks flush, the stores close last.
     await parts.start([
       { name: 'accounts', stop: async () => { await accounts.stop() } },
-      { name: 'stores', stop: async () => { await repositories.close() } },
+      { name: 'stores', stop: async () => { await operations.idle(); await repositories.close() } },
       { name: 'log book', stop: async why => { if (why === 'stop') await logs.write({ type: 'system', level: 'info', user: 'system', source: 'daemon', message: 'Cairn node stopped', text: said('NODE_STOPPED') }) } },
       { name: 'mesh', start: async () => { mesh = await startMesh(init, { clock, repositories, inventory, tasks, logs, runner, operations, scheduler, accounts }) }, stop: async () => { await mesh?.stop() } },
       // Hold every user space's store from the start: a CLI command pointed at one then runs its

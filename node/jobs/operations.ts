@@ -134,6 +134,8 @@ export interface Operations {
   storedBytes: (a: Actor, spaceId: string, taskId: string, ids: string[]) => Promise<number | null>
   /** A deleted task's copies stay until cleaned; clean still needs to name it. */
   deletedTask: (a: Actor, taskId: string) => Promise<TaskRecord>
+  /** Resolves once the background work started after jobs (the stored-size figures) has ended: the daemon awaits it before it closes the stores. */
+  idle: () => Promise<void>
 }
 
 export interface OperationsComponents {
@@ -198,6 +200,7 @@ export function createOperations (components: OperationsComponents): Operations 
     }
     return await figure
   }
+  const background = new Set<Promise<void>>()
   /** Works out a task's stored bytes once its copies changed, so the data table finds it ready. */
   const noteCopiesChanged = async (space: SpaceRecord, taskId: string): Promise<void> => {
     try {
@@ -287,7 +290,9 @@ export function createOperations (components: OperationsComponents): Operations 
           }
           await refreshUsage(space)
           // Not awaited: the task stays busy until this step ends, and the figure is only a cache.
-          void noteCopiesChanged(space, task.id)
+          // Kept, so that the stores close after it (idle()), not while it reads one.
+          const warming = noteCopiesChanged(space, task.id).finally(() => { background.delete(warming) })
+          background.add(warming)
         }
       })
     },
@@ -509,6 +514,9 @@ export function createOperations (components: OperationsComponents): Operations 
       return await storedBytesOf(await inventory.space(a.user, spaceId), taskId, ids)
     },
 
+    async idle () {
+      while (background.size > 0) await Promise.all(background)
+    },
     async deletedTask (a, taskId) {
       // A task deleted here is known by its backups (restores and drills also name a DR site's origin tasks).
       const job = (await runner.list()).find(j => j.taskId === taskId && j.type === 'backup')
