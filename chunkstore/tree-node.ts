@@ -112,24 +112,6 @@ function withExt (unixfs: Uint8Array, ext: unknown): Uint8Array {
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
 const unb64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'))
 
-/**
- * The ids of a directory's entries (row field 7, base64), decoded into one buffer: a parent
- * snapshot's tree holds one per file, and an ArrayBuffer each was most of what the collector
- * had to track while a backup held that tree (issue 21). An id of another length gets its own.
- */
-function idsOf (rows: any[]): Uint8Array[] {
-  const all = Buffer.allocUnsafeSlow(rows.length * ID_BYTES)
-  return rows.map((row, i) => {
-    const at = i * ID_BYTES
-    const s = row[7]
-    // 44 characters ending in one '=' are exactly 32 bytes, if all of them decode.
-    return typeof s === 'string' && s.length === 44 && s.endsWith('=') && !s.endsWith('==') && all.write(s, at, ID_BYTES, 'base64') === ID_BYTES
-      ? new Uint8Array(all.buffer, all.byteOffset + at, ID_BYTES)
-      : unb64(s)
-  })
-}
-const ID_BYTES = 32
-
 /** `x: [[name, base64 value], …]`, only when there are attributes (older nodes stay byte-identical). */
 const xattrsField = (x: Xattr[] | undefined): { x?: Array<[string, string]> } =>
   x === undefined || x.length === 0 ? {} : { x: x.map(([n, v]) => [n, b64(v)]) }
@@ -239,10 +221,9 @@ export function decodeNode (bytes: Uint8Array): TreeNode {
     if (u.type === 'directory') {
       const e: any[] = ext.e ?? []
       if (e.length !== pb.Links.length) throw new StoreCorruptError('directory links and entries disagree')
-      const ids = idsOf(e)
       const entries = pb.Links.map((l, i): DirEntry => {
-        const [k, size, mt, ct, ino, dev, nlink, , mode, uid, gid, fmt, sparse, x] = e[i]
-        const entry: DirEntry = { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: ids[i], tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
+        const [k, size, mt, ct, ino, dev, nlink, id, mode, uid, gid, fmt, sparse, x] = e[i]
+        const entry: DirEntry = { name: l.Name ?? '', kind: KIND[k], cid: l.Hash, id: unb64(id), tsize: l.Tsize ?? 0, size, mtimeNs: BigInt(mt), ctimeNs: BigInt(ct), ino: BigInt(ino), dev: BigInt(dev), nlink }
         if (k === 'F') {
           entry.inline = { mode, uid, gid, mtimeNs: BigInt(fmt), sparse: sparse === 1 }
           const ix = xattrsOf(x)
