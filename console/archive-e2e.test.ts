@@ -162,11 +162,15 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   const ended = await until('the bring-back ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
   assert.equal(ended.status, 'success', JSON.stringify(ended))
 
-  // Edit the task: a second schedule (a daily verify), and a tape library's media pool.
+  // Edit the task: a second schedule (a daily verify), a tape library's media pool, and its days to keep cleared.
   await api('POST', '/api/archive/devices', { name: 'tapes', type: 'vtl', path: join(dir, 'vtl'), pool: ['CRN001', 'CRN002'], createLibrary: { slots: 4, capacityBytes: 1 << 30 } })
+  const id = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en').id
+  await api('PATCH', `/api/archive/tasks/${id}`, { retentionDays: 30 })
   await answered(page, 'GET', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-tab-tasks]'))
   await page.click('[data-archive-task="to-local-en"] [data-test=archive-edit-task]')
   assert.equal(await page.inputValue('#at-days-0'), '1, 3', 'the saved schedule fills the form')
+  assert.equal(await page.inputValue('#at-keep'), '30')
+  await page.fill('#at-keep', '')
   await page.click('[data-test=archive-add-schedule]')
   await page.selectOption('#at-job-1', 'archive-verify')
   await page.fill('#at-time-1', '04:15')
@@ -176,6 +180,7 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   assert.equal(edited.status(), 200)
   assert.equal(await page.innerText('[data-test=archive-notice]'), 'Archive task to-local-en saved')
   const after = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en')
+  assert.equal(after.retentionDays, undefined, 'an emptied days to keep is cleared')
   assert.deepEqual({ device: after.device, pool: after.pool, schedules: after.schedules.map((x: any) => [x.kind, x.time, x.job, x.days]) },
     { device: 'tapes', pool: ['CRN002'], schedules: [['weekly', '23:30', 'archive', [1, 3]], ['daily', '04:15', 'archive-verify', undefined]] })
 })

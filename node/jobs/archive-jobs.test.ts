@@ -94,6 +94,17 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   assert.equal(next.length, 3)
   assert.equal((await finished(d, operator, next[0].id)).status, 'success')
   assert.deepEqual(await sets(), [`${run.id}.json`, `${again.id}.json`, `${next[0].id}.json`].sort(), 'the one-day set of 03-03 is gone')
+
+  // Days to keep cleared (null): the next run's set is kept for ever; a set already written keeps its expiry.
+  const cleared = await operator.patch(`/api/archive/tasks/${created.body.id}`, { retentionDays: null })
+  assert.equal(cleared.status, 200, cleared.text)
+  assert.equal((await operator.get(`/api/archive/tasks/${created.body.id}`)).body.retentionDays, undefined)
+  const forever = await finished(d, operator, (await operator.post(`/api/archive/tasks/${created.body.id}/start`)).body.id)
+  assert.equal(forever.status, 'success')
+  const setOf = async (id: string): Promise<{ expiresAt?: string }> => JSON.parse(await readFile(join(folder, 'sets', `${id}.json`), 'utf8'))
+  assert.equal((await setOf(forever.id)).expiresAt, undefined)
+  assert.equal((await setOf(next[0].id)).expiresAt, '2026-03-05T06:00:00.000Z')
+  assert.equal((await operator.patch(`/api/archive/tasks/${created.body.id}`, { retentionDays: 0 })).status, 400, 'zero days is no retention: null clears it')
 })
 
 test('an archive task writes to its media pool of a tape library, and only there', async (t) => {

@@ -73,6 +73,9 @@ export type ArchiveTaskInput = Pick<ArchiveTaskRecord, 'name' | 'spaceId' | 'tas
   schedules?: Array<Omit<Schedule, 'id' | 'enabled' | 'job' | 'timeZone' | 'level'> & { id?: string, enabled?: boolean, timeZone?: string, job?: 'archive' | 'archive-verify' }>
 }
 
+/** An edit of an archive task: `retentionDays: null` clears its days to keep (later runs' sets are kept for ever). */
+export type ArchiveTaskChange = Partial<Omit<ArchiveTaskInput, 'spaceId' | 'retentionDays'>> & { retentionDays?: number | null }
+
 /** One archive or verify run, as manual 2.6.2's records list it. */
 export interface ArchiveRecord {
   jobId: string
@@ -105,7 +108,7 @@ export interface Archive {
   allTasks: () => Promise<ArchiveTaskRecord[]>
   task: (u: User, id: string) => Promise<ArchiveTaskRecord>
   createTask: (a: Actor, input: ArchiveTaskInput) => Promise<ArchiveTaskRecord>
-  updateTask: (a: Actor, id: string, change: Partial<Omit<ArchiveTaskInput, 'spaceId'>>) => Promise<ArchiveTaskRecord>
+  updateTask: (a: Actor, id: string, change: ArchiveTaskChange) => Promise<ArchiveTaskRecord>
   removeTask: (a: Actor, id: string, confirm: string) => Promise<void>
   /** Starts an archive job of the task; resolves with its record at once. */
   run: (a: Actor, id: string, trigger?: JobRecord['trigger']) => Promise<JobRecord>
@@ -287,13 +290,16 @@ export function createArchive (components: ArchiveComponents): Archive {
     async updateTask (a, id, change) {
       const old = await getTask(a.user, id)
       if (runningOf(id) !== undefined) throw new TaskRunningError(old.name, 'edit it')
+      const { retentionDays, ...rest } = change
       const next: ArchiveTaskRecord = {
-        ...old, ...change, spaceId: old.spaceId,
+        ...old, ...rest, spaceId: old.spaceId,
+        ...(retentionDays !== undefined && retentionDays !== null ? { retentionDays } : {}),
         schedules: change.schedules !== undefined ? withIds(change.schedules) : old.schedules,
         updatedAt: clock.now().toISOString()
       }
       // A media pool is some cartridges of one tape library: another device, unless a pool comes with it, has none.
       if (change.device !== undefined && change.device !== old.device && change.pool === undefined) delete next.pool
+      if (retentionDays === null) delete next.retentionDays
       await checkTask(a, next, id)
       await state.put('archiveTasks', id, next)
       await logs.audit({ user: a.user.name, source: a.source, action: 'archive.task.update', target: id, detail: { fields: Object.keys(change) } })
