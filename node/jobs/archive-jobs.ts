@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import type { Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import {
   ArchiveDeviceInvalidError, copyBlocks, createVirtualTapeLibrary, openArchiveDevice, openDeviceRegistry, snapshotSelection, verifyBlocks,
-  type DeviceConfig, type ExpiryResult, type DeviceRecord, type DeviceRegistry, type OpenDevice
+  type DeviceConfig, type ExpiryResult, type LockOptions, type DeviceRecord, type DeviceRegistry, type OpenDevice
 } from '../archive/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
@@ -162,10 +162,10 @@ export function createArchive (components: ArchiveComponents): Archive {
   const nodeId = async (): Promise<string> => (await inventory.localNode())?.id ?? ''
   const view = async (d: DeviceRecord): Promise<DeviceView> => ({ ...d, nodeId: await nodeId(), ...(statusOf.get(d.name) ?? { status: 'unknown' }) })
   /** Opens a device; a tape library with `pool`, on those cartridges only (an archive task's media pool). */
-  const open = async (name: string, pool?: string[]): Promise<OpenDevice> => {
+  const open = async (name: string, pool?: string[], lock?: LockOptions): Promise<OpenDevice> => {
     const record = registry.get(name)
     const config = pool !== undefined && record.config.type === 'vtl' ? { ...record.config, pool } : record.config
-    return await openArchiveDevice({ ...record, config }, registry.secretOf(name))
+    return await openArchiveDevice({ ...record, config }, registry.secretOf(name), lock !== undefined ? { lock } : {})
   }
   /** The device's settings for the audit trail and logs: never a secret. */
   const described = (c: DeviceConfig): string => c.type === 's3' ? `s3 ${c.endpoint ?? `aws:${c.region}`}/${c.bucket}/${c.prefix ?? ''}` : c.type === 'vtl' ? `tape library ${c.path} [${c.pool.join(',')}]` : `folder ${c.path}`
@@ -341,7 +341,16 @@ export function createArchive (components: ArchiveComponents): Archive {
           await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`,
             said(t.pool !== undefined ? 'ARCHIVING_POOL' : 'ARCHIVING', { n: snapshots.length, name: t.device, device: described(device.config), pool: t.pool?.join(',') }))
           const total: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number, set?: { expiresAt?: string }, expired?: { sets: number, bytes: number } } = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
-          const d = await open(t.device, t.pool)
+          // The device's write lock, until the set is recorded and expiry is done: a run expiring
+          // sets meanwhile could remove packs this run's set needs (device-lock.ts).
+          const d = await open(t.device, t.pool, {
+            purpose: `archive job ${ctx.job.name} (${ctx.job.id})`, signal: ctx.signal,
+            onWait: async (holder, file) => {
+              const by = holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : 'another job of this node'
+              await ctx.log('warning', `Waiting for device ${t.device}: it is being written by ${by}${file !== undefined ? `; if that process is gone, remove ${file}` : ''}`,
+                said('ARCHIVE_DEVICE_BUSY', { name: t.device, by, file }))
+            }
+          })
           let expiry: ExpiryResult | undefined
           try {
             /** The run's archive set on the device: every block its snapshots need, for expiry's reference count. */
