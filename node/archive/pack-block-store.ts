@@ -55,6 +55,8 @@ export interface PackBlockStore extends BlockStore {
    * never touched.
    */
   expire: (now: Date, options?: AbortOptions) => Promise<ExpiryResult>
+  /** The blocks in the device's catalogues that no set claims (archived by `cairn archive run`, or before sets were recorded). */
+  unclaimed: (options?: AbortOptions) => Promise<CID[]>
 }
 
 export interface PackBlockStoreInit {
@@ -388,6 +390,10 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
         out.sets.push(set.id)
       }
       return out
+    },
+    async unclaimed (options) {
+      const claimed = new Set((await readSets(options?.signal)).flatMap(keysOf))
+      return [...where.keys()].filter(k => !claimed.has(k)).map(k => CID.decode(Buffer.from(k, 'base64')))
     },
     async snapshotRootOrigins (options) {
       throwIfAborted(options?.signal, `Listing snapshots of ${medium.device}`)

@@ -19,7 +19,7 @@ import type { Clock } from '../clock/index.ts'
 import { said, type LogBook } from '../logs/index.ts'
 import { NameTakenError, NotYoursError, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
 import type { StateStore } from '../state/index.ts'
-import type { JobRecord, JobRunner } from './job-runner.ts'
+import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
 import type { Repositories } from './repositories.ts'
 import { validateSchedule, type Schedule } from './schedule.ts'
 import type { Tasks } from './tasks.ts'
@@ -225,6 +225,23 @@ export function createArchive (components: ArchiveComponents): Archive {
   const runningOf = (id: string): JobRecord | undefined => runner.running().find(j => j.type === 'archive' && j.params.archiveTaskId === id)
   const archiveJobs = async (u: User): Promise<JobRecord[]> => (await runner.list()).filter(j => (j.type === 'archive' || j.type === 'archive-verify' || j.type === 'archive-restore') && sees(u, j.ownerId))
 
+  /**
+   * Snapshots on the device that no set names (archived by `cairn archive run`, or before sets
+   * were recorded) stop every expiry there: the blocks they need are not known. They get one set,
+   * kept for ever, claiming every block no set claims (from the catalogues): the other sets then
+   * expire, and nothing those snapshots may need goes (doc/design.md "Archive sets and retention").
+   */
+  const recordUnrecorded = async (d: OpenDevice, ctx: Pick<JobContext, 'job' | 'signal' | 'log'>): Promise<void> => {
+    const named = new Set((await d.store.sets({ signal: ctx.signal })).flatMap(s => s.roots.map(String)))
+    const roots = (await d.store.snapshotRoots({ signal: ctx.signal })).filter(r => !named.has(r.toString()))
+    if (roots.length === 0) return
+    const blocks = await d.store.unclaimed({ signal: ctx.signal })
+    const id = `${ctx.job.id}-unrecorded`
+    await d.store.addSet({ id, label: 'snapshots archived without a set record', createdAt: clock.now().toISOString(), roots, blocks }, { signal: ctx.signal })
+    await ctx.log('info', `Recorded set ${id} for ${roots.length} snapshot(s) archived without one (e.g. ${roots[0].toString()}): ${blocks.length} blocks no set claimed, kept for ever; the device's other sets can expire now`,
+      said('ARCHIVE_UNRECORDED_RECORDED', { set: id, n: roots.length, root: roots[0].toString(), blocks: blocks.length }))
+  }
+
   const archive: Archive = {
     async devices () { return await Promise.all(registry.list().map(view)) },
 
@@ -377,6 +394,7 @@ export function createArchive (components: ArchiveComponents): Archive {
               total.set = t.retentionDays !== undefined ? { expiresAt: new Date(endedAt.getTime() + t.retentionDays * DAY_MS).toISOString() } : {}
               await d.store.addSet({ id: ctx.job.id, label: t.name, createdAt: endedAt.toISOString(), roots: snapshots.map(s => CID.parse(s.id)), blocks: setBlocks, ...total.set }, { signal: ctx.signal })
             }
+            await recordUnrecorded(d, ctx)
             // The device's retention: sets whose time is up go, with what no set in force needs.
             expiry = await d.store.expire(clock.now(), { signal: ctx.signal })
           } finally { await d.close() }
