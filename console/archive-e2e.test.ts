@@ -164,6 +164,10 @@ test('Archive manager, English: a local directory, a test of it, an archive task
 
   // Edit the task: a second schedule (a daily verify), a tape library's media pool, and its days to keep cleared.
   await api('POST', '/api/archive/devices', { name: 'tapes', type: 'vtl', path: join(dir, 'vtl'), pool: ['CRN001', 'CRN002'], createLibrary: { slots: 4, capacityBytes: 1 << 30 } })
+  // Its test names each cartridge of the pool: blank ones are scratch.
+  await answered(page, 'GET', /^\/api\/archive\/devices$/, async () => await page.click('[data-test=archive-tab-devices]'))
+  await answered(page, 'POST', /\/test$/, async () => await page.click('[data-device="tapes"] [data-test=archive-test]'))
+  assert.match(await page.innerText('[data-test=archive-notice]'), /^Device tapes is reachable: 0 blocks and 0 snapshots archived Cartridges: CRN001 scratch, CRN002 scratch$/)
   const id = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en').id
   await api('PATCH', `/api/archive/tasks/${id}`, { retentionDays: 30 })
   await answered(page, 'GET', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-tab-tasks]'))

@@ -51,6 +51,9 @@ export async function openArchiveDevice (record: DeviceRecord, secret: string | 
   }
   return await opened(async () => {
     const medium = openTapeMedium({ device: record.name, library: openVirtualTapeLibrary(c.path), pool: c.pool })
-    return { store: await openPackBlockStore(medium), details: { type: 'vtl', path: c.path, pool: c.pool }, close: async () => { medium.closeSet() } }
+    const store = await openPackBlockStore(medium)
+    // Each cartridge of the pool: the set records on it; none at all, scratch (blank or recycled).
+    const cartridges = [...medium.volumes()].map(([barcode, names]) => ({ barcode, sets: names.filter(n => n.startsWith('sets/')).length, scratch: names.length === 0 }))
+    return { store, details: { type: 'vtl', path: c.path, pool: c.pool, cartridges }, close: async () => { medium.closeSet() } }
   })
 }

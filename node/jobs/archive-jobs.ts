@@ -357,7 +357,7 @@ export function createArchive (components: ArchiveComponents): Archive {
           ctx.job.params.snapshots = snapshots.map(s => ({ id: s.id, task: s.task, time: s.time }))
           await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`,
             said(t.pool !== undefined ? 'ARCHIVING_POOL' : 'ARCHIVING', { n: snapshots.length, name: t.device, device: described(device.config), pool: t.pool?.join(',') }))
-          const total: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number, set?: { expiresAt?: string }, expired?: { sets: number, bytes: number } } = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
+          const total: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number, set?: { expiresAt?: string }, expired?: { sets: number, bytes: number, recycled?: string[] } } = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
           // The device's write lock, until the set is recorded and expiry is done: a run expiring
           // sets meanwhile could remove packs this run's set needs (device-lock.ts).
           const d = await open(t.device, t.pool, {
@@ -400,8 +400,12 @@ export function createArchive (components: ArchiveComponents): Archive {
           } finally { await d.close() }
           await ctx.log('info', `Archived ${total.blocksWritten} blocks (${total.bytesWritten} bytes) and ${total.rootsAdded} snapshot roots to ${t.device}; ${total.blocksPresent} blocks were there already`,
             said('ARCHIVED', { blocks: total.blocksWritten, bytesWritten: total.bytesWritten, roots: total.rootsAdded, name: t.device, present: total.blocksPresent }))
+          if (expiry.recycled !== undefined && expiry.recycled.length > 0) {
+            await ctx.log('info', `Recycled cartridge(s) ${expiry.recycled.join(', ')} of ${t.device}: every set on them had expired; they are scratch in the pool again`,
+              said('ARCHIVE_CARTRIDGES_RECYCLED', { barcodes: expiry.recycled.join(', '), name: t.device }))
+          }
           if (expiry.sets.length > 0) {
-            total.expired = { sets: expiry.sets.length, bytes: expiry.bytes }
+            total.expired = { sets: expiry.sets.length, bytes: expiry.bytes, ...(expiry.recycled !== undefined && expiry.recycled.length > 0 ? { recycled: expiry.recycled } : {}) }
             await ctx.log('info', `Expired ${expiry.sets.length} archive set(s) on ${t.device}: removed ${expiry.packs} packs (${expiry.bytes} bytes) and ${expiry.roots} snapshot roots that no set in force needs`,
               said('ARCHIVE_SETS_EXPIRED', { n: expiry.sets.length, name: t.device, packs: expiry.packs, bytesFreed: expiry.bytes, roots: expiry.roots }))
           }
