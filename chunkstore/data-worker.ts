@@ -20,7 +20,7 @@ import { SparseMap } from './sparse-map.ts'
 import { ValueLog } from './value-log.ts'
 import { readXattrs, writeXattrs } from './xattrs.ts'
 import type { Xattr } from './xattrs.ts'
-import type { BackupJob, BlocksMessage, FileDone, FromWorker, ImageOpenJob, NeedReply, RestoreJob, ToWorker, VerifyJob, WorkerInit } from './worker-protocol.ts'
+import type { BackupJob, BlocksMessage, FileDone, FromWorker, ImageOpenJob, NeedReply, RestoreJob, ToWorker, VerifyFailure, VerifyJob, WorkerInit } from './worker-protocol.ts'
 
 const init = workerData as WorkerInit
 const port = parentPort!
@@ -390,30 +390,26 @@ function imageOpenJob (job: ImageOpenJob): void {
 }
 
 function verifyJob (job: VerifyJob): void {
-  const errors: string[] = []
-  const bad: string[] = []
+  const failures: VerifyFailure[] = []
   let bytes = 0
-  for (const b of job.blocks) {
-    const cid = CID.decode(b.cid)
-    const name = `${b.where !== undefined ? `${b.where}: ` : ''}block ${cid.toString()}`
+  for (let i = 0, from = 0; i < job.count; from = job.idEnds[i], i++) {
     let data: Buffer
     try {
-      data = readBlock(b.segment, b.offset, b.length)
+      data = readBlock(job.segments[i], job.offsets[i], job.lengths[i])
     } catch (err) {
-      errors.push(`${name}: ${(err as Error).message}`); bad.push(cid.toString())
+      failures.push({ index: i, why: (err as Error).message, bad: true })
       continue
     }
     bytes += data.length
-    if (!matchesCid(cid, data)) { errors.push(`${name}: bytes do not match its address`); bad.push(cid.toString()); continue }
+    const cid = CID.decode(job.keys.subarray(from, job.cidEnds[i]))
+    if (!matchesCid(cid, data)) { failures.push({ index: i, why: 'bytes do not match its address', bad: true }); continue }
     try {
-      if (b.id !== undefined) {
-        const plain = sealer.openScratch(data, b.id, cid)
-        if (b.size !== undefined && plain.length !== b.size) errors.push(`${name}: ${plain.length} bytes, expected ${b.size}`)
-      }
+      const plain = sealer.openScratch(data, job.keys.subarray(job.cidEnds[i], job.idEnds[i]), cid)
+      if (plain.length !== job.sizes[i]) failures.push({ index: i, why: `${plain.length} bytes, expected ${job.sizes[i]}`, bad: false })
     } catch (err) {
-      errors.push(`${name}: ${(err as Error).message}`)
+      failures.push({ index: i, why: (err as Error).message, bad: false })
     }
   }
-  post({ t: 'verified', job: job.job, errors, bad, bytes, blocks: job.blocks.length })
+  post({ t: 'verified', job: job.job, failures, bytes, blocks: job.count })
   post({ t: 'done', job: job.job })
 }
