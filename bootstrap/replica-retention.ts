@@ -151,43 +151,39 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
   /**
    * Counts the kept roots not counted whole yet in the index's per-origin totals: roots listed
    * by a version that kept none, or by `repair index`, or a count a crash cut off. Once each; a
-   * root GC is dropping is not counted again. Returns the roots counted whole.
+   * root GC is dropping is not counted again.
    */
-  async function settle (): Promise<Array<{ root: CID, retention: RootRetention }>> {
+  async function settle (): Promise<void> {
     const kept = (await store.retentions()).filter(r => r.retention.dropping !== true)
     const counted = await store.rootsCounted(kept.map(r => r.root))
-    const out: Array<{ root: CID, retention: RootRetention }> = []
     for (const [i, r] of kept.entries()) {
-      if (!counted[i]) {
-        let m: ManifestParts | undefined
-        try {
-          m = await partsOf(r.retention.head)
-          if (m !== undefined) await countParts(r.root, r.retention.origin, m)
-        } catch (err) {
-          if (!(err instanceof BlockNotFoundError || err instanceof StoreCorruptError)) throw err
-          m = undefined
-        }
-        if (m === undefined || !(await store.rootsCounted([r.root]))[0]) continue
+      if (counted[i]) continue
+      try {
+        const m = await partsOf(r.retention.head)
+        if (m !== undefined) await countParts(r.root, r.retention.origin, m)
+      } catch (err) {
+        // Its blocks are not known: it is left out (GC's sweep reads and reports it).
+        if (!(err instanceof BlockNotFoundError || err instanceof StoreCorruptError)) throw err
       }
-      out.push(r)
     }
-    return out
   }
 
   async function space (): Promise<OriginSpace[]> {
-    // Roots a GC is dropping are uncounted already, and left out here, as they are going; so is
-    // a root whose manifest is not stored (its blocks are not known). Held bytes are the
-    // index's totals; only what would be freed reads manifests: the released roots'.
-    const kept = new Set((await settle()).map(r => r.root.toString()))
-    const locks = (await retention.locks()).filter(l => kept.has(l.root))
-    const heads = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention.head]))
+    // The roots counted whole: a root whose manifest is not stored is left out (its blocks are
+    // not known), and so is one a GC is uncounting, as it is going. Held bytes are the index's
+    // totals; only what would be freed reads manifests: the released roots'.
+    await settle()
+    const retained = await store.retentions()
+    const counted = await store.rootsCounted(retained.map(r => r.root))
+    const heads = new Map(retained.filter((_, i) => counted[i]).map(r => [r.root.toString(), r.retention.head]))
+    const locks = (await retention.locks()).filter(l => heads.has(l.root))
     const origins = [...new Set(locks.map(l => l.origin))]
     /** Bytes, per origin, of the blocks of `going` that no root outside `going` lists: those every origin's count names only in `going`. */
     const freed = async (going: Set<string>): Promise<Map<string, number>> => {
       const named = new Map<Key, { block: Listed, origin: string, going: Map<string, number> }>()
       for (const l of locks) {
         if (!going.has(l.root)) continue
-        const m = await partsOf(heads.get(l.root) ?? '')
+        const m = await partsOf(heads.get(l.root)!)
         for (let i = 0; i < (m?.count ?? 0); i++) {
           for (const b of await m!.part(i, { distinct: true })) {
             let n = named.get(b.key)
@@ -376,18 +372,24 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     }
     if (result.blockedBy.length > 0) return result
     // The dropped roots' blocks are read before the sweep protects what is read, so that reading
-    // them here does not keep them; and before they are marked, as marking uncounts them.
+    // them here does not keep them.
     const candidates = new Map<Key, number>()
+    // Marked first: a GC killed from here on finishes these next time, whatever their state.
+    for (const l of drop) {
+      const r = retained.get(l.root)!
+      if (r.dropping !== true) await store.setRetention(CID.parse(l.root), { ...r, dropping: true })
+    }
+    const dropping = new Set(drop.map(l => l.root))
+    await init.testHold?.('marked')
     for (const l of drop) {
       const r = retained.get(l.root)!
       const root = CID.parse(l.root)
-      // Marked first: a GC killed from here on finishes it next time, whatever its state.
-      if (r.dropping !== true) await store.setRetention(root, { ...r, dropping: true })
       // Undefined: a GC killed after it freed this root's head or pages: its blocks are gone already.
       const m = await partsOf(r.head)
       if (m === undefined) continue
       for (let i = 0; i < m.count; i++) for (const b of await m.part(i)) candidates.set(b.key, b.size)
-      // Uncounted from its origin's totals, last part first (a killed GC carries on where it stopped).
+      // Uncounted from its origin's totals before its pages are freed, last part first (a
+      // killed GC carries on where it stopped).
       for (let i = ((await store.rootUse(root))?.counted ?? 0) - 1; i >= 0; i--) {
         if (!await store.uncountRootPart(root, i, await m.part(i, { distinct: true }))) break
       }
@@ -397,8 +399,6 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
         if (size !== undefined) candidates.set(keyOf(CID.parse(r.record).bytes), size)
       }
     }
-    const dropping = new Set(drop.map(l => l.root))
-    await init.testHold?.('marked')
     const swept = await sweepBlocks(store, async () => {
       // Every root kept now, those that arrived since this run began among them, keeps its blocks.
       for (const { root, retention: r } of await store.retentions()) {
