@@ -100,6 +100,15 @@ test('DR from a local-directory archive: store and index gone, escrowed config a
     const device = join(dir, 'archive'); mkdirSync(device)
     const first = await copyBlocks(repo.blocks, await open(device, 1 << 20))
     assert.ok(first.blocksWritten > 0 && first.rootsAdded === 2)
+    // Each segment (every block in it wanted, none on the device) is a pack of its own, its bytes as they lie in the store.
+    const segments = readdirSync(join(storeDir, 'segments')).filter(n => n.endsWith('.seg'))
+    const copies = readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).map(n => readFileSync(join(device, 'packs', n))).filter(p => p.subarray(0, 8).toString() === 'CAIRNSG1')
+    assert.equal(copies.length, segments.length)
+    for (const seg of segments) {
+      const bytes = readFileSync(join(storeDir, 'segments', seg))
+      assert.ok(copies.some(p => p.equals(bytes.subarray(0, p.length))), `${seg} copied as it lies`)
+    }
+    assert.equal(copies.reduce((n, p) => n + scanPack(p).length, 0), first.blocksWritten)
     // A second run writes nothing new: dedup against the device's catalogue.
     const second = await copyBlocks(repo.blocks, await open(device, 1 << 20))
     assert.equal(second.blocksWritten, 0)
