@@ -1,7 +1,7 @@
 // Copies blocks and snapshot roots from one BlockStore to another: archiving (the store to a
 // device) and restoring from an archive (a device to a fresh store) are the same operation
 // in opposite directions, and both see only sealed bytes — never a key or plaintext.
-import { LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, BLOCK_CID_LENGTH, SEGMENT_MAGIC, type BlockStore } from '../../chunkstore/index.ts'
+import { LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, BLOCK_CID_LENGTH, SEGMENT_MAGIC, type BlockStore, type LocatedBlocks } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../../crypto/index.ts'
 import { CID } from 'multiformats/cid'
 import { stat } from 'node:fs/promises'
@@ -81,6 +81,8 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
     bytesSeen += bytes
     progress()
   }, options)
+  // Every block wanted went whole: what is left is the roots.
+  if (copied === 'all') return await copyRoots(from, to, result, options.only?.roots, options)
   /** Blocks a segment copy wrote: counted there, so neither present nor seen again below. */
   const wasCopied = (cid: Uint8Array): boolean => copied.size > 0 && copied.has(keyOf(cid))
 
@@ -151,59 +153,76 @@ const SEGMENT_BLOCKS = 1 << 20
  * Whole-segment copy (issue 16; restic's `copy` of packs is the model): each segment of `from`
  * whose every block is wanted (in `only`, or all) and absent from `to` becomes one pack on
  * `to` as its bytes lie, with a catalogue built from `from`'s index — no block read into this
- * process, none hashed (the archive's verify job checks them; doc/design.md says why). Two
- * passes over the index: one to find such segments, one to gather their blocks. Returns the
- * keys of the blocks copied; the block-by-block copy then takes what is left.
+ * process, none hashed (the archive's verify job checks them; doc/design.md says why). One
+ * pass over the index finds such segments and gathers their blocks (a second gathers them when
+ * there are more than SEGMENT_BLOCKS). Returns the keys of the blocks copied, or 'all' when
+ * they were every block wanted; the block-by-block copy then takes what is left.
  */
-async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | undefined, copied: (blocks: number, bytes: number) => void, options: AbortOptions): Promise<Set<string>> {
+async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | undefined, copied: (blocks: number, bytes: number) => void, options: AbortOptions): Promise<Set<string> | 'all'> {
   const done = new Set<string>()
   if (from.segmentFile === undefined || from.located === undefined || !takesSegments(to)) return done
   const wanted = only === undefined ? undefined : new Set(only.map(c => keyOf(c.bytes)))
-  const segments = new Map<number, { blocks: number, bytes: number, records: number, end: number, whole: boolean }>()
+  interface Segment { blocks: number, bytes: number, records: number, end: number, whole: boolean, entries?: CatalogueEntry[] }
+  const segments = new Map<number, Segment>()
+  let gathered = 0
+  let located = 0
+  const gather = (s: Segment, batch: LocatedBlocks, i: number): void => {
+    s.entries?.push({ cid: batch.cids.slice(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH), offset: batch.offsets[i], length: batch.lengths[i] })
+  }
   for await (const batch of from.located(BATCH, options)) {
     throwIfAborted(options.signal, 'The copy of blocks')
     const cids = Array.from({ length: batch.count }, (_, i) => CID.decode(batch.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)))
     const held = await to.hasMany(cids, options)
+    located += batch.count
     for (let i = 0; i < batch.count; i++) {
       const seg = batch.segments[i]
       let s = segments.get(seg)
-      if (s === undefined) segments.set(seg, s = { blocks: 0, bytes: 0, records: 0, end: 0, whole: true })
+      if (s === undefined) segments.set(seg, s = { blocks: 0, bytes: 0, records: 0, end: 0, whole: true, entries: gathered < SEGMENT_BLOCKS ? [] : undefined })
       s.blocks++
       s.bytes += batch.lengths[i]
       s.records += RECORD_HEADER_MAX + batch.lengths[i]
       s.end = Math.max(s.end, batch.offsets[i] + batch.lengths[i])
       if (held[i] || (wanted !== undefined && !wanted.has(keyOf(cids[i].bytes)))) s.whole = false
+      if (!s.whole || gathered >= SEGMENT_BLOCKS) {
+        gathered -= s.entries?.length ?? 0
+        s.entries = undefined
+        continue
+      }
+      gather(s, batch, i)
+      gathered++
     }
   }
   let room = SEGMENT_BLOCKS
-  const chosen = new Map<number, { end: number, bytes: number, entries: CatalogueEntry[] }>()
+  const chosen = new Map<number, Segment>()
   for (const [seg, s] of [...segments].sort((a, b) => a[0] - b[0])) {
     if (!s.whole || s.end > to.segmentLimit || s.records < LIVE_SHARE * (s.end - SEGMENT_MAGIC.length) || s.blocks > room) continue
     room -= s.blocks
-    chosen.set(seg, { end: s.end, bytes: s.bytes, entries: [] })
+    chosen.set(seg, s)
   }
-  if (chosen.size === 0) return done
-  for await (const batch of from.located(BATCH, options)) {
-    throwIfAborted(options.signal, 'The copy of blocks')
-    for (let i = 0; i < batch.count; i++) {
-      const c = chosen.get(batch.segments[i])
-      if (c !== undefined) c.entries.push({ cid: batch.cids.slice(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH), offset: batch.offsets[i], length: batch.lengths[i] })
+  if ([...chosen.values()].some(s => s.entries === undefined)) {
+    for (const s of chosen.values()) s.entries = []
+    for await (const batch of from.located(BATCH, options)) {
+      throwIfAborted(options.signal, 'The copy of blocks')
+      for (let i = 0; i < batch.count; i++) { const s = chosen.get(batch.segments[i]); if (s !== undefined) gather(s, batch, i) }
     }
   }
-  for (const [seg, c] of chosen) {
+  let blocks = 0
+  for (const [seg, s] of chosen) {
     const path = from.segmentFile(seg)
+    const entries = s.entries ?? []
     // A prune in this process may have dropped the segment since (its blocks moved): those go block by block.
-    if (((await stat(path).catch(() => undefined))?.size ?? 0) < c.end) continue
+    if (((await stat(path).catch(() => undefined))?.size ?? 0) < s.end) continue
     try {
-      await to.putSegment({ path, length: c.end, entries: c.entries }, options)
+      await to.putSegment({ path, length: s.end, entries }, options)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
       throw err
     }
-    for (const e of c.entries) done.add(keyOf(e.cid))
-    copied(c.entries.length, c.bytes)
+    for (const e of entries) done.add(keyOf(e.cid))
+    blocks += entries.length
+    copied(entries.length, s.bytes)
   }
-  return done
+  return blocks === (wanted?.size ?? located) && blocks > 0 ? 'all' : done
 }
 
 /** Blocks first, durable, then the roots that name them (all of `from`'s, or `only` those). */
