@@ -136,7 +136,7 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
 }
 
 /** A target that takes a store's segments whole (the pack store of an archive device). */
-type SegmentTarget = BlockStore & Pick<PackBlockStore, 'putSegment' | 'segmentLimit'>
+type SegmentTarget = BlockStore & Pick<PackBlockStore, 'putSegment' | 'segmentLimit' | 'holds'>
 const takesSegments = (to: BlockStore): to is SegmentTarget => typeof (to as Partial<SegmentTarget>).putSegment === 'function'
 const keyOf = (cid: Uint8Array): string => Buffer.from(cid).toString('base64')
 /**
@@ -171,10 +171,9 @@ async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | und
   }
   for await (const batch of from.located(BATCH, options)) {
     throwIfAborted(options.signal, 'The copy of blocks')
-    const cids = Array.from({ length: batch.count }, (_, i) => CID.decode(batch.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)))
-    const held = await to.hasMany(cids, options)
     located += batch.count
     for (let i = 0; i < batch.count; i++) {
+      const cid = batch.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)
       const seg = batch.segments[i]
       let s = segments.get(seg)
       if (s === undefined) segments.set(seg, s = { blocks: 0, bytes: 0, records: 0, end: 0, whole: true, entries: gathered < SEGMENT_BLOCKS ? [] : undefined })
@@ -182,7 +181,7 @@ async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | und
       s.bytes += batch.lengths[i]
       s.records += RECORD_HEADER_MAX + batch.lengths[i]
       s.end = Math.max(s.end, batch.offsets[i] + batch.lengths[i])
-      if (held[i] || (wanted !== undefined && !wanted.has(keyOf(cids[i].bytes)))) s.whole = false
+      if (s.whole && (to.holds(cid) || (wanted !== undefined && !wanted.has(keyOf(cid))))) s.whole = false
       if (!s.whole || gathered >= SEGMENT_BLOCKS) {
         gathered -= s.entries?.length ?? 0
         s.entries = undefined

@@ -64,6 +64,8 @@ export interface PackBlockStore extends BlockStore {
    * `segmentLimit`.
    */
   putSegment: (segment: { path: string, length: number, entries: CatalogueEntry[] }, options?: AbortOptions) => Promise<void>
+  /** `has` for a binary CID, at once: no CID object for each of a store's blocks. */
+  holds: (cid: Uint8Array) => boolean
   /** The largest segment `putSegment` takes (bytes): larger ones are copied block by block. */
   readonly segmentLimit: number
 }
@@ -154,7 +156,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       const catSeq = ++seq
       await medium.write(`${p.name}.cat`, encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }), { signal, defer: true })
       cats.push(`${p.name}.cat`)
-      for (const e of p.entries) { const at = where.get(keyOf(e.cid)); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
+      for (const k of packs.get(`${p.name}.pack`)?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
     }
     await medium.sync?.(cats, { signal })
     unsynced = unsynced.slice(batch.length)
@@ -173,8 +175,9 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
 
   /** A pack written: readable from the medium from now on (this process only: no catalogue names it yet), its catalogue due. */
   const written = async (name: string, length: number, entries: CatalogueEntry[], signal?: AbortSignal): Promise<void> => {
-    for (const e of entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 })
-    packs.set(`${name}.pack`, { keys: entries.map(e => keyOf(e.cid)), bytes: length })
+    const keys = entries.map(e => keyOf(e.cid))
+    entries.forEach((e, i) => where.set(keys[i], { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 }))
+    packs.set(`${name}.pack`, { keys, bytes: length })
     unsynced.push({ name, length, entries })
     unsyncedBytes += length
     if (medium.sync === undefined || unsyncedBytes >= COMMIT_BYTES) await commit(signal)
@@ -253,8 +256,9 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     async has (cid, options) { return (await store.hasMany([cid], options))[0] },
     async hasMany (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
-      return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k) !== undefined || where.has(k) })
+      return cids.map(c => store.holds(c.bytes))
     },
+    holds (cid) { const k = keyOf(cid); return heldHere(k) !== undefined || where.has(k) },
     async sizes (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
       return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k)?.length ?? where.get(k)?.length })
