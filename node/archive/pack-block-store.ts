@@ -1,7 +1,7 @@
 // A BlockStore on an archive medium: blocks are gathered into packs of some megabytes (so an
 // archive of 60,000 blocks is a few dozen objects, not 60,000), each pack followed by its
 // catalogue; snapshot roots are small objects of their own. The layout on the medium:
-//   packs/<random 256-bit id>.pack    blocks (pack-format.ts)
+//   packs/<random 256-bit id>.pack    blocks (pack-format.ts), or a store segment copied whole (putSegment)
 //   packs/<same>.cat                  the pack's catalogue, written only once the pack is durable
 //   roots/<CID>.json                  a snapshot root and its origin, written after a flush
 //   sets/<id>.json                    an archive set (one archive run): its roots, every block
