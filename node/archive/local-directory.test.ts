@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { cidOf, LocalBlockStore, openRepository, BlockNotFoundError } from '../../chunkstore/index.ts'
 import { blockStoreSuite, createStore, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from '../../chunkstore/testing/index.ts'
 import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openPackBlockStore, scanPack, snapshotSelection, verifyBlocks, type PackBlockStore } from './index.ts'
@@ -219,6 +219,35 @@ test('retention on a local directory: an expired set goes with what only it need
     assert.deepEqual(await empty.snapshotRoots(), [])
     assert.ok((await empty.hasMany(second)).every(h => !h))
     assert.deepEqual(await empty.hasMany(unclaimed.map(b => b.cid)), [true, true])
+  } finally {
+    removeDir(dir)
+  }
+})
+
+test('whole segments: a segment holding blocks the run does not want goes block by block, and no unwanted block is catalogued', async () => {
+  const dir = tempDir('cairn-archive-segments-')
+  try {
+    const src = join(dir, 'src'); mkdirSync(src)
+    writeRandom(join(src, 'a.bin'), 600_000)
+    const repo = await createStore(join(dir, 'store'))
+    await repo.backup({ paths: [src] })
+    writeRandom(join(src, 'b.bin'), 600_000)
+    await repo.backup({ paths: [src] })
+    const [first, second] = await repo.snapshots()
+    // The second snapshot's selection: every data block (a.bin's and b.bin's), not the first snapshot's record and tree.
+    const only = await snapshotSelection(repo, [second])
+    assert.ok(only !== undefined)
+    const device = join(dir, 'archive'); mkdirSync(device)
+    const r = await copyBlocks(repo.blocks, await open(device, 1 << 20), { only })
+    assert.equal(r.blocksWritten, only.blocks.length)
+    const packs = readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).map(n => readFileSync(join(device, 'packs', n)))
+    const kinds = packs.map(p => p.subarray(0, 8).toString())
+    assert.ok(kinds.includes('CAIRNSG1') && kinds.includes('CAIRNPK1'), `a segment copy and a pack of single blocks: ${kinds.join(', ')}`)
+    const after = await open(device)
+    assert.deepEqual(await after.hasMany([CID.parse(first.id)]), [false], 'the first snapshot\'s record is not catalogued')
+    assert.ok((await after.hasMany(only.blocks)).every(Boolean))
+    assert.equal((await verifyBlocks(after)).bad.length, 0)
+    await repo.close()
   } finally {
     removeDir(dir)
   }
