@@ -24,8 +24,8 @@ export interface BlockLocation {
  * Who relies on what:
  * - replication (bootstrap/) and the holder protocol: all of it, the bulk pairs when present;
  * - archive, verify of an archive and restore from an archive: has/hasMany, get, put/putMany,
- *   flush, cids, snapshot roots — nothing else, so any implementation can be a source or a
- *   target;
+ *   flush, cids, snapshot roots — and, where both sides have them, `located` and `segmentFile`
+ *   (a whole segment copied as it lies) — so any implementation can be a source or a target;
  * - backup, restore, check and prune of a site's own store run on LocalBlockStore itself: its
  *   workers write and read segment files by location, which no other store has (see
  *   doc/design.md for what a second backend of that kind would implement).
@@ -73,6 +73,14 @@ export interface BlockStore {
    */
   located?: (batch: number, options?: AbortOptions) => AsyncIterable<LocatedBlocks>
   readLocated?: (blocks: LocatedBlocks, options?: AbortOptions) => AsyncIterable<{ index: number, bytes: Uint8Array }>
+  /**
+   * Optional, with `located`: the file of one segment named by `LocatedBlocks.segments`, so a
+   * copy that wants every block in it can take its bytes as they lie (an archive's whole-segment
+   * copy, node/archive/block-copy.ts) instead of block by block. Segments are append-only: the
+   * bytes up to the end of any located block never change; a prune may delete the file (a copy
+   * then finds it gone and takes those blocks one by one).
+   */
+  segmentFile?: (segment: number) => string
   /** `put` for each block; one entry per block: undefined when stored (or already present), else the error that refused it. */
   putMany?: (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions) => Promise<Array<Error | undefined>>
   /** Makes every block put so far durable: segment data is synced before the index that points to it. */

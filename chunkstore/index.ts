@@ -34,7 +34,7 @@ export { createLimiter, nextRateChange, rateAt, realClock, validateSchedule } fr
 export type { BandwidthLimiter, BandwidthSchedule, BandwidthWindow, LimiterClock } from './bandwidth.ts'
 export { checkForgetPolicy, snapshotsToForget, segmentsToReclaim, REWRITE_DEAD_SHARE } from './retention.ts'
 export type { RetainedSnapshot, SegmentUse } from './retention.ts'
-export { TARGET_SEGMENT } from './value-log.ts'
+export { SEGMENT_MAGIC, TARGET_SEGMENT } from './value-log.ts'
 export { defaultWorkers } from './worker-pool.ts'
 export { decodeManifestPage, encodeManifestPages } from './manifest.ts'
 export type { ManifestEntry } from './manifest.ts'

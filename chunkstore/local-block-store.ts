@@ -340,6 +340,9 @@ export class LocalBlockStore implements BlockStore {
     for (let i = 0; i < pending.length; i += batch) yield pack(pending.slice(i, i + batch).map(([k, loc]) => [bytesOf(k), loc]))
   }
 
+  /** The file of a segment `located` named (BlockStore.segmentFile). */
+  segmentFile (segment: number): string { return this.log.path(segment) }
+
   /** The blocks of `blocks` (built from `located` batches), in the order they lie on disk; bytes transient (see getMany). */
   async * readLocated (blocks: LocatedBlocks, options?: AbortOptions): AsyncIterable<{ index: number, bytes: Uint8Array }> {
     yield * this.readPacked(blocks, true, options?.signal)

@@ -19,6 +19,10 @@ import type { AbortOptions } from '../../crypto/index.ts'
  * - `remove` (where the device can delete: not tape) deletes the object, an absent one being no
  *   error, and resolves 'removed'; or 'locked', touching nothing, when the device holds the object
  *   under a retention that has not ended (S3 Object Lock): it is never asked to delete one.
+ * - `copyFile` (optional; a medium that can copy a local file faster than it can be read into
+ *   memory and written, a folder) stores the first `length` bytes of the file at `path` under
+ *   `name`, with `write`'s promises (`defer` included). Without it the pack store reads the
+ *   bytes and calls `write`.
  * - Errors name the device (`device`): ArchiveDeviceUnavailableError when it cannot be reached,
  *   ArchiveDeviceFullError when it is full. Every call takes `{ signal }`.
  */
@@ -27,6 +31,7 @@ export interface ArchiveMedium {
   readonly device: string
   write: (name: string, bytes: Uint8Array, options?: AbortOptions & { defer?: boolean }) => Promise<void>
   sync?: (names: string[], options?: AbortOptions) => Promise<void>
+  copyFile?: (name: string, path: string, length: number, options?: AbortOptions & { defer?: boolean }) => Promise<void>
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
   list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
   remove?: (name: string, options?: AbortOptions) => Promise<'removed' | 'locked'>

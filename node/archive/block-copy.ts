@@ -1,9 +1,12 @@
 // Copies blocks and snapshot roots from one BlockStore to another: archiving (the store to a
 // device) and restoring from an archive (a device to a fresh store) are the same operation
 // in opposite directions, and both see only sealed bytes — never a key or plaintext.
-import { LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, BLOCK_CID_LENGTH, type BlockStore } from '../../chunkstore/index.ts'
+import { LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, BLOCK_CID_LENGTH, SEGMENT_MAGIC, type BlockStore, type LocatedBlocks } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../../crypto/index.ts'
 import { CID } from 'multiformats/cid'
+import { stat } from 'node:fs/promises'
+import type { PackBlockStore } from './pack-block-store.ts'
+import type { CatalogueEntry } from './pack-format.ts'
 
 export interface BlockCopyResult {
   /** Blocks written to the target, and their bytes. */
@@ -71,6 +74,18 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
     if (to.putMany === undefined ? result.blocksWritten % 256 === 0 : groupBytes >= GROUP_BYTES) await store()
   }
 
+  const copied = await copySegments(from, to, options.only?.blocks, (blocks, bytes) => {
+    result.blocksWritten += blocks
+    result.bytesWritten += bytes
+    blocksSeen += blocks
+    bytesSeen += bytes
+    progress()
+  }, options)
+  // Every block wanted went whole: what is left is the roots.
+  if (copied === 'all') return await copyRoots(from, to, result, options.only?.roots, options)
+  /** Blocks a segment copy wrote: counted there, so neither present nor seen again below. */
+  const wasCopied = (cid: Uint8Array): boolean => copied.size > 0 && copied.has(keyOf(cid))
+
   if (options.only?.blocks !== undefined) {
     const { blocks } = options.only
     let missing: CID[] = []
@@ -83,7 +98,7 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
       throwIfAborted(options.signal, 'The copy of blocks')
       const batch = blocks.slice(at, at + BATCH)
       const held = await to.hasMany(batch, options)
-      const present = batch.filter((_, i) => held[i])
+      const present = batch.filter((c, i) => held[i] && !wasCopied(c.bytes))
       result.blocksPresent += present.length
       blocksSeen += present.length
       bytesSeen += (await from.sizes(present, options)).reduce<number>((n, s) => n + (s ?? 0), 0)
@@ -108,6 +123,7 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
     const held = await to.hasMany(cids, options)
     held.forEach((h, i) => {
       if (!h) { missing.push(batch, i); return }
+      if (wasCopied(cids[i].bytes)) return
       result.blocksPresent++
       blocksSeen++
       bytesSeen += batch.lengths[i]
@@ -117,6 +133,95 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
   }
   await copy()
   return await copyRoots(from, to, result, options.only?.roots, options)
+}
+
+/** A target that takes a store's segments whole (the pack store of an archive device). */
+type SegmentTarget = BlockStore & Pick<PackBlockStore, 'putSegment' | 'segmentLimit' | 'holds'>
+const takesSegments = (to: BlockStore): to is SegmentTarget => typeof (to as Partial<SegmentTarget>).putSegment === 'function'
+const keyOf = (cid: Uint8Array): string => Buffer.from(cid).toString('base64')
+/**
+ * A segment is copied whole only when its blocks' records are at least this share of the bytes
+ * copied: the rest (blocks a prune has not reclaimed, forget records) rides along. A record's
+ * header is counted at its largest (a 32-byte chunk id): doc/design.md "Segment, version 1".
+ */
+const LIVE_SHARE = 0.9
+const RECORD_HEADER_MAX = 4 + 1 + BLOCK_CID_LENGTH + 1 + 32
+/** Blocks gathered for whole-segment copies in one run (about 90 bytes each); segments past it go block by block. */
+const SEGMENT_BLOCKS = 1 << 20
+
+/**
+ * Whole-segment copy (issue 16; restic's `copy` of packs is the model): each segment of `from`
+ * whose every block is wanted (in `only`, or all) and absent from `to` becomes one pack on
+ * `to` as its bytes lie, with a catalogue built from `from`'s index — no block read into this
+ * process, none hashed (the archive's verify job checks them; doc/design.md says why). One
+ * pass over the index finds such segments and gathers their blocks (a second gathers them when
+ * there are more than SEGMENT_BLOCKS). Returns the keys of the blocks copied, or 'all' when
+ * they were every block wanted; the block-by-block copy then takes what is left.
+ */
+async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | undefined, copied: (blocks: number, bytes: number) => void, options: AbortOptions): Promise<Set<string> | 'all'> {
+  const done = new Set<string>()
+  if (from.segmentFile === undefined || from.located === undefined || !takesSegments(to)) return done
+  const wanted = only === undefined ? undefined : new Set(only.map(c => keyOf(c.bytes)))
+  interface Segment { blocks: number, bytes: number, records: number, end: number, whole: boolean, entries?: CatalogueEntry[] }
+  const segments = new Map<number, Segment>()
+  let gathered = 0
+  let located = 0
+  const gather = (s: Segment, batch: LocatedBlocks, i: number): void => {
+    s.entries?.push({ cid: batch.cids.slice(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH), offset: batch.offsets[i], length: batch.lengths[i] })
+  }
+  for await (const batch of from.located(BATCH, options)) {
+    throwIfAborted(options.signal, 'The copy of blocks')
+    located += batch.count
+    for (let i = 0; i < batch.count; i++) {
+      const cid = batch.cids.subarray(i * BLOCK_CID_LENGTH, (i + 1) * BLOCK_CID_LENGTH)
+      const seg = batch.segments[i]
+      let s = segments.get(seg)
+      if (s === undefined) segments.set(seg, s = { blocks: 0, bytes: 0, records: 0, end: 0, whole: true, entries: gathered < SEGMENT_BLOCKS ? [] : undefined })
+      s.blocks++
+      s.bytes += batch.lengths[i]
+      s.records += RECORD_HEADER_MAX + batch.lengths[i]
+      s.end = Math.max(s.end, batch.offsets[i] + batch.lengths[i])
+      if (s.whole && (to.holds(cid) || (wanted !== undefined && !wanted.has(keyOf(cid))))) s.whole = false
+      if (!s.whole || gathered >= SEGMENT_BLOCKS) {
+        gathered -= s.entries?.length ?? 0
+        s.entries = undefined
+        continue
+      }
+      gather(s, batch, i)
+      gathered++
+    }
+  }
+  let room = SEGMENT_BLOCKS
+  const chosen = new Map<number, Segment>()
+  for (const [seg, s] of [...segments].sort((a, b) => a[0] - b[0])) {
+    if (!s.whole || s.end > to.segmentLimit || s.records < LIVE_SHARE * (s.end - SEGMENT_MAGIC.length) || s.blocks > room) continue
+    room -= s.blocks
+    chosen.set(seg, s)
+  }
+  if ([...chosen.values()].some(s => s.entries === undefined)) {
+    for (const s of chosen.values()) s.entries = []
+    for await (const batch of from.located(BATCH, options)) {
+      throwIfAborted(options.signal, 'The copy of blocks')
+      for (let i = 0; i < batch.count; i++) { const s = chosen.get(batch.segments[i]); if (s !== undefined) gather(s, batch, i) }
+    }
+  }
+  let blocks = 0
+  for (const [seg, s] of chosen) {
+    const path = from.segmentFile(seg)
+    const entries = s.entries ?? []
+    // A prune in this process may have dropped the segment since (its blocks moved): those go block by block.
+    if (((await stat(path).catch(() => undefined))?.size ?? 0) < s.end) continue
+    try {
+      await to.putSegment({ path, length: s.end, entries }, options)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw err
+    }
+    for (const e of entries) done.add(keyOf(e.cid))
+    blocks += entries.length
+    copied(entries.length, s.bytes)
+  }
+  return blocks === (wanted?.size ?? located) && blocks > 0 ? 'all' : done
 }
 
 /** Blocks first, durable, then the roots that name them (all of `from`'s, or `only` those). */

@@ -13,7 +13,7 @@ export { copyBlocks, verifyBlocks } from './block-copy.ts'
 export { snapshotSelection } from './snapshot-selection.ts'
 export type { BlockCopyResult, BlockCopyProgressEvent, BlockSelection, ArchiveVerifyResult, ArchiveVerifyProgressEvent } from './block-copy.ts'
 export { scanPack, decodeCatalogue, encodeCatalogue, encodePack } from './pack-format.ts'
-export { s3Medium } from './s3-medium.ts'
+// s3Medium itself is loaded on use (open-device.ts): the AWS SDK costs every other archive command ~0.2 s of start-up.
 export type { S3DeviceInit, S3Medium } from './s3-medium.ts'
 export { createVirtualTapeLibrary, openVirtualTapeLibrary } from './virtual-tape-library.ts'
 export type { VirtualTapeLibrary, VirtualLibraryInit, TapeDrive } from './virtual-tape-library.ts'

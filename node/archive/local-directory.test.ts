@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { cidOf, LocalBlockStore, openRepository, BlockNotFoundError } from '../../chunkstore/index.ts'
 import { blockStoreSuite, createStore, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from '../../chunkstore/testing/index.ts'
 import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openArchiveDevice, openPackBlockStore, scanPack, snapshotSelection, verifyBlocks, type DeviceRecord, type PackBlockStore } from './index.ts'
@@ -103,6 +103,15 @@ test('DR from a local-directory archive: store and index gone, escrowed config a
     const device = join(dir, 'archive'); mkdirSync(device)
     const first = await copyBlocks(repo.blocks, await open(device, 1 << 20))
     assert.ok(first.blocksWritten > 0 && first.rootsAdded === 2)
+    // Each segment (every block in it wanted, none on the device) is a pack of its own, its bytes as they lie in the store.
+    const segments = readdirSync(join(storeDir, 'segments')).filter(n => n.endsWith('.seg'))
+    const copies = readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).map(n => readFileSync(join(device, 'packs', n))).filter(p => p.subarray(0, 8).toString() === 'CAIRNSG1')
+    assert.equal(copies.length, segments.length)
+    for (const seg of segments) {
+      const bytes = readFileSync(join(storeDir, 'segments', seg))
+      assert.ok(copies.some(p => p.equals(bytes.subarray(0, p.length))), `${seg} copied as it lies`)
+    }
+    assert.equal(copies.reduce((n, p) => n + scanPack(p).length, 0), first.blocksWritten)
     // A second run writes nothing new: dedup against the device's catalogue.
     const second = await copyBlocks(repo.blocks, await open(device, 1 << 20))
     assert.equal(second.blocksWritten, 0)
@@ -269,6 +278,35 @@ test('one writer at a time: a second run waits for the device\'s lock, so its ex
     assert.equal(existsSync(join(device, 'lock')), false)
   } finally {
     await repo?.close()
+    removeDir(dir)
+  }
+})
+
+test('whole segments: a segment holding blocks the run does not want goes block by block, and no unwanted block is catalogued', async () => {
+  const dir = tempDir('cairn-archive-segments-')
+  try {
+    const src = join(dir, 'src'); mkdirSync(src)
+    writeRandom(join(src, 'a.bin'), 600_000)
+    const repo = await createStore(join(dir, 'store'))
+    await repo.backup({ paths: [src] })
+    writeRandom(join(src, 'b.bin'), 600_000)
+    await repo.backup({ paths: [src] })
+    const [first, second] = await repo.snapshots()
+    // The second snapshot's selection: every data block (a.bin's and b.bin's), not the first snapshot's record and tree.
+    const only = await snapshotSelection(repo, [second])
+    assert.ok(only !== undefined)
+    const device = join(dir, 'archive'); mkdirSync(device)
+    const r = await copyBlocks(repo.blocks, await open(device, 1 << 20), { only })
+    assert.equal(r.blocksWritten, only.blocks.length)
+    const packs = readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).map(n => readFileSync(join(device, 'packs', n)))
+    const kinds = packs.map(p => p.subarray(0, 8).toString())
+    assert.ok(kinds.includes('CAIRNSG1') && kinds.includes('CAIRNPK1'), `a segment copy and a pack of single blocks: ${kinds.join(', ')}`)
+    const after = await open(device)
+    assert.deepEqual(await after.hasMany([CID.parse(first.id)]), [false], 'the first snapshot\'s record is not catalogued')
+    assert.ok((await after.hasMany(only.blocks)).every(Boolean))
+    assert.equal((await verifyBlocks(after)).bad.length, 0)
+    await repo.close()
+  } finally {
     removeDir(dir)
   }
 })

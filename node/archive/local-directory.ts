@@ -3,13 +3,13 @@
 // folder synced, so a crash leaves it whole or absent. A deferred write (packs) skips both
 // syncs; `sync` does them later for many files at once.
 import { closeSync, constants, fsyncSync, openSync } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { copyFile, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { isDiskFull } from '../../chunkstore/index.ts'
-import { throwIfAborted } from '../../crypto/index.ts'
+import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
 import type { ArchiveMedium } from './archive-medium.ts'
-import { ArchiveDamagedError, ArchiveDeviceFullError, ArchiveDeviceUnavailableError } from './errors.ts'
+import { ArchiveDamagedError, ArchiveDeviceFullError, ArchiveDeviceInvalidError, ArchiveDeviceUnavailableError } from './errors.ts'
 
 export interface LocalDirectoryInit {
   /** The device's name. */
@@ -33,25 +33,41 @@ export async function localDirectoryMedium (init: LocalDirectoryInit): Promise<A
     if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new ArchiveDeviceUnavailableError(device, `${dir} refuses writes (${code})`, { cause: err })
     throw err
   }
+  /** Fills a temporary file beside `name`, syncs it (unless deferred), renames it into place and syncs the folder. */
+  const place = async (name: string, fill: (temp: string) => Promise<void>, options?: AbortOptions & { defer?: boolean }): Promise<void> => {
+    throwIfAborted(options?.signal, `Writing ${name} to ${device}`)
+    const path = join(dir, name)
+    const temp = join(dirname(path), `.tmp-${randomBytes(6).toString('hex')}`)
+    try {
+      await mkdir(dirname(path), { recursive: true })
+      await fill(temp)
+      if (options?.defer !== true) {
+        const fh = await open(temp, 'r')
+        try { await fh.sync() } finally { await fh.close() }
+      }
+      await rename(temp, path)
+      if (options?.defer !== true) syncDir(dirname(path))
+    } catch (err) {
+      await rm(temp, { force: true })
+      fail(err)
+    }
+  }
   return {
     device,
     async write (name, bytes, options) {
-      throwIfAborted(options?.signal, `Writing ${name} to ${device}`)
-      const path = join(dir, name)
-      const temp = join(dirname(path), `.tmp-${randomBytes(6).toString('hex')}`)
-      try {
-        await mkdir(dirname(path), { recursive: true })
+      await place(name, async temp => {
         const fh = await open(temp, 'wx', 0o600)
-        try {
-          await fh.writeFile(bytes)
-          if (options?.defer !== true) await fh.sync()
-        } finally { await fh.close() }
-        await rename(temp, path)
-        if (options?.defer !== true) syncDir(dirname(path))
-      } catch (err) {
-        await rm(temp, { force: true })
-        fail(err)
-      }
+        try { await fh.writeFile(bytes) } finally { await fh.close() }
+      }, options)
+    },
+    /** The kernel copies (copy_file_range, as `cp` does): the bytes never pass through this process. */
+    async copyFile (name, path, length, options) {
+      await place(name, async temp => {
+        await copyFile(path, temp, constants.COPYFILE_EXCL)
+        const size = (await stat(temp)).size
+        if (size < length) throw new ArchiveDeviceInvalidError(`${path} holds ${size} bytes, fewer than the ${length} to copy to ${device}`)
+        if (size > length) await truncate(temp, length)
+      }, options)
     },
     async read (name, options = {}) {
       throwIfAborted(options.signal, `Reading ${name} from ${device}`)

@@ -3,7 +3,6 @@ import { join } from 'node:path'
 import type { DeviceRecord } from './device-registry.ts'
 import { localDirectoryMedium } from './local-directory.ts'
 import { openPackBlockStore, type PackBlockStore } from './pack-block-store.ts'
-import { s3Medium } from './s3-medium.ts'
 import { openTapeMedium } from './tape-medium.ts'
 import { openVirtualTapeLibrary } from './virtual-tape-library.ts'
 import { ArchiveDeviceInvalidError } from './errors.ts'
@@ -42,6 +41,8 @@ export async function openArchiveDevice (record: DeviceRecord, secret: string | 
   if (c.type === 's3') {
     if (secret === undefined) throw new ArchiveDeviceInvalidError(`Device ${record.name} has no secret access key stored; add it again with CAIRN_S3_SECRET_KEY set`)
     return await opened(async () => {
+      // Loaded here only: a folder or tape device does not pay for the AWS SDK's start-up.
+      const { s3Medium } = await import('./s3-medium.ts')
       const medium = s3Medium({ device: record.name, endpoint: c.endpoint, region: c.region, bucket: c.bucket, prefix: c.prefix, forcePathStyle: c.pathStyle, accessKeyId: c.accessKeyId, secretAccessKey: secret, retentionDays: c.retentionDays })
       try {
         const { objectLock } = await medium.probe()

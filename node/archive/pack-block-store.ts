@@ -1,7 +1,7 @@
 // A BlockStore on an archive medium: blocks are gathered into packs of some megabytes (so an
 // archive of 60,000 blocks is a few dozen objects, not 60,000), each pack followed by its
 // catalogue; snapshot roots are small objects of their own. The layout on the medium:
-//   packs/<random 256-bit id>.pack    blocks (pack-format.ts)
+//   packs/<random 256-bit id>.pack    blocks (pack-format.ts), or a store segment copied whole (putSegment)
 //   packs/<same>.cat                  the pack's catalogue, written only once the pack is durable
 //   roots/<CID>.json                  a snapshot root and its origin, written after a flush
 //   sets/<id>.json                    an archive set (one archive run): its roots, every block
@@ -12,6 +12,7 @@
 // (`expire`) therefore counts references: a pack goes only when no set still in force needs
 // a block in it and every block in it belongs to some set (doc/design.md "Archive sets").
 import { randomBytes } from 'node:crypto'
+import { open as openFile } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import { BLOCK_CID_LENGTH, BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
@@ -59,11 +60,29 @@ export interface PackBlockStore extends BlockStore {
   expire: (now: Date, options?: AbortOptions) => Promise<ExpiryResult>
   /** The blocks in the device's catalogues that no set claims (archived by `cairn archive run`, or before sets were recorded). */
   unclaimed: (options?: AbortOptions) => Promise<CID[]>
+  /**
+   * Whole-segment copy (doc/design.md "Archive pack"): the first `length` bytes of a store's
+   * segment file become a pack as they are, its catalogue `entries` (offsets into the segment).
+   * Every entry must be a block the device lacks; the bytes are not hashed here (the archive's
+   * verify job checks them). Durable, like `put`, at the next `flush`; no larger than
+   * `segmentLimit`.
+   */
+  putSegment: (segment: { path: string, length: number, entries: CatalogueEntry[] }, options?: AbortOptions) => Promise<void>
+  /** `has` for a binary CID, at once: no CID object for each of a store's blocks. */
+  holds: (cid: Uint8Array) => boolean
+  /** The largest segment `putSegment` takes (bytes): larger ones are copied block by block. */
+  readonly segmentLimit: number
 }
 
 export interface PackBlockStoreInit {
   /** A pack's size (default 16 MiB): it is written once full, or before a block would overflow it; a larger block is a pack of its own. */
   packSize?: number
+  /**
+   * The largest store segment copied whole (default 5 packs: a 64 MiB segment at the default
+   * pack size). A whole segment is one pack, and a pack is expired whole, so this bounds the
+   * grain of expiry as `packSize` does.
+   */
+  segmentLimit?: number
 }
 
 interface Located { pack: string, offset: number, length: number, seq: number }
@@ -141,24 +160,30 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       const catSeq = ++seq
       await medium.write(`${p.name}.cat`, encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }), { signal, defer: true })
       cats.push(`${p.name}.cat`)
-      for (const e of p.entries) { const at = where.get(keyOf(e.cid)); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
+      for (const k of packs.get(`${p.name}.pack`)?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
     }
     await medium.sync?.(cats, { signal })
     unsynced = unsynced.slice(batch.length)
     unsyncedBytes = unsynced.reduce((n, p) => n + p.length, 0)
   }
 
+  // A random name: packs are immutable and never named twice, so no hash of the whole pack.
+  const newPackName = (): string => `${PACKS}${randomBytes(32).toString('hex')}`
+
   const writePack = async (open: Open, signal?: AbortSignal): Promise<void> => {
     const pack = open.pack.bytes()
-    // A random name: packs are immutable and never named twice, so no hash of the whole pack.
-    const name = `${PACKS}${randomBytes(32).toString('hex')}`
+    const name = newPackName()
     await medium.write(`${name}.pack`, pack, { signal, defer: true })
-    const entries = open.pack.entries
-    // Readable from the medium from now on (this process only: no catalogue names it yet).
-    for (const e of entries) where.set(keyOf(e.cid), { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 })
-    packs.set(`${name}.pack`, { keys: entries.map(e => keyOf(e.cid)), bytes: pack.length })
-    unsynced.push({ name, length: pack.length, entries })
-    unsyncedBytes += pack.length
+    await written(name, pack.length, open.pack.entries, signal)
+  }
+
+  /** A pack written: readable from the medium from now on (this process only: no catalogue names it yet), its catalogue due. */
+  const written = async (name: string, length: number, entries: CatalogueEntry[], signal?: AbortSignal): Promise<void> => {
+    const keys = entries.map(e => keyOf(e.cid))
+    entries.forEach((e, i) => where.set(keys[i], { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 }))
+    packs.set(`${name}.pack`, { keys, bytes: length })
+    unsynced.push({ name, length, entries })
+    unsyncedBytes += length
     if (medium.sync === undefined || unsyncedBytes >= COMMIT_BYTES) await commit(signal)
   }
 
@@ -293,8 +318,9 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     async has (cid, options) { return (await store.hasMany([cid], options))[0] },
     async hasMany (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
-      return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k) !== undefined || where.has(k) })
+      return cids.map(c => store.holds(c.bytes))
     },
+    holds (cid) { const k = keyOf(cid); return heldHere(k) !== undefined || where.has(k) },
     async sizes (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
       return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k)?.length ?? where.get(k)?.length })
@@ -346,6 +372,26 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       if (pending.at.size > 0 && !pending.pack.fits(bytes.length)) await seal(options?.signal)
       pending.at.set(k, pending.pack.add(cid.bytes, bytes))
       if (pending.pack.size >= packSize) await seal(options?.signal)
+    },
+    segmentLimit: init.segmentLimit ?? 5 * packSize,
+    async putSegment ({ path, length, entries }, options) {
+      throwIfAborted(options?.signal, `Archiving a segment to ${medium.device}`)
+      if (length > store.segmentLimit) throw new ArchiveDeviceInvalidError(`A segment of ${length} bytes is larger than ${medium.device} takes whole (${store.segmentLimit})`)
+      // One writer at a time: a tape set is a sequence of members.
+      await settle()
+      const name = newPackName()
+      if (medium.copyFile !== undefined) await medium.copyFile(`${name}.pack`, path, length, { signal: options?.signal, defer: true })
+      else {
+        const fh = await openFile(path, 'r')
+        let bytes: Buffer
+        try {
+          bytes = Buffer.allocUnsafe(length)
+          const { bytesRead } = await fh.read(bytes, 0, length, 0)
+          if (bytesRead < length) throw new ArchiveDeviceInvalidError(`${path} holds ${bytesRead} bytes, fewer than the ${length} to copy to ${medium.device}`)
+        } finally { await fh.close() }
+        await medium.write(`${name}.pack`, bytes, { signal: options?.signal, defer: true })
+      }
+      await written(name, length, entries, options?.signal)
     },
     async flush (options) {
       await seal(options?.signal)

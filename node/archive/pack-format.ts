@@ -2,7 +2,7 @@
 // catalogue, version 1"). Open by design: a pack can be read block by block without Cairn's
 // index, and the catalogue of a pack can be rebuilt from the pack alone.
 import { createHash } from 'node:crypto'
-import { BLOCK_CID_LENGTH } from '../../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH, SEGMENT_MAGIC } from '../../chunkstore/index.ts'
 import { ArchiveFormatError } from './errors.ts'
 
 export const PACK_MAGIC = Buffer.from('CAIRNPK1')
@@ -87,9 +87,14 @@ export class PackBuilder {
   bytes (): Buffer { return this.buf.subarray(0, this.at) }
 }
 
-/** The entries of a whole pack, read from its records; throws on a cut-off or foreign pack. */
+/**
+ * The entries of a whole pack, read from its records; throws on a cut-off or foreign pack. A
+ * pack that is a store segment copied whole lists every record with a block CID, also those its
+ * catalogue left out (dead blocks of the store's).
+ */
 export function scanPack (pack: Uint8Array): CatalogueEntry[] {
   const b = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength)
+  if (b.length >= SEGMENT_MAGIC.length && b.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) return scanSegment(b)
   if (b.length < PACK_MAGIC.length || !b.subarray(0, PACK_MAGIC.length).equals(PACK_MAGIC)) throw new ArchiveFormatError('not a Cairn pack (bad magic)')
   const out: CatalogueEntry[] = []
   let at = PACK_MAGIC.length
@@ -99,6 +104,21 @@ export function scanPack (pack: Uint8Array): CatalogueEntry[] {
     if (at + RECORD_HEADER + length > b.length) throw new ArchiveFormatError(`cut off inside a block at byte ${at}`)
     out.push({ cid: new Uint8Array(b.subarray(at, at + BLOCK_CID_LENGTH)), offset: at + RECORD_HEADER, length })
     at += RECORD_HEADER + length
+  }
+  return out
+}
+
+/** The block records of a store segment (doc/design.md "Segment, version 1"): `u32le n | u8 cidLen | cid | u8 idLen | id | block`. */
+function scanSegment (b: Buffer): CatalogueEntry[] {
+  const out: CatalogueEntry[] = []
+  let at = SEGMENT_MAGIC.length
+  while (at < b.length) {
+    const cidLen = at + 5 <= b.length ? b[at + 4] : 0
+    const header = at + 6 + cidLen <= b.length ? 6 + cidLen + b[at + 5 + cidLen] : Infinity
+    const n = at + 4 <= b.length ? b.readUInt32LE(at) : 0
+    if (cidLen === 0 || header - 4 > n || at + 4 + n > b.length) throw new ArchiveFormatError(`cut off or damaged segment record at byte ${at}`)
+    if (cidLen === BLOCK_CID_LENGTH) out.push({ cid: new Uint8Array(b.subarray(at + 5, at + 5 + cidLen)), offset: at + header, length: n + 4 - header })
+    at += 4 + n
   }
   return out
 }

@@ -9,7 +9,8 @@ import S3rver from 's3rver'
 import type { CID } from 'multiformats/cid'
 import { cidOf, type BlockStore } from '../../chunkstore/index.ts'
 import { blockStoreSuite, memoryBlockStore, removeDir, tempDir } from '../../chunkstore/testing/index.ts'
-import { ArchiveDeviceUnavailableError, copyBlocks, openPackBlockStore, s3Medium, scanPack, verifyBlocks, type S3DeviceInit, type S3Medium } from './index.ts'
+import { ArchiveDeviceUnavailableError, copyBlocks, openPackBlockStore, scanPack, verifyBlocks, type S3DeviceInit, type S3Medium } from './index.ts'
+import { s3Medium } from './s3-medium.ts'
 
 const dataDir = tempDir('cairn-s3rver-')
 const startServer = async (port = 0): Promise<{ server: S3rver, port: number }> => {

@@ -6,7 +6,7 @@
 // test-suite: processes
 import test, { after } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import S3rver from 's3rver'
@@ -61,6 +61,12 @@ test('DR from each archive device through the bin: store and node state gone, es
     assert.ok(run.blocksWritten > 0 && run.rootsAdded === 1, JSON.stringify(run))
   }
   await Promise.all(['nas', 'oss', 'tape'].map(async name => { assert.equal((await ok(['archive', 'verify', '--device', name])).bad.length, 0) }))
+  // Each segment went whole, its bytes as they lie in the store: a pack file, an S3 object, a tar member on tape.
+  const segments = readdirSync(join(store, 'segments')).filter(n => n.endsWith('.seg')).map(n => readFileSync(join(store, 'segments', n)))
+  for (const [name, dir] of [['nas', 'nas'], ['oss', 's3rver'], ['tape', 'vtl']]) {
+    const files = (readdirSync(join(work, dir), { recursive: true }) as string[]).map(f => join(work, dir, f)).filter(f => statSync(f).isFile()).map(f => readFileSync(f))
+    for (const seg of segments) assert.ok(files.some(f => f.includes(seg)), `a segment of ${seg.length} bytes whole on ${name}`)
+  }
   const again = await ok(['archive', 'run', '--device', 'oss', '--store', store])
   assert.equal(again.blocksWritten, 0, 'only what the device lacks is written')
   assert.equal((await ok(['archive', 'ls', '--device', 'tape'])).length, 1)
