@@ -51,8 +51,8 @@ class Segment {
   files = 1
   /** In its store's list of groups. */
   listed = false
-  /** Place in that list (groups join it at the end and leave it keeping their order). */
-  order = 0
+  /** Place in that list (groups join it at the end and leave it keeping their order); -1 before. */
+  order = -1
   /**
    * Left out of prunes until the oldest retained snapshot passes its oldest portion: nothing in
    * it decays until then (all young, nothing old), so each prune would find it as the last did —
@@ -240,6 +240,8 @@ class Population {
   }
 
   private list (seg: Segment): void {
+    // A group emptied and listed again (none is, today) must not stand twice in the list.
+    if (seg.order >= 0) this.compact()
     seg.listed = true
     seg.order = this.listedSoFar++
     this.segments.push(seg)
@@ -388,15 +390,29 @@ class Population {
     }
     for (const part of drop) part.seg.left = 1
     for (const part of rewrite) part.seg.left = 1
-    // The groups emptied leave the list, which keeps its order (sums over it add in that order).
+    // The groups emptied leave the lists, which keep their order (sums over them add in that
+    // order). The active list at once; the whole list, dormant groups and all, only once its
+    // emptied groups are many (readers skip them): compacting it at every prune took 7 % of a
+    // five-year run.
     if (this.removed > 0) {
-      for (const list of [this.segments, this.active]) {
-        let w = 0
-        for (const seg of list) if (seg.listed) list[w++] = seg
-        list.length = w
-      }
+      const active = this.active
+      let w = 0
+      for (const seg of active) if (seg.listed) active[w++] = seg
+      active.length = w
+      this.unlisted += this.removed
       this.removed = 0
+      if (this.unlisted * 2 > this.segments.length) this.compact()
     }
+  }
+
+  /** Groups emptied but still in `segments`. */
+  private unlisted = 0
+  private compact (): void {
+    const list = this.segments
+    let w = 0
+    for (const seg of list) if (seg.listed) list[w++] = seg
+    list.length = w
+    this.unlisted = 0
   }
 
   /** The groups' parts of the prune under way. */
@@ -430,12 +446,13 @@ class Population {
   /** Live bytes of the whole store (what a replica that follows retention keeps). */
   liveBytes (): number {
     let n = 0
-    for (const seg of this.segments) n += this.live(seg)
+    for (const seg of this.segments) if (seg.listed) n += this.live(seg)
     return n
   }
 
   /** The model's own size: groups of segments, and birth portions in them (each is one per birth at most). */
   get shape (): { groups: number, portions: number } {
+    this.compact()
     let portions = 0
     for (const seg of this.segments) portions += seg.young.length / PORTION
     return { groups: this.segments.length, portions }
