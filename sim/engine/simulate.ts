@@ -156,6 +156,8 @@ export interface SimulateOptions {
   signal?: AbortSignal
   /** Called now and then with the share of the horizon done. */
   onProgress?: (done: number) => void
+  /** Leave groups of segments whose fates have converged apart (store-model.ts, mergeConverged): slower, for measuring that approximation. */
+  exact?: boolean
 }
 
 /** Schedule runs over the horizon, shared by every task with the same schedule. */
@@ -196,7 +198,11 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
     for (const d of m.datasets) {
       const key = twinKey(m, d)
       let core = shared.get(key)
-      if (core === undefined) shared.set(key, core = new SharedStore(new StoreModel(m.name, d, sample, startMs, sample.workers)))
+      if (core === undefined) {
+        const store = new StoreModel(m.name, d, sample, startMs, sample.workers)
+        store.merging = options.exact !== true
+        shared.set(key, core = new SharedStore(store))
+      }
       const store = new StoreView(m.name, d, core)
       site.stores.push(store)
       site.tasks.push({
@@ -260,7 +266,10 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
     for (const o of set) {
       if (o.site === y.model.name) continue
       const replica = model.replicasKeep === 'released' ? new ReplicaModel(o, sample.avgBlockBytes + sample.recordOverheadBytes, y.log, model.replicaSegmentBytes) : null
-      if (replica !== null) y.replicas.push(replica)
+      if (replica !== null) {
+        replica.merging = options.exact !== true
+        y.replicas.push(replica)
+      }
       pairs.set(pairKey(o, y), {
         origin: o, target: y, arrival: [], next: 0, lastTime: NaN, arrived: 0, lagSum: 0, lagMax: 0, rpoMax: 0, behindMax: 0, behindEnd: 0, moving: 0, series: -1,
         replica, lockedUntil: [], releasedAt: [], releaseNext: 0, dropNext: 0, gcAt: NaN

@@ -59,6 +59,8 @@ class Segment {
    * nothing dead, nothing to do.
    */
   dormant = false
+  /** Its dead share, while converged groups are merged. */
+  dead = 0
   /** What is left of the group in the prune under way (shares of it dropped or moved so far). */
   left = 1
   /**
@@ -84,6 +86,20 @@ class Segment {
 }
 
 const SQRT_2PI = Math.sqrt(2 * Math.PI)
+/** Groups whose dead shares differ by no more than this are merged (MERGE_DEAD), if their young portions are at most this share of them (YOUNG_SHARE). */
+const MERGE_DEAD = 1e-4
+const YOUNG_SHARE = 1e-3
+
+/** Moves a group's young portions into its old ones, as they are now (it is valued at the oldest retained snapshot). */
+function foldYoung (seg: Segment): Segment {
+  if (seg.young.length > 0) {
+    seg.old += seg.youngBytes
+    seg.youngBytes = 0
+    seg.young.length = 0
+    seg.youngFrom = Infinity
+  }
+  return seg
+}
 
 interface Spread { over: number, deadOver: number, deadUnder: number }
 
@@ -205,6 +221,8 @@ class Population {
   protected keepFrom = -Infinity
   /** Bytes the segments take, dead ones included. */
   physical = 0
+  /** Whether prune merges groups whose fates have converged (mergeConverged); off, the model is exact and slower. */
+  merging = true
   /** Blocks in the index. */
   blocks = 0
 
@@ -390,6 +408,7 @@ class Population {
     }
     for (const part of drop) part.seg.left = 1
     for (const part of rewrite) part.seg.left = 1
+    if (this.merging) this.mergeConverged()
     // The groups emptied leave the lists, which keep their order (sums over them add in that
     // order). The active list at once; the whole list, dormant groups and all, only once its
     // emptied groups are many (readers skip them): compacting it at every prune took 7 % of a
@@ -414,6 +433,53 @@ class Population {
     list.length = w
     this.unlisted = 0
   }
+
+  /**
+   * Groups whose fates have converged become one — an approximation (doc/sim.md "Speed" and
+   * "Assumptions and limits"). From the oldest retained snapshot on, the old portions of every
+   * group decay by the same factor, so two groups whose dead shares agree now keep agreeing at
+   * every later prune; prune would decide alike for both but for the spread of their files
+   * (which depends on blocks per file), and they would shrink by a share at every prune, side by
+   * side, until dead enough to go whole. In a long run most groups are such pairs: the share of a
+   * backup's segments the rewrites left behind, and the tail that took the moved blocks in the
+   * same prune. Merged, one group holds the sum of both (bytes and files) and a prune visits it
+   * once. A group's young portions (born after the oldest retained snapshot: the tree nodes of
+   * the backups still kept, in a tail) would make it decay later than its partner; a group is
+   * merged only when they are at most YOUNG_SHARE of it, and they then join its old portions as
+   * they are, to decay from now (its live bytes undercounted by less than that share).
+   */
+  private mergeConverged (): void {
+    const m = this.keepFrom
+    const old = this.converging
+    old.length = 0
+    for (const seg of this.active) {
+      if (seg.listed && seg !== this.tail && seg.oldAt === m && seg.live > 0 && seg.youngBytes <= YOUNG_SHARE * seg.size) {
+        seg.dead = 1 - seg.live / seg.size
+        old.push(seg)
+      }
+    }
+    if (old.length < 2) return
+    old.sort((a, b) => a.dead - b.dead || a.order - b.order)
+    let into: Segment | null = null
+    for (let i = 0; i < old.length; i++) {
+      const seg = old[i]
+      const next = old[i + 1]
+      if (into === null || seg.dead - into.dead > MERGE_DEAD) {
+        // A group alone in its class stays as it is.
+        into = next !== undefined && next.dead - seg.dead <= MERGE_DEAD ? foldYoung(seg) : null
+        continue
+      }
+      foldYoung(seg)
+      into.old += seg.old
+      into.live += seg.live
+      into.size += seg.size
+      into.files += seg.files
+      seg.listed = false
+      this.removed++
+    }
+  }
+
+  private readonly converging: Segment[] = []
 
   /** The groups' parts of the prune under way. */
   private readonly parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
