@@ -211,6 +211,7 @@ class Population {
   protected readonly segments: Segment[] = []
   /** The listed groups a prune looks at (the others are dormant), in the list's order. */
   private active: Segment[] = []
+  private spare: Segment[] = []
   /** Dormant groups by the time they wake (their oldest portion's birth); stale entries are skipped. */
   private readonly sleeping = new WakeHeap()
   /** Dormant groups woken since the last prune (appended to, or due). */
@@ -275,13 +276,16 @@ class Population {
     if (woken.length === 0) return
     woken.sort((a, b) => a.order - b.order)
     const active = this.active
-    const merged: Segment[] = new Array(active.length + woken.length)
+    // Into the spare list (two lists take turns: no new array at every prune).
+    const merged = this.spare
+    merged.length = active.length + woken.length
     let i = 0
     let j = 0
     let k = 0
     while (i < active.length && j < woken.length) merged[k++] = active[i].order < woken[j].order ? active[i++] : woken[j++]
     while (i < active.length) merged[k++] = active[i++]
     while (j < woken.length) merged[k++] = woken[j++]
+    this.spare = active
     this.active = merged
     woken.length = 0
   }
