@@ -86,19 +86,19 @@ class Segment {
 }
 
 const SQRT_2PI = Math.sqrt(2 * Math.PI)
-/** Groups whose dead shares differ by no more than this are merged (MERGE_DEAD), if their young portions are at most this share of them (YOUNG_SHARE). */
+/** Groups whose dead shares differ by no more than this are merged (MERGE_DEAD), if their young portions are at most this share of them (YOUNG_SHARE); and those under this share of their store (SPECK). */
 const MERGE_DEAD = 1e-4
 const YOUNG_SHARE = 1e-3
+const SPECK = 1e-6
 
 /** Moves a group's young portions into its old ones, as they are now (it is valued at the oldest retained snapshot). */
-function foldYoung (seg: Segment): Segment {
+function foldYoung (seg: Segment): void {
   if (seg.young.length > 0) {
     seg.old += seg.youngBytes
     seg.youngBytes = 0
     seg.young.length = 0
     seg.youngFrom = Infinity
   }
-  return seg
 }
 
 interface Spread { over: number, deadOver: number, deadUnder: number }
@@ -450,7 +450,9 @@ class Population {
    * once. A group's young portions (born after the oldest retained snapshot: the tree nodes of
    * the backups still kept, in a tail) would make it decay later than its partner; a group is
    * merged only when they are at most YOUNG_SHARE of it, and they then join its old portions as
-   * they are, to decay from now (its live bytes undercounted by less than that share).
+   * they are, to decay from now (its live bytes undercounted by less than that share). A group of
+   * less than SPECK of the store's bytes (what is left of a group about to go whole) joins the
+   * class below it, whatever its dead share.
    */
   private mergeConverged (): void {
     const m = this.keepFrom
@@ -464,15 +466,15 @@ class Population {
     }
     if (old.length < 2) return
     old.sort((a, b) => a.dead - b.dead || a.order - b.order)
+    // A speck of a group (a millionth of the store) joins the class below it whatever its dead share.
+    const speck = SPECK * this.physical
     let into: Segment | null = null
-    for (let i = 0; i < old.length; i++) {
-      const seg = old[i]
-      const next = old[i + 1]
-      if (into === null || seg.dead - into.dead > MERGE_DEAD) {
-        // A group alone in its class stays as it is.
-        into = next !== undefined && next.dead - seg.dead <= MERGE_DEAD ? foldYoung(seg) : null
+    for (const seg of old) {
+      if (into === null || (seg.dead - into.dead > MERGE_DEAD && seg.size >= speck)) {
+        into = seg
         continue
       }
+      foldYoung(into)
       foldYoung(seg)
       into.old += seg.old
       into.live += seg.live
