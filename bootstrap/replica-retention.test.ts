@@ -252,6 +252,48 @@ test('a quota per origin refuses a new snapshot at its offer, before its blocks 
     assert.ok(e.adding > 100_000, 'the new file\'s blocks count, the shared ones do not')
     quota = held + e.adding
     assert.equal(await r.offer(s2, head2.cid, 'peer'), Status.OK, 'exactly at the quota is allowed')
+
+    // An offer's work does not grow with what the replica holds (issue 21): it reads the new
+    // root's head and pages and its origin's total from the index, never the held manifests
+    // (which it used to read, decode and keep in memory, all of them, and walk at each offer).
+    const get = w.replica.get.bind(w.replica)
+    let reads = 0
+    w.replica.get = async (...args) => { reads++; return await get(...args) }
+    const offerReads = async (): Promise<number> => {
+      const s = await backup(w)
+      const head = await sendHead(w, hq, s)
+      for (const p of (await w.origin.blocks.manifestPages(s))!) await w.replica.put(p, await w.origin.blocks.get(p))
+      quota = (await r.space())[0].held // full: the new file's blocks would pass it
+      // As the first offer after the node starts (nothing of the held manifests in memory).
+      const started = createReplicaRetention({ store: w.replica, mesh: MESH, quotaBytes: () => quota })
+      reads = 0
+      assert.equal(await started.offer(s, head, 'peer'), Status.QUOTA)
+      const during = reads
+      await copyBlocks(w)
+      assert.equal((await r.addSignedRoot(s, head, 0)).status, Status.OK)
+      return during
+    }
+    const first = await offerReads()
+    for (let i = 0; i < 3; i++) await offerReads()
+    assert.equal(await offerReads(), first, 'the same reads with six snapshots held as with two')
+    w.replica.get = get
+    const named = new Set<string>()
+    for (const { root, retention: x } of await w.replica.retentions()) {
+      for (const c of [...await listed(w.origin.blocks, root), ...(await w.origin.blocks.manifestPages(root))!.map(String), x.head]) named.add(c)
+    }
+    const namedBytes = (await w.replica.sizes([...named].map(c => CID.parse(c)))).reduce((n: number, x) => n + (x ?? 0), 0)
+    assert.equal((await r.space())[0].held, namedBytes, 'held: the distinct blocks its snapshots name, each once')
+
+    // A replica of an older version kept no totals: they are counted once, then read.
+    for (const p of ['c', 'h', 'u']) await w.replica.db.clear({ gte: Buffer.from(p), lt: Buffer.from(String.fromCharCode(p.charCodeAt(0) + 1)) })
+    reads = 0
+    w.replica.get = async (...args) => { reads++; return await get(...args) }
+    assert.equal((await createReplicaRetention({ store: w.replica, mesh: MESH }).space())[0].held, namedBytes)
+    assert.ok(reads > 0)
+    reads = 0
+    assert.equal((await createReplicaRetention({ store: w.replica, mesh: MESH }).space())[0].held, namedBytes)
+    assert.equal(reads, 0, 'counted once, then stored')
+    w.replica.get = get
   } finally {
     await w.close()
   }

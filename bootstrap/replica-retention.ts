@@ -8,7 +8,8 @@ import { signLockRecord } from './lock-record.ts'
 import { LOCK_FOREVER, Status, type StatusCode } from './chunk-wire.ts'
 import { InvalidRetentionRecordError, SnapshotNotLockedError } from './errors.ts'
 import { adminReleaseRoot, verifyAdminRelease, verifyManifestHead, verifyRelease, type ManifestHead } from './snapshot-manifest.ts'
-import { BlockNotFoundError, cidOf, decodeManifestPage, keyOf, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
+import { BlockNotFoundError, cidOf, keyOf, StoreCorruptError, sweepBlocks, type Key, type LocalBlockStore, type RootRetention } from '../chunkstore/index.ts'
+import { manifestParts, type Listed, type ManifestParts } from './manifest-parts.ts'
 
 const DAY_MS = 86_400_000
 
@@ -129,79 +130,92 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     return await verifyManifestHead(await store.get(head), mesh)
   }
 
-  interface Listed { key: Key, size: number, cid: Uint8Array }
-  /** A manifest's head, its pages and every block it lists. */
-  async function blocksOf (head: CID, h: ManifestHead): Promise<{ head: Listed, pages: Listed[], entries: Listed[] }> {
-    const out = { head: { key: keyOf(head.bytes), size: (await store.sizes([head]))[0] ?? 0, cid: head.bytes }, pages: [] as Listed[], entries: [] as Listed[] }
-    for (const p of h.pages) {
-      const page = CID.parse(p)
-      const bytes = await store.get(page)
-      out.pages.push({ key: keyOf(page.bytes), size: bytes.byteLength, cid: page.bytes })
-      for (const e of decodeManifestPage(bytes)) out.entries.push({ key: keyOf(e.cid), size: e.size, cid: e.cid })
-    }
-    return out
-  }
-  const all = (b: Awaited<ReturnType<typeof blocksOf>>): Listed[] => [b.head, ...b.pages, ...b.entries]
-  // A head's blocks never change (its CID covers them): kept for accounting while its root is listed.
-  const listedOf = new Map<string, Listed[]>()
-  async function listedBlocks (head: string): Promise<Listed[]> {
-    let out = listedOf.get(head)
-    if (out === undefined) {
+  /** A root's manifest part by part; undefined when its head or a page is not stored (a GC has freed them, or they never came). */
+  async function partsOf (head: string): Promise<ManifestParts | undefined> {
+    try {
       const cid = CID.parse(head)
-      listedOf.set(head, out = all(await blocksOf(cid, await readHead(cid))))
+      return await manifestParts(store, cid, await readHead(cid))
+    } catch (err) {
+      if (err instanceof BlockNotFoundError) return undefined
+      throw err
     }
-    return out
+  }
+
+  /** Counts what is not counted yet of a listed root (root-use.ts), part by part from where a count stopped. */
+  async function countParts (root: CID, origin: string, m: ManifestParts): Promise<void> {
+    for (let i = (await store.rootUse(root))?.counted ?? 0; i < m.count; i++) {
+      if (!await store.countRootPart(root, origin, i, m.count, await m.part(i, { distinct: true }))) return
+    }
+  }
+
+  /**
+   * Counts the kept roots not counted whole yet in the index's per-origin totals: roots listed
+   * by a version that kept none, or by `repair index`, or a count a crash cut off. Once each; a
+   * root GC is dropping is not counted again.
+   */
+  async function settle (): Promise<void> {
+    const kept = (await store.retentions()).filter(r => r.retention.dropping !== true)
+    const counted = await store.rootsCounted(kept.map(r => r.root))
+    for (const [i, r] of kept.entries()) {
+      if (counted[i]) continue
+      try {
+        const m = await partsOf(r.retention.head)
+        if (m !== undefined) await countParts(r.root, r.retention.origin, m)
+      } catch (err) {
+        // Its blocks are not known: it is left out (GC's sweep reads and reports it).
+        if (!(err instanceof BlockNotFoundError || err instanceof StoreCorruptError)) throw err
+      }
+    }
   }
 
   async function space (): Promise<OriginSpace[]> {
-    // A GC may run meanwhile: a root it drops between these reads (or whose manifest it has
-    // already freed) is left out, as it is going; a root received meanwhile shows next time.
-    const heads = new Map((await store.retentions()).map(r => [r.root.toString(), r.retention.head]))
-    for (const h of listedOf.keys()) if (![...heads.values()].includes(h)) listedOf.delete(h)
-    const blocksOfRoot = new Map<string, Listed[]>()
-    const listed = await retention.locks()
-    for (const l of listed) {
-      const head = heads.get(l.root)
-      if (head === undefined) continue
-      try {
-        blocksOfRoot.set(l.root, await listedBlocks(head))
-      } catch (err) {
-        if (!(err instanceof BlockNotFoundError)) throw err
-      }
-    }
-    const locks = listed.filter(l => blocksOfRoot.has(l.root))
-    /** Bytes, per origin, of the blocks of `going` that no root outside `going` lists. */
-    const freed = (going: Set<string>): Map<string, number> => {
-      const live = new Set<Key>()
-      for (const l of locks) if (!going.has(l.root)) for (const b of blocksOfRoot.get(l.root)!) live.add(b.key)
-      const out = new Map<string, number>()
-      const counted = new Set<Key>()
+    // The roots counted whole: a root whose manifest is not stored is left out (its blocks are
+    // not known), and so is one a GC is uncounting, as it is going. Held bytes are the index's
+    // totals; only what would be freed reads manifests: the released roots'.
+    await settle()
+    const retained = await store.retentions()
+    const counted = await store.rootsCounted(retained.map(r => r.root))
+    const heads = new Map(retained.filter((_, i) => counted[i]).map(r => [r.root.toString(), r.retention.head]))
+    const locks = (await retention.locks()).filter(l => heads.has(l.root))
+    const origins = [...new Set(locks.map(l => l.origin))]
+    /** Bytes, per origin, of the blocks of `going` that no root outside `going` lists: those every origin's count names only in `going`. */
+    const freed = async (going: Set<string>): Promise<Map<string, number>> => {
+      const named = new Map<Key, { block: Listed, origin: string, going: Map<string, number> }>()
       for (const l of locks) {
         if (!going.has(l.root)) continue
-        for (const b of blocksOfRoot.get(l.root)!) {
-          if (live.has(b.key) || counted.has(b.key)) continue
-          counted.add(b.key)
-          out.set(l.origin, (out.get(l.origin) ?? 0) + b.size)
+        const m = await partsOf(heads.get(l.root)!)
+        for (let i = 0; i < (m?.count ?? 0); i++) {
+          for (const b of await m!.part(i, { distinct: true })) {
+            let n = named.get(b.key)
+            if (n === undefined) named.set(b.key, n = { block: b, origin: l.origin, going: new Map() })
+            n.going.set(l.origin, (n.going.get(l.origin) ?? 0) + 1)
+          }
         }
       }
+      const list = [...named.values()]
+      const live = new Array<boolean>(list.length).fill(false)
+      for (const o of origins) {
+        const counts = await store.useCounts(o, list.map(n => n.block.cid))
+        list.forEach((n, i) => { if (counts[i] > (n.going.get(o) ?? 0)) live[i] = true })
+      }
+      const out = new Map<string, number>()
+      list.forEach((n, i) => { if (!live[i]) out.set(n.origin, (out.get(n.origin) ?? 0) + n.block.size) })
       return out
     }
     const droppable = new Set(locks.filter(l => l.droppable).map(l => l.root))
-    const now1 = freed(droppable)
+    const now1 = await freed(droppable)
     const byOrigin = new Map<string, OriginSpace>()
     for (const l of locks) {
       let o = byOrigin.get(l.origin)
-      if (o === undefined) byOrigin.set(l.origin, o = { origin: l.origin, snapshots: 0, held: 0, releasableNow: now1.get(l.origin) ?? 0 })
+      if (o === undefined) byOrigin.set(l.origin, o = { origin: l.origin, snapshots: 0, held: (await store.originUse(l.origin)).bytes, releasableNow: now1.get(l.origin) ?? 0 })
       o.snapshots++
     }
     for (const o of byOrigin.values()) {
-      const seen = new Set<Key>()
-      for (const l of locks) if (l.origin === o.origin) for (const b of blocksOfRoot.get(l.root)!) if (!seen.has(b.key)) { seen.add(b.key); o.held += b.size }
       const waiting = locks.filter(l => l.origin === o.origin && l.released && !l.droppable && l.lockedUntil !== 'forever').sort((a, b) => a.lockedUntil.localeCompare(b.lockedUntil))
       if (waiting.length === 0) continue
       const at = waiting[0].lockedUntil
       const then = new Set([...droppable, ...locks.filter(l => l.released && l.lockedUntil !== 'forever' && l.lockedUntil <= at).map(l => l.root)])
-      o.nextRelease = { at, bytes: Math.max(0, (freed(then).get(o.origin) ?? 0) - o.releasableNow) }
+      o.nextRelease = { at, bytes: Math.max(0, ((await freed(then)).get(o.origin) ?? 0) - o.releasableNow) }
     }
     return [...byOrigin.values()]
   }
@@ -223,18 +237,24 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     const listed = (await store.snapshotRootOrigins()).find(r => r.cid.equals(root))
     if (listed?.origin !== undefined && listed.origin.site !== h.origin) return refuse(Status.REFUSED)
     if (listed !== undefined && listed.origin === undefined) return refuse(Status.REFUSED) // backed up here
-    let blocks: Awaited<ReturnType<typeof blocksOf>>
+    // Read part by part (a page at a time): every block there, the totals the head states, the root among them.
+    const rootKey = keyOf(root.bytes)
+    let m: ManifestParts
+    let blocks = 0
+    let bytes = 0
+    let hasRoot = false
     try {
-      blocks = await blocksOf(head, h)
+      m = await manifestParts(store, head, h)
+      for (let i = 0; i < m.count; i++) {
+        const part = await m.part(i)
+        if (i > 0) for (const b of part) { blocks++; bytes += b.size; hasRoot ||= b.key === rootKey }
+        if ((await store.hasMany(part.map(b => CID.decode(b.cid)))).some(x => !x)) return refuse(Status.INCOMPLETE)
+      }
     } catch (err) {
       if (err instanceof BlockNotFoundError) return refuse(Status.INCOMPLETE)
       return refuse(Status.MALFORMED)
     }
-    const { entries } = blocks
-    const rootKey = keyOf(root.bytes)
-    if (entries.length !== h.blocks || entries.reduce((n, b) => n + b.size, 0) !== h.bytes || !entries.some(b => b.key === rootKey)) return refuse(Status.MALFORMED)
-    const have = await store.hasMany(all(blocks).map(b => CID.decode(b.cid)))
-    if (have.some(x => !x)) return refuse(Status.INCOMPLETE)
+    if (blocks !== h.blocks || bytes !== h.bytes || !hasRoot) return refuse(Status.MALFORMED)
     const received = now()
     const days = lockDays === LOCK_FOREVER ? 'forever' : lockDays
     const floor = init.floorDays?.(h.origin) ?? 0
@@ -247,6 +267,8 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
       ? { head: head.toString(), origin: h.origin, received: new Date(received).toISOString(), lockedUntil }
       : { ...known, lockedUntil: later(known.lockedUntil, lockEnd(Date.parse(known.received), days)) }
     if (known === undefined || next.lockedUntil !== known.lockedUntil) await saveLock(root, next)
+    // Counted once listed: a crash between the two leaves it uncounted, and settle() counts it.
+    await countParts(root, h.origin, m)
     return { status: Status.OK, origin: h.origin }
   }
 
@@ -262,16 +284,22 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     if (h.root !== root.toString()) return Status.MALFORMED
     const quota = init.quotaBytes?.(h.origin)
     if (quota === undefined) return Status.OK
-    let blocks: Listed[]
+    // What this replica lacks of it, a page at a time.
+    let adding = 0
     try {
-      blocks = all(await blocksOf(head, h))
+      const m = await manifestParts(store, head, h)
+      for (let i = 0; i < m.count; i++) {
+        const part = await m.part(i, { distinct: true })
+        const have = await store.hasMany(part.map(b => CID.decode(b.cid)))
+        part.forEach((b, j) => { if (!have[j]) adding += b.size })
+      }
     } catch (err) {
       if (err instanceof BlockNotFoundError) return Status.NOT_FOUND
       return Status.MALFORMED
     }
-    const have = await store.hasMany(blocks.map(b => CID.decode(b.cid)))
-    const adding = blocks.reduce((n, b, i) => n + (have[i] ? 0 : b.size), 0)
-    const held = (await space()).find(o => o.origin === h.origin)?.held ?? 0
+    // The origin's total from the index: two reads, whatever the replica holds.
+    await settle()
+    const held = (await store.originUse(h.origin)).bytes
     if (held + adding <= quota) return Status.OK
     init.onQuotaRefused?.({ origin: h.origin, root: root.toString(), held, adding, quota })
     return Status.QUOTA
@@ -343,6 +371,9 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
       if (!retained.has(r.cid.toString())) result.blockedBy.push({ root: r.cid.toString(), origin: r.origin?.site })
     }
     if (result.blockedBy.length > 0) return result
+    // The dropped roots' blocks are read before the sweep protects what is read, so that reading
+    // them here does not keep them.
+    const candidates = new Map<Key, number>()
     // Marked first: a GC killed from here on finishes these next time, whatever their state.
     for (const l of drop) {
       const r = retained.get(l.root)!
@@ -350,25 +381,22 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
     }
     const dropping = new Set(drop.map(l => l.root))
     await init.testHold?.('marked')
-    // The dropped roots' blocks are read before the sweep protects what is read, so that reading
-    // them here does not keep them.
-    const candidates = new Map<Key, number>()
-    for (const root of dropping) {
-      const head = CID.parse(retained.get(root)!.head)
-      let blocks: Awaited<ReturnType<typeof blocksOf>>
-      try {
-        blocks = await blocksOf(head, await readHead(head))
-      } catch (err) {
-        // A GC killed after it freed this root's head or pages: its blocks are gone already.
-        if (err instanceof BlockNotFoundError) continue
-        throw err
+    for (const l of drop) {
+      const r = retained.get(l.root)!
+      const root = CID.parse(l.root)
+      // Undefined: a GC killed after it freed this root's head or pages: its blocks are gone already.
+      const m = await partsOf(r.head)
+      if (m === undefined) continue
+      for (let i = 0; i < m.count; i++) for (const b of await m.part(i)) candidates.set(b.key, b.size)
+      // Uncounted from its origin's totals before its pages are freed, last part first (a
+      // killed GC carries on where it stopped).
+      for (let i = ((await store.rootUse(root))?.counted ?? 0) - 1; i >= 0; i--) {
+        if (!await store.uncountRootPart(root, i, await m.part(i, { distinct: true }))) break
       }
-      for (const b of all(blocks)) candidates.set(b.key, b.size)
       // The root's own lock record goes with it (an older one, of a lock since lengthened, stays).
-      const record = retained.get(root)!.record
-      if (record !== undefined) {
-        const [size] = await store.sizes([CID.parse(record)])
-        if (size !== undefined) candidates.set(keyOf(CID.parse(record).bytes), size)
+      if (r.record !== undefined) {
+        const [size] = await store.sizes([CID.parse(r.record)])
+        if (size !== undefined) candidates.set(keyOf(CID.parse(r.record).bytes), size)
       }
     }
     const swept = await sweepBlocks(store, async () => {
@@ -376,7 +404,8 @@ export function createReplicaRetention (init: ReplicaRetentionInit): ReplicaRete
       for (const { root, retention: r } of await store.retentions()) {
         if (dropping.has(root.toString())) continue
         const head = CID.parse(r.head)
-        for (const b of all(await blocksOf(head, await readHead(head)))) candidates.delete(b.key)
+        const m = await manifestParts(store, head, await readHead(head))
+        for (let i = 0; i < m.count; i++) for (const b of await m.part(i)) candidates.delete(b.key)
       }
       return candidates
     })

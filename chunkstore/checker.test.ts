@@ -2,17 +2,18 @@
 // ahead of their answers, so what waits in their queues does not grow with the store.
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { checkSnapshots, JOBS_AHEAD } from './checker.ts'
 import { BlockSealer } from './codec.ts'
 import { rootOf } from './snapshot-records.ts'
+import type { DirNode } from './tree-node.ts'
 import type { CheckResult } from './types.ts'
 import { WorkerPool } from './worker-pool.ts'
 import { createStore, removeDir, tempDir } from './testing/index.ts'
 
-test('check --read-data keeps at most JOBS_AHEAD verify jobs of bounded size in the workers at once, and still reads every block', async () => {
+test('check --read-data keeps at most JOBS_AHEAD verify jobs of bounded size in the workers at once, still reads every block, and names a bad one by its file', async () => {
   const dir = tempDir('cairn-checker-')
   try {
     const src = join(dir, 'src')
@@ -37,7 +38,7 @@ test('check --read-data keeps at most JOBS_AHEAD verify jobs of bounded size in 
           const dispatch = pool.dispatch.bind(pool)
           pool.dispatch = (msg, weight, transfer) => {
             inflight++; peak = Math.max(peak, inflight)
-            if (msg.t === 'verify') largest = Math.max(largest, msg.blocks.length)
+            if (msg.t === 'verify') largest = Math.max(largest, msg.count)
             return dispatch(msg, weight, transfer)
           }
           return pool
@@ -52,6 +53,20 @@ test('check --read-data keeps at most JOBS_AHEAD verify jobs of bounded size in 
       const again = await check({ jobBlocks: 8 })
       assert.equal(again.blocksChecked, result.blocksChecked)
       assert.ok(largest <= 8, `a job of ${largest} blocks`)
+      // A worker names a failed block by its place in the job; the error must name that block's file.
+      let dir = await repo.loadNode(rootOf(snap))
+      for (const part of src.split('/').filter(p => p !== '')) dir = await repo.loadNode((dir as DirNode).entries.find(e => e.name === part)!)
+      const f17 = (dir as DirNode).entries.find(e => e.name === 'f17')!
+      const loc = (await repo.blocks.location(f17.cid))!
+      const fd = openSync(repo.blocks.log.path(loc.segment), 'r+')
+      const b = Buffer.alloc(1)
+      readSync(fd, b, 0, 1, loc.offset + 100)
+      writeSync(fd, Buffer.of(b[0] ^ 1), 0, 1, loc.offset + 100)
+      closeSync(fd)
+      const bad = await check({})
+      assert.deepEqual(bad.errors, [`snapshot ${snap.id}: ${src}/f17: block ${f17.cid.toString()}: bytes do not match its address`])
+      assert.deepEqual(bad.badBlocks, [f17.cid.toString()])
+      assert.equal(bad.blocksChecked, result.blocksChecked, 'the other blocks of its job were still verified')
     } finally {
       await repo.close()
     }

@@ -147,12 +147,13 @@ export class BlockSealer {
 }
 
 function parseHeader (keys: SpaceKeys, bytes: Uint8Array, id: Uint8Array, cid?: CID): { suite: CipherSuite, kind: number, key: Uint8Array, nonce: Uint8Array } {
-  const name = cid?.toString() ?? 'block'
-  if (bytes.length < HEADER || bytes[0] !== BLOCK_VERSION) throw new CorruptBlockError(name, 'unknown block format')
+  // The name only for an error: a CID's text per block opened cost more than its header's checks.
+  const name = (): string => cid?.toString() ?? 'block'
+  if (bytes.length < HEADER || bytes[0] !== BLOCK_VERSION) throw new CorruptBlockError(name(), 'unknown block format')
   const suite = suites.get(bytes[1])
-  if (suite === undefined) throw new CorruptBlockError(name, `unknown cipher suite ${bytes[1]}`)
+  if (suite === undefined) throw new CorruptBlockError(name(), `unknown cipher suite ${bytes[1]}`)
   const kind = bytes[2]
-  if (kind !== RAW && kind !== ZSTD) throw new CorruptBlockError(name, 'unknown body kind')
+  if (kind !== RAW && kind !== ZSTD) throw new CorruptBlockError(name(), 'unknown body kind')
   return { suite, kind, ...blockKeyNonce(keys, id, suite.nonceLength, KIND[kind]) }
 }
 

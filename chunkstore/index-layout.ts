@@ -14,11 +14,14 @@ import type { BlockLocation, RootOrigin } from './block-store.ts'
  *   'r' cid      → ISO time                                     release intent: a snapshot backed up here was forgotten
  *   'l' cid      → JSON RootRetention                           at a replica: a root's manifest head and lock
  *   'q' cid      → release CID                                  at a replica: the release received for a root (kept after it is dropped)
+ *   'u' n origin cid → u32le count                              at a replica: how many counted roots of the origin name the block (root-use.ts)
+ *   'h' origin   → JSON { blocks, bytes }                        at a replica: the distinct blocks the origin's counted roots name
+ *   'c' cid      → JSON { origin, blocks, bytes }                at a replica: the root is counted in 'u' and 'h' (its own totals)
  *   'g' u32be n  → u64le length                                 committed length of segment n
  *   'F'          → id filter (IdFilter format)                  written at a clean close
  *   'D'          → ''                                           present while open: the filter may be stale
  */
-export const PREFIX = { block: 0x62, chunkId: 0x69, snapshot: 0x73, segment: 0x67, forget: 0x74, pages: 0x70, late: 0x6d, intent: 0x72, retention: 0x6c, release: 0x71 } as const
+export const PREFIX = { block: 0x62, chunkId: 0x69, snapshot: 0x73, segment: 0x67, forget: 0x74, pages: 0x70, late: 0x6d, intent: 0x72, retention: 0x6c, release: 0x71, use: 0x75, held: 0x68, counted: 0x63 } as const
 export const FILTER_KEY = Buffer.from('F')
 export const DIRTY_KEY = Buffer.from('D')
 

@@ -14,6 +14,7 @@ import { privateIndexCopy, type IndexCopy } from './index-copy.ts'
 import { bytesOf, decodeLoc, DIRTY_KEY, FILTER_KEY, indexEntries, keyOf, parseOrigin, PREFIX, prefixed, segKey, type Key } from './index-layout.ts'
 import { committedLengthProblems, indexUnflushed, segmentsHoldData } from './index-recovery.ts'
 import { syncData, ValueLog } from './value-log.ts'
+import { RootUseIndex, type OriginUse, type RootUse, type UsedBlock } from './root-use.ts'
 
 /**
  * A root's retention at a replica (doc/mesh.md "Locks"): the CID of its manifest head, the lock
@@ -94,7 +95,10 @@ export class LocalBlockStore implements BlockStore {
   /** Damage the open found and kept (read-only, or not a torn tail): ranges of segments with no intact record. */
   readonly damage: string[] = []
 
-  private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter, private readonly view?: IndexCopy) {}
+  private readonly use: RootUseIndex
+  private constructor (readonly db: ClassicLevel<Buffer, Buffer>, readonly log: ValueLog, private filter: IdFilter, private readonly view?: IndexCopy) {
+    this.use = new RootUseIndex(db)
+  }
 
   /** Opened read-only: nothing of the store is ever written. */
   get readOnly (): boolean { return this.view !== undefined }
@@ -628,6 +632,27 @@ export class LocalBlockStore implements BlockStore {
   async setRetention (root: CID, retention: RootRetention): Promise<void> {
     this.mustWrite()
     await this.db.put(prefixed(L, root.bytes), Buffer.from(JSON.stringify(retention)), { sync: true })
+  }
+
+  /** At a replica: whether `root` is counted in its origin's held blocks, and its own totals (root-use.ts). */
+  async rootUse (root: CID): Promise<RootUse | undefined> { return await this.use.root(root) }
+  /** At a replica: which of `roots` are counted. */
+  async rootsCounted (roots: CID[]): Promise<boolean[]> { return await this.use.counted(roots) }
+  /** At a replica: the distinct blocks the counted roots of `origin` name, and their bytes. */
+  async originUse (origin: string): Promise<OriginUse> { return await this.use.origin(origin) }
+  /** At a replica: how many counted roots of `origin` name each block. */
+  async useCounts (origin: string, cids: Uint8Array[]): Promise<number[]> { return await this.use.counts(origin, cids) }
+
+  /** At a replica: counts part `index` of `of` of a listed root of `origin` naming `blocks`, if it is the next (root-use.ts); false if not. */
+  async countRootPart (root: CID, origin: string, index: number, of: number, blocks: UsedBlock[]): Promise<boolean> {
+    this.mustWrite()
+    return await this.use.add(root, origin, index, of, blocks)
+  }
+
+  /** At a replica: uncounts part `index` of a root GC is dropping, if it is the last counted; false if not. */
+  async uncountRootPart (root: CID, index: number, blocks: UsedBlock[]): Promise<boolean> {
+    this.mustWrite()
+    return await this.use.remove(root, index, blocks)
   }
 
   /** At a replica: the release received for each root (kept after the root is dropped, so it is forwarded still). */

@@ -37,9 +37,13 @@ export interface RestoreFileJob {
 }
 export interface RestoreJob { t: 'restore', job: number, files: RestoreFileJob[], chown: boolean }
 
-/** `where`: the snapshot path that references the block, for the error message. */
-export interface VerifyBlock { segment: number, offset: number, length: number, cid: Uint8Array, id?: Uint8Array, size?: number, where?: string }
-export interface VerifyJob { t: 'verify', job: number, blocks: VerifyBlock[] }
+/**
+ * A check's blocks, packed into a few arrays (an object per block made the main thread's
+ * clone and collection cost more than the workers' hashing): block `i` lies at
+ * `segments[i]`, `offsets[i]`, `lengths[i]`; its CID is `keys[idEnds[i - 1] (0 for the first)
+ * … cidEnds[i]]`, its chunk id `keys[cidEnds[i] … idEnds[i]]`, its plaintext `sizes[i]` bytes.
+ */
+export interface VerifyJob { t: 'verify', job: number, count: number, segments: Uint32Array, lengths: Uint32Array, offsets: Float64Array, sizes: Float64Array, cidEnds: Uint32Array, idEnds: Uint32Array, keys: Uint8Array }
 
 export interface NeedReply { t: 'need', job: number, batch: number, need: Uint8Array, cids: Array<Uint8Array | null> }
 
@@ -74,8 +78,12 @@ export interface FileDone {
 }
 /** `warnings`: what was restored only in part (extended attributes that could not be set). */
 export interface RestoreDone { t: 'restored', job: number, index: number, ok: boolean, path?: string, error?: string, bytes: number, warnings?: string[] }
-/** `bad`: CIDs of blocks unreadable or not matching their address (CheckResult.badBlocks). */
-export interface VerifyDone { t: 'verified', job: number, errors: string[], bad: string[], bytes: number, blocks: number }
+/**
+ * What failed of a verify job, by the block's index in it: `bad` for a block unreadable or not
+ * matching its address (CheckResult.badBlocks). The main thread names the block and its path.
+ */
+export interface VerifyFailure { index: number, why: string, bad: boolean }
+export interface VerifyDone { t: 'verified', job: number, failures: VerifyFailure[], bytes: number, blocks: number }
 /** The batch's buffer, handed back filled; `error` if a block could not be read or opened. */
 export interface ImageOpened { t: 'image-opened', job: number, buffer: ArrayBuffer, error?: string }
 export interface JobDone { t: 'done', job: number }

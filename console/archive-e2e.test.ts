@@ -2,23 +2,27 @@
 // Chinese and in English: an admin creates a local-directory device (a bad name is refused in the
 // console's language first), tests its connection, creates an archive task of a backup task's
 // latest snapshot to it and runs it; the run shows in Data with its amount and in Records with
-// its status, type and device; from the record, a snapshot is brought back from the device.
+// its status, type and device; the copy is cleaned from the store and the restore wizard, with the
+// device as its source, brings it back, browses it and restores one file elsewhere (conflict mode
+// skip); from the record, a snapshot is brought back from the device.
 // test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { en, zh } from './src/i18n.ts'
-import { answered, apiAs, buildConsole, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
+import { answered, apiAs, pickInRestoreTree, buildConsole, launchBrowser, login, newPage, serve, shoot, until, type Api, type Served } from './testing/e2e-harness.ts'
 
 const PW = 'archives on tape and disk 2027'
 let dir = ''
 let browser: Browser
 let node: Served | undefined
 let api: Api
+let spaceId = ''
+let taskId = ''
 
 before(async () => {
   await buildConsole()
@@ -34,6 +38,8 @@ before(async () => {
   const ownerId = (await api('GET', '/api/users')).find((u: any) => u.name === 'admin').id
   const space = await api('POST', '/api/spaces', { name: 'finance', type: 'backup', nodeId, ownerId, capacityBytes: 2 ** 30 })
   const task = await api('POST', '/api/tasks', { name: 'ledger-files', nodeId, spaceId: space.id, sources: { include: [src] } })
+  spaceId = space.id
+  taskId = task.id
   const job = await api('POST', `/api/tasks/${task.id}/start`, { level: 'full' })
   await until('the backup ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
 })
@@ -114,7 +120,38 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
 test('Archive manager, English: a local directory, a test of it, an archive task run, its data and record; bring a snapshot back', async () => {
   const page = await archiveOnce('en')
   await shoot(page, 'archive-en.png')
+
+  // The restore wizard from the device, once the store no longer holds the copy (cleaned, space reclaimed).
+  const [snap] = await api('GET', `/api/spaces/${spaceId}/snapshots?taskId=${taskId}`)
+  const clean = await api('POST', '/api/data/clean', { taskId, mode: 'snapshots', snapshots: [snap.id] })
+  assert.equal((await until('the clean ends', async () => await api('GET', `/api/jobs/${clean.id}`), j => j.status !== 'running', 60)).status, 'success')
+  assert.deepEqual(await api('GET', `/api/spaces/${spaceId}/snapshots?taskId=${taskId}`), [])
+  const target = join(dir, 'from-archive')
+  await mkdir(target)
+  await page.click('[data-test=nav-restore]')
+  await (await page.waitForSelector('[data-source=archive]')).check()
+  await page.selectOption('#r-device', 'local-en')
+  await page.click('[data-test=next]')
+  await page.waitForSelector(`[data-test=restore-archived] [data-snapshot="${snap.id}"]`)
+  assert.match(await page.innerText('[data-test=restore-archived]'), /to-local-en · kept for ever/)
+  const brought = await answered(page, 'POST', /^\/api\/archive\/restores$/, async () => await page.click('[data-test=next]'))
+  assert.equal(brought.status(), 202)
+  await pickInRestoreTree(page, `${join(dir, 'src')}/ledger.bin`)
+  await page.click('[data-test=next]')
+  await page.fill('[data-test=restore-path]', target)
+  await page.check('[data-conflict=skip]')
+  await page.click('[data-test=next]')
+  assert.match(await page.innerText('[data-test=restore-review]'), /Restore from\s+archive device local-en/)
+  const restore = await answered(page, 'POST', /^\/api\/restores$/, async () => await page.click('[data-test=restore-submit]'))
+  assert.equal(restore.status(), 202)
+  assert.deepEqual(JSON.parse(restore.request().postData() ?? '{}').conflict, 'skip')
+  const restored = await until('the restore ends', async () => await api('GET', `/api/jobs/${(await restore.json()).id}`), j => j.status !== 'running', 60)
+  assert.equal(restored.status, 'success', JSON.stringify(restored))
+  assert.deepEqual(await readFile(join(target, dir, 'src', 'ledger.bin')), await readFile(join(dir, 'src', 'ledger.bin')))
   // Bring back: the archived snapshot, from the record, as an archive-restore job.
+  await page.click('[data-test=nav-archive]')
+  await page.waitForSelector('[data-test=archive-devices]')
+  await answered(page, 'GET', /^\/api\/archive\/records$/, async () => await page.click('[data-test=archive-tab-records]'))
   await page.click('[data-test=archive-records] [data-test=archive-bring-back] >> nth=0')
   await page.waitForSelector('[role=dialog]')
   const asked = await answered(page, 'POST', /^\/api\/archive\/restores$/, async () => await page.click('[data-test=archive-bring-snapshot] >> nth=0'))
@@ -125,11 +162,19 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   const ended = await until('the bring-back ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
   assert.equal(ended.status, 'success', JSON.stringify(ended))
 
-  // Edit the task: a second schedule (a daily verify), and a tape library's media pool.
+  // Edit the task: a second schedule (a daily verify), a tape library's media pool, and its days to keep cleared.
   await api('POST', '/api/archive/devices', { name: 'tapes', type: 'vtl', path: join(dir, 'vtl'), pool: ['CRN001', 'CRN002'], createLibrary: { slots: 4, capacityBytes: 1 << 30 } })
+  // Its test names each cartridge of the pool: blank ones are scratch.
+  await answered(page, 'GET', /^\/api\/archive\/devices$/, async () => await page.click('[data-test=archive-tab-devices]'))
+  await answered(page, 'POST', /\/test$/, async () => await page.click('[data-device="tapes"] [data-test=archive-test]'))
+  assert.match(await page.innerText('[data-test=archive-notice]'), /^Device tapes is reachable: 0 blocks and 0 snapshots archived Cartridges: CRN001 scratch, CRN002 scratch$/)
+  const id = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en').id
+  await api('PATCH', `/api/archive/tasks/${id}`, { retentionDays: 30 })
   await answered(page, 'GET', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-tab-tasks]'))
   await page.click('[data-archive-task="to-local-en"] [data-test=archive-edit-task]')
   assert.equal(await page.inputValue('#at-days-0'), '1, 3', 'the saved schedule fills the form')
+  assert.equal(await page.inputValue('#at-keep'), '30')
+  await page.fill('#at-keep', '')
   await page.click('[data-test=archive-add-schedule]')
   await page.selectOption('#at-job-1', 'archive-verify')
   await page.fill('#at-time-1', '04:15')
@@ -139,6 +184,7 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   assert.equal(edited.status(), 200)
   assert.equal(await page.innerText('[data-test=archive-notice]'), 'Archive task to-local-en saved')
   const after = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en')
+  assert.equal(after.retentionDays, undefined, 'an emptied days to keep is cleared')
   assert.deepEqual({ device: after.device, pool: after.pool, schedules: after.schedules.map((x: any) => [x.kind, x.time, x.job, x.days]) },
     { device: 'tapes', pool: ['CRN002'], schedules: [['weekly', '23:30', 'archive', [1, 3]], ['daily', '04:15', 'archive-verify', undefined]] })
 })

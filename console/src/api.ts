@@ -4,7 +4,7 @@ import type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
   AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, BlockDevice, DataRow, LoginChallenge, PlanReport,
-  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
+  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
 import { ApiCallError } from './errors.ts'
 
@@ -13,7 +13,7 @@ export type {
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
   About, AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
   Bandwidth, BandwidthWindow, FileEntry, BlockDevice, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding,
-  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveRecord, ArchiveDataRow
+  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow
 } from '../../node/api/dto.ts'
 
 
@@ -134,7 +134,7 @@ export const api = {
   verifyArchiveDevice: async (name: string) => await call<JobRecord>('POST', `/api/archive/devices/${encodeURIComponent(name)}/verify`, {}),
   archiveTasks: async () => await call<Array<ArchiveTaskRecord & { status: string, runningJobId?: string, nextRuns: Array<{ nextRunAt: string | null }> }>>('GET', '/api/archive/tasks'),
   createArchiveTask: async (body: ArchiveTaskInput) => await call<ArchiveTaskRecord>('POST', '/api/archive/tasks', body),
-  updateArchiveTask: async (id: string, change: Partial<Omit<ArchiveTaskInput, 'spaceId'>>) => await call<ArchiveTaskRecord>('PATCH', `/api/archive/tasks/${id}`, change),
+  updateArchiveTask: async (id: string, change: ArchiveTaskChange) => await call<ArchiveTaskRecord>('PATCH', `/api/archive/tasks/${id}`, change),
   deleteArchiveTask: async (id: string) => await call<{ ok: true }>('DELETE', `/api/archive/tasks/${id}`, { confirm: 'YES' }),
   runArchiveTask: async (id: string) => await call<JobRecord>('POST', `/api/archive/tasks/${id}/start`, {}),
   restoreFromArchive: async (archiveTaskId: string, snapshot: string) => await call<JobRecord>('POST', '/api/archive/restores', { archiveTaskId, snapshot }),

@@ -2,7 +2,7 @@
 // library), archive tasks, their runs, the data each task has on each device, and the records.
 // A device's secret key goes in once, with its creation, and never comes back out.
 import type { FastifyInstance } from 'fastify'
-import type { ArchiveTaskInput, ArchiveTaskRecord, DeviceInput } from '../jobs/index.ts'
+import type { ArchiveTaskChange, ArchiveTaskInput, ArchiveTaskRecord, DeviceInput } from '../jobs/index.ts'
 import { who } from './server.ts'
 import type { ApiContext, RouteOptions } from './context.ts'
 import { confirmBody, okReply } from './schemas.ts'
@@ -114,9 +114,12 @@ export async function archiveRoutes (app: FastifyInstance, ctx: ApiContext, _opt
   app.get<{ Params: { id: string } }>('/api/archive/tasks/:id', { config: { access: 'read' }, schema: { summary: 'One archive task', tags, params: idParam } },
     async (req) => await view(await archive.task(who(req).user, req.params.id)))
 
-  app.patch<{ Params: { id: string }, Body: Partial<ArchiveTaskInput> }>('/api/archive/tasks/:id', {
+  app.patch<{ Params: { id: string }, Body: ArchiveTaskChange }>('/api/archive/tasks/:id', {
     config: { access: 'write' },
-    schema: { summary: 'Edit an idle archive task', tags, params: idParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: taskProperties } }
+    schema: {
+      summary: 'Edit an idle archive task; retentionDays null: keep what later runs archive for ever (sets already on the device keep their expiry)', tags, params: idParam,
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...taskProperties, retentionDays: { type: ['integer', 'null'], minimum: 1, maximum: 36500 } } }
+    }
   }, async (req) => await view(await archive.updateTask(actor(req), req.params.id, req.body)))
 
   app.delete<{ Params: { id: string }, Body: { confirm: string } }>('/api/archive/tasks/:id', {

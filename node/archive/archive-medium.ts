@@ -30,4 +30,11 @@ export interface ArchiveMedium {
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
   list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
   remove?: (name: string, options?: AbortOptions) => Promise<'removed' | 'locked'>
+  /**
+   * A medium that cannot delete one object but can reuse a whole volume (a tape cartridge): the
+   * objects on each volume, and `recycle`, which makes a volume scratch again — every object on
+   * it gone, the next write may start there.
+   */
+  volumes?: () => Map<string, string[]>
+  recycle?: (volume: string, options?: AbortOptions) => Promise<void>
 }

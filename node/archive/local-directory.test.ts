@@ -1,16 +1,19 @@
 // The local-directory archive device: the BlockStore conformance suite on a real folder, its
 // faults (a missing folder, a cut-off pack, a crash between a pack and its catalogue), and the
 // DR case at the library level: back up, archive, lose the store, restore from the archive
-// with only the escrowed config.json and keys.json, compare byte for byte.
+// with only the escrowed config.json and keys.json, compare byte for byte; and the device's
+// write lock between two runs.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { cidOf, LocalBlockStore, openRepository, BlockNotFoundError } from '../../chunkstore/index.ts'
 import { blockStoreSuite, createStore, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from '../../chunkstore/testing/index.ts'
-import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openPackBlockStore, scanPack, snapshotSelection, verifyBlocks, type PackBlockStore } from './index.ts'
+import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openArchiveDevice, openPackBlockStore, scanPack, snapshotSelection, verifyBlocks, type DeviceRecord, type PackBlockStore } from './index.ts'
 
 const open = async (dir: string, packSize = 64 << 10): Promise<PackBlockStore> => await openPackBlockStore(await localDirectoryMedium({ device: 'nas-1', dir }), { packSize })
 
@@ -211,6 +214,61 @@ test('retention on a local directory: an expired set goes with what only it need
     assert.ok((await empty.hasMany(second)).every(h => !h))
     assert.deepEqual(await empty.hasMany(unclaimed.map(b => b.cid)), [true, true])
   } finally {
+    removeDir(dir)
+  }
+})
+
+test('one writer at a time: a second run waits for the device\'s lock, so its expiry keeps what the first run\'s new set needs; a lock left by a dead process is taken over', async () => {
+  const dir = tempDir('cairn-archive-lock-')
+  let repo: Awaited<ReturnType<typeof createStore>> | undefined
+  try {
+    const src = join(dir, 'src'); mkdirSync(src)
+    writeRandom(join(src, 'a.bin'), 300_000)
+    repo = await createStore(join(dir, 'store'))
+    await repo.backup({ paths: [src] })
+    const only = await snapshotSelection(repo, [(await repo.snapshots())[0]])
+    assert.ok(only !== undefined)
+    const device = join(dir, 'archive'); mkdirSync(device)
+    const record: DeviceRecord = { name: 'nas-1', created: '2026-01-01T00:00:00Z', config: { type: 'dir', path: device }, hasSecret: false }
+    // An earlier run's set, expired by February.
+    const first = await openArchiveDevice(record, undefined, { lock: { purpose: 'run 1' } })
+    await copyBlocks(repo.blocks, first.store, { only })
+    await first.store.addSet({ id: 'run-1', createdAt: '2026-01-01T00:00:00Z', expiresAt: '2026-02-01T00:00:00Z', roots: only.roots, blocks: only.blocks })
+    await first.close()
+    assert.equal(existsSync(join(device, 'lock')), false, 'released on close')
+
+    // Run 2 finds every block there (dedup) and has not recorded its set yet when run 3 comes to expire.
+    const second = await openArchiveDevice(record, undefined, { lock: { purpose: 'run 2' } })
+    const copied = await copyBlocks(repo.blocks, second.store, { only })
+    assert.equal(copied.blocksWritten, 0)
+    assert.equal(JSON.parse(readFileSync(join(device, 'lock'), 'utf8')).purpose, 'run 2')
+    const waited: string[] = []
+    let thirdOpened = false
+    const third = openArchiveDevice(record, undefined, { lock: { purpose: 'run 3', pollMs: 20, onWait: h => { waited.push(h?.purpose ?? '') } } }).then(d => { thirdOpened = true; return d })
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.equal(thirdOpened, false, 'run 3 waits while run 2 holds the device')
+    assert.deepEqual(waited, ['run 2'])
+    await second.store.addSet({ id: 'run-2', createdAt: '2026-01-15T00:00:00Z', roots: only.roots, blocks: only.blocks })
+    await second.close()
+    const d3 = await third
+    try {
+      const out = await d3.store.expire(new Date('2026-02-02T00:00:00Z'))
+      assert.deepEqual({ sets: out.sets, packs: out.packs, roots: out.roots }, { sets: ['run-1'], packs: 0, roots: 0 }, 'run 2\'s set needs every pack')
+      assert.ok((await d3.store.hasMany(only.blocks)).every(Boolean))
+      assert.equal((await verifyBlocks(d3.store)).bad.length, 0)
+    } finally { await d3.close() }
+
+    // A lock whose process (on this host) is gone is taken over; a stop ends a wait.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+    writeFileSync(join(device, 'lock'), JSON.stringify({ version: 1, host: hostname(), pid: Number(gone.stdout), purpose: 'a crashed run', since: '2026-01-01T00:00:00Z' }))
+    const taken = await openArchiveDevice(record, undefined, { lock: { purpose: 'run 4' } })
+    const stop = new AbortController()
+    const waiting = openArchiveDevice(record, undefined, { lock: { purpose: 'run 5', pollMs: 20, signal: stop.signal, onWait: () => { stop.abort(new Error('stopped by the operator')) } } })
+    await assert.rejects(waiting, { name: 'OperationAbortedError' })
+    await taken.close()
+    assert.equal(existsSync(join(device, 'lock')), false)
+  } finally {
+    await repo?.close()
     removeDir(dir)
   }
 })

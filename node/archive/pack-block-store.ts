@@ -39,6 +39,8 @@ export interface ExpiryResult {
   packs: number
   bytes: number
   roots: number
+  /** Volumes (tape cartridges) made scratch again: every set on them had expired. */
+  recycled?: string[]
   /** Expired sets left on the device this time, and why (an object still under Object Lock; a device that cannot delete). */
   kept: Array<{ set: string, reason: string } & ({ why: 'locked', object: string } | { why: 'cannot-delete' } | { why: 'unrecorded', roots: number, root: string })>
 }
@@ -55,6 +57,8 @@ export interface PackBlockStore extends BlockStore {
    * never touched.
    */
   expire: (now: Date, options?: AbortOptions) => Promise<ExpiryResult>
+  /** The blocks in the device's catalogues that no set claims (archived by `cairn archive run`, or before sets were recorded). */
+  unclaimed: (options?: AbortOptions) => Promise<CID[]>
 }
 
 export interface PackBlockStoreInit {
@@ -227,6 +231,64 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     return await medium.read(at.pack, { offset: at.offset, length: at.length, signal })
   }
 
+  /**
+   * Expiry on a medium that cannot delete one object (tape): a volume (cartridge) is recycled when
+   * every object on it may go — roots no set in force lists, packs (and catalogues) no set in force
+   * needs, records of expired sets — and no root left listed on another volume needs a block of a
+   * pack on it. An expired set goes when nothing of it is left; until then it is kept.
+   */
+  const recycle = async (expired: StoredSet[], liveRoots: Set<string>, unneeded: (pack: string) => boolean, out: ExpiryResult, signal?: AbortSignal): Promise<ExpiryResult> => {
+    const volumes = medium.volumes?.()
+    if (volumes === undefined || medium.recycle === undefined) {
+      for (const s of expired) out.kept.push({ set: s.id, why: 'cannot-delete', reason: `${medium.device} cannot delete single objects` })
+      return out
+    }
+    const goes = (name: string): boolean => {
+      if (name.startsWith(ROOTS)) return expired.some(s => s.roots.includes(name.slice(ROOTS.length, -'.json'.length))) && !liveRoots.has(name.slice(ROOTS.length, -'.json'.length))
+      if (name.startsWith(SETS)) return expired.some(s => `${SETS}${s.id}.json` === name)
+      if (name.endsWith('.pack')) return unneeded(name)
+      if (name.endsWith('.cat')) return unneeded(`${name.slice(0, -'.cat'.length)}.pack`)
+      return false
+    }
+    const chosen = new Set([...volumes].filter(([, names]) => names.length > 0 && names.every(goes)).map(([v]) => v))
+    // A root that stays listed (on a volume not recycled) keeps every volume holding a block its set claims.
+    for (let changed = true; changed;) {
+      changed = false
+      for (const [v, names] of volumes) {
+        if (chosen.has(v)) continue
+        for (const name of names.filter(n => n.startsWith(ROOTS))) {
+          const needs = new Set(expired.filter(s => s.roots.includes(name.slice(ROOTS.length, -'.json'.length))).flatMap(keysOf))
+          for (const c of [...chosen]) {
+            if (volumes.get(c)!.some(n => n.endsWith('.pack') && packs.get(n)?.keys.some(k => needs.has(k)))) { chosen.delete(c); changed = true }
+          }
+        }
+      }
+    }
+    out.recycled = []
+    for (const v of chosen) {
+      throwIfAborted(signal, `Recycling cartridges of ${medium.device}`)
+      const names = volumes.get(v)!
+      await medium.recycle(v, { signal })
+      out.recycled.push(v)
+      for (const name of names) {
+        if (name.startsWith(ROOTS)) { roots.delete(name.slice(ROOTS.length, -'.json'.length)); out.roots++ }
+        const pack = packs.get(name)
+        if (pack === undefined) continue
+        for (const b of pack.keys) if (where.get(b)?.pack === name) where.delete(b)
+        packs.delete(name)
+        out.packs++
+        out.bytes += pack.bytes
+      }
+    }
+    const left = new Set([...volumes].filter(([v]) => !chosen.has(v)).flatMap(([, names]) => names))
+    for (const s of expired) {
+      const mine = [`${SETS}${s.id}.json`, ...s.roots.filter(r => !liveRoots.has(r)).map(r => `${ROOTS}${r}.json`)]
+      if (mine.some(n => left.has(n))) out.kept.push({ set: s.id, why: 'cannot-delete', reason: `a cartridge of ${medium.device} holding it also holds what a set in force needs; it goes when that cartridge is recycled` })
+      else out.sets.push(s.id)
+    }
+    return out
+  }
+
   const store: PackBlockStore = {
     async has (cid, options) { return (await store.hasMany([cid], options))[0] },
     async hasMany (cids, options) {
@@ -333,11 +395,6 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       const all = await readSets(options?.signal)
       const expired = all.filter(s => s.expiresAt !== undefined && Date.parse(s.expiresAt) <= now.getTime())
       if (expired.length === 0) return out
-      const remove = medium.remove
-      if (remove === undefined) {
-        for (const s of expired) out.kept.push({ set: s.id, why: 'cannot-delete', reason: `${medium.device} cannot delete single objects (a tape set goes when its cartridge is recycled)` })
-        return out
-      }
       // A snapshot archived without a set (`cairn archive run`) needs blocks no set names: no
       // pack can then be known to be unneeded, so nothing expires until those snapshots have sets.
       const unrecorded = [...roots.keys()].filter(r => !all.some(s => s.roots.includes(r)))
@@ -350,6 +407,10 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       const liveRoots = new Set(live.flatMap(s => s.roots))
       /** Blocks some set (in force or expired) claims: a block no set claims (archived before sets were recorded) keeps its pack. */
       const claimed = new Set([...liveKeys, ...expired.flatMap(keysOf)])
+      /** A pack goes when no set in force needs a block whose live copy is in it, and every block in it is claimed. */
+      const unneeded = (pack: string): boolean => packs.get(pack)?.keys.every(b => claimed.has(b) && !(liveKeys.has(b) && where.get(b)?.pack === pack)) ?? false
+      const remove = medium.remove
+      if (remove === undefined) return await recycle(expired, liveRoots, unneeded, out, options?.signal)
       for (const set of expired) {
         throwIfAborted(options?.signal, `Expiring archive sets on ${medium.device}`)
         // Roots first: a root is never listed on the device once blocks of its tree may be gone.
@@ -368,8 +429,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
             seen.add(at.pack)
             const pack = packs.get(at.pack)
             if (pack === undefined) continue
-            // A pack goes when no set in force needs a block whose live copy is in it, and every block in it is claimed.
-            if (pack.keys.some(b => !claimed.has(b) || (liveKeys.has(b) && where.get(b)?.pack === at.pack))) continue
+            if (!unneeded(at.pack)) continue
             const base = at.pack.slice(0, -'.pack'.length)
             if (await remove(`${base}.cat`, options) === 'locked') { locked = `${base}.cat`; break }
             for (const b of pack.keys) if (where.get(b)?.pack === at.pack) where.delete(b)
@@ -388,6 +448,10 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
         out.sets.push(set.id)
       }
       return out
+    },
+    async unclaimed (options) {
+      const claimed = new Set((await readSets(options?.signal)).flatMap(keysOf))
+      return [...where.keys()].filter(k => !claimed.has(k)).map(k => CID.decode(Buffer.from(k, 'base64')))
     },
     async snapshotRootOrigins (options) {
       throwIfAborted(options?.signal, `Listing snapshots of ${medium.device}`)

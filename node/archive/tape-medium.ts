@@ -5,10 +5,10 @@
 // A set that reaches the end of a cartridge continues, from the object that did not fit, as a
 // new tape file on the next cartridge of the pool.
 import type { ArchiveMedium } from './archive-medium.ts'
-import { ArchiveDamagedError, ArchiveDeviceFullError, TapeEndOfMediaError, TapeWriteProtectedError, WrongCartridgeError } from './errors.ts'
+import { ArchiveDamagedError, ArchiveDeviceFullError, ArchiveDeviceInvalidError, TapeEndOfMediaError, TapeWriteProtectedError, WrongCartridgeError } from './errors.ts'
 import { parseTarHeader, TAR_BLOCK, tarHeader, tarPadding } from './tar-format.ts'
 import type { TapeDrive, VirtualTapeLibrary } from './virtual-tape-library.ts'
-import { throwIfAborted } from '../../crypto/index.ts'
+import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
 
 export interface TapeMediumInit {
   device: string
@@ -20,6 +20,10 @@ export interface TapeMediumInit {
 export interface TapeMedium extends ArchiveMedium {
   /** Ends the set being written (end-of-archive blocks and a filemark), if one is open. */
   closeSet: () => void
+  /** The objects on each cartridge of the pool (none: scratch). */
+  volumes: () => Map<string, string[]>
+  /** Makes a cartridge scratch: rewound, written from its start with its label only. */
+  recycle: (barcode: string, options?: AbortOptions) => Promise<void>
 }
 
 const LABEL = 'CAIRN-LABEL.json'
@@ -71,6 +75,12 @@ export function openTapeMedium (init: TapeMediumInit): TapeMedium {
   }
 
   /** A cartridge to write on, labelled, positioned in an open set file. */
+  const writeLabel = (d: TapeDrive): void => {
+    const label = Buffer.from(JSON.stringify({ version: 1, barcode: d.barcode, device }))
+    d.append(Buffer.concat([tarHeader(LABEL, label.length, Date.now()), label, Buffer.alloc(tarPadding(label.length)), Buffer.alloc(2 * TAR_BLOCK)]))
+    d.writeFilemark()
+  }
+
   const writable = (): TapeDrive => {
     if (writing !== undefined && setOpen) return (writing = mount(writing.barcode))
     const candidates = pool.filter(b => !full.has(b))
@@ -78,11 +88,8 @@ export function openTapeMedium (init: TapeMediumInit): TapeMedium {
     for (const b of candidates) {
       const d = mount(b)
       if (d.writeProtected) { protectedOnes.push(b); continue }
-      if (!checkLabel(d)) {
-        const label = Buffer.from(JSON.stringify({ version: 1, barcode: b, device }))
-        d.append(Buffer.concat([tarHeader(LABEL, label.length, Date.now()), label, Buffer.alloc(tarPadding(label.length)), Buffer.alloc(2 * TAR_BLOCK)]))
-        d.writeFilemark()
-      } else if (d.openFile()) {
+      if (!checkLabel(d)) writeLabel(d)
+      else if (d.openFile()) {
         // A set a crash left open: ended here; what it holds was indexed above.
         d.writeFilemark()
       }
@@ -133,6 +140,22 @@ export function openTapeMedium (init: TapeMediumInit): TapeMedium {
     },
     async * list (prefix) {
       for (const name of [...index.keys()]) if (name.startsWith(prefix)) yield name
+    },
+    volumes () {
+      const out = new Map<string, string[]>(pool.map(b => [b, []]))
+      for (const [name, w] of index) out.get(w.barcode)?.push(name)
+      return out
+    },
+    async recycle (barcode, options) {
+      throwIfAborted(options?.signal, `Recycling cartridge ${barcode} of ${device}`)
+      if (writing?.barcode === barcode && setOpen) throw new ArchiveDeviceInvalidError(`Cartridge ${barcode} of ${device} holds the set being written; it is not recycled`)
+      const d = mount(barcode)
+      checkLabel(d)
+      // Rewound and written from the start: the label again, then scratch for the next set.
+      d.overwriteFromStart()
+      writeLabel(d)
+      for (const [name, w] of [...index]) if (w.barcode === barcode) index.delete(name)
+      full.delete(barcode)
     },
     closeSet () {
       if (writing !== undefined && setOpen) {

@@ -118,3 +118,56 @@ test('tape: a write-protected pool, a wrong cartridge and a truncated image are 
     removeDir(dir)
   }
 })
+
+test('tape: a cartridge whose every set has expired is recycled — scratch, then written from its start; one that holds a set in force is not', async () => {
+  const dir = tempDir('cairn-vtl-recycle-')
+  try {
+    createVirtualTapeLibrary(dir, { slots: 4, drives: 1, cartridges: pool(3).map(barcode => ({ barcode, capacity: 8 * MiB })) })
+    /** One archive run on some cartridges of the pool: its blocks, one root, its set. */
+    const run = async (on: string[], id: string, expiresAt: string | undefined, list: Array<{ cid: CID, bytes: Uint8Array }>): Promise<void> => {
+      const medium = openTapeMedium({ device: 'vtl-1', library: openVirtualTapeLibrary(dir), pool: on })
+      const store = await openPackBlockStore(medium, { packSize: 64 << 10 })
+      await copyBlocks(await storeOf(list), store)
+      await store.addSet({ id, createdAt: '2026-01-01T00:00:00Z', ...(expiresAt !== undefined ? { expiresAt } : {}), roots: [list[0].cid], blocks: list.map(b => b.cid) })
+      medium.closeSet()
+    }
+    const [a, b, c] = pool(3)
+    const old = blocks(6, 50_000)
+    const kept = blocks(6, 50_000)
+    const mixed = blocks(3, 50_000)
+    await run([a], 'old', '2026-02-01T00:00:00Z', old)
+    await run([b], 'kept', undefined, kept)
+    // C holds an expired set and one in force.
+    await run([c], 'c-old', '2026-02-01T00:00:00Z', blocks(3, 50_000))
+    await run([c], 'c-kept', undefined, mixed)
+    const eod = (barcode: string): number => JSON.parse(readFileSync(join(dir, 'cartridges', `${barcode}.json`), 'utf8')).eod
+    const before = { a: eod(a), c: eod(c) }
+
+    const medium = openTapeMedium({ device: 'vtl-1', library: openVirtualTapeLibrary(dir), pool: [a, b, c] })
+    const store = await openPackBlockStore(medium)
+    const out = await store.expire(new Date('2026-02-02T00:00:00Z'))
+    medium.closeSet()
+    assert.deepEqual(out.recycled, [a])
+    assert.deepEqual(out.sets, ['old'])
+    assert.deepEqual(out.kept.map(k => k.set), ['c-old'], 'a set on a cartridge with a set in force stays')
+    assert.ok(out.packs > 0 && out.bytes > 300_000, JSON.stringify(out))
+    assert.ok(eod(a) <= 2048 && eod(a) < before.a, 'A holds its label only')
+    assert.equal(eod(c), before.c, 'C is untouched')
+
+    // The tapes alone: the old set and its snapshot are gone, the others whole; the next set starts on A.
+    const again = openTapeMedium({ device: 'vtl-1', library: openVirtualTapeLibrary(dir), pool: [a, b, c] })
+    const after = await openPackBlockStore(again)
+    assert.deepEqual((await after.sets()).map(s => s.id).sort(), ['c-kept', 'c-old', 'kept'])
+    assert.deepEqual(await after.hasMany(old.map(x => x.cid)), old.map(() => false))
+    assert.ok((await after.hasMany([...kept, ...mixed].map(x => x.cid))).every(Boolean))
+    assert.ok(!(await after.snapshotRoots()).some(r => r.equals(old[0].cid)))
+    assert.equal((await verifyBlocks(after)).bad.length, 0)
+    const fresh = blocks(2, 50_000)
+    await copyBlocks(await storeOf(fresh), after)
+    again.closeSet()
+    assert.ok(eod(a) > 100_000, 'the next set is written on the recycled cartridge')
+    assert.equal(execFileSync('tar', ['-tf', '-'], { input: readFileSync(join(dir, 'cartridges', `${a}.img`)).subarray(0, 1024) }).toString().trim(), 'CAIRN-LABEL.json')
+  } finally {
+    removeDir(dir)
+  }
+})

@@ -7,7 +7,7 @@
 // cartridges/<barcode>.json (capacity, write protection, filemark positions, end of data). The
 // image is written and synced before its .json moves end of data, so after a crash bytes past
 // end of data are simply not on the tape.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../../chunkstore/index.ts'
 import { ArchiveDamagedError, ArchiveDeviceUnavailableError, TapeEndOfMediaError, TapeWriteProtectedError } from './errors.ts'
@@ -29,6 +29,8 @@ export interface TapeDrive {
   append: (bytes: Uint8Array) => void
   /** Ends the current file (filemarks fit in the early-warning zone past capacity). */
   writeFilemark: () => void
+  /** Rewinds and writes from the start (a cartridge recycled): everything on it is gone, end of data at 0. */
+  overwriteFromStart: () => void
 }
 
 export interface VirtualTapeLibrary {
@@ -110,6 +112,13 @@ export function openVirtualTapeLibrary (dir: string): VirtualTapeLibrary {
         if (st.writeProtected) throw new TapeWriteProtectedError(dir, [barcode])
         st = { ...st, marks: [...st.marks, st.eod] }
         writeFileAtomic(statePath(barcode), JSON.stringify(st))
+      },
+      overwriteFromStart () {
+        if (st.writeProtected) throw new TapeWriteProtectedError(dir, [barcode])
+        // End of data first: a crash between the two leaves a tape that reads as blank.
+        st = { ...st, marks: [], eod: 0 }
+        writeFileAtomic(statePath(barcode), JSON.stringify(st))
+        truncateSync(img, 0)
       }
     }
   }

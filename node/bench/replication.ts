@@ -42,6 +42,9 @@ export interface ReplicationBenchResult {
   ratio: number
   senderPeakRssMiB: number | null
   receiverPeakRssMiB: number | null
+  /** Each process's own memory at its highest (RssAnon, sampled every 200 ms): RSS less the file pages it maps. */
+  senderPeakAnonMiB: number | null
+  receiverPeakAnonMiB: number | null
   /** CPU seconds per GiB moved, each process, all threads (null where /proc is not readable). */
   cpuPerGiB: { sender: number | null, receiver: number | null, rawSender: number | null, rawReceiver: number | null }
 }
@@ -85,15 +88,17 @@ class CpuTimeline {
 
 const perGiB = (cpu: number | null, bytes: number): number | null => cpu === null || bytes === 0 ? null : cpu / (bytes / 2 ** 30)
 
-function peakRssMiB (pid: number | undefined): number | null {
+/** A figure of /proc/PID/status in MiB (VmHWM: the peak RSS; RssAnon: memory of its own now), null when unreadable. */
+function statusMiB (pid: number | undefined, field: 'VmHWM' | 'RssAnon'): number | null {
   if (pid === undefined) return null
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m === null ? null : Number(m[1]) / 1024
   } catch {
     return null
   }
 }
+const peakRssMiB = (pid: number | undefined): number | null => statusMiB(pid, 'VmHWM')
 
 export async function measureReplication (opts: ReplicationBenchOptions): Promise<ReplicationBenchResult> {
   const a = { mesh: join(opts.workDir, 'a', 'mesh'), store: opts.sourceStore ?? join(opts.workDir, 'a', 'store') }
@@ -114,6 +119,10 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
     }
   })
   const cpu = new CpuTimeline(() => [A.child.pid, B?.child.pid])
+  const anon: Array<number | null> = [null, null]
+  const anonTimer = setInterval(() => {
+    [A.child.pid, B?.child.pid].forEach((pid, i) => { const v = statusMiB(pid, 'RssAnon'); if (v !== null) anon[i] = Math.max(anon[i] ?? 0, v) })
+  }, 200)
   try {
     // Join, then start B: A's link starts on connect; the timed run is the one that moves the data.
     await cliOk(['join', (await A.control('invite')).invitation, '--mesh-dir', b.mesh, '--site', 'bench-b', '--role', 'dr', '--listen', '/ip4/127.0.0.1/tcp/0'])
@@ -139,11 +148,12 @@ export async function measureReplication (opts: ReplicationBenchOptions): Promis
       blocks, bytes, replicationSeconds: seconds, replicationMiBps,
       rawBytes: raw.bytes, rawSeconds: raw.seconds, rawMiBps: raw.mibps,
       ratio: replicationMiBps / raw.mibps,
-      senderPeakRssMiB, receiverPeakRssMiB,
+      senderPeakRssMiB, receiverPeakRssMiB, senderPeakAnonMiB: anon[0], receiverPeakAnonMiB: anon[1],
       cpuPerGiB: { sender: perGiB(cpuOf(0), bytes), receiver: perGiB(cpuOf(1), bytes), rawSender: perGiB(raw.senderCpu, raw.bytes), rawReceiver: perGiB(raw.receiverCpu, raw.bytes) }
     }
   } finally {
     cpu.stop()
+    clearInterval(anonTimer)
     await B?.stop()
     await A.stop()
   }

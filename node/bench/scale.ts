@@ -96,9 +96,9 @@ export async function measureScale (opts: ScaleOptions): Promise<ScaleResult> {
       log('replicating the store to an empty peer')
       try {
         const r = await measureReplication({ workDir: join(dir, 'mesh'), sourceStore: store, rawMiB: 64 })
-        result.steps.push({ what: 'replication (sender)', blocks: blocksNow, files: opts.files, seconds: r.replicationSeconds, peakRssMiB: r.senderPeakRssMiB })
-        result.steps.push({ what: 'replication (receiver)', blocks: blocksNow, files: opts.files, seconds: r.replicationSeconds, peakRssMiB: r.receiverPeakRssMiB })
-        log(`replication: ${r.blocks} blocks in ${r.replicationSeconds.toFixed(1)} s, peak RSS sender ${r.senderPeakRssMiB?.toFixed(0)} MiB, receiver ${r.receiverPeakRssMiB?.toFixed(0)} MiB`)
+        result.steps.push({ what: 'replication (sender)', blocks: blocksNow, files: opts.files, seconds: r.replicationSeconds, peakRssMiB: r.senderPeakRssMiB, peakAnonMiB: r.senderPeakAnonMiB })
+        result.steps.push({ what: 'replication (receiver)', blocks: blocksNow, files: opts.files, seconds: r.replicationSeconds, peakRssMiB: r.receiverPeakRssMiB, peakAnonMiB: r.receiverPeakAnonMiB })
+        log(`replication: ${r.blocks} blocks in ${r.replicationSeconds.toFixed(1)} s, peak RSS sender ${r.senderPeakRssMiB?.toFixed(0)} MiB (anonymous ${r.senderPeakAnonMiB?.toFixed(0)}), receiver ${r.receiverPeakRssMiB?.toFixed(0)} MiB (anonymous ${r.receiverPeakAnonMiB?.toFixed(0)})`)
       } catch (err) {
         // A figure, not a test: the failure is reported with the rest (docs/bench.md, "Scale").
         const error = err instanceof Error ? err.message : String(err)

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Option, type Command } from 'commander'
 import { LocalBlockStore, StoreExistsError, type RootOrigin } from '../../chunkstore/index.ts'
-import type { DeviceConfig, DeviceRegistry, OpenDevice } from '../archive/index.ts'
+import type { DeviceConfig, DeviceRegistry, LockOptions, OpenDevice } from '../archive/index.ts'
 import { registerStoreOperation, HolderRequestError } from '../holder/index.ts'
 import type { BlockCopyResult } from '../archive/index.ts'
 import { bytes, count, counted, parseSize, table } from './format.ts'
@@ -41,7 +41,12 @@ registerStoreOperation('archive', {
   writes: false,
   run: async (repo, a, ctx): Promise<BlockCopyResult> => {
     if (typeof a.devices !== 'string' || typeof a.device !== 'string') throw new HolderRequestError('archive needs "devices" (the registry file) and "device" (a name)')
-    return await withDevice({ devices: a.devices, device: a.device }, async d => await (await archiveModule()).copyBlocks(repo.blocks, d.store, { signal: ctx.signal, onProgress: ({ detail }) => ctx.progress(detail) }))
+    // Writing: with the device's lock, so no expiry elsewhere removes packs this run found there (device-lock.ts).
+    const lock: LockOptions = {
+      purpose: 'cairn archive run', signal: ctx.signal,
+      onWait: (holder, file) => { process.stderr.write(`cairn: waiting for device ${String(a.device)}: ${holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : 'another run in this process'} is writing to it${file !== undefined ? `; if that process is gone, remove ${file}` : ''}\n`) }
+    }
+    return await withDevice({ devices: a.devices, device: a.device }, lock, async d => await (await archiveModule()).copyBlocks(repo.blocks, d.store, { signal: ctx.signal, onProgress: ({ detail }) => ctx.progress(detail) }))
   }
 })
 
@@ -49,9 +54,9 @@ const registryOf = async (o: DeviceFlags): Promise<DeviceRegistry> => (await arc
 const defaultRegistry = (): string => join(dataHome(), 'archive-devices.json')
 const devicesOption = (cmd: Command): Command => cmd.addOption(new Option('--devices <file>', 'the archive device registry').env('CAIRN_ARCHIVE_DEVICES'))
 
-async function withDevice<T> (o: DeviceFlags & { device: string }, fn: (d: OpenDevice) => Promise<T>): Promise<T> {
+async function withDevice<T> (o: DeviceFlags & { device: string }, lock: LockOptions | undefined, fn: (d: OpenDevice) => Promise<T>): Promise<T> {
   const registry = await registryOf(o)
-  const d = await (await archiveModule()).openArchiveDevice(registry.get(o.device), registry.secretOf(o.device))
+  const d = await (await archiveModule()).openArchiveDevice(registry.get(o.device), registry.secretOf(o.device), lock !== undefined ? { lock } : {})
   try { return await fn(d) } finally { await d.close() }
 }
 
@@ -143,7 +148,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
     .argument('<name>', 'device name')
     .option('--json', 'print JSON')
     .action(async (name: string, o: DeviceFlags) => {
-      const r = await withDevice({ ...o, device: name }, async d => {
+      const r = await withDevice({ ...o, device: name }, undefined, async d => {
         let blocks = 0
         for await (const _ of d.store.cids()) blocks++
         return { name, ok: true, ...d.details, blocks, snapshots: (await d.store.snapshotRoots()).length }
@@ -165,7 +170,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
     .requiredOption('--device <name>', 'the device')
     .option('--json', 'print JSON')
     .action(async (o: DeviceFlags & { device: string }) => {
-      const roots: Array<{ cid: { toString: () => string }, origin?: RootOrigin }> = await withDevice(o, async d => d.store.snapshotRootOrigins !== undefined ? await d.store.snapshotRootOrigins() : (await d.store.snapshotRoots()).map(cid => ({ cid })))
+      const roots: Array<{ cid: { toString: () => string }, origin?: RootOrigin }> = await withDevice(o, undefined, async d => d.store.snapshotRootOrigins !== undefined ? await d.store.snapshotRootOrigins() : (await d.store.snapshotRoots()).map(cid => ({ cid })))
       const list = roots.map(r => ({ root: r.cid.toString(), ...(r.origin !== undefined ? { site: r.origin.site, received: r.origin.received } : {}) }))
       if (o.json === true) { io.json(list); return }
       io.out(table(['root', 'from site'], list.map(r => [r.root, r.site ?? '(this site)'])))
@@ -176,7 +181,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
     .requiredOption('--device <name>', 'the device')
     .option('--json', 'print JSON')
     .action(async (o: DeviceFlags & { device: string }) => {
-      const r = await withDevice(o, async d => await (await archiveModule()).verifyBlocks(d.store))
+      const r = await withDevice(o, undefined, async d => await (await archiveModule()).verifyBlocks(d.store))
       for (const b of r.bad.slice(0, 100)) process.stderr.write(`cairn: bad block ${b.cid}: ${b.error}\n`)
       if (r.bad.length > 0) io.setCode(1)
       if (o.json === true) io.json({ blocks: r.blocks, bytes: r.bytes, bad: r.bad })
@@ -196,7 +201,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
       }
       const blocks = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'))
       let r
-      try { r = await withDevice(o, async d => await (await archiveModule()).copyBlocks(d.store, blocks)) } finally { await blocks.close() }
+      try { r = await withDevice(o, undefined, async d => await (await archiveModule()).copyBlocks(d.store, blocks)) } finally { await blocks.close() }
       // The keys go in last: a folder without them is plainly not a usable store yet.
       for (const f of ['config.json', 'keys.json']) copyFileSync(join(o.keysFrom, f), join(dir, f))
       if (o.json === true) io.json({ store: dir, blocks: r.blocksWritten, bytes: r.bytesWritten, snapshots: r.rootsAdded })

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { localDirectoryMedium, openPackBlockStore } from '../archive/index.ts'
 import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('an archive task\'s schedule fires archive runs; stop and rerun; devices are for admins', async (t) => {
@@ -94,6 +96,43 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   assert.equal(next.length, 3)
   assert.equal((await finished(d, operator, next[0].id)).status, 'success')
   assert.deepEqual(await sets(), [`${run.id}.json`, `${again.id}.json`, `${next[0].id}.json`].sort(), 'the one-day set of 03-03 is gone')
+
+  // Days to keep cleared (null): the next run's set is kept for ever; a set already written keeps its expiry.
+  const cleared = await operator.patch(`/api/archive/tasks/${created.body.id}`, { retentionDays: null })
+  assert.equal(cleared.status, 200, cleared.text)
+  assert.equal((await operator.get(`/api/archive/tasks/${created.body.id}`)).body.retentionDays, undefined)
+  const forever = await finished(d, operator, (await operator.post(`/api/archive/tasks/${created.body.id}/start`)).body.id)
+  assert.equal(forever.status, 'success')
+  const setOf = async (id: string): Promise<{ expiresAt?: string }> => JSON.parse(await readFile(join(folder, 'sets', `${id}.json`), 'utf8'))
+  assert.equal((await setOf(forever.id)).expiresAt, undefined)
+  assert.equal((await setOf(next[0].id)).expiresAt, '2026-03-05T06:00:00.000Z')
+  assert.equal((await operator.patch(`/api/archive/tasks/${created.body.id}`, { retentionDays: 0 })).status, 400, 'zero days is no retention: null clears it')
+
+  // A snapshot on the device that no set names (archived by `cairn archive run`, or before sets
+  // were recorded: here a run's set record taken away) used to stop every expiry there; the next
+  // run records a set for it, kept for ever, claiming the blocks no set claims, and the set whose
+  // time is up goes.
+  await writeFile(join(src, 'b.bin'), randomBytes(100 << 10))
+  assert.equal((await finished(d, operator, (await operator.post(`/api/tasks/${task.id}/start`, { level: 'incremental' })).body.id)).status, 'success')
+  const old = await finished(d, operator, (await operator.post(`/api/archive/tasks/${created.body.id}/start`)).body.id)
+  const oldSet = JSON.parse(await readFile(join(folder, 'sets', `${old.id}.json`), 'utf8'))
+  await rm(join(folder, 'sets', `${old.id}.json`))
+  await writeFile(join(src, 'c.bin'), randomBytes(100 << 10))
+  assert.equal((await finished(d, operator, (await operator.post(`/api/tasks/${task.id}/start`, { level: 'incremental' })).body.id)).status, 'success')
+  // By hand from here: the daily schedule would fire as the clock moves on.
+  assert.equal((await operator.patch(`/api/archive/tasks/${created.body.id}`, { mode: 'manual' })).status, 200)
+  await d.clock.set(new Date('2026-03-06T00:00:00Z'))
+  const healed = await finished(d, operator, (await operator.post(`/api/archive/tasks/${created.body.id}/start`)).body.id)
+  assert.equal(healed.status, 'success', JSON.stringify(healed))
+  assert.deepEqual(healed.result.expired, { sets: 1, bytes: healed.result.expired.bytes })
+  assert.ok(!(await sets()).includes(`${next[0].id}.json`), 'the set whose time was up is gone')
+  const recorded = await setOf(`${healed.id}-unrecorded`)
+  assert.deepEqual({ roots: (recorded as any).roots, expiresAt: recorded.expiresAt }, { roots: oldSet.roots, expiresAt: undefined })
+  const device = await openPackBlockStore(await localDirectoryMedium({ device: 'disk', dir: folder }))
+  const needed = Buffer.from(oldSet.blocks, 'base64')
+  const cids = Array.from({ length: needed.length / 36 }, (_, i) => CID.decode(needed.subarray(i * 36, i * 36 + 36)))
+  assert.ok((await device.hasMany(cids)).every(Boolean), 'every block of the unrecorded snapshot is still there')
+  assert.ok((await device.snapshotRoots()).some(r => r.toString() === oldSet.roots[0]))
 })
 
 test('an archive task writes to its media pool of a tape library, and only there', async (t) => {

@@ -12,14 +12,14 @@ import { CID } from 'multiformats/cid'
 import type { Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import {
   ArchiveDeviceInvalidError, copyBlocks, createVirtualTapeLibrary, openArchiveDevice, openDeviceRegistry, snapshotSelection, verifyBlocks,
-  type DeviceConfig, type ExpiryResult, type DeviceRecord, type DeviceRegistry, type OpenDevice
+  type DeviceConfig, type ExpiryResult, type LockOptions, type DeviceRecord, type DeviceRegistry, type OpenDevice
 } from '../archive/index.ts'
 import type { User } from '../auth/index.ts'
 import type { Clock } from '../clock/index.ts'
 import { said, type LogBook } from '../logs/index.ts'
 import { NameTakenError, NotYoursError, type Actor, type Inventory, type SpaceRecord } from '../inventory/index.ts'
 import type { StateStore } from '../state/index.ts'
-import type { JobRecord, JobRunner } from './job-runner.ts'
+import type { JobContext, JobRecord, JobRunner } from './job-runner.ts'
 import type { Repositories } from './repositories.ts'
 import { validateSchedule, type Schedule } from './schedule.ts'
 import type { Tasks } from './tasks.ts'
@@ -73,6 +73,9 @@ export type ArchiveTaskInput = Pick<ArchiveTaskRecord, 'name' | 'spaceId' | 'tas
   schedules?: Array<Omit<Schedule, 'id' | 'enabled' | 'job' | 'timeZone' | 'level'> & { id?: string, enabled?: boolean, timeZone?: string, job?: 'archive' | 'archive-verify' }>
 }
 
+/** An edit of an archive task: `retentionDays: null` clears its days to keep (later runs' sets are kept for ever). */
+export type ArchiveTaskChange = Partial<Omit<ArchiveTaskInput, 'spaceId' | 'retentionDays'>> & { retentionDays?: number | null }
+
 /** One archive or verify run, as manual 2.6.2's records list it. */
 export interface ArchiveRecord {
   jobId: string
@@ -105,7 +108,7 @@ export interface Archive {
   allTasks: () => Promise<ArchiveTaskRecord[]>
   task: (u: User, id: string) => Promise<ArchiveTaskRecord>
   createTask: (a: Actor, input: ArchiveTaskInput) => Promise<ArchiveTaskRecord>
-  updateTask: (a: Actor, id: string, change: Partial<Omit<ArchiveTaskInput, 'spaceId'>>) => Promise<ArchiveTaskRecord>
+  updateTask: (a: Actor, id: string, change: ArchiveTaskChange) => Promise<ArchiveTaskRecord>
   removeTask: (a: Actor, id: string, confirm: string) => Promise<void>
   /** Starts an archive job of the task; resolves with its record at once. */
   run: (a: Actor, id: string, trigger?: JobRecord['trigger']) => Promise<JobRecord>
@@ -159,10 +162,10 @@ export function createArchive (components: ArchiveComponents): Archive {
   const nodeId = async (): Promise<string> => (await inventory.localNode())?.id ?? ''
   const view = async (d: DeviceRecord): Promise<DeviceView> => ({ ...d, nodeId: await nodeId(), ...(statusOf.get(d.name) ?? { status: 'unknown' }) })
   /** Opens a device; a tape library with `pool`, on those cartridges only (an archive task's media pool). */
-  const open = async (name: string, pool?: string[]): Promise<OpenDevice> => {
+  const open = async (name: string, pool?: string[], lock?: LockOptions): Promise<OpenDevice> => {
     const record = registry.get(name)
     const config = pool !== undefined && record.config.type === 'vtl' ? { ...record.config, pool } : record.config
-    return await openArchiveDevice({ ...record, config }, registry.secretOf(name))
+    return await openArchiveDevice({ ...record, config }, registry.secretOf(name), lock !== undefined ? { lock } : {})
   }
   /** The device's settings for the audit trail and logs: never a secret. */
   const described = (c: DeviceConfig): string => c.type === 's3' ? `s3 ${c.endpoint ?? `aws:${c.region}`}/${c.bucket}/${c.prefix ?? ''}` : c.type === 'vtl' ? `tape library ${c.path} [${c.pool.join(',')}]` : `folder ${c.path}`
@@ -221,6 +224,23 @@ export function createArchive (components: ArchiveComponents): Archive {
   }
   const runningOf = (id: string): JobRecord | undefined => runner.running().find(j => j.type === 'archive' && j.params.archiveTaskId === id)
   const archiveJobs = async (u: User): Promise<JobRecord[]> => (await runner.list()).filter(j => (j.type === 'archive' || j.type === 'archive-verify' || j.type === 'archive-restore') && sees(u, j.ownerId))
+
+  /**
+   * Snapshots on the device that no set names (archived by `cairn archive run`, or before sets
+   * were recorded) stop every expiry there: the blocks they need are not known. They get one set,
+   * kept for ever, claiming every block no set claims (from the catalogues): the other sets then
+   * expire, and nothing those snapshots may need goes (doc/design.md "Archive sets and retention").
+   */
+  const recordUnrecorded = async (d: OpenDevice, ctx: Pick<JobContext, 'job' | 'signal' | 'log'>): Promise<void> => {
+    const named = new Set((await d.store.sets({ signal: ctx.signal })).flatMap(s => s.roots.map(String)))
+    const roots = (await d.store.snapshotRoots({ signal: ctx.signal })).filter(r => !named.has(r.toString()))
+    if (roots.length === 0) return
+    const blocks = await d.store.unclaimed({ signal: ctx.signal })
+    const id = `${ctx.job.id}-unrecorded`
+    await d.store.addSet({ id, label: 'snapshots archived without a set record', createdAt: clock.now().toISOString(), roots, blocks }, { signal: ctx.signal })
+    await ctx.log('info', `Recorded set ${id} for ${roots.length} snapshot(s) archived without one (e.g. ${roots[0].toString()}): ${blocks.length} blocks no set claimed, kept for ever; the device's other sets can expire now`,
+      said('ARCHIVE_UNRECORDED_RECORDED', { set: id, n: roots.length, root: roots[0].toString(), blocks: blocks.length }))
+  }
 
   const archive: Archive = {
     async devices () { return await Promise.all(registry.list().map(view)) },
@@ -287,13 +307,16 @@ export function createArchive (components: ArchiveComponents): Archive {
     async updateTask (a, id, change) {
       const old = await getTask(a.user, id)
       if (runningOf(id) !== undefined) throw new TaskRunningError(old.name, 'edit it')
+      const { retentionDays, ...rest } = change
       const next: ArchiveTaskRecord = {
-        ...old, ...change, spaceId: old.spaceId,
+        ...old, ...rest, spaceId: old.spaceId,
+        ...(retentionDays !== undefined && retentionDays !== null ? { retentionDays } : {}),
         schedules: change.schedules !== undefined ? withIds(change.schedules) : old.schedules,
         updatedAt: clock.now().toISOString()
       }
       // A media pool is some cartridges of one tape library: another device, unless a pool comes with it, has none.
       if (change.device !== undefined && change.device !== old.device && change.pool === undefined) delete next.pool
+      if (retentionDays === null) delete next.retentionDays
       await checkTask(a, next, id)
       await state.put('archiveTasks', id, next)
       await logs.audit({ user: a.user.name, source: a.source, action: 'archive.task.update', target: id, detail: { fields: Object.keys(change) } })
@@ -334,8 +357,17 @@ export function createArchive (components: ArchiveComponents): Archive {
           ctx.job.params.snapshots = snapshots.map(s => ({ id: s.id, task: s.task, time: s.time }))
           await ctx.log('info', `Archiving ${snapshots.length} snapshot(s) to device ${t.device} (${described(device.config)}${t.pool !== undefined ? `, media pool ${t.pool.join(',')}` : ''})`,
             said(t.pool !== undefined ? 'ARCHIVING_POOL' : 'ARCHIVING', { n: snapshots.length, name: t.device, device: described(device.config), pool: t.pool?.join(',') }))
-          const total: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number, set?: { expiresAt?: string }, expired?: { sets: number, bytes: number } } = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
-          const d = await open(t.device, t.pool)
+          const total: { blocksWritten: number, bytesWritten: number, blocksPresent: number, rootsAdded: number, snapshots: number, set?: { expiresAt?: string }, expired?: { sets: number, bytes: number, recycled?: string[] } } = { blocksWritten: 0, bytesWritten: 0, blocksPresent: 0, rootsAdded: 0, snapshots: snapshots.length }
+          // The device's write lock, until the set is recorded and expiry is done: a run expiring
+          // sets meanwhile could remove packs this run's set needs (device-lock.ts).
+          const d = await open(t.device, t.pool, {
+            purpose: `archive job ${ctx.job.name} (${ctx.job.id})`, signal: ctx.signal,
+            onWait: async (holder, file) => {
+              const by = holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : 'another job of this node'
+              await ctx.log('warning', `Waiting for device ${t.device}: it is being written by ${by}${file !== undefined ? `; if that process is gone, remove ${file}` : ''}`,
+                said('ARCHIVE_DEVICE_BUSY', { name: t.device, by, file }))
+            }
+          })
           let expiry: ExpiryResult | undefined
           try {
             /** The run's archive set on the device: every block its snapshots need, for expiry's reference count. */
@@ -362,13 +394,18 @@ export function createArchive (components: ArchiveComponents): Archive {
               total.set = t.retentionDays !== undefined ? { expiresAt: new Date(endedAt.getTime() + t.retentionDays * DAY_MS).toISOString() } : {}
               await d.store.addSet({ id: ctx.job.id, label: t.name, createdAt: endedAt.toISOString(), roots: snapshots.map(s => CID.parse(s.id)), blocks: setBlocks, ...total.set }, { signal: ctx.signal })
             }
+            await recordUnrecorded(d, ctx)
             // The device's retention: sets whose time is up go, with what no set in force needs.
             expiry = await d.store.expire(clock.now(), { signal: ctx.signal })
           } finally { await d.close() }
           await ctx.log('info', `Archived ${total.blocksWritten} blocks (${total.bytesWritten} bytes) and ${total.rootsAdded} snapshot roots to ${t.device}; ${total.blocksPresent} blocks were there already`,
             said('ARCHIVED', { blocks: total.blocksWritten, bytesWritten: total.bytesWritten, roots: total.rootsAdded, name: t.device, present: total.blocksPresent }))
+          if (expiry.recycled !== undefined && expiry.recycled.length > 0) {
+            await ctx.log('info', `Recycled cartridge(s) ${expiry.recycled.join(', ')} of ${t.device}: every set on them had expired; they are scratch in the pool again`,
+              said('ARCHIVE_CARTRIDGES_RECYCLED', { barcodes: expiry.recycled.join(', '), name: t.device }))
+          }
           if (expiry.sets.length > 0) {
-            total.expired = { sets: expiry.sets.length, bytes: expiry.bytes }
+            total.expired = { sets: expiry.sets.length, bytes: expiry.bytes, ...(expiry.recycled !== undefined && expiry.recycled.length > 0 ? { recycled: expiry.recycled } : {}) }
             await ctx.log('info', `Expired ${expiry.sets.length} archive set(s) on ${t.device}: removed ${expiry.packs} packs (${expiry.bytes} bytes) and ${expiry.roots} snapshot roots that no set in force needs`,
               said('ARCHIVE_SETS_EXPIRED', { n: expiry.sets.length, name: t.device, packs: expiry.packs, bytesFreed: expiry.bytes, roots: expiry.roots }))
           }
