@@ -191,6 +191,19 @@ test('F28 a year of the README\'s three sites: the model of each store stays as 
     const { groups, portions } = store.shape
     assert.ok(portions <= groups * (store.kept + 1), `${store.id}: ${portions} portions in ${groups} groups, ${store.kept} snapshots kept`)
   }
+  // Groups whose fates converged are merged, their few young portions folded (an approximation):
+  // unmerged, hq/docs held 83 groups and 441 portions after this year, 60 and 32 merged.
+  const exact = await simulate(await loadScenario(await readFile(file, 'utf8'), { file }), { exact: true })
+  for (const [i, store] of stores.entries()) {
+    const full = exact.sites.flatMap(s => s.stores)[i].shape
+    const { groups, portions } = store.shape
+    assert.ok(groups < full.groups * 0.8 && portions <= 2 * (store.kept + 1), `${store.id}: ${groups} groups and ${portions} portions merged, ${full.groups} and ${full.portions} exact`)
+  }
+  // ...and the stored bytes stay within a thousandth of the exact model's, own stores and replicas.
+  for (const [i, site] of world.sites.entries()) {
+    const e = exact.sites[i].end
+    for (const k of ['own', 'replica'] as const) assert.ok(Math.abs(site.end[k] - e[k]) <= 1e-3 * e[k], `${site.model.name} ${k}: ${site.end[k]} merged, ${e[k]} exact`)
+  }
 })
 
 test('F28 the 90-day retention scenario (npm run sim:retention): small daily groups keep their expected live bytes; 64 KiB replica segments follow the live curve, 64 MiB ones never free', async () => {

@@ -95,6 +95,8 @@ export interface PairState {
   behindEnd: number
   /** Bytes of the origin's store on their way to the target in a run (this step). */
   moving: number
+  /** What the target holds of the origin's store (its `held`, kept here for the sampling step). */
+  held: number
   series: number
   /** What the target holds of the origin's store, as the node's replica retention keeps it (`replicas: released`). */
   replica: ReplicaModel | null
@@ -127,6 +129,8 @@ export interface SiteState {
   linksIn: LinkState[]
   fullAt: number | null
   peak: number
+  /** Bytes of the site's own stores, as the sampling step last summed them; NaN once a backup ended since. */
+  own: number
   end: { own: number, replica: number, archive: number }
   series: number
   capacitySeries: number | null
@@ -156,6 +160,8 @@ export interface SimulateOptions {
   signal?: AbortSignal
   /** Called now and then with the share of the horizon done. */
   onProgress?: (done: number) => void
+  /** Leave groups of segments whose fates have converged apart (store-model.ts, mergeConverged): slower, for measuring that approximation. */
+  exact?: boolean
 }
 
 /** Schedule runs over the horizon, shared by every task with the same schedule. */
@@ -189,14 +195,18 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   const sites: SiteState[] = model.sites.map(m => {
     const site: SiteState = {
       model: m, stores: [], tasks: [], archives: [], held: new Map(), replicas: [], log: { fill: 0, epoch: 0 }, replicaBytes: m.replicaStoredBytes, inflight: 0, linksOut: [], linksIn: [],
-      fullAt: null, peak: 0, end: { own: 0, replica: 0, archive: 0 },
+      fullAt: null, peak: 0, own: NaN, end: { own: 0, replica: 0, archive: 0 },
       series: series.add({ chart: 'storage', label: m.name, site: m.name }, 'last'),
       capacitySeries: m.capacityBytes === null ? null : series.add({ chart: 'storage', label: `${m.name} capacity`, site: m.name, line: 'capacity' }, 'last')
     }
     for (const d of m.datasets) {
       const key = twinKey(m, d)
       let core = shared.get(key)
-      if (core === undefined) shared.set(key, core = new SharedStore(new StoreModel(m.name, d, sample, startMs, sample.workers)))
+      if (core === undefined) {
+        const store = new StoreModel(m.name, d, sample, startMs, sample.workers)
+        store.merging = options.exact !== true
+        shared.set(key, core = new SharedStore(store))
+      }
       const store = new StoreView(m.name, d, core)
       site.stores.push(store)
       site.tasks.push({
@@ -260,9 +270,12 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
     for (const o of set) {
       if (o.site === y.model.name) continue
       const replica = model.replicasKeep === 'released' ? new ReplicaModel(o, sample.avgBlockBytes + sample.recordOverheadBytes, y.log, model.replicaSegmentBytes) : null
-      if (replica !== null) y.replicas.push(replica)
+      if (replica !== null) {
+        replica.merging = options.exact !== true
+        y.replicas.push(replica)
+      }
       pairs.set(pairKey(o, y), {
-        origin: o, target: y, arrival: [], next: 0, lastTime: NaN, arrived: 0, lagSum: 0, lagMax: 0, rpoMax: 0, behindMax: 0, behindEnd: 0, moving: 0, series: -1,
+        origin: o, target: y, arrival: [], next: 0, lastTime: NaN, arrived: 0, lagSum: 0, lagMax: 0, rpoMax: 0, behindMax: 0, behindEnd: 0, moving: 0, held: 0, series: -1,
         replica, lockedUntil: [], releasedAt: [], releaseNext: 0, dropNext: 0, gcAt: NaN
       })
     }
@@ -322,6 +335,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
         const had = l.to.held.get(o) ?? 0
         if (mark.to > had) {
           l.to.held.set(o, mark.to)
+          if (mark.pair !== undefined) mark.pair.held = mark.to
           l.to.replicaBytes += mark.to - had
           mark.pair?.replica?.receive(had, mark.to)
           arrived = true
@@ -447,6 +461,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
 
   function endBackup (t: TaskState, level: 'full' | 'incremental', startedAt: number, at: number): void {
     t.store.backup(startedAt, at, level)
+    t.site.own = NaN
     // The finished backup hands its snapshot to the links at once (noteLocalChange).
     for (const l of t.site.linksOut) trigger(l, at)
   }
@@ -499,6 +514,7 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
   const quarter = Math.max(86_400_000, (endMs - startMs) / 4)
   function record (step: number, at: number): void {
     const last = step === steps - 1
+    const firstOfPoint = step % series.stepsPerPoint === 0
     for (const s of sites) s.inflight = 0
     for (const l of links) {
       if (l.run !== null) {
@@ -522,19 +538,26 @@ export async function simulate (model: ScenarioModel, options: SimulateOptions =
       } else series.record(l.series, step, sent / (stepMs / 1000))
     }
     for (const s of sites) {
-      let own = 0
-      for (const o of s.stores) own += o.physical
+      let own = s.own
+      if (Number.isNaN(own)) {
+        own = 0
+        for (const o of s.stores) own += o.physical
+        s.own = own
+      }
       const replica = model.replicasKeep === 'retained' ? retainedReplica(s) : model.replicasKeep === 'released' ? releasedReplica(s) : s.replicaBytes + s.inflight
       const total = own + replica
       if (total > s.peak) s.peak = total
       if (s.model.capacityBytes !== null && s.fullAt === null && total > s.model.capacityBytes) s.fullAt = at
       series.record(s.series, step, total)
-      if (s.capacitySeries !== null) series.record(s.capacitySeries, step, s.model.capacityBytes!)
-      for (const t of s.tasks) if (t.windowSeries !== null) series.record(t.windowSeries, step, windowHours(t.task.window!))
+      if (firstOfPoint) {
+        // Lines that never change (capacity, windows): one sample per chart point is its value.
+        if (s.capacitySeries !== null) series.record(s.capacitySeries, step, s.model.capacityBytes!)
+        for (const t of s.tasks) if (t.windowSeries !== null) series.record(t.windowSeries, step, windowHours(t.task.window!))
+      }
       if (last) s.end = { own, replica, archive: s.archives.reduce((n, a) => n + a.sets.reduce((x, y) => x + y, 0), 0) }
     }
     for (const p of pairList) {
-      const behind = Math.max(0, p.origin.written - heldAt(p.target, p.origin) - p.moving)
+      const behind = Math.max(0, p.origin.written - p.held - p.moving)
       if (behind > p.behindMax) p.behindMax = behind
       p.behindEnd = behind
       if (p.lastTime === p.lastTime) {

@@ -51,14 +51,16 @@ class Segment {
   files = 1
   /** In its store's list of groups. */
   listed = false
-  /** Place in that list (groups join it at the end and leave it keeping their order). */
-  order = 0
+  /** Place in that list (groups join it at the end and leave it keeping their order); -1 before. */
+  order = -1
   /**
    * Left out of prunes until the oldest retained snapshot passes its oldest portion: nothing in
    * it decays until then (all young, nothing old), so each prune would find it as the last did —
    * nothing dead, nothing to do.
    */
   dormant = false
+  /** Its dead share, while converged groups are merged. */
+  dead = 0
   /** What is left of the group in the prune under way (shares of it dropped or moved so far). */
   left = 1
   /**
@@ -84,6 +86,20 @@ class Segment {
 }
 
 const SQRT_2PI = Math.sqrt(2 * Math.PI)
+/** Groups whose dead shares differ by no more than this are merged (MERGE_DEAD), if their young portions are at most this share of them (YOUNG_SHARE); and those under this share of their store (SPECK). */
+const MERGE_DEAD = 1e-4
+const YOUNG_SHARE = 1e-3
+const SPECK = 1e-6
+
+/** Moves a group's young portions into its old ones, as they are now (it is valued at the oldest retained snapshot). */
+function foldYoung (seg: Segment): void {
+  if (seg.young.length > 0) {
+    seg.old += seg.youngBytes
+    seg.youngBytes = 0
+    seg.young.length = 0
+    seg.youngFrom = Infinity
+  }
+}
 
 interface Spread { over: number, deadOver: number, deadUnder: number }
 
@@ -195,6 +211,7 @@ class Population {
   protected readonly segments: Segment[] = []
   /** The listed groups a prune looks at (the others are dormant), in the list's order. */
   private active: Segment[] = []
+  private spare: Segment[] = []
   /** Dormant groups by the time they wake (their oldest portion's birth); stale entries are skipped. */
   private readonly sleeping = new WakeHeap()
   /** Dormant groups woken since the last prune (appended to, or due). */
@@ -205,6 +222,8 @@ class Population {
   protected keepFrom = -Infinity
   /** Bytes the segments take, dead ones included. */
   physical = 0
+  /** Whether prune merges groups whose fates have converged (mergeConverged); off, the model is exact and slower. */
+  merging = true
   /** Blocks in the index. */
   blocks = 0
 
@@ -240,6 +259,8 @@ class Population {
   }
 
   private list (seg: Segment): void {
+    // A group emptied and listed again (none is, today) must not stand twice in the list.
+    if (seg.order >= 0) this.compact()
     seg.listed = true
     seg.order = this.listedSoFar++
     this.segments.push(seg)
@@ -255,13 +276,16 @@ class Population {
     if (woken.length === 0) return
     woken.sort((a, b) => a.order - b.order)
     const active = this.active
-    const merged: Segment[] = new Array(active.length + woken.length)
+    // Into the spare list (two lists take turns: no new array at every prune).
+    const merged = this.spare
+    merged.length = active.length + woken.length
     let i = 0
     let j = 0
     let k = 0
     while (i < active.length && j < woken.length) merged[k++] = active[i].order < woken[j].order ? active[i++] : woken[j++]
     while (i < active.length) merged[k++] = active[i++]
     while (j < woken.length) merged[k++] = woken[j++]
+    this.spare = active
     this.active = merged
     woken.length = 0
   }
@@ -388,16 +412,80 @@ class Population {
     }
     for (const part of drop) part.seg.left = 1
     for (const part of rewrite) part.seg.left = 1
-    // The groups emptied leave the list, which keeps its order (sums over it add in that order).
+    if (this.merging) this.mergeConverged()
+    // The groups emptied leave the lists, which keep their order (sums over them add in that
+    // order). The active list at once; the whole list, dormant groups and all, only once its
+    // emptied groups are many (readers skip them): compacting it at every prune took 7 % of a
+    // five-year run.
     if (this.removed > 0) {
-      for (const list of [this.segments, this.active]) {
-        let w = 0
-        for (const seg of list) if (seg.listed) list[w++] = seg
-        list.length = w
-      }
+      const active = this.active
+      let w = 0
+      for (const seg of active) if (seg.listed) active[w++] = seg
+      active.length = w
+      this.unlisted += this.removed
       this.removed = 0
+      if (this.unlisted * 2 > this.segments.length) this.compact()
     }
   }
+
+  /** Groups emptied but still in `segments`. */
+  private unlisted = 0
+  private compact (): void {
+    const list = this.segments
+    let w = 0
+    for (const seg of list) if (seg.listed) list[w++] = seg
+    list.length = w
+    this.unlisted = 0
+  }
+
+  /**
+   * Groups whose fates have converged become one — an approximation (doc/sim.md "Speed" and
+   * "Assumptions and limits"). From the oldest retained snapshot on, the old portions of every
+   * group decay by the same factor, so two groups whose dead shares agree now keep agreeing at
+   * every later prune; prune would decide alike for both but for the spread of their files
+   * (which depends on blocks per file), and they would shrink by a share at every prune, side by
+   * side, until dead enough to go whole. In a long run most groups are such pairs: the share of a
+   * backup's segments the rewrites left behind, and the tail that took the moved blocks in the
+   * same prune. Merged, one group holds the sum of both (bytes and files) and a prune visits it
+   * once. A group's young portions (born after the oldest retained snapshot: the tree nodes of
+   * the backups still kept, in a tail) would make it decay later than its partner; a group is
+   * merged only when they are at most YOUNG_SHARE of it, and they then join its old portions as
+   * they are, to decay from now (its live bytes undercounted by less than that share). A group of
+   * less than SPECK of the store's bytes (what is left of a group about to go whole) joins the
+   * class below it, whatever its dead share.
+   */
+  private mergeConverged (): void {
+    const m = this.keepFrom
+    const old = this.converging
+    old.length = 0
+    for (const seg of this.active) {
+      if (seg.listed && seg !== this.tail && seg.oldAt === m && seg.live > 0 && seg.youngBytes <= YOUNG_SHARE * seg.size) {
+        seg.dead = 1 - seg.live / seg.size
+        old.push(seg)
+      }
+    }
+    if (old.length < 2) return
+    old.sort((a, b) => a.dead - b.dead || a.order - b.order)
+    // A speck of a group (a millionth of the store) joins the class below it whatever its dead share.
+    const speck = SPECK * this.physical
+    let into: Segment | null = null
+    for (const seg of old) {
+      if (into === null || (seg.dead - into.dead > MERGE_DEAD && seg.size >= speck)) {
+        into = seg
+        continue
+      }
+      foldYoung(into)
+      foldYoung(seg)
+      into.old += seg.old
+      into.live += seg.live
+      into.size += seg.size
+      into.files += seg.files
+      seg.listed = false
+      this.removed++
+    }
+  }
+
+  private readonly converging: Segment[] = []
 
   /** The groups' parts of the prune under way. */
   private readonly parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
@@ -430,12 +518,13 @@ class Population {
   /** Live bytes of the whole store (what a replica that follows retention keeps). */
   liveBytes (): number {
     let n = 0
-    for (const seg of this.segments) n += this.live(seg)
+    for (const seg of this.segments) if (seg.listed) n += this.live(seg)
     return n
   }
 
   /** The model's own size: groups of segments, and birth portions in them (each is one per birth at most). */
   get shape (): { groups: number, portions: number } {
+    this.compact()
     let portions = 0
     for (const seg of this.segments) portions += seg.young.length / PORTION
     return { groups: this.segments.length, portions }
