@@ -320,7 +320,8 @@ class Population {
         seg.old += y[i + BYTES] * Math.exp(this.ln * (m - y[i + BORN]) / DAY)
         seg.youngBytes -= y[i + BYTES]
       }
-      y.splice(0, i)
+      // Shifted down in place (splice would allocate an array of what it removes, at every prune).
+      if (i > 0) { y.copyWithin(0, i); y.length -= i }
       if (y.length === 0) seg.youngBytes = 0
       seg.youngFrom = y.length > 0 ? y[BORN] : Infinity
     }
