@@ -28,6 +28,23 @@ const PORTION = 3
 interface Portion { born: number, birth: number, bytes: number }
 
 /**
+ * A share of a group's files as prune hands it to the reclaim rule: both the key and its use (one
+ * object, not two: prune visits millions of them and each object reached is a memory access).
+ */
+class Part implements SegmentUse {
+  share = 0
+  live = 0
+  dead = 0
+  constructor (readonly seg: Segment) {}
+}
+/** A part as segmentsToReclaim takes it: the key and its use, the same object. */
+type PartEntry = readonly [Part, Part]
+function entry (seg: Segment): PartEntry {
+  const part = new Part(seg)
+  return [part, part]
+}
+
+/**
  * A group of segments that share a fate: the segments one backup's workers wrote, or the log's
  * tail (tree nodes, and what prune moved) up to the next prune that rewrites — which seals it.
  * Every segment of a group holds the same mix, so prune decides the same for each: one object
@@ -68,10 +85,10 @@ class Segment {
    * others, each a key and its use; made once and filled at each prune (prunes run after every
    * backup and every replica GC, hundreds of thousands in a long run).
    */
-  private over?: readonly [{ seg: Segment, share: number }, SegmentUse]
-  private under?: readonly [{ seg: Segment, share: number }, SegmentUse]
-  get overPart (): readonly [{ seg: Segment, share: number }, SegmentUse] { return (this.over ??= [{ seg: this, share: 0 }, { live: 0, dead: 0 }]) }
-  get underPart (): readonly [{ seg: Segment, share: number }, SegmentUse] { return (this.under ??= [{ seg: this, share: 0 }, { live: 0, dead: 0 }]) }
+  private over?: PartEntry
+  private under?: PartEntry
+  get overPart (): PartEntry { return (this.over ??= entry(this)) }
+  get underPart (): PartEntry { return (this.under ??= entry(this)) }
   constructor (readonly tail: boolean) {}
 
   /** Multiplies everything the group holds by `f` (a share of its files leaves it). */
@@ -303,7 +320,8 @@ class Population {
         seg.old += y[i + BYTES] * Math.exp(this.ln * (m - y[i + BORN]) / DAY)
         seg.youngBytes -= y[i + BYTES]
       }
-      y.splice(0, i)
+      // Shifted down in place (splice would allocate an array of what it removes, at every prune).
+      if (i > 0) { y.copyWithin(0, i); y.length -= i }
       if (y.length === 0) seg.youngBytes = 0
       seg.youngFrom = y.length > 0 ? y[BORN] : Infinity
     }
@@ -323,7 +341,7 @@ class Population {
     const parts = this.parts
     parts.length = 0
     const spread = this.spread
-    let tail: { seg: Segment, share: number } | undefined
+    let tail: Part | undefined
     const m = this.keepFrom
     this.wake(m)
     const active = this.active
@@ -348,18 +366,16 @@ class Population {
       if (seg === this.tail) tail = (spread.over > 0 ? seg.overPart : seg.underPart)[0]
       if (spread.over > 0) {
         const part = seg.overPart
-        const key = part[0]
-        const use = part[1]
-        key.share = spread.over
+        const use = part[0]
+        use.share = spread.over
         use.live = seg.live === 0 ? 0 : spread.over * seg.size * (1 - spread.deadOver)
         use.dead = spread.over * seg.size * spread.deadOver
         parts.push(part)
       }
       if (spread.over < 1) {
         const part = seg.underPart
-        const key = part[0]
-        const use = part[1]
-        key.share = 1 - spread.over
+        const use = part[0]
+        use.share = 1 - spread.over
         use.live = (1 - spread.over) * seg.size * (1 - spread.deadUnder)
         use.dead = (1 - spread.over) * seg.size * spread.deadUnder
         parts.push(part)
@@ -488,7 +504,7 @@ class Population {
   private readonly converging: Segment[] = []
 
   /** The groups' parts of the prune under way. */
-  private readonly parts: Array<readonly [{ seg: Segment, share: number }, SegmentUse]> = []
+  private readonly parts: PartEntry[] = []
 
   private readonly spread: Spread = { over: 0, deadOver: 0, deadUnder: 0 }
   /** The portions a rewrite moves, one per birth, by birth (empty between prunes). */
