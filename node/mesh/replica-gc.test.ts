@@ -74,6 +74,13 @@ test('issue 18: two origins with identical data, then kill -9 of the DR site mid
   await cliOk(['policy', '--mesh-dir', branch.mesh, '--copies', '2', '--role', 'dr'])
   let B = await run(branch); nodes.push(B)
   const reachesDr = async (n: NodeProcess): Promise<boolean> => (await n.control('status')).links.some((l: any) => l.connected === true && l.peer === C.peer)
+  /** The addresses of `n` that the node of `meshDir` saved in its address book. */
+  const savedAddrs = (meshDir: string, n: NodeProcess): string[] => {
+    try {
+      const book = JSON.parse(readFileSync(join(meshDir, 'addresses.json'), 'utf8')) as Record<string, string[]>
+      return (book[n.peer] ?? []).filter(a => n.addrs.some(x => x.startsWith(a)))
+    } catch { return [] }
+  }
   const replicated = async (n: NodeProcess): Promise<boolean> => (await n.control('replicate')).every((l: any) => l.snapshotsBehind === 0)
   await until('both origins reach the DR site', async () => await reachesDr(A) && await reachesDr(B))
   await until('the DR site holds both origins\' snapshots', async () => await replicated(A) && await replicated(B))
@@ -130,6 +137,10 @@ test('issue 18: two origins with identical data, then kill -9 of the DR site mid
   // (2) branch forgets day 1 and prunes. The DR site, its GC held after marking, is killed there.
   C = await run(dr, { CAIRN_TEST_GC_HOLD: 'marked' }); nodes.push(C)
   await until('branch reaches the DR site again', async () => await reachesDr(B))
+  // Every node here listens on a port of the moment: the branch finds the restarted DR site again
+  // only through the address it saved (addresses.json, every 5 s), which it learns by identify a
+  // moment after connecting. Stopped before that, both restart on new ports and neither can dial the other.
+  await until('branch has saved the DR site\'s address', () => savedAddrs(branch.mesh, C).length > 0)
   await stop(B)
   const branchRepo = await openRepository(branch.store, { passphrase: PASSPHRASE })
   await branchRepo.forgetSnapshots([branchDays[0]])
