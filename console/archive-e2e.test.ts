@@ -55,6 +55,13 @@ const TEXT = {
   en: { title: 'Archive manager', errName: 'A name has 1 to 64 characters, without control characters, slashes or spaces at either end', dir: 'Local directory', online: 'online', reachable: /^Device local-en is reachable: 0 blocks and 0 snapshots archived$/, success: 'success', archive: 'Archive' }
 } as const
 
+/** The notice once it matches `re`: an answer is in before the notice shows it (at the next render). */
+async function noticeShows (page: Page, re: RegExp): Promise<void> {
+  const notice = async (): Promise<string> => await page.innerText('[data-test=archive-notice]')
+  await until('the notice shows', notice, n => re.test(n)).catch(() => {})
+  assert.match(await notice(), re)
+}
+
 async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   const text = TEXT[lang]
   const name = lang === 'en' ? 'local-en' : '本地-zh'
@@ -79,7 +86,7 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   await page.waitForSelector(row)
   assert.match(await page.innerText(row), new RegExp(`${name}\\s+${text.dir}`))
   await answered(page, 'POST', /\/test$/, async () => await page.click(`${row} [data-test=archive-test]`))
-  assert.match(await page.innerText('[data-test=archive-notice]'), text.reachable)
+  await noticeShows(page, text.reachable)
   await until('the status shows', async () => await page.innerText(row), r => r.includes(text.online))
 
   // An archive task of the backup task's latest snapshot to that device, run now.
@@ -158,7 +165,7 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   assert.equal(asked.status(), 202)
   const job = await asked.json()
   assert.equal(job.type, 'archive-restore')
-  assert.match(await page.innerText('[data-test=archive-notice]'), /^Job Restore-to-local-en-\S+ brings snapshot \S+ back$/)
+  await noticeShows(page, /^Job Restore-to-local-en-\S+ brings snapshot \S+ back$/)
   const ended = await until('the bring-back ends', async () => await api('GET', `/api/jobs/${job.id}`), j => j.status !== 'running', 60)
   assert.equal(ended.status, 'success', JSON.stringify(ended))
 
@@ -167,7 +174,7 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   // Its test names each cartridge of the pool: blank ones are scratch.
   await answered(page, 'GET', /^\/api\/archive\/devices$/, async () => await page.click('[data-test=archive-tab-devices]'))
   await answered(page, 'POST', /\/test$/, async () => await page.click('[data-device="tapes"] [data-test=archive-test]'))
-  assert.match(await page.innerText('[data-test=archive-notice]'), /^Device tapes is reachable: 0 blocks and 0 snapshots archived Cartridges: CRN001 scratch, CRN002 scratch$/)
+  await noticeShows(page, /^Device tapes is reachable: 0 blocks and 0 snapshots archived Cartridges: CRN001 scratch, CRN002 scratch$/)
   const id = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en').id
   await api('PATCH', `/api/archive/tasks/${id}`, { retentionDays: 30 })
   await answered(page, 'GET', /^\/api\/archive\/tasks$/, async () => await page.click('[data-test=archive-tab-tasks]'))
@@ -182,7 +189,7 @@ test('Archive manager, English: a local directory, a test of it, an archive task
   await page.check('[data-test=archive-pool-CRN002]')
   const edited = await answered(page, 'PATCH', /^\/api\/archive\/tasks\/[^/]+$/, async () => await page.click('[data-test=archive-save-task]'))
   assert.equal(edited.status(), 200)
-  assert.equal(await page.innerText('[data-test=archive-notice]'), 'Archive task to-local-en saved')
+  await noticeShows(page, /^Archive task to-local-en saved$/)
   const after = (await api('GET', '/api/archive/tasks')).find((a: any) => a.name === 'to-local-en')
   assert.equal(after.retentionDays, undefined, 'an emptied days to keep is cleared')
   assert.deepEqual({ device: after.device, pool: after.pool, schedules: after.schedules.map((x: any) => [x.kind, x.time, x.job, x.days]) },
