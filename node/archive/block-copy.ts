@@ -1,7 +1,7 @@
 // Copies blocks and snapshot roots from one BlockStore to another: archiving (the store to a
 // device) and restoring from an archive (a device to a fresh store) are the same operation
 // in opposite directions, and both see only sealed bytes — never a key or plaintext.
-import { LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, BLOCK_CID_LENGTH, SEGMENT_MAGIC, type BlockStore, type LocatedBlocks } from '../../chunkstore/index.ts'
+import { keyOf, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks, BLOCK_CID_LENGTH, SEGMENT_MAGIC, type BlockStore, type LocatedBlocks } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions, type ProgressEvent, type ProgressOptions } from '../../crypto/index.ts'
 import { CID } from 'multiformats/cid'
 import { stat } from 'node:fs/promises'
@@ -138,7 +138,6 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
 /** A target that takes a store's segments whole (the pack store of an archive device). */
 type SegmentTarget = BlockStore & Pick<PackBlockStore, 'putSegment' | 'segmentLimit' | 'holds'>
 const takesSegments = (to: BlockStore): to is SegmentTarget => typeof (to as Partial<SegmentTarget>).putSegment === 'function'
-const keyOf = (cid: Uint8Array): string => Buffer.from(cid).toString('base64')
 /**
  * A segment is copied whole only when its blocks' records are at least this share of the bytes
  * copied: the rest (blocks a prune has not reclaimed, forget records) rides along. A record's
