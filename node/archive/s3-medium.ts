@@ -2,7 +2,7 @@
 // of other clouds), through the maintained AWS SDK v3: its signing, its retries (the standard
 // mode: exponential backoff with jitter) and lib-storage's multipart upload with a bounded
 // number of parts in flight. The pack store above keeps objects few and large.
-import { DeleteObjectCommand, GetObjectCommand, GetObjectLockConfigurationCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, GetObjectCommand, GetObjectLockConfigurationCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, PutObjectRetentionCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { throwIfAborted } from '../../crypto/index.ts'
 import type { ArchiveMedium } from './archive-medium.ts'
@@ -110,7 +110,14 @@ export function s3Medium (init: S3DeviceInit): S3Medium {
         const upload = new Upload({ client, params: input, partSize: 5 << 20, queueSize: init.partConcurrency ?? 4, leavePartsOnError: false })
         const onAbort = (): void => { void upload.abort() }
         options?.signal?.addEventListener('abort', onAbort, { once: true })
-        try { await upload.done() } finally { options?.signal?.removeEventListener('abort', onAbort) }
+        let done
+        try { done = await upload.done() } finally { options?.signal?.removeEventListener('abort', onAbort) }
+        // radosgw 16.2 stores a multipart upload without the Object Lock headers its
+        // CreateMultipartUpload carried (docs/bench.md, "radosgw"): the retention is set again on
+        // the completed version, which on a server that kept it changes nothing.
+        if (input.ObjectLockMode !== undefined) {
+          await client.send(new PutObjectRetentionCommand({ Bucket: init.bucket, Key: input.Key, VersionId: done.VersionId, Retention: { Mode: input.ObjectLockMode, RetainUntilDate: input.ObjectLockRetainUntilDate } }), { abortSignal: options?.signal })
+        }
       }, options?.signal)
     },
     async read (name, options = {}) {
@@ -132,22 +139,38 @@ export function s3Medium (init: S3DeviceInit): S3Medium {
       if (options.length !== undefined && bytes.length < options.length) throw new ArchiveDamagedError(init.device, name, `${bytes.length} of ${options.length} bytes at ${options.offset ?? 0} are there: cut off`)
       return bytes
     },
-    /** Under Object Lock, the object's retain-until date is asked first: a locked object is left alone, never a refused DELETE. */
+    /**
+     * Under Object Lock each version's retain-until date is asked first: an object with a version
+     * still locked (or under a legal hold) is left alone, never a refused DELETE. Such a bucket is versioned, where a
+     * DELETE without a version only hides the object behind a delete marker and frees nothing
+     * (radosgw and AWS alike), so every version of the name and every marker is deleted.
+     */
     async remove (name, options) {
       const what = `Removing ${name} from ${init.device}`
+      const Key = prefix + name
+      const signal = options?.signal
       return await send(what, async () => {
-        if (await lockEnabled()) {
-          try {
-            const head = await client.send(new HeadObjectCommand({ Bucket: init.bucket, Key: prefix + name }), { abortSignal: options?.signal })
-            if (head.ObjectLockRetainUntilDate !== undefined && head.ObjectLockRetainUntilDate.getTime() > Date.now()) return 'locked' as const
-          } catch (err) {
-            if ((err as { name?: string }).name === 'NotFound' || (err as { name?: string }).name === 'NoSuchKey') return 'removed' as const
-            throw err
-          }
+        if (!await lockEnabled()) {
+          await client.send(new DeleteObjectCommand({ Bucket: init.bucket, Key }), { abortSignal: signal })
+          return 'removed' as const
         }
-        await client.send(new DeleteObjectCommand({ Bucket: init.bucket, Key: prefix + name }), { abortSignal: options?.signal })
+        const versions: Array<{ id: string, marker: boolean }> = []
+        let keyMarker: string | undefined
+        let versionMarker: string | undefined
+        do {
+          const r = await client.send(new ListObjectVersionsCommand({ Bucket: init.bucket, Prefix: Key, KeyMarker: keyMarker, VersionIdMarker: versionMarker }), { abortSignal: signal })
+          for (const v of r.Versions ?? []) if (v.Key === Key && v.VersionId !== undefined) versions.push({ id: v.VersionId, marker: false })
+          for (const m of r.DeleteMarkers ?? []) if (m.Key === Key && m.VersionId !== undefined) versions.push({ id: m.VersionId, marker: true })
+          ;[keyMarker, versionMarker] = r.IsTruncated === true ? [r.NextKeyMarker, r.NextVersionIdMarker] : [undefined, undefined]
+        } while (keyMarker !== undefined)
+        for (const v of versions.filter(v => !v.marker)) {
+          const head = await client.send(new HeadObjectCommand({ Bucket: init.bucket, Key, VersionId: v.id }), { abortSignal: signal })
+          const held = head.ObjectLockLegalHoldStatus === 'ON' || (head.ObjectLockRetainUntilDate !== undefined && head.ObjectLockRetainUntilDate.getTime() > Date.now())
+          if (held) return 'locked' as const
+        }
+        for (const v of versions) await client.send(new DeleteObjectCommand({ Bucket: init.bucket, Key, VersionId: v.id }), { abortSignal: signal })
         return 'removed' as const
-      }, options?.signal)
+      }, signal)
     },
     async * list (p, options) {
       let token: string | undefined
