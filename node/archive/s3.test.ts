@@ -5,11 +5,13 @@
 // CAIRN_S3_TEST_ENDPOINT (with CAIRN_S3_TEST_ACCESS_KEY and CAIRN_S3_TEST_SECRET_KEY) runs the
 // same file against another S3 server on 127.0.0.1 instead: Ceph's radosgw, by hand, through
 // node/bench/archive/radosgw-conformance.sh; npm test always uses s3rver. That run makes buckets
-// of its own, and adds what s3rver cannot show (a wrong secret, Object Lock, conditional PUT);
-// the test that stops the server mid-archive is s3rver's alone.
+// of its own, and adds what s3rver cannot show (a wrong secret, Object Lock, conditional PUT).
+// The test that stops the server mid-archive runs there only if CAIRN_S3_TEST_STOP and
+// CAIRN_S3_TEST_START give shell commands that stop and start it.
 import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { execSync } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import S3rver from 's3rver'
 import { CreateBucketCommand, HeadObjectCommand, ListObjectVersionsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
@@ -111,8 +113,13 @@ test('S3: wrong credentials, a missing bucket and an unreachable endpoint are ea
   await expect(init({ endpoint: 'http://127.0.0.1:1', maxAttempts: 1 }), /cannot be reached/)
 })
 
-// It stops the server, which only s3rver, started here, lets it do.
-if (external === undefined) {
+/** Stops and starts the server under test: s3rver, started here, or the other one through its commands. */
+const serverControl = external === undefined
+  ? { stop: async () => { await server!.close() }, start: startServer }
+  : process.env.CAIRN_S3_TEST_STOP !== undefined && process.env.CAIRN_S3_TEST_START !== undefined
+    ? { stop: async () => { execSync(process.env.CAIRN_S3_TEST_STOP!, { stdio: 'inherit' }) }, start: async () => { execSync(process.env.CAIRN_S3_TEST_START!, { stdio: 'inherit' }) } }
+    : undefined
+if (serverControl !== undefined) {
   test('S3: a server that goes away mid-archive fails the run with the device named; a rerun completes it', async () => {
     const i = init()
     const first = blocks(20, 30_000)
@@ -121,9 +128,9 @@ if (external === undefined) {
     await copyBlocks(await storeOf(first), await openPackBlockStore(m1, { packSize: 100_000 }))
     m1.close()
     const device = await openPackBlockStore(s3Medium(i), { packSize: 100_000 })
-    await server!.close()
+    await serverControl.stop()
     await assert.rejects(copyBlocks(await storeOf([...first, ...rest]), device), (err: Error) => err instanceof ArchiveDeviceUnavailableError && err.message.includes('oss-1'))
-    await startServer()
+    await serverControl.start()
     const m2 = s3Medium(i)
     try {
       const again = await copyBlocks(await storeOf([...first, ...rest]), await openPackBlockStore(m2, { packSize: 100_000 }))

@@ -13,4 +13,5 @@ eval "$(bash "$UP" up "$D")"
 echo "radosgw: $(radosgw --version | cut -d' ' -f1-5) at $RGW_ENDPOINT"
 cd "$ROOT"
 CAIRN_S3_TEST_ENDPOINT=$RGW_ENDPOINT CAIRN_S3_TEST_ACCESS_KEY=$RGW_ACCESS_KEY CAIRN_S3_TEST_SECRET_KEY=$RGW_SECRET_KEY \
+  CAIRN_S3_TEST_STOP="bash $UP rgw-stop $D" CAIRN_S3_TEST_START="bash $UP rgw-start $D" \
   node --import tsx --test --test-reporter=spec node/archive/s3.test.ts

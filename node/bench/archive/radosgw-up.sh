@@ -4,6 +4,7 @@
 # By hand, as root, never from npm test:
 #   bash node/bench/archive/radosgw-up.sh up [DIR]   # prints DIR, endpoint and keys as shell lines
 #   bash node/bench/archive/radosgw-up.sh down DIR   # stops every daemon it started, removes DIR
+#   bash node/bench/archive/radosgw-up.sh rgw-stop|rgw-start DIR   # radosgw alone
 # Needs Debian's ceph-mon, ceph-osd, radosgw and ceph-common (no ceph-mgr: pools, PGs and radosgw
 # work without it; only the cluster's status reports are missing). One monitor, one OSD on
 # memstore (in RAM, nothing on disk to clean up), radosgw with the beast frontend. Everything
@@ -67,8 +68,7 @@ EOF
   ceph-osd "${C[@]}" -i "$id" --mkfs --osd-uuid "$uuid" 2> "$D/log/osd-mkfs.err"
   ceph-osd "${C[@]}" -i "$id"
   for _ in $(seq 60); do ceph "${C[@]}" osd stat 2> /dev/null | grep -q '1 up' && break; sleep 1; done
-  radosgw "${C[@]}" -n client.rgw.a
-  for _ in $(seq 120); do curl -s -o /dev/null "http://127.0.0.1:$P/" && break; sleep 1; done
+  rgw-start "$D"
   local keys; keys=$(radosgw-admin "${C[@]}" user create --uid=cairn --display-name=cairn)
   echo "RGW_DIR=$D"
   echo "RGW_ENDPOINT=http://127.0.0.1:$P"
@@ -76,22 +76,41 @@ EOF
   echo "RGW_SECRET_KEY=$(node -e 'process.stdout.write(JSON.parse(process.argv[1]).keys[0].secret_key)' "$keys")"
 }
 
+# radosgw alone, stopped and started again (s3.test.ts's server-gone-mid-archive test).
+rgw-start () {
+  local D=${1:?the folder radosgw-up.sh up printed}
+  local P; P=$(ceph-conf -c "$D/ceph.conf" -n client.rgw.a --lookup rgw_frontends | sed 's/.*://')
+  radosgw -c "$D/ceph.conf" -n client.rgw.a
+  for _ in $(seq 120); do curl -s -o /dev/null "http://127.0.0.1:$P/" && return 0; sleep 1; done
+  echo "radosgw did not answer on 127.0.0.1:$P (see $D/log/client.rgw.a.log)" >&2; return 1
+}
+
+rgw-stop () {
+  local D=${1:?the folder radosgw-up.sh up printed}
+  stop "$D/run/client.rgw.a.pid"
+}
+
+# The daemon a pid file names: TERM, then KILL if it is still there after 30 s.
+stop () {
+  [ -f "$1" ] || return 0
+  local pid; pid=$(cat "$1")
+  kill "$pid" 2> /dev/null || true
+  for _ in $(seq 30); do kill -0 "$pid" 2> /dev/null || break; sleep 1; done
+  kill -9 "$pid" 2> /dev/null || true
+  rm -f "$1"
+}
+
 down () {
   local D=${1:?the folder radosgw-up.sh up printed}
   # Only the daemons this folder's pid files name, radosgw first, then the OSD, then the monitor.
-  for name in client.rgw.a osd.0 mon.a; do
-    local f="$D/run/$name.pid"
-    [ -f "$f" ] || continue
-    local pid; pid=$(cat "$f")
-    kill "$pid" 2> /dev/null || true
-    for _ in $(seq 30); do kill -0 "$pid" 2> /dev/null || break; sleep 1; done
-    kill -9 "$pid" 2> /dev/null || true
-  done
+  for name in client.rgw.a osd.0 mon.a; do stop "$D/run/$name.pid"; done
   rm -rf "$D"
 }
 
 case "${1:-}" in
   up) up "${2:-}" ;;
   down) down "${2:-}" ;;
-  *) echo "usage: $0 up [DIR] | down DIR" >&2; exit 2 ;;
+  rgw-stop) rgw-stop "${2:-}" ;;
+  rgw-start) rgw-start "${2:-}" ;;
+  *) echo "usage: $0 up [DIR] | down DIR | rgw-stop DIR | rgw-start DIR" >&2; exit 2 ;;
 esac
