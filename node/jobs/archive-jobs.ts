@@ -362,10 +362,10 @@ export function createArchive (components: ArchiveComponents): Archive {
           // sets meanwhile could remove packs this run's set needs (device-lock.ts).
           const d = await open(t.device, t.pool, {
             purpose: `archive job ${ctx.job.name} (${ctx.job.id})`, signal: ctx.signal,
-            onWait: async (holder, file) => {
-              const by = holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : 'another job of this node'
-              await ctx.log('warning', `Waiting for device ${t.device}: it is being written by ${by}${file !== undefined ? `; if that process is gone, remove ${file}` : ''}`,
-                said('ARCHIVE_DEVICE_BUSY', { name: t.device, by, file }))
+            onWait: async (holder, where) => {
+              const by = holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : where !== undefined ? 'a writer whose lock does not decode' : 'another job of this node'
+              await ctx.log('warning', `Waiting for device ${t.device}: it is being written by ${by}${where !== undefined ? `; if that process is gone, remove ${where}` : ''}`,
+                said('ARCHIVE_DEVICE_BUSY', { name: t.device, by, file: where }))
             }
           })
           let expiry: ExpiryResult | undefined
