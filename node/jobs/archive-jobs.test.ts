@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { localDirectoryMedium, openPackBlockStore } from '../archive/index.ts'
+import { localDirectoryMedium, lockDevice, openPackBlockStore } from '../archive/index.ts'
 import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('an archive task\'s schedule fires archive runs; stop and rerun; devices are for admins', async (t) => {
@@ -161,10 +161,22 @@ test('an archive task writes to its media pool of a tape library, and only there
   assert.ok(await eod('OFF001') > 200 << 10, 'the set is on the offsite cartridge')
   assert.equal(await eod('DAY001'), 0, 'and nothing on the others')
   assert.equal(await eod('DAY002'), 0)
+  // The Data view's cartridges: the set on OFF001, the others scratch.
+  const cartridges = await operator.get('/api/archive/devices/vtl/cartridges')
+  assert.equal(cartridges.status, 200, cartridges.text)
+  const want = [{ barcode: 'DAY001', sets: 0, scratch: true }, { barcode: 'DAY002', sets: 0, scratch: true }, { barcode: 'OFF001', sets: 1, scratch: false }]
+  assert.deepEqual({ ...cartridges.body, readAt: undefined }, { device: 'vtl', busy: false, readAt: undefined, cartridges: want })
+  // While a writer holds the library its changer is left alone: what was last read, marked busy.
+  const release = await lockDevice(`vtl ${library}`, { file: join(library, 'lock') }, { purpose: 'a writer in this test' })
+  try {
+    const busy = await operator.get('/api/archive/devices/vtl/cartridges')
+    assert.deepEqual({ busy: busy.body.busy, readAt: busy.body.readAt, cartridges: busy.body.cartridges }, { busy: true, readAt: cartridges.body.readAt, cartridges: want })
+  } finally { await release() }
   // Moved to another device without a pool, the task's media pool goes with its old device.
   const folder = join(d.dir, 'disk'); await mkdir(folder)
   assert.equal((await admin.post('/api/archive/devices', { name: 'disk', type: 'dir', path: folder })).status, 201)
   const moved = await operator.patch(`/api/archive/tasks/${offsite.body.id}`, { device: 'disk' })
   assert.equal(moved.status, 200, moved.text)
   assert.equal(moved.body.pool, undefined)
+  assert.equal((await operator.get('/api/archive/devices/disk/cartridges')).status, 400, 'a folder has no cartridges')
 })
