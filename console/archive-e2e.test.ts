@@ -4,7 +4,8 @@
 // latest snapshot to it and runs it; the run shows in Data with its amount and in Records with
 // its status, type and device; the copy is cleaned from the store and the restore wizard, with the
 // device as its source, brings it back, browses it and restores one file elsewhere (conflict mode
-// skip); from the record, a snapshot is brought back from the device.
+// skip); from the record, a snapshot is brought back from the device. The Data tab also lists a
+// virtual tape library's cartridges: barcode, sets on it, scratch, when last recycled.
 // test-suite: browser
 import test, { after, before } from 'node:test'
 import assert from 'node:assert/strict'
@@ -67,6 +68,14 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   const name = lang === 'en' ? 'local-en' : '本地-zh'
   const folder = join(dir, `archive-${lang}`)
   await mkdir(folder)
+  // A tape library with a set on its first cartridge, its second blank (archived through the API, before the run below).
+  const library = `tapes-${lang}`
+  const [used, blank] = lang === 'en' ? ['ENA001', 'ENA002'] : ['ZHA001', 'ZHA002']
+  await api('POST', '/api/archive/devices', { name: library, type: 'vtl', path: join(dir, `vtl-${lang}`), pool: [used, blank], createLibrary: { slots: 2, capacityBytes: 1 << 30 } })
+  const toTape = await api('POST', '/api/archive/tasks', { name: `to-${library}`, spaceId, taskIds: [taskId], select: { mode: 'latest' }, device: library, pool: [used] })
+  const tapeJob = await api('POST', `/api/archive/tasks/${toTape.id}/start`, {})
+  assert.equal((await until('the tape archive ends', async () => await api('GET', `/api/jobs/${tapeJob.id}`), j => j.status !== 'running', 60)).status, 'success')
+
   const page = await newPage(browser, lang)
   await login(page, node!.base, 'admin', PW)
   await page.click('[data-test=nav-archive]')
@@ -118,6 +127,15 @@ async function archiveOnce (lang: 'zh-CN' | 'en'): Promise<Page> {
   await answered(page, 'GET', /^\/api\/archive\/data$/, async () => await page.click('[data-test=archive-tab-data]'))
   const dataRow = await page.innerText(`[data-archived="to-${name}"]`)
   assert.match(dataRow, new RegExp(`^to-${name}\\s+${name}\\s+(5\\d\\d(\\.\\d+)? KB|\\d+(\\.\\d+)? MB)\\s+1\\s+1\\s`), dataRow)
+  // The tape library's cartridges: the one with the set in use, the other scratch, neither recycled yet.
+  const words = lang === 'en' ? en.archive : zh.archive
+  const cartridges = `[data-cartridges="${library}"]`
+  await page.waitForSelector(`${cartridges} [data-cartridge="${blank}"]`)
+  assert.equal(await page.innerText(`${cartridges} h3`), words.cartridgesOf.replace('{name}', library))
+  assert.equal((await page.innerText(`${cartridges} thead`)).trim(), [words.barcode, words.setsOn, words.cartridgeState, words.lastRecycled].join('\t'))
+  assert.equal((await page.innerText(`${cartridges} [data-cartridge="${used}"]`)).trim(), [used, '1', words.inUse, words.neverRecycled].join('\t'))
+  assert.equal((await page.innerText(`${cartridges} [data-cartridge="${blank}"]`)).trim(), [blank, '0', words.scratch, words.neverRecycled].join('\t'))
+  await shoot(page, `archive-cartridges-${lang}.png`)
   await answered(page, 'GET', /^\/api\/archive\/records$/, async () => await page.click('[data-test=archive-tab-records]'))
   const record = await page.innerText(`[data-record="${jobId}"]`)
   assert.match(record, new RegExp(`^to-${name}\\s+${text.success}\\s+${text.archive}\\s+${name}\\s`), record)

@@ -4,7 +4,7 @@ import type {
   Page, LoginReply, PublicUser, NodeRecord, SpaceRecord, TaskRecord, TaskInput, JobRecord,
   JobLogLine, LogEntry, ReportTable, AuditEntry, NotificationPrefs, ReportPrefs, Webhook, WebhookEvent, SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest,
   AgentType, SmtpSettings, Delivery, EscrowAnswer, AdoptRequest, Dashboard, About, NodeView, MeshStatus, MeshPolicy, Bandwidth, FileEntry, BlockDevice, DataRow, LoginChallenge, PlanReport,
-  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow
+  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow, DeviceCartridges
 } from '../../node/api/dto.ts'
 import { ApiCallError } from './errors.ts'
 
@@ -13,7 +13,7 @@ export type {
   SnapshotRecord, TreeEntry, RestoreRequest, CleanRequest, AuditEntry, NotificationPrefs, ReportPrefs, ReportTable,
   About, AgentType, SmtpSettings, Delivery, Schedule, Webhook, WebhookEvent, EscrowAnswer, AdoptRequest, Dashboard, NodeView, MeshStatus, MeshRole, MeshPolicy,
   Bandwidth, BandwidthWindow, FileEntry, BlockDevice, DataRow, LoginChallenge, LogType, LogLevel, JobType, PlanReport, PlanChart, PlanFinding,
-  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow
+  DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow, DeviceCartridges
 } from '../../node/api/dto.ts'
 
 
@@ -139,6 +139,7 @@ export const api = {
   runArchiveTask: async (id: string) => await call<JobRecord>('POST', `/api/archive/tasks/${id}/start`, {}),
   restoreFromArchive: async (archiveTaskId: string, snapshot: string) => await call<JobRecord>('POST', '/api/archive/restores', { archiveTaskId, snapshot }),
   archiveData: async () => await call<ArchiveDataRow[]>('GET', '/api/archive/data'),
+  archiveCartridges: async (name: string) => await call<DeviceCartridges>('GET', `/api/archive/devices/${encodeURIComponent(name)}/cartridges`),
   archiveRecords: async () => await call<ArchiveRecord[]>('GET', '/api/archive/records'),
   deliveries: async (hookId: string, page: number, pageSize: number) => await call<Page<Delivery>>('GET', `/api/webhooks/${hookId}/deliveries?page=${page}&pageSize=${pageSize}`)
 }

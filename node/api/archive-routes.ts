@@ -69,6 +69,27 @@ const taskProperties = {
   schedules: { type: 'array', maxItems: 50, items: archiveScheduleSchema }
 } as const
 
+const cartridgesReply = {
+  type: 'object', additionalProperties: false, required: ['device', 'busy', 'cartridges'],
+  properties: {
+    device: { type: 'string' },
+    busy: { type: 'boolean', description: 'A writer holds the library: cartridges are as last read (readAt), or none yet' },
+    readAt: { type: 'string', format: 'date-time' },
+    cartridges: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['barcode', 'sets', 'scratch'],
+        properties: {
+          barcode: { type: 'string' },
+          sets: { type: 'integer', minimum: 0, description: 'Archive sets on the cartridge' },
+          scratch: { type: 'boolean', description: 'Blank or recycled: nothing on it, the pool may write it' },
+          lastRecycledAt: { type: 'string', format: 'date-time', description: 'When an archive job of this node last recycled it' }
+        }
+      }
+    }
+  }
+} as const
+
 export async function archiveRoutes (app: FastifyInstance, ctx: ApiContext, _opts: RouteOptions): Promise<void> {
   const { archive, scheduler } = ctx
   const actor = (req: Parameters<typeof who>[0]): { user: ReturnType<typeof who>['user'], source: string } => ({ user: who(req).user, source: req.ip })
@@ -142,6 +163,14 @@ export async function archiveRoutes (app: FastifyInstance, ctx: ApiContext, _opt
 
   app.get('/api/archive/data', { config: { access: 'read' }, schema: { summary: 'What each archive task has archived on each device (manual 2.6 data)', tags } },
     async (req) => await archive.data(who(req).user))
+
+  app.get<{ Params: { name: string } }>('/api/archive/devices/:name/cartridges', {
+    config: { access: 'read' },
+    schema: {
+      summary: 'A tape library\'s cartridges (manual 2.6 data): barcode, sets on it, scratch (blank or recycled), when this node last recycled it. While a writer holds the library, busy and what was last read', tags, params: nameParam,
+      response: { 200: cartridgesReply }
+    }
+  }, async (req) => await archive.cartridges(who(req).user, req.params.name))
 
   app.get('/api/archive/records', { config: { access: 'read' }, schema: { summary: 'Archive and verify runs (manual 2.6.2): task name, status, type, device, amount', tags } },
     async (req) => await archive.records(who(req).user))

@@ -2,7 +2,7 @@
 export type { PublicUser, Role, NotificationPrefs, ReportPrefs } from '../auth/index.ts'
 export type { NodeRecord, SpaceRecord, AgentType } from '../inventory/index.ts'
 export type { TaskRecord, TaskInput, TaskOptions, Retention, Schedule, JobRecord, JobProgress, JobLogLine, JobType, JobStatus, RestoreRequest, CleanRequest, EscrowAnswer, AdoptRequest } from '../jobs/index.ts'
-export type { DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow } from '../jobs/index.ts'
+export type { DeviceView, DeviceInput, DeviceTest, ArchiveTaskRecord, ArchiveTaskInput, ArchiveTaskChange, ArchiveRecord, ArchiveDataRow, CartridgeView, DeviceCartridges } from '../jobs/index.ts'
 export type { Webhook, Delivery, WebhookEvent, SmtpSettings, ReportTable } from '../notify/index.ts'
 export type { LogEntry, AuditEntry, LogType, LogLevel } from '../logs/index.ts'
 export type { SnapshotRecord, TreeEntry } from '../../chunkstore/index.ts'

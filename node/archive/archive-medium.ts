@@ -13,6 +13,8 @@ import type { AbortOptions } from '../../crypto/index.ts'
  *   ArchiveDamagedError when fewer are there; an absent name is ArchiveDamagedError too (a
  *   catalogue named it).
  * - `list` yields the names under a prefix, in no particular order.
+ * - `write` with `retain: false` puts the object under no retention the device would set (S3
+ *   Object Lock): it must stay deletable (a lock object, lock-objects.ts).
  * - `write` with `defer` (a medium that has `sync`) need only be durable once `sync` of that
  *   name resolves; until then the object reads back in this process but a crash may lose it or
  *   leave it cut off. `sync` makes the named objects, and their names, durable.
@@ -29,7 +31,7 @@ import type { AbortOptions } from '../../crypto/index.ts'
 export interface ArchiveMedium {
   /** The device's name, as errors give it. */
   readonly device: string
-  write: (name: string, bytes: Uint8Array, options?: AbortOptions & { defer?: boolean }) => Promise<void>
+  write: (name: string, bytes: Uint8Array, options?: AbortOptions & { defer?: boolean, retain?: false }) => Promise<void>
   sync?: (names: string[], options?: AbortOptions) => Promise<void>
   copyFile?: (name: string, path: string, length: number, options?: AbortOptions & { defer?: boolean }) => Promise<void>
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>

@@ -8,43 +8,43 @@
 //     (`<folder>/lock`, `<library>/lock`) made with O_EXCL: `{ version: 1, host, pid, purpose,
 //     since }`. One left by a process of this host that is gone is taken over; one of another
 //     host stays until removed by hand (the wait says which file and who holds it).
-//   - Every device, S3 included, is also locked within this process (two archive tasks of one
-//     daemon on one bucket run one after the other). Between processes S3 is not guarded: the
-//     conditional PUT a lock object needs (If-None-Match) is not honoured by the S3 server the
-//     tests can run (s3rver), so it could not be shown to work here (doc/design.md).
+//   - An S3 device has lock objects in the bucket (lock-objects.ts, restic's protocol: no
+//     conditional PUT, which not every S3 server honours): a holder refreshes its object, and one
+//     not refreshed for five minutes, or whose process on this host is gone, is taken over.
+//   - Every device is also locked within this process (two archive tasks of one daemon on one
+//     bucket run one after the other, without a round of lock objects between them).
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
+import type { ArchiveMedium } from './archive-medium.ts'
+import { alive, lockObjects, pause } from './lock-objects.ts'
 
 export interface LockHolder { host: string, pid: number, purpose: string, since: string }
 
 export interface LockOptions extends AbortOptions {
   /** What the holder does, for whoever waits ("archive job …"). */
   purpose: string
-  /** Told once when the device is held by someone else (by this process: no file; a lock file not readable: no holder), before waiting. */
-  onWait?: (holder: LockHolder | undefined, file: string | undefined) => void | Promise<void>
+  /**
+   * Told once when the device is held by someone else, before waiting: who (a lock file or object
+   * that does not decode: undefined) and `where` their lock is, to remove by hand if that process
+   * is gone (held by this process: undefined).
+   */
+  onWait?: (holder: LockHolder | undefined, where: string | undefined) => void | Promise<void>
   /** How often to look again (default 1 s). */
   pollMs?: number
+  /** Lock objects (S3): how often the holder writes its object again (default 60 s); one not written for 5 × this is stale. */
+  refreshMs?: number
 }
+
+/** Where a device's lock lives between processes: a lock file, or lock objects on its medium (`where`: how to name them, e.g. s3://bucket/prefix/). */
+export type LockPlace = { file: string } | { medium: ArchiveMedium, where: string }
 
 export type Release = () => Promise<void>
 
 const inProcess = new Map<string, { done: Promise<void>, holder: LockHolder }>()
 
-const pause = async (ms: number, signal?: AbortSignal): Promise<void> => await new Promise((resolve) => {
-  if (signal?.aborted === true) { resolve(); return }
-  const timer = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve() }, ms)
-  // Stopped: the caller's throwIfAborted says so in the project's words (OperationAbortedError).
-  const stop = (): void => { clearTimeout(timer); resolve() }
-  signal?.addEventListener('abort', stop, { once: true })
-})
-
 const me = (purpose: string): LockHolder => ({ host: hostname(), pid: process.pid, purpose, since: new Date().toISOString() })
-
-const alive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
-}
 
 /** The lock of `key` within this process: waits for the holder before it. */
 async function lockHere (key: string, options: LockOptions): Promise<Release> {
@@ -90,15 +90,20 @@ async function lockFile (file: string, options: LockOptions): Promise<Release> {
 }
 
 /**
- * Takes the device's write lock: within this process by `key`, and between processes by
- * `file` where the device has one. Resolves with its release once held; waits meanwhile (a
+ * Takes the device's write lock: within this process by `key`, and between processes at
+ * `place` where the device has one. Resolves with its release once held; waits meanwhile (a
  * stop of the caller's signal ends the wait).
  */
-export async function lockDevice (key: string, file: string | undefined, options: LockOptions): Promise<Release> {
+export async function lockDevice (key: string, place: LockPlace | undefined, options: LockOptions): Promise<Release> {
   const here = await lockHere(key, options)
-  if (file === undefined) return here
+  if (place === undefined) return here
   try {
-    const there = await lockFile(file, options)
+    const there = 'file' in place
+      ? await lockFile(place.file, options)
+      : await lockObjects(place.medium, {
+        ...options,
+        onWait: async (holder, name) => { await options.onWait?.(holder, place.where + name) }
+      })
     return async () => { try { await there() } finally { await here() } }
   } catch (err) { await here(); throw err }
 }

@@ -6,7 +6,7 @@ import { openPackBlockStore, type PackBlockStore } from './pack-block-store.ts'
 import { openTapeMedium } from './tape-medium.ts'
 import { openVirtualTapeLibrary } from './virtual-tape-library.ts'
 import { ArchiveDeviceInvalidError } from './errors.ts'
-import { lockDevice, type LockOptions, type Release } from './device-lock.ts'
+import { lockDevice, type LockOptions, type LockPlace, type Release } from './device-lock.ts'
 
 export interface OpenDevice {
   store: PackBlockStore
@@ -23,12 +23,11 @@ export interface OpenDeviceOptions {
 
 export async function openArchiveDevice (record: DeviceRecord, secret: string | undefined, options: OpenDeviceOptions = {}): Promise<OpenDevice> {
   const c = record.config
-  /** The device's lock file, where it has one: its folder, or its tape library's folder. */
-  const file = c.type === 's3' ? undefined : join(c.path, 'lock')
   const key = c.type === 's3' ? `s3 ${c.endpoint ?? c.region} ${c.bucket} ${c.prefix ?? ''}` : `${c.type} ${c.path}`
   let release: Release | undefined
-  const opened = async (open: () => Promise<OpenDevice>): Promise<OpenDevice> => {
-    if (options.lock !== undefined) release = await lockDevice(key, file, options.lock)
+  /** Opens with the write lock held, when asked for: at `place` (device-lock.ts), or within this process only. */
+  const opened = async (place: LockPlace | undefined, open: () => Promise<OpenDevice>): Promise<OpenDevice> => {
+    if (options.lock !== undefined) release = await lockDevice(key, place, options.lock)
     try {
       const d = await open()
       return { ...d, close: async () => { try { await d.close() } finally { await release?.() } } }
@@ -36,21 +35,27 @@ export async function openArchiveDevice (record: DeviceRecord, secret: string | 
   }
   if (c.type === 'dir') {
     const medium = await localDirectoryMedium({ device: record.name, dir: c.path })
-    return await opened(async () => ({ store: await openPackBlockStore(medium), details: { type: 'dir', path: c.path }, close: async () => {} }))
+    return await opened({ file: join(c.path, 'lock') }, async () => ({ store: await openPackBlockStore(medium), details: { type: 'dir', path: c.path }, close: async () => {} }))
   }
   if (c.type === 's3') {
     if (secret === undefined) throw new ArchiveDeviceInvalidError(`Device ${record.name} has no secret access key stored; add it again with CAIRN_S3_SECRET_KEY set`)
-    return await opened(async () => {
-      // Loaded here only: a folder or tape device does not pay for the AWS SDK's start-up.
-      const { s3Medium } = await import('./s3-medium.ts')
-      const medium = s3Medium({ device: record.name, endpoint: c.endpoint, region: c.region, bucket: c.bucket, prefix: c.prefix, forcePathStyle: c.pathStyle, accessKeyId: c.accessKeyId, secretAccessKey: secret, retentionDays: c.retentionDays })
-      try {
-        const { objectLock } = await medium.probe()
-        return { store: await openPackBlockStore(medium), details: { type: 's3', endpoint: c.endpoint, bucket: c.bucket, prefix: c.prefix ?? '', objectLock }, close: async () => { medium.close() } }
-      } catch (err) { medium.close(); throw err }
-    })
+    // Loaded here only: a folder or tape device does not pay for the AWS SDK's start-up.
+    const { s3Medium } = await import('./s3-medium.ts')
+    const medium = s3Medium({ device: record.name, endpoint: c.endpoint, region: c.region, bucket: c.bucket, prefix: c.prefix, forcePathStyle: c.pathStyle, accessKeyId: c.accessKeyId, secretAccessKey: secret, retentionDays: c.retentionDays })
+    try {
+      // The bucket reached first: a wrong endpoint or key is its own error, not a failure to lock.
+      const { objectLock } = await medium.probe()
+      // The lock objects in the bucket, beside what they guard (lock-objects.ts).
+      const d = await opened({ medium, where: `s3://${c.bucket}/${c.prefix ?? ''}` }, async () => ({
+        store: await openPackBlockStore(medium),
+        details: { type: 's3', endpoint: c.endpoint, bucket: c.bucket, prefix: c.prefix ?? '', objectLock },
+        close: async () => {}
+      }))
+      // The client outlives the lock: its release deletes the lock object through it.
+      return { ...d, close: async () => { try { await d.close() } finally { medium.close() } } }
+    } catch (err) { medium.close(); throw err }
   }
-  return await opened(async () => {
+  return await opened({ file: join(c.path, 'lock') }, async () => {
     const medium = openTapeMedium({ device: record.name, library: openVirtualTapeLibrary(c.path), pool: c.pool })
     const store = await openPackBlockStore(medium)
     // Each cartridge of the pool: the set records on it; none at all, scratch (blank or recycled).

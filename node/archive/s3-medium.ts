@@ -27,7 +27,7 @@ export interface S3DeviceInit {
   multipartFrom?: number
   /** Parts of one multipart upload in flight at once (default 4). */
   partConcurrency?: number
-  /** Where the bucket has Object Lock: days each archived object is retained (governance mode). */
+  /** Where the bucket has Object Lock: days each archived object is retained (governance mode); never a lock object (written with `retain: false`). */
   retentionDays?: number
 }
 
@@ -99,7 +99,7 @@ export function s3Medium (init: S3DeviceInit): S3Medium {
       const what = `Writing ${name} to ${init.device}`
       await send(what, async () => {
         const input: PutObjectCommandInput = { Bucket: init.bucket, Key: prefix + name, Body: bytes }
-        if (init.retentionDays !== undefined && await lockEnabled()) {
+        if (options?.retain !== false && init.retentionDays !== undefined && await lockEnabled()) {
           input.ObjectLockMode = 'GOVERNANCE'
           input.ObjectLockRetainUntilDate = new Date(Date.now() + init.retentionDays * 86_400_000)
         }

@@ -44,7 +44,7 @@ registerStoreOperation('archive', {
     // Writing: with the device's lock, so no expiry elsewhere removes packs this run found there (device-lock.ts).
     const lock: LockOptions = {
       purpose: 'cairn archive run', signal: ctx.signal,
-      onWait: (holder, file) => { process.stderr.write(`cairn: waiting for device ${String(a.device)}: ${holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : 'another run in this process'} is writing to it${file !== undefined ? `; if that process is gone, remove ${file}` : ''}\n`) }
+      onWait: (holder, where) => { process.stderr.write(`cairn: waiting for device ${String(a.device)}: ${holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : where !== undefined ? 'a writer whose lock does not decode' : 'another run in this process'} is writing to it${where !== undefined ? `; if that process is gone, remove ${where}` : ''}\n`) }
     }
     return await withDevice({ devices: a.devices, device: a.device }, lock, async d => await (await archiveModule()).copyBlocks(repo.blocks, d.store, { signal: ctx.signal, onProgress: ({ detail }) => ctx.progress(detail) }))
   }

@@ -1,7 +1,8 @@
 // Archive tasks in a running daemon (F20) with a manual clock: a daily schedule fires an archive
 // run at its time and a weekly one a verify of the device, as the system, into the history; only admins add devices; an archive job can be
 // stopped (held before its body by a job gate) and its task not edited meanwhile, and the rerun
-// writes what the device lacks. Real parts: the daemon's LevelDB state, chunkstore stores and a
+// writes what the device lacks; a tape library's cartridges as the Data view lists them (busy while a
+// writer holds the library; when a run last recycled one). Real parts: the daemon's LevelDB state, chunkstore stores and a
 // local-directory archive device in temporary folders, HTTP on 127.0.0.1.
 import test from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,7 +11,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { localDirectoryMedium, openPackBlockStore } from '../archive/index.ts'
+import { localDirectoryMedium, lockDevice, openPackBlockStore } from '../archive/index.ts'
 import { finished, jobGate, spaceFor, startTestDaemon, withUsers } from '../testing/index.ts'
 
 test('an archive task\'s schedule fires archive runs; stop and rerun; devices are for admins', async (t) => {
@@ -135,8 +136,9 @@ test('an archive task\'s schedule fires archive runs; stop and rerun; devices ar
   assert.ok((await device.snapshotRoots()).some(r => r.toString() === oldSet.roots[0]))
 })
 
-test('an archive task writes to its media pool of a tape library, and only there', async (t) => {
-  const d = await startTestDaemon()
+test('an archive task writes to its media pool of a tape library, and only there; the cartridges as the Data view shows them', async (t) => {
+  // Sessions outlast the clock's moves below.
+  const d = await startTestDaemon({ accounts: { idleTimeoutMs: 10 ** 12, absoluteTimeoutMs: 10 ** 12 } })
   const src = await mkdtemp(join(tmpdir(), 'cairn-src-'))
   t.after(async () => { await d.close(); await rm(src, { recursive: true, force: true }) })
   await writeFile(join(src, 'a.bin'), randomBytes(200 << 10))
@@ -161,10 +163,43 @@ test('an archive task writes to its media pool of a tape library, and only there
   assert.ok(await eod('OFF001') > 200 << 10, 'the set is on the offsite cartridge')
   assert.equal(await eod('DAY001'), 0, 'and nothing on the others')
   assert.equal(await eod('DAY002'), 0)
+  // The Data view's cartridges: the set on OFF001, the others scratch.
+  const cartridges = await operator.get('/api/archive/devices/vtl/cartridges')
+  assert.equal(cartridges.status, 200, cartridges.text)
+  const want = [{ barcode: 'DAY001', sets: 0, scratch: true }, { barcode: 'DAY002', sets: 0, scratch: true }, { barcode: 'OFF001', sets: 1, scratch: false }]
+  assert.deepEqual({ ...cartridges.body, readAt: undefined }, { device: 'vtl', busy: false, readAt: undefined, cartridges: want })
+  // While a writer holds the library its changer is left alone: what was last read, marked busy.
+  const release = await lockDevice(`vtl ${library}`, { file: join(library, 'lock') }, { purpose: 'a writer in this test' })
+  try {
+    const busy = await operator.get('/api/archive/devices/vtl/cartridges')
+    assert.deepEqual({ busy: busy.body.busy, readAt: busy.body.readAt, cartridges: busy.body.cartridges }, { busy: true, readAt: cartridges.body.readAt, cartridges: want })
+  } finally { await release() }
+
+  // A cartridge whose every set has expired is recycled by the next run on the library; the view says when.
+  const src2 = join(src, 'other'); await mkdir(src2)
+  await writeFile(join(src2, 'b.bin'), randomBytes(100 << 10))
+  const made = await operator.post('/api/tasks', { name: 'other-files', nodeId, spaceId, sources: { include: [src2] } })
+  assert.equal(made.status, 201, made.text)
+  const other = made.body
+  const backup = await operator.post(`/api/tasks/${other.id}/start`, { level: 'full' })
+  assert.equal(backup.status, 202, backup.text)
+  assert.equal((await finished(d, operator, backup.body.id)).status, 'success')
+  const daily = await operator.post('/api/archive/tasks', { ...base, name: 'daily', pool: ['DAY001'], retentionDays: 1 })
+  assert.equal((await finished(d, operator, (await operator.post(`/api/archive/tasks/${daily.body.id}/start`)).body.id)).status, 'success')
+  assert.ok(await eod('DAY001') > 0)
+  await d.clock.set(new Date(d.clock.now().getTime() + 2 * 86_400_000))
+  // Another backup task's snapshot, onto DAY002 first: nothing of it needs DAY001, whose only set has expired.
+  const next = await operator.post('/api/archive/tasks', { ...base, taskIds: [other.id], name: 'next', pool: ['DAY002', 'DAY001'] })
+  const recycler = await finished(d, operator, (await operator.post(`/api/archive/tasks/${next.body.id}/start`)).body.id)
+  assert.deepEqual(recycler.result?.expired?.recycled, ['DAY001'], JSON.stringify(recycler))
+  const after = (await operator.get('/api/archive/devices/vtl/cartridges')).body.cartridges
+  assert.deepEqual(after.find((c: { barcode: string }) => c.barcode === 'DAY001'), { barcode: 'DAY001', sets: 0, scratch: true, lastRecycledAt: recycler.endedAt })
+  assert.equal(after.find((c: { barcode: string }) => c.barcode === 'DAY002').lastRecycledAt, undefined)
   // Moved to another device without a pool, the task's media pool goes with its old device.
   const folder = join(d.dir, 'disk'); await mkdir(folder)
   assert.equal((await admin.post('/api/archive/devices', { name: 'disk', type: 'dir', path: folder })).status, 201)
   const moved = await operator.patch(`/api/archive/tasks/${offsite.body.id}`, { device: 'disk' })
   assert.equal(moved.status, 200, moved.text)
   assert.equal(moved.body.pool, undefined)
+  assert.equal((await operator.get('/api/archive/devices/disk/cartridges')).status, 400, 'a folder has no cartridges')
 })

@@ -97,6 +97,15 @@ export interface ArchiveRecord {
 /** Manual 2.6's data view: what each task has archived on each device. */
 export interface ArchiveDataRow { archiveTaskId: string, taskName: string, spaceId: string, device: string, bytes: number, snapshots: number, runs: number, lastArchivedAt: string }
 
+/** One cartridge of a tape library's pool, for the Data view: the sets on it; none, scratch (blank or recycled). */
+export interface CartridgeView { barcode: string, sets: number, scratch: boolean, /** When an archive job of this node last recycled it. */ lastRecycledAt?: string }
+
+/**
+ * A tape library's cartridges. `busy`: a writer holds the library (its changer is not moved under
+ * it), so `cartridges` is what this node last read (empty if nothing yet), as of `readAt`.
+ */
+export interface DeviceCartridges { device: string, busy: boolean, readAt?: string, cartridges: CartridgeView[] }
+
 export interface Archive {
   devices: () => Promise<DeviceView[]>
   addDevice: (a: Actor, input: DeviceInput) => Promise<DeviceView>
@@ -121,6 +130,8 @@ export interface Archive {
   verify: (a: Actor, device: string, trigger?: JobRecord['trigger']) => Promise<JobRecord>
   records: (u: User) => Promise<ArchiveRecord[]>
   data: (u: User) => Promise<ArchiveDataRow[]>
+  /** A tape library's cartridges, read from the library unless a writer holds it (ArchiveDeviceInvalidError for another kind of device). */
+  cartridges: (u: User, name: string) => Promise<DeviceCartridges>
 }
 
 export interface ArchiveComponents {
@@ -159,6 +170,8 @@ export function createArchive (components: ArchiveComponents): Archive {
     return await run
   }
   const statusOf = new Map<string, Pick<DeviceView, 'status' | 'checkedAt' | 'message'>>()
+  /** Each tape library's cartridges as last read, for while a writer holds it. */
+  const cartridgesRead = new Map<string, { readAt: string, cartridges: Array<Omit<CartridgeView, 'lastRecycledAt'>> }>()
   const nodeId = async (): Promise<string> => (await inventory.localNode())?.id ?? ''
   const view = async (d: DeviceRecord): Promise<DeviceView> => ({ ...d, nodeId: await nodeId(), ...(statusOf.get(d.name) ?? { status: 'unknown' }) })
   /** Opens a device; a tape library with `pool`, on those cartridges only (an archive task's media pool). */
@@ -362,10 +375,10 @@ export function createArchive (components: ArchiveComponents): Archive {
           // sets meanwhile could remove packs this run's set needs (device-lock.ts).
           const d = await open(t.device, t.pool, {
             purpose: `archive job ${ctx.job.name} (${ctx.job.id})`, signal: ctx.signal,
-            onWait: async (holder, file) => {
-              const by = holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : 'another job of this node'
-              await ctx.log('warning', `Waiting for device ${t.device}: it is being written by ${by}${file !== undefined ? `; if that process is gone, remove ${file}` : ''}`,
-                said('ARCHIVE_DEVICE_BUSY', { name: t.device, by, file }))
+            onWait: async (holder, where) => {
+              const by = holder !== undefined ? `${holder.purpose} on ${holder.host} (process ${holder.pid}) since ${holder.since}` : where !== undefined ? 'a writer whose lock does not decode' : 'another job of this node'
+              await ctx.log('warning', `Waiting for device ${t.device}: it is being written by ${by}${where !== undefined ? `; if that process is gone, remove ${where}` : ''}`,
+                said('ARCHIVE_DEVICE_BUSY', { name: t.device, by, file: where }))
             }
           })
           let expiry: ExpiryResult | undefined
@@ -499,6 +512,37 @@ export function createArchive (components: ArchiveComponents): Archive {
         rows.set(key, row)
       }
       return [...rows.values()]
+    },
+
+    async cartridges (u, name) {
+      const record = registry.get(name)
+      if (record.config.type !== 'vtl') throw new ArchiveDeviceInvalidError(`Device ${name} is not a tape library; only a tape library has cartridges`)
+      // With the device's lock, given up at once if a writer holds it: reading the cartridges moves
+      // the changer, which must not happen under a job writing a set.
+      const held = new AbortController()
+      let read = cartridgesRead.get(name)
+      let busy = false
+      try {
+        const d = await open(name, undefined, { purpose: 'a look at its cartridges', signal: held.signal, onWait: () => { held.abort() } })
+        try {
+          read = { readAt: clock.now().toISOString(), cartridges: d.details.cartridges as Array<Omit<CartridgeView, 'lastRecycledAt'>> }
+          cartridgesRead.set(name, read)
+        } finally { await d.close() }
+      } catch (err) {
+        if (!held.signal.aborted) throw err
+        busy = true
+      }
+      // When each was last recycled: the archive jobs of this device that say so (`result.expired.recycled`).
+      const recycledAt = new Map<string, string>()
+      for (const j of await archiveJobs(u)) {
+        if (j.type !== 'archive' || j.params.device !== name) continue
+        const at = j.endedAt ?? j.startedAt
+        for (const b of ((j.result?.expired as { recycled?: string[] } | undefined)?.recycled ?? [])) if ((recycledAt.get(b) ?? '') < at) recycledAt.set(b, at)
+      }
+      return {
+        device: name, busy, ...(read !== undefined ? { readAt: read.readAt } : {}),
+        cartridges: (read?.cartridges ?? []).map(c => ({ ...c, ...(recycledAt.has(c.barcode) ? { lastRecycledAt: recycledAt.get(c.barcode) } : {}) }))
+      }
     }
   }
   return archive
