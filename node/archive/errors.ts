@@ -80,3 +80,12 @@ export class ArchiveFormatError extends CairnError {
     super(`Not an archive object this version reads: ${detail}.`, { ...options, params: { detail } })
   }
 }
+
+/** A tape drive or medium changer refused a command (SCSI sense, or an errno of the `st` driver) for a reason other than those above. */
+export class TapeDeviceError extends CairnError {
+  static override readonly code = 'TAPE_DEVICE_FAILED'
+  override readonly name = 'TapeDeviceError'
+  constructor (device: string, node: string, command: string, detail: string, options?: CairnErrorOptions) {
+    super(`Tape library ${device}: ${command} on ${node} failed: ${detail}. Check the library's panel or log (and \`mt -f ${node} status\` or \`mtx -f ${node} status\`), then run again; what was archived before is intact.`, { ...options, params: { device, node, command, detail } })
+  }
+}
