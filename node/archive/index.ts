@@ -16,7 +16,8 @@ export { scanPack, decodeCatalogue, encodeCatalogue, encodePack } from './pack-f
 // s3Medium itself is loaded on use (open-device.ts): the AWS SDK costs every other archive command ~0.2 s of start-up.
 export type { S3DeviceInit, S3Medium } from './s3-medium.ts'
 export { createVirtualTapeLibrary, openVirtualTapeLibrary } from './virtual-tape-library.ts'
-export type { VirtualTapeLibrary, VirtualLibraryInit, TapeDrive } from './virtual-tape-library.ts'
+export type { VirtualTapeLibrary, VirtualLibraryInit } from './virtual-tape-library.ts'
+export type { TapeDrive, TapeLibrary } from './tape-library.ts'
 export { openTapeMedium } from './tape-medium.ts'
 export type { TapeMedium, TapeMediumInit } from './tape-medium.ts'
 export { openDeviceRegistry } from './device-registry.ts'
