@@ -1,11 +1,15 @@
 // Opens a registered archive device as a BlockStore (the pack store on its medium).
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DeviceRecord } from './device-registry.ts'
 import { localDirectoryMedium } from './local-directory.ts'
 import { openPackBlockStore, type PackBlockStore } from './pack-block-store.ts'
 import { openTapeMedium } from './tape-medium.ts'
 import { openVirtualTapeLibrary } from './virtual-tape-library.ts'
-import { ArchiveDeviceInvalidError } from './errors.ts'
+import { ArchiveDeviceInvalidError, ArchiveDeviceUnavailableError } from './errors.ts'
+import { openScsiTapeLibrary } from './scsi-changer.ts'
+import { openSgPort, openStPort } from './tape-ioctl.ts'
+import type { TapeLibrary } from './tape-library.ts'
 import { lockDevice, type LockOptions, type Release } from './device-lock.ts'
 
 export interface OpenDevice {
@@ -23,9 +27,9 @@ export interface OpenDeviceOptions {
 
 export async function openArchiveDevice (record: DeviceRecord, secret: string | undefined, options: OpenDeviceOptions = {}): Promise<OpenDevice> {
   const c = record.config
-  /** The device's lock file, where it has one: its folder, or its tape library's folder. */
-  const file = c.type === 's3' ? undefined : join(c.path, 'lock')
-  const key = c.type === 's3' ? `s3 ${c.endpoint ?? c.region} ${c.bucket} ${c.prefix ?? ''}` : `${c.type} ${c.path}`
+  /** The device's lock file, where it has one: its folder, or its virtual tape library's folder (a SCSI library is held in this process only, by its changer). */
+  const file = c.type === 's3' || c.type === 'tape' ? undefined : join(c.path, 'lock')
+  const key = c.type === 's3' ? `s3 ${c.endpoint ?? c.region} ${c.bucket} ${c.prefix ?? ''}` : c.type === 'tape' ? `tape ${c.changer}` : `${c.type} ${c.path}`
   let release: Release | undefined
   const opened = async (open: () => Promise<OpenDevice>): Promise<OpenDevice> => {
     if (options.lock !== undefined) release = await lockDevice(key, file, options.lock)
@@ -50,11 +54,23 @@ export async function openArchiveDevice (record: DeviceRecord, secret: string | 
       } catch (err) { medium.close(); throw err }
     })
   }
-  return await opened(async () => {
-    const medium = openTapeMedium({ device: record.name, library: openVirtualTapeLibrary(c.path), pool: c.pool })
+  /** The tape medium on a library, with what `device test` shows of each cartridge of the pool: the set records on it; none at all, scratch (blank or recycled). */
+  const onTape = async (library: TapeLibrary, details: Record<string, unknown>, done: () => void): Promise<OpenDevice> => {
+    const medium = openTapeMedium({ device: record.name, library, pool: c.type === 'vtl' || c.type === 'tape' ? c.pool : [] })
     const store = await openPackBlockStore(medium)
-    // Each cartridge of the pool: the set records on it; none at all, scratch (blank or recycled).
     const cartridges = [...medium.volumes()].map(([barcode, names]) => ({ barcode, sets: names.filter(n => n.startsWith('sets/')).length, scratch: names.length === 0 }))
-    return { store, details: { type: 'vtl', path: c.path, pool: c.pool, cartridges }, close: async () => { medium.closeSet() } }
-  })
+    return { store, details: { ...details, cartridges }, close: async () => { try { medium.closeSet() } finally { done() } } }
+  }
+  if (c.type === 'tape') {
+    const missing = [c.changer, ...c.drives].filter(p => !existsSync(p))
+    if (missing.length > 0) throw new ArchiveDeviceUnavailableError(record.name, `there is no ${missing.join(', ')} on this machine (is the library connected and powered, and are the sg and st kernel modules loaded? \`lsscsi -g\` lists the nodes)`)
+    return await opened(async () => {
+      const library = openScsiTapeLibrary({ device: record.name, changer: openSgPort(record.name, c.changer), drives: c.drives.map(p => () => openStPort(record.name, p)), recordSize: c.recordSize })
+      try {
+        const { vendor, product, revision } = library.inquiry
+        return await onTape(library, { type: 'tape', changer: c.changer, drives: c.drives, pool: c.pool, changerModel: `${vendor} ${product} ${revision}` }, () => { library.close() })
+      } catch (err) { library.close(); throw err }
+    })
+  }
+  return await opened(async () => await onTape(openVirtualTapeLibrary(c.path), { type: 'vtl', path: c.path, pool: c.pool }, () => {}))
 }
