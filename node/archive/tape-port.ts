@@ -3,6 +3,7 @@
 // it: the device nodes through the native addon (tape-ioctl.ts), and the virtual tape library's
 // device face (vtl-device-face.ts), which emulates the kernel's st driver and a changer so the
 // same code runs in tests.
+import { ErrnoError } from './errors.ts'
 
 /** An `st` device node (/dev/nstN: no rewind on close), opened. */
 export interface StPort {
@@ -37,7 +38,4 @@ export interface SgPort {
   close: () => void
 }
 
-/** An error as Node's system calls raise them: `code` the errno's name. */
-export function errnoError (code: string, syscall: string, path: string): Error & { code: string, syscall: string, path: string } {
-  return Object.assign(new Error(`${code}: ${syscall} ${path}`), { code, syscall, path })
-}
+export const errnoError = (code: string, syscall: string, path: string): ErrnoError => new ErrnoError(code, syscall, path)
