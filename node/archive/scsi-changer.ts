@@ -3,7 +3,7 @@
 // its slots and drives are, READ ELEMENT STATUS with volume tags for which barcode is where,
 // and MOVE MEDIUM between a slot and a drive. Failed commands are worded from their sense data.
 import { ArchiveDeviceInvalidError, ArchiveDeviceUnavailableError, TapeDeviceError } from './errors.ts'
-import { encodeMtop, MTIOCTOP, MtOp } from './mtio.ts'
+import { decodeMtget, encodeMtop, MTGET_SIZE, MTIOCGET, MTIOCTOP, MtOp } from './mtio.ts'
 import {
   describeSense, DEVICE_TYPE_CHANGER, elementAddressModeSenseCdb, ElementType, inquiryCdb, moveMediumCdb, parseElementAddressPage, parseElementStatus, parseInquiry,
   parseSense, readElementStatusCdb, SCSI_STATUS_GOOD, SenseKey, testUnitReadyCdb, type ElementAddresses, type ElementStatus, type ElementTypeCode, type Inquiry
@@ -15,6 +15,8 @@ import type { SgDirection, SgPort, StPort } from './tape-port.ts'
 /** A MOVE MEDIUM can take a minute or more on a large library. */
 const MOVE_TIMEOUT_MS = 10 * 60_000
 const QUERY_TIMEOUT_MS = 60_000
+/** How long a drive may take to thread a cartridge after MOVE MEDIUM before its st node reports it online. */
+const LOAD_TIMEOUT_MS = 5 * 60_000
 
 export interface ScsiTapeLibraryInit {
   /** The library's name, as errors give it. */
@@ -23,6 +25,8 @@ export interface ScsiTapeLibraryInit {
   /** Openers of the drives' `st` nodes, in the changer's drive order (data transfer element 0 first). */
   drives: Array<() => StPort>
   recordSize?: number
+  /** How long to wait for a drive to report a cartridge online after moving one in (default 5 minutes). */
+  loadTimeoutMs?: number
 }
 
 export interface ScsiTapeLibrary extends TapeLibrary {
@@ -90,6 +94,30 @@ export function openScsiTapeLibrary (init: ScsiTapeLibraryInit): ScsiTapeLibrary
     drive.full = false
   }
 
+  /**
+   * Drive `d`'s port once its cartridge is threaded: a drive takes seconds to a minute after MOVE
+   * MEDIUM. Opened afresh each time, as st reads a new cartridge's state on open.
+   */
+  const whenLoaded = (d: number): StPort => {
+    const until = Date.now() + (init.loadTimeoutMs ?? LOAD_TIMEOUT_MS)
+    for (;;) {
+      const port = init.drives[d]()
+      let online = false
+      try {
+        const b = new Uint8Array(MTGET_SIZE)
+        port.ioctl(MTIOCGET, b)
+        online = decodeMtget(b).online
+      } catch (err) {
+        port.close()
+        throw new TapeDeviceError(device, port.path, 'MTIOCGET', (err as { code?: string }).code ?? String(err), { cause: err })
+      }
+      if (online || Date.now() >= until) return port
+      port.close()
+      // The tape calls are synchronous (doc/design.md "Real tape hardware"): wait without spinning.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000)
+    }
+  }
+
   return {
     inquiry,
     elements,
@@ -112,7 +140,7 @@ export function openScsiTapeLibrary (init: ScsiTapeLibraryInit): ScsiTapeLibrary
         if (slot === undefined) throw new ArchiveDeviceUnavailableError(device, `no cartridge ${barcode} in a slot of the library (its barcode label was not read in any slot)`)
         move(slot.address, driveAddress(d))
       }
-      const drive = openStDrive({ device, barcode, port: init.drives[d](), recordSize: init.recordSize })
+      const drive = openStDrive({ device, barcode, port: whenLoaded(d), recordSize: init.recordSize })
       loaded.set(d, drive)
       return drive
     },
