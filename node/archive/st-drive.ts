@@ -200,7 +200,7 @@ export function openStDrive (init: StDriveInit): StDrive {
     },
     release () {
       try {
-        if (open && tail.length > 0 && !writeProtected) endFile()
+        if (open && (tail.length > 0 || written) && !writeProtected) endFile()
       } finally { port.close() }
     }
   }
