@@ -14,6 +14,7 @@ import { openStDrive } from './st-drive.ts'
 import type { SgPort } from './tape-port.ts'
 import { vtlDeviceFace, VTL_DRIVE_BASE, VTL_STORAGE_BASE } from './vtl-device-face.ts'
 import { moveMediumCdb } from './smc-commands.ts'
+import { decodeMtget, encodeMtop, MTGET_SIZE, MTIOCGET, MTIOCTOP, MtOp, type MtOpCode, type MtStatus } from './mtio.ts'
 
 const RECORD = 16 << 10
 
@@ -79,6 +80,47 @@ test('st drive: records of the set size on the image, a file ends with a padded 
     lib.close()
     // No cartridge in the drive: the st node says so.
     assert.throws(() => openStDrive({ device: 'vtl-1', barcode: 'CRN000L8', port: face.drive(0) }), (err: Error) => err instanceof ArchiveDeviceUnavailableError && err.message.includes('#nst0 reports no cartridge'))
+  } finally {
+    removeDir(dir)
+  }
+})
+
+test('device face: the st driver semantics it emulates — status bits, spacing, end of data, early warning, a filemark on rewind after writing', () => {
+  const dir = tempDir('cairn-face-')
+  try {
+    const vtl = createVirtualTapeLibrary(dir, { slots: 2, drives: 1, cartridges: [{ barcode: 'CRN000L8', capacity: 4 * 1024 }] })
+    const face = vtlDeviceFace(dir)
+    const nst = face.drive(0)
+    const status = (): MtStatus => { const b = new Uint8Array(MTGET_SIZE); nst.ioctl(MTIOCGET, b); return decodeMtget(b) }
+    const mt = (op: MtOpCode, count = 1): void => { nst.ioctl(MTIOCTOP, encodeMtop(op, count)) }
+    const code = (fn: () => unknown): string | undefined => { try { fn(); return undefined } catch (err) { return (err as { code?: string }).code } }
+    assert.deepEqual({ online: status().online, door: status().doorOpen }, { online: false, door: true }, 'no cartridge')
+    assert.equal(code(() => { mt(MtOp.MTREW) }), 'ENOMEDIUM')
+    vtl.load('CRN000L8')
+    mt(MtOp.MTSETBLK, 1024)
+    assert.deepEqual((({ online, bot, eod, blockSize }) => ({ online, bot, eod, blockSize }))(status()), { online: true, bot: true, eod: true, blockSize: 1024 })
+    assert.equal(code(() => nst.write(new Uint8Array(100))), 'EINVAL', 'whole records only')
+    nst.write(Buffer.alloc(2048, 1))
+    mt(MtOp.MTREW)
+    // Rewinding after a write ended the file with a filemark: the data is file 0, then an empty file 1 at end of data.
+    assert.equal(code(() => { mt(MtOp.MTFSF) }), undefined)
+    assert.deepEqual((({ fileNo, blockNo, eof, eod }) => ({ fileNo, blockNo, eof, eod }))(status()), { fileNo: 1, blockNo: 0, eof: true, eod: true })
+    assert.equal(code(() => { mt(MtOp.MTFSF) }), 'EIO', 'no filemark ahead: end of data')
+    mt(MtOp.MTREW)
+    const buf = new Uint8Array(4096)
+    assert.equal(nst.read(buf), 2048)
+    assert.equal(nst.read(buf), 0, 'the filemark')
+    assert.equal(code(() => nst.read(buf)), 'EIO', 'blank past end of data')
+    // Early warning at 4 KiB: the write that would pass it records nothing (ENOSPC), the next fits in the zone, then EIO.
+    mt(MtOp.MTEOM)
+    assert.equal(code(() => nst.write(Buffer.alloc(3072))), 'ENOSPC')
+    assert.equal(nst.write(Buffer.alloc(3072)), 3072)
+    assert.ok(status().eot)
+    assert.equal(code(() => nst.write(Buffer.alloc(4096))), 'EIO')
+    // Write-protected: EACCES, and the status bit.
+    vtl.setWriteProtected('CRN000L8', true)
+    assert.ok(status().writeProtected)
+    assert.equal(code(() => nst.write(Buffer.alloc(1024))), 'EACCES')
   } finally {
     removeDir(dir)
   }
