@@ -173,12 +173,12 @@ export function openStDrive (init: StDriveInit): StDrive {
       toEnd()
       const all = Buffer.concat([tail, bytes])
       const whole = all.length - (all.length % R)
-      const { written, endOfMedium } = writeRecords(all.subarray(0, whole))
+      const { written: recorded, endOfMedium } = writeRecords(all.subarray(0, whole))
       if (!open) { sizes.push(0); open = true }
       const last = sizes.length - 1
       if (endOfMedium) {
         // Nothing of `bytes` counts: records already on tape end the file with a cut-off member.
-        if (written > 0) { sizes[last] = sizes[last] - tail.length + written; tail = Buffer.alloc(0) }
+        if (recorded > 0) { sizes[last] = sizes[last] - tail.length + recorded; tail = Buffer.alloc(0) }
         throw new TapeEndOfMediaError(barcode)
       }
       tail = Buffer.from(all.subarray(whole))
