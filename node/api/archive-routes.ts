@@ -42,6 +42,16 @@ const deviceBody = {
           properties: { slots: { type: 'integer', minimum: 1, maximum: 10000 }, capacityBytes: { type: 'integer', minimum: 1 << 20, maximum: 2 ** 50 } }
         }
       }
+    },
+    {
+      type: 'object', additionalProperties: false, required: ['name', 'type', 'changer', 'drives', 'pool'],
+      properties: {
+        name: name164, type: { const: 'tape' },
+        changer: { ...absPath, description: 'The SCSI medium changer\'s generic node, /dev/sgN' },
+        drives: { type: 'array', minItems: 1, maxItems: 64, items: { ...absPath, description: 'An st drive\'s no-rewind node, /dev/nstN' }, description: 'In the changer\'s drive order' },
+        pool: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' } },
+        recordSize: { type: 'integer', minimum: 512, maximum: 16 << 20, multipleOf: 512, description: 'Bytes per tape record; default 262144' }
+      }
     }
   ]
 } as const

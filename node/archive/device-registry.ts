@@ -13,6 +13,11 @@ export type DeviceConfig =
   | { type: 'dir', path: string }
   | { type: 's3', endpoint?: string, region: string, bucket: string, prefix?: string, pathStyle: boolean, accessKeyId: string, retentionDays?: number }
   | { type: 'vtl', path: string, pool: string[] }
+  /** A real tape library: its SCSI medium changer (/dev/sgN) and its `st` drives (/dev/nstN) in the changer's drive order; `recordSize` in bytes (default 256 KiB). */
+  | { type: 'tape', changer: string, drives: string[], pool: string[], recordSize?: number }
+
+/** The media pool of a tape library device (virtual or SCSI); undefined for any other device. */
+export const poolOf = (c: DeviceConfig): string[] | undefined => c.type === 'vtl' || c.type === 'tape' ? c.pool : undefined
 
 export interface DeviceRecord {
   name: string

@@ -80,3 +80,25 @@ export class ArchiveFormatError extends CairnError {
     super(`Not an archive object this version reads: ${detail}.`, { ...options, params: { detail } })
   }
 }
+
+/** A tape drive or medium changer refused a command (SCSI sense, or an errno of the `st` driver) for a reason other than those above. */
+export class TapeDeviceError extends CairnError {
+  static override readonly code = 'TAPE_DEVICE_FAILED'
+  override readonly name = 'TapeDeviceError'
+  constructor (device: string, node: string, command: string, detail: string, options?: CairnErrorOptions) {
+    super(`Tape library ${device}: ${command} on ${node} failed: ${detail}. Check the library's panel or log (and \`mt -f ${node} status\` or \`mtx -f ${node} status\`), then run again; what was archived before is intact.`, { ...options, params: { device, node, command, detail } })
+  }
+}
+
+/**
+ * A system call's failure as a tape port (tape-port.ts) reports it, shaped like Node's own
+ * (`code` the errno's name), so the addon's calls and fs's read/write fail alike. Not a
+ * CairnError: it never leaves the tape code, where the drive and the changer turn it into one
+ * naming the device.
+ */
+export class ErrnoError extends Error {
+  override readonly name = 'ErrnoError'
+  constructor (readonly code: string, readonly syscall: string, readonly path: string) {
+    super(`${code}: ${syscall} ${path}`)
+  }
+}

@@ -5,7 +5,11 @@ import { localDirectoryMedium } from './local-directory.ts'
 import { openPackBlockStore, type PackBlockStore } from './pack-block-store.ts'
 import { openTapeMedium } from './tape-medium.ts'
 import { openVirtualTapeLibrary } from './virtual-tape-library.ts'
-import { ArchiveDeviceInvalidError } from './errors.ts'
+import { existsSync } from 'node:fs'
+import { ArchiveDeviceInvalidError, ArchiveDeviceUnavailableError } from './errors.ts'
+import { openScsiTapeLibrary } from './scsi-changer.ts'
+import { openSgPort, openStPort } from './tape-ioctl.ts'
+import type { TapeLibrary } from './tape-library.ts'
 import { lockDevice, type LockOptions, type LockPlace, type Release } from './device-lock.ts'
 
 export interface OpenDevice {
@@ -23,7 +27,8 @@ export interface OpenDeviceOptions {
 
 export async function openArchiveDevice (record: DeviceRecord, secret: string | undefined, options: OpenDeviceOptions = {}): Promise<OpenDevice> {
   const c = record.config
-  const key = c.type === 's3' ? `s3 ${c.endpoint ?? c.region} ${c.bucket} ${c.prefix ?? ''}` : `${c.type} ${c.path}`
+  // A SCSI library is held in this process only, by its changer (it has no folder for a lock file).
+  const key = c.type === 's3' ? `s3 ${c.endpoint ?? c.region} ${c.bucket} ${c.prefix ?? ''}` : c.type === 'tape' ? `tape ${c.changer}` : `${c.type} ${c.path}`
   let release: Release | undefined
   /** Opens with the write lock held, when asked for: at `place` (device-lock.ts), or within this process only. */
   const opened = async (place: LockPlace | undefined, open: () => Promise<OpenDevice>): Promise<OpenDevice> => {
@@ -55,11 +60,23 @@ export async function openArchiveDevice (record: DeviceRecord, secret: string | 
       return { ...d, close: async () => { try { await d.close() } finally { medium.close() } } }
     } catch (err) { medium.close(); throw err }
   }
-  return await opened({ file: join(c.path, 'lock') }, async () => {
-    const medium = openTapeMedium({ device: record.name, library: openVirtualTapeLibrary(c.path), pool: c.pool })
+  /** The tape medium on a library, with what `device test` shows of each cartridge of the pool: the set records on it; none at all, scratch (blank or recycled). */
+  const onTape = async (library: TapeLibrary, details: Record<string, unknown>, done: () => void): Promise<OpenDevice> => {
+    const medium = openTapeMedium({ device: record.name, library, pool: c.type === 'vtl' || c.type === 'tape' ? c.pool : [] })
     const store = await openPackBlockStore(medium)
-    // Each cartridge of the pool: the set records on it; none at all, scratch (blank or recycled).
     const cartridges = [...medium.volumes()].map(([barcode, names]) => ({ barcode, sets: names.filter(n => n.startsWith('sets/')).length, scratch: names.length === 0 }))
-    return { store, details: { type: 'vtl', path: c.path, pool: c.pool, cartridges }, close: async () => { medium.closeSet() } }
-  })
+    return { store, details: { ...details, cartridges }, close: async () => { try { medium.closeSet() } finally { done() } } }
+  }
+  if (c.type === 'tape') {
+    const missing = [c.changer, ...c.drives].filter(p => !existsSync(p))
+    if (missing.length > 0) throw new ArchiveDeviceUnavailableError(record.name, `there is no ${missing.join(', ')} on this machine (is the library connected and powered, and are the sg and st kernel modules loaded? \`lsscsi -g\` lists the nodes)`)
+    return await opened(undefined, async () => {
+      const library = openScsiTapeLibrary({ device: record.name, changer: openSgPort(record.name, c.changer), drives: c.drives.map(p => () => openStPort(record.name, p)), recordSize: c.recordSize })
+      try {
+        const { vendor, product, revision } = library.inquiry
+        return await onTape(library, { type: 'tape', changer: c.changer, drives: c.drives, pool: c.pool, changerModel: `${vendor} ${product} ${revision}` }, () => { library.close() })
+      } catch (err) { library.close(); throw err }
+    })
+  }
+  return await opened({ file: join(c.path, 'lock') }, async () => await onTape(openVirtualTapeLibrary(c.path), { type: 'vtl', path: c.path, pool: c.pool }, () => {}))
 }

@@ -7,12 +7,12 @@
 import type { ArchiveMedium } from './archive-medium.ts'
 import { ArchiveDamagedError, ArchiveDeviceFullError, ArchiveDeviceInvalidError, TapeEndOfMediaError, TapeWriteProtectedError, WrongCartridgeError } from './errors.ts'
 import { parseTarHeader, TAR_BLOCK, tarHeader, tarPadding } from './tar-format.ts'
-import type { TapeDrive, VirtualTapeLibrary } from './virtual-tape-library.ts'
+import type { TapeDrive, TapeLibrary } from './tape-library.ts'
 import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
 
 export interface TapeMediumInit {
   device: string
-  library: VirtualTapeLibrary
+  library: TapeLibrary
   /** The media pool: barcodes of the cartridges this device writes, in the order it fills them. */
   pool: string[]
 }

@@ -10,39 +10,20 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, statSync, truncateSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../../chunkstore/index.ts'
+import type { TapeDrive, TapeLibrary } from './tape-library.ts'
 import { ArchiveDamagedError, ArchiveDeviceUnavailableError, TapeEndOfMediaError, TapeWriteProtectedError } from './errors.ts'
 
-interface CartridgeState { version: 1, capacity: number, writeProtected: boolean, marks: number[], eod: number }
-interface LibraryState { version: 1, slots: Array<string | null>, drives: Array<string | null> }
+/** cartridges/<barcode>.json. */
+export interface CartridgeState { version: 1, capacity: number, writeProtected: boolean, marks: number[], eod: number }
+/** library.json. */
+export interface LibraryState { version: 1, slots: Array<string | null>, drives: Array<string | null> }
 
-/** One tape drive with a cartridge loaded. */
-export interface TapeDrive {
-  readonly barcode: string
-  readonly writeProtected: boolean
-  /** Files on the tape: those ended by a filemark, plus one being written after the last. */
-  files: () => number
-  /** True when data follows the last filemark (a file not ended yet). */
-  openFile: () => boolean
-  fileSize: (n: number) => number
-  read: (n: number, offset: number, length: number) => Uint8Array
-  /** Appends at end of data; throws TapeEndOfMediaError (nothing recorded) when it does not fit. */
-  append: (bytes: Uint8Array) => void
-  /** Ends the current file (filemarks fit in the early-warning zone past capacity). */
-  writeFilemark: () => void
-  /** Rewinds and writes from the start (a cartridge recycled): everything on it is gone, end of data at 0. */
-  overwriteFromStart: () => void
-}
-
-export interface VirtualTapeLibrary {
+export interface VirtualTapeLibrary extends TapeLibrary {
   readonly dir: string
   /** Barcodes in the slots (null: empty slot). */
   slots: () => Array<string | null>
-  /** Every cartridge in the library, in a slot or a drive. */
-  cartridges: () => string[]
-  /** Moves the cartridge from its slot into a free drive (first by default). */
-  load: (barcode: string, drive?: number) => TapeDrive
-  /** Puts the cartridge of `drive` back in its first free slot. */
-  unload: (drive?: number) => void
+  /** The barcode in each drive (null: empty). */
+  drives: () => Array<string | null>
   setWriteProtected: (barcode: string, on: boolean) => void
 }
 
@@ -64,10 +45,10 @@ function touch (path: string): void { closeSync(openSync(path, 'a')) }
 
 export function openVirtualTapeLibrary (dir: string): VirtualTapeLibrary {
   if (!existsSync(join(dir, 'library.json'))) throw new ArchiveDamagedError(dir, 'library.json', 'no virtual tape library there')
-  const lib = (): LibraryState => JSON.parse(readFileSync(join(dir, 'library.json'), 'utf8')) as LibraryState
-  const saveLib = (s: LibraryState): void => { writeFileAtomic(join(dir, 'library.json'), JSON.stringify(s)) }
+  const lib = (): LibraryState => readLibraryState(dir)
+  const saveLib = (s: LibraryState): void => { writeLibraryState(dir, s) }
   const statePath = (b: string): string => join(dir, 'cartridges', `${b}.json`)
-  const cart = (b: string): CartridgeState => JSON.parse(readFileSync(statePath(b), 'utf8')) as CartridgeState
+  const cart = (b: string): CartridgeState => readCartridgeState(dir, b)
 
   const drive = (barcode: string): TapeDrive => {
     const img = join(dir, 'cartridges', `${barcode}.img`)
@@ -126,6 +107,7 @@ export function openVirtualTapeLibrary (dir: string): VirtualTapeLibrary {
   return {
     dir,
     slots: () => lib().slots,
+    drives: () => lib().drives,
     cartridges: () => { const s = lib(); return [...s.slots, ...s.drives].filter((b): b is string => b !== null) },
     load (barcode, d = 0) {
       const s = lib()
@@ -153,3 +135,11 @@ export function openVirtualTapeLibrary (dir: string): VirtualTapeLibrary {
     setWriteProtected (barcode, on) { writeFileAtomic(statePath(barcode), JSON.stringify({ ...cart(barcode), writeProtected: on })) }
   }
 }
+
+// The library's files, for its SCSI face (vtl-device-face.ts), which changes them as a changer and
+// `st` drives would.
+export const readLibraryState = (dir: string): LibraryState => JSON.parse(readFileSync(join(dir, 'library.json'), 'utf8')) as LibraryState
+export function writeLibraryState (dir: string, s: LibraryState): void { writeFileAtomic(join(dir, 'library.json'), JSON.stringify(s)) }
+export const cartridgeImage = (dir: string, barcode: string): string => join(dir, 'cartridges', `${barcode}.img`)
+export const readCartridgeState = (dir: string, barcode: string): CartridgeState => JSON.parse(readFileSync(join(dir, 'cartridges', `${barcode}.json`), 'utf8')) as CartridgeState
+export function writeCartridgeState (dir: string, barcode: string, s: CartridgeState): void { writeFileAtomic(join(dir, 'cartridges', `${barcode}.json`), JSON.stringify(s)) }

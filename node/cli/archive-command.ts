@@ -61,7 +61,10 @@ async function withDevice<T> (o: DeviceFlags & { device: string }, lock: LockOpt
 }
 
 interface AddFlags extends DeviceFlags {
-  type: 'dir' | 's3' | 'vtl'
+  type: 'dir' | 's3' | 'vtl' | 'tape'
+  changer?: string
+  drive?: string[]
+  recordSize?: string
   path?: string
   endpoint?: string
   region: string
@@ -90,6 +93,14 @@ function configOf ({ ArchiveDeviceInvalidError, createVirtualTapeLibrary }: Arch
     }
     return { config: { type: 'vtl', path, pool } }
   }
+  if (o.type === 'tape') {
+    const pool = need(o.pool, '--pool BARCODE,…').split(',').map(s => s.trim()).filter(Boolean)
+    const drives = (o.drive ?? []).map(d => resolve(d))
+    if (drives.length === 0) throw new ArchiveDeviceInvalidError('A tape device needs --drive /dev/nstN (once per drive, in the changer\'s drive order)')
+    const recordSize = o.recordSize !== undefined ? parseSize(o.recordSize) : undefined
+    if (recordSize !== undefined && !(recordSize >= 512 && recordSize % 512 === 0)) throw new ArchiveDeviceInvalidError('--record-size is a multiple of 512 bytes')
+    return { config: { type: 'tape', changer: resolve(need(o.changer, '--changer /dev/sgN')), drives, pool, ...(recordSize !== undefined ? { recordSize } : {}) } }
+  }
   const secret = process.env.CAIRN_S3_SECRET_KEY
   if (secret === undefined || secret === '') throw new ArchiveDeviceInvalidError('An s3 device needs its secret access key in CAIRN_S3_SECRET_KEY (not a flag, which other users could see)')
   const retentionDays = o.retentionDays !== undefined ? Number(o.retentionDays) : undefined
@@ -100,7 +111,7 @@ function configOf ({ ArchiveDeviceInvalidError, createVirtualTapeLibrary }: Arch
   }
 }
 
-const where = (c: DeviceConfig): string => c.type === 's3' ? `${c.endpoint ?? `aws:${c.region}`}/${c.bucket}/${c.prefix ?? ''}` : c.type === 'vtl' ? `${c.path} [${c.pool.join(',')}]` : c.path
+const where = (c: DeviceConfig): string => c.type === 's3' ? `${c.endpoint ?? `aws:${c.region}`}/${c.bucket}/${c.prefix ?? ''}` : c.type === 'vtl' ? `${c.path} [${c.pool.join(',')}]` : c.type === 'tape' ? `${c.changer} ${c.drives.join(',')} [${c.pool.join(',')}]` : c.path
 
 export function registerArchiveCommand (program: Command, io: ArchiveCommandIo): Command {
   const archive = program.command('archive').description('archive a store to a local folder, S3-compatible storage or a tape library, and restore from there')
@@ -108,7 +119,7 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
 
   devicesOption(device.command('add').description('add a device (an s3 secret key comes from CAIRN_S3_SECRET_KEY)'))
     .argument('<name>', 'device name, 1–64 characters')
-    .addOption(new Option('--type <type>', 'kind of device').choices(['dir', 's3', 'vtl']).makeOptionMandatory())
+    .addOption(new Option('--type <type>', 'kind of device').choices(['dir', 's3', 'vtl', 'tape']).makeOptionMandatory())
     .option('--path <dir>', 'dir: the folder (a disk or NAS mount); vtl: the virtual tape library\'s folder')
     .option('--endpoint <url>', 's3: endpoint URL (absent: AWS by region)')
     .option('--region <region>', 's3: region', 'us-east-1')
@@ -117,7 +128,10 @@ export function registerArchiveCommand (program: Command, io: ArchiveCommandIo):
     .option('--path-style', 's3: path-style addressing (MinIO, Ceph RGW, most private clouds)')
     .option('--access-key <id>', 's3: access key id')
     .option('--retention-days <n>', 's3: Object Lock retention of archived objects, where the bucket has Object Lock')
-    .option('--pool <barcodes>', 'vtl: the cartridges this device writes, comma-separated, in order')
+    .option('--pool <barcodes>', 'vtl, tape: the cartridges this device writes, comma-separated, in order')
+    .option('--changer <node>', 'tape: the SCSI medium changer, /dev/sgN')
+    .option('--drive <node>', 'tape: a drive, /dev/nstN (repeat for each, in the changer\'s drive order)', (v: string, all: string[] = []) => [...all, v])
+    .option('--record-size <size>', 'tape: bytes per tape record (default 256K)')
     .option('--create-library <slots>', 'vtl: create the virtual library there with this many slots and the pool\'s cartridges')
     .option('--capacity <size>', 'vtl with --create-library: capacity of each cartridge', '64G')
     .option('--json', 'print JSON')

@@ -99,4 +99,14 @@ test('archive: an unknown device, a missing secret and a missing bucket are one-
   assert.equal(missing.code, 1)
   assert.match(missing.stderr, /^cairn: Archive device gone cannot be used: the bucket no-such-bucket does not exist[^\n]+\n$/)
   assert.doesNotMatch(missing.stderr + missing.stdout, new RegExp(SECRET))
+  // A SCSI tape library whose device nodes are not on this machine (none is, here): named, with what to check.
+  const nodes = [join(work, 'dev', 'sg3'), join(work, 'dev', 'nst0'), join(work, 'dev', 'nst1')]
+  const added = await ok(['archive', 'device', 'add', 'lto', '--type', 'tape', '--changer', nodes[0], '--drive', nodes[1], '--drive', nodes[2], '--pool', 'CRN001L8,CRN002L8', '--record-size', '256K'])
+  assert.deepEqual(added.config, { type: 'tape', changer: nodes[0], drives: nodes.slice(1), pool: ['CRN001L8', 'CRN002L8'], recordSize: 262144 })
+  const absent = await cairn(['archive', 'device', 'test', 'lto'])
+  assert.equal(absent.code, 1)
+  assert.match(absent.stderr, new RegExp(`^cairn: Archive device lto cannot be used: there is no ${nodes.join(', ')} on this machine \\(is the library connected[^\\n]+\\n$`))
+  const noDrive = await cairn(['archive', 'device', 'add', 'lto2', '--type', 'tape', '--changer', nodes[0], '--pool', 'CRN001L8'])
+  assert.equal(noDrive.code, 1)
+  assert.match(noDrive.stderr, /--drive \/dev\/nstN/)
 })

@@ -202,4 +202,17 @@ test('an archive task writes to its media pool of a tape library, and only there
   assert.equal(moved.status, 200, moved.text)
   assert.equal(moved.body.pool, undefined)
   assert.equal((await operator.get('/api/archive/devices/disk/cartridges')).status, 400, 'a folder has no cartridges')
+  // A SCSI library (changer and st drives): its pool serves tasks alike; its test names the device nodes this machine lacks.
+  const nodes = { changer: join(d.dir, 'dev', 'sg3'), drives: [join(d.dir, 'dev', 'nst0')] }
+  const lto = await admin.post('/api/archive/devices', { name: 'lto', type: 'tape', ...nodes, pool: ['LTO001', 'LTO002'] })
+  assert.equal(lto.status, 201, lto.text)
+  assert.equal((await admin.post('/api/archive/devices', { name: 'lto-bad', type: 'tape', changer: 'sg3', drives: ['/dev/nst0'], pool: ['LTO001'] })).status, 400, 'a relative device node')
+  assert.equal((await operator.post('/api/archive/tasks', { ...base, name: 'to-lto', device: 'lto', pool: ['LTO002'] })).status, 201)
+  const probe = (await admin.post('/api/archive/devices/lto/test')).body
+  assert.equal(probe.ok, false)
+  assert.match(probe.error.message, new RegExp(`there is no ${nodes.changer}, ${nodes.drives[0]} on this machine`))
+  // Its cartridges are a SCSI library's too: read from the changer, so unavailable here, not refused as another kind of device.
+  const lookAt = await operator.get('/api/archive/devices/lto/cartridges')
+  assert.equal(lookAt.status, 503, lookAt.text)
+  assert.match(lookAt.body.message, /there is no .* on this machine/)
 })

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type { Repository, SnapshotRecord } from '../../chunkstore/index.ts'
 import {
-  ArchiveDeviceInvalidError, copyBlocks, createVirtualTapeLibrary, openArchiveDevice, openDeviceRegistry, snapshotSelection, verifyBlocks,
+  ArchiveDeviceInvalidError, copyBlocks, createVirtualTapeLibrary, openArchiveDevice, openDeviceRegistry, poolOf, snapshotSelection, verifyBlocks,
   type DeviceConfig, type ExpiryResult, type LockOptions, type DeviceRecord, type DeviceRegistry, type OpenDevice
 } from '../archive/index.ts'
 import type { User } from '../auth/index.ts'
@@ -31,6 +31,7 @@ export type DeviceInput =
   | { name: string, type: 'dir', path: string }
   | { name: string, type: 's3', endpoint?: string, region?: string, bucket: string, prefix?: string, pathStyle?: boolean, accessKeyId: string, secretAccessKey: string, retentionDays?: number }
   | { name: string, type: 'vtl', path: string, pool: string[], createLibrary?: { slots: number, capacityBytes: number } }
+  | { name: string, type: 'tape', changer: string, drives: string[], pool: string[], recordSize?: number }
 
 /** A device as the API shows it: never its secret, only whether one is stored. */
 export interface DeviceView extends DeviceRecord {
@@ -177,11 +178,11 @@ export function createArchive (components: ArchiveComponents): Archive {
   /** Opens a device; a tape library with `pool`, on those cartridges only (an archive task's media pool). */
   const open = async (name: string, pool?: string[], lock?: LockOptions): Promise<OpenDevice> => {
     const record = registry.get(name)
-    const config = pool !== undefined && record.config.type === 'vtl' ? { ...record.config, pool } : record.config
+    const config = pool !== undefined && (record.config.type === 'vtl' || record.config.type === 'tape') ? { ...record.config, pool } : record.config
     return await openArchiveDevice({ ...record, config }, registry.secretOf(name), lock !== undefined ? { lock } : {})
   }
   /** The device's settings for the audit trail and logs: never a secret. */
-  const described = (c: DeviceConfig): string => c.type === 's3' ? `s3 ${c.endpoint ?? `aws:${c.region}`}/${c.bucket}/${c.prefix ?? ''}` : c.type === 'vtl' ? `tape library ${c.path} [${c.pool.join(',')}]` : `folder ${c.path}`
+  const described = (c: DeviceConfig): string => c.type === 's3' ? `s3 ${c.endpoint ?? `aws:${c.region}`}/${c.bucket}/${c.prefix ?? ''}` : c.type === 'vtl' ? `tape library ${c.path} [${c.pool.join(',')}]` : c.type === 'tape' ? `tape library ${c.changer} ${c.drives.join(',')} [${c.pool.join(',')}]` : `folder ${c.path}`
 
   const configOf = (input: DeviceInput): { config: DeviceConfig, secret?: string } => {
     const absolute = (p: string, what: string): string => {
@@ -199,6 +200,12 @@ export function createArchive (components: ArchiveComponents): Archive {
         createVirtualTapeLibrary(path, { slots: Math.max(input.createLibrary.slots, pool.length), drives: 1, cartridges: pool.map(barcode => ({ barcode, capacity: input.createLibrary!.capacityBytes })) })
       }
       return { config: { type: 'vtl', path, pool } }
+    }
+    if (input.type === 'tape') {
+      const pool = input.pool.map(s => s.trim()).filter(Boolean)
+      if (pool.length === 0) throw new ArchiveDeviceInvalidError('A tape library device needs a pool: the barcodes of the cartridges it writes, in order')
+      if (input.drives.length === 0) throw new ArchiveDeviceInvalidError('A SCSI tape library needs at least one drive (/dev/nstN)')
+      return { config: { type: 'tape', changer: absolute(input.changer, 'A tape library\'s changer'), drives: input.drives.map(d => absolute(d, 'A tape drive')), pool, ...(input.recordSize !== undefined ? { recordSize: input.recordSize } : {}) } }
     }
     if (input.secretAccessKey === '') throw new ArchiveDeviceInvalidError('An object storage device needs its secret access key')
     return {
@@ -218,8 +225,8 @@ export function createArchive (components: ArchiveComponents): Archive {
     if (input.select.mode === 'range' && !(Date.parse(input.select.from) <= Date.parse(input.select.to))) throw new TaskInvalidError('A time range needs a start (from) no later than its end (to)')
     const device = registry.get(input.device)
     if (input.pool !== undefined) {
-      const all = device.config.type === 'vtl' ? device.config.pool : []
-      if (device.config.type !== 'vtl') throw new TaskInvalidError(`A media pool is chosen for a tape library; ${input.device} is not one`)
+      const all = poolOf(device.config) ?? []
+      if (poolOf(device.config) === undefined) throw new TaskInvalidError(`A media pool is chosen for a tape library; ${input.device} is not one`)
       const unknown = input.pool.filter(b => !all.includes(b))
       if (input.pool.length === 0 || unknown.length > 0) throw new TaskInvalidError(`A task's media pool is some of the device's cartridges (${all.join(', ')})${unknown.length > 0 ? `; ${unknown.join(', ')} are not among them` : ''}`)
     }
@@ -516,7 +523,7 @@ export function createArchive (components: ArchiveComponents): Archive {
 
     async cartridges (u, name) {
       const record = registry.get(name)
-      if (record.config.type !== 'vtl') throw new ArchiveDeviceInvalidError(`Device ${name} is not a tape library; only a tape library has cartridges`)
+      if (record.config.type !== 'vtl' && record.config.type !== 'tape') throw new ArchiveDeviceInvalidError(`Device ${name} is not a tape library; only a tape library has cartridges`)
       // With the device's lock, given up at once if a writer holds it: reading the cartridges moves
       // the changer, which must not happen under a job writing a set.
       const held = new AbortController()
