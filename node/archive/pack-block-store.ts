@@ -65,7 +65,8 @@ export interface PackBlockStore extends BlockStore {
    * segment file become a pack as they are, its catalogue `entries` (offsets into the segment).
    * Every entry must be a block the device lacks; the bytes are not hashed here (the archive's
    * verify job checks them). Durable, like `put`, at the next `flush`; no larger than
-   * `segmentLimit`.
+   * `segmentLimit`. Several calls may run at once (as many copies as the medium takes run
+   * together, the rest wait their turn); none at once with `put`.
    */
   putSegment: (segment: { path: string, length: number, entries: CatalogueEntry[] }, options?: AbortOptions) => Promise<void>
   /** `has` for a binary CID, at once: no CID object for each of a store's blocks. */
@@ -146,26 +147,57 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
    * Packs written but not yet known durable, on a medium that can defer (a folder): their
    * catalogues are written once they are synced, together — one sync of many packs lets the
    * disk write them back at full queue depth, where a sync per pack waited for each in turn.
+   * A commit runs behind the copies (at most one at a time): the disk writes one batch back
+   * while the next is copied, as `cp -r` then `sync` lets the kernel do.
    */
   let unsynced: Array<{ name: string, length: number, entries: CatalogueEntry[] }> = []
   let unsyncedBytes = 0
+  let committing: Promise<void> | undefined
 
-  /** Syncs the packs written so far, then writes (and syncs) their catalogues. */
+  /** Syncs the packs written so far, then writes (and syncs) their catalogues; failed, the packs wait for the next commit. */
   const commit = async (signal?: AbortSignal): Promise<void> => {
     if (unsynced.length === 0) return
     const batch = unsynced
-    await medium.sync?.(batch.map(p => `${p.name}.pack`), { signal })
-    const cats: string[] = []
-    for (const p of batch) {
-      const catSeq = ++seq
-      await medium.write(`${p.name}.cat`, encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }), { signal, defer: true })
-      cats.push(`${p.name}.cat`)
-      for (const k of packs.get(`${p.name}.pack`)?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
+    unsynced = []
+    unsyncedBytes = 0
+    try {
+      await medium.sync?.(batch.map(p => `${p.name}.pack`), { signal })
+      const cats = batch.map(p => {
+        const catSeq = ++seq
+        for (const k of packs.get(`${p.name}.pack`)?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
+        return { name: `${p.name}.cat`, bytes: encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }) }
+      })
+      await inParallel(cats, c => medium.write(c.name, c.bytes, { signal, defer: true }))
+      await medium.sync?.(cats.map(c => c.name), { signal })
+    } catch (err) {
+      unsynced = [...batch, ...unsynced]
+      unsyncedBytes = unsynced.reduce((n, p) => n + p.length, 0)
+      throw err
     }
-    await medium.sync?.(cats, { signal })
-    unsynced = unsynced.slice(batch.length)
-    unsyncedBytes = unsynced.reduce((n, p) => n + p.length, 0)
   }
+  /** Waits for the commit running behind, if any; its error is this call's. */
+  const committed = async (): Promise<void> => {
+    while (committing !== undefined) {
+      const c = committing
+      try { await c } finally { if (committing === c) committing = undefined }
+    }
+  }
+  /** Starts a commit behind the copies once enough is written (waiting for the one before). */
+  const commitBehind = async (signal?: AbortSignal): Promise<void> => {
+    await committed()
+    if (unsyncedBytes < COMMIT_BYTES) return
+    const c = commit(signal)
+    c.catch(() => {}) // told by the next `committed`
+    committing = c
+  }
+  /** Up to the medium's concurrency of `fn` at once, in order of `items`. */
+  const inParallel = async <T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> => {
+    for (let at = 0; at < items.length; at += medium.concurrency ?? 1) await Promise.all(items.slice(at, at + (medium.concurrency ?? 1)).map(fn))
+  }
+
+  /** Segment copies running (`putSegment`), and those waiting for one of the medium's writers. */
+  let copying = 0
+  const copySlots: Array<() => void> = []
 
   // A random name: packs are immutable and never named twice, so no hash of the whole pack.
   const newPackName = (): string => `${PACKS}${randomBytes(32).toString('hex')}`
@@ -184,7 +216,8 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     packs.set(`${name}.pack`, { keys, bytes: length })
     unsynced.push({ name, length, entries })
     unsyncedBytes += length
-    if (medium.sync === undefined || unsyncedBytes >= COMMIT_BYTES) await commit(signal)
+    if (medium.sync === undefined) await commit(signal)
+    else await commitBehind(signal)
   }
 
   interface StoredSet { id: string, createdAt: string, expiresAt?: string, label?: string, roots: string[], blocks: string }
@@ -377,25 +410,33 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     async putSegment ({ path, length, entries }, options) {
       throwIfAborted(options?.signal, `Archiving a segment to ${medium.device}`)
       if (length > store.segmentLimit) throw new ArchiveDeviceInvalidError(`A segment of ${length} bytes is larger than ${medium.device} takes whole (${store.segmentLimit})`)
-      // One writer at a time: a tape set is a sequence of members.
-      await settle()
-      const name = newPackName()
-      if (medium.copyFile !== undefined) await medium.copyFile(`${name}.pack`, path, length, { signal: options?.signal, defer: true })
-      else {
-        const fh = await openFile(path, 'r')
-        let bytes: Buffer
-        try {
-          bytes = Buffer.allocUnsafe(length)
-          const { bytesRead } = await fh.read(bytes, 0, length, 0)
-          if (bytesRead < length) throw new ArchiveDeviceInvalidError(`${path} holds ${bytesRead} bytes, fewer than the ${length} to copy to ${medium.device}`)
-        } finally { await fh.close() }
-        await medium.write(`${name}.pack`, bytes, { signal: options?.signal, defer: true })
+      // No more writers at once than the medium takes: a tape set is a sequence of members.
+      while (copying >= (medium.concurrency ?? 1)) await new Promise<void>(resolve => { copySlots.push(resolve) })
+      copying++
+      try {
+        await settle()
+        const name = newPackName()
+        if (medium.copyFile !== undefined) await medium.copyFile(`${name}.pack`, path, length, { signal: options?.signal, defer: true })
+        else {
+          const fh = await openFile(path, 'r')
+          let bytes: Buffer
+          try {
+            bytes = Buffer.allocUnsafe(length)
+            const { bytesRead } = await fh.read(bytes, 0, length, 0)
+            if (bytesRead < length) throw new ArchiveDeviceInvalidError(`${path} holds ${bytesRead} bytes, fewer than the ${length} to copy to ${medium.device}`)
+          } finally { await fh.close() }
+          await medium.write(`${name}.pack`, bytes, { signal: options?.signal, defer: true })
+        }
+        await written(name, length, entries, options?.signal)
+      } finally {
+        copying--
+        copySlots.shift()?.()
       }
-      await written(name, length, entries, options?.signal)
     },
     async flush (options) {
       await seal(options?.signal)
       await settle()
+      await committed()
       await commit(options?.signal)
       while (pendingRoots.length > 0) {
         const k = pendingRoots[0]
