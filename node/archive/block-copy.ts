@@ -160,8 +160,7 @@ const SEGMENT_BLOCKS = 1 << 20
  * they were every block wanted; the block-by-block copy then takes what is left.
  */
 async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | undefined, copied: (blocks: number, bytes: number) => void, options: AbortOptions): Promise<Set<string> | 'all'> {
-  const done = new Set<string>()
-  if (from.segmentFile === undefined || from.located === undefined || !takesSegments(to)) return done
+  if (from.segmentFile === undefined || from.located === undefined || !takesSegments(to)) return new Set()
   const wanted = only === undefined ? undefined : new Set(only.map(c => keyOf(c.bytes)))
   interface Segment { blocks: number, bytes: number, records: number, end: number, whole: boolean, entries?: CatalogueEntry[] }
   const segments = new Map<number, Segment>()
@@ -207,6 +206,8 @@ async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | und
     }
   }
   let blocks = 0
+  /** The catalogue entries of the segments copied. */
+  const done: CatalogueEntry[][] = []
   const queue = [...chosen]
   let failed = false
   const copyNext = async (): Promise<void> => {
@@ -223,7 +224,7 @@ async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | und
         failed = true
         throw err
       }
-      for (const e of entries) done.add(keyOf(e.cid))
+      done.push(entries)
       blocks += entries.length
       copied(entries.length, s.bytes)
     }
@@ -232,7 +233,8 @@ async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | und
   // failure stops the others after their copy in progress, and is told once none is running.
   const ends = await Promise.allSettled(Array.from({ length: SEGMENT_COPIES }, copyNext))
   for (const e of ends) if (e.status === 'rejected') throw e.reason
-  return blocks === (wanted?.size ?? located) && blocks > 0 ? 'all' : done
+  if (blocks === (wanted?.size ?? located) && blocks > 0) return 'all'
+  return new Set(done.flatMap(entries => entries.map(e => keyOf(e.cid))))
 }
 
 /** Blocks first, durable, then the roots that name them (all of `from`'s, or `only` those). */

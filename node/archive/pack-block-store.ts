@@ -84,6 +84,8 @@ export interface PackBlockStoreInit {
    * grain of expiry as `packSize` does.
    */
   segmentLimit?: number
+  /** Packs written ahead of a sync on a medium that defers (a folder; default 256 MiB): what a crash makes the next run write again. */
+  commitBytes?: number
 }
 
 interface Located { pack: string, offset: number, length: number, seq: number }
@@ -93,12 +95,11 @@ const PACKS = 'packs/'
 const ROOTS = 'roots/'
 const SETS = 'sets/'
 const SPAN = 32 << 20
-/** Packs written ahead of a sync on a folder: what a crash makes the next run write again. */
-const COMMIT_BYTES = 256 << 20
 
 /** Opens the store, reading every catalogue on the medium (the device's index is rebuilt each time). */
 export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlockStoreInit = {}, options?: AbortOptions): Promise<PackBlockStore> {
   const packSize = init.packSize ?? 16 << 20
+  const commitBytes = init.commitBytes ?? 256 << 20
   const where = new Map<string, Located>()
   const roots = new Map<string, RootOrigin | undefined>()
   /** Each pack with a catalogue: the blocks it holds, and its length. */
@@ -185,7 +186,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
   /** Starts a commit behind the copies once enough is written (waiting for the one before). */
   const commitBehind = async (signal?: AbortSignal): Promise<void> => {
     await committed()
-    if (unsyncedBytes < COMMIT_BYTES) return
+    if (unsyncedBytes < commitBytes) return
     const c = commit(signal)
     c.catch(() => {}) // told by the next `committed`
     committing = c
@@ -353,7 +354,12 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
       return cids.map(c => store.holds(c.bytes))
     },
-    holds (cid) { const k = keyOf(cid); return heldHere(k) !== undefined || where.has(k) },
+    holds (cid) {
+      // An empty device (a first archive) answers without a key for each of the store's blocks.
+      if (where.size === 0 && pending.at.size === 0 && inFlight === undefined) return false
+      const k = keyOf(cid)
+      return heldHere(k) !== undefined || where.has(k)
+    },
     async sizes (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
       return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k)?.length ?? where.get(k)?.length })
