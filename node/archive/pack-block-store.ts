@@ -164,9 +164,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     try {
       await medium.sync?.(batch.map(p => `${p.name}.pack`), { signal })
       const cats = batch.map(p => {
-        const catSeq = ++seq
-        for (const k of packs.get(`${p.name}.pack`)?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
-        return { name: `${p.name}.cat`, bytes: encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }) }
+        return { name: `${p.name}.cat`, bytes: encodeCatalogue({ seq: ++seq, packLength: p.length, entries: p.entries }) }
       })
       await inParallel(cats, c => medium.write(c.name, c.bytes, { signal, defer: true }))
       await medium.sync?.(cats.map(c => c.name), { signal })
@@ -210,11 +208,24 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     await written(name, pack.length, open.pack.entries, signal)
   }
 
+  /**
+   * Packs this process wrote whose blocks are not yet in `where` and `packs`: added at the first
+   * lookup (`index`), so a run that copies whole segments and asks nothing after builds no key
+   * for each of their blocks. A block in a later pack replaces its place in an earlier one.
+   */
+  let unindexed: Array<{ pack: string, length: number, entries: CatalogueEntry[] }> = []
+  const index = (): void => {
+    for (const u of unindexed) {
+      const keys = u.entries.map(e => keyOf(e.cid))
+      u.entries.forEach((e, i) => where.set(keys[i], { pack: u.pack, offset: e.offset, length: e.length, seq: seq + 1 }))
+      packs.set(u.pack, { keys, bytes: u.length })
+    }
+    unindexed = []
+  }
+
   /** A pack written: readable from the medium from now on (this process only: no catalogue names it yet), its catalogue due. */
   const written = async (name: string, length: number, entries: CatalogueEntry[], signal?: AbortSignal): Promise<void> => {
-    const keys = entries.map(e => keyOf(e.cid))
-    entries.forEach((e, i) => where.set(keys[i], { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 }))
-    packs.set(`${name}.pack`, { keys, bytes: length })
+    unindexed.push({ pack: `${name}.pack`, length, entries })
     unsynced.push({ name, length, entries })
     unsyncedBytes += length
     if (medium.sync === undefined) await commit(signal)
@@ -285,6 +296,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     const k = keyOf(cid.bytes)
     const p = heldHere(k)
     if (p !== undefined) return new Uint8Array(p)
+    index()
     const at = where.get(k)
     if (at === undefined) return undefined
     return await medium.read(at.pack, { offset: at.offset, length: at.length, signal })
@@ -356,12 +368,14 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     holds (cid) {
       // An empty device (a first archive) answers without a key for each of the store's blocks.
-      if (where.size === 0 && pending.at.size === 0 && inFlight === undefined) return false
+      if (where.size === 0 && unindexed.length === 0 && pending.at.size === 0 && inFlight === undefined) return false
+      index()
       const k = keyOf(cid)
       return heldHere(k) !== undefined || where.has(k)
     },
     async sizes (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
+      index()
       return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k)?.length ?? where.get(k)?.length })
     },
     async get (cid, options = {}) {
@@ -373,6 +387,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     /** Blocks grouped by pack and read in spans of up to 32 MiB: a restore from S3 or tape is a few large reads, not one per block. */
     async * getMany (cids, options = {}) {
+      index()
       const byPack = new Map<string, Array<{ index: number, at: Located }>>()
       for (let index = 0; index < cids.length; index++) {
         const k = keyOf(cids[index].bytes)
@@ -402,6 +417,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
       const k = keyOf(cid.bytes)
       if (heldHere(k) !== undefined) return
+      index()
       if (where.has(k)) {
         // Present: kept unless its copy no longer matches (then the good bytes go in a new pack).
         const held = await readHeld(cid, options?.signal).catch(() => undefined)
@@ -451,6 +467,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       }
     },
     async * cids (options) {
+      index()
       const keys = [...new Set([...where.keys(), ...(inFlight?.open.at.keys() ?? []), ...pending.at.keys()])]
       for (const k of keys) {
         throwIfAborted(options?.signal, `Listing blocks of ${medium.device}`)
@@ -485,6 +502,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     async expire (now, options) {
       const out: ExpiryResult = { sets: [], packs: 0, bytes: 0, roots: 0, kept: [] }
+      index()
       const all = await readSets(options?.signal)
       const expired = all.filter(s => s.expiresAt !== undefined && Date.parse(s.expiresAt) <= now.getTime())
       if (expired.length === 0) return out
@@ -544,6 +562,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     async unclaimed (options) {
       const claimed = new Set((await readSets(options?.signal)).flatMap(keysOf))
+      index()
       return [...where.keys()].filter(k => !claimed.has(k)).map(k => CID.decode(Buffer.from(k, 'base64')))
     },
     async snapshotRootOrigins (options) {
