@@ -40,13 +40,18 @@ export async function localDirectoryMedium (init: LocalDirectoryInit): Promise<A
     if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new ArchiveDeviceUnavailableError(device, `${dir} refuses writes (${code})`, { cause: err })
     throw err
   }
+  /** Folders made (or found) by this process: a run writes dozens of objects into the same few. */
+  const made = new Set<string>()
   /** Fills a temporary file beside `name`, syncs it (unless deferred), renames it into place and syncs the folder. */
   const place = async (name: string, fill: (temp: string) => Promise<void>, options?: AbortOptions & { defer?: boolean }): Promise<void> => {
     throwIfAborted(options?.signal, `Writing ${name} to ${device}`)
     const path = join(dir, name)
     const temp = join(dirname(path), `.tmp-${randomBytes(6).toString('hex')}`)
     try {
-      await mkdir(dirname(path), { recursive: true })
+      if (!made.has(dirname(path))) {
+        await mkdir(dirname(path), { recursive: true })
+        made.add(dirname(path))
+      }
       await fill(temp)
       if (options?.defer !== true) {
         const fh = await open(temp, 'r')
