@@ -326,14 +326,19 @@ export class LocalBlockStore implements BlockStore {
       }
       return out
     }
+    // The next batch is read (on libuv's pool) while the caller works on this one.
+    let next: Promise<Array<[Buffer, Buffer]>> | undefined
     try {
       for (;;) {
         throwIfAborted(options?.signal, READING)
-        const entries = await it.nextv(batch)
+        const entries = await (next ?? it.nextv(batch))
+        next = undefined
         if (entries.length === 0) break
+        next = it.nextv(batch)
         yield pack(entries.map(([k, v]) => [k.subarray(1), v]))
       }
     } finally {
+      await next?.catch(() => {})
       await it.close()
     }
     const pending = [...this.pending.locs, ...this.flushing.locs]

@@ -48,8 +48,24 @@ import type {
 // sweep: prune.ts.
 
 export async function openRepository (dir: string, options: OpenOptions): Promise<LocalRepository> {
-  const { config, keys, suite } = await storeKeys(dir, options)
-  const store = await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'), { readOnly: options.readOnly, inconsistent: options.reportDamage === true ? 'report' : 'refuse', verifyTables: options.reportDamage === true || options.verifyIndex === true })
+  const openBlocks = async (): Promise<LocalBlockStore> => await LocalBlockStore.open(join(dir, 'index'), join(dir, 'segments'), { readOnly: options.readOnly, inconsistent: options.reportDamage === true ? 'report' : 'refuse', verifyTables: options.reportDamage === true || options.verifyIndex === true })
+  let opened: { config: StoreConfig, keys: SpaceKeys, suite: CipherSuite }
+  let store: LocalBlockStore
+  if (options.readOnly === true) {
+    // Changes nothing, so it may open while the keys are derived; a key error is the one told.
+    const [k, s] = await Promise.allSettled([storeKeys(dir, options), openBlocks()])
+    if (k.status === 'rejected') {
+      if (s.status === 'fulfilled') await s.value.close()
+      throw k.reason
+    }
+    if (s.status === 'rejected') throw s.reason
+    opened = k.value
+    store = s.value
+  } else {
+    opened = await storeKeys(dir, options)
+    store = await openBlocks()
+  }
+  const { config, keys, suite } = opened
   // A replica given a lost site's escrowed config and keys (F13) reads that site's snapshots;
   // its blocks are every site's, so it stays unchanged (SharedReplicaError), as through the daemon.
   return new LocalRepository(dir, config, keys, suite, store, { shared: isReplica(dir), owned: true })
@@ -120,7 +136,7 @@ export async function openRepositoryOn (dir: string, blocks: LocalBlockStore, op
 
 async function storeKeys (dir: string, options: OpenOptions): Promise<{ config: StoreConfig, keys: SpaceKeys, suite: CipherSuite }> {
   const config = readConfig(dir)
-  let keys = options.keys
+  let keys = await options.keys
   if (keys === undefined) {
     if (options.passphrase === undefined) throw new InvalidOptionError('A passphrase is needed: set CAIRN_PASSPHRASE or use --passphrase-file.')
     keys = (await unlockKeys(dir, options.passphrase)).keys

@@ -40,8 +40,11 @@ export interface InitOptions {
 
 export interface OpenOptions {
   passphrase?: string
-  /** Already unlocked keys (e.g. from a token slot). */
-  keys?: SpaceKeys
+  /**
+   * Already unlocked keys (e.g. from a token slot), or keys still being derived: a read-only
+   * open then copies the index meanwhile (and closes it again if they fail).
+   */
+  keys?: SpaceKeys | Promise<SpaceKeys>
   /**
    * For commands that only read (snapshots, ls, check, restore): not a byte of the store
    * changes (LocalBlockStore.open, `readOnly`); anything that would write throws.

@@ -3,9 +3,10 @@
 import test, { after, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { appendFileSync, closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  FIXED_SIZES, InvalidOptionError, LastSnapshotError, openRepository, readKeyFile, StoreCorruptError, StoreNotFoundError
+  FIXED_SIZES, InvalidOptionError, LastSnapshotError, openRepository, readKeyFile, StoreCorruptError, StoreNotFoundError, unlockKeys
 } from './index.ts'
 import { WrongPassphraseError, KeyFileError } from '../crypto/index.ts'
 import { createStore, dirBytes, dirSize, fileHash, PASSPHRASE, removeDir, ROOT, tempDir, treePrint, writeRandom } from './testing/index.ts'
@@ -258,6 +259,21 @@ describe('bad keys and configs change nothing', () => {
       assert.equal(err.name, 'WrongPassphraseError')
       return true
     })
+    assert.deepEqual(dirBytes(store), before)
+  })
+
+  test('a read-only open with keys still being derived: the index is copied meanwhile, and a key error is told, the copy removed and the store unchanged', async () => {
+    const { store } = await smallStore()
+    const before = dirBytes(store)
+    const views = (): string[] => readdirSync(tmpdir()).filter(n => n.startsWith(`cairn-index-view-${process.pid}-`))
+    const had = views()
+    const keys = Promise.reject(new WrongPassphraseError())
+    await assert.rejects(openRepository(store, { keys, readOnly: true }), WrongPassphraseError)
+    assert.deepEqual(views(), had, 'no private index copy left behind')
+    assert.deepEqual(dirBytes(store), before)
+    const good = (await unlockKeys(store, PASSPHRASE)).keys
+    const repo = await openRepository(store, { keys: new Promise(resolve => setTimeout(() => resolve(good), 50)), readOnly: true })
+    try { assert.equal((await repo.snapshots()).length, 1) } finally { await repo.close() }
     assert.deepEqual(dirBytes(store), before)
   })
 

@@ -25,6 +25,8 @@ import type { AbortOptions } from '../../crypto/index.ts'
  *   memory and written, a folder) stores the first `length` bytes of the file at `path` under
  *   `name`, with `write`'s promises (`defer` included). Without it the pack store reads the
  *   bytes and calls `write`.
+ * - `concurrency` (optional, default 1): how many `write` and `copyFile` calls may run at once. A
+ *   folder takes several (the kernel copies, on libuv's pool); a tape set is one stream.
  * - Errors name the device (`device`): ArchiveDeviceUnavailableError when it cannot be reached,
  *   ArchiveDeviceFullError when it is full. Every call takes `{ signal }`.
  */
@@ -34,6 +36,7 @@ export interface ArchiveMedium {
   write: (name: string, bytes: Uint8Array, options?: AbortOptions & { defer?: boolean, retain?: false }) => Promise<void>
   sync?: (names: string[], options?: AbortOptions) => Promise<void>
   copyFile?: (name: string, path: string, length: number, options?: AbortOptions & { defer?: boolean }) => Promise<void>
+  readonly concurrency?: number
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
   list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
   remove?: (name: string, options?: AbortOptions) => Promise<'removed' | 'locked'>

@@ -145,6 +145,8 @@ const takesSegments = (to: BlockStore): to is SegmentTarget => typeof (to as Par
  */
 const LIVE_SHARE = 0.9
 const RECORD_HEADER_MAX = 4 + 1 + BLOCK_CID_LENGTH + 1 + 32
+/** Whole-segment copies offered to the target at once. */
+const SEGMENT_COPIES = 2
 /** Blocks gathered for whole-segment copies in one run (about 90 bytes each); segments past it go block by block. */
 const SEGMENT_BLOCKS = 1 << 20
 
@@ -158,8 +160,7 @@ const SEGMENT_BLOCKS = 1 << 20
  * they were every block wanted; the block-by-block copy then takes what is left.
  */
 async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | undefined, copied: (blocks: number, bytes: number) => void, options: AbortOptions): Promise<Set<string> | 'all'> {
-  const done = new Set<string>()
-  if (from.segmentFile === undefined || from.located === undefined || !takesSegments(to)) return done
+  if (from.segmentFile === undefined || from.located === undefined || !takesSegments(to)) return new Set()
   const wanted = only === undefined ? undefined : new Set(only.map(c => keyOf(c.bytes)))
   interface Segment { blocks: number, bytes: number, records: number, end: number, whole: boolean, entries?: CatalogueEntry[] }
   const segments = new Map<number, Segment>()
@@ -205,22 +206,35 @@ async function copySegments (from: BlockStore, to: BlockStore, only: CID[] | und
     }
   }
   let blocks = 0
-  for (const [seg, s] of chosen) {
-    const path = from.segmentFile(seg)
-    const entries = s.entries ?? []
-    // A prune in this process may have dropped the segment since (its blocks moved): those go block by block.
-    if (((await stat(path).catch(() => undefined))?.size ?? 0) < s.end) continue
-    try {
-      await to.putSegment({ path, length: s.end, entries }, options)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
-      throw err
+  /** The catalogue entries of the segments copied. */
+  const done: CatalogueEntry[][] = []
+  const queue = [...chosen]
+  let failed = false
+  const copyNext = async (): Promise<void> => {
+    for (let next = queue.shift(); next !== undefined && !failed; next = queue.shift()) {
+      const [seg, s] = next
+      const path = from.segmentFile!(seg)
+      const entries = s.entries ?? []
+      // A prune in this process may have dropped the segment since (its blocks moved): those go block by block.
+      if (((await stat(path).catch(() => undefined))?.size ?? 0) < s.end) continue
+      try {
+        await to.putSegment({ path, length: s.end, entries }, options)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+        failed = true
+        throw err
+      }
+      done.push(entries)
+      blocks += entries.length
+      copied(entries.length, s.bytes)
     }
-    for (const e of entries) done.add(keyOf(e.cid))
-    blocks += entries.length
-    copied(entries.length, s.bytes)
   }
-  return blocks === (wanted?.size ?? located) && blocks > 0 ? 'all' : done
+  // Offered SEGMENT_COPIES at a time; the target runs as many at once as its medium takes. A
+  // failure stops the others after their copy in progress, and is told once none is running.
+  const ends = await Promise.allSettled(Array.from({ length: SEGMENT_COPIES }, copyNext))
+  for (const e of ends) if (e.status === 'rejected') throw e.reason
+  if (blocks === (wanted?.size ?? located) && blocks > 0) return 'all'
+  return new Set(done.flatMap(entries => entries.map(e => keyOf(e.cid))))
 }
 
 /** Blocks first, durable, then the roots that name them (all of `from`'s, or `only` those). */

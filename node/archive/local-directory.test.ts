@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { cidOf, LocalBlockStore, openRepository, BlockNotFoundError } from '../../chunkstore/index.ts'
 import { blockStoreSuite, createStore, PASSPHRASE, removeDir, tempDir, treePrint, writeRandom } from '../../chunkstore/testing/index.ts'
-import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openArchiveDevice, openPackBlockStore, scanPack, snapshotSelection, verifyBlocks, type DeviceRecord, type PackBlockStore } from './index.ts'
+import { ArchiveDamagedError, ArchiveDeviceUnavailableError, copyBlocks, encodePack, localDirectoryMedium, openArchiveDevice, openPackBlockStore, scanPack, snapshotSelection, verifyBlocks, type ArchiveMedium, type DeviceRecord, type PackBlockStore } from './index.ts'
 
 const open = async (dir: string, packSize = 64 << 10): Promise<PackBlockStore> => await openPackBlockStore(await localDirectoryMedium({ device: 'nas-1', dir }), { packSize })
 
@@ -278,6 +278,62 @@ test('one writer at a time: a second run waits for the device\'s lock, so its ex
     assert.equal(existsSync(join(device, 'lock')), false)
   } finally {
     await repo?.close()
+    removeDir(dir)
+  }
+})
+
+test('segments copied two at a time, committed behind the copies: a failed sync is told, nothing catalogued is missing, and a rerun completes', async () => {
+  const dir = tempDir('cairn-archive-behind-')
+  try {
+    const device = join(dir, 'dev'); mkdirSync(device)
+    // Files laid out as segments are (magic, then the blocks' bytes); putSegment copies them as they are.
+    const segments = Array.from({ length: 6 }, (_, i) => {
+      const list = blocks(4, 10_000)
+      const path = join(dir, `${i}.seg`)
+      writeFileSync(path, Buffer.concat([Buffer.from('CAIRNSG1'), ...list.map(b => b.bytes)]))
+      let offset = 8
+      const entries = list.map(b => { const e = { cid: b.cid.bytes, offset, length: b.bytes.length }; offset += b.bytes.length; return e })
+      return { path, length: offset, entries, blocks: list }
+    })
+    const medium = await localDirectoryMedium({ device: 'nas-1', dir: device })
+    let copying = 0
+    let most = 0
+    let syncs = 0
+    // A fault-injecting wrapper around the real folder: the third sync fails.
+    const faulty: ArchiveMedium = {
+      ...medium,
+      copyFile: async (...a) => {
+        most = Math.max(most, ++copying)
+        try { await medium.copyFile!(...a) } finally { copying-- }
+      },
+      sync: async (names, o) => {
+        if (++syncs === 3) throw new Error('the disk went away')
+        await medium.sync!(names, o)
+      }
+    }
+    // Two segments a batch: three batches, one committed while the next is copied.
+    const store = await openPackBlockStore(faulty, { commitBytes: 80_000 })
+    const told = (await Promise.allSettled(segments.map(async s => { await store.putSegment(s) })))
+      .flatMap(r => r.status === 'rejected' ? [(r.reason as Error).message] : [])
+    await store.flush().catch((err: Error) => { told.push(err.message) })
+    // Told to the calls waiting on that commit (both copies' calls, or the flush), never lost.
+    assert.ok(told.length > 0 && told.every(m => m === 'the disk went away'), told.join('; '))
+    assert.equal(most, 2, 'two copies at once')
+    // Whatever a catalogue names is there and whole.
+    const after = await open(device)
+    assert.equal((await verifyBlocks(after)).bad.length, 0)
+    // A rerun puts what is missing; then every block is there.
+    const all = segments.flatMap(s => s.blocks)
+    for (const s of segments) {
+      if (!(await after.hasMany(s.blocks.map(b => b.cid))).every(Boolean)) await after.putSegment(s)
+    }
+    await after.flush()
+    const last = await open(device)
+    assert.ok((await last.hasMany(all.map(b => b.cid))).every(Boolean))
+    const v = await verifyBlocks(last)
+    assert.equal(v.bad.length, 0)
+    assert.equal(v.blocks, all.length)
+  } finally {
     removeDir(dir)
   }
 })

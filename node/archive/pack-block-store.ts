@@ -65,7 +65,8 @@ export interface PackBlockStore extends BlockStore {
    * segment file become a pack as they are, its catalogue `entries` (offsets into the segment).
    * Every entry must be a block the device lacks; the bytes are not hashed here (the archive's
    * verify job checks them). Durable, like `put`, at the next `flush`; no larger than
-   * `segmentLimit`.
+   * `segmentLimit`. Several calls may run at once (as many copies as the medium takes run
+   * together, the rest wait their turn); none at once with `put`.
    */
   putSegment: (segment: { path: string, length: number, entries: CatalogueEntry[] }, options?: AbortOptions) => Promise<void>
   /** `has` for a binary CID, at once: no CID object for each of a store's blocks. */
@@ -83,6 +84,8 @@ export interface PackBlockStoreInit {
    * grain of expiry as `packSize` does.
    */
   segmentLimit?: number
+  /** Packs written ahead of a sync on a medium that defers (a folder; default 256 MiB): what a crash makes the next run write again. */
+  commitBytes?: number
 }
 
 interface Located { pack: string, offset: number, length: number, seq: number }
@@ -92,12 +95,11 @@ const PACKS = 'packs/'
 const ROOTS = 'roots/'
 const SETS = 'sets/'
 const SPAN = 32 << 20
-/** Packs written ahead of a sync on a folder: what a crash makes the next run write again. */
-const COMMIT_BYTES = 256 << 20
 
 /** Opens the store, reading every catalogue on the medium (the device's index is rebuilt each time). */
 export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlockStoreInit = {}, options?: AbortOptions): Promise<PackBlockStore> {
   const packSize = init.packSize ?? 16 << 20
+  const commitBytes = init.commitBytes ?? 256 << 20
   const where = new Map<string, Located>()
   const roots = new Map<string, RootOrigin | undefined>()
   /** Each pack with a catalogue: the blocks it holds, and its length. */
@@ -146,26 +148,55 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
    * Packs written but not yet known durable, on a medium that can defer (a folder): their
    * catalogues are written once they are synced, together — one sync of many packs lets the
    * disk write them back at full queue depth, where a sync per pack waited for each in turn.
+   * A commit runs behind the copies (at most one at a time): the disk writes one batch back
+   * while the next is copied, as `cp -r` then `sync` lets the kernel do.
    */
   let unsynced: Array<{ name: string, length: number, entries: CatalogueEntry[] }> = []
   let unsyncedBytes = 0
+  let committing: Promise<void> | undefined
 
-  /** Syncs the packs written so far, then writes (and syncs) their catalogues. */
+  /** Syncs the packs written so far, then writes (and syncs) their catalogues; failed, the packs wait for the next commit. */
   const commit = async (signal?: AbortSignal): Promise<void> => {
     if (unsynced.length === 0) return
     const batch = unsynced
-    await medium.sync?.(batch.map(p => `${p.name}.pack`), { signal })
-    const cats: string[] = []
-    for (const p of batch) {
-      const catSeq = ++seq
-      await medium.write(`${p.name}.cat`, encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }), { signal, defer: true })
-      cats.push(`${p.name}.cat`)
-      for (const k of packs.get(`${p.name}.pack`)?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
+    unsynced = []
+    unsyncedBytes = 0
+    try {
+      await medium.sync?.(batch.map(p => `${p.name}.pack`), { signal })
+      const cats = batch.map(p => {
+        return { name: `${p.name}.cat`, bytes: encodeCatalogue({ seq: ++seq, packLength: p.length, entries: p.entries }) }
+      })
+      await inParallel(cats, c => medium.write(c.name, c.bytes, { signal, defer: true }))
+      await medium.sync?.(cats.map(c => c.name), { signal })
+    } catch (err) {
+      unsynced = [...batch, ...unsynced]
+      unsyncedBytes = unsynced.reduce((n, p) => n + p.length, 0)
+      throw err
     }
-    await medium.sync?.(cats, { signal })
-    unsynced = unsynced.slice(batch.length)
-    unsyncedBytes = unsynced.reduce((n, p) => n + p.length, 0)
   }
+  /** Waits for the commit running behind, if any; its error is this call's. */
+  const committed = async (): Promise<void> => {
+    while (committing !== undefined) {
+      const c = committing
+      try { await c } finally { if (committing === c) committing = undefined }
+    }
+  }
+  /** Starts a commit behind the copies once enough is written (waiting for the one before). */
+  const commitBehind = async (signal?: AbortSignal): Promise<void> => {
+    await committed()
+    if (unsyncedBytes < commitBytes) return
+    const c = commit(signal)
+    c.catch(() => {}) // told by the next `committed`
+    committing = c
+  }
+  /** Up to the medium's concurrency of `fn` at once, in order of `items`. */
+  const inParallel = async <T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> => {
+    for (let at = 0; at < items.length; at += medium.concurrency ?? 1) await Promise.all(items.slice(at, at + (medium.concurrency ?? 1)).map(fn))
+  }
+
+  /** Segment copies running (`putSegment`), and those waiting for one of the medium's writers. */
+  let copying = 0
+  const copySlots: Array<() => void> = []
 
   // A random name: packs are immutable and never named twice, so no hash of the whole pack.
   const newPackName = (): string => `${PACKS}${randomBytes(32).toString('hex')}`
@@ -177,14 +208,28 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     await written(name, pack.length, open.pack.entries, signal)
   }
 
+  /**
+   * Packs this process wrote whose blocks are not yet in `where` and `packs`: added at the first
+   * lookup (`index`), so a run that copies whole segments and asks nothing after builds no key
+   * for each of their blocks. A block in a later pack replaces its place in an earlier one.
+   */
+  let unindexed: Array<{ pack: string, length: number, entries: CatalogueEntry[] }> = []
+  const index = (): void => {
+    for (const u of unindexed) {
+      const keys = u.entries.map(e => keyOf(e.cid))
+      u.entries.forEach((e, i) => where.set(keys[i], { pack: u.pack, offset: e.offset, length: e.length, seq: seq + 1 }))
+      packs.set(u.pack, { keys, bytes: u.length })
+    }
+    unindexed = []
+  }
+
   /** A pack written: readable from the medium from now on (this process only: no catalogue names it yet), its catalogue due. */
   const written = async (name: string, length: number, entries: CatalogueEntry[], signal?: AbortSignal): Promise<void> => {
-    const keys = entries.map(e => keyOf(e.cid))
-    entries.forEach((e, i) => where.set(keys[i], { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 }))
-    packs.set(`${name}.pack`, { keys, bytes: length })
+    unindexed.push({ pack: `${name}.pack`, length, entries })
     unsynced.push({ name, length, entries })
     unsyncedBytes += length
-    if (medium.sync === undefined || unsyncedBytes >= COMMIT_BYTES) await commit(signal)
+    if (medium.sync === undefined) await commit(signal)
+    else await commitBehind(signal)
   }
 
   interface StoredSet { id: string, createdAt: string, expiresAt?: string, label?: string, roots: string[], blocks: string }
@@ -251,6 +296,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     const k = keyOf(cid.bytes)
     const p = heldHere(k)
     if (p !== undefined) return new Uint8Array(p)
+    index()
     const at = where.get(k)
     if (at === undefined) return undefined
     return await medium.read(at.pack, { offset: at.offset, length: at.length, signal })
@@ -320,9 +366,16 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
       return cids.map(c => store.holds(c.bytes))
     },
-    holds (cid) { const k = keyOf(cid); return heldHere(k) !== undefined || where.has(k) },
+    holds (cid) {
+      // An empty device (a first archive) answers without a key for each of the store's blocks.
+      if (where.size === 0 && unindexed.length === 0 && pending.at.size === 0 && inFlight === undefined) return false
+      index()
+      const k = keyOf(cid)
+      return heldHere(k) !== undefined || where.has(k)
+    },
     async sizes (cids, options) {
       throwIfAborted(options?.signal, `Looking blocks up on ${medium.device}`)
+      index()
       return cids.map(c => { const k = keyOf(c.bytes); return heldHere(k)?.length ?? where.get(k)?.length })
     },
     async get (cid, options = {}) {
@@ -334,6 +387,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     /** Blocks grouped by pack and read in spans of up to 32 MiB: a restore from S3 or tape is a few large reads, not one per block. */
     async * getMany (cids, options = {}) {
+      index()
       const byPack = new Map<string, Array<{ index: number, at: Located }>>()
       for (let index = 0; index < cids.length; index++) {
         const k = keyOf(cids[index].bytes)
@@ -363,6 +417,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       if (!matchesCid(cid, bytes)) throw new CidMismatchError(cid.toString())
       const k = keyOf(cid.bytes)
       if (heldHere(k) !== undefined) return
+      index()
       if (where.has(k)) {
         // Present: kept unless its copy no longer matches (then the good bytes go in a new pack).
         const held = await readHeld(cid, options?.signal).catch(() => undefined)
@@ -377,25 +432,33 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     async putSegment ({ path, length, entries }, options) {
       throwIfAborted(options?.signal, `Archiving a segment to ${medium.device}`)
       if (length > store.segmentLimit) throw new ArchiveDeviceInvalidError(`A segment of ${length} bytes is larger than ${medium.device} takes whole (${store.segmentLimit})`)
-      // One writer at a time: a tape set is a sequence of members.
-      await settle()
-      const name = newPackName()
-      if (medium.copyFile !== undefined) await medium.copyFile(`${name}.pack`, path, length, { signal: options?.signal, defer: true })
-      else {
-        const fh = await openFile(path, 'r')
-        let bytes: Buffer
-        try {
-          bytes = Buffer.allocUnsafe(length)
-          const { bytesRead } = await fh.read(bytes, 0, length, 0)
-          if (bytesRead < length) throw new ArchiveDeviceInvalidError(`${path} holds ${bytesRead} bytes, fewer than the ${length} to copy to ${medium.device}`)
-        } finally { await fh.close() }
-        await medium.write(`${name}.pack`, bytes, { signal: options?.signal, defer: true })
+      // No more writers at once than the medium takes: a tape set is a sequence of members.
+      while (copying >= (medium.concurrency ?? 1)) await new Promise<void>(resolve => { copySlots.push(resolve) })
+      copying++
+      try {
+        await settle()
+        const name = newPackName()
+        if (medium.copyFile !== undefined) await medium.copyFile(`${name}.pack`, path, length, { signal: options?.signal, defer: true })
+        else {
+          const fh = await openFile(path, 'r')
+          let bytes: Buffer
+          try {
+            bytes = Buffer.allocUnsafe(length)
+            const { bytesRead } = await fh.read(bytes, 0, length, 0)
+            if (bytesRead < length) throw new ArchiveDeviceInvalidError(`${path} holds ${bytesRead} bytes, fewer than the ${length} to copy to ${medium.device}`)
+          } finally { await fh.close() }
+          await medium.write(`${name}.pack`, bytes, { signal: options?.signal, defer: true })
+        }
+        await written(name, length, entries, options?.signal)
+      } finally {
+        copying--
+        copySlots.shift()?.()
       }
-      await written(name, length, entries, options?.signal)
     },
     async flush (options) {
       await seal(options?.signal)
       await settle()
+      await committed()
       await commit(options?.signal)
       while (pendingRoots.length > 0) {
         const k = pendingRoots[0]
@@ -404,6 +467,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       }
     },
     async * cids (options) {
+      index()
       const keys = [...new Set([...where.keys(), ...(inFlight?.open.at.keys() ?? []), ...pending.at.keys()])]
       for (const k of keys) {
         throwIfAborted(options?.signal, `Listing blocks of ${medium.device}`)
@@ -438,6 +502,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     async expire (now, options) {
       const out: ExpiryResult = { sets: [], packs: 0, bytes: 0, roots: 0, kept: [] }
+      index()
       const all = await readSets(options?.signal)
       const expired = all.filter(s => s.expiresAt !== undefined && Date.parse(s.expiresAt) <= now.getTime())
       if (expired.length === 0) return out
@@ -497,6 +562,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     async unclaimed (options) {
       const claimed = new Set((await readSets(options?.signal)).flatMap(keysOf))
+      index()
       return [...where.keys()].filter(k => !claimed.has(k)).map(k => CID.decode(Buffer.from(k, 'base64')))
     },
     async snapshotRootOrigins (options) {

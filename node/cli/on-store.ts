@@ -1,7 +1,8 @@
 import { IndexDamagedError, openRepository, readConfig, StoreInUseError } from '../../chunkstore/index.ts'
 import type { LocalRepository } from '../../chunkstore/index.ts'
 import { payloadKeys } from '../../crypto/index.ts'
-import { connectHolder, holdStore, HolderClosingError, HolderReadOnlyError, RemoteOperationError, STORE_OPERATIONS } from '../holder/index.ts'
+import { existsSync } from 'node:fs'
+import { connectHolder, holderSocketPath, holdStore, HolderClosingError, HolderReadOnlyError, RemoteOperationError, STORE_OPERATIONS } from '../holder/index.ts'
 import type { RunHooks, StoreHolder, StoreOperationName } from '../holder/index.ts'
 import { storeDir, unlockKeyFile } from './store-options.ts'
 import type { SecretSource, StoreFlags } from './store-options.ts'
@@ -32,18 +33,22 @@ export interface OnStoreIo {
  */
 export async function onStore (flags: StoreFlags, op: StoreOperationName, args: Record<string, unknown>, open: OpenFlags, hooks: RunHooks = {}, io: OnStoreIo = {}): Promise<unknown> {
   const dir = storeDir(flags)
-  const unlocked = await unlockKeyFile(flags, io.secrets)
-  const keys = payloadKeys(unlocked.payload, unlocked.file.spaceId)
+  // Derived (scrypt, on libuv's pool) while a read-only open copies the index: a command waits
+  // for the longer of the two, not both. Nothing is read through the store before they are.
+  const keying = unlockKeyFile(flags, io.secrets).then(u => payloadKeys(u.payload, u.file.spaceId))
+  keying.catch(() => {}) // every path below that goes on awaits it
   const storeId = readConfig(dir).id
   const note = io.note ?? ((line: string) => { process.stderr.write(`cairn: ${line}\n`) })
   const deadline = Date.now() + BUSY_FOR_MS
   let told = false
   let damagedOpens = 0
   for (;;) {
+    // A holder gives up on a connection that does not prove its keys soon: derive them first.
+    if (existsSync(holderSocketPath(dir))) await keying
     const holder = await connectHolder(dir)
     if (holder !== undefined) {
       try {
-        return await holder.run(keys, storeId, op, args, hooks)
+        return await holder.run(await keying, storeId, op, args, hooks)
       } catch (err) {
         const code = err instanceof RemoteOperationError ? err.remote.code : undefined
         if (code !== HolderClosingError.code && code !== HolderReadOnlyError.code) throw err
@@ -55,7 +60,7 @@ export async function onStore (flags: StoreFlags, op: StoreOperationName, args: 
     } else {
       let repo: LocalRepository | undefined
       try {
-        repo = await openRepository(dir, { keys, ...open })
+        repo = await openRepository(dir, { keys: keying, ...open })
       } catch (err) {
         // A read-only open copies the index while another process that just took the store may
         // be rolling its files (its MANIFEST): look for that holder again before calling it damaged.

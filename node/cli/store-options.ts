@@ -9,7 +9,7 @@ import {
   payloadKeys, resolvePkcs11Module, unlockWithRecoveryKey, unlockWithSecret, unlockWithToken, withTokenSession,
   WrongPassphraseError
 } from '../../crypto/index.ts'
-import type { KeyFile, KeyPayload, KeySlot } from '../../crypto/index.ts'
+import type { KeyFile, KeyPayload, KeySlot, SpaceKeys } from '../../crypto/index.ts'
 
 /** The user's data folder for the embedded default store ($XDG_DATA_HOME/cairn). */
 export function dataHome (): string {
@@ -165,7 +165,7 @@ export async function tokenPin (tokenLabel: string, secrets: SecretSource = term
 }
 
 /** What opens the store for this command: the keys of whichever slot the flags name (see unlockKeyFile). */
-export async function unlockOptions (flags: StoreFlags, secrets: SecretSource = terminalSecrets): Promise<OpenOptions> {
+export async function unlockOptions (flags: StoreFlags, secrets: SecretSource = terminalSecrets): Promise<OpenOptions & { keys: SpaceKeys }> {
   const { file, payload } = await unlockKeyFile(flags, secrets)
   return { keys: payloadKeys(payload, file.spaceId) }
 }
