@@ -3,9 +3,10 @@
 // `cairn serve` the planner for its API. Kept small: the engine loads when a command runs.
 import type { CliExtension } from '../node/index.ts'
 import { registerSimCommand } from './cli.ts'
-import { createCapacityPlanner } from './planner.ts'
 
 export const extension: CliExtension = {
   commands: registerSimCommand,
-  planner: createCapacityPlanner
+  // Loaded when `cairn serve` starts: it brings the YAML parser and the scenario schema, which
+  // every other command would pay for at start.
+  planner: async () => (await import('./planner.ts')).createCapacityPlanner()
 }

@@ -9,6 +9,9 @@ import type { CapacityPlanner } from '../api/index.ts'
 export interface CliExtension {
   /** Adds the extension's commands to the program. Called once per run, before parsing. */
   commands?: (program: Command) => void
-  /** The capacity planner `cairn serve` offers through its API (built once, when serve starts). */
-  planner?: () => CapacityPlanner
+  /**
+   * The capacity planner `cairn serve` offers through its API (built once, when serve starts).
+   * A promise, so its modules (a YAML parser, the scenario schema) load only for `serve`.
+   */
+  planner?: () => Promise<CapacityPlanner>
 }

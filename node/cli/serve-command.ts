@@ -44,7 +44,7 @@ export async function untilSignalled (daemon: { stop: () => Promise<void>, runne
 }
 
 /** `cairn serve`: runs the node daemon until SIGTERM/SIGINT. */
-export function registerServeCommand (program: Command, parts: { planner?: () => CapacityPlanner } = {}): void {
+export function registerServeCommand (program: Command, parts: { planner?: () => Promise<CapacityPlanner> } = {}): void {
   program.command('serve')
     .description('run the node daemon: state, scheduler, jobs, the HTTPS API and web console and, with mesh state, the mesh node; events on stderr: sentences on a terminal, JSON lines with --json or in a pipe')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:8443')
@@ -75,7 +75,7 @@ export function registerServeCommand (program: Command, parts: { planner?: () =>
         dataDir: resolve(opts.data), host, port, insecureHttp: opts.insecureHttp, adminPassword,
         auditKeyFile: opts.auditKeyFile === undefined ? undefined : resolve(opts.auditKeyFile),
         repositories: chunkstoreOpener(),
-        planner: parts.planner?.(),
+        planner: await parts.planner?.(),
         mesh: {
           dir: opts.meshDir === undefined ? undefined : resolve(opts.meshDir),
           replicateEveryMs: replicateEvery * 1000,
