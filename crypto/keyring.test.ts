@@ -12,6 +12,7 @@ import {
   passphraseSlot, payloadKeys, sealRecord, unlockWithSecret, writeOnlyKeys, type KeyFile, type SpaceKeys
 } from './keyring.ts'
 import { unlockWithRecoveryKey } from './recovery-key.ts'
+import nacl from 'tweetnacl'
 import { KeyFileError, WrongPassphraseError } from './errors.ts'
 
 const golden = (name: string): KeyFile => parseKeyFile(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'))
@@ -130,4 +131,23 @@ test('records sealed with full or write-only keys open only with the full key', 
   const slot = await passphraseSlot('p', { access: 'write-only', keys: wo }, 'p', { N: 1024, r: 8, p: 1 })
   const { payload } = await unlockWithSecret({ format: 'cairn-keyfile', version: 1, spaceId: SPACE, access: 'write-only', slots: [slot] }, 'p')
   assert.ok(isWriteOnly(payloadKeys(payload, SPACE)))
+})
+
+// Stores hold records and key slots sealed by Cairns that used tweetnacl: libsodium must make
+// and open the very same bytes, both ways.
+test('records and key slots are the NaCl box and secretbox tweetnacl makes, both ways', async () => {
+  const keys = deriveSpaceKeys(MASTER, SPACE)
+  const record = Buffer.from('{"root":"y"}')
+  const eph = nacl.box.keyPair()
+  const nonce = nacl.randomBytes(24)
+  const byNacl = Buffer.concat([eph.publicKey, nonce, nacl.box(record, nonce, keys.recordPublicKey, eph.secretKey)])
+  assert.deepEqual(Buffer.from(openRecord(keys, byNacl)!), record)
+  const sealed = sealRecord(keys, record)
+  assert.deepEqual(Buffer.from(nacl.box.open(sealed.subarray(56), sealed.subarray(32, 56), sealed.subarray(0, 32), keys.recordSecretKey!)!), record)
+  assert.deepEqual(keys.recordPublicKey, nacl.box.keyPair.fromSecretKey(keys.recordSecretKey!).publicKey)
+  // A record whose ephemeral key is of low order (all zero) opens to nothing, without throwing.
+  assert.equal(openRecord(keys, Buffer.concat([Buffer.alloc(32), byNacl.subarray(32)])), null)
+  const slot = await passphraseSlot('p', { access: 'full', master: MASTER }, 'p', { N: 1024, r: 8, p: 1 })
+  const { payload } = await unlockWithSecret({ format: 'cairn-keyfile', version: 1, spaceId: SPACE, access: 'full', slots: [slot] }, 'p')
+  assert.deepEqual(payload, { access: 'full', master: MASTER })
 })

@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, randomBytes, scrypt as scryptCb } from 'node:crypto'
-import nacl from 'tweetnacl'
+import sodium from 'sodium-native'
 import { KeyFileError, WrongPassphraseError } from './errors.ts'
 
 /**
@@ -30,7 +30,7 @@ function hkdf (master: Uint8Array, info: string, length = 32): Uint8Array {
 /** Derives a space's keys from the master key with HKDF-SHA256, one `info` label per purpose. */
 export function deriveSpaceKeys (master: Uint8Array, spaceId: string): SpaceKeys {
   if (master.length !== 32) throw new KeyFileError('The master key must be 32 bytes.')
-  const record = nacl.box.keyPair.fromSecretKey(hkdf(master, `space:${spaceId}:record`))
+  const record = boxKeyPair(hkdf(master, `space:${spaceId}:record`))
   return {
     spaceId,
     idKey: hkdf(master, `space:${spaceId}:chunk-id`),
@@ -73,18 +73,33 @@ export function blockKeyNonce (keys: SpaceKeys, id: Uint8Array, nonceLength: num
  * ephemeral X25519 key || nonce || box). Write-only keys can seal, only full keys open.
  */
 export function sealRecord (keys: SpaceKeys, plaintext: Uint8Array): Uint8Array {
-  const eph = nacl.box.keyPair()
-  const nonce = nacl.randomBytes(24)
-  const box = nacl.box(plaintext, nonce, keys.recordPublicKey, eph.secretKey)
-  const out = new Uint8Array(32 + 24 + box.length)
-  out.set(eph.publicKey, 0); out.set(nonce, 32); out.set(box, 56)
+  const eph = boxKeyPair(randomBytes(32))
+  const out = new Uint8Array(32 + 24 + 16 + plaintext.length)
+  out.set(eph.publicKey, 0); out.set(randomBytes(24), 32)
+  sodium.crypto_box_easy(out.subarray(56), plaintext, out.subarray(32, 56), keys.recordPublicKey, eph.secretKey)
   return out
 }
 
 /** Opens a sealed snapshot record; null when it does not open (wrong space, altered, or write-only key). */
 export function openRecord (keys: SpaceKeys, sealed: Uint8Array): Uint8Array | null {
   if (keys.recordSecretKey === undefined || sealed.length < 56 + 16) return null
-  return nacl.box.open(sealed.subarray(56), sealed.subarray(32, 56), sealed.subarray(0, 32), keys.recordSecretKey)
+  const out = new Uint8Array(sealed.length - 56 - 16)
+  try {
+    return sodium.crypto_box_open_easy(out, sealed.subarray(56), sealed.subarray(32, 56), sealed.subarray(0, 32), keys.recordSecretKey) ? out : null
+  } catch {
+    return null // libsodium refuses an ephemeral key of low order: not a record sealed to this space
+  }
+}
+
+/**
+ * An X25519 key pair from its secret half, as NaCl's box takes it (the same bytes tweetnacl's
+ * `box.keyPair.fromSecretKey` gives). Through libsodium: tweetnacl's pure-JS curve costs ~20 ms
+ * of CPU the first time in a process, at every store open (issue 21).
+ */
+function boxKeyPair (secretKey: Uint8Array): { publicKey: Uint8Array, secretKey: Uint8Array } {
+  const publicKey = new Uint8Array(32)
+  sodium.crypto_scalarmult_base(publicKey, secretKey)
+  return { publicKey, secretKey: new Uint8Array(secretKey) }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -164,15 +179,18 @@ async function scrypt (secret: string, salt: Buffer, params: ScryptParams): Prom
 
 /** Wraps `payload` under a key-encryption key; returns base64(nonce || secretbox). */
 export function wrap (kek: Uint8Array, payload: Uint8Array): string {
-  const nonce = nacl.randomBytes(24)
-  return Buffer.from(concat([nonce, nacl.secretbox(payload, nonce, kek)])).toString('base64')
+  const out = Buffer.alloc(24 + 16 + payload.length)
+  randomBytes(24).copy(out)
+  sodium.crypto_secretbox_easy(out.subarray(24), payload, out.subarray(0, 24), kek)
+  return out.toString('base64')
 }
 
 /** Unwraps; null when the key-encryption key is wrong or the slot was altered. */
 export function unwrap (kek: Uint8Array, wrapped: string): Uint8Array | null {
   const bytes = Buffer.from(wrapped, 'base64')
   if (bytes.length < 24 + 16) return null
-  return nacl.secretbox.open(bytes.subarray(24), bytes.subarray(0, 24), kek)
+  const out = new Uint8Array(bytes.length - 24 - 16)
+  return sodium.crypto_secretbox_open_easy(out, bytes.subarray(24), bytes.subarray(0, 24), kek) ? out : null
 }
 
 /** A new passphrase slot wrapping `payload`. */

@@ -6,6 +6,9 @@ declare module 'sodium-native' {
     crypto_secretbox_MACBYTES: number
     crypto_secretbox_NONCEBYTES: number
     crypto_secretbox_KEYBYTES: number
+    crypto_scalarmult_base: (q: Uint8Array, n: Uint8Array) => void
+    crypto_box_easy: (c: Uint8Array, m: Uint8Array, n: Uint8Array, pk: Uint8Array, sk: Uint8Array) => void
+    crypto_box_open_easy: (m: Uint8Array, c: Uint8Array, n: Uint8Array, pk: Uint8Array, sk: Uint8Array) => boolean
   }
   export default sodium
 }
