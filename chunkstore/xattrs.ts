@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { getAttributeSync, listAttributesSync, setAttributeSync } from '@napi-rs/xattr'
+import { createRequire } from 'node:module'
 import { showPath } from './file-name.ts'
 import type { FsPath } from './file-name.ts'
 
@@ -14,6 +14,11 @@ import type { FsPath } from './file-name.ts'
  * setfattr are run instead, through a shell that rebuilds the path's bytes from octal escapes.
  */
 export type Xattr = [name: string, value: Uint8Array]
+
+type XattrBinding = typeof import('@napi-rs/xattr')
+let loaded: XattrBinding | undefined
+/** The binding, loaded on first use: a command that reads or writes no files' attributes (snapshots, archive run) skips its ~15 ms load (issue 21). */
+const binding = (): XattrBinding => (loaded ??= createRequire(import.meta.url)('@napi-rs/xattr') as XattrBinding)
 
 /** Errors that mean "this file system or file keeps no extended attributes": nothing to read. */
 const UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENODATA'])
@@ -38,9 +43,10 @@ function textPath (path: FsPath): string | undefined {
 export function readXattrs (path: FsPath): { xattrs: Xattr[], warning?: string } {
   const p = textPath(path)
   if (p === undefined) return readByTool(path as Buffer)
+  const x = binding() // outside the try: a binding that does not load is an error, not a warning
   let names: string[]
   try {
-    names = listAttributesSync(p)
+    names = x.listAttributesSync(p)
   } catch (err) {
     const code = errnoOf(err)
     if (UNSUPPORTED.has(code) || code === 'ENOENT') return { xattrs: [] }
@@ -51,7 +57,7 @@ export function readXattrs (path: FsPath): { xattrs: Xattr[], warning?: string }
   const lost: string[] = []
   for (const name of names.sort()) {
     try {
-      const value = getAttributeSync(p, name)
+      const value = x.getAttributeSync(p, name)
       if (value !== null) xattrs.push([name, new Uint8Array(value)])
     } catch (err) {
       const code = errnoOf(err)
@@ -68,15 +74,16 @@ export function readXattrs (path: FsPath): { xattrs: Xattr[], warning?: string }
 export function writeXattrs (path: FsPath, xattrs: Xattr[] | undefined): string[] {
   if (xattrs === undefined || xattrs.length === 0) return []
   const p = textPath(path)
+  const x = p === undefined ? undefined : binding()
   const warnings: string[] = []
   for (const [name, value] of xattrs) {
-    if (p === undefined) {
+    if (p === undefined || x === undefined) {
       const r = byTool(path as Buffer, ['setfattr', '-h', '-n', name, '-v', '0s' + Buffer.from(value).toString('base64')])
       if (r.status !== 0) warnings.push(`${showPath(path)}: extended attribute ${name} not restored (setfattr: ${toolError(r)})`)
       continue
     }
     try {
-      setAttributeSync(p, name, value)
+      x.setAttributeSync(p, name, value)
     } catch (err) {
       warnings.push(`${showPath(path)}: extended attribute ${name} not restored (${errnoOf(err)})`)
     }
@@ -118,5 +125,6 @@ function readByTool (path: Buffer): { xattrs: Xattr[], warning?: string } {
 export function hasXattrs (path: FsPath): boolean {
   const p = textPath(path)
   if (p === undefined) return readByTool(path as Buffer).xattrs.length > 0
-  try { return listAttributesSync(p).length > 0 } catch { return false }
+  const x = binding()
+  try { return x.listAttributesSync(p).length > 0 } catch { return false }
 }
