@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomBytes, scrypt as scryptCb } from 'node:crypto'
 import sodium from 'sodium-native'
+import nacl from 'tweetnacl'
 import { KeyFileError, WrongPassphraseError } from './errors.ts'
 
 /**
@@ -177,20 +178,21 @@ async function scrypt (secret: string, salt: Buffer, params: ScryptParams): Prom
   })
 }
 
-/** Wraps `payload` under a key-encryption key; returns base64(nonce || secretbox). */
+/**
+ * Wraps `payload` under a key-encryption key; returns base64(nonce || secretbox). tweetnacl here:
+ * one secretbox of a few dozen bytes per command, where its audited pure-JS code costs nothing
+ * measurable (doc/design.md "Choices"); libsodium produces the same bytes.
+ */
 export function wrap (kek: Uint8Array, payload: Uint8Array): string {
-  const out = Buffer.alloc(24 + 16 + payload.length)
-  randomBytes(24).copy(out)
-  sodium.crypto_secretbox_easy(out.subarray(24), payload, out.subarray(0, 24), kek)
-  return out.toString('base64')
+  const nonce = nacl.randomBytes(24)
+  return Buffer.from(concat([nonce, nacl.secretbox(payload, nonce, kek)])).toString('base64')
 }
 
 /** Unwraps; null when the key-encryption key is wrong or the slot was altered. */
 export function unwrap (kek: Uint8Array, wrapped: string): Uint8Array | null {
   const bytes = Buffer.from(wrapped, 'base64')
   if (bytes.length < 24 + 16) return null
-  const out = new Uint8Array(bytes.length - 24 - 16)
-  return sodium.crypto_secretbox_open_easy(out, bytes.subarray(24), bytes.subarray(0, 24), kek) ? out : null
+  return nacl.secretbox.open(bytes.subarray(24), bytes.subarray(0, 24), kek)
 }
 
 /** A new passphrase slot wrapping `payload`. */
