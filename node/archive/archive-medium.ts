@@ -23,6 +23,8 @@ import type { AbortOptions } from '../../crypto/index.ts'
  *   memory and written, a folder) stores the first `length` bytes of the file at `path` under
  *   `name`, with `write`'s promises (`defer` included). Without it the pack store reads the
  *   bytes and calls `write`.
+ * - `localPath` (optional; a folder) is the file an object is in, for a kernel copy out of the
+ *   device (a restore's whole segments); the file is only read.
  * - Errors name the device (`device`): ArchiveDeviceUnavailableError when it cannot be reached,
  *   ArchiveDeviceFullError when it is full. Every call takes `{ signal }`.
  */
@@ -32,6 +34,7 @@ export interface ArchiveMedium {
   write: (name: string, bytes: Uint8Array, options?: AbortOptions & { defer?: boolean }) => Promise<void>
   sync?: (names: string[], options?: AbortOptions) => Promise<void>
   copyFile?: (name: string, path: string, length: number, options?: AbortOptions & { defer?: boolean }) => Promise<void>
+  localPath?: (name: string) => string
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
   list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
   remove?: (name: string, options?: AbortOptions) => Promise<'removed' | 'locked'>

@@ -12,9 +12,10 @@
 // (`expire`) therefore counts references: a pack goes only when no set still in force needs
 // a block in it and every block in it belongs to some set (doc/design.md "Archive sets").
 import { randomBytes } from 'node:crypto'
-import { open as openFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { copyFile, open as openFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
-import { BLOCK_CID_LENGTH, BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH, BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, SEGMENT_MAGIC, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
 import type { ArchiveMedium } from './archive-medium.ts'
 import { ArchiveDamagedError, ArchiveDeviceInvalidError } from './errors.ts'
@@ -100,8 +101,8 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
   const packSize = init.packSize ?? 16 << 20
   const where = new Map<string, Located>()
   const roots = new Map<string, RootOrigin | undefined>()
-  /** Each pack with a catalogue: the blocks it holds, and its length. */
-  const packs = new Map<string, { keys: string[], bytes: number }>()
+  /** Each pack with a catalogue: the blocks it holds, its length, and its catalogue's seq (the order packs were written). */
+  const packs = new Map<string, { keys: string[], bytes: number, seq: number }>()
   let seq = 0
   for await (const name of medium.list(PACKS, options)) {
     if (!name.endsWith('.cat')) continue
@@ -112,7 +113,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     }
     const pack = name.slice(0, -'.cat'.length) + '.pack'
     seq = Math.max(seq, cat.seq)
-    packs.set(pack, { keys: cat.entries.map(e => keyOf(e.cid)), bytes: cat.packLength })
+    packs.set(pack, { keys: cat.entries.map(e => keyOf(e.cid)), bytes: cat.packLength, seq: cat.seq })
     for (const e of cat.entries) {
       const k = keyOf(e.cid)
       const old = where.get(k)
@@ -160,7 +161,9 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       const catSeq = ++seq
       await medium.write(`${p.name}.cat`, encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }), { signal, defer: true })
       cats.push(`${p.name}.cat`)
-      for (const k of packs.get(`${p.name}.pack`)?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
+      const written = packs.get(`${p.name}.pack`)
+      if (written !== undefined) written.seq = catSeq
+      for (const k of written?.keys ?? []) { const at = where.get(k); if (at?.pack === `${p.name}.pack`) at.seq = catSeq }
     }
     await medium.sync?.(cats, { signal })
     unsynced = unsynced.slice(batch.length)
@@ -181,7 +184,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
   const written = async (name: string, length: number, entries: CatalogueEntry[], signal?: AbortSignal): Promise<void> => {
     const keys = entries.map(e => keyOf(e.cid))
     entries.forEach((e, i) => where.set(keys[i], { pack: `${name}.pack`, offset: e.offset, length: e.length, seq: seq + 1 }))
-    packs.set(`${name}.pack`, { keys, bytes: length })
+    packs.set(`${name}.pack`, { keys, bytes: length, seq: seq + 1 })
     unsynced.push({ name, length, entries })
     unsyncedBytes += length
     if (medium.sync === undefined || unsyncedBytes >= COMMIT_BYTES) await commit(signal)
@@ -392,6 +395,41 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
         await medium.write(`${name}.pack`, bytes, { signal: options?.signal, defer: true })
       }
       await written(name, length, entries, options?.signal)
+    },
+    /**
+     * The packs that are store segments copied whole, in the order their catalogues were written
+     * (the order the archive copied them: the store's), each with the blocks whose live copy it
+     * holds; a folder's packs are copied by the kernel, other media's read and written.
+     */
+    async * wholeSegments (options) {
+      const held = new Map<string, Array<{ cid: Uint8Array, offset: number, length: number }>>()
+      for (const [k, at] of where) {
+        let list = held.get(at.pack)
+        if (list === undefined) held.set(at.pack, list = [])
+        list.push({ cid: Buffer.from(k, 'base64'), offset: at.offset, length: at.length })
+      }
+      for (const [pack, { bytes: length }] of [...packs].sort((a, b) => a[1].seq - b[1].seq)) {
+        const entries = held.get(pack)
+        if (entries === undefined || length <= SEGMENT_MAGIC.length) continue
+        throwIfAborted(options?.signal, `Reading ${medium.device}`)
+        const head = await medium.read(pack, { offset: 0, length: SEGMENT_MAGIC.length, signal: options?.signal })
+        if (!SEGMENT_MAGIC.equals(head)) continue
+        yield {
+          length,
+          entries,
+          copyTo: async (path, copyOptions) => {
+            const local = medium.localPath?.(pack)
+            if (local !== undefined) {
+              await copyFile(local, path, constants.COPYFILE_EXCL)
+              const size = (await stat(path)).size
+              if (size < length) throw new ArchiveDamagedError(medium.device, pack, `${size} of its ${length} bytes are there: cut off`)
+              if (size > length) await truncate(path, length)
+              return
+            }
+            await writeFile(path, await medium.read(pack, { offset: 0, length, signal: copyOptions?.signal }), { flag: 'wx' })
+          }
+        }
+      }
     },
     async flush (options) {
       await seal(options?.signal)
