@@ -149,24 +149,39 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
 async function takeSegments (from: BlockStore, to: BlockStore, only: CID[] | undefined, copied: (blocks: number, bytes: number) => void, options: AbortOptions): Promise<Set<string>> {
   const done = new Set<string>()
   if (from.wholeSegments === undefined || to.takeSegment === undefined) return done
+  const take = to.takeSegment.bind(to)
   const wanted = only === undefined ? undefined : new Set(only.map(c => keyOf(c.bytes)))
-  for await (const segment of from.wholeSegments(options)) {
-    const keys = segment.entries.map(e => keyOf(e.cid))
-    if (wanted !== undefined && !keys.every(k => wanted.has(k))) continue
-    if ((await to.hasMany(segment.entries.map(e => CID.decode(e.cid)), options)).some(Boolean)) continue
-    const refused = await to.takeSegment(segment, options)
-    let blocks = 0
-    let bytes = 0
-    segment.entries.forEach((e, i) => {
-      if (refused[i] !== undefined) return
-      done.add(keys[i])
-      blocks++
-      bytes += e.length
-    })
-    copied(blocks, bytes)
+  /** Segments being taken: one copied (libuv's pool) while the one before is checked (this thread). */
+  const running: Array<Promise<void>> = []
+  try {
+    for await (const segment of from.wholeSegments(options)) {
+      const keys = segment.entries.map(e => keyOf(e.cid))
+      if (wanted !== undefined && !keys.every(k => wanted.has(k))) continue
+      if ((await to.hasMany(segment.entries.map(e => CID.decode(e.cid)), options)).some(Boolean)) continue
+      if (running.length >= TAKING) await running.shift()
+      const taking = take(segment, options).then(refused => {
+        let blocks = 0
+        let bytes = 0
+        segment.entries.forEach((e, i) => {
+          if (refused[i] !== undefined) return
+          done.add(keys[i])
+          blocks++
+          bytes += e.length
+        })
+        copied(blocks, bytes)
+      })
+      taking.catch(() => {}) // awaited below; until then a failure must not count as unhandled
+      running.push(taking)
+    }
+    while (running.length > 0) await running.shift()
+  } finally {
+    // Stopped or failed: what is under way ends before the copy reports (its error is the first one's).
+    await Promise.allSettled(running)
   }
   return done
 }
+/** Segments taken at once by a restore from a device (takeSegments). */
+const TAKING = 2
 
 /** A target that takes a store's segments whole (the pack store of an archive device). */
 type SegmentTarget = BlockStore & Pick<PackBlockStore, 'putSegment' | 'segmentLimit' | 'holds'>

@@ -4,7 +4,7 @@
 // it; a rebuild cut off mid-copy leaves a store that a rerun completes.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { LocalBlockStore, openRepository, SEGMENT_MAGIC } from '../../chunkstore/index.ts'
@@ -13,6 +13,13 @@ import { copyBlocks, localDirectoryMedium, openPackBlockStore, scanPack, type Pa
 
 const open = async (dir: string): Promise<PackBlockStore> => await openPackBlockStore(await localDirectoryMedium({ device: 'nas-1', dir }), { packSize: 1 << 20 })
 const segmentFiles = (store: string): string[] => readdirSync(join(store, 'segments')).filter(n => n.endsWith('.seg')).sort()
+/** The device's segment pack holding the most blocks (at least two), and its blocks. */
+function largestSegmentPack (device: string): { path: string, bytes: Buffer, entries: ReturnType<typeof scanPack> } {
+  const packs = readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).map(n => ({ path: join(device, 'packs', n), bytes: readFileSync(join(device, 'packs', n)) }))
+    .filter(p => p.bytes.subarray(0, 8).equals(SEGMENT_MAGIC)).map(p => ({ ...p, entries: scanPack(p.bytes) })).sort((a, b) => b.entries.length - a.entries.length)
+  assert.ok(packs.length > 0 && packs[0].entries.length >= 2, 'a segment pack of several blocks')
+  return packs[0]
+}
 
 /** A source folder backed up twice into a store, archived to a folder device, the store's keys in escrow. */
 async function archived (dir: string): Promise<{ src: string, store: string, device: string, escrow: string, blocks: number }> {
@@ -75,10 +82,8 @@ test('restore from whole-segment packs: a damaged block in a segment pack is ref
   const dir = tempDir('cairn-segment-restore-bad-')
   try {
     const { device } = await archived(dir)
-    const packs = readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).map(n => join(device, 'packs', n))
-    const path = packs.find(p => readFileSync(p).subarray(0, 8).equals(SEGMENT_MAGIC))!
-    const pack = readFileSync(path)
-    const victim = scanPack(pack).at(-1)!
+    const { path, bytes: pack, entries } = largestSegmentPack(device)
+    const victim = entries.at(-1)!
     pack[victim.offset + (victim.length >> 1)] ^= 0xff
     writeFileSync(path, pack)
     const fresh = join(dir, 'rebuilt')
@@ -86,7 +91,7 @@ test('restore from whole-segment packs: a damaged block in a segment pack is ref
     try {
       await assert.rejects(copyBlocks(await open(device), blocks), (err: Error) => err.name === 'CidMismatchError' && err.message.includes(CID.decode(victim.cid).toString()))
       assert.equal(await blocks.has(CID.decode(victim.cid)), false, 'the damaged block is not indexed')
-      assert.equal(await blocks.has(CID.decode(scanPack(pack)[0].cid)), true, 'the intact blocks of its segment are')
+      assert.equal(await blocks.has(CID.decode(entries[0].cid)), true, 'the intact blocks of its segment are')
     } finally {
       await blocks.close()
     }
@@ -103,11 +108,11 @@ test('restore from whole-segment packs: a segment copy cut off by a crash leaves
     // first segment pack's bytes cut mid-record as its first segment, nothing of it indexed.
     const fresh = join(dir, 'rebuilt')
     await (await LocalBlockStore.open(join(fresh, 'index'), join(fresh, 'segments'))).close()
-    const packs = readdirSync(join(device, 'packs')).filter(n => n.endsWith('.pack')).map(n => join(device, 'packs', n))
-    const first = packs.find(p => readFileSync(p).subarray(0, 8).equals(SEGMENT_MAGIC))!
+    const { path, entries } = largestSegmentPack(device)
     const cut = join(fresh, 'segments', '00000001.seg')
-    copyFileSync(first, cut)
-    truncateSync(cut, Math.floor(statSync(cut).size / 2) + 1)
+    copyFileSync(path, cut)
+    // Its last record cut short; the ones before are whole.
+    truncateSync(cut, entries.at(-1)!.offset + 1)
     const written = await rebuildAndRestore(fresh, device, escrow, src)
     assert.ok(written > 0 && written < blocks, `the rerun wrote what the cut copy lacked (${written} of ${blocks})`)
   } finally {
