@@ -25,7 +25,8 @@ export interface BlockLocation {
  * - replication (bootstrap/) and the holder protocol: all of it, the bulk pairs when present;
  * - archive, verify of an archive and restore from an archive: has/hasMany, get, put/putMany,
  *   flush, cids, snapshot roots — and, where both sides have them, `located` and `segmentFile`
- *   (a whole segment copied as it lies) — so any implementation can be a source or a target;
+ *   (a whole segment copied as it lies), and `wholeSegments`/`takeSegment` (the way back) — so
+ *   any implementation can be a source or a target;
  * - backup, restore, check and prune of a site's own store run on LocalBlockStore itself: its
  *   workers write and read segment files by location, which no other store has (see
  *   doc/design.md for what a second backend of that kind would implement).
