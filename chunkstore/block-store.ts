@@ -25,7 +25,8 @@ export interface BlockLocation {
  * - replication (bootstrap/) and the holder protocol: all of it, the bulk pairs when present;
  * - archive, verify of an archive and restore from an archive: has/hasMany, get, put/putMany,
  *   flush, cids, snapshot roots — and, where both sides have them, `located` and `segmentFile`
- *   (a whole segment copied as it lies) — so any implementation can be a source or a target;
+ *   (a whole segment copied as it lies), and `wholeSegments`/`takeSegment` (the way back) — so
+ *   any implementation can be a source or a target;
  * - backup, restore, check and prune of a site's own store run on LocalBlockStore itself: its
  *   workers write and read segment files by location, which no other store has (see
  *   doc/design.md for what a second backend of that kind would implement).
@@ -81,6 +82,17 @@ export interface BlockStore {
    * then finds it gone and takes those blocks one by one).
    */
   segmentFile?: (segment: number) => string
+  /**
+   * Optional pair for a restore from an archive (issue 16): the whole store segments this store
+   * holds as they lay in the store they came from (an archive device's segment packs), in the
+   * order they were archived; and `takeSegment` on a store that can take one as a segment file of
+   * its own. `takeSegment` keeps `put`'s promise: each entry's bytes in the copy are checked
+   * against its CID before it is indexed, and the entries that do not match are refused (one
+   * entry per block: undefined when stored or present already, else the CidMismatchError) and
+   * left to be put one by one. Durable, like `put`, at the next `flush`.
+   */
+  wholeSegments?: (options?: AbortOptions) => AsyncIterable<WholeSegment>
+  takeSegment?: (segment: WholeSegment, options?: AbortOptions) => Promise<Array<Error | undefined>>
   /** `put` for each block; one entry per block: undefined when stored (or already present), else the error that refused it. */
   putMany?: (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions) => Promise<Array<Error | undefined>>
   /** Makes every block put so far durable: segment data is synced before the index that points to it. */
@@ -123,6 +135,17 @@ export interface LocatedBlocks {
 }
 
 export const BLOCK_CID_LENGTH = 36
+
+/**
+ * A store segment held whole (`BlockStore.wholeSegments`): its first `length` bytes, the blocks
+ * in it (binary CID, offset of the block's bytes, length) and a way to write those bytes to a
+ * new file, which `copyTo` creates (a kernel copy where the bytes are a local file already).
+ */
+export interface WholeSegment {
+  length: number
+  entries: ReadonlyArray<{ cid: Uint8Array, offset: number, length: number }>
+  copyTo: (path: string, options?: AbortOptions) => Promise<void>
+}
 
 /** Room for `n` located blocks (count 0: the filler sets it). */
 export function newLocatedBlocks (n: number): LocatedBlocks {

@@ -3,7 +3,7 @@
 // check, forget and prune (F1–F8, F18–F19). It may import crypto/ only, and must never
 // write an index entry before the data it points to is on disk.
 export type * from './types.ts'
-export type { BlockStore, BlockLocation, LocatedBlocks, RootOrigin } from './block-store.ts'
+export type { BlockStore, BlockLocation, LocatedBlocks, RootOrigin, WholeSegment } from './block-store.ts'
 export { BLOCK_CID_LENGTH, LocatedList, locatedBlocks, readBlocks, readLocatedBlocks, storeBlocks } from './block-store.ts'
 export type { Repository, LsOptions } from './repository-api.ts'
 export * from './errors.ts'

@@ -1,8 +1,9 @@
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
-import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore, type LocatedBlocks, type RootOrigin } from './block-store.ts'
+import { BLOCK_CID_LENGTH, newLocatedBlocks, type BlockLocation, type BlockStore, type LocatedBlocks, type RootOrigin, type WholeSegment } from './block-store.ts'
 import { cidOf, matchesCid } from './codec.ts'
 import { existsSync } from 'node:fs'
+import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { BlockNotFoundError, CidMismatchError, CorruptBlockError, DiskFullError, diskFullAt, IndexDamagedError, isDiskFull, ReadOnlyStoreError, StoreInUseError } from './errors.ts'
 import { Epochs } from './epochs.ts'
@@ -14,6 +15,7 @@ import { privateIndexCopy, type IndexCopy } from './index-copy.ts'
 import { bytesOf, decodeLoc, DIRTY_KEY, FILTER_KEY, indexEntries, keyOf, parseOrigin, PREFIX, prefixed, segKey, type Key } from './index-layout.ts'
 import { committedLengthProblems, indexUnflushed, segmentsHoldData } from './index-recovery.ts'
 import { syncData, ValueLog } from './value-log.ts'
+import { checkSegmentFile } from './segment-check.ts'
 import { RootUseIndex, type OriginUse, type RootUse, type UsedBlock } from './root-use.ts'
 
 /**
@@ -387,6 +389,39 @@ export class LocalBlockStore implements BlockStore {
       // appended and the index moves to them at the next flush.
       if (!intact) this.replace(cids[i], good[i].bytes)
     }
+    return out
+  }
+
+  /**
+   * A whole segment (BlockStore.takeSegment; a restore from an archive's segment packs) becomes
+   * a segment file of this store as its bytes lie — the order its backup wrote them — instead of
+   * block by block: `copyTo` writes it under a new segment number, each entry not present yet is
+   * checked against its CID in the copy (segment-check.ts) and indexed at the next flush, which
+   * syncs the file first. Unindexed, the file is still a segment: a crash before that flush
+   * leaves records that the next open indexes (each checked) or a torn tail it cuts.
+   */
+  async takeSegment (segment: WholeSegment, options?: AbortOptions): Promise<Array<CidMismatchError | undefined>> {
+    this.mustWrite()
+    throwIfAborted(options?.signal, 'Storing a segment')
+    const { entries } = segment
+    const cids = entries.map(e => e.cid)
+    const keys = cids.map(keyOf)
+    const seg = this.log.newSegment()
+    const path = this.log.path(seg)
+    await segment.copyTo(path, options)
+    const locs = await this.locationsOf(cids, keys)
+    const fresh = entries.map((e, i) => locs[i] === undefined && e.cid.length === BLOCK_CID_LENGTH)
+    const ok = await checkSegmentFile(path, entries.filter((_, i) => fresh[i]), options)
+    const out: Array<CidMismatchError | undefined> = []
+    let taken = 0
+    entries.forEach((e, i) => {
+      if (!fresh[i]) { out.push(undefined); return }
+      if (!ok[taken++]) { out.push(new CidMismatchError(CID.decode(e.cid).toString())); return }
+      this.recordWrittenKeyed(keys[i], undefined, { segment: seg, offset: e.offset, length: e.length })
+      out.push(undefined)
+    })
+    if (this.pending.ends.has(seg)) this.pending.ends.set(seg, Math.max(this.pending.ends.get(seg)!, segment.length))
+    else await unlink(path) // nothing in it was wanted: no segment of this store
     return out
   }
 

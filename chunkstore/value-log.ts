@@ -593,6 +593,15 @@ export class ValueLog {
     unlinkSync(this.path(segment))
   }
 
+  /**
+   * A segment number no one has used, for a segment file written whole by someone else (a
+   * segment taken from an archive, LocalBlockStore.takeSegment): never appended to by this log.
+   */
+  newSegment (): number {
+    if (this.init.readOnly === true) throw new ReadOnlyStoreError('adding a segment')
+    return Atomics.add(this.counter, 0, 1)
+  }
+
   /** Starts a new segment for what follows (so a rewrite never mixes with older data). */
   seal (): void {
     this.drain()

@@ -27,6 +27,8 @@ import type { AbortOptions } from '../../crypto/index.ts'
  *   bytes and calls `write`.
  * - `concurrency` (optional, default 1): how many `write` and `copyFile` calls may run at once. A
  *   folder takes several (the kernel copies, on libuv's pool); a tape set is one stream.
+ * - `localPath` (optional; a folder) is the file an object is in, for a kernel copy out of the
+ *   device (a restore's whole segments); the file is only read.
  * - Errors name the device (`device`): ArchiveDeviceUnavailableError when it cannot be reached,
  *   ArchiveDeviceFullError when it is full. Every call takes `{ signal }`.
  */
@@ -37,6 +39,7 @@ export interface ArchiveMedium {
   sync?: (names: string[], options?: AbortOptions) => Promise<void>
   copyFile?: (name: string, path: string, length: number, options?: AbortOptions & { defer?: boolean }) => Promise<void>
   readonly concurrency?: number
+  localPath?: (name: string) => string
   read: (name: string, options?: AbortOptions & { offset?: number, length?: number }) => Promise<Uint8Array>
   list: (prefix: string, options?: AbortOptions) => AsyncIterable<string>
   remove?: (name: string, options?: AbortOptions) => Promise<'removed' | 'locked'>

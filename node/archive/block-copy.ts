@@ -74,15 +74,18 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
     if (to.putMany === undefined ? result.blocksWritten % 256 === 0 : groupBytes >= GROUP_BYTES) await store()
   }
 
-  const copied = await copySegments(from, to, options.only?.blocks, (blocks, bytes) => {
+  const counted = (blocks: number, bytes: number): void => {
     result.blocksWritten += blocks
     result.bytesWritten += bytes
     blocksSeen += blocks
     bytesSeen += bytes
     progress()
-  }, options)
+  }
+  const taken = await takeSegments(from, to, options.only?.blocks, counted, options)
+  const whole = await copySegments(from, to, options.only?.blocks, counted, options)
   // Every block wanted went whole: what is left is the roots.
-  if (copied === 'all') return await copyRoots(from, to, result, options.only?.roots, options)
+  if (whole === 'all') return await copyRoots(from, to, result, options.only?.roots, options)
+  const copied = taken.size === 0 ? whole : new Set([...whole, ...taken])
   /** Blocks a segment copy wrote: counted there, so neither present nor seen again below. */
   const wasCopied = (cid: Uint8Array): boolean => copied.size > 0 && copied.has(keyOf(cid))
 
@@ -134,6 +137,51 @@ export async function copyBlocks (from: BlockStore, to: BlockStore, options: Abo
   await copy()
   return await copyRoots(from, to, result, options.only?.roots, options)
 }
+
+/**
+ * The reverse of copySegments (a restore from an archive device, issue 16): each whole segment
+ * `from` holds (a segment pack) whose blocks are all wanted and none on `to` becomes a segment
+ * of `to` as it lies — the order the backup wrote it, so a restore from the rebuilt store reads
+ * as it would from the original — with `to` checking every block against its CID
+ * (BlockStore.takeSegment). Returns the keys of the blocks taken; a block refused goes block by
+ * block below, where `put` refuses it again and the copy fails naming it.
+ */
+async function takeSegments (from: BlockStore, to: BlockStore, only: CID[] | undefined, copied: (blocks: number, bytes: number) => void, options: AbortOptions): Promise<Set<string>> {
+  const done = new Set<string>()
+  if (from.wholeSegments === undefined || to.takeSegment === undefined) return done
+  const take = to.takeSegment.bind(to)
+  const wanted = only === undefined ? undefined : new Set(only.map(c => keyOf(c.bytes)))
+  /** Segments being taken: one copied (libuv's pool) while the one before is checked (this thread). */
+  const running: Array<Promise<void>> = []
+  try {
+    for await (const segment of from.wholeSegments(options)) {
+      const keys = segment.entries.map(e => keyOf(e.cid))
+      if (wanted !== undefined && !keys.every(k => wanted.has(k))) continue
+      if ((await to.hasMany(segment.entries.map(e => CID.decode(e.cid)), options)).some(Boolean)) continue
+      if (running.length >= TAKING) await running.shift()
+      const taking = take(segment, options).then(refused => {
+        let blocks = 0
+        let bytes = 0
+        segment.entries.forEach((e, i) => {
+          if (refused[i] !== undefined) return
+          done.add(keys[i])
+          blocks++
+          bytes += e.length
+        })
+        copied(blocks, bytes)
+      })
+      taking.catch(() => {}) // awaited below; until then a failure must not count as unhandled
+      running.push(taking)
+    }
+    while (running.length > 0) await running.shift()
+  } finally {
+    // Stopped or failed: what is under way ends before the copy reports (its error is the first one's).
+    await Promise.allSettled(running)
+  }
+  return done
+}
+/** Segments taken at once by a restore from a device (takeSegments). */
+const TAKING = 2
 
 /** A target that takes a store's segments whole (the pack store of an archive device). */
 type SegmentTarget = BlockStore & Pick<PackBlockStore, 'putSegment' | 'segmentLimit' | 'holds'>

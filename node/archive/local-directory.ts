@@ -82,6 +82,7 @@ export async function localDirectoryMedium (init: LocalDirectoryInit): Promise<A
         if (size > length) await truncate(temp, length)
       }, options)
     },
+    localPath: name => join(dir, name),
     async read (name, options = {}) {
       throwIfAborted(options.signal, `Reading ${name} from ${device}`)
       const fh = await open(join(dir, name), 'r').catch((err: NodeJS.ErrnoException) => {

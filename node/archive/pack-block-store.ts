@@ -12,9 +12,10 @@
 // (`expire`) therefore counts references: a pack goes only when no set still in force needs
 // a block in it and every block in it belongs to some set (doc/design.md "Archive sets").
 import { randomBytes } from 'node:crypto'
-import { open as openFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { copyFile, open as openFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
-import { BLOCK_CID_LENGTH, BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
+import { BLOCK_CID_LENGTH, BlockNotFoundError, CidMismatchError, CorruptBlockError, matchesCid, SEGMENT_MAGIC, type BlockStore, type RootOrigin } from '../../chunkstore/index.ts'
 import { throwIfAborted, type AbortOptions } from '../../crypto/index.ts'
 import type { ArchiveMedium } from './archive-medium.ts'
 import { ArchiveDamagedError, ArchiveDeviceInvalidError } from './errors.ts'
@@ -102,8 +103,8 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
   const commitBytes = init.commitBytes ?? 256 << 20
   const where = new Map<string, Located>()
   const roots = new Map<string, RootOrigin | undefined>()
-  /** Each pack with a catalogue: the blocks it holds, and its length. */
-  const packs = new Map<string, { keys: string[], bytes: number }>()
+  /** Each pack with a catalogue: the blocks it holds, its length, and its catalogue's seq (the order packs were written). */
+  const packs = new Map<string, { keys: string[], bytes: number, seq: number }>()
   let seq = 0
   for await (const name of medium.list(PACKS, options)) {
     if (!name.endsWith('.cat')) continue
@@ -114,7 +115,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     }
     const pack = name.slice(0, -'.cat'.length) + '.pack'
     seq = Math.max(seq, cat.seq)
-    packs.set(pack, { keys: cat.entries.map(e => keyOf(e.cid)), bytes: cat.packLength })
+    packs.set(pack, { keys: cat.entries.map(e => keyOf(e.cid)), bytes: cat.packLength, seq: cat.seq })
     for (const e of cat.entries) {
       const k = keyOf(e.cid)
       const old = where.get(k)
@@ -164,7 +165,11 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     try {
       await medium.sync?.(batch.map(p => `${p.name}.pack`), { signal })
       const cats = batch.map(p => {
-        return { name: `${p.name}.cat`, bytes: encodeCatalogue({ seq: ++seq, packLength: p.length, entries: p.entries }) }
+        const catSeq = ++seq
+        // The order packs were written, as `wholeSegments` gives them (once the pack is indexed: `index`).
+        const w = packs.get(`${p.name}.pack`)
+        if (w !== undefined) w.seq = catSeq
+        return { name: `${p.name}.cat`, bytes: encodeCatalogue({ seq: catSeq, packLength: p.length, entries: p.entries }) }
       })
       await inParallel(cats, c => medium.write(c.name, c.bytes, { signal, defer: true }))
       await medium.sync?.(cats.map(c => c.name), { signal })
@@ -218,7 +223,7 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     for (const u of unindexed) {
       const keys = u.entries.map(e => keyOf(e.cid))
       u.entries.forEach((e, i) => where.set(keys[i], { pack: u.pack, offset: e.offset, length: e.length, seq: seq + 1 }))
-      packs.set(u.pack, { keys, bytes: u.length })
+      packs.set(u.pack, { keys, bytes: u.length, seq: seq + 1 })
     }
     unindexed = []
   }
@@ -453,6 +458,42 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
       } finally {
         copying--
         copySlots.shift()?.()
+      }
+    },
+    /**
+     * The packs that are store segments copied whole, in the order their catalogues were written
+     * (the order the archive copied them: the store's), each with the blocks whose live copy it
+     * holds; a folder's packs are copied by the kernel, other media's read and written.
+     */
+    async * wholeSegments (options) {
+      index()
+      const held = new Map<string, Array<{ cid: Uint8Array, offset: number, length: number }>>()
+      for (const [k, at] of where) {
+        let list = held.get(at.pack)
+        if (list === undefined) held.set(at.pack, list = [])
+        list.push({ cid: Buffer.from(k, 'base64'), offset: at.offset, length: at.length })
+      }
+      for (const [pack, { bytes: length }] of [...packs].sort((a, b) => a[1].seq - b[1].seq)) {
+        const entries = held.get(pack)
+        if (entries === undefined || length <= SEGMENT_MAGIC.length) continue
+        throwIfAborted(options?.signal, `Reading ${medium.device}`)
+        const head = await medium.read(pack, { offset: 0, length: SEGMENT_MAGIC.length, signal: options?.signal })
+        if (!SEGMENT_MAGIC.equals(head)) continue
+        yield {
+          length,
+          entries,
+          copyTo: async (path, copyOptions) => {
+            const local = medium.localPath?.(pack)
+            if (local !== undefined) {
+              await copyFile(local, path, constants.COPYFILE_EXCL)
+              const size = (await stat(path)).size
+              if (size < length) throw new ArchiveDamagedError(medium.device, pack, `${size} of its ${length} bytes are there: cut off`)
+              if (size > length) await truncate(path, length)
+              return
+            }
+            await writeFile(path, await medium.read(pack, { offset: 0, length, signal: copyOptions?.signal }), { flag: 'wx' })
+          }
+        }
       }
     },
     async flush (options) {
