@@ -5,7 +5,9 @@
 # new store, then in the same run measures: archive to a local folder against `cp -r` of the
 # store's segments to the same disk; archive to s3rver on 127.0.0.1 against one file of the
 # same size uploaded with the same SDK's multipart upload; restore from the store against
-# rebuilding a store from each device plus restoring from it.
+# rebuilding a store from each device plus restoring from it. COLD=1 (root only) drops the page
+# cache before the restore from the store and before each rebuild and each restore from a
+# rebuilt store, so neither side reads what an earlier step left in memory.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 DATA=${1:-$HOME/.cache/cairn-bench/day1}
@@ -15,6 +17,7 @@ export CAIRN_PASSPHRASE=archive-figures CAIRN_ARCHIVE_DEVICES=$W/devices.json CA
 now () { date +%s.%N; }
 rate () { echo "scale=1; $1 / 1048576 / ($3 - $2)" | bc; }
 secs () { echo "scale=1; ($2 - $1) / 1" | bc; }
+cool () { sync; if [ "${COLD:-0}" = 1 ]; then echo 3 > /proc/sys/vm/drop_caches; fi; }
 
 $CAIRN init --store $W/store > /dev/null
 $CAIRN backup "$DATA" --store $W/store > /dev/null
@@ -44,16 +47,17 @@ $CAIRN archive device add tape --type vtl --path $W/vtl --pool CRN001L8,CRN002L8
 t0=$(now); $CAIRN archive run --device tape --store $W/store > /dev/null; t1=$(now)
 echo "archive to virtual tape: $(rate $SEG $t0 $t1) MiB/s"
 
-t0=$(now); $CAIRN restore latest --store $W/store --target $W/r-store > /dev/null; t1=$(now)
+cool; t0=$(now); $CAIRN restore latest --store $W/store --target $W/r-store > /dev/null; sync; t1=$(now)
 echo "restore from the store: $(secs $t0 $t1) s"
 rm -rf $W/r-store
 mkdir $W/escrow; cp $W/store/config.json $W/store/keys.json $W/escrow/
 for d in nas oss tape; do
-  t0=$(now)
+  cool; t0=$(now)
   $CAIRN archive restore --device $d --store $W/rebuilt-$d --keys-from $W/escrow > /dev/null
-  t1=$(now)
+  sync; t1=$(now)
+  cool; t1c=$(now)
   $CAIRN restore latest --store $W/rebuilt-$d --target $W/r-$d > /dev/null
-  t2=$(now)
+  sync; t2=$(now); t2=$(echo "$t2 - ($t1c - $t1)" | bc)
   echo "restore from $d: $(secs $t0 $t2) s (rebuild $(secs $t0 $t1) s, restore $(secs $t1 $t2) s)"
   rm -rf $W/r-$d $W/rebuilt-$d
 done
