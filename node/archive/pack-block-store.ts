@@ -462,7 +462,8 @@ export async function openPackBlockStore (medium: ArchiveMedium, init: PackBlock
     },
     /**
      * The packs that are store segments copied whole, in the order their catalogues were written
-     * (the order the archive copied them: the store's), each with the blocks whose live copy it
+     * (the order the archive's copies finished: the store's, but for neighbours two concurrent
+     * copies swapped), each with the blocks whose live copy it
      * holds; a folder's packs are copied by the kernel, other media's read and written.
      */
     async * wholeSegments (options) {
